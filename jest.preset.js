@@ -1,0 +1,31 @@
+// Shared Jest settings: SWC transform (decorators with metadata), Node environment, per-project roots.
+const path = require('node:path');
+
+/** @param {string} dir project root @param {string} name display name */
+module.exports = function jestProject(dir, name, extra = {}) {
+  return {
+    displayName: name,
+    rootDir: dir,
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],
+    transform: {
+      '^.+\\.(t|j)sx?$': [
+        '@swc/jest',
+        {
+          jsc: {
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+            target: 'es2022',
+          },
+          module: { type: 'commonjs' },
+        },
+      ],
+    },
+    transformIgnorePatterns: ['/node_modules/(?!(eventsource|@platformatic)/)'],
+    moduleFileExtensions: ['ts', 'js', 'json'],
+    globalSetup: path.join(__dirname, 'tools/testing/global-setup.js'),
+    globalTeardown: path.join(__dirname, 'tools/testing/global-teardown.js'),
+    testTimeout: 30000,
+    ...extra,
+  };
+};

@@ -1,0 +1,2 @@
+import { placeholder } from './index';
+it('runs', () => expect(placeholder).toBe(1));
