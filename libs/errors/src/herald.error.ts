@@ -1,0 +1,22 @@
+/**
+ * The root of every error Herald raises on purpose. `code` is stable and machine-readable
+ * (`contract.invalid_document`, `ingest.payload_too_large`); transports map codes to HTTP
+ * problems or to retry / dead-letter decisions, so domain code never throws HTTP exceptions.
+ */
+export class HeraldError extends Error {
+  readonly code: string;
+  /** Whether repeating the same operation later may succeed (a broker that is down, a timeout). */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** True when `error` is a HeraldError with one of `codes` (or any code when none are given). */
+export function isHeraldError(error: unknown, ...codes: string[]): error is HeraldError {
+  return error instanceof HeraldError && (codes.length === 0 || codes.includes(error.code));
+}

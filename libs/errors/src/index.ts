@@ -1,0 +1,1 @@
+export { HeraldError, isHeraldError } from './herald.error';
