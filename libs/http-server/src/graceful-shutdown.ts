@@ -1,0 +1,35 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Observability } from '@herald/observability';
+
+/**
+ * On SIGTERM or SIGINT: readiness goes down at once, then Nest closes (stop listening, module
+ * shutdown hooks finish or hand back in-flight work and commit), then the process exits 0. If
+ * that takes longer than the configured timeout, it exits 1 so an orchestrator is not kept waiting.
+ */
+export function installGracefulShutdown(app: INestApplication, { logger, readiness, config }: Observability): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) return;
+    closing = true;
+    readiness.markShuttingDown();
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    app.close().then(
+      () => {
+        logger.info('shut down cleanly');
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

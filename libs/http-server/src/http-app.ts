@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { NestPinoLogger, type Observability } from '@herald/observability';
+import type { HttpServerConfig } from './http-server.config';
+import { installGracefulShutdown } from './graceful-shutdown';
+import { instrumentRequests } from './request-metrics';
+
+export interface HttpAppOptions {
+  module: Type<unknown> | DynamicModule;
+  http: HttpServerConfig;
+  observability: Observability;
+}
+
+/**
+ * Creates a Nest app on Fastify with Herald's logger, request metrics and graceful shutdown,
+ * and starts listening. Every app's `main.ts` is this one call.
+ */
+export async function startHttpApp(options: HttpAppOptions): Promise<NestFastifyApplication> {
+  const { http, observability } = options;
+  const adapter = new FastifyAdapter({
+    bodyLimit: http.maxRequestBytes,
+    // Request logging is done by the metrics hook at debug level, not once more by Fastify.
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+  instrumentRequests(adapter.getInstance(), observability);
+
+  const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
+    logger: new NestPinoLogger(observability.logger.child({ component: 'nest' })),
+    bufferLogs: false,
+    abortOnError: false,
+  });
+  installGracefulShutdown(app as INestApplication, observability);
+  await app.listen(http.port, http.host);
+  const address = app.getHttpServer().address();
+  observability.logger.info({ address }, 'listening');
+  return app;
+}

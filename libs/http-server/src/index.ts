@@ -1,0 +1,2 @@
+export { startHttpApp, type HttpAppOptions } from './http-app';
+export { httpServerConfig, type HttpServerConfig } from './http-server.config';

@@ -1,0 +1,69 @@
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { Logger } from '@herald/observability';
+import type { KafkaConfig } from './kafka.config';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** kafkajs writes its own log lines; this sends them through our JSON logger instead. */
+export function kafkaLogCreator(logger: Logger) {
+  const child = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry): void => {
+      const { message, ...rest } = log;
+      child[LEVELS[level] ?? 'info'](rest, message);
+    };
+}
+
+/** The process's kafkajs client, and a cheap probe for readiness. */
+export class KafkaConnection {
+  readonly kafka: Kafka;
+  private readonly probe: Kafka;
+  private admin: Admin | undefined;
+
+  constructor(
+    readonly config: KafkaConfig,
+    clientId: string,
+    logger: Logger,
+  ) {
+    this.kafka = new Kafka({
+      clientId: config.clientId ?? clientId,
+      brokers: config.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(logger),
+    });
+    // A separate client that gives up at once, so a probe never waits on kafkajs's retries.
+    this.probe = new Kafka({
+      clientId: `${config.clientId ?? clientId}-probe`,
+      brokers: config.brokers,
+      connectionTimeout: 1000,
+      requestTimeout: 2000,
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    });
+  }
+
+  /** Resolves when the cluster answers a metadata request. */
+  async ping(): Promise<void> {
+    try {
+      this.admin ??= this.probe.admin();
+      await this.admin.connect();
+      await this.admin.describeCluster();
+    } catch (error) {
+      // Drop the admin so the next probe reconnects from scratch.
+      const admin = this.admin;
+      this.admin = undefined;
+      await admin?.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.disconnect();
+    this.admin = undefined;
+  }
+}

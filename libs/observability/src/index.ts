@@ -1,0 +1,7 @@
+export { observabilityConfig, type ObservabilityConfig, type LogLevel } from './observability.config';
+export { createLogger, NestPinoLogger, type Logger } from './logger';
+export { MetricsRegistry } from './metrics.registry';
+export { ReadinessRegistry, type ReadinessCheck } from './readiness.registry';
+export { ObservabilityModule, type ObservabilityOptions } from './observability.module';
+export { createObservability, type Observability } from './observability';
+export { LOGGER, OBSERVABILITY_CONFIG } from './observability.tokens';

@@ -1,0 +1,23 @@
+import { configFragment, env } from '@herald/config';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const observabilityConfig = configFragment(
+  {
+    LOG_LEVEL: env.oneOf(LOG_LEVELS, 'info'),
+    HERALD_HEALTH_CHECK_TIMEOUT_MS: env.positiveInt(2000, 'milliseconds'),
+    HERALD_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10000, 'milliseconds'),
+    HERALD_METRICS_PER_SUBSCRIPTION: env.flag(false),
+  },
+  (v) => ({
+    logLevel: v.LOG_LEVEL as LogLevel,
+    /** Each readiness check fails when it takes longer than this. */
+    healthCheckTimeoutMs: v.HERALD_HEALTH_CHECK_TIMEOUT_MS,
+    /** After SIGTERM, the process exits anyway once this much time has passed. */
+    shutdownTimeoutMs: v.HERALD_SHUTDOWN_TIMEOUT_MS,
+    metricsPerSubscription: v.HERALD_METRICS_PER_SUBSCRIPTION,
+  }),
+);
+
+export type ObservabilityConfig = ReturnType<typeof observabilityConfig.build>;

@@ -1,0 +1,23 @@
+import { RedisConnection } from './redis.connection';
+import { createTestStore } from './testing';
+
+describe('RedisConnection', () => {
+  it('answers ping on a real Redis and cleans up its prefix', async () => {
+    const store = await createTestStore();
+    await store.redis.ping();
+    await store.redis.client.set(store.keys.heartbeat('test'), '1');
+    expect(await store.redis.client.get(store.keys.heartbeat('test'))).toBe('1');
+    await store.cleanup();
+    const check = new RedisConnection({ url: store.url, prefix: 'x:' }, 'check');
+    await check.connect();
+    expect(await check.client.exists(store.keys.heartbeat('test'))).toBe(0);
+    await check.close();
+  });
+
+  it('reports a down Redis without throwing at connect', async () => {
+    const redis = new RedisConnection({ url: 'redis://127.0.0.1:1', prefix: 'x:' }, 'down');
+    await expect(redis.connect()).rejects.toThrow();
+    await expect(redis.ping()).rejects.toThrow(/redis connection is/);
+    await redis.close();
+  });
+});

@@ -1,0 +1,43 @@
+import { Redis } from 'ioredis';
+import type { StoreConfig } from './store.config';
+
+/**
+ * The process's Redis client. Commands issued while Redis is away are queued and retried by
+ * ioredis (reconnecting with capped backoff); readiness reports the outage meanwhile.
+ */
+export class RedisConnection {
+  readonly client: Redis;
+
+  constructor(config: StoreConfig, name: string) {
+    this.client = new Redis(config.url, {
+      connectionName: name,
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+      enableAutoPipelining: true,
+    });
+    // Connection errors surface through readiness and command failures; without a listener
+    // ioredis would print each one as an unhandled 'error' event.
+    this.client.on('error', () => undefined);
+  }
+
+  async connect(): Promise<void> {
+    if (this.client.status === 'wait') await this.client.connect();
+  }
+
+  /** Resolves when Redis answers PING now; rejects at once when the connection is down. */
+  async ping(): Promise<void> {
+    if (this.client.status !== 'ready') throw new Error(`redis connection is ${this.client.status}`);
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status === 'end') return;
+    try {
+      await this.client.quit();
+    } catch {
+      // quit fails when the connection is already gone; disconnect() still releases the socket.
+      this.client.disconnect();
+    }
+  }
+}
