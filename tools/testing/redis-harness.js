@@ -69,7 +69,7 @@ async function waitFor(check, deadlineMs, what) {
  * Starts `redis-server` on a free port (or the given one). `dir` holds its files; with
  * `appendOnly` it keeps an append-only file there, otherwise nothing is persisted.
  */
-async function startRedisServer({ port, dir, appendOnly = false, binary = 'redis-server' } = {}) {
+async function startRedisServer({ port, dir, appendOnly = false, binary = 'redis-server', detached = false } = {}) {
   const chosenPort = port ?? (await freePort());
   const workDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'herald-redis-'));
   fs.mkdirSync(workDir, { recursive: true });
@@ -80,7 +80,7 @@ async function startRedisServer({ port, dir, appendOnly = false, binary = 'redis
     '--save', '',
     '--appendonly', appendOnly ? 'yes' : 'no',
   ];
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c.toString()));
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -28,7 +28,7 @@ export function loadConfig<F extends Record<string, ConfigFragment<unknown>>>(
       const variable = String(issue.path[0] ?? '(environment)');
       return {
         variable,
-        expected: shape[variable]?.description ?? 'a valid value',
+        expected: describe(shape[variable]),
         problem: issue.message,
         received: input[variable],
       };
@@ -60,4 +60,8 @@ export function loadConfigOrExit<F extends Record<string, ConfigFragment<unknown
     }
     throw error;
   }
+}
+
+function describe(schema: unknown): string {
+  return schema instanceof z.ZodType && schema.description ? schema.description : 'a valid value';
 }

@@ -30,6 +30,7 @@ export function installGracefulShutdown(app: INestApplication, { logger, readine
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  // `on`, not `once`: a second signal while closing must not fall through to the default (kill).
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }

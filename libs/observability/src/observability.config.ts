@@ -11,7 +11,7 @@ export const observabilityConfig = configFragment(
     HERALD_METRICS_PER_SUBSCRIPTION: env.flag(false),
   },
   (v) => ({
-    logLevel: v.LOG_LEVEL as LogLevel,
+    logLevel: v.LOG_LEVEL,
     /** Each readiness check fails when it takes longer than this. */
     healthCheckTimeoutMs: v.HERALD_HEALTH_CHECK_TIMEOUT_MS,
     /** After SIGTERM, the process exits anyway once this much time has passed. */
