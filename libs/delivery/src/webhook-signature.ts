@@ -1,0 +1,95 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InvalidSecretError } from './delivery.errors';
+
+const SECRET_PREFIX = 'whsec_';
+const SIGNATURE_VERSION = 'v1';
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Standard Webhooks recommends 24 to 64 bytes of key material. */
+export const MIN_SECRET_BYTES = 24;
+export const DEFAULT_SECRET_BYTES = 32;
+/** How far a verified timestamp may be from now, in seconds (Standard Webhooks uses 5 minutes). */
+export const DEFAULT_TOLERANCE_SECONDS = 300;
+
+/** What a signature covers: the event id (stable across retries), the send time, the exact body. */
+export interface SignedContent {
+  readonly id: string;
+  /** Unix time in whole seconds, as sent in `webhook-timestamp`. */
+  readonly timestamp: number;
+  readonly body: string | Uint8Array;
+}
+
+/** A new signing secret, `whsec_` followed by `bytes` random bytes in base64 (default 32). */
+export function generateSecret(bytes: number = DEFAULT_SECRET_BYTES): string {
+  if (!Number.isInteger(bytes) || bytes < MIN_SECRET_BYTES || bytes > 64) {
+    throw new InvalidSecretError(`a secret needs ${MIN_SECRET_BYTES} to 64 random bytes, not ${bytes}`);
+  }
+  return `${SECRET_PREFIX}${randomBytes(bytes).toString('base64')}`;
+}
+
+/** The HMAC key inside a `whsec_<base64>` secret. */
+export function decodeSecret(secret: string): Buffer {
+  if (!secret.startsWith(SECRET_PREFIX)) {
+    throw new InvalidSecretError(`a signing secret starts with ${SECRET_PREFIX}`);
+  }
+  const encoded = secret.slice(SECRET_PREFIX.length);
+  if (!BASE64.test(encoded) || encoded.length % 4 !== 0) {
+    throw new InvalidSecretError(`a signing secret is ${SECRET_PREFIX} followed by base64`);
+  }
+  return Buffer.from(encoded, 'base64');
+}
+
+function hmac(content: SignedContent, key: Buffer): Buffer {
+  return createHmac('sha256', key)
+    .update(`${content.id}.${content.timestamp}.`)
+    .update(content.body)
+    .digest();
+}
+
+/** One `v1,<base64>` signature of `content` with `secret`. */
+export function signWebhook(content: SignedContent, secret: string): string {
+  return `${SIGNATURE_VERSION},${hmac(content, decodeSecret(secret)).toString('base64')}`;
+}
+
+/**
+ * The `webhook-signature` header value: one signature per live secret, space-separated, so a
+ * receiver that still holds the old secret during a rotation grace period keeps verifying.
+ */
+export function webhookSignatureHeader(content: SignedContent, secrets: readonly string[]): string {
+  if (secrets.length === 0) throw new InvalidSecretError('at least one signing secret is needed');
+  return secrets.map((secret) => signWebhook(content, secret)).join(' ');
+}
+
+/** `webhook-timestamp` for a send at `nowMs` (Unix seconds). */
+export function webhookTimestamp(nowMs: number): number {
+  return Math.floor(nowMs / 1000);
+}
+
+export interface VerifyOptions {
+  /** Accepted distance between the timestamp and now, in seconds; default 300. */
+  readonly toleranceSeconds?: number;
+  /** The verifier's clock in milliseconds; default Date.now(). */
+  readonly nowMs?: number;
+}
+
+/**
+ * Whether `signatureHeader` holds a valid `v1` signature of `content` by `secret` and the
+ * timestamp is within tolerance (which stops replays of captured requests). Compares in
+ * constant time.
+ */
+export function verifyWebhookSignature(
+  content: SignedContent,
+  signatureHeader: string,
+  secret: string,
+  options: VerifyOptions = {},
+): boolean {
+  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  const now = webhookTimestamp(options.nowMs ?? Date.now());
+  if (!Number.isInteger(content.timestamp) || Math.abs(now - content.timestamp) > tolerance) return false;
+  const expected = hmac(content, decodeSecret(secret));
+  return signatureHeader
+    .split(' ')
+    .filter((entry) => entry.startsWith(`${SIGNATURE_VERSION},`))
+    .map((entry) => Buffer.from(entry.slice(SIGNATURE_VERSION.length + 1), 'base64'))
+    .some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected));
+}
