@@ -1,0 +1,143 @@
+import { InvalidRetryScheduleError } from './delivery.errors';
+
+/** The schedule a subscription gets when it names none: 8 attempts over about 32 hours. */
+export const DEFAULT_RETRY_SCHEDULE: readonly string[] = ['5s', '5m', '30m', '2h', '5h', '10h', '10h'];
+
+/** Delays between attempts in milliseconds: entry n is the wait after failed attempt n + 1. */
+export type RetryDelays = readonly number[];
+
+/** Longest single delay: a week, about as long as Kafka keeps the event being retried. */
+export const MAX_RETRY_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
+export const MAX_RETRY_SCHEDULE_LENGTH = 25;
+/** Each scheduled delay is spread by up to ±20 % so failed receivers are not hit in lockstep. */
+export const RETRY_JITTER = 0.2;
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d{1,12})(ms|s|m|h|d)$/;
+
+/** Milliseconds in a duration like `500ms`, `5s`, `5m`, `2h`, `1d`; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  const [, amount = '', unit = ''] = match;
+  const unitMs = UNIT_MS[unit];
+  return unitMs === undefined ? undefined : Number(amount) * unitMs;
+}
+
+/** Validates a schedule such as `["5s","5m","30m"]` and returns its delays; errors name the bad entry. */
+export function parseRetrySchedule(schedule: unknown): RetryDelays {
+  if (!Array.isArray(schedule)) {
+    throw new InvalidRetryScheduleError('the retry schedule must be a list of durations like ["5s", "5m", "2h"]');
+  }
+  if (schedule.length > MAX_RETRY_SCHEDULE_LENGTH) {
+    throw new InvalidRetryScheduleError(
+      `the retry schedule has ${schedule.length} entries; at most ${MAX_RETRY_SCHEDULE_LENGTH} are allowed`,
+    );
+  }
+  return schedule.map((entry: unknown, index) => {
+    const delayMs = typeof entry === 'string' ? parseDuration(entry) : undefined;
+    if (delayMs === undefined) {
+      throw new InvalidRetryScheduleError(
+        `retry schedule entry ${index} (${JSON.stringify(entry)}) is not a duration; ` +
+          'use a whole number with ms, s, m, h or d, like 30s or 2h',
+      );
+    }
+    if (delayMs <= 0 || delayMs > MAX_RETRY_DELAY_MS) {
+      throw new InvalidRetryScheduleError(
+        `retry schedule entry ${index} (${JSON.stringify(entry)}) must be more than 0 and at most 7d`,
+      );
+    }
+    return delayMs;
+  });
+}
+
+export const DEFAULT_RETRY_DELAYS_MS: RetryDelays = parseRetrySchedule(DEFAULT_RETRY_SCHEDULE);
+
+/** How an attempt without an HTTP response failed. */
+export type AttemptErrorKind = 'timeout' | 'connect' | 'refused_address' | 'network';
+
+/** What one delivery attempt produced, as far as the retry decision cares. */
+export type AttemptOutcome =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      /** Response headers by lower-case name; only `retry-after` matters here. */
+      readonly headers?: Readonly<Record<string, string | undefined>>;
+    }
+  | { readonly kind: 'error'; readonly error: AttemptErrorKind; readonly message?: string };
+
+export type RetryDecision =
+  | { readonly action: 'success' }
+  | { readonly action: 'retry'; readonly delayMs: number; readonly reason: string }
+  | { readonly action: 'dead-letter'; readonly reason: string }
+  | { readonly action: 'disable'; readonly reason: string };
+
+/** A number in [0, 1), like Math.random; injected so tests pin the jitter. */
+export type RandomSource = () => number;
+
+/**
+ * What to do after attempt number `attempt` (1 for the first send) ended in `outcome`:
+ * 2xx succeeds; 410 disables the subscription; anything else (3xx included, since redirects are
+ * never followed) is retried after the scheduled delay with jitter, or dead-lettered once the
+ * schedule is used up. 429 and 503 may stretch the delay with `Retry-After`, but only to between
+ * the scheduled delay and twice it, so a receiver can neither hurry nor stall the schedule.
+ * An address refused at connect time is retried like a network error: DNS may change back or the
+ * operator may widen the allow-list, and the engine's disable-after-days rule ends hopeless cases.
+ */
+export function decide(
+  outcome: AttemptOutcome,
+  attempt: number,
+  delays: RetryDelays,
+  random: RandomSource = Math.random,
+  nowMs: number = Date.now(),
+): RetryDecision {
+  if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be 1 or more, not ${attempt}`);
+  if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) return { action: 'success' };
+  const reason = describeOutcome(outcome);
+  if (outcome.kind === 'response' && outcome.status === 410) {
+    return { action: 'disable', reason: `${reason}: the receiver says the subscription is gone` };
+  }
+  const scheduledMs = delays[attempt - 1];
+  if (scheduledMs === undefined) {
+    return { action: 'dead-letter', reason: `gave up after ${attempt} attempts; last: ${reason}` };
+  }
+  const retryAfterMs = honouredRetryAfterMs(outcome, nowMs);
+  const delayMs =
+    retryAfterMs === undefined ? jitter(scheduledMs, random) : clamp(retryAfterMs, scheduledMs, 2 * scheduledMs);
+  return { action: 'retry', delayMs, reason };
+}
+
+/** `scheduledMs` spread uniformly over ±RETRY_JITTER, rounded to whole milliseconds. */
+export function jitter(scheduledMs: number, random: RandomSource): number {
+  return Math.round(scheduledMs * (1 + RETRY_JITTER * (2 * random() - 1)));
+}
+
+function honouredRetryAfterMs(outcome: AttemptOutcome, nowMs: number): number | undefined {
+  if (outcome.kind !== 'response' || (outcome.status !== 429 && outcome.status !== 503)) return undefined;
+  const header = outcome.headers?.['retry-after'];
+  return header === undefined ? undefined : parseRetryAfter(header, nowMs);
+}
+
+/**
+ * Milliseconds to wait according to a `Retry-After` value: delay-seconds or an HTTP date (a date
+ * in the past means 0). Undefined when the value is neither.
+ */
+export function parseRetryAfter(value: string, nowMs: number): number | undefined {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Date.parse accepts far more than HTTP dates (bare numbers, ISO strings); insist on a weekday
+  // name as IMF-fixdate, RFC 850 and asctime dates all start with one.
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(value, min), max);
+}
+
+/** One line for logs and dead letters: `HTTP 503`, `timeout: …`. */
+export function describeOutcome(outcome: AttemptOutcome): string {
+  if (outcome.kind === 'response') return `HTTP ${outcome.status}`;
+  return outcome.message ? `${outcome.error}: ${outcome.message}` : outcome.error;
+}
