@@ -1,0 +1,18 @@
+export { loadContract, DEFAULT_PARTITIONS } from './contract.loader';
+export {
+  ContractRegistry,
+  type ContractDocument,
+  type ContractTopic,
+  type EventType,
+} from './contract.registry';
+export {
+  ContractError,
+  ContractErrorCode,
+  InvalidTypePatternError,
+  UnknownEventTypeError,
+  type ContractProblem,
+} from './contract.errors';
+export type { JsonSchema, SchemaViolation, ValidationResult } from './payload.validator';
+export { compileTypePattern, isValidEventType, validateTypePattern, type TypePredicate } from './type-pattern';
+export { parseJsonPointer, resolveJsonPointer } from './json-pointer';
+export { contractConfig, type ContractConfig } from './contract.config';

@@ -1,0 +1,131 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { escapeJsonPointerSegment } from './json-pointer';
+
+/** A payload field that breaks its schema: `pointer` (RFC 6901) names the field itself. */
+export interface SchemaViolation {
+  pointer: string;
+  message: string;
+}
+
+export type ValidationResult = { ok: true } | { ok: false; errors: SchemaViolation[] };
+
+export type PayloadValidator = (payload: unknown) => ValidationResult;
+
+export type JsonSchema = Record<string, unknown>;
+
+const VALID: ValidationResult = Object.freeze({ ok: true });
+
+// Keywords whose value is a map from names to schemas: the names are data (a property may well
+// be called `x-total`), the values are schemas to clean.
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependentSchemas', 'dependencies']);
+// Keywords whose value is instance data, copied as is.
+const DATA_KEYWORDS = new Set(['examples', 'default', 'const', 'enum']);
+const MAX_ENUM_VALUES_IN_MESSAGE = 20;
+
+/** A schema refers back to itself; the registry cannot compile it (see the loader's rule). */
+export class RecursiveSchemaError extends Error {}
+
+/**
+ * Copies a JSON Schema without the keywords `drop` selects, leaving property names and instance
+ * data alone. AsyncAPI documents carry specification extensions (`x-…`) and the parser adds its
+ * own (`x-parser-schema-id`); ajv's strict mode rightly refuses unknown keywords, so they go.
+ */
+export function cleanSchema(schema: unknown, drop: (keyword: string) => boolean): unknown {
+  const ancestors = new Set<object>();
+  const visit = (node: unknown, isMap: boolean): unknown => {
+    if (node === null || typeof node !== 'object') return node;
+    if (ancestors.has(node)) throw new RecursiveSchemaError('the schema refers to itself');
+    ancestors.add(node);
+    let copy: unknown;
+    if (Array.isArray(node)) {
+      copy = node.map((item) => visit(item, false));
+    } else {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(node)) {
+        if (isMap) out[key] = visit(value, false);
+        else if (drop(key)) continue;
+        else if (DATA_KEYWORDS.has(key)) out[key] = structuredClone(value);
+        else out[key] = visit(value, SCHEMA_MAPS.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value));
+      }
+      copy = out;
+    }
+    ancestors.delete(node);
+    return copy;
+  };
+  return visit(schema, false);
+}
+
+export const isExtensionKeyword = (keyword: string): boolean => keyword.startsWith('x-');
+export const isParserKeyword = (keyword: string): boolean => keyword.startsWith('x-parser-');
+
+/**
+ * One ajv instance per contract: draft-07 (AsyncAPI's schema dialect), every error reported,
+ * strict so that a typo such as `requried` or a `required` name missing from `properties` stops
+ * the load instead of silently accepting everything.
+ */
+export class PayloadValidatorCompiler {
+  private readonly ajv: Ajv;
+
+  constructor() {
+    this.ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      allowUnionTypes: true,
+      // Schemas with an `$id` would otherwise be registered globally and clash across documents.
+      addUsedSchema: false,
+    });
+    addFormats(this.ajv);
+    // AsyncAPI Schema Object keywords that carry documentation only.
+    this.ajv.addKeyword({ keyword: 'externalDocs' });
+    this.ajv.addKeyword({ keyword: 'discriminator' });
+  }
+
+  /** Compiles a cleaned schema (see cleanSchema); throws ajv's error for an invalid one. */
+  compile(schema: JsonSchema): PayloadValidator {
+    const validate: ValidateFunction = this.ajv.compile(schema);
+    return (payload) => (validate(payload) ? VALID : { ok: false, errors: toViolations(validate.errors ?? []) });
+  }
+}
+
+function toViolations(errors: ErrorObject[]): SchemaViolation[] {
+  const seen = new Set<string>();
+  const violations: SchemaViolation[] = [];
+  for (const error of errors) {
+    const violation = toViolation(error);
+    const id = `${violation.pointer}\u0000${violation.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    violations.push(violation);
+  }
+  return violations;
+}
+
+function toViolation(error: ErrorObject): SchemaViolation {
+  const params = error.params as Record<string, unknown>;
+  const at = (child: unknown) => `${error.instancePath}/${escapeJsonPointerSegment(String(child))}`;
+  switch (error.keyword) {
+    case 'required':
+      return { pointer: at(params.missingProperty), message: 'is required' };
+    case 'dependencies':
+    case 'dependentRequired':
+      return {
+        pointer: at(params.missingProperty),
+        message: `is required when ${JSON.stringify(params.property)} is present`,
+      };
+    case 'additionalProperties':
+      return { pointer: at(params.additionalProperty), message: 'is not allowed here' };
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]) ?? [];
+      const shown = allowed.slice(0, MAX_ENUM_VALUES_IN_MESSAGE).map((v) => JSON.stringify(v));
+      if (allowed.length > shown.length) shown.push('…');
+      return { pointer: error.instancePath, message: `must be one of ${shown.join(', ')}` };
+    }
+    case 'format':
+      return { pointer: error.instancePath, message: `must be a valid ${String(params.format)}` };
+    case 'const':
+      return { pointer: error.instancePath, message: `must be ${JSON.stringify(params.allowedValue)}` };
+    default:
+      return { pointer: error.instancePath, message: error.message ?? `fails "${error.keyword}"` };
+  }
+}
