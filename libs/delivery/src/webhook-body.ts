@@ -1,0 +1,75 @@
+import { tmfEventType } from './tmf688-event-type';
+
+/** How a subscription wants its webhook bodies shaped. */
+export type WebhookFormat = 'cloudevents' | 'standard' | 'tmf688';
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['cloudevents', 'standard', 'tmf688'];
+export const DEFAULT_WEBHOOK_FORMAT: WebhookFormat = 'cloudevents';
+
+/** The event as the delivery engine hands it over: CloudEvents attributes plus the payload. */
+export interface DeliveryEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly source: string;
+  /** RFC 3339 time the event happened. */
+  readonly time: string;
+  readonly data: unknown;
+  readonly subject?: string;
+  /** Media type of `data`; absent means JSON. */
+  readonly datacontenttype?: string;
+  /** W3C trace context of the producer, forwarded so receivers can join the trace. */
+  readonly traceparent?: string;
+}
+
+export interface WebhookBody {
+  /** Exactly the bytes that are signed and sent. */
+  readonly body: string;
+  readonly contentType: string;
+}
+
+export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
+export const JSON_CONTENT_TYPE = 'application/json';
+
+/** The body and content type for `event` in `format`. */
+export function buildWebhookBody(event: DeliveryEvent, format: WebhookFormat): WebhookBody {
+  switch (format) {
+    case 'cloudevents':
+      return { body: JSON.stringify(structuredCloudEvent(event)), contentType: CLOUDEVENTS_CONTENT_TYPE };
+    case 'standard':
+      return { body: JSON.stringify(standardPayload(event)), contentType: JSON_CONTENT_TYPE };
+    case 'tmf688':
+      return { body: JSON.stringify(tmf688Payload(event)), contentType: JSON_CONTENT_TYPE };
+  }
+}
+
+/** The event as a structured-mode CloudEvents 1.0 JSON object. */
+export function structuredCloudEvent(event: DeliveryEvent): Record<string, unknown> {
+  const cloudEvent: Record<string, unknown> = {
+    specversion: '1.0',
+    id: event.id,
+    source: event.source,
+    type: event.type,
+    time: event.time,
+    datacontenttype: event.datacontenttype ?? JSON_CONTENT_TYPE,
+  };
+  if (event.subject !== undefined) cloudEvent['subject'] = event.subject;
+  // The distributed-tracing extension attribute, so the trace survives structured mode.
+  if (event.traceparent !== undefined) cloudEvent['traceparent'] = event.traceparent;
+  if (event.data instanceof Uint8Array) cloudEvent['data_base64'] = Buffer.from(event.data).toString('base64');
+  else if (event.data !== undefined) cloudEvent['data'] = event.data;
+  return cloudEvent;
+}
+
+/** The Standard Webhooks payload shape `{type, timestamp, data}`. */
+export function standardPayload(event: DeliveryEvent): { type: string; timestamp: string; data: unknown } {
+  return { type: event.type, timestamp: event.time, data: event.data ?? null };
+}
+
+/** The TMF688 notification shape `{eventId, eventTime, eventType, event}`. */
+export function tmf688Payload(event: DeliveryEvent): {
+  eventId: string;
+  eventTime: string;
+  eventType: string;
+  event: unknown;
+} {
+  return { eventId: event.id, eventTime: event.time, eventType: tmfEventType(event.type), event: event.data ?? null };
+}
