@@ -17,7 +17,13 @@ export interface StorageOptions {
   segmentBytes?: number;
   /** One sparse index entry per this many bytes of batches. Default 4096. */
   indexIntervalBytes?: number;
+  /** Default `{ mode: 'never' }`: every append is handed to the OS before it resolves. */
   fsync?: FsyncPolicy;
+  /**
+   * Called with failures of work no caller waits for (interval fsyncs). Default: a process
+   * warning.
+   */
+  onBackgroundError?: (error: Error) => void;
 }
 
 /** Per-topic settings; retention applies to closed segments only. */
@@ -70,6 +76,19 @@ export interface ProducerState {
   /** Offsets of the last batch appended, so a retried duplicate can be answered with them. */
   lastBaseOffset: bigint;
   lastLastOffset: bigint;
+  /**
+   * The last (up to five) batches appended by this producer epoch, oldest first, so a retry of any
+   * request still in flight can be recognised and answered with its original offsets.
+   */
+  batches: ProducerBatch[];
+}
+
+/** One batch an idempotent producer appended. */
+export interface ProducerBatch {
+  firstSequence: number;
+  lastSequence: number;
+  baseOffset: bigint;
+  lastOffset: bigint;
 }
 
 export interface PartitionLog {
@@ -118,7 +137,10 @@ export interface BrokerStorage {
   partition(topic: string, partition: number): PartitionLog | undefined;
 
   /** Committed consumer-group offsets, durable across restarts. */
-  commitOffsets(group: string, offsets: { topic: string; partition: number; value: CommittedOffset }[]): void;
+  commitOffsets(
+    group: string,
+    offsets: { topic: string; partition: number; value: CommittedOffset }[],
+  ): void;
   committedOffset(group: string, topic: string, partition: number): CommittedOffset | undefined;
   /** Every group with committed offsets and what it holds. */
   committedGroups(): string[];
