@@ -48,5 +48,5 @@ export class InvalidTypePatternError extends HeraldError {
 
 export function formatContractProblem(problem: ContractProblem): string {
   const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}`;
-  return `  ${where} ${problem.path || '/'}: ${problem.message}`;
+  return problem.path === '' ? `  ${where}: ${problem.message}` : `  ${where} ${problem.path}: ${problem.message}`;
 }

@@ -335,8 +335,8 @@ class RegistryBuilder {
       const first = previous.definition;
       report(
         ['name'],
-        `event type "${type}" is already declared by channel "${first.channel}" in ${first.documentFile}` +
-          ` (${toPointer(previous.path)}); a type belongs to exactly one channel, here channel "${channel.id}" in ${doc.file}`,
+        `event type "${type}" of channel "${channel.id}" is already declared by channel "${first.channel}" in ` +
+          `${first.documentFile} (${toPointer(previous.path)}); a type belongs to exactly one channel`,
       );
       return undefined;
     }

@@ -1,0 +1,68 @@
+import { cleanSchema, isExtensionKeyword, PayloadValidatorCompiler, RecursiveSchemaError } from './payload.validator';
+
+describe('cleanSchema', () => {
+  it('drops extension keywords but keeps property names and instance data that look like them', () => {
+    const schema = {
+      type: 'object',
+      'x-parser-schema-id': 'thing',
+      'x-herald-note': 'internal',
+      required: ['x-total'],
+      properties: { 'x-total': { type: 'integer', 'x-unit': 'cents' } },
+      examples: [{ 'x-total': 5 }],
+      default: { 'x-total': 0 },
+    };
+    expect(cleanSchema(schema, isExtensionKeyword)).toEqual({
+      type: 'object',
+      required: ['x-total'],
+      properties: { 'x-total': { type: 'integer' } },
+      examples: [{ 'x-total': 5 }],
+      default: { 'x-total': 0 },
+    });
+  });
+
+  it('copies shared sub-schemas but refuses a schema that contains itself', () => {
+    const shared = { type: 'string' };
+    expect(cleanSchema({ properties: { a: shared, b: shared } }, isExtensionKeyword)).toEqual({
+      properties: { a: { type: 'string' }, b: { type: 'string' } },
+    });
+    const recursive: Record<string, unknown> = { type: 'object' };
+    recursive.properties = { child: recursive };
+    expect(() => cleanSchema(recursive, isExtensionKeyword)).toThrow(RecursiveSchemaError);
+  });
+});
+
+describe('PayloadValidatorCompiler', () => {
+  const compiler = new PayloadValidatorCompiler();
+
+  it('escapes odd property names in pointers', () => {
+    const validate = compiler.compile({
+      type: 'object',
+      additionalProperties: false,
+      required: ['a/b'],
+      properties: { 'a/b': { type: 'string' } },
+    });
+    expect(validate({ 'c~d': 1 })).toEqual({
+      ok: false,
+      errors: [
+        { pointer: '/a~1b', message: 'is required' },
+        { pointer: '/c~0d', message: 'is not allowed here' },
+      ],
+    });
+  });
+
+  it('tolerates AsyncAPI documentation keywords and refuses unknown ones', () => {
+    expect(() =>
+      compiler.compile({ type: 'string', examples: ['x'], externalDocs: { url: 'https://example.com' }, deprecated: true }),
+    ).not.toThrow();
+    expect(() => compiler.compile({ type: 'object', requried: ['a'] })).toThrow(/unknown keyword/);
+  });
+
+  it('reports a value outside a union of types at the field', () => {
+    const validate = compiler.compile({
+      type: 'object',
+      properties: { next: { type: ['string', 'null'], format: 'date-time' } },
+    });
+    expect(validate({ next: null })).toEqual({ ok: true });
+    expect(validate({ next: 'tomorrow' })).toEqual({ ok: false, errors: [{ pointer: '/next', message: 'must be a valid date-time' }] });
+  });
+});
