@@ -1,0 +1,232 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAddressPolicy } from './address-policy';
+import type { HostResolver } from './host-resolver';
+import { WebhookClient, type WebhookAttemptResult, type WebhookClientOptions } from './webhook-client';
+import { checkWebhookUrl } from './webhook-url';
+
+interface Receiver {
+  readonly url: string;
+  readonly port: number;
+  readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }>;
+  connections: number;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+async function startReceiver(handler: Handler): Promise<Receiver> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      receiver.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      });
+      handler(req, res);
+    });
+  });
+  server.on('connection', () => {
+    receiver.connections += 1;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const receiver: Receiver = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests: [],
+    connections: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return receiver;
+}
+
+const loopbackAllowed = createAddressPolicy(['127.0.0.0/8']);
+const hookBody = JSON.stringify({ type: 'order.created', data: { id: 1 } });
+const send = (client: WebhookClient, url: string, headers: Record<string, string> = {}) =>
+  client.send({ url, headers: { 'content-type': 'application/json', ...headers }, body: hookBody });
+
+describe('WebhookClient', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+
+  async function receiver(handler: Handler): Promise<Receiver> {
+    const started = await startReceiver(handler);
+    cleanups.push(() => started.close());
+    return started;
+  }
+
+  function client(options: Partial<WebhookClientOptions> = {}): WebhookClient {
+    const created = new WebhookClient({ policy: loopbackAllowed, ...options });
+    cleanups.push(() => created.close());
+    return created;
+  }
+
+  it('POSTs the body and headers and returns status, headers, body and duration', async () => {
+    const target = await receiver((_req, res) => {
+      res.writeHead(202, { 'x-receipt': 'r-1' }).end('accepted');
+    });
+    const result = await send(client(), `${target.url}/hooks?x=1`, { 'webhook-id': 'evt-1' });
+    expect(result).toMatchObject({
+      kind: 'response',
+      status: 202,
+      body: 'accepted',
+      bodyTruncated: false,
+      headers: expect.objectContaining({ 'x-receipt': 'r-1' }) as Record<string, string>,
+    });
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    expect(target.requests).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        url: '/hooks?x=1',
+        body: hookBody,
+        headers: expect.objectContaining({ 'webhook-id': 'evt-1', 'content-type': 'application/json' }) as object,
+      }),
+    ]);
+  });
+
+  it('keeps only the first 2 KiB of a large body', async () => {
+    const target = await receiver((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('é'.repeat(512 * 1024));
+    });
+    const result = await send(client(), target.url);
+    expect(result).toMatchObject({ kind: 'response', status: 500, bodyTruncated: true });
+    const body = result.kind === 'response' ? result.body : '';
+    expect(Buffer.byteLength(body)).toBe(2048);
+    expect(body).toBe('é'.repeat(1024));
+  });
+
+  it('drops a multi-byte character cut in half by the cap', async () => {
+    const target = await receiver((_req, res) => res.end(`a${'€'.repeat(1000)}`));
+    const result = await send(client(), target.url);
+    const body = result.kind === 'response' ? result.body : '';
+    expect(body).toBe(`a${'€'.repeat(682)}`);
+  });
+
+  it('reuses keep-alive connections, also after a body a little over the cap', async () => {
+    const target = await receiver((req, res) => res.end(req.url === '/big' ? 'x'.repeat(5000) : 'ok'));
+    const webhooks = client();
+    const results: WebhookAttemptResult[] = [];
+    for (let i = 0; i < 10; i += 1) results.push(await send(webhooks, `${target.url}/${i % 3 === 0 ? 'big' : 'small'}`));
+    expect(results.every((r) => r.kind === 'response' && r.status === 200)).toBe(true);
+    expect(target.requests).toHaveLength(10);
+    // undici's pool learns a connection is free one tick after the response ends, so a send
+    // issued at once may open a second connection; from then on both are reused.
+    expect(target.connections).toBeLessThanOrEqual(2);
+  });
+
+  it('does not follow redirects: a 3xx is returned as it is', async () => {
+    const target = await receiver((req, res) => {
+      if (req.url === '/moved') res.writeHead(302, { location: '/elsewhere' }).end();
+      else res.writeHead(200).end('followed');
+    });
+    const result = await send(client(), `${target.url}/moved`);
+    expect(result).toMatchObject({ kind: 'response', status: 302, headers: { location: '/elsewhere' } });
+    expect(target.requests.map((r) => r.url)).toEqual(['/moved']);
+  });
+
+  it('returns retry-after for the retry policy', async () => {
+    const target = await receiver((_req, res) => res.writeHead(429, { 'retry-after': '120' }).end());
+    const result = await send(client(), target.url);
+    expect(result).toMatchObject({ status: 429, headers: { 'retry-after': '120' } });
+  });
+
+  it('gives up on a receiver that never answers after the request timeout', async () => {
+    const target = await receiver(() => undefined);
+    const result = await send(client({ requestTimeoutMs: 300 }), target.url);
+    expect(result).toMatchObject({ kind: 'error', error: 'timeout', message: 'no complete response within 300 ms' });
+    expect(result.durationMs).toBeGreaterThanOrEqual(290);
+  });
+
+  it('gives up on a body that stops arriving after the request timeout', async () => {
+    const target = await receiver((_req, res) => {
+      res.writeHead(200);
+      res.write('partial');
+    });
+    const result = await send(client({ requestTimeoutMs: 300 }), target.url);
+    expect(result).toMatchObject({ kind: 'error', error: 'timeout' });
+  });
+
+  it('counts DNS in the connect timeout', async () => {
+    const hangingDns: HostResolver = () => new Promise(() => undefined);
+    const result = await send(client({ resolver: hangingDns, connectTimeoutMs: 200 }), 'http://slow-dns.test:1/');
+    expect(result).toMatchObject({ kind: 'error', error: 'timeout', message: 'connect timed out after 200 ms' });
+  });
+
+  it('reports a refused connection as a connect error', async () => {
+    const closed = await startReceiver(() => undefined);
+    await closed.close();
+    const result = await send(client(), closed.url);
+    expect(result).toMatchObject({ kind: 'error', error: 'connect', message: expect.stringContaining('ECONNREFUSED') as string });
+  });
+
+  it('reports a name that does not resolve as a connect error', async () => {
+    const noDns: HostResolver = () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
+    const result = await send(client({ resolver: noDns }), 'http://missing.test/');
+    expect(result).toMatchObject({ kind: 'error', error: 'connect', message: 'missing.test does not resolve to any address (ENOTFOUND)' });
+  });
+
+  it('refuses an IP literal the policy forbids without connecting', async () => {
+    const target = await receiver((_req, res) => res.end('ok'));
+    const result = await send(client({ policy: createAddressPolicy() }), target.url);
+    expect(result).toMatchObject({ kind: 'error', error: 'refused_address', message: '127.0.0.1 is a loopback address' });
+    expect(target.connections).toBe(0);
+  });
+
+  it('connects to exactly the address it checked, with the URL host in the Host header', async () => {
+    const target = await receiver((_req, res) => res.end('pinned'));
+    const dns: HostResolver = async (name) => (name === 'hooks.partner.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
+    const result = await send(client({ resolver: dns }), `http://hooks.partner.test:${target.port}/in`);
+    expect(result).toMatchObject({ kind: 'response', status: 200, body: 'pinned' });
+    expect(target.requests[0]?.headers.host).toBe(`hooks.partner.test:${target.port}`);
+  });
+
+  it('refuses a name whose DNS answer turned private after registration (rebinding)', async () => {
+    const target = await receiver((_req, res) => res.end('should not get here'));
+    const url = `http://rebind.partner.test:${target.port}/hook`;
+    let answer = '93.184.216.34';
+    const rebindingDns: HostResolver = async () => [{ address: answer, family: 4 }];
+    const policy = createAddressPolicy();
+
+    await expect(checkWebhookUrl(url, { policy, resolver: rebindingDns })).resolves.toMatchObject({
+      addresses: [{ address: '93.184.216.34', family: 4 }],
+    });
+    answer = '127.0.0.1';
+    const result = await send(client({ policy, resolver: rebindingDns }), url);
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'refused_address',
+      message: 'rebind.partner.test resolves to 127.0.0.1, which is a loopback address',
+    });
+    expect(target.connections).toBe(0);
+  });
+
+  it('refuses a name when any of its addresses is forbidden', async () => {
+    const target = await receiver((_req, res) => res.end('no'));
+    const mixedDns: HostResolver = async () => [
+      { address: '93.184.216.34', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ];
+    const result = await send(client({ policy: createAddressPolicy(), resolver: mixedDns }), `http://mixed.test:${target.port}/`);
+    expect(result).toMatchObject({ kind: 'error', error: 'refused_address' });
+    expect(target.connections).toBe(0);
+  });
+
+  it('fails sends after close instead of throwing', async () => {
+    const target = await receiver((_req, res) => res.end('ok'));
+    const webhooks = new WebhookClient({ policy: loopbackAllowed });
+    await expect(send(webhooks, target.url)).resolves.toMatchObject({ status: 200 });
+    await webhooks.close();
+    await expect(send(webhooks, target.url)).resolves.toMatchObject({ kind: 'error', error: 'network' });
+  });
+});
