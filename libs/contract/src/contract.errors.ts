@@ -27,13 +27,19 @@ export class ContractError extends HeraldError {
     readonly problems: ContractProblem[],
     summary = 'Invalid contract',
   ) {
-    super(ContractErrorCode.invalidContract, `${summary}:\n${problems.map(formatContractProblem).join('\n')}`);
+    super(
+      ContractErrorCode.invalidContract,
+      `${summary}:\n${problems.map(formatContractProblem).join('\n')}`,
+    );
   }
 }
 
 export class UnknownEventTypeError extends HeraldError {
   constructor(readonly type: string) {
-    super(ContractErrorCode.unknownType, `Event type ${JSON.stringify(type)} is not in the contract`);
+    super(
+      ContractErrorCode.unknownType,
+      `Event type ${JSON.stringify(type)} is not in the contract`,
+    );
   }
 }
 
@@ -42,11 +48,16 @@ export class InvalidTypePatternError extends HeraldError {
     readonly pattern: string,
     reason: string,
   ) {
-    super(ContractErrorCode.invalidTypePattern, `Invalid event type pattern ${JSON.stringify(pattern)}: ${reason}`);
+    super(
+      ContractErrorCode.invalidTypePattern,
+      `Invalid event type pattern ${JSON.stringify(pattern)}: ${reason}`,
+    );
   }
 }
 
 export function formatContractProblem(problem: ContractProblem): string {
   const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}`;
-  return problem.path === '' ? `  ${where}: ${problem.message}` : `  ${where} ${problem.path}: ${problem.message}`;
+  return problem.path === ''
+    ? `  ${where}: ${problem.message}`
+    : `  ${where} ${problem.path}: ${problem.message}`;
 }

@@ -30,7 +30,8 @@ const DOCUMENT_FILE = /\.(ya?ml|json)$/i;
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 const INTERNAL_PREFIX = 'herald.';
 // Schema formats ajv can check as they are: AsyncAPI Schema (a superset of draft-07) and draft-07.
-const SUPPORTED_SCHEMA_FORMAT = /^application\/(vnd\.aai\.asyncapi(\+json|\+yaml)?;version=3\.\d+\.\d+|schema(\+json|\+yaml)?;version=draft-0[67])$/;
+const SUPPORTED_SCHEMA_FORMAT =
+  /^application\/(vnd\.aai\.asyncapi(\+json|\+yaml)?;version=3\.\d+\.\d+|schema(\+json|\+yaml)?;version=draft-0[67])$/;
 
 type JsonObject = Record<string, unknown>;
 
@@ -84,7 +85,13 @@ async function listDocumentFiles(dir: string): Promise<string[]> {
     names = await readdir(dir);
   } catch (error) {
     throw new ContractError(
-      [{ file: dir, path: '', message: `cannot read the contract folder (${(error as Error).message})` }],
+      [
+        {
+          file: dir,
+          path: '',
+          message: `cannot read the contract folder (${(error as Error).message})`,
+        },
+      ],
       'Cannot load the contract',
     );
   }
@@ -95,7 +102,13 @@ async function listDocumentFiles(dir: string): Promise<string[]> {
   }
   if (files.length === 0) {
     throw new ContractError(
-      [{ file: dir, path: '', message: 'no AsyncAPI documents (*.yaml, *.yml, *.json) in this folder' }],
+      [
+        {
+          file: dir,
+          path: '',
+          message: 'no AsyncAPI documents (*.yaml, *.yml, *.json) in this folder',
+        },
+      ],
       'Cannot load the contract',
     );
   }
@@ -116,17 +129,20 @@ async function parseFile(
   let failed = false;
   for (const diagnostic of diagnostics) {
     // Spectral severities: 0 error, 1 warning, 2 information, 3 hint.
-    if (diagnostic.severity > 1) continue;
-    const source = diagnostic.source === undefined || diagnostic.source === absolute
-      ? file
-      : path.join(dir, path.relative(path.resolve(dir), diagnostic.source));
+    const severity: number = diagnostic.severity;
+    if (severity > 1) continue;
+    const source =
+      diagnostic.source === undefined || diagnostic.source === absolute
+        ? file
+        : path.join(dir, path.relative(path.resolve(dir), diagnostic.source));
     const problem: ContractProblem = {
       file: source,
       path: toPointer(diagnostic.path.map(String)),
       message: diagnostic.message,
     };
-    if (diagnostic.range !== undefined && diagnostic.range.start.line >= 0) problem.line = diagnostic.range.start.line + 1;
-    if (diagnostic.severity === 0) {
+    if (diagnostic.range !== undefined && diagnostic.range.start.line >= 0)
+      problem.line = diagnostic.range.start.line + 1;
+    if (severity === 0) {
       failed = true;
       problems.push(problem);
     } else {
@@ -140,7 +156,11 @@ async function parseFile(
 
   const version = document.version();
   if (!version.startsWith('3.')) {
-    problems.push({ file, path: '/asyncapi', message: `AsyncAPI ${version} is not supported; Herald reads AsyncAPI 3.x` });
+    problems.push({
+      file,
+      path: '/asyncapi',
+      message: `AsyncAPI ${version} is not supported; Herald reads AsyncAPI 3.x`,
+    });
     return undefined;
   }
 
@@ -158,20 +178,33 @@ async function parseFile(
 
 // Finds the line of the deepest node of `segments` written in the file itself: past a `$ref`
 // the path leaves the file, and the `$ref` line is the best answer.
-function locateLine(doc: Document, lineCounter: LineCounter, segments: readonly string[]): number | undefined {
+function locateLine(
+  doc: Document,
+  lineCounter: LineCounter,
+  segments: readonly string[],
+): number | undefined {
   for (let length = segments.length; length >= 0; length--) {
-    const node = doc.getIn(segments.slice(0, length), true) as { range?: [number, number, number] } | undefined;
+    const node = doc.getIn(segments.slice(0, length), true) as
+      { range?: [number, number, number] } | undefined;
     if (node?.range !== undefined) return lineCounter.linePos(node.range[0]).line;
   }
   return undefined;
 }
 
-function withoutParserAnnotations(json: unknown, file: string, problems: ContractProblem[]): JsonObject | undefined {
+function withoutParserAnnotations(
+  json: unknown,
+  file: string,
+  problems: ContractProblem[],
+): JsonObject | undefined {
   try {
     return cleanSchema(json, isParserKeyword) as JsonObject;
   } catch (error) {
     if (!(error instanceof RecursiveSchemaError)) throw error;
-    problems.push({ file, path: '', message: 'the document contains a recursive schema, which Herald does not support' });
+    problems.push({
+      file,
+      path: '',
+      message: 'the document contains a recursive schema, which Herald does not support',
+    });
     return undefined;
   }
 }
@@ -180,7 +213,10 @@ function withoutParserAnnotations(json: unknown, file: string, problems: Contrac
 class RegistryBuilder {
   private readonly compiler = new PayloadValidatorCompiler();
   private readonly channels: ChannelEntry[] = [];
-  private readonly eventTypes = new Map<string, CompiledEventType & { path: string[]; doc: LoadedDocument }>();
+  private readonly eventTypes = new Map<
+    string,
+    CompiledEventType & { path: string[]; doc: LoadedDocument }
+  >();
   private readonly documents: ContractDocument[] = [];
 
   constructor(
@@ -220,32 +256,49 @@ class RegistryBuilder {
 
   private addChannel(doc: LoadedDocument, id: string, channel: JsonObject): void {
     const channelPath = ['channels', id];
-    const report = (segments: string[], message: string) => this.report(doc, [...channelPath, ...segments], message);
+    const report = (segments: string[], message: string) =>
+      this.report(doc, [...channelPath, ...segments], message);
 
     const address = channel.address;
     if (typeof address !== 'string') {
-      report(['address'], 'a channel needs an address: the Kafka topic its events are published to');
+      report(
+        ['address'],
+        'a channel needs an address: the Kafka topic its events are published to',
+      );
       return;
     }
     if (address.includes('{')) {
-      report(['address'], `address "${address}" has parameters; Herald needs a literal Kafka topic name`);
+      report(
+        ['address'],
+        `address "${address}" has parameters; Herald needs a literal Kafka topic name`,
+      );
       return;
     }
     if (!isTopicName(address)) {
-      report(['address'], `address "${address}" is not a valid Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
+      report(
+        ['address'],
+        `address "${address}" is not a valid Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`,
+      );
       return;
     }
 
     const kafkaBinding = asObject(asObject(channel.bindings)?.kafka);
     if (typeof kafkaBinding?.topic === 'string' && kafkaBinding.topic !== address) {
-      report(['bindings', 'kafka', 'topic'], `the Kafka binding names topic "${kafkaBinding.topic}" but the address is "${address}"`);
+      report(
+        ['bindings', 'kafka', 'topic'],
+        `the Kafka binding names topic "${kafkaBinding.topic}" but the address is "${address}"`,
+      );
     }
 
     const internal = channel['x-herald-internal'];
-    if (internal !== undefined && typeof internal !== 'boolean') report(['x-herald-internal'], 'x-herald-internal must be true or false');
+    if (internal !== undefined && typeof internal !== 'boolean')
+      report(['x-herald-internal'], 'x-herald-internal must be true or false');
     const isInternal = internal === true;
     if (address.startsWith(INTERNAL_PREFIX) && !isInternal) {
-      report(['address'], `topics starting with "${INTERNAL_PREFIX}" are reserved for Herald (x-herald-internal: true)`);
+      report(
+        ['address'],
+        `topics starting with "${INTERNAL_PREFIX}" are reserved for Herald (x-herald-internal: true)`,
+      );
     }
 
     const sourceTopic = channel['x-herald-source-topic'];
@@ -274,36 +327,60 @@ class RegistryBuilder {
 
     const messages = asObject(channel.messages) ?? {};
     if (Object.keys(messages).length === 0) {
-      this.warnings.push({ file: doc.file, path: toPointer(channelPath), message: 'the channel declares no messages' });
+      this.warnings.push({
+        file: doc.file,
+        path: toPointer(channelPath),
+        message: 'the channel declares no messages',
+      });
     }
     for (const [messageId, messageValue] of Object.entries(messages)) {
       const message = asObject(messageValue);
       if (message === undefined) continue;
-      const type = this.addMessage(doc, entry, channel, [...channelPath, 'messages', messageId], message);
+      const type = this.addMessage(
+        doc,
+        entry,
+        channel,
+        [...channelPath, 'messages', messageId],
+        message,
+      );
       if (type !== undefined) entry.types.push(type);
     }
   }
 
-  private partitionsOf(doc: LoadedDocument, channelPath: string[], channel: JsonObject, kafkaBinding?: JsonObject): number {
+  private partitionsOf(
+    doc: LoadedDocument,
+    channelPath: string[],
+    channel: JsonObject,
+    kafkaBinding?: JsonObject,
+  ): number {
     const fromExtension = channel['x-herald-partitions'];
     const fromBinding = kafkaBinding?.partitions;
     for (const [value, where] of [
       [fromExtension, ['x-herald-partitions']],
       [fromBinding, ['bindings', 'kafka', 'partitions']],
     ] as const) {
-      if (value !== undefined && !(Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PARTITIONS)) {
-        this.report(doc, [...channelPath, ...where], `partition count must be a whole number from 1 to ${MAX_PARTITIONS}`);
+      if (
+        value !== undefined &&
+        !(Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PARTITIONS)
+      ) {
+        this.report(
+          doc,
+          [...channelPath, ...where],
+          `partition count must be a whole number from 1 to ${MAX_PARTITIONS}`,
+        );
       }
     }
     if (fromExtension !== undefined && fromBinding !== undefined && fromExtension !== fromBinding) {
       this.report(
         doc,
         [...channelPath, 'x-herald-partitions'],
-        `x-herald-partitions (${String(fromExtension)}) and the Kafka binding's partitions (${String(fromBinding)}) disagree`,
+        `x-herald-partitions (${JSON.stringify(fromExtension)}) and the Kafka binding's partitions (${JSON.stringify(fromBinding)}) disagree`,
       );
     }
     const value = fromExtension ?? fromBinding;
-    return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : DEFAULT_PARTITIONS;
+    return typeof value === 'number' && Number.isInteger(value) && value >= 1
+      ? value
+      : DEFAULT_PARTITIONS;
   }
 
   private addMessage(
@@ -313,7 +390,8 @@ class RegistryBuilder {
     messagePath: string[],
     message: JsonObject,
   ): string | undefined {
-    const report = (segments: string[], text: string) => this.report(doc, [...messagePath, ...segments], text);
+    const report = (segments: string[], text: string) =>
+      this.report(doc, [...messagePath, ...segments], text);
 
     const type = message.name;
     if (typeof type !== 'string' || type === '') {
@@ -321,13 +399,19 @@ class RegistryBuilder {
       return undefined;
     }
     if (!isValidEventType(type)) {
-      report(['name'], `event type "${type}" must be dotted segments of letters, digits, "_" and "-"`);
+      report(
+        ['name'],
+        `event type "${type}" must be dotted segments of letters, digits, "_" and "-"`,
+      );
       return undefined;
     }
     if (type.startsWith(INTERNAL_PREFIX) !== channel.internal) {
-      report(['name'], channel.internal
-        ? `event types of an internal channel must start with "${INTERNAL_PREFIX}"`
-        : `event types starting with "${INTERNAL_PREFIX}" are reserved for Herald's internal channels`);
+      report(
+        ['name'],
+        channel.internal
+          ? `event types of an internal channel must start with "${INTERNAL_PREFIX}"`
+          : `event types starting with "${INTERNAL_PREFIX}" are reserved for Herald's internal channels`,
+      );
     }
 
     const previous = this.eventTypes.get(type);
@@ -350,19 +434,27 @@ class RegistryBuilder {
       schema = deepFreeze(cleanSchema(payload, isParserKeyword) as JsonSchema);
       validate = this.compiler.compile(cleanSchema(payload, isExtensionKeyword) as JsonSchema);
     } catch (error) {
-      report(['payload'], error instanceof RecursiveSchemaError
-        ? 'the payload schema is recursive, which Herald does not support'
-        : `the payload schema is invalid: ${(error as Error).message}`);
+      report(
+        ['payload'],
+        error instanceof RecursiveSchemaError
+          ? 'the payload schema is recursive, which Herald does not support'
+          : `the payload schema is invalid: ${(error as Error).message}`,
+      );
       return undefined;
     }
 
     const keyPointer = this.keyPointerOf(message, schema, report);
     const example = this.checkExamples(message, validate, report);
-    const source = [message['x-herald-source'], channelJson['x-herald-source'], asObject(doc.resolved.info)?.['x-herald-source']].find(
-      (value) => value !== undefined,
-    );
+    const source = [
+      message['x-herald-source'],
+      channelJson['x-herald-source'],
+      asObject(doc.resolved.info)?.['x-herald-source'],
+    ].find((value) => value !== undefined);
     if (source !== undefined && (typeof source !== 'string' || source === '')) {
-      report(['x-herald-source'], 'x-herald-source must be a non-empty URI reference, such as /orders-service');
+      report(
+        ['x-herald-source'],
+        'x-herald-source must be a non-empty URI reference, such as /orders-service',
+      );
     }
 
     const definition: EventType = deepFreeze({
@@ -391,7 +483,10 @@ class RegistryBuilder {
     return type;
   }
 
-  private payloadSchemaOf(message: JsonObject, report: (segments: string[], text: string) => void): JsonObject | undefined {
+  private payloadSchemaOf(
+    message: JsonObject,
+    report: (segments: string[], text: string) => void,
+  ): JsonObject | undefined {
     const payload = asObject(message.payload);
     if (payload === undefined) {
       report([], 'a message needs a payload schema');
@@ -400,11 +495,15 @@ class RegistryBuilder {
     // A Multi Format Schema Object wraps the schema with its format.
     if (typeof payload.schemaFormat === 'string' && 'schema' in payload) {
       if (!SUPPORTED_SCHEMA_FORMAT.test(payload.schemaFormat.replace(/\s/g, ''))) {
-        report(['payload', 'schemaFormat'], `schema format "${payload.schemaFormat}" is not supported; use JSON Schema (draft-07) or AsyncAPI Schema`);
+        report(
+          ['payload', 'schemaFormat'],
+          `schema format "${payload.schemaFormat}" is not supported; use JSON Schema (draft-07) or AsyncAPI Schema`,
+        );
         return undefined;
       }
       const inner = asObject(payload.schema);
-      if (inner === undefined) report(['payload', 'schema'], 'the payload schema must be an object');
+      if (inner === undefined)
+        report(['payload', 'schema'], 'the payload schema must be an object');
       return inner;
     }
     return payload;
@@ -418,15 +517,22 @@ class RegistryBuilder {
     const onMessage = message['x-herald-key'];
     const onBinding = asObject(asObject(asObject(message.bindings)?.kafka)?.key)?.['x-herald-key'];
     if (onMessage !== undefined && onBinding !== undefined && onMessage !== onBinding) {
-      report(['x-herald-key'], `x-herald-key (${JSON.stringify(onMessage)}) and the Kafka binding key's x-herald-key (${JSON.stringify(onBinding)}) disagree`);
+      report(
+        ['x-herald-key'],
+        `x-herald-key (${JSON.stringify(onMessage)}) and the Kafka binding key's x-herald-key (${JSON.stringify(onBinding)}) disagree`,
+      );
       return undefined;
     }
     const pointer = onMessage ?? onBinding;
     if (pointer === undefined) return undefined;
-    const where = onMessage !== undefined ? ['x-herald-key'] : ['bindings', 'kafka', 'key', 'x-herald-key'];
+    const where =
+      onMessage !== undefined ? ['x-herald-key'] : ['bindings', 'kafka', 'key', 'x-herald-key'];
     const segments = typeof pointer === 'string' ? parseJsonPointer(pointer) : undefined;
     if (typeof pointer !== 'string' || segments === undefined || segments.length === 0) {
-      report(where, `x-herald-key must be a JSON pointer to a payload field, such as "/orderId" (got ${JSON.stringify(pointer)})`);
+      report(
+        where,
+        `x-herald-key must be a JSON pointer to a payload field, such as "/orderId" (got ${JSON.stringify(pointer)})`,
+      );
       return undefined;
     }
     const problem = checkKeyPointer(schema, segments);
@@ -453,7 +559,10 @@ class RegistryBuilder {
       if (!result.ok) {
         const name = typeof example.name === 'string' ? ` "${example.name}"` : '';
         const details = result.errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ');
-        report(['examples', String(index), 'payload'], `example${name} does not match the payload schema: ${details}`);
+        report(
+          ['examples', String(index), 'payload'],
+          `example${name} does not match the payload schema: ${details}`,
+        );
       }
     });
     return first === undefined ? undefined : deepFreeze(structuredClone(first));
@@ -465,7 +574,11 @@ class RegistryBuilder {
     for (const channel of this.channels) {
       const other = byTopic.get(channel.topic);
       if (other !== undefined) {
-        this.report(channel.doc, [...channel.path, 'address'], `topic "${channel.topic}" is already the address of channel "${other.id}" in ${other.file}`);
+        this.report(
+          channel.doc,
+          [...channel.path, 'address'],
+          `topic "${channel.topic}" is already the address of channel "${other.id}" in ${other.file}`,
+        );
       } else {
         byTopic.set(channel.topic, channel);
       }
@@ -475,11 +588,19 @@ class RegistryBuilder {
       const where = [...channel.path, 'x-herald-source-topic'];
       const clash = byTopic.get(channel.sourceTopic);
       if (clash !== undefined) {
-        this.report(channel.doc, where, `source topic "${channel.sourceTopic}" is the address of channel "${clash.id}" in ${clash.file}; raw and validated events need separate topics`);
+        this.report(
+          channel.doc,
+          where,
+          `source topic "${channel.sourceTopic}" is the address of channel "${clash.id}" in ${clash.file}; raw and validated events need separate topics`,
+        );
       }
       const other = bySource.get(channel.sourceTopic);
       if (other !== undefined) {
-        this.report(channel.doc, where, `source topic "${channel.sourceTopic}" is already the source of channel "${other.id}" in ${other.file}`);
+        this.report(
+          channel.doc,
+          where,
+          `source topic "${channel.sourceTopic}" is already the source of channel "${other.id}" in ${other.file}`,
+        );
       } else {
         bySource.set(channel.sourceTopic, channel);
       }
@@ -506,11 +627,13 @@ function checkKeyPointer(schema: JsonSchema, segments: readonly string[]): strin
     const here = toPointer(segments.slice(0, index + 1));
     if (properties !== undefined && Object.hasOwn(properties, segment)) {
       const required = Array.isArray(node.required) && node.required.includes(segment);
-      if (!required) return `points at ${here}, which is optional; a key field must be required so every event has a key`;
+      if (!required)
+        return `points at ${here}, which is optional; a key field must be required so every event has a key`;
       node = asObject(properties[segment]);
       continue;
     }
-    if (['allOf', 'anyOf', 'oneOf', 'if', '$ref'].some((keyword) => keyword in node!)) return undefined;
+    if (['allOf', 'anyOf', 'oneOf', 'if', '$ref'].some((keyword) => keyword in node!))
+      return undefined;
     return `points at ${here}, which the payload schema does not declare`;
   }
   const declared = node?.type;
@@ -531,10 +654,15 @@ function toPointer(segments: readonly string[]): string {
 }
 
 function asObject(value: unknown): JsonObject | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as JsonObject)
+    : undefined;
 }
 
-function optionalText<K extends 'title' | 'summary' | 'description'>(message: JsonObject, key: K): { [P in K]?: string } {
+function optionalText<K extends 'title' | 'summary' | 'description'>(
+  message: JsonObject,
+  key: K,
+): { [P in K]?: string } {
   const value = message[key];
   return typeof value === 'string' ? ({ [key]: value } as { [P in K]?: string }) : {};
 }

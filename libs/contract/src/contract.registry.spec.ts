@@ -66,18 +66,27 @@ describe('the shipped contract', () => {
       sourceTopic: 'kitchen.raw',
       source: '/kitchen-display',
       internal: false,
-      summary: expect.stringContaining('ready'),
+      summary: 'Lunch is ready; the customer or courier can collect it.',
       documentFile: path.join(SHIPPED, 'kitchen.yaml'),
     });
-    expect(registry.get('herald.ping')).toMatchObject({ internal: true, topic: 'herald.operational', keyPointer: '/subscriptionId' });
+    expect(registry.get('herald.ping')).toMatchObject({
+      internal: true,
+      topic: 'herald.operational',
+      keyPointer: '/subscriptionId',
+    });
     // The key pointer of payments sits on the Kafka binding's key schema, applied through a trait.
     expect(registry.get('payment.refunded')?.keyPointer).toBe('/paymentId');
     expect(registry.get('no.such.type')).toBeUndefined();
   });
 
   it('serves schemas with shared $refs resolved and without parser annotations', () => {
-    const schema = registry.get('order.created')?.schema as { properties: Record<string, Record<string, unknown>> };
-    expect(schema.properties.total).toMatchObject({ type: 'object', required: ['amount', 'currency'] });
+    const schema = registry.get('order.created')?.schema as {
+      properties: Record<string, Record<string, unknown>>;
+    };
+    expect(schema.properties.total).toMatchObject({
+      type: 'object',
+      required: ['amount', 'currency'],
+    });
     expect(JSON.stringify(schema)).not.toContain('x-parser');
     expect(Object.isFrozen(schema)).toBe(true);
   });
@@ -86,32 +95,62 @@ describe('the shipped contract', () => {
     expect(registry.validate('order.created', orderCreated())).toEqual({ ok: true });
   });
 
-  it.each<[string, (p: Record<string, unknown>) => unknown, { pointer: string; message: string }[]]>([
-    ['a missing required field', (p) => ({ ...p, total: undefined }), [{ pointer: '/total', message: 'is required' }]],
+  it.each<
+    [string, (p: Record<string, unknown>) => unknown, { pointer: string; message: string }[]]
+  >([
+    [
+      'a missing required field',
+      (p) => ({ ...p, total: undefined }),
+      [{ pointer: '/total', message: 'is required' }],
+    ],
     [
       'a missing nested required field',
       (p) => ({ ...p, customer: { customerId: '2d3b1c44-75a9-4f0e-b8b1-6d2a3b4c5d6e' } }),
       [{ pointer: '/customer/email', message: 'is required' }],
     ],
-    ['a wrong type', (p) => ({ ...p, total: { amount: '23.00', currency: 'EUR' } }), [{ pointer: '/total/amount', message: 'must be integer' }]],
+    [
+      'a wrong type',
+      (p) => ({ ...p, total: { amount: '23.00', currency: 'EUR' } }),
+      [{ pointer: '/total/amount', message: 'must be integer' }],
+    ],
     [
       'a bad enum value',
       (p) => ({ ...p, fulfilment: 'drone' }),
       [{ pointer: '/fulfilment', message: 'must be one of "delivery", "pickup", "dine_in"' }],
     ],
-    ['a bad uuid', (p) => ({ ...p, orderId: 'order-1' }), [{ pointer: '/orderId', message: 'must be a valid uuid' }]],
+    [
+      'a bad uuid',
+      (p) => ({ ...p, orderId: 'order-1' }),
+      [{ pointer: '/orderId', message: 'must be a valid uuid' }],
+    ],
     [
       'a bad email deep in the payload',
-      (p) => ({ ...p, customer: { customerId: '2d3b1c44-75a9-4f0e-b8b1-6d2a3b4c5d6e', email: 'not-an-email' } }),
+      (p) => ({
+        ...p,
+        customer: { customerId: '2d3b1c44-75a9-4f0e-b8b1-6d2a3b4c5d6e', email: 'not-an-email' },
+      }),
       [{ pointer: '/customer/email', message: 'must be a valid email' }],
     ],
-    ['a bad date-time', (p) => ({ ...p, createdAt: '14/03/2025' }), [{ pointer: '/createdAt', message: 'must be a valid date-time' }]],
+    [
+      'a bad date-time',
+      (p) => ({ ...p, createdAt: '14/03/2025' }),
+      [{ pointer: '/createdAt', message: 'must be a valid date-time' }],
+    ],
     [
       'a field inside an array item',
-      (p) => ({ ...p, items: [{ sku: 'PIZZA-MARG-30', quantity: 0, unitPrice: { amount: 1150, currency: 'EUR' } }] }),
+      (p) => ({
+        ...p,
+        items: [
+          { sku: 'PIZZA-MARG-30', quantity: 0, unitPrice: { amount: 1150, currency: 'EUR' } },
+        ],
+      }),
       [{ pointer: '/items/0/quantity', message: 'must be >= 1' }],
     ],
-    ['an extra property', (p) => ({ ...p, discount: 5 }), [{ pointer: '/discount', message: 'is not allowed here' }]],
+    [
+      'an extra property',
+      (p) => ({ ...p, discount: 5 }),
+      [{ pointer: '/discount', message: 'is not allowed here' }],
+    ],
     ['not an object at all', () => 'hello', [{ pointer: '', message: 'must be object' }]],
   ])('points at the field for %s', (_name, mutate, errors) => {
     const payload = JSON.parse(JSON.stringify(mutate(orderCreated()))) as unknown;
@@ -119,9 +158,18 @@ describe('the shipped contract', () => {
   });
 
   it('reports every violation at once', () => {
-    const result = registry.validate('order.created', { ...orderCreated(), orderId: 7, fulfilment: 'drone', extra: true });
+    const result = registry.validate('order.created', {
+      ...orderCreated(),
+      orderId: 7,
+      fulfilment: 'drone',
+      extra: true,
+    });
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.errors.map((e) => e.pointer).sort()).toEqual(['/extra', '/fulfilment', '/orderId']);
+    expect(!result.ok && result.errors.map((e) => e.pointer).sort()).toEqual([
+      '/extra',
+      '/fulfilment',
+      '/orderId',
+    ]);
   });
 
   it('extracts the partition key', () => {
@@ -135,22 +183,41 @@ describe('the shipped contract', () => {
 
   it('throws UnknownEventTypeError for a type it does not know', () => {
     expect(() => registry.validate('order.teleported', {})).toThrow(UnknownEventTypeError);
-    expect(() => registry.keyOf('order.teleported', {})).toThrow(/"order.teleported" is not in the contract/);
+    expect(() => registry.keyOf('order.teleported', {})).toThrow(
+      /"order.teleported" is not in the contract/,
+    );
   });
 
   it('finds a channel by its source topic and by its topic', () => {
-    expect(registry.bySourceTopic('kitchen.raw')).toMatchObject({ topic: 'kitchen.v1', channel: 'kitchen' });
+    expect(registry.bySourceTopic('kitchen.raw')).toMatchObject({
+      topic: 'kitchen.v1',
+      channel: 'kitchen',
+    });
     expect(registry.bySourceTopic('kitchen.raw')?.types).toHaveLength(6);
     expect(registry.bySourceTopic('kitchen.v1')).toBeUndefined();
-    expect(registry.byTopic('orders.v1')?.types).toEqual(['order.cancelled', 'order.completed', 'order.confirmed', 'order.created']);
+    expect(registry.byTopic('orders.v1')?.types).toEqual([
+      'order.cancelled',
+      'order.completed',
+      'order.confirmed',
+      'order.created',
+    ]);
   });
 
   it('matches event types by glob', () => {
-    expect(registry.matchTypes('order.*')).toEqual(['order.cancelled', 'order.completed', 'order.confirmed', 'order.created']);
+    expect(registry.matchTypes('order.*')).toEqual([
+      'order.cancelled',
+      'order.completed',
+      'order.confirmed',
+      'order.created',
+    ]);
     expect(registry.matchTypes('*.created')).toEqual(['order.created', 'shipment.created']);
     expect(registry.matchTypes('kitchen.order.*')).toHaveLength(4);
     expect(registry.matchTypes('kitchen.**')).toHaveLength(6);
-    expect(registry.matchTypes('herald.**')).toEqual(['herald.delivery.exhausted', 'herald.ping', 'herald.subscription.disabled']);
+    expect(registry.matchTypes('herald.**')).toEqual([
+      'herald.delivery.exhausted',
+      'herald.ping',
+      'herald.subscription.disabled',
+    ]);
     expect(registry.matchTypes('**')).toEqual(registry.eventTypes());
     expect(registry.matchTypes('refund.*')).toEqual([]);
     expect(() => registry.matchTypes('order.***')).toThrow(/whole segments/);
@@ -169,6 +236,9 @@ describe('the shipped contract', () => {
     expect(JSON.stringify(orders?.raw)).toContain('./schemas/common.yaml#/money');
     expect(JSON.stringify(orders?.resolved)).not.toContain('$ref');
     expect(JSON.stringify(orders?.resolved)).not.toContain('x-parser');
-    expect(orders?.resolved).toMatchObject({ asyncapi: '3.0.0', channels: { orders: { address: 'orders.v1' } } });
+    expect(orders?.resolved).toMatchObject({
+      asyncapi: '3.0.0',
+      channels: { orders: { address: 'orders.v1' } },
+    });
   });
 });

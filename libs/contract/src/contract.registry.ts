@@ -80,7 +80,9 @@ export class ContractRegistry {
     this.sortedTypes = Object.freeze([...this.byType.keys()].sort());
     this.byTopicName = new Map(topics.map((topic) => [topic.topic, topic]));
     this.bySource = new Map(
-      topics.flatMap((topic) => (topic.sourceTopic === undefined ? [] : [[topic.sourceTopic, topic] as const])),
+      topics.flatMap((topic) =>
+        topic.sourceTopic === undefined ? [] : [[topic.sourceTopic, topic] as const],
+      ),
     );
   }
 

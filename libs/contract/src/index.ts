@@ -13,6 +13,11 @@ export {
   type ContractProblem,
 } from './contract.errors';
 export type { JsonSchema, SchemaViolation, ValidationResult } from './payload.validator';
-export { compileTypePattern, isValidEventType, validateTypePattern, type TypePredicate } from './type-pattern';
+export {
+  compileTypePattern,
+  isValidEventType,
+  validateTypePattern,
+  type TypePredicate,
+} from './type-pattern';
 export { parseJsonPointer, resolveJsonPointer } from './json-pointer';
 export { contractConfig, type ContractConfig } from './contract.config';

@@ -1,4 +1,9 @@
-import { cleanSchema, isExtensionKeyword, PayloadValidatorCompiler, RecursiveSchemaError } from './payload.validator';
+import {
+  cleanSchema,
+  isExtensionKeyword,
+  PayloadValidatorCompiler,
+  RecursiveSchemaError,
+} from './payload.validator';
 
 describe('cleanSchema', () => {
   it('drops extension keywords but keeps property names and instance data that look like them', () => {
@@ -52,7 +57,12 @@ describe('PayloadValidatorCompiler', () => {
 
   it('tolerates AsyncAPI documentation keywords and refuses unknown ones', () => {
     expect(() =>
-      compiler.compile({ type: 'string', examples: ['x'], externalDocs: { url: 'https://example.com' }, deprecated: true }),
+      compiler.compile({
+        type: 'string',
+        examples: ['x'],
+        externalDocs: { url: 'https://example.com' },
+        deprecated: true,
+      }),
     ).not.toThrow();
     expect(() => compiler.compile({ type: 'object', requried: ['a'] })).toThrow(/unknown keyword/);
   });
@@ -63,6 +73,9 @@ describe('PayloadValidatorCompiler', () => {
       properties: { next: { type: ['string', 'null'], format: 'date-time' } },
     });
     expect(validate({ next: null })).toEqual({ ok: true });
-    expect(validate({ next: 'tomorrow' })).toEqual({ ok: false, errors: [{ pointer: '/next', message: 'must be a valid date-time' }] });
+    expect(validate({ next: 'tomorrow' })).toEqual({
+      ok: false,
+      errors: [{ pointer: '/next', message: 'must be a valid date-time' }],
+    });
   });
 });

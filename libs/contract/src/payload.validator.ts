@@ -18,7 +18,14 @@ const VALID: ValidationResult = Object.freeze({ ok: true });
 
 // Keywords whose value is a map from names to schemas: the names are data (a property may well
 // be called `x-total`), the values are schemas to clean.
-const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependentSchemas', 'dependencies']);
+const SCHEMA_MAPS = new Set([
+  'properties',
+  'patternProperties',
+  'definitions',
+  '$defs',
+  'dependentSchemas',
+  'dependencies',
+]);
 // Keywords whose value is instance data, copied as is.
 const DATA_KEYWORDS = new Set(['examples', 'default', 'const', 'enum']);
 const MAX_ENUM_VALUES_IN_MESSAGE = 20;
@@ -46,7 +53,14 @@ export function cleanSchema(schema: unknown, drop: (keyword: string) => boolean)
         if (isMap) out[key] = visit(value, false);
         else if (drop(key)) continue;
         else if (DATA_KEYWORDS.has(key)) out[key] = structuredClone(value);
-        else out[key] = visit(value, SCHEMA_MAPS.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value));
+        else
+          out[key] = visit(
+            value,
+            SCHEMA_MAPS.has(key) &&
+              value !== null &&
+              typeof value === 'object' &&
+              !Array.isArray(value),
+          );
       }
       copy = out;
     }
@@ -84,7 +98,8 @@ export class PayloadValidatorCompiler {
   /** Compiles a cleaned schema (see cleanSchema); throws ajv's error for an invalid one. */
   compile(schema: JsonSchema): PayloadValidator {
     const validate: ValidateFunction = this.ajv.compile(schema);
-    return (payload) => (validate(payload) ? VALID : { ok: false, errors: toViolations(validate.errors ?? []) });
+    return (payload) =>
+      validate(payload) ? VALID : { ok: false, errors: toViolations(validate.errors ?? []) };
   }
 }
 
@@ -124,7 +139,10 @@ function toViolation(error: ErrorObject): SchemaViolation {
     case 'format':
       return { pointer: error.instancePath, message: `must be a valid ${String(params.format)}` };
     case 'const':
-      return { pointer: error.instancePath, message: `must be ${JSON.stringify(params.allowedValue)}` };
+      return {
+        pointer: error.instancePath,
+        message: `must be ${JSON.stringify(params.allowedValue)}`,
+      };
     default:
       return { pointer: error.instancePath, message: error.message ?? `fails "${error.keyword}"` };
   }

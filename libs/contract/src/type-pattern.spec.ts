@@ -49,9 +49,12 @@ describe('compileTypePattern', () => {
 });
 
 describe('validateTypePattern', () => {
-  it.each(['order.created', 'order.*', '*.created', '**', 'kitchen.**.ready', 'Order_Created-2'])('accepts %s', (pattern) => {
-    expect(validateTypePattern(pattern)).toBeUndefined();
-  });
+  it.each(['order.created', 'order.*', '*.created', '**', 'kitchen.**.ready', 'Order_Created-2'])(
+    'accepts %s',
+    (pattern) => {
+      expect(validateTypePattern(pattern)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['', /empty/],

@@ -9,7 +9,11 @@ export type TypePredicate = (type: string) => boolean;
 
 /** True when `type` is a well-formed event type name (dotted segments of `[A-Za-z0-9_-]`). */
 export function isValidEventType(type: string): boolean {
-  return type.length > 0 && type.length <= MAX_LENGTH && type.split('.').every((segment) => SEGMENT.test(segment));
+  return (
+    type.length > 0 &&
+    type.length <= MAX_LENGTH &&
+    type.split('.').every((segment) => SEGMENT.test(segment))
+  );
 }
 
 /**
@@ -26,7 +30,8 @@ export function validateTypePattern(pattern: string): string | undefined {
     if (segment.includes('*')) {
       return `segment "${segment}" mixes "*" with other characters; "*" and "**" must be whole segments`;
     }
-    if (!SEGMENT.test(segment)) return `segment "${segment}" may only contain letters, digits, "_" and "-"`;
+    if (!SEGMENT.test(segment))
+      return `segment "${segment}" may only contain letters, digits, "_" and "-"`;
   }
   return undefined;
 }
