@@ -86,7 +86,10 @@ describe('judgeAddress', () => {
   });
 
   it('refuses what is not an IP address', () => {
-    expect(judgeAddress('example.com', open)).toEqual({ allowed: false, reason: 'not an IP address' });
+    expect(judgeAddress('example.com', open)).toEqual({
+      allowed: false,
+      reason: 'not an IP address',
+    });
     expect(judgeAddress('127.1', open).allowed).toBe(false);
   });
 

@@ -1,5 +1,13 @@
 import { AddressRefusedError } from './delivery.errors';
-import { cidrContains, formatIpAddress, ipv4, parseCidr, parseIpAddress, type Cidr, type IpAddress } from './ip-address';
+import {
+  cidrContains,
+  formatIpAddress,
+  ipv4,
+  parseCidr,
+  parseIpAddress,
+  type Cidr,
+  type IpAddress,
+} from './ip-address';
 
 /** Which destination addresses webhooks may reach beyond the public internet. */
 export interface AddressPolicy {
@@ -7,12 +15,17 @@ export interface AddressPolicy {
   readonly allowedNetworks: readonly Cidr[];
 }
 
-export type AddressVerdict = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+export type AddressVerdict =
+  { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 
 /** A policy that allows public addresses plus the given blocks (`127.0.0.0/8`, `::1/128`, …). */
-export function createAddressPolicy(allowedNetworks: readonly (string | Cidr)[] = []): AddressPolicy {
+export function createAddressPolicy(
+  allowedNetworks: readonly (string | Cidr)[] = [],
+): AddressPolicy {
   return {
-    allowedNetworks: allowedNetworks.map((network) => (typeof network === 'string' ? parseCidr(network) : network)),
+    allowedNetworks: allowedNetworks.map((network) =>
+      typeof network === 'string' ? parseCidr(network) : network,
+    ),
   };
 }
 
@@ -88,7 +101,8 @@ export function embeddedIpv4(ip: IpAddress): EmbeddedIpv4 | undefined {
   if (cidrContains(IPV4_MAPPED, ip)) return { form: 'IPv4-mapped', addresses: [low] };
   if (cidrContains(IPV4_TRANSLATED, ip)) return { form: 'IPv4-translated', addresses: [low] };
   // :: and ::1 are their own special addresses, not IPv4-compatible 0.0.0.0 and 0.0.0.1.
-  if (cidrContains(IPV4_COMPATIBLE, ip) && ip.value > 1n) return { form: 'IPv4-compatible', addresses: [low] };
+  if (cidrContains(IPV4_COMPATIBLE, ip) && ip.value > 1n)
+    return { form: 'IPv4-compatible', addresses: [low] };
   if (cidrContains(NAT64, ip)) return { form: 'NAT64', addresses: [low] };
   if (cidrContains(SIX_TO_FOUR, ip)) return { form: '6to4', addresses: [ipv4(ip.value >> 80n)] };
   if (cidrContains(TEREDO, ip)) {
@@ -112,7 +126,10 @@ export function judgeIp(ip: IpAddress, policy: AddressPolicy): AddressVerdict {
     for (const inner of embedded.addresses) {
       const verdict = judgeIp(inner, policy);
       if (!verdict.allowed) {
-        return { allowed: false, reason: `${verdict.reason} (${embedded.form} ${formatIpAddress(inner)})` };
+        return {
+          allowed: false,
+          reason: `${verdict.reason} (${embedded.form} ${formatIpAddress(inner)})`,
+        };
       }
     }
     return { allowed: true };

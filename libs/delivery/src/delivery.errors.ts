@@ -30,7 +30,9 @@ export class AddressRefusedError extends HeraldError {
   ) {
     super(
       DeliveryErrorCode.addressRefused,
-      hostname === undefined ? `${address} is ${reason}` : `${hostname} resolves to ${address}, which is ${reason}`,
+      hostname === undefined
+        ? `${address} is ${reason}`
+        : `${hostname} resolves to ${address}, which is ${reason}`,
     );
   }
 }
@@ -42,10 +44,14 @@ export class HostUnresolvableError extends HeraldError {
     cause?: unknown,
   ) {
     const detail = cause instanceof Error && 'code' in cause ? ` (${String(cause.code)})` : '';
-    super(DeliveryErrorCode.hostUnresolvable, `${hostname} does not resolve to any address${detail}`, {
-      retryable: true,
-      cause,
-    });
+    super(
+      DeliveryErrorCode.hostUnresolvable,
+      `${hostname} does not resolve to any address${detail}`,
+      {
+        retryable: true,
+        cause,
+      },
+    );
   }
 }
 

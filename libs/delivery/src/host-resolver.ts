@@ -15,7 +15,10 @@ export type HostResolver = (hostname: string) => Promise<readonly ResolvedAddres
 /** The system resolver (`getaddrinfo`, so /etc/hosts applies), asking for every address. */
 export const systemResolver: HostResolver = async (hostname) => {
   const answers = await lookup(hostname, { all: true });
-  return answers.map((answer) => ({ address: answer.address, family: answer.family === 6 ? 6 : 4 }));
+  return answers.map((answer) => ({
+    address: answer.address,
+    family: answer.family === 6 ? 6 : 4,
+  }));
 };
 
 const LOOPBACK_CANDIDATES: readonly ResolvedAddress[] = [
@@ -46,7 +49,9 @@ export async function resolveAllowedAddresses(
     return [{ address: hostname, family: literal.family }];
   }
   if (isLocalhostName(hostname)) {
-    const allowed = LOOPBACK_CANDIDATES.filter((candidate) => judgeAddress(candidate.address, policy).allowed);
+    const allowed = LOOPBACK_CANDIDATES.filter(
+      (candidate) => judgeAddress(candidate.address, policy).allowed,
+    );
     if (allowed.length === 0) throw new AddressRefusedError(hostname, 'a loopback name');
     return allowed;
   }
@@ -55,7 +60,10 @@ export async function resolveAllowedAddresses(
   return addresses;
 }
 
-async function resolveOrExplain(hostname: string, resolver: HostResolver): Promise<readonly ResolvedAddress[]> {
+async function resolveOrExplain(
+  hostname: string,
+  resolver: HostResolver,
+): Promise<readonly ResolvedAddress[]> {
   let addresses: readonly ResolvedAddress[];
   try {
     addresses = await resolver(hostname);

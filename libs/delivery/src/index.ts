@@ -8,7 +8,15 @@ export {
   InvalidSecretError,
   InvalidHeaderError,
 } from './delivery.errors';
-export { parseIpAddress, formatIpAddress, parseCidr, parseCidrList, cidrContains, type IpAddress, type Cidr } from './ip-address';
+export {
+  parseIpAddress,
+  formatIpAddress,
+  parseCidr,
+  parseCidrList,
+  cidrContains,
+  type IpAddress,
+  type Cidr,
+} from './ip-address';
 export {
   createAddressPolicy,
   judgeAddress,
@@ -103,3 +111,4 @@ export {
   type WebhookFailure,
   type WebhookAttemptResult,
 } from './webhook-client';
+export { deliveryConfig, type DeliveryConfig } from './delivery.config';

@@ -58,7 +58,9 @@ export function formatIpAddress(ip: IpAddress): string {
   if (ip.family === 4) {
     return [24n, 16n, 8n, 0n].map((shift) => String((ip.value >> shift) & 0xffn)).join('.');
   }
-  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) => Number((ip.value >> shift) & 0xffffn));
+  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) =>
+    Number((ip.value >> shift) & 0xffffn),
+  );
   const run = longestZeroRun(groups);
   const hex = (list: number[]) => list.map((group) => group.toString(16)).join(':');
   if (run.length < 2) return hex(groups);
@@ -90,7 +92,9 @@ export function parseCidr(text: string): Cidr {
   const [addressText = '', prefixText, extra] = trimmed.split('/');
   const ip = addressText.includes('%') ? undefined : parseIpAddress(addressText);
   if (!ip || extra !== undefined) {
-    throw new InvalidNetworkError(`"${trimmed}" is not an IP address or CIDR block (like 10.0.0.0/8 or fd00::/8)`);
+    throw new InvalidNetworkError(
+      `"${trimmed}" is not an IP address or CIDR block (like 10.0.0.0/8 or fd00::/8)`,
+    );
   }
   const bits = BITS[ip.family];
   const prefixLength = prefixText === undefined ? bits : Number(prefixText);
@@ -103,7 +107,12 @@ export function parseCidr(text: string): Cidr {
     const suggestion = `${formatIpAddress({ family: ip.family, value: network })}/${prefixLength}`;
     throw new InvalidNetworkError(`"${trimmed}" has host bits set; did you mean ${suggestion}?`);
   }
-  return { family: ip.family, network, prefixLength, text: `${formatIpAddress(ip)}/${prefixLength}` };
+  return {
+    family: ip.family,
+    network,
+    prefixLength,
+    text: `${formatIpAddress(ip)}/${prefixLength}`,
+  };
 }
 
 /** Parses a comma-separated list of CIDR blocks, ignoring blanks (`HERALD_ALLOWED_NETWORKS`). */

@@ -48,7 +48,10 @@ describe('parseRetrySchedule', () => {
   });
 
   it.each([
-    [['5s', '5x'], 'retry schedule entry 1 ("5x") is not a duration; use a whole number with ms, s, m, h or d'],
+    [
+      ['5s', '5x'],
+      'retry schedule entry 1 ("5x") is not a duration; use a whole number with ms, s, m, h or d',
+    ],
     [['1.5h'], 'entry 0 ("1.5h") is not a duration'],
     [['-5s'], 'entry 0 ("-5s") is not a duration'],
     [['5'], 'entry 0 ("5") is not a duration'],
@@ -72,19 +75,69 @@ describe('decide', () => {
     ['200 succeeds', response(200), 1, { action: 'success' }],
     ['204 succeeds', response(204), 3, { action: 'success' }],
     ['299 succeeds', response(299), 4, { action: 'success' }],
-    ['410 disables', response(410), 1, { action: 'disable', reason: expect.stringContaining('HTTP 410') as string }],
-    ['410 disables even on the last attempt', response(410), 4, expect.objectContaining({ action: 'disable' })],
-    ['500 retries after the 1st delay', response(500), 1, { action: 'retry', delayMs: 10 * S, reason: 'HTTP 500' }],
-    ['500 retries after the 2nd delay', response(500), 2, { action: 'retry', delayMs: 1 * M, reason: 'HTTP 500' }],
-    ['301 is a failure', response(301), 1, { action: 'retry', delayMs: 10 * S, reason: 'HTTP 301' }],
+    [
+      '410 disables',
+      response(410),
+      1,
+      { action: 'disable', reason: expect.stringContaining('HTTP 410') as string },
+    ],
+    [
+      '410 disables even on the last attempt',
+      response(410),
+      4,
+      expect.objectContaining({ action: 'disable' }),
+    ],
+    [
+      '500 retries after the 1st delay',
+      response(500),
+      1,
+      { action: 'retry', delayMs: 10 * S, reason: 'HTTP 500' },
+    ],
+    [
+      '500 retries after the 2nd delay',
+      response(500),
+      2,
+      { action: 'retry', delayMs: 1 * M, reason: 'HTTP 500' },
+    ],
+    [
+      '301 is a failure',
+      response(301),
+      1,
+      { action: 'retry', delayMs: 10 * S, reason: 'HTTP 301' },
+    ],
     ['302 is a failure', response(302), 3, { action: 'retry', delayMs: 5 * M, reason: 'HTTP 302' }],
     ['304 is a failure', response(304), 1, expect.objectContaining({ action: 'retry' })],
-    ['400 retries', response(400), 1, expect.objectContaining({ action: 'retry', delayMs: 10 * S })],
-    ['404 retries', response(404), 1, expect.objectContaining({ action: 'retry', delayMs: 10 * S })],
-    ['timeout retries', failure('timeout'), 1, { action: 'retry', delayMs: 10 * S, reason: 'timeout: details' }],
-    ['connect error retries', failure('connect'), 2, expect.objectContaining({ action: 'retry', delayMs: 1 * M })],
+    [
+      '400 retries',
+      response(400),
+      1,
+      expect.objectContaining({ action: 'retry', delayMs: 10 * S }),
+    ],
+    [
+      '404 retries',
+      response(404),
+      1,
+      expect.objectContaining({ action: 'retry', delayMs: 10 * S }),
+    ],
+    [
+      'timeout retries',
+      failure('timeout'),
+      1,
+      { action: 'retry', delayMs: 10 * S, reason: 'timeout: details' },
+    ],
+    [
+      'connect error retries',
+      failure('connect'),
+      2,
+      expect.objectContaining({ action: 'retry', delayMs: 1 * M }),
+    ],
     ['network error retries', failure('network'), 1, expect.objectContaining({ action: 'retry' })],
-    ['refused address retries', failure('refused_address'), 1, expect.objectContaining({ action: 'retry' })],
+    [
+      'refused address retries',
+      failure('refused_address'),
+      1,
+      expect.objectContaining({ action: 'retry' }),
+    ],
     [
       'a failure after the last delay dead-letters',
       response(503),
@@ -97,7 +150,12 @@ describe('decide', () => {
       4,
       { action: 'dead-letter', reason: 'gave up after 4 attempts; last: timeout: details' },
     ],
-    ['a 3xx after the last delay dead-letters', response(307), 4, expect.objectContaining({ action: 'dead-letter' })],
+    [
+      'a 3xx after the last delay dead-letters',
+      response(307),
+      4,
+      expect.objectContaining({ action: 'dead-letter' }),
+    ],
   ];
 
   it.each(cases)('%s', (_name, outcome, attempt, expected) => {
@@ -123,7 +181,10 @@ describe('decide', () => {
 
   it.each(retryAfter)('%s', (_name, status, header, delayMs) => {
     const lowest = () => 0; // jitter at its minimum shows where Retry-After bypasses it
-    expect(decide(response(status, header), 1, schedule, lowest, now)).toMatchObject({ action: 'retry', delayMs });
+    expect(decide(response(status, header), 1, schedule, lowest, now)).toMatchObject({
+      action: 'retry',
+      delayMs,
+    });
   });
 
   it('clamps Retry-After against the delay of the current attempt', () => {
@@ -147,7 +208,9 @@ describe('decide', () => {
   it('spreads real random delays within the bounds', () => {
     for (let i = 0; i < 1000; i += 1) {
       const decision = decide(failure('timeout'), 1, DEFAULT_RETRY_DELAYS_MS);
-      expect(decision.action === 'retry' && decision.delayMs >= 4 * S && decision.delayMs <= 6 * S).toBe(true);
+      expect(
+        decision.action === 'retry' && decision.delayMs >= 4 * S && decision.delayMs <= 6 * S,
+      ).toBe(true);
     }
   });
 

@@ -1,7 +1,15 @@
 import { InvalidRetryScheduleError } from './delivery.errors';
 
 /** The schedule a subscription gets when it names none: 8 attempts over about 32 hours. */
-export const DEFAULT_RETRY_SCHEDULE: readonly string[] = ['5s', '5m', '30m', '2h', '5h', '10h', '10h'];
+export const DEFAULT_RETRY_SCHEDULE: readonly string[] = [
+  '5s',
+  '5m',
+  '30m',
+  '2h',
+  '5h',
+  '10h',
+  '10h',
+];
 
 /** Delays between attempts in milliseconds: entry n is the wait after failed attempt n + 1. */
 export type RetryDelays = readonly number[];
@@ -12,7 +20,13 @@ export const MAX_RETRY_SCHEDULE_LENGTH = 25;
 /** Each scheduled delay is spread by up to ±20 % so failed receivers are not hit in lockstep. */
 export const RETRY_JITTER = 0.2;
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 const DURATION = /^(\d{1,12})(ms|s|m|h|d)$/;
 
 /** Milliseconds in a duration like `500ms`, `5s`, `5m`, `2h`, `1d`; undefined when malformed. */
@@ -27,7 +41,9 @@ export function parseDuration(text: string): number | undefined {
 /** Validates a schedule such as `["5s","5m","30m"]` and returns its delays; errors name the bad entry. */
 export function parseRetrySchedule(schedule: unknown): RetryDelays {
   if (!Array.isArray(schedule)) {
-    throw new InvalidRetryScheduleError('the retry schedule must be a list of durations like ["5s", "5m", "2h"]');
+    throw new InvalidRetryScheduleError(
+      'the retry schedule must be a list of durations like ["5s", "5m", "2h"]',
+    );
   }
   if (schedule.length > MAX_RETRY_SCHEDULE_LENGTH) {
     throw new InvalidRetryScheduleError(
@@ -91,8 +107,10 @@ export function decide(
   random: RandomSource = Math.random,
   nowMs: number = Date.now(),
 ): RetryDecision {
-  if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be 1 or more, not ${attempt}`);
-  if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) return { action: 'success' };
+  if (!Number.isInteger(attempt) || attempt < 1)
+    throw new RangeError(`attempt must be 1 or more, not ${attempt}`);
+  if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300)
+    return { action: 'success' };
   const reason = describeOutcome(outcome);
   if (outcome.kind === 'response' && outcome.status === 410) {
     return { action: 'disable', reason: `${reason}: the receiver says the subscription is gone` };
@@ -103,7 +121,9 @@ export function decide(
   }
   const retryAfterMs = honouredRetryAfterMs(outcome, nowMs);
   const delayMs =
-    retryAfterMs === undefined ? jitter(scheduledMs, random) : clamp(retryAfterMs, scheduledMs, 2 * scheduledMs);
+    retryAfterMs === undefined
+      ? jitter(scheduledMs, random)
+      : clamp(retryAfterMs, scheduledMs, 2 * scheduledMs);
   return { action: 'retry', delayMs, reason };
 }
 
@@ -113,7 +133,8 @@ export function jitter(scheduledMs: number, random: RandomSource): number {
 }
 
 function honouredRetryAfterMs(outcome: AttemptOutcome, nowMs: number): number | undefined {
-  if (outcome.kind !== 'response' || (outcome.status !== 429 && outcome.status !== 503)) return undefined;
+  if (outcome.kind !== 'response' || (outcome.status !== 429 && outcome.status !== 503))
+    return undefined;
   const header = outcome.headers?.['retry-after'];
   return header === undefined ? undefined : parseRetryAfter(header, nowMs);
 }

@@ -31,7 +31,9 @@ export function tmfEventType(type: string): string {
   const resource = segments.slice(0, -1).flatMap(words);
   const action = words(segments[segments.length - 1] ?? '');
   const last = action.length - 1;
-  const presentAction = action.map((word, index) => (index === last ? (PRESENT_TENSE[word] ?? word) : word));
+  const presentAction = action.map((word, index) =>
+    index === last ? (PRESENT_TENSE[word] ?? word) : word,
+  );
   return `${pascalCase([...resource, ...presentAction])}Event`;
 }
 
@@ -47,10 +49,17 @@ export interface TmfEventTypeMatch {
  * hub query (`eventType=OrderCreateEvent,OrderStateChangeEvent`) into Herald types, which are
  * valid type globs for a subscription. Names compare case-insensitively.
  */
-export function eventTypesForTmfNames(tmfNames: readonly string[], knownTypes: readonly string[]): TmfEventTypeMatch {
-  const wanted = new Set(tmfNames.map((name) => name.trim().toLowerCase()).filter((name) => name !== ''));
+export function eventTypesForTmfNames(
+  tmfNames: readonly string[],
+  knownTypes: readonly string[],
+): TmfEventTypeMatch {
+  const wanted = new Set(
+    tmfNames.map((name) => name.trim().toLowerCase()).filter((name) => name !== ''),
+  );
   const types = knownTypes.filter((type) => wanted.has(tmfEventType(type).toLowerCase()));
   const found = new Set(types.map((type) => tmfEventType(type).toLowerCase()));
-  const unknown = tmfNames.map((name) => name.trim()).filter((name) => name !== '' && !found.has(name.toLowerCase()));
+  const unknown = tmfNames
+    .map((name) => name.trim())
+    .filter((name) => name !== '' && !found.has(name.toLowerCase()));
   return { types, unknown };
 }

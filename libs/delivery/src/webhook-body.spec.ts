@@ -16,7 +16,10 @@ describe('buildWebhookBody', () => {
   it('cloudevents: a structured CloudEvent the cloudevents SDK parses', () => {
     const { body, contentType } = buildWebhookBody(event, 'cloudevents');
     expect(contentType).toBe('application/cloudevents+json');
-    const parsed = HTTP.toEvent({ headers: { 'content-type': contentType }, body }) as CloudEvent<unknown>;
+    const parsed = HTTP.toEvent({
+      headers: { 'content-type': contentType },
+      body,
+    }) as CloudEvent<unknown>;
     expect(parsed).toBeInstanceOf(CloudEvent);
     expect(parsed.validate()).toBe(true);
     expect(parsed.specversion).toBe('1.0');
@@ -33,14 +36,24 @@ describe('buildWebhookBody', () => {
   it('cloudevents: leaves out absent optional attributes and carries binary data as base64', () => {
     const bytes = Uint8Array.from([0, 1, 2, 250]);
     const { body, contentType } = buildWebhookBody(
-      { id: 'e', type: 'blob.stored', source: '/s', time: event.time, data: bytes, datacontenttype: 'application/octet-stream' },
+      {
+        id: 'e',
+        type: 'blob.stored',
+        source: '/s',
+        time: event.time,
+        data: bytes,
+        datacontenttype: 'application/octet-stream',
+      },
       'cloudevents',
     );
     const json = JSON.parse(body) as Record<string, unknown>;
     expect(json).not.toHaveProperty('subject');
     expect(json).not.toHaveProperty('traceparent');
     expect(json['data_base64']).toBe('AAEC+g==');
-    const parsed = HTTP.toEvent({ headers: { 'content-type': contentType }, body }) as CloudEvent<unknown>;
+    const parsed = HTTP.toEvent({
+      headers: { 'content-type': contentType },
+      body,
+    }) as CloudEvent<unknown>;
     expect(parsed.validate()).toBe(true);
     expect(Buffer.from(parsed.data as Uint8Array)).toEqual(Buffer.from(bytes));
   });
@@ -48,11 +61,18 @@ describe('buildWebhookBody', () => {
   it('standard: {type, timestamp, data}', () => {
     const { body, contentType } = buildWebhookBody(event, 'standard');
     expect(contentType).toBe('application/json');
-    expect(JSON.parse(body)).toEqual({ type: 'order.created', timestamp: '2025-03-01T12:00:00.000Z', data: event.data });
+    expect(JSON.parse(body)).toEqual({
+      type: 'order.created',
+      timestamp: '2025-03-01T12:00:00.000Z',
+      data: event.data,
+    });
   });
 
   it('tmf688: {eventId, eventTime, eventType, event}', () => {
-    const { body, contentType } = buildWebhookBody({ ...event, type: 'order.state_changed' }, 'tmf688');
+    const { body, contentType } = buildWebhookBody(
+      { ...event, type: 'order.state_changed' },
+      'tmf688',
+    );
     expect(contentType).toBe('application/json');
     expect(JSON.parse(body)).toEqual({
       eventId: 'evt-42',
@@ -79,7 +99,9 @@ describe('TMF688 event types', () => {
 
   it('maps hub query names back to the known types', () => {
     const known = ['order.created', 'order.state_changed', 'order.deleted', 'payment.created'];
-    expect(eventTypesForTmfNames(['OrderCreateEvent', ' orderstatechangeevent ', ''], known)).toEqual({
+    expect(
+      eventTypesForTmfNames(['OrderCreateEvent', ' orderstatechangeevent ', ''], known),
+    ).toEqual({
       types: ['order.created', 'order.state_changed'],
       unknown: [],
     });

@@ -33,7 +33,10 @@ export const JSON_CONTENT_TYPE = 'application/json';
 export function buildWebhookBody(event: DeliveryEvent, format: WebhookFormat): WebhookBody {
   switch (format) {
     case 'cloudevents':
-      return { body: JSON.stringify(structuredCloudEvent(event)), contentType: CLOUDEVENTS_CONTENT_TYPE };
+      return {
+        body: JSON.stringify(structuredCloudEvent(event)),
+        contentType: CLOUDEVENTS_CONTENT_TYPE,
+      };
     case 'standard':
       return { body: JSON.stringify(standardPayload(event)), contentType: JSON_CONTENT_TYPE };
     case 'tmf688':
@@ -54,13 +57,18 @@ export function structuredCloudEvent(event: DeliveryEvent): Record<string, unkno
   if (event.subject !== undefined) cloudEvent['subject'] = event.subject;
   // The distributed-tracing extension attribute, so the trace survives structured mode.
   if (event.traceparent !== undefined) cloudEvent['traceparent'] = event.traceparent;
-  if (event.data instanceof Uint8Array) cloudEvent['data_base64'] = Buffer.from(event.data).toString('base64');
+  if (event.data instanceof Uint8Array)
+    cloudEvent['data_base64'] = Buffer.from(event.data).toString('base64');
   else if (event.data !== undefined) cloudEvent['data'] = event.data;
   return cloudEvent;
 }
 
 /** The Standard Webhooks payload shape `{type, timestamp, data}`. */
-export function standardPayload(event: DeliveryEvent): { type: string; timestamp: string; data: unknown } {
+export function standardPayload(event: DeliveryEvent): {
+  type: string;
+  timestamp: string;
+  data: unknown;
+} {
   return { type: event.type, timestamp: event.time, data: event.data ?? null };
 }
 
@@ -71,5 +79,10 @@ export function tmf688Payload(event: DeliveryEvent): {
   eventType: string;
   event: unknown;
 } {
-  return { eventId: event.id, eventTime: event.time, eventType: tmfEventType(event.type), event: event.data ?? null };
+  return {
+    eventId: event.id,
+    eventTime: event.time,
+    eventType: tmfEventType(event.type),
+    event: event.data ?? null,
+  };
 }

@@ -2,13 +2,22 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createAddressPolicy } from './address-policy';
 import type { HostResolver } from './host-resolver';
-import { WebhookClient, type WebhookAttemptResult, type WebhookClientOptions } from './webhook-client';
+import {
+  WebhookClient,
+  type WebhookAttemptResult,
+  type WebhookClientOptions,
+} from './webhook-client';
 import { checkWebhookUrl } from './webhook-url';
 
 interface Receiver {
   readonly url: string;
   readonly port: number;
-  readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }>;
+  readonly requests: Array<{
+    method: string;
+    url: string;
+    headers: IncomingMessage['headers'];
+    body: string;
+  }>;
   connections: number;
   close(): Promise<void>;
 }
@@ -89,7 +98,10 @@ describe('WebhookClient', () => {
         method: 'POST',
         url: '/hooks?x=1',
         body: hookBody,
-        headers: expect.objectContaining({ 'webhook-id': 'evt-1', 'content-type': 'application/json' }) as object,
+        headers: expect.objectContaining({
+          'webhook-id': 'evt-1',
+          'content-type': 'application/json',
+        }) as object,
       }),
     ]);
   });
@@ -114,10 +126,13 @@ describe('WebhookClient', () => {
   });
 
   it('reuses keep-alive connections, also after a body a little over the cap', async () => {
-    const target = await receiver((req, res) => res.end(req.url === '/big' ? 'x'.repeat(5000) : 'ok'));
+    const target = await receiver((req, res) =>
+      res.end(req.url === '/big' ? 'x'.repeat(5000) : 'ok'),
+    );
     const webhooks = client();
     const results: WebhookAttemptResult[] = [];
-    for (let i = 0; i < 10; i += 1) results.push(await send(webhooks, `${target.url}/${i % 3 === 0 ? 'big' : 'small'}`));
+    for (let i = 0; i < 10; i += 1)
+      results.push(await send(webhooks, `${target.url}/${i % 3 === 0 ? 'big' : 'small'}`));
     expect(results.every((r) => r.kind === 'response' && r.status === 200)).toBe(true);
     expect(target.requests).toHaveLength(10);
     // undici's pool learns a connection is free one tick after the response ends, so a send
@@ -131,12 +146,18 @@ describe('WebhookClient', () => {
       else res.writeHead(200).end('followed');
     });
     const result = await send(client(), `${target.url}/moved`);
-    expect(result).toMatchObject({ kind: 'response', status: 302, headers: { location: '/elsewhere' } });
+    expect(result).toMatchObject({
+      kind: 'response',
+      status: 302,
+      headers: { location: '/elsewhere' },
+    });
     expect(target.requests.map((r) => r.url)).toEqual(['/moved']);
   });
 
   it('returns retry-after for the retry policy', async () => {
-    const target = await receiver((_req, res) => res.writeHead(429, { 'retry-after': '120' }).end());
+    const target = await receiver((_req, res) =>
+      res.writeHead(429, { 'retry-after': '120' }).end(),
+    );
     const result = await send(client(), target.url);
     expect(result).toMatchObject({ status: 429, headers: { 'retry-after': '120' } });
   });
@@ -144,7 +165,11 @@ describe('WebhookClient', () => {
   it('gives up on a receiver that never answers after the request timeout', async () => {
     const target = await receiver(() => undefined);
     const result = await send(client({ requestTimeoutMs: 300 }), target.url);
-    expect(result).toMatchObject({ kind: 'error', error: 'timeout', message: 'no complete response within 300 ms' });
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'timeout',
+      message: 'no complete response within 300 ms',
+    });
     expect(result.durationMs).toBeGreaterThanOrEqual(290);
   });
 
@@ -159,34 +184,58 @@ describe('WebhookClient', () => {
 
   it('counts DNS in the connect timeout', async () => {
     const hangingDns: HostResolver = () => new Promise(() => undefined);
-    const result = await send(client({ resolver: hangingDns, connectTimeoutMs: 200 }), 'http://slow-dns.test:1/');
-    expect(result).toMatchObject({ kind: 'error', error: 'timeout', message: 'connect timed out after 200 ms' });
+    const result = await send(
+      client({ resolver: hangingDns, connectTimeoutMs: 200 }),
+      'http://slow-dns.test:1/',
+    );
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'timeout',
+      message: 'connect timed out after 200 ms',
+    });
   });
 
   it('reports a refused connection as a connect error', async () => {
     const closed = await startReceiver(() => undefined);
     await closed.close();
     const result = await send(client(), closed.url);
-    expect(result).toMatchObject({ kind: 'error', error: 'connect', message: expect.stringContaining('ECONNREFUSED') as string });
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'connect',
+      message: expect.stringContaining('ECONNREFUSED') as string,
+    });
   });
 
   it('reports a name that does not resolve as a connect error', async () => {
-    const noDns: HostResolver = () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
+    const noDns: HostResolver = () =>
+      Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
     const result = await send(client({ resolver: noDns }), 'http://missing.test/');
-    expect(result).toMatchObject({ kind: 'error', error: 'connect', message: 'missing.test does not resolve to any address (ENOTFOUND)' });
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'connect',
+      message: 'missing.test does not resolve to any address (ENOTFOUND)',
+    });
   });
 
   it('refuses an IP literal the policy forbids without connecting', async () => {
     const target = await receiver((_req, res) => res.end('ok'));
     const result = await send(client({ policy: createAddressPolicy() }), target.url);
-    expect(result).toMatchObject({ kind: 'error', error: 'refused_address', message: '127.0.0.1 is a loopback address' });
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'refused_address',
+      message: '127.0.0.1 is a loopback address',
+    });
     expect(target.connections).toBe(0);
   });
 
   it('connects to exactly the address it checked, with the URL host in the Host header', async () => {
     const target = await receiver((_req, res) => res.end('pinned'));
-    const dns: HostResolver = async (name) => (name === 'hooks.partner.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
-    const result = await send(client({ resolver: dns }), `http://hooks.partner.test:${target.port}/in`);
+    const dns: HostResolver = async (name) =>
+      name === 'hooks.partner.test' ? [{ address: '127.0.0.1', family: 4 }] : [];
+    const result = await send(
+      client({ resolver: dns }),
+      `http://hooks.partner.test:${target.port}/in`,
+    );
     expect(result).toMatchObject({ kind: 'response', status: 200, body: 'pinned' });
     expect(target.requests[0]?.headers.host).toBe(`hooks.partner.test:${target.port}`);
   });
@@ -217,7 +266,10 @@ describe('WebhookClient', () => {
       { address: '93.184.216.34', family: 4 },
       { address: '127.0.0.1', family: 4 },
     ];
-    const result = await send(client({ policy: createAddressPolicy(), resolver: mixedDns }), `http://mixed.test:${target.port}/`);
+    const result = await send(
+      client({ policy: createAddressPolicy(), resolver: mixedDns }),
+      `http://mixed.test:${target.port}/`,
+    );
     expect(result).toMatchObject({ kind: 'error', error: 'refused_address' });
     expect(target.connections).toBe(0);
   });
@@ -227,6 +279,9 @@ describe('WebhookClient', () => {
     const webhooks = new WebhookClient({ policy: loopbackAllowed });
     await expect(send(webhooks, target.url)).resolves.toMatchObject({ status: 200 });
     await webhooks.close();
-    await expect(send(webhooks, target.url)).resolves.toMatchObject({ kind: 'error', error: 'network' });
+    await expect(send(webhooks, target.url)).resolves.toMatchObject({
+      kind: 'error',
+      error: 'network',
+    });
   });
 });

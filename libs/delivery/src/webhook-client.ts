@@ -75,11 +75,17 @@ export class WebhookClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.agent = new Agent({
-      connect: guardedConnector(options.policy, options.resolver ?? systemResolver, this.connectTimeoutMs),
+      connect: guardedConnector(
+        options.policy,
+        options.resolver ?? systemResolver,
+        this.connectTimeoutMs,
+      ),
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
-      ...(options.connectionsPerOrigin === undefined ? {} : { connections: options.connectionsPerOrigin }),
+      ...(options.connectionsPerOrigin === undefined
+        ? {}
+        : { connections: options.connectionsPerOrigin }),
     });
   }
 
@@ -87,7 +93,10 @@ export class WebhookClient {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new RequestDeadlineError(this.requestTimeoutMs)), this.requestTimeoutMs);
+    const timer = setTimeout(
+      () => deadline.abort(new RequestDeadlineError(this.requestTimeoutMs)),
+      this.requestTimeoutMs,
+    );
     try {
       const url = new URL(request.url);
       const response = await this.agent.request({
@@ -109,7 +118,12 @@ export class WebhookClient {
       };
     } catch (error) {
       const reason: unknown = deadline.signal.aborted ? deadline.signal.reason : error;
-      return { kind: 'error', ...classifyError(reason, this.connectTimeoutMs), durationMs: elapsed(), cause: reason };
+      return {
+        kind: 'error',
+        ...classifyError(reason, this.connectTimeoutMs),
+        durationMs: elapsed(),
+        cause: reason,
+      };
     } finally {
       clearTimeout(timer);
     }
@@ -140,10 +154,16 @@ function guardedConnector(
   const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
     resolveAllowedAddresses(hostname, policy, resolver).then(
       (addresses) => {
-        const usable = addresses.filter((a) => !lookupOptions.family || a.family === lookupOptions.family);
+        const usable = addresses.filter(
+          (a) => !lookupOptions.family || a.family === lookupOptions.family,
+        );
         const first = usable[0];
         if (first === undefined) callback(new HostUnresolvableError(hostname), '', 0);
-        else if (lookupOptions.all) callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
+        else if (lookupOptions.all)
+          callback(
+            null,
+            usable.map((a) => ({ address: a.address, family: a.family })),
+          );
         else callback(null, first.address, first.family);
       },
       (error: unknown) => callback(error as NodeJS.ErrnoException, '', 0),
@@ -187,12 +207,18 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
 function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
   const flat: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    if (value !== undefined)
+      flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
@@ -210,17 +236,27 @@ const CONNECT_CODES = new Set([
 ]);
 
 /** Sorts a failed attempt into the kinds the retry policy and the delivery log know. */
-export function classifyError(error: unknown, connectTimeoutMs: number): { error: AttemptErrorKind; message: string } {
+export function classifyError(
+  error: unknown,
+  connectTimeoutMs: number,
+): { error: AttemptErrorKind; message: string } {
   if (error instanceof RequestDeadlineError) return { error: 'timeout', message: error.message };
-  if (isHeraldError(error, DeliveryErrorCode.addressRefused)) return { error: 'refused_address', message: error.message };
-  if (isHeraldError(error, DeliveryErrorCode.hostUnresolvable)) return { error: 'connect', message: error.message };
+  if (isHeraldError(error, DeliveryErrorCode.addressRefused))
+    return { error: 'refused_address', message: error.message };
+  if (isHeraldError(error, DeliveryErrorCode.hostUnresolvable))
+    return { error: 'connect', message: error.message };
   // Happy-eyeballs connects report every address's failure at once; the first is representative.
-  if (error instanceof AggregateError && error.errors.length > 0) return classifyError(error.errors[0], connectTimeoutMs);
+  if (error instanceof AggregateError && error.errors.length > 0)
+    return classifyError(error.errors[0], connectTimeoutMs);
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { error: 'timeout', message: `connect timed out after ${connectTimeoutMs} ms` };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return { error: 'timeout', message: `connect timed out after ${connectTimeoutMs} ms` };
   if (code !== undefined && TIMEOUT_CODES.has(code)) return { error: 'timeout', message };
-  if (code !== undefined && (CONNECT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))) {
+  if (
+    code !== undefined &&
+    (CONNECT_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))
+  ) {
     return { error: 'connect', message: `${code}: ${message}` };
   }
   return { error: 'network', message: code === undefined ? message : `${code}: ${message}` };

@@ -1,7 +1,12 @@
 import { Webhook } from 'standardwebhooks';
 import { InvalidHeaderError } from './delivery.errors';
 import type { DeliveryEvent } from './webhook-body';
-import { buildWebhookRequest, checkSubscriptionHeaders, isReservedHeaderName, type WebhookTarget } from './webhook-request';
+import {
+  buildWebhookRequest,
+  checkSubscriptionHeaders,
+  isReservedHeaderName,
+  type WebhookTarget,
+} from './webhook-request';
 import { generateSecret } from './webhook-signature';
 
 const event: DeliveryEvent = {
@@ -22,7 +27,13 @@ const nowMs = Date.now();
 
 describe('buildWebhookRequest', () => {
   it('sets the Standard Webhooks and Herald headers and a verifiable signature', () => {
-    const request = buildWebhookRequest({ event, subscription, attempt: 1, nowMs, version: '1.2.3' });
+    const request = buildWebhookRequest({
+      event,
+      subscription,
+      attempt: 1,
+      nowMs,
+      version: '1.2.3',
+    });
     expect(request).toMatchObject({ url: 'https://partner.example/hooks', method: 'POST' });
     expect(request.headers).toEqual({
       'content-type': 'application/json',
@@ -33,12 +44,20 @@ describe('buildWebhookRequest', () => {
       'herald-subscription': 'sub-1',
       'herald-attempt': '1',
     });
-    expect(new Webhook(secret).verify(request.body, request.headers)).toEqual(JSON.parse(request.body));
+    expect(new Webhook(secret).verify(request.body, request.headers)).toEqual(
+      JSON.parse(request.body),
+    );
   });
 
   it('keeps webhook-id across retries and re-signs each attempt', () => {
     const first = buildWebhookRequest({ event, subscription, attempt: 1, nowMs, version: '1' });
-    const third = buildWebhookRequest({ event, subscription, attempt: 3, nowMs: nowMs + 65_000, version: '1' });
+    const third = buildWebhookRequest({
+      event,
+      subscription,
+      attempt: 3,
+      nowMs: nowMs + 65_000,
+      version: '1',
+    });
     expect(third.headers['webhook-id']).toBe(first.headers['webhook-id']);
     expect(third.headers['herald-attempt']).toBe('3');
     expect(third.headers['webhook-signature']).not.toBe(first.headers['webhook-signature']);
@@ -71,9 +90,9 @@ describe('buildWebhookRequest', () => {
     });
     expect(request.headers['herald-replay']).toBe('true');
     expect(request.headers['traceparent']).toBe(traceparent);
-    expect(buildWebhookRequest({ event, subscription, attempt: 1, nowMs, version: '1' }).headers).not.toHaveProperty(
-      'herald-replay',
-    );
+    expect(
+      buildWebhookRequest({ event, subscription, attempt: 1, nowMs, version: '1' }).headers,
+    ).not.toHaveProperty('herald-replay');
   });
 
   it('adds the subscription headers but never lets them override Herald headers', () => {
@@ -111,7 +130,10 @@ describe('buildWebhookRequest', () => {
 
   it.each([
     [{ type: 'bearer', token: 'tok-123' } as const, 'Bearer tok-123'],
-    [{ type: 'basic', username: 'herald', password: 'pä:ss' } as const, `Basic ${Buffer.from('herald:pä:ss').toString('base64')}`],
+    [
+      { type: 'basic', username: 'herald', password: 'pä:ss' } as const,
+      `Basic ${Buffer.from('herald:pä:ss').toString('base64')}`,
+    ],
   ])('sends %j auth as %s, over any authorization header of its own', (auth, expected) => {
     const request = buildWebhookRequest({
       event,
@@ -137,7 +159,9 @@ describe('buildWebhookRequest', () => {
 
 describe('checkSubscriptionHeaders', () => {
   it('accepts ordinary headers', () => {
-    expect(() => checkSubscriptionHeaders({ 'X-Api-Version': '2', Authorization: 'Token t' })).not.toThrow();
+    expect(() =>
+      checkSubscriptionHeaders({ 'X-Api-Version': '2', Authorization: 'Token t' }),
+    ).not.toThrow();
   });
 
   it.each([
@@ -147,7 +171,10 @@ describe('checkSubscriptionHeaders', () => {
     [{ 'bad name': 'x' }, '"bad name" is not a valid header name'],
     [{ 'x-a': 'line\nbreak' }, 'without line breaks'],
     [{ 'x-a': 'a'.repeat(4097) }, 'at most 4096 characters'],
-    [Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`x-${i}`, 'v'])), 'at most 32 headers'],
+    [
+      Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`x-${i}`, 'v'])),
+      'at most 32 headers',
+    ],
   ])('refuses %j', (headers, message) => {
     expect(() => checkSubscriptionHeaders(headers)).toThrow(InvalidHeaderError);
     expect(() => checkSubscriptionHeaders(headers)).toThrow(message);

@@ -76,12 +76,20 @@ export function isReservedHeaderName(name: string): boolean {
 export function checkSubscriptionHeaders(headers: Readonly<Record<string, string>>): void {
   const entries = Object.entries(headers);
   if (entries.length > MAX_SUBSCRIPTION_HEADERS) {
-    throw new InvalidHeaderError(`at most ${MAX_SUBSCRIPTION_HEADERS} headers are allowed, not ${entries.length}`);
+    throw new InvalidHeaderError(
+      `at most ${MAX_SUBSCRIPTION_HEADERS} headers are allowed, not ${entries.length}`,
+    );
   }
   for (const [name, value] of entries) {
-    if (!HEADER_NAME.test(name)) throw new InvalidHeaderError(`"${name}" is not a valid header name`);
-    if (isReservedHeaderName(name)) throw new InvalidHeaderError(`the header ${name} is set by Herald`);
-    if (typeof value !== 'string' || !HEADER_VALUE.test(value) || value.length > MAX_HEADER_VALUE_LENGTH) {
+    if (!HEADER_NAME.test(name))
+      throw new InvalidHeaderError(`"${name}" is not a valid header name`);
+    if (isReservedHeaderName(name))
+      throw new InvalidHeaderError(`the header ${name} is set by Herald`);
+    if (
+      typeof value !== 'string' ||
+      !HEADER_VALUE.test(value) ||
+      value.length > MAX_HEADER_VALUE_LENGTH
+    ) {
       throw new InvalidHeaderError(
         `the value of header ${name} must be text of at most ${MAX_HEADER_VALUE_LENGTH} characters without line breaks`,
       );
@@ -125,7 +133,10 @@ export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest 
     'user-agent': heraldUserAgent(input.version),
     'webhook-id': event.id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': webhookSignatureHeader({ id: event.id, timestamp, body }, subscription.secrets),
+    'webhook-signature': webhookSignatureHeader(
+      { id: event.id, timestamp, body },
+      subscription.secrets,
+    ),
     'herald-subscription': subscription.id,
     'herald-attempt': String(input.attempt),
   });

@@ -9,7 +9,10 @@ import {
   webhookTimestamp,
 } from './webhook-signature';
 
-const body = JSON.stringify({ type: 'order.created', data: { id: 'o-1', total: 12.5, note: 'naïve ✓' } });
+const body = JSON.stringify({
+  type: 'order.created',
+  data: { id: 'o-1', total: 12.5, note: 'naïve ✓' },
+});
 const id = 'evt_01J8ZP7Q3';
 
 function headersFor(secrets: string[], timestamp = webhookTimestamp(Date.now())) {
@@ -48,7 +51,9 @@ describe('Standard Webhooks signatures', () => {
   it('sign raw bytes exactly as the equivalent string', () => {
     const secret = generateSecret();
     const content = { id, timestamp: 1_700_000_000, body };
-    expect(signWebhook({ ...content, body: Buffer.from(body) }, secret)).toBe(signWebhook(content, secret));
+    expect(signWebhook({ ...content, body: Buffer.from(body) }, secret)).toBe(
+      signWebhook(content, secret),
+    );
   });
 
   it('fail verification when the body, id or timestamp is altered', () => {
@@ -62,7 +67,9 @@ describe('Standard Webhooks signatures', () => {
     expect(verify({ body: `${body} ` })).toBe(false);
     expect(verify({ id: 'evt_other' })).toBe(false);
     expect(verify({ timestamp: timestamp + 1 })).toBe(false);
-    expect(verifyWebhookSignature({ id, timestamp, body }, header, generateSecret(), { nowMs })).toBe(false);
+    expect(
+      verifyWebhookSignature({ id, timestamp, body }, header, generateSecret(), { nowMs }),
+    ).toBe(false);
   });
 
   it('verify either of two signatures and refuse stale timestamps', () => {
@@ -71,10 +78,18 @@ describe('Standard Webhooks signatures', () => {
     const header = webhookSignatureHeader({ id, timestamp, body }, [a, b]);
     const at = (seconds: number) => ({ nowMs: seconds * 1000 });
     expect(verifyWebhookSignature({ id, timestamp, body }, header, a, at(timestamp))).toBe(true);
-    expect(verifyWebhookSignature({ id, timestamp, body }, header, b, at(timestamp + 300))).toBe(true);
-    expect(verifyWebhookSignature({ id, timestamp, body }, header, b, at(timestamp + 301))).toBe(false);
-    expect(verifyWebhookSignature({ id, timestamp, body }, header, a, at(timestamp - 301))).toBe(false);
-    expect(verifyWebhookSignature({ id, timestamp, body }, 'v2,abc v1,', a, at(timestamp))).toBe(false);
+    expect(verifyWebhookSignature({ id, timestamp, body }, header, b, at(timestamp + 300))).toBe(
+      true,
+    );
+    expect(verifyWebhookSignature({ id, timestamp, body }, header, b, at(timestamp + 301))).toBe(
+      false,
+    );
+    expect(verifyWebhookSignature({ id, timestamp, body }, header, a, at(timestamp - 301))).toBe(
+      false,
+    );
+    expect(verifyWebhookSignature({ id, timestamp, body }, 'v2,abc v1,', a, at(timestamp))).toBe(
+      false,
+    );
   });
 
   it('generate secrets of at least 24 random bytes', () => {
@@ -86,11 +101,16 @@ describe('Standard Webhooks signatures', () => {
     expect(() => generateSecret(16)).toThrow(InvalidSecretError);
   });
 
-  it.each(['', 'secret', 'whsec_', 'whsec_not base64!', 'whsec_abc'])('refuse the malformed secret %p', (secret) => {
-    expect(() => signWebhook({ id, timestamp: 1, body }, secret)).toThrow(InvalidSecretError);
-  });
+  it.each(['', 'secret', 'whsec_', 'whsec_not base64!', 'whsec_abc'])(
+    'refuse the malformed secret %p',
+    (secret) => {
+      expect(() => signWebhook({ id, timestamp: 1, body }, secret)).toThrow(InvalidSecretError);
+    },
+  );
 
   it('need at least one secret', () => {
-    expect(() => webhookSignatureHeader({ id, timestamp: 1, body }, [])).toThrow('at least one signing secret');
+    expect(() => webhookSignatureHeader({ id, timestamp: 1, body }, [])).toThrow(
+      'at least one signing secret',
+    );
   });
 });

@@ -22,7 +22,9 @@ export interface SignedContent {
 /** A new signing secret, `whsec_` followed by `bytes` random bytes in base64 (default 32). */
 export function generateSecret(bytes: number = DEFAULT_SECRET_BYTES): string {
   if (!Number.isInteger(bytes) || bytes < MIN_SECRET_BYTES || bytes > 64) {
-    throw new InvalidSecretError(`a secret needs ${MIN_SECRET_BYTES} to 64 random bytes, not ${bytes}`);
+    throw new InvalidSecretError(
+      `a secret needs ${MIN_SECRET_BYTES} to 64 random bytes, not ${bytes}`,
+    );
   }
   return `${SECRET_PREFIX}${randomBytes(bytes).toString('base64')}`;
 }
@@ -85,11 +87,14 @@ export function verifyWebhookSignature(
 ): boolean {
   const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   const now = webhookTimestamp(options.nowMs ?? Date.now());
-  if (!Number.isInteger(content.timestamp) || Math.abs(now - content.timestamp) > tolerance) return false;
+  if (!Number.isInteger(content.timestamp) || Math.abs(now - content.timestamp) > tolerance)
+    return false;
   const expected = hmac(content, decodeSecret(secret));
   return signatureHeader
     .split(' ')
     .filter((entry) => entry.startsWith(`${SIGNATURE_VERSION},`))
     .map((entry) => Buffer.from(entry.slice(SIGNATURE_VERSION.length + 1), 'base64'))
-    .some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected));
+    .some(
+      (candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected),
+    );
 }

@@ -1,6 +1,11 @@
 import type { AddressPolicy } from './address-policy';
 import { InvalidWebhookUrlError } from './delivery.errors';
-import { resolveAllowedAddresses, systemResolver, type HostResolver, type ResolvedAddress } from './host-resolver';
+import {
+  resolveAllowedAddresses,
+  systemResolver,
+  type HostResolver,
+  type ResolvedAddress,
+} from './host-resolver';
 
 export interface WebhookUrlOptions {
   readonly policy: AddressPolicy;
@@ -43,7 +48,9 @@ export function parseWebhookUrl(text: string, options: { httpsOnly?: boolean } =
     throw new InvalidWebhookUrlError('the URL scheme must be https on this server');
   }
   if (url.username !== '' || url.password !== '') {
-    throw new InvalidWebhookUrlError('the URL must not contain credentials; use the subscription auth instead');
+    throw new InvalidWebhookUrlError(
+      'the URL must not contain credentials; use the subscription auth instead',
+    );
   }
   return url;
 }
@@ -58,9 +65,16 @@ export function hostnameOf(url: URL): string {
  * host is or resolves to against the address policy. Throws InvalidWebhookUrlError,
  * AddressRefusedError or HostUnresolvableError.
  */
-export async function checkWebhookUrl(text: string, options: WebhookUrlOptions): Promise<CheckedWebhookUrl> {
+export async function checkWebhookUrl(
+  text: string,
+  options: WebhookUrlOptions,
+): Promise<CheckedWebhookUrl> {
   const url = parseWebhookUrl(text, options);
   const hostname = hostnameOf(url);
-  const addresses = await resolveAllowedAddresses(hostname, options.policy, options.resolver ?? systemResolver);
+  const addresses = await resolveAllowedAddresses(
+    hostname,
+    options.policy,
+    options.resolver ?? systemResolver,
+  );
   return { url, hostname, addresses };
 }
