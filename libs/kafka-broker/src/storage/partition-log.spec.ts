@@ -1,5 +1,10 @@
 import { CorruptRecordError } from './record-batch';
-import { FIXTURE_BASE_TIMESTAMP, batchOf, decodeRecords, encodeBatch } from './record-batch.fixture';
+import {
+  FIXTURE_BASE_TIMESTAMP,
+  batchOf,
+  decodeRecords,
+  encodeBatch,
+} from './record-batch.fixture';
 import { storageHarness, type StorageMode } from './storage.fixture';
 import type { PartitionLog, TopicConfig } from './storage.types';
 
@@ -33,8 +38,16 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
 
   it('assigns consecutive offsets, writing each base offset into the stored batch', async () => {
     const log = await openLog();
-    expect(await log.append(batchOf(3))).toEqual({ baseOffset: 0n, lastOffset: 2n, logStartOffset: 0n });
-    expect(await log.append(batchOf(1))).toEqual({ baseOffset: 3n, lastOffset: 3n, logStartOffset: 0n });
+    expect(await log.append(batchOf(3))).toEqual({
+      baseOffset: 0n,
+      lastOffset: 2n,
+      logStartOffset: 0n,
+    });
+    expect(await log.append(batchOf(1))).toEqual({
+      baseOffset: 3n,
+      lastOffset: 3n,
+      logStartOffset: 0n,
+    });
     expect(log.nextOffset()).toBe(4n);
     const data = log.read(3n, 1_000_000);
     expect(data.readBigInt64BE(0)).toBe(3n);
@@ -44,7 +57,9 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
   it('appends every batch of a multi-batch produce and reports the whole range', async () => {
     const log = await openLog();
     await log.append(batchOf(2, 'x'));
-    const result = await log.append(Buffer.concat([batchOf(2, 'a'), batchOf(3, 'b'), batchOf(1, 'c')]));
+    const result = await log.append(
+      Buffer.concat([batchOf(2, 'a'), batchOf(3, 'b'), batchOf(1, 'c')]),
+    );
     expect(result).toEqual({ baseOffset: 2n, lastOffset: 7n, logStartOffset: 0n });
     expect(readAll(log, 0n)).toEqual(['x0', 'x1', 'a0', 'a1', 'b0', 'b1', 'b2', 'c0']);
   });
@@ -91,7 +106,9 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
     await log.append(batchOf(2));
     const bad = batchOf(2);
     bad[bad.length - 1]! ^= 1;
-    await expect(log.append(Buffer.concat([batchOf(1), bad]))).rejects.toBeInstanceOf(CorruptRecordError);
+    await expect(log.append(Buffer.concat([batchOf(1), bad]))).rejects.toBeInstanceOf(
+      CorruptRecordError,
+    );
     await expect(log.append(Buffer.alloc(0))).rejects.toBeInstanceOf(CorruptRecordError);
     await expect(log.append(batchOf(3).subarray(0, 50))).rejects.toBeInstanceOf(CorruptRecordError);
     expect(log.nextOffset()).toBe(2n);
@@ -127,7 +144,11 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
       encodeBatch({
         compression: 'gzip',
         baseTimestamp: FIXTURE_BASE_TIMESTAMP + 100,
-        records: [{ value: 'a' }, { value: 'b', timestampDelta: 5 }, { value: 'c', timestampDelta: 9 }],
+        records: [
+          { value: 'a' },
+          { value: 'b', timestampDelta: 5 },
+          { value: 'c', timestampDelta: 9 },
+        ],
       }),
     );
     expect(log.offsetForTimestamp(BigInt(FIXTURE_BASE_TIMESTAMP + 104))).toEqual({
@@ -141,7 +162,9 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
     const log = await openLog();
     for (let i = 0; i < 40; i++) {
       const value = `r${i}`.padEnd(200, '.');
-      await log.append(encodeBatch({ baseTimestamp: 1000 * i, records: [{ value, timestampDelta: 0 }] }));
+      await log.append(
+        encodeBatch({ baseTimestamp: 1000 * i, records: [{ value, timestampDelta: 0 }] }),
+      );
     }
     const before = log.sizeBytes();
     const removed = log.applyRetention({ ...KEEP_FOREVER, retentionMs: 20_000 }, 40_000);
@@ -164,7 +187,9 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
   it('removes the oldest closed segments while the partition exceeds retention.bytes', async () => {
     const log = await openLog();
     for (let i = 0; i < 60; i++) await log.append(batchOf(2, `r${i}-`));
-    expect(log.applyRetention({ ...KEEP_FOREVER, retentionBytes: 3000 }, Date.now())).toBeGreaterThan(0);
+    expect(
+      log.applyRetention({ ...KEEP_FOREVER, retentionBytes: 3000 }, Date.now()),
+    ).toBeGreaterThan(0);
     // As Kafka: whole segments go only while what remains still holds retention.bytes.
     expect(log.sizeBytes()).toBeGreaterThanOrEqual(3000);
     expect(log.sizeBytes()).toBeLessThan(3000 + 2048);
@@ -178,13 +203,24 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
     for (let i = 0; i < 7; i++) {
       await log.append(batchOf(3, 'p', { producerId: 9n, producerEpoch: 0, baseSequence: 3 * i }));
     }
-    await log.append(batchOf(2, 'q', { producerId: 11n, producerEpoch: 2, baseSequence: 2147483647 }));
+    await log.append(
+      batchOf(2, 'q', { producerId: 11n, producerEpoch: 2, baseSequence: 2147483647 }),
+    );
     const states = log.producerStates();
     expect([...states.keys()].sort((a, b) => Number(a - b))).toEqual([9n, 11n]);
     const nine = states.get(9n)!;
-    expect(nine).toMatchObject({ producerEpoch: 0, lastSequence: 20, lastBaseOffset: 19n, lastLastOffset: 21n });
+    expect(nine).toMatchObject({
+      producerEpoch: 0,
+      lastSequence: 20,
+      lastBaseOffset: 19n,
+      lastLastOffset: 21n,
+    });
     expect(nine.batches.map((b) => b.firstSequence)).toEqual([6, 9, 12, 15, 18]);
-    expect(states.get(11n)).toMatchObject({ lastSequence: 0, lastBaseOffset: 22n, lastLastOffset: 23n });
+    expect(states.get(11n)).toMatchObject({
+      lastSequence: 0,
+      lastBaseOffset: 22n,
+      lastLastOffset: 23n,
+    });
     await log.append(batchOf(1, 'p', { producerId: 9n, producerEpoch: 1, baseSequence: 0 }));
     expect(states.get(9n)).toMatchObject({ producerEpoch: 1, lastSequence: 0 });
     expect(states.get(9n)!.batches).toHaveLength(1);

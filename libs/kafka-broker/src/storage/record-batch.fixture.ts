@@ -1,7 +1,14 @@
 // Test-only encoder and decoder for record batches v2, so storage tests can build what a
 // producer would send and read back what a consumer would get.
 import * as zlib from 'node:zlib';
-import { BATCH, BATCH_HEADER_SIZE, crc32c, iterateBatches, readInt64, writeInt64 } from './record-batch';
+import {
+  BATCH,
+  BATCH_HEADER_SIZE,
+  crc32c,
+  iterateBatches,
+  readInt64,
+  writeInt64,
+} from './record-batch';
 
 export interface FixtureRecord {
   key?: string | Buffer | null;
@@ -80,7 +87,11 @@ export function encodeBatch(batch: FixtureBatch): Buffer {
 }
 
 /** One batch of `count` records whose values are `${prefix}${i}`. */
-export function batchOf(count: number, prefix = 'v', options: Omit<FixtureBatch, 'records'> = {}): Buffer {
+export function batchOf(
+  count: number,
+  prefix = 'v',
+  options: Omit<FixtureBatch, 'records'> = {},
+): Buffer {
   return encodeBatch({
     ...options,
     records: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `${prefix}${i}` })),
@@ -122,7 +133,8 @@ export function decodeRecords(data: Buffer): DecodedRecord[] {
     const baseTimestamp = readInt64(data, position + BATCH.baseTimestamp);
     const count = data.readInt32BE(position + BATCH.recordCount);
     let records = data.subarray(position + BATCH_HEADER_SIZE, position + size);
-    if ((data.readInt16BE(position + BATCH.attributes) & 7) === 1) records = zlib.gunzipSync(records);
+    if ((data.readInt16BE(position + BATCH.attributes) & 7) === 1)
+      records = zlib.gunzipSync(records);
     const cursor = { at: 0 };
     for (let i = 0; i < count; i++) {
       readVarint(records, cursor);

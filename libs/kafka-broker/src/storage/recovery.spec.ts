@@ -1,7 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LogBrokerStorage } from './broker-storage';
-import { FIXTURE_BASE_TIMESTAMP, batchOf, decodeRecords, encodeBatch } from './record-batch.fixture';
+import {
+  FIXTURE_BASE_TIMESTAMP,
+  batchOf,
+  decodeRecords,
+  encodeBatch,
+} from './record-batch.fixture';
 import { partitionDir, storageHarness } from './storage.fixture';
 import type { PartitionLog } from './storage.types';
 
@@ -66,7 +71,9 @@ describe('recovery at open', () => {
       { topic: 'orders', partition: 0, segmentBaseOffset: expect.any(Number), truncatedBytes: 38 },
     ]);
     expect(await log.append(batchOf(1, 'after'))).toMatchObject({ baseOffset: 30n });
-    expect(values(await harness.reopen().then((s) => s.partition('orders', 0)!)).at(-1)).toBe('after0');
+    expect(values(await harness.reopen().then((s) => s.partition('orders', 0)!)).at(-1)).toBe(
+      'after0',
+    );
   });
 
   it('cuts half a batch torn by a crash mid-write', async () => {
@@ -139,7 +146,9 @@ describe('recovery at open', () => {
     const log = storage.partition('idem', 0)!;
     for (let i = 0; i < 40; i++) {
       const producerId = BigInt(100 + (i % 3));
-      await log.append(batchOf(4, 'p', { producerId, producerEpoch: 1, baseSequence: 4 * Math.floor(i / 3) }));
+      await log.append(
+        batchOf(4, 'p', { producerId, producerEpoch: 1, baseSequence: 4 * Math.floor(i / 3) }),
+      );
     }
     const before = structuredClone([...log.producerStates()]);
     expect(before).toHaveLength(3);
