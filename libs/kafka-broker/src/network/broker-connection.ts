@@ -1,0 +1,128 @@
+import type { Socket } from 'node:net';
+import type { BrokerRuntime } from '../broker-runtime';
+import { FrameDecoder, FrameSizeError } from './frame-decoder';
+import { dispatchRequest } from './request-dispatcher';
+import { ProtocolDecodeError } from '../protocol/protocol.errors';
+
+/** Stop reading from a client whose unanswered bytes pile up past this. */
+const MAX_BUFFERED_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * One client connection. Requests are handled one at a time in arrival order, as Kafka does, so
+ * responses leave in request order; reading pauses while one is in progress and input piles up.
+ */
+export class BrokerConnection {
+  private readonly decoder: FrameDecoder;
+  private readonly abort = new AbortController();
+  private busy = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly connectionId: number,
+    private readonly runtime: BrokerRuntime,
+    private readonly onClose: (connection: BrokerConnection) => void,
+  ) {
+    this.decoder = new FrameDecoder(runtime.options.maxFrameBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      void this.pump();
+    });
+    socket.on('error', (error) => {
+      // Peers vanish (ECONNRESET, EPIPE); that is the end of this connection, nothing more.
+      this.runtime.log.info('connection error', { connectionId, error: error.message });
+    });
+    socket.on('close', () => this.finish());
+  }
+
+  private get clientHost(): string {
+    return `/${this.socket.remoteAddress ?? 'unknown'}`;
+  }
+
+  /** Closes the connection and abandons any request still waiting (a long-polling fetch). */
+  close(): void {
+    this.finish();
+    this.socket.destroy();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    this.onClose(this);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy || this.closed) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        let frame: Buffer | undefined;
+        try {
+          frame = this.decoder.next();
+        } catch (error) {
+          if (error instanceof FrameSizeError) {
+            this.reject('bad frame size', { size: error.size });
+            return;
+          }
+          throw error;
+        }
+        if (!frame) break;
+        if (this.decoder.bufferedBytes > this.runtime.options.maxFrameBytes) this.socket.pause();
+        await this.handle(frame);
+        if (this.closed) return;
+        if (this.socket.writableLength > MAX_BUFFERED_RESPONSE_BYTES) await this.drained();
+      }
+      this.socket.resume();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private async handle(frame: Buffer): Promise<void> {
+    let outcome;
+    try {
+      outcome = await dispatchRequest(frame, { connectionId: this.connectionId, clientHost: this.clientHost, signal: this.abort.signal }, this.runtime);
+    } catch (error) {
+      if (error instanceof ProtocolDecodeError) {
+        this.reject('malformed request', { apiKey: frame.readInt16BE(0), apiVersion: frame.readInt16BE(2), error: error.message });
+      } else {
+        this.runtime.log.error('request failed', { connectionId: this.connectionId, apiKey: frame.readInt16BE(0), error });
+        this.close();
+      }
+      return;
+    }
+    if (this.closed) return;
+    if (outcome.kind === 'close') {
+      this.reject(outcome.reason, { apiKey: outcome.apiKey, apiVersion: outcome.apiVersion });
+      return;
+    }
+    if (outcome.kind === 'silent') return;
+    const chunks = outcome.chunks;
+    if (chunks.length === 1) this.socket.write(chunks[0] as Buffer);
+    else {
+      this.socket.cork();
+      for (const chunk of chunks) this.socket.write(chunk);
+      this.socket.uncork();
+    }
+  }
+
+  /** Hostile or broken input: log it and drop this one connection. */
+  private reject(reason: string, fields: Record<string, unknown>): void {
+    this.runtime.log.warn('closing connection', { connectionId: this.connectionId, remote: this.clientHost, reason, ...fields });
+    this.close();
+  }
+}
