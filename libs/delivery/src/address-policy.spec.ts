@@ -74,7 +74,8 @@ const allowed = [
 describe('judgeAddress', () => {
   it.each(refused)('refuses %s as %s', (address, reason) => {
     const verdict = judgeAddress(address, open);
-    expect(verdict).toEqual({ allowed: false, reason: expect.stringContaining(reason) });
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.allowed ? '' : verdict.reason).toContain(reason);
   });
 
   it.each(refused)('allows %s (%s) when the allow-list holds %s', (address, _reason, network) => {

@@ -230,8 +230,8 @@ describe('WebhookClient', () => {
 
   it('connects to exactly the address it checked, with the URL host in the Host header', async () => {
     const target = await receiver((_req, res) => res.end('pinned'));
-    const dns: HostResolver = async (name) =>
-      name === 'hooks.partner.test' ? [{ address: '127.0.0.1', family: 4 }] : [];
+    const dns: HostResolver = (name) =>
+      Promise.resolve(name === 'hooks.partner.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
     const result = await send(
       client({ resolver: dns }),
       `http://hooks.partner.test:${target.port}/in`,
@@ -244,7 +244,7 @@ describe('WebhookClient', () => {
     const target = await receiver((_req, res) => res.end('should not get here'));
     const url = `http://rebind.partner.test:${target.port}/hook`;
     let answer = '93.184.216.34';
-    const rebindingDns: HostResolver = async () => [{ address: answer, family: 4 }];
+    const rebindingDns: HostResolver = () => Promise.resolve([{ address: answer, family: 4 }]);
     const policy = createAddressPolicy();
 
     await expect(checkWebhookUrl(url, { policy, resolver: rebindingDns })).resolves.toMatchObject({
@@ -262,10 +262,11 @@ describe('WebhookClient', () => {
 
   it('refuses a name when any of its addresses is forbidden', async () => {
     const target = await receiver((_req, res) => res.end('no'));
-    const mixedDns: HostResolver = async () => [
-      { address: '93.184.216.34', family: 4 },
-      { address: '127.0.0.1', family: 4 },
-    ];
+    const mixedDns: HostResolver = () =>
+      Promise.resolve([
+        { address: '93.184.216.34', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ]);
     const result = await send(
       client({ policy: createAddressPolicy(), resolver: mixedDns }),
       `http://mixed.test:${target.port}/`,

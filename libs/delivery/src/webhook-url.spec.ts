@@ -9,11 +9,17 @@ import { checkWebhookUrl, parseWebhookUrl } from './webhook-url';
 
 // A fake DNS: names map to fixed answers; anything else fails like getaddrinfo does.
 function fakeDns(table: Record<string, string[]>): HostResolver {
-  return async (hostname) => {
+  return (hostname) => {
     const answers = table[hostname];
-    if (!answers)
-      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
-    return answers.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    if (!answers) {
+      const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+        code: 'ENOTFOUND',
+      });
+      return Promise.reject(error);
+    }
+    return Promise.resolve(
+      answers.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+    );
   };
 }
 
@@ -81,7 +87,7 @@ describe('checkWebhookUrl', () => {
   it('normalises the URL and returns every resolved address', async () => {
     const checked = await checkWebhookUrl('https://Partner.Example:8443/hooks?x=1', {
       ...open,
-      resolver: async (name) => resolver(name.toLowerCase()),
+      resolver: (name) => resolver(name.toLowerCase()),
     });
     expect(checked.url.href).toBe('https://partner.example:8443/hooks?x=1');
     expect(checked.hostname).toBe('partner.example');
