@@ -31,7 +31,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       // Nest injects classes by their runtime reference; type-only imports of them would break DI.
       '@typescript-eslint/consistent-type-imports': 'off',
       'no-restricted-syntax': [
@@ -52,10 +55,16 @@ export default tseslint.config(
               onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:util'],
               bannedExternalImports: ['kafkajs', 'ioredis'],
             },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:util'] },
+            {
+              sourceTag: 'type:feature',
+              onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:util'],
+            },
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:infra', 'type:util'] },
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:infra', 'type:feature', 'type:util', 'type:app'] },
+            {
+              sourceTag: 'type:tool',
+              onlyDependOnLibsWithTags: ['type:infra', 'type:feature', 'type:util', 'type:app'],
+            },
           ],
         },
       ],

@@ -19,12 +19,17 @@ function dependenciesMissing() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
   if (!fs.existsSync(marker)) return 'node_modules is missing';
-  if (fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs + 1000) return 'package-lock.json changed';
+  if (fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs + 1000)
+    return 'package-lock.json changed';
   return null;
 }
 
 function run(command, args, extraEnv = {}) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...extraEnv } });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...extraEnv },
+  });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }
@@ -44,7 +49,9 @@ function main() {
   }
   const [command, args] = entry;
   // Nx: no daemon and no cloud on developer machines or CI; plain streamed output.
-  process.exit(run(command, [...args, ...rest], { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' }));
+  process.exit(
+    run(command, [...args, ...rest], { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' }),
+  );
 }
 
 main();

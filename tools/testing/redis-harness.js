@@ -19,7 +19,10 @@ function pingRedis(url, timeoutMs = 1000) {
       resolve(false);
       return;
     }
-    const socket = net.connect({ host: parsed.hostname || '127.0.0.1', port: Number(parsed.port || 6379) });
+    const socket = net.connect({
+      host: parsed.hostname || '127.0.0.1',
+      port: Number(parsed.port || 6379),
+    });
     const done = (ok) => {
       socket.destroy();
       resolve(ok);
@@ -69,16 +72,27 @@ async function waitFor(check, deadlineMs, what) {
  * Starts `redis-server` on a free port (or the given one). `dir` holds its files; with
  * `appendOnly` it keeps an append-only file there, otherwise nothing is persisted.
  */
-async function startRedisServer({ port, dir, appendOnly = false, binary = 'redis-server', detached = false } = {}) {
+async function startRedisServer({
+  port,
+  dir,
+  appendOnly = false,
+  binary = 'redis-server',
+  detached = false,
+} = {}) {
   const chosenPort = port ?? (await freePort());
   const workDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'herald-redis-'));
   fs.mkdirSync(workDir, { recursive: true });
   const args = [
-    '--port', String(chosenPort),
-    '--bind', '127.0.0.1',
-    '--dir', workDir,
-    '--save', '',
-    '--appendonly', appendOnly ? 'yes' : 'no',
+    '--port',
+    String(chosenPort),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    workDir,
+    '--save',
+    '',
+    '--appendonly',
+    appendOnly ? 'yes' : 'no',
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached });
   let stderr = '';
@@ -89,7 +103,10 @@ async function startRedisServer({ port, dir, appendOnly = false, binary = 'redis
     child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${stderr}`)));
   });
   const url = `redis://127.0.0.1:${chosenPort}`;
-  await Promise.race([waitFor(() => pingRedis(url, 200), 10000, `redis-server on ${chosenPort}`), failed]);
+  await Promise.race([
+    waitFor(() => pingRedis(url, 200), 10000, `redis-server on ${chosenPort}`),
+    failed,
+  ]);
   failed.catch(() => undefined); // later exits are reported by stop(), not as unhandled rejections
   return {
     url,

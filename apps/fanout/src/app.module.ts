@@ -9,7 +9,10 @@ export const SERVICE = 'herald-fanout';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: ConfigOf<typeof fanoutConfigFragments>, observability: Observability): DynamicModule {
+  static forRoot(
+    config: ConfigOf<typeof fanoutConfigFragments>,
+    observability: Observability,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [

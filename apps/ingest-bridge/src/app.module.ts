@@ -9,7 +9,10 @@ export const SERVICE = 'herald-ingest-bridge';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: ConfigOf<typeof ingestBridgeConfigFragments>, observability: Observability): DynamicModule {
+  static forRoot(
+    config: ConfigOf<typeof ingestBridgeConfigFragments>,
+    observability: Observability,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [

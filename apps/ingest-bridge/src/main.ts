@@ -7,7 +7,11 @@ import { ingestBridgeConfigFragments } from './ingest-bridge.config';
 async function main(): Promise<void> {
   const config = loadConfigOrExit(ingestBridgeConfigFragments);
   const observability = createObservability(SERVICE, config.observability);
-  await startHttpApp({ module: AppModule.forRoot(config, observability), http: config.http, observability });
+  await startHttpApp({
+    module: AppModule.forRoot(config, observability),
+    http: config.http,
+    observability,
+  });
 }
 
 void main();

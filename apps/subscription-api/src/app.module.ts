@@ -9,7 +9,10 @@ export const SERVICE = 'herald-subscription-api';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: ConfigOf<typeof subscriptionApiConfigFragments>, observability: Observability): DynamicModule {
+  static forRoot(
+    config: ConfigOf<typeof subscriptionApiConfigFragments>,
+    observability: Observability,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [

@@ -16,7 +16,8 @@ export class ConfigError extends HeraldError {
 
 function formatIssues(issues: ConfigIssue[]): string {
   const lines = issues.map((issue) => {
-    const got = issue.received === undefined ? 'it is not set' : `got ${JSON.stringify(issue.received)}`;
+    const got =
+      issue.received === undefined ? 'it is not set' : `got ${JSON.stringify(issue.received)}`;
     return `  ${issue.variable}: expected ${issue.expected} (${issue.problem}; ${got})`;
   });
   return `Invalid configuration:\n${lines.join('\n')}`;

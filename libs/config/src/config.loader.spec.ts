@@ -5,9 +5,12 @@ const http = configFragment({ FANOUT_PORT: env.port(3002) }, (v) => ({ port: v.F
 const kafka = configFragment({ KAFKA_BROKERS: env.hostPortList() }, (v) => ({
   brokers: v.KAFKA_BROKERS ?? null,
 }));
-const redis = configFragment({ REDIS_URL: env.url(['redis', 'rediss'], 'redis://127.0.0.1:6379') }, (v) => ({
-  url: v.REDIS_URL,
-}));
+const redis = configFragment(
+  { REDIS_URL: env.url(['redis', 'rediss'], 'redis://127.0.0.1:6379') },
+  (v) => ({
+    url: v.REDIS_URL,
+  }),
+);
 const feature = configFragment(
   { HERALD_HTTPS_ONLY: env.flag(false), HERALD_MODE: env.oneOf(['a', 'b'] as const, 'a') },
   (v) => ({ httpsOnly: v.HERALD_HTTPS_ONLY, mode: v.HERALD_MODE }),
@@ -27,7 +30,12 @@ describe('loadConfig', () => {
   it('parses given values', () => {
     const config = loadConfig(
       { http, kafka, feature },
-      { FANOUT_PORT: '4000', KAFKA_BROKERS: 'a:9092, b:9093', HERALD_HTTPS_ONLY: 'TRUE', HERALD_MODE: 'b' },
+      {
+        FANOUT_PORT: '4000',
+        KAFKA_BROKERS: 'a:9092, b:9093',
+        HERALD_HTTPS_ONLY: 'TRUE',
+        HERALD_MODE: 'b',
+      },
     );
     expect(config.http.port).toBe(4000);
     expect(config.kafka.brokers).toEqual(['a:9092', 'b:9093']);
@@ -41,7 +49,10 @@ describe('loadConfig', () => {
   it('names every bad variable and what it expects', () => {
     let error: unknown;
     try {
-      loadConfig({ http, redis, feature }, { FANOUT_PORT: 'eighty', REDIS_URL: 'http://x', HERALD_HTTPS_ONLY: 'maybe' });
+      loadConfig(
+        { http, redis, feature },
+        { FANOUT_PORT: 'eighty', REDIS_URL: 'http://x', HERALD_HTTPS_ONLY: 'maybe' },
+      );
     } catch (e) {
       error = e;
     }
@@ -59,11 +70,18 @@ describe('loadConfig', () => {
   });
 
   it('says when a required variable is missing', () => {
-    const required = configFragment({ HERALD_SECRET_KEY: z.string().min(1).describe('a 32-byte key in base64') }, (v) => v);
-    expect(() => loadConfig({ required }, {})).toThrow(/HERALD_SECRET_KEY: expected a 32-byte key in base64 .*it is not set/);
+    const required = configFragment(
+      { HERALD_SECRET_KEY: z.string().min(1).describe('a 32-byte key in base64') },
+      (v) => v,
+    );
+    expect(() => loadConfig({ required }, {})).toThrow(
+      /HERALD_SECRET_KEY: expected a 32-byte key in base64 .*it is not set/,
+    );
   });
 
   it('rejects a malformed broker list', () => {
-    expect(() => loadConfig({ kafka }, { KAFKA_BROKERS: 'localhost' })).toThrow(/KAFKA_BROKERS: expected a comma-separated list of host:port/);
+    expect(() => loadConfig({ kafka }, { KAFKA_BROKERS: 'localhost' })).toThrow(
+      /KAFKA_BROKERS: expected a comma-separated list of host:port/,
+    );
   });
 });

@@ -54,7 +54,9 @@ export function loadConfigOrExit<F extends Record<string, ConfigFragment<unknown
     return loadConfig(fragments, env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${JSON.stringify({ level: 'fatal', time: Date.now(), msg: error.message })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ level: 'fatal', time: Date.now(), msg: error.message })}\n`,
+      );
       process.stderr.write(`${error.message}\n`);
       process.exit(78);
     }

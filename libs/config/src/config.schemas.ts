@@ -36,15 +36,16 @@ export function positiveInt(defaultValue: number, unit: string) {
 }
 
 export function url(protocols: string[], defaultValue?: string) {
-  const schema = z
-    .string()
-    .refine((v) => {
+  const schema = z.string().refine(
+    (v) => {
       try {
         return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
       } catch {
         return false;
       }
-    }, `not a ${protocols.join('/')} URL`);
+    },
+    `not a ${protocols.join('/')} URL`,
+  );
   return (defaultValue === undefined ? schema : schema.default(defaultValue)).describe(
     `a ${protocols.join(' or ')} URL${defaultValue ? ` (default ${defaultValue})` : ''}`,
   );
@@ -53,16 +54,34 @@ export function url(protocols: string[], defaultValue?: string) {
 export function hostPortList() {
   return z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .refine((list) => list.length > 0 && list.every((hp) => /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(hp)), 'not a host:port list')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) => list.length > 0 && list.every((hp) => /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(hp)),
+      'not a host:port list',
+    )
     .optional()
     .describe('a comma-separated list of host:port (for example kafka-1:9092,kafka-2:9092)');
 }
 
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
-  return z.enum(values).default(defaultValue as never).describe(`one of ${values.join(', ')} (default ${defaultValue})`);
+export function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  defaultValue: T[number],
+) {
+  return z
+    .enum(values)
+    .default(defaultValue as never)
+    .describe(`one of ${values.join(', ')} (default ${defaultValue})`);
 }
 
 export function secret(minLength: number) {
-  return z.string().min(minLength).optional().describe(`a secret of at least ${minLength} characters`);
+  return z
+    .string()
+    .min(minLength)
+    .optional()
+    .describe(`a secret of at least ${minLength} characters`);
 }

@@ -5,7 +5,10 @@ class ExampleError extends HeraldError {}
 describe('HeraldError', () => {
   it('carries code, retryable and cause, and names its subclass', () => {
     const cause = new Error('socket closed');
-    const error = new ExampleError('kafka.unavailable', 'broker is down', { retryable: true, cause });
+    const error = new ExampleError('kafka.unavailable', 'broker is down', {
+      retryable: true,
+      cause,
+    });
     expect(error.code).toBe('kafka.unavailable');
     expect(error.retryable).toBe(true);
     expect(error.cause).toBe(cause);

@@ -6,7 +6,10 @@ import type { Observability } from '@herald/observability';
  * shutdown hooks finish or hand back in-flight work and commit), then the process exits 0. If
  * that takes longer than the configured timeout, it exits 1 so an orchestrator is not kept waiting.
  */
-export function installGracefulShutdown(app: INestApplication, { logger, readiness, config }: Observability): void {
+export function installGracefulShutdown(
+  app: INestApplication,
+  { logger, readiness, config }: Observability,
+): void {
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (closing) return;

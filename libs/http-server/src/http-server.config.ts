@@ -6,7 +6,11 @@ export function httpServerConfig(portVariable: string, defaultPort: number) {
   return configFragment(
     {
       [portVariable]: env.port(defaultPort),
-      HOST: z.string().min(1).default('0.0.0.0').describe('an interface address to listen on (default 0.0.0.0)'),
+      HOST: z
+        .string()
+        .min(1)
+        .default('0.0.0.0')
+        .describe('an interface address to listen on (default 0.0.0.0)'),
       HERALD_MAX_REQUEST_BYTES: env.positiveInt(5 * 1024 * 1024, 'bytes'),
     },
     (v) => ({

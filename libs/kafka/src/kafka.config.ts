@@ -11,7 +11,9 @@ export const kafkaConfig = configFragment(
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-"')
       .optional()
-      .describe('a client id of up to 64 letters, digits, ".", "_" or "-" (default: the service name)'),
+      .describe(
+        'a client id of up to 64 letters, digits, ".", "_" or "-" (default: the service name)',
+      ),
   },
   (v) => ({
     brokers: v.KAFKA_BROKERS ?? [EMBEDDED_BROKER],

@@ -1,4 +1,11 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { LOGGER, ReadinessRegistry, type Logger } from '@herald/observability';
 import type { KafkaConfig } from './kafka.config';
 import { KafkaConnection } from './kafka.connection';

@@ -1,4 +1,8 @@
-export { observabilityConfig, type ObservabilityConfig, type LogLevel } from './observability.config';
+export {
+  observabilityConfig,
+  type ObservabilityConfig,
+  type LogLevel,
+} from './observability.config';
 export { createLogger, NestPinoLogger, type Logger } from './logger';
 export { MetricsRegistry } from './metrics.registry';
 export { ReadinessRegistry, type ReadinessCheck } from './readiness.registry';

@@ -7,13 +7,15 @@ import type { StoreConfig } from './store.config';
  */
 export class RedisConnection {
   readonly client: Redis;
+  private closing = false;
 
   constructor(config: StoreConfig, name: string) {
     this.client = new Redis(config.url, {
       connectionName: name,
       lazyConnect: true,
       maxRetriesPerRequest: null,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+      // After close(), a close event still in flight must not schedule another reconnect.
+      retryStrategy: (attempt) => (this.closing ? null : Math.min(attempt * 100, 2000)),
       enableAutoPipelining: true,
     });
     // Connection errors surface through readiness and command failures; without a listener
@@ -27,16 +29,23 @@ export class RedisConnection {
 
   /** Resolves when Redis answers PING now; rejects at once when the connection is down. */
   async ping(): Promise<void> {
-    if (this.client.status !== 'ready') throw new Error(`redis connection is ${this.client.status}`);
+    if (this.client.status !== 'ready')
+      throw new Error(`redis connection is ${this.client.status}`);
     await this.client.ping();
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      // Not connected (or reconnecting): nothing to flush, and quit would wait for a reconnect.
+      this.client.disconnect();
+      return;
+    }
     try {
       await this.client.quit();
     } catch {
-      // quit fails when the connection is already gone; disconnect() still releases the socket.
+      // quit fails when the connection drops meanwhile; disconnect() still releases the socket.
       this.client.disconnect();
     }
   }

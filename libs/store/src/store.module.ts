@@ -1,4 +1,11 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ReadinessRegistry } from '@herald/observability';
 import { RedisConnection } from './redis.connection';
 import type { StoreConfig } from './store.config';
@@ -15,7 +22,9 @@ export class StoreModule implements OnModuleInit, OnApplicationShutdown {
   static forRoot(config: StoreConfig, service: string): DynamicModule {
     return {
       module: StoreModule,
-      providers: [{ provide: RedisConnection, useFactory: () => new RedisConnection(config, service) }],
+      providers: [
+        { provide: RedisConnection, useFactory: () => new RedisConnection(config, service) },
+      ],
       exports: [RedisConnection],
     };
   }

@@ -8,7 +8,12 @@ import { httpStatus, portOpen } from './probes';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const redisHarness = require('../../testing/redis-harness.js') as {
   pingRedis(url: string, timeoutMs?: number): Promise<boolean>;
-  startRedisServer(options: { port?: number; dir?: string; appendOnly?: boolean; detached?: boolean }): Promise<{ url: string; pid: number; stop(): Promise<void> }>;
+  startRedisServer(options: {
+    port?: number;
+    dir?: string;
+    appendOnly?: boolean;
+    detached?: boolean;
+  }): Promise<{ url: string; pid: number; stop(): Promise<void> }>;
 };
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -93,9 +98,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     } else {
       if (!hasBinary('redis-server')) throw new MissingRedisError(redisUrl);
       const port = Number(new URL(redisUrl).port || 6379);
-      const redis = await redisHarness.startRedisServer({ port, dir: join(dataDir, 'redis'), appendOnly: true, detached: true });
+      const redis = await redisHarness.startRedisServer({
+        port,
+        dir: join(dataDir, 'redis'),
+        appendOnly: true,
+        detached: true,
+      });
       stops.push(() => redis.stop());
-      log(`Redis: started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${join(dataDir, 'redis')}`);
+      log(
+        `Redis: started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${join(dataDir, 'redis')}`,
+      );
     }
 
     let kafkaBrokers = env.KAFKA_BROKERS ?? '';
@@ -104,7 +116,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       kafkaBrokers = `127.0.0.1:${port}`;
       const cli = join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js');
       if (await portOpen('127.0.0.1', port)) {
-        throw new Error(`Port ${port} is taken, so the embedded broker cannot start. Set KAFKA_BROKERS to use that Kafka.`);
+        throw new Error(
+          `Port ${port} is taken, so the embedded broker cannot start. Set KAFKA_BROKERS to use that Kafka.`,
+        );
       }
       const broker = new ManagedProcess({
         name: 'broker',
@@ -125,7 +139,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
     const adminKey = adminKeyFor(dataDir, env);
     const urls = {} as Record<AppName, string>;
-    const appEnv = { ...env, REDIS_URL: redisUrl, KAFKA_BROKERS: kafkaBrokers, HERALD_ADMIN_KEY: adminKey };
+    const appEnv = {
+      ...env,
+      REDIS_URL: redisUrl,
+      KAFKA_BROKERS: kafkaBrokers,
+      HERALD_ADMIN_KEY: adminKey,
+    };
     for (const app of APPS) {
       const port = options.ports?.[app.name] ?? Number(env[app.portVariable] ?? app.defaultPort);
       urls[app.name] = `http://127.0.0.1:${port}`;
@@ -133,7 +152,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         name: app.name,
         command: process.execPath,
         args: ['-r', '@swc-node/register', `apps/${app.name}/src/main.ts`],
-        env: { ...appEnv, [app.portVariable]: String(port), SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
+        env: {
+          ...appEnv,
+          [app.portVariable]: String(port),
+          SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'),
+        },
         cwd: REPO_ROOT,
         isReady: async () => (await httpStatus(`${urls[app.name]}/health/live`)) === 200,
         onLine: options.onLine,

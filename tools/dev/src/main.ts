@@ -5,7 +5,10 @@ import { APPS, MissingRedisError, REPO_ROOT, startGateway } from './gateway';
 // `npm start`: the whole gateway on this machine, until Ctrl-C.
 async function main(): Promise<void> {
   const say = (message: string): void => void process.stdout.write(`${message}\n`);
-  if (!existsSync(join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js')) && !process.env.KAFKA_BROKERS) {
+  if (
+    !existsSync(join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js')) &&
+    !process.env.KAFKA_BROKERS
+  ) {
     say('The embedded broker is not built in this checkout; set KAFKA_BROKERS to a Kafka you run.');
     process.exit(1);
   }
@@ -16,7 +19,10 @@ async function main(): Promise<void> {
   });
 
   say('\nHerald is running:');
-  for (const app of APPS) say(`  ${app.name.padEnd(17)} ${gateway.urls[app.name]}   (metrics ${gateway.urls[app.name]}/metrics)`);
+  for (const app of APPS)
+    say(
+      `  ${app.name.padEnd(17)} ${gateway.urls[app.name]}   (metrics ${gateway.urls[app.name]}/metrics)`,
+    );
   say(`  ${'kafka'.padEnd(17)} ${gateway.kafkaBrokers}`);
   say(`  ${'redis'.padEnd(17)} ${gateway.redisUrl}`);
   say(`  API docs          ${gateway.urls['subscription-api']}/api-docs`);
@@ -44,13 +50,16 @@ async function main(): Promise<void> {
 
   for (const [name, managed] of gateway.processes) {
     void managed.exited().then(({ code, signal }) => {
-      if (!stopping) say(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping the rest.`);
+      if (!stopping)
+        say(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping the rest.`);
       shutdown();
     });
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof MissingRedisError ? error.message : String(error instanceof Error ? error.stack : error)}\n`);
+  process.stderr.write(
+    `${error instanceof MissingRedisError ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
+  );
   process.exit(1);
 });

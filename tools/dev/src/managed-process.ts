@@ -33,16 +33,25 @@ export class ManagedProcess {
   }
 
   isRunning(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   async start(): Promise<void> {
     const { command, args, env, cwd, name, onLine } = this.options;
     // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
     // children in order (apps before the broker and Redis they commit to).
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.child = child;
-    this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     for (const stream of [child.stdout, child.stderr]) {
       const lines = createInterface({ input: stream });
       lines.on('line', (line) => onLine?.(name, line));

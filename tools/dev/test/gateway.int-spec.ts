@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APPS, REPO_ROOT, startGateway, type Gateway } from '../src/gateway';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { freePort } = require('../../testing/redis-harness.js') as { freePort(): Promise<number> };
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  deadlineMs = 20_000,
+): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('the gateway as npm start runs it', () => {
+  let gateway: Gateway;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-gateway-'));
+    gateway = await startGateway({
+      dataDir,
+      env: { KAFKA_BROKERS: undefined, LOG_LEVEL: 'warn' },
+      ports: {
+        broker: await freePort(),
+        'subscription-api': await freePort(),
+        'ingest-bridge': await freePort(),
+        fanout: await freePort(),
+      },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each(APPS.map((app) => app.name))(
+    '%s is ready, with Kafka and Redis checks up',
+    async (name) => {
+      const body = await waitFor(`${name} ready`, async () => {
+        const response = await fetch(`${gateway.urls[name]}/health/ready`);
+        return response.status === 200
+          ? ((await response.json()) as { details: Record<string, { status: string }> })
+          : undefined;
+      });
+      expect(body.details.kafka?.status).toBe('up');
+      expect(body.details.redis?.status).toBe('up');
+    },
+  );
+
+  it.each(APPS.map((app) => app.name))('%s serves default process metrics', async (name) => {
+    const response = await fetch(`${gateway.urls[name]}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    expect(text).toContain('process_cpu_user_seconds_total');
+    expect(text).toContain('nodejs_heap_size_used_bytes');
+    expect(text).toContain('herald_http_request_duration_seconds');
+  });
+
+  it.each(APPS.map((app) => app.name))('%s exits 0 within 10 s of SIGTERM', async (name) => {
+    const managed = gateway.processes.get(name)!;
+    const started = Date.now();
+    const result = await managed.stop(10_000);
+    expect(result).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('a bad environment', () => {
+  it.each([
+    ['fanout', { FANOUT_PORT: 'eighty' }, 'FANOUT_PORT'],
+    ['ingest-bridge', { REDIS_URL: 'http://not-redis' }, 'REDIS_URL'],
+    ['subscription-api', { KAFKA_BROKERS: 'no-port-here' }, 'KAFKA_BROKERS'],
+    ['fanout', { LOG_LEVEL: 'chatty' }, 'LOG_LEVEL'],
+  ])(
+    'stops %s with the variable named (%j)',
+    async (app, env, variable) => {
+      const child = spawn(
+        process.execPath,
+        ['-r', '@swc-node/register', `apps/${app}/src/main.ts`],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, ...env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(78);
+      expect(stderr).toContain(`${variable}: expected`);
+    },
+    30_000,
+  );
+});
