@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createAddressPolicy } from './address-policy';
 import type { HostResolver } from './host-resolver';
@@ -283,6 +287,55 @@ describe('WebhookClient', () => {
     await expect(send(webhooks, target.url)).resolves.toMatchObject({
       kind: 'error',
       error: 'network',
+    });
+  });
+
+  describe('over HTTPS', () => {
+    const fixtures = join(__dirname, '../test/fixtures');
+    // A self-signed certificate for hooks.partner.test, valid until 2126.
+    const cert = readFileSync(join(fixtures, 'hooks-partner-test.cert.pem'));
+    const key = readFileSync(join(fixtures, 'hooks-partner-test.key.pem'));
+    const toLoopback: HostResolver = () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
+
+    async function httpsReceiver(): Promise<{ port: number; servernames: string[] }> {
+      const servernames: string[] = [];
+      const server = createHttpsServer({ cert, key }, (req, res) => {
+        servernames.push(String((req.socket as TLSSocket).servername));
+        req.resume();
+        req.on('end', () => res.end('secure'));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      );
+      return { port: (server.address() as AddressInfo).port, servernames };
+    }
+
+    it('connects to the pinned address but presents and verifies the host name', async () => {
+      const { port, servernames } = await httpsReceiver();
+      const result = await send(
+        client({ resolver: toLoopback, ca: [cert] }),
+        `https://hooks.partner.test:${port}/`,
+      );
+      expect(result).toMatchObject({ kind: 'response', status: 200, body: 'secure' });
+      expect(servernames).toEqual(['hooks.partner.test']);
+    });
+
+    it('refuses a certificate that does not name the URL host', async () => {
+      const { port } = await httpsReceiver();
+      const result = await send(
+        client({ resolver: toLoopback, ca: [cert] }),
+        `https://other.partner.test:${port}/`,
+      );
+      expect(result).toMatchObject({
+        kind: 'error',
+        error: 'connect',
+        message: expect.stringContaining('ERR_TLS_CERT_ALTNAME_INVALID') as string,
+      });
     });
   });
 });

@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { isHeraldError } from '@herald/errors';
 import { judgeIp, type AddressPolicy } from './address-policy';
@@ -29,6 +30,8 @@ export interface WebhookClientOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Connections per origin; default unlimited (the engine bounds concurrency per subscription). */
   readonly connectionsPerOrigin?: number;
+  /** Extra trusted CAs for HTTPS receivers (tests, private PKI); default Node's bundle. */
+  readonly ca?: readonly (string | Buffer)[];
 }
 
 export interface WebhookSend {
@@ -79,6 +82,7 @@ export class WebhookClient {
         options.policy,
         options.resolver ?? systemResolver,
         this.connectTimeoutMs,
+        options.ca,
       ),
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
@@ -150,6 +154,7 @@ function guardedConnector(
   policy: AddressPolicy,
   resolver: HostResolver,
   connectTimeoutMs: number,
+  ca: WebhookClientOptions['ca'],
 ): buildConnector.connector {
   const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
     resolveAllowedAddresses(hostname, policy, resolver).then(
@@ -169,7 +174,11 @@ function guardedConnector(
       (error: unknown) => callback(error as NodeJS.ErrnoException, '', 0),
     );
   };
-  const connect = buildConnector({ timeout: connectTimeoutMs, lookup });
+  const connect = buildConnector({
+    timeout: connectTimeoutMs,
+    lookup,
+    ...(ca === undefined ? {} : { ca: [...rootCertificates, ...ca] }),
+  });
   return (connectOptions, callback) => {
     // Node skips the lookup function for IP literals, so those are judged here.
     const literal = parseIpAddress(connectOptions.hostname);
