@@ -1,4 +1,5 @@
 import { createAddressPolicy } from './address-policy';
+import { decide } from './retry-policy';
 import { startWebhookReceiver, type WebhookReceiver } from './testing';
 import { WebhookClient } from './webhook-client';
 import { buildWebhookRequest } from './webhook-request';
@@ -61,6 +62,22 @@ describe('startWebhookReceiver', () => {
       kind: 'error',
       error: 'timeout',
     });
+  });
+
+  it('feeds client results straight into the retry policy', async () => {
+    receiver.respondWith(() => ({ status: 503, headers: { 'retry-after': '7' } }));
+    const unavailable = await client.send(request(1));
+    expect(decide(unavailable, 1, [2000, 4000], () => 0.5)).toEqual({
+      action: 'retry',
+      delayMs: 4000,
+      reason: 'HTTP 503',
+    });
+    receiver.respondWith(() => ({ status: 410 }));
+    expect(decide(await client.send(request(2)), 2, [2000, 4000])).toMatchObject({
+      action: 'disable',
+    });
+    receiver.respondWith(() => ({ status: 200 }));
+    expect(decide(await client.send(request(3)), 3, [2000, 4000])).toEqual({ action: 'success' });
   });
 
   it('rejects waitFor when the requests do not come in time', async () => {
