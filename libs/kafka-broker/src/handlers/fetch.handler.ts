@@ -11,6 +11,8 @@ import { partitionKey } from '../fetch/append-signal';
 import { defineApi, type RequestContext } from '../network/api-handler';
 
 const NO_TOPIC_ID = Buffer.alloc(16);
+/** librdkafka refuses a null record set, so "no records" is an empty one. */
+const NO_RECORDS = Buffer.alloc(0);
 
 interface Collected {
   response: FetchResponse;
@@ -20,7 +22,16 @@ interface Collected {
 }
 
 function partitionError(partitionIndex: number, errorCode: number): PartitionData {
-  return { partitionIndex, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, preferredReadReplica: -1, records: null };
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: null,
+  };
 }
 
 /** One pass over the requested partitions: what can be answered right now. */
@@ -46,24 +57,39 @@ function collect(request: FetchRequest, ctx: RequestContext): Collected {
       keys.push(partitionKey(name, p.partition));
       const highWatermark = log.nextOffset();
       const logStartOffset = log.logStartOffset();
-      const base = { partitionIndex: p.partition, highWatermark, lastStableOffset: highWatermark, logStartOffset, abortedTransactions: null, preferredReadReplica: -1 };
+      const base = {
+        partitionIndex: p.partition,
+        highWatermark,
+        lastStableOffset: highWatermark,
+        logStartOffset,
+        abortedTransactions: null,
+        preferredReadReplica: -1,
+      };
       if (p.fetchOffset > highWatermark || p.fetchOffset < logStartOffset) {
         failed = true;
-        return { ...base, errorCode: KafkaErrorCode.OFFSET_OUT_OF_RANGE, records: null };
+        return { ...base, errorCode: KafkaErrorCode.OFFSET_OUT_OF_RANGE, records: NO_RECORDS };
       }
-      if (p.fetchOffset === highWatermark || budget <= 0) return { ...base, errorCode: 0, records: null };
+      if (p.fetchOffset === highWatermark || budget <= 0)
+        return { ...base, errorCode: 0, records: NO_RECORDS };
       // As Kafka: the first partition with data always gets at least one whole batch, so a batch
       // larger than the limits cannot stall a consumer.
       const limit = Math.min(p.partitionMaxBytes, budget);
       const records = log.read(p.fetchOffset, Math.max(limit, 1));
-      if (bytes > 0 && records.length > limit) return { ...base, errorCode: 0, records: null };
+      if (bytes > 0 && records.length > limit) return { ...base, errorCode: 0, records: NO_RECORDS };
       bytes += records.length;
       budget -= records.length;
-      return { ...base, errorCode: 0, records: records.length > 0 ? records : null };
+      return { ...base, errorCode: 0, records };
     });
-    return byId ? { topicId: wanted.topicId ?? NO_TOPIC_ID, partitions } : { topic: wanted.topic ?? '', partitions };
+    return byId
+      ? { topicId: wanted.topicId ?? NO_TOPIC_ID, partitions }
+      : { topic: wanted.topic ?? '', partitions };
   });
-  return { response: { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses }, bytes, failed, keys };
+  return {
+    response: { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses },
+    bytes,
+    failed,
+    keys,
+  };
 }
 
 export const fetchApi = defineApi({
@@ -79,7 +105,12 @@ export const fetchApi = defineApi({
     for (;;) {
       const collected = collect(request, ctx);
       const remaining = deadline - Date.now();
-      if (collected.bytes >= request.minBytes || collected.failed || remaining <= 0 || ctx.signal.aborted) {
+      if (
+        collected.bytes >= request.minBytes ||
+        collected.failed ||
+        remaining <= 0 ||
+        ctx.signal.aborted
+      ) {
         return collected.response;
       }
       await ctx.broker.appendSignal.wait(collected.keys, remaining, ctx.signal);
