@@ -1,9 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_TOPIC_CONFIG, openStorage } from './broker-storage';
+import { readBatchHeader } from './record-batch';
 import { FIXTURE_BASE_TIMESTAMP, batchOf, decodeRecords } from './record-batch.fixture';
 import {
+  DataDirLockedError,
   InvalidPartitionsError,
+  InvalidStorageOptionError,
   StorageClosedError,
   TopicExistsError,
   UnknownTopicError,
@@ -226,6 +230,46 @@ describe('broker storage persistence', () => {
 });
 
 describe('openStorage', () => {
+  it('refuses a data folder another open storage holds, and takes over a dead owner’s lock', async () => {
+    const temp = makeTempDir('lock');
+    try {
+      const first = await openStorage({ dataDir: temp.dir });
+      await expect(openStorage({ dataDir: temp.dir })).rejects.toBeInstanceOf(DataDirLockedError);
+      await first.close();
+      const exited = spawnSync(process.execPath, ['-e', '']);
+      fs.writeFileSync(path.join(temp.dir, '.lock'), String(exited.pid));
+      const second = await openStorage({ dataDir: temp.dir });
+      await second.close();
+    } finally {
+      temp.remove();
+    }
+  });
+
+  it('rejects option values it cannot honour', async () => {
+    await expect(openStorage({ segmentBytes: 0 })).rejects.toBeInstanceOf(
+      InvalidStorageOptionError,
+    );
+    await expect(openStorage({ segmentBytes: 2 ** 31 })).rejects.toBeInstanceOf(
+      InvalidStorageOptionError,
+    );
+    await expect(openStorage({ indexIntervalBytes: -1 })).rejects.toBeInstanceOf(
+      InvalidStorageOptionError,
+    );
+    await expect(openStorage({ leaderEpoch: 1.5 })).rejects.toBeInstanceOf(
+      InvalidStorageOptionError,
+    );
+  });
+
+  it('stamps the configured leader epoch into appended batches', async () => {
+    const storage = await openStorage({ leaderEpoch: 7 });
+    storage.createTopic('t', 1);
+    await storage.partition('t', 0)!.append(Buffer.concat([batchOf(1), batchOf(2)]));
+    const data = storage.partition('t', 0)!.read(0n, 1 << 20);
+    expect(readBatchHeader(data, 0).partitionLeaderEpoch).toBe(7);
+    expect(readBatchHeader(data, data.readInt32BE(8) + 12).partitionLeaderEpoch).toBe(7);
+    await storage.close();
+  });
+
   it('creates a missing data folder', async () => {
     const temp = makeTempDir('create');
     try {

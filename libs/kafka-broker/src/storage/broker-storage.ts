@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CommittedOffsetsStore } from './committed-offsets.store';
 import { FilePartitionStore } from './file-segment.store';
+import { DataDirLock } from './data-dir.lock';
 import { FsyncScheduler } from './fsync.scheduler';
 import { MemoryPartitionStore } from './memory-segment.store';
 import { SegmentedPartitionLog, type RecoveredTail } from './partition-log';
@@ -20,6 +21,7 @@ import { ProducerIdStore } from './producer-id.store';
 import type { PartitionStore } from './segment.store';
 import {
   InvalidPartitionsError,
+  InvalidStorageOptionError,
   StorageClosedError,
   TopicExistsError,
   UnknownTopicError,
@@ -39,6 +41,8 @@ export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4096;
 export const DEFAULT_FSYNC_POLICY: FsyncPolicy = { mode: 'never' };
 export const DEFAULT_FSYNC_INTERVAL_MS = 1000;
+/** Index positions are int32 and an append may overshoot the roll size; 1 GiB leaves room. */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
@@ -68,8 +72,12 @@ export class LogBrokerStorage implements BrokerStorage {
 
   private constructor(
     private readonly dataDir: string | undefined,
-    private readonly segmentBytes: number,
-    private readonly indexIntervalBytes: number,
+    private readonly lock: DataDirLock | null,
+    private readonly settings: {
+      segmentBytes: number;
+      indexIntervalBytes: number;
+      leaderEpoch: number | undefined;
+    },
     private readonly fsync: FsyncScheduler,
     private readonly catalog: TopicCatalogStore,
     private readonly offsets: CommittedOffsetsStore,
@@ -77,22 +85,30 @@ export class LogBrokerStorage implements BrokerStorage {
   ) {}
 
   static open(options: StorageOptions): LogBrokerStorage {
+    const settings = validateOptions(options);
     const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
     if (dataDir !== undefined) fs.mkdirSync(path.join(dataDir, TOPICS_DIR), { recursive: true });
+    const lock = dataDir === undefined ? null : DataDirLock.acquire(dataDir);
     const policy = normalisePolicy(options.fsync ?? DEFAULT_FSYNC_POLICY);
     const onError = options.onBackgroundError ?? ((error: Error) => process.emitWarning(error));
     const fsync = new FsyncScheduler(policy, onError);
-    const storage = new LogBrokerStorage(
-      dataDir,
-      options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
-      options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES,
-      fsync,
-      new TopicCatalogStore(dataDir),
-      new CommittedOffsetsStore(dataDir, fsync),
-      new ProducerIdStore(dataDir),
-    );
-    storage.loadTopics();
-    return storage;
+    try {
+      const storage = new LogBrokerStorage(
+        dataDir,
+        lock,
+        settings,
+        fsync,
+        new TopicCatalogStore(dataDir),
+        new CommittedOffsetsStore(dataDir, fsync),
+        new ProducerIdStore(dataDir),
+      );
+      storage.loadTopics();
+      return storage;
+    } catch (error) {
+      fsync.stop();
+      lock?.release();
+      throw error;
+    }
   }
 
   topics(): TopicMetadata[] {
@@ -227,6 +243,7 @@ export class LogBrokerStorage implements BrokerStorage {
       }
     }
     this.offsets.close();
+    this.lock?.release();
   }
 
   private loadTopics(): void {
@@ -269,8 +286,7 @@ export class LogBrokerStorage implements BrokerStorage {
             this.fsync.policy.mode !== 'never',
           );
     return SegmentedPartitionLog.open(metadata.name, partition, store, {
-      segmentBytes: this.segmentBytes,
-      indexIntervalBytes: this.indexIntervalBytes,
+      ...this.settings,
       fsync: this.fsync,
     });
   }
@@ -286,6 +302,31 @@ export class LogBrokerStorage implements BrokerStorage {
   private assertOpen(): void {
     if (this.closed) throw new StorageClosedError('broker storage');
   }
+}
+
+function validateOptions(options: StorageOptions): {
+  segmentBytes: number;
+  indexIntervalBytes: number;
+  leaderEpoch: number | undefined;
+} {
+  const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  const indexIntervalBytes = options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES;
+  if (!Number.isInteger(segmentBytes) || segmentBytes < 1 || segmentBytes > MAX_SEGMENT_BYTES) {
+    throw new InvalidStorageOptionError(
+      `segmentBytes must be an integer from 1 to ${MAX_SEGMENT_BYTES}`,
+    );
+  }
+  if (!Number.isInteger(indexIntervalBytes) || indexIntervalBytes < 0) {
+    throw new InvalidStorageOptionError('indexIntervalBytes must be a non-negative integer');
+  }
+  const leaderEpoch = options.leaderEpoch;
+  if (
+    leaderEpoch !== undefined &&
+    (!Number.isInteger(leaderEpoch) || leaderEpoch < -1 || leaderEpoch > 2147483647)
+  ) {
+    throw new InvalidStorageOptionError('leaderEpoch must be an int32 of at least -1');
+  }
+  return { segmentBytes, indexIntervalBytes, leaderEpoch };
 }
 
 function normalisePolicy(policy: FsyncPolicy): FsyncPolicy {

@@ -27,6 +27,8 @@ export interface PartitionLogSettings {
   segmentBytes: number;
   /** One sparse index entry per this many bytes of batches. */
   indexIntervalBytes: number;
+  /** Stamped into every appended batch when set. */
+  leaderEpoch: number | undefined;
   fsync: FsyncScheduler;
 }
 
@@ -186,8 +188,12 @@ export class SegmentedPartitionLog implements PartitionLog {
 
     const baseOffset = active.nextOffset;
     let offset = baseOffset;
+    const leaderEpoch = this.settings.leaderEpoch;
     for (let position = 0; position < batches.length;) {
       writeInt64(batches, position + BATCH.baseOffset, offset);
+      if (leaderEpoch !== undefined) {
+        batches.writeInt32BE(leaderEpoch, position + BATCH.partitionLeaderEpoch);
+      }
       offset += batches.readInt32BE(position + BATCH.lastOffsetDelta) + 1;
       position += BATCH_LOG_OVERHEAD + batches.readInt32BE(position + BATCH.batchLength);
     }

@@ -9,6 +9,8 @@ export const STORAGE_ERROR_CODES = {
   invalidPartitions: 'broker_storage.invalid_partitions',
   closed: 'broker_storage.closed',
   corruptState: 'broker_storage.corrupt_state',
+  dataDirLocked: 'broker_storage.data_dir_locked',
+  invalidOption: 'broker_storage.invalid_option',
 } as const;
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[keyof typeof STORAGE_ERROR_CODES];
@@ -56,5 +58,25 @@ export class StorageClosedError extends HeraldError {
 export class CorruptStateError extends HeraldError {
   constructor(file: string, options: { cause?: unknown } = {}) {
     super(STORAGE_ERROR_CODES.corruptState, `cannot parse storage state file ${file}`, options);
+  }
+}
+
+/** Another live broker (or this process, without closing) already has the data folder open. */
+export class DataDirLockedError extends HeraldError {
+  constructor(
+    readonly dataDir: string,
+    /** Pid of the owner, -1 when unknown. */
+    readonly ownerPid: number,
+  ) {
+    super(
+      STORAGE_ERROR_CODES.dataDirLocked,
+      `data folder ${dataDir} is in use by process ${ownerPid}`,
+    );
+  }
+}
+
+export class InvalidStorageOptionError extends HeraldError {
+  constructor(message: string) {
+    super(STORAGE_ERROR_CODES.invalidOption, message);
   }
 }

@@ -13,10 +13,15 @@ export type FsyncPolicy =
 export interface StorageOptions {
   /** Folder holding all data; `undefined` keeps everything in memory (tests). */
   dataDir?: string;
-  /** Roll a new segment when the active one reaches this many bytes. Default 64 MiB. */
+  /** Roll a new segment when the active one reaches this many bytes (1 to 1 GiB). Default 64 MiB. */
   segmentBytes?: number;
   /** One sparse index entry per this many bytes of batches. Default 4096. */
   indexIntervalBytes?: number;
+  /**
+   * Written into each appended batch's partitionLeaderEpoch field (outside the CRC), as a Kafka
+   * leader does. Default: keep what the producer sent.
+   */
+  leaderEpoch?: number;
   /** Default `{ mode: 'never' }`: every append is handed to the OS before it resolves. */
   fsync?: FsyncPolicy;
   /**
