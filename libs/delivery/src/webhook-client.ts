@@ -5,7 +5,12 @@ import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { isHeraldError } from '@herald/errors';
 import { judgeIp, type AddressPolicy } from './address-policy';
 import { AddressRefusedError, DeliveryErrorCode, HostUnresolvableError } from './delivery.errors';
-import { resolveAllowedAddresses, systemResolver, type HostResolver } from './host-resolver';
+import {
+  resolveAllowedAddresses,
+  systemResolver,
+  type HostResolver,
+  type ResolvedAddress,
+} from './host-resolver';
 import { parseIpAddress } from './ip-address';
 import type { AttemptErrorKind } from './retry-policy';
 
@@ -157,21 +162,24 @@ function guardedConnector(
   ca: WebhookClientOptions['ca'],
 ): buildConnector.connector {
   const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
-    resolveAllowedAddresses(hostname, policy, resolver).then(
-      (addresses) => {
-        const usable = addresses.filter(
-          (a) => !lookupOptions.family || a.family === lookupOptions.family,
+    const answer = (addresses: readonly ResolvedAddress[]) => {
+      const usable = addresses.filter(
+        (a) => !lookupOptions.family || a.family === lookupOptions.family,
+      );
+      const first = usable[0];
+      if (first === undefined) {
+        callback(new HostUnresolvableError(hostname), '', 0);
+      } else if (lookupOptions.all) {
+        callback(
+          null,
+          usable.map((a) => ({ address: a.address, family: a.family })),
         );
-        const first = usable[0];
-        if (first === undefined) callback(new HostUnresolvableError(hostname), '', 0);
-        else if (lookupOptions.all)
-          callback(
-            null,
-            usable.map((a) => ({ address: a.address, family: a.family })),
-          );
-        else callback(null, first.address, first.family);
-      },
-      (error: unknown) => callback(error as NodeJS.ErrnoException, '', 0),
+      } else {
+        callback(null, first.address, first.family);
+      }
+    };
+    resolveAllowedAddresses(hostname, policy, resolver).then(answer, (error: unknown) =>
+      callback(error as NodeJS.ErrnoException, '', 0),
     );
   };
   const connect = buildConnector({
