@@ -68,7 +68,12 @@ describe('recovery at open', () => {
     expect(values(log)).toEqual(expected(10));
     expect(fs.statSync(active).size).toBe(size);
     expect(storage.recoveredTails()).toEqual([
-      { topic: 'orders', partition: 0, segmentBaseOffset: expect.any(Number), truncatedBytes: 38 },
+      {
+        topic: 'orders',
+        partition: 0,
+        segmentBaseOffset: Number(path.basename(active, '.log')),
+        truncatedBytes: 38,
+      },
     ]);
     expect(await log.append(batchOf(1, 'after'))).toMatchObject({ baseOffset: 30n });
     expect(values(await harness.reopen().then((s) => s.partition('orders', 0)!)).at(-1)).toBe(
