@@ -33,7 +33,7 @@ function consumer(groupId: string): Consumer<string, string, string, string> {
     sessionTimeout: 6000,
     heartbeatInterval: 200,
   });
-  cleanups.push(() => c.close(true));
+  cleanups.push(() => new Promise<void>((resolve) => c.close(true, () => resolve())));
   return c;
 }
 

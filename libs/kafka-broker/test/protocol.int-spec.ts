@@ -1,0 +1,148 @@
+// The broker at the byte level: version negotiation, unsupported requests, idempotence, long
+// polls and corrupt input, driven by a raw client.
+import { ApiKey } from '../src/protocol/generated/api-messages.generated';
+import { readApiVersionsResponse } from '../src/protocol/generated/api-versions-response.generated';
+import { writeDescribeAclsRequest } from '../src/protocol/generated/describe-acls-request.generated';
+import { readDescribeAclsResponse } from '../src/protocol/generated/describe-acls-response.generated';
+import { writeFetchRequest } from '../src/protocol/generated/fetch-request.generated';
+import { readFetchResponse } from '../src/protocol/generated/fetch-response.generated';
+import { writeInitProducerIdRequest } from '../src/protocol/generated/init-producer-id-request.generated';
+import { readInitProducerIdResponse } from '../src/protocol/generated/init-producer-id-response.generated';
+import { writeProduceRequest } from '../src/protocol/generated/produce-request.generated';
+import { readProduceResponse } from '../src/protocol/generated/produce-response.generated';
+import { writeMetadataRequest } from '../src/protocol/generated/metadata-request.generated';
+import { KafkaErrorCode } from '../src/protocol/protocol.errors';
+import { encodeBatch } from '../src/storage/record-batch.fixture';
+import { startTestBroker, uniqueName, type RunningBroker } from '../src/testing';
+import { RawKafkaClient } from './raw-kafka.client';
+
+let broker: RunningBroker;
+const clients: RawKafkaClient[] = [];
+
+async function client(): Promise<RawKafkaClient> {
+  const c = await RawKafkaClient.connect(broker.port);
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  broker = await startTestBroker({ maxFrameBytes: 1024 * 1024 });
+});
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+
+afterAll(async () => {
+  await broker.stop();
+});
+
+async function produce(c: RawKafkaClient, topic: string, batch: Buffer, version = 7): Promise<{ errorCode: number; baseOffset: bigint }> {
+  const r = await c.request(ApiKey.Produce, version, (w) =>
+    writeProduceRequest(w, version, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] }),
+  );
+  const partition = readProduceResponse(r, version).responses[0]?.partitionResponses[0];
+  return { errorCode: partition?.errorCode ?? -99, baseOffset: partition?.baseOffset ?? -99n };
+}
+
+describe('protocol', () => {
+  it('answers every ApiVersions version it knows, and an unknown one in v0 with UNSUPPORTED_VERSION', async () => {
+    const c = await client();
+    for (let version = 0; version <= 4; version++) {
+      const r = await c.request(ApiKey.ApiVersions, version, (w) => {
+        if (version >= 3) {
+          w.writeString('raw-test', true);
+          w.writeString('1.0', true);
+          w.writeUVarInt(0);
+        }
+      });
+      const response = readApiVersionsResponse(r, version);
+      expect(response.errorCode).toBe(0);
+      expect(response.apiKeys.find((k) => k.apiKey === ApiKey.Fetch)).toEqual({ apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 13 });
+    }
+    const r = await c.request(ApiKey.ApiVersions, 99, () => undefined);
+    const fallback = readApiVersionsResponse(r, 0);
+    expect(fallback.errorCode).toBe(KafkaErrorCode.UNSUPPORTED_VERSION);
+    expect(fallback.apiKeys.find((k) => k.apiKey === ApiKey.ApiVersions)?.maxVersion).toBe(4);
+  });
+
+  it('answers an API it does not serve with UNSUPPORTED_VERSION and keeps the connection', async () => {
+    const c = await client();
+    const r = await c.request(ApiKey.DescribeAcls, 1, (w) =>
+      writeDescribeAclsRequest(w, 1, { resourceTypeFilter: 1, resourceNameFilter: null, patternTypeFilter: 3, principalFilter: null, hostFilter: null, operation: 1, permissionType: 1 }),
+    );
+    expect(readDescribeAclsResponse(r, 1).errorCode).toBe(KafkaErrorCode.UNSUPPORTED_VERSION);
+    const again = await c.request(ApiKey.ApiVersions, 0, () => undefined);
+    expect(readApiVersionsResponse(again, 0).errorCode).toBe(0);
+  });
+
+  it('closes only the connection that sends an unknown API key, an unusable version or an oversized frame', async () => {
+    const healthy = await client();
+    const unknownKey = await client();
+    await expect(unknownKey.request(9999, 0, () => undefined)).rejects.toThrow('connection closed');
+    const oldProduce = await client();
+    await expect(oldProduce.request(ApiKey.Produce, 2, (w) => w.writeInt16(1))).rejects.toThrow('connection closed');
+    const huge = await client();
+    const header = Buffer.alloc(12);
+    header.writeInt32BE(64 * 1024 * 1024, 0);
+    huge.writeRaw(header);
+    await huge.closed;
+    const r = await healthy.request(ApiKey.ApiVersions, 0, () => undefined);
+    expect(readApiVersionsResponse(r, 0).errorCode).toBe(0);
+  });
+
+  it('drops a retried idempotent batch, answering with its original offset, and refuses a sequence gap', async () => {
+    const c = await client();
+    const topic = uniqueName('idempotent');
+    const init = readInitProducerIdResponse(
+      await c.request(ApiKey.InitProducerId, 1, (w) => writeInitProducerIdRequest(w, 1, { transactionalId: null, transactionTimeoutMs: 60000 })),
+      1,
+    );
+    expect(init.errorCode).toBe(0);
+    const batch = (baseSequence: number, prefix: string) =>
+      encodeBatch({ records: [{ value: `${prefix}-0` }, { value: `${prefix}-1` }], producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence });
+
+    await produce(c, uniqueName('warmup'), encodeBatch({ records: [{ value: 'x' }] }));
+    expect(await produce(c, topic, batch(0, 'a'))).toEqual({ errorCode: 0, baseOffset: 0n });
+    expect(await produce(c, topic, batch(2, 'b'))).toEqual({ errorCode: 0, baseOffset: 2n });
+    // The retry of the first batch is acknowledged with its offsets and not stored again.
+    expect(await produce(c, topic, batch(0, 'a'))).toEqual({ errorCode: 0, baseOffset: 0n });
+    expect((await produce(c, topic, batch(9, 'gap'))).errorCode).toBe(KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect(await produce(c, topic, batch(4, 'c'))).toEqual({ errorCode: 0, baseOffset: 4n });
+  });
+
+  it('refuses a batch whose CRC does not match', async () => {
+    const c = await client();
+    const batch = encodeBatch({ records: [{ value: 'good' }] });
+    batch.writeUInt8(batch.readUInt8(batch.length - 3) ^ 0xff, batch.length - 3);
+    expect((await produce(c, uniqueName('crc'), batch)).errorCode).toBe(KafkaErrorCode.CORRUPT_MESSAGE);
+  });
+
+  it('wakes a long-polling fetch when a record arrives', async () => {
+    const c = await client();
+    const producer = await client();
+    const topic = uniqueName('longpoll');
+    await c.request(ApiKey.Metadata, 4, (w) => writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }));
+    const started = Date.now();
+    const fetching = c.request(ApiKey.Fetch, 11, (w) =>
+      writeFetchRequest(w, 11, {
+        replicaId: -1,
+        maxWaitMs: 20_000,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+        forgottenTopicsData: [],
+        rackId: '',
+      }),
+    );
+    await produce(producer, topic, encodeBatch({ records: [{ value: 'wake-up' }] }));
+    const response = readFetchResponse(await fetching, 11);
+    const partition = response.responses[0]?.partitions[0];
+    expect(partition?.records?.length).toBeGreaterThan(0);
+    expect(partition?.highWatermark).toBe(1n);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
