@@ -39,14 +39,4 @@ describe('OffsetIndex', () => {
       OffsetIndex.parse(Buffer.concat([data.subarray(8), data.subarray(0, 8)]), 1000, 30),
     ).toBeNull();
   });
-
-  it('drops entries at or past a truncation point', () => {
-    const index = indexOf([
-      [3, 100],
-      [9, 250],
-    ]);
-    index.truncateToPosition(250);
-    expect(index.entries).toBe(1);
-    expect(index.lookup(50)).toBe(100);
-  });
 });

@@ -47,11 +47,6 @@ export class OffsetIndex {
     return found < 0 ? 0 : this.positions[found]!;
   }
 
-  /** Drops entries for positions at or past `position` (after a tail was cut off). */
-  truncateToPosition(position: number): void {
-    while (this.count > 0 && this.positions[this.count - 1]! >= position) this.count--;
-  }
-
   entryAt(i: number): { relativeOffset: number; position: number } {
     return { relativeOffset: this.relativeOffsets[i]!, position: this.positions[i]! };
   }

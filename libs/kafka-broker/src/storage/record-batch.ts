@@ -34,8 +34,6 @@ export const CURRENT_MAGIC = 2;
 
 export const COMPRESSION_MASK = 0x07;
 export const TIMESTAMP_TYPE_LOG_APPEND = 0x08;
-export const TRANSACTIONAL_FLAG = 0x10;
-export const CONTROL_FLAG = 0x20;
 
 /** Reads a 64-bit big-endian integer as a number; offsets and millisecond timestamps fit in 2^53. */
 export function readInt64(buf: Buffer, at: number): number {
@@ -68,12 +66,6 @@ export function readBatchHeader(buf: Buffer, offset: number): BatchHeader {
     baseSequence: buf.readInt32BE(offset + BATCH.baseSequence),
     recordCount: buf.readInt32BE(offset + BATCH.recordCount),
   };
-}
-
-/** Total size in bytes of the batch at `offset`, or -1 when its length field is not all there. */
-export function batchSizeAt(buf: Buffer, offset: number): number {
-  if (offset + BATCH_LOG_OVERHEAD > buf.length) return -1;
-  return BATCH_LOG_OVERHEAD + buf.readInt32BE(offset + BATCH.batchLength);
 }
 
 /** True when the stored CRC matches the bytes from `attributes` to the end of the batch. */

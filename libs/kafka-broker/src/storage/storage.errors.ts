@@ -70,7 +70,7 @@ export class DataDirLockedError extends HeraldError {
   ) {
     super(
       STORAGE_ERROR_CODES.dataDirLocked,
-      `data folder ${dataDir} is in use by process ${ownerPid}`,
+      `data folder ${dataDir} is in use by process ${ownerPid} (delete its .lock file if no broker runs there)`,
     );
   }
 }

@@ -55,11 +55,6 @@ export class TimeIndex {
     return found < 0 ? 0 : this.relativeOffsets[found]!;
   }
 
-  /** Drops entries for batches at or past `relativeOffset` (after a tail was cut off). */
-  truncateToOffset(relativeOffset: number): void {
-    while (this.count > 0 && this.relativeOffsets[this.count - 1]! >= relativeOffset) this.count--;
-  }
-
   serialize(): Buffer {
     const buf = Buffer.allocUnsafe(this.count * ENTRY_BYTES);
     for (let i = 0; i < this.count; i++) {
