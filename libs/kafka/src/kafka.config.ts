@@ -4,6 +4,15 @@ import { z } from 'zod';
 /** The embedded broker's address; used when KAFKA_BROKERS is unset (development and tests). */
 export const EMBEDDED_BROKER = '127.0.0.1:9092';
 
+function nonNegativeInt(defaultValue: number, unit: string) {
+  return z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(defaultValue)
+    .describe(`a whole number of ${unit}, 0 or more (default ${defaultValue})`);
+}
+
 export const kafkaConfig = configFragment(
   {
     KAFKA_BROKERS: env.hostPortList(),
@@ -14,12 +23,28 @@ export const kafkaConfig = configFragment(
       .describe(
         'a client id of up to 64 letters, digits, ".", "_" or "-" (default: the service name)',
       ),
+    KAFKA_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000, 'milliseconds'),
+    KAFKA_LINGER_MS: nonNegativeInt(0, 'milliseconds'),
+    KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(1_048_576, 'bytes'),
+    KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
   },
   (v) => ({
     brokers: v.KAFKA_BROKERS ?? [EMBEDDED_BROKER],
     /** True when no brokers were configured and the embedded one is assumed. */
     embedded: v.KAFKA_BROKERS === undefined,
     clientId: v.KAFKA_CLIENT_ID,
+    publish: {
+      /** How long `publish` may take before it fails with `kafka.unavailable` (ms, default 10000). */
+      timeoutMs: v.KAFKA_PUBLISH_TIMEOUT_MS,
+      /** How long to wait for more records before sending (ms, default 0 = the next turn of the event loop). */
+      lingerMs: v.KAFKA_LINGER_MS,
+      /** Coalesced publishes stop growing a request past this many bytes (default 1 MiB); one publish call is never split. */
+      maxBatchBytes: v.KAFKA_PUBLISH_MAX_BATCH_BYTES,
+    },
+    consumer: {
+      /** How often consumer lag is refreshed from the broker between batches (ms, default 10000). */
+      lagIntervalMs: v.KAFKA_LAG_INTERVAL_MS,
+    },
   }),
 );
 

@@ -1,10 +1,11 @@
 import pino from 'pino';
 import { KafkaConnection } from './kafka.connection';
+import { testKafkaConfig } from './testing';
 
 describe('KafkaConnection', () => {
   it('fails its readiness probe quickly when no broker answers', async () => {
     const connection = new KafkaConnection(
-      { brokers: ['127.0.0.1:1'], embedded: false, clientId: undefined },
+      testKafkaConfig('127.0.0.1:1'),
       'test',
       pino({ level: 'silent' }),
     );

@@ -1,6 +1,12 @@
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
-import type { Logger } from '@herald/observability';
+import type { Logger } from 'pino';
 import type { KafkaConfig } from './kafka.config';
+
+// The publisher bounds an idempotent producer's retries on purpose (see kafka.publisher.ts);
+// kafkajs warns about that on every connect, which would page nobody and bury real warnings.
+const EXPECTED_WARNINGS = new Set([
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+]);
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -15,7 +21,8 @@ export function kafkaLogCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry): void => {
       const { message, ...rest } = log;
-      child[LEVELS[level] ?? 'info'](rest, message);
+      const name = EXPECTED_WARNINGS.has(message) ? 'debug' : (LEVELS[level] ?? 'info');
+      child[name](rest, message);
     };
 }
 

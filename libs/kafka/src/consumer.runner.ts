@@ -1,0 +1,280 @@
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { KafkaConnection } from './kafka.connection';
+import { consumerLagGauge, type ConsumerLagGauge } from './kafka.metrics';
+
+/** A record as read from Kafka. Offsets and timestamps are decimal strings (64-bit in Kafka). */
+export interface IncomingRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | undefined>;
+  /** Milliseconds since the epoch, as a decimal string. */
+  timestamp: string;
+}
+
+/** Consecutive records of one partition, in offset order. */
+export interface IncomingBatch {
+  topic: string;
+  partition: number;
+  records: IncomingRecord[];
+  /** The partition's end offset when the batch was fetched. */
+  highWatermark: string;
+  /** Tells the group this member is alive; call it during long batches. */
+  heartbeat(): Promise<void>;
+  /** False once the runner is stopping or the partition moved to another member: finish early. */
+  isActive(): boolean;
+}
+
+export interface RunOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts: the oldest record (true) or new ones only (false, default). */
+  fromBeginning?: boolean;
+  /**
+   * `after-batch` (default): commit the offset after the batch's last record once `eachBatch`
+   * resolves. `manual`: never commit on its own; the caller commits with `commit()` what it has
+   * settled.
+   */
+  commit?: 'after-batch' | 'manual';
+  /** How many partitions are handled at once (default 1). */
+  concurrency?: number;
+  /** Longest a fetch waits for new records (ms, default 500); also bounds how long `stop()` waits for one. */
+  maxWaitMs?: number;
+  /** Handles one batch. A rejection leaves the batch uncommitted; kafkajs reads it again. */
+  eachBatch: (batch: IncomingBatch) => Promise<void>;
+}
+
+export interface ConsumerRunnerOptions {
+  /** Where `herald_kafka_consumer_lag` is registered; no lag metric without one. */
+  registry?: Registry;
+  /** How often lag is refreshed from the broker between batches (ms; default from config). */
+  lagIntervalMs?: number;
+}
+
+type PartitionKey = `${string}\u0000${number}`;
+
+function partitionKey(topic: string, partition: number): PartitionKey {
+  return `${topic}\u0000${partition}`;
+}
+
+/**
+ * One kafkajs consumer in a group, with offsets committed only for work that is done: a crash
+ * makes the group read records again, never skip them.
+ */
+export class ConsumerRunner {
+  private consumer: Consumer | undefined;
+  private admin: Admin | undefined;
+  private groupId = '';
+  private readonly lag: ConsumerLagGauge | undefined;
+  private readonly lagIntervalMs: number;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private assigned = new Map<string, number[]>();
+  private readonly highWatermarks = new Map<PartitionKey, bigint>();
+  private readonly committed = new Map<PartitionKey, bigint>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly connection: KafkaConnection,
+    private readonly logger: Logger,
+    options: ConsumerRunnerOptions = {},
+  ) {
+    this.lag = options.registry ? consumerLagGauge(options.registry) : undefined;
+    this.lagIntervalMs = options.lagIntervalMs ?? connection.config.consumer.lagIntervalMs;
+  }
+
+  /** Joins the group and starts handing batches to `eachBatch`; resolves once consuming has started. */
+  async run(options: RunOptions): Promise<void> {
+    if (this.consumer) throw new Error('ConsumerRunner.run was already called');
+    const { groupId, topics, fromBeginning = false, commit = 'after-batch' } = options;
+    this.groupId = groupId;
+    const consumer = this.connection.kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: options.maxWaitMs ?? 500,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.onAssignment(payload.memberAssignment);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.logger.error(
+        { err: payload.error, groupId, restart: payload.restart },
+        'Kafka consumer crashed',
+      );
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: options.concurrency ?? 1,
+      eachBatch: (payload) => this.handleBatch(payload, options.eachBatch, commit),
+    });
+    if (this.lag) {
+      this.lagTimer = setInterval(() => {
+        this.refreshLag().catch((error: unknown) =>
+          this.logger.debug({ err: error, groupId }, 'consumer lag refresh failed'),
+        );
+      }, this.lagIntervalMs);
+      this.lagTimer.unref();
+    }
+  }
+
+  /** Stops fetching from `partitions` of `topic` (all of them when omitted) until `resume`. */
+  pause(topic: string, partitions?: number[]): void {
+    this.requireConsumer().pause([partitions ? { topic, partitions } : { topic }]);
+  }
+
+  resume(topic: string, partitions?: number[]): void {
+    this.requireConsumer().resume([partitions ? { topic, partitions } : { topic }]);
+  }
+
+  /** Commits `nextOffset` (the offset of the first record not yet done) for the group. */
+  async commit(topic: string, partition: number, nextOffset: string): Promise<void> {
+    await this.requireConsumer().commitOffsets([{ topic, partition, offset: nextOffset }]);
+    const key = partitionKey(topic, partition);
+    this.committed.set(key, BigInt(nextOffset));
+    this.setLag(topic, partition);
+  }
+
+  /**
+   * Finishes the batch in hand (and its commit), leaves the group and disconnects. Safe to call
+   * more than once.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.lagTimer);
+      try {
+        // kafkajs waits for the running eachBatch, which includes its commit, before leaving.
+        await this.consumer?.disconnect();
+      } finally {
+        await this.admin?.disconnect();
+        this.onAssignment({});
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** Reads end offsets and the group's committed offsets for the assigned partitions into the lag gauge. */
+  async refreshLag(): Promise<void> {
+    if (!this.lag || this.stopping) return;
+    const topics = [...this.assigned.keys()];
+    if (topics.length === 0) return;
+    this.admin ??= this.connection.kafka.admin();
+    await this.admin.connect();
+    const groupOffsets = await this.admin.fetchOffsets({ groupId: this.groupId, topics });
+    for (const { topic, partitions } of groupOffsets) {
+      const ends = await this.admin.fetchTopicOffsets(topic);
+      const mine = new Set(this.assigned.get(topic) ?? []);
+      for (const end of ends) {
+        if (!mine.has(end.partition)) continue;
+        const key = partitionKey(topic, end.partition);
+        const remote = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+        // No commit yet: everything still held counts as lag.
+        const committed = BigInt(remote) >= 0n ? BigInt(remote) : BigInt(end.low);
+        this.highWatermarks.set(key, BigInt(end.high));
+        const local = this.committed.get(key);
+        this.committed.set(key, local !== undefined && local > committed ? local : committed);
+        this.setLag(topic, end.partition);
+      }
+    }
+  }
+
+  private async handleBatch(
+    payload: EachBatchPayload,
+    eachBatch: RunOptions['eachBatch'],
+    commit: 'after-batch' | 'manual',
+  ): Promise<void> {
+    const { batch } = payload;
+    const key = partitionKey(batch.topic, batch.partition);
+    this.highWatermarks.set(key, BigInt(batch.highWatermark));
+    const last = batch.messages[batch.messages.length - 1];
+    if (!last) {
+      this.setLag(batch.topic, batch.partition);
+      return;
+    }
+    if (!this.committed.has(key)) this.committed.set(key, BigInt(batch.messages[0]!.offset));
+    try {
+      await eachBatch({
+        topic: batch.topic,
+        partition: batch.partition,
+        records: batch.messages.map((m) => toIncomingRecord(batch.topic, batch.partition, m)),
+        highWatermark: batch.highWatermark,
+        heartbeat: () => payload.heartbeat(),
+        isActive: () => payload.isRunning() && !payload.isStale(),
+      });
+    } catch (error) {
+      this.logger.warn(
+        { err: error, groupId: this.groupId, topic: batch.topic, partition: batch.partition },
+        'batch handler failed; the batch will be read again',
+      );
+      throw error;
+    }
+    if (commit === 'after-batch')
+      await this.commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
+    else this.setLag(batch.topic, batch.partition);
+  }
+
+  private onAssignment(assignment: Record<string, number[] | undefined>): void {
+    const next = new Map<string, number[]>();
+    for (const [topic, partitions] of Object.entries(assignment))
+      if (partitions && partitions.length > 0) next.set(topic, [...partitions]);
+    // Partitions that moved to another member are that member's to report.
+    for (const [topic, partitions] of this.assigned)
+      for (const partition of partitions)
+        if (!next.get(topic)?.includes(partition)) {
+          this.lag?.remove({ group: this.groupId, topic, partition: String(partition) });
+          this.highWatermarks.delete(partitionKey(topic, partition));
+          this.committed.delete(partitionKey(topic, partition));
+        }
+    this.assigned = next;
+    if (next.size > 0 && !this.stopping)
+      this.refreshLag().catch((error: unknown) =>
+        this.logger.debug({ err: error, groupId: this.groupId }, 'consumer lag refresh failed'),
+      );
+  }
+
+  private setLag(topic: string, partition: number): void {
+    if (!this.lag) return;
+    const key = partitionKey(topic, partition);
+    const high = this.highWatermarks.get(key);
+    const committed = this.committed.get(key);
+    if (high === undefined || committed === undefined) return;
+    const lag = high > committed ? high - committed : 0n;
+    this.lag.set({ group: this.groupId, topic, partition: String(partition) }, Number(lag));
+  }
+
+  private requireConsumer(): Consumer {
+    if (!this.consumer) throw new Error('ConsumerRunner.run has not been called');
+    return this.consumer;
+  }
+}
+
+export function toIncomingRecord(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+): IncomingRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: toHeaderBuffers(message.headers),
+    timestamp: message.timestamp,
+  };
+}
+
+function toHeaderBuffers(headers: IHeaders | undefined): Record<string, Buffer | undefined> {
+  const result: Record<string, Buffer | undefined> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    // A repeated header keeps its first value: CloudEvents attributes are single-valued.
+    const first = Array.isArray(value) ? value[0] : value;
+    result[name] = typeof first === 'string' ? Buffer.from(first) : first;
+  }
+  return result;
+}
