@@ -40,7 +40,10 @@ export type ResolvedBrokerOptions = Required<Omit<BrokerOptions, 'dataDir' | 'ad
   advertisedHost: string | undefined;
 };
 
-export function resolveBrokerOptions(options: BrokerOptions, defaultLogger: BrokerLogger): ResolvedBrokerOptions {
+export function resolveBrokerOptions(
+  options: BrokerOptions,
+  defaultLogger: BrokerLogger,
+): ResolvedBrokerOptions {
   return {
     port: options.port ?? 9092,
     host: options.host ?? '127.0.0.1',

@@ -42,7 +42,8 @@ export async function startBroker(input: BrokerOptions = {}): Promise<RunningBro
   const appendSignal = new AppendSignal();
   const groups = new GroupCoordinator(storage, options, log);
   const endpoint = { host: options.advertisedHost ?? options.host, port: options.port };
-  if (!options.advertisedHost && (endpoint.host === '0.0.0.0' || endpoint.host === '::')) endpoint.host = '127.0.0.1';
+  if (!options.advertisedHost && (endpoint.host === '0.0.0.0' || endpoint.host === '::'))
+    endpoint.host = '127.0.0.1';
   const runtime: BrokerRuntime = {
     options,
     log,
@@ -58,7 +59,9 @@ export async function startBroker(input: BrokerOptions = {}): Promise<RunningBro
   const connections = new Set<BrokerConnection>();
   let nextConnectionId = 1;
   const server = createServer((socket) => {
-    const connection = new BrokerConnection(socket, nextConnectionId++, runtime, (c) => connections.delete(c));
+    const connection = new BrokerConnection(socket, nextConnectionId++, runtime, (c) =>
+      connections.delete(c),
+    );
     connections.add(connection);
   });
   let address: AddressInfo;
@@ -78,7 +81,12 @@ export async function startBroker(input: BrokerOptions = {}): Promise<RunningBro
     }
   }, options.retentionCheckIntervalMs);
   retention.unref();
-  log.info('broker listening', { host: options.host, port: address.port, advertised: `${endpoint.host}:${endpoint.port}`, dataDir: options.dataDir ?? null });
+  log.info('broker listening', {
+    host: options.host,
+    port: address.port,
+    advertised: `${endpoint.host}:${endpoint.port}`,
+    dataDir: options.dataDir ?? null,
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -93,5 +101,10 @@ export async function startBroker(input: BrokerOptions = {}): Promise<RunningBro
     })();
     return stopping;
   };
-  return { host: endpoint.host, port: endpoint.port, brokers: `${endpoint.host}:${endpoint.port}`, stop };
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    brokers: `${endpoint.host}:${endpoint.port}`,
+    stop,
+  };
 }

@@ -20,15 +20,25 @@ export function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
 
 /** Starts `herald-broker` and resolves once it logs that it is listening. */
-export function startBrokerProcess(args: string[], port: number, timeoutMs = 30_000): Promise<BrokerProcess> {
+export function startBrokerProcess(
+  args: string[],
+  port: number,
+  timeoutMs = 30_000,
+): Promise<BrokerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '--port', String(port), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--port', String(port), ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let logs = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const timer = setTimeout(() => {

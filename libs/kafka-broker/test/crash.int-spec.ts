@@ -31,11 +31,19 @@ afterAll(async () => {
 });
 
 function client(brokers: string, retries = 5): Kafka {
-  return new Kafka({ clientId: 'crash', brokers: [brokers], logLevel: logLevel.NOTHING, retry: { retries, initialRetryTime: 100 } });
+  return new Kafka({
+    clientId: 'crash',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries, initialRetryTime: 100 },
+  });
 }
 
 function messages(from: number, count: number) {
-  return Array.from({ length: count }, (_, i) => ({ partition: (from + i) % PARTITIONS, value: `${from + i}`.padStart(8, '0') }));
+  return Array.from({ length: count }, (_, i) => ({
+    partition: (from + i) % PARTITIONS,
+    value: `${from + i}`.padStart(8, '0'),
+  }));
 }
 
 it('keeps every acknowledged record, once and in order, and committed offsets across SIGKILL', async () => {
@@ -47,7 +55,14 @@ it('keeps every acknowledged record, once and in order, and committed offsets ac
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
-  await admin.setOffsets({ groupId: GROUP, topic: TOPIC, partitions: [{ partition: 0, offset: '7' }, { partition: 1, offset: '11' }] });
+  await admin.setOffsets({
+    groupId: GROUP,
+    topic: TOPIC,
+    partitions: [
+      { partition: 0, offset: '7' },
+      { partition: 1, offset: '11' },
+    ],
+  });
   await admin.disconnect();
 
   const producer: Producer = kafka.producer({ retry: { retries: 0 } });
@@ -98,7 +113,11 @@ it('keeps every acknowledged record, once and in order, and committed offsets ac
   const stored = ends.reduce((sum, p) => sum + Number(p.high), 0);
   await admin2.disconnect();
 
-  const consumer = after.consumer({ groupId: 'crash-verify', maxWaitTimeInMs: 100, maxBytes: 20 * 1024 * 1024 });
+  const consumer = after.consumer({
+    groupId: 'crash-verify',
+    maxWaitTimeInMs: 100,
+    maxBytes: 20 * 1024 * 1024,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
   const seen = new Map<number, number>();

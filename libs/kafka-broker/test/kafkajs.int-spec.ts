@@ -9,14 +9,25 @@ const cleanups: (() => Promise<void>)[] = [];
 
 /** Short timings so rebalances settle in well under a second. */
 function consumer(groupId: string): Consumer {
-  const c = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 200, maxWaitTimeInMs: 200, rebalanceTimeout: 10_000 });
+  const c = kafka.consumer({
+    groupId,
+    sessionTimeout: 6000,
+    heartbeatInterval: 200,
+    maxWaitTimeInMs: 200,
+    rebalanceTimeout: 10_000,
+  });
   cleanups.push(() => c.disconnect());
   return c;
 }
 
 beforeAll(async () => {
   broker = await startTestBroker({ autoCreateTopics: true, defaultPartitions: 1 });
-  kafka = new Kafka({ clientId: 'conformance', brokers: [broker.brokers], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 50 } });
+  kafka = new Kafka({
+    clientId: 'conformance',
+    brokers: [broker.brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 50 },
+  });
   admin = kafka.admin();
   await admin.connect();
 });
@@ -41,7 +52,10 @@ describe('kafkajs', () => {
       await producer.send({
         topic,
         acks: -1,
-        messages: Array.from({ length: 100 }, (_, i) => ({ key: `key-${i % 7}`, value: `${batch * 100 + i}` })),
+        messages: Array.from({ length: 100 }, (_, i) => ({
+          key: `key-${i % 7}`,
+          value: `${batch * 100 + i}`,
+        })),
       });
     }
     const c = consumer(uniqueName('idem-group'));
@@ -81,7 +95,9 @@ describe('kafkajs', () => {
         eachMessage: async ({ topic: t, partition, message }: EachMessagePayload) => {
           // Counted only once the commit is accepted: a commit refused during a rebalance means
           // the record will be delivered again, legitimately.
-          await c.commitOffsets([{ topic: t, partition, offset: String(Number(message.offset) + 1) }]);
+          await c.commitOffsets([
+            { topic: t, partition, offset: String(Number(message.offset) + 1) },
+          ]);
           const id = String(message.value);
           if (seen.has(id)) duplicates.push(id);
           seen.set(id, name);
@@ -92,7 +108,10 @@ describe('kafkajs', () => {
     };
     let produced = 0;
     const produce = async (n: number): Promise<void> => {
-      await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ value: `r${produced + i}` })) });
+      await producer.send({
+        topic,
+        messages: Array.from({ length: n }, (_, i) => ({ value: `r${produced + i}` })),
+      });
       produced += n;
     };
     const groupSize = async (): Promise<number> => {
@@ -114,7 +133,10 @@ describe('kafkajs', () => {
     await a.disconnect();
     await waitFor(async () => (await groupSize()) === 2, { what: 'a to leave' });
     await produce(200);
-    await waitFor(() => seen.size >= produced, { what: `all ${produced} records`, timeoutMs: 30_000 });
+    await waitFor(() => seen.size >= produced, {
+      what: `all ${produced} records`,
+      timeoutMs: 30_000,
+    });
     expect(seen.size).toBe(1000);
     expect(duplicates).toEqual([]);
     const consumers = new Set(seen.values());
@@ -123,16 +145,27 @@ describe('kafkajs', () => {
 
   it('creates, describes and deletes topics, configs and groups through the admin client', async () => {
     const topic = uniqueName('admin');
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] })).toBe(true);
+    expect(
+      await admin.createTopics({
+        topics: [
+          { topic, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '3600000' }] },
+        ],
+      }),
+    ).toBe(true);
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] })).toBe(false);
     expect(await admin.listTopics()).toContain(topic);
 
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(metadata.topics[0]?.partitions).toHaveLength(2);
     await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    expect((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions).toHaveLength(4);
+    expect(
+      (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions,
+    ).toHaveLength(4);
 
-    const configs = await admin.describeConfigs({ resources: [{ type: 2, name: topic }], includeSynonyms: false });
+    const configs = await admin.describeConfigs({
+      resources: [{ type: 2, name: topic }],
+      includeSynonyms: false,
+    });
     const entries = configs.resources[0]?.configEntries ?? [];
     expect(entries.find((e) => e.configName === 'retention.ms')?.configValue).toBe('3600000');
     expect(entries.find((e) => e.configName === 'cleanup.policy')?.configValue).toBe('delete');
@@ -143,7 +176,10 @@ describe('kafkajs', () => {
     await c.connect();
     await c.subscribe({ topic });
     await c.run({ eachMessage: async () => undefined });
-    await waitFor(async () => (await admin.describeGroups([groupId])).groups[0]?.state === 'Stable', { what: 'stable group' });
+    await waitFor(
+      async () => (await admin.describeGroups([groupId])).groups[0]?.state === 'Stable',
+      { what: 'stable group' },
+    );
     const described = (await admin.describeGroups([groupId])).groups[0];
     expect(described?.members).toHaveLength(1);
     expect(described?.protocolType).toBe('consumer');
@@ -164,7 +200,13 @@ describe('kafkajs', () => {
     await producer.connect();
     cleanups.push(() => producer.disconnect());
     const base = Date.now() - 100_000;
-    await producer.send({ topic, messages: Array.from({ length: 20 }, (_, i) => ({ value: `s${i}`, timestamp: String(base + i * 1000) })) });
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 20 }, (_, i) => ({
+        value: `s${i}`,
+        timestamp: String(base + i * 1000),
+      })),
+    });
 
     const [byTime] = await admin.fetchTopicOffsetsByTimestamp(topic, base + 12_000);
     expect(byTime?.offset).toBe('12');
@@ -191,7 +233,11 @@ describe('kafkajs', () => {
     const producer = kafka.producer({ allowAutoTopicCreation: true });
     await producer.connect();
     cleanups.push(() => producer.disconnect());
-    await producer.send({ topic, compression: CompressionTypes.GZIP, messages: Array.from({ length: 50 }, (_, i) => ({ value: `z${i}` })) });
+    await producer.send({
+      topic,
+      compression: CompressionTypes.GZIP,
+      messages: Array.from({ length: 50 }, (_, i) => ({ value: `z${i}` })),
+    });
     const c = consumer(uniqueName('auto-group'));
     await c.connect();
     await c.subscribe({ topic, fromBeginning: true });

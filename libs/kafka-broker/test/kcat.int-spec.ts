@@ -21,7 +21,9 @@ interface KcatResult {
 /** Runs kcat against the broker; kills it and fails after `timeoutMs`. */
 function kcat(args: string[], input?: string, timeoutMs = 20_000): Promise<KcatResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', broker.brokers, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('kcat', ['-b', broker.brokers, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -60,7 +62,10 @@ describe('kcat', () => {
     await kcat(['-P', '-t', topic], 'hello\n');
     const result = await kcat(['-L', '-J']);
     expect(result.code).toBe(0);
-    const metadata = JSON.parse(result.stdout) as { brokers: { id: number; name: string }[]; topics: { topic: string; partitions: unknown[] }[] };
+    const metadata = JSON.parse(result.stdout) as {
+      brokers: { id: number; name: string }[];
+      topics: { topic: string; partitions: unknown[] }[];
+    };
     expect(metadata.brokers[0]?.name).toBe(broker.brokers);
     expect(metadata.topics.find((t) => t.topic === topic)?.partitions).toHaveLength(1);
   });
@@ -73,7 +78,9 @@ describe('kcat', () => {
     const consumed = await kcat(['-C', '-t', topic, '-o', 'beginning', '-e', '-J']);
     expect(consumed.code).toBe(0);
     const messages = parseMessages(consumed.stdout);
-    expect(messages.map((m) => m.payload)).toEqual(Array.from({ length: 25 }, (_, i) => `value${i}`));
+    expect(messages.map((m) => m.payload)).toEqual(
+      Array.from({ length: 25 }, (_, i) => `value${i}`),
+    );
     expect(messages.map((m) => m.key)).toEqual(Array.from({ length: 25 }, (_, i) => `key${i}`));
     expect(messages.map((m) => m.offset)).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });
@@ -81,7 +88,9 @@ describe('kcat', () => {
   it('consumes from a timestamp (-C -o s@<timestamp>)', async () => {
     const topic = uniqueName('kcat-ts');
     await kcat(['-P', '-t', topic], 'early-1\nearly-2\n');
-    const all = parseMessages((await kcat(['-C', '-t', topic, '-o', 'beginning', '-e', '-J'])).stdout);
+    const all = parseMessages(
+      (await kcat(['-C', '-t', topic, '-o', 'beginning', '-e', '-J'])).stdout,
+    );
     const cut = Math.max(...all.map((m) => m.ts)) + 1;
     // librdkafka stamps records with its own clock; wait until it has moved past `cut`.
     while (Date.now() <= cut) await new Promise((resolve) => setImmediate(resolve));
@@ -94,7 +103,10 @@ describe('kcat', () => {
   it('consumes in a group (-G) and resumes from the committed offset', async () => {
     const topic = uniqueName('kcat-group');
     const group = uniqueName('kcat-g');
-    await kcat(['-P', '-t', topic], `${Array.from({ length: 10 }, (_, i) => `m${i}`).join('\n')}\n`);
+    await kcat(
+      ['-P', '-t', topic],
+      `${Array.from({ length: 10 }, (_, i) => `m${i}`).join('\n')}\n`,
+    );
     // No -o here: in -G mode it would override the committed offset.
     const groupArgs = ['-G', group, topic, '-c', '4', '-J', '-X', 'auto.offset.reset=earliest'];
     const first = await kcat(groupArgs);

@@ -1,5 +1,11 @@
 // Conformance: @platformatic/kafka against the embedded broker, over TCP.
-import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import {
+  Admin,
+  Consumer,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
 import { startTestBroker, uniqueName, waitFor, type RunningBroker } from '../src/testing';
 
 let broker: RunningBroker;
@@ -18,7 +24,12 @@ afterAll(async () => {
 });
 
 function producer(): Producer<string, string, string, string> {
-  const p = new Producer({ clientId: 'plt-producer', bootstrapBrokers: [broker.brokers], serializers: stringSerializers, autocreateTopics: true });
+  const p = new Producer({
+    clientId: 'plt-producer',
+    bootstrapBrokers: [broker.brokers],
+    serializers: stringSerializers,
+    autocreateTopics: true,
+  });
   cleanups.push(() => p.close());
   return p;
 }
@@ -46,7 +57,12 @@ describe('@platformatic/kafka', () => {
 
     const p = producer();
     const sent = await p.send({
-      messages: Array.from({ length: 30 }, (_, i) => ({ topic, key: `k${i % 3}`, value: `v${i}`, headers: { n: String(i) } })),
+      messages: Array.from({ length: 30 }, (_, i) => ({
+        topic,
+        key: `k${i % 3}`,
+        value: `v${i}`,
+        headers: { n: String(i) },
+      })),
     });
     expect(sent.offsets?.length ?? 0).toBeGreaterThan(0);
 
@@ -66,23 +82,38 @@ describe('@platformatic/kafka', () => {
     await p.send({ messages: Array.from({ length: 20 }, (_, i) => ({ topic, value: `a${i}` })) });
 
     const first = consumer(groupId);
-    const firstStream = await first.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+    const firstStream = await first.consume({
+      topics: [topic],
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+    });
     const seen: string[] = [];
     firstStream.on('data', (message) => {
       seen.push(message.value);
       void message.commit();
     });
     await waitFor(() => seen.length >= 20, { what: 'first 20 records' });
-    await waitFor(async () => {
-      const committed = await first.listCommittedOffsets({ topics: [{ topic, partitions: [0] }] });
-      return committed.get(topic)?.[0] === 20n;
-    }, { what: 'offset 20 committed' });
+    await waitFor(
+      async () => {
+        const committed = await first.listCommittedOffsets({
+          topics: [{ topic, partitions: [0] }],
+        });
+        return committed.get(topic)?.[0] === 20n;
+      },
+      { what: 'offset 20 committed' },
+    );
     await firstStream.close();
     await first.close(true);
 
     await p.send({ messages: Array.from({ length: 5 }, (_, i) => ({ topic, value: `b${i}` })) });
     const second = consumer(groupId);
-    const secondStream = await second.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+    const secondStream = await second.consume({
+      topics: [topic],
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+    });
     const later: string[] = [];
     secondStream.on('data', (message) => later.push(message.value));
     await waitFor(() => later.length >= 5, { what: 'the 5 new records' });

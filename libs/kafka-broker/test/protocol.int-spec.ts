@@ -37,9 +37,19 @@ afterAll(async () => {
   await broker.stop();
 });
 
-async function produce(c: RawKafkaClient, topic: string, batch: Buffer, version = 7): Promise<{ errorCode: number; baseOffset: bigint }> {
+async function produce(
+  c: RawKafkaClient,
+  topic: string,
+  batch: Buffer,
+  version = 7,
+): Promise<{ errorCode: number; baseOffset: bigint }> {
   const r = await c.request(ApiKey.Produce, version, (w) =>
-    writeProduceRequest(w, version, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] }),
+    writeProduceRequest(w, version, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
+    }),
   );
   const partition = readProduceResponse(r, version).responses[0]?.partitionResponses[0];
   return { errorCode: partition?.errorCode ?? -99, baseOffset: partition?.baseOffset ?? -99n };
@@ -58,7 +68,11 @@ describe('protocol', () => {
       });
       const response = readApiVersionsResponse(r, version);
       expect(response.errorCode).toBe(0);
-      expect(response.apiKeys.find((k) => k.apiKey === ApiKey.Fetch)).toEqual({ apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 13 });
+      expect(response.apiKeys.find((k) => k.apiKey === ApiKey.Fetch)).toEqual({
+        apiKey: ApiKey.Fetch,
+        minVersion: 4,
+        maxVersion: 13,
+      });
     }
     const r = await c.request(ApiKey.ApiVersions, 99, () => undefined);
     const fallback = readApiVersionsResponse(r, 0);
@@ -69,7 +83,15 @@ describe('protocol', () => {
   it('answers an API it does not serve with UNSUPPORTED_VERSION and keeps the connection', async () => {
     const c = await client();
     const r = await c.request(ApiKey.DescribeAcls, 1, (w) =>
-      writeDescribeAclsRequest(w, 1, { resourceTypeFilter: 1, resourceNameFilter: null, patternTypeFilter: 3, principalFilter: null, hostFilter: null, operation: 1, permissionType: 1 }),
+      writeDescribeAclsRequest(w, 1, {
+        resourceTypeFilter: 1,
+        resourceNameFilter: null,
+        patternTypeFilter: 3,
+        principalFilter: null,
+        hostFilter: null,
+        operation: 1,
+        permissionType: 1,
+      }),
     );
     expect(readDescribeAclsResponse(r, 1).errorCode).toBe(KafkaErrorCode.UNSUPPORTED_VERSION);
     const again = await c.request(ApiKey.ApiVersions, 0, () => undefined);
@@ -81,7 +103,9 @@ describe('protocol', () => {
     const unknownKey = await client();
     await expect(unknownKey.request(9999, 0, () => undefined)).rejects.toThrow('connection closed');
     const oldProduce = await client();
-    await expect(oldProduce.request(ApiKey.Produce, 2, (w) => w.writeInt16(1))).rejects.toThrow('connection closed');
+    await expect(oldProduce.request(ApiKey.Produce, 2, (w) => w.writeInt16(1))).rejects.toThrow(
+      'connection closed',
+    );
     const huge = await client();
     const header = Buffer.alloc(12);
     header.writeInt32BE(64 * 1024 * 1024, 0);
@@ -95,19 +119,28 @@ describe('protocol', () => {
     const c = await client();
     const topic = uniqueName('idempotent');
     const init = readInitProducerIdResponse(
-      await c.request(ApiKey.InitProducerId, 1, (w) => writeInitProducerIdRequest(w, 1, { transactionalId: null, transactionTimeoutMs: 60000 })),
+      await c.request(ApiKey.InitProducerId, 1, (w) =>
+        writeInitProducerIdRequest(w, 1, { transactionalId: null, transactionTimeoutMs: 60000 }),
+      ),
       1,
     );
     expect(init.errorCode).toBe(0);
     const batch = (baseSequence: number, prefix: string) =>
-      encodeBatch({ records: [{ value: `${prefix}-0` }, { value: `${prefix}-1` }], producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence });
+      encodeBatch({
+        records: [{ value: `${prefix}-0` }, { value: `${prefix}-1` }],
+        producerId: init.producerId,
+        producerEpoch: init.producerEpoch,
+        baseSequence,
+      });
 
     await produce(c, uniqueName('warmup'), encodeBatch({ records: [{ value: 'x' }] }));
     expect(await produce(c, topic, batch(0, 'a'))).toEqual({ errorCode: 0, baseOffset: 0n });
     expect(await produce(c, topic, batch(2, 'b'))).toEqual({ errorCode: 0, baseOffset: 2n });
     // The retry of the first batch is acknowledged with its offsets and not stored again.
     expect(await produce(c, topic, batch(0, 'a'))).toEqual({ errorCode: 0, baseOffset: 0n });
-    expect((await produce(c, topic, batch(9, 'gap'))).errorCode).toBe(KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect((await produce(c, topic, batch(9, 'gap'))).errorCode).toBe(
+      KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    );
     expect(await produce(c, topic, batch(4, 'c'))).toEqual({ errorCode: 0, baseOffset: 4n });
   });
 
@@ -115,14 +148,18 @@ describe('protocol', () => {
     const c = await client();
     const batch = encodeBatch({ records: [{ value: 'good' }] });
     batch.writeUInt8(batch.readUInt8(batch.length - 3) ^ 0xff, batch.length - 3);
-    expect((await produce(c, uniqueName('crc'), batch)).errorCode).toBe(KafkaErrorCode.CORRUPT_MESSAGE);
+    expect((await produce(c, uniqueName('crc'), batch)).errorCode).toBe(
+      KafkaErrorCode.CORRUPT_MESSAGE,
+    );
   });
 
   it('wakes a long-polling fetch when a record arrives', async () => {
     const c = await client();
     const producer = await client();
     const topic = uniqueName('longpoll');
-    await c.request(ApiKey.Metadata, 4, (w) => writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }));
+    await c.request(ApiKey.Metadata, 4, (w) =>
+      writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }),
+    );
     const started = Date.now();
     const fetching = c.request(ApiKey.Fetch, 11, (w) =>
       writeFetchRequest(w, 11, {
@@ -133,7 +170,20 @@ describe('protocol', () => {
         isolationLevel: 0,
         sessionId: 0,
         sessionEpoch: -1,
-        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+        topics: [
+          {
+            topic,
+            partitions: [
+              {
+                partition: 0,
+                currentLeaderEpoch: -1,
+                fetchOffset: 0n,
+                logStartOffset: -1n,
+                partitionMaxBytes: 1 << 20,
+              },
+            ],
+          },
+        ],
         forgottenTopicsData: [],
         rackId: '',
       }),

@@ -37,15 +37,30 @@ export class RawKafkaClient {
   }
 
   /** Sends one request and resolves with a reader positioned at the start of the response body. */
-  request(apiKey: number, version: number, writeBody: (w: ProtocolWriter) => void): Promise<ProtocolReader> {
+  request(
+    apiKey: number,
+    version: number,
+    writeBody: (w: ProtocolWriter) => void,
+  ): Promise<ProtocolReader> {
     const definition = API_MESSAGES.get(apiKey);
-    const flexibleRequest = definition !== undefined && definition.requestFlexibleMin >= 0 && version >= definition.requestFlexibleMin;
+    const flexibleRequest =
+      definition !== undefined &&
+      definition.requestFlexibleMin >= 0 &&
+      version >= definition.requestFlexibleMin;
     const flexibleResponse =
-      apiKey !== ApiKey.ApiVersions && definition !== undefined && definition.responseFlexibleMin >= 0 && version >= definition.responseFlexibleMin;
+      apiKey !== ApiKey.ApiVersions &&
+      definition !== undefined &&
+      definition.responseFlexibleMin >= 0 &&
+      version >= definition.responseFlexibleMin;
     const correlationId = this.nextCorrelationId++;
     const w = new ProtocolWriter();
     w.reserveSizePrefix();
-    writeRequestHeader(w, flexibleRequest ? 2 : 1, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: 'raw-test' });
+    writeRequestHeader(w, flexibleRequest ? 2 : 1, {
+      requestApiKey: apiKey,
+      requestApiVersion: version,
+      correlationId,
+      clientId: 'raw-test',
+    });
     writeBody(w);
     const response = new Promise<ProtocolReader>((resolve, reject) => {
       this.waiting.set(correlationId, (frame) => {

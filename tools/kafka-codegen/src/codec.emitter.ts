@@ -209,14 +209,22 @@ function readExpr(field: FieldSpec, ctx: EmitContext, within: VersionRange): str
   if (isArrayType(type)) {
     const el = elementType(type);
     const item = SCALAR_TYPES.has(el) ? scalarRead(el, c) : `read${el}(r, version)`;
-    return choose(n, `r.readNullableArray(${c}, () => ${item})`, `r.readArray(${c}, () => ${item})`);
+    return choose(
+      n,
+      `r.readNullableArray(${c}, () => ${item})`,
+      `r.readArray(${c}, () => ${item})`,
+    );
   }
   if (SCALAR_TYPES.has(type)) {
     if (type === 'string') return choose(n, `r.readNullableString(${c})`, `r.readString(${c})`);
     if (type === 'bytes') return choose(n, `r.readNullableBytes(${c})`, `r.readBytes(${c})`);
     return scalarRead(type, c);
   }
-  return choose(n, `r.readNullableStruct(() => read${type}(r, version))`, `read${type}(r, version)`);
+  return choose(
+    n,
+    `r.readNullableStruct(() => read${type}(r, version))`,
+    `read${type}(r, version)`,
+  );
 }
 
 function scalarRead(type: string, c: string): string {
@@ -311,7 +319,11 @@ function emitStruct(struct: StructModel, ctx: EmitContext, exported: boolean): s
   if (hasFlexible) {
     if (tagged.length === 0) readBody.push('  if (flexible) r.skipTaggedFields();');
     else {
-      readBody.push('  if (flexible) {', '    r.readTaggedFields((tag) => {', '      switch (tag) {');
+      readBody.push(
+        '  if (flexible) {',
+        '    r.readTaggedFields((tag) => {',
+        '      switch (tag) {',
+      );
       for (const field of tagged) {
         const tagRange = intersect(parseVersionRange(field.taggedVersions), range);
         const cond = versionCondition(parseVersionRange(field.taggedVersions), range);
@@ -372,7 +384,9 @@ function emitStruct(struct: StructModel, ctx: EmitContext, exported: boolean): s
         writeBody.push(`    const ${local} = v.${camel(field.name)};`);
         const stmt = writeStatement(field, ctx, tagRange, 'tw', local).replace(/\n\s*/g, ' ');
         const guard = [cond, `${local} !== undefined`].filter((s) => s !== '').join(' && ');
-        writeBody.push(`    if (${guard}) tagged.push({ tag: ${field.tag}, write: (tw) => { ${stmt} } });`);
+        writeBody.push(
+          `    if (${guard}) tagged.push({ tag: ${field.tag}, write: (tw) => { ${stmt} } });`,
+        );
       }
       writeBody.push('    w.writeTaggedFields(tagged);', '  }');
     }
@@ -436,7 +450,11 @@ export function emitMessage(message: MessageSpec): GeneratedFile {
   // Defaults can pull in further defaults (a struct whose struct field is absent in some version).
   const emittedDefaults = new Set<string>();
   const defaults: string[] = [];
-  for (let pending = [...ctx.needsDefault]; pending.length > 0; pending = [...ctx.needsDefault].filter((n) => !emittedDefaults.has(n))) {
+  for (
+    let pending = [...ctx.needsDefault];
+    pending.length > 0;
+    pending = [...ctx.needsDefault].filter((n) => !emittedDefaults.has(n))
+  ) {
     for (const name of pending) {
       emittedDefaults.add(name);
       const struct = name === message.name ? top : ctx.structs.get(name);

@@ -1,7 +1,14 @@
 // Generates the broker's protocol codecs from Apache Kafka's message definitions.
 //   node -r @swc-node/register tools/kafka-codegen/src/main.ts          write the codecs
 //   node -r @swc-node/register tools/kafka-codegen/src/main.ts --check  exit 1 when they are stale
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { emitMessage, emitRegistry, type GeneratedFile } from './codec.emitter';
 import { loadMessageSpecs } from './message-spec.loader';
@@ -32,8 +39,11 @@ function main(argv: string[]): number {
   if (check) {
     if (changed.length === 0 && stale.length === 0) return 0;
     for (const f of changed) process.stderr.write(`kafka-codegen: out of date: ${f.fileName}\n`);
-    for (const name of stale) process.stderr.write(`kafka-codegen: not generated any more: ${name}\n`);
-    process.stderr.write('kafka-codegen: run `node -r @swc-node/register tools/kafka-codegen/src/main.ts`\n');
+    for (const name of stale)
+      process.stderr.write(`kafka-codegen: not generated any more: ${name}\n`);
+    process.stderr.write(
+      'kafka-codegen: run `node -r @swc-node/register tools/kafka-codegen/src/main.ts`\n',
+    );
     return 1;
   }
   mkdirSync(OUTPUT_DIR, { recursive: true });

@@ -72,5 +72,7 @@ export function loadMessageSpecs(dir: string): MessageSpec[] {
     .filter((file) => file.endsWith('.json'))
     .sort()
     .map((file) => parseMessageSpec(readFileSync(join(dir, file), 'utf8'), file))
-    .filter((spec) => spec.type === 'request' || spec.type === 'response' || spec.type === 'header');
+    .filter(
+      (spec) => spec.type === 'request' || spec.type === 'response' || spec.type === 'header',
+    );
 }

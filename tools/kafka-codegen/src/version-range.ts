@@ -13,7 +13,8 @@ export function parseVersionRange(text: string | undefined): VersionRange {
   const trimmed = text.trim();
   if (trimmed.endsWith('+')) return { min: Number(trimmed.slice(0, -1)), max: OPEN_MAX };
   const dash = trimmed.indexOf('-');
-  if (dash >= 0) return { min: Number(trimmed.slice(0, dash)), max: Number(trimmed.slice(dash + 1)) };
+  if (dash >= 0)
+    return { min: Number(trimmed.slice(0, dash)), max: Number(trimmed.slice(dash + 1)) };
   const single = Number(trimmed);
   if (!Number.isInteger(single)) throw new Error(`bad version range "${text}"`);
   return { min: single, max: single };

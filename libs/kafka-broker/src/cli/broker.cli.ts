@@ -14,7 +14,8 @@ export function parseFsync(value: string | undefined): FsyncPolicy {
   if (value === undefined || value === 'never') return { mode: 'never' };
   if (value === 'always') return { mode: 'always' };
   const intervalMs = Number(value);
-  if (!Number.isInteger(intervalMs) || intervalMs <= 0) throw new Error(`--fsync: expected never, always or milliseconds, got "${value}"`);
+  if (!Number.isInteger(intervalMs) || intervalMs <= 0)
+    throw new Error(`--fsync: expected never, always or milliseconds, got "${value}"`);
   return { mode: 'interval', intervalMs };
 }
 
@@ -46,7 +47,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   const port = Number(values.port);
   const partitions = Number(values.partitions);
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || !Number.isInteger(partitions) || partitions < 1) {
+  if (
+    !Number.isInteger(port) ||
+    port < 0 ||
+    port > 65535 ||
+    !Number.isInteger(partitions) ||
+    partitions < 1
+  ) {
     process.stderr.write(`invalid --port or --partitions\n\n${USAGE}\n`);
     process.exitCode = 2;
     return;

@@ -122,12 +122,15 @@ export class GroupCoordinator {
     ) {
       return fail(KafkaErrorCode.INVALID_SESSION_TIMEOUT);
     }
-    if (params.protocolType === '' || params.protocols.length === 0) return fail(KafkaErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (params.protocolType === '' || params.protocols.length === 0)
+      return fail(KafkaErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const group = this.groupFor(params.groupId);
     if (group.members.size > 0) {
       const compatible =
         group.protocolType === params.protocolType &&
-        params.protocols.some((p) => [...group.members.values()].every((m) => m.protocols.some((q) => q.name === p.name)));
+        params.protocols.some((p) =>
+          [...group.members.values()].every((m) => m.protocols.some((q) => q.name === p.name)),
+        );
       if (!compatible) return fail(KafkaErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
 
@@ -163,7 +166,11 @@ export class GroupCoordinator {
         member.clientHost = params.clientHost;
         // A follower re-joining a settled group with nothing changed just learns the current
         // generation again; anything else is a reason to rebalance.
-        if (unchanged && group.leaderId !== member.memberId && (group.state === 'Stable' || group.state === 'CompletingRebalance')) {
+        if (
+          unchanged &&
+          group.leaderId !== member.memberId &&
+          (group.state === 'Stable' || group.state === 'CompletingRebalance')
+        ) {
           this.touch(group, member);
           return Promise.resolve(this.joinResultFor(group, member));
         }
@@ -172,7 +179,8 @@ export class GroupCoordinator {
 
     const joined = member;
     return new Promise<JoinResult>((resolve) => {
-      if (joined.joinWaiter) joined.joinWaiter(joinError(KafkaErrorCode.UNKNOWN_MEMBER_ID, joined.memberId));
+      if (joined.joinWaiter)
+        joined.joinWaiter(joinError(KafkaErrorCode.UNKNOWN_MEMBER_ID, joined.memberId));
       joined.joinWaiter = resolve;
       this.touch(group, joined);
       if (group.state === 'PreparingRebalance') this.maybeCompleteJoin(group);
@@ -188,7 +196,12 @@ export class GroupCoordinator {
   }): Promise<SyncResult> {
     const group = this.groups.get(params.groupId);
     const fail = (errorCode: number): Promise<SyncResult> =>
-      Promise.resolve({ errorCode, protocolType: group?.protocolType ?? null, protocolName: group?.protocolName ?? null, assignment: EMPTY });
+      Promise.resolve({
+        errorCode,
+        protocolType: group?.protocolType ?? null,
+        protocolName: group?.protocolName ?? null,
+        assignment: EMPTY,
+      });
     if (this.closed) return fail(KafkaErrorCode.COORDINATOR_NOT_AVAILABLE);
     const member = group?.members.get(params.memberId);
     if (!group || !member) return fail(KafkaErrorCode.UNKNOWN_MEMBER_ID);
@@ -196,7 +209,12 @@ export class GroupCoordinator {
     if (group.state === 'PreparingRebalance') return fail(KafkaErrorCode.REBALANCE_IN_PROGRESS);
     this.touch(group, member);
     if (group.state === 'Stable') {
-      return Promise.resolve({ errorCode: 0, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment });
+      return Promise.resolve({
+        errorCode: 0,
+        protocolType: group.protocolType,
+        protocolName: group.protocolName,
+        assignment: member.assignment,
+      });
     }
     return new Promise<SyncResult>((resolve) => {
       member.syncWaiter = resolve;
@@ -204,11 +222,20 @@ export class GroupCoordinator {
       const byMember = new Map(params.assignments.map((a) => [a.memberId, a.assignment]));
       for (const m of group.members.values()) m.assignment = byMember.get(m.memberId) ?? EMPTY;
       group.state = 'Stable';
-      this.log.info('group stable', { groupId: group.groupId, generationId: group.generationId, members: group.members.size });
+      this.log.info('group stable', {
+        groupId: group.groupId,
+        generationId: group.generationId,
+        members: group.members.size,
+      });
       for (const m of group.members.values()) {
         const waiter = m.syncWaiter;
         m.syncWaiter = undefined;
-        waiter?.({ errorCode: 0, protocolType: group.protocolType, protocolName: group.protocolName, assignment: m.assignment });
+        waiter?.({
+          errorCode: 0,
+          protocolType: group.protocolType,
+          protocolName: group.protocolName,
+          assignment: m.assignment,
+        });
       }
     });
   }
@@ -265,7 +292,9 @@ export class GroupCoordinator {
     return this.storage.committedOffset(groupId, topic, partition);
   }
 
-  committedOffsetsOf(groupId: string): { topic: string; partition: number; value: CommittedOffset }[] {
+  committedOffsetsOf(
+    groupId: string,
+  ): { topic: string; partition: number; value: CommittedOffset }[] {
     return this.storage.committedOffsetsOf(groupId);
   }
 
@@ -273,7 +302,13 @@ export class GroupCoordinator {
     const group = this.groups.get(groupId);
     if (!group || (group.members.size === 0 && group.state !== 'Empty')) {
       const known = this.storage.committedGroups().includes(groupId);
-      return { groupId, state: known ? 'Empty' : 'Dead', protocolType: group?.protocolType ?? '', protocolName: '', members: [] };
+      return {
+        groupId,
+        state: known ? 'Empty' : 'Dead',
+        protocolType: group?.protocolType ?? '',
+        protocolName: '',
+        members: [],
+      };
     }
     const stable = group.state === 'Stable';
     return {
@@ -286,7 +321,9 @@ export class GroupCoordinator {
         groupInstanceId: m.groupInstanceId,
         clientId: m.clientId,
         clientHost: m.clientHost,
-        metadata: stable ? (m.protocols.find((p) => p.name === group.protocolName)?.metadata ?? EMPTY) : EMPTY,
+        metadata: stable
+          ? (m.protocols.find((p) => p.name === group.protocolName)?.metadata ?? EMPTY)
+          : EMPTY,
         assignment: stable ? m.assignment : EMPTY,
       })),
     };
@@ -294,10 +331,15 @@ export class GroupCoordinator {
 
   list(): { groupId: string; protocolType: string; state: GroupState }[] {
     const seen = new Map<string, { groupId: string; protocolType: string; state: GroupState }>();
-    for (const groupId of this.storage.committedGroups()) seen.set(groupId, { groupId, protocolType: 'consumer', state: 'Empty' });
+    for (const groupId of this.storage.committedGroups())
+      seen.set(groupId, { groupId, protocolType: 'consumer', state: 'Empty' });
     for (const group of this.groups.values()) {
       if (group.members.size === 0 && !seen.has(group.groupId)) continue;
-      seen.set(group.groupId, { groupId: group.groupId, protocolType: group.protocolType ?? 'consumer', state: group.members.size === 0 ? 'Empty' : group.state });
+      seen.set(group.groupId, {
+        groupId: group.groupId,
+        protocolType: group.protocolType ?? 'consumer',
+        state: group.members.size === 0 ? 'Empty' : group.state,
+      });
     }
     return [...seen.values()];
   }
@@ -319,7 +361,12 @@ export class GroupCoordinator {
       for (const member of group.members.values()) {
         clearTimeout(member.sessionTimer);
         member.joinWaiter?.(joinError(KafkaErrorCode.COORDINATOR_NOT_AVAILABLE, member.memberId));
-        member.syncWaiter?.({ errorCode: KafkaErrorCode.COORDINATOR_NOT_AVAILABLE, protocolType: null, protocolName: null, assignment: EMPTY });
+        member.syncWaiter?.({
+          errorCode: KafkaErrorCode.COORDINATOR_NOT_AVAILABLE,
+          protocolType: null,
+          protocolName: null,
+          assignment: EMPTY,
+        });
       }
       this.dropGroup(group);
     }
@@ -377,7 +424,10 @@ export class GroupCoordinator {
   /** Restarts the member's session clock. */
   private touch(group: Group, member: Member): void {
     clearTimeout(member.sessionTimer);
-    member.sessionTimer = setTimeout(() => this.sessionExpired(group, member), member.sessionTimeoutMs);
+    member.sessionTimer = setTimeout(
+      () => this.sessionExpired(group, member),
+      member.sessionTimeoutMs,
+    );
     member.sessionTimer.unref();
   }
 
@@ -395,13 +445,23 @@ export class GroupCoordinator {
     clearTimeout(member.sessionTimer);
     group.members.delete(member.memberId);
     member.joinWaiter?.(joinError(KafkaErrorCode.UNKNOWN_MEMBER_ID, member.memberId));
-    member.syncWaiter?.({ errorCode: KafkaErrorCode.UNKNOWN_MEMBER_ID, protocolType: null, protocolName: null, assignment: EMPTY });
+    member.syncWaiter?.({
+      errorCode: KafkaErrorCode.UNKNOWN_MEMBER_ID,
+      protocolType: null,
+      protocolName: null,
+      assignment: EMPTY,
+    });
     member.joinWaiter = undefined;
     member.syncWaiter = undefined;
-    this.log.info('group member removed', { groupId: group.groupId, memberId: member.memberId, reason });
+    this.log.info('group member removed', {
+      groupId: group.groupId,
+      memberId: member.memberId,
+      reason,
+    });
     if (group.leaderId === member.memberId) group.leaderId = null;
     if (group.state === 'PreparingRebalance') this.maybeCompleteJoin(group);
-    else if (group.state === 'Stable' || group.state === 'CompletingRebalance') this.prepareRebalance(group, reason);
+    else if (group.state === 'Stable' || group.state === 'CompletingRebalance')
+      this.prepareRebalance(group, reason);
   }
 
   private prepareRebalance(group: Group, reason: string): void {
@@ -409,13 +469,25 @@ export class GroupCoordinator {
       for (const m of group.members.values()) {
         const waiter = m.syncWaiter;
         m.syncWaiter = undefined;
-        waiter?.({ errorCode: KafkaErrorCode.REBALANCE_IN_PROGRESS, protocolType: group.protocolType, protocolName: group.protocolName, assignment: EMPTY });
+        waiter?.({
+          errorCode: KafkaErrorCode.REBALANCE_IN_PROGRESS,
+          protocolType: group.protocolType,
+          protocolName: group.protocolName,
+          assignment: EMPTY,
+        });
       }
     }
     const wasEmpty = group.state === 'Empty';
     group.state = 'PreparingRebalance';
-    this.log.info('group rebalancing', { groupId: group.groupId, generationId: group.generationId, reason });
-    const rebalanceTimeoutMs = Math.max(0, ...[...group.members.values()].map((m) => m.rebalanceTimeoutMs));
+    this.log.info('group rebalancing', {
+      groupId: group.groupId,
+      generationId: group.generationId,
+      reason,
+    });
+    const rebalanceTimeoutMs = Math.max(
+      0,
+      ...[...group.members.values()].map((m) => m.rebalanceTimeoutMs),
+    );
     clearTimeout(group.rebalanceTimer);
     // A fresh group waits a moment for the other members starting alongside the first one, so
     // they land in one generation instead of a rebalance each (group.initial.rebalance.delay.ms).
@@ -442,7 +514,11 @@ export class GroupCoordinator {
       if (!member.joinWaiter) {
         group.members.delete(member.memberId);
         clearTimeout(member.sessionTimer);
-        this.log.info('group member removed', { groupId: group.groupId, memberId: member.memberId, reason: 'did not rejoin in time' });
+        this.log.info('group member removed', {
+          groupId: group.groupId,
+          memberId: member.memberId,
+          reason: 'did not rejoin in time',
+        });
       }
     }
     group.generationId += 1;
@@ -454,9 +530,15 @@ export class GroupCoordinator {
     }
     const members = [...group.members.values()];
     group.protocolName = chooseProtocol(members);
-    if (group.leaderId === null || !group.members.has(group.leaderId)) group.leaderId = (members[0] as Member).memberId;
+    if (group.leaderId === null || !group.members.has(group.leaderId))
+      group.leaderId = (members[0] as Member).memberId;
     group.state = 'CompletingRebalance';
-    this.log.info('group joined', { groupId: group.groupId, generationId: group.generationId, members: members.length, protocol: group.protocolName });
+    this.log.info('group joined', {
+      groupId: group.groupId,
+      generationId: group.generationId,
+      members: members.length,
+      protocol: group.protocolName,
+    });
     for (const member of members) {
       const waiter = member.joinWaiter;
       member.joinWaiter = undefined;
@@ -486,11 +568,22 @@ export class GroupCoordinator {
 }
 
 function joinError(errorCode: number, memberId: string): JoinResult {
-  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leaderId: '', memberId, members: [] };
+  return {
+    errorCode,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leaderId: '',
+    memberId,
+    members: [],
+  };
 }
 
 function sameProtocols(a: GroupProtocol[], b: GroupProtocol[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.name === b[i]?.name && p.metadata.equals(b[i]?.metadata ?? EMPTY));
+  return (
+    a.length === b.length &&
+    a.every((p, i) => p.name === b[i]?.name && p.metadata.equals(b[i]?.metadata ?? EMPTY))
+  );
 }
 
 /** The protocol most members list, ties broken by the members' own order of preference. */

@@ -1,6 +1,9 @@
 import { ApiKey } from '../protocol/generated/api-messages.generated';
 import { readApiVersionsRequest } from '../protocol/generated/api-versions-request.generated';
-import { writeApiVersionsResponse, type ApiVersion } from '../protocol/generated/api-versions-response.generated';
+import {
+  writeApiVersionsResponse,
+  type ApiVersion,
+} from '../protocol/generated/api-versions-response.generated';
 import type { ServedApi } from '../network/api-handler';
 import { defineApi } from '../network/api-handler';
 

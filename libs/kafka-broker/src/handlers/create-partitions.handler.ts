@@ -17,7 +17,12 @@ export const createPartitionsApi = defineApi({
       throttleTimeMs: 0,
       results: request.topics.map((t) => {
         const topic = storage.topic(t.name);
-        if (!topic) return { name: t.name, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null };
+        if (!topic)
+          return {
+            name: t.name,
+            errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: null,
+          };
         if (t.count <= topic.partitions) {
           return {
             name: t.name,

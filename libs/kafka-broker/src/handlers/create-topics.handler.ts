@@ -23,13 +23,29 @@ export const createTopicsApi = defineApi({
       throttleTimeMs: 0,
       topics: request.topics.map((wanted): CreatableTopicResult => {
         // Manual assignments fix the partition count; replica placement means nothing on one broker.
-        const partitions = wanted.assignments.length > 0 ? wanted.assignments.length : wanted.numPartitions;
-        const prepared = catalog.prepareCreate(wanted.name, partitions, wanted.replicationFactor, wanted.configs);
+        const partitions =
+          wanted.assignments.length > 0 ? wanted.assignments.length : wanted.numPartitions;
+        const prepared = catalog.prepareCreate(
+          wanted.name,
+          partitions,
+          wanted.replicationFactor,
+          wanted.configs,
+        );
         if (prepared.errorCode !== 0) {
-          return { name: wanted.name, errorCode: prepared.errorCode, errorMessage: prepared.message, numPartitions: -1, replicationFactor: -1, configs: null };
+          return {
+            name: wanted.name,
+            errorCode: prepared.errorCode,
+            errorMessage: prepared.message,
+            numPartitions: -1,
+            replicationFactor: -1,
+            configs: null,
+          };
         }
-        const created = request.validateOnly ? undefined : catalog.create(wanted.name, prepared.partitions, prepared.config);
-        if (created) log.info('topic created', { topic: created.name, partitions: created.partitions });
+        const created = request.validateOnly
+          ? undefined
+          : catalog.create(wanted.name, prepared.partitions, prepared.config);
+        if (created)
+          log.info('topic created', { topic: created.name, partitions: created.partitions });
         const described = created ? catalog.describe(created) : [];
         return {
           name: wanted.name,

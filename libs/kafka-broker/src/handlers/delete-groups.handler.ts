@@ -12,6 +12,9 @@ export const deleteGroupsApi = defineApi({
   writeResponse: writeDeleteGroupsResponse,
   handle: (request, ctx) => ({
     throttleTimeMs: 0,
-    results: request.groupsNames.map((groupId) => ({ groupId, errorCode: ctx.broker.groups.delete(groupId) })),
+    results: request.groupsNames.map((groupId) => ({
+      groupId,
+      errorCode: ctx.broker.groups.delete(groupId),
+    })),
   }),
 });

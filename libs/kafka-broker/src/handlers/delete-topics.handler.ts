@@ -16,14 +16,20 @@ export const deleteTopicsApi = defineApi({
     // v0-5 name topics; v6 names or ids.
     const wanted =
       ctx.apiVersion >= 6
-        ? (request.topics ?? []).map((t) => ({ name: t.name ?? catalog.byId(t.topicId)?.name ?? null, topicId: t.topicId }))
+        ? (request.topics ?? []).map((t) => ({
+            name: t.name ?? catalog.byId(t.topicId)?.name ?? null,
+            topicId: t.topicId,
+          }))
         : (request.topicNames ?? []).map((name) => ({ name, topicId: Buffer.alloc(16) }));
     return {
       throttleTimeMs: 0,
       responses: wanted.map(({ name, topicId }) => {
         const topic = name === null ? undefined : storage.topic(name);
         if (!topic) {
-          const errorCode = name === null ? KafkaErrorCode.UNKNOWN_TOPIC_ID : KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          const errorCode =
+            name === null
+              ? KafkaErrorCode.UNKNOWN_TOPIC_ID
+              : KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           return { name, topicId, errorCode, errorMessage: null };
         }
         catalog.delete(topic.name);

@@ -30,20 +30,51 @@ export const describeConfigsApi = defineApi({
       let source: (c: DescribedConfig) => number;
       if (resource.resourceType === RESOURCE_TOPIC) {
         const topic = storage.topic(resource.resourceName);
-        if (!topic) return { ...base, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'unknown topic', configs: [] };
+        if (!topic)
+          return {
+            ...base,
+            errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: 'unknown topic',
+            configs: [],
+          };
         configs = catalog.describe(topic);
         source = (c) => (c.isDefault ? SOURCE_DEFAULT : SOURCE_TOPIC);
       } else if (resource.resourceType === RESOURCE_BROKER) {
         configs = [
           { name: 'broker.id', value: String(options.nodeId), isDefault: false, readOnly: true },
-          { name: 'auto.create.topics.enable', value: String(options.autoCreateTopics), isDefault: false, readOnly: true },
-          { name: 'num.partitions', value: String(options.defaultPartitions), isDefault: false, readOnly: true },
-          { name: 'message.max.bytes', value: String(options.maxMessageBytes), isDefault: false, readOnly: true },
-          { name: 'socket.request.max.bytes', value: String(options.maxFrameBytes), isDefault: false, readOnly: true },
+          {
+            name: 'auto.create.topics.enable',
+            value: String(options.autoCreateTopics),
+            isDefault: false,
+            readOnly: true,
+          },
+          {
+            name: 'num.partitions',
+            value: String(options.defaultPartitions),
+            isDefault: false,
+            readOnly: true,
+          },
+          {
+            name: 'message.max.bytes',
+            value: String(options.maxMessageBytes),
+            isDefault: false,
+            readOnly: true,
+          },
+          {
+            name: 'socket.request.max.bytes',
+            value: String(options.maxFrameBytes),
+            isDefault: false,
+            readOnly: true,
+          },
         ];
         source = () => SOURCE_STATIC_BROKER;
       } else {
-        return { ...base, errorCode: KafkaErrorCode.INVALID_REQUEST, errorMessage: `resource type ${resource.resourceType} is not supported`, configs: [] };
+        return {
+          ...base,
+          errorCode: KafkaErrorCode.INVALID_REQUEST,
+          errorMessage: `resource type ${resource.resourceType} is not supported`,
+          configs: [],
+        };
       }
       const keys = resource.configurationKeys;
       return {

@@ -17,7 +17,14 @@ export const findCoordinatorApi = defineApi({
     if (ctx.apiVersion >= 4) {
       return {
         throttleTimeMs: 0,
-        coordinators: (request.coordinatorKeys ?? []).map((key) => ({ key, nodeId, host, port, errorCode: 0, errorMessage: null })),
+        coordinators: (request.coordinatorKeys ?? []).map((key) => ({
+          key,
+          nodeId,
+          host,
+          port,
+          errorCode: 0,
+          errorMessage: null,
+        })),
       };
     }
     return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId, host, port };

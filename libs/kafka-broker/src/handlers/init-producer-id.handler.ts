@@ -14,8 +14,18 @@ export const initProducerIdApi = defineApi({
   writeResponse: writeInitProducerIdResponse,
   handle: (request, ctx) => {
     if (request.transactionalId !== null) {
-      return { throttleTimeMs: 0, errorCode: KafkaErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 };
+      return {
+        throttleTimeMs: 0,
+        errorCode: KafkaErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        producerId: -1n,
+        producerEpoch: -1,
+      };
     }
-    return { throttleTimeMs: 0, errorCode: 0, producerId: ctx.broker.storage.allocateProducerId(), producerEpoch: 0 };
+    return {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      producerId: ctx.broker.storage.allocateProducerId(),
+      producerEpoch: 0,
+    };
   },
 });

@@ -19,9 +19,15 @@ export const joinGroupApi = defineApi({
       clientHost: ctx.clientHost,
       sessionTimeoutMs: request.sessionTimeoutMs,
       // v0 had a single timeout for both.
-      rebalanceTimeoutMs: ctx.apiVersion >= 1 ? (request.rebalanceTimeoutMs ?? request.sessionTimeoutMs) : request.sessionTimeoutMs,
+      rebalanceTimeoutMs:
+        ctx.apiVersion >= 1
+          ? (request.rebalanceTimeoutMs ?? request.sessionTimeoutMs)
+          : request.sessionTimeoutMs,
       protocolType: request.protocolType,
-      protocols: request.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+      protocols: request.protocols.map((p) => ({
+        name: p.name,
+        metadata: Buffer.from(p.metadata),
+      })),
       requireKnownMemberId: ctx.apiVersion >= 4,
     });
     return {

@@ -20,7 +20,12 @@ export const listGroupsApi = defineApi({
         .list()
         .filter((g) => states.length === 0 || states.includes(g.state.toLowerCase()))
         .filter(() => types.length === 0 || types.includes('classic'))
-        .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: 'classic' })),
+        .map((g) => ({
+          groupId: g.groupId,
+          protocolType: g.protocolType,
+          groupState: g.state,
+          groupType: 'classic',
+        })),
     };
   },
 });

@@ -12,7 +12,10 @@ const LATEST = -1n;
 const EARLIEST = -2n;
 
 /** Kafka's answer for one partition and one target time (-1 latest, -2 earliest, else a timestamp). */
-export function offsetFor(log: PartitionLog, timestamp: bigint): { offset: bigint; timestamp: bigint } {
+export function offsetFor(
+  log: PartitionLog,
+  timestamp: bigint,
+): { offset: bigint; timestamp: bigint } {
   if (timestamp === LATEST) return { offset: log.nextOffset(), timestamp: -1n };
   if (timestamp === EARLIEST) return { offset: log.logStartOffset(), timestamp: -1n };
   return log.offsetForTimestamp(timestamp) ?? { offset: -1n, timestamp: -1n };
@@ -33,10 +36,22 @@ export const listOffsetsApi = defineApi({
       partitions: topic.partitions.map((p): ListOffsetsPartitionResponse => {
         const log = ctx.broker.storage.partition(topic.name, p.partitionIndex);
         if (!log) {
-          return { partitionIndex: p.partitionIndex, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+          return {
+            partitionIndex: p.partitionIndex,
+            errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            timestamp: -1n,
+            offset: -1n,
+            leaderEpoch: -1,
+          };
         }
         const found = offsetFor(log, p.timestamp);
-        return { partitionIndex: p.partitionIndex, errorCode: 0, timestamp: found.timestamp, offset: found.offset, leaderEpoch: 0 };
+        return {
+          partitionIndex: p.partitionIndex,
+          errorCode: 0,
+          timestamp: found.timestamp,
+          offset: found.offset,
+          leaderEpoch: 0,
+        };
       }),
     })),
   }),

@@ -45,15 +45,26 @@ export const metadataApi = defineApi({
     const topics: MetadataResponseTopic[] = all
       ? storage.topics().map((t) => describeTopic(t, options.nodeId))
       : (request.topics ?? []).map((wanted) => {
-          const byId = wanted.name === null && wanted.topicId ? catalog.byId(wanted.topicId) : undefined;
+          const byId =
+            wanted.name === null && wanted.topicId ? catalog.byId(wanted.topicId) : undefined;
           if (wanted.name === null) {
             return byId
               ? describeTopic(byId, options.nodeId)
-              : { errorCode: KafkaErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] };
+              : {
+                  errorCode: KafkaErrorCode.UNKNOWN_TOPIC_ID,
+                  name: null,
+                  topicId: wanted.topicId,
+                  partitions: [],
+                };
           }
           const found = catalog.find(wanted.name, autoCreate);
           if (found.topic) return describeTopic(found.topic, options.nodeId);
-          return { errorCode: found.errorCode, name: wanted.name, isInternal: false, partitions: [] };
+          return {
+            errorCode: found.errorCode,
+            name: wanted.name,
+            isInternal: false,
+            partitions: [],
+          };
         });
     return {
       throttleTimeMs: 0,

@@ -47,7 +47,9 @@ export const offsetCommitApi = defineApi({
         name: topic.name,
         partitions: topic.partitions.map((p) => ({
           partitionIndex: p.partitionIndex,
-          errorCode: unknown.has(`${topic.name}:${p.partitionIndex}`) ? KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION : errorCode,
+          errorCode: unknown.has(`${topic.name}:${p.partitionIndex}`)
+            ? KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            : errorCode,
         })),
       })),
     };

@@ -6,7 +6,13 @@ import { defineApi } from '../network/api-handler';
 
 interface FetchedTopic {
   name: string;
-  partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; metadata: string | null; errorCode: number }[];
+  partitions: {
+    partitionIndex: number;
+    committedOffset: bigint;
+    committedLeaderEpoch: number;
+    metadata: string | null;
+    errorCode: number;
+  }[];
 }
 
 /** Committed offsets of one group: the asked partitions (-1 when none), or everything when `topics` is null. */
@@ -23,7 +29,13 @@ function fetchOffsets(
         entry = { name: topic, partitions: [] };
         byTopic.set(topic, entry);
       }
-      entry.partitions.push({ partitionIndex: partition, committedOffset: value.offset, committedLeaderEpoch: value.leaderEpoch, metadata: value.metadata, errorCode: 0 });
+      entry.partitions.push({
+        partitionIndex: partition,
+        committedOffset: value.offset,
+        committedLeaderEpoch: value.leaderEpoch,
+        metadata: value.metadata,
+        errorCode: 0,
+      });
     }
     return [...byTopic.values()];
   }
@@ -54,10 +66,18 @@ export const offsetFetchApi = defineApi({
     if (ctx.apiVersion >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: (request.groups ?? []).map((g) => ({ groupId: g.groupId, topics: fetchOffsets(groups, g.groupId, g.topics), errorCode: 0 })),
+        groups: (request.groups ?? []).map((g) => ({
+          groupId: g.groupId,
+          topics: fetchOffsets(groups, g.groupId, g.topics),
+          errorCode: 0,
+        })),
       };
     }
     const topics = request.topics === undefined ? [] : request.topics;
-    return { throttleTimeMs: 0, errorCode: 0, topics: fetchOffsets(groups, request.groupId ?? '', topics) };
+    return {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      topics: fetchOffsets(groups, request.groupId ?? '', topics),
+    };
   },
 });

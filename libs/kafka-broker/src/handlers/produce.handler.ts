@@ -9,8 +9,20 @@ import { KafkaErrorCode } from '../protocol/protocol.errors';
 import { validateProducedBatch } from '../produce/record-batch.validator';
 import { defineApi, type RequestContext } from '../network/api-handler';
 
-function partitionError(index: number, errorCode: number, errorMessage: string | null = null): PartitionProduceResponse {
-  return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage };
+function partitionError(
+  index: number,
+  errorCode: number,
+  errorMessage: string | null = null,
+): PartitionProduceResponse {
+  return {
+    index,
+    errorCode,
+    baseOffset: -1n,
+    logAppendTimeMs: -1n,
+    logStartOffset: -1n,
+    recordErrors: [],
+    errorMessage,
+  };
 }
 
 async function producePartition(
@@ -24,7 +36,8 @@ async function producePartition(
   if (!found.topic) return partitionError(index, found.errorCode);
   const log = storage.partition(topicName, index);
   if (!log) return partitionError(index, KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  if (!records || records.length === 0) return partitionError(index, KafkaErrorCode.CORRUPT_MESSAGE, 'no records');
+  if (!records || records.length === 0)
+    return partitionError(index, KafkaErrorCode.CORRUPT_MESSAGE, 'no records');
   const check = await validateProducedBatch(records, options.maxMessageBytes);
   if (check.errorCode !== 0) return partitionError(index, check.errorCode, check.message ?? null);
   const outcome = await appender.append(log, records);
@@ -53,7 +66,9 @@ export const produceApi = defineApi({
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       responses = request.topicData.map((t) => ({
         name: t.name,
-        partitionResponses: t.partitionData.map((p) => partitionError(p.index, KafkaErrorCode.INVALID_REQUIRED_ACKS)),
+        partitionResponses: t.partitionData.map((p) =>
+          partitionError(p.index, KafkaErrorCode.INVALID_REQUIRED_ACKS),
+        ),
       }));
     } else if (request.transactionalId) {
       responses = request.topicData.map((t) => ({

@@ -16,7 +16,10 @@ export const syncGroupApi = defineApi({
       memberId: request.memberId,
       generationId: request.generationId,
       // Copied: the group keeps them past this request's frame.
-      assignments: request.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+      assignments: request.assignments.map((a) => ({
+        memberId: a.memberId,
+        assignment: Buffer.from(a.assignment),
+      })),
     });
     return {
       throttleTimeMs: 0,

@@ -22,7 +22,10 @@ export interface ServedApi {
   readonly minVersion: number;
   readonly maxVersion: number;
   /** Resolves to the response body writer, or undefined when no response is due (acks=0). */
-  serve(reader: ProtocolReader, ctx: RequestContext): Promise<((w: ProtocolWriter) => void) | undefined>;
+  serve(
+    reader: ProtocolReader,
+    ctx: RequestContext,
+  ): Promise<((w: ProtocolWriter) => void) | undefined>;
 }
 
 export interface ApiHandlerDefinition<Req, Res> {

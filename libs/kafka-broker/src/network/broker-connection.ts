@@ -95,12 +95,24 @@ export class BrokerConnection {
   private async handle(frame: Buffer): Promise<void> {
     let outcome;
     try {
-      outcome = await dispatchRequest(frame, { connectionId: this.connectionId, clientHost: this.clientHost, signal: this.abort.signal }, this.runtime);
+      outcome = await dispatchRequest(
+        frame,
+        { connectionId: this.connectionId, clientHost: this.clientHost, signal: this.abort.signal },
+        this.runtime,
+      );
     } catch (error) {
       if (error instanceof ProtocolDecodeError) {
-        this.reject('malformed request', { apiKey: frame.readInt16BE(0), apiVersion: frame.readInt16BE(2), error: error.message });
+        this.reject('malformed request', {
+          apiKey: frame.readInt16BE(0),
+          apiVersion: frame.readInt16BE(2),
+          error: error.message,
+        });
       } else {
-        this.runtime.log.error('request failed', { connectionId: this.connectionId, apiKey: frame.readInt16BE(0), error });
+        this.runtime.log.error('request failed', {
+          connectionId: this.connectionId,
+          apiKey: frame.readInt16BE(0),
+          error,
+        });
         this.close();
       }
       return;
@@ -122,7 +134,12 @@ export class BrokerConnection {
 
   /** Hostile or broken input: log it and drop this one connection. */
   private reject(reason: string, fields: Record<string, unknown>): void {
-    this.runtime.log.warn('closing connection', { connectionId: this.connectionId, remote: this.clientHost, reason, ...fields });
+    this.runtime.log.warn('closing connection', {
+      connectionId: this.connectionId,
+      remote: this.clientHost,
+      reason,
+      ...fields,
+    });
     this.close();
   }
 }

@@ -2,7 +2,10 @@ import { HeraldError } from '@herald/errors';
 
 /** A size prefix no request may have: negative, too small for a header, or over the limit. */
 export class FrameSizeError extends HeraldError {
-  constructor(readonly size: number, limit: number) {
+  constructor(
+    readonly size: number,
+    limit: number,
+  ) {
     super('kafka_broker.bad_frame_size', `frame size ${size} outside 8..${limit}`);
   }
 }
@@ -35,7 +38,8 @@ export class FrameDecoder {
   next(): Buffer | undefined {
     if (this.buffered < 4) return undefined;
     const size = this.peekSize();
-    if (size < MIN_FRAME_BYTES || size > this.maxFrameBytes) throw new FrameSizeError(size, this.maxFrameBytes);
+    if (size < MIN_FRAME_BYTES || size > this.maxFrameBytes)
+      throw new FrameSizeError(size, this.maxFrameBytes);
     if (this.buffered < 4 + size) return undefined;
     const first = this.chunks[0] as Buffer;
     if (first.length >= 4 + size) {

@@ -19,7 +19,11 @@ export type DispatchOutcome =
   | { kind: 'silent' }
   | { kind: 'close'; reason: string; apiKey: number; apiVersion: number };
 
-function frame(correlationId: number, flexibleHeader: boolean, writeBody: (w: ProtocolWriter) => void): Buffer[] {
+function frame(
+  correlationId: number,
+  flexibleHeader: boolean,
+  writeBody: (w: ProtocolWriter) => void,
+): Buffer[] {
   const w = new ProtocolWriter(1024);
   w.reserveSizePrefix();
   w.writeInt32(correlationId);
@@ -31,7 +35,12 @@ function frame(correlationId: number, flexibleHeader: boolean, writeBody: (w: Pr
 /** Response header v1 (with tagged fields) for flexible responses, except ApiVersions, which always uses v0 so any client can read it. */
 function flexibleResponseHeader(apiKey: number, apiVersion: number): boolean {
   const definition = API_MESSAGES.get(apiKey);
-  return apiKey !== ApiKey.ApiVersions && definition !== undefined && definition.responseFlexibleMin >= 0 && apiVersion >= definition.responseFlexibleMin;
+  return (
+    apiKey !== ApiKey.ApiVersions &&
+    definition !== undefined &&
+    definition.responseFlexibleMin >= 0 &&
+    apiVersion >= definition.responseFlexibleMin
+  );
 }
 
 /**
@@ -52,7 +61,8 @@ export async function dispatchRequest(
 
   if (served && apiVersion >= served.minVersion && apiVersion <= served.maxVersion && definition) {
     const reader = new ProtocolReader(frameBytes);
-    const headerVersion = definition.requestFlexibleMin >= 0 && apiVersion >= definition.requestFlexibleMin ? 2 : 1;
+    const headerVersion =
+      definition.requestFlexibleMin >= 0 && apiVersion >= definition.requestFlexibleMin ? 2 : 1;
     const header = readRequestHeader(reader, headerVersion);
     const writeBody = await served.serve(reader, {
       apiVersion,
@@ -64,7 +74,10 @@ export async function dispatchRequest(
       signal: connection.signal,
     });
     if (!writeBody) return { kind: 'silent' };
-    return { kind: 'respond', chunks: frame(correlationId, flexibleResponseHeader(apiKey, apiVersion), writeBody) };
+    return {
+      kind: 'respond',
+      chunks: frame(correlationId, flexibleResponseHeader(apiKey, apiVersion), writeBody),
+    };
   }
 
   if (apiKey === ApiKey.ApiVersions) {
@@ -82,7 +95,12 @@ export async function dispatchRequest(
   }
 
   const writeError = definition?.writeErrorResponse;
-  if (definition && writeError && apiVersion >= definition.minVersion && apiVersion <= definition.maxVersion) {
+  if (
+    definition &&
+    writeError &&
+    apiVersion >= definition.minVersion &&
+    apiVersion <= definition.maxVersion
+  ) {
     return {
       kind: 'respond',
       chunks: frame(correlationId, flexibleResponseHeader(apiKey, apiVersion), (w) =>

@@ -29,7 +29,9 @@ export class PartitionAppender {
   append(log: PartitionLog, batch: Buffer): Promise<AppendOutcome> {
     const key = partitionKey(log.topic, log.partition);
     const previous = this.tails.get(key);
-    const run = previous ? previous.then(() => this.appendNow(log, batch)) : this.appendNow(log, batch);
+    const run = previous
+      ? previous.then(() => this.appendNow(log, batch))
+      : this.appendNow(log, batch);
     // The chain only orders the work; each caller sees its own failure through `run`.
     const tail = run.catch(() => undefined);
     this.tails.set(key, tail);
@@ -49,16 +51,28 @@ export class PartitionAppender {
         batch.readInt32BE(LAST_OFFSET_DELTA_AT),
       );
       if (verdict.kind === 'duplicate') {
-        return { errorCode: KafkaErrorCode.NONE, baseOffset: verdict.baseOffset, logStartOffset: log.logStartOffset() };
+        return {
+          errorCode: KafkaErrorCode.NONE,
+          baseOffset: verdict.baseOffset,
+          logStartOffset: log.logStartOffset(),
+        };
       }
       if (verdict.kind === 'reject') {
-        return { errorCode: verdict.errorCode, baseOffset: -1n, logStartOffset: log.logStartOffset() };
+        return {
+          errorCode: verdict.errorCode,
+          baseOffset: -1n,
+          logStartOffset: log.logStartOffset(),
+        };
       }
     }
     try {
       const result = await log.append(batch);
       this.appendSignal.notify(log.topic, log.partition);
-      return { errorCode: KafkaErrorCode.NONE, baseOffset: result.baseOffset, logStartOffset: result.logStartOffset };
+      return {
+        errorCode: KafkaErrorCode.NONE,
+        baseOffset: result.baseOffset,
+        logStartOffset: result.logStartOffset,
+      };
     } catch (error) {
       if (error instanceof CorruptRecordError) {
         return {

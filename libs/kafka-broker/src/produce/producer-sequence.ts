@@ -42,7 +42,8 @@ export function checkSequence(
   const retried = state.batches.find(
     (batch) => batch.firstSequence === baseSequence && batch.lastSequence === lastSequence,
   );
-  if (retried) return { kind: 'duplicate', baseOffset: retried.baseOffset, lastOffset: retried.lastOffset };
+  if (retried)
+    return { kind: 'duplicate', baseOffset: retried.baseOffset, lastOffset: retried.lastOffset };
   if (baseSequence === nextSequence(state.lastSequence)) return { kind: 'append' };
   return { kind: 'reject', errorCode: KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
 }

@@ -33,14 +33,24 @@ const OK: BatchCheck = { errorCode: KafkaErrorCode.NONE };
  * requires from Produce v3), not too large, a compression we can read, and records that add up to
  * the batch's count. The CRC is checked by storage when it appends.
  */
-export async function validateProducedBatch(records: Buffer, maxMessageBytes: number): Promise<BatchCheck> {
-  if (records.length < RECORDS_AT) return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: 'record set too short' };
+export async function validateProducedBatch(
+  records: Buffer,
+  maxMessageBytes: number,
+): Promise<BatchCheck> {
+  if (records.length < RECORDS_AT)
+    return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: 'record set too short' };
   const size = LOG_OVERHEAD + records.readInt32BE(BATCH_LENGTH_AT);
   if (records[MAGIC_AT] !== 2) {
-    return { errorCode: KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, message: 'only record batch v2 is supported' };
+    return {
+      errorCode: KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+      message: 'only record batch v2 is supported',
+    };
   }
   if (size !== records.length) {
-    return { errorCode: KafkaErrorCode.INVALID_RECORD, message: 'exactly one record batch per partition expected' };
+    return {
+      errorCode: KafkaErrorCode.INVALID_RECORD,
+      message: 'exactly one record batch per partition expected',
+    };
   }
   if (size > maxMessageBytes) return { errorCode: KafkaErrorCode.MESSAGE_TOO_LARGE };
   const attributes = records.readInt16BE(ATTRIBUTES_AT);
@@ -53,9 +63,14 @@ export async function validateProducedBatch(records: Buffer, maxMessageBytes: nu
   if (codec === COMPRESSION_GZIP) {
     let plain: Buffer;
     try {
-      plain = await gunzipAsync(records.subarray(RECORDS_AT), { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+      plain = await gunzipAsync(records.subarray(RECORDS_AT), {
+        maxOutputLength: MAX_DECOMPRESSED_BYTES,
+      });
     } catch (error) {
-      return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: `gzip: ${(error as Error).message}` };
+      return {
+        errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
+        message: `gzip: ${(error as Error).message}`,
+      };
     }
     return checkRecords(plain, 0, plain.length, count);
   }
@@ -74,7 +89,10 @@ export function checkRecords(buf: Buffer, start: number, end: number, count: num
     let byte: number;
     do {
       if (pos >= end || shift > 28) {
-        return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: `record ${i} length is truncated` };
+        return {
+          errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
+          message: `record ${i} length is truncated`,
+        };
       }
       byte = buf[pos++] as number;
       value |= (byte & 0x7f) << shift;
@@ -82,10 +100,17 @@ export function checkRecords(buf: Buffer, start: number, end: number, count: num
     } while ((byte & 0x80) !== 0);
     const length = (value >>> 1) ^ -(value & 1);
     if (length < 0 || pos + length > end) {
-      return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: `record ${i} runs past the batch` };
+      return {
+        errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
+        message: `record ${i} runs past the batch`,
+      };
     }
     pos += length;
   }
-  if (pos !== end) return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: 'bytes left after the last record' };
+  if (pos !== end)
+    return {
+      errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
+      message: 'bytes left after the last record',
+    };
   return OK;
 }

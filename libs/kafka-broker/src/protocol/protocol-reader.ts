@@ -23,7 +23,9 @@ export class ProtocolReader {
   private need(n: number): number {
     const at = this.offset;
     if (n < 0 || at + n > this.end) {
-      throw new ProtocolDecodeError(`frame truncated: need ${n} bytes at ${at}, have ${this.end - at}`);
+      throw new ProtocolDecodeError(
+        `frame truncated: need ${n} bytes at ${at}, have ${this.end - at}`,
+      );
     }
     this.offset = at + n;
     return at;
@@ -106,7 +108,8 @@ export class ProtocolReader {
     if (n < 0) return null;
     // Every element takes at least one byte, so a longer count is a lie; refusing it here keeps
     // a hostile count from allocating anything.
-    if (n > this.remaining) throw new ProtocolDecodeError(`array of ${n} items in ${this.remaining} bytes`);
+    if (n > this.remaining)
+      throw new ProtocolDecodeError(`array of ${n} items in ${this.remaining} bytes`);
     const items: T[] = new Array<T>(n);
     for (let i = 0; i < n; i++) items[i] = readItem();
     return items;

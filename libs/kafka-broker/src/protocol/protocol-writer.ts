@@ -144,7 +144,11 @@ export class ProtocolWriter {
     }
   }
 
-  writeNullableArray<T>(items: readonly T[] | null | undefined, compact: boolean, writeItem: (item: T) => void): void {
+  writeNullableArray<T>(
+    items: readonly T[] | null | undefined,
+    compact: boolean,
+    writeItem: (item: T) => void,
+  ): void {
     if (items === null || items === undefined) {
       this.writeLength(-1, compact, true);
       return;
@@ -152,7 +156,11 @@ export class ProtocolWriter {
     this.writeLength(items.length, compact, true);
     for (const item of items) writeItem(item);
   }
-  writeArray<T>(items: readonly T[] | null | undefined, compact: boolean, writeItem: (item: T) => void): void {
+  writeArray<T>(
+    items: readonly T[] | null | undefined,
+    compact: boolean,
+    writeItem: (item: T) => void,
+  ): void {
     this.writeNullableArray(items ?? [], compact, writeItem);
   }
 

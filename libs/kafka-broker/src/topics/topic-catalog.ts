@@ -9,7 +9,8 @@ export function isValidTopicName(name: string): boolean {
   return LEGAL_TOPIC_NAME.test(name) && name !== '.' && name !== '..';
 }
 
-export type TopicLookup = { topic: TopicMetadata; errorCode: 0 } | { topic: undefined; errorCode: number };
+export type TopicLookup =
+  { topic: TopicMetadata; errorCode: 0 } | { topic: undefined; errorCode: number };
 
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
@@ -41,7 +42,8 @@ export class TopicCatalog {
   find(name: string, autoCreate: boolean): TopicLookup {
     const existing = this.storage.topic(name);
     if (existing) return { topic: existing, errorCode: 0 };
-    if (!isValidTopicName(name)) return { topic: undefined, errorCode: KafkaErrorCode.INVALID_TOPIC_EXCEPTION };
+    if (!isValidTopicName(name))
+      return { topic: undefined, errorCode: KafkaErrorCode.INVALID_TOPIC_EXCEPTION };
     if (!autoCreate || !this.defaults.autoCreateTopics) {
       return { topic: undefined, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     }
@@ -58,14 +60,30 @@ export class TopicCatalog {
     partitions: number,
     replicationFactor: number,
     configs: { name: string; value: string | null }[],
-  ): { errorCode: number; message: string | null; partitions: number; config: Partial<TopicConfig> } {
-    const fail = (errorCode: number, message: string) => ({ errorCode, message, partitions: 0, config: {} });
-    if (!isValidTopicName(name)) return fail(KafkaErrorCode.INVALID_TOPIC_EXCEPTION, `illegal topic name "${name}"`);
-    if (this.storage.topic(name)) return fail(KafkaErrorCode.TOPIC_ALREADY_EXISTS, `topic "${name}" already exists`);
+  ): {
+    errorCode: number;
+    message: string | null;
+    partitions: number;
+    config: Partial<TopicConfig>;
+  } {
+    const fail = (errorCode: number, message: string) => ({
+      errorCode,
+      message,
+      partitions: 0,
+      config: {},
+    });
+    if (!isValidTopicName(name))
+      return fail(KafkaErrorCode.INVALID_TOPIC_EXCEPTION, `illegal topic name "${name}"`);
+    if (this.storage.topic(name))
+      return fail(KafkaErrorCode.TOPIC_ALREADY_EXISTS, `topic "${name}" already exists`);
     const count = partitions === -1 ? this.defaults.defaultPartitions : partitions;
-    if (count < 1 || count > 10_000) return fail(KafkaErrorCode.INVALID_PARTITIONS, `invalid partition count ${partitions}`);
+    if (count < 1 || count > 10_000)
+      return fail(KafkaErrorCode.INVALID_PARTITIONS, `invalid partition count ${partitions}`);
     if (replicationFactor !== -1 && replicationFactor !== 1) {
-      return fail(KafkaErrorCode.INVALID_REPLICATION_FACTOR, 'a single broker can only hold replication factor 1');
+      return fail(
+        KafkaErrorCode.INVALID_REPLICATION_FACTOR,
+        'a single broker can only hold replication factor 1',
+      );
     }
     const config: Partial<TopicConfig> = { extra: {} };
     for (const entry of configs) {
@@ -73,7 +91,10 @@ export class TopicCatalog {
       if (entry.name === 'retention.ms' || entry.name === 'retention.bytes') {
         const value = Number(entry.value);
         if (!Number.isInteger(value) || value < -1) {
-          return fail(KafkaErrorCode.INVALID_CONFIG, `invalid value "${entry.value}" for ${entry.name}`);
+          return fail(
+            KafkaErrorCode.INVALID_CONFIG,
+            `invalid value "${entry.value}" for ${entry.name}`,
+          );
         }
         if (entry.name === 'retention.ms') config.retentionMs = value;
         else config.retentionBytes = value;
@@ -96,15 +117,26 @@ export class TopicCatalog {
   describe(topic: TopicMetadata): DescribedConfig[] {
     const { retentionMs, retentionBytes, extra } = topic.config;
     const entries: DescribedConfig[] = [
-      { name: 'retention.ms', value: String(retentionMs), isDefault: retentionMs === DEFAULT_RETENTION_MS, readOnly: false },
-      { name: 'retention.bytes', value: String(retentionBytes), isDefault: retentionBytes === -1, readOnly: false },
+      {
+        name: 'retention.ms',
+        value: String(retentionMs),
+        isDefault: retentionMs === DEFAULT_RETENTION_MS,
+        readOnly: false,
+      },
+      {
+        name: 'retention.bytes',
+        value: String(retentionBytes),
+        isDefault: retentionBytes === -1,
+        readOnly: false,
+      },
     ];
     for (const [name, value] of Object.entries(DESCRIBED_DEFAULTS)) {
       const set = extra[name];
       entries.push({ name, value: set ?? value, isDefault: set === undefined, readOnly: false });
     }
     for (const [name, value] of Object.entries(extra)) {
-      if (!(name in DESCRIBED_DEFAULTS)) entries.push({ name, value, isDefault: false, readOnly: false });
+      if (!(name in DESCRIBED_DEFAULTS))
+        entries.push({ name, value, isDefault: false, readOnly: false });
     }
     return entries;
   }
