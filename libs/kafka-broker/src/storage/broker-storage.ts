@@ -16,7 +16,11 @@ import { FilePartitionStore } from './file-segment.store';
 import { DataDirLock } from './data-dir.lock';
 import { FsyncScheduler } from './fsync.scheduler';
 import { MemoryPartitionStore } from './memory-segment.store';
-import { SegmentedPartitionLog, type RecoveredTail } from './partition-log';
+import {
+  SegmentedPartitionLog,
+  type PartitionLogSettings,
+  type RecoveredTail,
+} from './partition-log';
 import { ProducerIdStore } from './producer-id.store';
 import type { PartitionStore } from './segment.store';
 import {
@@ -38,6 +42,7 @@ import type {
 import { TopicCatalogStore } from './topic-catalog.store';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_SEGMENT_MS = 7 * 24 * 60 * 60 * 1000;
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4096;
 export const DEFAULT_FSYNC_POLICY: FsyncPolicy = { mode: 'never' };
 export const DEFAULT_FSYNC_INTERVAL_MS = 1000;
@@ -73,11 +78,7 @@ export class LogBrokerStorage implements BrokerStorage {
   private constructor(
     private readonly dataDir: string | undefined,
     private readonly lock: DataDirLock | null,
-    private readonly settings: {
-      segmentBytes: number;
-      indexIntervalBytes: number;
-      leaderEpoch: number | undefined;
-    },
+    private readonly settings: Omit<PartitionLogSettings, 'fsync'>,
     private readonly fsync: FsyncScheduler,
     private readonly catalog: TopicCatalogStore,
     private readonly offsets: CommittedOffsetsStore,
@@ -304,12 +305,12 @@ export class LogBrokerStorage implements BrokerStorage {
   }
 }
 
-function validateOptions(options: StorageOptions): {
-  segmentBytes: number;
-  indexIntervalBytes: number;
-  leaderEpoch: number | undefined;
-} {
+function validateOptions(options: StorageOptions): Omit<PartitionLogSettings, 'fsync'> {
   const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  const segmentMs = options.segmentMs ?? DEFAULT_SEGMENT_MS;
+  if (!Number.isFinite(segmentMs) || segmentMs < 1) {
+    throw new InvalidStorageOptionError('segmentMs must be a positive number');
+  }
   const indexIntervalBytes = options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES;
   if (!Number.isInteger(segmentBytes) || segmentBytes < 1 || segmentBytes > MAX_SEGMENT_BYTES) {
     throw new InvalidStorageOptionError(
@@ -326,7 +327,7 @@ function validateOptions(options: StorageOptions): {
   ) {
     throw new InvalidStorageOptionError('leaderEpoch must be an int32 of at least -1');
   }
-  return { segmentBytes, indexIntervalBytes, leaderEpoch };
+  return { segmentBytes, segmentMs, indexIntervalBytes, leaderEpoch };
 }
 
 function normalisePolicy(policy: FsyncPolicy): FsyncPolicy {

@@ -197,6 +197,22 @@ describe.each<StorageMode>(['memory', 'file'])('partition log (%s)', (mode) => {
     expect(log.applyRetention({ ...KEEP_FOREVER, retentionBytes: 3000 }, Date.now())).toBe(0);
   });
 
+  it('rolls by time, so time retention reaches a quiet topic', async () => {
+    const storage = await harness.open({ segmentMs: 60_000 });
+    storage.createTopic('quiet', 1);
+    const log = storage.partition('quiet', 0)!;
+    const minute = 60_000;
+    for (const t of [0, 30_000, minute + 1, 2 * minute + 5]) {
+      await log.append(
+        encodeBatch({ baseTimestamp: t, records: [{ value: `at${t}`, timestampDelta: 0 }] }),
+      );
+    }
+    expect((log as unknown as { segmentCount(): number }).segmentCount()).toBe(3);
+    expect(log.applyRetention({ ...KEEP_FOREVER, retentionMs: minute }, 2 * minute)).toBe(1);
+    expect(log.logStartOffset()).toBe(2n);
+    expect(readAll(log, 2n)).toEqual([`at${minute + 1}`, `at${2 * minute + 5}`]);
+  });
+
   it('tracks idempotent producers per producer id, keeping their last five batches', async () => {
     const log = await openLog();
     await log.append(batchOf(1));

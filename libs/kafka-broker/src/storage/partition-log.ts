@@ -25,6 +25,8 @@ const MAX_SEGMENT_OFFSET_SPAN = 2147483647;
 export interface PartitionLogSettings {
   /** Roll the active segment when an append would take it past this many bytes. */
   segmentBytes: number;
+  /** Roll the active segment once a new batch is this many ms newer than its first one. */
+  segmentMs: number;
   /** One sparse index entry per this many bytes of batches. */
   indexIntervalBytes: number;
   /** Stamped into every appended batch when set. */
@@ -177,14 +179,7 @@ export class SegmentedPartitionLog implements PartitionLog {
     }
 
     let active = this.activeSegment();
-    const size = active.size();
-    if (
-      size > 0 &&
-      (size + batches.length > this.settings.segmentBytes ||
-        active.nextOffset + offsets - active.baseOffset > MAX_SEGMENT_OFFSET_SPAN)
-    ) {
-      active = this.roll();
-    }
+    if (this.shouldRoll(active, batches, offsets)) active = this.roll();
 
     const baseOffset = active.nextOffset;
     let offset = baseOffset;
@@ -249,6 +244,17 @@ export class SegmentedPartitionLog implements PartitionLog {
       buf.readInt32BE(at + BATCH.lastOffsetDelta),
       readInt64(buf, at + BATCH.baseOffset),
     );
+  }
+
+  private shouldRoll(active: Segment, batches: Buffer, offsets: number): boolean {
+    const size = active.size();
+    if (size === 0) return false;
+    if (size + batches.length > this.settings.segmentBytes) return true;
+    if (active.nextOffset + offsets - active.baseOffset > MAX_SEGMENT_OFFSET_SPAN) return true;
+    // Without rolling by time a quiet topic would keep one segment for ever, out of retention's reach.
+    const timestamp = readInt64(batches, BATCH.maxTimestamp);
+    const age = (timestamp >= 0 ? timestamp : Date.now()) - active.rollBaseTimestamp;
+    return age > this.settings.segmentMs;
   }
 
   /** Closes the active segment for appends and starts the next at the next offset. */

@@ -56,6 +56,11 @@ export class Segment {
   nextOffset: number;
   /** Greatest batch max timestamp held, -1 when none. */
   maxTimestamp = -1;
+  /**
+   * What the segment's age is measured from when rolling by time: its first batch's max
+   * timestamp, or the wall clock when that batch carries none. -1 while empty.
+   */
+  rollBaseTimestamp = -1;
   private bytesSinceIndexEntry = 0;
 
   constructor(
@@ -85,6 +90,8 @@ export class Segment {
       this.bytesSinceIndexEntry = 0;
     }
     this.bytesSinceIndexEntry += size;
+    if (this.rollBaseTimestamp < 0)
+      this.rollBaseTimestamp = maxTimestamp >= 0 ? maxTimestamp : Date.now();
     if (maxTimestamp > this.maxTimestamp) this.maxTimestamp = maxTimestamp;
     this.nextOffset = lastOffset + 1;
   }
@@ -122,6 +129,7 @@ export class Segment {
     this.offsetIndex = new OffsetIndex();
     this.timeIndex = new TimeIndex();
     this.maxTimestamp = -1;
+    this.rollBaseTimestamp = -1;
     this.bytesSinceIndexEntry = 0;
     this.nextOffset = this.baseOffset;
   }

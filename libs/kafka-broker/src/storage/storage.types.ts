@@ -15,6 +15,11 @@ export interface StorageOptions {
   dataDir?: string;
   /** Roll a new segment when the active one reaches this many bytes (1 to 1 GiB). Default 64 MiB. */
   segmentBytes?: number;
+  /**
+   * Roll a new segment once an append's timestamp is this many ms past the active segment's first
+   * batch, so time retention reaches quiet topics too. Default 7 days.
+   */
+  segmentMs?: number;
   /** One sparse index entry per this many bytes of batches. Default 4096. */
   indexIntervalBytes?: number;
   /**
