@@ -6,11 +6,15 @@ import { NestPinoLogger, type Observability } from '@herald/observability';
 import type { HttpServerConfig } from './http-server.config';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { instrumentRequests } from './request-metrics';
+import { ProblemDetailsFilter } from './problem-details.filter';
+import { sendProblem } from './problem-details';
 
 export interface HttpAppOptions {
   module: Type<unknown> | DynamicModule;
   http: HttpServerConfig;
   observability: Observability;
+  /** Last touches before listening (content-type parsers, Swagger, WebSocket adapter). */
+  configure?: (app: NestFastifyApplication) => void;
 }
 
 /**
@@ -25,13 +29,21 @@ export async function startHttpApp(options: HttpAppOptions): Promise<NestFastify
     disableRequestLogging: true,
     return503OnClosing: true,
   });
-  instrumentRequests(adapter.getInstance(), observability);
+  instrumentRequests(adapter, observability);
+  // Errors raised by Fastify before Nest sees the request (body parsing, size limits).
+  adapter
+    .getInstance()
+    .setErrorHandler((error, request, reply) =>
+      sendProblem(error, request, reply, observability.logger),
+    );
 
   const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
     logger: new NestPinoLogger(observability.logger.child({ component: 'nest' })),
     bufferLogs: false,
     abortOnError: false,
   });
+  app.useGlobalFilters(new ProblemDetailsFilter(observability.logger));
+  options.configure?.(app);
   installGracefulShutdown(app as INestApplication, observability);
   await app.listen(http.port, http.host);
   const address = app.getHttpServer().address();

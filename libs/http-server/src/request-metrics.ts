@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Observability } from '@herald/observability';
 
 /**
@@ -6,10 +6,10 @@ import type { Observability } from '@herald/observability';
  * route template (`/v1/subscriptions/:id`), or `unmatched` for 404s, so its values stay bounded.
  */
 export function instrumentRequests(
-  fastify: FastifyInstance,
+  adapter: FastifyAdapter,
   { metrics, logger }: Observability,
 ): void {
-  fastify.addHook('onResponse', (request, reply, done) => {
+  adapter.getInstance().addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.httpRequestDuration.observe(

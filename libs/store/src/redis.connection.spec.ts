@@ -5,12 +5,12 @@ describe('RedisConnection', () => {
   it('answers ping on a real Redis and cleans up its prefix', async () => {
     const store = await createTestStore();
     await store.redis.ping();
-    await store.redis.client.set(store.keys.heartbeat('test'), '1');
-    expect(await store.redis.client.get(store.keys.heartbeat('test'))).toBe('1');
+    await store.redis.client.set(store.keys.apiKey('test'), '1');
+    expect(await store.redis.client.get(store.keys.apiKey('test'))).toBe('1');
     await store.cleanup();
     const check = new RedisConnection({ url: store.url, prefix: 'x:' }, 'check');
     await check.connect();
-    expect(await check.client.exists(store.keys.heartbeat('test'))).toBe(0);
+    expect(await check.client.exists(store.keys.apiKey('test'))).toBe(0);
     await check.close();
   });
 

@@ -7,10 +7,18 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ReadinessRegistry } from '@herald/observability';
+import { ApiKeyRepository } from './api-key.repository';
 import { RedisConnection } from './redis.connection';
 import type { StoreConfig } from './store.config';
+import { storeKeys, type StoreKeys } from './store.keys';
 
-/** Gives the app one Redis connection, closed last on shutdown, and a `redis` readiness check. */
+/** Injection token of the process's StoreKeys (the key builder under the configured prefix). */
+export const STORE_KEYS = Symbol('STORE_KEYS');
+
+/**
+ * Gives the app one Redis connection (closed last on shutdown), the key builder, the API-key
+ * repository, and a `redis` readiness check.
+ */
 @Global()
 @Module({})
 export class StoreModule implements OnModuleInit, OnApplicationShutdown {
@@ -24,8 +32,15 @@ export class StoreModule implements OnModuleInit, OnApplicationShutdown {
       module: StoreModule,
       providers: [
         { provide: RedisConnection, useFactory: () => new RedisConnection(config, service) },
+        { provide: STORE_KEYS, useValue: storeKeys(config.prefix) },
+        {
+          provide: ApiKeyRepository,
+          inject: [RedisConnection, STORE_KEYS],
+          useFactory: (redis: RedisConnection, keys: StoreKeys) =>
+            new ApiKeyRepository(redis, keys),
+        },
       ],
-      exports: [RedisConnection],
+      exports: [RedisConnection, STORE_KEYS, ApiKeyRepository],
     };
   }
 

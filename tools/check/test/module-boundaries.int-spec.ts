@@ -32,6 +32,20 @@ function lintProbe(project: string, source: string): string[] {
 }
 
 describe('module boundaries', () => {
+  beforeAll(() => {
+    // The boundary rule reads Nx's cached project graph and skips itself when there is none
+    // (a fresh clone): compute it first.
+    const graph = spawnSync(
+      process.execPath,
+      [resolve(root, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'],
+      {
+        cwd: root,
+        env: { ...process.env, NX_DAEMON: 'false' },
+      },
+    );
+    expect(graph.status).toBe(0);
+  });
+
   it('rejects an app importing kafkajs directly', () => {
     const messages = lintProbe(
       'apps/fanout',

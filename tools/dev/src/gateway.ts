@@ -4,17 +4,7 @@ import { join, resolve } from 'node:path';
 import { ManagedProcess } from './managed-process';
 import { httpStatus, portOpen } from './probes';
 
-// The dependency-free Redis harness is shared with the Jest global setup.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const redisHarness = require('../../testing/redis-harness.js') as {
-  pingRedis(url: string, timeoutMs?: number): Promise<boolean>;
-  startRedisServer(options: {
-    port?: number;
-    dir?: string;
-    appendOnly?: boolean;
-    detached?: boolean;
-  }): Promise<{ url: string; pid: number; stop(): Promise<void> }>;
-};
+import * as redisHarness from '@herald/test-harness';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
 

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APPS, REPO_ROOT, startGateway, type Gateway } from '../src/gateway';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { freePort } = require('../../testing/redis-harness.js') as { freePort(): Promise<number> };
+import { freePort } from '@herald/test-harness';
 
 async function waitFor<T>(
   what: string,

@@ -1,0 +1,47 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyRepository } from '@herald/store';
+import type { AuthConfig } from './auth.config';
+import { Principal } from './principal';
+
+const ADMIN_GRANTS = [{ scope: 'admin' as const, types: null }];
+
+/**
+ * Turns a presented key into a Principal. Answers are cached briefly (default 5 s) so a busy
+ * ingest path does not ask Redis on every request; a deleted key stops working within that time.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  private readonly adminDigest: Buffer | null;
+
+  constructor(
+    private readonly apiKeys: ApiKeyRepository,
+    config: AuthConfig,
+    private readonly cacheMs = 5000,
+    private readonly cacheEntries = 10_000,
+  ) {
+    this.adminDigest = config.adminKey === null ? null : digest(config.adminKey);
+  }
+
+  async authenticate(token: string): Promise<Principal | null> {
+    if (this.adminDigest && timingSafeEqual(digest(token), this.adminDigest)) {
+      return new Principal('admin', 'admin', ADMIN_GRANTS);
+    }
+    const now = Date.now();
+    const cached = this.cache.get(token);
+    if (cached && cached.until > now) return cached.principal;
+    const record = await this.apiKeys.verify(token);
+    const principal = record ? new Principal(record.id, record.tenant, record.scopes) : null;
+    if (this.cache.size >= this.cacheEntries) this.cache.clear();
+    this.cache.set(token, { principal, until: now + this.cacheMs });
+    return principal;
+  }
+
+  /** Drops cached answers, so a key deleted here stops working at once in this process. */
+  forget(): void {
+    this.cache.clear();
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

@@ -1,0 +1,13 @@
+export { authConfig, type AuthConfig } from './auth.config';
+export { UnauthenticatedError, ForbiddenError, InvalidScopesError } from './auth.errors';
+export { Principal } from './principal';
+export { parseScopeGrants } from './scope-grants';
+export { Authenticator } from './authenticator';
+export {
+  ApiKeyGuard,
+  RequireScope,
+  AllowQueryToken,
+  CurrentPrincipal,
+  presentedToken,
+} from './api-key.guard';
+export { AuthModule } from './auth.module';

@@ -1,0 +1,174 @@
+import { HeraldError } from '@herald/errors';
+import type { Logger } from '@herald/observability';
+
+/** An RFC 9457 problem body. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  [extension: string]: unknown;
+}
+
+const SUFFIX_STATUS: [string, number][] = [
+  ['.unauthenticated', 401],
+  ['.forbidden', 403],
+  ['.not_found', 404],
+  ['.conflict', 409],
+  ['.too_large', 413],
+  ['.unsupported_media_type', 415],
+  ['.unprocessable', 422],
+  ['.rate_limited', 429],
+  ['.unavailable', 503],
+  ['.invalid', 400],
+];
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** The HTTP status for a HeraldError code, by its suffix (see HeraldError); 500 when none fits. */
+export function statusForCode(code: string): number {
+  for (const [suffix, status] of SUFFIX_STATUS) if (code.endsWith(suffix)) return status;
+  return 500;
+}
+
+/** Fastify's own failures (before a handler runs) mapped to our codes. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'http.unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'http.too_large',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'http.invalid',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'http.invalid',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'http.invalid',
+};
+
+interface StatusError {
+  statusCode?: number;
+  status?: number;
+  code?: string;
+  message?: string;
+  getStatus?: () => number;
+  getResponse?: () => unknown;
+}
+
+/** Turns anything thrown while serving a request into a problem; unexpected errors are 500s. */
+export function toProblem(error: unknown): {
+  problem: Problem;
+  retryAfterSeconds?: number;
+  unexpected: boolean;
+} {
+  if (error instanceof HeraldError) {
+    const status = statusForCode(error.code);
+    return {
+      problem: { ...error.details, ...problemOf(error.code, status, error.message) },
+      retryAfterSeconds: error.retryAfterSeconds,
+      unexpected: status === 500,
+    };
+  }
+  const e = (error ?? {}) as StatusError;
+  const fastifyCode = e.code !== undefined ? FASTIFY_CODES[e.code] : undefined;
+  if (fastifyCode) {
+    const status = statusForCode(fastifyCode);
+    return {
+      problem: problemOf(fastifyCode, status, e.message ?? 'Request failed'),
+      unexpected: false,
+    };
+  }
+  if (typeof e.getStatus === 'function') {
+    // A Nest HttpException: deliberate, so never logged as a failure; an object body (Terminus's
+    // health report) is kept as problem extensions.
+    const status = e.getStatus();
+    const response = typeof e.getResponse === 'function' ? e.getResponse() : undefined;
+    const extensions =
+      response && typeof response === 'object'
+        ? omitMessage(response as Record<string, unknown>)
+        : {};
+    const code = status === 404 ? 'http.not_found' : `http.${status}`;
+    return {
+      problem: { ...extensions, ...problemOf(code, status, messageOf(e)) },
+      unexpected: false,
+    };
+  }
+  const status = e.statusCode ?? e.status ?? 500;
+  if (status >= 500) {
+    return {
+      problem: problemOf(
+        'internal',
+        500,
+        'The server failed to handle this request; it has been logged.',
+      ),
+      unexpected: true,
+    };
+  }
+  return {
+    problem: problemOf(`http.${status}`, status, e.message ?? 'Request failed'),
+    unexpected: false,
+  };
+}
+
+function problemOf(code: string, status: number, detail: string): Problem {
+  return {
+    type: `urn:herald:problem:${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+  };
+}
+
+function omitMessage(response: Record<string, unknown>): Record<string, unknown> {
+  const { message: _message, statusCode: _statusCode, error: error, ...rest } = response;
+  // Nest's default bodies carry `error: 'Not Found'` (a title); Terminus's carry an object.
+  return typeof error === 'object' ? { ...rest, error } : rest;
+}
+
+function messageOf(e: StatusError): string {
+  const response = typeof e.getResponse === 'function' ? e.getResponse() : undefined;
+  if (response && typeof response === 'object' && 'message' in response) {
+    const message = response.message;
+    return Array.isArray(message) ? message.join('; ') : String(message);
+  }
+  if (typeof response === 'string') return response;
+  return e.message ?? 'Request failed';
+}
+
+/** The parts of a Fastify request and reply a problem needs (whatever the server's raw types). */
+export interface ProblemRequest {
+  method: string;
+  url: string;
+}
+export interface ProblemReply {
+  header(name: string, value: string): unknown;
+  status(code: number): unknown;
+  type(contentType: string): unknown;
+  send(payload: unknown): unknown;
+}
+
+export function sendProblem(
+  error: unknown,
+  request: ProblemRequest,
+  reply: ProblemReply,
+  logger: Logger,
+): void {
+  const { problem, retryAfterSeconds, unexpected } = toProblem(error);
+  if (unexpected)
+    logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+  if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
+  if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
+  reply.status(problem.status);
+  reply.type('application/problem+json');
+  reply.send({ ...problem, instance: request.url.split('?')[0] });
+}
