@@ -3,6 +3,13 @@ import { Kafka, logLevel, type Admin, type Consumer, type EachMessagePayload } f
 import { startTestBroker, uniqueName, waitFor, type RunningBroker } from '../src/testing';
 
 let broker: RunningBroker;
+
+/** Records a value as text; kafkajs wants a promise back. */
+function collect(into: string[], value: Buffer | null): Promise<void> {
+  into.push(String(value));
+  return Promise.resolve();
+}
+
 let kafka: Kafka;
 let admin: Admin;
 const cleanups: (() => Promise<void>)[] = [];
@@ -64,10 +71,11 @@ describe('kafkajs', () => {
     const byKey = new Map<string, number[]>();
     let count = 0;
     await c.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: ({ message }) => {
         const key = String(message.key);
         byKey.set(key, [...(byKey.get(key) ?? []), Number(message.value)]);
         count++;
+        return Promise.resolve();
       },
     });
     await waitFor(() => count >= 500, { what: '500 records' });
@@ -175,7 +183,7 @@ describe('kafkajs', () => {
     const c = consumer(groupId);
     await c.connect();
     await c.subscribe({ topic });
-    await c.run({ eachMessage: async () => undefined });
+    await c.run({ eachMessage: () => Promise.resolve() });
     await waitFor(
       async () => (await admin.describeGroups([groupId])).groups[0]?.state === 'Stable',
       { what: 'stable group' },
@@ -217,7 +225,7 @@ describe('kafkajs', () => {
     await c.connect();
     await c.subscribe({ topic });
     const values: string[] = [];
-    await c.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
+    await c.run({ eachMessage: ({ message }) => collect(values, message.value) });
     c.seek({ topic, partition: 0, offset: byTime?.offset ?? '0' });
     await waitFor(() => values.length >= 8, { what: 'records from offset 12' });
     expect(values.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, i) => `s${12 + i}`));
@@ -242,7 +250,7 @@ describe('kafkajs', () => {
     await c.connect();
     await c.subscribe({ topic, fromBeginning: true });
     const values: string[] = [];
-    await c.run({ eachMessage: async ({ message }) => void values.push(String(message.value)) });
+    await c.run({ eachMessage: ({ message }) => collect(values, message.value) });
     await waitFor(() => values.length >= 50, { what: '50 gzip records' });
     expect(values[49]).toBe('z49');
   });

@@ -104,7 +104,7 @@ describe('@platformatic/kafka', () => {
       { what: 'offset 20 committed' },
     );
     await firstStream.close();
-    await first.close(true);
+    await new Promise<void>((resolve) => first.close(true, () => resolve()));
 
     await p.send({ messages: Array.from({ length: 5 }, (_, i) => ({ topic, value: `b${i}` })) });
     const second = consumer(groupId);

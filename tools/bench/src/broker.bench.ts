@@ -95,13 +95,14 @@ export async function runBrokerBench(): Promise<BrokerBenchResult> {
     let consumeEnd = 0n;
     const done = new Promise<void>((ok) => {
       void consumer.run({
-        eachBatch: async ({ batch: received }) => {
+        eachBatch: ({ batch: received }) => {
           if (consumeStart === 0n) consumeStart = process.hrtime.bigint();
           consumed += received.messages.length;
           if (consumed >= RECORDS && consumeEnd === 0n) {
             consumeEnd = process.hrtime.bigint();
             ok();
           }
+          return Promise.resolve();
         },
       });
     });
