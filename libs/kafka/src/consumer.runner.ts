@@ -76,6 +76,8 @@ export class ConsumerRunner {
   private readonly highWatermarks = new Map<PartitionKey, bigint>();
   private readonly committed = new Map<PartitionKey, bigint>();
   private stopping: Promise<void> | undefined;
+  private stopped = false;
+  private groupCommit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -132,9 +134,19 @@ export class ConsumerRunner {
     this.requireConsumer().resume([partitions ? { topic, partitions } : { topic }]);
   }
 
-  /** Commits `nextOffset` (the offset of the first record not yet done) for the group. */
+  /**
+   * Commits `nextOffset` (the offset of the first record not yet done) for the group. Works until
+   * `stop()` has left the group, including while it waits for the batch in hand; fails after.
+   */
   async commit(topic: string, partition: number, nextOffset: string): Promise<void> {
-    await this.requireConsumer().commitOffsets([{ topic, partition, offset: nextOffset }]);
+    const consumer = this.requireConsumer();
+    if (this.stopped) throw new Error('ConsumerRunner has stopped; the group was left');
+    const offsets = { topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] };
+    // kafkajs's consumer.commitOffsets silently does nothing once stopping has begun, which
+    // would drop the commit of the batch stop() waits for; the batch's own commit goes
+    // straight to the group.
+    if (this.groupCommit) await this.groupCommit(offsets);
+    else await consumer.commitOffsets(offsets.topics[0]!.partitions.map((p) => ({ topic, ...p })));
     const key = partitionKey(topic, partition);
     this.committed.set(key, BigInt(nextOffset));
     this.setLag(topic, partition);
@@ -151,6 +163,7 @@ export class ConsumerRunner {
         // kafkajs waits for the running eachBatch, which includes its commit, before leaving.
         await this.consumer?.disconnect();
       } finally {
+        this.stopped = true;
         await this.admin?.disconnect();
         this.onAssignment({});
       }
@@ -189,6 +202,7 @@ export class ConsumerRunner {
     commit: 'after-batch' | 'manual',
   ): Promise<void> {
     const { batch } = payload;
+    this.groupCommit = (offsets) => payload.commitOffsetsIfNecessary(offsets);
     const key = partitionKey(batch.topic, batch.partition);
     this.highWatermarks.set(key, BigInt(batch.highWatermark));
     const last = batch.messages[batch.messages.length - 1];

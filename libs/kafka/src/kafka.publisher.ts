@@ -71,6 +71,7 @@ export class KafkaPublisher {
   private readonly options: Required<PublishOptions>;
   private readonly queue: PendingPublish[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly outstanding = new Set<Promise<PublishedRecord[]>>();
   // The partition kafkajs's DefaultPartitioner (Java-compatible murmur2) picked for each message.
   private readonly chosenPartitions = new WeakMap<Message, number>();
   private producer: Producer | undefined;
@@ -100,7 +101,7 @@ export class KafkaPublisher {
     if (records.length === 0) return Promise.resolve([]);
     if (this.closed)
       return Promise.reject(new KafkaUnavailableError('the Kafka publisher is closed'));
-    return new Promise<PublishedRecord[]>((resolve, reject) => {
+    const answer = new Promise<PublishedRecord[]>((resolve, reject) => {
       const messages = records.map(toMessage);
       const pending: PendingPublish = {
         records: [...records],
@@ -125,15 +126,20 @@ export class KafkaPublisher {
       this.queue.push(pending);
       this.scheduleFlush();
     });
+    this.outstanding.add(answer);
+    const forget = (): void => void this.outstanding.delete(answer);
+    answer.then(forget, forget);
+    return answer;
   }
 
-  /** Sends what is queued, waits for requests under way, then disconnects the producer. */
+  /**
+   * Sends what is queued and waits until every publish has its answer (each within its deadline),
+   * then disconnects the producer. Publishing after `close` fails.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.queue.length > 0 || this.inFlight.size > 0) {
-      this.startFlushes();
-      await Promise.race(this.inFlight);
-    }
+    this.startFlushes();
+    await Promise.allSettled(this.outstanding);
     const producer = this.producer ?? (await this.connecting?.catch(() => undefined));
     this.producer = undefined;
     this.connecting = undefined;

@@ -1,0 +1,249 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { ConsumerRunner, type IncomingBatch, type IncomingRecord } from '../src/consumer.runner';
+import type { KafkaConnection } from '../src/kafka.connection';
+import { CONSUMER_LAG_METRIC } from '../src/kafka.metrics';
+import { KafkaPublisher, type OutgoingRecord } from '../src/kafka.publisher';
+import {
+  createTestConnection,
+  createTestTopic,
+  startTestBroker,
+  uniqueName,
+  waitFor,
+  type RunningBroker,
+} from '../src/testing';
+
+const logger = pino({ level: 'silent' });
+
+describe('ConsumerRunner', () => {
+  let broker: RunningBroker;
+  let connection: KafkaConnection;
+  let publisher: KafkaPublisher;
+  const runners: ConsumerRunner[] = [];
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    // Silent: one test makes kafkajs log the handler failure it provokes.
+    connection = createTestConnection(broker.brokers, 'silent');
+    publisher = new KafkaPublisher(connection, logger);
+  });
+
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop()));
+  });
+
+  afterAll(async () => {
+    await publisher.close();
+    await connection.close();
+    await broker.stop();
+  });
+
+  function runner(registry?: Registry): ConsumerRunner {
+    const r = new ConsumerRunner(connection, logger, { registry, lagIntervalMs: 200 });
+    runners.push(r);
+    return r;
+  }
+
+  function records(topic: string, from: number, count: number, partition = 0): OutgoingRecord[] {
+    return Array.from({ length: count }, (_, i) => ({
+      topic,
+      key: `k${from + i}`,
+      value: `v${from + i}`,
+      headers: { seq: String(from + i) },
+      partition,
+    }));
+  }
+
+  async function committedOffset(groupId: string, topic: string, partition = 0): Promise<string> {
+    const admin = connection.kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return offsets!.partitions.find((p) => p.partition === partition)!.offset;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  const values = (list: IncomingRecord[]) => list.map((r) => r.value!.toString());
+
+  it('hands over records with their key, headers and position', async () => {
+    const topic = await createTestTopic(broker.brokers);
+    await publisher.publish(records(topic, 0, 3));
+    const seen: IncomingRecord[] = [];
+    await runner().run({
+      groupId: uniqueName('g'),
+      topics: [topic],
+      fromBeginning: true,
+      eachBatch: async (batch) => {
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => seen.length === 3, { what: '3 records' });
+    expect(seen[1]).toEqual({
+      topic,
+      partition: 0,
+      offset: '1',
+      key: Buffer.from('k1'),
+      value: Buffer.from('v1'),
+      headers: { seq: Buffer.from('1') },
+      timestamp: expect.stringMatching(/^\d+$/) as unknown,
+    });
+  });
+
+  it('commits only after the handler resolves: a failed batch is read again, nothing skipped', async () => {
+    const topic = await createTestTopic(broker.brokers);
+    const groupId = uniqueName('g');
+    await publisher.publish(records(topic, 0, 10));
+
+    let failures = 0;
+    const first = runner();
+    await first.run({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      eachBatch: () => {
+        failures++;
+        return Promise.reject(new Error('handler crashed mid-batch'));
+      },
+    });
+    await waitFor(() => failures > 0, { what: 'the failing handler to run' });
+    await first.stop();
+    await expect(committedOffset(groupId, topic)).resolves.toBe('-1');
+
+    const seen: IncomingRecord[] = [];
+    const second = runner();
+    await second.run({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      eachBatch: async (batch) => {
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => seen.length >= 10, { what: 'all 10 records again' });
+    expect(values(seen).slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}`));
+    await waitFor(async () => (await committedOffset(groupId, topic)) === '10', {
+      what: 'offset 10 committed',
+    });
+  });
+
+  it('stop() finishes the batch in hand and commits it before leaving', async () => {
+    const topic = await createTestTopic(broker.brokers);
+    const groupId = uniqueName('g');
+    await publisher.publish(records(topic, 0, 5));
+
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let inBatch: IncomingBatch | undefined;
+    const r = runner();
+    await r.run({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      eachBatch: async (batch) => {
+        inBatch = batch;
+        await released;
+      },
+    });
+    await waitFor(() => inBatch, { what: 'a batch in hand' });
+    let stopped = false;
+    const stopping = r.stop().then(() => (stopped = true));
+    await waitFor(() => !inBatch!.isActive(), { what: 'the batch to see the runner stopping' });
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    const last = inBatch!.records[inBatch!.records.length - 1]!;
+    await expect(committedOffset(groupId, topic)).resolves.toBe(String(Number(last.offset) + 1));
+
+    // A new member of the group starts after what was committed.
+    const seen: IncomingRecord[] = [];
+    await publisher.publish(records(topic, 5, 2));
+    await runner().run({
+      groupId,
+      topics: [topic],
+      eachBatch: async (batch) => {
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    const expected = Array.from(
+      { length: 7 - Number(last.offset) - 1 },
+      (_, i) => `v${Number(last.offset) + 1 + i}`,
+    );
+    await waitFor(() => seen.length >= expected.length, { what: 'the uncommitted records' });
+    expect(values(seen)).toEqual(expected);
+  });
+
+  it('pauses and resumes single partitions', async () => {
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const seen: IncomingRecord[] = [];
+    const r = runner();
+    await r.run({
+      groupId: uniqueName('g'),
+      topics: [topic],
+      fromBeginning: true,
+      eachBatch: async (batch) => {
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    r.pause(topic, [0]);
+    await publisher.publish([...records(topic, 0, 3, 0), ...records(topic, 10, 3, 1)]);
+    await waitFor(() => seen.filter((s) => s.partition === 1).length === 3, {
+      what: 'partition 1',
+    });
+    // A later record on the running partition arrives while the paused one stays silent.
+    await publisher.publish(records(topic, 13, 1, 1));
+    await waitFor(() => seen.some((s) => s.value!.toString() === 'v13'), { what: 'v13' });
+    expect(seen.filter((s) => s.partition === 0)).toHaveLength(0);
+
+    r.resume(topic, [0]);
+    await waitFor(() => seen.filter((s) => s.partition === 0).length === 3, {
+      what: 'partition 0 after resume',
+    });
+  });
+
+  it('reports lag per partition and lets the caller commit what it settled', async () => {
+    const topic = await createTestTopic(broker.brokers);
+    const groupId = uniqueName('g');
+    const registry = new Registry();
+    const lag = async (): Promise<number | undefined> => {
+      const metric = await registry.getSingleMetric(CONSUMER_LAG_METRIC)?.get();
+      return metric?.values.find(
+        (v) => v.labels['group'] === groupId && v.labels['topic'] === topic,
+      )?.value;
+    };
+    await publisher.publish(records(topic, 0, 10));
+    const seen: IncomingRecord[] = [];
+    const r = runner(registry);
+    await r.run({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      commit: 'manual',
+      eachBatch: async (batch) => {
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => seen.length === 10, { what: '10 records' });
+    await waitFor(async () => (await lag()) === 10, { what: 'lag 10 with nothing committed' });
+
+    await r.commit(topic, 0, '4');
+    await expect(lag()).resolves.toBe(6);
+    await expect(committedOffset(groupId, topic)).resolves.toBe('4');
+
+    // New records raise it, through batches and the periodic refresh.
+    await publisher.publish(records(topic, 10, 5));
+    await waitFor(async () => (await lag()) === 11, { what: 'lag 11' });
+
+    await r.commit(topic, 0, '15');
+    await expect(lag()).resolves.toBe(0);
+    await r.stop();
+    await expect(lag()).resolves.toBeUndefined();
+    await expect(r.commit(topic, 0, '15')).rejects.toThrow(/stopped/);
+  });
+});

@@ -1,0 +1,165 @@
+import pino from 'pino';
+import { isHeraldError } from '@herald/errors';
+import { KafkaPublisher, type OutgoingRecord, type PublishedRecord } from '../src/kafka.publisher';
+import { KafkaUnavailableError } from '../src/kafka.errors';
+import type { KafkaConnection } from '../src/kafka.connection';
+import {
+  collect,
+  createTestConnection,
+  createTestTopic,
+  startTestBroker,
+  type RunningBroker,
+} from '../src/testing';
+
+const logger = pino({ level: 'silent' });
+
+/** Kafka's Java client: toPositive(murmur2(key)) % partitions, with murmur2 values from its own tests. */
+function javaPartition(murmur2: number, partitions: number): number {
+  return (murmur2 & 0x7fffffff) % partitions;
+}
+
+function record(topic: string, key: string | null, value: string): OutgoingRecord {
+  return { topic, key, value, headers: { 'ce-test': value } };
+}
+
+describe('KafkaPublisher', () => {
+  let broker: RunningBroker;
+  let connection: KafkaConnection;
+  let publisher: KafkaPublisher;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    connection = createTestConnection(broker.brokers);
+    publisher = new KafkaPublisher(connection, logger);
+  });
+
+  afterAll(async () => {
+    await publisher.close();
+    await connection.close();
+    await broker.stop();
+  });
+
+  it('answers where each record of a mixed multi-topic batch landed, in order', async () => {
+    const orders = await createTestTopic(broker.brokers, { partitions: 3 });
+    const audit = await createTestTopic(broker.brokers, { partitions: 1 });
+    const batch = Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 0 ? record(audit, null, `v${i}`) : record(orders, `key-${i % 4}`, `v${i}`),
+    );
+    // A second call in the same tick shares the request; its offsets must follow the first's.
+    const [first, second] = await Promise.all([
+      publisher.publish(batch),
+      publisher.publish([record(orders, 'key-1', 'late')]),
+    ]);
+    expect(first).toHaveLength(12);
+    expect(second).toHaveLength(1);
+
+    const stored = [
+      ...(await collect(broker.brokers, orders, 9)),
+      ...(await collect(broker.brokers, audit, 4)),
+    ];
+    const byPosition = new Map(
+      stored.map((r) => [`${r.topic}/${r.partition}/${r.offset}`, r.value!.toString()]),
+    );
+    const answered = [...first, ...second];
+    const sent = [...batch.map((r) => r.value), 'late'];
+    answered.forEach((p: PublishedRecord, i) => {
+      expect(byPosition.get(`${p.topic}/${p.partition}/${p.offset}`)).toBe(sent[i]);
+    });
+    expect(new Set(answered.map((p) => `${p.topic}/${p.partition}/${p.offset}`)).size).toBe(13);
+    expect(first.filter((p) => p.topic === audit).map((p) => p.offset)).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+    ]);
+  });
+
+  it('sends one key to one partition, the one the Java client would choose', async () => {
+    const topic = await createTestTopic(broker.brokers, { partitions: 7 });
+    const published = await publisher.publish([
+      record(topic, 'foobar', 'a'),
+      record(topic, 'a-little-bit-long-string', 'b'),
+      record(topic, 'foobar', 'c'),
+      record(topic, 'abc', 'd'),
+    ]);
+    expect(published.map((p) => p.partition)).toEqual([
+      javaPartition(-790332482, 7),
+      javaPartition(-985981536, 7),
+      javaPartition(-790332482, 7),
+      javaPartition(479470107, 7),
+    ]);
+    const again = await publisher.publish([record(topic, 'foobar', 'e')]);
+    expect(again[0]!.partition).toBe(published[0]!.partition);
+  });
+
+  it('honours an explicit partition', async () => {
+    const topic = await createTestTopic(broker.brokers, { partitions: 3 });
+    const [published] = await publisher.publish([
+      { ...record(topic, 'foobar', 'x'), partition: 2 },
+    ]);
+    expect(published).toEqual({ topic, partition: 2, offset: '0' });
+  });
+
+  it('keeps per-partition order across many concurrent publishes', async () => {
+    const topic = await createTestTopic(broker.brokers, { partitions: 4 });
+    const calls = Array.from({ length: 40 }, (_, call) =>
+      publisher.publish(
+        Array.from({ length: 5 }, (_, i) => record(topic, `key-${(call + i) % 6}`, `${call}:${i}`)),
+      ),
+    );
+    const answers = await Promise.all(calls);
+    // Offsets answered per key rise in the order the calls were made.
+    const lastOffset = new Map<string, bigint>();
+    answers.forEach((published, call) =>
+      published.forEach((p, i) => {
+        const key = `key-${(call + i) % 6}`;
+        const offset = BigInt(p.offset);
+        expect(offset > (lastOffset.get(key) ?? -1n)).toBe(true);
+        lastOffset.set(key, offset);
+      }),
+    );
+    // And the log holds them in that order.
+    const stored = await collect(broker.brokers, topic, 200);
+    const seen = new Map<string, number>();
+    for (const r of stored.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))) {
+      const [call, i] = r.value!.toString().split(':').map(Number) as [number, number];
+      const key = r.key!.toString();
+      const position = call * 5 + i;
+      expect(position).toBeGreaterThan(seen.get(key) ?? -1);
+      seen.set(key, position);
+    }
+  });
+
+  it('resolves an empty publish without a request', async () => {
+    await expect(publisher.publish([])).resolves.toEqual([]);
+  });
+});
+
+describe('KafkaPublisher when the broker is down', () => {
+  it('fails every pending publish with KafkaUnavailableError within its deadline', async () => {
+    const broker = await startTestBroker();
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const connection = createTestConnection(broker.brokers, 'silent');
+    const publisher = new KafkaPublisher(connection, logger, { timeoutMs: 2000 });
+    await publisher.publish([record(topic, 'k', 'before')]);
+    await broker.stop();
+
+    const started = Date.now();
+    const results = await Promise.allSettled([
+      publisher.publish([record(topic, 'a', '1'), record(topic, 'b', '2')]),
+      publisher.publish([record(topic, 'c', '3')]),
+    ]);
+    const elapsed = Date.now() - started;
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      if (result.status === 'rejected') {
+        expect(result.reason).toBeInstanceOf(KafkaUnavailableError);
+        expect(isHeraldError(result.reason, 'kafka.unavailable')).toBe(true);
+        expect((result.reason as KafkaUnavailableError).retryable).toBe(true);
+      }
+    }
+    expect(elapsed).toBeLessThan(2000 + 1500);
+    await publisher.close();
+    await connection.close();
+  });
+});
