@@ -25,7 +25,7 @@ export const kafkaConfig = configFragment(
       ),
     KAFKA_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_LINGER_MS: nonNegativeInt(0, 'milliseconds'),
-    KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(1_048_576, 'bytes'),
+    KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(524_288, 'bytes'),
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
   },
   (v) => ({
@@ -38,7 +38,11 @@ export const kafkaConfig = configFragment(
       timeoutMs: v.KAFKA_PUBLISH_TIMEOUT_MS,
       /** How long to wait for more records before sending (ms, default 0 = the next turn of the event loop). */
       lingerMs: v.KAFKA_LINGER_MS,
-      /** Coalesced publishes stop growing a request past this many bytes (default 1 MiB); one publish call is never split. */
+      /**
+       * Coalesced publishes stop growing a request past this many bytes (default 512 KiB, so record
+       * overhead cannot push a partition's batch past Kafka's 1 MiB `message.max.bytes`); one
+       * publish call is never split.
+       */
       maxBatchBytes: v.KAFKA_PUBLISH_MAX_BATCH_BYTES,
     },
     consumer: {

@@ -9,14 +9,20 @@ import {
 import { LOGGER, ReadinessRegistry, type Logger } from '@herald/observability';
 import type { KafkaConfig } from './kafka.config';
 import { KafkaConnection } from './kafka.connection';
+import { KafkaPublisher } from './kafka.publisher';
+import { TopicProvisioner } from './topic.provisioner';
 
-/** Gives the app its Kafka connection and a `kafka` readiness check. */
+/**
+ * Gives the app its Kafka connection, publisher and topic provisioner, and a `kafka` readiness
+ * check. On shutdown the publisher answers what it holds before the connection closes.
+ */
 @Global()
 @Module({})
 export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(KafkaConnection) private readonly kafka: KafkaConnection,
     @Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry,
+    @Inject(KafkaPublisher) private readonly publisher: KafkaPublisher,
   ) {}
 
   static forRoot(config: KafkaConfig, service: string): DynamicModule {
@@ -28,8 +34,20 @@ export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
           inject: [LOGGER],
           useFactory: (logger: Logger) => new KafkaConnection(config, service, logger),
         },
+        {
+          provide: KafkaPublisher,
+          inject: [KafkaConnection, LOGGER],
+          useFactory: (connection: KafkaConnection, logger: Logger) =>
+            new KafkaPublisher(connection, logger.child({ component: 'kafka-publisher' })),
+        },
+        {
+          provide: TopicProvisioner,
+          inject: [KafkaConnection, LOGGER],
+          useFactory: (connection: KafkaConnection, logger: Logger) =>
+            new TopicProvisioner(connection, logger),
+        },
       ],
-      exports: [KafkaConnection],
+      exports: [KafkaConnection, KafkaPublisher, TopicProvisioner],
     };
   }
 
@@ -38,6 +56,7 @@ export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.publisher.close();
     await this.kafka.close();
   }
 }

@@ -50,6 +50,8 @@ const REJECTED_TYPES = new Set([
   'INVALID_TOPIC_EXCEPTION',
   'TOPIC_AUTHORIZATION_FAILED',
   'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+  // Still unknown once kafkajs's retries are spent: the topic was never provisioned.
+  'UNKNOWN_TOPIC_OR_PARTITION',
 ]);
 // Answers after which the producer's sequence numbers no longer match the broker's: start afresh.
 const PRODUCER_RESET_TYPES = new Set([

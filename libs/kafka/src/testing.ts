@@ -15,7 +15,7 @@ export function testKafkaConfig(brokers: string): KafkaConfig {
     brokers: brokers.split(','),
     embedded: false,
     clientId: 'herald-test',
-    publish: { timeoutMs: 5000, lingerMs: 0, maxBatchBytes: 1_048_576 },
+    publish: { timeoutMs: 5000, lingerMs: 0, maxBatchBytes: 524_288 },
     consumer: { lagIntervalMs: 1000 },
   };
 }

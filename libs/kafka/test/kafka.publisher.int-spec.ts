@@ -8,6 +8,7 @@ import {
   createTestConnection,
   createTestTopic,
   startTestBroker,
+  uniqueName,
   type RunningBroker,
 } from '../src/testing';
 
@@ -128,6 +129,20 @@ describe('KafkaPublisher', () => {
       expect(position).toBeGreaterThan(seen.get(key) ?? -1);
       seen.set(key, position);
     }
+  });
+
+  it('refuses a topic that does not exist instead of creating it', async () => {
+    const strict = new KafkaPublisher(connection, logger, { timeoutMs: 2000 });
+    const missing = uniqueName('missing');
+    await expect(strict.publish([record(missing, 'k', 'v')])).rejects.toMatchObject({
+      code: 'kafka.rejected',
+      retryable: false,
+    });
+    await strict.close();
+    const admin = connection.kafka.admin();
+    await admin.connect();
+    expect(await admin.listTopics()).not.toContain(missing);
+    await admin.disconnect();
   });
 
   it('resolves an empty publish without a request', async () => {
