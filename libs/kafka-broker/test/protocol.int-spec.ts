@@ -144,6 +144,34 @@ describe('protocol', () => {
     expect(await produce(c, topic, batch(4, 'c'))).toEqual({ errorCode: 0, baseOffset: 4n });
   });
 
+  it('sends nothing back for acks=0 and keeps answering later requests in order', async () => {
+    const c = await client();
+    const topic = uniqueName('acks0');
+    // Pipelined: an acks=0 produce, then ApiVersions; only the second gets a response.
+    const silent = c.request(ApiKey.Produce, 7, (w) =>
+      writeProduceRequest(w, 7, {
+        transactionalId: null,
+        acks: 0,
+        timeoutMs: 1000,
+        topicData: [
+          {
+            name: topic,
+            partitionData: [
+              { index: 0, records: encodeBatch({ records: [{ value: 'fire-and-forget' }] }) },
+            ],
+          },
+        ],
+      }),
+    );
+    silent.catch(() => undefined);
+    const answered = await c.request(ApiKey.ApiVersions, 0, () => undefined);
+    expect(readApiVersionsResponse(answered, 0).errorCode).toBe(0);
+    expect(await produce(c, topic, encodeBatch({ records: [{ value: 'acked' }] }))).toEqual({
+      errorCode: 0,
+      baseOffset: 1n,
+    });
+  });
+
   it('refuses a batch whose CRC does not match', async () => {
     const c = await client();
     const batch = encodeBatch({ records: [{ value: 'good' }] });
