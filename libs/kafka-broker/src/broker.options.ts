@@ -31,13 +31,21 @@ export interface BrokerOptions {
   nodeId?: number;
   /** Cluster id reported in Metadata. Default "herald-embedded". */
   clusterId?: string;
+  /**
+   * SASL/PLAIN users (name → password). When set, a connection must authenticate before anything
+   * but ApiVersions and the SASL requests. Default: no authentication (and no SASL APIs advertised).
+   */
+  saslPlainUsers?: Record<string, string>;
   /** Where JSON log lines go. Default: JSON lines on stderr. */
   logger?: BrokerLogger;
 }
 
-export type ResolvedBrokerOptions = Required<Omit<BrokerOptions, 'dataDir' | 'advertisedHost'>> & {
+export type ResolvedBrokerOptions = Required<
+  Omit<BrokerOptions, 'dataDir' | 'advertisedHost' | 'saslPlainUsers'>
+> & {
   dataDir: string | undefined;
   advertisedHost: string | undefined;
+  saslPlainUsers: Record<string, string> | undefined;
 };
 
 export function resolveBrokerOptions(
@@ -49,6 +57,7 @@ export function resolveBrokerOptions(
     host: options.host ?? '127.0.0.1',
     advertisedHost: options.advertisedHost,
     dataDir: options.dataDir,
+    saslPlainUsers: options.saslPlainUsers,
     fsync: options.fsync ?? { mode: 'never' },
     autoCreateTopics: options.autoCreateTopics ?? true,
     defaultPartitions: options.defaultPartitions ?? 1,

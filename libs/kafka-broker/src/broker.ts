@@ -52,7 +52,10 @@ export async function startBroker(input: BrokerOptions = {}): Promise<RunningBro
     groups,
     appender: new PartitionAppender(appendSignal),
     appendSignal,
-    servedApis: SERVED_APIS,
+    // SASL is only advertised when it is switched on.
+    servedApis: options.saslPlainUsers
+      ? SERVED_APIS
+      : new Map([...SERVED_APIS].filter(([, api]) => !api.sasl)),
     endpoint,
   };
 

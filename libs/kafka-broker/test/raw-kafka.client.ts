@@ -20,6 +20,8 @@ export class RawKafkaClient {
         const size = this.buffer.readInt32BE(0);
         const frame = this.buffer.subarray(4, 4 + size);
         this.buffer = this.buffer.subarray(4 + size);
+        // A bare frame (the reply to a v0 SASL token) has no correlation id to match.
+        if (frame.length < 4) continue;
         const correlationId = frame.readInt32BE(0);
         this.waiting.get(correlationId)?.(frame);
         this.waiting.delete(correlationId);

@@ -4,7 +4,7 @@ import { createJsonLogger } from '../broker.logger';
 import type { FsyncPolicy } from '../storage/storage.types';
 
 const USAGE = `herald-broker [--port 9092] [--host 127.0.0.1] [--data DIR] [--fsync never|always|<ms>]
-  [--partitions 1] [--no-auto-create] [--advertised-host HOST]
+  [--partitions 1] [--no-auto-create] [--advertised-host HOST] [--sasl-user NAME:PASSWORD ...]
 
 Runs the embedded Kafka-protocol broker until SIGTERM or SIGINT. Without --data it keeps
 everything in memory. --fsync: never (default; survives a crash of the process, not of the
@@ -33,6 +33,7 @@ export async function main(argv: string[]): Promise<void> {
         fsync: { type: 'string' },
         partitions: { type: 'string', default: '1' },
         'no-auto-create': { type: 'boolean', default: false },
+        'sasl-user': { type: 'string', multiple: true },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -58,7 +59,22 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const saslUsers = values['sasl-user'];
+  const saslPlainUsers = saslUsers
+    ? Object.fromEntries(
+        saslUsers.map((entry) => [
+          entry.slice(0, entry.indexOf(':')),
+          entry.slice(entry.indexOf(':') + 1),
+        ]),
+      )
+    : undefined;
+  if (saslUsers?.some((entry) => entry.indexOf(':') < 1)) {
+    process.stderr.write(`--sasl-user: expected NAME:PASSWORD\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const broker = await startBroker({
+    saslPlainUsers,
     port,
     host: values.host,
     advertisedHost: values['advertised-host'],

@@ -75,7 +75,8 @@ function collect(request: FetchRequest, ctx: RequestContext): Collected {
       // larger than the limits cannot stall a consumer.
       const limit = Math.min(p.partitionMaxBytes, budget);
       const records = log.read(p.fetchOffset, Math.max(limit, 1));
-      if (bytes > 0 && records.length > limit) return { ...base, errorCode: 0, records: NO_RECORDS };
+      if (bytes > 0 && records.length > limit)
+        return { ...base, errorCode: 0, records: NO_RECORDS };
       bytes += records.length;
       budget -= records.length;
       return { ...base, errorCode: 0, records };

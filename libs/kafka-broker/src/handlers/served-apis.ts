@@ -18,6 +18,8 @@ import { metadataApi } from './metadata.handler';
 import { offsetCommitApi } from './offset-commit.handler';
 import { offsetFetchApi } from './offset-fetch.handler';
 import { produceApi } from './produce.handler';
+import { saslAuthenticateApi } from './sasl-authenticate.handler';
+import { saslHandshakeApi } from './sasl-handshake.handler';
 import { syncGroupApi } from './sync-group.handler';
 
 /** Every API the broker answers, keyed by API key; ApiVersions advertises exactly these ranges. */
@@ -43,5 +45,7 @@ export const SERVED_APIS: ReadonlyMap<number, ServedApi> = new Map(
     describeConfigsApi,
     createPartitionsApi,
     deleteGroupsApi,
+    saslHandshakeApi,
+    saslAuthenticateApi,
   ].map((api) => [api.apiKey, api]),
 );

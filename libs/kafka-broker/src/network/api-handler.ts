@@ -2,6 +2,15 @@ import type { ProtocolReader } from '../protocol/protocol-reader';
 import type { ProtocolWriter } from '../protocol/protocol-writer';
 import type { BrokerRuntime } from '../broker-runtime';
 
+/** Per-connection state that outlives one request. */
+export interface ConnectionSession {
+  /** The SASL mechanism agreed in SaslHandshake, if any. */
+  saslMechanism: string | undefined;
+  authenticated: boolean;
+  /** After SaslHandshake v0 the next frame is a bare SASL token, not a request. */
+  expectsRawSaslToken: boolean;
+}
+
 /** What a handler knows about the request it serves. */
 export interface RequestContext {
   readonly apiVersion: number;
@@ -10,6 +19,7 @@ export interface RequestContext {
   /** The peer's address, as Kafka reports it in DescribeGroups ("/127.0.0.1"). */
   readonly clientHost: string;
   readonly connectionId: number;
+  readonly session: ConnectionSession;
   readonly broker: BrokerRuntime;
   /** Aborted when the connection closes or the broker stops, so long waits can give up. */
   readonly signal: AbortSignal;
@@ -21,6 +31,8 @@ export interface ServedApi {
   readonly name: string;
   readonly minVersion: number;
   readonly maxVersion: number;
+  /** Part of SASL authentication: served only when SASL is configured. */
+  readonly sasl: boolean;
   /** Resolves to the response body writer, or undefined when no response is due (acks=0). */
   serve(
     reader: ProtocolReader,
@@ -34,6 +46,7 @@ export interface ApiHandlerDefinition<Req, Res> {
   /** The versions this broker implements and advertises. */
   minVersion: number;
   maxVersion: number;
+  sasl?: boolean;
   readRequest: (r: ProtocolReader, version: number) => Req;
   writeResponse: (w: ProtocolWriter, version: number, response: Res) => void;
   handle: (request: Req, ctx: RequestContext) => Promise<Res | undefined> | Res | undefined;
@@ -46,6 +59,7 @@ export function defineApi<Req, Res>(definition: ApiHandlerDefinition<Req, Res>):
     name: definition.name,
     minVersion: definition.minVersion,
     maxVersion: definition.maxVersion,
+    sasl: definition.sasl ?? false,
     async serve(reader, ctx) {
       const request = definition.readRequest(reader, ctx.apiVersion);
       const response = await definition.handle(request, ctx);

@@ -3,6 +3,7 @@ import type { BrokerRuntime } from '../broker-runtime';
 import { FrameDecoder, FrameSizeError } from './frame-decoder';
 import { dispatchRequest } from './request-dispatcher';
 import { ProtocolDecodeError } from '../protocol/protocol.errors';
+import type { ConnectionSession } from './api-handler';
 
 /** Stop reading from a client whose unanswered bytes pile up past this. */
 const MAX_BUFFERED_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -15,6 +16,11 @@ export class BrokerConnection {
   private readonly decoder: FrameDecoder;
   private readonly abort = new AbortController();
   private busy = false;
+  private readonly session: ConnectionSession = {
+    saslMechanism: undefined,
+    authenticated: false,
+    expectsRawSaslToken: false,
+  };
   private closed = false;
 
   constructor(
@@ -97,20 +103,20 @@ export class BrokerConnection {
     try {
       outcome = await dispatchRequest(
         frame,
-        { connectionId: this.connectionId, clientHost: this.clientHost, signal: this.abort.signal },
+        {
+          connectionId: this.connectionId,
+          clientHost: this.clientHost,
+          signal: this.abort.signal,
+          session: this.session,
+        },
         this.runtime,
       );
     } catch (error) {
       if (error instanceof ProtocolDecodeError) {
-        this.reject('malformed request', {
-          apiKey: frame.readInt16BE(0),
-          apiVersion: frame.readInt16BE(2),
-          error: error.message,
-        });
+        this.reject('malformed request', { error: error.message });
       } else {
         this.runtime.log.error('request failed', {
           connectionId: this.connectionId,
-          apiKey: frame.readInt16BE(0),
           error,
         });
         this.close();

@@ -39,7 +39,7 @@ describe('FrameDecoder', () => {
     expect(frames).toEqual([a, b]);
   });
 
-  it.each([-1, 0, 7, 1025])('refuses a size prefix of %i', (size) => {
+  it.each([-1, 0, 1025])('refuses a size prefix of %i', (size) => {
     const decoder = new FrameDecoder(1024);
     const prefix = Buffer.alloc(4);
     prefix.writeInt32BE(size);

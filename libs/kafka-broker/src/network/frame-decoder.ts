@@ -6,12 +6,12 @@ export class FrameSizeError extends HeraldError {
     readonly size: number,
     limit: number,
   ) {
-    super('kafka_broker.bad_frame_size', `frame size ${size} outside 8..${limit}`);
+    super('kafka_broker.bad_frame_size', `frame size ${size} outside 1..${limit}`);
   }
 }
 
-/** Smallest request: api key, api version and correlation id. */
-const MIN_FRAME_BYTES = 8;
+/** A frame must hold something; whether it is a whole request header is the dispatcher's call. */
+const MIN_FRAME_BYTES = 1;
 
 /**
  * Cuts a TCP byte stream into size-prefixed Kafka frames. A frame inside one chunk is returned as

@@ -5,13 +5,26 @@ import { ProtocolReader } from '../protocol/protocol-reader';
 import { ProtocolWriter } from '../protocol/protocol-writer';
 import { KafkaErrorCode } from '../protocol/protocol.errors';
 import type { BrokerRuntime } from '../broker-runtime';
+import type { ConnectionSession } from './api-handler';
 import { advertisedVersions } from '../handlers/api-versions.handler';
+import { authenticatePlain } from '../handlers/sasl-authenticate.handler';
 
 export interface ConnectionInfo {
   readonly connectionId: number;
   readonly clientHost: string;
   readonly signal: AbortSignal;
+  readonly session: ConnectionSession;
 }
+
+/** Api key, api version and correlation id. */
+const REQUEST_HEADER_MIN_BYTES = 8;
+
+/** What a client may send before it has authenticated (when SASL is on). */
+const BEFORE_AUTHENTICATION = new Set<number>([
+  ApiKey.ApiVersions,
+  ApiKey.SaslHandshake,
+  ApiKey.SaslAuthenticate,
+]);
 
 /** What to do after a request: send these bytes, send nothing (acks=0), or drop the connection. */
 export type DispatchOutcome =
@@ -53,11 +66,35 @@ export async function dispatchRequest(
   connection: ConnectionInfo,
   runtime: BrokerRuntime,
 ): Promise<DispatchOutcome> {
+  if (connection.session.expectsRawSaslToken) {
+    connection.session.expectsRawSaslToken = false;
+    // SASL v0 framing: success is an empty frame, failure closes the connection.
+    if (authenticatePlain(frameBytes, runtime.options.saslPlainUsers) === undefined) {
+      return { kind: 'close', reason: 'sasl authentication failed', apiKey: -1, apiVersion: 0 };
+    }
+    connection.session.authenticated = true;
+    return { kind: 'respond', chunks: [Buffer.alloc(4)] };
+  }
+  if (frameBytes.length < REQUEST_HEADER_MIN_BYTES) {
+    return {
+      kind: 'close',
+      reason: 'frame shorter than a request header',
+      apiKey: -1,
+      apiVersion: -1,
+    };
+  }
   const apiKey = frameBytes.readInt16BE(0);
   const apiVersion = frameBytes.readInt16BE(2);
   const correlationId = frameBytes.readInt32BE(4);
   const served = runtime.servedApis.get(apiKey);
   const definition = API_MESSAGES.get(apiKey);
+  if (
+    runtime.options.saslPlainUsers &&
+    !connection.session.authenticated &&
+    !BEFORE_AUTHENTICATION.has(apiKey)
+  ) {
+    return { kind: 'close', reason: 'request before SASL authentication', apiKey, apiVersion };
+  }
 
   if (served && apiVersion >= served.minVersion && apiVersion <= served.maxVersion && definition) {
     const reader = new ProtocolReader(frameBytes);
@@ -70,6 +107,7 @@ export async function dispatchRequest(
       clientId: header.clientId ?? '',
       clientHost: connection.clientHost,
       connectionId: connection.connectionId,
+      session: connection.session,
       broker: runtime,
       signal: connection.signal,
     });
