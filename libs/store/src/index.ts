@@ -12,3 +12,71 @@ export {
   type ApiKeyRecord,
 } from './api-key.repository';
 export { IdempotencyStore, type Reservation } from './idempotency.store';
+export { secretKeyConfig, type SecretKeyConfig } from './secret-key.config';
+export { SecretCipher, loadSecretCipher } from './secret-cipher';
+export { newSortableId, isSortableId } from './sortable-id';
+export { activeSecrets, rotateSigningSecrets, type SigningSecrets } from './signing-secrets';
+export {
+  SubscriptionNotFoundError,
+  SubscriptionVersionConflictError,
+  SecretKeyUnavailableError,
+  SealedSecretError,
+  ReplayNotFoundError,
+} from './subscription-store.errors';
+export {
+  SubscriptionNotices,
+  parseNotice,
+  NOTICE_LOG_LENGTH,
+  type SubscriptionNotice,
+  type SubscriptionNoticeKind,
+  type NoticeListener,
+  type NoticeListenerOptions,
+} from './subscription-notices';
+export {
+  SubscriptionRepository,
+  newSubscriptionId,
+  SUBSCRIPTION_STATUSES,
+  SUBSCRIPTION_ID_PREFIX,
+  type Subscription,
+  type SubscriptionStatus,
+  type SubscriptionKind,
+  type SubscriptionSecrets,
+  type StoredSubscription,
+  type NewSubscription,
+  type SubscriptionPage,
+  type VerificationMode,
+  type VerificationState,
+  type EndpointAuth,
+  type WebhookBodyFormat,
+} from './subscription.repository';
+export {
+  DeliveryLogRepository,
+  ATTEMPT_STATUSES,
+  MAX_LOGGED_BODY,
+  DEFAULT_DELIVERY_LOG_LENGTH,
+  type AttemptStatus,
+  type DeliveryAttempt,
+  type LoggedAttempt,
+} from './delivery-log.repository';
+export {
+  DeadLetterRepository,
+  DEAD_LETTER_ID_PREFIX,
+  REDRIVE_ID_PREFIX,
+  type DeadLetter,
+  type NewDeadLetter,
+  type RedriveRequest,
+} from './dead-letter.repository';
+export {
+  ReplayRepository,
+  REPLAY_ID_PREFIX,
+  type Replay,
+  type ReplayPosition,
+  type ReplayProgress,
+  type ReplayStatus,
+} from './replay.repository';
+export {
+  SubscriptionStatsRepository,
+  type SubscriptionStats,
+} from './subscription-stats.repository';
+export { StreamCursorRepository, type AcknowledgedCursor } from './stream-cursor.repository';
+export { SubscriptionStoreModule } from './subscription-store.module';

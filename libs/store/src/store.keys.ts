@@ -13,6 +13,44 @@ export function storeKeys(prefix: string) {
     tenantApiKeys: (tenant: string) => `${prefix}tenant:${tenant}:apikeys`,
     /** String: the first result of an event id (or a pending marker while it is being written). */
     idempotency: (tenant: string, eventId: string) => `${prefix}idem:${tenant}:${eventId}`,
+    /** Hash: one subscription (`record` JSON, `sealed` secrets, `status`, `tenant`, `version`). */
+    subscription: (id: string) => `${prefix}sub:${id}`,
+    /** Sorted set of every subscription id, all scored 0 so it orders by id (= creation time). */
+    subscriptionIndex: () => `${prefix}subs`,
+    /** Sorted set of one tenant's subscription ids, ordered like subscriptionIndex. */
+    tenantSubscriptions: (tenant: string) => `${prefix}tenant:${tenant}:subs`,
+    /** Hash: how many subscriptions are in each status. */
+    subscriptionStatusCounts: () => `${prefix}subs:status-counts`,
+    /** String counter: sequence number of the latest subscription notice. */
+    subscriptionNoticeSeq: () => `${prefix}subs:notice-seq`,
+    /** Stream of recent subscription notices (capped), entry id `<seq>-0`, for catching up. */
+    subscriptionNoticeLog: () => `${prefix}subs:notice-log`,
+    /** Pub/sub channel the subscription notices are published on. */
+    subscriptionNoticeChannel: () => `${prefix}channel:subscription-notices`,
+    /** Stream: one subscription's delivery attempt log, newest last, capped. */
+    deliveryLog: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:deliveries`,
+    /** Hash: one subscription's dead letters, id → JSON. */
+    deadLetters: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:dead-letters`,
+    /** Sorted set (scores 0, ordered by id = time) of one subscription's dead-letter ids. */
+    deadLetterIndex: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:dead-letter-ids`,
+    /** Hash: one redrive request. */
+    redrive: (id: string) => `${prefix}redrive:${id}`,
+    /** List of redrive request ids waiting for the delivery engine. */
+    redriveQueue: () => `${prefix}redrives:queued`,
+    /** List of redrive request ids an engine instance has claimed and not finished. */
+    redriveClaimed: () => `${prefix}redrives:claimed`,
+    /** Hash: one replay request and its progress counters. */
+    replay: (id: string) => `${prefix}replay:${id}`,
+    /** Sorted set (scores 0, ordered by id) of one subscription's replay ids. */
+    subscriptionReplays: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:replays`,
+    /** List of replay ids waiting for the delivery engine. */
+    replayQueue: () => `${prefix}replays:queued`,
+    /** List of replay ids an engine instance has claimed and not finished. */
+    replayClaimed: () => `${prefix}replays:claimed`,
+    /** Hash: one subscription's delivery counters and gauges. */
+    subscriptionStats: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:stats`,
+    /** Hash: the cursor a durable stream subscription's client acknowledged last. */
+    streamCursor: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:stream-cursor`,
   };
 }
 

@@ -1,0 +1,341 @@
+import { randomBytes } from 'node:crypto';
+import { DeadLetterRepository } from './dead-letter.repository';
+import { DeliveryLogRepository, type DeliveryAttempt } from './delivery-log.repository';
+import { ReplayRepository } from './replay.repository';
+import { SecretCipher } from './secret-cipher';
+import { StreamCursorRepository } from './stream-cursor.repository';
+import { SubscriptionNotices, type SubscriptionNotice } from './subscription-notices';
+import { SubscriptionStatsRepository } from './subscription-stats.repository';
+import { SubscriptionRepository, type NewSubscription } from './subscription.repository';
+import { createTestStore } from './testing';
+
+type TestStore = Awaited<ReturnType<typeof createTestStore>>;
+
+function newSubscription(
+  tenant: string,
+  overrides: Partial<NewSubscription> = {},
+): NewSubscription {
+  return {
+    tenant,
+    kind: 'webhook',
+    url: 'https://example.com/hook',
+    types: ['order.*'],
+    allowedTypes: null,
+    filter: null,
+    format: 'cloudevents',
+    ordering: 'key',
+    from: 'latest',
+    maxInFlight: 16,
+    maxPerSecond: null,
+    retry: { schedule: ['5s'] },
+    headers: {},
+    authType: 'bearer',
+    verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
+    description: null,
+    metadata: {},
+    status: 'active',
+    statusReason: null,
+    createdByKey: 'k1',
+    ...overrides,
+  };
+}
+
+const SECRETS = {
+  signing: { current: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', previous: null },
+  auth: { type: 'bearer' as const, token: 'endpoint-token' },
+};
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('SubscriptionRepository (real Redis)', () => {
+  let store: TestStore;
+  let repo: SubscriptionRepository;
+
+  beforeEach(async () => {
+    store = await createTestStore();
+    repo = new SubscriptionRepository(store.redis, store.keys, new SecretCipher(randomBytes(32)));
+  });
+  afterEach(() => store.cleanup());
+
+  it('stores secrets sealed and reads them back only on request', async () => {
+    const { subscription } = await repo.create(newSubscription('acme'), SECRETS);
+    const raw = JSON.stringify(
+      await store.redis.client.hgetall(store.keys.subscription(subscription.id)),
+    );
+    expect(raw).not.toContain('endpoint-token');
+    expect(raw).not.toContain(SECRETS.signing.current);
+    expect(await repo.get(subscription.id)).toEqual(subscription);
+    expect((await repo.getWithSecrets(subscription.id))?.secrets).toEqual(SECRETS);
+  });
+
+  it('pages per tenant and globally in creation order with a stable cursor', async () => {
+    const created = [];
+    for (let i = 0; i < 5; i += 1)
+      created.push((await repo.create(newSubscription('a'), SECRETS)).subscription.id);
+    await repo.create(newSubscription('b'), SECRETS);
+    const first = await repo.list({ tenant: 'a', limit: 2 });
+    expect(first.items.map((s) => s.id)).toEqual(created.slice(0, 2));
+    await repo.delete(created[1]!); // deleting behind the cursor does not shift the next page
+    const second = await repo.list({ tenant: 'a', limit: 2, cursor: first.nextCursor });
+    expect(second.items.map((s) => s.id)).toEqual(created.slice(2, 4));
+    const third = await repo.list({ tenant: 'a', limit: 2, cursor: second.nextCursor });
+    expect(third.items.map((s) => s.id)).toEqual([created[4]]);
+    expect(third.nextCursor).toBeNull();
+    expect((await repo.list({ limit: 100 })).items).toHaveLength(5);
+  });
+
+  it('versions every change and refuses a stale expected version', async () => {
+    const { subscription } = await repo.create(newSubscription('a'), SECRETS);
+    const paused = await repo.update(subscription.id, (current) => ({
+      ...current,
+      subscription: { ...current.subscription, status: 'paused' },
+    }));
+    expect(paused.subscription.version).toBe(2);
+    await expect(
+      repo.update(subscription.id, (current) => current, { expectedVersion: 1 }),
+    ).rejects.toMatchObject({ code: 'store.subscription_version.conflict' });
+    await expect(repo.update('sub_missing', (c) => c)).rejects.toMatchObject({
+      code: 'store.subscription.not_found',
+    });
+    expect(await repo.countByStatus()).toEqual({ pending: 0, active: 0, paused: 1, disabled: 0 });
+  });
+
+  it('applies concurrent updates one after the other without losing any', async () => {
+    const { subscription } = await repo.create(newSubscription('a'), SECRETS);
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        repo.update(subscription.id, (current) => ({
+          ...current,
+          subscription: {
+            ...current.subscription,
+            metadata: { ...current.subscription.metadata, [`k${i}`]: 'v' },
+          },
+        })),
+      ),
+    ).catch(() => undefined); // more than five collisions may give up; what was saved must add up
+    const stored = (await repo.get(subscription.id))!;
+    expect(Object.keys(stored.metadata)).toHaveLength(stored.version - 1);
+  });
+
+  it('deletes the subscription with everything kept for it', async () => {
+    const { subscription } = await repo.create(newSubscription('a'), SECRETS);
+    const log = new DeliveryLogRepository(store.redis, store.keys);
+    const stats = new SubscriptionStatsRepository(store.redis, store.keys);
+    const replays = new ReplayRepository(store.redis, store.keys);
+    await log.append(subscription.id, attempt('e1', 'succeeded'));
+    await stats.record(subscription.id, { delivered: 1 });
+    const replay = await replays.request({
+      subscriptionId: subscription.id,
+      tenant: 'a',
+      from: { time: '2025-01-01T00:00:00Z' },
+      to: null,
+    });
+    expect(await repo.delete(subscription.id)).toBe(true);
+    expect(await repo.delete(subscription.id)).toBe(false);
+    expect(await repo.get(subscription.id)).toBeNull();
+    expect(await replays.get(replay.id)).toBeNull();
+    expect(await store.redis.client.exists(store.keys.deliveryLog(subscription.id))).toBe(0);
+    expect(await store.redis.client.exists(store.keys.subscriptionStats(subscription.id))).toBe(0);
+    expect(await repo.countByStatus()).toMatchObject({ active: 0 });
+  });
+
+  it('publishes numbered notices and reloads everything for a new instance', async () => {
+    const notices = new SubscriptionNotices(store.redis, store.keys);
+    const { seq: startSeq, subscriptions } = await repo.loadAll();
+    expect(subscriptions).toEqual([]);
+    const seen: SubscriptionNotice[] = [];
+    const listener = await notices.listen({
+      afterSeq: startSeq,
+      onNotice: (notice) => {
+        seen.push(notice);
+      },
+      onResync: () => Promise.reject(new Error('no resync expected')),
+    });
+    try {
+      const { subscription } = await repo.create(newSubscription('a'), SECRETS);
+      await repo.update(subscription.id, (c) => c);
+      await repo.delete(subscription.id);
+      await waitUntil(() => seen.length === 3, 'three notices');
+      expect(seen.map((n) => [n.seq, n.kind, n.subscriptionId])).toEqual([
+        [startSeq + 1, 'subscription.created', subscription.id],
+        [startSeq + 2, 'subscription.updated', subscription.id],
+        [startSeq + 3, 'subscription.deleted', subscription.id],
+      ]);
+      expect(seen[1]?.version).toBe(2);
+    } finally {
+      await listener.close();
+    }
+    const kept = await repo.create(newSubscription('b'), SECRETS);
+    const reload = await repo.loadAll();
+    expect(reload.seq).toBe(startSeq + 4);
+    expect(reload.subscriptions).toEqual([kept]);
+  });
+
+  it('catches up from the log after a gap, and resyncs when the log lost it', async () => {
+    const notices = new SubscriptionNotices(store.redis, store.keys);
+    await repo.create(newSubscription('a'), SECRETS); // seq 1, before the listener exists
+    const seen: number[] = [];
+    const listener = await notices.listen({
+      afterSeq: 0,
+      onNotice: (notice) => {
+        seen.push(notice.seq);
+      },
+      onResync: () => Promise.reject(new Error('no resync expected')),
+    });
+    await repo.create(newSubscription('a'), SECRETS); // seq 2
+    await waitUntil(() => seen.length === 2, 'seq 1 from the log, then 2');
+    expect(seen).toEqual([1, 2]);
+    await listener.close();
+
+    await store.redis.client.del(store.keys.subscriptionNoticeLog()); // as if trimmed away
+    await repo.create(newSubscription('a'), SECRETS); // seq 3, log holds only it
+    let resyncs = 0;
+    const late = await notices.listen({
+      afterSeq: 1,
+      onNotice: () => undefined,
+      onResync: async () => {
+        resyncs += 1;
+        return (await repo.loadAll()).seq;
+      },
+    });
+    await waitUntil(() => late.seq === 3, 'resync to seq 3');
+    expect(resyncs).toBe(1);
+    await late.close();
+  });
+});
+
+function attempt(eventId: string, status: DeliveryAttempt['status']): DeliveryAttempt {
+  return {
+    eventId,
+    type: 'order.created',
+    attempt: 1,
+    at: new Date().toISOString(),
+    status,
+    statusCode: status === 'succeeded' ? 204 : 500,
+    durationMs: 3,
+    error: null,
+    responseBody: 'x'.repeat(5000),
+    replay: false,
+    test: false,
+  };
+}
+
+describe('delivery engine records (real Redis)', () => {
+  let store: TestStore;
+
+  beforeAll(async () => {
+    store = await createTestStore();
+  });
+  afterAll(() => store.cleanup());
+
+  it('logs attempts capped, newest first, paged and filtered by status', async () => {
+    const log = new DeliveryLogRepository(store.redis, store.keys, 10);
+    for (let i = 0; i < 30; i += 1) {
+      await log.append('sub_x', attempt(`e${i}`, i % 3 === 0 ? 'failed' : 'succeeded'));
+    }
+    expect(await store.redis.client.xlen(store.keys.deliveryLog('sub_x'))).toBeLessThan(30);
+    const page = await log.list('sub_x', { limit: 3 });
+    expect(page.items.map((a) => a.eventId)).toEqual(['e29', 'e28', 'e27']);
+    expect(page.items[0]?.responseBody).toHaveLength(2048);
+    const next = await log.list('sub_x', { limit: 3, cursor: page.nextCursor });
+    expect(next.items.map((a) => a.eventId)).toEqual(['e26', 'e25', 'e24']);
+    const failed = await log.list('sub_x', { limit: 2, status: 'failed' });
+    expect(failed.items.map((a) => a.eventId)).toEqual(['e27', 'e24']);
+  });
+
+  it('keeps dead letters, queues a redrive once, and marks them redriven', async () => {
+    const letters = new DeadLetterRepository(store.redis, store.keys);
+    const added = [];
+    for (let i = 0; i < 3; i += 1) {
+      added.push(
+        await letters.add({
+          subscriptionId: 'sub_d',
+          eventId: `e${i}`,
+          type: 'order.created',
+          topic: 'orders.v1',
+          partition: 0,
+          offset: String(i),
+          key: 'k',
+          attempts: 8,
+          lastStatus: 503,
+          lastError: null,
+          firstAttemptAt: new Date().toISOString(),
+          deadLetteredAt: new Date().toISOString(),
+        }),
+      );
+    }
+    const page = await letters.list('sub_d', { limit: 2 });
+    expect(page.items.map((l) => l.eventId)).toEqual(['e0', 'e1']);
+    expect((await letters.list('sub_d', { limit: 2, cursor: page.nextCursor })).items).toHaveLength(
+      1,
+    );
+
+    const request = await letters.requestRedrive({
+      subscriptionId: 'sub_d',
+      tenant: 'a',
+      ids: [added[0]!.id],
+    });
+    const [claimedA, claimedB] = await Promise.all([
+      letters.claimRedrive(),
+      letters.claimRedrive(),
+    ]);
+    expect([claimedA?.id, claimedB?.id].filter(Boolean)).toEqual([request.id]);
+    await letters.markRedriven('sub_d', request.ids!, request.id);
+    await letters.finishRedrive(request.id);
+    const [redriven] = await letters.get('sub_d', [added[0]!.id]);
+    expect(redriven?.redriveId).toBe(request.id);
+    expect(typeof redriven?.redrivenAt).toBe('string');
+    expect(await store.redis.client.llen(store.keys.redriveClaimed())).toBe(0);
+  });
+
+  it('tracks a replay from request to completion', async () => {
+    const replays = new ReplayRepository(store.redis, store.keys);
+    const replay = await replays.request({
+      subscriptionId: 'sub_r',
+      tenant: 'a',
+      from: { time: '2025-01-01T00:00:00Z' },
+      to: { cursor: 'abc' },
+    });
+    expect(replay).toMatchObject({ status: 'requested', progress: { scanned: 0 } });
+    const claimed = await replays.claim();
+    expect(claimed).toMatchObject({ id: replay.id, status: 'running' });
+    expect(await replays.claim()).toBeNull();
+    await replays.addProgress(replay.id, { scanned: 10, matched: 4, delivered: 4 });
+    await replays.finish(replay.id, { status: 'completed' });
+    const finished = await replays.get(replay.id);
+    expect(typeof finished?.finishedAt).toBe('string');
+    expect(finished).toMatchObject({
+      status: 'completed',
+      progress: { scanned: 10, matched: 4, delivered: 4, deadLettered: 0 },
+    });
+    expect((await replays.list('sub_r')).map((r) => r.id)).toEqual([replay.id]);
+  });
+
+  it('counts outcomes, sets gauges and keeps stream cursors', async () => {
+    const stats = new SubscriptionStatsRepository(store.redis, store.keys);
+    const at = new Date('2025-02-02T00:00:00Z');
+    await stats.record('sub_s', { delivered: 2, failed: 1 }, at);
+    await stats.record('sub_s', { deadLettered: 1 });
+    await stats.setGauges('sub_s', { pending: 3, lagEvents: 7 });
+    expect(await stats.get('sub_s')).toEqual({
+      delivered: 2,
+      failed: 1,
+      deadLettered: 1,
+      pending: 3,
+      lagEvents: 7,
+      lastSuccessAt: at.toISOString(),
+      lastFailureAt: at.toISOString(),
+    });
+    const cursors = new StreamCursorRepository(store.redis, store.keys);
+    expect(await cursors.get('sub_s')).toBeNull();
+    await cursors.acknowledge('sub_s', 'cursor-1');
+    await cursors.acknowledge('sub_s', 'cursor-2');
+    expect(await cursors.get('sub_s')).toMatchObject({ cursor: 'cursor-2' });
+  });
+});
