@@ -21,3 +21,10 @@ export {
 } from './type-pattern';
 export { parseJsonPointer, resolveJsonPointer } from './json-pointer';
 export { contractConfig, type ContractConfig } from './contract.config';
+export {
+  compileEventFilter,
+  FILTER_OPERATORS,
+  FILTER_LIMITS,
+  type EventFilter,
+  type EventFilterResult,
+} from './event-filter';
