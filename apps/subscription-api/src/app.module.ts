@@ -1,25 +1,165 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { resolve } from 'node:path';
+import {
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { AuthModule } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
+import { ContractRegistry, loadContract } from '@herald/contract';
+import {
+  WebhookClient,
+  createAddressPolicy,
+  systemResolver,
+  type HostResolver,
+} from '@herald/delivery';
 import { KafkaModule } from '@herald/kafka';
-import { ObservabilityModule, type Observability } from '@herald/observability';
-import { StoreModule } from '@herald/store';
+import {
+  LOGGER,
+  MetricsRegistry,
+  ObservabilityModule,
+  type Logger,
+  type Observability,
+} from '@herald/observability';
+import {
+  DeliveryLogRepository,
+  StoreModule,
+  SubscriptionRepository,
+  SubscriptionStoreModule,
+} from '@herald/store';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { CATALOG_VERSION, CatalogController } from './catalog/catalog.controller';
+import { ApiDocsController } from './openapi/api-docs.controller';
+import { OpenApiDocument } from './openapi/openapi.document';
+import { OwnershipVerifier } from './subscriptions/ownership-verifier';
+import { SubscriptionActivityController } from './subscriptions/subscription-activity.controller';
+import { registerSubscriptionGauge } from './subscriptions/subscription.metrics';
+import { SubscriptionsController } from './subscriptions/subscriptions.controller';
+import { SubscriptionsService } from './subscriptions/subscriptions.service';
+import { TestPingSender } from './subscriptions/test-ping.sender';
+import { WebhookUrlGuard } from './subscriptions/webhook-url.guard';
 import type { subscriptionApiConfigFragments } from './subscription-api.config';
+import { Tmf688HubController } from './tmf688/tmf688-hub.controller';
 
 export const SERVICE = 'herald-subscription-api';
+/** Herald's version, sent as `user-agent: Herald/<version>` and shown in the documents. */
+export const HERALD_VERSION = '0.1.0';
+
+export interface AppOptions {
+  /** Resolves webhook host names; tests inject one that maps names to chosen addresses. */
+  readonly resolver?: HostResolver;
+}
 
 @Module({})
-export class AppModule {
+export class AppModule implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(SubscriptionsService) private readonly subscriptions: SubscriptionsService,
+    @Inject(WebhookClient) private readonly webhookClient: WebhookClient,
+    @Inject(SubscriptionRepository) private readonly repository: SubscriptionRepository,
+    @Inject(MetricsRegistry) private readonly metrics: MetricsRegistry,
+  ) {}
+
   static forRoot(
     config: ConfigOf<typeof subscriptionApiConfigFragments>,
     observability: Observability,
+    options: AppOptions = {},
   ): DynamicModule {
+    const rules = {
+      policy: createAddressPolicy(config.delivery.allowedNetworks),
+      resolver: options.resolver ?? systemResolver,
+      httpsOnly: config.delivery.httpsOnly,
+    };
     return {
       module: AppModule,
       imports: [
         ObservabilityModule.forRoot(observability),
         StoreModule.forRoot(config.store, SERVICE),
+        SubscriptionStoreModule.forRoot(config.secretKey),
         KafkaModule.forRoot(config.kafka, SERVICE),
+        AuthModule.forRoot(config.auth),
+      ],
+      controllers: [
+        SubscriptionsController,
+        SubscriptionActivityController,
+        Tmf688HubController,
+        ApiKeysController,
+        CatalogController,
+        ApiDocsController,
+      ],
+      providers: [
+        { provide: CATALOG_VERSION, useValue: HERALD_VERSION },
+        { provide: OpenApiDocument, useValue: new OpenApiDocument() },
+        {
+          provide: ContractRegistry,
+          // Relative to the working directory, like every path in Herald's configuration.
+          useFactory: () => loadContract(resolve(config.contract.dir)),
+        },
+        { provide: WebhookUrlGuard, useValue: new WebhookUrlGuard(rules) },
+        {
+          provide: OwnershipVerifier,
+          inject: [WebhookUrlGuard],
+          useFactory: (guard: WebhookUrlGuard) =>
+            new OwnershipVerifier(guard, {
+              timeoutMs: config.subscriptions.verificationTimeoutMs,
+              origin: config.subscriptions.webhookOrigin,
+            }),
+        },
+        {
+          provide: WebhookClient,
+          useFactory: () =>
+            new WebhookClient({
+              policy: rules.policy,
+              resolver: rules.resolver,
+              connectTimeoutMs: config.delivery.connectTimeoutMs,
+              requestTimeoutMs: config.delivery.requestTimeoutMs,
+            }),
+        },
+        {
+          provide: TestPingSender,
+          inject: [WebhookClient, DeliveryLogRepository],
+          useFactory: (client: WebhookClient, log: DeliveryLogRepository) =>
+            new TestPingSender(client, log, HERALD_VERSION),
+        },
+        {
+          provide: SubscriptionsService,
+          inject: [
+            SubscriptionRepository,
+            ContractRegistry,
+            WebhookUrlGuard,
+            OwnershipVerifier,
+            TestPingSender,
+            LOGGER,
+          ],
+          useFactory: (
+            repository: SubscriptionRepository,
+            contract: ContractRegistry,
+            guard: WebhookUrlGuard,
+            verifier: OwnershipVerifier,
+            pinger: TestPingSender,
+            logger: Logger,
+          ) =>
+            new SubscriptionsService(
+              repository,
+              contract,
+              guard,
+              verifier,
+              pinger,
+              config.subscriptions,
+              logger.child({ component: 'subscriptions' }),
+            ),
+        },
       ],
     };
+  }
+
+  onModuleInit(): void {
+    registerSubscriptionGauge(this.metrics, this.repository);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.subscriptions.settle();
+    await this.webhookClient.close();
   }
 }

@@ -1,7 +1,11 @@
+import { authConfig } from '@herald/auth';
+import { contractConfig } from '@herald/contract';
+import { deliveryConfig } from '@herald/delivery';
 import { kafkaConfig } from '@herald/kafka';
 import { httpServerConfig } from '@herald/http-server';
 import { observabilityConfig } from '@herald/observability';
-import { storeConfig } from '@herald/store';
+import { secretKeyConfig, storeConfig } from '@herald/store';
+import { subscriptionsConfig } from './subscriptions/subscriptions.config';
 
 /** Every config fragment subscription-api reads, composed once in main.ts. */
 export const subscriptionApiConfigFragments = {
@@ -9,4 +13,9 @@ export const subscriptionApiConfigFragments = {
   observability: observabilityConfig,
   kafka: kafkaConfig,
   store: storeConfig,
+  secretKey: secretKeyConfig,
+  auth: authConfig,
+  contract: contractConfig,
+  delivery: deliveryConfig,
+  subscriptions: subscriptionsConfig,
 };

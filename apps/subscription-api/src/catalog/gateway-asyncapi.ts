@@ -1,0 +1,257 @@
+import type { ContractRegistry, EventType } from '@herald/contract';
+import { tmfEventType } from '@herald/delivery';
+
+type Json = Record<string, unknown>;
+
+/** The catalog entry of one event type (`GET /v1/event-types`). */
+export function eventTypeEntry(eventType: EventType) {
+  return {
+    type: eventType.type,
+    tmfEventType: tmfEventType(eventType.type),
+    channel: eventType.channel,
+    topic: eventType.topic,
+    title: eventType.title ?? null,
+    summary: eventType.summary ?? null,
+    description: eventType.description ?? null,
+    key: eventType.keyPointer ?? null,
+    internal: eventType.internal,
+    schema: eventType.schema,
+    example: eventType.example ?? null,
+  };
+}
+
+const ref = (path: string) => ({ $ref: path });
+
+function componentMessage(eventType: EventType): Json {
+  return {
+    name: eventType.type,
+    ...(eventType.title === undefined ? {} : { title: eventType.title }),
+    ...(eventType.summary === undefined ? {} : { summary: eventType.summary }),
+    ...(eventType.description === undefined ? {} : { description: eventType.description }),
+    contentType: 'application/json',
+    payload: eventType.schema,
+    ...(eventType.example === undefined
+      ? {}
+      : { examples: [{ name: 'example', payload: eventType.example }] }),
+    'x-herald-topic': eventType.topic,
+    'x-herald-tmf-event-type': tmfEventType(eventType.type),
+    ...(eventType.keyPointer === undefined ? {} : { 'x-herald-key': eventType.keyPointer }),
+  };
+}
+
+/** Channel ids must be unique; two documents could both name a channel `orders`. */
+function channelIds(contract: ContractRegistry): Map<string, string> {
+  const ids = new Map<string, string>();
+  const used = new Set<string>(['webhook', 'sse', 'websocket', 'poll']);
+  for (const topic of contract.topics()) {
+    let id = topic.channel.replace(/[^A-Za-z0-9_.-]/g, '_');
+    if (used.has(id)) id = topic.topic.replace(/[^A-Za-z0-9_-]/g, '_');
+    used.add(id);
+    ids.set(topic.topic, id);
+  }
+  return ids;
+}
+
+const WEBHOOK_DESCRIPTION = `Herald POSTs each matching event to the subscription's URL.
+
+Body by the subscription's \`format\`: \`cloudevents\` — a structured CloudEvent (application/cloudevents+json) whose \`data\` is the payload below; \`standard\` — \`{type, timestamp, data}\`; \`tmf688\` — \`{eventId, eventTime, eventType, event}\` with the TMF event name.
+
+Headers: \`webhook-id\` (the event id, the same on every retry), \`webhook-timestamp\`, \`webhook-signature\` (Standard Webhooks: \`v1,<base64 HMAC-SHA256 of id.timestamp.body>\`, two space-separated signatures while a rotated secret is in its grace period), \`herald-subscription\`, \`herald-attempt\`, \`herald-replay: true\` on replays, plus the subscription's own headers and auth.
+
+Answer 2xx to acknowledge. 3xx and other statuses are retried on the subscription's schedule, 429 and 503 honour Retry-After, 410 disables the subscription. Events with the same key arrive one at a time, in order (ordering: key).`;
+
+const SSE_DESCRIPTION = `\`GET /v1/streams/sse?types=…&filter=…&from=…\` with a key holding streams:read (Authorization: Bearer, or ?access_token= for EventSource). Each message has \`id:\` an opaque cursor, \`event:\` the event type and \`data:\` the CloudEvent as structured JSON whose \`data\` is the payload below. Reconnect with Last-Event-ID (or ?cursor=) to resume right after it. Comment lines are heartbeats.`;
+
+const WS_DESCRIPTION = `\`GET /v1/streams/ws\`, then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server sends \`event\` with a cursor and the CloudEvent.`;
+
+const cloudEventEnvelope: Json = {
+  type: 'object',
+  required: ['specversion', 'id', 'source', 'type', 'time'],
+  properties: {
+    specversion: { type: 'string', const: '1.0' },
+    id: { type: 'string' },
+    source: { type: 'string' },
+    type: { type: 'string', description: 'The event type (see the channels).' },
+    time: { type: 'string', format: 'date-time' },
+    subject: { type: 'string' },
+    datacontenttype: { type: 'string' },
+    traceparent: { type: 'string' },
+    data: { description: 'The payload of the event type.' },
+  },
+};
+
+/**
+ * The contract partners code against: every channel and event type of the loaded AsyncAPI
+ * documents, merged into one AsyncAPI 3.0 document, plus Herald's own outbound interfaces —
+ * the webhook POST, the SSE stream and the WebSocket protocol — as channels and operations.
+ */
+export function buildGatewayAsyncApi(contract: ContractRegistry, version: string): Json {
+  const ids = channelIds(contract);
+  const types = contract.eventTypes().map((type) => contract.get(type)!);
+  const messages: Json = Object.fromEntries(types.map((t) => [t.type, componentMessage(t)]));
+  const allMessages = () =>
+    Object.fromEntries(types.map((t) => [t.type, ref(`#/components/messages/${t.type}`)]));
+  const channelMessages = (channel: string) =>
+    types.map((t) => ref(`#/channels/${channel}/messages/${t.type}`));
+
+  const channels: Json = {};
+  const operations: Json = {};
+  for (const topic of contract.topics()) {
+    const id = ids.get(topic.topic)!;
+    channels[id] = {
+      address: topic.topic,
+      title: topic.channel,
+      description: `Kafka topic ${topic.topic} (${topic.partitions} partitions), CloudEvents binary mode: the record value is the payload, attributes are ce_* headers, the key is the partition key.`,
+      servers: [ref('#/servers/kafka')],
+      messages: Object.fromEntries(
+        topic.types.map((type) => [type, ref(`#/components/messages/${type}`)]),
+      ),
+      bindings: {
+        kafka: { topic: topic.topic, partitions: topic.partitions, bindingVersion: '0.5.0' },
+      },
+    };
+    operations[`consume_${id}`] = {
+      action: 'receive',
+      title: `Herald reads ${topic.topic}`,
+      summary: 'Herald validates these events and fans them out to webhooks and streams.',
+      channel: ref(`#/channels/${id}`),
+      messages: topic.types.map((type) => ref(`#/channels/${id}/messages/${type}`)),
+    };
+  }
+
+  channels['webhook'] = {
+    address: '{subscriptionUrl}',
+    title: 'Webhook deliveries',
+    description: WEBHOOK_DESCRIPTION,
+    servers: [ref('#/servers/subscriber')],
+    parameters: {
+      subscriptionUrl: { description: 'The url of the webhook subscription.' },
+    },
+    messages: allMessages(),
+  };
+  channels['sse'] = {
+    address: '/v1/streams/sse',
+    title: 'Server-Sent Events stream',
+    description: SSE_DESCRIPTION,
+    servers: [ref('#/servers/herald')],
+    messages: allMessages(),
+  };
+  channels['websocket'] = {
+    address: '/v1/streams/ws',
+    title: 'WebSocket stream',
+    description: WS_DESCRIPTION,
+    servers: [ref('#/servers/herald')],
+    messages: {
+      subscribe: ref('#/components/messages/wsSubscribe'),
+      ack: ref('#/components/messages/wsAck'),
+      event: ref('#/components/messages/wsEvent'),
+    },
+    bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
+  };
+  operations['deliverWebhook'] = {
+    action: 'send',
+    title: 'Herald POSTs events to webhook subscriptions',
+    channel: ref('#/channels/webhook'),
+    messages: channelMessages('webhook'),
+    bindings: { http: { method: 'POST', bindingVersion: '0.3.0' } },
+  };
+  operations['streamServerSentEvents'] = {
+    action: 'send',
+    title: 'Herald streams events over SSE',
+    channel: ref('#/channels/sse'),
+    messages: channelMessages('sse'),
+  };
+  operations['streamWebSocketEvents'] = {
+    action: 'send',
+    title: 'Herald sends events over the WebSocket',
+    channel: ref('#/channels/websocket'),
+    messages: [ref('#/channels/websocket/messages/event')],
+  };
+  operations['receiveWebSocketCommands'] = {
+    action: 'receive',
+    title: 'Herald takes subscribe and ack messages',
+    channel: ref('#/channels/websocket'),
+    messages: [
+      ref('#/channels/websocket/messages/subscribe'),
+      ref('#/channels/websocket/messages/ack'),
+    ],
+  };
+
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Herald event gateway',
+      version,
+      description:
+        'Every event type Herald carries, the Kafka topics they live on, and how Herald hands them to subscribers: webhooks, Server-Sent Events and WebSocket. Subscribe with the REST API (see /openapi.json).',
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      kafka: {
+        host: '{bootstrap}',
+        protocol: 'kafka',
+        description: 'The Kafka cluster holding the channel topics.',
+        variables: { bootstrap: { default: 'localhost:9092' } },
+      },
+      herald: {
+        host: '{host}',
+        protocol: 'https',
+        description: "Herald's stream endpoints (fanout).",
+        variables: { host: { default: 'localhost:3002' } },
+      },
+      subscriber: {
+        host: '{subscriberHost}',
+        protocol: 'https',
+        description: 'Your webhook endpoint.',
+        variables: { subscriberHost: { default: 'example.com' } },
+      },
+    },
+    channels,
+    operations,
+    components: {
+      messages: {
+        ...messages,
+        wsSubscribe: {
+          name: 'subscribe',
+          title: 'Subscribe',
+          payload: {
+            type: 'object',
+            required: ['op'],
+            properties: {
+              op: { type: 'string', const: 'subscribe' },
+              types: { type: 'array', items: { type: 'string' } },
+              filter: { type: 'object' },
+              from: {
+                type: 'string',
+                description: 'latest, earliest, an RFC 3339 time or a cursor',
+              },
+              subscription: { type: 'string', description: 'A durable stream subscription id' },
+            },
+          },
+        },
+        wsAck: {
+          name: 'ack',
+          title: 'Acknowledge',
+          payload: {
+            type: 'object',
+            required: ['op', 'cursor'],
+            properties: { op: { type: 'string', const: 'ack' }, cursor: { type: 'string' } },
+          },
+        },
+        wsEvent: {
+          name: 'event',
+          title: 'Event',
+          payload: {
+            type: 'object',
+            required: ['op', 'cursor', 'event'],
+            properties: {
+              op: { type: 'string', const: 'event' },
+              cursor: { type: 'string' },
+              event: cloudEventEnvelope,
+            },
+          },
+        },
+      },
+    },
+  };
+}

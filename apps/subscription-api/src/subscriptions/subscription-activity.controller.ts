@@ -1,0 +1,293 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOperation,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import {
+  DEAD_LETTER_ID_PREFIX,
+  DeadLetterRepository,
+  DeliveryLogRepository,
+  REPLAY_ID_PREFIX,
+  ReplayRepository,
+  SubscriptionStatsRepository,
+  isSortableId,
+  type Replay,
+  type ReplayPosition,
+} from '@herald/store';
+import { ref, requestSchema } from '../openapi/openapi-schemas';
+import type { ReplyHeaders } from './http-context';
+import { parseBody } from './request-body';
+import {
+  deliveriesQuerySchema,
+  listQuerySchema,
+  redriveSchema,
+  replaySchema,
+} from './subscription-commands.dto';
+import { isRfc3339 } from './subscription-rules';
+import {
+  InvalidRequestError,
+  ReplayRequestNotFoundError,
+  SubscriptionStateError,
+  UnprocessableRequestError,
+} from './subscriptions.errors';
+import { SubscriptionsService } from './subscriptions.service';
+
+const problem = { description: 'Problem details', schema: ref('Problem') };
+const CURSOR = /^[A-Za-z0-9_\-.:=+/]{1,4096}$/;
+
+/** A replay bound: a time when it reads as RFC 3339, a stream cursor otherwise. */
+function positionOf(text: string, pointer: string): ReplayPosition {
+  if (isRfc3339(text)) return { time: new Date(text).toISOString() };
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    throw new InvalidRequestError([
+      { pointer, message: 'is not an RFC 3339 time like 2025-03-14T12:00:00Z' },
+    ]);
+  }
+  if (!CURSOR.test(text)) {
+    throw new InvalidRequestError([{ pointer, message: 'must be an RFC 3339 time or a cursor' }]);
+  }
+  return { cursor: text };
+}
+
+function replayView(replay: Replay) {
+  const { tenant: _tenant, ...rest } = replay;
+  return rest;
+}
+
+/**
+ * What happens to a subscription's events: replays, the delivery log, dead letters and
+ * redrives, and stats. The delivery engine does the work and writes the records; this API
+ * stores requests for it and reads what it wrote, always after checking the tenant owns the
+ * subscription.
+ */
+@ApiTags('subscription activity')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, ...problem })
+@ApiResponse({ status: 403, ...problem })
+@ApiResponse({ status: 404, ...problem })
+@Controller('v1/subscriptions/:id')
+@UseGuards(ApiKeyGuard)
+export class SubscriptionActivityController {
+  constructor(
+    @Inject(SubscriptionsService) private readonly subscriptions: SubscriptionsService,
+    @Inject(ReplayRepository) private readonly replays: ReplayRepository,
+    @Inject(DeliveryLogRepository) private readonly deliveryLog: DeliveryLogRepository,
+    @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
+    @Inject(SubscriptionStatsRepository) private readonly stats: SubscriptionStatsRepository,
+  ) {}
+
+  @Post('replay')
+  @HttpCode(202)
+  @RequireScope('subscriptions:write')
+  @ApiOperation({
+    summary: 'Re-deliver events from a time or cursor',
+    description:
+      'Accepted for the delivery engine, which re-sends what Kafka still holds (marked herald-replay: true) while live delivery continues.',
+  })
+  @ApiBody({ schema: requestSchema(replaySchema) })
+  @ApiResponse({
+    status: 202,
+    description: 'Accepted',
+    schema: {
+      type: 'object',
+      properties: { replayId: { type: 'string' }, status: { type: 'string' } },
+    },
+  })
+  @ApiResponse({ status: 400, ...problem })
+  @ApiResponse({ status: 409, ...problem })
+  @ApiResponse({ status: 422, ...problem })
+  async replay(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: ReplyHeaders,
+  ) {
+    const dto = parseBody(replaySchema, body);
+    const subscription = await this.subscriptions.get(principal, id);
+    if (subscription.kind !== 'webhook') {
+      throw new SubscriptionStateError(
+        'A stream subscription replays by connecting with a cursor or a from time',
+      );
+    }
+    if (subscription.status === 'pending') {
+      throw new SubscriptionStateError('The endpoint has not passed its ownership check yet');
+    }
+    const from = positionOf(dto.from, '/from');
+    const to = dto.to === undefined ? null : positionOf(dto.to, '/to');
+    if ('time' in from && Date.parse(from.time) > Date.now()) {
+      throw new UnprocessableRequestError([{ pointer: '/from', message: 'is in the future' }]);
+    }
+    if (to && 'time' in to && 'time' in from && Date.parse(to.time) <= Date.parse(from.time)) {
+      throw new UnprocessableRequestError([{ pointer: '/to', message: 'must be after from' }]);
+    }
+    const replay = await this.replays.request({
+      subscriptionId: id,
+      tenant: subscription.tenant,
+      from,
+      to,
+    });
+    reply.header('location', `/v1/subscriptions/${id}/replays/${replay.id}`);
+    return { replayId: replay.id, status: replay.status };
+  }
+
+  @Get('replays')
+  @RequireScope('subscriptions:read')
+  @ApiOperation({ summary: "The subscription's replays with their progress" })
+  @ApiResponse({
+    status: 200,
+    description: 'Replays, oldest first',
+    schema: { type: 'object', properties: { items: { type: 'array', items: ref('Replay') } } },
+  })
+  async listReplays(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    await this.subscriptions.get(principal, id);
+    return { items: (await this.replays.list(id)).map(replayView) };
+  }
+
+  @Get('replays/:replayId')
+  @RequireScope('subscriptions:read')
+  @ApiOperation({ summary: "A replay's status and progress" })
+  @ApiResponse({ status: 200, description: 'The replay', schema: ref('Replay') })
+  async getReplay(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Param('replayId') replayId: string,
+  ) {
+    await this.subscriptions.get(principal, id);
+    const replay = isSortableId(replayId, REPLAY_ID_PREFIX)
+      ? await this.replays.get(replayId)
+      : null;
+    if (!replay || replay.subscriptionId !== id) throw new ReplayRequestNotFoundError(replayId);
+    return replayView(replay);
+  }
+
+  @Get('deliveries')
+  @RequireScope('subscriptions:read')
+  @ApiOperation({
+    summary: 'The delivery attempt log, newest first',
+    description:
+      'Event id, attempt, time, status code, duration, error and the first 2 KiB of the response body.',
+  })
+  @ApiQuery({ name: 'status', required: false, enum: ['succeeded', 'failed'] })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 100 },
+  })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
+  @ApiResponse({ status: 200, description: 'One page', schema: ref('DeliveryAttemptPage') })
+  async deliveries(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query() query: unknown,
+  ) {
+    const { status, limit, cursor } = parseBody(deliveriesQuerySchema, query);
+    if (cursor !== undefined && !/^\d{1,20}-\d{1,20}$/.test(cursor)) {
+      throw new InvalidRequestError([
+        { pointer: '/cursor', message: 'is not a cursor this API gave out' },
+      ]);
+    }
+    await this.subscriptions.get(principal, id);
+    return this.deliveryLog.list(id, {
+      limit,
+      cursor: cursor ?? null,
+      ...(status ? { status } : {}),
+    });
+  }
+
+  @Get('dead-letters')
+  @RequireScope('subscriptions:read')
+  @ApiOperation({ summary: 'Deliveries given up on after their last retry, oldest first' })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 100 },
+  })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
+  @ApiResponse({ status: 200, description: 'One page', schema: ref('DeadLetterPage') })
+  async listDeadLetters(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query() query: unknown,
+  ) {
+    const { limit, cursor } = parseBody(listQuerySchema, query);
+    if (cursor !== undefined && !isSortableId(cursor, DEAD_LETTER_ID_PREFIX)) {
+      throw new InvalidRequestError([
+        { pointer: '/cursor', message: 'is not a cursor this API gave out' },
+      ]);
+    }
+    await this.subscriptions.get(principal, id);
+    return this.deadLetters.list(id, { limit, cursor: cursor ?? null });
+  }
+
+  @Post('dead-letters/redrive')
+  @HttpCode(202)
+  @RequireScope('subscriptions:write')
+  @ApiOperation({
+    summary: 'Deliver dead letters again',
+    description:
+      'The given ids, or every dead letter not yet redriven. Accepted for the delivery engine.',
+  })
+  @ApiBody({ schema: requestSchema(redriveSchema), required: false })
+  @ApiResponse({
+    status: 202,
+    description: 'Accepted',
+    schema: { type: 'object', properties: { redriveId: { type: 'string' } } },
+  })
+  @ApiResponse({ status: 409, ...problem })
+  @ApiResponse({ status: 422, ...problem })
+  async redrive(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+  ) {
+    const { ids } = parseBody(redriveSchema, body);
+    const subscription = await this.subscriptions.get(principal, id);
+    if (subscription.status === 'pending') {
+      throw new SubscriptionStateError('The endpoint has not passed its ownership check yet');
+    }
+    if (ids) {
+      const unique = [...new Set(ids)];
+      const found = new Set((await this.deadLetters.get(id, unique)).map((letter) => letter.id));
+      const missing = unique.filter((letterId) => !found.has(letterId));
+      if (missing.length > 0) {
+        throw new UnprocessableRequestError(
+          missing.map((letterId) => ({
+            pointer: `/ids/${ids.indexOf(letterId)}`,
+            message: `${letterId} is not a dead letter of this subscription`,
+          })),
+        );
+      }
+    }
+    const request = await this.deadLetters.requestRedrive({
+      subscriptionId: id,
+      tenant: subscription.tenant,
+      ids: ids ? [...new Set(ids)] : null,
+    });
+    return { redriveId: request.id, ids: request.ids };
+  }
+
+  @Get('stats')
+  @RequireScope('subscriptions:read')
+  @ApiOperation({ summary: 'Delivered, failed, pending, dead-lettered, lag and last success' })
+  @ApiResponse({ status: 200, description: 'Counters', schema: ref('Stats') })
+  async getStats(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    await this.subscriptions.get(principal, id);
+    return this.stats.get(id);
+  }
+}

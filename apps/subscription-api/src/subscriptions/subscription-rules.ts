@@ -1,0 +1,121 @@
+import type { Principal } from '@herald/auth';
+import { compileEventFilter, validateTypePattern, type ContractRegistry } from '@herald/contract';
+import { checkSubscriptionHeaders, parseRetrySchedule } from '@herald/delivery';
+import { isHeraldError } from '@herald/errors';
+import {
+  InvalidRequestError,
+  TypesNotAllowedError,
+  UnprocessableRequestError,
+  type RequestProblem,
+} from './subscriptions.errors';
+
+// The checks a subscription's fields go through beyond their JSON shape. Each throws the error
+// whose status fits: 400 malformed, 403 not allowed for this key, 422 well-formed but refused.
+
+/**
+ * Type globs: valid syntax (400), each matching at least one type of the contract (422), and
+ * every type a glob matches allowed to the key's `subscriptions:write` grant (403). Returns the
+ * globs without duplicates, in the order given.
+ */
+export function checkTypes(
+  types: readonly string[],
+  contract: ContractRegistry,
+  principal: Principal,
+  pointer = '/types',
+): string[] {
+  const malformed: RequestProblem[] = [];
+  types.forEach((glob, index) => {
+    const problem = validateTypePattern(glob);
+    if (problem) malformed.push({ pointer: `${pointer}/${index}`, message: problem });
+  });
+  if (malformed.length > 0) throw new InvalidRequestError(malformed);
+
+  const unmatched: RequestProblem[] = [];
+  const forbidden: RequestProblem[] = [];
+  types.forEach((glob, index) => {
+    const matched = contract.matchTypes(glob);
+    if (matched.length === 0) {
+      unmatched.push({
+        pointer: `${pointer}/${index}`,
+        message: `matches no event type; see GET /v1/event-types`,
+      });
+      return;
+    }
+    const refused = matched.filter((type) => !principal.allows('subscriptions:write', type));
+    if (refused.length > 0) {
+      forbidden.push({
+        pointer: `${pointer}/${index}`,
+        message: `matches ${refused.slice(0, 5).join(', ')}${refused.length > 5 ? ', …' : ''}, outside this key's subscriptions:write types (${(principal.typePatterns('subscriptions:write') ?? []).join(', ')})`,
+      });
+    }
+  });
+  if (forbidden.length > 0) throw new TypesNotAllowedError(forbidden);
+  if (unmatched.length > 0) throw new UnprocessableRequestError(unmatched);
+  return [...new Set(types)];
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Whether `text` is an RFC 3339 date-time that names a real instant. */
+export function isRfc3339(text: string): boolean {
+  return RFC3339.test(text) && !Number.isNaN(Date.parse(text));
+}
+
+/** `latest`, `earliest` or an RFC 3339 time (400 otherwise). */
+export function checkStartPosition(from: string, pointer = '/from'): string {
+  if (from === 'latest' || from === 'earliest' || isRfc3339(from)) return from;
+  throw new InvalidRequestError([
+    { pointer, message: 'must be latest, earliest or an RFC 3339 time like 2025-03-14T12:00:00Z' },
+  ]);
+}
+
+/** A filter that only uses the allowed operators and compiles (400 naming the bad part). */
+export function checkFilter(
+  filter: Readonly<Record<string, unknown>> | null,
+  pointer = '/filter',
+): Readonly<Record<string, unknown>> | null {
+  if (filter === null) return null;
+  if (JSON.stringify(filter).length > 8192) {
+    throw new InvalidRequestError([{ pointer, message: 'must be at most 8 KiB of JSON' }]);
+  }
+  const result = compileEventFilter(filter);
+  if (!result.ok) {
+    throw new InvalidRequestError(
+      result.errors.map((error) => ({
+        pointer: `${pointer}${error.pointer}`,
+        message: error.message,
+      })),
+    );
+  }
+  return filter;
+}
+
+/** Durations the retry policy understands (400 otherwise). */
+export function checkRetrySchedule(
+  schedule: readonly string[],
+  pointer = '/retry/schedule',
+): string[] {
+  try {
+    parseRetrySchedule(schedule);
+  } catch (error) {
+    if (isHeraldError(error)) throw new InvalidRequestError([{ pointer, message: error.message }]);
+    throw error;
+  }
+  return [...schedule];
+}
+
+/** Headers Herald may send: legal names and values, none of its own (422 otherwise). */
+export function checkHeaders(
+  headers: Readonly<Record<string, string>>,
+  pointer = '/headers',
+): Record<string, string> {
+  try {
+    checkSubscriptionHeaders(headers);
+  } catch (error) {
+    if (isHeraldError(error)) {
+      throw new UnprocessableRequestError([{ pointer, message: error.message }]);
+    }
+    throw error;
+  }
+  return { ...headers };
+}

@@ -1,0 +1,430 @@
+import type { Principal } from '@herald/auth';
+import { ForbiddenError } from '@herald/auth';
+import type { ContractRegistry } from '@herald/contract';
+import { DEFAULT_RETRY_SCHEDULE, generateSecret } from '@herald/delivery';
+import { isHeraldError } from '@herald/errors';
+import type { Logger } from '@herald/observability';
+import {
+  SUBSCRIPTION_ID_PREFIX,
+  SubscriptionNotFoundError,
+  isSortableId,
+  rotateSigningSecrets,
+  type StoredSubscription,
+  type Subscription,
+  type SubscriptionPage,
+  type SubscriptionRepository,
+  type VerificationMode,
+  type VerificationState,
+} from '@herald/store';
+import type { CreateSubscriptionDto } from './create-subscription.dto';
+import type { OwnershipVerifier, VerificationOutcome } from './ownership-verifier';
+import {
+  checkFilter,
+  checkHeaders,
+  checkRetrySchedule,
+  checkStartPosition,
+  checkTypes,
+} from './subscription-rules';
+import {
+  InvalidRequestError,
+  SubscriptionStateError,
+  type RequestProblem,
+} from './subscriptions.errors';
+import type { SubscriptionsConfig } from './subscriptions.config';
+import type { PingResult, TestPingSender } from './test-ping.sender';
+import type { UpdateSubscriptionDto } from './update-subscription.dto';
+import type { WebhookUrlGuard } from './webhook-url.guard';
+
+const NOT_REQUIRED: VerificationState = {
+  mode: 'none',
+  state: 'not_required',
+  checkedAt: null,
+  failure: null,
+};
+
+function pendingCheck(mode: VerificationMode): VerificationState {
+  return mode === 'none'
+    ? NOT_REQUIRED
+    : { mode, state: 'pending', checkedAt: null, failure: null };
+}
+
+/** Fields a stream subscription does not have, with why. */
+const WEBHOOK_ONLY: readonly (keyof UpdateSubscriptionDto)[] = [
+  'url',
+  'headers',
+  'auth',
+  'verification',
+  'retry',
+  'maxPerSecond',
+];
+
+/**
+ * The subscription use cases behind the HTTP API: every input check, tenant ownership (another
+ * tenant's subscription is "not found"), status changes, secret rotation, test pings, and the
+ * asynchronous ownership checks that move a subscription from `pending` to `active`.
+ */
+export class SubscriptionsService {
+  private readonly checks = new Set<Promise<void>>();
+
+  constructor(
+    private readonly repository: SubscriptionRepository,
+    private readonly contract: ContractRegistry,
+    private readonly urlGuard: WebhookUrlGuard,
+    private readonly verifier: OwnershipVerifier,
+    private readonly pinger: TestPingSender,
+    private readonly config: SubscriptionsConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  async create(
+    principal: Principal,
+    dto: CreateSubscriptionDto,
+  ): Promise<{ subscription: Subscription; secret: string | null }> {
+    const tenant = this.tenantFor(principal, dto.tenant);
+    const webhook = dto.kind === 'webhook';
+    if (webhook && dto.url === undefined) {
+      throw new InvalidRequestError([{ pointer: '/url', message: 'is required for a webhook' }]);
+    }
+    if (!webhook) this.refuseWebhookFields(dto);
+    const types = checkTypes(dto.types, this.contract, principal);
+    const filter = checkFilter(dto.filter);
+    const from = checkStartPosition(dto.from);
+    const schedule = checkRetrySchedule(dto.retry?.schedule ?? DEFAULT_RETRY_SCHEDULE);
+    const headers = checkHeaders(dto.headers);
+    const url = webhook ? await this.urlGuard.check(dto.url!) : null;
+    const mode: VerificationMode = webhook
+      ? (dto.verification ?? this.config.defaultVerification)
+      : 'none';
+    const secret = webhook ? generateSecret() : null;
+    const { subscription } = await this.repository.create(
+      {
+        tenant,
+        kind: dto.kind,
+        url,
+        types,
+        allowedTypes: principal.typePatterns('subscriptions:write'),
+        filter,
+        format: dto.format,
+        ordering: dto.ordering,
+        from,
+        maxInFlight: dto.maxInFlight,
+        maxPerSecond: dto.maxPerSecond,
+        retry: { schedule },
+        headers,
+        authType: dto.auth?.type ?? null,
+        verification: pendingCheck(mode),
+        description: dto.description,
+        metadata: dto.metadata,
+        status: mode === 'none' ? 'active' : 'pending',
+        statusReason: mode === 'none' ? null : 'waiting for the ownership check',
+        createdByKey: principal.keyId,
+      },
+      { signing: secret ? { current: secret, previous: null } : null, auth: dto.auth },
+    );
+    this.logger.info(
+      {
+        subscriptionId: subscription.id,
+        tenant,
+        kind: subscription.kind,
+        types,
+        url,
+        keyId: principal.keyId,
+      },
+      'subscription created',
+    );
+    if (subscription.status === 'pending') this.startOwnershipCheck(subscription.id);
+    return { subscription, secret };
+  }
+
+  async list(
+    principal: Principal,
+    page: { limit: number; cursor?: string },
+  ): Promise<SubscriptionPage> {
+    if (page.cursor !== undefined && !isSortableId(page.cursor, SUBSCRIPTION_ID_PREFIX)) {
+      throw new InvalidRequestError([
+        { pointer: '/cursor', message: 'is not a cursor this API gave out' },
+      ]);
+    }
+    return this.repository.list({
+      ...(principal.isAdmin ? {} : { tenant: principal.tenant }),
+      limit: page.limit,
+      cursor: page.cursor ?? null,
+    });
+  }
+
+  /** The subscription when it exists and belongs to the caller's tenant; 404 otherwise. */
+  async get(principal: Principal, id: string): Promise<Subscription> {
+    if (isSortableId(id, SUBSCRIPTION_ID_PREFIX)) {
+      const subscription = await this.repository.get(id);
+      if (subscription && principal.ownsTenant(subscription.tenant)) return subscription;
+    }
+    throw new SubscriptionNotFoundError(id);
+  }
+
+  async update(
+    principal: Principal,
+    id: string,
+    dto: UpdateSubscriptionDto,
+    expectedVersion?: number,
+  ): Promise<Subscription> {
+    const current = await this.get(principal, id);
+    if (current.kind === 'stream') this.refuseWebhookFields(dto);
+    const types = dto.types && checkTypes(dto.types, this.contract, principal);
+    const filter = dto.filter === undefined ? undefined : checkFilter(dto.filter);
+    const schedule = dto.retry && checkRetrySchedule(dto.retry.schedule);
+    const headers = dto.headers && checkHeaders(dto.headers);
+    const url = dto.url === undefined ? undefined : await this.urlGuard.check(dto.url);
+    let recheck = false;
+    const { subscription } = await this.repository.update(
+      id,
+      (stored) => {
+        const before = stored.subscription;
+        const mode = dto.verification ?? before.verification.mode;
+        const endpointChanged =
+          (url !== undefined && url !== before.url) || mode !== before.verification.mode;
+        let verification = before.verification;
+        let status = before.status;
+        let statusReason = before.statusReason;
+        if (endpointChanged) {
+          verification = pendingCheck(mode);
+          recheck = mode !== 'none';
+          if (recheck && status === 'active') {
+            status = 'pending';
+            statusReason = 'waiting for the ownership check';
+          }
+          if (!recheck && status === 'pending') {
+            status = 'active';
+            statusReason = null;
+          }
+        }
+        return {
+          subscription: {
+            ...before,
+            ...(url !== undefined ? { url } : {}),
+            ...(types !== undefined
+              ? { types, allowedTypes: principal.typePatterns('subscriptions:write') }
+              : {}),
+            ...(filter !== undefined ? { filter } : {}),
+            ...(dto.format !== undefined ? { format: dto.format } : {}),
+            ...(dto.ordering !== undefined ? { ordering: dto.ordering } : {}),
+            ...(dto.maxInFlight !== undefined ? { maxInFlight: dto.maxInFlight } : {}),
+            ...(dto.maxPerSecond !== undefined ? { maxPerSecond: dto.maxPerSecond } : {}),
+            ...(schedule !== undefined ? { retry: { schedule } } : {}),
+            ...(headers !== undefined ? { headers } : {}),
+            ...(dto.auth !== undefined ? { authType: dto.auth?.type ?? null } : {}),
+            ...(dto.description !== undefined ? { description: dto.description } : {}),
+            ...(dto.metadata !== undefined ? { metadata: dto.metadata } : {}),
+            verification,
+            status,
+            statusReason,
+          },
+          secrets: dto.auth !== undefined ? { ...stored.secrets, auth: dto.auth } : stored.secrets,
+        };
+      },
+      expectedVersion === undefined ? {} : { expectedVersion },
+    );
+    this.logger.info(
+      {
+        subscriptionId: id,
+        tenant: subscription.tenant,
+        fields: Object.keys(dto),
+        keyId: principal.keyId,
+      },
+      'subscription updated',
+    );
+    if (recheck) this.startOwnershipCheck(id);
+    return subscription;
+  }
+
+  async delete(principal: Principal, id: string): Promise<void> {
+    const subscription = await this.get(principal, id);
+    if (!(await this.repository.delete(id))) throw new SubscriptionNotFoundError(id);
+    this.logger.info(
+      { subscriptionId: id, tenant: subscription.tenant, keyId: principal.keyId },
+      'subscription deleted',
+    );
+  }
+
+  async pause(principal: Principal, id: string): Promise<Subscription> {
+    await this.get(principal, id);
+    const { subscription } = await this.repository.update(id, (stored) => ({
+      ...stored,
+      subscription: {
+        ...stored.subscription,
+        status: 'paused',
+        statusReason: 'paused by its owner',
+      },
+    }));
+    this.logger.info({ subscriptionId: id, keyId: principal.keyId }, 'subscription paused');
+    return subscription;
+  }
+
+  /**
+   * Back to `active`, or to `pending` (with a new ownership check) when its check has not
+   * passed yet. Also how a partner retries a failed check after fixing the endpoint.
+   */
+  async resume(principal: Principal, id: string): Promise<Subscription> {
+    await this.get(principal, id);
+    let recheck = false;
+    const { subscription } = await this.repository.update(id, (stored) => {
+      const before = stored.subscription;
+      const { verification } = before;
+      recheck = verification.mode !== 'none' && verification.state !== 'passed';
+      return {
+        ...stored,
+        subscription: {
+          ...before,
+          status: recheck ? 'pending' : 'active',
+          statusReason: recheck ? 'waiting for the ownership check' : null,
+          verification: recheck ? pendingCheck(verification.mode) : verification,
+        },
+      };
+    });
+    this.logger.info(
+      { subscriptionId: id, keyId: principal.keyId, recheck },
+      'subscription resumed',
+    );
+    if (recheck) this.startOwnershipCheck(id);
+    return subscription;
+  }
+
+  async rotateSecret(
+    principal: Principal,
+    id: string,
+    graceSeconds: number,
+  ): Promise<{ secret: string; previousSecretExpiresAt: string | null }> {
+    const current = await this.get(principal, id);
+    if (current.kind !== 'webhook') {
+      throw new SubscriptionStateError('Stream subscriptions have no signing secret');
+    }
+    const secret = generateSecret();
+    const { secrets } = await this.repository.update(id, (stored) => ({
+      ...stored,
+      secrets: {
+        ...stored.secrets,
+        signing: stored.secrets.signing
+          ? rotateSigningSecrets(stored.secrets.signing, secret, graceSeconds)
+          : { current: secret, previous: null },
+      },
+    }));
+    this.logger.info(
+      { subscriptionId: id, graceSeconds, keyId: principal.keyId },
+      'secret rotated',
+    );
+    return { secret, previousSecretExpiresAt: secrets.signing?.previous?.expiresAt ?? null };
+  }
+
+  async sendTestPing(principal: Principal, id: string): Promise<PingResult> {
+    const subscription = await this.get(principal, id);
+    if (subscription.kind !== 'webhook') {
+      throw new SubscriptionStateError(
+        'Test pings go to webhooks; a stream client sees live events',
+      );
+    }
+    if (subscription.status === 'pending') {
+      throw new SubscriptionStateError(
+        'The endpoint has not passed its ownership check yet; nothing is sent to it until it does',
+      );
+    }
+    const stored = await this.repository.getWithSecrets(id);
+    if (!stored) throw new SubscriptionNotFoundError(id);
+    return this.pinger.send(stored);
+  }
+
+  /** Waits for ownership checks still running (on shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.checks]);
+  }
+
+  private tenantFor(principal: Principal, requested: string | undefined): string {
+    if (requested === undefined || requested === principal.tenant) return principal.tenant;
+    if (principal.isAdmin) return requested;
+    throw new ForbiddenError('This API key may only create subscriptions for its own tenant');
+  }
+
+  private refuseWebhookFields(dto: UpdateSubscriptionDto | CreateSubscriptionDto): void {
+    const problems: RequestProblem[] = WEBHOOK_ONLY.filter((field) => {
+      const value = dto[field];
+      if (value === undefined || value === null) return false;
+      if (field === 'verification') return value !== 'none';
+      if (field === 'headers') return Object.keys(value).length > 0;
+      return true;
+    }).map((field) => ({ pointer: `/${field}`, message: 'applies to webhooks only' }));
+    if (problems.length > 0) throw new InvalidRequestError(problems);
+  }
+
+  private startOwnershipCheck(id: string): void {
+    const check = this.runOwnershipCheck(id)
+      .catch((error: unknown) =>
+        this.logger.error(
+          { err: error, subscriptionId: id },
+          'ownership check could not be recorded',
+        ),
+      )
+      .finally(() => this.checks.delete(check));
+    this.checks.add(check);
+  }
+
+  private async runOwnershipCheck(id: string): Promise<void> {
+    const checked = await this.repository.get(id);
+    if (!checked || checked.verification.state !== 'pending') return;
+    const outcome = await this.verifier.verify(checked);
+    try {
+      await this.repository.update(id, (stored) => this.settleCheck(stored, checked, outcome));
+    } catch (error) {
+      if (isHeraldError(error, 'store.subscription.not_found')) return; // deleted meanwhile
+      throw error;
+    }
+    const { tenant, url, verification } = checked;
+    if (outcome.passed) {
+      this.logger.info(
+        { subscriptionId: id, tenant, url, mode: verification.mode },
+        'subscription verified',
+      );
+    } else {
+      this.logger.warn(
+        { subscriptionId: id, tenant, url, mode: verification.mode, reason: outcome.reason },
+        'subscription verification failed',
+      );
+    }
+  }
+
+  /** Records a check's outcome, unless the endpoint changed while it ran (a newer check owns it). */
+  private settleCheck(
+    stored: StoredSubscription,
+    checked: Subscription,
+    outcome: VerificationOutcome,
+  ): StoredSubscription {
+    const now = stored.subscription;
+    if (
+      now.url !== checked.url ||
+      now.verification.mode !== checked.verification.mode ||
+      now.verification.state !== 'pending'
+    ) {
+      return stored;
+    }
+    const checkedAt = new Date().toISOString();
+    if (outcome.passed) {
+      return {
+        ...stored,
+        subscription: {
+          ...now,
+          verification: { ...now.verification, state: 'passed', checkedAt, failure: null },
+          status: now.status === 'pending' ? 'active' : now.status,
+          statusReason: now.status === 'pending' ? null : now.statusReason,
+        },
+      };
+    }
+    return {
+      ...stored,
+      subscription: {
+        ...now,
+        verification: { ...now.verification, state: 'failed', checkedAt, failure: outcome.reason },
+        statusReason:
+          now.status === 'pending'
+            ? `ownership check failed: ${outcome.reason}; fix the endpoint and POST /resume`
+            : now.statusReason,
+      },
+    };
+  }
+}

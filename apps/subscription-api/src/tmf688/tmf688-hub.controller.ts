@@ -1,0 +1,127 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import { ContractRegistry } from '@herald/contract';
+import { eventTypesForTmfNames, tmfEventType } from '@herald/delivery';
+import type { Subscription } from '@herald/store';
+import { ref, requestSchema } from '../openapi/openapi-schemas';
+import { createSubscriptionSchema } from '../subscriptions/create-subscription.dto';
+import type { ReplyHeaders } from '../subscriptions/http-context';
+import { parseBody } from '../subscriptions/request-body';
+import { UnprocessableRequestError } from '../subscriptions/subscriptions.errors';
+import { SubscriptionsService } from '../subscriptions/subscriptions.service';
+import { createHubSchema } from './create-hub.dto';
+
+const problem = { description: 'Problem details', schema: ref('Problem') };
+export const HUB_PATH = '/tmf-api/event/v4/hub';
+
+/** A hub as TMF688 shows it: the subscription's URL and its types in TMF names. */
+function hubView(subscription: Subscription) {
+  const names = subscription.types.flatMap((glob) =>
+    glob.includes('*') ? [] : [tmfEventType(glob)],
+  );
+  return {
+    id: subscription.id,
+    callback: subscription.url,
+    query: names.length > 0 ? `eventType=${names.join(',')}` : '',
+    '@type': 'Hub',
+  };
+}
+
+/**
+ * The TMF688 event hub: a listener registers a callback and a query of TMF event names, and
+ * gets a webhook subscription in `tmf688` format underneath (same checks, same tenant rules).
+ */
+@ApiTags('tmf688')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, ...problem })
+@ApiResponse({ status: 403, ...problem })
+@Controller('tmf-api/event/v4/hub')
+@UseGuards(ApiKeyGuard)
+export class Tmf688HubController {
+  constructor(
+    @Inject(SubscriptionsService) private readonly subscriptions: SubscriptionsService,
+    @Inject(ContractRegistry) private readonly contract: ContractRegistry,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @RequireScope('subscriptions:write')
+  @ApiOperation({ summary: 'Register a listener (TMF688 hub)' })
+  @ApiBody({ schema: requestSchema(createHubSchema) })
+  @ApiResponse({ status: 201, description: 'Registered', schema: ref('Hub') })
+  @ApiResponse({ status: 400, ...problem })
+  @ApiResponse({ status: 422, ...problem })
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: ReplyHeaders,
+  ) {
+    const hub = parseBody(createHubSchema, body);
+    const types = this.typesFor(hub.query ?? '');
+    const { subscription } = await this.subscriptions.create(
+      principal,
+      parseBody(createSubscriptionSchema, {
+        kind: 'webhook',
+        url: hub.callback,
+        types,
+        format: 'tmf688',
+      }),
+    );
+    reply.header('location', `${HUB_PATH}/${subscription.id}`);
+    return hubView(subscription);
+  }
+
+  @Get(':id')
+  @RequireScope('subscriptions:read')
+  @ApiOperation({ summary: 'Read a registered listener' })
+  @ApiResponse({ status: 200, description: 'The hub', schema: ref('Hub') })
+  @ApiResponse({ status: 404, ...problem })
+  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return hubView(await this.subscriptions.get(principal, id));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireScope('subscriptions:write')
+  @ApiOperation({ summary: 'Unregister a listener' })
+  @ApiResponse({ status: 204, description: 'Removed' })
+  @ApiResponse({ status: 404, ...problem })
+  async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    await this.subscriptions.delete(principal, id);
+  }
+
+  /** `eventType=A,B` → Herald types; empty → every type; anything else → 422. */
+  private typesFor(query: string): string[] {
+    const params = new URLSearchParams(query.replace(/^\?/, ''));
+    const unsupported = [...params.keys()].filter((name) => name !== 'eventType');
+    if (unsupported.length > 0) {
+      throw new UnprocessableRequestError([
+        {
+          pointer: '/query',
+          message: `only eventType can be queried, not ${unsupported.join(', ')}`,
+        },
+      ]);
+    }
+    const names = params.getAll('eventType').flatMap((value) => value.split(','));
+    if (names.every((name) => name.trim() === '')) return ['**'];
+    const { types, unknown } = eventTypesForTmfNames(names, this.contract.eventTypes());
+    if (unknown.length > 0) {
+      throw new UnprocessableRequestError([
+        { pointer: '/query', message: `unknown event types: ${unknown.join(', ')}` },
+      ]);
+    }
+    return types;
+  }
+}
