@@ -1,0 +1,569 @@
+import {
+  DeadLetterRepository,
+  DeliveryLogRepository,
+  SubscriptionStatsRepository,
+} from '@herald/store';
+import { PUBLIC_RESOLVER, startSubscriptionApi, type TestApi } from './subscription-api.harness';
+
+interface SubscriptionBody {
+  id: string;
+  tenant: string;
+  status: string;
+  version: number;
+  secret?: string | null;
+  types: string[];
+  url: string | null;
+  auth: { type: string } | null;
+  description: string | null;
+  [field: string]: unknown;
+}
+
+interface ProblemBody {
+  status: number;
+  code: string;
+  detail: string;
+  errors?: { pointer: string; message: string }[];
+}
+
+const webhook = (overrides: Record<string, unknown> = {}) => ({
+  kind: 'webhook',
+  url: 'https://hooks.example.com/herald',
+  types: ['order.*'],
+  ...overrides,
+});
+
+describe('subscription-api: subscriptions over HTTP', () => {
+  let api: TestApi;
+  let tenantA: string;
+  let tenantB: string;
+  let readOnlyA: string;
+  let orderOnlyA: string;
+
+  beforeAll(async () => {
+    api = await startSubscriptionApi({ resolver: PUBLIC_RESOLVER });
+    tenantA = await api.createKey('tenant-a', ['subscriptions:read', 'subscriptions:write']);
+    tenantB = await api.createKey('tenant-b', ['subscriptions:read', 'subscriptions:write']);
+    readOnlyA = await api.createKey('tenant-a', ['subscriptions:read']);
+    orderOnlyA = await api.createKey('tenant-a', [
+      'subscriptions:read',
+      'subscriptions:write:order.*',
+    ]);
+  });
+  afterAll(() => api.close());
+
+  it('creates a webhook with defaults, shows the secret once, and never again', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook({
+        filter: { 'data.total': { $gt: 100 } },
+        auth: { type: 'bearer', token: 'endpoint-token-123' },
+        headers: { 'x-team': 'payments' },
+        description: 'orders over 100',
+        metadata: { owner: 'team-a' },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const { body } = created;
+    expect(created.headers.get('location')).toBe(`/v1/subscriptions/${body.id}`);
+    expect(body).toMatchObject({
+      tenant: 'tenant-a',
+      kind: 'webhook',
+      url: 'https://hooks.example.com/herald',
+      format: 'cloudevents',
+      ordering: 'key',
+      from: 'latest',
+      maxInFlight: 16,
+      maxPerSecond: null,
+      retry: { schedule: ['5s', '5m', '30m', '2h', '5h', '10h', '10h'] },
+      status: 'active',
+      auth: { type: 'bearer' },
+      version: 1,
+    });
+    expect(body.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    const secret = body.secret!;
+
+    const seen = [
+      await api.request('GET', `/v1/subscriptions/${body.id}`, { key: tenantA }),
+      await api.request('GET', '/v1/subscriptions', { key: tenantA }),
+      await api.request('PATCH', `/v1/subscriptions/${body.id}`, {
+        key: tenantA,
+        body: { description: 'changed' },
+      }),
+      await api.request('POST', `/v1/subscriptions/${body.id}/pause`, { key: tenantA }),
+    ];
+    for (const response of seen) {
+      expect(response.status).toBe(200);
+      expect(response.text).not.toContain(secret);
+      expect(response.text).not.toContain('endpoint-token-123');
+      expect(response.text).not.toContain('"secret"');
+    }
+    const stored = JSON.stringify(
+      await api.store.redis.client.hgetall(api.store.keys.subscription(body.id)),
+    );
+    expect(stored).not.toContain(secret);
+    expect(stored).not.toContain('endpoint-token-123');
+  });
+
+  it('creates a stream subscription without URL or secret', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: { kind: 'stream', types: ['kitchen.**'], from: 'earliest' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      kind: 'stream',
+      url: null,
+      secret: null,
+      status: 'active',
+    });
+    const refused = await api.request<ProblemBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: { kind: 'stream', types: ['kitchen.**'], url: 'https://hooks.example.com/x' },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ pointer: '/url', message: 'applies to webhooks only' }]);
+  });
+
+  it('pages through the tenant’s subscriptions with a cursor', async () => {
+    const key = await api.createKey('tenant-paging', ['subscriptions:read', 'subscriptions:write']);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+        key,
+        body: webhook({ description: `n${i}` }),
+      });
+      ids.push(created.body.id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
+      const page = await api.request<{ items: SubscriptionBody[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/subscriptions${query}`,
+        { key },
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((s) => s.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(ids);
+    const bad = await api.request<ProblemBody>('GET', '/v1/subscriptions?limit=0', { key });
+    expect(bad.status).toBe(400);
+    expect((await api.request('GET', '/v1/subscriptions?cursor=nope', { key })).status).toBe(400);
+  });
+
+  it('keeps tenants apart: another tenant’s subscription is always 404', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const id = created.body.id;
+    const list = await api.request<{ items: SubscriptionBody[] }>('GET', '/v1/subscriptions', {
+      key: tenantB,
+    });
+    expect(list.body.items.map((s) => s.id)).not.toContain(id);
+    const attempts: [string, string, unknown?][] = [
+      ['GET', `/v1/subscriptions/${id}`],
+      ['PATCH', `/v1/subscriptions/${id}`, { description: 'mine now' }],
+      ['POST', `/v1/subscriptions/${id}/pause`],
+      ['POST', `/v1/subscriptions/${id}/resume`],
+      ['POST', `/v1/subscriptions/${id}/test`],
+      ['POST', `/v1/subscriptions/${id}/secret/rotate`, {}],
+      ['POST', `/v1/subscriptions/${id}/replay`, { from: '2025-01-01T00:00:00Z' }],
+      ['GET', `/v1/subscriptions/${id}/replays`],
+      ['GET', `/v1/subscriptions/${id}/deliveries`],
+      ['GET', `/v1/subscriptions/${id}/dead-letters`],
+      ['POST', `/v1/subscriptions/${id}/dead-letters/redrive`, {}],
+      ['GET', `/v1/subscriptions/${id}/stats`],
+      ['GET', `/tmf-api/event/v4/hub/${id}`],
+      ['DELETE', `/tmf-api/event/v4/hub/${id}`],
+      ['DELETE', `/v1/subscriptions/${id}`],
+    ];
+    for (const [method, path, body] of attempts) {
+      const response = await api.request<ProblemBody>(method, path, { key: tenantB, body });
+      expect([method, path, response.status]).toEqual([method, path, 404]);
+      expect(response.body.code).toBe('store.subscription.not_found');
+    }
+    const unknown = await api.request<ProblemBody>('GET', '/v1/subscriptions/sub_does_not_exist', {
+      key: tenantB,
+    });
+    expect(unknown.status).toBe(404);
+    const still = await api.request<SubscriptionBody>('GET', `/v1/subscriptions/${id}`, {
+      key: tenantA,
+    });
+    expect(still.body).toMatchObject({ status: 'active', version: 1 });
+    // The admin sees every tenant.
+    expect((await api.request('GET', `/v1/subscriptions/${id}`)).status).toBe(200);
+  });
+
+  it('enforces scopes: 401 without a key, 403 without the scope', async () => {
+    expect((await api.request('GET', '/v1/subscriptions', { key: null })).status).toBe(401);
+    expect((await api.request('GET', '/v1/subscriptions', { key: 'hk_nope' })).status).toBe(401);
+    const streamsOnly = await api.createKey('tenant-a', ['streams:read']);
+    expect((await api.request('GET', '/v1/subscriptions', { key: streamsOnly })).status).toBe(403);
+    const write = await api.request('POST', '/v1/subscriptions', {
+      key: readOnlyA,
+      body: webhook(),
+    });
+    expect(write.status).toBe(403);
+    expect((await api.request('GET', '/v1/subscriptions', { key: readOnlyA })).status).toBe(200);
+    for (const [method, path] of [
+      ['GET', '/v1/api-keys'],
+      ['POST', '/v1/api-keys'],
+      ['DELETE', '/v1/api-keys/0123456789abcdef'],
+    ] as const) {
+      const body = method === 'POST' ? {} : undefined;
+      expect((await api.request(method, path, { key: tenantA, body })).status).toBe(403);
+    }
+    const otherTenant = await api.request('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook({ tenant: 'tenant-b' }),
+    });
+    expect(otherTenant.status).toBe(403);
+  });
+
+  it('limits a key restricted to order.* to order types', async () => {
+    const allowed = await api.request('POST', '/v1/subscriptions', {
+      key: orderOnlyA,
+      body: webhook({ types: ['order.created', 'order.*'] }),
+    });
+    expect(allowed.status).toBe(201);
+    const refused = await api.request<ProblemBody>('POST', '/v1/subscriptions', {
+      key: orderOnlyA,
+      body: webhook({ types: ['order.*', 'payment.*'] }),
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.errors?.[0]?.pointer).toBe('/types/1');
+    expect(refused.body.errors?.[0]?.message).toContain('payment.captured');
+    const wide = await api.request('POST', '/v1/subscriptions', {
+      key: orderOnlyA,
+      body: webhook({ types: ['**'] }),
+    });
+    expect(wide.status).toBe(403);
+    const id = (allowed.body as unknown as SubscriptionBody).id;
+    const widened = await api.request('PATCH', `/v1/subscriptions/${id}`, {
+      key: orderOnlyA,
+      body: { types: ['payment.captured'] },
+    });
+    expect(widened.status).toBe(403);
+  });
+
+  it('answers bad input with 400, 413, 415 and 422 problems, never 500', async () => {
+    const cases: [string, Parameters<TestApi['request']>[2], number, string?][] = [
+      ['malformed JSON', { raw: '{"types": [', contentType: 'application/json' }, 400],
+      ['a JSON array', { body: [1, 2] }, 400, ''],
+      ['unknown field', { body: webhook({ colour: 'blue' }) }, 400, '/colour'],
+      ['missing types', { body: { url: 'https://hooks.example.com/x' } }, 400, '/types'],
+      ['bad glob', { body: webhook({ types: ['order.*x'] }) }, 400, '/types/0'],
+      ['glob matching nothing', { body: webhook({ types: ['invoice.*'] }) }, 422, '/types/0'],
+      [
+        'unknown filter operator',
+        { body: webhook({ filter: { 'data.total': { $where: '1' } } }) },
+        400,
+        '/filter/data.total/$where',
+      ],
+      [
+        'bad regex',
+        { body: webhook({ filter: { type: { $regex: '([' } } }) },
+        400,
+        '/filter/type/$regex',
+      ],
+      ['bad kind', { body: webhook({ kind: 'email' }) }, 400, '/kind'],
+      ['bad format', { body: webhook({ format: 'xml' }) }, 400, '/format'],
+      ['bad from', { body: webhook({ from: 'yesterday' }) }, 400, '/from'],
+      ['maxInFlight 0', { body: webhook({ maxInFlight: 0 }) }, 400, '/maxInFlight'],
+      ['maxInFlight 1001', { body: webhook({ maxInFlight: 1001 }) }, 400, '/maxInFlight'],
+      ['bad retry', { body: webhook({ retry: { schedule: ['soon'] } }) }, 400, '/retry/schedule'],
+      ['reserved header', { body: webhook({ headers: { 'webhook-id': 'x' } }) }, 422, '/headers'],
+      ['bad auth', { body: webhook({ auth: { type: 'bearer' } }) }, 400, '/auth/token'],
+      [
+        'too much metadata',
+        {
+          body: webhook({
+            metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
+          }),
+        },
+        400,
+        '/metadata',
+      ],
+      ['webhook without url', { body: { types: ['order.*'] } }, 400, '/url'],
+      ['text body', { raw: 'hello', contentType: 'text/plain' }, 415],
+      ['form body', { raw: 'a=b', contentType: 'application/x-www-form-urlencoded' }, 415],
+      ['huge body', { body: webhook({ description: 'x'.repeat(70 * 1024) }) }, 413],
+    ];
+    for (const [name, options, status, pointer] of cases) {
+      const response = await api.request<ProblemBody>('POST', '/v1/subscriptions', {
+        key: tenantA,
+        ...options,
+      });
+      expect([name, response.status]).toEqual([name, status]);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      if (pointer !== undefined) {
+        expect([name, response.body.errors?.map((e) => e.pointer)]).toEqual([
+          name,
+          expect.arrayContaining([pointer]),
+        ]);
+      }
+    }
+  });
+
+  it('patches with optimistic versions and refuses fields that cannot change', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const read = await api.request('GET', path, { key: tenantA });
+    expect(read.headers.get('etag')).toBe('"1"');
+    const patched = await api.request<SubscriptionBody>('PATCH', path, {
+      key: tenantA,
+      headers: { 'if-match': '"1"' },
+      contentType: 'application/merge-patch+json',
+      body: { types: ['payment.*'], maxInFlight: 4, filter: { 'data.amount': { $gte: 10 } } },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ types: ['payment.*'], maxInFlight: 4, version: 2 });
+    const stale = await api.request<ProblemBody>('PATCH', path, {
+      key: tenantA,
+      headers: { 'if-match': '"1"' },
+      body: { maxInFlight: 5 },
+    });
+    expect(stale.status).toBe(409);
+    const immutable = await api.request<ProblemBody>('PATCH', path, {
+      key: tenantA,
+      body: { kind: 'stream', status: 'active' },
+    });
+    expect(immutable.status).toBe(400);
+    expect(immutable.body.errors?.map((e) => e.pointer)).toEqual(['/kind', '/status']);
+    const refusedUrl = await api.request<ProblemBody>('PATCH', path, {
+      key: tenantA,
+      body: { url: 'http://10.0.0.1/' },
+    });
+    expect(refusedUrl.status).toBe(422);
+  });
+
+  it('pauses, resumes and deletes', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const paused = await api.request<SubscriptionBody>('POST', `${path}/pause`, { key: tenantA });
+    expect(paused.body.status).toBe('paused');
+    const resumed = await api.request<SubscriptionBody>('POST', `${path}/resume`, { key: tenantA });
+    expect(resumed.body.status).toBe('active');
+    const deleted = await api.request('DELETE', path, { key: tenantA });
+    expect(deleted.status).toBe(204);
+    expect((await api.request('GET', path, { key: tenantA })).status).toBe(404);
+    expect((await api.request('DELETE', path, { key: tenantA })).status).toBe(404);
+  });
+
+  it('accepts replays for the engine and shows their progress', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const accepted = await api.request<{ replayId: string }>('POST', `${path}/replay`, {
+      key: tenantA,
+      body: { from: '2025-01-01T00:00:00Z', to: '2025-01-02T00:00:00Z' },
+    });
+    expect(accepted.status).toBe(202);
+    const { replayId } = accepted.body;
+    expect(accepted.headers.get('location')).toBe(`${path}/replays/${replayId}`);
+    const progress = await api.request('GET', `${path}/replays/${replayId}`, { key: tenantA });
+    expect(progress.body).toMatchObject({
+      id: replayId,
+      status: 'requested',
+      from: { time: '2025-01-01T00:00:00.000Z' },
+      to: { time: '2025-01-02T00:00:00.000Z' },
+      progress: { scanned: 0, matched: 0, delivered: 0, deadLettered: 0 },
+    });
+    expect(await api.store.redis.client.lrange(api.store.keys.replayQueue(), 0, -1)).toContain(
+      replayId,
+    );
+    const byCursor = await api.request('POST', `${path}/replay`, {
+      key: tenantA,
+      body: { from: 'b3JkZXJzLnYxOjA6MTIz' },
+    });
+    expect(byCursor.status).toBe(202);
+    const listed = await api.request<{ items: unknown[] }>('GET', `${path}/replays`, {
+      key: tenantA,
+    });
+    expect(listed.body.items).toHaveLength(2);
+    for (const [body, status] of [
+      [{ from: '2025-01-02T00:00:00Z', to: '2025-01-01T00:00:00Z' }, 422],
+      [{ from: '2999-01-01T00:00:00Z' }, 422],
+      [{ from: '2025-13-01T00:00:00Z' }, 400],
+      [{ from: 'has spaces in it' }, 400],
+      [{}, 400],
+    ] as const) {
+      const response = await api.request('POST', `${path}/replay`, { key: tenantA, body });
+      expect([body, response.status]).toEqual([body, status]);
+    }
+    const missing = await api.request('GET', `${path}/replays/rpl_01HQ3K9Z4M7N2P5R8T1V6X0Y3B`, {
+      key: tenantA,
+    });
+    expect(missing.status).toBe(404);
+  });
+
+  it('shows the delivery log, dead letters, redrives and stats the engine writes', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const id = created.body.id;
+    const path = `/v1/subscriptions/${id}`;
+    const log = new DeliveryLogRepository(api.store.redis, api.store.keys);
+    for (let i = 0; i < 4; i += 1) {
+      await log.append(id, {
+        eventId: `event-${i}`,
+        type: 'order.created',
+        attempt: 1,
+        at: new Date().toISOString(),
+        status: i % 2 === 0 ? 'failed' : 'succeeded',
+        statusCode: i % 2 === 0 ? 500 : 204,
+        durationMs: 12,
+        error: i % 2 === 0 ? 'the endpoint answered 500' : null,
+        responseBody: 'oops',
+        replay: false,
+        test: false,
+      });
+    }
+    const page = await api.request<{ items: { eventId: string }[]; nextCursor: string }>(
+      'GET',
+      `${path}/deliveries?limit=3`,
+      { key: tenantA },
+    );
+    expect(page.body.items.map((a) => a.eventId)).toEqual(['event-3', 'event-2', 'event-1']);
+    const next = await api.request<{ items: { eventId: string }[] }>(
+      'GET',
+      `${path}/deliveries?limit=3&cursor=${page.body.nextCursor}`,
+      { key: tenantA },
+    );
+    expect(next.body.items.map((a) => a.eventId)).toEqual(['event-0']);
+    const failed = await api.request<{ items: { eventId: string; statusCode: number }[] }>(
+      'GET',
+      `${path}/deliveries?status=failed`,
+      { key: tenantA },
+    );
+    expect(failed.body.items.map((a) => a.eventId)).toEqual(['event-2', 'event-0']);
+    expect(
+      (await api.request('GET', `${path}/deliveries?status=lost`, { key: tenantA })).status,
+    ).toBe(400);
+
+    const letters = new DeadLetterRepository(api.store.redis, api.store.keys);
+    const letter = await letters.add({
+      subscriptionId: id,
+      eventId: 'event-0',
+      type: 'order.created',
+      topic: 'orders.v1',
+      partition: 2,
+      offset: '41',
+      key: 'order-1',
+      attempts: 8,
+      lastStatus: 500,
+      lastError: null,
+      firstAttemptAt: new Date().toISOString(),
+      deadLetteredAt: new Date().toISOString(),
+    });
+    const listed = await api.request<{ items: { id: string }[] }>('GET', `${path}/dead-letters`, {
+      key: tenantA,
+    });
+    expect(listed.body.items.map((l) => l.id)).toEqual([letter.id]);
+    const redrive = await api.request<{ redriveId: string }>(
+      'POST',
+      `${path}/dead-letters/redrive`,
+      {
+        key: tenantA,
+        body: { ids: [letter.id] },
+      },
+    );
+    expect(redrive.status).toBe(202);
+    const claimed = await letters.claimRedrive();
+    expect(claimed).toMatchObject({
+      id: redrive.body.redriveId,
+      subscriptionId: id,
+      ids: [letter.id],
+    });
+    const all = await api.request('POST', `${path}/dead-letters/redrive`, { key: tenantA });
+    expect(all.status).toBe(202);
+    const unknown = await api.request<ProblemBody>('POST', `${path}/dead-letters/redrive`, {
+      key: tenantA,
+      body: { ids: ['dlq_01HQ3K9Z4M7N2P5R8T1V6X0Y3B'] },
+    });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors?.[0]?.pointer).toBe('/ids/0');
+
+    const stats = new SubscriptionStatsRepository(api.store.redis, api.store.keys);
+    await stats.record(
+      id,
+      { delivered: 3, failed: 2, deadLettered: 1 },
+      new Date('2025-05-05T00:00:00Z'),
+    );
+    await stats.setGauges(id, { pending: 1, lagEvents: 12 });
+    const shown = await api.request('GET', `${path}/stats`, { key: tenantA });
+    expect(shown.body).toEqual({
+      delivered: 3,
+      failed: 2,
+      pending: 1,
+      deadLettered: 1,
+      lagEvents: 12,
+      lastSuccessAt: '2025-05-05T00:00:00.000Z',
+      lastFailureAt: '2025-05-05T00:00:00.000Z',
+    });
+  });
+
+  it('manages API keys: admin only, shown once, deleted keys stop working', async () => {
+    const created = await api.request<{ id: string; key: string; scopes: unknown }>(
+      'POST',
+      '/v1/api-keys',
+      {
+        body: {
+          name: 'ci',
+          tenant: 'tenant-k',
+          scopes: ['subscriptions:read', 'subscriptions:write:order.*'],
+        },
+      },
+    );
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(`/v1/api-keys/${created.body.id}`);
+    expect(created.body.scopes).toEqual([
+      { scope: 'subscriptions:read', types: null },
+      { scope: 'subscriptions:write', types: ['order.*'] },
+    ]);
+    const listed = await api.request('GET', '/v1/api-keys?tenant=tenant-k');
+    expect(listed.text).toContain(created.body.id);
+    expect(listed.text).not.toContain(created.body.key);
+    expect((await api.request('GET', '/v1/subscriptions', { key: created.body.key })).status).toBe(
+      200,
+    );
+    expect((await api.request('DELETE', `/v1/api-keys/${created.body.id}`)).status).toBe(204);
+    expect((await api.request('DELETE', `/v1/api-keys/${created.body.id}`)).status).toBe(404);
+    expect((await api.request('GET', '/v1/subscriptions', { key: created.body.key })).status).toBe(
+      401,
+    );
+    const bad = await api.request<ProblemBody>('POST', '/v1/api-keys', {
+      body: { name: 'x', tenant: 't', scopes: ['events:eat'] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors?.[0]?.pointer).toBe('/scopes/0');
+    const badTenant = await api.request('POST', '/v1/api-keys', {
+      body: { name: 'x', tenant: 'a b', scopes: ['admin'] },
+    });
+    expect(badTenant.status).toBe(400);
+  });
+
+  it('reports herald_subscriptions{status} from the store', async () => {
+    const metrics = await api.request('GET', '/metrics', { key: null });
+    expect(metrics.text).toMatch(
+      /herald_subscriptions\{status="active",service="herald-subscription-api"\} [1-9]/,
+    );
+    expect(metrics.text).toMatch(
+      /herald_subscriptions\{status="paused",service="herald-subscription-api"\} \d/,
+    );
+    expect(metrics.text).toContain('herald_http_request_duration_seconds_bucket');
+  });
+});
