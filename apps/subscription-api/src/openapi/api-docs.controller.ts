@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Controller, Get, Header, Inject, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { HeraldError } from '@herald/errors';
+import { UnknownAssetError } from './api-docs.errors';
 import { API_DOCS_INIT_SCRIPT, renderApiDocs } from './api-docs.page';
 import { OpenApiDocument } from './openapi.document';
 
@@ -11,12 +11,6 @@ const ASSETS: Readonly<Record<string, string>> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
 };
-
-class UnknownAssetError extends HeraldError {
-  constructor(name: string) {
-    super('api_docs.asset.not_found', `No asset ${name}`);
-  }
-}
 
 interface AssetReply {
   header(name: string, value: string): unknown;

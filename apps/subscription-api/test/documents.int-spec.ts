@@ -1,0 +1,200 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Parser } from '@asyncapi/parser';
+import { parse as parseYaml } from 'yaml';
+import { startSubscriptionApi, type TestApi } from './subscription-api.harness';
+
+interface EventTypeEntry {
+  type: string;
+  channel: string;
+  topic: string;
+  schema: Record<string, unknown>;
+  example: unknown;
+  tmfEventType: string;
+}
+
+const validatorCli = require.resolve('@seriousme/openapi-schema-validator/bin/validate-api-cli.js');
+
+/** Runs the OpenAPI schema validator's own CLI (the package is ESM-only, Jest runs CommonJS). */
+async function validateOpenApi(document: unknown): Promise<{ valid: boolean; errors?: unknown }> {
+  const dir = await mkdtemp(join(tmpdir(), 'herald-openapi-'));
+  try {
+    const file = join(dir, 'openapi.json');
+    await writeFile(file, JSON.stringify(document));
+    const { stdout } = await promisify(execFile)(process.execPath, [validatorCli, file]).catch(
+      (error: { stdout: string }) => ({ stdout: error.stdout }),
+    );
+    return JSON.parse(stdout) as { valid: boolean; errors?: unknown };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('subscription-api: catalog and documents', () => {
+  let api: TestApi;
+  let types: EventTypeEntry[];
+
+  beforeAll(async () => {
+    api = await startSubscriptionApi();
+    types = (
+      await api.request<{ items: EventTypeEntry[] }>('GET', '/v1/event-types', { key: null })
+    ).body.items;
+  });
+  afterAll(() => api.close());
+
+  it('lists every event type publicly with channel, schema and example', async () => {
+    expect(types.length).toBeGreaterThanOrEqual(20);
+    expect(types.map((t) => t.type)).toEqual(
+      expect.arrayContaining(['order.created', 'kitchen.order.ready', 'herald.ping']),
+    );
+    for (const entry of types) {
+      expect(entry.schema).toMatchObject({ type: 'object' });
+      expect(entry.example).not.toBeNull();
+      expect(entry.topic).toMatch(/\S/);
+    }
+    const orders = await api.request<{ items: EventTypeEntry[] }>(
+      'GET',
+      '/v1/event-types?types=order.*',
+      { key: null },
+    );
+    expect(orders.body.items.map((t) => t.type)).toEqual([
+      'order.cancelled',
+      'order.completed',
+      'order.confirmed',
+      'order.created',
+    ]);
+    const one = await api.request<EventTypeEntry>('GET', '/v1/event-types/order.created', {
+      key: null,
+    });
+    expect(one.body).toMatchObject({
+      type: 'order.created',
+      topic: 'orders.v1',
+      tmfEventType: 'OrderCreateEvent',
+    });
+    expect((await api.request('GET', '/v1/event-types/order.nope', { key: null })).status).toBe(
+      404,
+    );
+    expect((await api.request('GET', '/v1/event-types?types=order.*x', { key: null })).status).toBe(
+      400,
+    );
+  });
+
+  it('serves a merged AsyncAPI document that @asyncapi/parser accepts without errors', async () => {
+    const json = await api.request('GET', '/asyncapi.json', { key: null });
+    expect(json.headers.get('content-type')).toContain('application/json');
+    const { document, diagnostics } = await new Parser().parse(json.text);
+    // Severity 0 is an error; warnings and hints (like "3.1.0 exists") are allowed.
+    const errors = diagnostics.filter((d) => (d.severity as number) === 0);
+    expect(errors).toEqual([]);
+    expect(document).toBeDefined();
+    const channels = document!
+      .channels()
+      .all()
+      .map((c) => c.id());
+    expect(channels).toEqual(
+      expect.arrayContaining(['orders', 'kitchen', 'webhook', 'sse', 'websocket']),
+    );
+    const messageNames = document!
+      .messages()
+      .all()
+      .map((m) => m.name());
+    for (const entry of types) expect(messageNames).toContain(entry.type);
+    const operations = document!
+      .operations()
+      .all()
+      .map((o) => o.id());
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'deliverWebhook',
+        'streamServerSentEvents',
+        'streamWebSocketEvents',
+        'receiveWebSocketCommands',
+      ]),
+    );
+
+    const yaml = await api.request('GET', '/asyncapi.yaml', { key: null });
+    expect(yaml.headers.get('content-type')).toContain('yaml');
+    expect(parseYaml(yaml.text)).toEqual(json.body);
+  });
+
+  it('renders /docs with every event type, its schema and its example', async () => {
+    const docs = await api.request('GET', '/docs', { key: null });
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-type')).toContain('text/html');
+    expect(docs.text).not.toMatch(/<script|https?:\/\/cdn/i);
+    for (const entry of types) {
+      const anchor = `id="type-${entry.type.replace(/[^A-Za-z0-9_-]/g, '-')}"`;
+      const start = docs.text.indexOf(anchor);
+      expect([entry.type, start > 0]).toEqual([entry.type, true]);
+      const section = docs.text.slice(start, docs.text.indexOf('</section>', start));
+      expect(section).toContain(`<code>${entry.type}</code>`);
+      expect(section).toContain('class="schema"');
+      expect(section).toContain('class="example"');
+      const firstProperty = Object.keys(entry.schema['properties'] ?? {})[0];
+      if (firstProperty) expect(section).toContain(firstProperty);
+    }
+  });
+
+  it('serves an OpenAPI 3 document that validates, covering every endpoint', async () => {
+    const openapi = await api.request<{
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    }>('GET', '/openapi.json', { key: null });
+    expect(openapi.body.openapi).toMatch(/^3\./);
+    expect(await validateOpenApi(openapi.body)).toEqual({ valid: true });
+    const operations = Object.entries(openapi.body.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'POST /v1/api-keys',
+        'GET /v1/api-keys',
+        'DELETE /v1/api-keys/{id}',
+        'POST /v1/subscriptions',
+        'GET /v1/subscriptions',
+        'GET /v1/subscriptions/{id}',
+        'PATCH /v1/subscriptions/{id}',
+        'DELETE /v1/subscriptions/{id}',
+        'POST /v1/subscriptions/{id}/pause',
+        'POST /v1/subscriptions/{id}/resume',
+        'POST /v1/subscriptions/{id}/test',
+        'POST /v1/subscriptions/{id}/secret/rotate',
+        'POST /v1/subscriptions/{id}/replay',
+        'GET /v1/subscriptions/{id}/replays/{replayId}',
+        'GET /v1/subscriptions/{id}/deliveries',
+        'GET /v1/subscriptions/{id}/dead-letters',
+        'POST /v1/subscriptions/{id}/dead-letters/redrive',
+        'GET /v1/subscriptions/{id}/stats',
+        'POST /tmf-api/event/v4/hub',
+        'GET /tmf-api/event/v4/hub/{id}',
+        'DELETE /tmf-api/event/v4/hub/{id}',
+        'GET /v1/event-types',
+        'GET /asyncapi.json',
+        'GET /asyncapi.yaml',
+        'GET /docs',
+      ]),
+    );
+  });
+
+  it('serves /api-docs with its own Swagger UI assets (no CDN)', async () => {
+    const page = await api.request('GET', '/api-docs', { key: null });
+    expect(page.status).toBe(200);
+    expect(page.text).not.toMatch(/https?:\/\//);
+    expect(page.text).toContain('POST</code></td><td><code>/v1/subscriptions</code>');
+    const assets = [...page.text.matchAll(/(?:src|href)="(\/api-docs\/assets\/[^"]+)"/g)].map(
+      (m) => m[1]!,
+    );
+    expect(assets).toHaveLength(3);
+    for (const asset of assets) {
+      const response = await fetch(`${api.base}${asset}`);
+      expect([asset, response.status]).toEqual([asset, 200]);
+      expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(50);
+    }
+    expect(
+      (await api.request('GET', '/api-docs/assets/..%2Fpackage.json', { key: null })).status,
+    ).toBe(404);
+  });
+});
