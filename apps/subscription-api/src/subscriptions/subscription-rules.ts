@@ -56,9 +56,11 @@ export function checkTypes(
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** Whether `text` is an RFC 3339 date-time that names a real instant. */
+/** Whether `text` is an RFC 3339 date-time on a real calendar day (no 30 February). */
 export function isRfc3339(text: string): boolean {
-  return RFC3339.test(text) && !Number.isNaN(Date.parse(text));
+  if (!RFC3339.test(text) || Number.isNaN(Date.parse(text))) return false;
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 /** `latest`, `earliest` or an RFC 3339 time (400 otherwise). */
