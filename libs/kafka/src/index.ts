@@ -38,3 +38,16 @@ export {
   type HeraldTopic,
 } from './topic.names';
 export { CONSUMER_LAG_METRIC } from './kafka.metrics';
+export { TopicOffsets, type PartitionPosition, type StartPosition } from './topic.offsets';
+export {
+  PartitionReader,
+  type FetchedBatch,
+  type PartitionReaderOptions,
+} from './partition.reader';
+export { TopicOffsets, type PartitionOffset } from './topic.offsets';
+export {
+  PartitionReader,
+  type PartitionRange,
+  type RangeBatch,
+  type ReadOptions,
+} from './partition.reader';
