@@ -46,6 +46,11 @@ export interface RunOptions {
   maxWaitMs?: number;
   /** Handles one batch. A rejection leaves the batch uncommitted; kafkajs reads it again. */
   eachBatch: (batch: IncomingBatch) => Promise<void>;
+  /**
+   * Called after every rebalance with the partitions this member now holds, by topic (and with
+   * none when it stops), so the caller can drop work of partitions that moved elsewhere.
+   */
+  onAssignment?: (assignment: ReadonlyMap<string, readonly number[]>) => void;
 }
 
 export interface ConsumerRunnerOptions {
@@ -78,6 +83,7 @@ export class ConsumerRunner {
   private stopping: Promise<void> | undefined;
   private stopped = false;
   private groupCommit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
+  private assignmentListener: RunOptions['onAssignment'];
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -93,6 +99,7 @@ export class ConsumerRunner {
     if (this.consumer) throw new Error('ConsumerRunner.run was already called');
     const { groupId, topics, fromBeginning = false, commit = 'after-batch' } = options;
     this.groupId = groupId;
+    this.assignmentListener = options.onAssignment;
     const consumer = this.connection.kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
@@ -101,6 +108,7 @@ export class ConsumerRunner {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.onAssignment(payload.memberAssignment);
+      options.onAssignment?.(this.assigned);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.logger.error(
@@ -166,6 +174,7 @@ export class ConsumerRunner {
         this.stopped = true;
         await this.admin?.disconnect();
         this.onAssignment({});
+        this.assignmentListener?.(this.assigned);
       }
     })();
     return this.stopping;

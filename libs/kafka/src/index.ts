@@ -44,10 +44,10 @@ export {
   type FetchedBatch,
   type PartitionReaderOptions,
 } from './partition.reader';
-export { TopicOffsets, type PartitionOffset } from './topic.offsets';
+export { OffsetLookup, type PartitionOffsetAt } from './offset-lookup';
 export {
-  PartitionReader,
+  OffsetRangeReader,
   type PartitionRange,
   type RangeBatch,
   type ReadOptions,
-} from './partition.reader';
+} from './offset-range.reader';

@@ -80,3 +80,11 @@ export {
 } from './subscription-stats.repository';
 export { StreamCursorRepository, type AcknowledgedCursor } from './stream-cursor.repository';
 export { SubscriptionStoreModule } from './subscription-store.module';
+export {
+  RetryParkingStore,
+  type ParkRequest,
+  type ParkOutcome,
+  type ParkingOwner,
+  type ClaimedTask,
+  type ParkedOutcome,
+} from './retry-parking.store';

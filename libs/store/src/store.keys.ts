@@ -51,6 +51,22 @@ export function storeKeys(prefix: string) {
     subscriptionStats: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:stats`,
     /** Hash: the cursor a durable stream subscription's client acknowledged last. */
     streamCursor: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:stream-cursor`,
+    /** Sorted set: subscriptions with parked retries, scored by their earliest due time (ms). */
+    parkedSubscriptions: () => `${prefix}parked:subs`,
+    /** Sorted set: one subscription's parked queues, scored by when their head is due (ms). */
+    parkedDue: (subscriptionId: string) => `${prefix}parked:sub:${subscriptionId}:due`,
+    /** List: one parked queue (a key's retries and the events behind them), head first. */
+    parkedQueue: (subscriptionId: string, queueId: string) =>
+      `${prefix}parked:sub:${subscriptionId}:q:${queueId}`,
+    /** Hash: the parked queues fed by one source partition (`<subscription>|<queue>` → subscription). */
+    parkedKeys: (topic: string, partition: number) => `${prefix}parked:src:${topic}:${partition}`,
+    /** String: the token of the delivery engine instance that owns a source partition. */
+    partitionOwner: (topic: string, partition: number) =>
+      `${prefix}parked:owner:${topic}:${partition}`,
+    /** String counter: parked tasks across all subscriptions. */
+    parkedCount: () => `${prefix}parked:count`,
+    /** Hash: since when a subscription has been failing (`failingSince`, `lastSuccessMs`). */
+    deliveryHealth: (subscriptionId: string) => `${prefix}sub:${subscriptionId}:delivery-health`,
   };
 }
 

@@ -1,0 +1,111 @@
+import { createTestStore } from './testing';
+import { RetryParkingStore } from './retry-parking.store';
+
+describe('RetryParkingStore', () => {
+  let store: Awaited<ReturnType<typeof createTestStore>>;
+  let parking: RetryParkingStore;
+  const owner = { topic: 'orders.v1', partition: 2, token: 'instance-a' };
+
+  beforeAll(async () => {
+    store = await createTestStore();
+    parking = new RetryParkingStore(store.redis, store.keys);
+  });
+  afterAll(() => store.cleanup());
+
+  it('parks a head, queues later tasks of its key behind it and claims only the head', async () => {
+    await parking.ownPartition(owner.topic, owner.partition, owner.token);
+    const park = (task: string, mode: 'create' | 'append' = 'create') =>
+      parking.park({ subscriptionId: 'sub_a', queueId: 'k1', task, dueMs: 1000, mode, owner });
+    expect(await park('t1')).toBe('parked');
+    expect(await park('t2', 'append')).toBe('queued');
+    expect(await park('t3')).toBe('queued');
+    expect(await parking.dueSubscriptions(999)).toEqual([]);
+    expect(await parking.dueSubscriptions(1000)).toEqual(['sub_a']);
+
+    const [claim, ...rest] = await parking.claimDue('sub_a', {
+      nowMs: 1000,
+      leaseMs: 5000,
+      limit: 10,
+    });
+    expect(rest).toEqual([]);
+    expect(claim).toMatchObject({ queueId: 'k1', task: 't1', lease: 6000 });
+    // Claimed: nobody else sees it due until the lease ends.
+    expect(await parking.claimDue('sub_a', { nowMs: 2000, leaseMs: 5000, limit: 10 })).toEqual([]);
+    expect(
+      await parking.finish(claim!, { kind: 'retry', task: 't1b', dueMs: 3000 }, owner, 2000),
+    ).toBe(true);
+    const [again] = await parking.claimDue('sub_a', { nowMs: 3000, leaseMs: 5000, limit: 10 });
+    expect(again).toMatchObject({ task: 't1b' });
+    expect(await parking.finish(again!, { kind: 'done' }, owner, 3100)).toBe(true);
+    const [next] = await parking.claimDue('sub_a', { nowMs: 3100, leaseMs: 5000, limit: 10 });
+    expect(next).toMatchObject({ task: 't2' });
+    expect(await parking.count()).toBe(2);
+    expect(await store.redis.client.hget(store.keys.subscriptionStats('sub_a'), 'pending')).toBe(
+      '2',
+    );
+  });
+
+  it('refuses a finish whose lease ran out and was claimed again', async () => {
+    await parking.park({
+      subscriptionId: 'sub_b',
+      queueId: 'x',
+      task: 'only',
+      dueMs: 0,
+      mode: 'create',
+      owner: null,
+    });
+    const [first] = await parking.claimDue('sub_b', { nowMs: 10, leaseMs: 100, limit: 5 });
+    const [second] = await parking.claimDue('sub_b', { nowMs: 200, leaseMs: 100, limit: 5 });
+    expect(second).toMatchObject({ task: 'only' });
+    expect(await parking.finish(first!, { kind: 'done' }, null, 210)).toBe(false);
+    expect(await parking.finish(second!, { kind: 'done' }, null, 210)).toBe(true);
+    expect(await parking.dueSubscriptions(Number.MAX_SAFE_INTEGER)).not.toContain('sub_b');
+  });
+
+  it('lets only the partition owner park, and tells a new owner which keys are parked', async () => {
+    const source = { topic: 'kitchen.v1', partition: 0 };
+    await parking.ownPartition(source.topic, source.partition, 'old');
+    expect(
+      await parking.park({
+        subscriptionId: 'sub_c',
+        queueId: 'k9',
+        task: 'a',
+        dueMs: 5,
+        mode: 'create',
+        owner: { ...source, token: 'old' },
+      }),
+    ).toBe('parked');
+    const parked = await parking.ownPartition(source.topic, source.partition, 'new');
+    expect([...(parked.get('sub_c') ?? [])]).toEqual(['k9']);
+    expect(
+      await parking.park({
+        subscriptionId: 'sub_c',
+        queueId: 'k9',
+        task: 'b',
+        dueMs: 5,
+        mode: 'append',
+        owner: { ...source, token: 'old' },
+      }),
+    ).toBe('not-owner');
+    expect(
+      await parking.park({
+        subscriptionId: 'sub_c',
+        queueId: 'other',
+        task: 'c',
+        dueMs: 5,
+        mode: 'append',
+        owner: { ...source, token: 'new' },
+      }),
+    ).toBe('no-queue');
+    const [claim] = await parking.claimDue('sub_c', { nowMs: 10, leaseMs: 100, limit: 5 });
+    await parking.finish(claim!, { kind: 'drop-queue' }, source, 20);
+    expect((await parking.ownPartition(source.topic, source.partition, 'new')).size).toBe(0);
+  });
+
+  it('counts a failing period from the first failure after the last success', async () => {
+    expect(await parking.noteFailure('sub_d', 100)).toBe(100);
+    expect(await parking.noteFailure('sub_d', 200)).toBe(100);
+    await parking.noteSuccess('sub_d', 300);
+    expect(await parking.noteFailure('sub_d', 400)).toBe(400);
+  });
+});
