@@ -38,12 +38,12 @@ export {
   type HeraldTopic,
 } from './topic.names';
 export { CONSUMER_LAG_METRIC } from './kafka.metrics';
-export { TopicOffsets, type PartitionPosition, type StartPosition } from './topic.offsets';
 export {
-  PartitionReader,
+  PartitionFetcher,
   type FetchedBatch,
-  type PartitionReaderOptions,
-} from './partition.reader';
+  type PartitionFetcherOptions,
+  type PartitionPosition,
+} from './partition.fetcher';
 export { OffsetLookup, type PartitionOffsetAt } from './offset-lookup';
 export {
   OffsetRangeReader,
