@@ -1,9 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthModule } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
+import type { ContractRegistry } from '@herald/contract';
 import { KafkaModule } from '@herald/kafka';
 import { ObservabilityModule, type Observability } from '@herald/observability';
 import { StoreModule } from '@herald/store';
 import type { ingestBridgeConfigFragments } from './ingest-bridge.config';
+import { IngestModule } from './ingest/ingest.module';
 
 export const SERVICE = 'herald-ingest-bridge';
 
@@ -12,6 +15,7 @@ export class AppModule {
   static forRoot(
     config: ConfigOf<typeof ingestBridgeConfigFragments>,
     observability: Observability,
+    contract: ContractRegistry,
   ): DynamicModule {
     return {
       module: AppModule,
@@ -19,6 +23,8 @@ export class AppModule {
         ObservabilityModule.forRoot(observability),
         StoreModule.forRoot(config.store, SERVICE),
         KafkaModule.forRoot(config.kafka, SERVICE),
+        AuthModule.forRoot(config.auth),
+        IngestModule.forRoot(contract, config.ingest),
       ],
     };
   }

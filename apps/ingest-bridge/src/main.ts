@@ -1,17 +1,21 @@
 import { loadConfigOrExit } from '@herald/config';
-import { startHttpApp } from '@herald/http-server';
+import { ContractError, loadContract } from '@herald/contract';
 import { createObservability } from '@herald/observability';
-import { AppModule, SERVICE } from './app.module';
+import { SERVICE } from './app.module';
+import { startIngestBridge } from './ingest-bridge.app';
 import { ingestBridgeConfigFragments } from './ingest-bridge.config';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(ingestBridgeConfigFragments);
   const observability = createObservability(SERVICE, config.observability);
-  await startHttpApp({
-    module: AppModule.forRoot(config, observability),
-    http: config.http,
-    observability,
+  const contract = await loadContract(config.contract.dir).catch((error: unknown) => {
+    if (error instanceof ContractError)
+      observability.logger.fatal({ problems: error.problems }, error.message);
+    else observability.logger.fatal({ err: error }, 'could not load the contract');
+    process.exit(78);
   });
+  for (const warning of contract.warnings()) observability.logger.warn(warning, 'contract warning');
+  await startIngestBridge(config, observability, contract);
 }
 
 void main();

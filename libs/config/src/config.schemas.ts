@@ -35,6 +35,15 @@ export function positiveInt(defaultValue: number, unit: string) {
     .describe(`a positive whole number of ${unit} (default ${defaultValue})`);
 }
 
+export function nonNegativeInt(defaultValue: number, unit: string) {
+  return z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(defaultValue)
+    .describe(`a whole number >= 0 of ${unit} (default ${defaultValue})`);
+}
+
 export function url(protocols: string[], defaultValue?: string) {
   const schema = z.string().refine(
     (v) => {

@@ -13,6 +13,8 @@ export interface HttpAppOptions {
   module: Type<unknown> | DynamicModule;
   http: HttpServerConfig;
   observability: Observability;
+  /** False leaves body parsing to `configure` (Nest then registers no parsers of its own). */
+  bodyParser?: boolean;
   /** Last touches before listening (content-type parsers, Swagger, WebSocket adapter). */
   configure?: (app: NestFastifyApplication) => void;
 }
@@ -41,6 +43,7 @@ export async function startHttpApp(options: HttpAppOptions): Promise<NestFastify
     logger: new NestPinoLogger(observability.logger.child({ component: 'nest' })),
     bufferLogs: false,
     abortOnError: false,
+    bodyParser: options.bodyParser ?? true,
   });
   app.useGlobalFilters(new ProblemDetailsFilter(observability.logger));
   options.configure?.(app);

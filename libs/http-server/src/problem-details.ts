@@ -42,7 +42,10 @@ const TITLES: Record<number, string> = {
 
 /** The HTTP status for a HeraldError code, by its suffix (see HeraldError); 500 when none fits. */
 export function statusForCode(code: string): number {
-  for (const [suffix, status] of SUFFIX_STATUS) if (code.endsWith(suffix)) return status;
+  for (const [suffix, status] of SUFFIX_STATUS) {
+    // `.not_found` also matches `ingest.type_not_found`: the kind is the code's last words.
+    if (code.endsWith(suffix) || code.endsWith(`_${suffix.slice(1)}`)) return status;
+  }
   return 500;
 }
 

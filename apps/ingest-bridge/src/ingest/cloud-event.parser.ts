@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingEvent } from './incoming-event';
+import { InvalidEventError, type Violation } from './ingest.errors';
+
+// Parsers for the HTTP forms of SPEC §4. Pure: bytes and headers in, IncomingEvents or
+// InvalidEventError out.
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const RFC3339 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+const CORE_ATTRIBUTES = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'subject',
+  'datacontenttype',
+  'dataschema',
+  'data',
+  'data_base64',
+]);
+const MAX_ATTRIBUTE_LENGTH = 1024;
+
+function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function parseJson(body: Buffer, pointer = ''): unknown {
+  if (body.length === 0)
+    throw new InvalidEventError('The request body is empty', [
+      { pointer, message: 'a JSON body is required' },
+    ]);
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InvalidEventError('The request body is not valid JSON', [{ pointer, message }]);
+  }
+}
+
+function checkTime(value: unknown, pointer: string, errors: Violation[]): string {
+  if (value === undefined) return new Date().toISOString();
+  if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
+    errors.push({ pointer, message: 'must be an RFC 3339 timestamp' });
+    return '';
+  }
+  return value;
+}
+
+function checkString(
+  value: unknown,
+  pointer: string,
+  errors: Violation[],
+  required: boolean,
+): string | undefined {
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || value.length === 0) {
+    errors.push({ pointer, message: 'must be a non-empty string' });
+    return undefined;
+  }
+  if (value.length > MAX_ATTRIBUTE_LENGTH) {
+    errors.push({ pointer, message: `must be at most ${MAX_ATTRIBUTE_LENGTH} characters` });
+    return undefined;
+  }
+  return value;
+}
+
+function checkTraceparent(
+  value: string | undefined,
+  pointer: string,
+  errors: Violation[],
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (!TRACEPARENT.test(value))
+    errors.push({ pointer, message: 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)' });
+  return value;
+}
+
+/** `POST /v1/events/{type}`: the body is the payload; attributes come from headers. */
+export function parseTypedEvent(type: string, body: Buffer, headers: Headers): IncomingEvent {
+  const errors: Violation[] = [];
+  const givenId = header(headers, 'ce-id') ?? header(headers, 'idempotency-key');
+  const id = checkString(givenId, '/headers/ce-id', errors, false);
+  const source = checkString(header(headers, 'ce-source'), '/headers/ce-source', errors, false);
+  const subject = checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false);
+  const key = checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false);
+  const time = checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors);
+  const traceparent = checkTraceparent(
+    header(headers, 'traceparent'),
+    '/headers/traceparent',
+    errors,
+  );
+  if (errors.length > 0) throw new InvalidEventError('Invalid event headers', errors);
+  const data = parseJson(body);
+  return {
+    id: id ?? randomUUID(),
+    idGiven: id !== undefined,
+    type,
+    source,
+    time,
+    subject,
+    data,
+    dataBytes: body.length,
+    traceparent,
+    key,
+    extensions: {},
+    dataPointer: '',
+  };
+}
+
+/** `POST /v1/events` in binary mode: `ce-*` headers carry the attributes, the body is the data. */
+export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent {
+  const errors: Violation[] = [];
+  const specversion = header(headers, 'ce-specversion');
+  if (specversion !== '1.0')
+    errors.push({ pointer: '/headers/ce-specversion', message: 'must be "1.0"' });
+  const id = checkString(header(headers, 'ce-id'), '/headers/ce-id', errors, true);
+  const type = checkString(header(headers, 'ce-type'), '/headers/ce-type', errors, true);
+  const source = checkString(header(headers, 'ce-source'), '/headers/ce-source', errors, true);
+  const subject = checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false);
+  const key = checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false);
+  const time = checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors);
+  const traceparent = checkTraceparent(
+    header(headers, 'traceparent'),
+    '/headers/traceparent',
+    errors,
+  );
+  const extensions: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('ce-')) continue;
+    const attribute = name.slice(3);
+    if (CORE_ATTRIBUTES.has(attribute)) continue;
+    if (!EXTENSION_NAME.test(attribute)) {
+      errors.push({
+        pointer: `/headers/${name}`,
+        message: 'extension names are 1-20 lower-case letters or digits',
+      });
+      continue;
+    }
+    extensions[attribute] = String(Array.isArray(value) ? value[0] : value);
+  }
+  if (errors.length > 0) throw new InvalidEventError('Invalid CloudEvent headers', errors);
+  const data = parseJson(body);
+  return {
+    id: id!,
+    idGiven: true,
+    type: type!,
+    source,
+    time,
+    subject,
+    data,
+    dataBytes: body.length,
+    traceparent,
+    key,
+    extensions,
+    dataPointer: '',
+  };
+}
+
+/** One structured-mode CloudEvent object at `pointer` (`''`, or `/3` inside a batch). */
+export function structuredEvent(
+  value: unknown,
+  pointer: string,
+  headers: Headers,
+  errors: Violation[],
+): IncomingEvent | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    errors.push({ pointer: pointer || '/', message: 'must be a CloudEvent object' });
+    return undefined;
+  }
+  const event = value as Record<string, unknown>;
+  const before = errors.length;
+  if (event.specversion !== '1.0')
+    errors.push({ pointer: `${pointer}/specversion`, message: 'must be "1.0"' });
+  const id = checkString(event.id, `${pointer}/id`, errors, true);
+  const type = checkString(event.type, `${pointer}/type`, errors, true);
+  const source = checkString(event.source, `${pointer}/source`, errors, true);
+  const subject = checkString(event.subject, `${pointer}/subject`, errors, false);
+  const time = checkTime(event.time, `${pointer}/time`, errors);
+  const contentType = event.datacontenttype;
+  if (
+    contentType !== undefined &&
+    (typeof contentType !== 'string' ||
+      !/^application\/([a-z0-9.+-]+\+)?json(\s*;.*)?$/i.test(contentType))
+  ) {
+    errors.push({
+      pointer: `${pointer}/datacontenttype`,
+      message: 'must be application/json (Herald carries JSON payloads)',
+    });
+  }
+  if ('data_base64' in event)
+    errors.push({
+      pointer: `${pointer}/data_base64`,
+      message: 'binary data is not accepted; send JSON in data',
+    });
+  if (!('data' in event)) errors.push({ pointer: `${pointer}/data`, message: 'is required' });
+  const extensions: Record<string, string> = {};
+  let traceparent: string | undefined;
+  for (const [name, attribute] of Object.entries(event)) {
+    if (CORE_ATTRIBUTES.has(name)) continue;
+    if (name === 'traceparent') {
+      traceparent = checkTraceparent(
+        typeof attribute === 'string' ? attribute : '',
+        `${pointer}/traceparent`,
+        errors,
+      );
+      continue;
+    }
+    if (!EXTENSION_NAME.test(name)) {
+      errors.push({
+        pointer: `${pointer}/${name}`,
+        message: 'extension names are 1-20 lower-case letters or digits',
+      });
+    } else if (
+      typeof attribute === 'string' ||
+      typeof attribute === 'number' ||
+      typeof attribute === 'boolean'
+    ) {
+      extensions[name] = String(attribute);
+    } else {
+      errors.push({
+        pointer: `${pointer}/${name}`,
+        message: 'extension values must be strings, numbers or booleans',
+      });
+    }
+  }
+  if (errors.length > before) return undefined;
+  const key = header(headers, 'herald-key');
+  return {
+    id: id!,
+    idGiven: true,
+    type: type!,
+    source,
+    time,
+    subject,
+    data: event.data,
+    dataBytes: Buffer.byteLength(JSON.stringify(event.data) ?? ''),
+    traceparent: traceparent ?? header(headers, 'traceparent'),
+    // In a batch the key override would apply to every event: honour it only for a single event.
+    key: pointer === '' ? key : undefined,
+    extensions,
+    dataPointer: `${pointer}/data`,
+  };
+}
+
+/** `POST /v1/events` with `application/cloudevents+json`. */
+export function parseStructuredEvent(body: Buffer, headers: Headers): IncomingEvent {
+  const errors: Violation[] = [];
+  const event = structuredEvent(parseJson(body), '', headers, errors);
+  if (!event) throw new InvalidEventError('Invalid CloudEvent', errors);
+  return event;
+}
+
+/** `POST /v1/events` with `application/cloudevents-batch+json`: the JSON array, not yet parsed into events. */
+export function parseBatchArray(body: Buffer): unknown[] {
+  const value = parseJson(body);
+  if (!Array.isArray(value)) {
+    throw new InvalidEventError('A batch must be a JSON array of CloudEvents', [
+      { pointer: '', message: 'must be an array' },
+    ]);
+  }
+  if (value.length === 0)
+    throw new InvalidEventError('A batch must hold at least one event', [
+      { pointer: '', message: 'is empty' },
+    ]);
+  return value;
+}
+
+/** Parses each element of a batch array, collecting every problem before failing. */
+export function parseBatchEvents(items: unknown[], headers: Headers): IncomingEvent[] {
+  const errors: Violation[] = [];
+  const events: IncomingEvent[] = [];
+  items.forEach((item, index) => {
+    const event = structuredEvent(item, `/${index}`, headers, errors);
+    if (event) events.push(event);
+  });
+  if (errors.length > 0)
+    throw new InvalidEventError('Invalid CloudEvents in the batch; nothing was written', errors);
+  return events;
+}

@@ -1,0 +1,111 @@
+import { Controller, HttpCode, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import {
+  parseBatchArray,
+  parseBatchEvents,
+  parseBinaryEvent,
+  parseStructuredEvent,
+  parseTypedEvent,
+} from './cloud-event.parser';
+import type { IncomingEvent } from './incoming-event';
+import { EventTooLargeError, UnsupportedContentTypeError } from './ingest.errors';
+import { INGEST_CONFIG } from './ingest.tokens';
+import type { IngestConfig } from './ingest.config';
+import { IngestService } from './ingest.service';
+
+interface RawRequest {
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+interface StatusReply {
+  status(code: number): unknown;
+}
+
+const STRUCTURED = 'application/cloudevents+json';
+const BATCH = 'application/cloudevents-batch+json';
+
+function mediaType(request: RawRequest): string | undefined {
+  const value = request.headers['content-type'];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.split(';')[0]?.trim().toLowerCase();
+}
+
+function isPlainJson(type: string | undefined): boolean {
+  return (
+    type === 'application/json' ||
+    (type !== undefined &&
+      /^application\/[a-z0-9.-]+\+json$/.test(type) &&
+      type !== STRUCTURED &&
+      type !== BATCH)
+  );
+}
+
+function bodyOf(request: RawRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+/** SPEC §4 ingest: typed POSTs and CloudEvents in structured, binary and batch form. */
+@Controller('v1/events')
+@UseGuards(ApiKeyGuard)
+@RequireScope('events:publish')
+export class EventsController {
+  constructor(
+    @Inject(IngestService) private readonly ingest: IngestService,
+    @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+  ) {}
+
+  /** The body is the payload of one event of `type`; 202 once Kafka has it, 200 for a repeated id. */
+  @Post(':type')
+  @HttpCode(202)
+  async publishTyped(
+    @Param('type') type: string,
+    @Req() request: RawRequest,
+    @Res({ passthrough: true }) reply: StatusReply,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    const contentType = mediaType(request);
+    if (!isPlainJson(contentType))
+      throw new UnsupportedContentTypeError(contentType, 'application/json');
+    const event = parseTypedEvent(type, bodyOf(request), request.headers);
+    const outcome = await this.ingest.ingest(principal, [event]);
+    if (!outcome.written) reply.status(200);
+    return outcome.results[0];
+  }
+
+  /** A CloudEvent (structured or binary mode) or a batch of them. */
+  @Post()
+  @HttpCode(202)
+  async publish(
+    @Req() request: RawRequest,
+    @Res({ passthrough: true }) reply: StatusReply,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    const contentType = mediaType(request);
+    const body = bodyOf(request);
+    let events: IncomingEvent[];
+    let batch = false;
+    if (contentType === STRUCTURED) {
+      events = [parseStructuredEvent(body, request.headers)];
+    } else if (contentType === BATCH) {
+      const items = parseBatchArray(body);
+      if (items.length > this.config.maxBatchEvents) {
+        throw new EventTooLargeError(
+          `A batch may hold at most ${this.config.maxBatchEvents} events; this one has ${items.length}`,
+        );
+      }
+      events = parseBatchEvents(items, request.headers);
+      batch = true;
+    } else if (isPlainJson(contentType) && request.headers['ce-specversion'] !== undefined) {
+      events = [parseBinaryEvent(body, request.headers)];
+    } else {
+      throw new UnsupportedContentTypeError(
+        contentType,
+        `${STRUCTURED}, ${BATCH}, or binary mode (ce-* headers with application/json)`,
+      );
+    }
+    const outcome = await this.ingest.ingest(principal, events);
+    if (!outcome.written) reply.status(200);
+    return batch ? outcome.results : outcome.results[0];
+  }
+}

@@ -1,0 +1,25 @@
+import { configFragment, env } from '@herald/config';
+
+export const ingestConfig = configFragment(
+  {
+    HERALD_MAX_EVENT_BYTES: env.positiveInt(256 * 1024, 'bytes'),
+    HERALD_MAX_BATCH_EVENTS: env.positiveInt(1000, 'events'),
+    HERALD_INGEST_RATE_PER_KEY: env.nonNegativeInt(0, 'events per second (0 = unlimited)'),
+    HERALD_INGEST_BURST_PER_KEY: env.positiveInt(1000, 'events'),
+    HERALD_KAFKA_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
+  },
+  (v) => ({
+    /** Largest event payload accepted, in bytes (SPEC §4: 256 KiB). */
+    maxEventBytes: v.HERALD_MAX_EVENT_BYTES,
+    /** Most events in one batch request (SPEC §4: 1,000). */
+    maxBatchEvents: v.HERALD_MAX_BATCH_EVENTS,
+    /** Sustained events per second one API key may publish; 0 turns the limit off. */
+    ratePerKey: v.HERALD_INGEST_RATE_PER_KEY,
+    /** Events a key may publish at once above its rate. */
+    burstPerKey: v.HERALD_INGEST_BURST_PER_KEY,
+    /** `Retry-After` sent with a 503 when Kafka cannot take the write. */
+    kafkaRetryAfterSeconds: v.HERALD_KAFKA_RETRY_AFTER_SECONDS,
+  }),
+);
+
+export type IngestConfig = ReturnType<typeof ingestConfig.build>;

@@ -1,0 +1,68 @@
+import { HeraldError } from '@herald/errors';
+
+export interface Violation {
+  pointer: string;
+  message: string;
+}
+
+/** The request is not valid JSON, not a valid CloudEvent, or an event breaks its schema. */
+export class InvalidEventError extends HeraldError {
+  constructor(message: string, errors: Violation[]) {
+    super('ingest.invalid', message, { details: { errors } });
+  }
+}
+
+export class UnknownEventTypeError extends HeraldError {
+  constructor(type: string) {
+    super('ingest.type_not_found', `No event type "${type}" in the contract`, {
+      details: { type },
+    });
+  }
+}
+
+export class EventTooLargeError extends HeraldError {
+  constructor(message: string) {
+    super('ingest.too_large', message);
+  }
+}
+
+export class UnsupportedContentTypeError extends HeraldError {
+  constructor(contentType: string | undefined, expected: string) {
+    super(
+      'ingest.unsupported_media_type',
+      `Content type ${contentType ?? '(none)'} is not accepted here; send ${expected}`,
+    );
+  }
+}
+
+export class PublishForbiddenError extends HeraldError {
+  constructor(message: string) {
+    super('ingest.forbidden', message);
+  }
+}
+
+export class EventInFlightError extends HeraldError {
+  constructor(id: string) {
+    super('ingest.conflict', `Event ${id} is being written by another request right now`, {
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+export class IngestRateLimitedError extends HeraldError {
+  constructor(retryAfterSeconds: number) {
+    super('ingest.rate_limited', 'This API key is publishing faster than its limit', {
+      retryAfterSeconds,
+    });
+  }
+}
+
+export class IngestUnavailableError extends HeraldError {
+  constructor(retryAfterSeconds: number, cause: unknown) {
+    super('ingest.unavailable', 'Kafka cannot take the write right now; nothing was written', {
+      retryable: true,
+      retryAfterSeconds,
+      cause,
+    });
+  }
+}

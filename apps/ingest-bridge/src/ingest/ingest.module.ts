@@ -1,0 +1,50 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { ContractRegistry } from '@herald/contract';
+import { MetricsRegistry } from '@herald/observability';
+import { IdempotencyStore, RedisConnection, STORE_KEYS, type StoreKeys } from '@herald/store';
+import { BridgeMetrics } from '../bridge/bridge.metrics';
+import { SourceBridgeService } from '../bridge/source-bridge.service';
+import { EventsController } from './events.controller';
+import type { IngestConfig } from './ingest.config';
+import { IngestMetrics } from './ingest.metrics';
+import { IngestService } from './ingest.service';
+import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
+import { RateLimiter } from './rate-limiter';
+
+/** HTTP ingest and the source-topic bridge, sharing one contract and KafkaModule's publisher. */
+@Module({})
+export class IngestModule {
+  static forRoot(contract: ContractRegistry, config: IngestConfig): DynamicModule {
+    return {
+      module: IngestModule,
+      controllers: [EventsController],
+      providers: [
+        { provide: CONTRACT, useValue: contract },
+        { provide: INGEST_CONFIG, useValue: config },
+        {
+          provide: INGEST_IDEMPOTENCY,
+          inject: [RedisConnection, STORE_KEYS],
+          useFactory: (redis: RedisConnection, keys: StoreKeys) =>
+            new IdempotencyStore(redis, keys),
+        },
+        {
+          provide: IngestMetrics,
+          inject: [MetricsRegistry],
+          useFactory: (metrics: MetricsRegistry) =>
+            new IngestMetrics(metrics, new Set(contract.eventTypes())),
+        },
+        {
+          provide: BridgeMetrics,
+          inject: [MetricsRegistry],
+          useFactory: (metrics: MetricsRegistry) => new BridgeMetrics(metrics),
+        },
+        {
+          provide: RateLimiter,
+          useFactory: () => new RateLimiter(config.ratePerKey, config.burstPerKey),
+        },
+        IngestService,
+        SourceBridgeService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,198 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Principal } from '@herald/auth';
+import type { ContractRegistry } from '@herald/contract';
+import {
+  KafkaPublisher,
+  KafkaRejectedError,
+  toKafkaHeaders,
+  type OutgoingRecord,
+} from '@herald/kafka';
+import { LOGGER, type Logger } from '@herald/observability';
+import type { IdempotencyStore } from '@herald/store';
+import type { IngestConfig } from './ingest.config';
+import {
+  EventInFlightError,
+  EventTooLargeError,
+  IngestRateLimitedError,
+  IngestUnavailableError,
+  InvalidEventError,
+  PublishForbiddenError,
+  UnknownEventTypeError,
+  type Violation,
+} from './ingest.errors';
+import { IngestMetrics } from './ingest.metrics';
+import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
+import type { IncomingEvent, IngestResult } from './incoming-event';
+import { RateLimiter } from './rate-limiter';
+
+/** The outcome of one request: results in request order, and whether anything new was written. */
+export interface IngestOutcome {
+  results: IngestResult[];
+  written: boolean;
+}
+
+/**
+ * Checks events against the contract and the caller's rights, deduplicates by event id, and
+ * writes them to their channel topics. All or nothing: any problem refuses the whole request
+ * before anything is written.
+ */
+@Injectable()
+export class IngestService {
+  constructor(
+    @Inject(CONTRACT) private readonly contract: ContractRegistry,
+    @Inject(KafkaPublisher) private readonly publisher: KafkaPublisher,
+    @Inject(INGEST_IDEMPOTENCY) private readonly idempotency: IdempotencyStore<IngestResult>,
+    @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+    @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
+    @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async ingest(principal: Principal, events: IncomingEvent[]): Promise<IngestOutcome> {
+    this.check(principal, events);
+    const wait = this.rateLimiter.take(principal.keyId, events.length);
+    if (wait > 0) {
+      this.countAll(events, 'rate_limited');
+      throw new IngestRateLimitedError(wait);
+    }
+
+    const tenant = principal.tenant;
+    const reserved = new Set<number>();
+    const results: (IngestResult | undefined)[] = events.map(() => undefined);
+    const seen = new Map<string, number>();
+    try {
+      for (const [index, event] of events.entries()) {
+        if (!event.idGiven) {
+          reserved.add(index);
+          continue;
+        }
+        // The same id twice in one request: written once, answered twice.
+        if (seen.has(event.id)) continue;
+        seen.set(event.id, index);
+        const reservation = await this.idempotency.reserve(tenant, event.id);
+        if (reservation.state === 'pending') throw new EventInFlightError(event.id);
+        if (reservation.state === 'done') results[index] = reservation.result;
+        else reserved.add(index);
+      }
+
+      const toWrite = [...reserved].map((index) => events[index]!);
+      const published = await this.publish(toWrite);
+      [...reserved].forEach((index, i) => {
+        const event = events[index]!;
+        const at = published[i]!;
+        results[index] = {
+          id: event.id,
+          type: event.type,
+          topic: at.topic,
+          partition: at.partition,
+          offset: at.offset,
+        };
+      });
+      await Promise.all(
+        [...reserved]
+          .filter((i) => events[i]!.idGiven)
+          .map((i) => this.idempotency.complete(tenant, events[i]!.id, results[i]!)),
+      );
+    } catch (error) {
+      await Promise.all(
+        [...reserved]
+          .filter((i) => events[i]!.idGiven)
+          .map((i) => this.idempotency.release(tenant, events[i]!.id)),
+      ).catch((releaseError: unknown) =>
+        this.logger.warn({ err: releaseError }, 'could not release idempotency reservations'),
+      );
+      if (error instanceof EventInFlightError) this.countAll(events, 'conflict');
+      throw error;
+    }
+
+    // Repeats of an id within the request get the first occurrence's result.
+    events.forEach((event, index) => {
+      if (results[index] === undefined) results[index] = results[seen.get(event.id)!];
+    });
+    for (const [index, event] of events.entries())
+      this.metrics.count(event.type, reserved.has(index) ? 'accepted' : 'duplicate');
+    return { results: results as IngestResult[], written: reserved.size > 0 };
+  }
+
+  /** Contract, size and permission checks for every event; throws the first kind of problem found. */
+  private check(principal: Principal, events: IncomingEvent[]): void {
+    const violations: Violation[] = [];
+    for (const event of events) {
+      const type = this.contract.get(event.type);
+      if (!type) {
+        this.countAll(events, 'unknown_type');
+        throw new UnknownEventTypeError(event.type);
+      }
+      if (type.internal) {
+        this.countAll(events, 'forbidden');
+        throw new PublishForbiddenError(
+          `${event.type} is one of Herald's own events; producers cannot publish it`,
+        );
+      }
+      if (!principal.allows('events:publish', event.type)) {
+        this.countAll(events, 'forbidden');
+        throw new PublishForbiddenError(`This API key may not publish ${event.type}`);
+      }
+      if (event.dataBytes > this.config.maxEventBytes) {
+        this.countAll(events, 'too_large');
+        throw new EventTooLargeError(
+          `Event ${event.id} is ${event.dataBytes} bytes; the limit is ${this.config.maxEventBytes} bytes`,
+        );
+      }
+      const result = this.contract.validate(event.type, event.data);
+      if (!result.ok) {
+        for (const error of result.errors)
+          violations.push({
+            pointer: `${event.dataPointer}${error.pointer}`,
+            message: error.message,
+          });
+      }
+    }
+    if (violations.length > 0) {
+      this.countAll(events, 'invalid');
+      throw new InvalidEventError(
+        events.length > 1
+          ? 'Events break their schemas; nothing was written'
+          : 'The event breaks its schema',
+        violations,
+      );
+    }
+  }
+
+  private async publish(events: IncomingEvent[]) {
+    const records: OutgoingRecord[] = events.map((event) => {
+      const type = this.contract.get(event.type)!;
+      return {
+        topic: type.topic,
+        key: event.key ?? this.contract.keyOf(event.type, event.data) ?? null,
+        value: JSON.stringify(event.data),
+        headers: toKafkaHeaders({
+          id: event.id,
+          source: event.source ?? type.source,
+          type: event.type,
+          time: event.time,
+          ...(event.subject === undefined ? {} : { subject: event.subject }),
+          ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+          extensions: event.extensions,
+        }),
+      };
+    });
+    try {
+      return await this.publisher.publish(records);
+    } catch (error) {
+      if (error instanceof KafkaRejectedError) {
+        this.countAll(events, 'invalid');
+        throw new InvalidEventError('Kafka refused the events', [
+          { pointer: '', message: error.message },
+        ]);
+      }
+      this.countAll(events, 'unavailable');
+      this.logger.warn({ err: error, events: events.length }, 'Kafka could not take the write');
+      throw new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error);
+    }
+  }
+
+  private countAll(events: IncomingEvent[], outcome: Parameters<IngestMetrics['count']>[1]): void {
+    for (const event of events) this.metrics.count(event.type, outcome);
+  }
+}

@@ -1,0 +1,3 @@
+export const CONTRACT = Symbol('CONTRACT');
+export const INGEST_CONFIG = Symbol('INGEST_CONFIG');
+export const INGEST_IDEMPOTENCY = Symbol('INGEST_IDEMPOTENCY');

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig } from '@herald/config';
+import { loadContract, type ContractRegistry } from '@herald/contract';
+import { createObservability } from '@herald/observability';
+import { SERVICE } from '../src/app.module';
+import { startIngestBridge } from '../src/ingest-bridge.app';
+import { ingestBridgeConfigFragments } from '../src/ingest-bridge.config';
+import { SourceBridgeService } from '../src/bridge/source-bridge.service';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+export const ADMIN_KEY = `test-admin-key-${randomUUID()}`;
+
+let contract: Promise<ContractRegistry> | undefined;
+
+/** The shipped contract, loaded once per test file (parsing takes seconds). */
+export function shippedContract(): Promise<ContractRegistry> {
+  contract ??= loadContract(resolve(REPO_ROOT, 'asyncapi'));
+  return contract;
+}
+
+export interface IngestApp {
+  app: NestFastifyApplication;
+  url: string;
+  prefix: string;
+  contract: ContractRegistry;
+  stop(): Promise<void>;
+}
+
+/** ingest-bridge in this process, on a free port, against `brokers` and REDIS_URL under a fresh prefix. */
+export async function startIngestApp(
+  brokers: string,
+  env: Record<string, string> = {},
+): Promise<IngestApp> {
+  const prefix = `test:${randomUUID().slice(0, 8)}:`;
+  const config = loadConfig(ingestBridgeConfigFragments, {
+    KAFKA_BROKERS: brokers,
+    REDIS_URL: process.env.REDIS_URL,
+    HERALD_REDIS_PREFIX: prefix,
+    HERALD_ADMIN_KEY: ADMIN_KEY,
+    INGEST_BRIDGE_PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.HERALD_TEST_LOG ?? 'silent',
+    KAFKA_PUBLISH_TIMEOUT_MS: '3000',
+    ...env,
+  });
+  const observability = createObservability(SERVICE, config.observability);
+  const registry = await shippedContract();
+  const app = await startIngestBridge(config, observability, registry);
+  await app.get(SourceBridgeService).ready();
+  const { port } = app.getHttpServer().address() as { port: number };
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    prefix,
+    contract: registry,
+    stop: () => app.close(),
+  };
+}
+
+/** POSTs `body` (an object is sent as JSON) with the admin key unless `key` says otherwise. */
+export async function post(
+  url: string,
+  body: unknown,
+  {
+    key = ADMIN_KEY,
+    contentType = 'application/json',
+    headers = {},
+  }: { key?: string | null; contentType?: string; headers?: Record<string, string> } = {},
+) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': contentType,
+      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+      ...headers,
+    },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text.length > 0 ? (JSON.parse(text) as unknown) : undefined,
+  };
+}

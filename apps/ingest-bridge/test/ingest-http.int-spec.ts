@@ -1,0 +1,373 @@
+import { Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
+import { ApiKeyRepository } from '@herald/store';
+import {
+  collect,
+  createTestConnection,
+  createTestTopic,
+  startTestBroker,
+  waitFor,
+  type RunningBroker,
+} from '@herald/kafka/testing';
+import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
+
+// Tests run in order and share one broker and app; each test uses its own event ids.
+jest.setTimeout(60_000);
+
+let broker: RunningBroker;
+let ingest: IngestApp;
+let example: Record<string, unknown>;
+
+function orderCreated(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...example, orderId: crypto.randomUUID(), ...overrides };
+}
+
+async function topicSize(topic: string): Promise<number> {
+  const offsets = createTestConnection(broker.brokers).kafka.admin();
+  await offsets.connect();
+  try {
+    const partitions = await offsets.fetchTopicOffsets(topic);
+    return partitions.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await offsets.disconnect();
+  }
+}
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  ingest = await startIngestApp(broker.brokers);
+  example = ingest.contract.get('order.created')!.example as Record<string, unknown>;
+});
+
+afterAll(async () => {
+  await ingest?.stop();
+  await broker?.stop();
+});
+
+describe('accepted forms', () => {
+  it('typed POST lands on the channel topic with the contract key and CloudEvents headers', async () => {
+    const payload = orderCreated();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const response = await post(`${ingest.url}/v1/events/order.created`, payload, {
+      headers: { 'ce-id': 'typed-1', 'ce-source': '/checkout', traceparent },
+    });
+    expect(response.status).toBe(202);
+    expect(response.body).toEqual({
+      id: 'typed-1',
+      type: 'order.created',
+      topic: 'orders.v1',
+      partition: expect.any(Number),
+      offset: expect.any(String),
+    });
+
+    const records = await collect(
+      broker.brokers,
+      'orders.v1',
+      Number((response.body as { offset: string }).offset) + 1,
+    );
+    const record = records.find((r) => r.headers.ce_id?.toString() === 'typed-1')!;
+    expect(record.key?.toString()).toBe(payload.orderId);
+    expect(record.partition).toBe((response.body as { partition: number }).partition);
+    const message: KafkaMessage = {
+      key: record.key?.toString() ?? '',
+      value: record.value!,
+      headers: Object.fromEntries(
+        Object.entries(record.headers).map(([k, v]) => [k, v?.toString()]),
+      ),
+      body: record.value!,
+      timestamp: record.timestamp,
+    };
+    const event = CloudEventsKafka.toEvent(message) as unknown as Record<string, unknown>;
+    expect(event).toMatchObject({
+      specversion: '1.0',
+      id: 'typed-1',
+      type: 'order.created',
+      source: '/checkout',
+    });
+    expect(record.headers.traceparent?.toString()).toBe(traceparent);
+    expect(event.data).toEqual(payload);
+  });
+
+  it('structured, binary and batch CloudEvents are each written', async () => {
+    const structured = await post(
+      `${ingest.url}/v1/events`,
+      {
+        specversion: '1.0',
+        id: 'structured-1',
+        source: '/s',
+        type: 'order.created',
+        time: '2026-01-02T03:04:05Z',
+        data: orderCreated(),
+      },
+      { contentType: 'application/cloudevents+json' },
+    );
+    expect(structured.status).toBe(202);
+
+    const binary = await post(`${ingest.url}/v1/events`, orderCreated(), {
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'binary-1',
+        'ce-source': '/b',
+        'ce-type': 'order.created',
+        'ce-region': 'eu',
+      },
+    });
+    expect(binary.status).toBe(202);
+
+    const batch = await post(
+      `${ingest.url}/v1/events`,
+      [0, 1, 2].map((i) => ({
+        specversion: '1.0',
+        id: `batch-${i}`,
+        source: '/b',
+        type: 'order.created',
+        data: orderCreated(),
+      })),
+      { contentType: 'application/cloudevents-batch+json' },
+    );
+    expect(batch.status).toBe(202);
+    expect((batch.body as { id: string }[]).map((r) => r.id)).toEqual([
+      'batch-0',
+      'batch-1',
+      'batch-2',
+    ]);
+
+    const ids = new Set(['structured-1', 'binary-1', 'batch-0', 'batch-1', 'batch-2']);
+    const found = await waitFor(async () => {
+      const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+      const mine = records.filter((r) => ids.has(r.headers.ce_id?.toString() ?? ''));
+      return mine.length === ids.size ? mine : undefined;
+    });
+    const binaryRecord = found.find((r) => r.headers.ce_id?.toString() === 'binary-1')!;
+    expect(binaryRecord.headers.ce_region?.toString()).toBe('eu');
+    const structuredRecord = found.find((r) => r.headers.ce_id?.toString() === 'structured-1')!;
+    expect(structuredRecord.headers.ce_time?.toString()).toBe('2026-01-02T03:04:05Z');
+  });
+
+  it('herald-key overrides the partition key', async () => {
+    const response = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'herald-key': 'customer-42', 'ce-id': 'keyed-1' },
+    });
+    expect(response.status).toBe(202);
+    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    expect(records.find((r) => r.headers.ce_id?.toString() === 'keyed-1')?.key?.toString()).toBe(
+      'customer-42',
+    );
+  });
+});
+
+describe('idempotency and all-or-nothing', () => {
+  it('a repeated event id answers 200 with the first result and writes nothing', async () => {
+    const first = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'idempotency-key': 'same-id' },
+    });
+    expect(first.status).toBe(202);
+    const before = await topicSize('orders.v1');
+    const again = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'idempotency-key': 'same-id' },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(await topicSize('orders.v1')).toBe(before);
+  });
+
+  it('a batch with one invalid event is refused whole, naming the field', async () => {
+    const before = await topicSize('orders.v1');
+    const events = [0, 1, 2].map((i) => ({
+      specversion: '1.0',
+      id: `bad-batch-${i}`,
+      source: '/b',
+      type: 'order.created',
+      data: orderCreated(),
+    }));
+    events[1]!.data.orderId = 'not-a-uuid';
+    const response = await post(`${ingest.url}/v1/events`, events, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect((response.body as { errors: unknown[] }).errors).toEqual([
+      { pointer: '/1/data/orderId', message: expect.stringContaining('uuid') },
+    ]);
+    expect(await topicSize('orders.v1')).toBe(before);
+    // Nothing was reserved either: the same ids go through once fixed.
+    events[1]!.data.orderId = crypto.randomUUID();
+    expect(
+      (
+        await post(`${ingest.url}/v1/events`, events, {
+          contentType: 'application/cloudevents-batch+json',
+        })
+      ).status,
+    ).toBe(202);
+  });
+});
+
+describe('bad input', () => {
+  const typed = () => `${ingest.url}/v1/events/order.created`;
+
+  it.each([
+    ['malformed JSON', () => post(typed(), '{"orderId": '), 400, 'ingest.invalid'],
+    ['an empty body', () => post(typed(), ''), 400, 'ingest.invalid'],
+    [
+      'a wrong content type',
+      () => post(typed(), 'hello', { contentType: 'text/plain' }),
+      415,
+      'ingest.unsupported_media_type',
+    ],
+    [
+      'an unparseable content type',
+      () => post(typed(), 'hello', { contentType: 'image/png' }),
+      415,
+      'http.unsupported_media_type',
+    ],
+    [
+      'a CloudEvent content type on the typed route',
+      () => post(typed(), {}, { contentType: 'application/cloudevents+json' }),
+      415,
+      'ingest.unsupported_media_type',
+    ],
+    [
+      'no content type and no ce headers',
+      () => post(`${ingest.url}/v1/events`, { a: 1 }),
+      415,
+      'ingest.unsupported_media_type',
+    ],
+    [
+      'an unknown type',
+      () => post(`${ingest.url}/v1/events/order.teleported`, {}),
+      404,
+      'ingest.type_not_found',
+    ],
+    [
+      "one of Herald's own types",
+      () => post(`${ingest.url}/v1/events/herald.ping`, {}),
+      403,
+      'ingest.forbidden',
+    ],
+    [
+      'a bad ce-time header',
+      () => post(typed(), orderCreated(), { headers: { 'ce-time': 'yesterday' } }),
+      400,
+      'ingest.invalid',
+    ],
+    [
+      'a bad traceparent',
+      () => post(typed(), orderCreated(), { headers: { traceparent: 'nope' } }),
+      400,
+      'ingest.invalid',
+    ],
+    [
+      'a structured event without an id',
+      () =>
+        post(
+          `${ingest.url}/v1/events`,
+          { specversion: '1.0', source: '/s', type: 'order.created', data: {} },
+          { contentType: 'application/cloudevents+json' },
+        ),
+      400,
+      'ingest.invalid',
+    ],
+    [
+      'a batch that is not an array',
+      () =>
+        post(
+          `${ingest.url}/v1/events`,
+          { not: 'an array' },
+          { contentType: 'application/cloudevents-batch+json' },
+        ),
+      400,
+      'ingest.invalid',
+    ],
+    ['no key', () => post(typed(), orderCreated(), { key: null }), 401, 'auth.unauthenticated'],
+    [
+      'a wrong key',
+      () => post(typed(), orderCreated(), { key: 'hk_0123456789abcdef_' + 'x'.repeat(43) }),
+      401,
+      'auth.unauthenticated',
+    ],
+  ])('%s is refused', async (_name, send, status, code) => {
+    const response = await send();
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.body).toMatchObject({ status, code });
+  });
+
+  it('a schema violation names each field by JSON pointer', async () => {
+    const payload = orderCreated();
+    delete payload.customer;
+    (payload.total as Record<string, unknown>) = { amount: 'lots', currency: 'EUR' };
+    const response = await post(typed(), payload);
+    expect(response.status).toBe(400);
+    expect(
+      (response.body as { errors: { pointer: string }[] }).errors.map((e) => e.pointer).sort(),
+    ).toEqual(['/customer', '/total/amount']);
+  });
+
+  it('an event over 256 KiB → 413; a request over 5 MiB → 413; a batch over 1,000 → 413', async () => {
+    const huge = orderCreated({ notes: 'x'.repeat(300 * 1024) });
+    const tooLarge = await post(typed(), huge);
+    expect(tooLarge.status).toBe(413);
+    const body = await post(typed(), 'x'.repeat(6 * 1024 * 1024));
+    expect(body.status).toBe(413);
+    const many = Array.from({ length: 1001 }, (_, i) => ({
+      specversion: '1.0',
+      id: `many-${i}`,
+      source: '/m',
+      type: 'order.created',
+      data: {},
+    }));
+    const batch = await post(`${ingest.url}/v1/events`, many, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(batch.status).toBe(413);
+  });
+
+  it('enforces events:publish and its type patterns', async () => {
+    const keys = ingest.app.get(ApiKeyRepository);
+    const reader = await keys.create({
+      name: 'reader',
+      tenant: 'acme',
+      scopes: [{ scope: 'streams:read', types: null }],
+    });
+    const orders = await keys.create({
+      name: 'orders',
+      tenant: 'acme',
+      scopes: [{ scope: 'events:publish', types: ['order.*'] }],
+    });
+    expect((await post(typed(), orderCreated(), { key: reader.key })).status).toBe(403);
+    expect((await post(typed(), orderCreated(), { key: orders.key })).status).toBe(202);
+    const payment = ingest.contract.get('payment.captured')!.example;
+    const refused = await post(`${ingest.url}/v1/events/payment.captured`, payment, {
+      key: orders.key,
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({
+      code: 'ingest.forbidden',
+      detail: expect.stringContaining('payment.captured'),
+    });
+  });
+
+  it('keeps serving after all of that', async () => {
+    expect((await post(typed(), orderCreated())).status).toBe(202);
+    expect(ADMIN_KEY).toBeDefined();
+  });
+});
+
+describe('a broker that is down', () => {
+  it('answers 503 with Retry-After and writes nothing, then recovers', async () => {
+    const isolated = await startTestBroker();
+    const app = await startIngestApp(isolated.brokers);
+    try {
+      await createTestTopic(isolated.brokers, { partitions: 1 });
+      expect((await post(`${app.url}/v1/events/order.created`, orderCreated())).status).toBe(202);
+      await isolated.stop();
+      const response = await post(`${app.url}/v1/events/order.created`, orderCreated(), {
+        headers: { 'ce-id': 'during-outage' },
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(response.body).toMatchObject({ code: 'ingest.unavailable' });
+    } finally {
+      await app.stop();
+    }
+  });
+});
