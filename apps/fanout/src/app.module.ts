@@ -1,9 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthModule } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
 import { KafkaModule } from '@herald/kafka';
 import { ObservabilityModule, type Observability } from '@herald/observability';
-import { StoreModule } from '@herald/store';
+import { StoreModule, SubscriptionStoreModule } from '@herald/store';
+import { DeliveryModule, type DeliveryModuleOptions } from './delivery/delivery.module';
 import type { fanoutConfigFragments } from './fanout.config';
+import { StreamsModule } from './streams/streams.module';
 
 export const SERVICE = 'herald-fanout';
 
@@ -12,6 +15,7 @@ export class AppModule {
   static forRoot(
     config: ConfigOf<typeof fanoutConfigFragments>,
     observability: Observability,
+    delivery: DeliveryModuleOptions = {},
   ): DynamicModule {
     return {
       module: AppModule,
@@ -19,6 +23,10 @@ export class AppModule {
         ObservabilityModule.forRoot(observability),
         StoreModule.forRoot(config.store, SERVICE),
         KafkaModule.forRoot(config.kafka, SERVICE),
+        SubscriptionStoreModule.forRoot(config.secretKey),
+        DeliveryModule.forRoot(config, delivery),
+        AuthModule.forRoot(config.auth),
+        StreamsModule.forRoot(config),
       ],
     };
   }

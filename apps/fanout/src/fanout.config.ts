@@ -1,7 +1,12 @@
+import { authConfig } from '@herald/auth';
 import { kafkaConfig } from '@herald/kafka';
 import { httpServerConfig } from '@herald/http-server';
 import { observabilityConfig } from '@herald/observability';
-import { storeConfig } from '@herald/store';
+import { secretKeyConfig, storeConfig } from '@herald/store';
+import { contractConfig } from '@herald/contract';
+import { deliveryConfig } from '@herald/delivery';
+import { fanoutDeliveryConfig } from './delivery/delivery.config';
+import { streamsConfig } from './streams/streams.config';
 
 /** Every config fragment fanout reads, composed once in main.ts. */
 export const fanoutConfigFragments = {
@@ -9,4 +14,10 @@ export const fanoutConfigFragments = {
   observability: observabilityConfig,
   kafka: kafkaConfig,
   store: storeConfig,
+  secretKey: secretKeyConfig,
+  contract: contractConfig,
+  delivery: deliveryConfig,
+  fanoutDelivery: fanoutDeliveryConfig,
+  auth: authConfig,
+  streams: streamsConfig,
 };

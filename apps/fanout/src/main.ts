@@ -1,17 +1,13 @@
 import { loadConfigOrExit } from '@herald/config';
-import { startHttpApp } from '@herald/http-server';
 import { createObservability } from '@herald/observability';
-import { AppModule, SERVICE } from './app.module';
+import { SERVICE } from './app.module';
+import { startFanout } from './fanout.app';
 import { fanoutConfigFragments } from './fanout.config';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(fanoutConfigFragments);
   const observability = createObservability(SERVICE, config.observability);
-  await startHttpApp({
-    module: AppModule.forRoot(config, observability),
-    http: config.http,
-    observability,
-  });
+  await startFanout(config, observability);
 }
 
 void main();

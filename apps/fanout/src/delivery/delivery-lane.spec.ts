@@ -1,0 +1,208 @@
+import type { ParkOutcome } from '@herald/store';
+import { DeliveryLane, type LaneIo, type LaneSettings } from './delivery-lane';
+import type { DeliveryTask } from './delivery-task';
+
+function fakeIo() {
+  const sent: DeliveryTask[] = [];
+  const parked: { id: string; mode: string; dueMs: number }[] = [];
+  const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
+  let now = 0;
+  let parkAnswer: (task: DeliveryTask, mode: 'create' | 'append') => ParkOutcome = (_t, mode) =>
+    mode === 'create' ? 'parked' : 'queued';
+  const io: LaneIo = {
+    send: (task) => sent.push(task),
+    park: (task, mode, dueMs) => {
+      parked.push({ id: task.source.event.id, mode, dueMs });
+      return Promise.resolve(parkAnswer(task, mode));
+    },
+    now: () => now,
+    schedule: (delayMs, run) => {
+      const timer = { at: now + delayMs, run, cancelled: false };
+      timers.push(timer);
+      return () => {
+        timer.cancelled = true;
+      };
+    },
+    parkFailed: () => undefined,
+  };
+  return {
+    io,
+    sent,
+    parked,
+    advance(ms: number) {
+      now += ms;
+      for (const timer of timers.splice(0)) {
+        if (timer.cancelled) continue;
+        if (timer.at <= now) timer.run();
+        else timers.push(timer);
+      }
+    },
+    answerParks(answer: typeof parkAnswer) {
+      parkAnswer = answer;
+    },
+  };
+}
+
+const settled: string[] = [];
+function task(id: string, key: string | null, offset = 0): DeliveryTask {
+  return {
+    subscriptionId: 'sub_1',
+    source: {
+      topic: 't',
+      partition: 0,
+      offset,
+      key,
+      timestampMs: 0,
+      event: { id, type: 'order.created', source: '/x', time: '2025-01-01T00:00:00Z', data: {} },
+      tenant: null,
+    },
+    attempt: 1,
+    firstAttemptAt: null,
+    origin: 'live',
+    replayId: null,
+    queueId: key === null ? `t.${id}` : `k.t.${key}`,
+    ordered: key !== null,
+    ticket: { settle: () => settled.push(id), current: true, owner: null },
+    claim: null,
+  };
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+const settings: LaneSettings = { maxInFlight: 2, maxPerSecond: null, spillAt: 100 };
+
+describe('DeliveryLane', () => {
+  beforeEach(() => {
+    settled.length = 0;
+  });
+
+  it('keeps at most maxInFlight requests and only the head of each key in flight', () => {
+    const { io, sent } = fakeIo();
+    const lane = new DeliveryLane('sub_1', { ...settings, maxInFlight: 3 }, io);
+    const [a1, a2, b1, c1] = [task('a1', 'a'), task('a2', 'a'), task('b1', 'b'), task('c1', 'c')];
+    for (const t of [a1, a2, b1, c1]) lane.enqueue(t);
+    expect(sent.map((t) => t.source.event.id)).toEqual(['a1', 'b1', 'c1']);
+    lane.finished(b1, { kind: 'settled' });
+    expect(sent).toHaveLength(3); // a2 still waits for a1
+    lane.finished(a1, { kind: 'settled' });
+    expect(sent.map((t) => t.source.event.id)).toEqual(['a1', 'b1', 'c1', 'a2']);
+    expect(settled).toEqual(['b1', 'a1']);
+  });
+
+  it('retries a head in memory while the rest of its key waits', () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    const [a1, a2] = [task('a1', 'a'), task('a2', 'a')];
+    lane.enqueue(a1);
+    lane.enqueue(a2);
+    lane.finished(a1, { kind: 'retry', delayMs: 100 });
+    fake.advance(50);
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1']);
+    fake.advance(50);
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1', 'a1']);
+    lane.finished(a1, { kind: 'settled' });
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1', 'a1', 'a2']);
+  });
+
+  it('parks a key with everything behind it, in order, and later tasks join the parked queue', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    const [a1, a2, a3, b1] = [task('a1', 'a'), task('a2', 'a'), task('a3', 'a'), task('b1', 'b')];
+    lane.enqueue(a1);
+    lane.enqueue(a2);
+    lane.enqueue(b1);
+    lane.finished(a1, { kind: 'park', dueMs: 5000 });
+    lane.enqueue(a3);
+    await flush();
+    expect(fake.parked).toEqual([
+      { id: 'a1', mode: 'create', dueMs: 5000 },
+      { id: 'a2', mode: 'append', dueMs: 5000 },
+      { id: 'a3', mode: 'append', dueMs: 0 },
+    ]);
+    expect(settled).toEqual(['a1', 'a2', 'a3']);
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1', 'b1']);
+    expect(lane.size).toBe(1);
+  });
+
+  it('takes a key back into memory once its parked queue has drained', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    lane.markParked('k.t.a', 't', 0);
+    fake.answerParks(() => 'no-queue');
+    const [a1, a2] = [task('a1', 'a'), task('a2', 'a')];
+    lane.enqueue(a1);
+    lane.enqueue(a2);
+    await flush();
+    expect(fake.parked.map((p) => p.mode)).toEqual(['append', 'append']);
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1']);
+    lane.finished(a1, { kind: 'settled' });
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1', 'a2']);
+    const a3 = task('a3', 'a');
+    lane.enqueue(a3); // no longer parked: straight behind a2 in memory
+    expect(fake.parked).toHaveLength(2);
+  });
+
+  it('parks new work instead of holding it once too much is in memory', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 2 },
+      fake.io,
+    );
+    const tasks = [task('u1', null), task('u2', null), task('u3', null), task('k1', 'k')];
+    for (const t of tasks) lane.enqueue(t);
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toEqual(['u3', 'k1']);
+    expect(settled).toEqual(['u3', 'k1']);
+    expect(lane.size).toBe(2);
+  });
+
+  it('never parks for a partition it lost, and forgets that partition’s tasks', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    const [a1, a2, b1] = [task('a1', 'a'), task('a2', 'a'), task('b1', 'b')];
+    lane.enqueue(a1);
+    lane.enqueue(a2);
+    lane.enqueue(b1);
+    lane.dropPartition('t', 0);
+    lane.finished(a1, { kind: 'abandoned' });
+    lane.finished(b1, { kind: 'abandoned' });
+    await flush();
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1', 'b1']);
+    expect(settled).toEqual([]);
+    expect(lane.size).toBe(0);
+  });
+
+  it('spreads requests to maxPerSecond', () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 10, maxPerSecond: 2, spillAt: 100 },
+      fake.io,
+    );
+    for (let i = 0; i < 4; i++) lane.enqueue(task(`u${i}`, null));
+    expect(fake.sent).toHaveLength(2);
+    fake.advance(500);
+    expect(fake.sent).toHaveLength(3);
+    fake.advance(500);
+    expect(fake.sent).toHaveLength(4);
+  });
+
+  it('settles what it holds when closed and hands back claimed tasks', () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane('sub_1', { ...settings, maxInFlight: 1 }, fake.io);
+    const [a1, a2, u1] = [task('a1', 'a'), task('a2', 'a'), task('u1', null)];
+    const claimed = {
+      ...task('c1', null),
+      ticket: null,
+      claim: { subscriptionId: 'sub_1', queueId: 'q', task: '', lease: 1 },
+    };
+    lane.enqueue(a1);
+    lane.enqueue(a2);
+    lane.enqueue(u1);
+    lane.enqueueClaimed(claimed);
+    expect(lane.close()).toEqual([claimed]);
+    expect(settled.sort()).toEqual(['a2', 'u1']);
+    lane.finished(a1, { kind: 'settled' });
+    expect(settled).toContain('a1');
+  });
+});

@@ -1,0 +1,402 @@
+import type { ParkOutcome } from '@herald/store';
+import type { DeliveryTask } from './delivery-task';
+import { RateLimiter } from './rate-limiter';
+
+export interface LaneSettings {
+  /** Requests in flight at once. */
+  readonly maxInFlight: number;
+  /** Requests started per second, or null for no limit. */
+  readonly maxPerSecond: number | null;
+  /** Tasks held in memory past which new ones are parked in Redis instead (isolation). */
+  readonly spillAt: number;
+}
+
+/** The I/O a lane needs; the delivery engine provides it. */
+export interface LaneIo {
+  /** Starts an attempt; the engine calls `finished` with the result. */
+  send(task: DeliveryTask): void;
+  /** Parks a task durably; `append` only joins a queue that exists. */
+  park(task: DeliveryTask, mode: 'create' | 'append', dueMs: number): Promise<ParkOutcome>;
+  now(): number;
+  /** Runs `run` after `delayMs`; returns a cancel function. */
+  schedule(delayMs: number, run: () => void): () => void;
+  /** A park failed (Redis away); it is tried again. */
+  parkFailed(error: unknown): void;
+}
+
+/**
+ * How an attempt of a task from Kafka (not one claimed from parking) ended for the lane:
+ * `settled` (delivered, dead-lettered or dropped), `retry` in memory after `delayMs`, `park`
+ * durably until `dueMs`, or `abandoned` (its partition moved; nothing more to do here).
+ */
+export type TaskResult =
+  | { readonly kind: 'settled' }
+  | { readonly kind: 'retry'; readonly delayMs: number }
+  | { readonly kind: 'park'; readonly dueMs: number }
+  | { readonly kind: 'abandoned' };
+
+/** The tasks of one ordering key in this lane. */
+interface KeyQueue {
+  /** Head first; only the head is ever ready or in flight. */
+  readonly tasks: DeliveryTask[];
+  /** The key has a parked queue in Redis: new tasks go behind it. */
+  parked: boolean;
+  /** Park calls under way; they run one after another to keep the key's order. */
+  pending: number;
+  chain: Promise<void>;
+  readonly topic: string;
+  readonly partition: number;
+}
+
+const PARK_RETRY_MS = 500;
+
+/**
+ * One subscription's lane: at most `maxInFlight` requests at once, optionally at most
+ * `maxPerSecond`, and for ordered tasks a FIFO per key of which only the head is ever in
+ * flight, so other keys keep flowing while one waits. A key whose head must wait long is parked
+ * in Redis with everything behind it, and later tasks of that key join the parked queue. When
+ * too many tasks are held in memory (a slow or hanging endpoint), new ones are parked too, so
+ * the lane never holds back the partitions other subscriptions read from.
+ */
+export class DeliveryLane {
+  private readonly ready: DeliveryTask[] = [];
+  private readyHead = 0;
+  private readonly keys = new Map<string, KeyQueue>();
+  private readonly limiter: RateLimiter | null;
+  private readonly timers = new Set<() => void>();
+  private pumpTimer: (() => void) | null = null;
+  private inFlightCount = 0;
+  /** Tasks from Kafka in memory (queued, waiting, in flight), for the spill decision. */
+  private held = 0;
+  private closed = false;
+  /** Ordered heads in flight (close and dropPartition leave them to their result). */
+  private readonly inFlightHeads = new Set<DeliveryTask>();
+  /** Unordered tasks waiting for an in-memory retry. */
+  private readonly retrying = new Set<DeliveryTask>();
+
+  constructor(
+    readonly subscriptionId: string,
+    private settings: LaneSettings,
+    private readonly io: LaneIo,
+  ) {
+    this.limiter =
+      settings.maxPerSecond === null ? null : new RateLimiter(settings.maxPerSecond, io.now());
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Tasks held in memory, in flight included. */
+  get size(): number {
+    return this.held;
+  }
+
+  /** How many tasks claimed from parking it can start now without queueing them. */
+  capacity(): number {
+    if (this.closed) return 0;
+    return Math.max(0, this.settings.maxInFlight - this.inFlightCount - this.readyLength());
+  }
+
+  /** New limits (the subscription changed); the rate limit applies from the next lane. */
+  update(settings: LaneSettings): void {
+    this.settings = { ...settings, maxPerSecond: this.settings.maxPerSecond };
+    this.pump();
+  }
+
+  /** Takes a task read from Kafka (live or replay). */
+  enqueue(task: DeliveryTask): void {
+    if (this.closed) {
+      task.ticket?.settle();
+      return;
+    }
+    if (!task.ordered) {
+      if (this.held >= this.settings.spillAt) this.parkAlone(task, this.io.now());
+      else this.accept(task);
+      return;
+    }
+    let queue = this.keys.get(task.queueId);
+    if (queue?.parked) {
+      this.chainPark(queue, task, 'append');
+      return;
+    }
+    if (queue && queue.tasks.length > 0) {
+      queue.tasks.push(task);
+      this.held += 1;
+      return;
+    }
+    queue = this.newQueue(task);
+    if (this.held >= this.settings.spillAt) {
+      queue.parked = true;
+      this.chainPark(queue, task, 'create');
+      return;
+    }
+    queue.tasks.push(task);
+    this.accept(task);
+  }
+
+  /** Takes a task claimed from parking: it goes straight to the ready queue. */
+  enqueueClaimed(task: DeliveryTask): void {
+    this.pushReady(task);
+    this.pump();
+  }
+
+  /** Records that `queueId` has a parked queue in Redis (learnt when a partition is assigned). */
+  markParked(queueId: string, topic: string, partition: number): void {
+    const queue = this.keys.get(queueId);
+    if (queue) queue.parked = true;
+    else
+      this.keys.set(queueId, {
+        tasks: [],
+        parked: true,
+        pending: 0,
+        chain: Promise.resolve(),
+        topic,
+        partition,
+      });
+  }
+
+  /** The engine's report on a task this lane sent. */
+  finished(task: DeliveryTask, result: TaskResult): void {
+    this.inFlightCount -= 1;
+    if (task.claim === null) this.settleResult(task, result);
+    this.pump();
+  }
+
+  /**
+   * Forgets the tasks read from a partition that moved to another instance, without settling
+   * them: the new owner reads them again from the committed offset.
+   */
+  dropPartition(topic: string, partition: number): void {
+    const fromPartition = (task: DeliveryTask) =>
+      task.claim === null &&
+      task.origin === 'live' &&
+      task.source.topic === topic &&
+      task.source.partition === partition;
+    const dropped = new Set<DeliveryTask>();
+    const keep = this.readyTasks().filter((task) => {
+      if (!fromPartition(task)) return true;
+      dropped.add(task);
+      return false;
+    });
+    this.ready.length = 0;
+    this.readyHead = 0;
+    this.ready.push(...keep);
+    for (const task of this.retrying) if (fromPartition(task)) dropped.add(task);
+    for (const task of dropped) this.retrying.delete(task);
+    for (const [queueId, queue] of this.keys) {
+      if (queue.topic !== topic || queue.partition !== partition || queueId.startsWith('r.'))
+        continue;
+      // An in-flight head is reported as abandoned later and counted then.
+      for (const task of queue.tasks) if (!this.inFlightHeads.has(task)) dropped.add(task);
+      queue.tasks.length = 0;
+      this.keys.delete(queueId);
+    }
+    this.held -= dropped.size;
+  }
+
+  /**
+   * Stops the lane (the subscription was deleted, paused or disabled): tasks from Kafka are
+   * settled as dropped, and tasks claimed from parking are returned for the engine to finish.
+   */
+  close(): DeliveryTask[] {
+    this.closed = true;
+    for (const cancel of this.timers) cancel();
+    this.timers.clear();
+    this.pumpTimer?.();
+    const claimed: DeliveryTask[] = [];
+    for (const task of this.readyTasks()) {
+      if (task.claim) claimed.push(task);
+      else if (!task.ordered) task.ticket?.settle();
+    }
+    this.ready.length = 0;
+    this.readyHead = 0;
+    for (const task of this.retrying) task.ticket?.settle();
+    this.retrying.clear();
+    for (const queue of this.keys.values()) {
+      // An in-flight head settles when its result comes back.
+      for (const task of queue.tasks) if (!this.inFlightHeads.has(task)) task.ticket?.settle();
+    }
+    this.keys.clear();
+    return claimed;
+  }
+
+  private settleResult(task: DeliveryTask, result: TaskResult): void {
+    this.inFlightHeads.delete(task);
+    const queue = task.ordered ? this.keys.get(task.queueId) : undefined;
+    if (this.closed) {
+      if (result.kind !== 'abandoned') task.ticket?.settle();
+      return;
+    }
+    switch (result.kind) {
+      case 'settled':
+      case 'abandoned':
+        this.held -= 1;
+        if (result.kind === 'settled') task.ticket?.settle();
+        if (queue && queue.tasks[0] === task) {
+          queue.tasks.shift();
+          this.advance(queue, task.queueId);
+        }
+        return;
+      case 'retry': {
+        if (!queue) this.retrying.add(task);
+        const cancel = this.io.schedule(result.delayMs, () => {
+          this.timers.delete(cancel);
+          if (this.closed) return;
+          if (queue ? queue.tasks[0] !== task : !this.retrying.delete(task)) return; // dropped meanwhile
+          this.pushReady(task);
+          this.pump();
+        });
+        this.timers.add(cancel);
+        return;
+      }
+      case 'park':
+        if (queue && queue.tasks[0] === task) this.parkQueue(queue, result.dueMs);
+        else {
+          this.held -= 1;
+          this.parkAlone(task, result.dueMs);
+        }
+        return;
+    }
+  }
+
+  /** The key's head is done: the next task of the key becomes ready. */
+  private advance(queue: KeyQueue, queueId: string): void {
+    const next = queue.tasks[0];
+    if (next) this.pushReady(next);
+    else if (!queue.parked && queue.pending === 0) this.keys.delete(queueId);
+  }
+
+  private accept(task: DeliveryTask): void {
+    this.held += 1;
+    this.pushReady(task);
+    this.pump();
+  }
+
+  private newQueue(task: DeliveryTask): KeyQueue {
+    const queue: KeyQueue = {
+      tasks: [],
+      parked: false,
+      pending: 0,
+      chain: Promise.resolve(),
+      topic: task.source.topic,
+      partition: task.source.partition,
+    };
+    this.keys.set(task.queueId, queue);
+    return queue;
+  }
+
+  private parkAlone(task: DeliveryTask, dueMs: number): void {
+    void this.parkWithRetry(task, 'create', dueMs).then((outcome) => {
+      // not-owner: the partition moved; the new owner reads the task again.
+      if (outcome !== 'not-owner' && outcome !== 'no-queue') task.ticket?.settle();
+    });
+  }
+
+  /** Parks `task` behind the key's earlier park calls (which keep their order). */
+  private chainPark(queue: KeyQueue, task: DeliveryTask, mode: 'create' | 'append'): void {
+    queue.pending += 1;
+    const dueMs = this.io.now();
+    queue.chain = queue.chain.then(async () => {
+      const outcome = await this.parkWithRetry(task, mode, dueMs);
+      queue.pending -= 1;
+      if (outcome === 'parked' || outcome === 'queued' || outcome === 'closed')
+        task.ticket?.settle();
+      else if (outcome === 'no-queue' && this.closed) task.ticket?.settle();
+      else if (outcome === 'no-queue') {
+        // The parked queue drained meanwhile: the task waits in memory behind any earlier ones.
+        queue.tasks.push(task);
+        this.held += 1;
+        if (queue.tasks.length === 1) {
+          this.pushReady(task);
+          this.pump();
+        }
+      }
+      if (queue.pending === 0 && queue.tasks.length > 0) queue.parked = false;
+    });
+  }
+
+  /**
+   * Parks the key's head (whose wait is long) and every task behind it, in order; the key stays
+   * parked so later tasks join the queue in Redis.
+   */
+  private parkQueue(queue: KeyQueue, dueMs: number): void {
+    queue.parked = true;
+    queue.pending += 1;
+    queue.chain = queue.chain.then(async () => {
+      // Taken when the call runs, so tasks that earlier calls put back in memory come along.
+      const tasks = queue.tasks.splice(0);
+      this.held -= tasks.length;
+      for (const [i, task] of tasks.entries()) {
+        const outcome = await this.parkWithRetry(task, i === 0 ? 'create' : 'append', dueMs);
+        if (outcome === 'not-owner') break;
+        task.ticket?.settle();
+      }
+      queue.pending -= 1;
+    });
+  }
+
+  private async parkWithRetry(
+    task: DeliveryTask,
+    mode: 'create' | 'append',
+    dueMs: number,
+  ): Promise<ParkOutcome | 'closed'> {
+    for (;;) {
+      if (task.ticket && !task.ticket.current) return 'not-owner';
+      try {
+        return await this.io.park(task, mode, dueMs);
+      } catch (error) {
+        this.io.parkFailed(error);
+        await new Promise<void>((resolve) => {
+          const cancel = this.io.schedule(PARK_RETRY_MS, () => {
+            this.timers.delete(cancel);
+            resolve();
+          });
+          this.timers.add(() => {
+            cancel();
+            resolve();
+          });
+        });
+        if (this.closed) return 'closed';
+      }
+    }
+  }
+
+  private pump(): void {
+    if (this.closed || this.pumpTimer) return;
+    while (this.inFlightCount < this.settings.maxInFlight && this.readyLength() > 0) {
+      if (this.limiter) {
+        const waitMs = this.limiter.take(this.io.now());
+        if (waitMs > 0) {
+          const cancel = this.io.schedule(waitMs, () => {
+            this.pumpTimer = null;
+            this.pump();
+          });
+          this.pumpTimer = cancel;
+          return;
+        }
+      }
+      const task = this.ready[this.readyHead]!;
+      this.readyHead += 1;
+      if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+        this.ready.splice(0, this.readyHead);
+        this.readyHead = 0;
+      }
+      this.inFlightCount += 1;
+      if (task.ordered && task.claim === null) this.inFlightHeads.add(task);
+      this.io.send(task);
+    }
+  }
+
+  private pushReady(task: DeliveryTask): void {
+    this.ready.push(task);
+  }
+
+  private readyLength(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  private readyTasks(): DeliveryTask[] {
+    return this.ready.slice(this.readyHead);
+  }
+}

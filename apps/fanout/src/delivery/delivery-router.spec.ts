@@ -1,0 +1,111 @@
+import type { StoredSubscription, Subscription } from '@herald/store';
+import { SubscriptionIndex } from '../subscriptions/subscription-index';
+import { routeEvent } from './delivery-router';
+import type { SourceEvent } from './source-event';
+
+function stored(id: string, overrides: Partial<Subscription> = {}): StoredSubscription {
+  const subscription: Subscription = {
+    id,
+    tenant: 'acme',
+    kind: 'webhook',
+    url: 'http://127.0.0.1:1/hook',
+    types: ['order.*'],
+    allowedTypes: null,
+    filter: null,
+    format: 'cloudevents',
+    ordering: 'key',
+    from: 'latest',
+    maxInFlight: 16,
+    maxPerSecond: null,
+    retry: { schedule: ['1s'] },
+    headers: {},
+    authType: null,
+    verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
+    description: null,
+    metadata: {},
+    status: 'active',
+    statusReason: null,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    version: 1,
+    createdByKey: 'admin',
+    ...overrides,
+  };
+  return { subscription, secrets: { signing: { current: 'whsec_x', previous: null }, auth: null } };
+}
+
+function event(
+  type: string,
+  data: unknown,
+  timestampMs = Date.parse('2025-02-01T00:00:00Z'),
+): SourceEvent {
+  return {
+    topic: 'orders.v1',
+    partition: 0,
+    offset: 0,
+    key: 'o1',
+    timestampMs,
+    event: { id: 'e1', type, source: '/orders', time: '2025-02-01T00:00:00Z', data },
+    tenant: type.startsWith('herald.') ? ((data as { tenant?: string }).tenant ?? null) : null,
+  };
+}
+
+const ids = (index: SubscriptionIndex, source: SourceEvent) =>
+  routeEvent(index, source).map((s) => s.subscription.id);
+
+describe('routing over the subscription index', () => {
+  it('matches types, allowed types, filters and status', () => {
+    const index = new SubscriptionIndex();
+    index.upsert(stored('sub_all'));
+    index.upsert(stored('sub_big', { filter: { 'data.total': { $gt: 100 } } }));
+    index.upsert(stored('sub_limited', { allowedTypes: ['order.cancelled'] }));
+    index.upsert(stored('sub_paused', { status: 'paused' }));
+    index.upsert(stored('sub_stream', { kind: 'stream' }));
+    index.upsert(stored('sub_kitchen', { types: ['kitchen.**'] }));
+    expect(ids(index, event('order.created', { total: 50 }))).toEqual(['sub_all']);
+    expect(ids(index, event('order.created', { total: 150 }))).toEqual(['sub_all', 'sub_big']);
+    expect(ids(index, event('order.cancelled', { total: 1 }))).toEqual(['sub_all', 'sub_limited']);
+    expect(ids(index, event('kitchen.prep.started', {}))).toEqual(['sub_kitchen']);
+  });
+
+  it('sends nothing published before a latest subscription existed', () => {
+    const index = new SubscriptionIndex();
+    index.upsert(stored('sub_new', { createdAt: '2025-03-01T00:00:00.000Z' }));
+    index.upsert(
+      stored('sub_earliest', { createdAt: '2025-03-01T00:00:00.000Z', from: 'earliest' }),
+    );
+    expect(ids(index, event('order.created', {}))).toEqual(['sub_earliest']);
+  });
+
+  it("sends Herald's events about a tenant to that tenant only", () => {
+    const index = new SubscriptionIndex();
+    index.upsert(stored('sub_acme', { types: ['herald.**'] }));
+    index.upsert(stored('sub_globex', { types: ['herald.**'], tenant: 'globex' }));
+    expect(ids(index, event('herald.delivery.exhausted', { tenant: 'globex' }))).toEqual([
+      'sub_globex',
+    ]);
+  });
+
+  it('drops cached matches when a subscription changes and tells listeners', () => {
+    const index = new SubscriptionIndex();
+    const changes: string[] = [];
+    index.onChange((previous, next) =>
+      changes.push(`${previous?.subscription.status ?? '-'}>${next?.subscription.status ?? '-'}`),
+    );
+    index.upsert(stored('sub_1'));
+    expect(ids(index, event('order.created', {}))).toEqual(['sub_1']);
+    index.upsert(stored('sub_1', { status: 'disabled', version: 2 }));
+    expect(ids(index, event('order.created', {}))).toEqual([]);
+    index.replaceAll([stored('sub_2')]);
+    expect(ids(index, event('order.created', {}))).toEqual(['sub_2']);
+    expect(changes).toEqual(['->active', 'active>disabled', '->active', 'disabled>-']);
+    expect(index.countByStatus()).toMatchObject({ active: 1, disabled: 0 });
+  });
+
+  it('matches nothing for a subscription whose stored filter no longer compiles', () => {
+    const index = new SubscriptionIndex();
+    const entry = index.upsert(stored('sub_bad', { filter: { $where: 'x' } }));
+    expect(entry.problem).toMatch(/filter/);
+    expect(ids(index, event('order.created', {}))).toEqual([]);
+  });
+});

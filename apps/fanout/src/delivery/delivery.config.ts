@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { configFragment, env } from '@herald/config';
+
+/** The delivery engine's settings (the HTTP client's are in `@herald/delivery`'s fragment). */
+export const fanoutDeliveryConfig = configFragment(
+  {
+    HERALD_FANOUT_GROUP: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-"')
+      .default('herald-fanout')
+      .describe('the Kafka consumer group of the delivery engine (default herald-fanout)'),
+    HERALD_DELIVERY_MAX_BACKLOG: env.positiveInt(
+      5000,
+      'records read but unsettled per partition before it is paused',
+    ),
+    HERALD_DELIVERY_LANE_MEMORY: env.positiveInt(
+      2000,
+      'tasks a subscription holds in memory before parking new ones',
+    ),
+    HERALD_DELIVERY_PARK_AFTER_MS: env.nonNegativeInt(
+      1000,
+      'milliseconds; retries waiting longer are parked in Redis',
+    ),
+    HERALD_DELIVERY_DISABLE_AFTER_MS: env.positiveInt(
+      5 * 24 * 3600 * 1000,
+      'milliseconds without a success before a failing subscription is disabled',
+    ),
+    HERALD_DELIVERY_COMMIT_INTERVAL_MS: env.positiveInt(500, 'milliseconds between offset commits'),
+    HERALD_DELIVERY_POLL_INTERVAL_MS: env.positiveInt(
+      200,
+      'milliseconds between looks for due parked retries',
+    ),
+    HERALD_DELIVERY_LOG: env.flag(true),
+  },
+  (v) => ({
+    group: v.HERALD_FANOUT_GROUP,
+    maxBacklog: v.HERALD_DELIVERY_MAX_BACKLOG,
+    laneMemory: v.HERALD_DELIVERY_LANE_MEMORY,
+    parkAfterMs: v.HERALD_DELIVERY_PARK_AFTER_MS,
+    disableAfterMs: v.HERALD_DELIVERY_DISABLE_AFTER_MS,
+    commitIntervalMs: v.HERALD_DELIVERY_COMMIT_INTERVAL_MS,
+    pollIntervalMs: v.HERALD_DELIVERY_POLL_INTERVAL_MS,
+    /** Record every attempt in the subscription's delivery log (the API shows it). */
+    attemptLog: v.HERALD_DELIVERY_LOG,
+  }),
+);
+
+export type FanoutDeliveryConfig = ReturnType<typeof fanoutDeliveryConfig.build>;

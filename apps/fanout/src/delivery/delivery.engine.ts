@@ -1,0 +1,503 @@
+import {
+  buildWebhookRequest,
+  decide,
+  describeOutcome,
+  type RetryDecision,
+  type WebhookAttemptResult,
+  type WebhookClient,
+} from '@herald/delivery';
+import type { Logger } from '@herald/observability';
+import {
+  activeSecrets,
+  type ClaimedTask,
+  type ParkedOutcome,
+  type RetryParkingStore,
+  type SubscriptionRepository,
+} from '@herald/store';
+import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
+import type { SubscriptionIndex } from '../subscriptions/subscription-index';
+import type { DeadLetterWriter, DisableReason } from './dead-letter.writer';
+import { DeliveryLane, type LaneSettings, type TaskResult } from './delivery-lane';
+import type { DeliveryMetrics } from './delivery.metrics';
+import type { DeliveryRecordsWriter } from './delivery-records.writer';
+import { acceptsSource } from './delivery-router';
+import { serializeTask, type DeliveryTask } from './delivery-task';
+import type { FanoutDeliveryConfig } from './delivery.config';
+
+/** A claim outlives the longest attempt (15 s by default) with room to spare. */
+const CLAIM_LEASE_MARGIN_MS = 30_000;
+const HEALTH_WRITE_INTERVAL_MS = 1000;
+const STORE_RETRY_MS = 500;
+
+export interface DeliveryEngineDeps {
+  readonly index: SubscriptionIndex;
+  readonly client: WebhookClient;
+  readonly parking: RetryParkingStore;
+  readonly repository: SubscriptionRepository;
+  readonly records: DeliveryRecordsWriter;
+  readonly deadLetters: DeadLetterWriter;
+  readonly metrics: DeliveryMetrics;
+  readonly config: FanoutDeliveryConfig;
+  readonly requestTimeoutMs: number;
+  readonly version: string;
+  readonly logger: Logger;
+}
+
+interface Health {
+  lastWriteMs: number;
+  failingSinceMs: number | null;
+  lastSuccessMs: number | null;
+}
+
+/**
+ * Runs every subscription's lane: sends attempts, applies the retry policy to their results,
+ * parks long waits in Redis, dead-letters exhausted deliveries, disables subscriptions that
+ * answer 410 or fail too long, and records attempts for the API. Lanes come and go with the
+ * subscriptions in the index.
+ */
+export class DeliveryEngine {
+  private readonly lanes = new Map<string, DeliveryLane>();
+  private readonly health = new Map<string, Health>();
+  private readonly disabling = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: DeliveryEngineDeps) {
+    deps.index.onChange((previous, next) => this.onSubscriptionChange(previous, next));
+  }
+
+  /** Takes a task read from Kafka. */
+  submit(task: DeliveryTask): void {
+    const lane = this.laneFor(task.subscriptionId);
+    if (lane) lane.enqueue(task);
+    else task.ticket?.settle();
+  }
+
+  /** How many parked tasks a subscription's lane can start now. */
+  capacity(subscriptionId: string): number {
+    return this.laneFor(subscriptionId)?.capacity() ?? 0;
+  }
+
+  /** Takes a task claimed from parking. False when its subscription has no lane (gone, paused). */
+  submitClaimed(task: DeliveryTask): boolean {
+    const lane = this.laneFor(task.subscriptionId);
+    if (!lane) return false;
+    lane.enqueueClaimed(task);
+    return true;
+  }
+
+  /** Tells the lanes which keys of a newly owned partition are parked. */
+  markParked(
+    parked: ReadonlyMap<string, ReadonlySet<string>>,
+    topic: string,
+    partition: number,
+  ): void {
+    for (const [subscriptionId, queues] of parked) {
+      const lane = this.laneFor(subscriptionId);
+      if (lane) for (const queueId of queues) lane.markParked(queueId, topic, partition);
+    }
+  }
+
+  dropPartition(topic: string, partition: number): void {
+    for (const lane of this.lanes.values()) lane.dropPartition(topic, partition);
+  }
+
+  /** Requests in flight across all lanes. */
+  inFlight(): number {
+    let total = 0;
+    for (const lane of this.lanes.values()) total += lane.inFlight;
+    return total;
+  }
+
+  /** Tasks held in memory for one subscription (its lag as this instance sees it). */
+  held(subscriptionId: string): number {
+    return this.lanes.get(subscriptionId)?.size ?? 0;
+  }
+
+  /**
+   * Stops starting attempts and waits (up to `timeoutMs`) for those in flight; claimed parked
+   * tasks not yet sent are handed back (due at once) for another instance.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    const handBack: Promise<unknown>[] = [];
+    for (const lane of this.lanes.values())
+      for (const task of lane.close())
+        if (task.claim)
+          handBack.push(this.finishClaim(task.claim, { kind: 'release', dueMs: Date.now() }, task));
+    this.lanes.clear();
+    const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.running, ...handBack]), deadline]);
+  }
+
+  private laneFor(subscriptionId: string): DeliveryLane | undefined {
+    if (this.stopped) return undefined;
+    const existing = this.lanes.get(subscriptionId);
+    if (existing) return existing;
+    const entry = this.deps.index.get(subscriptionId);
+    if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook')
+      return undefined;
+    const lane = new DeliveryLane(subscriptionId, this.laneSettings(entry), {
+      send: (task) => this.track(this.attempt(lane, task)),
+      park: (task, mode, dueMs) =>
+        this.deps.parking.park({
+          subscriptionId,
+          queueId: task.queueId,
+          task: serializeTask(task),
+          dueMs,
+          mode,
+          owner: task.ticket?.owner ?? null,
+        }),
+      now: () => Date.now(),
+      schedule: (delayMs, run) => {
+        const timer = setTimeout(run, delayMs);
+        return () => clearTimeout(timer);
+      },
+      parkFailed: (error) =>
+        this.deps.logger.warn(
+          { err: error, subscriptionId },
+          'parking a retry failed; trying again',
+        ),
+    });
+    this.lanes.set(subscriptionId, lane);
+    return lane;
+  }
+
+  private laneSettings(entry: IndexedSubscription): LaneSettings {
+    return {
+      maxInFlight: Math.max(1, entry.subscription.maxInFlight),
+      maxPerSecond: entry.subscription.maxPerSecond,
+      spillAt: this.deps.config.laneMemory,
+    };
+  }
+
+  private onSubscriptionChange(
+    previous: IndexedSubscription | null,
+    next: IndexedSubscription | null,
+  ): void {
+    const id = (next ?? previous)!.subscription.id;
+    const lane = this.lanes.get(id);
+    if (!lane) return;
+    const active =
+      next !== null &&
+      next.subscription.status === 'active' &&
+      next.subscription.kind === 'webhook';
+    if (active) {
+      lane.update(this.laneSettings(next));
+      return;
+    }
+    this.lanes.delete(id);
+    // Paused, disabled or deleted: what it held is not kept for later (SPEC §5).
+    for (const task of lane.close())
+      if (task.claim) void this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
+    this.deps.logger.info(
+      { subscriptionId: id, status: next?.subscription.status ?? 'deleted' },
+      'subscription no longer active; its lane is closed',
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+  }
+
+  /** One attempt of `task`, then what its result means. Never rejects. */
+  private async attempt(lane: DeliveryLane, task: DeliveryTask): Promise<void> {
+    let result: TaskResult = { kind: 'settled' };
+    try {
+      result = await this.attemptOnce(task);
+    } catch (error) {
+      this.deps.logger.error(
+        { err: error, subscriptionId: task.subscriptionId },
+        'delivery attempt failed unexpectedly',
+      );
+      result = task.claim ? { kind: 'settled' } : { kind: 'retry', delayMs: STORE_RETRY_MS };
+    }
+    lane.finished(task, result);
+  }
+
+  private async attemptOnce(task: DeliveryTask): Promise<TaskResult> {
+    if (task.ticket && !task.ticket.current) return { kind: 'abandoned' };
+    const entry = this.deps.index.get(task.subscriptionId);
+    const { subscription } = entry ?? {};
+    // Checked again now, not only when routed: the subscription may have changed meanwhile.
+    if (
+      !entry ||
+      !subscription ||
+      subscription.status !== 'active' ||
+      !acceptsSource(entry, task.source, task.origin === 'live')
+    ) {
+      if (task.claim) await this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
+      return { kind: 'settled' };
+    }
+    const nowMs = Date.now();
+    task.firstAttemptAt ??= new Date(nowMs).toISOString();
+    const request = buildWebhookRequest({
+      event: task.source.event,
+      subscription: {
+        id: subscription.id,
+        url: subscription.url ?? '',
+        format: subscription.format,
+        secrets: entry.secrets.signing ? activeSecrets(entry.secrets.signing, nowMs) : [],
+        headers: subscription.headers,
+        auth: entry.secrets.auth,
+      },
+      attempt: task.attempt,
+      replay: task.origin === 'replay',
+      nowMs,
+      version: this.deps.version,
+    });
+    const result = await this.deps.client.send(request);
+    const decision = decide(result, task.attempt, entry.retryDelays);
+    this.record(task, result, decision, nowMs);
+
+    switch (decision.action) {
+      case 'success':
+        this.noteSuccess(subscription.id);
+        this.deps.metrics.eventLatency.observe(
+          { transport: 'webhook' },
+          Math.max(0, Date.now() - eventTimeMs(task)) / 1000,
+        );
+        task.ticket?.outcome?.('delivered');
+        if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task);
+        return { kind: 'settled' };
+      case 'retry': {
+        void this.noteFailure(entry, result);
+        task.attempt += 1;
+        const dueMs = Date.now() + decision.delayMs;
+        if (task.claim) {
+          await this.finishClaim(
+            task.claim,
+            { kind: 'retry', task: serializeTask(task), dueMs },
+            task,
+          );
+          return { kind: 'settled' };
+        }
+        if (decision.delayMs <= this.deps.config.parkAfterMs)
+          return { kind: 'retry', delayMs: decision.delayMs };
+        this.deps.logger.debug(
+          {
+            subscriptionId: subscription.id,
+            eventId: task.source.event.id,
+            attempt: task.attempt,
+            dueMs,
+          },
+          'retry parked',
+        );
+        return { kind: 'park', dueMs };
+      }
+      case 'dead-letter':
+        await this.untilDone('dead letter', () =>
+          this.deps.deadLetters.deadLetter(task, subscription, lastAttempt(result)),
+        );
+        this.deps.metrics.deadLetters.inc();
+        this.deps.records.deadLettered(subscription.id);
+        this.deps.logger.warn(
+          {
+            subscriptionId: subscription.id,
+            eventId: task.source.event.id,
+            attempts: task.attempt,
+            reason: decision.reason,
+          },
+          'delivery dead-lettered',
+        );
+        task.ticket?.outcome?.('dead-lettered');
+        if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task);
+        return { kind: 'settled' };
+      case 'disable':
+        await this.disable(
+          entry,
+          'endpoint_gone',
+          result.kind === 'response' ? result.status : null,
+        );
+        if (task.claim) await this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
+        return { kind: 'settled' };
+    }
+  }
+
+  private record(
+    task: DeliveryTask,
+    result: WebhookAttemptResult,
+    decision: RetryDecision,
+    startedMs: number,
+  ): void {
+    const status = result.kind === 'response' ? result.status : null;
+    const succeeded = decision.action === 'success';
+    this.deps.metrics.attempt(
+      succeeded ? 'delivered' : decision.action === 'dead-letter' ? 'dead_lettered' : 'failed',
+      status,
+      result.durationMs,
+    );
+    this.deps.records.attempt(task.subscriptionId, {
+      eventId: task.source.event.id,
+      type: task.source.event.type,
+      attempt: task.attempt,
+      at: new Date(startedMs).toISOString(),
+      status: succeeded ? 'succeeded' : 'failed',
+      statusCode: status,
+      durationMs: result.durationMs,
+      error: succeeded ? null : describeOutcome(result),
+      responseBody: result.kind === 'response' ? result.body : null,
+      replay: task.origin === 'replay',
+      test: false,
+    });
+  }
+
+  private noteSuccess(subscriptionId: string): void {
+    const health = this.healthOf(subscriptionId);
+    const now = Date.now();
+    health.failingSinceMs = null;
+    health.lastSuccessMs = now;
+    if (now - health.lastWriteMs < HEALTH_WRITE_INTERVAL_MS) return;
+    health.lastWriteMs = now;
+    this.deps.parking
+      .noteSuccess(subscriptionId, now)
+      .catch((error: unknown) =>
+        this.deps.logger.debug({ err: error }, 'could not record a success'),
+      );
+  }
+
+  /** Counts a failure toward the disable-after period (shared by all instances through Redis). */
+  private async noteFailure(
+    entry: IndexedSubscription,
+    result: WebhookAttemptResult,
+  ): Promise<void> {
+    const id = entry.subscription.id;
+    const health = this.healthOf(id);
+    const now = Date.now();
+    if (now - health.lastWriteMs >= HEALTH_WRITE_INTERVAL_MS || health.failingSinceMs === null) {
+      health.lastWriteMs = now;
+      try {
+        health.failingSinceMs = await this.deps.parking.noteFailure(id, now);
+      } catch (error) {
+        this.deps.logger.debug({ err: error }, 'could not record a failure');
+        return;
+      }
+    }
+    if (
+      health.failingSinceMs !== null &&
+      now - health.failingSinceMs >= this.deps.config.disableAfterMs
+    ) {
+      await this.disable(
+        entry,
+        'failing_too_long',
+        result.kind === 'response' ? result.status : null,
+      );
+    }
+  }
+
+  private healthOf(subscriptionId: string): Health {
+    let health = this.health.get(subscriptionId);
+    if (!health) {
+      health = { lastWriteMs: 0, failingSinceMs: null, lastSuccessMs: null };
+      this.health.set(subscriptionId, health);
+    }
+    return health;
+  }
+
+  /** Disables the subscription (once, if still active) and publishes `herald.subscription.disabled`. */
+  private async disable(
+    entry: IndexedSubscription,
+    reason: DisableReason,
+    lastStatus: number | null,
+  ): Promise<void> {
+    const id = entry.subscription.id;
+    if (this.disabling.has(id)) return;
+    this.disabling.add(id);
+    try {
+      let changed = false;
+      const updated = await this.deps.repository.update(id, (current) => {
+        changed = current.subscription.status === 'active';
+        if (!changed) return current;
+        return {
+          ...current,
+          subscription: {
+            ...current.subscription,
+            status: 'disabled',
+            statusReason:
+              reason === 'endpoint_gone'
+                ? 'the endpoint answered 410 Gone'
+                : `no successful delivery for ${Math.round(this.deps.config.disableAfterMs / 3_600_000)} hours`,
+          },
+        };
+      });
+      if (!changed) return;
+      // Apply at once rather than waiting for the notice: nothing more is sent.
+      this.deps.index.upsert(updated);
+      const health = this.healthOf(id);
+      await this.untilDone('disabled event', () =>
+        this.deps.deadLetters.subscriptionDisabled(updated.subscription, reason, {
+          lastStatus,
+          lastSuccessAt:
+            health.lastSuccessMs === null ? null : new Date(health.lastSuccessMs).toISOString(),
+          failingSince:
+            health.failingSinceMs === null ? null : new Date(health.failingSinceMs).toISOString(),
+        }),
+      );
+      this.deps.logger.warn(
+        { subscriptionId: id, tenant: entry.subscription.tenant, reason },
+        'subscription disabled',
+      );
+    } catch (error) {
+      this.deps.logger.error(
+        { err: error, subscriptionId: id },
+        'could not disable the subscription',
+      );
+    } finally {
+      this.disabling.delete(id);
+    }
+  }
+
+  private async finishClaim(
+    claim: ClaimedTask,
+    outcome: ParkedOutcome,
+    task: DeliveryTask,
+  ): Promise<void> {
+    // Live tasks were parked by their partition's owner, which lists the queue under the partition.
+    const source =
+      task.origin === 'live'
+        ? { topic: task.source.topic, partition: task.source.partition }
+        : null;
+    const kept = await this.untilDone('parked task update', () =>
+      this.deps.parking.finish(claim, outcome, source),
+    );
+    if (!kept)
+      this.deps.logger.warn(
+        { subscriptionId: claim.subscriptionId, queueId: claim.queueId },
+        'a parked task outlived its claim; another instance owns it now',
+      );
+  }
+
+  /** Retries a write to Kafka or Redis until it succeeds (they come back; the task waits). */
+  private async untilDone<T>(what: string, write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        this.deps.logger.warn({ err: error, attempt }, `${what} failed; retrying`);
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(attempt * STORE_RETRY_MS, 5000)),
+        );
+      }
+    }
+  }
+}
+
+function eventTimeMs(task: DeliveryTask): number {
+  const at = Date.parse(task.source.event.time);
+  return Number.isNaN(at) ? task.source.timestampMs : at;
+}
+
+function lastAttempt(result: WebhookAttemptResult): {
+  status: number | null;
+  error: string | null;
+} {
+  return result.kind === 'response'
+    ? { status: result.status, error: `HTTP ${result.status}` }
+    : { status: null, error: `${result.error}: ${result.message}` };
+}
+
+/** How long a claimed parked task may take before another instance may claim it again. */
+export function claimLeaseMs(requestTimeoutMs: number): number {
+  return requestTimeoutMs + CLAIM_LEASE_MARGIN_MS;
+}

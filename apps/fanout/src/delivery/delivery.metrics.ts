@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { MetricsRegistry } from '@herald/observability';
+import { eventDeliveryLatency, type EventDeliveryLatency } from '../event-latency.metric';
+
+export type DeliveryOutcomeLabel = 'delivered' | 'failed' | 'dead_lettered' | 'dropped';
+
+/** The delivery engine's metrics (SPEC §8), registered on the process registry. */
+export class DeliveryMetrics {
+  readonly deliveries: Counter<'outcome' | 'status_class'>;
+  readonly attemptDuration: Histogram;
+  readonly eventLatency: EventDeliveryLatency;
+  readonly deadLetters: Counter;
+  readonly badRecords: Counter<'topic'>;
+
+  constructor(metrics: MetricsRegistry, retriesPending: () => Promise<number>) {
+    const registers = [metrics.registry];
+    this.deliveries = new Counter({
+      name: 'herald_deliveries_total',
+      help: 'Webhook delivery attempts by outcome and HTTP status class (none: no response)',
+      labelNames: ['outcome', 'status_class'],
+      registers,
+    });
+    this.attemptDuration = new Histogram({
+      name: 'herald_delivery_attempt_duration_seconds',
+      help: 'Duration of one webhook attempt, connect to response',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+      registers,
+    });
+    this.eventLatency = eventDeliveryLatency(metrics);
+    this.deadLetters = new Counter({
+      name: 'herald_dead_letters_total',
+      help: 'Deliveries given up on after their last retry',
+      registers,
+    });
+    this.badRecords = new Counter({
+      name: 'herald_delivery_bad_records_total',
+      help: 'Channel records that are not valid CloudEvents and were skipped',
+      labelNames: ['topic'],
+      registers,
+    });
+    new Gauge({
+      name: 'herald_retries_pending',
+      help: 'Deliveries parked for a later retry, across all instances',
+      registers,
+      async collect() {
+        this.set(await retriesPending());
+      },
+    });
+  }
+
+  attempt(outcome: DeliveryOutcomeLabel, status: number | null, durationMs: number): void {
+    const statusClass = status === null ? 'none' : `${Math.floor(status / 100)}xx`;
+    this.deliveries.inc({ outcome, status_class: statusClass });
+    this.attemptDuration.observe(durationMs / 1000);
+  }
+}

@@ -1,0 +1,324 @@
+import { resolve } from 'node:path';
+import {
+  Inject,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { ContractRegistry, loadContract, type ContractConfig } from '@herald/contract';
+import {
+  WebhookClient,
+  createAddressPolicy,
+  systemResolver,
+  type DeliveryConfig,
+  type HostResolver,
+} from '@herald/delivery';
+import {
+  ConsumerRunner,
+  KafkaConnection,
+  KafkaPublisher,
+  OffsetLookup,
+  OffsetRangeReader,
+  TopicProvisioner,
+} from '@herald/kafka';
+import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
+import {
+  DeadLetterRepository,
+  DeliveryLogRepository,
+  RedisConnection,
+  ReplayRepository,
+  RetryParkingStore,
+  STORE_KEYS,
+  SubscriptionRepository,
+  SubscriptionStatsRepository,
+  type StoreKeys,
+} from '@herald/store';
+import { SubscriptionIndex } from '../subscriptions/subscription-index';
+import { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
+import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
+import { DeadLetterWriter } from './dead-letter.writer';
+import { DeliveryEngine, claimLeaseMs } from './delivery.engine';
+import { DeliveryMetrics } from './delivery.metrics';
+import { DeliveryRecordsWriter } from './delivery-records.writer';
+import { DeliveryService } from './delivery.service';
+import type { FanoutDeliveryConfig } from './delivery.config';
+import { ParkedTaskPoller } from './parked-task.poller';
+import { RequestRunner } from './request.runner';
+import { SourceConsumer } from './source-consumer';
+
+/** Herald's version, sent as `user-agent: Herald/<version>`. */
+export const HERALD_VERSION = '0.1.0';
+
+export interface DeliveryModuleConfig {
+  readonly fanoutDelivery: FanoutDeliveryConfig;
+  readonly delivery: DeliveryConfig;
+  readonly contract: ContractConfig;
+}
+
+export interface DeliveryModuleOptions {
+  /** Resolves webhook host names at connect time; tests may map names to chosen addresses. */
+  readonly resolver?: HostResolver;
+  /** The contract, already loaded (tests share one; parsing takes seconds); default: load `contract.dir`. */
+  readonly contract?: ContractRegistry;
+}
+
+/**
+ * The webhook delivery engine. Needs StoreModule, SubscriptionStoreModule and KafkaModule;
+ * brings the subscription index with it.
+ */
+@Module({})
+export class DeliveryModule
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  constructor(@Inject(DeliveryService) private readonly service: DeliveryService) {}
+
+  static forRoot(config: DeliveryModuleConfig, options: DeliveryModuleOptions = {}): DynamicModule {
+    const { fanoutDelivery, delivery } = config;
+    return {
+      module: DeliveryModule,
+      imports: [SubscriptionsModule],
+      providers: [
+        {
+          provide: ContractRegistry,
+          useFactory: () => options.contract ?? loadContract(resolve(config.contract.dir)),
+        },
+        {
+          provide: RetryParkingStore,
+          inject: [RedisConnection, STORE_KEYS],
+          useFactory: (redis: RedisConnection, keys: StoreKeys) =>
+            new RetryParkingStore(redis, keys),
+        },
+        {
+          provide: DeliveryMetrics,
+          inject: [MetricsRegistry, RetryParkingStore],
+          useFactory: (metrics: MetricsRegistry, parking: RetryParkingStore) =>
+            new DeliveryMetrics(metrics, () => withTimeout(parking.count(), 1000)),
+        },
+        {
+          provide: WebhookClient,
+          useFactory: () =>
+            new WebhookClient({
+              policy: createAddressPolicy(delivery.allowedNetworks),
+              resolver: options.resolver ?? systemResolver,
+              connectTimeoutMs: delivery.connectTimeoutMs,
+              requestTimeoutMs: delivery.requestTimeoutMs,
+            }),
+        },
+        {
+          provide: DeliveryRecordsWriter,
+          inject: [DeliveryLogRepository, SubscriptionStatsRepository, LOGGER],
+          useFactory: (
+            log: DeliveryLogRepository,
+            stats: SubscriptionStatsRepository,
+            logger: Logger,
+          ) =>
+            new DeliveryRecordsWriter(
+              log,
+              stats,
+              logger.child({ component: 'delivery-records' }),
+              fanoutDelivery.attemptLog,
+            ),
+        },
+        {
+          provide: DeadLetterWriter,
+          inject: [KafkaPublisher, DeadLetterRepository],
+          useFactory: (publisher: KafkaPublisher, deadLetters: DeadLetterRepository) =>
+            new DeadLetterWriter(publisher, deadLetters),
+        },
+        {
+          provide: DeliveryEngine,
+          inject: [
+            SubscriptionIndex,
+            WebhookClient,
+            RetryParkingStore,
+            SubscriptionRepository,
+            DeliveryRecordsWriter,
+            DeadLetterWriter,
+            DeliveryMetrics,
+            LOGGER,
+          ],
+          useFactory: (
+            index: SubscriptionIndex,
+            client: WebhookClient,
+            parking: RetryParkingStore,
+            repository: SubscriptionRepository,
+            records: DeliveryRecordsWriter,
+            deadLetters: DeadLetterWriter,
+            metrics: DeliveryMetrics,
+            logger: Logger,
+          ) =>
+            new DeliveryEngine({
+              index,
+              client,
+              parking,
+              repository,
+              records,
+              deadLetters,
+              metrics,
+              config: fanoutDelivery,
+              requestTimeoutMs: delivery.requestTimeoutMs,
+              version: HERALD_VERSION,
+              logger: logger.child({ component: 'delivery' }),
+            }),
+        },
+        {
+          provide: SourceConsumer,
+          inject: [
+            KafkaConnection,
+            MetricsRegistry,
+            ContractRegistry,
+            DeliveryEngine,
+            SubscriptionIndex,
+            RetryParkingStore,
+            DeliveryMetrics,
+            LOGGER,
+          ],
+          useFactory: (
+            connection: KafkaConnection,
+            metrics: MetricsRegistry,
+            contract: ContractRegistry,
+            engine: DeliveryEngine,
+            index: SubscriptionIndex,
+            parking: RetryParkingStore,
+            deliveryMetrics: DeliveryMetrics,
+            logger: Logger,
+          ) => {
+            const child = logger.child({ component: 'delivery-source' });
+            const runner = new ConsumerRunner(connection, child, { registry: metrics.registry });
+            return new SourceConsumer(runner, engine, index, parking, deliveryMetrics, child, {
+              group: fanoutDelivery.group,
+              topics: contract.topics().map((topic) => topic.topic),
+              maxBacklog: fanoutDelivery.maxBacklog,
+              commitIntervalMs: fanoutDelivery.commitIntervalMs,
+            });
+          },
+        },
+        {
+          provide: ParkedTaskPoller,
+          inject: [RetryParkingStore, DeliveryEngine, SubscriptionIndex, LOGGER],
+          useFactory: (
+            parking: RetryParkingStore,
+            engine: DeliveryEngine,
+            index: SubscriptionIndex,
+            logger: Logger,
+          ) =>
+            new ParkedTaskPoller(
+              parking,
+              engine,
+              index,
+              logger.child({ component: 'parked-retries' }),
+              {
+                intervalMs: fanoutDelivery.pollIntervalMs,
+                leaseMs: claimLeaseMs(delivery.requestTimeoutMs),
+              },
+            ),
+        },
+        {
+          provide: RequestRunner,
+          inject: [
+            ContractRegistry,
+            SubscriptionIndex,
+            SubscriptionIndexSync,
+            DeliveryEngine,
+            ReplayRepository,
+            DeadLetterRepository,
+            RetryParkingStore,
+            KafkaConnection,
+            LOGGER,
+          ],
+          useFactory: (
+            contract: ContractRegistry,
+            index: SubscriptionIndex,
+            sync: SubscriptionIndexSync,
+            engine: DeliveryEngine,
+            replays: ReplayRepository,
+            deadLetters: DeadLetterRepository,
+            parking: RetryParkingStore,
+            connection: KafkaConnection,
+            logger: Logger,
+          ) => {
+            const child = logger.child({ component: 'replays' });
+            return new RequestRunner({
+              contract,
+              index,
+              sync,
+              engine,
+              replays,
+              deadLetters,
+              parking,
+              offsets: new OffsetLookup(connection),
+              reader: new OffsetRangeReader(connection, child),
+              logger: child,
+              laneMemory: fanoutDelivery.laneMemory,
+            });
+          },
+        },
+        {
+          provide: DeliveryService,
+          inject: [
+            ContractRegistry,
+            TopicProvisioner,
+            SubscriptionIndexSync,
+            SourceConsumer,
+            ParkedTaskPoller,
+            RequestRunner,
+            DeliveryEngine,
+            DeliveryRecordsWriter,
+            WebhookClient,
+            LOGGER,
+          ],
+          useFactory: (
+            contract: ContractRegistry,
+            provisioner: TopicProvisioner,
+            sync: SubscriptionIndexSync,
+            source: SourceConsumer,
+            poller: ParkedTaskPoller,
+            requests: RequestRunner,
+            engine: DeliveryEngine,
+            records: DeliveryRecordsWriter,
+            client: WebhookClient,
+            logger: Logger,
+          ) =>
+            new DeliveryService(
+              contract,
+              provisioner,
+              sync,
+              source,
+              poller,
+              requests,
+              engine,
+              records,
+              client,
+              logger.child({ component: 'delivery' }),
+              Math.min(delivery.requestTimeoutMs, 10_000),
+            ),
+        },
+      ],
+      exports: [DeliveryService, DeliveryEngine, ContractRegistry],
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    this.service.start();
+  }
+
+  // Before KafkaModule and StoreModule close their connections.
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.service.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.service.close();
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error('timed out')), timeoutMs).unref(),
+    ),
+  ]);
+}

@@ -1,0 +1,88 @@
+import type { Logger } from '@herald/observability';
+import type { RetryParkingStore } from '@herald/store';
+import type { SubscriptionIndex } from '../subscriptions/subscription-index';
+import type { DeliveryEngine } from './delivery.engine';
+import { parseClaimedTask } from './delivery-task';
+
+const DROP_BATCH = 100;
+
+/**
+ * Looks for parked tasks that are due and claims, per subscription, only as many as its lane can
+ * start now, so a slow subscription's backlog stays in Redis and never crowds out others. Tasks
+ * of subscriptions that are gone, paused or disabled are dropped (not kept for later).
+ */
+export class ParkedTaskPoller {
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly parking: RetryParkingStore,
+    private readonly engine: DeliveryEngine,
+    private readonly index: SubscriptionIndex,
+    private readonly logger: Logger,
+    private readonly options: { intervalMs: number; leaseMs: number },
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.polling = this.poll()
+        .catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'polling parked retries failed');
+          return false;
+        })
+        .then((busy) => this.schedule(busy ? 10 : this.options.intervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One round; true when there was more due work than could be taken. */
+  async poll(nowMs: number = Date.now()): Promise<boolean> {
+    const due = await this.parking.dueSubscriptions(nowMs);
+    let busy = false;
+    for (const subscriptionId of due) {
+      if (this.stopped) return false;
+      const entry = this.index.get(subscriptionId);
+      const active =
+        entry !== undefined &&
+        entry.subscription.status === 'active' &&
+        entry.subscription.kind === 'webhook';
+      const limit = active ? this.engine.capacity(subscriptionId) : DROP_BATCH;
+      if (limit === 0) continue;
+      const claims = await this.parking.claimDue(subscriptionId, {
+        nowMs,
+        leaseMs: this.options.leaseMs,
+        limit,
+      });
+      if (claims.length === limit) busy = true;
+      for (const claim of claims) {
+        const task = parseClaimedTask(claim);
+        if (task && active && this.engine.submitClaimed(task)) continue;
+        if (!task)
+          this.logger.error(
+            { subscriptionId, queueId: claim.queueId },
+            'unreadable parked task dropped',
+          );
+        await this.parking.finish(
+          claim,
+          { kind: 'drop-queue' },
+          task?.origin === 'live'
+            ? { topic: task.source.topic, partition: task.source.partition }
+            : null,
+        );
+      }
+    }
+    return busy;
+  }
+}

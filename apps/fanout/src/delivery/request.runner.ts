@@ -1,0 +1,366 @@
+import type { ContractRegistry } from '@herald/contract';
+import type { OffsetLookup, OffsetRangeReader, PartitionRange } from '@herald/kafka';
+import type { Logger } from '@herald/observability';
+import type {
+  DeadLetter,
+  DeadLetterRepository,
+  RedriveRequest,
+  Replay,
+  ReplayProgress,
+  ReplayRepository,
+  RetryParkingStore,
+} from '@herald/store';
+import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
+import type { SubscriptionIndex } from '../subscriptions/subscription-index';
+import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
+import type { DeliveryEngine } from './delivery.engine';
+import { matchingAmong } from './delivery-router';
+import {
+  orderingQueueId,
+  serializeTask,
+  type DeliveryTask,
+  type TaskTicket,
+} from './delivery-task';
+import { parseSourceEvent, type SourceEvent } from './source-event';
+
+const POLL_INTERVAL_MS = 2000;
+const PROGRESS_INTERVAL_MS = 500;
+const BACKPRESSURE_WAIT_MS = 20;
+
+/**
+ * Carries out what the subscription API queued for the engine.
+ *
+ * Replays: the offsets of the start time are looked up in every topic carrying a type the
+ * subscription matches (ListOffsets by timestamp), the end offsets are captured (or looked up
+ * for the end time), and a reader outside the consumer group feeds exactly that range into the
+ * subscription's lane, marked `herald-replay: true`, ordered per key among themselves, while
+ * live delivery goes on beside it.
+ *
+ * Redrives: each dead letter's event is read back from Kafka by its offset and parked, due at
+ * once, as a fresh delivery, so it survives a crash from the moment the redrive is accepted.
+ */
+export class RequestRunner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private readonly abort = new AbortController();
+  private wake = false;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      readonly contract: ContractRegistry;
+      readonly index: SubscriptionIndex;
+      readonly sync: SubscriptionIndexSync;
+      readonly engine: DeliveryEngine;
+      readonly replays: ReplayRepository;
+      readonly deadLetters: DeadLetterRepository;
+      readonly parking: RetryParkingStore;
+      readonly offsets: OffsetLookup;
+      readonly reader: OffsetRangeReader;
+      readonly logger: Logger;
+      readonly laneMemory: number;
+    },
+  ) {}
+
+  start(): void {
+    this.deps.sync.onWork(() => this.trigger());
+    this.trigger();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    await this.running;
+    await this.deps.offsets.close();
+  }
+
+  private trigger(): void {
+    if (this.stopped) return;
+    this.wake = true;
+    this.running = this.running.then(async () => {
+      while (this.wake && !this.stopped) {
+        this.wake = false;
+        await this.drainQueues();
+      }
+    });
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.trigger(), POLL_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private async drainQueues(): Promise<void> {
+    try {
+      for (
+        let redrive = await this.deps.deadLetters.claimRedrive();
+        redrive && !this.stopped;
+        redrive = await this.deps.deadLetters.claimRedrive()
+      )
+        await this.redrive(redrive);
+      for (
+        let replay = await this.deps.replays.claim();
+        replay && !this.stopped;
+        replay = await this.deps.replays.claim()
+      )
+        await this.replay(replay);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'replay or redrive work failed; trying again later');
+    }
+  }
+
+  private async redrive(request: RedriveRequest): Promise<void> {
+    const letters = request.ids
+      ? await this.deps.deadLetters.get(request.subscriptionId, request.ids)
+      : await this.notRedriven(request.subscriptionId);
+    const byId = new Map(
+      letters.map((letter) => [
+        `${letter.topic}\u0000${letter.partition}\u0000${letter.offset}`,
+        letter,
+      ]),
+    );
+    const events = await this.readEvents(letters);
+    let parked = 0;
+    for (const [position, source] of events) {
+      const letter = byId.get(position);
+      if (!letter) continue;
+      const task: DeliveryTask = {
+        subscriptionId: request.subscriptionId,
+        source,
+        attempt: 1,
+        firstAttemptAt: null,
+        origin: 'redrive',
+        replayId: null,
+        queueId: `d.${letter.id}`,
+        ordered: false,
+        ticket: null,
+        claim: null,
+      };
+      await this.deps.parking.park({
+        subscriptionId: request.subscriptionId,
+        queueId: task.queueId,
+        task: serializeTask(task),
+        dueMs: Date.now(),
+        mode: 'create',
+        owner: null,
+      });
+      parked += 1;
+    }
+    await this.deps.deadLetters.markRedriven(
+      request.subscriptionId,
+      letters.map((l) => l.id),
+      request.id,
+    );
+    await this.deps.deadLetters.finishRedrive(request.id);
+    this.deps.logger.info(
+      {
+        subscriptionId: request.subscriptionId,
+        redriveId: request.id,
+        letters: letters.length,
+        parked,
+      },
+      'dead letters redriven',
+    );
+  }
+
+  private async notRedriven(subscriptionId: string): Promise<DeadLetter[]> {
+    const letters: DeadLetter[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.deps.deadLetters.list(subscriptionId, { limit: 100, cursor });
+      letters.push(...page.items.filter((letter) => letter.redrivenAt === null));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return letters;
+  }
+
+  /** The events at the letters' positions, read back from Kafka, by `topic\0partition\0offset`. */
+  private async readEvents(letters: readonly DeadLetter[]): Promise<Map<string, SourceEvent>> {
+    const wanted = new Set(letters.map((l) => `${l.topic}\u0000${l.partition}\u0000${l.offset}`));
+    const spans = new Map<string, PartitionRange>();
+    for (const letter of letters) {
+      const key = `${letter.topic}\u0000${letter.partition}`;
+      const span = spans.get(key);
+      const from = BigInt(letter.offset);
+      spans.set(key, {
+        topic: letter.topic,
+        partition: letter.partition,
+        from: String(span && BigInt(span.from) < from ? BigInt(span.from) : from),
+        to: String(span && BigInt(span.to) > from + 1n ? BigInt(span.to) : from + 1n),
+      });
+    }
+    const events = new Map<string, SourceEvent>();
+    await this.deps.reader.read(
+      [...spans.values()],
+      ({ records }) => {
+        for (const record of records) {
+          const key = `${record.topic}\u0000${record.partition}\u0000${record.offset}`;
+          if (!wanted.has(key)) continue;
+          const parsed = parseSourceEvent(record);
+          if (parsed.ok) events.set(key, parsed.source);
+        }
+        return Promise.resolve();
+      },
+      { signal: this.abort.signal },
+    );
+    return events;
+  }
+
+  private async replay(replay: Replay): Promise<void> {
+    const entry = this.deps.index.get(replay.subscriptionId);
+    if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook') {
+      await this.deps.replays.finish(replay.id, {
+        status: 'failed',
+        error: 'the subscription is not an active webhook',
+      });
+      return;
+    }
+    if (!('time' in replay.from) || (replay.to !== null && !('time' in replay.to))) {
+      await this.deps.replays.finish(replay.id, {
+        status: 'failed',
+        error: 'webhook replays take times; cursors are for streams',
+      });
+      return;
+    }
+    const fromMs = Date.parse(replay.from.time);
+    const toMs = replay.to !== null && 'time' in replay.to ? Date.parse(replay.to.time) : null;
+    try {
+      const ranges = await this.replayRanges(entry, fromMs, toMs);
+      this.deps.logger.info(
+        { replayId: replay.id, subscriptionId: replay.subscriptionId, ranges },
+        'replay started',
+      );
+      const outcome = await this.feed(replay, entry, ranges);
+      await this.deps.replays.finish(replay.id, outcome);
+      this.deps.logger.info({ replayId: replay.id, ...outcome }, 'replay finished');
+    } catch (error) {
+      this.deps.logger.warn({ err: error, replayId: replay.id }, 'replay failed');
+      await this.deps.replays.finish(replay.id, {
+        status: 'failed',
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  private async replayRanges(
+    entry: IndexedSubscription,
+    fromMs: number,
+    toMs: number | null,
+  ): Promise<PartitionRange[]> {
+    const topics = this.deps.contract
+      .topics()
+      .filter((topic) => topic.types.some((type) => entry.matchesType(type)));
+    const ranges: PartitionRange[] = [];
+    for (const { topic } of topics) {
+      const starts = await this.deps.offsets.offsetsAt(topic, fromMs);
+      const ends =
+        toMs === null
+          ? await this.deps.offsets.endOffsets(topic)
+          : await this.deps.offsets.offsetsAt(topic, toMs);
+      for (const start of starts) {
+        const end = ends.find((e) => e.partition === start.partition);
+        if (end && BigInt(end.offset) > BigInt(start.offset))
+          ranges.push({ topic, partition: start.partition, from: start.offset, to: end.offset });
+      }
+    }
+    return ranges;
+  }
+
+  /** Reads the ranges into the lane and waits until every task is settled. */
+  private async feed(
+    replay: Replay,
+    entry: IndexedSubscription,
+    ranges: PartitionRange[],
+  ): Promise<{ status: 'completed' | 'cancelled'; error?: string }> {
+    const id = entry.subscription.id;
+    const delta: { -readonly [K in keyof ReplayProgress]: number } = {
+      scanned: 0,
+      matched: 0,
+      delivered: 0,
+      deadLettered: 0,
+    };
+    let unsettled = 0;
+    let cancelled = false;
+    const flush = async () => {
+      const now = { ...delta };
+      delta.scanned = delta.matched = delta.delivered = delta.deadLettered = 0;
+      if (Object.values(now).some((n) => n > 0))
+        await this.deps.replays.addProgress(replay.id, now);
+    };
+    const progress = setInterval(() => void flush().catch(() => undefined), PROGRESS_INTERVAL_MS);
+    const active = () => {
+      const current = this.deps.index.get(id);
+      cancelled ||= this.stopped || !current || current.subscription.status !== 'active';
+      return !cancelled;
+    };
+    const ticket: TaskTicket = {
+      settle: () => {
+        unsettled -= 1;
+      },
+      get current() {
+        return !cancelled;
+      },
+      owner: null,
+      outcome: (how) => {
+        if (how === 'delivered') delta.delivered += 1;
+        else delta.deadLettered += 1;
+      },
+    };
+    try {
+      await this.deps.reader.read(
+        ranges,
+        async (batch) => {
+          for (const record of batch.records) {
+            if (!active()) return;
+            delta.scanned += 1;
+            const parsed = parseSourceEvent(record);
+            if (!parsed.ok) continue;
+            const source = parsed.source;
+            const current = this.deps.index.get(id);
+            if (
+              !current ||
+              !current.matchesType(source.event.type) ||
+              matchingAmong([current], source, false).length === 0
+            )
+              continue;
+            delta.matched += 1;
+            // Keep the lane's memory for live work: wait while the replay fills half of it.
+            while (this.deps.engine.held(id) > this.deps.laneMemory / 2 && active()) {
+              await new Promise((resolve) => setTimeout(resolve, BACKPRESSURE_WAIT_MS));
+              await batch.heartbeat();
+            }
+            const ordered = current.subscription.ordering === 'key' && source.key !== null;
+            unsettled += 1;
+            this.deps.engine.submit({
+              subscriptionId: id,
+              source,
+              attempt: 1,
+              firstAttemptAt: null,
+              origin: 'replay',
+              replayId: replay.id,
+              queueId: ordered
+                ? orderingQueueId(source, replay.id)
+                : `t.r.${replay.id}.${source.topic}.${source.partition}.${source.offset}`,
+              ordered,
+              ticket,
+              claim: null,
+            });
+          }
+        },
+        { signal: this.abort.signal },
+      );
+      while (unsettled > 0 && active())
+        await new Promise((resolve) => setTimeout(resolve, BACKPRESSURE_WAIT_MS * 5));
+    } finally {
+      clearInterval(progress);
+      await flush().catch(() => undefined);
+    }
+    if (cancelled || this.stopped)
+      return {
+        status: 'cancelled',
+        error: this.stopped
+          ? 'interrupted by a shutdown; request it again'
+          : 'the subscription is no longer active',
+      };
+    return { status: 'completed' };
+  }
+}

@@ -1,0 +1,80 @@
+import { compileEventFilter, compileTypePattern, type EventFilter } from '@herald/contract';
+import { DEFAULT_RETRY_DELAYS_MS, parseRetrySchedule, type RetryDelays } from '@herald/delivery';
+import type { StoredSubscription, Subscription, SubscriptionSecrets } from '@herald/store';
+
+/** A subscription with everything the hot path needs compiled once. */
+export interface IndexedSubscription {
+  readonly subscription: Subscription;
+  readonly secrets: SubscriptionSecrets;
+  /** Its type globs, within the types its creating key was allowed. */
+  readonly matchesType: (type: string) => boolean;
+  /** Its filter over the structured CloudEvent, or null when it has none. */
+  readonly filter: EventFilter | null;
+  /**
+   * Live delivery starts with records stored at or after this time (ms): its creation for
+   * `from: latest`, so it never gets what was published before it existed.
+   */
+  readonly sinceMs: number;
+  readonly retryDelays: RetryDelays;
+  /** Why it can receive nothing (a stored filter or schedule that no longer compiles), or null. */
+  readonly problem: string | null;
+}
+
+/** Compiles a stored subscription; a part that does not compile leaves it matching nothing. */
+export function compileSubscription(stored: StoredSubscription): IndexedSubscription {
+  const { subscription, secrets } = stored;
+  const problems: string[] = [];
+  const typeMatchers = compileAll(subscription.types, problems);
+  const allowedMatchers =
+    subscription.allowedTypes === null ? null : compileAll(subscription.allowedTypes, problems);
+  let filter: EventFilter | null = null;
+  if (subscription.filter !== null) {
+    const compiled = compileEventFilter(subscription.filter);
+    if (compiled.ok) filter = compiled.matches;
+    else
+      problems.push(
+        `filter: ${compiled.errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`,
+      );
+  }
+  let retryDelays: RetryDelays = DEFAULT_RETRY_DELAYS_MS;
+  try {
+    retryDelays = parseRetrySchedule(subscription.retry.schedule);
+  } catch (error) {
+    problems.push(`retry schedule: ${(error as Error).message}`);
+  }
+  const problem = problems.length > 0 ? problems.join('; ') : null;
+  return {
+    subscription,
+    secrets,
+    matchesType: (type) =>
+      problem === null &&
+      typeMatchers.some((matches) => matches(type)) &&
+      (allowedMatchers === null || allowedMatchers.some((matches) => matches(type))),
+    filter,
+    sinceMs: startOf(subscription),
+    retryDelays,
+    problem,
+  };
+}
+
+function compileAll(
+  patterns: readonly string[],
+  problems: string[],
+): ((type: string) => boolean)[] {
+  return patterns.flatMap((pattern) => {
+    try {
+      return [compileTypePattern(pattern)];
+    } catch (error) {
+      problems.push((error as Error).message);
+      return [];
+    }
+  });
+}
+
+function startOf(subscription: Subscription): number {
+  if (subscription.from === 'earliest') return 0;
+  const at = Date.parse(
+    subscription.from === 'latest' ? subscription.createdAt : subscription.from,
+  );
+  return Number.isNaN(at) ? 0 : at;
+}

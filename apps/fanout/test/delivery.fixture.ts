@@ -1,0 +1,285 @@
+// Shared by the delivery tests: fanout in this process or as a child process, subscriptions
+// written straight into the store (as the subscription API writes them), events published
+// straight to the channel topics, and receivers that record what arrives.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig } from '@herald/config';
+import { loadContract, type ContractRegistry } from '@herald/contract';
+import { generateSecret } from '@herald/delivery';
+import {
+  KafkaPublisher,
+  toKafkaHeaders,
+  type KafkaConnection,
+  type OutgoingRecord,
+} from '@herald/kafka';
+import { createTestConnection, waitFor } from '@herald/kafka/testing';
+import { createObservability } from '@herald/observability';
+import {
+  DeadLetterRepository,
+  RedisConnection,
+  ReplayRepository,
+  SecretCipher,
+  SubscriptionRepository,
+  storeKeys,
+  type NewSubscription,
+  type StoredSubscription,
+} from '@herald/store';
+import { freePort } from '@herald/test-harness';
+import { SERVICE } from '../src/app.module';
+import { DeliveryService } from '../src/delivery/delivery.service';
+import { startFanout } from '../src/fanout.app';
+import { fanoutConfigFragments } from '../src/fanout.config';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+
+let contract: Promise<ContractRegistry> | undefined;
+
+/** The shipped contract, loaded once per test file. */
+export function shippedContract(): Promise<ContractRegistry> {
+  contract ??= loadContract(resolve(REPO_ROOT, 'asyncapi'));
+  return contract;
+}
+
+/** What one fanout needs to find its broker, Redis and the secrets of its subscriptions. */
+export interface FanoutEnv {
+  readonly brokers: string;
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly secretKey: string;
+  readonly group: string;
+}
+
+export function newFanoutEnv(brokers: string, redisUrl: string): FanoutEnv {
+  return {
+    brokers,
+    redisUrl,
+    prefix: `test:${randomUUID().slice(0, 8)}:`,
+    secretKey: randomBytes(32).toString('base64'),
+    group: `fanout-${randomUUID().slice(0, 8)}`,
+  };
+}
+
+function envOf(
+  setup: FanoutEnv,
+  port: number,
+  extra: Record<string, string>,
+): Record<string, string> {
+  return {
+    KAFKA_BROKERS: setup.brokers,
+    REDIS_URL: setup.redisUrl,
+    HERALD_REDIS_PREFIX: setup.prefix,
+    HERALD_SECRET_KEY: setup.secretKey,
+    HERALD_FANOUT_GROUP: setup.group,
+    HERALD_CONTRACTS: resolve(REPO_ROOT, 'asyncapi'),
+    HERALD_ALLOWED_NETWORKS: '127.0.0.0/8',
+    FANOUT_PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.HERALD_TEST_LOG ?? 'silent',
+    KAFKA_LAG_INTERVAL_MS: '1000',
+    HERALD_DELIVERY_COMMIT_INTERVAL_MS: '200',
+    HERALD_DELIVERY_POLL_INTERVAL_MS: '100',
+    ...extra,
+  };
+}
+
+export interface InProcessFanout {
+  readonly app: NestFastifyApplication;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** fanout in this process on a free port; resolves once it consumes. */
+export async function startFanoutInProcess(
+  setup: FanoutEnv,
+  env: Record<string, string> = {},
+): Promise<InProcessFanout> {
+  const config = loadConfig(fanoutConfigFragments, envOf(setup, 0, env));
+  const observability = createObservability(SERVICE, config.observability);
+  const app = await startFanout(config, observability, { contract: await shippedContract() });
+  await app.get(DeliveryService).ready();
+  const { port } = app.getHttpServer().address() as { port: number };
+  return { app, url: `http://127.0.0.1:${port}`, stop: () => app.close() };
+}
+
+export interface FanoutProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Everything it logged (JSON lines), for diagnosing a failure. */
+  readonly output: string[];
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** fanout as a child process (`node -r @swc-node/register apps/fanout/src/main.ts`); resolves once it consumes. */
+export async function spawnFanout(
+  setup: FanoutEnv,
+  env: Record<string, string> = {},
+): Promise<FanoutProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/fanout/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...envOf(setup, port, { LOG_LEVEL: 'info', ...env }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let consuming = false;
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output.push(text);
+    if (text.includes('delivery engine consuming')) consuming = true;
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  await waitFor(() => consuming || child.exitCode !== null, {
+    timeoutMs: 60_000,
+    what: 'fanout to start consuming',
+  });
+  if (!consuming) throw new Error(`fanout exited early:\n${output.join('')}`);
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** The store as the subscription API sees it, under the fanout's prefix. */
+export async function storeFor(setup: FanoutEnv) {
+  const redis = new RedisConnection({ url: setup.redisUrl, prefix: setup.prefix }, 'herald-test');
+  await redis.connect();
+  const keys = storeKeys(setup.prefix);
+  return {
+    redis,
+    keys,
+    subscriptions: new SubscriptionRepository(
+      redis,
+      keys,
+      new SecretCipher(Buffer.from(setup.secretKey, 'base64')),
+    ),
+    deadLetters: new DeadLetterRepository(redis, keys),
+    replays: new ReplayRepository(redis, keys),
+    async cleanup() {
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.client.scan(
+          cursor,
+          'MATCH',
+          `${setup.prefix}*`,
+          'COUNT',
+          500,
+        );
+        if (found.length > 0) await redis.client.del(...found);
+        cursor = next;
+      } while (cursor !== '0');
+      await redis.close();
+    },
+  };
+}
+
+export type TestStore = Awaited<ReturnType<typeof storeFor>>;
+
+/** Creates an active webhook subscription as the API would; returns it with its secret. */
+export async function createSubscription(
+  store: TestStore,
+  url: string,
+  overrides: Partial<NewSubscription> = {},
+  secrets: { previous?: { secret: string; expiresAt: string } } = {},
+): Promise<StoredSubscription & { secret: string }> {
+  const secret = generateSecret();
+  const stored = await store.subscriptions.create(
+    {
+      tenant: 'acme',
+      kind: 'webhook',
+      url,
+      types: ['order.*'],
+      allowedTypes: null,
+      filter: null,
+      format: 'cloudevents',
+      ordering: 'key',
+      from: 'latest',
+      maxInFlight: 16,
+      maxPerSecond: null,
+      retry: { schedule: ['100ms', '200ms', '400ms'] },
+      headers: {},
+      authType: null,
+      verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
+      description: null,
+      metadata: {},
+      status: 'active',
+      statusReason: null,
+      createdByKey: 'admin',
+      ...overrides,
+    },
+    { signing: { current: secret, previous: secrets.previous ?? null }, auth: null },
+  );
+  return { ...stored, secret };
+}
+
+export interface TestEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly key: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Publishes events as the ingest bridge writes them (CloudEvents binary mode). */
+export class EventPublisher {
+  readonly connection: KafkaConnection;
+  readonly publisher: KafkaPublisher;
+
+  constructor(brokers: string) {
+    this.connection = createTestConnection(brokers, 'silent');
+    this.publisher = new KafkaPublisher(this.connection, pino({ level: 'silent' }), {
+      timeoutMs: 20_000,
+    });
+  }
+
+  async publish(events: readonly TestEvent[], topic = 'orders.v1'): Promise<void> {
+    const records: OutgoingRecord[] = events.map((event) => ({
+      topic,
+      key: event.key,
+      value: JSON.stringify(event.data),
+      headers: toKafkaHeaders({
+        id: event.id,
+        source: '/test',
+        type: event.type,
+        time: new Date().toISOString(),
+      }),
+    }));
+    for (let i = 0; i < records.length; i += 500)
+      await this.publisher.publish(records.slice(i, i + 500));
+  }
+
+  async close(): Promise<void> {
+    await this.publisher.close();
+    await this.connection.close();
+  }
+}
+
+/** `count` order events over `keys` keys, each carrying its key and sequence number within the key. */
+export function orderEvents(
+  count: number,
+  keys: number,
+  prefix = randomUUID().slice(0, 6),
+): TestEvent[] {
+  const seq = new Map<string, number>();
+  return Array.from({ length: count }, (_, i) => {
+    const key = `${prefix}-k${i % keys}`;
+    const n = (seq.get(key) ?? 0) + 1;
+    seq.set(key, n);
+    return {
+      id: `${prefix}-e${i}`,
+      type: 'order.created',
+      key,
+      data: { orderId: key, seq: n, total: i % 200 },
+    };
+  });
+}
+
+export { waitFor };
