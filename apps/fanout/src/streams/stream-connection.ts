@@ -1,0 +1,232 @@
+import type { PartitionFetcher } from '@herald/kafka';
+import type { Logger } from '@herald/observability';
+import { toPartitionPositions, type LiveTail, type TailEntry } from './live-tail';
+import { decodeCursor, encodeCursor, partitionKey, type CursorPositions } from './stream-cursor';
+import { toStreamEvent, type StreamEvent } from './stream-event';
+import type { StreamSelection } from './stream-request';
+
+export type Transport = 'sse' | 'ws' | 'poll';
+
+/** Why a stream ended; the client is told (except when it left on its own). */
+export type EndReason = 'slow_consumer' | 'shutdown' | 'server_error' | 'client_closed' | 'done';
+
+/** One transport's side of a connection: it frames and queues what the connection sends. */
+export interface StreamSink {
+  readonly transport: Transport;
+  /**
+   * When full, a client in step with the live tail is too slow and is dropped (SSE, WebSocket:
+   * its send buffer is past the bound); a poll is simply complete.
+   */
+  readonly dropWhenFull: boolean;
+  /** Nothing more should be queued now. */
+  full(): boolean;
+  /** Queues one event. `entry` is given when `cursor` is that ring entry's own (frames can be shared). */
+  send(event: StreamEvent, cursor: string, entry: TailEntry | null): void;
+  heartbeat(): void;
+  /** Final words (where to resume, and why), then the transport closes. Not called for `client_closed`. */
+  end(reason: EndReason, cursor: string): void;
+}
+
+/** Where a connection starts: a ring sequence in step with the tail, or positions of its own. */
+export type StartPoint = { seq: number; cursor: string } | { positions: CursorPositions };
+
+export interface ConnectionHooks {
+  readonly tail: LiveTail;
+  readonly logger: Logger;
+  /** A group-less reader for catching up from Kafka. */
+  createFetcher(): PartitionFetcher;
+  sent(connection: StreamConnection, event: StreamEvent): void;
+  ended(connection: StreamConnection, reason: EndReason, cursor: string): void;
+}
+
+/**
+ * One client's stream. In step with the tail it walks the ring by sequence and shares each
+ * event's cursor and frames; behind it (a resumed cursor, `from` a time) it carries positions
+ * of its own and reads the ring comparing offsets per partition, or Kafka when the ring no
+ * longer holds its positions, and joins the tail when it catches up — each offset of each
+ * partition is sent at most once, in order. A client in step whose buffer fills is dropped with
+ * its cursor; one behind is just not fed until it drains.
+ */
+export class StreamConnection {
+  private mode: 'ring' | 'kafka' | 'closed' = 'ring';
+  private inStep = false;
+  private nextSeq = 0;
+  private stepCursor = '';
+  private positions: CursorPositions | null = null;
+  private stalledSince: number | null = null;
+  private wake: (() => void) | undefined;
+  lastActivityAt = Date.now();
+  eventsSent = 0;
+
+  constructor(
+    readonly id: string,
+    readonly sink: StreamSink,
+    private readonly selection: StreamSelection,
+    private readonly hooks: ConnectionHooks,
+  ) {}
+
+  get closed(): boolean {
+    return this.mode === 'closed';
+  }
+
+  /** Where the client resumes from if the connection ended now. */
+  cursor(): string {
+    return this.inStep || this.positions === null ? this.stepCursor : encodeCursor(this.positions);
+  }
+
+  start(point: StartPoint): void {
+    if ('seq' in point) {
+      this.inStep = true;
+      this.nextSeq = point.seq;
+      this.stepCursor = point.cursor;
+      this.pump();
+    } else {
+      this.positions = new Map(point.positions);
+      if (this.hooks.tail.covers(this.positions)) {
+        this.nextSeq = this.hooks.tail.ring.oldestSeq;
+        this.pump();
+      } else this.catchUpFromKafka();
+    }
+  }
+
+  /** Sends what the ring holds for this client, as far as its buffer allows. */
+  pump(): void {
+    if (this.mode !== 'ring') return;
+    const ring = this.hooks.tail.ring;
+    while (this.nextSeq < ring.nextSeq) {
+      if (this.nextSeq < ring.oldestSeq) {
+        this.fallBehind();
+        return;
+      }
+      if (this.sink.full()) {
+        if (this.inStep && this.sink.dropWhenFull) this.end('slow_consumer');
+        else this.stalledSince ??= Date.now();
+        return;
+      }
+      const entry = ring.get(this.nextSeq++)!;
+      if (this.inStep) {
+        this.stepCursor = entry.cursor;
+        if (this.matches(entry)) this.deliver(entry, entry.cursor, entry);
+        continue;
+      }
+      const positions = this.positions!;
+      const at = positions.get(entry.key);
+      if (at !== undefined && entry.offset < at) continue;
+      positions.set(entry.key, entry.offset + 1n);
+      if (this.matches(entry)) this.deliver(entry, encodeCursor(positions), null);
+    }
+    if (!this.inStep && this.hooks.tail.isAt(this.positions!)) {
+      this.inStep = true;
+      this.stepCursor = this.hooks.tail.cursor();
+      this.positions = null;
+    }
+  }
+
+  /** The transport flushed its buffer: feed it again. */
+  drained(): void {
+    if (this.sink.full()) return;
+    this.stalledSince = null;
+    this.wake?.();
+    this.pump();
+  }
+
+  /** Heartbeats for idle clients; drops a client whose buffer has stayed full too long. */
+  tick(now: number, heartbeatMs: number, slowTimeoutMs: number): void {
+    if (this.closed) return;
+    if (this.stalledSince !== null && now - this.stalledSince > slowTimeoutMs) {
+      this.end('slow_consumer');
+      return;
+    }
+    if (now - this.lastActivityAt >= heartbeatMs) {
+      this.lastActivityAt = now;
+      this.sink.heartbeat();
+    }
+  }
+
+  /** Ends the stream, telling the client its cursor (unless the client is the one who left). */
+  end(reason: EndReason): void {
+    if (this.mode === 'closed') return;
+    const cursor = this.cursor();
+    this.mode = 'closed';
+    this.wake?.();
+    if (reason !== 'client_closed') this.sink.end(reason, cursor);
+    this.hooks.ended(this, reason, cursor);
+  }
+
+  private matches(event: StreamEvent): boolean {
+    if (!this.selection.types.has(event.type)) return false;
+    return this.selection.filter === null || this.selection.filter(event.event);
+  }
+
+  private deliver(event: StreamEvent, cursor: string, entry: TailEntry | null): void {
+    this.sink.send(event, cursor, entry);
+    this.lastActivityAt = Date.now();
+    this.eventsSent += 1;
+    this.hooks.sent(this, event);
+  }
+
+  /** The ring dropped events this client has not had yet: read them from Kafka instead. */
+  private fallBehind(): void {
+    if (this.inStep) {
+      this.positions = new Map(this.hooks.tail.position());
+      // In step, its position is the one its last cursor (written by this tail) names.
+      for (const [key, offset] of decodeCursor(this.stepCursor)) this.positions.set(key, offset);
+      this.inStep = false;
+    }
+    this.catchUpFromKafka();
+  }
+
+  private catchUpFromKafka(): void {
+    this.mode = 'kafka';
+    this.catchUp().catch((error: unknown) => {
+      this.hooks.logger.error({ err: error, connection: this.id }, 'stream catch-up failed');
+      this.end('server_error');
+    });
+  }
+
+  private async catchUp(): Promise<void> {
+    const positions = this.positions!;
+    const fetcher = this.hooks.createFetcher();
+    fetcher.assign(toPartitionPositions(positions));
+    try {
+      while (this.mode === 'kafka') {
+        if (this.sink.full()) {
+          this.stalledSince ??= Date.now();
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wake = undefined;
+          continue;
+        }
+        // Synchronously from here to the ring walk, so nothing is evicted in between.
+        if (this.hooks.tail.covers(positions)) {
+          this.mode = 'ring';
+          this.nextSeq = this.hooks.tail.ring.oldestSeq;
+          this.pump();
+          return;
+        }
+        const batches = await fetcher.read();
+        if (this.mode !== 'kafka') return;
+        let rewind = false;
+        batches: for (const batch of batches) {
+          const key = partitionKey(batch.topic, batch.partition);
+          for (const record of batch.records) {
+            const offset = BigInt(record.offset);
+            if (offset < (positions.get(key) ?? 0n)) continue;
+            if (this.sink.full()) {
+              rewind = true;
+              break batches;
+            }
+            positions.set(key, offset + 1n);
+            const event = toStreamEvent(record);
+            if (event && this.matches(event)) this.deliver(event, encodeCursor(positions), null);
+          }
+          const next = BigInt(batch.nextOffset);
+          if (next > (positions.get(key) ?? 0n)) positions.set(key, next);
+        }
+        // The buffer filled mid-fetch: read the rest again later from where this client is.
+        if (rewind) fetcher.assign(toPartitionPositions(positions));
+      }
+    } finally {
+      await fetcher.close();
+    }
+  }
+}

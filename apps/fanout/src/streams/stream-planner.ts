@@ -1,0 +1,99 @@
+import type { Principal } from '@herald/auth';
+import { compileTypePattern } from '@herald/contract';
+import type { StreamCursorRepository, SubscriptionRepository } from '@herald/store';
+import { decodeCursor } from './stream-cursor';
+import {
+  parseFilter,
+  parseStart,
+  parseTypes,
+  resolveTypes,
+  type StreamSelection,
+  type StreamStart,
+  type TypeCatalog,
+} from './stream-request';
+import {
+  InvalidStreamRequestError,
+  StreamSubscriptionConflictError,
+  StreamSubscriptionNotFoundError,
+} from './streams.errors';
+
+/** What a client asked for, as the transport received it (query values or a WebSocket message). */
+export interface StreamAsk {
+  readonly types?: unknown;
+  readonly filter?: unknown;
+  readonly from?: unknown;
+  /** Cursors in order of preference (`Last-Event-ID`, `?cursor=`, a message's `cursor`). */
+  readonly cursors: readonly unknown[];
+  readonly subscription?: unknown;
+}
+
+export interface StreamPlan {
+  readonly selection: StreamSelection;
+  readonly start: StreamStart;
+  /** The durable stream subscription this stream reads for, if any. */
+  readonly subscriptionId: string | null;
+}
+
+/**
+ * Turns a client's ask into a plan: types expanded and checked against the key, the filter
+ * compiled once, the start position; for `?subscription=` the subscription's own types and
+ * filter, its tenant checked, and the start from the cursor given (which acknowledges it) or
+ * else the last acknowledged one.
+ */
+export class StreamPlanner {
+  constructor(
+    private readonly catalog: TypeCatalog,
+    private readonly subscriptions: SubscriptionRepository,
+    private readonly cursors: StreamCursorRepository,
+  ) {}
+
+  async plan(principal: Principal, ask: StreamAsk): Promise<StreamPlan> {
+    if (ask.subscription === undefined || ask.subscription === null || ask.subscription === '') {
+      const selection = {
+        types: resolveTypes(parseTypes(ask.types), this.catalog, principal),
+        filter: parseFilter(ask.filter),
+      };
+      return { selection, start: parseStart(ask.cursors, ask.from), subscriptionId: null };
+    }
+    if (typeof ask.subscription !== 'string')
+      throw new InvalidStreamRequestError('subscription must be a subscription id');
+    if (ask.types !== undefined || ask.filter !== undefined)
+      throw new InvalidStreamRequestError(
+        'A durable stream takes its types and filter from its subscription; do not pass them',
+      );
+    const subscription = await this.subscriptions.get(ask.subscription);
+    if (
+      !subscription ||
+      subscription.kind !== 'stream' ||
+      !principal.ownsTenant(subscription.tenant)
+    )
+      throw new StreamSubscriptionNotFoundError(ask.subscription);
+    if (subscription.status !== 'active')
+      throw new StreamSubscriptionConflictError(
+        `Subscription ${subscription.id} is ${subscription.status}; resume it to stream`,
+      );
+    const allowed = subscription.allowedTypes?.map((p) => compileTypePattern(p)) ?? null;
+    const types = resolveTypes(subscription.types, this.catalog, principal);
+    // Types added to the contract later that the creating key could not subscribe to stay out.
+    if (allowed) for (const type of types) if (!allowed.some((m) => m(type))) types.delete(type);
+    const selection = { types, filter: parseFilter(subscription.filter) };
+    const given = parseStart(ask.cursors, undefined);
+    if ('cursor' in given) {
+      await this.cursors.acknowledge(subscription.id, given.text);
+      return { selection, start: given, subscriptionId: subscription.id };
+    }
+    const acknowledged = await this.cursors.get(subscription.id);
+    const start: StreamStart = acknowledged
+      ? { cursor: decodeCursor(acknowledged.cursor), text: acknowledged.cursor }
+      : parseStart([], subscription.from);
+    return { selection, start, subscriptionId: subscription.id };
+  }
+
+  /** Records `cursor` as the subscription's acknowledged position (checked first). */
+  async acknowledge(subscriptionId: string, cursor: unknown): Promise<string> {
+    if (typeof cursor !== 'string') throw new InvalidStreamRequestError('cursor must be a string');
+    decodeCursor(cursor);
+    await this.cursors.acknowledge(subscriptionId, cursor);
+    return cursor;
+  }
+}

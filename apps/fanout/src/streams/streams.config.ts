@@ -1,0 +1,41 @@
+import { configFragment, env } from '@herald/config';
+
+/** Stream settings (SPEC §7): the live tail's ring, per-connection bounds, timers. */
+export const streamsConfig = configFragment(
+  {
+    STREAM_RING_EVENTS: env.positiveInt(10_000, 'events'),
+    STREAM_RING_MAX_BYTES: env.positiveInt(64 * 1024 * 1024, 'bytes'),
+    STREAM_SEND_BUFFER_BYTES: env.positiveInt(256 * 1024, 'bytes'),
+    STREAM_SLOW_TIMEOUT_MS: env.positiveInt(30_000, 'milliseconds'),
+    STREAM_HEARTBEAT_MS: env.positiveInt(15_000, 'milliseconds'),
+    STREAM_MAX_CONNECTIONS_PER_KEY: env.positiveInt(100, 'connections'),
+    STREAM_POLL_MAX_WAIT_S: env.positiveInt(30, 'seconds'),
+    STREAM_POLL_MAX_LIMIT: env.positiveInt(1000, 'events'),
+    STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
+  },
+  (v) => ({
+    /** Most events the live tail keeps in memory for resuming clients (default 10,000). */
+    ringEvents: v.STREAM_RING_EVENTS,
+    /** Most bytes of event JSON the ring keeps (default 64 MiB); whichever bound is hit first. */
+    ringMaxBytes: v.STREAM_RING_MAX_BYTES,
+    /**
+     * Bytes a connection may have queued and unsent (default 256 KiB). A live client past it is
+     * told its cursor and disconnected; a client catching up is simply not fed until it drains.
+     */
+    sendBufferBytes: v.STREAM_SEND_BUFFER_BYTES,
+    /** A client catching up whose buffer stays full this long is disconnected too (ms, default 30 s). */
+    slowTimeoutMs: v.STREAM_SLOW_TIMEOUT_MS,
+    /** Idle connections get a heartbeat this often (ms, default 15 s). */
+    heartbeatMs: v.STREAM_HEARTBEAT_MS,
+    /** Open SSE and WebSocket streams plus waiting polls one API key may hold (default 100). */
+    maxConnectionsPerKey: v.STREAM_MAX_CONNECTIONS_PER_KEY,
+    /** Largest `wait` a poll may ask for (s, default 30). */
+    pollMaxWaitSeconds: v.STREAM_POLL_MAX_WAIT_S,
+    /** Largest `limit` a poll may ask for (default 1000). */
+    pollMaxLimit: v.STREAM_POLL_MAX_LIMIT,
+    /** Longest one Kafka fetch of the tail or a catch-up reader waits for records (ms, default 100). */
+    fetchMaxWaitMs: v.STREAM_FETCH_MAX_WAIT_MS,
+  }),
+);
+
+export type StreamsConfig = ReturnType<typeof streamsConfig.build>;

@@ -1,0 +1,52 @@
+import { Counter, Gauge } from 'prom-client';
+import type { MetricsRegistry } from '@herald/observability';
+import {
+  eventDeliveryLatency,
+  type DeliveryTransport,
+  type EventDeliveryLatency,
+} from '../event-latency.metric';
+import type { Transport } from './stream-connection';
+
+/** The stream metrics of SPEC §8, registered once per process. */
+export class StreamsMetrics {
+  readonly connections: Gauge<'transport'>;
+  readonly eventsSent: Counter<'transport'>;
+  readonly slowDisconnects: Counter;
+  private readonly latency: EventDeliveryLatency;
+
+  constructor(metrics: MetricsRegistry) {
+    const registers = [metrics.registry];
+    this.connections = new Gauge({
+      name: 'herald_stream_connections',
+      help: 'Open stream connections (SSE, WebSocket) and waiting long polls',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.eventsSent = new Counter({
+      name: 'herald_stream_events_sent_total',
+      help: 'Events sent to stream clients',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.slowDisconnects = new Counter({
+      name: 'herald_stream_slow_disconnects_total',
+      help: 'Stream clients disconnected because they read too slowly',
+      registers,
+    });
+    this.latency = eventDeliveryLatency(metrics);
+    for (const transport of ['sse', 'ws', 'poll'] as const) {
+      this.connections.set({ transport }, 0);
+      this.eventsSent.inc({ transport }, 0);
+    }
+  }
+
+  /** One event handed to a client's transport, `timeMs` being its event time. */
+  sent(transport: Transport, timeMs: number, now = Date.now()): void {
+    this.eventsSent.inc({ transport });
+    if (!Number.isNaN(timeMs))
+      this.latency.observe(
+        { transport: transport satisfies DeliveryTransport },
+        Math.max(0, now - timeMs) / 1000,
+      );
+  }
+}

@@ -1,0 +1,91 @@
+import { resolve } from 'node:path';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { Authenticator } from '@herald/auth';
+import { ContractRegistry, loadContract, type ContractConfig } from '@herald/contract';
+import { KafkaConnection } from '@herald/kafka';
+import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
+import { StreamCursorRepository, SubscriptionRepository } from '@herald/store';
+import { PollController } from './poll.controller';
+import { SseController } from './sse.controller';
+import { StreamPlanner } from './stream-planner';
+import type { StreamsConfig } from './streams.config';
+import { StreamsMetrics } from './streams.metrics';
+import { StreamsService } from './streams.service';
+import { STREAMS_CONFIG } from './streams.tokens';
+import { WsGateway } from './ws.gateway';
+
+const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
+
+/**
+ * SSE, WebSocket and long-poll streams (SPEC §7). Needs the app's Kafka connection, Redis
+ * (SubscriptionStoreModule for stream subscriptions and their cursors), AuthModule and
+ * ObservabilityModule.
+ */
+@Module({})
+export class StreamsModule {
+  static forRoot(config: { streams: StreamsConfig; contract: ContractConfig }): DynamicModule {
+    return {
+      module: StreamsModule,
+      controllers: [SseController, PollController],
+      providers: [
+        { provide: STREAMS_CONFIG, useValue: config.streams },
+        {
+          provide: STREAMS_CONTRACT,
+          useFactory: () => loadContract(resolve(config.contract.dir)),
+        },
+        {
+          provide: StreamsMetrics,
+          inject: [MetricsRegistry],
+          useFactory: (metrics: MetricsRegistry) => new StreamsMetrics(metrics),
+        },
+        {
+          provide: StreamsService,
+          inject: [KafkaConnection, STREAMS_CONTRACT, StreamsMetrics, LOGGER],
+          useFactory: (
+            kafka: KafkaConnection,
+            contract: ContractRegistry,
+            metrics: StreamsMetrics,
+            logger: Logger,
+          ) =>
+            new StreamsService(
+              kafka,
+              contract.topics().map(({ topic, partitions }) => ({ topic, partitions })),
+              config.streams,
+              metrics,
+              logger.child({ component: 'streams' }),
+            ),
+        },
+        {
+          provide: StreamPlanner,
+          inject: [STREAMS_CONTRACT, SubscriptionRepository, StreamCursorRepository],
+          useFactory: (
+            contract: ContractRegistry,
+            subscriptions: SubscriptionRepository,
+            cursors: StreamCursorRepository,
+          ) => new StreamPlanner(contract, subscriptions, cursors),
+        },
+        {
+          provide: WsGateway,
+          inject: [HttpAdapterHost, Authenticator, StreamsService, StreamPlanner, LOGGER],
+          useFactory: (
+            host: HttpAdapterHost,
+            authenticator: Authenticator,
+            streams: StreamsService,
+            planner: StreamPlanner,
+            logger: Logger,
+          ) =>
+            new WsGateway(
+              host,
+              authenticator,
+              streams,
+              planner,
+              config.streams,
+              logger.child({ component: 'streams' }),
+            ),
+        },
+      ],
+      exports: [StreamsService],
+    };
+  }
+}

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  BeforeApplicationShutdown,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import {
+  OffsetLookup,
+  PartitionFetcher,
+  TopicProvisioner,
+  type KafkaConnection,
+  type PartitionPosition,
+} from '@herald/kafka';
+import type { Logger } from '@herald/observability';
+import { LiveTail } from './live-tail';
+import {
+  StreamConnection,
+  type EndReason,
+  type StartPoint,
+  type StreamSink,
+} from './stream-connection';
+import { partitionKey, splitPartitionKey, type CursorPositions } from './stream-cursor';
+import type { StreamSelection, StreamStart } from './stream-request';
+import type { StreamsConfig } from './streams.config';
+import { StreamConnectionLimitError, StreamsUnavailableError } from './streams.errors';
+import type { StreamsMetrics } from './streams.metrics';
+
+/** Who holds a connection, for limits and log lines. */
+export interface StreamOwner {
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly subscriptionId: string | null;
+}
+
+/** The channel topics the tail reads, with the partition counts the contract gives. */
+export interface TailTopic {
+  readonly topic: string;
+  readonly partitions: number;
+}
+
+interface Held {
+  readonly connection: StreamConnection;
+  readonly owner: StreamOwner;
+  readonly openedAt: number;
+}
+
+/**
+ * The process's streams: one live tail, every open connection, limits per API key, heartbeats,
+ * metrics and log lines, and a clean end for every client on shutdown (each is told its cursor).
+ */
+export class StreamsService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  readonly tail: LiveTail;
+  private readonly offsets: OffsetLookup;
+  private readonly held = new Map<string, Held>();
+  private readonly perKey = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly kafka: KafkaConnection,
+    private readonly topics: readonly TailTopic[],
+    private readonly config: StreamsConfig,
+    private readonly metrics: StreamsMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.tail = new LiveTail(kafka, logger.child({ component: 'live-tail' }), config);
+    this.offsets = new OffsetLookup(kafka);
+  }
+
+  onApplicationBootstrap(): void {
+    this.tail.start(() => this.tailStart());
+    this.tail.onAppend(() => {
+      for (const { connection } of this.held.values()) connection.pump();
+    });
+    const every = Math.max(100, Math.min(this.config.heartbeatMs, this.config.slowTimeoutMs) / 4);
+    this.timer = setInterval(() => this.tick(), every);
+    this.timer.unref();
+  }
+
+  /** Ends every stream, telling each client its cursor, before the server stops listening. */
+  beforeApplicationShutdown(): void {
+    clearInterval(this.timer);
+    for (const { connection } of [...this.held.values()]) connection.end('shutdown');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.tail.stop();
+    await this.offsets.close();
+  }
+
+  /** Throws unless streams can start now and `owner`'s key has room for one more. */
+  admit(owner: StreamOwner): void {
+    if (!this.tail.ready) throw new StreamsUnavailableError();
+    if ((this.perKey.get(owner.keyId) ?? 0) >= this.config.maxConnectionsPerKey)
+      throw new StreamConnectionLimitError(this.config.maxConnectionsPerKey);
+  }
+
+  /** Where a stream starts, resolved against the tail (and Kafka, for `earliest` and times). */
+  async startPoint(start: StreamStart): Promise<StartPoint> {
+    if ('cursor' in start) {
+      const seq = this.tail.seqAfter(start.text);
+      if (seq !== undefined) return { seq, cursor: start.text };
+      return { positions: await this.normalise(start.cursor) };
+    }
+    if (start.from === 'latest') return { seq: this.tail.ring.nextSeq, cursor: this.tail.cursor() };
+    return {
+      positions: await this.lookup(start.from === 'earliest' ? 'earliest' : start.from.timeMs),
+    };
+  }
+
+  /** Registers and starts a connection (check `admit` first). */
+  open(
+    sink: StreamSink,
+    selection: StreamSelection,
+    point: StartPoint,
+    owner: StreamOwner,
+  ): StreamConnection {
+    const connection = new StreamConnection(randomUUID(), sink, selection, {
+      tail: this.tail,
+      logger: this.logger,
+      createFetcher: () =>
+        new PartitionFetcher(this.kafka, this.logger, {
+          maxWaitMs: this.config.fetchMaxWaitMs,
+          // Bounds what one catch-up round can queue past the send buffer.
+          maxBytes: 512 * 1024,
+          maxBytesPerPartition: 128 * 1024,
+        }),
+      sent: (c, event) => this.metrics.sent(c.sink.transport, event.timeMs),
+      ended: (c, reason, cursor) => this.ended(c, reason, cursor),
+    });
+    this.held.set(connection.id, { connection, owner, openedAt: Date.now() });
+    this.perKey.set(owner.keyId, (this.perKey.get(owner.keyId) ?? 0) + 1);
+    this.metrics.connections.inc({ transport: sink.transport });
+    if (sink.transport !== 'poll')
+      this.logger.info(
+        {
+          connection: connection.id,
+          transport: sink.transport,
+          ...owner,
+          types: selection.types.size,
+        },
+        'stream connected',
+      );
+    connection.start(point);
+    return connection;
+  }
+
+  /** Open connections (tests and the bench read it). */
+  get size(): number {
+    return this.held.size;
+  }
+
+  private ended(connection: StreamConnection, reason: EndReason, cursor: string): void {
+    const held = this.held.get(connection.id);
+    if (!held) return;
+    this.held.delete(connection.id);
+    const count = (this.perKey.get(held.owner.keyId) ?? 1) - 1;
+    if (count <= 0) this.perKey.delete(held.owner.keyId);
+    else this.perKey.set(held.owner.keyId, count);
+    const transport = connection.sink.transport;
+    this.metrics.connections.dec({ transport });
+    const fields = {
+      connection: connection.id,
+      transport,
+      ...held.owner,
+      reason,
+      cursor,
+      events: connection.eventsSent,
+      seconds: Math.round((Date.now() - held.openedAt) / 100) / 10,
+    };
+    if (reason === 'slow_consumer') {
+      this.metrics.slowDisconnects.inc();
+      this.logger.warn(fields, 'stream client too slow; disconnected with its cursor');
+    } else if (transport !== 'poll') this.logger.info(fields, 'stream disconnected');
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const { connection } of this.held.values())
+      connection.tick(now, this.config.heartbeatMs, this.config.slowTimeoutMs);
+  }
+
+  /** The tail starts at the end of every partition; topics missing from Kafka are created first. */
+  private async tailStart(): Promise<PartitionPosition[]> {
+    await new TopicProvisioner(this.kafka, this.logger).ensureTopics(
+      this.topics.map(({ topic, partitions }) => ({ topic, partitions })),
+    );
+    const positions: PartitionPosition[] = [];
+    for (const { topic } of this.topics)
+      for (const { partition, offset } of await this.offsets.endOffsets(topic))
+        positions.push({ topic, partition, offset });
+    return positions;
+  }
+
+  private async lookup(at: 'earliest' | number): Promise<CursorPositions> {
+    const positions: CursorPositions = new Map();
+    for (const topic of this.tailTopics()) {
+      const offsets =
+        at === 'earliest'
+          ? await this.offsets.startOffsets(topic)
+          : await this.offsets.offsetsAt(topic, at);
+      for (const { partition, offset } of offsets)
+        positions.set(partitionKey(topic, partition), BigInt(offset));
+    }
+    return this.restrictToTail(positions);
+  }
+
+  /**
+   * A resumed cursor over exactly the tail's partitions: ones it does not name (a topic or
+   * partition added since) start at their earliest offset, so nothing written there is missed.
+   */
+  private async normalise(cursor: CursorPositions): Promise<CursorPositions> {
+    const positions = this.restrictToTail(cursor);
+    if (positions.size < this.tail.partitionKeys().length) {
+      const earliest = await this.lookup('earliest');
+      for (const [key, offset] of earliest) if (!positions.has(key)) positions.set(key, offset);
+    }
+    return positions;
+  }
+
+  private restrictToTail(positions: ReadonlyMap<string, bigint>): CursorPositions {
+    const restricted: CursorPositions = new Map();
+    for (const key of this.tail.partitionKeys()) {
+      const offset = positions.get(key);
+      if (offset !== undefined) restricted.set(key, offset);
+    }
+    return restricted;
+  }
+
+  private tailTopics(): string[] {
+    return [...new Set(this.tail.partitionKeys().map((key) => splitPartitionKey(key).topic))];
+  }
+}

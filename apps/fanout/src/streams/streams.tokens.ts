@@ -1,0 +1,2 @@
+/** Injection token of the parsed streams config. */
+export const STREAMS_CONFIG = Symbol('STREAMS_CONFIG');
