@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { EventSource } from 'eventsource';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { parseScopeGrants } from '@herald/auth';
 import { loadConfig } from '@herald/config';
 import {
   KafkaPublisher,
@@ -68,7 +69,8 @@ export interface StreamWorld {
   /** The environment a fanout process of this world runs with (plus `extra`). */
   env(extra?: Record<string, string>): Record<string, string>;
   publish(events: TestEvent[]): Promise<PublishedRecord[]>;
-  createKey(scopes: ScopeGrant[], tenant?: string): Promise<string>;
+  /** A stored API key; scopes as the API takes them (`'streams:read'`, `{scope, types}`). */
+  createKey(scopes: (string | ScopeGrant)[], tenant?: string): Promise<string>;
   createStreamSubscription(
     input: Partial<Subscription> & { tenant: string; types: string[] },
   ): Promise<string>;
@@ -123,7 +125,11 @@ export async function startStreamWorld(): Promise<StreamWorld> {
         })),
       ),
     async createKey(scopes, tenant = 'acme') {
-      const { key } = await apiKeys.create({ name: 'stream test', tenant, scopes });
+      const { key } = await apiKeys.create({
+        name: 'stream test',
+        tenant,
+        scopes: parseScopeGrants(scopes),
+      });
       return key;
     },
     async createStreamSubscription(input) {

@@ -6,6 +6,9 @@ import type { StreamEvent } from './stream-event';
 /** The SSE event that closes a stream on the server's side; its data names the cursor to resume from. */
 export const SSE_END_EVENT = 'herald.stream.end';
 
+/** How long an ended stream's last bytes may take to leave before the socket is dropped. */
+export const CLOSE_GRACE_MS = 5000;
+
 export function sseFrame(cursor: string, type: string, json: string): string {
   return `id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`;
 }
@@ -38,5 +41,9 @@ export class SseSink implements StreamSink {
   end(reason: EndReason, cursor: string): void {
     // With the cursor as its id, a browser's EventSource reconnects from the right place on its own.
     this.response.end(sseFrame(cursor, SSE_END_EVENT, JSON.stringify({ reason, cursor })));
+    // A client that does not read its last bytes must not hold the socket (or a shutdown) forever.
+    const timer = setTimeout(() => this.response.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    this.response.once('close', () => clearTimeout(timer));
   }
 }

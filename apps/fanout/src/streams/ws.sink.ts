@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { TailEntry } from './live-tail';
+import { CLOSE_GRACE_MS } from './sse.sink';
 import type { EndReason, StreamSink } from './stream-connection';
 import type { StreamEvent } from './stream-event';
 
@@ -50,6 +51,10 @@ export class WsSink implements StreamSink {
   end(reason: EndReason, cursor: string): void {
     this.write(JSON.stringify({ op: 'end', reason, cursor }));
     this.socket.close(CLOSE_CODES[reason], reason);
+    // A client that does not read its last bytes must not hold the socket (or a shutdown) forever.
+    const timer = setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   private write(frame: string): void {
