@@ -7,7 +7,6 @@ import type { HttpServerConfig } from './http-server.config';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { instrumentRequests } from './request-metrics';
 import { ProblemDetailsFilter } from './problem-details.filter';
-import { sendProblem } from './problem-details';
 
 export interface HttpAppOptions {
   module: Type<unknown> | DynamicModule;
@@ -27,17 +26,9 @@ export async function startHttpApp(options: HttpAppOptions): Promise<NestFastify
   const { http, observability } = options;
   const adapter = new FastifyAdapter({
     bodyLimit: http.maxRequestBytes,
-    // Request logging is done by the metrics hook at debug level, not once more by Fastify.
-    disableRequestLogging: true,
     return503OnClosing: true,
   });
   instrumentRequests(adapter, observability);
-  // Errors raised by Fastify before Nest sees the request (body parsing, size limits).
-  adapter
-    .getInstance()
-    .setErrorHandler((error, request, reply) =>
-      sendProblem(error, request, reply, observability.logger),
-    );
 
   const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
     logger: new NestPinoLogger(observability.logger.child({ component: 'nest' })),

@@ -49,6 +49,15 @@ export function statusForCode(code: string): number {
   return 500;
 }
 
+/** Codes for Nest's and Fastify's own HTTP errors (routing, body parsing, size limits). */
+const HTTP_STATUS_CODES: Record<number, string> = {
+  400: 'http.invalid',
+  404: 'http.not_found',
+  405: 'http.method_not_allowed',
+  413: 'http.too_large',
+  415: 'http.unsupported_media_type',
+};
+
 /** Fastify's own failures (before a handler runs) mapped to our codes. */
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'http.unsupported_media_type',
@@ -99,7 +108,7 @@ export function toProblem(error: unknown): {
       response && typeof response === 'object'
         ? omitMessage(response as Record<string, unknown>)
         : {};
-    const code = status === 404 ? 'http.not_found' : `http.${status}`;
+    const code = HTTP_STATUS_CODES[status] ?? `http.${status}`;
     return {
       problem: { ...extensions, ...problemOf(code, status, messageOf(e)) },
       unexpected: false,
