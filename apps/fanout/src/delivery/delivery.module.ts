@@ -171,6 +171,7 @@ export class DeliveryModule
             ContractRegistry,
             DeliveryEngine,
             SubscriptionIndex,
+            SubscriptionIndexSync,
             RetryParkingStore,
             DeliveryMetrics,
             LOGGER,
@@ -181,18 +182,28 @@ export class DeliveryModule
             contract: ContractRegistry,
             engine: DeliveryEngine,
             index: SubscriptionIndex,
+            sync: SubscriptionIndexSync,
             parking: RetryParkingStore,
             deliveryMetrics: DeliveryMetrics,
             logger: Logger,
           ) => {
             const child = logger.child({ component: 'delivery-source' });
             const runner = new ConsumerRunner(connection, child, { registry: metrics.registry });
-            return new SourceConsumer(runner, engine, index, parking, deliveryMetrics, child, {
-              group: fanoutDelivery.group,
-              topics: contract.topics().map((topic) => topic.topic),
-              maxBacklog: fanoutDelivery.maxBacklog,
-              commitIntervalMs: fanoutDelivery.commitIntervalMs,
-            });
+            return new SourceConsumer(
+              runner,
+              engine,
+              index,
+              sync,
+              parking,
+              deliveryMetrics,
+              child,
+              {
+                group: fanoutDelivery.group,
+                topics: contract.topics().map((topic) => topic.topic),
+                maxBacklog: fanoutDelivery.maxBacklog,
+                commitIntervalMs: fanoutDelivery.commitIntervalMs,
+              },
+            );
           },
         },
         {

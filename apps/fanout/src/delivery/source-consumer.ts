@@ -3,6 +3,7 @@ import type { ConsumerRunner, IncomingBatch } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import type { ParkingOwner, RetryParkingStore } from '@herald/store';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
+import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
 import type { DeliveryEngine } from './delivery.engine';
 import type { DeliveryMetrics } from './delivery.metrics';
 import { routeEvent } from './delivery-router';
@@ -47,6 +48,7 @@ export class SourceConsumer {
     private readonly runner: ConsumerRunner,
     private readonly engine: DeliveryEngine,
     private readonly index: SubscriptionIndex,
+    private readonly sync: SubscriptionIndexSync,
     private readonly parking: RetryParkingStore,
     private readonly metrics: DeliveryMetrics,
     private readonly logger: Logger,
@@ -100,6 +102,8 @@ export class SourceConsumer {
   private async handle(batch: IncomingBatch): Promise<void> {
     const state = this.stateOf(batch.topic, batch.partition);
     await state.ready;
+    const newest = Number(batch.records[batch.records.length - 1]?.timestamp ?? 0);
+    await this.sync.freshUntil(newest);
     for (const record of batch.records) {
       const offset = Number(record.offset);
       if (state.tracker.seen(offset)) continue;

@@ -22,6 +22,9 @@ export class SubscriptionIndexSync {
   private readonly workListeners = new Set<WorkListener>();
   private loaded: Promise<void> | undefined;
   private stopped = false;
+  /** Every change made before this time (ms) is in the index. */
+  private freshAt = 0;
+  private freshening: Promise<void> | undefined;
 
   constructor(
     private readonly index: SubscriptionIndex,
@@ -34,6 +37,34 @@ export class SubscriptionIndexSync {
   start(): Promise<void> {
     this.loaded ??= this.loadAndListen();
     return this.loaded;
+  }
+
+  /**
+   * Resolves once every change made up to `timestampMs` is in the index (or after `maxWaitMs`):
+   * an event published after a subscription was created then reaches it even when the event
+   * arrives before the change notice would have. Costs one Redis read when not already fresh.
+   */
+  async freshUntil(timestampMs: number, maxWaitMs = 2000): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    while (this.freshAt < timestampMs && Date.now() < deadline && !this.stopped) {
+      this.freshening ??= this.freshen().finally(() => {
+        this.freshening = undefined;
+      });
+      await this.freshening;
+    }
+  }
+
+  private async freshen(): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      const latest = await this.notices.currentSeq();
+      while (!this.stopped && (this.listener?.seq ?? -1) < latest && Date.now() - startedAt < 2000)
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      if ((this.listener?.seq ?? -1) >= latest) this.freshAt = Math.max(this.freshAt, startedAt);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'could not check the index is fresh');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   onWork(listener: WorkListener): void {

@@ -1,0 +1,368 @@
+import { HTTP } from 'cloudevents';
+import { Webhook } from 'standardwebhooks';
+import {
+  startWebhookReceiver,
+  type ReceivedWebhook,
+  type WebhookReceiver,
+  type WebhookResponder,
+} from '@herald/delivery/testing';
+import { HERALD_TOPICS, OffsetLookup } from '@herald/kafka';
+import {
+  collect,
+  createTestConnection,
+  startTestBroker,
+  type RunningBroker,
+} from '@herald/kafka/testing';
+import {
+  EventPublisher,
+  createSubscription,
+  newFanoutEnv,
+  orderEvents,
+  shippedContract,
+  startFanoutInProcess,
+  storeFor,
+  waitFor,
+  type FanoutEnv,
+  type InProcessFanout,
+  type TestStore,
+} from './delivery.fixture';
+
+const bodyOf = (r: ReceivedWebhook) => JSON.parse(r.body) as Record<string, unknown>;
+const webhookIds = (rs: readonly ReceivedWebhook[]) => rs.map((r) => r.headers['webhook-id']);
+const arrivals = new WeakMap<ReceivedWebhook, number>();
+/** Answers by path from a script of statuses (the last one repeats), noting arrival times. */
+function scripted(
+  scripts: Record<string, { status: number; headers?: Record<string, string> }[]>,
+): WebhookResponder {
+  const seen = new Map<string, number>();
+  return (request) => {
+    arrivals.set(request, Date.now());
+    const script = scripts[request.path];
+    if (!script) return { status: 204 };
+    const n = seen.get(request.path) ?? 0;
+    seen.set(request.path, n + 1);
+    return script[Math.min(n, script.length - 1)]!;
+  };
+}
+const gaps = (rs: readonly ReceivedWebhook[]) =>
+  rs.slice(1).map((r, i) => arrivals.get(r)! - arrivals.get(rs[i]!)!);
+
+/** Every record on `topic` so far. */
+async function readAll(brokers: string, topic: string) {
+  const connection = createTestConnection(brokers, 'silent');
+  const offsets = new OffsetLookup(connection);
+  const ends = await offsets.endOffsets(topic);
+  await offsets.close();
+  await connection.close();
+  const total = ends.reduce((sum, e) => sum + Number(e.offset), 0);
+  return total === 0 ? [] : collect(brokers, topic, total, { timeoutMs: 10_000 });
+}
+
+/** The payloads of the operational events of `type`, once there are at least `atLeast`. */
+function operationalEvents(brokers: string, type: string, atLeast: number) {
+  return waitFor(
+    async () => {
+      const records = await readAll(brokers, HERALD_TOPICS.operational);
+      const matching = records
+        .filter((r) => r.headers['ce_type']?.toString() === type)
+        .map((r) => JSON.parse(r.value!.toString()) as Record<string, unknown>);
+      return matching.length >= atLeast && matching;
+    },
+    { timeoutMs: 20_000, intervalMs: 500, what: `${atLeast} ${type} events` },
+  );
+}
+describe('webhook delivery', () => {
+  let broker: RunningBroker;
+  let setup: FanoutEnv;
+  let store: TestStore;
+  let fanout: InProcessFanout;
+  let events: EventPublisher;
+  const receivers: WebhookReceiver[] = [];
+
+  async function receiver(respond?: WebhookResponder) {
+    const started = await startWebhookReceiver(respond ? { respond } : {});
+    receivers.push(started);
+    return started;
+  }
+
+  beforeAll(async () => {
+    await shippedContract();
+    broker = await startTestBroker();
+    setup = newFanoutEnv(broker.brokers, process.env.REDIS_URL!);
+    store = await storeFor(setup);
+    fanout = await startFanoutInProcess(setup, { HERALD_DELIVERY_PARK_AFTER_MS: '1000' });
+    events = new EventPublisher(broker.brokers);
+  }, 60_000);
+
+  afterAll(async () => {
+    // Receivers first: requests hanging on one would hold up fanout's shutdown.
+    await Promise.all(receivers.map((r) => r.close()));
+    await fanout?.stop();
+    await events?.close();
+    await store?.cleanup();
+    await broker?.stop();
+  });
+
+  it('signs with Standard Webhooks (both secrets during a rotation) and shapes the three formats', async () => {
+    const target = await receiver();
+    const old = 'whsec_' + Buffer.from('an-older-secret-of-32-bytes-long!').toString('base64');
+    const cloud = await createSubscription(
+      store,
+      `${target.url}/ce`,
+      { format: 'cloudevents' },
+      {
+        previous: { secret: old, expiresAt: new Date(Date.now() + 3600_000).toISOString() },
+      },
+    );
+    const standard = await createSubscription(store, `${target.url}/std`, { format: 'standard' });
+    const tmf = await createSubscription(store, `${target.url}/tmf`, { format: 'tmf688' });
+    const [event] = orderEvents(1, 1);
+    await events.publish([event!]);
+    const received = await target.waitFor(3);
+    const byPath = new Map(received.map((r) => [r.path, r]));
+
+    const ce = byPath.get('/ce')!;
+    for (const secret of [cloud.secret, old])
+      expect(() =>
+        new Webhook(secret).verify(ce.body, ce.headers as Record<string, string>),
+      ).not.toThrow();
+    expect(ce.headers['webhook-signature']).toMatch(/^v1,\S+ v1,\S+$/);
+    const parsed = HTTP.toEvent({ headers: ce.headers, body: ce.body });
+    expect(Array.isArray(parsed) ? parsed[0] : parsed).toMatchObject({
+      id: event!.id,
+      type: 'order.created',
+      data: event!.data,
+    });
+    expect(ce.headers['content-type']).toBe('application/cloudevents+json');
+    expect(ce.headers).toMatchObject({
+      'herald-subscription': cloud.subscription.id,
+      'herald-attempt': '1',
+      'webhook-id': event!.id,
+    });
+    expect(ce.headers['user-agent']).toBe('Herald/0.1.0');
+    expect(ce.headers['herald-replay']).toBeUndefined();
+
+    const std = byPath.get('/std')!;
+    expect(() =>
+      new Webhook(standard.secret).verify(std.body, std.headers as Record<string, string>),
+    ).not.toThrow();
+    expect(bodyOf(std)).toEqual({
+      type: 'order.created',
+      timestamp: expect.any(String),
+      data: event!.data,
+    });
+
+    const tmfBody = byPath.get('/tmf')!;
+    expect(() =>
+      new Webhook(tmf.secret).verify(tmfBody.body, tmfBody.headers as Record<string, string>),
+    ).not.toThrow();
+    expect(bodyOf(tmfBody)).toEqual({
+      eventId: event!.id,
+      eventTime: expect.any(String),
+      eventType: 'OrderCreateEvent',
+      event: event!.data,
+    });
+  });
+
+  it('retries on the schedule, honours and clamps Retry-After, and treats 3xx as a failure', async () => {
+    const target = await receiver(
+      scripted({
+        '/retry': [{ status: 500 }, { status: 500 }, { status: 200 }],
+        '/after': [
+          { status: 503, headers: { 'retry-after': '5' } },
+          { status: 429, headers: { 'retry-after': '0' } },
+          { status: 200 },
+        ],
+        '/moved': [{ status: 302, headers: { location: '/elsewhere' } }, { status: 200 }],
+      }),
+    );
+    await createSubscription(store, `${target.url}/retry`, {
+      retry: { schedule: ['300ms', '600ms'] },
+    });
+    await createSubscription(store, `${target.url}/after`, {
+      retry: { schedule: ['300ms', '300ms'] },
+    });
+    await createSubscription(store, `${target.url}/moved`, { retry: { schedule: ['100ms'] } });
+    const [event] = orderEvents(1, 1);
+    await events.publish([event!]);
+    await waitFor(() => target.received.length >= 8, { what: '8 requests', timeoutMs: 10_000 });
+    const on = (path: string) => target.received.filter((r) => r.path === path);
+
+    const retry = on('/retry');
+    expect(retry.map((r) => r.headers['herald-attempt'])).toEqual(['1', '2', '3']);
+    expect(new Set(webhookIds(retry))).toEqual(new Set([event!.id]));
+    const [first, second] = gaps(retry);
+    // 300 ms and 600 ms, each ±20 % jitter, plus a little scheduling slack.
+    expect(first).toBeGreaterThanOrEqual(240);
+    expect(first).toBeLessThan(360 + 150);
+    expect(second).toBeGreaterThanOrEqual(480);
+    expect(second).toBeLessThan(720 + 150);
+
+    const after = on('/after');
+    expect(after).toHaveLength(3);
+    const [stretched, floored] = gaps(after);
+    // Retry-After 5 s clamped to twice the scheduled 300 ms; Retry-After 0 raised to 300 ms.
+    expect(stretched).toBeGreaterThanOrEqual(600);
+    expect(stretched).toBeLessThan(600 + 150);
+    expect(floored).toBeGreaterThanOrEqual(300);
+    expect(floored).toBeLessThan(300 + 150);
+
+    expect(on('/moved')).toHaveLength(2);
+    expect(on('/elsewhere')).toHaveLength(0);
+  });
+
+  it('parks a long retry in Redis and delivers it when due', async () => {
+    const target = await receiver(scripted({ '/parked': [{ status: 500 }, { status: 204 }] }));
+    const sub = await createSubscription(store, `${target.url}/parked`, {
+      retry: { schedule: ['1500ms'] },
+    });
+    const [event] = orderEvents(1, 1);
+    await events.publish([event!]);
+    await target.waitFor(1);
+    const parked = async () => Number(await store.redis.client.get(store.keys.parkedCount()));
+    await waitFor(async () => (await parked()) === 1, { what: 'the retry to be parked' });
+    const received = await target.waitFor(2, 10_000);
+    expect(gaps(received)[0]).toBeGreaterThanOrEqual(1200);
+    expect(received[1]!.headers['herald-attempt']).toBe('2');
+    await waitFor(async () => (await parked()) === 0, { what: 'the parked retry to be done' });
+    const stats = async () =>
+      store.redis.client.hget(store.keys.subscriptionStats(sub.subscription.id), 'delivered');
+    await waitFor(async () => (await stats()) === '1', { what: 'stats' });
+  });
+
+  it('disables a subscription whose endpoint answers 410 and says so on herald.operational', async () => {
+    const target = await receiver(scripted({ '/gone': [{ status: 410 }] }));
+    const sub = await createSubscription(store, `${target.url}/gone`);
+    await events.publish(orderEvents(3, 1));
+    const status = async () => (await store.subscriptions.get(sub.subscription.id))?.status;
+    await waitFor(async () => (await status()) === 'disabled', { what: 'disabled' });
+    const disabled = (
+      await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
+    ).filter((e) => e['subscriptionId'] === sub.subscription.id);
+    expect(disabled[0]).toMatchObject({ tenant: 'acme', reason: 'endpoint_gone', lastStatus: 410 });
+    await events.publish(orderEvents(2, 1));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(target.received).toHaveLength(1);
+  });
+
+  it('dead-letters an exhausted delivery, publishes herald.delivery.exhausted, and a redrive delivers it again', async () => {
+    const target = await receiver(scripted({ '/dead': [{ status: 500 }] }));
+    const sub = await createSubscription(store, `${target.url}/dead`, {
+      retry: { schedule: ['100ms'] },
+    });
+    const [event] = orderEvents(1, 1);
+    await events.publish([event!]);
+    const letters = await waitFor(
+      async () => {
+        const page = await store.deadLetters.list(sub.subscription.id, { limit: 10 });
+        return page.items.length > 0 && page.items;
+      },
+      { what: 'a dead letter' },
+    );
+    expect(letters[0]).toMatchObject({
+      eventId: event!.id,
+      attempts: 2,
+      lastStatus: 500,
+      topic: 'orders.v1',
+    });
+    expect(target.received).toHaveLength(2);
+    const dlq = await readAll(broker.brokers, HERALD_TOPICS.dlqDelivery);
+    expect(dlq.map((r) => JSON.parse(r.value!.toString()) as unknown)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ eventId: event!.id, subscriptionId: sub.subscription.id }),
+      ]),
+    );
+    const exhausted = await operationalEvents(broker.brokers, 'herald.delivery.exhausted', 1);
+    expect(exhausted).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ eventId: event!.id, attempts: 2, lastStatus: 500 }),
+      ]),
+    );
+
+    target.respondWith(() => ({ status: 200 }));
+    await store.deadLetters.requestRedrive({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      ids: null,
+    });
+    const again = await target.waitFor(3, 15_000);
+    expect(again[2]!.headers['webhook-id']).toBe(event!.id);
+    expect(again[2]!.headers['herald-attempt']).toBe('1');
+    const letter = async () =>
+      (await store.deadLetters.get(sub.subscription.id, [letters[0]!.id]))[0];
+    await waitFor(async () => (await letter())?.redrivenAt !== null, {
+      what: 'the letter marked redriven',
+    });
+  });
+
+  it('keeps delivering to one subscription while another one’s endpoint hangs', async () => {
+    const hanging = await receiver(() => 'hang');
+    const healthy = await receiver();
+    await createSubscription(store, hanging.url, { maxInFlight: 4 });
+    await createSubscription(store, healthy.url);
+    const batch = orderEvents(500, 50);
+    await events.publish(batch);
+    const received = await healthy.waitFor(500, 20_000);
+    expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
+    expect(hanging.received.length).toBeLessThanOrEqual(4);
+  });
+
+  it('replays exactly the events from a time, in order per key, marked herald-replay, while live delivery goes on', async () => {
+    const target = await receiver();
+    const sub = await createSubscription(store, target.url, { types: ['order.created'] });
+    const before = orderEvents(40, 4, 'before');
+    await events.publish(before);
+    await target.waitFor(40);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const from = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const after = orderEvents(60, 4, 'after');
+    await events.publish(after);
+    await target.waitFor(100);
+
+    const replay = await store.replays.request({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      from: { time: from.toISOString() },
+      to: null,
+    });
+    // Published once the replay has captured its end offsets, so they are live-only.
+    const started = async () => {
+      const current = await store.replays.get(replay.id);
+      return current !== null && (current.status === 'completed' || current.progress.scanned > 0);
+    };
+    await waitFor(started, { what: 'the replay to start reading' });
+    const live = orderEvents(30, 3, 'live');
+    await events.publish(live);
+    const status = async () => (await store.replays.get(replay.id))?.status;
+    await waitFor(async () => (await status()) === 'completed', {
+      what: 'the replay',
+      timeoutMs: 20_000,
+    });
+    await target.waitFor(190);
+
+    const replayed = target.received.filter((r) => r.headers['herald-replay'] === 'true');
+    expect(replayed.map((r) => r.headers['webhook-id']).sort()).toEqual(
+      after.map((e) => e.id).sort(),
+    );
+    const byKey = new Map<string, number[]>();
+    for (const r of replayed) {
+      const data = bodyOf(r)['data'] as { orderId: string; seq: number };
+      byKey.set(data.orderId, [...(byKey.get(data.orderId) ?? []), data.seq]);
+    }
+    for (const seqs of byKey.values()) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const liveIds = new Set(live.map((e) => e.id));
+    const liveReceived = target.received.filter((r) =>
+      liveIds.has(String(r.headers['webhook-id'])),
+    );
+    expect(liveReceived).toHaveLength(30);
+    expect(liveReceived.every((r) => r.headers['herald-replay'] === undefined)).toBe(true);
+    await waitFor(async () => (await store.replays.get(replay.id))!.progress.delivered === 60, {
+      what: 'progress',
+    });
+    expect((await store.replays.get(replay.id))!.progress).toMatchObject({
+      matched: 60,
+      delivered: 60,
+    });
+  });
+});
