@@ -55,6 +55,8 @@ export interface TestEvent {
   total?: number;
   pad?: string;
   time?: string;
+  /** Kafka key (default `id`): one key keeps events on one partition, in one order. */
+  key?: string;
 }
 
 /** A broker, a Redis prefix, and handles to write keys, subscriptions and events. */
@@ -114,7 +116,7 @@ export async function startStreamWorld(): Promise<StreamWorld> {
       publisher.publish(
         events.map((e) => ({
           topic: TOPIC_OF[e.type]!,
-          key: e.id,
+          key: e.key ?? e.id,
           value: JSON.stringify({ id: e.id, n: e.n, total: e.total, pad: e.pad }),
           headers: toKafkaHeaders({
             id: e.id,

@@ -4,7 +4,7 @@ import type { StreamEvent } from './stream-event';
 /** Collects up to `limit` events for one long-poll answer. */
 export class PollSink implements StreamSink {
   readonly transport = 'poll' as const;
-  readonly dropWhenFull = false;
+  readonly dropWhenBehind = false;
   readonly events: Readonly<Record<string, unknown>>[] = [];
   readonly times: number[] = [];
 

@@ -16,7 +16,7 @@ export function sseFrame(cursor: string, type: string, json: string): string {
 /** Server-Sent Events on a raw HTTP response: `id` the cursor, `event` the type, `data` the CloudEvent. */
 export class SseSink implements StreamSink {
   readonly transport = 'sse' as const;
-  readonly dropWhenFull = true;
+  readonly dropWhenBehind = true;
 
   constructor(
     private readonly response: ServerResponse,

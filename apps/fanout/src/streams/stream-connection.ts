@@ -14,11 +14,11 @@ export type EndReason = 'slow_consumer' | 'shutdown' | 'server_error' | 'client_
 export interface StreamSink {
   readonly transport: Transport;
   /**
-   * When full, a client in step with the live tail is too slow and is dropped (SSE, WebSocket:
-   * its send buffer is past the bound); a poll is simply complete.
+   * A live client that falls further behind than the ring holds is too slow and is dropped with
+   * its cursor (SSE, WebSocket); a poll just reads on from Kafka.
    */
-  readonly dropWhenFull: boolean;
-  /** Nothing more should be queued now. */
+  readonly dropWhenBehind: boolean;
+  /** Nothing more should be queued now (the send buffer is at its bound, or a poll is complete). */
   full(): boolean;
   /** Queues one event. `entry` is given when `cursor` is that ring entry's own (frames can be shared). */
   send(event: StreamEvent, cursor: string, entry: TailEntry | null): void;
@@ -44,8 +44,9 @@ export interface ConnectionHooks {
  * event's cursor and frames; behind it (a resumed cursor, `from` a time) it carries positions
  * of its own and reads the ring comparing offsets per partition, or Kafka when the ring no
  * longer holds its positions, and joins the tail when it catches up — each offset of each
- * partition is sent at most once, in order. A client in step whose buffer fills is dropped with
- * its cursor; one behind is just not fed until it drains.
+ * partition is sent at most once, in order. A full send buffer pauses a client until it drains,
+ * so its memory stays bounded; a live client the ring leaves behind, or any client whose buffer
+ * stays full too long, is dropped with its cursor.
  */
 export class StreamConnection {
   private mode: 'ring' | 'kafka' | 'closed' = 'ring';
@@ -99,8 +100,7 @@ export class StreamConnection {
         return;
       }
       if (this.sink.full()) {
-        if (this.inStep && this.sink.dropWhenFull) this.end('slow_consumer');
-        else this.stalledSince ??= Date.now();
+        this.stalledSince ??= Date.now();
         return;
       }
       const entry = ring.get(this.nextSeq++)!;
@@ -165,8 +165,15 @@ export class StreamConnection {
     this.hooks.sent(this, event);
   }
 
-  /** The ring dropped events this client has not had yet: read them from Kafka instead. */
+  /**
+   * The ring dropped events this client has not had yet. A live client that slow is dropped;
+   * one still catching up (or a poll) reads them from Kafka instead.
+   */
   private fallBehind(): void {
+    if (this.inStep && this.sink.dropWhenBehind) {
+      this.end('slow_consumer');
+      return;
+    }
     if (this.inStep) {
       this.positions = new Map(this.hooks.tail.position());
       // In step, its position is the one its last cursor (written by this tail) names.

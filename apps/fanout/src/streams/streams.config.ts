@@ -19,11 +19,12 @@ export const streamsConfig = configFragment(
     /** Most bytes of event JSON the ring keeps (default 64 MiB); whichever bound is hit first. */
     ringMaxBytes: v.STREAM_RING_MAX_BYTES,
     /**
-     * Bytes a connection may have queued and unsent (default 256 KiB). A live client past it is
-     * told its cursor and disconnected; a client catching up is simply not fed until it drains.
+     * Bytes a connection may have queued and unsent (default 256 KiB); past it the client is not
+     * fed until it drains. A live client the ring then leaves behind is told its cursor and
+     * disconnected.
      */
     sendBufferBytes: v.STREAM_SEND_BUFFER_BYTES,
-    /** A client catching up whose buffer stays full this long is disconnected too (ms, default 30 s). */
+    /** A client whose buffer stays full this long is disconnected too (ms, default 30 s). */
     slowTimeoutMs: v.STREAM_SLOW_TIMEOUT_MS,
     /** Idle connections get a heartbeat this often (ms, default 15 s). */
     heartbeatMs: v.STREAM_HEARTBEAT_MS,

@@ -19,7 +19,7 @@ export function wsEventFrame(cursor: string, json: string): string {
 /** The WebSocket protocol of SPEC §7 on one socket. */
 export class WsSink implements StreamSink {
   readonly transport = 'ws' as const;
-  readonly dropWhenFull = true;
+  readonly dropWhenBehind = true;
 
   constructor(
     private readonly socket: WebSocket,
