@@ -44,6 +44,11 @@ export interface RunOptions {
   concurrency?: number;
   /** Longest a fetch waits for new records (ms, default 500); also bounds how long `stop()` waits for one. */
   maxWaitMs?: number;
+  /**
+   * How long the group waits for a silent member before handing its partitions to others (ms,
+   * default 30000): shorter means a crashed member's partitions move sooner.
+   */
+  sessionTimeoutMs?: number;
   /** Handles one batch. A rejection leaves the batch uncommitted; kafkajs reads it again. */
   eachBatch: (batch: IncomingBatch) => Promise<void>;
   /**
@@ -104,6 +109,12 @@ export class ConsumerRunner {
       groupId,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: options.maxWaitMs ?? 500,
+      ...(options.sessionTimeoutMs === undefined
+        ? {}
+        : {
+            sessionTimeout: options.sessionTimeoutMs,
+            heartbeatInterval: Math.min(3000, Math.floor(options.sessionTimeoutMs / 3)),
+          }),
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {

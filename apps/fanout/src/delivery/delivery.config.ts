@@ -31,6 +31,10 @@ export const fanoutDeliveryConfig = configFragment(
       'milliseconds between looks for due parked retries',
     ),
     HERALD_DELIVERY_LOG: env.flag(true),
+    HERALD_FANOUT_SESSION_TIMEOUT_MS: env.positiveInt(
+      30_000,
+      'milliseconds before the group hands a silent instance’s partitions to others',
+    ),
   },
   (v) => ({
     group: v.HERALD_FANOUT_GROUP,
@@ -42,6 +46,7 @@ export const fanoutDeliveryConfig = configFragment(
     pollIntervalMs: v.HERALD_DELIVERY_POLL_INTERVAL_MS,
     /** Record every attempt in the subscription's delivery log (the API shows it). */
     attemptLog: v.HERALD_DELIVERY_LOG,
+    sessionTimeoutMs: v.HERALD_FANOUT_SESSION_TIMEOUT_MS,
   }),
 );
 

@@ -25,7 +25,7 @@ import { serializeTask, type DeliveryTask } from './delivery-task';
 import type { FanoutDeliveryConfig } from './delivery.config';
 
 /** A claim outlives the longest attempt (15 s by default) with room to spare. */
-const CLAIM_LEASE_MARGIN_MS = 30_000;
+const CLAIM_LEASE_MARGIN_MS = 5_000;
 const HEALTH_WRITE_INTERVAL_MS = 1000;
 const STORE_RETRY_MS = 500;
 
@@ -499,5 +499,6 @@ function lastAttempt(result: WebhookAttemptResult): {
 
 /** How long a claimed parked task may take before another instance may claim it again. */
 export function claimLeaseMs(requestTimeoutMs: number): number {
-  return requestTimeoutMs + CLAIM_LEASE_MARGIN_MS;
+  // Twice the attempt: the task may wait for a free slot in its lane before being sent.
+  return 2 * requestTimeoutMs + CLAIM_LEASE_MARGIN_MS;
 }

@@ -202,6 +202,7 @@ export class DeliveryModule
                 topics: contract.topics().map((topic) => topic.topic),
                 maxBacklog: fanoutDelivery.maxBacklog,
                 commitIntervalMs: fanoutDelivery.commitIntervalMs,
+                sessionTimeoutMs: fanoutDelivery.sessionTimeoutMs,
               },
             );
           },

@@ -28,6 +28,7 @@ export interface SourceConsumerOptions {
   readonly topics: readonly string[];
   readonly maxBacklog: number;
   readonly commitIntervalMs: number;
+  readonly sessionTimeoutMs: number;
 }
 
 /**
@@ -64,6 +65,7 @@ export class SourceConsumer {
       fromBeginning: true,
       commit: 'manual',
       concurrency: 64,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
       eachBatch: (batch) => this.handle(batch),
       onAssignment: (assignment) => this.onAssignment(assignment),
     });
