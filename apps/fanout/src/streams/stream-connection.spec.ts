@@ -1,0 +1,261 @@
+import type { FetchedBatch, PartitionFetcher, PartitionPosition } from '@herald/kafka';
+import pino from 'pino';
+import type { LiveTail, TailEntry } from './live-tail';
+import { RingBuffer } from './ring-buffer';
+import { StreamConnection, type EndReason, type StreamSink } from './stream-connection';
+import { decodeCursor, encodeCursor, partitionKey, type CursorPositions } from './stream-cursor';
+import type { StreamEvent } from './stream-event';
+
+const P0 = partitionKey('t', 0);
+const P1 = partitionKey('t', 1);
+
+/** A Kafka log of two partitions and a tail whose ring holds its last `ringSize` events. */
+class FakeTail {
+  readonly log: { partition: number; offset: bigint; type: string }[] = [];
+  readonly ring: RingBuffer<TailEntry>;
+  private readonly positions: CursorPositions = new Map([
+    [P0, 0n],
+    [P1, 0n],
+  ]);
+  private readonly held = new Map(this.positions);
+
+  constructor(ringSize: number) {
+    this.ring = new RingBuffer<TailEntry>(ringSize, Infinity, (entry) =>
+      this.held.set(entry.key, entry.offset + 1n),
+    );
+  }
+
+  append(partition: number, type = 'a'): void {
+    const key = partitionKey('t', partition);
+    const offset = this.positions.get(key)!;
+    this.log.push({ partition, offset, type });
+    this.positions.set(key, offset + 1n);
+    const cursor = encodeCursor(this.positions);
+    this.ring.push({
+      ...event(partition, offset, type),
+      seq: this.ring.nextSeq,
+      cursor,
+      frames: {},
+    });
+  }
+
+  covers(positions: ReadonlyMap<string, bigint>): boolean {
+    return [...this.held].every(([key, offset]) => (positions.get(key) ?? -1n) >= offset);
+  }
+
+  isAt(positions: ReadonlyMap<string, bigint>): boolean {
+    return [...this.positions].every(([key, offset]) => positions.get(key) === offset);
+  }
+
+  cursor(): string {
+    return encodeCursor(this.positions);
+  }
+
+  position(): CursorPositions {
+    return new Map(this.positions);
+  }
+
+  /** A fetcher over the log, one partition's next record per read. */
+  fetcher(): PartitionFetcher {
+    let at: PartitionPosition[] = [];
+    const log = this.log;
+    const fake = {
+      assign: (positions: PartitionPosition[]) => (at = positions.map((p) => ({ ...p }))),
+      read: () => {
+        const batches: FetchedBatch[] = [];
+        for (const position of at) {
+          const record = log.find(
+            (r) => r.partition === position.partition && r.offset === BigInt(position.offset),
+          );
+          if (!record) continue;
+          batches.push({
+            topic: 't',
+            partition: record.partition,
+            records: [
+              {
+                topic: 't',
+                partition: record.partition,
+                offset: String(record.offset),
+                key: null,
+                value: Buffer.from('{}'),
+                headers: {
+                  ce_specversion: Buffer.from('1.0'),
+                  ce_id: Buffer.from(`${record.partition}/${record.offset}`),
+                  ce_source: Buffer.from('/test'),
+                  ce_type: Buffer.from(record.type),
+                  ce_time: Buffer.from('2026-01-01T00:00:00Z'),
+                },
+                timestamp: '0',
+              },
+            ],
+            highWatermark: '0',
+            nextOffset: String(record.offset + 1n),
+          });
+          position.offset = String(record.offset + 1n);
+        }
+        return Promise.resolve(batches);
+      },
+      close: () => Promise.resolve(),
+    };
+    return fake as unknown as PartitionFetcher;
+  }
+}
+
+function event(partition: number, offset: bigint, type: string): StreamEvent {
+  const body = { id: `${partition}/${offset}`, type };
+  return {
+    topic: 't',
+    partition,
+    offset,
+    key: partitionKey('t', partition),
+    type,
+    event: body,
+    json: JSON.stringify(body),
+    timeMs: 0,
+  };
+}
+
+class RecordingSink implements StreamSink {
+  readonly transport = 'sse' as const;
+  readonly dropWhenBehind = true;
+  readonly sent: { id: string; cursor: string; shared: boolean }[] = [];
+  ended: { reason: EndReason; cursor: string } | null = null;
+  capacity = Infinity;
+
+  full(): boolean {
+    return this.sent.length >= this.capacity;
+  }
+  send(e: StreamEvent, cursor: string, entry: TailEntry | null): void {
+    this.sent.push({ id: e.event.id as string, cursor, shared: entry !== null });
+  }
+  heartbeat(): void {}
+  end(reason: EndReason, cursor: string): void {
+    this.ended = { reason, cursor };
+  }
+}
+
+function connect(tail: FakeTail, sink: RecordingSink, types = ['a']): StreamConnection {
+  return new StreamConnection(
+    'c',
+    sink,
+    { types: new Set(types), filter: null },
+    {
+      tail: tail as unknown as LiveTail,
+      logger: pino({ level: 'silent' }),
+      createFetcher: () => tail.fetcher(),
+      sent: () => undefined,
+      ended: () => undefined,
+    },
+  );
+}
+
+const ids = (sink: RecordingSink) => sink.sent.map((s) => s.id);
+
+describe('StreamConnection', () => {
+  it('in step with the tail: shares the tail cursors and frames, skipping other types', () => {
+    const tail = new FakeTail(10);
+    const sink = new RecordingSink();
+    const connection = connect(tail, sink);
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0);
+    tail.append(1, 'b');
+    tail.append(1);
+    connection.pump();
+    expect(ids(sink)).toEqual(['0/0', '1/1']);
+    expect(sink.sent.every((s) => s.shared)).toBe(true);
+    expect(connection.cursor()).toBe(tail.cursor());
+  });
+
+  it('resumed from positions inside the ring: sends each later offset once, then falls in step', () => {
+    const tail = new FakeTail(10);
+    for (const partition of [0, 1, 0, 1, 1, 0]) tail.append(partition);
+    const sink = new RecordingSink();
+    const connection = connect(tail, sink);
+    connection.start({
+      positions: new Map([
+        [P0, 1n],
+        [P1, 2n],
+      ]),
+    });
+    expect(ids(sink)).toEqual(['0/1', '1/2', '0/2']);
+    expect(decodeCursor(sink.sent[2]!.cursor)).toEqual(
+      new Map([
+        [P0, 3n],
+        [P1, 3n],
+      ]),
+    );
+    tail.append(1);
+    connection.pump();
+    expect(sink.sent[3]).toEqual({ id: '1/3', cursor: tail.cursor(), shared: true });
+  });
+
+  it('catches up from Kafka when the ring no longer holds its position, and hands over with no gap or repeat', async () => {
+    const tail = new FakeTail(3);
+    for (let i = 0; i < 12; i++) tail.append(i % 2);
+    const sink = new RecordingSink();
+    const connection = connect(tail, sink);
+    connection.start({
+      positions: new Map([
+        [P0, 1n],
+        [P1, 0n],
+      ]),
+    });
+    await new Promise((done) => setTimeout(done, 20));
+    tail.append(0);
+    connection.pump();
+    const expected = tail.log
+      .filter((r) => r.offset >= (r.partition === 0 ? 1n : 0n))
+      .map((r) => `${r.partition}/${r.offset}`);
+    expect([...ids(sink)].sort()).toEqual(expected.sort());
+    for (const partition of [0, 1]) {
+      const offsets = ids(sink)
+        .filter((id) => id.startsWith(`${partition}/`))
+        .map((id) => Number(id.slice(2)));
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
+    expect(connection.cursor()).toBe(tail.cursor());
+  });
+
+  it('pauses on a full buffer and resumes on drain without losing events', () => {
+    const tail = new FakeTail(10);
+    const sink = new RecordingSink();
+    sink.capacity = 2;
+    const connection = connect(tail, sink);
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    for (let i = 0; i < 5; i++) tail.append(0);
+    connection.pump();
+    expect(ids(sink)).toEqual(['0/0', '0/1']);
+    sink.capacity = Infinity;
+    connection.drained();
+    expect(ids(sink)).toEqual(['0/0', '0/1', '0/2', '0/3', '0/4']);
+    expect(sink.ended).toBeNull();
+  });
+
+  it('drops a live client the ring leaves behind, telling it the cursor after what it got', () => {
+    const tail = new FakeTail(3);
+    const sink = new RecordingSink();
+    sink.capacity = 1;
+    const connection = connect(tail, sink);
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0);
+    connection.pump();
+    for (let i = 0; i < 5; i++) tail.append(1);
+    connection.pump();
+    expect(sink.ended).toEqual({ reason: 'slow_consumer', cursor: sink.sent[0]!.cursor });
+    expect(connection.closed).toBe(true);
+  });
+
+  it('drops any client whose buffer stays full past the slow timeout', () => {
+    const tail = new FakeTail(10);
+    const sink = new RecordingSink();
+    sink.capacity = 0;
+    const connection = connect(tail, sink);
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0);
+    connection.pump();
+    connection.tick(Date.now() + 10, 60_000, 1000);
+    expect(sink.ended).toBeNull();
+    connection.tick(Date.now() + 2000, 60_000, 1000);
+    expect(sink.ended?.reason).toBe('slow_consumer');
+  });
+});
