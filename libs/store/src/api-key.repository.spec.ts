@@ -84,4 +84,17 @@ describe('IdempotencyStore (real Redis)', () => {
     await idem.release('b', 'same');
     expect(await idem.reserve('b', 'same')).toEqual({ state: 'done', result: 1 });
   });
+
+  it('reserves many ids in one go, reporting done and pending ones', async () => {
+    const idem = new IdempotencyStore<string>(store.redis, store.keys);
+    await idem.complete('m', 'done-1', 'first');
+    expect((await idem.reserve('m', 'busy-1')).state).toBe('reserved');
+    expect(await idem.reserveAll('m', ['new-1', 'done-1', 'busy-1', 'new-2'])).toEqual([
+      { state: 'reserved' },
+      { state: 'done', result: 'first' },
+      { state: 'pending' },
+      { state: 'reserved' },
+    ]);
+    expect(await idem.reserveAll('m', [])).toEqual([]);
+  });
 });

@@ -61,23 +61,31 @@ export class IngestService {
     const results: (IngestResult | undefined)[] = events.map(() => undefined);
     const seen = new Map<string, number>();
     try {
+      const claimed: number[] = [];
       for (const [index, event] of events.entries()) {
-        if (!event.idGiven) {
-          reserved.add(index);
-          continue;
-        }
+        if (!event.idGiven) reserved.add(index);
         // The same id twice in one request: written once, answered twice.
-        if (seen.has(event.id)) continue;
-        seen.set(event.id, index);
-        const reservation = await this.idempotency.reserve(tenant, event.id);
-        if (reservation.state === 'pending') throw new EventInFlightError(event.id);
-        if (reservation.state === 'done') results[index] = reservation.result;
-        else reserved.add(index);
+        else if (!seen.has(event.id)) {
+          seen.set(event.id, index);
+          claimed.push(index);
+        }
       }
+      const reservations = await this.idempotency.reserveAll(
+        tenant,
+        claimed.map((index) => events[index]!.id),
+      );
+      for (const [n, index] of claimed.entries()) {
+        const reservation = reservations[n]!;
+        if (reservation.state === 'reserved') reserved.add(index);
+        else if (reservation.state === 'done') results[index] = reservation.result;
+      }
+      const inFlight = claimed.find((_, n) => reservations[n]!.state === 'pending');
+      if (inFlight !== undefined) throw new EventInFlightError(events[inFlight]!.id);
 
-      const toWrite = [...reserved].map((index) => events[index]!);
-      const published = await this.publish(toWrite);
-      [...reserved].forEach((index, i) => {
+      // Request order, so events with one key are written in the order the producer sent them.
+      const writeOrder = [...reserved].sort((a, b) => a - b);
+      const published = await this.publish(writeOrder.map((index) => events[index]!));
+      writeOrder.forEach((index, i) => {
         const event = events[index]!;
         const at = published[i]!;
         results[index] = {

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { freePort } from '@herald/test-harness';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+
+/** A child process started by a benchmark, killed on `stop()`. */
+export interface BenchProcess {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+/** The embedded broker as its own process on a data folder, as Kafka would run. */
+export async function startBrokerProcess(
+  dataDir: string,
+): Promise<{ brokers: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js'),
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const { connect } = await import('node:net');
+  await waitUntil(
+    () =>
+      new Promise<boolean>((ok) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => (socket.destroy(), ok(true)));
+        socket.once('error', () => ok(false));
+      }),
+    'broker',
+  );
+  return { brokers: `127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+/**
+ * A Herald app (or any TS entry point) as a child process, awaited until `/health/ready` is 200.
+ * `args` may use `{port}`, replaced by the chosen port.
+ */
+export async function startAppProcess(
+  entry: string,
+  portVariable: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<BenchProcess> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', entry, ...args.map((a) => a.replace('{port}', String(port)))],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'),
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        [portVariable]: String(port),
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(
+    async () => (await fetch(`${url}/health/ready`)).status === 200,
+    `${entry} ready`,
+  );
+  return { url, port, process: child, stop: stopper(child) };
+}
