@@ -205,4 +205,15 @@ describe('DeliveryLane', () => {
     lane.finished(a1, { kind: 'settled' });
     expect(settled).toContain('a1');
   });
+
+  it('hands work back unsettled when closed for a shutdown', () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane('sub_1', { ...settings, maxInFlight: 2 }, fake.io);
+    const [a1, a2, b1, u1] = [task('a1', 'a'), task('a2', 'a'), task('b1', 'b'), task('u1', null)];
+    for (const t of [a1, a2, b1, u1]) lane.enqueue(t);
+    lane.close('hand-back');
+    lane.finished(a1, { kind: 'settled' });
+    lane.finished(b1, { kind: 'retry', delayMs: 10 });
+    expect(settled).toEqual(['a1']);
+  });
 });

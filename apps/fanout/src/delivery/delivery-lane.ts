@@ -69,6 +69,7 @@ export class DeliveryLane {
   /** Tasks from Kafka in memory (queued, waiting, in flight), for the spill decision. */
   private held = 0;
   private closed = false;
+  private closeMode: 'drop' | 'hand-back' = 'drop';
   /** Ordered heads in flight (close and dropPartition leave them to their result). */
   private readonly inFlightHeads = new Set<DeliveryTask>();
   /** Unordered tasks waiting for an in-memory retry. */
@@ -196,26 +197,31 @@ export class DeliveryLane {
   }
 
   /**
-   * Stops the lane (the subscription was deleted, paused or disabled): tasks from Kafka are
-   * settled as dropped, and tasks claimed from parking are returned for the engine to finish.
+   * Stops the lane and returns the tasks claimed from parking for the engine to finish. `drop`
+   * (the subscription was deleted, paused or disabled): tasks from Kafka are settled as dropped.
+   * `hand-back` (shutdown): they are left unsettled, so their offsets are not committed and
+   * whoever reads the partition next sends them; attempts in flight settle only if delivered.
    */
-  close(): DeliveryTask[] {
+  close(mode: 'drop' | 'hand-back' = 'drop'): DeliveryTask[] {
     this.closed = true;
+    this.closeMode = mode;
     for (const cancel of this.timers) cancel();
     this.timers.clear();
     this.pumpTimer?.();
     const claimed: DeliveryTask[] = [];
+    const drop = mode === 'drop';
     for (const task of this.readyTasks()) {
       if (task.claim) claimed.push(task);
-      else if (!task.ordered) task.ticket?.settle();
+      else if (!task.ordered && drop) task.ticket?.settle();
     }
     this.ready.length = 0;
     this.readyHead = 0;
-    for (const task of this.retrying) task.ticket?.settle();
+    if (drop) for (const task of this.retrying) task.ticket?.settle();
     this.retrying.clear();
     for (const queue of this.keys.values()) {
       // An in-flight head settles when its result comes back.
-      for (const task of queue.tasks) if (!this.inFlightHeads.has(task)) task.ticket?.settle();
+      if (drop)
+        for (const task of queue.tasks) if (!this.inFlightHeads.has(task)) task.ticket?.settle();
     }
     this.keys.clear();
     return claimed;
@@ -225,7 +231,9 @@ export class DeliveryLane {
     this.inFlightHeads.delete(task);
     const queue = task.ordered ? this.keys.get(task.queueId) : undefined;
     if (this.closed) {
-      if (result.kind !== 'abandoned') task.ticket?.settle();
+      const done =
+        this.closeMode === 'drop' ? result.kind !== 'abandoned' : result.kind === 'settled';
+      if (done) task.ticket?.settle();
       return;
     }
     switch (result.kind) {
@@ -260,6 +268,11 @@ export class DeliveryLane {
     }
   }
 
+  /** A task the closed lane gave up on: done only when the lane was closed to drop its work. */
+  private settleDropped(task: DeliveryTask): void {
+    if (this.closeMode === 'drop') task.ticket?.settle();
+  }
+
   /** The key's head is done: the next task of the key becomes ready. */
   private advance(queue: KeyQueue, queueId: string): void {
     const next = queue.tasks[0];
@@ -289,7 +302,8 @@ export class DeliveryLane {
   private parkAlone(task: DeliveryTask, dueMs: number): void {
     void this.parkWithRetry(task, 'create', dueMs).then((outcome) => {
       // not-owner: the partition moved; the new owner reads the task again.
-      if (outcome !== 'not-owner' && outcome !== 'no-queue') task.ticket?.settle();
+      if (outcome === 'parked' || outcome === 'queued') task.ticket?.settle();
+      else if (outcome === 'closed') this.settleDropped(task);
     });
   }
 
@@ -300,9 +314,9 @@ export class DeliveryLane {
     queue.chain = queue.chain.then(async () => {
       const outcome = await this.parkWithRetry(task, mode, dueMs);
       queue.pending -= 1;
-      if (outcome === 'parked' || outcome === 'queued' || outcome === 'closed')
-        task.ticket?.settle();
-      else if (outcome === 'no-queue' && this.closed) task.ticket?.settle();
+      if (outcome === 'parked' || outcome === 'queued') task.ticket?.settle();
+      else if (outcome === 'closed' || (outcome === 'no-queue' && this.closed))
+        this.settleDropped(task);
       else if (outcome === 'no-queue') {
         // The parked queue drained meanwhile: the task waits in memory behind any earlier ones.
         queue.tasks.push(task);
@@ -330,7 +344,8 @@ export class DeliveryLane {
       for (const [i, task] of tasks.entries()) {
         const outcome = await this.parkWithRetry(task, i === 0 ? 'create' : 'append', dueMs);
         if (outcome === 'not-owner') break;
-        task.ticket?.settle();
+        if (outcome === 'closed') this.settleDropped(task);
+        else task.ticket?.settle();
       }
       queue.pending -= 1;
     });

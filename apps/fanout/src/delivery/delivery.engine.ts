@@ -122,7 +122,7 @@ export class DeliveryEngine {
     this.stopped = true;
     const handBack: Promise<unknown>[] = [];
     for (const lane of this.lanes.values())
-      for (const task of lane.close())
+      for (const task of lane.close('hand-back'))
         if (task.claim)
           handBack.push(this.finishClaim(task.claim, { kind: 'release', dueMs: Date.now() }, task));
     this.lanes.clear();
