@@ -306,12 +306,12 @@ describe('at least once under faults (separate processes)', () => {
     const batch = orderEvents(4000, 80);
     await events.publish(batch.slice(0, 2000));
     // Both instances took part: the group split the partitions between them.
-    await waitFor(async () => (await delivered(first!)) > 0 && (await delivered(second!)) > 0, {
+    await waitFor(async () => (await delivered(first)) > 0 && (await delivered(second)) > 0, {
       timeoutMs: 30_000,
       intervalMs: 250,
       what: 'both instances to deliver',
     });
-    await first!.kill('SIGTERM');
+    await first.kill('SIGTERM');
     await events.publish(batch.slice(2000));
     const letters = await awaitEverything(
       store,
@@ -327,7 +327,7 @@ describe('at least once under faults (separate processes)', () => {
       `two instances: ${distinct} distinct deliveries, ${total - distinct} duplicates after a graceful stop`,
     );
     await events.close();
-    await second!.kill('SIGTERM');
+    await second.kill('SIGTERM');
     await store.cleanup();
   }, 180_000);
 });
