@@ -109,6 +109,9 @@ export class ConsumerRunner {
       groupId,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: options.maxWaitMs ?? 500,
+      // kafkajs restarts a crashed consumer on a timer that disconnect() does not cancel; once
+      // stop() has begun, a crash must end the consumer, or it reconnects forever.
+      retry: { restartOnFailure: () => Promise.resolve(this.stopping === undefined) },
       ...(options.sessionTimeoutMs === undefined
         ? {}
         : {
