@@ -68,7 +68,12 @@ function task(id: string, key: string | null, offset = 0): DeliveryTask {
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
-const settings: LaneSettings = { maxInFlight: 2, maxPerSecond: null, spillAt: 100 };
+const settings: LaneSettings = {
+  maxInFlight: 2,
+  maxPerSecond: null,
+  spillAt: 100,
+  stallMs: 1000,
+};
 
 describe('DeliveryLane', () => {
   beforeEach(() => {
@@ -141,19 +146,25 @@ describe('DeliveryLane', () => {
     expect(fake.parked).toHaveLength(2);
   });
 
-  it('parks new work instead of holding it once too much is in memory', async () => {
+  it('parks new work once too much is in memory and the endpoint has stalled', async () => {
     const fake = fakeIo();
     const lane = new DeliveryLane(
       'sub_1',
-      { maxInFlight: 1, maxPerSecond: null, spillAt: 2 },
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 2, stallMs: 1000 },
       fake.io,
     );
-    const tasks = [task('u1', null), task('u2', null), task('u3', null), task('k1', 'k')];
-    for (const t of tasks) lane.enqueue(t);
+    for (const t of [task('u1', null), task('u2', null), task('u3', null)]) lane.enqueue(t);
+    // Over the bound but progressing: kept in memory.
+    expect(fake.parked).toEqual([]);
+    fake.advance(1000);
+    for (const t of [task('u4', null), task('k1', 'k')]) lane.enqueue(t);
     await flush();
-    expect(fake.parked.map((p) => p.id)).toEqual(['u3', 'k1']);
-    expect(settled).toEqual(['u3', 'k1']);
-    expect(lane.size).toBe(2);
+    expect(fake.parked.map((p) => p.id)).toEqual(['u4', 'k1']);
+    expect(settled).toEqual(['u4', 'k1']);
+    expect(lane.size).toBe(3);
+    lane.finished(fake.sent[0]!, { kind: 'settled' });
+    lane.enqueue(task('u5', null));
+    expect(fake.parked).toHaveLength(2);
   });
 
   it('never parks for a partition it lost, and forgets that partition’s tasks', async () => {
@@ -176,7 +187,7 @@ describe('DeliveryLane', () => {
     const fake = fakeIo();
     const lane = new DeliveryLane(
       'sub_1',
-      { maxInFlight: 10, maxPerSecond: 2, spillAt: 100 },
+      { maxInFlight: 10, maxPerSecond: 2, spillAt: 100, stallMs: 1000 },
       fake.io,
     );
     for (let i = 0; i < 4; i++) lane.enqueue(task(`u${i}`, null));

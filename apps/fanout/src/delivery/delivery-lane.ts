@@ -7,8 +7,13 @@ export interface LaneSettings {
   readonly maxInFlight: number;
   /** Requests started per second, or null for no limit. */
   readonly maxPerSecond: number | null;
-  /** Tasks held in memory past which new ones are parked in Redis instead (isolation). */
+  /**
+   * Tasks held in memory past which new ones are parked in Redis instead, once the lane has
+   * made no progress for `stallMs` (a hanging or very slow endpoint): isolation. A busy but
+   * healthy lane keeps its work in memory; the partition's backlog bound holds the reading back.
+   */
   readonly spillAt: number;
+  readonly stallMs: number;
 }
 
 /** The I/O a lane needs; the delivery engine provides it. */
@@ -69,6 +74,8 @@ export class DeliveryLane {
   /** Tasks from Kafka in memory (queued, waiting, in flight), for the spill decision. */
   private held = 0;
   private closed = false;
+  /** When an attempt last finished (or the lane last went from idle to busy). */
+  private progressAt: number;
   private closeMode: 'drop' | 'hand-back' = 'drop';
   /** Ordered heads in flight (close and dropPartition leave them to their result). */
   private readonly inFlightHeads = new Set<DeliveryTask>();
@@ -82,6 +89,7 @@ export class DeliveryLane {
   ) {
     this.limiter =
       settings.maxPerSecond === null ? null : new RateLimiter(settings.maxPerSecond, io.now());
+    this.progressAt = io.now();
   }
 
   get inFlight(): number {
@@ -111,8 +119,9 @@ export class DeliveryLane {
       task.ticket?.settle();
       return;
     }
+    if (this.held === 0 && this.inFlightCount === 0) this.progressAt = this.io.now();
     if (!task.ordered) {
-      if (this.held >= this.settings.spillAt) this.parkAlone(task, this.io.now());
+      if (this.stalled()) this.parkAlone(task, this.io.now());
       else this.accept(task);
       return;
     }
@@ -127,7 +136,7 @@ export class DeliveryLane {
       return;
     }
     queue = this.newQueue(task);
-    if (this.held >= this.settings.spillAt) {
+    if (this.stalled()) {
       queue.parked = true;
       this.chainPark(queue, task, 'create');
       return;
@@ -160,6 +169,7 @@ export class DeliveryLane {
   /** The engine's report on a task this lane sent. */
   finished(task: DeliveryTask, result: TaskResult): void {
     this.inFlightCount -= 1;
+    this.progressAt = this.io.now();
     if (task.claim === null) this.settleResult(task, result);
     this.pump();
   }
@@ -266,6 +276,12 @@ export class DeliveryLane {
         }
         return;
     }
+  }
+
+  private stalled(): boolean {
+    return (
+      this.held >= this.settings.spillAt && this.io.now() - this.progressAt >= this.settings.stallMs
+    );
   }
 
   /** A task the closed lane gave up on: done only when the lane was closed to drop its work. */

@@ -27,6 +27,8 @@ import type { FanoutDeliveryConfig } from './delivery.config';
 /** A claim outlives the longest attempt (15 s by default) with room to spare. */
 const CLAIM_LEASE_MARGIN_MS = 5_000;
 const HEALTH_WRITE_INTERVAL_MS = 1000;
+/** A lane with no attempt finished for this long counts as stalled (see LaneSettings). */
+const LANE_STALL_MS = 1000;
 const STORE_RETRY_MS = 500;
 
 export interface DeliveryEngineDeps {
@@ -168,6 +170,7 @@ export class DeliveryEngine {
       maxInFlight: Math.max(1, entry.subscription.maxInFlight),
       maxPerSecond: entry.subscription.maxPerSecond,
       spillAt: this.deps.config.laneMemory,
+      stallMs: LANE_STALL_MS,
     };
   }
 
