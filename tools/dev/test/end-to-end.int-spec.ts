@@ -1,0 +1,244 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SPEC_METRICS } from '@herald/deploy-checks/spec-metrics';
+import { freePort } from '@herald/test-harness';
+import { APPS, startGateway, type AppName, type Gateway } from '../src/gateway';
+
+// The whole gateway as `npm start` runs it (broker, three apps as processes, real Redis), driven
+// through its public HTTP APIs: a trace id sent with an ingest request reaches the webhook and the
+// SSE event, and afterwards every process's /metrics carries SPEC §8's metrics with their types
+// and label sets.
+jest.setTimeout(120_000);
+
+const LABELS: Record<keyof typeof SPEC_METRICS, string[]> = {
+  herald_ingest_events_total: ['type', 'outcome'],
+  herald_http_request_duration_seconds: ['route', 'method', 'status_class'],
+  herald_bridge_records_total: ['source', 'outcome'],
+  herald_kafka_consumer_lag: ['group', 'topic', 'partition'],
+  herald_deliveries_total: ['outcome', 'status_class'],
+  herald_delivery_attempt_duration_seconds: [],
+  herald_event_delivery_latency_seconds: ['transport'],
+  herald_retries_pending: [],
+  herald_dead_letters_total: [],
+  herald_subscriptions: ['status'],
+  herald_stream_connections: ['transport'],
+  herald_stream_events_sent_total: ['transport'],
+  herald_stream_slow_disconnects_total: [],
+};
+
+/** Where each SPEC §8 metric must be served. */
+const SERVED_BY: Record<keyof typeof SPEC_METRICS, AppName[]> = {
+  herald_ingest_events_total: ['ingest-bridge'],
+  herald_http_request_duration_seconds: ['subscription-api', 'ingest-bridge', 'fanout'],
+  herald_bridge_records_total: ['ingest-bridge'],
+  herald_kafka_consumer_lag: ['ingest-bridge', 'fanout'],
+  herald_deliveries_total: ['fanout'],
+  herald_delivery_attempt_duration_seconds: ['fanout'],
+  herald_event_delivery_latency_seconds: ['fanout'],
+  herald_retries_pending: ['fanout'],
+  herald_dead_letters_total: ['fanout'],
+  herald_subscriptions: ['subscription-api'],
+  herald_stream_connections: ['fanout'],
+  herald_stream_events_sent_total: ['fanout'],
+  herald_stream_slow_disconnects_total: ['fanout'],
+};
+
+interface Scrape {
+  types: Map<string, string>;
+  /** Series name → label names of each sample. */
+  samples: Map<string, string[][]>;
+}
+
+function parseScrape(text: string): Scrape {
+  const types = new Map<string, string>();
+  const samples = new Map<string, string[][]>();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type) types.set(type[1]!, type[2]!);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? /.exec(line);
+    if (sample && !line.startsWith('#')) {
+      const labels = [...(sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)].map(
+        (m) => m[1]!,
+      );
+      samples.set(sample[1]!, [...(samples.get(sample[1]!) ?? []), labels]);
+    }
+  }
+  return { types, samples };
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  deadlineMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('the gateway end to end', () => {
+  let gateway: Gateway;
+  let dataDir: string;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+
+  beforeAll(async () => {
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-e2e-'));
+    gateway = await startGateway({
+      dataDir,
+      env: { KAFKA_BROKERS: undefined, LOG_LEVEL: 'warn', HERALD_ALLOWED_NETWORKS: '127.0.0.0/8' },
+      ports: {
+        broker: await freePort(),
+        'subscription-api': await freePort(),
+        'ingest-bridge': await freePort(),
+        fanout: await freePort(),
+      },
+    });
+    for (const app of APPS) {
+      await waitFor(
+        `${app.name} ready`,
+        async () =>
+          (await fetch(`${gateway.urls[app.name]}/health/ready`)).status === 200 ? true : undefined,
+        60_000,
+      );
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await new Promise((resolve) => receiver?.close(resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('carries a trace id from the ingest request to the webhook request and the SSE event', async () => {
+    const auth = {
+      authorization: `Bearer ${gateway.adminKey}`,
+      'content-type': 'application/json',
+    };
+    const created = await fetch(`${gateway.urls['subscription-api']}/v1/subscriptions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        kind: 'webhook',
+        url: receiverUrl,
+        types: ['order.created'],
+        verification: 'none',
+      }),
+    });
+    expect(created.status).toBe(201);
+
+    const sse = new AbortController();
+    const stream = await fetch(
+      `${gateway.urls.fanout}/v1/streams/sse?types=order.created&access_token=${gateway.adminKey}`,
+      {
+        signal: sse.signal,
+      },
+    );
+    expect(stream.status).toBe(200);
+    let sseText = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>)
+        sseText += decoder.decode(chunk);
+    })().catch(() => undefined);
+
+    const catalog = (await (
+      await fetch(`${gateway.urls['subscription-api']}/v1/event-types`)
+    ).json()) as unknown;
+    const types = (
+      Array.isArray(catalog)
+        ? catalog
+        : ((catalog as { items?: unknown[]; data?: unknown[] }).items ??
+          (catalog as { data?: unknown[] }).data ??
+          [])
+    ) as {
+      type: string;
+      example?: unknown;
+    }[];
+    const example = types.find((t) => t.type === 'order.created')?.example;
+    expect(example).toBeDefined();
+
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    // Fanout's consumer and subscription index may still be warming up: publish until it arrives.
+    const delivered = await waitFor(
+      'the traced event at the webhook receiver',
+      async () => {
+        const published = await fetch(`${gateway.urls['ingest-bridge']}/v1/events/order.created`, {
+          method: 'POST',
+          headers: { ...auth, traceparent },
+          body: JSON.stringify(example),
+        });
+        expect(published.status).toBe(202);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return received.find((r) => r.headers.traceparent === traceparent);
+      },
+      60_000,
+    );
+    expect(delivered.headers['webhook-id']).toBeDefined();
+
+    await waitFor('the traced event on SSE', async () =>
+      sseText.includes(traceparent) ? true : undefined,
+    );
+    const data = sseText
+      .split('\n')
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => JSON.parse(line.slice(5)) as Record<string, unknown>);
+    expect(
+      data.some((event) => event.traceparent === traceparent && event.type === 'order.created'),
+    ).toBe(true);
+    sse.abort();
+    await reading;
+  });
+
+  it('serves every SPEC §8 metric with its type and bounded label set', async () => {
+    const scrapes = new Map<AppName, Scrape>();
+    for (const app of APPS)
+      scrapes.set(
+        app.name,
+        parseScrape(await (await fetch(`${gateway.urls[app.name]}/metrics`)).text()),
+      );
+    for (const [metric, type] of Object.entries(SPEC_METRICS) as [
+      keyof typeof SPEC_METRICS,
+      string,
+    ][]) {
+      for (const app of SERVED_BY[metric]) {
+        const scrape = scrapes.get(app)!;
+        expect({ app, metric, type: scrape.types.get(metric) }).toEqual({ app, metric, type });
+        const series = type === 'histogram' ? `${metric}_count` : metric;
+        for (const labels of scrape.samples.get(series) ?? []) {
+          expect({ app, metric, labels: labels.filter((l) => l !== 'service').sort() }).toEqual({
+            app,
+            metric,
+            labels: [...LABELS[metric]].sort(),
+          });
+        }
+      }
+    }
+    // The scenario above produced samples, not only declarations.
+    expect(
+      scrapes.get('ingest-bridge')!.samples.get('herald_ingest_events_total')?.length,
+    ).toBeGreaterThan(0);
+    expect(scrapes.get('fanout')!.samples.get('herald_deliveries_total')?.length).toBeGreaterThan(
+      0,
+    );
+    for (const app of APPS)
+      expect(scrapes.get(app.name)!.types.get('process_cpu_user_seconds_total')).toBe('counter');
+  });
+});
