@@ -63,7 +63,13 @@ export default tseslint.config(
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
             {
               sourceTag: 'type:tool',
-              onlyDependOnLibsWithTags: ['type:infra', 'type:feature', 'type:util', 'type:app'],
+              onlyDependOnLibsWithTags: [
+                'type:tool',
+                'type:infra',
+                'type:feature',
+                'type:util',
+                'type:app',
+              ],
             },
           ],
         },
@@ -107,7 +113,10 @@ export default tseslint.config(
   {
     files: ['**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'module' },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+    },
   },
   prettier,
 );
