@@ -2,9 +2,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { metricNamesIn } from '@herald/deploy-checks/promql-metric-names';
 import { SPEC_METRICS } from '@herald/deploy-checks/spec-metrics';
 import { freePort } from '@herald/test-harness';
-import { APPS, startGateway, type AppName, type Gateway } from '../src/gateway';
+import { APPS, REPO_ROOT, startGateway, type AppName, type Gateway } from '../src/gateway';
 
 // The whole gateway as `npm start` runs it (broker, three apps as processes, real Redis), driven
 // through its public HTTP APIs: a trace id sent with an ingest request reaches the webhook and the
@@ -231,5 +233,27 @@ describe('the gateway end to end', () => {
     );
     for (const app of APPS)
       expect(scrapes.get(app.name)!.types.get('process_cpu_user_seconds_total')).toBe('counter');
+
+    // Every metric the Grafana dashboard queries is one these processes serve.
+    const served = new Set<string>();
+    for (const scrape of scrapes.values()) {
+      for (const [name, type] of scrape.types) {
+        served.add(name);
+        if (type === 'histogram')
+          for (const suffix of ['_bucket', '_sum', '_count']) served.add(`${name}${suffix}`);
+      }
+    }
+    const dashboard = readFileSync(
+      join(REPO_ROOT, 'deploy/grafana/dashboards/herald-overview.json'),
+      'utf8',
+    );
+    const expressions = [...dashboard.matchAll(/"expr":\s*"((?:[^"\\]|\\.)*)"/g)].map(
+      (m) => JSON.parse(`"${m[1]!}"`) as string,
+    );
+    expect(expressions.length).toBeGreaterThan(10);
+    const unserved = [...new Set(expressions.flatMap(metricNamesIn))].filter(
+      (name) => !served.has(name),
+    );
+    expect(unserved).toEqual([]);
   });
 });
