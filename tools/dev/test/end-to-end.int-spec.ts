@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { metricNamesIn } from '@herald/deploy-checks/promql-metric-names';
 import { SPEC_METRICS } from '@herald/deploy-checks/spec-metrics';
+import { waitFor } from '@herald/kafka/testing';
 import { freePort } from '@herald/test-harness';
 import { APPS, REPO_ROOT, startGateway, type AppName, type Gateway } from '../src/gateway';
 
@@ -70,20 +71,6 @@ function parseScrape(text: string): Scrape {
   return { types, samples };
 }
 
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  deadlineMs = 30_000,
-): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('the gateway end to end', () => {
   let gateway: Gateway;
   let dataDir: string;
@@ -115,10 +102,10 @@ describe('the gateway end to end', () => {
     });
     for (const app of APPS) {
       await waitFor(
-        `${app.name} ready`,
         async () =>
-          (await fetch(`${gateway.urls[app.name]}/health/ready`)).status === 200 ? true : undefined,
-        60_000,
+          (await fetch(`${gateway.urls[app.name]}/health/ready`).catch(() => undefined))?.status ===
+          200,
+        { what: `${app.name} ready`, timeoutMs: 60_000, intervalMs: 100 },
       );
     }
   }, 120_000);
@@ -169,26 +156,27 @@ describe('the gateway end to end', () => {
     expect(example).toBeDefined();
 
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    // Fanout's consumer and subscription index may still be warming up: publish until it arrives.
+    // Fanout's group may still be joining: publish again on each poll until one arrives.
     const delivered = await waitFor(
-      'the traced event at the webhook receiver',
       async () => {
+        const found = received.find((r) => r.headers.traceparent === traceparent);
+        if (found) return found;
         const published = await fetch(`${gateway.urls['ingest-bridge']}/v1/events/order.created`, {
           method: 'POST',
           headers: { ...auth, traceparent },
           body: JSON.stringify(example),
         });
         expect(published.status).toBe(202);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        return received.find((r) => r.headers.traceparent === traceparent);
+        return undefined;
       },
-      60_000,
+      { what: 'the traced event at the webhook receiver', timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(delivered.headers['webhook-id']).toBeDefined();
 
-    await waitFor('the traced event on SSE', () =>
-      Promise.resolve(sseText.includes(traceparent) ? true : undefined),
-    );
+    await waitFor(() => sseText.includes(traceparent), {
+      what: 'the traced event on SSE',
+      timeoutMs: 30_000,
+    });
     const data = sseText
       .split('\n')
       .filter((line) => line.startsWith('data:'))

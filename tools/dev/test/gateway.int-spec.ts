@@ -4,21 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APPS, REPO_ROOT, startGateway, type Gateway } from '../src/gateway';
 
+import { waitFor } from '@herald/kafka/testing';
 import { freePort } from '@herald/test-harness';
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  deadlineMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('the gateway as npm start runs it', () => {
   let gateway: Gateway;
@@ -46,12 +33,15 @@ describe('the gateway as npm start runs it', () => {
   it.each(APPS.map((app) => app.name))(
     '%s is ready, with Kafka and Redis checks up',
     async (name) => {
-      const body = await waitFor(`${name} ready`, async () => {
-        const response = await fetch(`${gateway.urls[name]}/health/ready`);
-        return response.status === 200
-          ? ((await response.json()) as { details: Record<string, { status: string }> })
-          : undefined;
-      });
+      const body = await waitFor(
+        async () => {
+          const response = await fetch(`${gateway.urls[name]}/health/ready`).catch(() => undefined);
+          return response?.status === 200
+            ? ((await response.json()) as { details: Record<string, { status: string }> })
+            : undefined;
+        },
+        { what: `${name} ready`, timeoutMs: 20_000, intervalMs: 100 },
+      );
       expect(body.details.kafka?.status).toBe('up');
       expect(body.details.redis?.status).toBe('up');
     },
