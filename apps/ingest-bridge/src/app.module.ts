@@ -24,7 +24,7 @@ export class AppModule {
         StoreModule.forRoot(config.store, SERVICE),
         KafkaModule.forRoot(config.kafka, SERVICE),
         AuthModule.forRoot(config.auth),
-        IngestModule.forRoot(contract, config.ingest),
+        IngestModule.forRoot(contract, config.ingest, observability.tracer),
       ],
     };
   }

@@ -8,7 +8,7 @@ import type { Observability } from '@herald/observability';
  */
 export function installGracefulShutdown(
   app: INestApplication,
-  { logger, readiness, config }: Observability,
+  { logger, readiness, config, tracer }: Observability,
 ): void {
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -25,7 +25,8 @@ export function installGracefulShutdown(
       () => {
         logger.info('shut down cleanly');
         logger.flush();
-        process.exit(0);
+        // After close, so spans of requests that were still in flight are sent too; never rejects.
+        void tracer.shutdown().then(() => process.exit(0));
       },
       (error: unknown) => {
         logger.error({ err: error }, 'error during shutdown');

@@ -25,6 +25,7 @@ describe('an app started by startHttpApp', () => {
       healthCheckTimeoutMs: 200,
       shutdownTimeoutMs: 5000,
       metricsPerSubscription: false,
+      tracing: { otlpEndpoint: undefined, serviceName: undefined },
     });
     observability.readiness.register('kafka', () => Promise.resolve());
     observability.readiness.register('redis', () =>

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { ContractRegistry } from '@herald/contract';
-import { MetricsRegistry } from '@herald/observability';
+import { MetricsRegistry, Tracer } from '@herald/observability';
 import { IdempotencyStore, RedisConnection, STORE_KEYS, type StoreKeys } from '@herald/store';
 import { BridgeMetrics } from '../bridge/bridge.metrics';
 import { SourceBridgeService } from '../bridge/source-bridge.service';
@@ -14,13 +14,14 @@ import { RateLimiter } from './rate-limiter';
 /** HTTP ingest and the source-topic bridge, sharing one contract and KafkaModule's publisher. */
 @Module({})
 export class IngestModule {
-  static forRoot(contract: ContractRegistry, config: IngestConfig): DynamicModule {
+  static forRoot(contract: ContractRegistry, config: IngestConfig, tracer: Tracer): DynamicModule {
     return {
       module: IngestModule,
       controllers: [EventsController],
       providers: [
         { provide: CONTRACT, useValue: contract },
         { provide: INGEST_CONFIG, useValue: config },
+        { provide: Tracer, useValue: tracer },
         {
           provide: INGEST_IDEMPOTENCY,
           inject: [RedisConnection, STORE_KEYS],

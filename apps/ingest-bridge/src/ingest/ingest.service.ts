@@ -7,7 +7,7 @@ import {
   toKafkaHeaders,
   type OutgoingRecord,
 } from '@herald/kafka';
-import { LOGGER, type Logger } from '@herald/observability';
+import { LOGGER, parseTraceparent, Tracer, type Logger, type Span } from '@herald/observability';
 import type { IdempotencyStore } from '@herald/store';
 import type { IngestConfig } from './ingest.config';
 import {
@@ -46,9 +46,34 @@ export class IngestService {
     @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
     @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(Tracer) private readonly tracer: Tracer,
   ) {}
 
   async ingest(principal: Principal, events: IncomingEvent[]): Promise<IngestOutcome> {
+    // One span per request, continuing the producer's trace (a batch continues its first event's).
+    const span = this.tracer.startSpan('herald.ingest', {
+      kind: 'server',
+      traceparent: events.find((event) => event.traceparent !== undefined)?.traceparent,
+      attributes: {
+        'herald.event.count': events.length,
+        'herald.event.types': [...new Set(events.map((event) => event.type))],
+      },
+    });
+    try {
+      const outcome = await this.ingestWithin(span, principal, events);
+      span.end();
+      return outcome;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
+  }
+
+  private async ingestWithin(
+    span: Span,
+    principal: Principal,
+    events: IncomingEvent[],
+  ): Promise<IngestOutcome> {
     this.check(principal, events);
     const wait = this.rateLimiter.take(principal.keyId, events.length);
     if (wait > 0) {
@@ -84,7 +109,10 @@ export class IngestService {
 
       // Request order, so events with one key are written in the order the producer sent them.
       const writeOrder = [...reserved].sort((a, b) => a - b);
-      const published = await this.publish(writeOrder.map((index) => events[index]!));
+      const published = await this.publish(
+        span,
+        writeOrder.map((index) => events[index]!),
+      );
       writeOrder.forEach((index, i) => {
         const event = events[index]!;
         const at = published[i]!;
@@ -167,9 +195,10 @@ export class IngestService {
     }
   }
 
-  private async publish(events: IncomingEvent[]) {
+  private async publish(span: Span, events: IncomingEvent[]) {
     const records: OutgoingRecord[] = events.map((event) => {
       const type = this.contract.get(event.type)!;
+      const traceparent = traceparentFor(event, span);
       return {
         topic: type.topic,
         key: event.key ?? this.contract.keyOf(event.type, event.data) ?? null,
@@ -180,7 +209,7 @@ export class IngestService {
           type: event.type,
           time: event.time,
           ...(event.subject === undefined ? {} : { subject: event.subject }),
-          ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+          ...(traceparent === undefined ? {} : { traceparent }),
           extensions: event.extensions,
         }),
       };
@@ -203,4 +232,16 @@ export class IngestService {
   private countAll(events: IncomingEvent[], outcome: Parameters<IngestMetrics['count']>[1]): void {
     for (const event of events) this.metrics.count(event.type, outcome);
   }
+}
+
+/**
+ * The `traceparent` written with an event. Tracing off (or the trace unsampled): the producer's,
+ * unchanged. Tracing on: the ingest span as parent, which also starts a trace for events sent
+ * without one; an event of another trace in the same batch keeps its own so that trace is not cut.
+ */
+function traceparentFor(event: IncomingEvent, span: Span): string | undefined {
+  const child = span.traceparent();
+  if (!span.recording || child === undefined) return event.traceparent;
+  const own = parseTraceparent(event.traceparent);
+  return own && own.traceId !== parseTraceparent(child)?.traceId ? event.traceparent : child;
 }
