@@ -44,7 +44,11 @@ function main() {
   const why = dependenciesMissing();
   if (why) {
     process.stderr.write(`herald: installing dependencies (${why}) with npm ci\n`);
-    const status = run('npm', ['ci', '--no-audit', '--no-fund']);
+    let status = run('npm', ['ci', '--no-audit', '--no-fund']);
+    if (status !== 0) {
+      process.stderr.write('herald: npm ci refused package-lock.json; trying npm install\n');
+      status = run('npm', ['install', '--no-audit', '--no-fund']);
+    }
     if (status !== 0) process.exit(status);
   }
   const [command, args] = entry;
