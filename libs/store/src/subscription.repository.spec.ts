@@ -74,6 +74,19 @@ describe('SubscriptionRepository (real Redis)', () => {
     expect((await repo.getWithSecrets(subscription.id))?.secrets).toEqual(SECRETS);
   });
 
+  it('loads every subscription it can open and names the ones sealed under another key', async () => {
+    const readable = (await repo.create(newSubscription('acme'), SECRETS)).subscription;
+    const other = new SubscriptionRepository(
+      store.redis,
+      store.keys,
+      new SecretCipher(randomBytes(32)),
+    );
+    const foreign = (await other.create(newSubscription('acme'), SECRETS)).subscription;
+    const loaded = await repo.loadAll();
+    expect(loaded.subscriptions.map((s) => s.subscription.id)).toEqual([readable.id]);
+    expect(loaded.unreadable.map((u) => u.id)).toEqual([foreign.id]);
+  });
+
   it('pages per tenant and globally in creation order with a stable cursor', async () => {
     const created = [];
     for (let i = 0; i < 5; i += 1)

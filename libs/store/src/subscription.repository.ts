@@ -287,9 +287,15 @@ export class SubscriptionRepository {
    * (A change made during the load may be both in the result and in a later notice; notices
    * only say what to re-read, so applying one twice is harmless.)
    */
-  async loadAll(): Promise<{ seq: number; subscriptions: StoredSubscription[] }> {
+  async loadAll(): Promise<{
+    seq: number;
+    subscriptions: StoredSubscription[];
+    /** Subscriptions that could not be opened (say, sealed under another HERALD_SECRET_KEY). */
+    unreadable: { id: string; error: unknown }[];
+  }> {
     const seq = Number((await this.redis.client.get(this.keys.subscriptionNoticeSeq())) ?? 0);
     const subscriptions: StoredSubscription[] = [];
+    const unreadable: { id: string; error: unknown }[] = [];
     let cursor = '-';
     for (;;) {
       const ids = await this.redis.client.zrange(
@@ -302,13 +308,19 @@ export class SubscriptionRepository {
         LOAD_CHUNK,
       );
       const rows = await this.fetch(ids, ['record', 'sealed']);
-      for (const [record, sealed] of rows) {
-        if (record && sealed) subscriptions.push(this.decode(record, sealed));
-      }
+      rows.forEach(([record, sealed], i) => {
+        if (!record || !sealed) return;
+        // One subscription that cannot be opened must not keep every other one from loading.
+        try {
+          subscriptions.push(this.decode(record, sealed));
+        } catch (error) {
+          unreadable.push({ id: ids[i]!, error });
+        }
+      });
       if (ids.length < LOAD_CHUNK) break;
       cursor = `(${ids[ids.length - 1]!}`;
     }
-    return { seq, subscriptions };
+    return { seq, subscriptions, unreadable };
   }
 
   /** How many subscriptions are in each status (every status present, 0 when none). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,13 @@ describe('the gateway end to end', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'herald-e2e-'));
     gateway = await startGateway({
       dataDir,
-      env: { KAFKA_BROKERS: undefined, LOG_LEVEL: 'warn', HERALD_ALLOWED_NETWORKS: '127.0.0.0/8' },
+      env: {
+        KAFKA_BROKERS: undefined,
+        LOG_LEVEL: 'warn',
+        // Its own key space in the shared Redis: nothing another run left there reaches it.
+        HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+        HERALD_ALLOWED_NETWORKS: '127.0.0.0/8',
+      },
       ports: {
         broker: await freePort(),
         'subscription-api': await freePort(),

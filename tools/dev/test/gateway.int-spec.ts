@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,12 @@ describe('the gateway as npm start runs it', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'herald-gateway-'));
     gateway = await startGateway({
       dataDir,
-      env: { KAFKA_BROKERS: undefined, LOG_LEVEL: 'warn' },
+      env: {
+        KAFKA_BROKERS: undefined,
+        LOG_LEVEL: 'warn',
+        // Its own key space in the shared Redis: nothing another run left there reaches it.
+        HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+      },
       ports: {
         broker: await freePort(),
         'subscription-api': await freePort(),

@@ -97,7 +97,13 @@ export class SubscriptionIndexSync {
   }
 
   private async reload(): Promise<number> {
-    const { seq, subscriptions } = await this.repository.loadAll();
+    const { seq, subscriptions, unreadable } = await this.repository.loadAll();
+    for (const { id, error } of unreadable) {
+      this.logger.error(
+        { err: error, subscriptionId: id },
+        'subscription cannot be opened; it gets no deliveries',
+      );
+    }
     this.index.replaceAll(subscriptions);
     return seq;
   }
