@@ -3,6 +3,7 @@
 // fanout runs as its own process (as in production); the embedded broker runs in this process;
 // the SSE clients run in two worker processes (each process has its own file-descriptor limit).
 //   node -r @swc-node/register tools/bench/src/streams.bench.ts [maxConnections]
+import { ensureRedis } from '@herald/test-harness';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -131,11 +132,7 @@ async function metrics(port: number): Promise<Record<string, number>> {
 
 async function main(): Promise<void> {
   const maxConnections = Number(process.argv[2] ?? 19_000);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const harness = require('../../testing/redis-harness.js') as {
-    ensureRedis: (this: void) => Promise<{ url: string; stop(): Promise<void> }>;
-  };
-  const redis = await harness.ensureRedis();
+  const redis = await ensureRedis();
   const broker = await startTestBroker();
   const kafka = createTestConnection(broker.brokers);
   const publisher = new KafkaPublisher(kafka, pino({ level: 'silent' }));
