@@ -12,7 +12,7 @@ import {
 } from '@herald/kafka/testing';
 import { REPO_ROOT, shippedContract, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 const SOURCE = 'kitchen.raw';
 const CHANNEL = 'kitchen.v1';
@@ -185,6 +185,8 @@ describe('the bridge killed with SIGKILL mid-stream', () => {
           HOST: '127.0.0.1',
           HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
           LOG_LEVEL: 'warn',
+          // The killed instance's partitions move once its session lapses; keep that short here.
+          HERALD_BRIDGE_SESSION_TIMEOUT_MS: '6000',
         },
         stdio: 'ignore',
       },
@@ -221,7 +223,7 @@ describe('the bridge killed with SIGKILL mid-stream', () => {
         const read = await collect(broker.brokers, CHANNEL, size, { timeoutMs: 30_000 });
         return new Set(read.map(idNumber)).size === 5000 ? read : undefined;
       },
-      { timeoutMs: 90_000, intervalMs: 500, what: 'all 5000 records republished' },
+      { timeoutMs: 150_000, intervalMs: 500, what: 'all 5000 records republished' },
     );
     expect(orderViolations(byPartitionThenOffset(all))).toBe(0);
     const duplicates = all.length - 5000;

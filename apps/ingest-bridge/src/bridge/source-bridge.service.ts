@@ -15,7 +15,8 @@ import {
   type TopicSpec,
 } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
-import { CONTRACT } from '../ingest/ingest.tokens';
+import type { IngestConfig } from '../ingest/ingest.config';
+import { CONTRACT, INGEST_CONFIG } from '../ingest/ingest.tokens';
 import { BridgeMetrics } from './bridge.metrics';
 import { mapSourceRecord } from './source-record.mapper';
 
@@ -39,6 +40,7 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
     @Inject(KafkaConnection) connection: KafkaConnection,
     @Inject(MetricsRegistry) registry: MetricsRegistry,
     @Inject(TopicProvisioner) private readonly provisioner: TopicProvisioner,
+    @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
   ) {
     this.newRunner = () =>
       new ConsumerRunner(connection, logger.child({ component: 'bridge' }), {
@@ -99,6 +101,7 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
           groupId: BRIDGE_GROUP,
           topics,
           fromBeginning: true,
+          sessionTimeoutMs: this.config.bridgeSessionTimeoutMs,
           eachBatch: (batch) => this.bridge(batch),
         });
         this.logger.info({ topics, group: BRIDGE_GROUP }, 'bridge consuming source topics');

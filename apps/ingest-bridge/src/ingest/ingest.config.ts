@@ -7,6 +7,7 @@ export const ingestConfig = configFragment(
     HERALD_INGEST_RATE_PER_KEY: env.nonNegativeInt(0, 'events per second (0 = unlimited)'),
     HERALD_INGEST_BURST_PER_KEY: env.positiveInt(1000, 'events'),
     HERALD_KAFKA_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
+    HERALD_BRIDGE_SESSION_TIMEOUT_MS: env.positiveInt(30_000, 'milliseconds'),
   },
   (v) => ({
     /** Largest event payload accepted, in bytes (SPEC §4: 256 KiB). */
@@ -19,6 +20,8 @@ export const ingestConfig = configFragment(
     burstPerKey: v.HERALD_INGEST_BURST_PER_KEY,
     /** `Retry-After` sent with a 503 when Kafka cannot take the write. */
     kafkaRetryAfterSeconds: v.HERALD_KAFKA_RETRY_AFTER_SECONDS,
+    /** How long the group waits for a bridge instance that stopped answering (a crash) before its partitions move. */
+    bridgeSessionTimeoutMs: v.HERALD_BRIDGE_SESSION_TIMEOUT_MS,
   }),
 );
 
