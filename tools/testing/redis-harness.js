@@ -37,13 +37,10 @@ function pingRedis(url, timeoutMs = 1000) {
     socket.on('data', (chunk) => {
       seen += chunk.toString('latin1');
       if (seen.includes('+PONG')) done(true);
-      else if (seen.startsWith('-') && !auth(parsed)) done(false);
+      // An error reply (to AUTH or to PING) means this Redis will not serve us.
+      else if (seen.startsWith('-') || seen.includes('\r\n-')) done(false);
     });
   });
-}
-
-function auth(parsed) {
-  return Boolean(parsed.password);
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
