@@ -1,6 +1,12 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { KafkaErrorCode } from '../protocol/protocol.errors';
+import {
+  Compression,
+  MAX_DECOMPRESSED_BYTES,
+  RecordCompressionError,
+  decompressRecords,
+} from '../storage/record-compression';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -12,14 +18,8 @@ const RECORD_COUNT_AT = 57;
 const RECORDS_AT = 61;
 const LOG_OVERHEAD = 12;
 
-const COMPRESSION_NONE = 0;
-const COMPRESSION_GZIP = 1;
-const COMPRESSION_ZSTD = 4;
 const TRANSACTIONAL_FLAG = 0x10;
 const CONTROL_FLAG = 0x20;
-
-/** Decompressed batches larger than this are refused, so a tiny gzip bomb cannot exhaust memory. */
-const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 
 export interface BatchCheck {
   errorCode: number;
@@ -59,8 +59,9 @@ export async function validateProducedBatch(
   }
   const count = records.readInt32BE(RECORD_COUNT_AT);
   const codec = attributes & 0x07;
-  if (codec === COMPRESSION_NONE) return checkRecords(records, RECORDS_AT, records.length, count);
-  if (codec === COMPRESSION_GZIP) {
+  if (codec === Compression.none) return checkRecords(records, RECORDS_AT, records.length, count);
+  if (codec === Compression.gzip) {
+    // Off the event loop: gzip is the codec producers use most.
     let plain: Buffer;
     try {
       plain = await gunzipAsync(records.subarray(RECORDS_AT), {
@@ -74,43 +75,91 @@ export async function validateProducedBatch(
     }
     return checkRecords(plain, 0, plain.length, count);
   }
-  // snappy, lz4 and zstd are stored as received without looking inside: the CRC still guards
-  // against corruption and consumers decompress them anyway.
-  if (codec <= COMPRESSION_ZSTD) return OK;
-  return { errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE };
+  if (codec > Compression.zstd) return { errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE };
+  // snappy, lz4 and zstd are opened too: a batch claiming a codec over bytes that are not
+  // compressed records would otherwise be stored and break every consumer of the partition.
+  let plain: Buffer;
+  try {
+    plain = decompressRecords(codec, records.subarray(RECORDS_AT), MAX_DECOMPRESSED_BYTES);
+  } catch (error) {
+    if (!(error instanceof RecordCompressionError)) throw error;
+    return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: error.message };
+  }
+  return checkRecords(plain, 0, plain.length, count);
 }
 
-/** Walks `count` length-prefixed records and checks they end exactly at `end`. */
+/**
+ * Walks `count` records and checks each is well formed as Kafka's own broker does (DefaultRecord):
+ * its fields (attributes, timestamp and offset deltas, key, value, headers) fill its length
+ * exactly, no length but a key's or value's is negative, and offset deltas run 0, 1, 2, … A
+ * record that fails would be stored and then break every consumer that reads it.
+ */
 export function checkRecords(buf: Buffer, start: number, end: number, count: number): BatchCheck {
-  let pos = start;
+  const reader = { buf, pos: start, end };
   for (let i = 0; i < count; i++) {
-    let value = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      if (pos >= end || shift > 28) {
-        return {
-          errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
-          message: `record ${i} length is truncated`,
-        };
-      }
-      byte = buf[pos++] as number;
-      value |= (byte & 0x7f) << shift;
-      shift += 7;
-    } while ((byte & 0x80) !== 0);
-    const length = (value >>> 1) ^ -(value & 1);
-    if (length < 0 || pos + length > end) {
-      return {
-        errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
-        message: `record ${i} runs past the batch`,
-      };
-    }
-    pos += length;
+    const length = readVarint(reader, 5);
+    if (length === undefined) return corrupt(`record ${i} length is truncated`);
+    if (length < 0 || reader.pos + length > end) return corrupt(`record ${i} runs past the batch`);
+    const problem = recordProblem({ buf, pos: reader.pos, end: reader.pos + length }, i);
+    if (problem !== undefined) return corrupt(`record ${i} ${problem}`);
+    reader.pos += length;
   }
-  if (pos !== end)
-    return {
-      errorCode: KafkaErrorCode.CORRUPT_MESSAGE,
-      message: 'bytes left after the last record',
-    };
+  if (reader.pos !== end) return corrupt('bytes left after the last record');
   return OK;
+}
+
+interface RecordReader {
+  readonly buf: Buffer;
+  pos: number;
+  readonly end: number;
+}
+
+/** What is wrong inside one record (the bytes after its length), or undefined. */
+function recordProblem(r: RecordReader, index: number): string | undefined {
+  if (r.pos >= r.end) return 'has no attributes';
+  r.pos += 1; // attributes: unused in v2 records
+  if (readVarint(r, 10) === undefined) return 'has a broken timestamp delta';
+  const offsetDelta = readVarint(r, 5);
+  if (offsetDelta !== index) return `has offset delta ${String(offsetDelta)}, expected ${index}`;
+  for (const field of ['key', 'value'] as const) {
+    const size = readVarint(r, 5);
+    if (size === undefined || size < -1 || r.pos + Math.max(size, 0) > r.end)
+      return `has a broken ${field} length`;
+    r.pos += Math.max(size, 0);
+  }
+  const headers = readVarint(r, 5);
+  if (headers === undefined || headers < 0) return 'has a broken header count';
+  for (let h = 0; h < headers; h++) {
+    const keySize = readVarint(r, 5);
+    if (keySize === undefined || keySize < 0 || r.pos + keySize > r.end)
+      return `has a broken header ${h} key`;
+    r.pos += keySize;
+    const valueSize = readVarint(r, 5);
+    if (valueSize === undefined || valueSize < -1 || r.pos + Math.max(valueSize, 0) > r.end)
+      return `has a broken header ${h} value`;
+    r.pos += Math.max(valueSize, 0);
+  }
+  return r.pos === r.end ? undefined : 'has bytes left over after its headers';
+}
+
+/**
+ * A zigzag varint of at most `maxBytes` bytes, or undefined when cut short or too long. Values
+ * past 2^53 (only a timestamp delta can be that large) come back imprecise, which is fine: only
+ * lengths and offset deltas are compared.
+ */
+function readVarint(r: RecordReader, maxBytes: number): number | undefined {
+  let raw = 0;
+  let scale = 1;
+  for (let n = 0; n < maxBytes; n++) {
+    if (r.pos >= r.end) return undefined;
+    const byte = r.buf[r.pos++]!;
+    raw += (byte & 0x7f) * scale;
+    scale *= 128;
+    if ((byte & 0x80) === 0) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+  }
+  return undefined;
+}
+
+function corrupt(message: string): BatchCheck {
+  return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message };
 }

@@ -25,7 +25,8 @@ export interface FixtureBatch {
   producerId?: bigint;
   producerEpoch?: number;
   baseSequence?: number;
-  compression?: 'none' | 'gzip';
+  /** gzip here, or any codec with its compressor (the attributes get its number). */
+  compression?: 'none' | 'gzip' | { codec: number; compress(records: Buffer): Buffer };
 }
 
 export const FIXTURE_BASE_TIMESTAMP = 1_700_000_000_000;
@@ -65,15 +66,18 @@ function encodeRecord(record: FixtureRecord, index: number): Buffer {
 
 export function encodeBatch(batch: FixtureBatch): Buffer {
   const baseTimestamp = batch.baseTimestamp ?? FIXTURE_BASE_TIMESTAMP;
-  let records = Buffer.concat(batch.records.map(encodeRecord));
-  if (batch.compression === 'gzip') records = zlib.gzipSync(records);
+  let records: Buffer = Buffer.concat(batch.records.map(encodeRecord));
+  const compression = batch.compression ?? 'none';
+  if (compression === 'gzip') records = zlib.gzipSync(records);
+  else if (compression !== 'none') records = compression.compress(records);
+  const codec = compression === 'none' ? 0 : compression === 'gzip' ? 1 : compression.codec;
   const maxDelta = Math.max(...batch.records.map((record, i) => record.timestampDelta ?? i));
   const buf = Buffer.alloc(BATCH_HEADER_SIZE + records.length);
   writeInt64(buf, BATCH.baseOffset, 0);
   buf.writeInt32BE(buf.length - 12, BATCH.batchLength);
   buf.writeInt32BE(-1, BATCH.partitionLeaderEpoch);
   buf.writeInt8(2, BATCH.magic);
-  buf.writeInt16BE(batch.compression === 'gzip' ? 1 : 0, BATCH.attributes);
+  buf.writeInt16BE(codec, BATCH.attributes);
   buf.writeInt32BE(batch.records.length - 1, BATCH.lastOffsetDelta);
   writeInt64(buf, BATCH.baseTimestamp, baseTimestamp);
   writeInt64(buf, BATCH.maxTimestamp, baseTimestamp + maxDelta);

@@ -1,7 +1,6 @@
 // Finds the first record of a batch at or after a timestamp, for ListOffsets by time. Only this
-// cold path looks inside records; a batch it cannot open (snappy, lz4, zstd) answers with its
-// first offset, which makes a consumer read a few earlier records rather than miss any.
-import * as zlib from 'node:zlib';
+// cold path looks inside records; a batch it cannot open answers with its first offset, which
+// makes a consumer read a few earlier records rather than miss any.
 import {
   BATCH,
   BATCH_HEADER_SIZE,
@@ -9,9 +8,7 @@ import {
   TIMESTAMP_TYPE_LOG_APPEND,
   readInt64,
 } from './record-batch';
-
-const GZIP = 1;
-const NONE = 0;
+import { Compression, MAX_DECOMPRESSED_BYTES, decompressRecords } from './record-compression';
 
 export interface RecordPosition {
   offset: number;
@@ -27,9 +24,18 @@ export function findRecordAtOrAfter(batch: Buffer, timestampMs: number): RecordP
   if ((attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0) return fallback;
   const compression = attributes & COMPRESSION_MASK;
   let records: Buffer;
-  if (compression === NONE) records = batch.subarray(BATCH_HEADER_SIZE);
-  else if (compression === GZIP) records = zlib.gunzipSync(batch.subarray(BATCH_HEADER_SIZE));
-  else return fallback;
+  if (compression === Compression.none) records = batch.subarray(BATCH_HEADER_SIZE);
+  else {
+    try {
+      records = decompressRecords(
+        compression,
+        batch.subarray(BATCH_HEADER_SIZE),
+        MAX_DECOMPRESSED_BYTES,
+      );
+    } catch {
+      return fallback;
+    }
+  }
 
   const baseTimestamp = readInt64(batch, BATCH.baseTimestamp);
   const count = batch.readInt32BE(BATCH.recordCount);
