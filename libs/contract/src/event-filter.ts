@@ -1,4 +1,6 @@
-import { Query } from 'mingo';
+import { Context, Query } from 'mingo';
+import { resolve } from 'mingo/util';
+import { RE2JS } from 're2js';
 import type { SchemaViolation } from './payload.validator';
 
 /** The query operators a subscription or stream filter may use (SPEC §5). */
@@ -36,9 +38,41 @@ export const FILTER_LIMITS = {
 
 const FIELD_PATH = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const REGEX_OPTIONS = /^[ims]*$/;
-// A quantified group that itself contains a quantifier, like (a+)+ or (\w*)*: the classic shape
-// of catastrophic backtracking. A heuristic, not a proof; the length cap bounds the rest.
-const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]/;
+const REGEX_FLAGS: Readonly<Record<string, number>> = {
+  i: RE2JS.CASE_INSENSITIVE,
+  m: RE2JS.MULTILINE,
+  s: RE2JS.DOTALL,
+};
+
+/**
+ * `$regex` runs on RE2 (re2js), never on the JavaScript engine: a backtracking engine takes
+ * exponential time on patterns like `(a|a)*$` that no syntax check reliably spots, and one
+ * filter could then stall fanout for every tenant. RE2 matches in time linear in the input; it
+ * has no lookaround and no backreferences, so those patterns are refused.
+ */
+function compileRegex(pattern: string, options: unknown): RE2JS {
+  const letters = typeof options === 'string' ? [...options] : [];
+  const flags = letters.reduce((all, letter) => all | (REGEX_FLAGS[letter] ?? 0), 0);
+  return RE2JS.compile(pattern, flags);
+}
+
+// The operator mingo runs in place of `$regex` (a name a client cannot use: the checker refuses it).
+const LINEAR_REGEX = '$heraldLinearRegex';
+
+const FILTER_CONTEXT = Context.init().addQueryOps({
+  // As mingo's own $regex: any string the path reaches matches, looking one array level down.
+  [LINEAR_REGEX]: (selector: string, pattern: unknown, _options: unknown) => {
+    const regex = pattern as RE2JS;
+    const test = (value: unknown) => typeof value === 'string' && regex.test(value);
+    return (document: unknown) => {
+      const value: unknown = resolve(document as Record<string, unknown>, selector, {
+        unwrapArray: true,
+      });
+      if (!Array.isArray(value)) return test(value);
+      return value.some((item) => test(item) || (Array.isArray(item) && item.some(test)));
+    };
+  },
+});
 
 type Primitive = string | number | boolean | null;
 
@@ -177,20 +211,13 @@ class FilterChecker {
       this.fail(pointer, `must be at most ${FILTER_LIMITS.maxRegexLength} characters`);
       return;
     }
-    if (NESTED_QUANTIFIER.test(pattern)) {
+    try {
+      compileRegex(pattern, options);
+    } catch (error) {
       this.fail(
         pointer,
-        'must not repeat a group that itself repeats, like (a+)+ (too slow to match)',
+        `is not a valid regular expression (RE2 syntax: no lookaround or backreferences): ${(error as Error).message}`,
       );
-      return;
-    }
-    try {
-      new RegExp(
-        pattern,
-        typeof options === 'string' && REGEX_OPTIONS.test(options) ? options : '',
-      );
-    } catch (error) {
-      this.fail(pointer, `is not a valid regular expression: ${(error as Error).message}`);
     }
   }
 
@@ -245,9 +272,34 @@ export function compileEventFilter(filter: unknown): EventFilterResult {
   if (checker.errors.length > 0) return { ok: false, errors: checker.errors };
   let query: Query;
   try {
-    query = new Query(filter as Record<string, unknown>);
+    query = new Query(withLinearRegex(filter as Record<string, unknown>), {
+      context: FILTER_CONTEXT,
+    });
   } catch (error) {
     return { ok: false, errors: [{ pointer: '', message: (error as Error).message }] };
   }
   return { ok: true, matches: (event) => query.test(event) };
+}
+
+/** A checked filter with every `$regex` (and its `$options`) swapped for its compiled RE2 form. */
+function withLinearRegex(query: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(query).map(([key, condition]) => {
+      if (key === '$and' || key === '$or')
+        return [key, (condition as Record<string, unknown>[]).map(withLinearRegex)];
+      return [key, isPlainObject(condition) ? linearOperators(condition) : condition];
+    }),
+  );
+}
+
+function linearOperators(operators: Record<string, unknown>): Record<string, unknown> {
+  const rewritten: Record<string, unknown> = {};
+  for (const [operator, operand] of Object.entries(operators)) {
+    if (operator === '$regex')
+      rewritten[LINEAR_REGEX] = compileRegex(operand as string, operators['$options']);
+    else if (operator === '$not')
+      rewritten[operator] = linearOperators(operand as Record<string, unknown>);
+    else if (operator !== '$options') rewritten[operator] = operand;
+  }
+  return rewritten;
 }
