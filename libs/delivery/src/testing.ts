@@ -1,5 +1,6 @@
+import dns from 'node:dns';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { verifyWebhookSignature } from './webhook-signature';
 
 /** One request as a test receiver saw it. */
@@ -132,4 +133,63 @@ function checkSignature(
   return secrets.some((secret) =>
     verifyWebhookSignature({ id, timestamp, body }, signature, secret),
   );
+}
+
+/** Connections a test tried to open to something other than this machine, refused unopened. */
+export interface LoopbackTripwire {
+  /** `host:port` (with the address a name resolved to) of every connection stopped. */
+  readonly violations: readonly string[];
+  restore(): void;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+|0\.0\.0\.0|::)$/i;
+
+/**
+ * Until `restore()`, every `net.connect` in this process (undici's included) may reach only
+ * loopback: a connection to any other address fails before a packet is sent, and is recorded.
+ * SSRF tests hand the webhook client private and cloud-metadata addresses; should the address
+ * policy ever let one through, the test fails on `violations` instead of sending traffic there.
+ */
+export function confineToLoopback(): LoopbackTripwire {
+  const violations: string[] = [];
+  const original = net.connect;
+  const stop = (where: string): net.Socket => {
+    violations.push(where);
+    const socket = new net.Socket();
+    process.nextTick(() => socket.destroy(new Error(`test tripwire: no connection to ${where}`)));
+    return socket;
+  };
+  const guarded = (options: net.NetConnectOpts, listener?: () => void): net.Socket => {
+    if (typeof options !== 'object' || !('port' in options)) return original(options, listener);
+    const host = options.host ?? 'localhost';
+    const where = `${host}:${options.port}`;
+    if (net.isIP(host) !== 0) {
+      return LOOPBACK.test(host) ? original(options, listener) : stop(where);
+    }
+    const lookup = options.lookup ?? dns.lookup;
+    const checkedLookup: net.LookupFunction = (hostname, lookupOptions, callback) => {
+      lookup(hostname, lookupOptions, (error, address, family) => {
+        if (error) return callback(error, address, family);
+        const all = Array.isArray(address) ? address : [{ address, family }];
+        const outside = all.filter((entry) => !LOOPBACK.test(entry.address));
+        if (outside.length === 0) return callback(null, address, family);
+        violations.push(...outside.map((entry) => `${host}=${entry.address}:${options.port}`));
+        callback(
+          Object.assign(new Error(`test tripwire: ${host} resolved outside loopback`), {
+            code: 'ETRIPWIRE',
+          }),
+          '',
+          0,
+        );
+      });
+    };
+    return original({ ...options, lookup: checkedLookup }, listener);
+  };
+  net.connect = guarded as typeof net.connect;
+  return {
+    violations,
+    restore() {
+      net.connect = original;
+    },
+  };
 }

@@ -13,6 +13,16 @@ const event: DeliveryEvent = {
 };
 
 describe('buildWebhookBody', () => {
+  it('serialises an event once per format, however many subscriptions ask', () => {
+    const copy: DeliveryEvent = { ...event };
+    const first = buildWebhookBody(copy, 'cloudevents');
+    expect(buildWebhookBody(copy, 'cloudevents')).toBe(first);
+    expect(buildWebhookBody(copy, 'standard').body).not.toBe(first.body);
+    // Another event with equal content is its own object: built anew, same bytes.
+    expect(buildWebhookBody({ ...event }, 'cloudevents')).not.toBe(first);
+    expect(buildWebhookBody({ ...event }, 'cloudevents').body).toBe(first.body);
+  });
+
   it('cloudevents: a structured CloudEvent the cloudevents SDK parses', () => {
     const { body, contentType } = buildWebhookBody(event, 'cloudevents');
     expect(contentType).toBe('application/cloudevents+json');

@@ -29,8 +29,20 @@ export interface WebhookBody {
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
 export const JSON_CONTENT_TYPE = 'application/json';
 
-/** The body and content type for `event` in `format`. */
+// Every subscription an event goes to gets the same bytes for a format: serialised once per event.
+const built = new WeakMap<DeliveryEvent, Partial<Record<WebhookFormat, WebhookBody>>>();
+
+/** The body and content type for `event` in `format` (made once per event and format). */
 export function buildWebhookBody(event: DeliveryEvent, format: WebhookFormat): WebhookBody {
+  let formats = built.get(event);
+  if (!formats) {
+    formats = {};
+    built.set(event, formats);
+  }
+  return (formats[format] ??= makeWebhookBody(event, format));
+}
+
+function makeWebhookBody(event: DeliveryEvent, format: WebhookFormat): WebhookBody {
   switch (format) {
     case 'cloudevents':
       return {

@@ -30,6 +30,8 @@ export interface WebhookRequestInput {
   readonly nowMs: number;
   /** Herald's version for `user-agent: Herald/<version>`. */
   readonly version: string;
+  /** The W3C `traceparent` to send (the delivery's own span); default the event's. */
+  readonly traceparent?: string;
 }
 
 export interface WebhookRequest {
@@ -141,6 +143,7 @@ export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest 
     'herald-attempt': String(input.attempt),
   });
   if (input.replay) headers['herald-replay'] = 'true';
-  if (event.traceparent !== undefined) headers['traceparent'] = event.traceparent;
+  const traceparent = input.traceparent ?? event.traceparent;
+  if (traceparent !== undefined) headers['traceparent'] = traceparent;
   return { url: subscription.url, method: 'POST', headers, body };
 }

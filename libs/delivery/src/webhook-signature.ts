@@ -41,6 +41,20 @@ export function decodeSecret(secret: string): Buffer {
   return Buffer.from(encoded, 'base64');
 }
 
+// Decoded keys of the secrets in use, so a send does not decode base64 again; bounded by clearing.
+const decodedKeys = new Map<string, Buffer>();
+const MAX_DECODED_KEYS = 10_000;
+
+function keyOf(secret: string): Buffer {
+  let key = decodedKeys.get(secret);
+  if (key === undefined) {
+    key = decodeSecret(secret);
+    if (decodedKeys.size >= MAX_DECODED_KEYS) decodedKeys.clear();
+    decodedKeys.set(secret, key);
+  }
+  return key;
+}
+
 function hmac(content: SignedContent, key: Buffer): Buffer {
   return createHmac('sha256', key)
     .update(`${content.id}.${content.timestamp}.`)
@@ -50,7 +64,7 @@ function hmac(content: SignedContent, key: Buffer): Buffer {
 
 /** One `v1,<base64>` signature of `content` with `secret`. */
 export function signWebhook(content: SignedContent, secret: string): string {
-  return `${SIGNATURE_VERSION},${hmac(content, decodeSecret(secret)).toString('base64')}`;
+  return `${SIGNATURE_VERSION},${hmac(content, keyOf(secret)).toString('base64')}`;
 }
 
 /**

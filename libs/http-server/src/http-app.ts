@@ -7,6 +7,12 @@ import type { HttpServerConfig } from './http-server.config';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { instrumentRequests } from './request-metrics';
 import { ProblemDetailsFilter } from './problem-details.filter';
+import {
+  sendProblem,
+  writeClientErrorProblem,
+  type ProblemReply,
+  type ProblemRequest,
+} from './problem-details';
 
 export interface HttpAppOptions {
   module: Type<unknown> | DynamicModule;
@@ -27,6 +33,11 @@ export async function startHttpApp(options: HttpAppOptions): Promise<NestFastify
   const adapter = new FastifyAdapter({
     bodyLimit: http.maxRequestBytes,
     return503OnClosing: true,
+    // A URL that does not decode (`/v1/events/%`) is refused before routing, so before Nest's
+    // filters: answer it with a problem too.
+    frameworkErrors: (error: Error, request: ProblemRequest, reply: unknown) =>
+      sendProblem(error, request, reply as ProblemReply, observability.logger),
+    clientErrorHandler: writeClientErrorProblem,
   });
   instrumentRequests(adapter, observability);
 

@@ -31,11 +31,13 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -65,6 +67,7 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'http.invalid',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'http.invalid',
   FST_ERR_CTP_INVALID_JSON_BODY: 'http.invalid',
+  FST_ERR_BAD_URL: 'http.invalid',
 };
 
 interface StatusError {
@@ -155,6 +158,29 @@ function messageOf(e: StatusError): string {
   }
   if (typeof response === 'string') return response;
   return e.message ?? 'Request failed';
+}
+
+/**
+ * Answers bytes the HTTP parser refused (headers over the size limit, forbidden characters, a
+ * broken request line) with a problem, on the raw socket since no request exists, then closes.
+ */
+export function writeClientErrorProblem(
+  error: Error & { code?: string },
+  socket: { destroyed: boolean; writable: boolean; end(data: string): unknown; destroy(): void },
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request headers are larger than the server accepts']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request did not arrive in time']
+        : [400, 'The request is not valid HTTP'];
+  const body = JSON.stringify(problemOf(`http.${status}`, status, detail));
+  if (!socket.writable) return socket.destroy();
+  socket.end(
+    `HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\nContent-Type: application/problem+json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The parts of a Fastify request and reply a problem needs (whatever the server's raw types). */

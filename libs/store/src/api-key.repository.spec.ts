@@ -97,4 +97,19 @@ describe('IdempotencyStore (real Redis)', () => {
     ]);
     expect(await idem.reserveAll('m', [])).toEqual([]);
   });
+
+  it('completes many ids in one go, each kept for the retention time', async () => {
+    const idem = new IdempotencyStore<number>(store.redis, store.keys);
+    await idem.reserveAll('c', ['x', 'y']);
+    await idem.completeAll('c', [
+      { eventId: 'x', result: 1 },
+      { eventId: 'y', result: 2 },
+    ]);
+    expect(await idem.reserveAll('c', ['x', 'y'])).toEqual([
+      { state: 'done', result: 1 },
+      { state: 'done', result: 2 },
+    ]);
+    expect(await store.redis.client.ttl(store.keys.idempotency('c', 'y'))).toBeGreaterThan(86_000);
+    await idem.completeAll('c', []);
+  });
 });

@@ -64,12 +64,24 @@ export class IdempotencyStore<T> {
   }
 
   async complete(tenant: string, eventId: string, result: T): Promise<void> {
-    await this.redis.client.set(
-      this.keys.idempotency(tenant, eventId),
-      JSON.stringify(result),
-      'EX',
-      this.retentionSeconds,
-    );
+    await this.completeAll(tenant, [{ eventId, result }]);
+  }
+
+  /** `complete` for many ids in one round trip. */
+  async completeAll(
+    tenant: string,
+    entries: readonly { eventId: string; result: T }[],
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const writing = this.redis.client.pipeline();
+    for (const { eventId, result } of entries)
+      writing.set(
+        this.keys.idempotency(tenant, eventId),
+        JSON.stringify(result),
+        'EX',
+        this.retentionSeconds,
+      );
+    for (const [error] of (await writing.exec()) ?? []) if (error) throw error;
   }
 
   /** Gives a reservation back after a failed write, so a retry of the same id may write it. */

@@ -108,4 +108,12 @@ describe('RetryParkingStore', () => {
     await parking.noteSuccess('sub_d', 300);
     expect(await parking.noteFailure('sub_d', 400)).toBe(400);
   });
+
+  it('ends a failing period at a success the caller saw but had not written yet', async () => {
+    expect(await parking.noteFailure('sub_e', 100)).toBe(100);
+    expect(await parking.noteFailure('sub_e', 500, 300)).toBe(500);
+    expect(await parking.noteFailure('sub_e', 600, 300)).toBe(500);
+    // An older success than the one stored changes nothing.
+    expect(await parking.noteFailure('sub_e', 700, 50)).toBe(500);
+  });
 });

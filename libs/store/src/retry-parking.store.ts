@@ -135,6 +135,11 @@ return 1
 const FAILURE_SCRIPT = `
 local since = tonumber(redis.call('HGET', KEYS[1], 'failingSince'))
 local success = tonumber(redis.call('HGET', KEYS[1], 'lastSuccessMs'))
+local seen = tonumber(ARGV[2])
+if seen and (not success or seen > success) then
+  success = seen
+  redis.call('HSET', KEYS[1], 'lastSuccessMs', ARGV[2])
+end
 if not since or (success and success >= since) then
   since = tonumber(ARGV[1])
   redis.call('HSET', KEYS[1], 'failingSince', ARGV[1])
@@ -294,13 +299,22 @@ export class RetryParkingStore {
     return Number((await this.redis.client.get(this.keys.parkedCount())) ?? 0);
   }
 
-  /** Records a delivery failure; returns since when (ms) the subscription has been failing. */
-  async noteFailure(subscriptionId: string, nowMs: number = Date.now()): Promise<number> {
+  /**
+   * Records a delivery failure; returns since when (ms) the subscription has been failing.
+   * `lastSuccessMs` is the caller's latest success, which it may not have written yet
+   * (`noteSuccess` is throttled): a failing period never starts before it.
+   */
+  async noteFailure(
+    subscriptionId: string,
+    nowMs: number = Date.now(),
+    lastSuccessMs: number | null = null,
+  ): Promise<number> {
     const since = await this.redis.client.eval(
       FAILURE_SCRIPT,
       1,
       this.keys.deliveryHealth(subscriptionId),
       String(Math.round(nowMs)),
+      lastSuccessMs === null ? '' : String(Math.round(lastSuccessMs)),
     );
     return Number(since);
   }

@@ -335,8 +335,14 @@ describe('delivery engine records (real Redis)', () => {
     const at = new Date('2025-02-02T00:00:00Z');
     await stats.record('sub_s', { delivered: 2, failed: 1 }, at);
     await stats.record('sub_s', { deadLettered: 1 });
-    await stats.setGauges('sub_s', { pending: 3, lagEvents: 7 });
-    expect(await stats.get('sub_s')).toEqual({
+    // `pending` is kept by the retry parking scripts; here it is set as they would.
+    await store.redis.client.hset(store.keys.subscriptionStats('sub_s'), 'pending', '3');
+    // Two instances' shares of the lag add up; a stale report (an instance gone) does not count.
+    const now = Date.now();
+    await stats.reportHeld('a', new Map([['sub_s', 4]]), now);
+    await stats.reportHeld('b', new Map([['sub_s', 3]]), now - 1000);
+    await stats.reportHeld('gone', new Map([['sub_s', 100]]), now - 60_000);
+    expect(await stats.get('sub_s', now)).toEqual({
       delivered: 2,
       failed: 1,
       deadLettered: 1,
