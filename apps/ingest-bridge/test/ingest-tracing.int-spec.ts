@@ -1,45 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseTraceparent } from '@herald/observability';
+import { startTestCollector, type TestCollector } from '@herald/observability/testing';
 import { collect, startTestBroker, waitFor, type RunningBroker } from '@herald/kafka/testing';
 import { post, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
 jest.setTimeout(60_000);
 
-interface ExportedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  status: { code: number };
-}
-
 let broker: RunningBroker;
 let ingest: IngestApp;
-let collector: Server;
+let collector: TestCollector;
 let example: Record<string, unknown>;
-const spans: ExportedSpan[] = [];
 let published = 0;
 
 beforeAll(async () => {
-  // A stand-in OTLP collector that keeps every span it is sent.
-  collector = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        resourceSpans: { scopeSpans: { spans: ExportedSpan[] }[] }[];
-      };
-      for (const resource of body.resourceSpans)
-        for (const scope of resource.scopeSpans) spans.push(...scope.spans);
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  collector = await startTestCollector();
   broker = await startTestBroker();
   ingest = await startIngestApp(broker.brokers, {
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
   });
   example = ingest.contract.get('order.created')!.example as Record<string, unknown>;
 });
@@ -47,7 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ingest?.stop();
   await broker?.stop();
-  await new Promise<void>((resolve) => collector.close(() => resolve()));
+  await collector?.close();
 });
 
 async function ingestAndRead(id: string, headers: Record<string, string>) {
@@ -70,7 +46,7 @@ describe('ingest with tracing on', () => {
       traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     });
     expect(written).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', sampled: true });
-    const span = await waitFor(() => spans.find((s) => s.spanId === written!.spanId), {
+    const span = await waitFor(() => collector.spans.find((s) => s.spanId === written!.spanId), {
       what: 'the herald.ingest span at the collector',
     });
     expect(span).toMatchObject({
@@ -85,7 +61,7 @@ describe('ingest with tracing on', () => {
   it('starts a trace for an event sent without one', async () => {
     const written = await ingestAndRead('untraced-1', {});
     expect(written).toBeDefined();
-    const span = await waitFor(() => spans.find((s) => s.spanId === written!.spanId), {
+    const span = await waitFor(() => collector.spans.find((s) => s.spanId === written!.spanId), {
       what: 'the root herald.ingest span at the collector',
     });
     expect(span.traceId).toBe(written!.traceId);

@@ -81,20 +81,23 @@ function checkTraceparent(
   return value;
 }
 
+/** The attributes both header forms take alike: subject, key override, time and trace context. */
+function optionalHeaderAttributes(headers: Headers, errors: Violation[]) {
+  return {
+    subject: checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false),
+    key: checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false),
+    time: checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors),
+    traceparent: checkTraceparent(header(headers, 'traceparent'), '/headers/traceparent', errors),
+  };
+}
+
 /** `POST /v1/events/{type}`: the body is the payload; attributes come from headers. */
 export function parseTypedEvent(type: string, body: Buffer, headers: Headers): IncomingEvent {
   const errors: Violation[] = [];
   const givenId = header(headers, 'ce-id') ?? header(headers, 'idempotency-key');
   const id = checkString(givenId, '/headers/ce-id', errors, false);
   const source = checkString(header(headers, 'ce-source'), '/headers/ce-source', errors, false);
-  const subject = checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false);
-  const key = checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false);
-  const time = checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors);
-  const traceparent = checkTraceparent(
-    header(headers, 'traceparent'),
-    '/headers/traceparent',
-    errors,
-  );
+  const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
   if (errors.length > 0) throw new InvalidEventError('Invalid event headers', errors);
   const data = parseJson(body);
   return {
@@ -122,14 +125,7 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
   const id = checkString(header(headers, 'ce-id'), '/headers/ce-id', errors, true);
   const type = checkString(header(headers, 'ce-type'), '/headers/ce-type', errors, true);
   const source = checkString(header(headers, 'ce-source'), '/headers/ce-source', errors, true);
-  const subject = checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false);
-  const key = checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false);
-  const time = checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors);
-  const traceparent = checkTraceparent(
-    header(headers, 'traceparent'),
-    '/headers/traceparent',
-    errors,
-  );
+  const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
   const extensions: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith('ce-')) continue;
@@ -231,6 +227,15 @@ export function structuredEvent(
   }
   if (errors.length > before) return undefined;
   const key = header(headers, 'herald-key');
+  let dataJson: string;
+  try {
+    dataJson = JSON.stringify(event.data) ?? '';
+  } catch (error) {
+    // JSON.parse reads nesting (thousands deep) that JSON.stringify's recursion cannot write back.
+    if (!(error instanceof RangeError)) throw error;
+    errors.push({ pointer: `${pointer}/data`, message: 'nests too deeply to be carried' });
+    return undefined;
+  }
   return {
     id: id!,
     idGiven: true,
@@ -239,7 +244,8 @@ export function structuredEvent(
     time,
     subject,
     data: event.data,
-    dataBytes: Buffer.byteLength(JSON.stringify(event.data) ?? ''),
+    dataJson,
+    dataBytes: Buffer.byteLength(dataJson),
     traceparent: traceparent ?? header(headers, 'traceparent'),
     // In a batch the key override would apply to every event: honour it only for a single event.
     key: pointer === '' ? key : undefined,

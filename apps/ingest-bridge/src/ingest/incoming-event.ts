@@ -10,6 +10,8 @@ export interface IncomingEvent {
   time: string;
   subject: string | undefined;
   data: unknown;
+  /** `data` already serialized, when parsing had to serialize it anyway (batch members). */
+  dataJson?: string;
   /** Size of the payload as sent, in bytes. */
   dataBytes: number;
   traceparent: string | undefined;

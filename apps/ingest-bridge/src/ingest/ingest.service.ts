@@ -124,10 +124,11 @@ export class IngestService {
           offset: at.offset,
         };
       });
-      await Promise.all(
+      await this.idempotency.completeAll(
+        tenant,
         [...reserved]
           .filter((i) => events[i]!.idGiven)
-          .map((i) => this.idempotency.complete(tenant, events[i]!.id, results[i]!)),
+          .map((i) => ({ eventId: events[i]!.id, result: results[i]! })),
       );
     } catch (error) {
       await Promise.all(
@@ -202,7 +203,7 @@ export class IngestService {
       return {
         topic: type.topic,
         key: event.key ?? this.contract.keyOf(event.type, event.data) ?? null,
-        value: JSON.stringify(event.data),
+        value: event.dataJson ?? JSON.stringify(event.data),
         headers: toKafkaHeaders({
           id: event.id,
           source: event.source ?? type.source,
