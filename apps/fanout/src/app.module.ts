@@ -24,7 +24,7 @@ export class AppModule {
         StoreModule.forRoot(config.store, SERVICE),
         KafkaModule.forRoot(config.kafka, SERVICE),
         SubscriptionStoreModule.forRoot(config.secretKey),
-        DeliveryModule.forRoot(config, delivery),
+        DeliveryModule.forRoot(config, { tracer: observability.tracer, ...delivery }),
         AuthModule.forRoot(config.auth),
         StreamsModule.forRoot(config),
       ],

@@ -4,6 +4,7 @@ import type { Observability } from '@herald/observability';
 import { AppModule } from './app.module';
 import type { DeliveryModuleOptions } from './delivery/delivery.module';
 import type { fanoutConfigFragments } from './fanout.config';
+import { allowStreamOrigins } from './streams/stream-cors';
 
 /** Starts fanout with a parsed config (main.ts and in-process tests). */
 export function startFanout(
@@ -15,5 +16,6 @@ export function startFanout(
     module: AppModule.forRoot(config, observability, delivery),
     http: config.http,
     observability,
+    configure: (app) => allowStreamOrigins(app, config.streams.corsOrigins),
   });
 }

@@ -1,16 +1,10 @@
-import { startWebhookReceiver, type WebhookReceiver } from '@herald/delivery/testing';
-import { startTestBroker, type RunningBroker } from '@herald/kafka/testing';
 import {
-  EventPublisher,
   createSubscription,
-  newFanoutEnv,
   orderEvents,
-  shippedContract,
-  startFanoutInProcess,
-  storeFor,
+  startDeliveryHarness,
   waitFor,
-  type FanoutEnv,
-  type InProcessFanout,
+  type DeliveryHarness,
+  type EventPublisher,
   type TestStore,
 } from './delivery.fixture';
 
@@ -19,51 +13,36 @@ const KEYS = 200;
 const FAILURE_RATE = 0.2;
 
 describe('order per key under failures', () => {
-  let broker: RunningBroker;
-  let setup: FanoutEnv;
+  let harness: DeliveryHarness;
   let store: TestStore;
-  let fanout: InProcessFanout;
   let events: EventPublisher;
-  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
-    await shippedContract();
-    broker = await startTestBroker();
-    setup = newFanoutEnv(broker.brokers, process.env.REDIS_URL!);
-    store = await storeFor(setup);
-    fanout = await startFanoutInProcess(setup, { HERALD_DELIVERY_LOG: 'false' });
-    events = new EventPublisher(broker.brokers);
+    harness = await startDeliveryHarness({ HERALD_DELIVERY_LOG: 'false' });
+    ({ store, events } = harness);
   }, 60_000);
 
-  afterAll(async () => {
-    await receiver?.close();
-    await fanout?.stop();
-    await events?.close();
-    await store?.cleanup();
-    await broker?.stop();
-  });
+  afterAll(() => harness?.close());
 
   it(`never sends an event of a key before the earlier ones succeeded (${EVENTS} events, ${KEYS} keys, ${FAILURE_RATE * 100} % failing)`, async () => {
     const succeeded = new Map<string, number>();
     const violations: string[] = [];
     let duplicates = 0;
     let failures = 0;
-    receiver = await startWebhookReceiver({
-      respond: (request) => {
-        const { orderId, seq } = (
-          JSON.parse(request.body) as { data: { orderId: string; seq: number } }
-        ).data;
-        const done = succeeded.get(orderId) ?? 0;
-        if (seq > done + 1)
-          violations.push(`${orderId}: ${seq} arrived while ${done + 1} had not succeeded`);
-        if (Math.random() < FAILURE_RATE) {
-          failures += 1;
-          return { status: 500 };
-        }
-        if (seq <= done) duplicates += 1;
-        else succeeded.set(orderId, seq);
-        return { status: 204 };
-      },
+    const receiver = await harness.receiver((request) => {
+      const { orderId, seq } = (
+        JSON.parse(request.body) as { data: { orderId: string; seq: number } }
+      ).data;
+      const done = succeeded.get(orderId) ?? 0;
+      if (seq > done + 1)
+        violations.push(`${orderId}: ${seq} arrived while ${done + 1} had not succeeded`);
+      if (Math.random() < FAILURE_RATE) {
+        failures += 1;
+        return { status: 500 };
+      }
+      if (seq <= done) duplicates += 1;
+      else succeeded.set(orderId, seq);
+      return { status: 204 };
     });
     // Enough quick retries that no delivery runs out of them (0.2^11 per event).
     await createSubscription(store, receiver.url, {

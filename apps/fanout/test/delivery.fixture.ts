@@ -10,12 +10,25 @@ import { loadConfig } from '@herald/config';
 import { loadContract, type ContractRegistry } from '@herald/contract';
 import { generateSecret } from '@herald/delivery';
 import {
+  HERALD_TOPICS,
   KafkaPublisher,
+  OffsetLookup,
   toKafkaHeaders,
   type KafkaConnection,
   type OutgoingRecord,
 } from '@herald/kafka';
-import { createTestConnection, waitFor } from '@herald/kafka/testing';
+import {
+  startWebhookReceiver,
+  type WebhookReceiver,
+  type WebhookResponder,
+} from '@herald/delivery/testing';
+import {
+  collect,
+  createTestConnection,
+  startTestBroker,
+  waitFor,
+  type RunningBroker,
+} from '@herald/kafka/testing';
 import { createObservability } from '@herald/observability';
 import {
   DeadLetterRepository,
@@ -23,6 +36,7 @@ import {
   ReplayRepository,
   SecretCipher,
   SubscriptionRepository,
+  SubscriptionStatsRepository,
   storeKeys,
   type NewSubscription,
   type StoredSubscription,
@@ -164,6 +178,7 @@ export async function storeFor(setup: FanoutEnv) {
     ),
     deadLetters: new DeadLetterRepository(redis, keys),
     replays: new ReplayRepository(redis, keys),
+    stats: new SubscriptionStatsRepository(redis, keys),
     async cleanup() {
       let cursor = '0';
       do {
@@ -226,6 +241,7 @@ export interface TestEvent {
   readonly type: string;
   readonly key: string;
   readonly data: Record<string, unknown>;
+  readonly traceparent?: string;
 }
 
 /** Publishes events as the ingest bridge writes them (CloudEvents binary mode). */
@@ -250,6 +266,7 @@ export class EventPublisher {
         source: '/test',
         type: event.type,
         time: new Date().toISOString(),
+        ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
       }),
     }));
     for (let i = 0; i < records.length; i += 500)
@@ -280,6 +297,74 @@ export function orderEvents(
       data: { orderId: key, seq: n, total: i % 200 },
     };
   });
+}
+
+/** Every record on `topic` so far. */
+export async function readAll(brokers: string, topic: string) {
+  const connection = createTestConnection(brokers, 'silent');
+  const offsets = new OffsetLookup(connection);
+  const ends = await offsets.endOffsets(topic);
+  await offsets.close();
+  await connection.close();
+  const total = ends.reduce((sum, e) => sum + Number(e.offset), 0);
+  return total === 0 ? [] : collect(brokers, topic, total, { timeoutMs: 10_000 });
+}
+
+/** The payloads of the operational events of `type`, once there are at least `atLeast`. */
+export function operationalEvents(brokers: string, type: string, atLeast: number) {
+  return waitFor(
+    async () => {
+      const records = await readAll(brokers, HERALD_TOPICS.operational);
+      const matching = records
+        .filter((r) => r.headers['ce_type']?.toString() === type)
+        .map((r) => JSON.parse(r.value!.toString()) as Record<string, unknown>);
+      return matching.length >= atLeast && matching;
+    },
+    { timeoutMs: 20_000, intervalMs: 500, what: `${atLeast} ${type} events` },
+  );
+}
+
+/** What a delivery test runs against: a broker, fanout in this process, the store and receivers. */
+export interface DeliveryHarness {
+  readonly broker: RunningBroker;
+  readonly store: TestStore;
+  readonly fanout: InProcessFanout;
+  readonly events: EventPublisher;
+  /** A local webhook receiver (204 unless `respond` says otherwise), closed with the harness. */
+  receiver(respond?: WebhookResponder): Promise<WebhookReceiver>;
+  /** Stops everything, receivers first: a request hanging on one would hold up fanout's stop. */
+  close(): Promise<void>;
+}
+
+/** Starts a broker and fanout (with `env` over the defaults) and what the tests use beside them. */
+export async function startDeliveryHarness(
+  env: Record<string, string> = {},
+): Promise<DeliveryHarness> {
+  await shippedContract();
+  const broker = await startTestBroker();
+  const setup = newFanoutEnv(broker.brokers, process.env.REDIS_URL!);
+  const store = await storeFor(setup);
+  const fanout = await startFanoutInProcess(setup, env);
+  const events = new EventPublisher(broker.brokers);
+  const receivers: WebhookReceiver[] = [];
+  return {
+    broker,
+    store,
+    fanout,
+    events,
+    async receiver(respond) {
+      const started = await startWebhookReceiver(respond ? { respond } : {});
+      receivers.push(started);
+      return started;
+    },
+    async close() {
+      await Promise.all(receivers.map((r) => r.close()));
+      await fanout.stop();
+      await events.close();
+      await store.cleanup();
+      await broker.stop();
+    },
+  };
 }
 
 export { waitFor };

@@ -1,29 +1,19 @@
 import { HTTP } from 'cloudevents';
 import { Webhook } from 'standardwebhooks';
-import {
-  startWebhookReceiver,
-  type ReceivedWebhook,
-  type WebhookReceiver,
-  type WebhookResponder,
-} from '@herald/delivery/testing';
+import type { ReceivedWebhook, WebhookResponder } from '@herald/delivery/testing';
 import { HERALD_TOPICS, OffsetLookup } from '@herald/kafka';
+import { createTestConnection, type RunningBroker } from '@herald/kafka/testing';
+import { encodeCursor, partitionKey } from '../src/streams/stream-cursor';
 import {
-  collect,
-  createTestConnection,
-  startTestBroker,
-  type RunningBroker,
-} from '@herald/kafka/testing';
-import {
-  EventPublisher,
   createSubscription,
-  newFanoutEnv,
+  operationalEvents,
   orderEvents,
+  readAll,
   shippedContract,
-  startFanoutInProcess,
-  storeFor,
+  startDeliveryHarness,
   waitFor,
-  type FanoutEnv,
-  type InProcessFanout,
+  type DeliveryHarness,
+  type EventPublisher,
   type TestStore,
 } from './delivery.fixture';
 
@@ -47,61 +37,19 @@ function scripted(
 const gaps = (rs: readonly ReceivedWebhook[]) =>
   rs.slice(1).map((r, i) => arrivals.get(r)! - arrivals.get(rs[i]!)!);
 
-/** Every record on `topic` so far. */
-async function readAll(brokers: string, topic: string) {
-  const connection = createTestConnection(brokers, 'silent');
-  const offsets = new OffsetLookup(connection);
-  const ends = await offsets.endOffsets(topic);
-  await offsets.close();
-  await connection.close();
-  const total = ends.reduce((sum, e) => sum + Number(e.offset), 0);
-  return total === 0 ? [] : collect(brokers, topic, total, { timeoutMs: 10_000 });
-}
-
-/** The payloads of the operational events of `type`, once there are at least `atLeast`. */
-function operationalEvents(brokers: string, type: string, atLeast: number) {
-  return waitFor(
-    async () => {
-      const records = await readAll(brokers, HERALD_TOPICS.operational);
-      const matching = records
-        .filter((r) => r.headers['ce_type']?.toString() === type)
-        .map((r) => JSON.parse(r.value!.toString()) as Record<string, unknown>);
-      return matching.length >= atLeast && matching;
-    },
-    { timeoutMs: 20_000, intervalMs: 500, what: `${atLeast} ${type} events` },
-  );
-}
 describe('webhook delivery', () => {
+  let harness: DeliveryHarness;
   let broker: RunningBroker;
-  let setup: FanoutEnv;
   let store: TestStore;
-  let fanout: InProcessFanout;
   let events: EventPublisher;
-  const receivers: WebhookReceiver[] = [];
-
-  async function receiver(respond?: WebhookResponder) {
-    const started = await startWebhookReceiver(respond ? { respond } : {});
-    receivers.push(started);
-    return started;
-  }
+  const receiver = (respond?: WebhookResponder) => harness.receiver(respond);
 
   beforeAll(async () => {
-    await shippedContract();
-    broker = await startTestBroker();
-    setup = newFanoutEnv(broker.brokers, process.env.REDIS_URL!);
-    store = await storeFor(setup);
-    fanout = await startFanoutInProcess(setup, { HERALD_DELIVERY_PARK_AFTER_MS: '1000' });
-    events = new EventPublisher(broker.brokers);
+    harness = await startDeliveryHarness({ HERALD_DELIVERY_PARK_AFTER_MS: '1000' });
+    ({ broker, store, events } = harness);
   }, 60_000);
 
-  afterAll(async () => {
-    // Receivers first: requests hanging on one would hold up fanout's shutdown.
-    await Promise.all(receivers.map((r) => r.close()));
-    await fanout?.stop();
-    await events?.close();
-    await store?.cleanup();
-    await broker?.stop();
-  });
+  afterAll(() => harness?.close());
 
   it('signs with Standard Webhooks (both secrets during a rotation) and shapes the three formats', async () => {
     const target = await receiver();
@@ -298,13 +246,20 @@ describe('webhook delivery', () => {
   it('keeps delivering to one subscription while another one’s endpoint hangs', async () => {
     const hanging = await receiver(() => 'hang');
     const healthy = await receiver();
-    await createSubscription(store, hanging.url, { maxInFlight: 4 });
-    await createSubscription(store, healthy.url);
+    const stuck = await createSubscription(store, hanging.url, { maxInFlight: 4 });
+    const flowing = await createSubscription(store, healthy.url);
     const batch = orderEvents(500, 50);
     await events.publish(batch);
     const received = await healthy.waitFor(500, 20_000);
     expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
     expect(hanging.received.length).toBeLessThanOrEqual(4);
+    // The stats show the stuck one's lag: every event is held unsettled; the other has none.
+    await waitFor(async () => (await store.stats.get(stuck.subscription.id)).lagEvents === 500, {
+      what: 'the lag of the hanging subscription in its stats',
+    });
+    await waitFor(async () => (await store.stats.get(flowing.subscription.id)).lagEvents === 0, {
+      what: 'no lag for the healthy subscription',
+    });
   });
 
   it('replays exactly the events from a time, in order per key, marked herald-replay, while live delivery goes on', async () => {
@@ -364,5 +319,53 @@ describe('webhook delivery', () => {
       matched: 60,
       delivered: 60,
     });
+  });
+
+  it('replays from a stream cursor exactly what follows it, and refuses a cursor that was altered', async () => {
+    const target = await receiver();
+    const sub = await createSubscription(store, target.url, { types: ['order.created'] });
+    await events.publish(orderEvents(20, 4, 'older'));
+    await target.waitFor(20);
+    // The position a stream client would hold now: the end of every partition of the topic.
+    const topic = (await shippedContract()).get('order.created')!.topic;
+    const lookup = new OffsetLookup(createTestConnection(broker.brokers, 'silent'));
+    const ends = await lookup.endOffsets(topic);
+    await lookup.close();
+    const cursor = encodeCursor(
+      new Map(ends.map((e) => [partitionKey(topic, e.partition), BigInt(e.offset)])),
+    );
+    const newer = orderEvents(30, 3, 'newer');
+    await events.publish(newer);
+    await target.waitFor(50);
+
+    const replay = await store.replays.request({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      from: { cursor },
+      to: null,
+    });
+    const finished = async (id: string) => {
+      const current = await store.replays.get(id);
+      return current?.status === 'completed' || current?.status === 'failed' ? current : false;
+    };
+    expect(await waitFor(() => finished(replay.id), { what: 'the replay' })).toMatchObject({
+      status: 'completed',
+    });
+    await target.waitFor(80);
+    const replayed = target.received.filter((r) => r.headers['herald-replay'] === 'true');
+    expect(replayed.map((r) => r.headers['webhook-id']).sort()).toEqual(
+      newer.map((e) => e.id).sort(),
+    );
+
+    const altered = `${cursor.slice(0, -2)}${cursor.endsWith('AA') ? 'BB' : 'AA'}`;
+    const refused = await store.replays.request({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      from: { cursor: altered },
+      to: null,
+    });
+    const failed = await waitFor(() => finished(refused.id), { what: 'the refused replay' });
+    expect(failed).toMatchObject({ status: 'failed' });
+    expect(failed.error).toMatch(/cursor is not valid/);
   });
 });

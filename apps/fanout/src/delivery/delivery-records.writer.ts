@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@herald/observability';
 import type {
   DeliveryAttempt,
@@ -15,12 +16,15 @@ interface StatsDelta {
 /** Attempts written to Redis at most this many at once; past it they are counted, not kept. */
 const MAX_PENDING_LOG_WRITES = 10_000;
 const FLUSH_INTERVAL_MS = 1000;
+/** An unchanged held count is written again this often, well inside HELD_REPORT_FRESH_MS. */
+const HELD_REFRESH_MS = 5000;
 
 /**
  * Writes what the API shows about deliveries: each attempt into the subscription's delivery log
  * and the counters into its stats, off the delivery path. While Redis is away, log entries past
  * a bound are dropped (and counted in the log) rather than held in memory without limit; stats
- * are summed and written once a second.
+ * are summed and written once a second, with this instance's share of each subscription's lag
+ * (the events it holds unsettled) when that changed or every few seconds.
  */
 export class DeliveryRecordsWriter {
   private pendingWrites = 0;
@@ -28,12 +32,17 @@ export class DeliveryRecordsWriter {
   private readonly stats = new Map<string, StatsDelta>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private heldSource: (() => ReadonlyMap<string, number>) | undefined;
+  private lastHeld = new Map<string, number>();
+  private heldWrittenAt = 0;
 
   constructor(
     private readonly log: DeliveryLogRepository,
     private readonly statsRepository: SubscriptionStatsRepository,
     private readonly logger: Logger,
     private readonly attemptLog: boolean,
+    /** This process's id in the lag reports. */
+    private readonly instance: string = randomUUID(),
   ) {
     this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
     this.timer.unref();
@@ -55,6 +64,11 @@ export class DeliveryRecordsWriter {
       });
   }
 
+  /** Where the counts of events held per subscription come from (the engine's lanes). */
+  watchHeld(source: () => ReadonlyMap<string, number>): void {
+    this.heldSource = source;
+  }
+
   deadLettered(subscriptionId: string): void {
     this.count(subscriptionId, 'deadLettered');
   }
@@ -71,6 +85,7 @@ export class DeliveryRecordsWriter {
       }
       const batch = [...this.stats];
       this.stats.clear();
+      await this.reportHeld();
       await Promise.all(
         batch.map(([id, delta]) =>
           this.statsRepository
@@ -96,6 +111,26 @@ export class DeliveryRecordsWriter {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+  }
+
+  /** This instance's held counts: what changed, or everything every HELD_REFRESH_MS. */
+  private async reportHeld(): Promise<void> {
+    if (!this.heldSource) return;
+    const now = Date.now();
+    const held = new Map(this.heldSource());
+    // A lane that closed holds nothing now: say so rather than let the old count linger.
+    for (const id of this.lastHeld.keys()) if (!held.has(id)) held.set(id, 0);
+    const refresh = now - this.heldWrittenAt >= HELD_REFRESH_MS;
+    const changed = refresh
+      ? held
+      : new Map([...held].filter(([id, count]) => this.lastHeld.get(id) !== count));
+    try {
+      await this.statsRepository.reportHeld(this.instance, changed, now);
+      if (refresh) this.heldWrittenAt = now;
+      this.lastHeld = new Map([...held].filter(([, count]) => count > 0));
+    } catch (error) {
+      this.logger.debug({ err: error }, 'lag report failed; sent again on the next flush');
+    }
   }
 
   private count(subscriptionId: string, field: 'delivered' | 'failed' | 'deadLettered'): void {

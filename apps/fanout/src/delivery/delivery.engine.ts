@@ -6,7 +6,7 @@ import {
   type WebhookAttemptResult,
   type WebhookClient,
 } from '@herald/delivery';
-import type { Logger } from '@herald/observability';
+import type { Logger, Tracer } from '@herald/observability';
 import {
   activeSecrets,
   type ClaimedTask,
@@ -39,6 +39,7 @@ export interface DeliveryEngineDeps {
   readonly records: DeliveryRecordsWriter;
   readonly deadLetters: DeadLetterWriter;
   readonly metrics: DeliveryMetrics;
+  readonly tracer: Tracer;
   readonly config: FanoutDeliveryConfig;
   readonly requestTimeoutMs: number;
   readonly version: string;
@@ -66,6 +67,7 @@ export class DeliveryEngine {
 
   constructor(private readonly deps: DeliveryEngineDeps) {
     deps.index.onChange((previous, next) => this.onSubscriptionChange(previous, next));
+    deps.records.watchHeld(() => this.heldBySubscription());
   }
 
   /** Takes a task read from Kafka. */
@@ -109,6 +111,13 @@ export class DeliveryEngine {
     let total = 0;
     for (const lane of this.lanes.values()) total += lane.inFlight;
     return total;
+  }
+
+  /** Tasks held in memory per subscription with any (each one's lag as this instance sees it). */
+  heldBySubscription(): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const [id, lane] of this.lanes) if (lane.size > 0) held.set(id, lane.size);
+    return held;
   }
 
   /** Tasks held in memory for one subscription (its lag as this instance sees it). */
@@ -235,6 +244,18 @@ export class DeliveryEngine {
     }
     const nowMs = Date.now();
     task.firstAttemptAt ??= new Date(nowMs).toISOString();
+    // One client span per attempt, continuing the producer's trace; it is the receiver's parent.
+    const span = this.deps.tracer.startSpan('herald.deliver', {
+      kind: 'client',
+      traceparent: task.source.event.traceparent,
+      attributes: {
+        'herald.subscription.id': subscription.id,
+        'herald.event.id': task.source.event.id,
+        'herald.event.type': task.source.event.type,
+        'herald.attempt': task.attempt,
+        'herald.replay': task.origin === 'replay',
+      },
+    });
     const request = buildWebhookRequest({
       event: task.source.event,
       subscription: {
@@ -249,10 +270,14 @@ export class DeliveryEngine {
       replay: task.origin === 'replay',
       nowMs,
       version: this.deps.version,
+      traceparent: span.traceparent(),
     });
     const result = await this.deps.client.send(request);
     const decision = decide(result, task.attempt, entry.retryDelays);
     this.record(task, result, decision, nowMs);
+    if (result.kind === 'response') span.setAttribute('http.response.status_code', result.status);
+    span.setAttribute('herald.outcome', decision.action);
+    span.end(decision.action === 'success' ? undefined : new Error(describeOutcome(result)));
 
     switch (decision.action) {
       case 'success':
@@ -371,7 +396,7 @@ export class DeliveryEngine {
     if (now - health.lastWriteMs >= HEALTH_WRITE_INTERVAL_MS || health.failingSinceMs === null) {
       health.lastWriteMs = now;
       try {
-        health.failingSinceMs = await this.deps.parking.noteFailure(id, now);
+        health.failingSinceMs = await this.deps.parking.noteFailure(id, now, health.lastSuccessMs);
       } catch (error) {
         this.deps.logger.debug({ err: error }, 'could not record a failure');
         return;

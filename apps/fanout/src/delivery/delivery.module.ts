@@ -23,7 +23,7 @@ import {
   OffsetRangeReader,
   TopicProvisioner,
 } from '@herald/kafka';
-import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
+import { LOGGER, MetricsRegistry, Tracer, type Logger } from '@herald/observability';
 import {
   DeadLetterRepository,
   DeliveryLogRepository,
@@ -62,6 +62,8 @@ export interface DeliveryModuleOptions {
   readonly resolver?: HostResolver;
   /** The contract, already loaded (tests share one; parsing takes seconds); default: load `contract.dir`. */
   readonly contract?: ContractRegistry;
+  /** Records a `herald.deliver` span per attempt; default tracing off. */
+  readonly tracer?: Tracer;
 }
 
 /**
@@ -157,6 +159,7 @@ export class DeliveryModule
               records,
               deadLetters,
               metrics,
+              tracer: options.tracer ?? new Tracer(),
               config: fanoutDelivery,
               requestTimeoutMs: delivery.requestTimeoutMs,
               version: HERALD_VERSION,

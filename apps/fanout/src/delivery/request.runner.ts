@@ -6,10 +6,13 @@ import type {
   DeadLetterRepository,
   RedriveRequest,
   Replay,
+  ReplayPosition,
   ReplayProgress,
   ReplayRepository,
   RetryParkingStore,
 } from '@herald/store';
+import { decodeCursor, partitionKey, type CursorPositions } from '../streams/stream-cursor';
+import { InvalidCursorError } from '../streams/streams.errors';
 import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
@@ -31,8 +34,8 @@ const BACKPRESSURE_WAIT_MS = 20;
  * Carries out what the subscription API queued for the engine.
  *
  * Replays: the offsets of the start time are looked up in every topic carrying a type the
- * subscription matches (ListOffsets by timestamp), the end offsets are captured (or looked up
- * for the end time), and a reader outside the consumer group feeds exactly that range into the
+ * subscription matches (ListOffsets by timestamp), or taken from a stream cursor; the end offsets
+ * are captured (or looked up for the end time, or taken from the end cursor), and a reader outside the consumer group feeds exactly that range into the
  * subscription's lane, marked `herald-replay: true`, ordered per key among themselves, while
  * live delivery goes on beside it.
  *
@@ -214,17 +217,19 @@ export class RequestRunner {
       });
       return;
     }
-    if (!('time' in replay.from) || (replay.to !== null && !('time' in replay.to))) {
-      await this.deps.replays.finish(replay.id, {
-        status: 'failed',
-        error: 'webhook replays take times; cursors are for streams',
-      });
+    let from: ReplayBound;
+    let to: ReplayBound | null;
+    try {
+      from = replayBound(replay.from);
+      to = replay.to === null ? null : replayBound(replay.to);
+    } catch (error) {
+      if (!(error instanceof InvalidCursorError)) throw error;
+      this.deps.logger.warn({ replayId: replay.id, reason: error.message }, 'replay refused');
+      await this.deps.replays.finish(replay.id, { status: 'failed', error: error.message });
       return;
     }
-    const fromMs = Date.parse(replay.from.time);
-    const toMs = replay.to !== null && 'time' in replay.to ? Date.parse(replay.to.time) : null;
     try {
-      const ranges = await this.replayRanges(entry, fromMs, toMs);
+      const ranges = await this.replayRanges(entry, from, to);
       this.deps.logger.info(
         { replayId: replay.id, subscriptionId: replay.subscriptionId, ranges },
         'replay started',
@@ -243,19 +248,20 @@ export class RequestRunner {
 
   private async replayRanges(
     entry: IndexedSubscription,
-    fromMs: number,
-    toMs: number | null,
+    from: ReplayBound,
+    to: ReplayBound | null,
   ): Promise<PartitionRange[]> {
     const topics = this.deps.contract
       .topics()
       .filter((topic) => topic.types.some((type) => entry.matchesType(type)));
     const ranges: PartitionRange[] = [];
     for (const { topic } of topics) {
-      const starts = await this.deps.offsets.offsetsAt(topic, fromMs);
+      // A partition a start cursor does not name is read from its beginning: nothing is skipped.
+      const starts = await this.offsetsOf(topic, from, () => this.deps.offsets.startOffsets(topic));
       const ends =
-        toMs === null
+        to === null
           ? await this.deps.offsets.endOffsets(topic)
-          : await this.deps.offsets.offsetsAt(topic, toMs);
+          : await this.offsetsOf(topic, to, () => this.deps.offsets.endOffsets(topic));
       for (const start of starts) {
         const end = ends.find((e) => e.partition === start.partition);
         if (end && BigInt(end.offset) > BigInt(start.offset))
@@ -263,6 +269,19 @@ export class RequestRunner {
       }
     }
     return ranges;
+  }
+
+  /** Each partition's offset at `bound`; `unnamed` answers for partitions a cursor leaves out. */
+  private async offsetsOf(
+    topic: string,
+    bound: ReplayBound,
+    unnamed: () => Promise<{ partition: number; offset: string }[]>,
+  ): Promise<{ partition: number; offset: string }[]> {
+    if (bound.kind === 'time') return this.deps.offsets.offsetsAt(topic, bound.ms);
+    return (await unnamed()).map(({ partition, offset }) => ({
+      partition,
+      offset: (bound.positions.get(partitionKey(topic, partition)) ?? BigInt(offset)).toString(),
+    }));
   }
 
   /** Reads the ranges into the lane and waits until every task is settled. */
@@ -363,4 +382,14 @@ export class RequestRunner {
       };
     return { status: 'completed' };
   }
+}
+
+type ReplayBound =
+  | { readonly kind: 'time'; readonly ms: number }
+  | { readonly kind: 'cursor'; readonly positions: CursorPositions };
+
+/** A replay's stored bound, read: a time, or the positions of a stream cursor (checked here). */
+function replayBound(position: ReplayPosition): ReplayBound {
+  if ('time' in position) return { kind: 'time', ms: Date.parse(position.time) };
+  return { kind: 'cursor', positions: decodeCursor(position.cursor) };
 }

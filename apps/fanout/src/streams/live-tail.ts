@@ -2,6 +2,7 @@ import type { Logger } from '@herald/observability';
 import {
   PartitionFetcher,
   type FetchedBatch,
+  type IncomingRecord,
   type KafkaConnection,
   type PartitionPosition,
 } from '@herald/kafka';
@@ -23,6 +24,77 @@ export interface TailEntry extends StreamEvent {
   frames: { sse?: string; ws?: string };
 }
 
+// A record's share of the ring's byte bound: its value held three ways (bytes, parsed, JSON) plus
+// headers and cursor, estimated before anything is parsed.
+const ENTRY_OVERHEAD_BYTES = 512;
+
+/**
+ * A ring entry that parses its record and encodes its cursor only when a stream first reads it:
+ * with no stream clients (or none for these types) the tail costs a copy of the positions per
+ * record, not a parse, a JSON serialisation and a checksummed cursor.
+ */
+class LazyTailEntry implements TailEntry {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  frames: { sse?: string; ws?: string } = {};
+  private record: IncomingRecord | undefined;
+  private parsed: StreamEvent | undefined;
+  private cursorText: string | undefined;
+
+  constructor(
+    record: IncomingRecord,
+    readonly key: string,
+    readonly seq: number,
+    /** The tail's offsets right after this record, in `layout` order. */
+    private readonly after: readonly bigint[],
+    private readonly owner: LiveTail,
+  ) {
+    this.record = record;
+    this.topic = record.topic;
+    this.partition = record.partition;
+    this.offset = BigInt(record.offset);
+  }
+
+  get type(): string {
+    return this.stream().type;
+  }
+
+  get event(): Readonly<Record<string, unknown>> {
+    return this.stream().event;
+  }
+
+  get json(): string {
+    return this.stream().json;
+  }
+
+  get timeMs(): number {
+    return this.stream().timeMs;
+  }
+
+  get cursor(): string {
+    if (this.cursorText === undefined) {
+      this.cursorText = this.owner.encodeAt(this.after);
+      this.owner.remember(this.cursorText, this.seq);
+    }
+    return this.cursorText;
+  }
+
+  /** Cursor text if it was ever handed out (for the ring's index of cursors). */
+  get encodedCursor(): string | undefined {
+    return this.cursorText;
+  }
+
+  private stream(): StreamEvent {
+    if (this.parsed) return this.parsed;
+    const record = this.record!;
+    this.record = undefined;
+    // Not a CloudEvent: no stream selects the empty type, so it is skipped (logged once here).
+    this.parsed = toStreamEvent(record) ?? this.owner.unreadable(record);
+    return this.parsed;
+  }
+}
+
 export interface LiveTailOptions {
   ringEvents: number;
   ringMaxBytes: number;
@@ -41,7 +113,11 @@ export type TailStart = () => Promise<PartitionPosition[]>;
  */
 export class LiveTail {
   readonly ring: RingBuffer<TailEntry>;
-  private readonly positions: CursorPositions = new Map();
+  /** The partitions the tail reads (`partitionKey`s), in the order of `offsets`. */
+  private layout: string[] = [];
+  private readonly slot = new Map<string, number>();
+  /** The tail's position: for each partition of `layout`, the next offset to read. */
+  private offsets: bigint[] = [];
   private readonly held = new Map<string, bigint>();
   private readonly bySeqCursor = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
@@ -59,7 +135,9 @@ export class LiveTail {
     this.ring = new RingBuffer<TailEntry>(options.ringEvents, options.ringMaxBytes, (entry) => {
       // The partition's run in the ring now begins after the evicted event.
       this.held.set(entry.key, entry.offset + 1n);
-      if (this.bySeqCursor.get(entry.cursor) === entry.seq) this.bySeqCursor.delete(entry.cursor);
+      const cursor = entry instanceof LazyTailEntry ? entry.encodedCursor : entry.cursor;
+      if (cursor !== undefined && this.bySeqCursor.get(cursor) === entry.seq)
+        this.bySeqCursor.delete(cursor);
     });
   }
 
@@ -87,12 +165,12 @@ export class LiveTail {
 
   /** The tail's position now (a copy). */
   position(): CursorPositions {
-    return new Map(this.positions);
+    return this.positionsOf(this.offsets);
   }
 
   /** The partitions the tail reads (`partitionKey`s). */
   partitionKeys(): string[] {
-    return [...this.positions.keys()];
+    return [...this.layout];
   }
 
   /** The cursor of the tail's position now. */
@@ -110,6 +188,38 @@ export class LiveTail {
     return seq === undefined ? undefined : seq + 1;
   }
 
+  private positionsOf(offsets: readonly bigint[]): CursorPositions {
+    return new Map(this.layout.map((key, i) => [key, offsets[i]!]));
+  }
+
+  /** The cursor of a snapshot of the tail's offsets (in `layout` order). */
+  encodeAt(offsets: readonly bigint[]): string {
+    return encodeCursor(this.positionsOf(offsets));
+  }
+
+  /** Notes that an entry's cursor was handed out, so a client resuming with it stays in step. */
+  remember(cursor: string, seq: number): void {
+    if (seq >= this.ring.oldestSeq) this.bySeqCursor.set(cursor, seq);
+  }
+
+  /** What streams see of a record that is not a CloudEvent: nothing they can select. */
+  unreadable(record: IncomingRecord): StreamEvent {
+    this.logger.warn(
+      { topic: record.topic, partition: record.partition, offset: record.offset },
+      'record on a channel topic is not a CloudEvent; streams skip it',
+    );
+    return {
+      topic: record.topic,
+      partition: record.partition,
+      offset: BigInt(record.offset),
+      key: partitionKey(record.topic, record.partition),
+      type: '',
+      event: {},
+      json: '{}',
+      timeMs: Number.NaN,
+    };
+  }
+
   /** Whether the ring holds every event at or after `positions` for every partition of the tail. */
   covers(positions: ReadonlyMap<string, bigint>): boolean {
     for (const [key, earliest] of this.held) {
@@ -121,7 +231,8 @@ export class LiveTail {
 
   /** Whether `positions` equals the tail's position on every partition it reads. */
   isAt(positions: ReadonlyMap<string, bigint>): boolean {
-    for (const [key, offset] of this.positions) if (positions.get(key) !== offset) return false;
+    for (const [i, key] of this.layout.entries())
+      if (positions.get(key) !== this.offsets[i]) return false;
     return true;
   }
 
@@ -132,10 +243,14 @@ export class LiveTail {
         const start = await startPositions();
         for (const { topic, partition, offset } of start) {
           const key = partitionKey(topic, partition);
-          this.positions.set(key, BigInt(offset));
+          if (!this.slot.has(key)) {
+            this.slot.set(key, this.layout.length);
+            this.layout.push(key);
+          }
+          this.offsets[this.slot.get(key)!] = BigInt(offset);
           this.held.set(key, BigInt(offset));
         }
-        this.currentCursor = encodeCursor(this.positions);
+        this.currentCursor = this.encodeAt(this.offsets);
         this.fetcher = new PartitionFetcher(this.connection, this.logger, {
           maxWaitMs: this.options.fetchMaxWaitMs,
         });
@@ -158,28 +273,20 @@ export class LiveTail {
     let appended = false;
     for (const batch of batches) {
       const key = partitionKey(batch.topic, batch.partition);
+      const slot = this.slot.get(key);
+      if (slot === undefined) continue; // not a partition the tail was started on
       for (const record of batch.records) {
-        this.positions.set(key, BigInt(record.offset) + 1n);
-        const event = toStreamEvent(record);
-        if (!event) {
-          this.logger.warn(
-            { topic: record.topic, partition: record.partition, offset: record.offset },
-            'record on a channel topic is not a CloudEvent; streams skip it',
-          );
-          continue;
-        }
-        const cursor = encodeCursor(this.positions);
+        this.offsets[slot] = BigInt(record.offset) + 1n;
         const seq = this.ring.nextSeq;
         this.ring.push(
-          { ...event, seq, cursor, frames: {} },
-          event.json.length * 3 + cursor.length,
+          new LazyTailEntry(record, key, seq, this.offsets.slice(), this),
+          (record.value?.length ?? 0) * 3 + ENTRY_OVERHEAD_BYTES,
         );
-        this.bySeqCursor.set(cursor, seq);
         appended = true;
       }
-      this.positions.set(key, BigInt(batch.nextOffset));
+      this.offsets[slot] = BigInt(batch.nextOffset);
     }
-    this.currentCursor = encodeCursor(this.positions);
+    this.currentCursor = this.encodeAt(this.offsets);
     if (appended) for (const listener of this.listeners) listener();
   }
 }

@@ -102,7 +102,14 @@ class FakeTail {
 }
 
 function event(partition: number, offset: bigint, type: string): StreamEvent {
-  const body = { id: `${partition}/${offset}`, type };
+  // Herald's own events say which tenant they are about: acme on partition 0, globex on 1.
+  const body = {
+    id: `${partition}/${offset}`,
+    type,
+    ...(type.startsWith('herald.')
+      ? { data: { tenant: partition === 0 ? 'acme' : 'globex' } }
+      : {}),
+  };
   return {
     topic: 't',
     partition,
@@ -134,11 +141,16 @@ class RecordingSink implements StreamSink {
   }
 }
 
-function connect(tail: FakeTail, sink: RecordingSink, types = ['a']): StreamConnection {
+function connect(
+  tail: FakeTail,
+  sink: RecordingSink,
+  types = ['a'],
+  tenant: string | null = null,
+): StreamConnection {
   return new StreamConnection(
     'c',
     sink,
-    { types: new Set(types), filter: null },
+    { types: new Set(types), filter: null, tenant },
     {
       tail: tail as unknown as LiveTail,
       logger: pino({ level: 'silent' }),
@@ -164,6 +176,24 @@ describe('StreamConnection', () => {
     expect(ids(sink)).toEqual(['0/0', '1/1']);
     expect(sink.sent.every((s) => s.shared)).toBe(true);
     expect(connection.cursor()).toBe(tail.cursor());
+  });
+
+  it("gives a tenant's stream only that tenant's herald.* events; an admin stream gets all", () => {
+    const tail = new FakeTail(10);
+    const acme = new RecordingSink();
+    const admin = new RecordingSink();
+    const streams = [
+      connect(tail, acme, ['herald.delivery.exhausted', 'a'], 'acme'),
+      connect(tail, admin, ['herald.delivery.exhausted', 'a'], null),
+    ];
+    for (const connection of streams)
+      connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0, 'herald.delivery.exhausted');
+    tail.append(1, 'herald.delivery.exhausted');
+    tail.append(1, 'a');
+    for (const connection of streams) connection.pump();
+    expect(ids(acme)).toEqual(['0/0', '1/1']);
+    expect(ids(admin)).toEqual(['0/0', '1/0', '1/1']);
   });
 
   it('resumed from positions inside the ring: sends each later offset once, then falls in step', () => {

@@ -3,7 +3,7 @@ import type { Logger } from '@herald/observability';
 import { toPartitionPositions, type LiveTail, type TailEntry } from './live-tail';
 import { decodeCursor, encodeCursor, partitionKey, type CursorPositions } from './stream-cursor';
 import { toStreamEvent, type StreamEvent } from './stream-event';
-import type { StreamSelection } from './stream-request';
+import { tenantMayRead, type StreamSelection } from './stream-request';
 
 export type Transport = 'sse' | 'ws' | 'poll';
 
@@ -155,6 +155,7 @@ export class StreamConnection {
 
   private matches(event: StreamEvent): boolean {
     if (!this.selection.types.has(event.type)) return false;
+    if (!tenantMayRead(this.selection, event.type, event.event)) return false;
     return this.selection.filter === null || this.selection.filter(event.event);
   }
 

@@ -52,6 +52,7 @@ export class StreamPlanner {
       const selection = {
         types: resolveTypes(parseTypes(ask.types), this.catalog, principal),
         filter: parseFilter(ask.filter),
+        tenant: principal.isAdmin ? null : principal.tenant,
       };
       return { selection, start: parseStart(ask.cursors, ask.from), subscriptionId: null };
     }
@@ -76,7 +77,11 @@ export class StreamPlanner {
     const types = resolveTypes(subscription.types, this.catalog, principal);
     // Types added to the contract later that the creating key could not subscribe to stay out.
     if (allowed) for (const type of types) if (!allowed.some((m) => m(type))) types.delete(type);
-    const selection = { types, filter: parseFilter(subscription.filter) };
+    const selection = {
+      types,
+      filter: parseFilter(subscription.filter),
+      tenant: subscription.tenant,
+    };
     const given = parseStart(ask.cursors, undefined);
     if ('cursor' in given) {
       await this.cursors.acknowledge(subscription.id, given.text);

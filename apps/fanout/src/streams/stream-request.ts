@@ -17,6 +17,24 @@ export type StreamStart = { cursor: CursorPositions; text: string } | { from: St
 export interface StreamSelection {
   readonly types: ReadonlySet<string>;
   readonly filter: EventFilter | null;
+  /**
+   * Herald's own events (`herald.*`) are about one tenant (`data.tenant`): only that tenant's
+   * streams get them. Null: every tenant's (an admin key's own stream).
+   */
+  readonly tenant: string | null;
+}
+
+/** Whether a stream for `selection` may carry `event` as far as tenants go (SPEC §5). */
+export function tenantMayRead(
+  selection: StreamSelection,
+  type: string,
+  event: Readonly<Record<string, unknown>>,
+): boolean {
+  if (selection.tenant === null || !type.startsWith('herald.')) return true;
+  const data = event['data'];
+  const tenant =
+    data !== null && typeof data === 'object' ? (data as { tenant?: unknown }).tenant : undefined;
+  return tenant === selection.tenant;
 }
 
 /** The parts of the contract selection needs. */

@@ -1,4 +1,5 @@
 import { configFragment, env } from '@herald/config';
+import { z } from 'zod';
 
 /** Stream settings (SPEC §7): the live tail's ring, per-connection bounds, timers. */
 export const streamsConfig = configFragment(
@@ -12,6 +13,19 @@ export const streamsConfig = configFragment(
     STREAM_POLL_MAX_WAIT_S: env.positiveInt(30, 'seconds'),
     STREAM_POLL_MAX_LIMIT: env.positiveInt(1000, 'events'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
+    STREAM_CORS_ORIGINS: z
+      .string()
+      .default('http://localhost:3000,http://127.0.0.1:3000')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      )
+      .refine((list) => list.every((origin) => origin === '*' || isOrigin(origin)), 'not origins')
+      .describe(
+        'origins whose pages may read the streams, comma-separated (https://console.example.com), or * (default http://localhost:3000,http://127.0.0.1:3000: the partner console in development)',
+      ),
   },
   (v) => ({
     /** Most events the live tail keeps in memory for resuming clients (default 10,000). */
@@ -36,7 +50,19 @@ export const streamsConfig = configFragment(
     pollMaxLimit: v.STREAM_POLL_MAX_LIMIT,
     /** Longest one Kafka fetch of the tail or a catch-up reader waits for records (ms, default 100). */
     fetchMaxWaitMs: v.STREAM_FETCH_MAX_WAIT_MS,
+    /** Origins whose pages may read `/v1/streams/*` (CORS), or `*` for any (default: the console in development). */
+    corsOrigins: v.STREAM_CORS_ORIGINS,
   }),
 );
+
+/** `scheme://host[:port]` and nothing more, as browsers send it in `Origin`. */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return /^https?:$/.test(url.protocol) && url.origin === text;
+  } catch {
+    return false;
+  }
+}
 
 export type StreamsConfig = ReturnType<typeof streamsConfig.build>;

@@ -1,0 +1,71 @@
+import type { RunningBroker } from '@herald/kafka/testing';
+import {
+  createSubscription,
+  operationalEvents,
+  orderEvents,
+  startDeliveryHarness,
+  waitFor,
+  type DeliveryHarness,
+  type EventPublisher,
+  type TestStore,
+} from './delivery.fixture';
+
+// SPEC §6: a subscription failing without a success for the configured period is disabled and
+// `herald.subscription.disabled` is published. Here the period is 3 s instead of 5 days.
+const DISABLE_AFTER_MS = 3000;
+
+describe('auto-disable of a subscription that keeps failing', () => {
+  let harness: DeliveryHarness;
+  let broker: RunningBroker;
+  let store: TestStore;
+  let events: EventPublisher;
+
+  beforeAll(async () => {
+    harness = await startDeliveryHarness({
+      HERALD_DELIVERY_DISABLE_AFTER_MS: String(DISABLE_AFTER_MS),
+    });
+    ({ broker, store, events } = harness);
+  }, 60_000);
+
+  afterAll(() => harness?.close());
+
+  it('disables only the subscription with no success for the whole period, and says so', async () => {
+    const firstFailureAt = new Map<string, number>();
+    let flakyCalls = 0;
+    const target = await harness.receiver((request) => {
+      if (!firstFailureAt.has(request.path)) firstFailureAt.set(request.path, Date.now());
+      // `/flaky` succeeds on every fourth request, so its failures never run for the period.
+      if (request.path === '/flaky') return { status: ++flakyCalls % 4 === 0 ? 204 : 500 };
+      return { status: 503 };
+    });
+    const retry = { schedule: Array.from({ length: 10 }, () => '500ms') };
+    const failing = await createSubscription(store, `${target.url}/down`, { retry });
+    const flaky = await createSubscription(store, `${target.url}/flaky`, { retry });
+    await events.publish(orderEvents(4, 4));
+
+    const stored = async (id: string) => store.subscriptions.get(id);
+    await waitFor(async () => (await stored(failing.subscription.id))?.status === 'disabled', {
+      timeoutMs: 20_000,
+      what: 'the failing subscription to be disabled',
+    });
+    const disabledAt = Date.now();
+    expect(disabledAt - firstFailureAt.get('/down')!).toBeGreaterThanOrEqual(DISABLE_AFTER_MS);
+
+    const notices = (
+      await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
+    ).filter((e) => e['subscriptionId'] === failing.subscription.id);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({
+      tenant: 'acme',
+      reason: 'failing_too_long',
+      lastStatus: 503,
+    });
+
+    // Disabled: nothing more is sent to it. The flaky one, past the same period, stays active.
+    const sentToDown = target.received.filter((r) => r.path === '/down').length;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(target.received.filter((r) => r.path === '/down')).toHaveLength(sentToDown);
+    expect(Date.now() - firstFailureAt.get('/flaky')!).toBeGreaterThan(DISABLE_AFTER_MS);
+    expect((await stored(flaky.subscription.id))?.status).toBe('active');
+  });
+});
