@@ -31,6 +31,7 @@ import {
 } from '@herald/store';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { CATALOG_VERSION, CatalogController } from './catalog/catalog.controller';
+import { ConsoleModule } from './console/console.module';
 import { ApiDocsController } from './openapi/api-docs.controller';
 import { OpenApiDocument } from './openapi/openapi.document';
 import { OwnershipVerifier } from './subscriptions/ownership-verifier';
@@ -79,6 +80,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         SubscriptionStoreModule.forRoot(config.secretKey),
         KafkaModule.forRoot(config.kafka, SERVICE),
         AuthModule.forRoot(config.auth),
+        ConsoleModule.forRoot(config.console),
       ],
       controllers: [
         SubscriptionsController,

@@ -5,6 +5,7 @@ import { kafkaConfig } from '@herald/kafka';
 import { httpServerConfig } from '@herald/http-server';
 import { observabilityConfig } from '@herald/observability';
 import { secretKeyConfig, storeConfig } from '@herald/store';
+import { consoleConfig } from './console/console.config';
 import { subscriptionsConfig } from './subscriptions/subscriptions.config';
 
 /** Every config fragment subscription-api reads, composed once in main.ts. */
@@ -18,4 +19,5 @@ export const subscriptionApiConfigFragments = {
   contract: contractConfig,
   delivery: deliveryConfig,
   subscriptions: subscriptionsConfig,
+  console: consoleConfig,
 };

@@ -1,5 +1,10 @@
 import type { Principal } from '@herald/auth';
-import { compileEventFilter, validateTypePattern, type ContractRegistry } from '@herald/contract';
+import {
+  compileEventFilter,
+  FILTER_LIMITS,
+  validateTypePattern,
+  type ContractRegistry,
+} from '@herald/contract';
 import { checkSubscriptionHeaders, parseRetrySchedule } from '@herald/delivery';
 import { isHeraldError } from '@herald/errors';
 import {
@@ -71,12 +76,34 @@ export function checkStartPosition(from: string, pointer = '/from'): string {
   ]);
 }
 
+// JSON nesting no filter within FILTER_LIMITS.maxDepth comes near ($and, its array, a field,
+// $not and an operand each add a level).
+const MAX_FILTER_JSON_DEPTH = 4 * FILTER_LIMITS.maxDepth + 4;
+
+/** Whether JSON nests deeper than `limit`, walked without recursion. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** A filter that only uses the allowed operators and compiles (400 naming the bad part). */
 export function checkFilter(
   filter: Readonly<Record<string, unknown>> | null,
   pointer = '/filter',
 ): Readonly<Record<string, unknown>> | null {
   if (filter === null) return null;
+  // Checked before JSON.stringify, whose recursion a body nested thousands deep would exhaust.
+  if (nestsDeeperThan(filter, MAX_FILTER_JSON_DEPTH)) {
+    throw new InvalidRequestError([
+      { pointer, message: `nests deeper than ${FILTER_LIMITS.maxDepth} levels` },
+    ]);
+  }
   if (JSON.stringify(filter).length > 8192) {
     throw new InvalidRequestError([{ pointer, message: 'must be at most 8 KiB of JSON' }]);
   }

@@ -1,0 +1,235 @@
+import { compileEventFilter, validateTypePattern } from '@herald/contract';
+import { parseRetrySchedule, parseWebhookUrl } from '@herald/delivery';
+import type { Subscription } from '../api/herald.types';
+import { filterProblems, parseFilterText } from './event-filter.rules';
+import { globMatches, splitGlobs, typeGlobProblem } from './event-type-glob.rules';
+import {
+  EMPTY_FORM,
+  createSubscriptionBody,
+  fieldOfPointer,
+  formValuesOf,
+  matchedTypes,
+  retryScheduleProblem,
+  subscriptionFormProblems,
+  typeGlobsProblem,
+  updateSubscriptionBody,
+  webhookUrlProblem,
+} from './subscription-form.rules';
+
+// The console repeats Herald's checks so partners see mistakes as they type. These tests hold
+// the copies to the server's own rules: whatever one accepts, the other must too.
+
+const FILTERS: unknown[] = [
+  { 'data.total': { $gt: 100 } },
+  { type: 'order.created' },
+  { 'data.status': { $in: ['paid', 'shipped'] } },
+  { $or: [{ 'data.total': { $lt: 5 } }, { subject: { $exists: true } }] },
+  { 'data.name': { $regex: '^ab', $options: 'i' } },
+  { 'data.name': { $not: { $regex: '^test' } } },
+  { 'data.total': { $gtt: 5 } },
+  { $where: 'x' },
+  { 'data.total': { $not: 5 } },
+  { 'data.a': { $options: 'i' } },
+  { 'data.a': { $in: 'x' } },
+  { 'data.a': { $exists: 'yes' } },
+  { 'data a': 1 },
+  { 'data.a': {} },
+  { 'data.a': { nested: 1 } },
+  { $and: [] },
+  { 'data.a': [1, { b: 2 }] },
+  [],
+  'text',
+  null,
+];
+
+describe('the console’s copy of Herald’s subscription rules', () => {
+  it.each(FILTERS.map((filter) => [JSON.stringify(filter), filter]))(
+    'judges the filter %s as Herald does',
+    (_name, filter) => {
+      const server = compileEventFilter(filter);
+      const console = filterProblems(filter);
+      expect(console).toEqual(server.ok ? [] : server.errors);
+    },
+  );
+
+  // Regular expressions: Herald's RE2 and the browser's engine word their errors differently,
+  // so only the verdict is compared.
+  it.each([
+    '^ab',
+    '(a+)+',
+    '(a|a)*$',
+    '(?i)abc',
+    '(?P<name>x)',
+    '(?s:.)',
+    '[',
+    '(?=x)',
+    '(?<!x)y',
+    '(a)\\1',
+    'a++',
+    'a{2,}',
+  ])('takes or refuses the regular expression %s as Herald does', (pattern) => {
+    const filter = { 'data.name': { $regex: pattern } };
+    expect(filterProblems(filter).length === 0).toBe(compileEventFilter(filter).ok);
+  });
+
+  it.each([
+    'order.created',
+    'order.*',
+    'kitchen.**',
+    '**',
+    'order.',
+    '.order',
+    'order..created',
+    'order.cre*',
+    'order created',
+    'order.créé',
+    '',
+  ])('judges the glob "%s" as Herald does', (glob) => {
+    expect(typeGlobProblem(glob)).toBe(validateTypePattern(glob));
+  });
+
+  it.each([
+    'https://example.com/hook',
+    'http://127.0.0.1:8080/hook?x=1',
+    'ftp://example.com/',
+    'https://user:pw@example.com/',
+    'example.com/hook',
+    'not a url',
+  ])('judges the URL %s as Herald does (by its form)', (url) => {
+    let serverAccepts = true;
+    try {
+      parseWebhookUrl(url);
+    } catch {
+      serverAccepts = false;
+    }
+    expect(webhookUrlProblem(url) === undefined).toBe(serverAccepts);
+  });
+
+  it.each(['5s, 5m, 30m', '1s', '500ms 2h', '1d', '8d', '0s', '5 s', '5x', 'soon'])(
+    'judges the retry schedule "%s" as Herald does',
+    (text) => {
+      let serverAccepts = true;
+      try {
+        parseRetrySchedule(splitGlobs(text));
+      } catch {
+        serverAccepts = false;
+      }
+      expect(retryScheduleProblem(text) === undefined).toBe(serverAccepts);
+    },
+  );
+
+  it('matches globs against types like Herald', () => {
+    expect(globMatches('order.*', 'order.created')).toBe(true);
+    expect(globMatches('order.*', 'order.item.added')).toBe(false);
+    expect(globMatches('order.**', 'order.item.added')).toBe(true);
+    expect(globMatches('**.added', 'order.item.added')).toBe(true);
+    expect(globMatches('kitchen.**', 'kitchen')).toBe(true);
+    expect(globMatches('*', 'order.created')).toBe(false);
+  });
+});
+
+describe('subscription form', () => {
+  const catalog = ['order.created', 'order.paid', 'kitchen.order.ready'];
+  const filled = {
+    ...EMPTY_FORM,
+    url: 'https://example.com/hook',
+    types: 'order.*',
+    filter: '{"data.total": {"$gt": 10}}',
+    retrySchedule: '1s, 5s',
+    description: 'Orders',
+  };
+
+  it('says what is wrong with each field while the partner types', () => {
+    expect(subscriptionFormProblems(filled, 'create', catalog)).toEqual({});
+    const problems = subscriptionFormProblems(
+      {
+        ...filled,
+        url: 'ftp://x',
+        types: 'order.*, nothing.*',
+        filter: '{"data.total": {"$gtt": 10}}',
+        retrySchedule: 'soon',
+        maxInFlight: '0',
+      },
+      'create',
+      catalog,
+    );
+    expect(problems.url).toMatch(/http:\/\/ or https:\/\//);
+    expect(problems.types).toBe('"nothing.*" matches no event type in the catalog.');
+    expect(problems.filter).toBe(
+      'At /data.total/$gtt, the filter: unknown operator $gtt; allowed: $eq $ne $gt $gte $lt $lte $in $nin $exists $regex $and $or $not',
+    );
+    expect(problems.retrySchedule).toMatch(/"soon" is not a duration/);
+    expect(problems.maxInFlight).toBe('Enter a whole number from 1 to 1000.');
+    expect(parseFilterText('{"a":')).toMatchObject({ ok: false });
+    expect(typeGlobsProblem('', null)).toMatch(/at least one/);
+  });
+
+  it('builds the create body Herald expects', () => {
+    expect(createSubscriptionBody(filled)).toEqual({
+      kind: 'webhook',
+      url: 'https://example.com/hook',
+      types: ['order.*'],
+      filter: { 'data.total': { $gt: 10 } },
+      format: 'cloudevents',
+      ordering: 'key',
+      from: 'latest',
+      maxInFlight: 16,
+      maxPerSecond: null,
+      retry: { schedule: ['1s', '5s'] },
+      description: 'Orders',
+    });
+    expect(createSubscriptionBody({ ...filled, kind: 'stream', retrySchedule: '' })).toEqual({
+      kind: 'stream',
+      types: ['order.*'],
+      filter: { 'data.total': { $gt: 10 } },
+      ordering: 'key',
+      from: 'latest',
+      maxInFlight: 16,
+      maxPerSecond: null,
+      description: 'Orders',
+    });
+    expect(matchedTypes('order.*, kitchen.**', catalog)).toEqual(catalog);
+  });
+
+  it('patches only what the partner changed', () => {
+    const subscription: Subscription = {
+      id: 'sub_1',
+      tenant: 't',
+      kind: 'webhook',
+      url: 'https://example.com/hook',
+      types: ['order.*'],
+      filter: null,
+      format: 'cloudevents',
+      ordering: 'key',
+      from: 'latest',
+      maxInFlight: 16,
+      maxPerSecond: null,
+      retry: { schedule: ['5s', '5m'] },
+      headers: {},
+      auth: null,
+      verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
+      description: null,
+      metadata: {},
+      status: 'active',
+      statusReason: null,
+      createdAt: '2025-01-01T00:00:00Z',
+      updatedAt: '2025-01-01T00:00:00Z',
+      version: 3,
+    };
+    const values = formValuesOf(subscription);
+    expect(updateSubscriptionBody(values, subscription)).toEqual({});
+    expect(
+      updateSubscriptionBody(
+        { ...values, description: 'Renamed', filter: '{"type": "order.paid"}' },
+        subscription,
+      ),
+    ).toEqual({ description: 'Renamed', filter: { type: 'order.paid' } });
+  });
+
+  it('puts a problem’s pointer under the field it names', () => {
+    expect(fieldOfPointer('/types/1')).toBe('types');
+    expect(fieldOfPointer('/retry/schedule')).toBe('retrySchedule');
+    expect(fieldOfPointer('/filter/data.total/$gtt')).toBe('filter');
+    expect(fieldOfPointer('')).toBeUndefined();
+  });
+});

@@ -1,0 +1,248 @@
+import type { Subscription, VerificationMode, WebhookFormat } from '../api/herald.types';
+import { parseFilterText } from './event-filter.rules';
+import { globMatches, splitGlobs, typeGlobProblem } from './event-type-glob.rules';
+
+/** The subscription form as the partner fills it in: text, as typed. */
+export interface SubscriptionFormValues {
+  readonly kind: 'webhook' | 'stream';
+  readonly url: string;
+  readonly types: string;
+  readonly filter: string;
+  readonly format: WebhookFormat;
+  readonly ordering: 'key' | 'none';
+  readonly from: 'latest' | 'earliest' | 'time';
+  /** A `datetime-local` value, read in the browser's time zone. */
+  readonly fromTime: string;
+  readonly description: string;
+  /** Durations separated by commas or spaces; empty for Herald's default schedule. */
+  readonly retrySchedule: string;
+  readonly maxInFlight: string;
+  readonly maxPerSecond: string;
+  /** Empty for the server's default. */
+  readonly verification: VerificationMode | '';
+}
+
+export type FormField = keyof SubscriptionFormValues;
+export type FieldErrors = Partial<Record<FormField, string>>;
+
+export const EMPTY_FORM: SubscriptionFormValues = {
+  kind: 'webhook',
+  url: '',
+  types: '',
+  filter: '',
+  format: 'cloudevents',
+  ordering: 'key',
+  from: 'latest',
+  fromTime: '',
+  description: '',
+  retrySchedule: '',
+  maxInFlight: '16',
+  maxPerSecond: '',
+  verification: '',
+};
+
+const DURATION = /^(\d{1,12})(ms|s|m|h|d)$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
+const WEEK_MS = 7 * 864e5;
+
+/** Why a webhook URL will be refused for its form (Herald also checks where it points). */
+export function webhookUrlProblem(text: string): string | undefined {
+  if (text.trim() === '') return 'Enter the URL Herald should POST events to.';
+  if (text.length > 2048) return 'The URL is longer than 2048 characters.';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'Enter a whole URL, like https://example.com/webhooks/herald.';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `The URL must start with http:// or https://, not ${url.protocol}//.`;
+  if (url.username !== '' || url.password !== '')
+    return 'The URL must not contain a user name or password.';
+  return undefined;
+}
+
+/**
+ * Why the type globs will be refused: malformed, or (when the catalog is known) matching no
+ * event type. Undefined when they are fine.
+ */
+export function typeGlobsProblem(
+  text: string,
+  catalog: readonly string[] | null,
+): string | undefined {
+  const globs = splitGlobs(text);
+  if (globs.length === 0) return 'Name at least one event type or glob, like order.*.';
+  if (globs.length > 50) return 'Name at most 50 globs.';
+  for (const glob of globs) {
+    const problem = typeGlobProblem(glob);
+    if (problem) return `"${glob}" is not a glob: ${problem}.`;
+  }
+  if (catalog !== null) {
+    const unmatched = globs.filter((glob) => !catalog.some((type) => globMatches(glob, type)));
+    if (unmatched.length > 0)
+      return `${unmatched.map((glob) => `"${glob}"`).join(', ')} matches no event type in the catalog.`;
+  }
+  return undefined;
+}
+
+/** The catalog's types the globs match, for showing while typing. */
+export function matchedTypes(text: string, catalog: readonly string[]): string[] {
+  const globs = splitGlobs(text).filter((glob) => typeGlobProblem(glob) === undefined);
+  return catalog.filter((type) => globs.some((glob) => globMatches(glob, type)));
+}
+
+/** Why a retry schedule like `5s, 1m, 1h` will be refused; empty means the default. */
+export function retryScheduleProblem(text: string): string | undefined {
+  const entries = splitGlobs(text);
+  if (entries.length > 25) return 'At most 25 retries.';
+  for (const entry of entries) {
+    const match = DURATION.exec(entry);
+    if (!match)
+      return `"${entry}" is not a duration; use a whole number with ms, s, m, h or d, like 30s.`;
+    const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
+    if (ms <= 0 || ms > WEEK_MS) return `"${entry}" must be more than 0 and at most 7d.`;
+  }
+  return undefined;
+}
+
+function numberProblem(
+  text: string,
+  { max, integer, optional }: { max: number; integer: boolean; optional: boolean },
+): string | undefined {
+  const wanted = integer ? `a whole number from 1 to ${max}` : `a number above 0, at most ${max}`;
+  if (text.trim() === '') return optional ? undefined : `Enter ${wanted}.`;
+  const value = Number(text);
+  const fits =
+    Number.isFinite(value) &&
+    value <= max &&
+    (integer ? Number.isInteger(value) && value >= 1 : value > 0);
+  return fits ? undefined : `Enter ${wanted}.`;
+}
+
+/** A `datetime-local` value as an RFC 3339 time, or null when it is not a time. */
+export function localTimeToRfc3339(value: string): string | null {
+  if (value.trim() === '') return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/** Every field's problem, in words; an empty object when the form can be sent. */
+export function subscriptionFormProblems(
+  values: SubscriptionFormValues,
+  mode: 'create' | 'edit',
+  catalog: readonly string[] | null,
+): FieldErrors {
+  const errors: Record<string, string | undefined> = {
+    url: values.kind === 'webhook' ? webhookUrlProblem(values.url) : undefined,
+    types: typeGlobsProblem(values.types, catalog),
+    filter: (() => {
+      const parsed = parseFilterText(values.filter);
+      return parsed.ok ? undefined : parsed.message;
+    })(),
+    retrySchedule:
+      values.kind === 'webhook' ? retryScheduleProblem(values.retrySchedule) : undefined,
+    maxInFlight: numberProblem(values.maxInFlight, { max: 1000, integer: true, optional: false }),
+    maxPerSecond: numberProblem(values.maxPerSecond, {
+      max: 10_000,
+      integer: false,
+      optional: true,
+    }),
+    description: values.description.length > 500 ? 'At most 500 characters.' : undefined,
+    fromTime:
+      mode === 'create' && values.from === 'time' && localTimeToRfc3339(values.fromTime) === null
+        ? 'Choose the time to start from.'
+        : undefined,
+  };
+  return Object.fromEntries(
+    Object.entries(errors).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+function commonFields(values: SubscriptionFormValues): Record<string, unknown> {
+  const filter = parseFilterText(values.filter);
+  const body: Record<string, unknown> = {
+    types: splitGlobs(values.types),
+    filter: filter.ok ? filter.filter : null,
+    ordering: values.ordering,
+    maxInFlight: Number(values.maxInFlight),
+    maxPerSecond: values.maxPerSecond.trim() === '' ? null : Number(values.maxPerSecond),
+    description: values.description.trim() === '' ? null : values.description.trim(),
+  };
+  if (values.kind === 'webhook') {
+    body.url = values.url.trim();
+    body.format = values.format;
+    if (values.verification !== '') body.verification = values.verification;
+    const schedule = splitGlobs(values.retrySchedule);
+    if (schedule.length > 0) body.retry = { schedule };
+  }
+  return body;
+}
+
+/** The `POST /v1/subscriptions` body for a valid form. */
+export function createSubscriptionBody(values: SubscriptionFormValues): Record<string, unknown> {
+  const from =
+    values.from === 'time' ? (localTimeToRfc3339(values.fromTime) ?? 'latest') : values.from;
+  return { kind: values.kind, ...commonFields(values), from };
+}
+
+/** The `PATCH` body: the fields the form changed, nothing else. */
+export function updateSubscriptionBody(
+  values: SubscriptionFormValues,
+  original: Subscription,
+): Record<string, unknown> {
+  const wanted = commonFields({ ...values, kind: original.kind });
+  const current: Record<string, unknown> = {
+    types: original.types,
+    filter: original.filter,
+    ordering: original.ordering,
+    maxInFlight: original.maxInFlight,
+    maxPerSecond: original.maxPerSecond,
+    description: original.description,
+    url: original.url,
+    format: original.format,
+    verification: original.verification.mode,
+    retry: original.retry,
+  };
+  return Object.fromEntries(
+    Object.entries(wanted).filter(
+      ([field, value]) => JSON.stringify(value) !== JSON.stringify(current[field]),
+    ),
+  );
+}
+
+/** A subscription as the form shows it for editing. */
+export function formValuesOf(subscription: Subscription): SubscriptionFormValues {
+  return {
+    ...EMPTY_FORM,
+    kind: subscription.kind,
+    url: subscription.url ?? '',
+    types: subscription.types.join(', '),
+    filter: subscription.filter === null ? '' : JSON.stringify(subscription.filter, null, 2),
+    format: subscription.format,
+    ordering: subscription.ordering,
+    description: subscription.description ?? '',
+    retrySchedule: subscription.retry.schedule.join(', '),
+    maxInFlight: String(subscription.maxInFlight),
+    maxPerSecond: subscription.maxPerSecond === null ? '' : String(subscription.maxPerSecond),
+    verification: subscription.verification.mode,
+  };
+}
+
+/** The form field a problem's JSON pointer names (`/types/0` is the types box). */
+export function fieldOfPointer(pointer: string): FormField | undefined {
+  const first = pointer.split('/')[1] ?? '';
+  const fields: Record<string, FormField> = {
+    url: 'url',
+    types: 'types',
+    filter: 'filter',
+    format: 'format',
+    ordering: 'ordering',
+    from: 'fromTime',
+    retry: 'retrySchedule',
+    maxInFlight: 'maxInFlight',
+    maxPerSecond: 'maxPerSecond',
+    verification: 'verification',
+    description: 'description',
+  };
+  return fields[first];
+}
