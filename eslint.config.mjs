@@ -20,9 +20,12 @@ export default tseslint.config(
     ],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked.map((config) => ({ ...config, files: ['**/*.ts'] })),
+  ...tseslint.configs.recommendedTypeChecked.map((config) => ({
+    ...config,
+    files: ['**/*.ts', '**/*.tsx'],
+  })),
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     plugins: { '@nx': nx },
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -70,6 +73,25 @@ export default tseslint.config(
                 'type:util',
                 'type:app',
               ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The console's browser tests run the whole gateway as `npm start` does, through tools/dev.
+    files: ['apps/console/test/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            {
+              sourceTag: 'scope:console',
+              onlyDependOnLibsWithTags: ['type:tool', 'type:feature', 'type:infra', 'type:util'],
             },
           ],
         },

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The root commands (`npm start`, `npm test`, `npm run check`, `npm run bench`) come through
-// here. It has no dependencies on purpose: on a fresh clone it installs them first
-// (`npm ci` when node_modules is missing or older than package-lock.json), then runs the verb.
+// The root commands (`npm start`, `npm test`, `npm run check`, `npm run bench`,
+// `npm run chaos`) come through here. It has no dependencies on purpose: on a fresh clone it
+// installs them first (`npm ci` when node_modules is missing or older than package-lock.json),
+// then runs the verb.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -13,6 +14,7 @@ const verbs = {
   test: ['npx', ['nx', 'run-many', '-t', 'test', '--parallel=1', '--output-style=stream']],
   check: ['node', ['-r', '@swc-node/register', 'tools/check/src/main.ts']],
   bench: ['node', ['-r', '@swc-node/register', 'tools/bench/src/main.ts']],
+  chaos: ['node', ['-r', '@swc-node/register', 'tools/chaos/src/main.ts']],
 };
 
 function dependenciesMissing() {

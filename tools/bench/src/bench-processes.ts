@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import type { RedisConnection } from '@herald/store';
 import { freePort } from '@herald/test-harness';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -69,11 +70,11 @@ export async function startBrokerProcess(
 
 /**
  * A Herald app (or any TS entry point) as a child process, awaited until `/health/ready` is 200.
- * `args` may use `{port}`, replaced by the chosen port.
+ * The chosen port goes to it in `portVariable` (null: in `args` only, where `{port}` is replaced).
  */
 export async function startAppProcess(
   entry: string,
-  portVariable: string,
+  portVariable: string | null,
   env: Record<string, string>,
   args: string[] = [],
 ): Promise<BenchProcess> {
@@ -88,7 +89,7 @@ export async function startAppProcess(
         SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'),
         LOG_LEVEL: 'warn',
         HOST: '127.0.0.1',
-        [portVariable]: String(port),
+        ...(portVariable === null ? {} : { [portVariable]: String(port) }),
         ...env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -100,4 +101,14 @@ export async function startAppProcess(
     `${entry} ready`,
   );
   return { url, port, process: child, stop: stopper(child) };
+}
+
+/** Removes a run's keys (the Redis may be shared, and idempotency records live a day). */
+export async function deletePrefix(redis: RedisConnection, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (found.length > 0) await redis.client.del(...found);
+    cursor = next;
+  } while (cursor !== '0');
 }

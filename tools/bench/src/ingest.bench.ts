@@ -8,7 +8,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { loadContract } from '@herald/contract';
-import { REPO_ROOT, startAppProcess, startBrokerProcess } from './bench-processes';
+import { RedisConnection } from '@herald/store';
+import { ensureRedis } from '@herald/test-harness';
+import { REPO_ROOT, deletePrefix, startAppProcess, startBrokerProcess } from './bench-processes';
 
 const DURATION_SECONDS = 10;
 const RESULTS = join(REPO_ROOT, 'tools/bench/results/ingest.md');
@@ -67,11 +69,14 @@ export async function runIngestBench(): Promise<IngestBenchResult> {
   ).join(',')}]`;
   const singleBody = (): string => example;
   const batchBody = (): string => batchTemplate.replaceAll('__RUN__', `r${(counter += 1)}`);
+  const redis = await ensureRedis();
+  const prefix = `bench:${randomUUID().slice(0, 8)}:`;
   try {
     const ingest = await startAppProcess('apps/ingest-bridge/src/main.ts', 'INGEST_BRIDGE_PORT', {
       KAFKA_BROKERS: broker.brokers,
+      REDIS_URL: redis.url,
       HERALD_ADMIN_KEY: adminKey,
-      HERALD_REDIS_PREFIX: `bench:${randomUUID().slice(0, 8)}:`,
+      HERALD_REDIS_PREFIX: prefix,
     });
     const auth = { authorization: `Bearer ${adminKey}` };
     let single: IngestRun;
@@ -103,12 +108,11 @@ export async function runIngestBench(): Promise<IngestBenchResult> {
       await ingest.stop();
     }
 
-    const baseline = await startAppProcess(
-      'tools/bench/src/ingest-baseline.server.ts',
-      'UNUSED',
-      {},
-      [broker.brokers, '{port}', 'orders.v1'],
-    );
+    const baseline = await startAppProcess('tools/bench/src/ingest-baseline.server.ts', null, {}, [
+      broker.brokers,
+      '{port}',
+      'orders.v1',
+    ]);
     try {
       await cannon(
         `${baseline.url}/single`,
@@ -136,6 +140,12 @@ export async function runIngestBench(): Promise<IngestBenchResult> {
       await baseline.stop();
     }
   } finally {
+    // The idempotency records of every event sent (kept a day) would stay in a shared Redis.
+    const cleanup = new RedisConnection({ url: redis.url, prefix }, 'bench');
+    await cleanup.connect();
+    await deletePrefix(cleanup, prefix);
+    await cleanup.close();
+    await redis.stop();
     await broker.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -151,7 +161,7 @@ export function ingestReport(result: IngestBenchResult): string {
     '# HTTP ingest: events/s and latency',
     '',
     `ingest-bridge (auth, contract validation, idempotency record per batch event, kafkajs idempotent acks=all) vs a bare`,
-    `node:http server doing the same kafkajs write with no framework and no validation. autocannon, ${DURATION_SECONDS} s per run,`,
+    `node:http server doing the same kafkajs write (order id key, CloudEvents headers) with no framework, no validation and no idempotency records. autocannon, ${DURATION_SECONDS} s per run,`,
     `64 connections for single events, 16 for 100-event batches; embedded broker as its own process on a data folder.`,
     `Machine: ${cpus().length} cores, Node ${process.version}; load generator, app and broker share it.`,
     '',

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPS, MissingRedisError, REPO_ROOT, startGateway } from './gateway';
@@ -12,6 +13,14 @@ async function main(): Promise<void> {
     say('The embedded broker is not built in this checkout; set KAFKA_BROKERS to a Kafka you run.');
     process.exit(1);
   }
+  // The partner console is static files subscription-api serves: build them when the sources
+  // changed. Herald runs without them (then /console says how to build it).
+  const consoleBuild = spawnSync(
+    process.execPath,
+    ['-r', '@swc-node/register', 'apps/console/src/build/main.ts'],
+    { cwd: REPO_ROOT, stdio: 'inherit' },
+  );
+  if (consoleBuild.status !== 0) say('The console did not build; starting Herald without it.');
   say('Starting Herald…');
   const gateway = await startGateway({
     log: say,
@@ -26,6 +35,7 @@ async function main(): Promise<void> {
   say(`  ${'kafka'.padEnd(17)} ${gateway.kafkaBrokers}`);
   say(`  ${'redis'.padEnd(17)} ${gateway.redisUrl}`);
   say(`  API docs          ${gateway.urls['subscription-api']}/api-docs`);
+  say(`  partner console   ${gateway.urls['subscription-api']}/console`);
   say(`  admin key         ${gateway.adminKey}`);
   say('Press Ctrl-C to stop.\n');
 
