@@ -26,6 +26,9 @@ module.exports = function jestProject(dir, name, extra = {}) {
     globalSetup: path.join(__dirname, 'tools/testing/global-setup.js'),
     globalTeardown: path.join(__dirname, 'tools/testing/global-teardown.js'),
     testTimeout: 30000,
+    // A test that fails half-way can leave a kafkajs client reconnecting; without this Jest
+    // waits for it forever after the run (CI once hung 80 minutes that way).
+    forceExit: true,
     ...extra,
   };
 };

@@ -18,6 +18,11 @@ export interface BrokerOptions {
   defaultPartitions?: number;
   /** Largest request frame accepted, in bytes; larger ones close the connection. Default 100 MiB (Kafka's socket.request.max.bytes). */
   maxFrameBytes?: number;
+  /**
+   * Longest a Fetch may wait for data, in ms, whatever its maxWaitMs asks; the answer is then
+   * empty, which clients take as "nothing yet" and fetch again. Default 30000.
+   */
+  maxFetchWaitMs?: number;
   /** Largest record batch accepted, in bytes. Default 1 MiB + 12 (Kafka's message.max.bytes). */
   maxMessageBytes?: number;
   /** Session timeouts a group member may ask for, in ms. Default 1000 … 3600000. */
@@ -63,6 +68,7 @@ export function resolveBrokerOptions(
     defaultPartitions: options.defaultPartitions ?? 1,
     maxFrameBytes: options.maxFrameBytes ?? 100 * 1024 * 1024,
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 + 12,
+    maxFetchWaitMs: options.maxFetchWaitMs ?? 30_000,
     minSessionTimeoutMs: options.minSessionTimeoutMs ?? 1000,
     maxSessionTimeoutMs: options.maxSessionTimeoutMs ?? 3_600_000,
     initialRebalanceDelayMs: options.initialRebalanceDelayMs ?? 300,

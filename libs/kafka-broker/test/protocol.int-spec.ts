@@ -12,6 +12,7 @@ import { writeProduceRequest } from '../src/protocol/generated/produce-request.g
 import { readProduceResponse } from '../src/protocol/generated/produce-response.generated';
 import { writeMetadataRequest } from '../src/protocol/generated/metadata-request.generated';
 import { KafkaErrorCode } from '../src/protocol/protocol.errors';
+import type { ProtocolWriter } from '../src/protocol/protocol-writer';
 import { encodeBatch } from '../src/storage/record-batch.fixture';
 import { startTestBroker, uniqueName, type RunningBroker } from '../src/testing';
 import { RawKafkaClient } from './raw-kafka.client';
@@ -53,6 +54,35 @@ async function produce(
   );
   const partition = readProduceResponse(r, version).responses[0]?.partitionResponses[0];
   return { errorCode: partition?.errorCode ?? -99, baseOffset: partition?.baseOffset ?? -99n };
+}
+
+/** A Fetch v11 of `topic` partition 0 from offset 0 that waits up to `maxWaitMs` for one byte. */
+function writeLongFetch(w: ProtocolWriter, topic: string, maxWaitMs: number): void {
+  writeFetchRequest(w, 11, {
+    replicaId: -1,
+    maxWaitMs,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch: -1,
+            fetchOffset: 0n,
+            logStartOffset: -1n,
+            partitionMaxBytes: 1 << 20,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+  });
 }
 
 describe('protocol', () => {
@@ -189,38 +219,34 @@ describe('protocol', () => {
       writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }),
     );
     const started = Date.now();
-    const fetching = c.request(ApiKey.Fetch, 11, (w) =>
-      writeFetchRequest(w, 11, {
-        replicaId: -1,
-        maxWaitMs: 20_000,
-        minBytes: 1,
-        maxBytes: 1 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [
-          {
-            topic,
-            partitions: [
-              {
-                partition: 0,
-                currentLeaderEpoch: -1,
-                fetchOffset: 0n,
-                logStartOffset: -1n,
-                partitionMaxBytes: 1 << 20,
-              },
-            ],
-          },
-        ],
-        forgottenTopicsData: [],
-        rackId: '',
-      }),
-    );
+    const fetching = c.request(ApiKey.Fetch, 11, (w) => writeLongFetch(w, topic, 20_000));
     await produce(producer, topic, encodeBatch({ records: [{ value: 'wake-up' }] }));
     const response = readFetchResponse(await fetching, 11);
     const partition = response.responses[0]?.partitions[0];
     expect(partition?.records?.length).toBeGreaterThan(0);
     expect(partition?.highWatermark).toBe(1n);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('answers a Fetch that asks to wait for weeks empty once maxFetchWaitMs has passed', async () => {
+    const capped = await startTestBroker({ maxFetchWaitMs: 200 });
+    const c = await RawKafkaClient.connect(capped.port);
+    try {
+      const topic = uniqueName('capped-wait');
+      await c.request(ApiKey.Metadata, 4, (w) =>
+        writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }),
+      );
+      const response = readFetchResponse(
+        await c.request(ApiKey.Fetch, 11, (w) => writeLongFetch(w, topic, 2 ** 31 - 1)),
+        11,
+      );
+      const partition = response.responses[0]?.partitions[0];
+      expect(partition?.errorCode).toBe(KafkaErrorCode.NONE);
+      expect(partition?.highWatermark).toBe(0n);
+      expect(partition?.records?.length ?? 0).toBe(0);
+    } finally {
+      c.close();
+      await capped.stop();
+    }
   });
 });

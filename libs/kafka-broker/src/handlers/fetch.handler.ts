@@ -102,7 +102,8 @@ export const fetchApi = defineApi({
   readRequest: readFetchRequest,
   writeResponse: writeFetchResponse,
   handle: async (request, ctx) => {
-    const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    const wait = Math.min(Math.max(0, request.maxWaitMs), ctx.broker.options.maxFetchWaitMs);
+    const deadline = Date.now() + wait;
     for (;;) {
       const collected = collect(request, ctx);
       const remaining = deadline - Date.now();
