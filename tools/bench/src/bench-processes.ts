@@ -81,7 +81,13 @@ export async function startAppProcess(
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-r', '@swc-node/register', entry, ...args.map((a) => a.replace('{port}', String(port)))],
+    [
+      ...profileArgs(),
+      '-r',
+      '@swc-node/register',
+      entry,
+      ...args.map((a) => a.replace('{port}', String(port))),
+    ],
     {
       cwd: REPO_ROOT,
       env: {
@@ -101,6 +107,12 @@ export async function startAppProcess(
     `${entry} ready`,
   );
   return { url, port, process: child, stop: stopper(child) };
+}
+
+/** With BENCH_PROFILE_DIR set, each app writes a CPU profile there when it stops. */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
 /** Removes a run's keys (the Redis may be shared, and idempotency records live a day). */
