@@ -262,6 +262,23 @@ describe('delivery engine records (real Redis)', () => {
     expect(failed.items.map((a) => a.eventId)).toEqual(['e27', 'e24']);
   });
 
+  it('appends a batch of attempts in order in one call, keeping only the newest up to the cap', async () => {
+    const log = new DeliveryLogRepository(store.redis, store.keys, 10);
+    await log.append('sub_many', attempt('single', 'succeeded'));
+    await log.appendMany(
+      'sub_many',
+      Array.from({ length: 25 }, (_, i) => attempt(`b${i}`, i === 24 ? 'failed' : 'succeeded')),
+    );
+    await log.appendMany('sub_many', []);
+    const page = await log.list('sub_many', { limit: 10 });
+    expect(page.items.map((a) => a.eventId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `b${24 - i}`),
+    );
+    expect(page.items[0]?.status).toBe('failed');
+    expect(page.items[0]?.responseBody).toHaveLength(2048);
+    expect(await store.redis.client.xlen(store.keys.deliveryLog('sub_many'))).toBeLessThan(26);
+  });
+
   it('keeps dead letters, queues a redrive once, and marks them redriven', async () => {
     const letters = new DeadLetterRepository(store.redis, store.keys);
     const added = [];

@@ -13,21 +13,27 @@ interface StatsDelta {
   lastAt: Date;
 }
 
-/** Attempts written to Redis at most this many at once; past it they are counted, not kept. */
+/** Attempts waiting for (or in) a log write at most; past it they are counted, not kept. */
 const MAX_PENDING_LOG_WRITES = 10_000;
 const FLUSH_INTERVAL_MS = 1000;
+/** Attempts are written to the log in batches, one round trip per subscription this often. */
+const LOG_FLUSH_MS = 50;
 /** An unchanged held count is written again this often, well inside HELD_REPORT_FRESH_MS. */
 const HELD_REFRESH_MS = 5000;
 
 /**
  * Writes what the API shows about deliveries: each attempt into the subscription's delivery log
- * and the counters into its stats, off the delivery path. While Redis is away, log entries past
+ * (batched: every 50 ms, one write per subscription) and the counters into its stats, off the
+ * delivery path. While Redis is away, log entries past
  * a bound are dropped (and counted in the log) rather than held in memory without limit; stats
  * are summed and written once a second, with this instance's share of each subscription's lag
  * (the events it holds unsettled) when that changed or every few seconds.
  */
 export class DeliveryRecordsWriter {
   private pendingWrites = 0;
+  private readonly queuedLog = new Map<string, DeliveryAttempt[]>();
+  private logTimer: NodeJS.Timeout | undefined;
+  private readonly logWrites = new Set<Promise<unknown>>();
   private droppedWrites = 0;
   private readonly stats = new Map<string, StatsDelta>();
   private readonly timer: NodeJS.Timeout;
@@ -56,12 +62,34 @@ export class DeliveryRecordsWriter {
       return;
     }
     this.pendingWrites += 1;
-    this.log
-      .append(subscriptionId, attempt)
-      .catch((error: unknown) => this.logger.debug({ err: error }, 'delivery log write failed'))
-      .finally(() => {
-        this.pendingWrites -= 1;
-      });
+    const queued = this.queuedLog.get(subscriptionId);
+    if (queued) queued.push(attempt);
+    else this.queuedLog.set(subscriptionId, [attempt]);
+    this.logTimer ??= setTimeout(() => void this.flushLog(), LOG_FLUSH_MS);
+  }
+
+  /** Writes the queued attempts, one round trip per subscription. */
+  private flushLog(): Promise<unknown> {
+    clearTimeout(this.logTimer);
+    this.logTimer = undefined;
+    const writes = [...this.queuedLog].map(([subscriptionId, attempts]) => {
+      const write: Promise<unknown> = this.log
+        .appendMany(subscriptionId, attempts)
+        .catch((error: unknown) =>
+          this.logger.debug(
+            { err: error, subscriptionId, attempts: attempts.length },
+            'delivery log write failed',
+          ),
+        )
+        .finally(() => {
+          this.pendingWrites -= attempts.length;
+          this.logWrites.delete(write);
+        });
+      return write;
+    });
+    this.queuedLog.clear();
+    for (const write of writes) this.logWrites.add(write);
+    return Promise.all([...this.logWrites]);
   }
 
   /** Where the counts of events held per subscription come from (the engine's lanes). */
@@ -110,7 +138,7 @@ export class DeliveryRecordsWriter {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await Promise.all([this.flush(), this.flushLog()]);
   }
 
   /** This instance's held counts: what changed, or everything every HELD_REFRESH_MS. */
