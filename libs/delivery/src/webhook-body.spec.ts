@@ -23,6 +23,25 @@ describe('buildWebhookBody', () => {
     expect(buildWebhookBody({ ...event }, 'cloudevents').body).toBe(first.body);
   });
 
+  it('embeds the JSON text the data came as, byte for byte, in every format', () => {
+    // 2^53 + 1 does not survive JSON.parse; the text it came as does.
+    const text = '{"orderId":"o-1","amountMinor":9007199254740993,"note":"caf\u00e9"}';
+    const raw: DeliveryEvent = { ...event, data: JSON.parse(text), dataJson: text };
+    for (const format of ['cloudevents', 'standard', 'tmf688'] as const) {
+      const { body } = buildWebhookBody(raw, format);
+      expect(body).toContain(text);
+      // Apart from the exact digits, the same document as serializing the parsed data.
+      expect(JSON.parse(body)).toEqual(
+        JSON.parse(buildWebhookBody({ ...event, data: JSON.parse(text) }, format).body),
+      );
+    }
+    const ce = HTTP.toEvent({
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: buildWebhookBody(raw, 'cloudevents').body,
+    }) as CloudEvent<unknown>;
+    expect(ce.validate()).toBe(true);
+  });
+
   it('cloudevents: a structured CloudEvent the cloudevents SDK parses', () => {
     const { body, contentType } = buildWebhookBody(event, 'cloudevents');
     expect(contentType).toBe('application/cloudevents+json');

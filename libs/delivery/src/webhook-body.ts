@@ -13,6 +13,11 @@ export interface DeliveryEvent {
   /** RFC 3339 time the event happened. */
   readonly time: string;
   readonly data: unknown;
+  /**
+   * `data` as the JSON text it was read from, when it came as JSON. Bodies embed this text
+   * instead of serializing `data` again: cheaper, and numbers beyond 2^53 keep every digit.
+   */
+  readonly dataJson?: string;
   readonly subject?: string;
   /** Media type of `data`; absent means JSON. */
   readonly datacontenttype?: string;
@@ -46,14 +51,31 @@ function makeWebhookBody(event: DeliveryEvent, format: WebhookFormat): WebhookBo
   switch (format) {
     case 'cloudevents':
       return {
-        body: JSON.stringify(structuredCloudEvent(event)),
+        body: withRawData(structuredCloudEvent(event), 'data', event),
         contentType: CLOUDEVENTS_CONTENT_TYPE,
       };
     case 'standard':
-      return { body: JSON.stringify(standardPayload(event)), contentType: JSON_CONTENT_TYPE };
+      return {
+        body: withRawData(standardPayload(event), 'data', event),
+        contentType: JSON_CONTENT_TYPE,
+      };
     case 'tmf688':
-      return { body: JSON.stringify(tmf688Payload(event)), contentType: JSON_CONTENT_TYPE };
+      return {
+        body: withRawData(tmf688Payload(event), 'event', event),
+        contentType: JSON_CONTENT_TYPE,
+      };
   }
+}
+
+/**
+ * `shape` as JSON, its `field` (the event's data, last in `shape`) spliced in as the event's own
+ * JSON text when there is one, rather than serialized again.
+ */
+function withRawData(shape: Record<string, unknown>, field: string, event: DeliveryEvent): string {
+  if (event.dataJson === undefined || !(field in shape)) return JSON.stringify(shape);
+  const { [field]: _data, ...rest } = shape;
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"${field}":${event.dataJson}}`;
 }
 
 /** The event as a structured-mode CloudEvents 1.0 JSON object. */

@@ -63,14 +63,16 @@ export function serializeTask(task: DeliveryTask): string {
   const record: ParkedTaskRecord = {
     v: 1,
     subscriptionId: task.subscriptionId,
-    // Binary data travels as base64 inside JSON.
+    // Binary data travels as base64 inside JSON; JSON data once, as the text it came as.
     source:
       event.data instanceof Uint8Array
         ? {
             ...task.source,
             event: { ...event, data: { $base64: Buffer.from(event.data).toString('base64') } },
           }
-        : task.source,
+        : event.dataJson !== undefined
+          ? { ...task.source, event: { ...event, data: undefined } }
+          : task.source,
     attempt: task.attempt,
     firstAttemptAt: task.firstAttemptAt,
     origin: task.origin,
@@ -92,16 +94,20 @@ export function parseClaimedTask(claim: ClaimedTask): DeliveryTask | null {
   if (record?.v !== 1 || typeof record.subscriptionId !== 'string' || !record.source?.event)
     return null;
   const data = record.source.event.data as { $base64?: unknown } | undefined;
-  const source: SourceEvent =
-    data && typeof data === 'object' && typeof data.$base64 === 'string'
-      ? {
-          ...record.source,
-          event: {
-            ...record.source.event,
-            data: new Uint8Array(Buffer.from(data.$base64, 'base64')),
-          },
-        }
-      : record.source;
+  const { dataJson } = record.source.event;
+  let source: SourceEvent = record.source;
+  if (data && typeof data === 'object' && typeof data.$base64 === 'string') {
+    source = {
+      ...record.source,
+      event: { ...record.source.event, data: new Uint8Array(Buffer.from(data.$base64, 'base64')) },
+    };
+  } else if (typeof dataJson === 'string') {
+    try {
+      source = { ...record.source, event: { ...record.source.event, data: JSON.parse(dataJson) } };
+    } catch {
+      return null;
+    }
+  }
   return {
     subscriptionId: record.subscriptionId,
     source,

@@ -32,10 +32,12 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
   if (!attributes.ok) return { ok: false, reason: attributes.reason };
   const { id, type, source, time, subject, datacontenttype, traceparent } = attributes.attributes;
   let data: unknown = undefined;
+  let dataJson: string | undefined;
   if (record.value !== null && record.value.length > 0) {
     if (datacontenttype === undefined || /[/+]json(;|$)/i.test(datacontenttype)) {
       try {
-        data = JSON.parse(record.value.toString('utf8'));
+        dataJson = record.value.toString('utf8');
+        data = JSON.parse(dataJson);
       } catch {
         return { ok: false, reason: 'the record value is not JSON' };
       }
@@ -49,6 +51,7 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
     source,
     time,
     data,
+    ...(dataJson === undefined ? {} : { dataJson }),
     ...(subject === undefined ? {} : { subject }),
     ...(datacontenttype === undefined ? {} : { datacontenttype }),
     ...(traceparent === undefined ? {} : { traceparent }),
