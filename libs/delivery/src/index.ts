@@ -110,5 +110,6 @@ export {
   type WebhookResponse,
   type WebhookFailure,
   type WebhookAttemptResult,
+  type WebhookPoolChoice,
 } from './webhook-client';
 export { deliveryConfig, type DeliveryConfig } from './delivery.config';

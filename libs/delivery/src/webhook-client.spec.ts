@@ -144,6 +144,46 @@ describe('WebhookClient', () => {
     expect(target.connections).toBeLessThanOrEqual(2);
   });
 
+  it('opens at most a pool its bound of connections, and pools by key do not share them', async () => {
+    const held: ServerResponse[] = [];
+    const target = await receiver((req, res) => {
+      if (req.url?.startsWith('/hang')) held.push(res);
+      else res.end('ok');
+    });
+    const webhooks = client({ requestTimeoutMs: 5000 });
+    const hanging = Array.from({ length: 6 }, (_, i) =>
+      webhooks.send(
+        { url: `${target.url}/hang/${i}`, headers: {}, body: hookBody },
+        { key: 'sub_slow', connections: 2 },
+      ),
+    );
+    // sub_slow's two connections are busy with hanging requests; sub_fast still gets through.
+    for (let i = 0; i < 5; i += 1)
+      await expect(
+        webhooks.send(
+          { url: `${target.url}/fast/${i}`, headers: {}, body: hookBody },
+          { key: 'sub_fast', connections: 2 },
+        ),
+      ).resolves.toMatchObject({ kind: 'response', status: 200 });
+    expect(held).toHaveLength(2);
+    expect(target.connections).toBeLessThanOrEqual(4);
+    // Answering frees sub_slow's connections for the four requests that waited in its pool.
+    while (held.length < 6 || held.some((res) => !res.writableEnded)) {
+      for (const res of held) if (!res.writableEnded) res.end('late');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const results = await Promise.all(hanging);
+    expect(results.every((r) => r.kind === 'response' && r.body === 'late')).toBe(true);
+    expect(target.connections).toBeLessThanOrEqual(4);
+    webhooks.release('sub_slow');
+    await expect(
+      webhooks.send(
+        { url: `${target.url}/fast/again`, headers: {}, body: hookBody },
+        { key: 'sub_slow', connections: 2 },
+      ),
+    ).resolves.toMatchObject({ kind: 'response', status: 200 });
+  });
+
   it('does not follow redirects: a 3xx is returned as it is', async () => {
     const target = await receiver((req, res) => {
       if (req.url === '/moved') res.writeHead(302, { location: '/elsewhere' }).end();

@@ -64,6 +64,18 @@ export interface WebhookFailure {
   readonly cause: unknown;
 }
 
+/** Where an attempt's connection comes from. */
+export interface WebhookPoolChoice {
+  /**
+   * Attempts with the same key share keep-alive connections (per origin), and no others do:
+   * the delivery engine uses the subscription id, so one subscription's hanging requests can
+   * never hold the connections another one needs. Default: one shared pool.
+   */
+  readonly key: string;
+  /** Connections per origin in this pool; the engine passes the subscription's `maxInFlight`. */
+  readonly connections: number;
+}
+
 /** One attempt's result; both variants are valid `AttemptOutcome`s for `decide`. */
 export type WebhookAttemptResult = WebhookResponse | WebhookFailure;
 
@@ -76,13 +88,17 @@ export type WebhookAttemptResult = WebhookResponse | WebhookFailure;
  */
 export class WebhookClient {
   private readonly agent: Agent;
+  /** Keyed pools (see WebhookPoolChoice), each with its connection bound. */
+  private readonly pools = new Map<string, { agent: Agent; connections: number }>();
+  private readonly agentOptions: Agent.Options;
+  private closed = false;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
 
   constructor(options: WebhookClientOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.agent = new Agent({
+    this.agentOptions = {
       connect: guardedConnector(
         options.policy,
         options.resolver ?? systemResolver,
@@ -92,6 +108,9 @@ export class WebhookClient {
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+    };
+    this.agent = new Agent({
+      ...this.agentOptions,
       ...(options.connectionsPerOrigin === undefined
         ? {}
         : { connections: options.connectionsPerOrigin }),
@@ -99,11 +118,37 @@ export class WebhookClient {
   }
 
   /**
+   * Without a bound, undici opens a connection for every request that finds the others busy:
+   * 100 subscriptions at 64 in flight to one receiver opened 12,800 and scanned them all on
+   * every request. A pool per key, bounded by what that key may have in flight, opens at most
+   * that many.
+   */
+  private dispatcherFor(pool: WebhookPoolChoice | undefined): Agent {
+    // After close() the shared agent answers every send with an error.
+    if (pool === undefined || this.closed) return this.agent;
+    const existing = this.pools.get(pool.key);
+    if (existing && existing.connections === pool.connections) return existing.agent;
+    // A new bound (maxInFlight changed): requests in flight finish on the old pool.
+    if (existing) void existing.agent.close().catch(() => undefined);
+    const agent = new Agent({ ...this.agentOptions, connections: Math.max(1, pool.connections) });
+    this.pools.set(pool.key, { agent, connections: pool.connections });
+    return agent;
+  }
+
+  /** Closes a keyed pool (its subscription is gone or paused) once its requests finish. */
+  release(key: string): void {
+    const existing = this.pools.get(key);
+    if (!existing) return;
+    this.pools.delete(key);
+    void existing.agent.close().catch(() => undefined);
+  }
+
+  /**
    * One attempt. It goes through undici's dispatch API with one small handler rather than
    * `request()`: no body stream, async iterator or AbortSignal per attempt, which at thousands
    * of deliveries a second were most of the client's cost.
    */
-  send(request: WebhookSend): Promise<WebhookAttemptResult> {
+  send(request: WebhookSend, pool?: WebhookPoolChoice): Promise<WebhookAttemptResult> {
     return new Promise((resolve) => {
       let url: URL;
       try {
@@ -122,7 +167,7 @@ export class WebhookClient {
         () => attempt.expire(new RequestDeadlineError(this.requestTimeoutMs)),
         this.requestTimeoutMs,
       );
-      this.agent.dispatch(
+      this.dispatcherFor(pool).dispatch(
         {
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
@@ -137,7 +182,10 @@ export class WebhookClient {
 
   /** Closes every pool, letting requests in flight finish first. */
   async close(): Promise<void> {
-    await this.agent.close();
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all([this.agent.close(), ...pools.map((p) => p.agent.close())]);
   }
 }
 

@@ -199,6 +199,7 @@ export class DeliveryEngine {
       return;
     }
     this.lanes.delete(id);
+    this.deps.client.release(id);
     // Paused, disabled or deleted: what it held is not kept for later (SPEC §5).
     for (const task of lane.close())
       if (task.claim) void this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
@@ -272,7 +273,11 @@ export class DeliveryEngine {
       version: this.deps.version,
       traceparent: span.traceparent(),
     });
-    const result = await this.deps.client.send(request);
+    // Connections are the subscription's own, as many as it may have in flight.
+    const result = await this.deps.client.send(request, {
+      key: subscription.id,
+      connections: Math.max(1, subscription.maxInFlight),
+    });
     const decision = decide(result, task.attempt, entry.retryDelays);
     this.record(task, result, decision, nowMs);
     if (result.kind === 'response') span.setAttribute('http.response.status_code', result.status);
