@@ -64,6 +64,13 @@ export interface WebhookFailure {
   readonly cause: unknown;
 }
 
+interface ParsedTarget {
+  readonly origin: string;
+  readonly path: string;
+}
+/** URLs whose parse is kept; past this the cache starts over. */
+const MAX_PARSED_TARGETS = 10_000;
+
 /** Where an attempt's connection comes from. */
 export interface WebhookPoolChoice {
   /**
@@ -92,6 +99,7 @@ export class WebhookClient {
   private readonly pools = new Map<string, { agent: Agent; connections: number }>();
   private readonly agentOptions: Agent.Options;
   private closed = false;
+  private readonly targets = new Map<string, ParsedTarget>();
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
 
@@ -135,6 +143,18 @@ export class WebhookClient {
     return agent;
   }
 
+  /** The origin and path of a URL, parsed once: subscriptions send to the same few URLs. */
+  private parseTarget(raw: string): ParsedTarget {
+    let target = this.targets.get(raw);
+    if (target === undefined) {
+      const url = new URL(raw);
+      target = { origin: url.origin, path: `${url.pathname}${url.search}` };
+      if (this.targets.size >= MAX_PARSED_TARGETS) this.targets.clear();
+      this.targets.set(raw, target);
+    }
+    return target;
+  }
+
   /** Closes a keyed pool (its subscription is gone or paused) once its requests finish. */
   release(key: string): void {
     const existing = this.pools.get(key);
@@ -150,9 +170,9 @@ export class WebhookClient {
    */
   send(request: WebhookSend, pool?: WebhookPoolChoice): Promise<WebhookAttemptResult> {
     return new Promise((resolve) => {
-      let url: URL;
+      let target: ParsedTarget;
       try {
-        url = new URL(request.url);
+        target = this.parseTarget(request.url);
       } catch (error) {
         resolve({
           kind: 'error',
@@ -169,8 +189,8 @@ export class WebhookClient {
       );
       this.dispatcherFor(pool).dispatch(
         {
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
+          origin: target.origin,
+          path: target.path,
           method: 'POST',
           headers: request.headers,
           body: request.body,

@@ -10,7 +10,7 @@ interface StatsDelta {
   delivered: number;
   failed: number;
   deadLettered: number;
-  lastAt: Date;
+  lastAtMs: number;
 }
 
 /** Attempts waiting for (or in) a log write at most; past it they are counted, not kept. */
@@ -124,7 +124,7 @@ export class DeliveryRecordsWriter {
                 failed: delta.failed,
                 deadLettered: delta.deadLettered,
               },
-              delta.lastAt,
+              new Date(delta.lastAtMs),
             )
             .catch((error: unknown) => {
               this.logger.debug({ err: error }, 'stats write failed; kept for the next flush');
@@ -162,13 +162,15 @@ export class DeliveryRecordsWriter {
   }
 
   private count(subscriptionId: string, field: 'delivered' | 'failed' | 'deadLettered'): void {
-    this.merge(subscriptionId, {
-      delivered: 0,
-      failed: 0,
-      deadLettered: 0,
-      [field]: 1,
-      lastAt: new Date(),
-    });
+    const current = this.stats.get(subscriptionId);
+    if (current) {
+      current[field] += 1;
+      current.lastAtMs = Date.now();
+      return;
+    }
+    const delta = { delivered: 0, failed: 0, deadLettered: 0, lastAtMs: Date.now() };
+    delta[field] = 1;
+    this.stats.set(subscriptionId, delta);
   }
 
   private merge(id: string, delta: StatsDelta): void {
@@ -180,6 +182,6 @@ export class DeliveryRecordsWriter {
     current.delivered += delta.delivered;
     current.failed += delta.failed;
     current.deadLettered += delta.deadLettered;
-    if (delta.lastAt > current.lastAt) current.lastAt = delta.lastAt;
+    if (delta.lastAtMs > current.lastAtMs) current.lastAtMs = delta.lastAtMs;
   }
 }

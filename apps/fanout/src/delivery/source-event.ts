@@ -45,17 +45,18 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
       data = new Uint8Array(record.value);
     }
   }
-  const event: DeliveryEvent = {
+  // Optional attributes only when present (no spreads: this runs once per event read).
+  const event: { -readonly [K in keyof DeliveryEvent]: DeliveryEvent[K] } = {
     id,
     type,
     source,
     time,
     data,
-    ...(dataJson === undefined ? {} : { dataJson }),
-    ...(subject === undefined ? {} : { subject }),
-    ...(datacontenttype === undefined ? {} : { datacontenttype }),
-    ...(traceparent === undefined ? {} : { traceparent }),
   };
+  if (dataJson !== undefined) event.dataJson = dataJson;
+  if (subject !== undefined) event.subject = subject;
+  if (datacontenttype !== undefined) event.datacontenttype = datacontenttype;
+  if (traceparent !== undefined) event.traceparent = traceparent;
   return {
     ok: true,
     source: {
