@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { RedisConnection } from '@herald/store';
@@ -123,4 +124,17 @@ export async function deletePrefix(redis: RedisConnection, prefix: string): Prom
     if (found.length > 0) await redis.client.del(...found);
     cursor = next;
   } while (cursor !== '0');
+}
+
+const READING = '## Reading these numbers';
+
+/**
+ * Writes a results file, keeping its hand-written "Reading these numbers" section (everything
+ * from that heading on), so a new run updates the table without losing the analysis.
+ */
+export function writeResults(path: string, generated: string): void {
+  const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const at = previous.indexOf(READING);
+  const reading = at === -1 ? '' : `\n${previous.slice(at)}`;
+  writeFileSync(path, `${generated.trimEnd()}\n${reading}`);
 }

@@ -2,11 +2,12 @@
 // produce 100,000 × 200-byte records in sends of 1,000, then consume them in a group.
 //   node -r @swc-node/register tools/bench/src/broker.bench.ts
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs';
+import { writeResults } from './bench-processes';
 
 const RECORDS = 100_000;
 const PER_SEND = 1_000;
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(join(REPO_ROOT, 'tools/bench/results'), { recursive: true });
-  writeFileSync(RESULTS, report(result));
+  writeResults(RESULTS, report(result));
 }
 
 if (require.main === module) {

@@ -7,7 +7,7 @@
 //   3. a baseline: a bare kafkajs consumer that POSTs each record with undici and nothing else.
 //   node -r @swc-node/register tools/bench/src/delivery.bench.ts
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,13 @@ import {
 } from '@herald/kafka';
 import { RedisConnection, SecretCipher, SubscriptionRepository, storeKeys } from '@herald/store';
 import { ensureRedis } from '@herald/test-harness';
-import { REPO_ROOT, deletePrefix, startAppProcess, startBrokerProcess } from './bench-processes';
+import {
+  REPO_ROOT,
+  deletePrefix,
+  startAppProcess,
+  startBrokerProcess,
+  writeResults,
+} from './bench-processes';
 
 const RESULTS = join(REPO_ROOT, 'tools/bench/results/delivery.md');
 const TOPIC = 'orders.v1';
@@ -387,7 +393,7 @@ async function main(): Promise<void> {
       process.stdout.write(`baseline: ${Math.round(baseline)} deliveries/s\n`);
     }
     if (ALL_CASES.every((c) => cases.has(c)) && latency && baseline !== undefined)
-      writeFileSync(RESULTS, report(throughput, latency, baseline));
+      writeResults(RESULTS, report(throughput, latency, baseline));
   } finally {
     await publisher.close();
     await connection.close();

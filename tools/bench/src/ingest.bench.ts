@@ -3,14 +3,20 @@
 // node:http + kafkajs baseline doing the same write. Broker: the embedded one, as its own process.
 //   node -r @swc-node/register tools/bench/src/ingest.bench.ts
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { loadContract } from '@herald/contract';
 import { RedisConnection } from '@herald/store';
 import { ensureRedis } from '@herald/test-harness';
-import { REPO_ROOT, deletePrefix, startAppProcess, startBrokerProcess } from './bench-processes';
+import {
+  REPO_ROOT,
+  deletePrefix,
+  startAppProcess,
+  startBrokerProcess,
+  writeResults,
+} from './bench-processes';
 
 const DURATION_SECONDS = 10;
 const RESULTS = join(REPO_ROOT, 'tools/bench/results/ingest.md');
@@ -180,7 +186,7 @@ async function main(): Promise<void> {
   const report = ingestReport(result);
   process.stdout.write(report);
   mkdirSync(join(REPO_ROOT, 'tools/bench/results'), { recursive: true });
-  writeFileSync(RESULTS, report);
+  writeResults(RESULTS, report);
 }
 
 if (require.main === module) {

@@ -6,7 +6,7 @@
 import { ensureRedis } from '@herald/test-harness';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+
 import { connect, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { KafkaPublisher, toKafkaHeaders } from '@herald/kafka';
 import { createTestConnection, startTestBroker } from '@herald/kafka/testing';
+import { writeResults } from './bench-processes';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 const RESULTS = join(REPO_ROOT, 'tools/bench/results/streams.md');
@@ -264,7 +265,7 @@ async function main(): Promise<void> {
   await measure(10_000);
   await measure(maxConnections);
 
-  writeFileSync(
+  writeResults(
     RESULTS,
     `# Streams: SSE connections, latency, throughput
 
