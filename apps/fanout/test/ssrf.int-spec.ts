@@ -162,7 +162,14 @@ describe('SSRF through fanout delivery', () => {
     );
     const page = await store.deadLetters.list(subscriptionId, { limit: 10 });
     const letter = page.items.find((l) => l.eventId === eventId)!;
-    const tried = (await attempts(subscriptionId)).filter((a) => a.eventId === eventId);
+    // The delivery log is written in batches: wait for the last attempt to be in it too.
+    const tried = await waitFor(
+      async () => {
+        const logged = (await attempts(subscriptionId)).filter((a) => a.eventId === eventId);
+        return logged.length >= letter.attempts ? logged : undefined;
+      },
+      { what: `the ${letter.attempts} attempts of ${eventId} in the log`, timeoutMs: 5_000 },
+    );
     return { letter, tried };
   }
 

@@ -25,6 +25,7 @@ import {
 } from '@herald/observability';
 import {
   DeliveryLogRepository,
+  ReplayRepository,
   StoreModule,
   SubscriptionRepository,
   SubscriptionStoreModule,
@@ -132,6 +133,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             WebhookUrlGuard,
             OwnershipVerifier,
             TestPingSender,
+            ReplayRepository,
             LOGGER,
           ],
           useFactory: (
@@ -140,6 +142,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             guard: WebhookUrlGuard,
             verifier: OwnershipVerifier,
             pinger: TestPingSender,
+            replays: ReplayRepository,
             logger: Logger,
           ) =>
             new SubscriptionsService(
@@ -148,6 +151,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
               guard,
               verifier,
               pinger,
+              replays,
               config.subscriptions,
               logger.child({ component: 'subscriptions' }),
             ),

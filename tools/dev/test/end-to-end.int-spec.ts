@@ -77,14 +77,14 @@ describe('the gateway end to end', () => {
   let dataDir: string;
   let receiver: Server;
   let receiverUrl: string;
-  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const received: { url: string; headers: IncomingHttpHeaders; body: string }[] = [];
 
   beforeAll(async () => {
     receiver = createServer((request, response) => {
       let body = '';
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
       request.on('end', () => {
-        received.push({ headers: request.headers, body });
+        received.push({ url: request.url ?? '', headers: request.headers, body });
         response.writeHead(204).end();
       });
     });
@@ -193,6 +193,63 @@ describe('the gateway end to end', () => {
     ).toBe(true);
     sse.abort();
     await reading;
+  });
+
+  it('backfills a webhook created with from: earliest as a replay, then goes on live', async () => {
+    const auth = {
+      authorization: `Bearer ${gateway.adminKey}`,
+      'content-type': 'application/json',
+    };
+    const catalog = await fetch(`${gateway.urls['subscription-api']}/v1/event-types`);
+    const { items: types } = (await catalog.json()) as {
+      items: { type: string; example?: unknown }[];
+    };
+    const example = types.find((t) => t.type === 'order.created')?.example;
+    const publish = async (id: string) => {
+      const published = await fetch(`${gateway.urls['ingest-bridge']}/v1/events/order.created`, {
+        method: 'POST',
+        headers: { ...auth, 'ce-id': id },
+        body: JSON.stringify(example),
+      });
+      expect(published.status).toBe(202);
+    };
+    const before = Array.from({ length: 5 }, (_, i) => `backfill-${randomUUID()}-${i}`);
+    for (const id of before) await publish(id);
+
+    const path = `/backfill-${randomUUID().slice(0, 8)}`;
+    const created = await fetch(`${gateway.urls['subscription-api']}/v1/subscriptions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        kind: 'webhook',
+        url: receiverUrl.replace('/hook', path),
+        types: ['order.created'],
+        verification: 'none',
+        from: 'earliest',
+      }),
+    });
+    expect(created.status).toBe(201);
+    const here = () => received.filter((r) => r.url === path);
+    await waitFor(() => before.every((id) => here().some((r) => r.headers['webhook-id'] === id)), {
+      what: 'the events published before the subscription',
+      timeoutMs: 60_000,
+    });
+    for (const id of before) {
+      const copies = here().filter((r) => r.headers['webhook-id'] === id);
+      expect(copies).toHaveLength(1);
+      expect(copies[0]!.headers['herald-replay']).toBe('true');
+    }
+
+    const after = `live-${randomUUID()}`;
+    await publish(after);
+    const live = await waitFor(() => here().find((r) => r.headers['webhook-id'] === after), {
+      what: 'the event published after the subscription',
+      timeoutMs: 30_000,
+    });
+    expect(live.headers['herald-replay']).toBeUndefined();
+    // Nothing from before came twice (once by the backfill and again live).
+    const ids = here().map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('serves every SPEC §8 metric with its type and bounded label set', async () => {

@@ -209,6 +209,8 @@ export class RequestRunner {
   }
 
   private async replay(replay: Replay): Promise<void> {
+    // A backfill is requested right after its subscription is created: have that in the index.
+    await this.deps.sync.freshUntil(Date.now());
     const entry = this.deps.index.get(replay.subscriptionId);
     if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook') {
       await this.deps.replays.finish(replay.id, {

@@ -71,10 +71,19 @@ function compileAll(
   });
 }
 
+/**
+ * The first record time live delivery takes. A webhook that starts at `earliest` or a past
+ * time starts live at its creation: what came before reaches it as the backfill replay
+ * subscription-api asks for, so nothing is sent twice.
+ */
 function startOf(subscription: Subscription): number {
-  if (subscription.from === 'earliest') return 0;
-  const at = Date.parse(
-    subscription.from === 'latest' ? subscription.createdAt : subscription.from,
-  );
-  return Number.isNaN(at) ? 0 : at;
+  const created = Date.parse(subscription.createdAt);
+  const from =
+    subscription.from === 'latest'
+      ? created
+      : subscription.from === 'earliest'
+        ? 0
+        : Date.parse(subscription.from);
+  const start = subscription.kind === 'webhook' ? Math.max(from, created) : from;
+  return Number.isNaN(start) ? 0 : start;
 }

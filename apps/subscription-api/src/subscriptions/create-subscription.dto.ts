@@ -90,7 +90,9 @@ export const createSubscriptionSchema = z
       .min(1)
       .max(64)
       .default('latest')
-      .describe('Start position: `latest`, `earliest` or an RFC 3339 time.'),
+      .describe(
+        'Start position: `latest`, `earliest` or an RFC 3339 time. For a webhook, what Kafka holds from an earlier start until the subscription is created is sent as a replay (`herald-replay: true`, in order per key among itself) once it is active; live delivery starts at its creation.',
+      ),
     maxInFlight: mutableSubscriptionFields.maxInFlight.default(16),
     maxPerSecond: mutableSubscriptionFields.maxPerSecond.default(null),
     retry: mutableSubscriptionFields.retry.optional(),

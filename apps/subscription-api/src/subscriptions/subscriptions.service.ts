@@ -12,6 +12,7 @@ import {
   type StoredSubscription,
   type Subscription,
   type SubscriptionPage,
+  type ReplayRepository,
   type SubscriptionRepository,
   type VerificationMode,
   type VerificationState,
@@ -72,6 +73,7 @@ export class SubscriptionsService {
     private readonly urlGuard: WebhookUrlGuard,
     private readonly verifier: OwnershipVerifier,
     private readonly pinger: TestPingSender,
+    private readonly replays: ReplayRepository,
     private readonly config: SubscriptionsConfig,
     private readonly logger: Logger,
   ) {}
@@ -133,6 +135,7 @@ export class SubscriptionsService {
       'subscription created',
     );
     if (subscription.status === 'pending') this.startOwnershipCheck(subscription.id);
+    else await this.backfill(subscription);
     return { subscription, secret };
   }
 
@@ -353,6 +356,28 @@ export class SubscriptionsService {
     if (problems.length > 0) throw new InvalidRequestError(problems);
   }
 
+  /**
+   * A webhook subscription that starts at `earliest` or a past time gets what Kafka holds from
+   * then until its creation as a replay (marked `herald-replay: true`, in order per key among
+   * itself); live delivery starts at its creation, so the two never overlap (fanout's
+   * `startOf`). Asked once, when the subscription first becomes active.
+   */
+  private async backfill(subscription: Subscription): Promise<void> {
+    if (subscription.kind !== 'webhook' || subscription.from === 'latest') return;
+    const from = subscription.from === 'earliest' ? new Date(0).toISOString() : subscription.from;
+    if (Date.parse(from) >= Date.parse(subscription.createdAt)) return; // a future start: live only
+    const replay = await this.replays.request({
+      subscriptionId: subscription.id,
+      tenant: subscription.tenant,
+      from: { time: from },
+      to: { time: subscription.createdAt },
+    });
+    this.logger.info(
+      { subscriptionId: subscription.id, replayId: replay.id, from, to: subscription.createdAt },
+      'backfill requested',
+    );
+  }
+
   private startOwnershipCheck(id: string): void {
     const check = this.runOwnershipCheck(id)
       .catch((error: unknown) =>
@@ -381,6 +406,9 @@ export class SubscriptionsService {
         { subscriptionId: id, tenant, url, mode: verification.mode },
         'subscription verified',
       );
+      // Now active for the first time: what it asked for from before its creation is sent now.
+      const verified = await this.repository.get(id);
+      if (verified?.status === 'active') await this.backfill(verified);
     } else {
       this.logger.warn(
         { subscriptionId: id, tenant, url, mode: verification.mode, reason: outcome.reason },
