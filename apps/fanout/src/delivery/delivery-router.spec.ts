@@ -68,13 +68,23 @@ describe('routing over the subscription index', () => {
     expect(ids(index, event('kitchen.prep.started', {}))).toEqual(['sub_kitchen']);
   });
 
-  it('sends nothing published before a latest subscription existed', () => {
+  it('sends live only what was published once the subscription existed (earlier: the backfill)', () => {
     const index = new SubscriptionIndex();
-    index.upsert(stored('sub_new', { createdAt: '2025-03-01T00:00:00.000Z' }));
-    index.upsert(
-      stored('sub_earliest', { createdAt: '2025-03-01T00:00:00.000Z', from: 'earliest' }),
-    );
-    expect(ids(index, event('order.created', {}))).toEqual(['sub_earliest']);
+    const createdAt = '2025-03-01T00:00:00.000Z';
+    index.upsert(stored('sub_new', { createdAt }));
+    index.upsert(stored('sub_earliest', { createdAt, from: 'earliest' }));
+    index.upsert(stored('sub_past', { createdAt, from: '2025-01-15T00:00:00.000Z' }));
+    index.upsert(stored('sub_future', { createdAt, from: '2025-03-10T00:00:00.000Z' }));
+    // Before creation: the backfill replay subscription-api requests sends these, not live.
+    expect(ids(index, event('order.created', {}))).toEqual([]);
+    const at = (time: string) => event('order.created', {}, Date.parse(time));
+    expect(ids(index, at('2025-03-02T00:00:00Z'))).toEqual(['sub_new', 'sub_earliest', 'sub_past']);
+    expect(ids(index, at('2025-03-11T00:00:00Z'))).toEqual([
+      'sub_new',
+      'sub_earliest',
+      'sub_past',
+      'sub_future',
+    ]);
   });
 
   it("sends Herald's events about a tenant to that tenant only", () => {
