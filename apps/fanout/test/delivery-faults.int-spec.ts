@@ -330,4 +330,54 @@ describe('at least once under faults (separate processes)', () => {
     await second.kill('SIGTERM');
     await store.cleanup();
   }, 180_000);
+
+  it('takes over a replay whose instance was SIGKILLed and runs it again to its end', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    const target = await startWebhookReceiver();
+    receivers.push(target);
+    // 40 a second, so the replay of 200 events is still running when its instance is killed.
+    const sub = await createSubscription(store, target.url, {
+      types: ['order.created'],
+      maxPerSecond: 40,
+    });
+    const first = await fanout(setup);
+    const events = new EventPublisher(broker.brokers);
+    const from = new Date(Date.now() - 1000);
+    const batch = orderEvents(200, 20);
+    await events.publish(batch);
+    await target.waitFor(200, 60_000);
+
+    const replay = await store.replays.request({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      from: { time: from.toISOString() },
+      to: null,
+    });
+    await waitFor(async () => (await store.replays.get(replay.id))!.progress.delivered >= 20, {
+      what: 'the replay under way',
+      timeoutMs: 30_000,
+    });
+    await first.kill('SIGKILL');
+    expect((await store.replays.get(replay.id))!.status).toBe('running');
+
+    await fanout(setup);
+    // The dead instance's lease (30 s) runs out, another instance takes the replay over.
+    await waitFor(async () => (await store.replays.get(replay.id))!.status === 'completed', {
+      what: 'the replay taken over and completed',
+      timeoutMs: 90_000,
+      intervalMs: 500,
+    });
+    const done = (await store.replays.get(replay.id))!;
+    expect(done.restarts).toBe(1);
+    expect(done.progress).toMatchObject({ matched: 200, delivered: 200 });
+    const replayed = new Set(
+      target.received
+        .filter((r) => r.headers['herald-replay'] === 'true')
+        .map((r) => String(r.headers['webhook-id'])),
+    );
+    expect(batch.filter((e) => !replayed.has(e.id))).toEqual([]);
+    await events.close();
+    await store.cleanup();
+  }, 180_000);
 });

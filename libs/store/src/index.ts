@@ -68,6 +68,7 @@ export {
 } from './dead-letter.repository';
 export {
   ReplayRepository,
+  REPLAY_LEASE_MS,
   REPLAY_ID_PREFIX,
   type Replay,
   type ReplayPosition,

@@ -31,6 +31,8 @@ export interface Replay {
   readonly finishedAt: string | null;
   readonly error: string | null;
   readonly progress: ReplayProgress;
+  /** How often it was started again after the instance running it stopped. */
+  readonly restarts: number;
 }
 
 export const REPLAY_ID_PREFIX = 'rpl_';
@@ -46,6 +48,44 @@ redis.call('LPUSH', KEYS[3], ARGV[2])
 return herald_notify(KEYS[4], KEYS[5], ARGV[6], ARGV[7],
   {kind = 'replay.requested', subscriptionId = ARGV[3], tenant = ARGV[4], requestId = ARGV[2]})
 `;
+
+// KEYS: queue, claimed list. ARGV: replay hash key prefix, startedAt, lease end (ms).
+// Moves the oldest queued replay to the claimed list and marks it running under a lease, in one
+// step: a claimed replay always has a lease, so a take-over never mistakes a fresh claim.
+const CLAIM_SCRIPT = `
+while true do
+  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not id then return false end
+  local hash = ARGV[1] .. id
+  if redis.call('EXISTS', hash) == 1 then
+    redis.call('HSET', hash, 'status', 'running', 'startedAt', ARGV[2], 'leaseUntil', ARGV[3])
+    return id
+  end
+  redis.call('LREM', KEYS[2], 0, id)
+end`;
+
+// KEYS: claimed list, queue. ARGV: replay hash key prefix, now (ms). Claimed replays whose lease
+// ran out (their instance died) go back to the front of the queue with fresh counters.
+const TAKE_OVER_SCRIPT = `
+local moved = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local hash = ARGV[1] .. id
+  local lease = tonumber(redis.call('HGET', hash, 'leaseUntil') or '0') or 0
+  if lease < tonumber(ARGV[2]) then
+    redis.call('LREM', KEYS[1], 0, id)
+    if redis.call('EXISTS', hash) == 1 then
+      redis.call('HSET', hash, 'status', 'requested', 'scanned', 0, 'matched', 0,
+        'delivered', 0, 'deadLettered', 0)
+      redis.call('HINCRBY', hash, 'restarts', 1)
+      redis.call('RPUSH', KEYS[2], id)
+      table.insert(moved, id)
+    end
+  end
+end
+return moved`;
+
+/** How long a claim holds without renewal; the engine renews it every few seconds. */
+export const REPLAY_LEASE_MS = 30_000;
 
 /**
  * Replay requests and their progress: one hash per replay (the request, status, times and
@@ -98,6 +138,7 @@ export class ReplayRepository {
       startedAt: fields['startedAt'] ?? null,
       finishedAt: fields['finishedAt'] ?? null,
       error: fields['error'] ?? null,
+      restarts: Number(fields['restarts'] ?? 0),
       progress: {
         scanned: Number(fields['scanned'] ?? 0),
         matched: Number(fields['matched'] ?? 0),
@@ -120,26 +161,40 @@ export class ReplayRepository {
 
   /**
    * Takes the oldest queued replay for this engine instance (moved atomically to the claimed
-   * list, so two instances never run the same one) and marks it running; null when none waits.
+   * list, so two instances never run the same one) and marks it running under a lease of
+   * `REPLAY_LEASE_MS`, which the engine renews while it works; null when none waits.
    */
   async claim(): Promise<Replay | null> {
-    for (;;) {
-      const id = await this.redis.client.lmove(
-        this.keys.replayQueue(),
-        this.keys.replayClaimed(),
-        'RIGHT',
-        'LEFT',
-      );
-      if (id === null) return null;
-      const key = this.keys.replay(id);
-      if ((await this.redis.client.exists(key)) === 0) {
-        // Its subscription was deleted after the request was queued.
-        await this.redis.client.lrem(this.keys.replayClaimed(), 0, id);
-        continue;
-      }
-      await this.redis.client.hset(key, 'status', 'running', 'startedAt', new Date().toISOString());
-      return this.get(id);
-    }
+    const id = (await this.redis.client.eval(
+      CLAIM_SCRIPT,
+      2,
+      this.keys.replayQueue(),
+      this.keys.replayClaimed(),
+      this.keys.replay(''),
+      new Date().toISOString(),
+      Date.now() + REPLAY_LEASE_MS,
+    )) as string | null;
+    return id ? this.get(id) : null;
+  }
+
+  /** Extends the lease of a replay this instance runs. */
+  async renew(id: string): Promise<void> {
+    await this.redis.client.hset(this.keys.replay(id), 'leaseUntil', Date.now() + REPLAY_LEASE_MS);
+  }
+
+  /**
+   * Puts claimed replays whose lease ran out (their instance was killed) back at the front of
+   * the queue, counters reset, to be run again from their start; answers their ids.
+   */
+  async takeOverExpired(nowMs = Date.now()): Promise<string[]> {
+    return (await this.redis.client.eval(
+      TAKE_OVER_SCRIPT,
+      2,
+      this.keys.replayClaimed(),
+      this.keys.replayQueue(),
+      this.keys.replay(''),
+      nowMs,
+    )) as string[];
   }
 
   /** Adds to the replay's counters. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { DeliveryLogRepository, type DeliveryAttempt } from './delivery-log.repository';
-import { ReplayRepository } from './replay.repository';
+import { REPLAY_LEASE_MS, ReplayRepository } from './replay.repository';
 import { SecretCipher } from './secret-cipher';
 import { StreamCursorRepository } from './stream-cursor.repository';
 import { SubscriptionNotices, type SubscriptionNotice } from './subscription-notices';
@@ -345,6 +345,33 @@ describe('delivery engine records (real Redis)', () => {
       progress: { scanned: 10, matched: 4, delivered: 4, deadLettered: 0 },
     });
     expect((await replays.list('sub_r')).map((r) => r.id)).toEqual([replay.id]);
+  });
+
+  it('hands a claimed replay whose lease ran out back to the queue, and only then', async () => {
+    const replays = new ReplayRepository(store.redis, store.keys);
+    const replay = await replays.request({
+      subscriptionId: 'sub_lease',
+      tenant: 'a',
+      from: { time: '2025-01-01T00:00:00Z' },
+      to: null,
+    });
+    expect((await replays.claim())?.id).toBe(replay.id);
+    await replays.addProgress(replay.id, { scanned: 7, delivered: 3 });
+    // Its lease holds: nothing to take over.
+    expect(await replays.takeOverExpired()).toEqual([]);
+    await replays.renew(replay.id);
+    expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS / 2)).toEqual([]);
+    // Its instance stopped renewing: once the lease is past, it is queued again, counters reset.
+    expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS + 1)).toEqual([replay.id]);
+    expect(await replays.get(replay.id)).toMatchObject({
+      status: 'requested',
+      restarts: 1,
+      progress: { scanned: 0, delivered: 0 },
+    });
+    const again = await replays.claim();
+    expect(again).toMatchObject({ id: replay.id, status: 'running', restarts: 1 });
+    await replays.finish(replay.id, { status: 'completed' });
+    expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS + 1)).toEqual([]);
   });
 
   it('counts outcomes, sets gauges and keeps stream cursors', async () => {

@@ -29,6 +29,8 @@ import { parseSourceEvent, type SourceEvent } from './source-event';
 const POLL_INTERVAL_MS = 2000;
 const PROGRESS_INTERVAL_MS = 500;
 const BACKPRESSURE_WAIT_MS = 20;
+/** A running replay's lease (REPLAY_LEASE_MS, 30 s) is renewed this often. */
+const LEASE_RENEW_MS = 5000;
 
 /**
  * Carries out what the subscription API queued for the engine.
@@ -100,6 +102,11 @@ export class RequestRunner {
         redrive = await this.deps.deadLetters.claimRedrive()
       )
         await this.redrive(redrive);
+      for (const id of await this.deps.replays.takeOverExpired())
+        this.deps.logger.warn(
+          { replayId: id },
+          'replay taken over: the instance running it stopped; it starts again from its beginning',
+        );
       for (
         let replay = await this.deps.replays.claim();
         replay && !this.stopped;
@@ -219,6 +226,27 @@ export class RequestRunner {
       });
       return;
     }
+    // The lease says this instance is alive; without renewals another instance takes it over.
+    const renewing = setInterval(
+      () =>
+        void this.deps.replays
+          .renew(replay.id)
+          .catch((error: unknown) =>
+            this.deps.logger.debug(
+              { err: error, replayId: replay.id },
+              'replay lease renewal failed',
+            ),
+          ),
+      LEASE_RENEW_MS,
+    );
+    try {
+      await this.runReplay(replay, entry);
+    } finally {
+      clearInterval(renewing);
+    }
+  }
+
+  private async runReplay(replay: Replay, entry: IndexedSubscription): Promise<void> {
     let from: ReplayBound;
     let to: ReplayBound | null;
     try {

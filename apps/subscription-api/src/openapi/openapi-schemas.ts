@@ -129,6 +129,11 @@ export const RESPONSE_SCHEMAS = {
       startedAt: nullable(dateTime),
       finishedAt: nullable(dateTime),
       error: nullable(string),
+      restarts: {
+        ...integer,
+        description:
+          'Times it was started again from its beginning after the instance running it stopped',
+      },
       progress: {
         type: 'object',
         properties: {
