@@ -108,6 +108,8 @@ export interface Replay {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly error: string | null;
+  /** Times it started again from its beginning after the instance running it stopped. */
+  readonly restarts?: number;
   readonly progress: {
     readonly scanned: number;
     readonly matched: number;

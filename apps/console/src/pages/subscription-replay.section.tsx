@@ -1,22 +1,18 @@
 import { useState, type FormEvent } from 'react';
-import type { Replay, ReplayPosition } from '../api/herald.types';
+import type { ReplayPosition } from '../api/herald.types';
 import { Field } from '../components/fields';
 import { Time } from '../components/format';
 import { ProblemAlert } from '../components/problem-alert';
 import { useConsole } from '../console-context';
 import { localTimeToRfc3339 } from '../forms/subscription-form.rules';
 import { useAction, useLoad } from '../hooks';
+import { replayProgressText } from './replay-progress';
 
 const EVERY_MS = 2000;
 
 function position(value: ReplayPosition | null) {
   if (value === null) return <span className="muted">now</span>;
   return 'time' in value ? <Time value={value.time} /> : <code>{value.cursor}</code>;
-}
-
-function progress(replay: Replay): string {
-  const { scanned, matched, delivered, deadLettered } = replay.progress;
-  return `${matched} matched of ${scanned} read, ${delivered} delivered${deadLettered > 0 ? `, ${deadLettered} dead-lettered` : ''}`;
 }
 
 /** Sends again what Kafka still holds from a time on, marked `herald-replay: true`. */
@@ -115,7 +111,7 @@ export function ReplaySection({ id }: { id: string }) {
                     <span className={`badge badge-replay-${replay.status}`}>{replay.status}</span>
                     {replay.error ? <span className="field-error"> {replay.error}</span> : null}
                   </td>
-                  <td>{progress(replay)}</td>
+                  <td>{replayProgressText(replay)}</td>
                 </tr>
               ))}
             </tbody>
