@@ -17,6 +17,7 @@ interface SubscriptionBody {
   secret: string | null;
   statusReason: string | null;
   verification: { mode: string; state: string; failure: string | null; checkedAt: string | null };
+  createdAt: string;
 }
 
 const websubEcho: WebhookResponder = (request) => {
@@ -210,6 +211,66 @@ describe('subscription-api: talking to webhook endpoints', () => {
       expect(failed.verification.failure).toBe(
         'the endpoint answered the CloudEvents handshake with 403',
       );
+    });
+  });
+
+  describe('backfill of a webhook that starts before its creation', () => {
+    interface ReplayBody {
+      from: { time?: string };
+      to: { time?: string } | null;
+      status: string;
+    }
+    const replays = async (id: string) =>
+      (
+        await api.request<{ items: ReplayBody[] }>('GET', `/v1/subscriptions/${id}/replays`, {
+          key,
+        })
+      ).body.items;
+
+    it('asks for one replay from its start to its creation once it is active, and only once', async () => {
+      const endpoint = await receiver(cloudEventsAllow);
+      const from = '2025-01-01T00:00:00.000Z';
+      const created = await create({
+        url: endpoint.url,
+        types: ['order.*'],
+        verification: 'cloudevents',
+        from,
+      });
+      // Pending: nothing is asked for a subscription that may not get events yet.
+      expect(await replays(created.id)).toEqual([]);
+      const active = await settled(created.id);
+      expect(active.status).toBe('active');
+      const [backfill, ...others] = await eventually(async () => {
+        const listed = await replays(created.id);
+        return listed.length > 0 ? listed : undefined;
+      }, 'the backfill');
+      expect(others).toEqual([]);
+      expect(backfill).toMatchObject({ from: { time: from }, to: { time: created.createdAt } });
+      // A new URL passes a new check: the backfill is not asked for again.
+      await api.request('PATCH', `/v1/subscriptions/${created.id}`, {
+        key,
+        body: { url: `${endpoint.url}/moved` },
+      });
+      expect((await settled(created.id)).status).toBe('active');
+      // A second backfill would be asked just after the check is recorded: give it the time.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await replays(created.id)).toHaveLength(1);
+    });
+
+    it('asks for none from `latest` or from a start still to come', async () => {
+      const endpoint = await receiver(() => ({ status: 204 }));
+      const latest = await create({ url: endpoint.url, types: ['order.*'] });
+      const future = await create({
+        url: endpoint.url,
+        types: ['order.*'],
+        from: '2999-01-01T00:00:00.000Z',
+      });
+      const earliest = await create({ url: endpoint.url, types: ['order.*'], from: 'earliest' });
+      expect(await replays(latest.id)).toEqual([]);
+      expect(await replays(future.id)).toEqual([]);
+      expect(await replays(earliest.id)).toMatchObject([
+        { from: { time: '1970-01-01T00:00:00.000Z' }, to: { time: earliest.createdAt } },
+      ]);
     });
   });
 

@@ -12,6 +12,7 @@ import {
   type StoredSubscription,
   type Subscription,
   type SubscriptionPage,
+  type Replay,
   type ReplayRepository,
   type SubscriptionRepository,
   type VerificationMode,
@@ -366,6 +367,9 @@ export class SubscriptionsService {
     if (subscription.kind !== 'webhook' || subscription.from === 'latest') return;
     const from = subscription.from === 'earliest' ? new Date(0).toISOString() : subscription.from;
     if (Date.parse(from) >= Date.parse(subscription.createdAt)) return; // a future start: live only
+    // Once: a later check that passes again (a new URL, a resume) must not send it all again.
+    const asked = await this.replays.list(subscription.id);
+    if (asked.some((r) => isBackfill(r, from, subscription.createdAt))) return;
     const replay = await this.replays.request({
       subscriptionId: subscription.id,
       tenant: subscription.tenant,
@@ -455,4 +459,15 @@ export class SubscriptionsService {
       },
     };
   }
+}
+
+/** Whether `replay` is the backfill of a subscription created at `createdAt` starting at `from`. */
+function isBackfill(replay: Replay, from: string, createdAt: string): boolean {
+  return (
+    'time' in replay.from &&
+    replay.from.time === from &&
+    replay.to !== null &&
+    'time' in replay.to &&
+    replay.to.time === createdAt
+  );
 }
