@@ -49,13 +49,8 @@ export class IdempotencyStore<T> {
   ) {}
 
   async reserve(tenant: string, eventId: string): Promise<Reservation<T>> {
-    const key = this.keys.idempotency(tenant, eventId);
-    const taken = await this.redis.client.set(key, PENDING, 'PX', this.reservationMs, 'NX');
-    if (taken === 'OK') return { state: 'reserved' };
-    const existing = await this.redis.client.get(key);
-    if (existing === null) return this.reserve(tenant, eventId); // expired in between: try again
-    if (existing === PENDING) return { state: 'pending' };
-    return { state: 'done', result: JSON.parse(existing) as T };
+    const [reservation] = await this.reserveAll(tenant, [eventId]);
+    return reservation!;
   }
 
   /**
