@@ -398,8 +398,11 @@ export class SubscriptionsService {
     const checked = await this.repository.get(id);
     if (!checked || checked.verification.state !== 'pending') return;
     const outcome = await this.verifier.verify(checked);
+    let settled: Subscription;
     try {
-      await this.repository.update(id, (stored) => this.settleCheck(stored, checked, outcome));
+      ({ subscription: settled } = await this.repository.update(id, (stored) =>
+        this.settleCheck(stored, checked, outcome),
+      ));
     } catch (error) {
       if (isHeraldError(error, 'store.subscription.not_found')) return; // deleted meanwhile
       throw error;
@@ -410,9 +413,8 @@ export class SubscriptionsService {
         { subscriptionId: id, tenant, url, mode: verification.mode },
         'subscription verified',
       );
-      // Now active for the first time: what it asked for from before its creation is sent now.
-      const verified = await this.repository.get(id);
-      if (verified?.status === 'active') await this.backfill(verified);
+      // Now active: what it asked for from before its creation is sent now (once).
+      if (settled.status === 'active') await this.backfill(settled);
     } else {
       this.logger.warn(
         { subscriptionId: id, tenant, url, mode: verification.mode, reason: outcome.reason },
