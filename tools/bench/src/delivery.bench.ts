@@ -7,7 +7,7 @@
 //   3. a baseline: a bare kafkajs consumer that POSTs each record with undici and nothing else.
 //   node -r @swc-node/register tools/bench/src/delivery.bench.ts
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,43 @@ function orderRecords(count: number, example: unknown): OutgoingRecord[] {
   }));
 }
 
+/** What a throughput case measured. */
+interface Throughput {
+  /** Deliveries/s from the first receipt to the last. */
+  perSecond: number;
+  /** The delivering process's CPU time (user + system) a delivery, in µs: steadier than the rate. */
+  cpuMicros: number;
+  /** Busy CPU time of the whole machine (every process on both cores) a delivery, in µs. */
+  machineMicros: number;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    // Fields after the command name (which is in parentheses and may hold spaces): utime is
+    // the 12th, stime the 13th, in clock ticks (100 a second on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) this process has used so far. */
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  // cpu user nice system idle iowait irq softirq steal: everything but idle and iowait.
+  const ticks = fields.slice(1, 9).map(Number);
+  return (ticks[0]! + ticks[1]! + ticks[2]! + ticks[5]! + ticks[6]! + ticks[7]!) / 100;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -169,14 +206,20 @@ async function createSubscriptions(
     );
 }
 
-/** deliveries/s through fanout with `subscriptions` subscriptions. */
+/**
+ * deliveries/s through fanout with `subscriptions` subscriptions. As for the baseline, every
+ * record is in Kafka before delivery starts: fanout's group starts at the topic's end as it was
+ * before the case published (earlier cases' records are not read), and publishing does not share
+ * the machine (or the receiver's event loop) with the deliveries being timed.
+ */
 async function fanoutThroughput(
   env: Env,
+  kafka: Kafka,
   publisher: KafkaPublisher,
   receiver: Receiver,
   example: unknown,
   subscriptions: number,
-): Promise<number> {
+): Promise<Throughput> {
   const prefix = `bench:${randomUUID().slice(0, 8)}:`;
   const redis = new RedisConnection({ url: env.redisUrl, prefix }, 'bench');
   await redis.connect();
@@ -187,27 +230,71 @@ async function fanoutThroughput(
   );
   await createSubscriptions(repository, receiver.url, subscriptions);
   const events = Math.ceil(TARGET_DELIVERIES / subscriptions);
+  const group = `bench-${randomUUID().slice(0, 8)}`;
+  await startGroupAtEnd(kafka, group);
   const records = orderRecords(events, example);
+  for (let i = 0; i < records.length; i += 1000)
+    await publisher.publish(records.slice(i, i + 1000));
   receiver.reset();
   const fanout = await startAppProcess(
     'apps/fanout/src/main.ts',
     'FANOUT_PORT',
-    fanoutEnv({ ...env, prefix }, `bench-${randomUUID().slice(0, 8)}`),
+    fanoutEnv({ ...env, prefix }, group),
   );
   try {
-    for (let i = 0; i < records.length; i += 1000)
-      await publisher.publish(records.slice(i, i + 1000));
-    await waitUntil(
-      () => receiver.count >= events * subscriptions,
-      `${events * subscriptions} deliveries`,
-      300_000,
-    );
-    return (receiver.count / (receiver.last - receiver.first)) * 1000;
+    const cpu = await timeCpu(receiver, events * subscriptions, fanout.process.pid);
+    return {
+      perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
+      cpuMicros: cpu.processMicros,
+      machineMicros: cpu.machineMicros,
+    };
   } finally {
     await fanout.stop();
     await deletePrefix(redis, prefix);
     await redis.close();
   }
+}
+
+/** Commits the topic's end offsets for a group no member has joined yet: it starts there. */
+async function startGroupAtEnd(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(TOPIC);
+    await admin.setOffsets({
+      groupId,
+      topic: TOPIC,
+      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Waits for `expected` receipts and measures CPU from the first receipt to the last: the
+ * process's own (user + system, from /proc; `pid` undefined: this process) and the whole
+ * machine's, each per delivery in microseconds.
+ */
+async function timeCpu(
+  receiver: Receiver,
+  expected: number,
+  pid: number | undefined,
+): Promise<{ processMicros: number; machineMicros: number }> {
+  const sample = () => ({
+    count: receiver.count,
+    process: pid === undefined ? ownCpuSeconds() : cpuSeconds(pid),
+    machine: machineBusySeconds(),
+  });
+  await waitUntil(() => receiver.count > 0, 'a first delivery', 120_000);
+  const first = sample();
+  await waitUntil(() => receiver.count >= expected, `${expected} deliveries`, 300_000);
+  const last = sample();
+  const delivered = last.count - first.count;
+  return {
+    processMicros: ((last.process - first.process) * 1e6) / delivered,
+    machineMicros: ((last.machine - first.machine) * 1e6) / delivered,
+  };
 }
 
 /** Latency from POST to ingest until the receiver has the event, at `LATENCY_RATE` events/s. */
@@ -288,26 +375,26 @@ async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
   }
 }
 
-/** A bare kafkajs consumer POSTing every record with undici (64 at a time per partition). */
+/**
+ * A bare kafkajs consumer POSTing every record with undici (64 at a time per partition), in this
+ * process (beside the receiver); like fanout's, its group starts where this case's records do.
+ */
 async function baselineThroughput(
-  brokers: string,
+  kafka: Kafka,
   receiver: Receiver,
   publisher: KafkaPublisher,
   example: unknown,
-) {
+): Promise<Throughput> {
+  const groupId = `baseline-${randomUUID().slice(0, 8)}`;
+  await startGroupAtEnd(kafka, groupId);
   const records = orderRecords(TARGET_DELIVERIES, example);
   for (let i = 0; i < records.length; i += 1000)
     await publisher.publish(records.slice(i, i + 1000));
   receiver.reset();
-  const kafka = new Kafka({
-    clientId: 'bench-baseline',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-  });
-  const consumer = kafka.consumer({ groupId: `baseline-${randomUUID().slice(0, 8)}` });
+  const consumer = kafka.consumer({ groupId });
   const pool = new Pool(receiver.url, { connections: 64 });
   await consumer.connect();
-  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+  await consumer.subscribe({ topics: [TOPIC] });
   await consumer.run({
     partitionsConsumedConcurrently: 6,
     eachBatch: async ({ batch }) => {
@@ -326,8 +413,12 @@ async function baselineThroughput(
     },
   });
   try {
-    await waitUntil(() => receiver.count >= TARGET_DELIVERIES, 'baseline deliveries', 300_000);
-    return (receiver.count / (receiver.last - receiver.first)) * 1000;
+    const cpu = await timeCpu(receiver, TARGET_DELIVERIES, undefined);
+    return {
+      perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
+      cpuMicros: cpu.processMicros,
+      machineMicros: cpu.machineMicros,
+    };
   } finally {
     await consumer.disconnect();
     await pool.close();
@@ -356,6 +447,11 @@ async function main(): Promise<void> {
     contract.topics().map((t) => ({ topic: t.topic, partitions: t.partitions })),
   );
   const example = contract.get('order.created')?.example ?? {};
+  const kafka = new Kafka({
+    clientId: 'bench',
+    brokers: [broker.brokers],
+    logLevel: logLevel.NOTHING,
+  });
   const env: Env = {
     brokers: broker.brokers,
     redisUrl: redis.url,
@@ -366,18 +462,20 @@ async function main(): Promise<void> {
   // file is written only when every part ran.
   const cases = new Set((process.env.BENCH_DELIVERY_CASES ?? ALL_CASES.join(',')).split(','));
   try {
-    const throughput: Record<number, number> = {};
+    const throughput: Record<number, Throughput> = {};
     for (const subscriptions of [1, 10, 100]) {
       if (!cases.has(String(subscriptions))) continue;
       throughput[subscriptions] = await fanoutThroughput(
         env,
+        kafka,
         publisher,
         receiver,
         example,
         subscriptions,
       );
+      const { perSecond, cpuMicros, machineMicros } = throughput[subscriptions];
       process.stdout.write(
-        `${subscriptions} subscription(s): ${Math.round(throughput[subscriptions])} deliveries/s\n`,
+        `${subscriptions} subscription(s): ${Math.round(perSecond)} deliveries/s; CPU a delivery: fanout ${cpuMicros.toFixed(1)} µs, machine ${machineMicros.toFixed(1)} µs\n`,
       );
     }
     let latency: { p50: number; p99: number; max: number } | undefined;
@@ -387,10 +485,12 @@ async function main(): Promise<void> {
         `latency at ${LATENCY_RATE}/s: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms\n`,
       );
     }
-    let baseline: number | undefined;
+    let baseline: Throughput | undefined;
     if (cases.has('baseline')) {
-      baseline = await baselineThroughput(broker.brokers, receiver, publisher, example);
-      process.stdout.write(`baseline: ${Math.round(baseline)} deliveries/s\n`);
+      baseline = await baselineThroughput(kafka, receiver, publisher, example);
+      process.stdout.write(
+        `baseline: ${Math.round(baseline.perSecond)} deliveries/s; CPU a delivery: consumer and receiver ${baseline.cpuMicros.toFixed(1)} µs, machine ${baseline.machineMicros.toFixed(1)} µs\n`,
+      );
     }
     if (ALL_CASES.every((c) => cases.has(c)) && latency && baseline !== undefined)
       writeResults(RESULTS, report(throughput, latency, baseline));
@@ -405,14 +505,15 @@ async function main(): Promise<void> {
 }
 
 function report(
-  throughput: Record<number, number>,
+  throughput: Record<number, Throughput>,
   latency: { p50: number; p99: number; max: number },
-  baseline: number,
+  baseline: Throughput,
 ): string {
   const n = (value: number) => Math.round(value).toLocaleString('en-US');
+  const us = (value: number) => `${value.toFixed(0)} µs`;
   const rows = [1, 10, 100].map(
     (s) =>
-      `| ${s} subscription${s === 1 ? '' : 's'} | ${n(throughput[s]!)} | 20,000 | ${Math.round((100 * throughput[s]!) / baseline)}% |`,
+      `| ${s} subscription${s === 1 ? '' : 's'} | ${n(throughput[s]!.perSecond)} | 20,000 | ${Math.round((100 * throughput[s]!.perSecond) / baseline.perSecond)}% | ${us(throughput[s]!.cpuMicros)} | ${us(throughput[s]!.machineMicros)} |`,
   );
   return `# Webhook delivery
 
@@ -420,12 +521,16 @@ fanout (its own process) reading \`${TOPIC}\` (6 partitions) from the embedded b
 process, file-backed), Redis for the subscription index, delivery log and stats, delivering
 ${TARGET_DELIVERIES.toLocaleString('en-US')} signed CloudEvents webhooks per case to a local
 keep-alive receiver (\`ordering: key\` over 500 keys, \`maxInFlight\` 64, delivery log on).
-Deliveries/s from the first receipt to the last. Everything on the same 2-core machine.
+Each case's records are all in Kafka before delivery starts (its consumer group starts at
+where they begin), as for the baseline. Deliveries/s from the first receipt to the last, and
+CPU time a delivery over the same span: the delivering process's (fanout; for the baseline, the
+bench process, consumer and receiver in one) and the whole machine's (every process, both
+cores). Everything on the same 2-core machine.
 
-| case | deliveries/s | target | vs. baseline |
-| --- | ---: | ---: | ---: |
+| case | deliveries/s | target | vs. baseline | process CPU a delivery | machine CPU a delivery |
+| --- | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
-| baseline: bare kafkajs consumer + undici POST | ${n(baseline)} | | 100% |
+| baseline: bare kafkajs consumer + undici POST | ${n(baseline.perSecond)} | | 100% | ${us(baseline.cpuMicros)} | ${us(baseline.machineMicros)} |
 
 End to end, \`POST /v1/events/order.created\` on ingest-bridge (its own process) to receipt, at
 ${LATENCY_RATE.toLocaleString('en-US')} events/s for ${LATENCY_SECONDS} s after ${LATENCY_WARMUP_SECONDS} s of warm-up at that rate, one subscription:
