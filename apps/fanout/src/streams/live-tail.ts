@@ -101,12 +101,13 @@ export interface LiveTailOptions {
   fetchMaxWaitMs: number;
 }
 
-/** Where the tail starts reading each partition (the ends of the topics when the process starts). */
+/** Where the tail starts reading each partition (the ends of the topics when it starts). */
 export type TailStart = () => Promise<PartitionPosition[]>;
 
 /**
  * Reads every partition of the channel topics with no consumer group, from their ends at start,
- * into a bounded ring of events that every connection of this process reads from. For each
+ * into a bounded ring of events that every connection of this process reads from. The streams
+ * service starts it with the first stream and stops it when none has been open for a while. For each
  * partition the ring holds a contiguous run of offsets, from `earliestHeld` to the tail's
  * position, so a client whose position is inside that run for every partition can be served
  * from memory with nothing skipped.
@@ -126,6 +127,8 @@ export class LiveTail {
   private running: Promise<void> | undefined;
   private stopped = false;
   private started = false;
+  private markStarted: () => void = () => undefined;
+  private readonly startedOnce = new Promise<void>((resolve) => (this.markStarted = resolve));
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -146,9 +149,19 @@ export class LiveTail {
     return this.started && !this.stopped;
   }
 
+  /** True once `start` was called (reading may not have begun yet). */
+  get requested(): boolean {
+    return this.running !== undefined;
+  }
+
   /** Begins reading in the background; retries `start` until Kafka answers. */
   start(startPositions: TailStart): void {
     this.running ??= this.run(startPositions);
+  }
+
+  /** Resolves once reading has begun (never, if the tail stops first). */
+  whenStarted(): Promise<void> {
+    return this.startedOnce;
   }
 
   async stop(): Promise<void> {
@@ -256,6 +269,7 @@ export class LiveTail {
         });
         this.fetcher.assign(start);
         this.started = true;
+        this.markStarted();
         this.logger.info({ partitions: start.length }, 'stream live tail started');
       } catch (error) {
         this.logger.warn({ err: error, retryInMs: delayMs }, 'stream live tail cannot start yet');

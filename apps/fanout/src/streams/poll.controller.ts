@@ -60,7 +60,7 @@ export class PollController {
       tenant: principal.tenant,
       subscriptionId: plan.subscriptionId,
     };
-    this.streams.admit(owner);
+    await this.streams.admit(owner);
     const point = await this.streams.startPoint(plan.start);
     return new Promise<PollAnswer>((resolve) => {
       let timer: NodeJS.Timeout | undefined;

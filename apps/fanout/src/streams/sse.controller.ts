@@ -44,7 +44,7 @@ export class SseController {
       tenant: principal.tenant,
       subscriptionId: plan.subscriptionId,
     };
-    this.streams.admit(owner);
+    await this.streams.admit(owner);
     const point = await this.streams.startPoint(plan.start);
     // Everything that can fail as a problem+json has failed by now; from here on it is a stream.
     reply.hijack();

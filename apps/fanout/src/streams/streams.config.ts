@@ -13,6 +13,7 @@ export const streamsConfig = configFragment(
     STREAM_POLL_MAX_WAIT_S: env.positiveInt(30, 'seconds'),
     STREAM_POLL_MAX_LIMIT: env.positiveInt(1000, 'events'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
+    STREAM_TAIL_IDLE_MS: env.positiveInt(300_000, 'milliseconds'),
     STREAM_CORS_ORIGINS: z
       .string()
       .default('http://localhost:3000,http://127.0.0.1:3000')
@@ -50,6 +51,12 @@ export const streamsConfig = configFragment(
     pollMaxLimit: v.STREAM_POLL_MAX_LIMIT,
     /** Longest one Kafka fetch of the tail or a catch-up reader waits for records (ms, default 100). */
     fetchMaxWaitMs: v.STREAM_FETCH_MAX_WAIT_MS,
+    /**
+     * The live tail starts with the first stream and stops once no stream (SSE, WebSocket or
+     * waiting poll) has been open for this long (ms, default 5 minutes): a process that only
+     * delivers webhooks does not read every record a second time.
+     */
+    tailIdleMs: v.STREAM_TAIL_IDLE_MS,
     /** Origins whose pages may read `/v1/streams/*` (CORS), or `*` for any (default: the console in development). */
     corsOrigins: v.STREAM_CORS_ORIGINS,
   }),

@@ -7,9 +7,11 @@ import {
 } from '../event-latency.metric';
 import type { Transport } from './stream-connection';
 
-/** The stream metrics of SPEC §8, registered once per process. */
+/** The stream metrics of SPEC §8 (and the live tail's state), registered once per process. */
 export class StreamsMetrics {
   readonly connections: Gauge<'transport'>;
+  /** 1 while the live tail reads Kafka (it runs only while streams are used), else 0. */
+  readonly tailRunning: Gauge;
   readonly eventsSent: Counter<'transport'>;
   readonly slowDisconnects: Counter;
   private readonly latency: EventDeliveryLatency;
@@ -31,6 +33,11 @@ export class StreamsMetrics {
     this.slowDisconnects = new Counter({
       name: 'herald_stream_slow_disconnects_total',
       help: 'Stream clients disconnected because they read too slowly',
+      registers,
+    });
+    this.tailRunning = new Gauge({
+      name: 'herald_stream_tail_running',
+      help: 'Whether the live tail reads the channel topics (1) or is stopped with no streams open (0)',
       registers,
     });
     this.latency = eventDeliveryLatency(metrics);

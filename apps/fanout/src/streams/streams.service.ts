@@ -44,18 +44,29 @@ interface Held {
   readonly openedAt: number;
 }
 
+/** How long a stream request waits for a stopped tail to start before it is told to retry. */
+const TAIL_START_WAIT_MS = 10_000;
+
 /**
  * The process's streams: one live tail, every open connection, limits per API key, heartbeats,
  * metrics and log lines, and a clean end for every client on shutdown (each is told its cursor).
+ *
+ * The tail reads every record of the channel topics, as the delivery consumer does, so it runs
+ * only while streams are used: the first stream starts it (at the topics' ends; a client resuming
+ * from an older cursor catches up from Kafka, as after a restart) and it stops once no stream has
+ * been open for `tailIdleMs`.
  */
 export class StreamsService
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
-  readonly tail: LiveTail;
+  private tail: LiveTail;
   private readonly offsets: OffsetLookup;
   private readonly held = new Map<string, Held>();
   private readonly perKey = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the last stream ended (or the tail started); the tail stops after `tailIdleMs` of it. */
+  private idleSince = Date.now();
+  private shuttingDown = false;
 
   constructor(
     private readonly kafka: KafkaConnection,
@@ -64,15 +75,11 @@ export class StreamsService
     private readonly metrics: StreamsMetrics,
     private readonly logger: Logger,
   ) {
-    this.tail = new LiveTail(kafka, logger.child({ component: 'live-tail' }), config);
+    this.tail = this.newTail();
     this.offsets = new OffsetLookup(kafka);
   }
 
   onApplicationBootstrap(): void {
-    this.tail.start(() => this.tailStart());
-    this.tail.onAppend(() => {
-      for (const { connection } of this.held.values()) connection.pump();
-    });
     const every = Math.max(100, Math.min(this.config.heartbeatMs, this.config.slowTimeoutMs) / 4);
     this.timer = setInterval(() => this.tick(), every);
     this.timer.unref();
@@ -85,15 +92,72 @@ export class StreamsService
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
     await this.tail.stop();
     await this.offsets.close();
   }
 
-  /** Throws unless streams can start now and `owner`'s key has room for one more. */
-  admit(owner: StreamOwner): void {
-    if (!this.tail.ready) throw new StreamsUnavailableError();
+  /**
+   * Starts the live tail if it is not running and waits for it; then throws unless `owner`'s key
+   * has room for one more stream. Open the stream right after (no await in between).
+   */
+  async admit(owner: StreamOwner): Promise<void> {
+    await this.tailStarted();
+    // In use: the idle stop must not take the tail away while this stream is being set up.
+    this.idleSince = Date.now();
     if ((this.perKey.get(owner.keyId) ?? 0) >= this.config.maxConnectionsPerKey)
       throw new StreamConnectionLimitError(this.config.maxConnectionsPerKey);
+  }
+
+  private async tailStarted(): Promise<void> {
+    if (this.shuttingDown) throw new StreamsUnavailableError();
+    const tail = this.tail;
+    if (tail.ready) return;
+    if (!tail.requested) {
+      this.idleSince = Date.now();
+      tail.start(() => this.tailStart());
+      void tail.whenStarted().then(() => {
+        if (this.tail === tail) this.metrics.tailRunning.set(1);
+      });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      tail.whenStarted().then(() => true),
+      new Promise<false>(
+        (resolve) => (timer = setTimeout(() => resolve(false), TAIL_START_WAIT_MS)),
+      ),
+    ]);
+    clearTimeout(timer);
+    // Kafka did not answer in time, or the tail was stopped meanwhile: the client retries.
+    if (!waited || this.tail !== tail || !tail.ready) throw new StreamsUnavailableError();
+  }
+
+  private newTail(): LiveTail {
+    const tail = new LiveTail(
+      this.kafka,
+      this.logger.child({ component: 'live-tail' }),
+      this.config,
+    );
+    tail.onAppend(() => {
+      for (const { connection } of this.held.values()) connection.pump();
+    });
+    return tail;
+  }
+
+  /** Stops a tail no stream has used for `tailIdleMs`; the next stream starts a new one. */
+  private stopIdleTail(now: number): void {
+    if (!this.tail.requested || this.held.size > 0) return;
+    if (now - this.idleSince < this.config.tailIdleMs) return;
+    const idle = this.tail;
+    this.tail = this.newTail();
+    this.metrics.tailRunning.set(0);
+    this.logger.info(
+      { idleSeconds: Math.round((now - this.idleSince) / 1000) },
+      'stream live tail stopped: no streams open',
+    );
+    void idle
+      .stop()
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'stopping the live tail failed'));
   }
 
   /** Where a stream starts, resolved against the tail (and Kafka, for `earliest` and times). */
@@ -158,6 +222,7 @@ export class StreamsService
     const count = (this.perKey.get(held.owner.keyId) ?? 1) - 1;
     if (count <= 0) this.perKey.delete(held.owner.keyId);
     else this.perKey.set(held.owner.keyId, count);
+    if (this.held.size === 0) this.idleSince = Date.now();
     const transport = connection.sink.transport;
     this.metrics.connections.dec({ transport });
     const fields = {
@@ -179,6 +244,7 @@ export class StreamsService
     const now = Date.now();
     for (const { connection } of this.held.values())
       connection.tick(now, this.config.heartbeatMs, this.config.slowTimeoutMs);
+    this.stopIdleTail(now);
   }
 
   /** The tail starts at the end of every partition; topics missing from Kafka are created first. */

@@ -98,7 +98,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
       tenant: principal.tenant,
       subscriptionId: plan?.subscriptionId ?? null,
     };
-    this.streams.admit(owner);
+    await this.streams.admit(owner);
     const point = plan ? await this.streams.startPoint(plan.start) : null;
     this.server.handleUpgrade(request, socket, head, (ws) => {
       const session: Session = {
@@ -148,7 +148,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
             subscription: message.subscription,
           });
           if (session.socket.readyState !== session.socket.OPEN) return;
-          this.streams.admit({ ...session.owner, subscriptionId: plan.subscriptionId });
+          await this.streams.admit({ ...session.owner, subscriptionId: plan.subscriptionId });
           this.start(session, plan, await this.streams.startPoint(plan.start));
         } finally {
           session.busy = false;
