@@ -110,6 +110,23 @@ export async function startAppProcess(
   return { url, port, process: child, stop: stopper(child) };
 }
 
+/** A TS entry point as a child process with no readiness check (it says nothing); killed on `stop()`. */
+export function startScriptProcess(
+  entry: string,
+  args: string[],
+): { process: ChildProcess; stop(): Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    [...profileArgs(), '-r', '@swc-node/register', entry, ...args],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return { process: child, stop: stopper(child) };
+}
+
 /** With BENCH_PROFILE_DIR set, each app writes a CPU profile there when it stops. */
 function profileArgs(): string[] {
   const dir = process.env.BENCH_PROFILE_DIR;

@@ -4,7 +4,8 @@
 //      first receipt to the last);
 //   2. end-to-end latency from HTTP ingest (ingest-bridge, its own process) to receipt at
 //      1,000 events/s, p50 and p99;
-//   3. a baseline: a bare kafkajs consumer that POSTs each record with undici and nothing else.
+//   3. a baseline: a bare kafkajs consumer that POSTs each record with undici and nothing else,
+//      in its own process as fanout is (delivery-baseline.ts).
 //   node -r @swc-node/register tools/bench/src/delivery.bench.ts
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +32,7 @@ import {
   deletePrefix,
   startAppProcess,
   startBrokerProcess,
+  startScriptProcess,
   writeResults,
 } from './bench-processes';
 
@@ -376,10 +378,12 @@ async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
 }
 
 /**
- * A bare kafkajs consumer POSTing every record with undici (64 at a time per partition), in this
- * process (beside the receiver); like fanout's, its group starts where this case's records do.
+ * The baseline: a bare kafkajs consumer POSTing every record with undici (64 at a time per
+ * partition), in its own process as fanout is (`delivery-baseline.ts`); like fanout's, its group
+ * starts where this case's records do.
  */
 async function baselineThroughput(
+  env: Env,
   kafka: Kafka,
   receiver: Receiver,
   publisher: KafkaPublisher,
@@ -391,37 +395,21 @@ async function baselineThroughput(
   for (let i = 0; i < records.length; i += 1000)
     await publisher.publish(records.slice(i, i + 1000));
   receiver.reset();
-  const consumer = kafka.consumer({ groupId });
-  const pool = new Pool(receiver.url, { connections: 64 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [TOPIC] });
-  await consumer.run({
-    partitionsConsumedConcurrently: 6,
-    eachBatch: async ({ batch }) => {
-      for (let i = 0; i < batch.messages.length; i += 64)
-        await Promise.all(
-          batch.messages.slice(i, i + 64).map(async (message) => {
-            const response = await pool.request({
-              path: '/baseline',
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: message.value ?? '',
-            });
-            await response.body.dump();
-          }),
-        );
-    },
-  });
+  const consumer = startScriptProcess(join(REPO_ROOT, 'tools/bench/src/delivery-baseline.ts'), [
+    env.brokers,
+    groupId,
+    TOPIC,
+    receiver.url,
+  ]);
   try {
-    const cpu = await timeCpu(receiver, TARGET_DELIVERIES, undefined);
+    const cpu = await timeCpu(receiver, TARGET_DELIVERIES, consumer.process.pid);
     return {
       perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
       cpuMicros: cpu.processMicros,
       machineMicros: cpu.machineMicros,
     };
   } finally {
-    await consumer.disconnect();
-    await pool.close();
+    await consumer.stop();
   }
 }
 
@@ -487,9 +475,9 @@ async function main(): Promise<void> {
     }
     let baseline: Throughput | undefined;
     if (cases.has('baseline')) {
-      baseline = await baselineThroughput(kafka, receiver, publisher, example);
+      baseline = await baselineThroughput(env, kafka, receiver, publisher, example);
       process.stdout.write(
-        `baseline: ${Math.round(baseline.perSecond)} deliveries/s; CPU a delivery: consumer and receiver ${baseline.cpuMicros.toFixed(1)} µs, machine ${baseline.machineMicros.toFixed(1)} µs\n`,
+        `baseline: ${Math.round(baseline.perSecond)} deliveries/s; CPU a delivery: consumer ${baseline.cpuMicros.toFixed(1)} µs, machine ${baseline.machineMicros.toFixed(1)} µs\n`,
       );
     }
     if (ALL_CASES.every((c) => cases.has(c)) && latency && baseline !== undefined)
@@ -523,9 +511,9 @@ ${TARGET_DELIVERIES.toLocaleString('en-US')} signed CloudEvents webhooks per cas
 keep-alive receiver (\`ordering: key\` over 500 keys, \`maxInFlight\` 64, delivery log on).
 Each case's records are all in Kafka before delivery starts (its consumer group starts at
 where they begin), as for the baseline. Deliveries/s from the first receipt to the last, and
-CPU time a delivery over the same span: the delivering process's (fanout; for the baseline, the
-bench process, consumer and receiver in one) and the whole machine's (every process, both
-cores). Everything on the same 2-core machine.
+CPU time a delivery over the same span: the delivering process's (fanout, or the baseline's
+consumer, each its own process) and the whole machine's (every process, both cores). The
+receiver runs in the bench process. Everything on the same 2-core machine.
 
 | case | deliveries/s | target | vs. baseline | process CPU a delivery | machine CPU a delivery |
 | --- | ---: | ---: | ---: | ---: | ---: |
