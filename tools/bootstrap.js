@@ -4,8 +4,9 @@
 // installs them first (`npm ci` when node_modules is missing or older than package-lock.json),
 // then runs the verb.
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -36,6 +37,32 @@ function run(command, args, extraEnv = {}) {
   return result.status ?? 1;
 }
 
+/**
+ * Runs the verb as a child and exits with its status. A signal sent to this process alone (npm
+ * forwards SIGTERM to it, a supervisor may send one) is passed on, so the verb stops what it
+ * started instead of being orphaned; a second Ctrl-C that also reached the child from the
+ * terminal is harmless (the verbs stop once).
+ */
+function runForwardingSignals(command, args, extraEnv) {
+  const child = spawn(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...extraEnv },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  child.once('error', (error) => {
+    process.stderr.write(`herald: could not run ${command}: ${error.message}\n`);
+    process.exit(1);
+  });
+  // Killed by a signal: the shell's convention, 128 + its number.
+  child.once('exit', (code, signal) =>
+    process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0)),
+  );
+}
+
 function main() {
   const [verb, ...rest] = process.argv.slice(2);
   const entry = verbs[verb];
@@ -55,9 +82,11 @@ function main() {
   }
   const [command, args] = entry;
   // Nx: no daemon and no cloud on developer machines or CI; plain streamed output.
-  process.exit(
-    run(command, [...args, ...rest], { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' }),
-  );
+  runForwardingSignals(command, [...args, ...rest], {
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_TUI: 'false',
+  });
 }
 
 main();
