@@ -172,6 +172,7 @@ function fanoutEnv(env: Env, group: string): Record<string, string> {
     HERALD_ALLOWED_NETWORKS: '127.0.0.0/8',
     HERALD_CONTRACTS: join(REPO_ROOT, 'asyncapi'),
     HERALD_ADMIN_KEY: ADMIN_KEY,
+    ...(process.env.XENV ? Object.fromEntries(process.env.XENV.split(",").map((kv) => kv.split("="))) : {}),
   };
 }
 
