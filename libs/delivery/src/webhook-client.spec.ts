@@ -206,6 +206,26 @@ describe('WebhookClient', () => {
     expect(result).toMatchObject({ status: 429, headers: { 'retry-after': '120' } });
   });
 
+  it('reads response headers by lower-case name, joins repeats, and takes hostile names as plain keys', async () => {
+    const target = await receiver((_req, res) => {
+      res.setHeader('X-Receipt', 'r-9');
+      res.setHeader('x-tag', ['a', 'b']);
+      res.setHeader('__proto__', 'not a prototype');
+      res.writeHead(200).end('ok');
+    });
+    const result = await send(client(), target.url);
+    expect(result.kind).toBe('response');
+    if (result.kind !== 'response') return;
+    expect(result.headers['x-receipt']).toBe('r-9');
+    expect(result.headers['x-tag']).toBe('a, b');
+    expect(Object.getOwnPropertyDescriptor(result.headers, '__proto__')?.value).toBe(
+      'not a prototype',
+    );
+    expect(Object.keys(result.headers)).toEqual(
+      Object.keys(result.headers).map((name) => name.toLowerCase()),
+    );
+  });
+
   it('gives up on a receiver that never answers after the request timeout', async () => {
     const target = await receiver(() => undefined);
     const result = await send(client({ requestTimeoutMs: 300 }), target.url);

@@ -113,6 +113,35 @@ export function heraldUserAgent(version: string): string {
   return `Herald/${version}`;
 }
 
+// What a subscription's request carries every time, worked out once per stored value: the
+// index hands the engine the same objects until the subscription changes.
+const customHeaders = new WeakMap<Readonly<Record<string, string>>, [string, string][]>();
+const authorizations = new WeakMap<WebhookAuth, string>();
+
+/** The subscriber's headers that may be sent, lower-cased (checked once per headers object). */
+function sendableHeaders(headers: Readonly<Record<string, string>>): [string, string][] {
+  let sendable = customHeaders.get(headers);
+  if (sendable === undefined) {
+    sendable = [];
+    for (const [name, value] of Object.entries(headers)) {
+      // Stored headers were checked at registration; skipping here guards against older records.
+      if (HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !isReservedHeaderName(name))
+        sendable.push([name.toLowerCase(), value]);
+    }
+    customHeaders.set(headers, sendable);
+  }
+  return sendable;
+}
+
+function cachedAuthorization(auth: WebhookAuth): string {
+  let value = authorizations.get(auth);
+  if (value === undefined) {
+    value = authorizationHeader(auth);
+    authorizations.set(auth, value);
+  }
+  return value;
+}
+
 /**
  * The full POST for one attempt: body in the subscription's format, Standard Webhooks headers
  * signed with every live secret, Herald's own headers, then the subscriber's headers and auth
@@ -123,25 +152,19 @@ export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest 
   const { body, contentType } = buildWebhookBody(event, subscription.format);
   const timestamp = webhookTimestamp(input.nowMs);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(subscription.headers ?? {})) {
-    // Stored headers were checked at registration; skipping here guards against older records.
-    if (HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !isReservedHeaderName(name)) {
-      headers[name.toLowerCase()] = value;
-    }
-  }
-  if (subscription.auth) headers['authorization'] = authorizationHeader(subscription.auth);
-  Object.assign(headers, {
-    'content-type': contentType,
-    'user-agent': heraldUserAgent(input.version),
-    'webhook-id': event.id,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': webhookSignatureHeader(
-      { id: event.id, timestamp, body },
-      subscription.secrets,
-    ),
-    'herald-subscription': subscription.id,
-    'herald-attempt': String(input.attempt),
-  });
+  if (subscription.headers)
+    for (const [name, value] of sendableHeaders(subscription.headers)) headers[name] = value;
+  if (subscription.auth) headers['authorization'] = cachedAuthorization(subscription.auth);
+  headers['content-type'] = contentType;
+  headers['user-agent'] = heraldUserAgent(input.version);
+  headers['webhook-id'] = event.id;
+  headers['webhook-timestamp'] = String(timestamp);
+  headers['webhook-signature'] = webhookSignatureHeader(
+    { id: event.id, timestamp, body },
+    subscription.secrets,
+  );
+  headers['herald-subscription'] = subscription.id;
+  headers['herald-attempt'] = String(input.attempt);
   if (input.replay) headers['herald-replay'] = 'true';
   const traceparent = input.traceparent ?? event.traceparent;
   if (traceparent !== undefined) headers['traceparent'] = traceparent;
