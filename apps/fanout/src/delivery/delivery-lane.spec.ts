@@ -53,6 +53,7 @@ function task(id: string, key: string | null, offset = 0): DeliveryTask {
       offset,
       key,
       timestampMs: 0,
+      eventTimeMs: 0,
       event: { id, type: 'order.created', source: '/x', time: '2025-01-01T00:00:00Z', data: {} },
       tenant: null,
     },

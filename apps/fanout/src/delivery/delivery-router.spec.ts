@@ -45,6 +45,7 @@ function event(
     offset: 0,
     key: 'o1',
     timestampMs,
+    eventTimeMs: timestampMs,
     event: { id: 'e1', type, source: '/orders', time: '2025-02-01T00:00:00Z', data },
     tenant: type.startsWith('herald.') ? ((data as { tenant?: string }).tenant ?? null) : null,
   };

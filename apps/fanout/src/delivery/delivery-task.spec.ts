@@ -61,6 +61,21 @@ describe('parked tasks', () => {
     expect(back?.source.event.dataJson).toBeUndefined();
   });
 
+  it('keep the event time, and work it out for a task parked before they carried it', () => {
+    const task = taskOf(Buffer.from('{"a":1}'));
+    expect(roundTrip(task)?.source.eventTimeMs).toBe(Date.parse('2025-03-01T12:00:00.000Z'));
+    const older = JSON.parse(serializeTask(task)) as { source: Record<string, unknown> };
+    delete older.source['eventTimeMs'];
+    const back = parseClaimedTask({
+      subscriptionId: 'sub_1',
+      queueId: 'q',
+      task: JSON.stringify(older),
+      lease: 1,
+    });
+    expect(back?.source.eventTimeMs).toBe(Date.parse('2025-03-01T12:00:00.000Z'));
+    expect(back?.source.event.data).toEqual({ a: 1 });
+  });
+
   it('drop a stored task whose JSON text is broken rather than deliver it', () => {
     const task = taskOf(Buffer.from('{"a":1}'));
     const stored = serializeTask(task).replace('{\\"a\\":1}', '{\\"a\\":');

@@ -1,5 +1,5 @@
 import type { ClaimedTask, ParkingOwner } from '@herald/store';
-import type { SourceEvent } from './source-event';
+import { eventTimeMs, type SourceEvent } from './source-event';
 
 /** Where a task came from: the group's live read, a replay, or a redrive of a dead letter. */
 export type TaskOrigin = 'live' | 'replay' | 'redrive';
@@ -96,14 +96,17 @@ export function parseClaimedTask(claim: ClaimedTask): DeliveryTask | null {
   const data = record.source.event.data as { $base64?: unknown } | undefined;
   const { dataJson } = record.source.event;
   let source: SourceEvent = record.source;
+  // Tasks parked by an older version carry no event time in ms.
+  if (typeof source.eventTimeMs !== 'number')
+    source = { ...source, eventTimeMs: eventTimeMs(source.event.time, source.timestampMs) };
   if (data && typeof data === 'object' && typeof data.$base64 === 'string') {
     source = {
-      ...record.source,
-      event: { ...record.source.event, data: new Uint8Array(Buffer.from(data.$base64, 'base64')) },
+      ...source,
+      event: { ...source.event, data: new Uint8Array(Buffer.from(data.$base64, 'base64')) },
     };
   } else if (typeof dataJson === 'string') {
     try {
-      source = { ...record.source, event: { ...record.source.event, data: JSON.parse(dataJson) } };
+      source = { ...source, event: { ...source.event, data: JSON.parse(dataJson) } };
     } catch {
       return null;
     }

@@ -249,13 +249,16 @@ export class DeliveryEngine {
     const span = this.deps.tracer.startSpan('herald.deliver', {
       kind: 'client',
       traceparent: task.source.event.traceparent,
-      attributes: {
-        'herald.subscription.id': subscription.id,
-        'herald.event.id': task.source.event.id,
-        'herald.event.type': task.source.event.type,
-        'herald.attempt': task.attempt,
-        'herald.replay': task.origin === 'replay',
-      },
+      // Built only when spans are exported (without an exporter nothing reads them).
+      attributes: this.deps.tracer.enabled
+        ? {
+            'herald.subscription.id': subscription.id,
+            'herald.event.id': task.source.event.id,
+            'herald.event.type': task.source.event.type,
+            'herald.attempt': task.attempt,
+            'herald.replay': task.origin === 'replay',
+          }
+        : undefined,
     });
     const request = buildWebhookRequest({
       event: task.source.event,
@@ -287,9 +290,8 @@ export class DeliveryEngine {
     switch (decision.action) {
       case 'success':
         this.noteSuccess(subscription.id);
-        this.deps.metrics.eventLatency.observe(
-          { transport: 'webhook' },
-          Math.max(0, Date.now() - eventTimeMs(task)) / 1000,
+        this.deps.metrics.webhookDelivered(
+          Math.max(0, Date.now() - task.source.eventTimeMs) / 1000,
         );
         task.ticket?.outcome?.('delivered');
         if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task);
@@ -514,11 +516,6 @@ export class DeliveryEngine {
       }
     }
   }
-}
-
-function eventTimeMs(task: DeliveryTask): number {
-  const at = Date.parse(task.source.event.time);
-  return Number.isNaN(at) ? task.source.timestampMs : at;
 }
 
 function lastAttempt(result: WebhookAttemptResult): {

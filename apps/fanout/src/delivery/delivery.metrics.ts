@@ -11,6 +11,9 @@ export class DeliveryMetrics {
   readonly eventLatency: EventDeliveryLatency;
   readonly deadLetters: Counter;
   readonly badRecords: Counter<'topic'>;
+  /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
+  private readonly attemptCounters = new Map<string, Counter.Internal>();
+  private readonly webhookLatency: Histogram.Internal<'transport'>;
 
   constructor(metrics: MetricsRegistry, retriesPending: () => Promise<number>) {
     const registers = [metrics.registry];
@@ -27,6 +30,7 @@ export class DeliveryMetrics {
       registers,
     });
     this.eventLatency = eventDeliveryLatency(metrics);
+    this.webhookLatency = this.eventLatency.labels({ transport: 'webhook' });
     this.deadLetters = new Counter({
       name: 'herald_dead_letters_total',
       help: 'Deliveries given up on after their last retry',
@@ -50,7 +54,18 @@ export class DeliveryMetrics {
 
   attempt(outcome: DeliveryOutcomeLabel, status: number | null, durationMs: number): void {
     const statusClass = status === null ? 'none' : `${Math.floor(status / 100)}xx`;
-    this.deliveries.inc({ outcome, status_class: statusClass });
+    const key = `${outcome}/${statusClass}`;
+    let counter = this.attemptCounters.get(key);
+    if (counter === undefined) {
+      counter = this.deliveries.labels({ outcome, status_class: statusClass });
+      this.attemptCounters.set(key, counter);
+    }
+    counter.inc();
     this.attemptDuration.observe(durationMs / 1000);
+  }
+
+  /** A webhook delivered `seconds` after its event time. */
+  webhookDelivered(seconds: number): void {
+    this.webhookLatency.observe(seconds);
   }
 }

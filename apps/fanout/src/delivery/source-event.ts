@@ -11,6 +11,8 @@ export interface SourceEvent {
   readonly key: string | null;
   /** When Kafka stored the record (ms since the epoch). */
   readonly timestampMs: number;
+  /** The event time (`ce_time`) in ms, or the Kafka timestamp if that does not parse. */
+  readonly eventTimeMs: number;
   readonly event: DeliveryEvent;
   /**
    * The tenant an internal event (`herald.*`) is about; only that tenant's subscriptions get
@@ -65,10 +67,17 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
       offset: Number(record.offset),
       key: record.key === null ? null : record.key.toString('utf8'),
       timestampMs: Number(record.timestamp),
+      eventTimeMs: eventTimeMs(time, Number(record.timestamp)),
       event,
       tenant: isHeraldTopic(record.topic) ? tenantOf(data) : null,
     },
   };
+}
+
+/** `time` (RFC 3339) in ms since the epoch, or `fallbackMs` when it does not parse. */
+export function eventTimeMs(time: string, fallbackMs: number): number {
+  const at = Date.parse(time);
+  return Number.isNaN(at) ? fallbackMs : at;
 }
 
 function tenantOf(data: unknown): string | null {
