@@ -464,22 +464,33 @@ async function main(): Promise<void> {
   // BENCH_DELIVERY_CASES picks parts by hand (say "1,baseline" while profiling); the results
   // file is written only when every part ran.
   const cases = new Set((process.env.BENCH_DELIVERY_CASES ?? ALL_CASES.join(',')).split(','));
+  // BENCH_ROUNDS: the throughput cases and the baseline run this many times, interleaved, so a
+  // machine whose speed drifts (a shared VM's does, by a third within minutes) slows all alike.
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 3);
   try {
-    const throughput: Record<number, Throughput> = {};
-    for (const subscriptions of [1, 10, 100]) {
-      if (!cases.has(String(subscriptions))) continue;
-      throughput[subscriptions] = await fanoutThroughput(
-        env,
-        kafka,
-        publisher,
-        receiver,
-        example,
-        subscriptions,
-      );
-      const { perSecond, cpuMicros, machineMicros } = throughput[subscriptions];
+    const samples = new Map<string, Throughput[]>();
+    const note = (name: string, sample: Throughput, label: string) => {
+      samples.set(name, [...(samples.get(name) ?? []), sample]);
       process.stdout.write(
-        `${subscriptions} subscription(s): ${Math.round(perSecond)} deliveries/s; CPU a delivery: fanout ${cpuMicros.toFixed(1)} µs, machine ${machineMicros.toFixed(1)} µs\n`,
+        `${label}: ${Math.round(sample.perSecond)} deliveries/s; CPU a delivery: process ${sample.cpuMicros.toFixed(1)} µs, machine ${sample.machineMicros.toFixed(1)} µs\n`,
       );
+    };
+    for (let round = 1; round <= rounds; round++) {
+      process.stdout.write(`round ${round} of ${rounds}\n`);
+      for (const subscriptions of [1, 10, 100]) {
+        if (!cases.has(String(subscriptions))) continue;
+        note(
+          String(subscriptions),
+          await fanoutThroughput(env, kafka, publisher, receiver, example, subscriptions),
+          `${subscriptions} subscription(s)`,
+        );
+      }
+      if (cases.has('baseline'))
+        note(
+          'baseline',
+          await baselineThroughput(env, kafka, receiver, publisher, example),
+          'baseline',
+        );
     }
     let latency: { p50: number; p99: number; max: number } | undefined;
     if (cases.has('latency')) {
@@ -488,15 +499,8 @@ async function main(): Promise<void> {
         `latency at ${LATENCY_RATE}/s: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms\n`,
       );
     }
-    let baseline: Throughput | undefined;
-    if (cases.has('baseline')) {
-      baseline = await baselineThroughput(env, kafka, receiver, publisher, example);
-      process.stdout.write(
-        `baseline: ${Math.round(baseline.perSecond)} deliveries/s; CPU a delivery: consumer ${baseline.cpuMicros.toFixed(1)} µs, machine ${baseline.machineMicros.toFixed(1)} µs\n`,
-      );
-    }
-    if (ALL_CASES.every((c) => cases.has(c)) && latency && baseline !== undefined)
-      writeResults(RESULTS, report(throughput, latency, baseline));
+    if (ALL_CASES.every((c) => cases.has(c)) && latency)
+      writeResults(RESULTS, report(samples, latency, rounds));
   } finally {
     await publisher.close();
     await connection.close();
@@ -507,17 +511,35 @@ async function main(): Promise<void> {
   }
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 function report(
-  throughput: Record<number, Throughput>,
+  samples: ReadonlyMap<string, Throughput[]>,
   latency: { p50: number; p99: number; max: number },
-  baseline: Throughput,
+  rounds: number,
 ): string {
   const n = (value: number) => Math.round(value).toLocaleString('en-US');
   const us = (value: number) => `${value.toFixed(0)} µs`;
-  const rows = [1, 10, 100].map(
-    (s) =>
-      `| ${s} subscription${s === 1 ? '' : 's'} | ${n(throughput[s]!.perSecond)} | 20,000 | ${Math.round((100 * throughput[s]!.perSecond) / baseline.perSecond)}% | ${us(throughput[s]!.cpuMicros)} | ${us(throughput[s]!.machineMicros)} |`,
-  );
+  const baseline = samples.get('baseline')!;
+  const row = (label: string, runs: Throughput[], target: string, share: string) => {
+    const rates = runs.map((r) => r.perSecond);
+    return `| ${label} | ${n(median(rates))} (${n(Math.min(...rates))}–${n(Math.max(...rates))}) | ${target} | ${share} | ${us(median(runs.map((r) => r.cpuMicros)))} | ${us(median(runs.map((r) => r.machineMicros)))} |`;
+  };
+  const rows = [1, 10, 100].map((s) => {
+    const runs = samples.get(String(s))!;
+    // Each round's case against the same round's baseline, then the median of those.
+    const shares = runs.map((r, i) => r.perSecond / baseline[i]!.perSecond);
+    return row(
+      `${s} subscription${s === 1 ? '' : 's'}`,
+      runs,
+      '20,000; 70 %',
+      `${Math.round(100 * median(shares))} %`,
+    );
+  });
   return `# Webhook delivery
 
 fanout (its own process) reading \`${TOPIC}\` (6 partitions) from the embedded broker (its own
@@ -530,10 +552,14 @@ CPU time a delivery over the same span: the delivering process's (fanout, or the
 consumer, each its own process) and the whole machine's (every process, both cores). The
 receiver runs in the bench process. Everything on the same 2-core machine.
 
+${rounds} rounds, each running every case once and then the baseline; the table gives medians
+(deliveries/s with the range over the rounds), and "vs. baseline" is the median over the rounds
+of the case against the same round's baseline.
+
 | case | deliveries/s | target | vs. baseline | process CPU a delivery | machine CPU a delivery |
 | --- | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
-| baseline: bare kafkajs consumer + undici POST | ${n(baseline.perSecond)} | | 100% | ${us(baseline.cpuMicros)} | ${us(baseline.machineMicros)} |
+${row('baseline: bare kafkajs consumer + undici POST', baseline, '', '100 %')}
 
 End to end, \`POST /v1/events/order.created\` on ingest-bridge (its own process) to receipt, at
 ${LATENCY_RATE.toLocaleString('en-US')} events/s for ${LATENCY_SECONDS} s after ${LATENCY_WARMUP_SECONDS} s of warm-up at that rate, one subscription:
