@@ -315,7 +315,21 @@ async function timeCpu(
 }
 
 /** Latency from POST to ingest until the receiver has the event, at `LATENCY_RATE` events/s. */
-async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  /** CPU time a event over the measured part: fanout's and ingest-bridge's, in µs. */
+  fanoutCpuMicros: number;
+  ingestCpuMicros: number;
+}
+
+async function endToEndLatency(
+  env: Env,
+  kafka: Kafka,
+  receiver: Receiver,
+  example: unknown,
+): Promise<Latency> {
   const prefix = `bench:${randomUUID().slice(0, 8)}:`;
   const redis = new RedisConnection({ url: env.redisUrl, prefix }, 'bench');
   await redis.connect();
@@ -325,7 +339,11 @@ async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
     new SecretCipher(Buffer.from(env.secretKey, 'base64')),
   );
   await createSubscriptions(repository, receiver.url, 1);
-  const processEnv = fanoutEnv({ ...env, prefix }, `bench-${randomUUID().slice(0, 8)}`);
+  // At the topic's end, like the throughput cases: a new group would otherwise first read (and
+  // skip) every record the earlier cases wrote, inside the measured window.
+  const group = `bench-${randomUUID().slice(0, 8)}`;
+  await startGroupAtEnd(kafka, group);
+  const processEnv = fanoutEnv({ ...env, prefix }, group);
   const fanout = await startAppProcess('apps/fanout/src/main.ts', 'FANOUT_PORT', processEnv);
   const ingest = await startAppProcess(
     'apps/ingest-bridge/src/main.ts',
@@ -347,7 +365,13 @@ async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
     // 3 s of events all went at once and the backlog they made was what got measured).
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const started = performance.now();
+    const cpuOf = () => ({
+      fanout: cpuSeconds(fanout.process.pid),
+      ingest: cpuSeconds(ingest.process.pid),
+    });
+    let measuredFrom = cpuOf();
     for (let i = 0; i < total; i++) {
+      if (i === warmup) measuredFrom = cpuOf();
       const due = started + (i * 1000) / LATENCY_RATE;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -374,6 +398,8 @@ async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
     }
     await Promise.all(inFlight);
     await waitUntil(() => receiver.arrivals.size >= total, `${total} receipts`, 60_000);
+    const measuredTo = cpuOf();
+    const perEvent = (seconds: number) => (seconds * 1e6) / (total - warmup);
     // Only what was sent after the warm-up counts.
     const latencies = [...sent]
       .map(([id, at]) => receiver.arrivals.get(id)! - at)
@@ -382,6 +408,8 @@ async function endToEndLatency(env: Env, receiver: Receiver, example: unknown) {
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       max: latencies[latencies.length - 1]!,
+      fanoutCpuMicros: perEvent(measuredTo.fanout - measuredFrom.fanout),
+      ingestCpuMicros: perEvent(measuredTo.ingest - measuredFrom.ingest),
     };
   } finally {
     await pool.close();
@@ -492,11 +520,11 @@ async function main(): Promise<void> {
           'baseline',
         );
     }
-    let latency: { p50: number; p99: number; max: number } | undefined;
+    let latency: Latency | undefined;
     if (cases.has('latency')) {
-      latency = await endToEndLatency(env, receiver, example);
+      latency = await endToEndLatency(env, kafka, receiver, example);
       process.stdout.write(
-        `latency at ${LATENCY_RATE}/s: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms\n`,
+        `latency at ${LATENCY_RATE}/s: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms; CPU an event: fanout ${latency.fanoutCpuMicros.toFixed(0)} µs, ingest-bridge ${latency.ingestCpuMicros.toFixed(0)} µs\n`,
       );
     }
     if (ALL_CASES.every((c) => cases.has(c)) && latency)
@@ -519,7 +547,7 @@ function median(values: readonly number[]): number {
 
 function report(
   samples: ReadonlyMap<string, Throughput[]>,
-  latency: { p50: number; p99: number; max: number },
+  latency: Latency,
   rounds: number,
 ): string {
   const n = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -564,6 +592,7 @@ ${row('baseline: bare kafkajs consumer + undici POST', baseline, '', '100 %')}
 End to end, \`POST /v1/events/order.created\` on ingest-bridge (its own process) to receipt, at
 ${LATENCY_RATE.toLocaleString('en-US')} events/s for ${LATENCY_SECONDS} s after ${LATENCY_WARMUP_SECONDS} s of warm-up at that rate, one subscription:
 p50 **${latency.p50.toFixed(1)} ms**, p99 **${latency.p99.toFixed(1)} ms** (max ${latency.max.toFixed(1)} ms; target p99 < 50 ms).
+CPU an event at that rate: fanout ${us(latency.fanoutCpuMicros)}, ingest-bridge ${us(latency.ingestCpuMicros)}.
 
 Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench delivery\` (Node ${process.version}).
 `;
