@@ -40,7 +40,7 @@ describe('npm start under a signal to the bootstrap process alone', () => {
     });
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     let running = false;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('Herald is running')) running = true;
     });
     const urls = Object.values(ports).map((port) => `http://127.0.0.1:${port}/health/live`);
