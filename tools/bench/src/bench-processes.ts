@@ -80,26 +80,14 @@ export async function startAppProcess(
   args: string[] = [],
 ): Promise<BenchProcess> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...profileArgs(),
-      '-r',
-      '@swc-node/register',
-      entry,
-      ...args.map((a) => a.replace('{port}', String(port))),
-    ],
+  const child = spawnEntry(
+    entry,
+    args.map((a) => a.replace('{port}', String(port))),
     {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'),
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        ...(portVariable === null ? {} : { [portVariable]: String(port) }),
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      ...(portVariable === null ? {} : { [portVariable]: String(port) }),
+      ...env,
     },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -115,16 +103,17 @@ export function startScriptProcess(
   entry: string,
   args: string[],
 ): { process: ChildProcess; stop(): Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    [...profileArgs(), '-r', '@swc-node/register', entry, ...args],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = spawnEntry(entry, args, {});
   return { process: child, stop: stopper(child) };
+}
+
+/** A TS entry point run by Node through swc, from the repository root, stderr passed through. */
+function spawnEntry(entry: string, args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [...profileArgs(), '-r', '@swc-node/register', entry, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'), ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** With BENCH_PROFILE_DIR set, each app writes a CPU profile there when it stops. */

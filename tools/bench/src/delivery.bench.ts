@@ -137,12 +137,6 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** CPU seconds (user + system) this process has used so far. */
-function ownCpuSeconds(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-}
-
 /** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
 function machineBusySeconds(): number {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
@@ -248,23 +242,14 @@ async function fanoutThroughput(
   await createSubscriptions(repository, receiver.url, subscriptions);
   const events = Math.ceil(TARGET_DELIVERIES / subscriptions);
   const group = `bench-${randomUUID().slice(0, 8)}`;
-  await startGroupAtEnd(kafka, group);
-  const records = orderRecords(events, example);
-  for (let i = 0; i < records.length; i += 1000)
-    await publisher.publish(records.slice(i, i + 1000));
-  receiver.reset();
+  await publishCase(kafka, publisher, receiver, group, events, example);
   const fanout = await startAppProcess(
     'apps/fanout/src/main.ts',
     'FANOUT_PORT',
     fanoutEnv({ ...env, prefix }, group),
   );
   try {
-    const cpu = await timeCpu(receiver, events * subscriptions, fanout.process.pid);
-    return {
-      perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
-      cpuMicros: cpu.processMicros,
-      machineMicros: cpu.machineMicros,
-    };
+    return await measureThroughput(receiver, events * subscriptions, fanout.process.pid);
   } finally {
     await fanout.stop();
     await deletePrefix(redis, prefix);
@@ -289,18 +274,37 @@ async function startGroupAtEnd(kafka: Kafka, groupId: string): Promise<void> {
 }
 
 /**
- * Waits for `expected` receipts and measures CPU from the first receipt to the last: the
- * process's own (user + system, from /proc; `pid` undefined: this process) and the whole
- * machine's, each per delivery in microseconds.
+ * Puts a case's `count` records in Kafka, `group` committed at where they begin (so it reads
+ * them and nothing earlier), and clears the receiver's count.
  */
-async function timeCpu(
+async function publishCase(
+  kafka: Kafka,
+  publisher: KafkaPublisher,
+  receiver: Receiver,
+  group: string,
+  count: number,
+  example: unknown,
+): Promise<void> {
+  await startGroupAtEnd(kafka, group);
+  const records = orderRecords(count, example);
+  for (let i = 0; i < records.length; i += 1000)
+    await publisher.publish(records.slice(i, i + 1000));
+  receiver.reset();
+}
+
+/**
+ * Waits for `expected` receipts: the rate from the first receipt to the last, and CPU over that
+ * span, the process `pid`'s own (user + system, from /proc) and the whole machine's, each per
+ * delivery in microseconds.
+ */
+async function measureThroughput(
   receiver: Receiver,
   expected: number,
   pid: number | undefined,
-): Promise<{ processMicros: number; machineMicros: number }> {
+): Promise<Throughput> {
   const sample = () => ({
     count: receiver.count,
-    process: pid === undefined ? ownCpuSeconds() : cpuSeconds(pid),
+    process: cpuSeconds(pid),
     machine: machineBusySeconds(),
   });
   await waitUntil(() => receiver.count > 0, 'a first delivery', 120_000);
@@ -309,7 +313,8 @@ async function timeCpu(
   const last = sample();
   const delivered = last.count - first.count;
   return {
-    processMicros: ((last.process - first.process) * 1e6) / delivered,
+    perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
+    cpuMicros: ((last.process - first.process) * 1e6) / delivered,
     machineMicros: ((last.machine - first.machine) * 1e6) / delivered,
   };
 }
@@ -433,11 +438,7 @@ async function baselineThroughput(
   example: unknown,
 ): Promise<Throughput> {
   const groupId = `baseline-${randomUUID().slice(0, 8)}`;
-  await startGroupAtEnd(kafka, groupId);
-  const records = orderRecords(TARGET_DELIVERIES, example);
-  for (let i = 0; i < records.length; i += 1000)
-    await publisher.publish(records.slice(i, i + 1000));
-  receiver.reset();
+  await publishCase(kafka, publisher, receiver, groupId, TARGET_DELIVERIES, example);
   const consumer = startScriptProcess(join(REPO_ROOT, 'tools/bench/src/delivery-baseline.ts'), [
     env.brokers,
     groupId,
@@ -445,12 +446,7 @@ async function baselineThroughput(
     receiver.url,
   ]);
   try {
-    const cpu = await timeCpu(receiver, TARGET_DELIVERIES, consumer.process.pid);
-    return {
-      perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
-      cpuMicros: cpu.processMicros,
-      machineMicros: cpu.machineMicros,
-    };
+    return await measureThroughput(receiver, TARGET_DELIVERIES, consumer.process.pid);
   } finally {
     await consumer.stop();
   }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { MetricsRegistry } from '@herald/observability';
-import { eventDeliveryLatency, type EventDeliveryLatency } from '../event-latency.metric';
+import { eventDeliveryLatency } from '../event-latency.metric';
 
 export type DeliveryOutcomeLabel = 'delivered' | 'failed' | 'dead_lettered' | 'dropped';
 
@@ -8,7 +8,6 @@ export type DeliveryOutcomeLabel = 'delivered' | 'failed' | 'dead_lettered' | 'd
 export class DeliveryMetrics {
   readonly deliveries: Counter<'outcome' | 'status_class'>;
   readonly attemptDuration: Histogram;
-  readonly eventLatency: EventDeliveryLatency;
   readonly deadLetters: Counter;
   readonly badRecords: Counter<'topic'>;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
@@ -29,8 +28,7 @@ export class DeliveryMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
       registers,
     });
-    this.eventLatency = eventDeliveryLatency(metrics);
-    this.webhookLatency = this.eventLatency.labels({ transport: 'webhook' });
+    this.webhookLatency = eventDeliveryLatency(metrics).labels({ transport: 'webhook' });
     this.deadLetters = new Counter({
       name: 'herald_dead_letters_total',
       help: 'Deliveries given up on after their last retry',
