@@ -34,8 +34,9 @@ describe('live tail: started by the first stream, stopped when streams are idle'
   const url = (query = '') => `${fanout.url}/v1/streams/sse?types=order.*${query}`;
 
   it('stops when idle, starts again for the next stream, and a resumed cursor misses nothing', async () => {
-    // Starting the process asked one poll (wait=0), which started the tail.
-    expect(logged('stream live tail started')).toBe(1);
+    // Starting the process asked one poll (wait=0), which started the tail. Log lines come over
+    // a pipe that can lag behind the HTTP answer, so they are waited for, not read at once.
+    await waitFor(() => logged('stream live tail started') === 1, { what: 'the first start log' });
 
     const first = openSse(url());
     await first.opened;
@@ -56,7 +57,7 @@ describe('live tail: started by the first stream, stopped when streams are idle'
     await world.publish(during);
     const resumed = openSse(url(`&cursor=${encodeURIComponent(cursor)}`));
     await resumed.opened;
-    expect(logged('stream live tail started')).toBe(2);
+    await waitFor(() => logged('stream live tail started') === 2, { what: 'the second start log' });
     expect(await metricValue(fanout.url, 'herald_stream_tail_running')).toBe(1);
     const latest = openSse(url());
     await latest.opened;
