@@ -108,7 +108,8 @@ export class ConsumerRunner {
     const consumer = this.connection.kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
-      maxWaitTimeInMs: options.maxWaitMs ?? 500,
+      minBytes: this.connection.config.consumer.fetchMinBytes,
+      maxWaitTimeInMs: options.maxWaitMs ?? this.connection.config.consumer.fetchMaxWaitMs,
       // kafkajs restarts a crashed consumer on a timer that disconnect() does not cancel; once
       // stop() has begun, a crash must end the consumer, or it reconnects forever.
       retry: { restartOnFailure: () => Promise.resolve(this.stopping === undefined) },

@@ -27,6 +27,8 @@ export const kafkaConfig = configFragment(
     KAFKA_LINGER_MS: nonNegativeInt(0, 'milliseconds'),
     KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(524_288, 'bytes'),
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
+    KAFKA_FETCH_MIN_BYTES: env.positiveInt(1, 'bytes'),
+    KAFKA_FETCH_MAX_WAIT_MS: env.positiveInt(500, 'milliseconds'),
   },
   (v) => ({
     brokers: v.KAFKA_BROKERS ?? [EMBEDDED_BROKER],
@@ -48,6 +50,13 @@ export const kafkaConfig = configFragment(
     consumer: {
       /** How often consumer lag is refreshed from the broker between batches (ms, default 10000). */
       lagIntervalMs: v.KAFKA_LAG_INTERVAL_MS,
+      /**
+       * A consumer group's fetch is answered once this many bytes are ready (default 1: at once),
+       * or after `fetchMaxWaitMs`; more than 1 lets a fetch carry several records at moderate rates.
+       */
+      fetchMinBytes: v.KAFKA_FETCH_MIN_BYTES,
+      /** The longest a fetch waits for `fetchMinBytes` (ms, default 500). */
+      fetchMaxWaitMs: v.KAFKA_FETCH_MAX_WAIT_MS,
     },
   }),
 );

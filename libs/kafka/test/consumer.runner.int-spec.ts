@@ -1,13 +1,14 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ConsumerRunner, type IncomingBatch, type IncomingRecord } from '../src/consumer.runner';
-import type { KafkaConnection } from '../src/kafka.connection';
+import { KafkaConnection } from '../src/kafka.connection';
 import { CONSUMER_LAG_METRIC } from '../src/kafka.metrics';
 import { KafkaPublisher, type OutgoingRecord } from '../src/kafka.publisher';
 import {
   createTestConnection,
   createTestTopic,
   startTestBroker,
+  testKafkaConfig,
   uniqueName,
   waitFor,
   type RunningBroker,
@@ -245,5 +246,43 @@ describe('ConsumerRunner', () => {
     await r.stop();
     await expect(lag()).resolves.toBeUndefined();
     await expect(r.commit(topic, 0, '15')).rejects.toThrow(/stopped/);
+  });
+
+  it('lets a fetch wait for KAFKA_FETCH_MIN_BYTES, up to KAFKA_FETCH_MAX_WAIT_MS', async () => {
+    const config = testKafkaConfig(broker.brokers);
+    const batching = new KafkaConnection(
+      { ...config, consumer: { ...config.consumer, fetchMinBytes: 4096, fetchMaxWaitMs: 3000 } },
+      'herald-test',
+      logger,
+    );
+    const r = new ConsumerRunner(batching, logger);
+    try {
+      const topic = await createTestTopic(broker.brokers);
+      // More than the minimum is waiting: the first fetch is answered at once.
+      const padded = records(topic, 0, 8).map((record) => ({ ...record, value: 'x'.repeat(1024) }));
+      await publisher.publish(padded);
+      const batches: string[][] = [];
+      await r.run({
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        eachBatch: async (batch) => {
+          if (batch.records.length > 0) batches.push(values(batch.records));
+          return Promise.resolve();
+        },
+      });
+      await waitFor(() => batches.flat().length === 8, { what: 'the first 8 records' });
+      // Two small records 300 ms apart: the open fetch waits for 4 KiB or its 3 s, so both come in
+      // one batch (with the default of 1 byte, the first would come alone at once).
+      const before = batches.length;
+      await publisher.publish(records(topic, 8, 1));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await publisher.publish(records(topic, 9, 1));
+      await waitFor(() => batches.flat().length === 10, { what: '2 more', timeoutMs: 10_000 });
+      expect(batches.slice(before)).toEqual([['v8', 'v9']]);
+    } finally {
+      await r.stop();
+      await batching.close();
+    }
   });
 });
