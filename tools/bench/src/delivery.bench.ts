@@ -329,6 +329,26 @@ interface Latency {
   ingestCpuMicros: number;
 }
 
+/**
+ * BENCH_LATENCY_TRACE prints the latency case by quarter-second of sending (count, median, worst),
+ * to tell a stall that hits everything at one moment from queueing spread over the run.
+ */
+function traceLatency(sent: Map<string, number>, receiver: Receiver, started: number): void {
+  const quarters = new Map<number, number[]>();
+  for (const [id, at] of sent) {
+    const quarter = Math.floor((at - performance.timeOrigin - started) / 250);
+    const list = quarters.get(quarter) ?? [];
+    list.push(receiver.arrivals.get(id)! - at);
+    quarters.set(quarter, list);
+  }
+  for (const [quarter, list] of [...quarters].sort((a, b) => a[0] - b[0])) {
+    list.sort((a, b) => a - b);
+    process.stdout.write(
+      `  t=${(quarter / 4).toFixed(2)} s: ${list.length} events, p50 ${percentile(list, 50).toFixed(1)} ms, max ${list[list.length - 1]!.toFixed(1)} ms\n`,
+    );
+  }
+}
+
 async function endToEndLatency(
   env: Env,
   kafka: Kafka,
@@ -406,6 +426,7 @@ async function endToEndLatency(
     const measuredTo = cpuOf();
     const perEvent = (seconds: number) => (seconds * 1e6) / (total - warmup);
     // Only what was sent after the warm-up counts.
+    if (process.env.BENCH_LATENCY_TRACE) traceLatency(sent, receiver, started);
     const latencies = [...sent]
       .map(([id, at]) => receiver.arrivals.get(id)! - at)
       .sort((a, b) => a - b);
