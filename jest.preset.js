@@ -25,6 +25,8 @@ module.exports = function jestProject(dir, name, extra = {}) {
     moduleFileExtensions: ['ts', 'js', 'json'],
     globalSetup: path.join(__dirname, 'tools/testing/global-setup.js'),
     globalTeardown: path.join(__dirname, 'tools/testing/global-teardown.js'),
+    // The second one collects failures for `npm test` to repeat at the end of the whole run.
+    reporters: ['default', path.join(__dirname, 'tools/testing/failure-reporter.js')],
     testTimeout: 30000,
     // A test that fails half-way can leave a kafkajs client reconnecting; without this Jest
     // waits for it forever after the run (CI once hung 80 minutes that way).

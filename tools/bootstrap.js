@@ -43,7 +43,7 @@ function run(command, args, extraEnv = {}) {
  * started instead of being orphaned; a second Ctrl-C that also reached the child from the
  * terminal is harmless (the verbs stop once).
  */
-function runForwardingSignals(command, args, extraEnv) {
+function runForwardingSignals(command, args, extraEnv, afterExit = () => {}) {
   const child = spawn(command, args, {
     cwd: root,
     stdio: 'inherit',
@@ -58,9 +58,10 @@ function runForwardingSignals(command, args, extraEnv) {
     process.exit(1);
   });
   // Killed by a signal: the shell's convention, 128 + its number.
-  child.once('exit', (code, signal) =>
-    process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0)),
-  );
+  child.once('exit', (code, signal) => {
+    afterExit();
+    process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0));
+  });
 }
 
 function main() {
@@ -81,12 +82,33 @@ function main() {
     if (status !== 0) process.exit(status);
   }
   const [command, args] = entry;
+  // `npm test`: Jest's failure reporter (tools/testing/failure-reporter.js) notes every failed
+  // test here, and they are repeated after the run, where a CI log's tail shows them.
+  const failures =
+    verb === 'test'
+      ? path.join(os.tmpdir(), `herald-test-failures-${process.pid}-${Date.now()}.txt`)
+      : undefined;
   // Nx: no daemon and no cloud on developer machines or CI; plain streamed output.
-  runForwardingSignals(command, [...args, ...rest], {
-    NX_DAEMON: 'false',
-    NX_NO_CLOUD: 'true',
-    NX_TUI: 'false',
-  });
+  runForwardingSignals(
+    command,
+    [...args, ...rest],
+    {
+      NX_DAEMON: 'false',
+      NX_NO_CLOUD: 'true',
+      NX_TUI: 'false',
+      ...(failures ? { HERALD_TEST_FAILURES: failures } : {}),
+    },
+    () => failures && repeatFailures(failures),
+  );
+}
+
+/** Prints the failed tests the run noted (if any) and removes the file. */
+function repeatFailures(file) {
+  if (!fs.existsSync(file)) return;
+  const text = fs.readFileSync(file, 'utf8');
+  fs.rmSync(file, { force: true });
+  if (text.trim() === '') return;
+  process.stdout.write(`\nherald: the failed tests of this run, again:\n\n${text}`);
 }
 
 main();
