@@ -69,7 +69,9 @@ describe('type globs under arbitrary input', () => {
       const name = `${Array.from({ length: segments }, () => 'a').join('.')}.c`;
       const started = performance.now();
       expect(matches(name)).toBe(false);
-      expect(performance.now() - started).toBeLessThan(100);
+      // Linear matching takes well under a millisecond; the budget leaves room for a loaded CI
+      // machine's pauses and still fails a backtracking engine, which takes seconds.
+      expect(performance.now() - started).toBeLessThan(500);
     }
   });
 });
