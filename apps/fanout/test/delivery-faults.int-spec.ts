@@ -380,4 +380,54 @@ describe('at least once under faults (separate processes)', () => {
     await events.close();
     await store.cleanup();
   }, 180_000);
+
+  it('hands a replay back when its instance stops on SIGTERM, and the next instance runs it to its end', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    const target = await startWebhookReceiver();
+    receivers.push(target);
+    const sub = await createSubscription(store, target.url, {
+      types: ['order.created'],
+      maxPerSecond: 40,
+    });
+    const first = await fanout(setup);
+    const events = new EventPublisher(broker.brokers);
+    const from = new Date(Date.now() - 1000);
+    const batch = orderEvents(120, 12);
+    await events.publish(batch);
+    await target.waitFor(120, 60_000);
+
+    const replay = await store.replays.request({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      from: { time: from.toISOString() },
+      to: null,
+    });
+    await waitFor(async () => (await store.replays.get(replay.id))!.progress.delivered >= 20, {
+      what: 'the replay under way',
+      timeoutMs: 30_000,
+    });
+    // A graceful stop (a rolling deploy): the replay is not ended, it waits for an instance.
+    await first.kill('SIGTERM');
+    expect(await store.replays.get(replay.id)).toMatchObject({ status: 'requested', restarts: 1 });
+    expect(first.output.join('\n')).toContain('replay handed back');
+
+    await fanout(setup);
+    await waitFor(async () => (await store.replays.get(replay.id))!.status === 'completed', {
+      what: 'the replay run again to its end',
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
+    const done = (await store.replays.get(replay.id))!;
+    expect(done.restarts).toBe(1);
+    expect(done.progress).toMatchObject({ matched: 120, delivered: 120 });
+    const replayed = new Set(
+      target.received
+        .filter((r) => r.headers['herald-replay'] === 'true')
+        .map((r) => String(r.headers['webhook-id'])),
+    );
+    expect(batch.filter((e) => !replayed.has(e.id))).toEqual([]);
+    await events.close();
+    await store.cleanup();
+  }, 180_000);
 });

@@ -64,9 +64,19 @@ while true do
   redis.call('LREM', KEYS[2], 0, id)
 end`;
 
+// Puts a claimed replay back at the front of the queue (KEYS[2]) to run again from its start:
+// status `requested`, counters reset, `restarts` counted.
+const REQUEUE = `
+local function requeue(hash, id)
+  redis.call('HSET', hash, 'status', 'requested', 'scanned', 0, 'matched', 0,
+    'delivered', 0, 'deadLettered', 0)
+  redis.call('HINCRBY', hash, 'restarts', 1)
+  redis.call('RPUSH', KEYS[2], id)
+end`;
+
 // KEYS: claimed list, queue. ARGV: replay hash key prefix, now (ms). Claimed replays whose lease
 // ran out (their instance died) go back to the front of the queue with fresh counters.
-const TAKE_OVER_SCRIPT = `
+const TAKE_OVER_SCRIPT = `${REQUEUE}
 local moved = {}
 for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local hash = ARGV[1] .. id
@@ -74,15 +84,22 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if lease < tonumber(ARGV[2]) then
     redis.call('LREM', KEYS[1], 0, id)
     if redis.call('EXISTS', hash) == 1 then
-      redis.call('HSET', hash, 'status', 'requested', 'scanned', 0, 'matched', 0,
-        'delivered', 0, 'deadLettered', 0)
-      redis.call('HINCRBY', hash, 'restarts', 1)
-      redis.call('RPUSH', KEYS[2], id)
+      requeue(hash, id)
       table.insert(moved, id)
     end
   end
 end
 return moved`;
+
+// KEYS: claimed list, queue. ARGV: replay hash key prefix, the id. A replay this instance claimed
+// and stops running (it is shutting down) goes back to the queue; 1 if it did.
+const HAND_BACK_SCRIPT = `${REQUEUE}
+local hash = ARGV[1] .. ARGV[2]
+if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 or redis.call('EXISTS', hash) == 0 then
+  return 0
+end
+requeue(hash, ARGV[2])
+return 1`;
 
 /** How long a claim holds without renewal; the engine renews it every few seconds. */
 export const REPLAY_LEASE_MS = 30_000;
@@ -195,6 +212,24 @@ export class ReplayRepository {
       this.keys.replay(''),
       nowMs,
     )) as string[];
+  }
+
+  /**
+   * Puts a replay this instance claimed back at the front of the queue, counters reset and
+   * `restarts` counted, for the next instance that looks (or this one after a restart) to run
+   * again from its start: a shutdown must not end a replay nobody asks for again (a backfill).
+   * Answers false when it was no longer claimed.
+   */
+  async handBack(id: string): Promise<boolean> {
+    const moved = (await this.redis.client.eval(
+      HAND_BACK_SCRIPT,
+      2,
+      this.keys.replayClaimed(),
+      this.keys.replayQueue(),
+      this.keys.replay(''),
+      id,
+    )) as number;
+    return moved === 1;
   }
 
   /** Adds to the replay's counters. */

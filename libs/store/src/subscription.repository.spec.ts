@@ -374,6 +374,38 @@ describe('delivery engine records (real Redis)', () => {
     expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS + 1)).toEqual([]);
   });
 
+  it('hands a replay its instance stops running back to the front of the queue', async () => {
+    const replays = new ReplayRepository(store.redis, store.keys);
+    const first = await replays.request({
+      subscriptionId: 'sub_back',
+      tenant: 'a',
+      from: { time: '2025-01-01T00:00:00Z' },
+      to: null,
+    });
+    const waiting = await replays.request({
+      subscriptionId: 'sub_back',
+      tenant: 'a',
+      from: { time: '2025-01-02T00:00:00Z' },
+      to: null,
+    });
+    expect((await replays.claim())?.id).toBe(first.id);
+    await replays.addProgress(first.id, { scanned: 5, matched: 2 });
+    expect(await replays.handBack(first.id)).toBe(true);
+    expect(await replays.get(first.id)).toMatchObject({
+      status: 'requested',
+      restarts: 1,
+      progress: { scanned: 0, matched: 0 },
+    });
+    // Not claimed any more: a second hand-back changes nothing.
+    expect(await replays.handBack(first.id)).toBe(false);
+    // At the front: it runs before the one that was waiting.
+    expect((await replays.claim())?.id).toBe(first.id);
+    expect((await replays.claim())?.id).toBe(waiting.id);
+    await replays.finish(first.id, { status: 'completed' });
+    expect(await replays.handBack(first.id)).toBe(false);
+    expect((await replays.get(first.id))?.status).toBe('completed');
+  });
+
   it('counts outcomes, sets gauges and keeps stream cursors', async () => {
     const stats = new SubscriptionStatsRepository(store.redis, store.keys);
     const at = new Date('2025-02-02T00:00:00Z');

@@ -96,23 +96,22 @@ export class RequestRunner {
 
   private async drainQueues(): Promise<void> {
     try {
-      for (
-        let redrive = await this.deps.deadLetters.claimRedrive();
-        redrive && !this.stopped;
-        redrive = await this.deps.deadLetters.claimRedrive()
-      )
+      // `stopped` is checked before each claim: what is claimed is always carried out.
+      while (!this.stopped) {
+        const redrive = await this.deps.deadLetters.claimRedrive();
+        if (!redrive) break;
         await this.redrive(redrive);
+      }
       for (const id of await this.deps.replays.takeOverExpired())
         this.deps.logger.warn(
           { replayId: id },
           'replay taken over: the instance running it stopped; it starts again from its beginning',
         );
-      for (
-        let replay = await this.deps.replays.claim();
-        replay && !this.stopped;
-        replay = await this.deps.replays.claim()
-      )
+      while (!this.stopped) {
+        const replay = await this.deps.replays.claim();
+        if (!replay) break;
         await this.replay(replay);
+      }
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'replay or redrive work failed; trying again later');
     }
@@ -265,15 +264,35 @@ export class RequestRunner {
         'replay started',
       );
       const outcome = await this.feed(replay, entry, ranges);
+      if (this.stopped) {
+        await this.handBack(replay);
+        return;
+      }
       await this.deps.replays.finish(replay.id, outcome);
       this.deps.logger.info({ replayId: replay.id, ...outcome }, 'replay finished');
     } catch (error) {
+      if (this.stopped) {
+        await this.handBack(replay);
+        return;
+      }
       this.deps.logger.warn({ err: error, replayId: replay.id }, 'replay failed');
       await this.deps.replays.finish(replay.id, {
         status: 'failed',
         error: (error as Error).message,
       });
     }
+  }
+
+  /**
+   * A shutdown interrupted `replay`: back to the queue, to run again from its start in the next
+   * instance that looks (a backfill is asked for once; nobody would ask for it again).
+   */
+  private async handBack(replay: Replay): Promise<void> {
+    const queued = await this.deps.replays.handBack(replay.id);
+    this.deps.logger.info(
+      { replayId: replay.id, subscriptionId: replay.subscriptionId, queued },
+      'replay handed back: this instance is stopping; it runs again from its start',
+    );
   }
 
   private async replayRanges(
@@ -403,13 +422,9 @@ export class RequestRunner {
       clearInterval(progress);
       await flush().catch(() => undefined);
     }
+    // Stopped: the caller hands the replay back rather than end it.
     if (cancelled || this.stopped)
-      return {
-        status: 'cancelled',
-        error: this.stopped
-          ? 'interrupted by a shutdown; request it again'
-          : 'the subscription is no longer active',
-      };
+      return { status: 'cancelled', error: 'the subscription is no longer active' };
     return { status: 'completed' };
   }
 }
