@@ -35,6 +35,42 @@ export interface RedriveRequest {
   readonly requestedAt: string;
 }
 
+/** How long a redrive claim holds without renewal; the engine renews it while it works. */
+export const REDRIVE_LEASE_MS = 30_000;
+
+// KEYS: queue, claimed list. ARGV: redrive hash key prefix, lease end (ms). Moves the oldest
+// queued redrive to the claimed list under a lease; skips ids whose request is gone.
+const CLAIM_REDRIVE_SCRIPT = `
+while true do
+  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not id then return false end
+  local hash = ARGV[1] .. id
+  local request = redis.call('HGET', hash, 'request')
+  if request then
+    redis.call('HSET', hash, 'leaseUntil', ARGV[2])
+    return request
+  end
+  redis.call('LREM', KEYS[2], 0, id)
+end`;
+
+// KEYS: claimed list, queue. ARGV: redrive hash key prefix, now (ms). Claimed redrives whose
+// lease ran out (their instance died, or the redrive failed half-way) go back to the front of
+// the queue; answers their ids.
+const TAKE_OVER_REDRIVES_SCRIPT = `
+local moved = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local hash = ARGV[1] .. id
+  local lease = tonumber(redis.call('HGET', hash, 'leaseUntil') or '0') or 0
+  if lease < tonumber(ARGV[2]) then
+    redis.call('LREM', KEYS[1], 0, id)
+    if redis.call('EXISTS', hash) == 1 then
+      redis.call('RPUSH', KEYS[2], id)
+      table.insert(moved, id)
+    end
+  end
+end
+return moved`;
+
 export const DEAD_LETTER_ID_PREFIX = 'dlq_';
 export const REDRIVE_ID_PREFIX = 'rdr_';
 
@@ -141,18 +177,39 @@ export class DeadLetterRepository {
 
   /**
    * Takes the oldest queued redrive for this engine instance (moved atomically to the claimed
-   * list, so two instances never take the same one); null when none is waiting.
+   * list, so two instances never take the same one) under a lease of `REDRIVE_LEASE_MS`, which
+   * the engine renews while it works; null when none is waiting.
    */
-  async claimRedrive(): Promise<RedriveRequest | null> {
-    const id = await this.redis.client.lmove(
+  async claimRedrive(nowMs = Date.now()): Promise<RedriveRequest | null> {
+    const raw = (await this.redis.client.eval(
+      CLAIM_REDRIVE_SCRIPT,
+      2,
       this.keys.redriveQueue(),
       this.keys.redriveClaimed(),
-      'RIGHT',
-      'LEFT',
-    );
-    if (id === null) return null;
-    const raw = await this.redis.client.hget(this.keys.redrive(id), 'request');
+      this.keys.redrive(''),
+      nowMs + REDRIVE_LEASE_MS,
+    )) as string | null;
     return raw === null ? null : (JSON.parse(raw) as RedriveRequest);
+  }
+
+  /** Extends the lease of a redrive this instance is carrying out. */
+  async renewRedrive(id: string, nowMs = Date.now()): Promise<void> {
+    await this.redis.client.hset(this.keys.redrive(id), 'leaseUntil', nowMs + REDRIVE_LEASE_MS);
+  }
+
+  /**
+   * Puts claimed redrives whose lease ran out back at the front of the queue, to be carried out
+   * again (their letters may be parked twice: at least once); answers their ids.
+   */
+  async takeOverExpiredRedrives(nowMs = Date.now()): Promise<string[]> {
+    return (await this.redis.client.eval(
+      TAKE_OVER_REDRIVES_SCRIPT,
+      2,
+      this.keys.redriveClaimed(),
+      this.keys.redriveQueue(),
+      this.keys.redrive(''),
+      nowMs,
+    )) as string[];
   }
 
   /** Drops a claimed redrive once its letters are handed back (and marked redriven). */

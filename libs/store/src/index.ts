@@ -61,6 +61,7 @@ export {
 export {
   DeadLetterRepository,
   DEAD_LETTER_ID_PREFIX,
+  REDRIVE_LEASE_MS,
   REDRIVE_ID_PREFIX,
   type DeadLetter,
   type NewDeadLetter,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DeadLetterRepository } from './dead-letter.repository';
+import { DeadLetterRepository, REDRIVE_LEASE_MS } from './dead-letter.repository';
 import { DeliveryLogRepository, type DeliveryAttempt } from './delivery-log.repository';
 import { REPLAY_LEASE_MS, ReplayRepository } from './replay.repository';
 import { SecretCipher } from './secret-cipher';
@@ -345,6 +345,34 @@ describe('delivery engine records (real Redis)', () => {
       progress: { scanned: 10, matched: 4, delivered: 4, deadLettered: 0 },
     });
     expect((await replays.list('sub_r')).map((r) => r.id)).toEqual([replay.id]);
+  });
+
+  it('hands a claimed redrive whose lease ran out back to the queue, and only then', async () => {
+    const letters = new DeadLetterRepository(store.redis, store.keys);
+    const request = await letters.requestRedrive({
+      subscriptionId: 'sub_rl',
+      tenant: 'a',
+      ids: null,
+    });
+    const later = await letters.requestRedrive({
+      subscriptionId: 'sub_rl',
+      tenant: 'a',
+      ids: null,
+    });
+    expect((await letters.claimRedrive())?.id).toBe(request.id);
+    // Its lease holds, renewed or not yet run out: nothing to take over.
+    expect(await letters.takeOverExpiredRedrives()).toEqual([]);
+    await letters.renewRedrive(request.id, Date.now() + REDRIVE_LEASE_MS);
+    expect(await letters.takeOverExpiredRedrives(Date.now() + REDRIVE_LEASE_MS + 1)).toEqual([]);
+    // Its instance died (or the redrive failed half-way): back at the front of the queue.
+    expect(await letters.takeOverExpiredRedrives(Date.now() + 2 * REDRIVE_LEASE_MS + 1)).toEqual([
+      request.id,
+    ]);
+    expect((await letters.claimRedrive())?.id).toBe(request.id);
+    await letters.finishRedrive(request.id);
+    expect(await letters.takeOverExpiredRedrives(Date.now() + 3 * REDRIVE_LEASE_MS)).toEqual([]);
+    expect((await letters.claimRedrive())?.id).toBe(later.id);
+    await letters.finishRedrive(later.id);
   });
 
   it('hands a claimed replay whose lease ran out back to the queue, and only then', async () => {

@@ -29,7 +29,7 @@ import { parseSourceEvent, type SourceEvent } from './source-event';
 const POLL_INTERVAL_MS = 2000;
 const PROGRESS_INTERVAL_MS = 500;
 const BACKPRESSURE_WAIT_MS = 20;
-/** A running replay's lease (REPLAY_LEASE_MS, 30 s) is renewed this often. */
+/** A running replay's or redrive's lease (30 s) is renewed this often. */
 const LEASE_RENEW_MS = 5000;
 
 /**
@@ -96,11 +96,19 @@ export class RequestRunner {
 
   private async drainQueues(): Promise<void> {
     try {
+      for (const id of await this.deps.deadLetters.takeOverExpiredRedrives())
+        this.deps.logger.warn(
+          { redriveId: id },
+          'redrive taken over: it was claimed and not finished within its lease; it runs again',
+        );
       // `stopped` is checked before each claim: what is claimed is always carried out.
       while (!this.stopped) {
         const redrive = await this.deps.deadLetters.claimRedrive();
         if (!redrive) break;
-        await this.redrive(redrive);
+        await this.whileLeased(
+          () => this.deps.deadLetters.renewRedrive(redrive.id),
+          () => this.redrive(redrive),
+        );
       }
       for (const id of await this.deps.replays.takeOverExpired())
         this.deps.logger.warn(
@@ -225,21 +233,26 @@ export class RequestRunner {
       });
       return;
     }
-    // The lease says this instance is alive; without renewals another instance takes it over.
+    await this.whileLeased(
+      () => this.deps.replays.renew(replay.id),
+      () => this.runReplay(replay, entry),
+    );
+  }
+
+  /**
+   * Runs `work` while renewing its claim's lease every LEASE_RENEW_MS: the lease says this
+   * instance is alive; without renewals another instance takes the work over.
+   */
+  private async whileLeased(renew: () => Promise<void>, work: () => Promise<void>): Promise<void> {
     const renewing = setInterval(
       () =>
-        void this.deps.replays
-          .renew(replay.id)
-          .catch((error: unknown) =>
-            this.deps.logger.debug(
-              { err: error, replayId: replay.id },
-              'replay lease renewal failed',
-            ),
-          ),
+        void renew().catch((error: unknown) =>
+          this.deps.logger.debug({ err: error }, 'lease renewal failed'),
+        ),
       LEASE_RENEW_MS,
     );
     try {
-      await this.runReplay(replay, entry);
+      await work();
     } finally {
       clearInterval(renewing);
     }
