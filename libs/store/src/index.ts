@@ -72,6 +72,7 @@ export {
   REPLAY_LEASE_MS,
   REPLAY_ID_PREFIX,
   type Replay,
+  type ReplayEnd,
   type ReplayPosition,
   type ReplayProgress,
   type ReplayStatus,

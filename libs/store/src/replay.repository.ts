@@ -35,6 +35,13 @@ export interface Replay {
   readonly restarts: number;
 }
 
+/** Where a replay without `to` ends in one partition (offset: the first one not read). */
+export interface ReplayEnd {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
 export const REPLAY_ID_PREFIX = 'rpl_';
 const PROGRESS_FIELDS = ['scanned', 'matched', 'delivered', 'deadLettered'] as const;
 
@@ -230,6 +237,21 @@ export class ReplayRepository {
       id,
     )) as number;
     return moved === 1;
+  }
+
+  /**
+   * The end offsets a replay without `to` reads up to: `ends` the first time it is asked (its
+   * first run), the first run's ever after, so a replay run again after a take-over or a
+   * hand-back reads the same range rather than up to a later end.
+   */
+  async firstEnds(id: string, ends: readonly ReplayEnd[]): Promise<ReplayEnd[]> {
+    const key = this.keys.replay(id);
+    const [, [, saved]] = (await this.redis.client
+      .multi()
+      .hsetnx(key, 'ends', JSON.stringify(ends))
+      .hget(key, 'ends')
+      .exec()) as [[Error | null, number], [Error | null, string | null]];
+    return saved === null ? [...ends] : (JSON.parse(saved) as ReplayEnd[]);
   }
 
   /** Adds to the replay's counters. */

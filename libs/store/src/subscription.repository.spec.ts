@@ -424,6 +424,12 @@ describe('delivery engine records (real Redis)', () => {
       restarts: 1,
       progress: { scanned: 0, matched: 0 },
     });
+    // The end offsets its first run saw stay its ends when it runs again.
+    const ends = [{ topic: 't', partition: 0, offset: '10' }];
+    expect(await replays.firstEnds(first.id, ends)).toEqual(ends);
+    expect(await replays.firstEnds(first.id, [{ topic: 't', partition: 0, offset: '25' }])).toEqual(
+      ends,
+    );
     // Not claimed any more: a second hand-back changes nothing.
     expect(await replays.handBack(first.id)).toBe(false);
     // At the front: it runs before the one that was waiting.

@@ -6,6 +6,7 @@ import type {
   DeadLetterRepository,
   RedriveRequest,
   Replay,
+  ReplayEnd,
   ReplayPosition,
   ReplayProgress,
   ReplayRepository,
@@ -271,7 +272,7 @@ export class RequestRunner {
       return;
     }
     try {
-      const ranges = await this.replayRanges(entry, from, to);
+      const ranges = await this.replayRanges(replay, entry, from, to);
       this.deps.logger.info(
         { replayId: replay.id, subscriptionId: replay.subscriptionId, ranges },
         'replay started',
@@ -309,6 +310,7 @@ export class RequestRunner {
   }
 
   private async replayRanges(
+    replay: Replay,
     entry: IndexedSubscription,
     from: ReplayBound,
     to: ReplayBound | null,
@@ -316,21 +318,32 @@ export class RequestRunner {
     const topics = this.deps.contract
       .topics()
       .filter((topic) => topic.types.some((type) => entry.matchesType(type)));
-    const ranges: PartitionRange[] = [];
+    const starts: ReplayEnd[] = [];
+    const ends: ReplayEnd[] = [];
     for (const { topic } of topics) {
       // A partition a start cursor does not name is read from its beginning: nothing is skipped.
-      const starts = await this.offsetsOf(topic, from, () => this.deps.offsets.startOffsets(topic));
-      const ends =
+      const topicStarts = await this.offsetsOf(topic, from, () =>
+        this.deps.offsets.startOffsets(topic),
+      );
+      const topicEnds =
         to === null
           ? await this.deps.offsets.endOffsets(topic)
           : await this.offsetsOf(topic, to, () => this.deps.offsets.endOffsets(topic));
-      for (const start of starts) {
-        const end = ends.find((e) => e.partition === start.partition);
-        if (end && BigInt(end.offset) > BigInt(start.offset))
-          ranges.push({ topic, partition: start.partition, from: start.offset, to: end.offset });
-      }
+      for (const { partition, offset } of topicStarts) starts.push({ topic, partition, offset });
+      for (const { partition, offset } of topicEnds) ends.push({ topic, partition, offset });
     }
-    return ranges;
+    // Without `to`: the ends its first run saw, so a run again after a take-over or a hand-back
+    // reads the same range, not up to a later end.
+    const bounds = to === null ? await this.deps.replays.firstEnds(replay.id, ends) : ends;
+    const endOf = new Map(
+      bounds.map((end) => [partitionKey(end.topic, end.partition), BigInt(end.offset)]),
+    );
+    return starts.flatMap(({ topic, partition, offset }) => {
+      const end = endOf.get(partitionKey(topic, partition));
+      return end !== undefined && end > BigInt(offset)
+        ? [{ topic, partition, from: offset, to: end.toString() }]
+        : [];
+    });
   }
 
   /** Each partition's offset at `bound`; `unnamed` answers for partitions a cursor leaves out. */
