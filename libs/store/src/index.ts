@@ -70,6 +70,9 @@ export {
 export {
   ReplayRepository,
   REPLAY_LEASE_MS,
+  FINAL_REPLAY_STATUSES,
+  backfillRange,
+  isBackfill,
   REPLAY_ID_PREFIX,
   type Replay,
   type ReplayEnd,

@@ -2,6 +2,7 @@ import type { RedisConnection } from './redis.connection';
 import { newSortableId } from './sortable-id';
 import type { StoreKeys } from './store.keys';
 import { NOTICE_LOG_LENGTH, NOTIFY_LUA } from './subscription-notices';
+import type { Subscription } from './subscription.repository';
 
 /** Where a replay starts or ends: an RFC 3339 time, or a stream cursor. */
 export type ReplayPosition = { readonly time: string } | { readonly cursor: string };
@@ -43,6 +44,38 @@ export interface ReplayEnd {
 }
 
 export const REPLAY_ID_PREFIX = 'rpl_';
+
+/** The statuses a replay ends in. */
+export const FINAL_REPLAY_STATUSES: ReadonlySet<ReplayStatus> = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+]);
+
+/**
+ * The backfill a webhook subscription starting at `earliest` or a past time gets: a replay from
+ * then until its creation (live delivery starts at its creation). Null when it needs none.
+ */
+export function backfillRange(
+  subscription: Pick<Subscription, 'kind' | 'from' | 'createdAt'>,
+): { readonly from: string; readonly to: string } | null {
+  if (subscription.kind !== 'webhook' || subscription.from === 'latest') return null;
+  const from = subscription.from === 'earliest' ? new Date(0).toISOString() : subscription.from;
+  // A future start: live only.
+  if (!(Date.parse(from) < Date.parse(subscription.createdAt))) return null;
+  return { from, to: subscription.createdAt };
+}
+
+/** Whether `replay` is the backfill `range` describes. */
+export function isBackfill(replay: Replay, range: { from: string; to: string }): boolean {
+  return (
+    'time' in replay.from &&
+    replay.from.time === range.from &&
+    replay.to !== null &&
+    'time' in replay.to &&
+    replay.to.time === range.to
+  );
+}
 const PROGRESS_FIELDS = ['scanned', 'matched', 'delivered', 'deadLettered'] as const;
 
 // KEYS: replay hash, subscription's replay index, queue, notice seq, notice log.

@@ -22,6 +22,7 @@ import type { DeliveryMetrics } from './delivery.metrics';
 import type { DeliveryRecordsWriter } from './delivery-records.writer';
 import { acceptsSource } from './delivery-router';
 import { serializeTask, type DeliveryTask } from './delivery-task';
+import type { BackfillGate } from './backfill-gate';
 import type { FanoutDeliveryConfig } from './delivery.config';
 
 /** A claim outlives the longest attempt (15 s by default) with room to spare. */
@@ -30,6 +31,8 @@ const HEALTH_WRITE_INTERVAL_MS = 1000;
 /** A lane with no attempt finished for this long counts as stalled (see LaneSettings). */
 const LANE_STALL_MS = 1000;
 const STORE_RETRY_MS = 500;
+/** A live event held behind its subscription's backfill is looked at again this often. */
+export const BACKFILL_RECHECK_MS = 1000;
 
 export interface DeliveryEngineDeps {
   readonly index: SubscriptionIndex;
@@ -38,6 +41,7 @@ export interface DeliveryEngineDeps {
   readonly repository: SubscriptionRepository;
   readonly records: DeliveryRecordsWriter;
   readonly deadLetters: DeadLetterWriter;
+  readonly backfills: BackfillGate;
   readonly metrics: DeliveryMetrics;
   readonly tracer: Tracer;
   readonly config: FanoutDeliveryConfig;
@@ -244,6 +248,19 @@ export class DeliveryEngine {
       return { kind: 'settled' };
     }
     const nowMs = Date.now();
+    // A live event of a key waits, parked, while the subscription's backfill (its events from
+    // before the subscription) runs: order per key holds across the two. Not an attempt.
+    if (
+      task.origin === 'live' &&
+      task.ordered &&
+      (await this.deps.backfills.holds(subscription, nowMs))
+    ) {
+      this.deps.metrics.backfillHolds.inc();
+      const dueMs = nowMs + BACKFILL_RECHECK_MS;
+      if (!task.claim) return { kind: 'park', dueMs };
+      await this.finishClaim(task.claim, { kind: 'retry', task: serializeTask(task), dueMs }, task);
+      return { kind: 'settled' };
+    }
     task.firstAttemptAt ??= new Date(nowMs).toISOString();
     // One client span per attempt, continuing the producer's trace; it is the receiver's parent.
     const span = this.deps.tracer.startSpan('herald.deliver', {

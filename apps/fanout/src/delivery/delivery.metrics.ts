@@ -10,6 +10,7 @@ export class DeliveryMetrics {
   readonly attemptDuration: Histogram;
   readonly deadLetters: Counter;
   readonly badRecords: Counter<'topic'>;
+  readonly backfillHolds: Counter;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
@@ -32,6 +33,11 @@ export class DeliveryMetrics {
     this.deadLetters = new Counter({
       name: 'herald_dead_letters_total',
       help: 'Deliveries given up on after their last retry',
+      registers,
+    });
+    this.backfillHolds = new Counter({
+      name: 'herald_delivery_backfill_holds_total',
+      help: 'Times a live event waited (parked) for its subscription backfill to end, order per key',
       registers,
     });
     this.badRecords = new Counter({

@@ -39,7 +39,8 @@ import { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
 import { DeadLetterWriter } from './dead-letter.writer';
-import { DeliveryEngine, claimLeaseMs } from './delivery.engine';
+import { BackfillGate } from './backfill-gate';
+import { BACKFILL_RECHECK_MS, DeliveryEngine, claimLeaseMs } from './delivery.engine';
 import { DeliveryMetrics } from './delivery.metrics';
 import { DeliveryRecordsWriter } from './delivery-records.writer';
 import { DeliveryService } from './delivery.service';
@@ -138,6 +139,7 @@ export class DeliveryModule
             SubscriptionRepository,
             DeliveryRecordsWriter,
             DeadLetterWriter,
+            ReplayRepository,
             DeliveryMetrics,
             LOGGER,
           ],
@@ -148,6 +150,7 @@ export class DeliveryModule
             repository: SubscriptionRepository,
             records: DeliveryRecordsWriter,
             deadLetters: DeadLetterWriter,
+            replays: ReplayRepository,
             metrics: DeliveryMetrics,
             logger: Logger,
           ) =>
@@ -158,6 +161,11 @@ export class DeliveryModule
               repository,
               records,
               deadLetters,
+              backfills: new BackfillGate(
+                replays,
+                logger.child({ component: 'backfill-gate' }),
+                BACKFILL_RECHECK_MS,
+              ),
               metrics,
               tracer: options.tracer ?? new Tracer(),
               config: fanoutDelivery,

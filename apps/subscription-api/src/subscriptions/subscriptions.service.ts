@@ -7,12 +7,13 @@ import type { Logger } from '@herald/observability';
 import {
   SUBSCRIPTION_ID_PREFIX,
   SubscriptionNotFoundError,
+  backfillRange,
+  isBackfill,
   isSortableId,
   rotateSigningSecrets,
   type StoredSubscription,
   type Subscription,
   type SubscriptionPage,
-  type Replay,
   type ReplayRepository,
   type SubscriptionRepository,
   type VerificationMode,
@@ -364,20 +365,19 @@ export class SubscriptionsService {
    * `startOf`). Asked once, when the subscription first becomes active.
    */
   private async backfill(subscription: Subscription): Promise<void> {
-    if (subscription.kind !== 'webhook' || subscription.from === 'latest') return;
-    const from = subscription.from === 'earliest' ? new Date(0).toISOString() : subscription.from;
-    if (Date.parse(from) >= Date.parse(subscription.createdAt)) return; // a future start: live only
+    const range = backfillRange(subscription);
+    if (!range) return;
     // Once: a later check that passes again (a new URL, a resume) must not send it all again.
     const asked = await this.replays.list(subscription.id);
-    if (asked.some((r) => isBackfill(r, from, subscription.createdAt))) return;
+    if (asked.some((r) => isBackfill(r, range))) return;
     const replay = await this.replays.request({
       subscriptionId: subscription.id,
       tenant: subscription.tenant,
-      from: { time: from },
-      to: { time: subscription.createdAt },
+      from: { time: range.from },
+      to: { time: range.to },
     });
     this.logger.info(
-      { subscriptionId: subscription.id, replayId: replay.id, from, to: subscription.createdAt },
+      { subscriptionId: subscription.id, replayId: replay.id, ...range },
       'backfill requested',
     );
   }
@@ -461,15 +461,4 @@ export class SubscriptionsService {
       },
     };
   }
-}
-
-/** Whether `replay` is the backfill of a subscription created at `createdAt` starting at `from`. */
-function isBackfill(replay: Replay, from: string, createdAt: string): boolean {
-  return (
-    'time' in replay.from &&
-    replay.from.time === from &&
-    replay.to !== null &&
-    'time' in replay.to &&
-    replay.to.time === createdAt
-  );
 }
