@@ -73,6 +73,7 @@ export {
   FINAL_REPLAY_STATUSES,
   backfillRange,
   isBackfill,
+  type BackfillRange,
   REPLAY_ID_PREFIX,
   type Replay,
   type ReplayEnd,

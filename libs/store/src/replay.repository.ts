@@ -52,13 +52,19 @@ export const FINAL_REPLAY_STATUSES: ReadonlySet<ReplayStatus> = new Set([
   'cancelled',
 ]);
 
+/** A backfill's times: from the subscription's start to its creation (RFC 3339). */
+export interface BackfillRange {
+  readonly from: string;
+  readonly to: string;
+}
+
 /**
  * The backfill a webhook subscription starting at `earliest` or a past time gets: a replay from
  * then until its creation (live delivery starts at its creation). Null when it needs none.
  */
 export function backfillRange(
   subscription: Pick<Subscription, 'kind' | 'from' | 'createdAt'>,
-): { readonly from: string; readonly to: string } | null {
+): BackfillRange | null {
   if (subscription.kind !== 'webhook' || subscription.from === 'latest') return null;
   const from = subscription.from === 'earliest' ? new Date(0).toISOString() : subscription.from;
   // A future start: live only.
@@ -67,7 +73,7 @@ export function backfillRange(
 }
 
 /** Whether `replay` is the backfill `range` describes. */
-export function isBackfill(replay: Replay, range: { from: string; to: string }): boolean {
+export function isBackfill(replay: Replay, range: BackfillRange): boolean {
   return (
     'time' in replay.from &&
     replay.from.time === range.from &&

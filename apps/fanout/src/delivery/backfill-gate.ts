@@ -1,10 +1,9 @@
 import type { Logger } from '@herald/observability';
 import {
   FINAL_REPLAY_STATUSES,
-  backfillRange,
   isBackfill,
+  type BackfillRange,
   type ReplayRepository,
-  type Subscription,
 } from '@herald/store';
 
 /**
@@ -26,19 +25,32 @@ export class BackfillGate {
     private readonly recheckMs: number,
   ) {}
 
-  /** Whether live events of `subscription` must wait now. */
-  async holds(subscription: Subscription, nowMs: number): Promise<boolean> {
-    const { id } = subscription;
-    if (this.ended.has(id)) return false;
-    const range = backfillRange(subscription);
-    if (!range) return false;
-    const checkedAt = this.running.get(id);
-    if (checkedAt !== undefined && nowMs - checkedAt < this.recheckMs) return true;
+  /**
+   * Whether live events of the subscription must wait now; `false` at once (no promise) when it
+   * needs no backfill or its backfill has ended, which is every event but a new backfill's.
+   */
+  holds(
+    subscriptionId: string,
+    range: BackfillRange | null,
+    nowMs: number,
+  ): false | Promise<boolean> {
+    if (range === null || this.ended.has(subscriptionId)) return false;
+    const checkedAt = this.running.get(subscriptionId);
+    if (checkedAt !== undefined && nowMs - checkedAt < this.recheckMs) return Promise.resolve(true);
+    return this.check(subscriptionId, range, nowMs, checkedAt === undefined);
+  }
+
+  private async check(
+    id: string,
+    range: BackfillRange,
+    nowMs: number,
+    first: boolean,
+  ): Promise<boolean> {
     const backfill = (await this.replays.list(id)).find((replay) => isBackfill(replay, range));
     // Not asked for yet (subscription-api asks right after the subscription becomes active) or
     // still running: hold.
     if (!backfill || !FINAL_REPLAY_STATUSES.has(backfill.status)) {
-      if (checkedAt === undefined)
+      if (first)
         this.logger.info(
           { subscriptionId: id, replayId: backfill?.id ?? null },
           'live delivery held until the backfill has ended',

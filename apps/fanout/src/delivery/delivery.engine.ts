@@ -250,11 +250,11 @@ export class DeliveryEngine {
     const nowMs = Date.now();
     // A live event of a key waits, parked, while the subscription's backfill (its events from
     // before the subscription) runs: order per key holds across the two. Not an attempt.
-    if (
-      task.origin === 'live' &&
-      task.ordered &&
-      (await this.deps.backfills.holds(subscription, nowMs))
-    ) {
+    const held =
+      task.origin === 'live' && task.ordered
+        ? this.deps.backfills.holds(subscription.id, entry.backfill, nowMs)
+        : false;
+    if (held !== false && (await held)) {
       this.deps.metrics.backfillHolds.inc();
       const dueMs = nowMs + BACKFILL_RECHECK_MS;
       if (!task.claim) return { kind: 'park', dueMs };

@@ -1,6 +1,12 @@
 import { compileEventFilter, compileTypePattern, type EventFilter } from '@herald/contract';
 import { DEFAULT_RETRY_DELAYS_MS, parseRetrySchedule, type RetryDelays } from '@herald/delivery';
-import type { StoredSubscription, Subscription, SubscriptionSecrets } from '@herald/store';
+import {
+  backfillRange,
+  type BackfillRange,
+  type StoredSubscription,
+  type Subscription,
+  type SubscriptionSecrets,
+} from '@herald/store';
 
 /** A subscription with everything the hot path needs compiled once. */
 export interface IndexedSubscription {
@@ -15,6 +21,8 @@ export interface IndexedSubscription {
    * `from: latest`, so it never gets what was published before it existed.
    */
   readonly sinceMs: number;
+  /** What came before its live start, delivered as a backfill replay; null when nothing did. */
+  readonly backfill: BackfillRange | null;
   readonly retryDelays: RetryDelays;
   /** Why it can receive nothing (a stored filter or schedule that no longer compiles), or null. */
   readonly problem: string | null;
@@ -52,6 +60,7 @@ export function compileSubscription(stored: StoredSubscription): IndexedSubscrip
       (allowedMatchers === null || allowedMatchers.some((matches) => matches(type))),
     filter,
     sinceMs: startOf(subscription),
+    backfill: backfillRange(subscription),
     retryDelays,
     problem,
   };
