@@ -332,12 +332,16 @@ describe('at least once under faults (separate processes)', () => {
     await store.cleanup();
   }, 180_000);
 
-  it('takes over a replay whose instance was SIGKILLed and runs it again to its end', async () => {
+  /**
+   * `count` events delivered live to a fresh subscription, then a replay of them (from a second
+   * before them) under way on a first fanout instance at 40 deliveries a second, so it is still
+   * running when that instance stops.
+   */
+  async function replayUnderWay(count: number) {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);
     const target = await startWebhookReceiver();
     receivers.push(target);
-    // 40 a second, so the replay of 200 events is still running when its instance is killed.
     const sub = await createSubscription(store, target.url, {
       types: ['order.created'],
       maxPerSecond: 40,
@@ -345,95 +349,79 @@ describe('at least once under faults (separate processes)', () => {
     const first = await fanout(setup);
     const events = new EventPublisher(broker.brokers);
     const from = new Date(Date.now() - 1000);
-    const batch = orderEvents(200, 20);
+    const batch = orderEvents(count, count / 10);
     await events.publish(batch);
-    await target.waitFor(200, 60_000);
-
+    await target.waitFor(count, 60_000);
     const replay = await store.replays.request({
       subscriptionId: sub.subscription.id,
       tenant: 'acme',
       from: { time: from.toISOString() },
       to: null,
     });
-    await waitFor(async () => (await store.replays.get(replay.id))!.progress.delivered >= 20, {
+    const current = async () => (await store.replays.get(replay.id))!;
+    await waitFor(async () => (await current()).progress.delivered >= 20, {
       what: 'the replay under way',
       timeoutMs: 30_000,
     });
-    await first.kill('SIGKILL');
-    expect((await store.replays.get(replay.id))!.status).toBe('running');
+    return {
+      setup,
+      store,
+      events,
+      batch,
+      first,
+      current,
+      /** Event ids delivered marked `herald-replay: true`, sorted. */
+      replayed: () =>
+        [
+          ...new Set(
+            target.received
+              .filter((r) => r.headers['herald-replay'] === 'true')
+              .map((r) => String(r.headers['webhook-id'])),
+          ),
+        ].sort(),
+      async completed(what: string, timeoutMs: number) {
+        await waitFor(async () => (await current()).status === 'completed', {
+          what,
+          timeoutMs,
+          intervalMs: 500,
+        });
+        return current();
+      },
+    };
+  }
 
-    await fanout(setup);
+  it('takes over a replay whose instance was SIGKILLed and runs it again to its end', async () => {
+    const run = await replayUnderWay(200);
+    await run.first.kill('SIGKILL');
+    expect((await run.current()).status).toBe('running');
+
+    await fanout(run.setup);
     // The dead instance's lease (30 s) runs out, another instance takes the replay over.
-    await waitFor(async () => (await store.replays.get(replay.id))!.status === 'completed', {
-      what: 'the replay taken over and completed',
-      timeoutMs: 90_000,
-      intervalMs: 500,
-    });
-    const done = (await store.replays.get(replay.id))!;
+    const done = await run.completed('the replay taken over and completed', 90_000);
     expect(done.restarts).toBe(1);
     expect(done.progress).toMatchObject({ matched: 200, delivered: 200 });
-    const replayed = new Set(
-      target.received
-        .filter((r) => r.headers['herald-replay'] === 'true')
-        .map((r) => String(r.headers['webhook-id'])),
-    );
-    expect(batch.filter((e) => !replayed.has(e.id))).toEqual([]);
-    await events.close();
-    await store.cleanup();
+    expect(run.replayed()).toEqual(run.batch.map((e) => e.id).sort());
+    await run.events.close();
+    await run.store.cleanup();
   }, 180_000);
 
   it('hands a replay back when its instance stops on SIGTERM, and the next instance runs it to its end', async () => {
-    const setup = newFanoutEnv(broker.brokers, redis.url);
-    const store = await storeFor(setup);
-    const target = await startWebhookReceiver();
-    receivers.push(target);
-    const sub = await createSubscription(store, target.url, {
-      types: ['order.created'],
-      maxPerSecond: 40,
-    });
-    const first = await fanout(setup);
-    const events = new EventPublisher(broker.brokers);
-    const from = new Date(Date.now() - 1000);
-    const batch = orderEvents(120, 12);
-    await events.publish(batch);
-    await target.waitFor(120, 60_000);
-
-    const replay = await store.replays.request({
-      subscriptionId: sub.subscription.id,
-      tenant: 'acme',
-      from: { time: from.toISOString() },
-      to: null,
-    });
-    await waitFor(async () => (await store.replays.get(replay.id))!.progress.delivered >= 20, {
-      what: 'the replay under way',
-      timeoutMs: 30_000,
-    });
+    const run = await replayUnderWay(120);
     // Published after the replay captured its end offsets: live only, also after the restart.
-    const later = orderEvents(30, 3, 'later');
-    await events.publish(later);
+    await run.events.publish(orderEvents(30, 3, 'later'));
     // A graceful stop (a rolling deploy): the replay is not ended, it waits for an instance.
-    await first.kill('SIGTERM');
-    expect(await store.replays.get(replay.id)).toMatchObject({ status: 'requested', restarts: 1 });
-    expect(first.output.join('\n')).toContain('replay handed back');
+    await run.first.kill('SIGTERM');
+    expect(await run.current()).toMatchObject({ status: 'requested', restarts: 1 });
+    expect(run.first.output.join('\n')).toContain('replay handed back');
 
-    await fanout(setup);
-    await waitFor(async () => (await store.replays.get(replay.id))!.status === 'completed', {
-      what: 'the replay run again to its end',
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
-    const done = (await store.replays.get(replay.id))!;
+    await fanout(run.setup);
+    const done = await run.completed('the replay run again to its end', 60_000);
     expect(done.restarts).toBe(1);
     // The run again read the range the first run captured, not up to a later end.
     expect(done.progress).toMatchObject({ matched: 120, delivered: 120 });
-    const replayed = new Set(
-      target.received
-        .filter((r) => r.headers['herald-replay'] === 'true')
-        .map((r) => String(r.headers['webhook-id'])),
-    );
-    expect([...replayed].sort()).toEqual(batch.map((e) => e.id).sort());
-    await events.close();
-    await store.cleanup();
+    expect(run.replayed()).toEqual(run.batch.map((e) => e.id).sort());
+    await run.events.close();
+    await run.store.cleanup();
   }, 180_000);
 
   it('keeps order per key between a backfill and the live events of the same keys', async () => {

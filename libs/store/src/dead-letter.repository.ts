@@ -1,3 +1,4 @@
+import { takeOverExpired, takeOverScript } from './leased-queue';
 import type { RedisConnection } from './redis.connection';
 import { newSortableId } from './sortable-id';
 import type { StoreKeys } from './store.keys';
@@ -53,23 +54,9 @@ while true do
   redis.call('LREM', KEYS[2], 0, id)
 end`;
 
-// KEYS: claimed list, queue. ARGV: redrive hash key prefix, now (ms). Claimed redrives whose
-// lease ran out (their instance died, or the redrive failed half-way) go back to the front of
-// the queue; answers their ids.
-const TAKE_OVER_REDRIVES_SCRIPT = `
-local moved = {}
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  local hash = ARGV[1] .. id
-  local lease = tonumber(redis.call('HGET', hash, 'leaseUntil') or '0') or 0
-  if lease < tonumber(ARGV[2]) then
-    redis.call('LREM', KEYS[1], 0, id)
-    if redis.call('EXISTS', hash) == 1 then
-      redis.call('RPUSH', KEYS[2], id)
-      table.insert(moved, id)
-    end
-  end
-end
-return moved`;
+// Claimed redrives whose lease ran out (their instance died, or the redrive failed half-way) go
+// back to the front of the queue.
+const TAKE_OVER_REDRIVES_SCRIPT = takeOverScript();
 
 export const DEAD_LETTER_ID_PREFIX = 'dlq_';
 export const REDRIVE_ID_PREFIX = 'rdr_';
@@ -202,14 +189,16 @@ export class DeadLetterRepository {
    * again (their letters may be parked twice: at least once); answers their ids.
    */
   async takeOverExpiredRedrives(nowMs = Date.now()): Promise<string[]> {
-    return (await this.redis.client.eval(
+    return takeOverExpired(
+      this.redis,
       TAKE_OVER_REDRIVES_SCRIPT,
-      2,
-      this.keys.redriveClaimed(),
-      this.keys.redriveQueue(),
-      this.keys.redrive(''),
+      {
+        claimed: this.keys.redriveClaimed(),
+        queue: this.keys.redriveQueue(),
+        hashPrefix: this.keys.redrive(''),
+      },
       nowMs,
-    )) as string[];
+    );
   }
 
   /** Drops a claimed redrive once its letters are handed back (and marked redriven). */

@@ -1,3 +1,4 @@
+import { takeOverExpired, takeOverScript } from './leased-queue';
 import type { RedisConnection } from './redis.connection';
 import { newSortableId } from './sortable-id';
 import type { StoreKeys } from './store.keys';
@@ -110,41 +111,25 @@ while true do
   redis.call('LREM', KEYS[2], 0, id)
 end`;
 
-// Puts a claimed replay back at the front of the queue (KEYS[2]) to run again from its start:
-// status `requested`, counters reset, `restarts` counted.
-const REQUEUE = `
-local function requeue(hash, id)
+// A replay put back in the queue runs again from its start: status `requested`, counters reset,
+// `restarts` counted (its first run's end offsets stay, see `firstEnds`).
+const RESET_LUA = `
   redis.call('HSET', hash, 'status', 'requested', 'scanned', 0, 'matched', 0,
     'delivered', 0, 'deadLettered', 0)
-  redis.call('HINCRBY', hash, 'restarts', 1)
-  redis.call('RPUSH', KEYS[2], id)
-end`;
+  redis.call('HINCRBY', hash, 'restarts', 1)`;
 
-// KEYS: claimed list, queue. ARGV: replay hash key prefix, now (ms). Claimed replays whose lease
-// ran out (their instance died) go back to the front of the queue with fresh counters.
-const TAKE_OVER_SCRIPT = `${REQUEUE}
-local moved = {}
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  local hash = ARGV[1] .. id
-  local lease = tonumber(redis.call('HGET', hash, 'leaseUntil') or '0') or 0
-  if lease < tonumber(ARGV[2]) then
-    redis.call('LREM', KEYS[1], 0, id)
-    if redis.call('EXISTS', hash) == 1 then
-      requeue(hash, id)
-      table.insert(moved, id)
-    end
-  end
-end
-return moved`;
+// Claimed replays whose lease ran out (their instance died) go back to the front of the queue.
+const TAKE_OVER_SCRIPT = takeOverScript(RESET_LUA);
 
 // KEYS: claimed list, queue. ARGV: replay hash key prefix, the id. A replay this instance claimed
 // and stops running (it is shutting down) goes back to the queue; 1 if it did.
-const HAND_BACK_SCRIPT = `${REQUEUE}
+const HAND_BACK_SCRIPT = `
 local hash = ARGV[1] .. ARGV[2]
 if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 or redis.call('EXISTS', hash) == 0 then
   return 0
 end
-requeue(hash, ARGV[2])
+${RESET_LUA}
+redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1`;
 
 /** How long a claim holds without renewal; the engine renews it every few seconds. */
@@ -250,14 +235,16 @@ export class ReplayRepository {
    * the queue, counters reset, to be run again from their start; answers their ids.
    */
   async takeOverExpired(nowMs = Date.now()): Promise<string[]> {
-    return (await this.redis.client.eval(
+    return takeOverExpired(
+      this.redis,
       TAKE_OVER_SCRIPT,
-      2,
-      this.keys.replayClaimed(),
-      this.keys.replayQueue(),
-      this.keys.replay(''),
+      {
+        claimed: this.keys.replayClaimed(),
+        queue: this.keys.replayQueue(),
+        hashPrefix: this.keys.replay(''),
+      },
       nowMs,
-    )) as string[];
+    );
   }
 
   /**
