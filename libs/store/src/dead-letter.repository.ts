@@ -164,24 +164,27 @@ export class DeadLetterRepository {
 
   /**
    * Takes the oldest queued redrive for this engine instance (moved atomically to the claimed
-   * list, so two instances never take the same one) under a lease of `REDRIVE_LEASE_MS`, which
-   * the engine renews while it works; null when none is waiting.
+   * list, so two instances never take the same one) under a lease of `leaseMs`, which the
+   * engine renews while it works; null when none is waiting.
    */
-  async claimRedrive(nowMs = Date.now()): Promise<RedriveRequest | null> {
+  async claimRedrive(
+    nowMs = Date.now(),
+    leaseMs = REDRIVE_LEASE_MS,
+  ): Promise<RedriveRequest | null> {
     const raw = (await this.redis.client.eval(
       CLAIM_REDRIVE_SCRIPT,
       2,
       this.keys.redriveQueue(),
       this.keys.redriveClaimed(),
       this.keys.redrive(''),
-      nowMs + REDRIVE_LEASE_MS,
+      nowMs + leaseMs,
     )) as string | null;
     return raw === null ? null : (JSON.parse(raw) as RedriveRequest);
   }
 
   /** Extends the lease of a redrive this instance is carrying out. */
-  async renewRedrive(id: string, nowMs = Date.now()): Promise<void> {
-    await this.redis.client.hset(this.keys.redrive(id), 'leaseUntil', nowMs + REDRIVE_LEASE_MS);
+  async renewRedrive(id: string, nowMs = Date.now(), leaseMs = REDRIVE_LEASE_MS): Promise<void> {
+    await this.redis.client.hset(this.keys.redrive(id), 'leaseUntil', nowMs + leaseMs);
   }
 
   /**

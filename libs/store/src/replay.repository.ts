@@ -210,9 +210,9 @@ export class ReplayRepository {
   /**
    * Takes the oldest queued replay for this engine instance (moved atomically to the claimed
    * list, so two instances never run the same one) and marks it running under a lease of
-   * `REPLAY_LEASE_MS`, which the engine renews while it works; null when none waits.
+   * `leaseMs`, which the engine renews while it works; null when none waits.
    */
-  async claim(): Promise<Replay | null> {
+  async claim(leaseMs = REPLAY_LEASE_MS): Promise<Replay | null> {
     const id = (await this.redis.client.eval(
       CLAIM_SCRIPT,
       2,
@@ -220,14 +220,14 @@ export class ReplayRepository {
       this.keys.replayClaimed(),
       this.keys.replay(''),
       new Date().toISOString(),
-      Date.now() + REPLAY_LEASE_MS,
+      Date.now() + leaseMs,
     )) as string | null;
     return id ? this.get(id) : null;
   }
 
   /** Extends the lease of a replay this instance runs. */
-  async renew(id: string): Promise<void> {
-    await this.redis.client.hset(this.keys.replay(id), 'leaseUntil', Date.now() + REPLAY_LEASE_MS);
+  async renew(id: string, leaseMs = REPLAY_LEASE_MS): Promise<void> {
+    await this.redis.client.hset(this.keys.replay(id), 'leaseUntil', Date.now() + leaseMs);
   }
 
   /**

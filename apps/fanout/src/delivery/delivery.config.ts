@@ -31,6 +31,10 @@ export const fanoutDeliveryConfig = configFragment(
       'milliseconds between looks for due parked retries',
     ),
     HERALD_DELIVERY_LOG: env.flag(true),
+    HERALD_DELIVERY_CLAIM_LEASE_MS: env.positiveInt(
+      30_000,
+      'milliseconds a claimed replay or redrive stays with an instance that stopped renewing it',
+    ),
     HERALD_FANOUT_SESSION_TIMEOUT_MS: env.positiveInt(
       30_000,
       'milliseconds before the group hands a silent instance’s partitions to others',
@@ -46,6 +50,11 @@ export const fanoutDeliveryConfig = configFragment(
     pollIntervalMs: v.HERALD_DELIVERY_POLL_INTERVAL_MS,
     /** Record every attempt in the subscription's delivery log (the API shows it). */
     attemptLog: v.HERALD_DELIVERY_LOG,
+    /**
+     * The lease of a claimed replay or redrive, renewed every sixth of it while it runs: how soon
+     * another instance takes over the work of one that died.
+     */
+    claimLeaseMs: v.HERALD_DELIVERY_CLAIM_LEASE_MS,
     sessionTimeoutMs: v.HERALD_FANOUT_SESSION_TIMEOUT_MS,
   }),
 );

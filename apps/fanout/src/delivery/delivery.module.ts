@@ -275,6 +275,7 @@ export class DeliveryModule
               reader: new OffsetRangeReader(connection, child),
               logger: child,
               laneMemory: fanoutDelivery.laneMemory,
+              leaseMs: fanoutDelivery.claimLeaseMs,
             });
           },
         },

@@ -30,8 +30,6 @@ import { parseSourceEvent, type SourceEvent } from './source-event';
 const POLL_INTERVAL_MS = 2000;
 const PROGRESS_INTERVAL_MS = 500;
 const BACKPRESSURE_WAIT_MS = 20;
-/** A running replay's or redrive's lease (30 s) is renewed this often. */
-const LEASE_RENEW_MS = 5000;
 
 /**
  * Carries out what the subscription API queued for the engine.
@@ -65,6 +63,8 @@ export class RequestRunner {
       readonly reader: OffsetRangeReader;
       readonly logger: Logger;
       readonly laneMemory: number;
+      /** The lease of a claimed replay or redrive (`HERALD_DELIVERY_CLAIM_LEASE_MS`). */
+      readonly leaseMs: number;
     },
   ) {}
 
@@ -104,10 +104,10 @@ export class RequestRunner {
         );
       // `stopped` is checked before each claim: what is claimed is always carried out.
       while (!this.stopped) {
-        const redrive = await this.deps.deadLetters.claimRedrive();
+        const redrive = await this.deps.deadLetters.claimRedrive(Date.now(), this.deps.leaseMs);
         if (!redrive) break;
         await this.whileLeased(
-          () => this.deps.deadLetters.renewRedrive(redrive.id),
+          () => this.deps.deadLetters.renewRedrive(redrive.id, Date.now(), this.deps.leaseMs),
           () => this.redrive(redrive),
         );
       }
@@ -117,7 +117,7 @@ export class RequestRunner {
           'replay taken over: the instance running it stopped; it starts again from its beginning',
         );
       while (!this.stopped) {
-        const replay = await this.deps.replays.claim();
+        const replay = await this.deps.replays.claim(this.deps.leaseMs);
         if (!replay) break;
         await this.replay(replay);
       }
@@ -235,14 +235,14 @@ export class RequestRunner {
       return;
     }
     await this.whileLeased(
-      () => this.deps.replays.renew(replay.id),
+      () => this.deps.replays.renew(replay.id, this.deps.leaseMs),
       () => this.runReplay(replay, entry),
     );
   }
 
   /**
-   * Runs `work` while renewing its claim's lease every LEASE_RENEW_MS: the lease says this
-   * instance is alive; without renewals another instance takes the work over.
+   * Runs `work` while renewing its claim's lease every sixth of it: the lease says this instance
+   * is alive; without renewals another instance takes the work over.
    */
   private async whileLeased(renew: () => Promise<void>, work: () => Promise<void>): Promise<void> {
     const renewing = setInterval(
@@ -250,7 +250,7 @@ export class RequestRunner {
         void renew().catch((error: unknown) =>
           this.deps.logger.debug({ err: error }, 'lease renewal failed'),
         ),
-      LEASE_RENEW_MS,
+      Math.max(100, Math.floor(this.deps.leaseMs / 6)),
     );
     try {
       await work();
