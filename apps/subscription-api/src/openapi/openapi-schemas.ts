@@ -120,10 +120,16 @@ export const RESPONSE_SCHEMAS = {
       id: string,
       subscriptionId: string,
       from: { type: 'object' },
-      to: nullable({ type: 'object' }),
+      to: nullable({
+        type: 'object',
+        description:
+          'null: up to the end offsets Kafka had when the replay first started (the same ends if it is started again)',
+      }),
       status: {
         type: 'string',
         enum: ['requested', 'running', 'completed', 'failed', 'cancelled'],
+        description:
+          'A replay whose instance stops goes back to requested and is run again from its beginning',
       },
       requestedAt: dateTime,
       startedAt: nullable(dateTime),
