@@ -83,6 +83,7 @@ export function isBackfill(replay: Replay, range: BackfillRange): boolean {
     replay.to.time === range.to
   );
 }
+
 const PROGRESS_FIELDS = ['scanned', 'matched', 'delivered', 'deadLettered'] as const;
 
 // KEYS: replay hash, subscription's replay index, queue, notice seq, notice log.

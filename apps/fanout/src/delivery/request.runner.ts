@@ -107,6 +107,7 @@ export class RequestRunner {
         const redrive = await this.deps.deadLetters.claimRedrive(Date.now(), this.deps.leaseMs);
         if (!redrive) break;
         await this.whileLeased(
+          { redriveId: redrive.id },
           () => this.deps.deadLetters.renewRedrive(redrive.id, Date.now(), this.deps.leaseMs),
           () => this.redrive(redrive),
         );
@@ -235,6 +236,7 @@ export class RequestRunner {
       return;
     }
     await this.whileLeased(
+      { replayId: replay.id },
       () => this.deps.replays.renew(replay.id, this.deps.leaseMs),
       () => this.runReplay(replay, entry),
     );
@@ -244,11 +246,15 @@ export class RequestRunner {
    * Runs `work` while renewing its claim's lease every sixth of it: the lease says this instance
    * is alive; without renewals another instance takes the work over.
    */
-  private async whileLeased(renew: () => Promise<void>, work: () => Promise<void>): Promise<void> {
+  private async whileLeased(
+    claimed: { replayId: string } | { redriveId: string },
+    renew: () => Promise<void>,
+    work: () => Promise<void>,
+  ): Promise<void> {
     const renewing = setInterval(
       () =>
         void renew().catch((error: unknown) =>
-          this.deps.logger.debug({ err: error }, 'lease renewal failed'),
+          this.deps.logger.debug({ err: error, ...claimed }, 'lease renewal failed'),
         ),
       Math.max(100, Math.floor(this.deps.leaseMs / 6)),
     );
@@ -278,23 +284,23 @@ export class RequestRunner {
         'replay started',
       );
       const outcome = await this.feed(replay, entry, ranges);
-      if (this.stopped) {
-        await this.handBack(replay);
+      if (!this.stopped) {
+        await this.deps.replays.finish(replay.id, outcome);
+        this.deps.logger.info({ replayId: replay.id, ...outcome }, 'replay finished');
         return;
       }
-      await this.deps.replays.finish(replay.id, outcome);
-      this.deps.logger.info({ replayId: replay.id, ...outcome }, 'replay finished');
     } catch (error) {
-      if (this.stopped) {
-        await this.handBack(replay);
+      if (!this.stopped) {
+        this.deps.logger.warn({ err: error, replayId: replay.id }, 'replay failed');
+        await this.deps.replays.finish(replay.id, {
+          status: 'failed',
+          error: (error as Error).message,
+        });
         return;
       }
-      this.deps.logger.warn({ err: error, replayId: replay.id }, 'replay failed');
-      await this.deps.replays.finish(replay.id, {
-        status: 'failed',
-        error: (error as Error).message,
-      });
     }
+    // Interrupted by this instance's shutdown, whether it ended or failed meanwhile.
+    await this.handBack(replay);
   }
 
   /**
@@ -318,7 +324,8 @@ export class RequestRunner {
     const topics = this.deps.contract
       .topics()
       .filter((topic) => topic.types.some((type) => entry.matchesType(type)));
-    const starts: ReplayEnd[] = [];
+    // Each partition's first offset to read and (as `firstEnds` keeps them) the first not to.
+    const starts: { topic: string; partition: number; offset: string }[] = [];
     const ends: ReplayEnd[] = [];
     for (const { topic } of topics) {
       // A partition a start cursor does not name is read from its beginning: nothing is skipped.
