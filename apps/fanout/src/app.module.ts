@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
+import { loadContract, reportContractLoad, type ContractRegistry } from '@herald/contract';
 import { KafkaModule } from '@herald/kafka';
 import { ObservabilityModule, type Observability } from '@herald/observability';
 import { StoreModule, SubscriptionStoreModule } from '@herald/store';
@@ -17,6 +19,18 @@ export class AppModule {
     observability: Observability,
     delivery: DeliveryModuleOptions = {},
   ): DynamicModule {
+    // Loaded once, when the first module asks, for delivery and streams alike.
+    let loading: Promise<ContractRegistry> | undefined;
+    const contract = () =>
+      (loading ??= delivery.contract
+        ? Promise.resolve(delivery.contract)
+        : loadContract(resolve(config.contract.dir), { cacheDir: config.contract.cacheDir }).then(
+            (registry) => {
+              const { logger, metrics } = observability;
+              reportContractLoad(registry, logger, metrics.contractDocuments);
+              return registry;
+            },
+          ));
     return {
       module: AppModule,
       imports: [
@@ -24,9 +38,9 @@ export class AppModule {
         StoreModule.forRoot(config.store, SERVICE),
         KafkaModule.forRoot(config.kafka, SERVICE),
         SubscriptionStoreModule.forRoot(config.secretKey),
-        DeliveryModule.forRoot(config, { tracer: observability.tracer, ...delivery }),
+        DeliveryModule.forRoot(config, { tracer: observability.tracer, ...delivery }, contract),
         AuthModule.forRoot(config.auth),
-        StreamsModule.forRoot(config),
+        StreamsModule.forRoot(config, contract),
       ],
     };
   }

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { AuthModule } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
-import { ContractRegistry, loadContract } from '@herald/contract';
+import { ContractRegistry, loadContract, reportContractLoad } from '@herald/contract';
 import {
   WebhookClient,
   createAddressPolicy,
@@ -96,8 +96,15 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         { provide: OpenApiDocument, useValue: new OpenApiDocument() },
         {
           provide: ContractRegistry,
+          inject: [LOGGER, MetricsRegistry],
           // Relative to the working directory, like every path in Herald's configuration.
-          useFactory: () => loadContract(resolve(config.contract.dir)),
+          useFactory: async (logger: Logger, metrics: MetricsRegistry) => {
+            const registry = await loadContract(resolve(config.contract.dir), {
+              cacheDir: config.contract.cacheDir,
+            });
+            reportContractLoad(registry, logger, metrics.contractDocuments);
+            return registry;
+          },
         },
         { provide: WebhookUrlGuard, useValue: new WebhookUrlGuard(rules) },
         {

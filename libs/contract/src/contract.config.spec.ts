@@ -2,9 +2,9 @@ import { loadConfig } from '@herald/config';
 import { contractConfig } from './contract.config';
 
 describe('contractConfig', () => {
-  it('defaults to ./asyncapi', () => {
+  it('defaults to ./asyncapi and the default parse cache', () => {
     expect(loadConfig({ contract: contractConfig }, {})).toEqual({
-      contract: { dir: './asyncapi' },
+      contract: { dir: './asyncapi', cacheDir: undefined },
     });
   });
 
@@ -13,5 +13,13 @@ describe('contractConfig', () => {
       loadConfig({ contract: contractConfig }, { HERALD_CONTRACTS: '/etc/herald/contracts' })
         .contract.dir,
     ).toBe('/etc/herald/contracts');
+  });
+
+  it('reads HERALD_CONTRACT_CACHE: a folder, or off', () => {
+    const cacheDir = (value: string) =>
+      loadConfig({ contract: contractConfig }, { HERALD_CONTRACT_CACHE: value }).contract.cacheDir;
+    expect(cacheDir('/var/cache/herald')).toBe('/var/cache/herald');
+    expect(cacheDir('off')).toBe(false);
+    expect(cacheDir('')).toBeUndefined();
   });
 });

@@ -1,7 +1,17 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Parser } from '@asyncapi/parser';
+import type { Parser } from '@asyncapi/parser';
+import parserPackage from '@asyncapi/parser/package.json';
 import { LineCounter, parseDocument, type Document } from 'yaml';
+import {
+  ContractCache,
+  defaultCacheDir,
+  parseKey,
+  readContractInputs,
+  type CachedParse,
+  type ContractInputs,
+  type ParseSource,
+} from './contract.cache';
 import { ContractError, type ContractProblem } from './contract.errors';
 import {
   ContractRegistry,
@@ -21,6 +31,8 @@ import {
   type PayloadValidator,
 } from './payload.validator';
 import { isValidEventType } from './type-pattern';
+
+const PARSER_VERSION: string = parserPackage.version;
 
 /** Partition count of a channel topic that states none. */
 export const DEFAULT_PARTITIONS = 6;
@@ -55,20 +67,94 @@ interface ChannelEntry {
 }
 
 /**
+ * Logs how `registry` was loaded (`contract loaded`, with the ContractLoadReport) and sets the
+ * `herald_contract_documents{source}` gauge; a disk cache that could not be used is a warning.
+ */
+export function reportContractLoad(
+  registry: ContractRegistry,
+  logger: {
+    info(fields: object, message: string): void;
+    warn(fields: object, message: string): void;
+  },
+  documents: { set(labels: { source: string }, value: number): void },
+): void {
+  const report = reports.get(registry);
+  if (report === undefined) return;
+  documents.set({ source: 'parser' }, report.parsed);
+  documents.set({ source: 'cache' }, report.fromMemory + report.fromDisk);
+  logger.info(report, 'contract loaded');
+  if (report.cacheProblem !== undefined)
+    logger.warn(
+      { problem: report.cacheProblem },
+      'contract parse cache not used: every start parses the contract again',
+    );
+}
+
+/**
  * Loads every AsyncAPI document (`*.yaml`, `*.yml`, `*.json`) at the top of `dir` — shared
  * fragments they `$ref` belong in sub-folders — and builds the registry. Throws ContractError
  * listing every parser diagnostic of severity error and every broken contract rule, each with
  * file, path and message, so a producer team can fix all of them in one go.
  */
-export async function loadContract(dir: string): Promise<ContractRegistry> {
+export interface LoadContractOptions {
+  /**
+   * Where parses are kept between processes (see ContractCache): a folder, `false` for none,
+   * or unset for the default (`herald-contract-cache-<uid>` in the system's temporary folder).
+   */
+  readonly cacheDir?: string | false;
+}
+
+/** How a load went, for the process's log line. */
+export interface ContractLoadReport {
+  readonly documents: number;
+  /** Documents the AsyncAPI parser read; the others came from the cache. */
+  readonly parsed: number;
+  readonly fromMemory: number;
+  readonly fromDisk: number;
+  /** The disk cache in use, if any. */
+  readonly cacheDir: string | null;
+  /** Why the disk cache, or the cache altogether, was not used. */
+  readonly cacheProblem?: string;
+  readonly durationMs: number;
+}
+
+const reports = new WeakMap<ContractRegistry, ContractLoadReport>();
+
+/** How `registry` was loaded (a registry built otherwise has no report). */
+export function contractLoadReport(registry: ContractRegistry): ContractLoadReport | undefined {
+  return reports.get(registry);
+}
+
+/**
+ * Loads every AsyncAPI document (`*.yaml`, `*.yml`, `*.json`) at the top of `dir` — shared
+ * fragments they `$ref` belong in sub-folders — and builds the registry. Throws ContractError
+ * listing every parser diagnostic of severity error and every broken contract rule, each with
+ * file, path and message, so a producer team can fix all of them in one go. A document whose
+ * inputs are unchanged since an earlier load is not parsed again (ContractCache).
+ */
+export async function loadContract(
+  dir: string,
+  options: LoadContractOptions = {},
+): Promise<ContractRegistry> {
+  const startedAt = performance.now();
   const files = await listDocumentFiles(dir);
-  const parser = new Parser();
+  const inputs = await readContractInputs(dir);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  const { cache, problem: diskProblem } = await ContractCache.open(
+    inputs.cacheable && cacheDir !== false ? cacheDir : undefined,
+  );
+  const parsing: ParsingContext = {
+    dir,
+    inputs,
+    cache: inputs.cacheable ? cache : undefined,
+    sources: { parser: 0, memory: 0, disk: 0 },
+  };
   const problems: ContractProblem[] = [];
   const warnings: ContractProblem[] = [];
   const documents: LoadedDocument[] = [];
 
   for (const file of files) {
-    const document = await parseFile(parser, dir, file, problems, warnings);
+    const document = await parseFile(parsing, file, problems, warnings);
     if (document !== undefined) documents.push(document);
   }
 
@@ -76,7 +162,26 @@ export async function loadContract(dir: string): Promise<ContractRegistry> {
   for (const document of documents) builder.addDocument(document);
   const registry = builder.build();
   if (problems.length > 0) throw new ContractError(problems, `Invalid contract in ${dir}`);
+  const cacheProblem = inputs.cacheable ? diskProblem : inputs.reason;
+  reports.set(registry, {
+    documents: files.length,
+    parsed: parsing.sources.parser,
+    fromMemory: parsing.sources.memory,
+    fromDisk: parsing.sources.disk,
+    cacheDir: cache.diskDir ?? null,
+    ...(cacheProblem === undefined ? {} : { cacheProblem }),
+    durationMs: Math.round(performance.now() - startedAt),
+  });
   return registry;
+}
+
+interface ParsingContext {
+  readonly dir: string;
+  readonly inputs: ContractInputs;
+  readonly cache: ContractCache | undefined;
+  readonly sources: Record<ParseSource, number>;
+  /** Made on the first miss: building one costs a few hundred milliseconds too. */
+  parser?: Parser;
 }
 
 async function listDocumentFiles(dir: string): Promise<string[]> {
@@ -116,16 +221,67 @@ async function listDocumentFiles(dir: string): Promise<string[]> {
 }
 
 async function parseFile(
-  parser: Parser,
-  dir: string,
+  parsing: ParsingContext,
   file: string,
   problems: ContractProblem[],
   warnings: ContractProblem[],
 ): Promise<LoadedDocument | undefined> {
+  const { dir } = parsing;
   const text = await readFile(file, 'utf8');
+  const relative = path.relative(path.resolve(dir), path.resolve(file));
+  const key = parsing.cache && parseKey(parsing.inputs, relative, PARSER_VERSION);
+  const kept = key === undefined ? undefined : await parsing.cache?.get(key);
+  let parsed: CachedParse;
+  if (kept !== undefined) {
+    parsing.sources[kept.source] += 1;
+    parsed = kept.parse;
+  } else {
+    parsing.sources.parser += 1;
+    // Required on the first miss: loading the parser alone takes a few hundred milliseconds.
+    parsing.parser ??= new (await import('@asyncapi/parser')).Parser();
+    const outcome = await runParser(parsing.parser, dir, file, text, problems);
+    if (outcome === undefined) return undefined;
+    parsed = outcome;
+    if (key !== undefined) await parsing.cache?.put(key, parsed);
+  }
+  for (const warning of parsed.warnings)
+    warnings.push({ ...warning, file: path.join(dir, warning.file) });
+  const { version } = parsed;
+  if (!version.startsWith('3.')) {
+    problems.push({
+      file,
+      path: '/asyncapi',
+      message: `AsyncAPI ${version} is not supported; Herald reads AsyncAPI 3.x`,
+    });
+    return undefined;
+  }
+
+  const lineCounter = new LineCounter();
+  const yamlDocument = parseDocument(text, { lineCounter });
+  const resolved = withoutParserAnnotations(parsed.json, file, problems);
+  if (resolved === undefined) return undefined;
+  return {
+    file,
+    raw: yamlDocument.toJS() as JsonObject,
+    resolved,
+    locate: (segments) => locateLine(yamlDocument, lineCounter, segments),
+  };
+}
+
+/**
+ * The AsyncAPI parser's reading of one document; undefined, with its errors in `problems`, when
+ * it refuses it. Warnings name their file relative to `dir`, as the cache keeps them.
+ */
+async function runParser(
+  parser: Parser,
+  dir: string,
+  file: string,
+  text: string,
+  problems: ContractProblem[],
+): Promise<CachedParse | undefined> {
   const absolute = path.resolve(file);
   const { document, diagnostics } = await parser.parse(text, { source: absolute });
-
+  const warnings: ContractProblem[] = [];
   let failed = false;
   for (const diagnostic of diagnostics) {
     // Spectral severities: 0 error, 1 warning, 2 information, 3 hint.
@@ -146,34 +302,14 @@ async function parseFile(
       failed = true;
       problems.push(problem);
     } else {
-      warnings.push(problem);
+      warnings.push({ ...problem, file: path.relative(dir, source) });
     }
   }
   if (failed || document === undefined) {
     if (!failed) problems.push({ file, path: '', message: 'the parser returned no document' });
     return undefined;
   }
-
-  const version = document.version();
-  if (!version.startsWith('3.')) {
-    problems.push({
-      file,
-      path: '/asyncapi',
-      message: `AsyncAPI ${version} is not supported; Herald reads AsyncAPI 3.x`,
-    });
-    return undefined;
-  }
-
-  const lineCounter = new LineCounter();
-  const yamlDocument = parseDocument(text, { lineCounter });
-  const resolved = withoutParserAnnotations(document.json(), file, problems);
-  if (resolved === undefined) return undefined;
-  return {
-    file,
-    raw: yamlDocument.toJS() as JsonObject,
-    resolved,
-    locate: (segments) => locateLine(yamlDocument, lineCounter, segments),
-  };
+  return { version: document.version(), json: document.json(), warnings };
 }
 
 // Finds the line of the deepest node of `segments` written in the file itself: past a `$ref`

@@ -1,4 +1,11 @@
-export { loadContract, DEFAULT_PARTITIONS } from './contract.loader';
+export {
+  loadContract,
+  contractLoadReport,
+  reportContractLoad,
+  DEFAULT_PARTITIONS,
+  type ContractLoadReport,
+  type LoadContractOptions,
+} from './contract.loader';
 export {
   ContractRegistry,
   type ContractDocument,

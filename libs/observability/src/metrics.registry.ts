@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The process's one Prometheus registry, with Node's default process metrics. Every metric of
@@ -8,6 +8,8 @@ export class MetricsRegistry {
   readonly registry = new Registry();
   /** `herald_http_request_duration_seconds{route,method,status_class}`: route is the template, never the raw URL. */
   readonly httpRequestDuration: Histogram<'route' | 'method' | 'status_class'>;
+  /** `herald_contract_documents{source}`: the contract's documents at the last load, by where their parse came from. */
+  readonly contractDocuments: Gauge<'source'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -17,6 +19,12 @@ export class MetricsRegistry {
       help: 'HTTP request handling time by route template, method and status class',
       labelNames: ['route', 'method', 'status_class'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.contractDocuments = new Gauge({
+      name: 'herald_contract_documents',
+      help: 'AsyncAPI documents of the contract at the last load, by source: parser (read and checked now) or cache (parsed at an earlier start)',
+      labelNames: ['source'],
       registers: [this.registry],
     });
   }

@@ -77,7 +77,12 @@ export class DeliveryModule
 {
   constructor(@Inject(DeliveryService) private readonly service: DeliveryService) {}
 
-  static forRoot(config: DeliveryModuleConfig, options: DeliveryModuleOptions = {}): DynamicModule {
+  /** `contract` loads it once for the whole app; without it the module loads `contract.dir`. */
+  static forRoot(
+    config: DeliveryModuleConfig,
+    options: DeliveryModuleOptions = {},
+    contract?: () => Promise<ContractRegistry>,
+  ): DynamicModule {
     const { fanoutDelivery, delivery } = config;
     return {
       module: DeliveryModule,
@@ -85,7 +90,10 @@ export class DeliveryModule
       providers: [
         {
           provide: ContractRegistry,
-          useFactory: () => options.contract ?? loadContract(resolve(config.contract.dir)),
+          useFactory: () =>
+            contract?.() ??
+            options.contract ??
+            loadContract(resolve(config.contract.dir), { cacheDir: config.contract.cacheDir }),
         },
         {
           provide: RetryParkingStore,

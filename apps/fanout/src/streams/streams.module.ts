@@ -24,7 +24,11 @@ const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
  */
 @Module({})
 export class StreamsModule {
-  static forRoot(config: { streams: StreamsConfig; contract: ContractConfig }): DynamicModule {
+  /** `contract` loads it once for the whole app; without it the module loads `contract.dir`. */
+  static forRoot(
+    config: { streams: StreamsConfig; contract: ContractConfig },
+    contract?: () => Promise<ContractRegistry>,
+  ): DynamicModule {
     return {
       module: StreamsModule,
       controllers: [SseController, PollController],
@@ -32,7 +36,9 @@ export class StreamsModule {
         { provide: STREAMS_CONFIG, useValue: config.streams },
         {
           provide: STREAMS_CONTRACT,
-          useFactory: () => loadContract(resolve(config.contract.dir)),
+          useFactory: () =>
+            contract?.() ??
+            loadContract(resolve(config.contract.dir), { cacheDir: config.contract.cacheDir }),
         },
         {
           provide: StreamsMetrics,
