@@ -86,16 +86,36 @@ export function isBackfill(replay: Replay, range: BackfillRange): boolean {
 
 const PROGRESS_FIELDS = ['scanned', 'matched', 'delivered', 'deadLettered'] as const;
 
-// KEYS: replay hash, subscription's replay index, queue, notice seq, notice log.
+// Stores a requested replay, indexes it under its subscription, queues it and publishes the
+// notice. KEYS: replay hash, subscription's replay index, queue, notice seq, notice log.
 // ARGV: request JSON, id, subscription id, tenant, requestedAt, notice channel, log length.
-const REQUEST_SCRIPT = `${NOTIFY_LUA}
+const ENQUEUE_LUA = `
 redis.call('HSET', KEYS[1], 'request', ARGV[1], 'status', 'requested', 'requestedAt', ARGV[5],
   'scanned', 0, 'matched', 0, 'delivered', 0, 'deadLettered', 0)
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
 redis.call('LPUSH', KEYS[3], ARGV[2])
-return herald_notify(KEYS[4], KEYS[5], ARGV[6], ARGV[7],
-  {kind = 'replay.requested', subscriptionId = ARGV[3], tenant = ARGV[4], requestId = ARGV[2]})
-`;
+herald_notify(KEYS[4], KEYS[5], ARGV[6], ARGV[7],
+  {kind = 'replay.requested', subscriptionId = ARGV[3], tenant = ARGV[4], requestId = ARGV[2]})`;
+
+const REQUEST_SCRIPT = `${NOTIFY_LUA}
+${ENQUEUE_LUA}
+return 1`;
+
+// As REQUEST_SCRIPT, unless the subscription already has a replay of the backfill's times.
+// Extra ARGV: replay hash key prefix, from time, to time. Returns { id, 1 if it was created }.
+const REQUEST_BACKFILL_SCRIPT = `${NOTIFY_LUA}
+for _, existing in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local request = redis.call('HGET', ARGV[8] .. existing, 'request')
+  if request then
+    local ok, asked = pcall(cjson.decode, request)
+    if ok and type(asked['from']) == 'table' and asked['from']['time'] == ARGV[9]
+      and type(asked['to']) == 'table' and asked['to']['time'] == ARGV[10] then
+      return { existing, 0 }
+    end
+  end
+end
+${ENQUEUE_LUA}
+return { ARGV[2], 1 }`;
 
 // KEYS: queue, claimed list. ARGV: replay hash key prefix, startedAt, lease end (ms).
 // Moves the oldest queued replay to the claimed list and marks it running under a lease, in one
@@ -153,10 +173,43 @@ export class ReplayRepository {
     to: ReplayPosition | null;
   }): Promise<Replay> {
     const id = newSortableId(REPLAY_ID_PREFIX);
-    const requestedAt = new Date().toISOString();
-    await this.redis.client.eval(
-      REQUEST_SCRIPT,
+    await this.redis.client.eval(REQUEST_SCRIPT, 5, ...this.requestArguments(id, input));
+    return (await this.get(id))!;
+  }
+
+  /**
+   * Requests the subscription's backfill (`range`, see backfillRange) unless it has one already,
+   * in one step: subscription-api asks when the subscription becomes active, and fanout asks
+   * when it finds a backfill that was never asked for, so both may ask at once.
+   */
+  async requestBackfill(input: {
+    subscriptionId: string;
+    tenant: string;
+    range: BackfillRange;
+  }): Promise<{ replay: Replay; created: boolean }> {
+    const { subscriptionId, tenant, range } = input;
+    const request = { subscriptionId, tenant, from: { time: range.from }, to: { time: range.to } };
+    const [id, created] = (await this.redis.client.eval(
+      REQUEST_BACKFILL_SCRIPT,
       5,
+      ...this.requestArguments(newSortableId(REPLAY_ID_PREFIX), request),
+      this.keys.replay(''),
+      range.from,
+      range.to,
+    )) as [string, number];
+    return { replay: (await this.get(id))!, created: created === 1 };
+  }
+
+  private requestArguments(
+    id: string,
+    input: {
+      subscriptionId: string;
+      tenant: string;
+      from: ReplayPosition;
+      to: ReplayPosition | null;
+    },
+  ): string[] {
+    return [
       this.keys.replay(id),
       this.keys.subscriptionReplays(input.subscriptionId),
       this.keys.replayQueue(),
@@ -166,11 +219,10 @@ export class ReplayRepository {
       id,
       input.subscriptionId,
       input.tenant,
-      requestedAt,
+      new Date().toISOString(),
       this.keys.subscriptionNoticeChannel(),
       String(NOTICE_LOG_LENGTH),
-    );
-    return (await this.get(id))!;
+    ];
   }
 
   async get(id: string): Promise<Replay | null> {

@@ -26,35 +26,71 @@ describe('BackfillGate (real Redis)', () => {
 
   it('answers false at once, without Redis, when there is nothing to wait for', () => {
     const gate = new BackfillGate(replays, pino({ level: 'silent' }), 1000);
-    expect(gate.holds('sub_none', null, 0)).toBe(false);
+    expect(gate.holds({ id: 'sub_none', tenant: 'a' }, null, 0)).toBe(false);
   });
 
   it('holds until the backfill has ended, reading its record at most once a recheck', async () => {
     const gate = new BackfillGate(replays, pino({ level: 'silent' }), 1000);
-    const id = 'sub_gate';
-    // Not asked for yet: hold.
-    await expect(gate.holds(id, range, 0)).resolves.toBe(true);
+    const subscription = { id: 'sub_gate', tenant: 'a' };
     const backfill = await replays.request({
-      subscriptionId: id,
+      subscriptionId: subscription.id,
       tenant: 'a',
       from: { time: range.from },
       to: { time: range.to },
     });
     // Another replay of the subscription, already done, is not its backfill.
     const other = await replays.request({
-      subscriptionId: id,
+      subscriptionId: subscription.id,
       tenant: 'a',
       from: { time: '2026-11-01T00:00:00Z' },
       to: null,
     });
     await replays.finish(other.id, { status: 'completed' });
-    await expect(gate.holds(id, range, 1500)).resolves.toBe(true);
+    await expect(gate.holds(subscription, range, 0)).resolves.toBe(true);
+    await expect(gate.holds(subscription, range, 1500)).resolves.toBe(true);
     await replays.finish(backfill.id, { status: 'completed' });
     // Within the recheck the answer is remembered; after it the record is read again.
-    await expect(gate.holds(id, range, 2000)).resolves.toBe(true);
-    await expect(gate.holds(id, range, 2600)).resolves.toBe(false);
+    await expect(gate.holds(subscription, range, 2000)).resolves.toBe(true);
+    await expect(gate.holds(subscription, range, 2600)).resolves.toBe(false);
     // Ended for good: no promise, no Redis.
-    expect(gate.holds(id, range, 2700)).toBe(false);
+    expect(gate.holds(subscription, range, 2700)).toBe(false);
+    // It found the backfill subscription-api asked for and asked for none.
+    expect(await replays.list(subscription.id)).toHaveLength(2);
+  });
+
+  it('asks for a backfill that was never asked for, once, and holds until it has ended', async () => {
+    let requested = 0;
+    const logger = pino({ level: 'silent' });
+    const gate = new BackfillGate(replays, logger, 1000, () => (requested += 1));
+    const subscription = { id: 'sub_never_asked', tenant: 'a' };
+    await expect(gate.holds(subscription, range, 0)).resolves.toBe(true);
+    const [backfill, ...more] = await replays.list(subscription.id);
+    expect(more).toEqual([]);
+    expect(backfill).toMatchObject({
+      tenant: 'a',
+      status: 'requested',
+      from: { time: range.from },
+      to: { time: range.to },
+    });
+    expect(requested).toBe(1);
+
+    // Another instance's gate (or subscription-api) asking again adds nothing.
+    const other = new BackfillGate(replays, logger, 1000, () => (requested += 1));
+    await expect(other.holds(subscription, range, 0)).resolves.toBe(true);
+    await expect(gate.holds(subscription, range, 1500)).resolves.toBe(true);
+    expect(await replays.list(subscription.id)).toHaveLength(1);
+    expect(requested).toBe(1);
+
+    await replays.finish(backfill!.id, { status: 'completed' });
+    await expect(gate.holds(subscription, range, 3000)).resolves.toBe(false);
+  });
+
+  it('creates one backfill however many ask at once', async () => {
+    const ask = () => replays.requestBackfill({ subscriptionId: 'sub_race', tenant: 'a', range });
+    const answers = await Promise.all(Array.from({ length: 8 }, ask));
+    expect(answers.filter((answer) => answer.created)).toHaveLength(1);
+    expect(new Set(answers.map((answer) => answer.replay.id)).size).toBe(1);
+    expect(await replays.list('sub_race')).toHaveLength(1);
   });
 
   it('lets a failed or cancelled backfill end the hold too', async () => {
@@ -66,6 +102,6 @@ describe('BackfillGate (real Redis)', () => {
       to: { time: range.to },
     });
     await replays.finish(backfill.id, { status: 'failed', error: 'broken' });
-    await expect(gate.holds('sub_failed', range, 0)).resolves.toBe(false);
+    await expect(gate.holds({ id: 'sub_failed', tenant: 'a' }, range, 0)).resolves.toBe(false);
   });
 });

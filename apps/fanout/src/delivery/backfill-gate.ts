@@ -14,6 +14,8 @@ import {
  *
  * Whether the backfill has ended is read from its replay record (any instance may run it), at
  * most once per `recheckMs` a subscription while it runs, and never again once it has ended.
+ * A backfill that was never asked for (subscription-api stopped, or lost Redis, between making
+ * the subscription active and asking) is asked for here: otherwise the hold would never end.
  */
 export class BackfillGate {
   private readonly ended = new Set<string>();
@@ -23,6 +25,8 @@ export class BackfillGate {
     private readonly replays: ReplayRepository,
     private readonly logger: Logger,
     private readonly recheckMs: number,
+    /** Counts the backfills this gate had to ask for. */
+    private readonly onRequested: () => void = () => undefined,
   ) {}
 
   /**
@@ -30,29 +34,46 @@ export class BackfillGate {
    * needs no backfill or its backfill has ended, which is every event but a new backfill's.
    */
   holds(
-    subscriptionId: string,
+    subscription: { readonly id: string; readonly tenant: string },
     range: BackfillRange | null,
     nowMs: number,
   ): false | Promise<boolean> {
-    if (range === null || this.ended.has(subscriptionId)) return false;
-    const checkedAt = this.running.get(subscriptionId);
+    if (range === null || this.ended.has(subscription.id)) return false;
+    const checkedAt = this.running.get(subscription.id);
     if (checkedAt !== undefined && nowMs - checkedAt < this.recheckMs) return Promise.resolve(true);
-    return this.check(subscriptionId, range, nowMs, checkedAt === undefined);
+    return this.check(subscription, range, nowMs, checkedAt === undefined);
   }
 
   private async check(
-    id: string,
+    subscription: { readonly id: string; readonly tenant: string },
     range: BackfillRange,
     nowMs: number,
     first: boolean,
   ): Promise<boolean> {
-    const backfill = (await this.replays.list(id)).find((replay) => isBackfill(replay, range));
-    // Not asked for yet (subscription-api asks right after the subscription becomes active) or
-    // still running: hold.
-    if (!backfill || !FINAL_REPLAY_STATUSES.has(backfill.status)) {
+    const { id } = subscription;
+    let backfill = (await this.replays.list(id)).find((replay) => isBackfill(replay, range));
+    if (!backfill) {
+      // subscription-api asks right after the subscription becomes active; if it asked, this
+      // finds its request and adds none.
+      const asked = await this.replays.requestBackfill({
+        subscriptionId: id,
+        tenant: subscription.tenant,
+        range,
+      });
+      backfill = asked.replay;
+      if (asked.created) {
+        this.onRequested();
+        this.logger.warn(
+          { subscriptionId: id, replayId: backfill.id, ...range },
+          'backfill was never requested: requested it now',
+        );
+      }
+    }
+    // Still to run, or running: hold.
+    if (!FINAL_REPLAY_STATUSES.has(backfill.status)) {
       if (first)
         this.logger.info(
-          { subscriptionId: id, replayId: backfill?.id ?? null },
+          { subscriptionId: id, replayId: backfill.id },
           'live delivery held until the backfill has ended',
         );
       this.running.set(id, nowMs);

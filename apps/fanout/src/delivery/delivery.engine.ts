@@ -252,7 +252,7 @@ export class DeliveryEngine {
     // before the subscription) runs: order per key holds across the two. Not an attempt.
     const held =
       task.origin === 'live' && task.ordered
-        ? this.deps.backfills.holds(subscription.id, entry.backfill, nowMs)
+        ? this.deps.backfills.holds(subscription, entry.backfill, nowMs)
         : false;
     if (held !== false && (await held)) {
       this.deps.metrics.backfillHolds.inc();

@@ -11,6 +11,7 @@ export class DeliveryMetrics {
   readonly deadLetters: Counter;
   readonly badRecords: Counter<'topic'>;
   readonly backfillHolds: Counter;
+  readonly backfillsRequested: Counter;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
@@ -38,6 +39,11 @@ export class DeliveryMetrics {
     this.backfillHolds = new Counter({
       name: 'herald_delivery_backfill_holds_total',
       help: 'Times a live event waited (parked) for its subscription backfill to end, order per key',
+      registers,
+    });
+    this.backfillsRequested = new Counter({
+      name: 'herald_delivery_backfills_requested_total',
+      help: 'Backfills fanout asked for itself because subscription-api never did (it stopped or lost Redis in between)',
       registers,
     });
     this.badRecords = new Counter({

@@ -173,6 +173,7 @@ export class DeliveryModule
                 replays,
                 logger.child({ component: 'backfill-gate' }),
                 BACKFILL_RECHECK_MS,
+                () => metrics.backfillsRequested.inc(),
               ),
               metrics,
               tracer: options.tracer ?? new Tracer(),

@@ -8,7 +8,6 @@ import {
   SUBSCRIPTION_ID_PREFIX,
   SubscriptionNotFoundError,
   backfillRange,
-  isBackfill,
   isSortableId,
   rotateSigningSecrets,
   type StoredSubscription,
@@ -368,18 +367,16 @@ export class SubscriptionsService {
     const range = backfillRange(subscription);
     if (!range) return;
     // Once: a later check that passes again (a new URL, a resume) must not send it all again.
-    const asked = await this.replays.list(subscription.id);
-    if (asked.some((r) => isBackfill(r, range))) return;
-    const replay = await this.replays.request({
+    const { replay, created } = await this.replays.requestBackfill({
       subscriptionId: subscription.id,
       tenant: subscription.tenant,
-      from: { time: range.from },
-      to: { time: range.to },
+      range,
     });
-    this.logger.info(
-      { subscriptionId: subscription.id, replayId: replay.id, ...range },
-      'backfill requested',
-    );
+    if (created)
+      this.logger.info(
+        { subscriptionId: subscription.id, replayId: replay.id, ...range },
+        'backfill requested',
+      );
   }
 
   private startOwnershipCheck(id: string): void {
