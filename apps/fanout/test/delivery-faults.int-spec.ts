@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWebhookReceiver, type WebhookReceiver } from '@herald/delivery/testing';
-import { backfillRange } from '@herald/store';
+import { backfillRange, type NewSubscription } from '@herald/store';
 import { freePort, startRedisServer } from '@herald/test-harness';
 import {
   EventPublisher,
@@ -426,26 +426,31 @@ describe('at least once under faults (separate processes)', () => {
     await run.store.cleanup();
   }, 180_000);
 
-  it('keeps order per key between a backfill and the live events of the same keys', async () => {
+  it('keeps order per key between a backfill and the live events of the same keys, and asks for a backfill nobody asked for', async () => {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);
     const check = await orderCheckingReceiver(0);
-    receivers.push(check.receiver);
+    // The second subscription's backfill is never asked for, as when subscription-api stops
+    // between making a subscription active and asking: fanout must ask for it.
+    const unasked = await orderCheckingReceiver(0);
+    receivers.push(check.receiver, unasked.receiver);
     await fanout(setup);
     const events = new EventPublisher(broker.brokers);
     const prefix = `bf${Date.now().toString(36)}`;
     const all = orderEvents(400, 10, prefix);
-    // 30 events of each key before the subscription exists (its backfill), 10 after (live).
+    // 30 events of each key before the subscriptions exist (their backfill), 10 after (live).
     await events.publish(all.slice(0, 300));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const sub = await createSubscription(store, check.receiver.url, {
+    const options: Partial<NewSubscription> = {
       from: 'earliest',
       // Only this test's events (the topic holds the other tests' too), slowly enough that the
       // backfill is still running when the live events come.
       filter: { 'data.orderId': { $regex: `^${prefix}-` } },
       maxPerSecond: 100,
       maxInFlight: 8,
-    });
+    };
+    const sub = await createSubscription(store, check.receiver.url, options);
+    const unaskedSub = await createSubscription(store, unasked.receiver.url, options);
     // What subscription-api does once the subscription is active.
     const range = backfillRange(sub.subscription)!;
     const backfill = await store.replays.request({
@@ -455,17 +460,29 @@ describe('at least once under faults (separate processes)', () => {
       to: { time: range.to },
     });
     await events.publish(all.slice(300));
-    await waitFor(() => check.ids.size === all.length, {
-      what: `all ${all.length} events (got ${check.ids.size})`,
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
+    for (const receiver of [check, unasked])
+      await waitFor(() => receiver.ids.size === all.length, {
+        what: `all ${all.length} events (got ${receiver.ids.size})`,
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      });
     // Per key, no live event came while one of the backfill's was still to succeed.
     expect(check.suspicious).toEqual([]);
+    expect(unasked.suspicious).toEqual([]);
     expect(await store.replays.get(backfill.id)).toMatchObject({
       status: 'completed',
       progress: { matched: 300, delivered: 300 },
     });
+    // fanout asked for the missing one, once.
+    const unaskedRange = backfillRange(unaskedSub.subscription)!;
+    expect(await store.replays.list(unaskedSub.subscription.id)).toEqual([
+      expect.objectContaining({
+        from: { time: unaskedRange.from },
+        to: { time: unaskedRange.to },
+        status: 'completed',
+        progress: expect.objectContaining({ matched: 300, delivered: 300 }),
+      }),
+    ]);
     await events.close();
     await store.cleanup();
   }, 120_000);
