@@ -180,7 +180,8 @@ export function forgetParsesInMemory(): void {
 export function defaultCacheDir(): string {
   let user: string;
   try {
-    user = String(userInfo().uid >= 0 ? userInfo().uid : userInfo().username);
+    const { uid, username } = userInfo();
+    user = uid >= 0 ? String(uid) : username;
   } catch {
     user = 'default';
   }

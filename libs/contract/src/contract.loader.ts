@@ -90,12 +90,6 @@ export function reportContractLoad(
     );
 }
 
-/**
- * Loads every AsyncAPI document (`*.yaml`, `*.yml`, `*.json`) at the top of `dir` — shared
- * fragments they `$ref` belong in sub-folders — and builds the registry. Throws ContractError
- * listing every parser diagnostic of severity error and every broken contract rule, each with
- * file, path and message, so a producer team can fix all of them in one go.
- */
 export interface LoadContractOptions {
   /**
    * Where parses are kept between processes (see ContractCache): a folder, `false` for none,
@@ -227,8 +221,9 @@ async function parseFile(
   warnings: ContractProblem[],
 ): Promise<LoadedDocument | undefined> {
   const { dir } = parsing;
-  const text = await readFile(file, 'utf8');
   const relative = path.relative(path.resolve(dir), path.resolve(file));
+  // Read once for the cache key already (every document is a file of the folder).
+  const text = parsing.inputs.files.get(relative) ?? (await readFile(file, 'utf8'));
   const key = parsing.cache && parseKey(parsing.inputs, relative, PARSER_VERSION);
   const kept = key === undefined ? undefined : await parsing.cache?.get(key);
   let parsed: CachedParse;

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import {
   Inject,
   Module,
@@ -7,7 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ContractRegistry, loadContract, type ContractConfig } from '@herald/contract';
+import { ContractRegistry } from '@herald/contract';
 import {
   WebhookClient,
   createAddressPolicy,
@@ -55,13 +54,12 @@ export const HERALD_VERSION = '0.1.0';
 export interface DeliveryModuleConfig {
   readonly fanoutDelivery: FanoutDeliveryConfig;
   readonly delivery: DeliveryConfig;
-  readonly contract: ContractConfig;
 }
 
 export interface DeliveryModuleOptions {
   /** Resolves webhook host names at connect time; tests may map names to chosen addresses. */
   readonly resolver?: HostResolver;
-  /** The contract, already loaded (tests share one; parsing takes seconds); default: load `contract.dir`. */
+  /** The contract, already loaded (tests share one); default: AppModule loads `contract.dir`. */
   readonly contract?: ContractRegistry;
   /** Records a `herald.deliver` span per attempt; default tracing off. */
   readonly tracer?: Tracer;
@@ -77,11 +75,11 @@ export class DeliveryModule
 {
   constructor(@Inject(DeliveryService) private readonly service: DeliveryService) {}
 
-  /** `contract` loads it once for the whole app; without it the module loads `contract.dir`. */
+  /** `contract` gives the app's one contract (AppModule loads it once for delivery and streams). */
   static forRoot(
     config: DeliveryModuleConfig,
-    options: DeliveryModuleOptions = {},
-    contract?: () => Promise<ContractRegistry>,
+    options: DeliveryModuleOptions,
+    contract: () => Promise<ContractRegistry>,
   ): DynamicModule {
     const { fanoutDelivery, delivery } = config;
     return {
@@ -90,10 +88,7 @@ export class DeliveryModule
       providers: [
         {
           provide: ContractRegistry,
-          useFactory: () =>
-            contract?.() ??
-            options.contract ??
-            loadContract(resolve(config.contract.dir), { cacheDir: config.contract.cacheDir }),
+          useFactory: contract,
         },
         {
           provide: RetryParkingStore,

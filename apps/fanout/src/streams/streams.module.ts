@@ -1,8 +1,7 @@
-import { resolve } from 'node:path';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Authenticator } from '@herald/auth';
-import { ContractRegistry, loadContract, type ContractConfig } from '@herald/contract';
+import { ContractRegistry } from '@herald/contract';
 import { KafkaConnection } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
 import { StreamCursorRepository, SubscriptionRepository } from '@herald/store';
@@ -24,10 +23,10 @@ const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
  */
 @Module({})
 export class StreamsModule {
-  /** `contract` loads it once for the whole app; without it the module loads `contract.dir`. */
+  /** `contract` gives the app's one contract (AppModule loads it once for delivery and streams). */
   static forRoot(
-    config: { streams: StreamsConfig; contract: ContractConfig },
-    contract?: () => Promise<ContractRegistry>,
+    config: { streams: StreamsConfig },
+    contract: () => Promise<ContractRegistry>,
   ): DynamicModule {
     return {
       module: StreamsModule,
@@ -36,9 +35,7 @@ export class StreamsModule {
         { provide: STREAMS_CONFIG, useValue: config.streams },
         {
           provide: STREAMS_CONTRACT,
-          useFactory: () =>
-            contract?.() ??
-            loadContract(resolve(config.contract.dir), { cacheDir: config.contract.cacheDir }),
+          useFactory: contract,
         },
         {
           provide: StreamsMetrics,
