@@ -426,6 +426,70 @@ describe('at least once under faults (separate processes)', () => {
     await run.store.cleanup();
   }, 180_000);
 
+  it('takes over a redrive whose instance died holding it, and delivers every letter again', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    const target = await startWebhookReceiver({ respond: () => ({ status: 500 }) });
+    receivers.push(target);
+    const sub = await createSubscription(store, target.url, {
+      types: ['order.created'],
+      retry: { schedule: ['100ms'] },
+    });
+    const first = await fanout(setup);
+    const events = new EventPublisher(broker.brokers);
+    const batch = orderEvents(40, 8);
+    await events.publish(batch);
+    const letters = await waitFor(
+      async () => {
+        const page = await store.deadLetters.list(sub.subscription.id, { limit: 100 });
+        return page.items.length === batch.length && page.items;
+      },
+      { what: 'every event dead-lettered', timeoutMs: 60_000, intervalMs: 250 },
+    );
+    await first.kill('SIGTERM');
+    target.respondWith(() => ({ status: 204 }));
+
+    // An instance claims the redrive and dies before finishing it: its claim stays in Redis with
+    // a lease nobody renews, which is what a SIGKILL at any point of the redrive leaves behind.
+    const request = await store.deadLetters.requestRedrive({
+      subscriptionId: sub.subscription.id,
+      tenant: 'acme',
+      ids: null,
+    });
+    expect((await store.deadLetters.claimRedrive(Date.now(), 3000))?.id).toBe(request.id);
+    const before = target.received.length;
+
+    const second = await fanout(setup);
+    // Once the dead claim's lease has run out, the running instance takes the redrive over.
+    await waitFor(
+      async () =>
+        (
+          await store.deadLetters.get(
+            sub.subscription.id,
+            letters.map((l) => l.id),
+          )
+        ).every((letter) => letter.redrivenAt !== null),
+      { what: 'every letter marked redriven', timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const redelivered = await waitFor(
+      () => {
+        const again = target.received
+          .slice(before)
+          .filter((r) => r.headers['herald-attempt'] === '1');
+        return again.length >= batch.length && again;
+      },
+      { what: 'every letter delivered again', timeoutMs: 30_000 },
+    );
+    expect([...new Set(redelivered.map((r) => String(r.headers['webhook-id'])))].sort()).toEqual(
+      batch.map((e) => e.id).sort(),
+    );
+    expect(second.output.join('')).toContain('redrive taken over');
+    expect(await store.redis.client.llen(store.keys.redriveClaimed())).toBe(0);
+    await events.close();
+    await second.kill('SIGTERM');
+    await store.cleanup();
+  }, 180_000);
+
   it('keeps order per key between a backfill and the live events of the same keys, and asks for a backfill nobody asked for', async () => {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);
