@@ -30,6 +30,8 @@ import { ensureRedis } from '@herald/test-harness';
 import {
   REPO_ROOT,
   deletePrefix,
+  median,
+  percentile,
   startAppProcess,
   startBrokerProcess,
   startScriptProcess,
@@ -143,10 +145,6 @@ function machineBusySeconds(): number {
   // cpu user nice system idle iowait irq softirq steal: everything but idle and iowait.
   const ticks = fields.slice(1, 9).map(Number);
   return (ticks[0]! + ticks[1]! + ticks[2]! + ticks[5]! + ticks[6]! + ticks[7]!) / 100;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 interface Env {
@@ -554,12 +552,6 @@ async function main(): Promise<void> {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function report(

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { KafkaPublisher, toKafkaHeaders } from '@herald/kafka';
 import { createTestConnection, startTestBroker } from '@herald/kafka/testing';
-import { writeResults } from './bench-processes';
+import { percentile, writeResults } from './bench-processes';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 const RESULTS = join(REPO_ROOT, 'tools/bench/results/streams.md');
@@ -113,11 +113,6 @@ function ask(worker: ChildProcess, command: WorkerCommand): Promise<WorkerReply>
     worker.once('message', (reply: WorkerReply) => done(reply));
     worker.send(command);
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function metrics(port: number): Promise<Record<string, number>> {

@@ -12,7 +12,7 @@ import {
   createAddressPolicy,
   type DeliveryEvent,
 } from '@herald/delivery';
-import { REPO_ROOT, writeResults } from './bench-processes';
+import { REPO_ROOT, median, writeResults } from './bench-processes';
 
 const REQUESTS = 40_000;
 const RESULTS = join(REPO_ROOT, 'tools/bench/results/webhook-client.md');
@@ -167,12 +167,6 @@ async function measure(
     senderMicros: (cpu.user + cpu.system) / REQUESTS,
     receiverMicros: (receiverTo - receiverFrom) / REQUESTS,
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function main(): Promise<void> {
