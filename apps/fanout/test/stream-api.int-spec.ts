@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import {
   ADMIN_KEY,
@@ -295,5 +296,41 @@ describe('stream API: selection, positions, durable subscriptions, bad input', (
     expect(over.body).toMatchObject({ code: 'streams.connections_rate_limited' });
     for (const client of clients) client.close();
     await waitFor(async () => (await get('/v1/streams/poll?wait=0', key)).status === 200);
+  });
+
+  it('holds no stream for a client that leaves while its stream is being set up (SSE and WebSocket)', async () => {
+    const key = await world.createKey(['streams:read']);
+    // Each asks for the earliest events (Kafka lookups to set up) and is gone at once.
+    await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<void>((done) => {
+            const request = httpRequest(`${fanout.url}/v1/streams/sse?from=earliest`, {
+              headers: { authorization: `Bearer ${key}` },
+            });
+            request.on('error', () => done());
+            request.on('close', () => done());
+            request.end(() => request.destroy());
+          }),
+      ),
+    );
+    for (let i = 0; i < 6; i++) {
+      const client = wsOpen('', key);
+      await client.opened;
+      client.send({ op: 'subscribe', from: 'earliest' });
+      client.socket.terminate();
+    }
+    // None of them keeps one of the key's four streams: four open, and a fifth is refused.
+    await waitFor(async () => (await get('/v1/streams/poll?wait=0', key)).status === 200, {
+      what: 'the key to have streams free',
+      timeoutMs: 10_000,
+    });
+    const clients = Array.from({ length: 4 }, () =>
+      openSse(`${fanout.url}/v1/streams/sse`, { key }),
+    );
+    await Promise.all(clients.map((c) => c.opened));
+    expect((await get('/v1/streams/poll?wait=0', key)).status).toBe(429);
+    for (const client of clients) client.close();
   });
 });

@@ -7,6 +7,7 @@ import {
   Principal,
   RequireScope,
 } from '@herald/auth';
+import { LOGGER, type Logger } from '@herald/observability';
 import { SseSink } from './sse.sink';
 import { StreamPlanner } from './stream-planner';
 import { StreamsService } from './streams.service';
@@ -23,6 +24,7 @@ export class SseController {
     @Inject(StreamsService) private readonly streams: StreamsService,
     @Inject(StreamPlanner) private readonly planner: StreamPlanner,
     @Inject(STREAMS_CONFIG) private readonly config: StreamsConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   @Get('sse')
@@ -49,6 +51,13 @@ export class SseController {
     // Everything that can fail as a problem+json has failed by now; from here on it is a stream.
     reply.hijack();
     const response = reply.raw;
+    // A client that left while the stream was being set up: its close event has fired already
+    // and would never reach a listener added now, so the stream would be held for good.
+    if (response.destroyed || !response.socket || response.socket.destroyed) {
+      this.logger.debug({ keyId: principal.keyId }, 'stream client left before its stream opened');
+      response.end();
+      return;
+    }
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',

@@ -149,7 +149,17 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
           });
           if (session.socket.readyState !== session.socket.OPEN) return;
           await this.streams.admit({ ...session.owner, subscriptionId: plan.subscriptionId });
-          this.start(session, plan, await this.streams.startPoint(plan.start));
+          const point = await this.streams.startPoint(plan.start);
+          // Closed while the stream was being set up: the close handler has run already and
+          // would never end a connection opened now.
+          if (session.socket.readyState !== session.socket.OPEN) {
+            this.logger.debug(
+              { keyId: session.principal.keyId },
+              'stream client left before its stream opened',
+            );
+            return;
+          }
+          this.start(session, plan, point);
         } finally {
           session.busy = false;
         }
