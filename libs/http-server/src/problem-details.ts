@@ -195,6 +195,14 @@ export interface ProblemReply {
   send(payload: unknown): unknown;
 }
 
+/** Query parameters that carry a credential (streams take the API key as `?access_token=`). */
+const SECRET_PARAMETERS = /([?&]access_token=)[^&#]*/gi;
+
+/** A request URL fit for the log: credentials in its query string are replaced. */
+export function loggableUrl(url: string): string {
+  return url.replace(SECRET_PARAMETERS, '$1[redacted]');
+}
+
 export function sendProblem(
   error: unknown,
   request: ProblemRequest,
@@ -203,7 +211,10 @@ export function sendProblem(
 ): void {
   const { problem, retryAfterSeconds, unexpected } = toProblem(error);
   if (unexpected)
-    logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    logger.error(
+      { err: error, method: request.method, url: loggableUrl(request.url) },
+      'request failed',
+    );
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
   reply.status(problem.status);
