@@ -426,6 +426,55 @@ describe('at least once under faults (separate processes)', () => {
     await run.store.cleanup();
   }, 180_000);
 
+  it('reads a partition it had paused for its backlog again when the partition comes back after a rebalance', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    const target = await startWebhookReceiver();
+    receivers.push(target);
+    // A rate-limited subscription: its lane keeps going, slowly, so every partition's backlog
+    // passes the (small) bound and the partition is paused.
+    await createSubscription(store, target.url, {
+      types: ['order.created'],
+      maxPerSecond: 10,
+      maxInFlight: 4,
+    });
+    const env = { ...FANOUT_ENV, HERALD_DELIVERY_MAX_BACKLOG: '4' };
+    const first = await spawnFanout(setup, env);
+    fanouts.push(first);
+    const events = new EventPublisher(broker.brokers);
+    const before = orderEvents(240, 240);
+    await events.publish(before);
+    await waitFor(() => first.output.join('').includes('partition paused: backlog'), {
+      what: 'partitions paused for their backlog',
+      timeoutMs: 30_000,
+    });
+    // A second instance takes some of the paused partitions; when it stops they come back.
+    const second = await spawnFanout(setup, env);
+    fanouts.push(second);
+    await waitFor(() => /"assigned":\[[^\]]*"orders\.v1\/\d/.test(second.output.join('')), {
+      what: 'the second instance to be given partitions of orders.v1',
+      timeoutMs: 30_000,
+    });
+    await second.kill('SIGTERM');
+    const after = orderEvents(60, 60);
+    await events.publish(after);
+
+    const expected = [...before, ...after].map((e) => e.id).sort();
+    await waitFor(
+      () =>
+        new Set(target.received.map((r) => String(r.headers['webhook-id']))).size >=
+        expected.length,
+      { what: 'every event delivered', timeoutMs: 90_000, intervalMs: 500 },
+    );
+    expect(
+      [...new Set(target.received.map((r) => String(r.headers['webhook-id'])))].sort(),
+    ).toEqual(expected);
+    expect(first.output.join('')).toContain('partition resumed: paused before it moved');
+    await events.close();
+    await first.kill('SIGTERM');
+    await store.cleanup();
+  }, 180_000);
+
   it('takes over a redrive whose instance died holding it, and delivers every letter again', async () => {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);

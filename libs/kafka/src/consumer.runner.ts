@@ -158,6 +158,14 @@ export class ConsumerRunner {
   }
 
   /**
+   * The assigned partitions kafkajs will not fetch. kafkajs keeps a pause across rebalances: a
+   * partition paused, taken away and later given back is still paused.
+   */
+  paused(): { topic: string; partitions: number[] }[] {
+    return this.requireConsumer().paused();
+  }
+
+  /**
    * Commits `nextOffset` (the offset of the first record not yet done) for the group. Works until
    * `stop()` has left the group, including while it waits for the batch in hand; fails after.
    */

@@ -44,6 +44,8 @@ export class SourceConsumer {
   private generation = 0;
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
+  /** pauseAll() ran: nothing is resumed any more. */
+  private pausedForShutdown = false;
 
   constructor(
     private readonly runner: ConsumerRunner,
@@ -77,6 +79,7 @@ export class SourceConsumer {
 
   /** Stops reading new records (work in hand goes on) ahead of a shutdown. */
   pauseAll(): void {
+    this.pausedForShutdown = true;
     for (const topic of this.options.topics) {
       try {
         this.runner.pause(topic);
@@ -223,6 +226,28 @@ export class SourceConsumer {
       partitions.map((p) => `${topic}/${p}`),
     );
     this.logger.info({ group: this.options.group, assigned }, 'partitions rebalanced');
+    this.liftStalePauses();
+  }
+
+  /**
+   * kafkajs keeps a partition's pause across rebalances, so one paused here for its backlog,
+   * then taken away and given back, would never be read again. Only a partition this instance
+   * holds paused (its backlog still high) stays paused.
+   */
+  private liftStalePauses(): void {
+    if (this.pausedForShutdown) return;
+    for (const { topic, partitions } of this.runner.paused()) {
+      const stale = partitions.filter(
+        (partition) => !this.partitions.get(`${topic}\u0000${partition}`)?.paused,
+      );
+      if (stale.length === 0) continue;
+      try {
+        this.runner.resume(topic, stale);
+        this.logger.info({ topic, partitions: stale }, 'partition resumed: paused before it moved');
+      } catch (error) {
+        this.logger.warn({ err: error, topic, partitions: stale }, 'resume failed');
+      }
+    }
   }
 
   private async commitSettled(): Promise<void> {
@@ -243,7 +268,12 @@ export class SourceConsumer {
           );
         }
       }
-      if (state.paused && state.current && state.tracker.backlog() <= this.options.maxBacklog / 2) {
+      if (
+        state.paused &&
+        state.current &&
+        !this.pausedForShutdown &&
+        state.tracker.backlog() <= this.options.maxBacklog / 2
+      ) {
         state.paused = false;
         try {
           this.runner.resume(state.topic, [state.partition]);
