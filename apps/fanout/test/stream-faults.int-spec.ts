@@ -65,6 +65,53 @@ describe('streams across restarts, crashes and slow clients', () => {
     await second.kill('SIGTERM');
   });
 
+  it('answers a waiting long-poll with its cursor on SIGTERM and exits cleanly', async () => {
+    const fanout = await spawn();
+    const polled = fetch(`${fanout.url}/v1/streams/poll?types=order.*&wait=30`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    // The poll is waiting (nothing new) when the process is told to stop.
+    await waitFor(async () => (await metricValue(fanout.url, 'herald_stream_connections')) >= 1, {
+      what: 'the poll to be waiting',
+    });
+    const stopping = fanout.kill('SIGTERM');
+    const response = await polled;
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { events: unknown[]; cursor: string };
+    expect(body.events).toEqual([]);
+    expect(body.cursor).toEqual(expect.any(String));
+    // Not held until the shutdown timeout (10 s, exit code 1): a clean exit.
+    expect(await stopping).toBe(0);
+  });
+
+  it('answers wait=0 with what Kafka holds when the cursor is behind what the process has seen', async () => {
+    // Written before the process starts: its live tail starts after them, so reading them
+    // means catching up from Kafka.
+    const earlier = testEvents('zero-wait', 12, ['order.created']);
+    await world.publish(earlier);
+    const fanout = await spawn();
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    // Chained polls reach every event, the first one already carrying some.
+    for (let round = 0; round < 5 && ids.length < earlier.length; round++) {
+      const query = cursor === undefined ? 'from=earliest' : `cursor=${encodeURIComponent(cursor)}`;
+      const response = await fetch(
+        `${fanout.url}/v1/streams/poll?types=order.created&${query}&wait=0&limit=100`,
+        { headers: { authorization: `Bearer ${ADMIN_KEY}` } },
+      );
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as {
+        events: { data: { id: string } }[];
+        cursor: string;
+      };
+      if (round === 0) expect(body.events.length).toBeGreaterThan(0);
+      ids.push(...body.events.map((e) => e.data.id));
+      cursor = body.cursor;
+    }
+    for (const event of earlier) expect(ids).toContain(event.id);
+    await fanout.kill('SIGTERM');
+  });
+
   it('resumes a durable WebSocket subscription after SIGKILL right after the last acknowledged event', async () => {
     const id = await world.createStreamSubscription({
       tenant: 'acme',

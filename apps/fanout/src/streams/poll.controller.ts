@@ -20,6 +20,9 @@ export interface PollAnswer {
   cursor: string;
 }
 
+/** A `wait=0` poll whose catch-up read from Kafka has not come back by then answers anyway. */
+const ZERO_WAIT_BOUND_MS = 5000;
+
 /** `GET /v1/streams/poll` — long polling (SPEC §7). */
 @Controller('v1/streams')
 @UseGuards(ApiKeyGuard)
@@ -64,20 +67,31 @@ export class PollController {
     const point = await this.streams.startPoint(plan.start);
     return new Promise<PollAnswer>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      const answer = (): void => {
-        if (connection.closed) return;
+      let answered = false;
+      const finish = (cursor: string): void => {
+        if (answered) return;
+        answered = true;
         clearTimeout(timer);
-        const cursor = connection.cursor();
-        connection.end('done');
         resolve({ events: sink.events, cursor });
       };
-      // The first event answers on the next turn, so everything already at hand goes with it.
-      const sink = new PollSink(limit, () => setImmediate(answer));
+      // Ends the connection; its sink's `ended` answers (also when the server ends it first:
+      // a shutdown or a failed catch-up answer with what was read so far and where to go on).
+      const answer = (): void => connection.end('done');
+      const sink = new PollSink(limit, {
+        // The first event answers on the next turn, so everything already at hand goes with it.
+        first: () => setImmediate(answer),
+        // wait=0: what is there now, read from Kafka first when the cursor is behind the ring.
+        atRest: () => {
+          if (waitSeconds === 0) setImmediate(answer);
+        },
+        ended: (_reason, cursor) => finish(cursor),
+      });
       const connection = this.streams.open(sink, plan.selection, point, owner);
-      if (sink.events.length > 0 || waitSeconds === 0) setImmediate(answer);
-      else timer = setTimeout(answer, waitSeconds * 1000);
-      // The client gave up waiting: free its place at once.
-      reply.raw.once('close', answer);
+      if (sink.events.length > 0) setImmediate(answer);
+      else timer = setTimeout(answer, waitSeconds === 0 ? ZERO_WAIT_BOUND_MS : waitSeconds * 1000);
+      // The client gave up waiting (or left while the poll was set up): free its place at once.
+      if (reply.raw.destroyed) setImmediate(answer);
+      else reply.raw.once('close', answer);
     });
   }
 }

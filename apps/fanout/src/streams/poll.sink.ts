@@ -1,5 +1,15 @@
-import type { StreamSink } from './stream-connection';
+import type { EndReason, StreamSink } from './stream-connection';
 import type { StreamEvent } from './stream-event';
+
+/** What a poll's sink tells the poll. */
+export interface PollSinkEvents {
+  /** The first event arrived (the answer goes out on the next turn). */
+  first(): void;
+  /** Everything at hand has been read (the ring to its end, or one catch-up read from Kafka). */
+  atRest(): void;
+  /** The connection ended, by the poll itself or by the server (shutdown, a failed catch-up). */
+  ended(reason: EndReason, cursor: string): void;
+}
 
 /** Collects up to `limit` events for one long-poll answer. */
 export class PollSink implements StreamSink {
@@ -10,8 +20,7 @@ export class PollSink implements StreamSink {
 
   constructor(
     private readonly limit: number,
-    /** Called once, when the first event arrives (the answer goes out on the next turn). */
-    private readonly onFirst: () => void,
+    private readonly on: PollSinkEvents,
   ) {}
 
   full(): boolean {
@@ -21,14 +30,19 @@ export class PollSink implements StreamSink {
   send(event: StreamEvent): void {
     this.events.push(event.event);
     this.times.push(event.timeMs);
-    if (this.events.length === 1) this.onFirst();
+    if (this.events.length === 1) this.on.first();
   }
 
   heartbeat(): void {
     // A poll answers within its wait; it needs no keep-alive.
   }
 
-  end(): void {
+  atRest(): void {
+    this.on.atRest();
+  }
+
+  end(reason: EndReason, cursor: string): void {
     // The poll answers with its cursor in the response body.
+    this.on.ended(reason, cursor);
   }
 }

@@ -23,6 +23,8 @@ export interface StreamSink {
   /** Queues one event. `entry` is given when `cursor` is that ring entry's own (frames can be shared). */
   send(event: StreamEvent, cursor: string, entry: TailEntry | null): void;
   heartbeat(): void;
+  /** Everything at hand has been sent: the ring walked to its end, or one read from Kafka done. */
+  atRest?(): void;
   /** Final words (where to resume, and why), then the transport closes. Not called for `client_closed`. */
   end(reason: EndReason, cursor: string): void;
 }
@@ -120,6 +122,7 @@ export class StreamConnection {
       this.stepCursor = this.hooks.tail.cursor();
       this.positions = null;
     }
+    this.sink.atRest?.();
   }
 
   /** The transport flushed its buffer: feed it again. */
@@ -232,6 +235,7 @@ export class StreamConnection {
         }
         // The buffer filled mid-fetch: read the rest again later from where this client is.
         if (rewind) fetcher.assign(toPartitionPositions(positions));
+        else this.sink.atRest?.();
       }
     } finally {
       await fetcher.close();
