@@ -121,7 +121,7 @@ describe('DeliveryLane', () => {
     await flush();
     expect(fake.parked).toEqual([
       { id: 'a1', mode: 'create', dueMs: 5000 },
-      { id: 'a2', mode: 'append', dueMs: 5000 },
+      { id: 'a2', mode: 'create', dueMs: 5000 },
       { id: 'a3', mode: 'append', dueMs: 0 },
     ]);
     expect(settled).toEqual(['a1', 'a2', 'a3']);
@@ -216,6 +216,74 @@ describe('DeliveryLane', () => {
     expect(settled.sort()).toEqual(['a2', 'u1']);
     lane.finished(a1, { kind: 'settled' });
     expect(settled).toContain('a1');
+  });
+
+  it('never drops a task of a parked key whose queue drained while the key was being parked', async () => {
+    const fake = fakeIo();
+    const stored: string[] = [];
+    // The head's queue is claimed and delivered at once: joining it finds none.
+    fake.answerParks((t, mode) => {
+      if (mode === 'append') return 'no-queue';
+      stored.push(t.source.event.id);
+      return 'parked';
+    });
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    const [a1, a2] = [task('a1', 'a'), task('a2', 'a')];
+    lane.enqueue(a1);
+    lane.enqueue(a2);
+    lane.finished(a1, { kind: 'park', dueMs: 5000 });
+    await flush();
+    // Every task settled was stored somewhere first.
+    expect(stored).toEqual(['a1', 'a2']);
+    expect(settled).toEqual(['a1', 'a2']);
+  });
+
+  it('settles each task once when closed while a park of its key still waits its turn', async () => {
+    const releases: ((outcome: ParkOutcome) => void)[] = [];
+    const fake = fakeIo();
+    const io: LaneIo = {
+      ...fake.io,
+      park: () => new Promise<ParkOutcome>((resolve) => releases.push(resolve)),
+    };
+    const lane = new DeliveryLane('sub_1', settings, io);
+    lane.markParked('k.t.a', 't', 0);
+    const [a1, a2] = [task('a1', 'a'), task('a2', 'a')];
+    lane.enqueue(a1); // joins the parked queue: park #1 under way
+    lane.enqueue(a2); // park #2 waits behind it
+    await flush();
+    releases.shift()!('no-queue'); // the parked queue had drained: a1 comes back and is sent
+    await flush();
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['a1']);
+    // a1 must wait long: its key is parked again, behind park #2 still under way.
+    lane.finished(a1, { kind: 'park', dueMs: 5000 });
+    lane.close();
+    expect(settled).toEqual(['a1']);
+    releases.shift()!('no-queue');
+    await flush();
+    while (releases.length > 0) {
+      releases.shift()!('parked');
+      await flush();
+    }
+    expect(settled.sort()).toEqual(['a1', 'a2']);
+  });
+
+  it('takes no more parked work than its rate limit can start within the claim window', () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 16, maxPerSecond: 0.5, spillAt: 100, stallMs: 1000 },
+      fake.io,
+    );
+    expect(lane.capacity(17_500)).toBe(8);
+    const claimed = (id: string) => ({
+      ...task(id, null),
+      ticket: null,
+      claim: { subscriptionId: 'sub_1', queueId: id, task: '', lease: 1 },
+    });
+    for (const id of ['c1', 'c2', 'c3']) lane.enqueueClaimed(claimed(id));
+    // c1 went out at once on the burst token; c2 and c3 wait for tokens.
+    expect(lane.capacity(17_500)).toBe(6);
+    expect(new DeliveryLane('sub_2', settings, fake.io).capacity(17_500)).toBe(2);
   });
 
   it('hands work back unsettled when closed for a shutdown', () => {

@@ -101,10 +101,17 @@ export class DeliveryLane {
     return this.held;
   }
 
-  /** How many tasks claimed from parking it can start now without queueing them. */
-  capacity(): number {
+  /**
+   * How many tasks claimed from parking it can take now: as many as it has free slots for and,
+   * with a rate limit, no more than it can start within `startWithinMs` (a claim's lease runs
+   * out otherwise while the task still waits, and another instance sends it too).
+   */
+  capacity(startWithinMs: number): number {
     if (this.closed) return 0;
-    return Math.max(0, this.settings.maxInFlight - this.inFlightCount - this.readyLength());
+    const slots = this.settings.maxInFlight - this.inFlightCount - this.readyLength();
+    if (this.settings.maxPerSecond === null) return Math.max(0, slots);
+    const startable = Math.max(1, Math.floor((this.settings.maxPerSecond * startWithinMs) / 1000));
+    return Math.max(0, Math.min(slots, startable - this.readyLength()));
   }
 
   /** New limits (the subscription changed); the rate limit applies from the next lane. */
@@ -232,6 +239,9 @@ export class DeliveryLane {
       // An in-flight head settles when its result comes back.
       if (drop)
         for (const task of queue.tasks) if (!this.inFlightHeads.has(task)) task.ticket?.settle();
+      // Emptied, so a park of the key still waiting in its chain finds nothing to park (and
+      // settle a second time).
+      queue.tasks.length = 0;
     }
     this.keys.clear();
     return claimed;
@@ -357,8 +367,10 @@ export class DeliveryLane {
       // Taken when the call runs, so tasks that earlier calls put back in memory come along.
       const tasks = queue.tasks.splice(0);
       this.held -= tasks.length;
-      for (const [i, task] of tasks.entries()) {
-        const outcome = await this.parkWithRetry(task, i === 0 ? 'create' : 'append', dueMs);
+      for (const task of tasks) {
+        // `create` joins the queue the head made, or (if that drained meanwhile: its head was
+        // claimed and delivered) starts a new one: never dropped as `append` would be.
+        const outcome = await this.parkWithRetry(task, 'create', dueMs);
         if (outcome === 'not-owner') break;
         if (outcome === 'closed') this.settleDropped(task);
         else task.ticket?.settle();

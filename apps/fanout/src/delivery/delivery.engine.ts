@@ -82,8 +82,8 @@ export class DeliveryEngine {
   }
 
   /** How many parked tasks a subscription's lane can start now. */
-  capacity(subscriptionId: string): number {
-    return this.laneFor(subscriptionId)?.capacity() ?? 0;
+  capacity(subscriptionId: string, startWithinMs: number): number {
+    return this.laneFor(subscriptionId)?.capacity(startWithinMs) ?? 0;
   }
 
   /** Takes a task claimed from parking. False when its subscription has no lane (gone, paused). */

@@ -58,7 +58,10 @@ export class ParkedTaskPoller {
         entry !== undefined &&
         entry.subscription.status === 'active' &&
         entry.subscription.kind === 'webhook';
-      const limit = active ? this.engine.capacity(subscriptionId) : DROP_BATCH;
+      // Half the lease to start in, half for the attempt itself.
+      const limit = active
+        ? this.engine.capacity(subscriptionId, this.options.leaseMs / 2)
+        : DROP_BATCH;
       if (limit === 0) continue;
       const claims = await this.parking.claimDue(subscriptionId, {
         nowMs,

@@ -190,7 +190,8 @@ export class SourceConsumer {
 
   /** Claims the partition in Redis (so a previous owner can no longer park) and learns its parked keys. */
   private async takeOwnership(state: PartitionState): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    // Not once the partition has moved on: a late claim would undo the new owner's.
+    for (let attempt = 1; state.current; attempt++) {
       try {
         const parked = await this.parking.ownPartition(
           state.topic,
