@@ -4,6 +4,7 @@ import type { ReceivedWebhook, WebhookResponder } from '@herald/delivery/testing
 import { HERALD_TOPICS, OffsetLookup } from '@herald/kafka';
 import { createTestConnection, type RunningBroker } from '@herald/kafka/testing';
 import { encodeCursor, partitionKey } from '../src/streams/stream-cursor';
+import { SubscriptionIndex } from '../src/subscriptions/subscription-index';
 import {
   createSubscription,
   operationalEvents,
@@ -179,6 +180,38 @@ describe('webhook delivery', () => {
     const stats = async () =>
       store.redis.client.hget(store.keys.subscriptionStats(sub.subscription.id), 'delivered');
     await waitFor(async () => (await stats()) === '1', { what: 'stats' });
+  });
+
+  it('keeps a key in order across a pause and resume while an earlier event of it is parked', async () => {
+    const target = await receiver(scripted({ '/paused': [{ status: 500 }, { status: 204 }] }));
+    const sub = await createSubscription(store, `${target.url}/paused`, {
+      retry: { schedule: ['4s'] },
+    });
+    const [first, second] = orderEvents(2, 1);
+    await events.publish([first!]);
+    const parked = async () => Number(await store.redis.client.get(store.keys.parkedCount()));
+    await waitFor(async () => (await parked()) === 1, { what: 'the retry to be parked' });
+    const setStatus = (status: 'paused' | 'active') =>
+      store.subscriptions.update(sub.subscription.id, (stored) => ({
+        ...stored,
+        subscription: { ...stored.subscription, status },
+      }));
+    const indexed = (status: string) => () =>
+      harness.fanout.app.get(SubscriptionIndex).get(sub.subscription.id)?.subscription.status ===
+      status;
+    // Paused and resumed well before the parked retry is due: its queue is still in Redis.
+    await setStatus('paused');
+    await waitFor(indexed('paused'), { what: 'fanout to see the pause' });
+    await setStatus('active');
+    await waitFor(indexed('active'), { what: 'fanout to see the resume' });
+    await events.publish([second!]);
+    const received = await target.waitFor(3, 15_000);
+    // The second event of the key waits behind the parked first one.
+    expect(received.map((r) => [r.headers['webhook-id'], r.headers['herald-attempt']])).toEqual([
+      [first!.id, '1'],
+      [first!.id, '2'],
+      [second!.id, '1'],
+    ]);
   });
 
   it('disables a subscription whose endpoint answers 410 and says so on herald.operational', async () => {

@@ -173,6 +173,13 @@ export class DeliveryLane {
       });
   }
 
+  /** The keys this lane knows to have a parked queue in Redis. */
+  parkedKeys(): { queueId: string; topic: string; partition: number }[] {
+    return [...this.keys]
+      .filter(([, queue]) => queue.parked)
+      .map(([queueId, queue]) => ({ queueId, topic: queue.topic, partition: queue.partition }));
+  }
+
   /** The engine's report on a task this lane sent. */
   finished(task: DeliveryTask, result: TaskResult): void {
     this.inFlightCount -= 1;

@@ -50,6 +50,12 @@ export interface DeliveryEngineDeps {
   readonly logger: Logger;
 }
 
+interface ParkedKey {
+  readonly queueId: string;
+  readonly topic: string;
+  readonly partition: number;
+}
+
 interface Health {
   lastWriteMs: number;
   failingSinceMs: number | null;
@@ -64,6 +70,12 @@ interface Health {
  */
 export class DeliveryEngine {
   private readonly lanes = new Map<string, DeliveryLane>();
+  /**
+   * Parked keys of owned partitions for subscriptions without a lane (paused, disabled, or not
+   * yet seen active), so a lane made later sends a key's new events behind its parked queue,
+   * not before it. A key that has drained since costs one park call that finds no queue.
+   */
+  private readonly parkedWithoutLane = new Map<string, ParkedKey[]>();
   private readonly health = new Map<string, Health>();
   private readonly disabling = new Set<string>();
   private readonly running = new Set<Promise<void>>();
@@ -101,13 +113,29 @@ export class DeliveryEngine {
     partition: number,
   ): void {
     for (const [subscriptionId, queues] of parked) {
+      const keys = [...queues].map((queueId) => ({ queueId, topic, partition }));
       const lane = this.laneFor(subscriptionId);
-      if (lane) for (const queueId of queues) lane.markParked(queueId, topic, partition);
+      if (lane) for (const key of keys) lane.markParked(key.queueId, key.topic, key.partition);
+      else this.rememberParked(subscriptionId, keys);
     }
   }
 
   dropPartition(topic: string, partition: number): void {
     for (const lane of this.lanes.values()) lane.dropPartition(topic, partition);
+    // Its new owner learns the partition's parked keys from Redis.
+    for (const [subscriptionId, keys] of this.parkedWithoutLane) {
+      const kept = keys.filter((key) => key.topic !== topic || key.partition !== partition);
+      if (kept.length > 0) this.parkedWithoutLane.set(subscriptionId, kept);
+      else this.parkedWithoutLane.delete(subscriptionId);
+    }
+  }
+
+  private rememberParked(subscriptionId: string, keys: readonly ParkedKey[]): void {
+    if (keys.length === 0) return;
+    this.parkedWithoutLane.set(subscriptionId, [
+      ...(this.parkedWithoutLane.get(subscriptionId) ?? []),
+      ...keys,
+    ]);
   }
 
   /** Requests in flight across all lanes. */
@@ -175,6 +203,9 @@ export class DeliveryEngine {
         ),
     });
     this.lanes.set(subscriptionId, lane);
+    for (const key of this.parkedWithoutLane.get(subscriptionId) ?? [])
+      lane.markParked(key.queueId, key.topic, key.partition);
+    this.parkedWithoutLane.delete(subscriptionId);
     return lane;
   }
 
@@ -204,6 +235,9 @@ export class DeliveryEngine {
     }
     this.lanes.delete(id);
     this.deps.client.release(id);
+    // Paused or disabled, it may come back while its parked queues are still in Redis (they
+    // are dropped only once due).
+    if (next !== null) this.rememberParked(id, lane.parkedKeys());
     // Paused, disabled or deleted: what it held is not kept for later (SPEC §5).
     for (const task of lane.close())
       if (task.claim) void this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
