@@ -286,6 +286,22 @@ describe('DeliveryLane', () => {
     expect(new DeliveryLane('sub_2', settings, fake.io).capacity(17_500)).toBe(2);
   });
 
+  it('parks again, not drops, a task Redis refuses while this instance still holds its partition', async () => {
+    const fake = fakeIo();
+    let refusals = 1;
+    fake.answerParks(() => (refusals-- > 0 ? 'not-owner' : 'parked'));
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    const a1 = task('a1', 'a');
+    lane.enqueue(a1);
+    lane.finished(a1, { kind: 'park', dueMs: 5000 });
+    await flush();
+    expect(settled).toEqual([]);
+    fake.advance(500);
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toEqual(['a1', 'a1']);
+    expect(settled).toEqual(['a1']);
+  });
+
   it('hands work back unsettled when closed for a shutdown', () => {
     const fake = fakeIo();
     const lane = new DeliveryLane('sub_1', { ...settings, maxInFlight: 2 }, fake.io);

@@ -55,6 +55,16 @@ interface KeyQueue {
 
 const PARK_RETRY_MS = 500;
 
+/** A park refused because Redis names another owner of a partition this instance holds. */
+class PartitionOwnerMismatchError extends Error {
+  constructor(topic: string, partition: number) {
+    super(
+      `Redis names another owner of ${topic}/${partition}, which this instance holds; parking again once it has claimed the partition back`,
+    );
+    this.name = 'PartitionOwnerMismatchError';
+  }
+}
+
 /**
  * One subscription's lane: at most `maxInFlight` requests at once, optionally at most
  * `maxPerSecond`, and for ordered tasks a FIFO per key of which only the head is ever in
@@ -394,21 +404,27 @@ export class DeliveryLane {
     for (;;) {
       if (task.ticket && !task.ticket.current) return 'not-owner';
       try {
-        return await this.io.park(task, mode, dueMs);
+        const outcome = await this.io.park(task, mode, dueMs);
+        // Redis names another owner while this instance still holds the partition (its group
+        // session lapsed and it rejoined): the instance claims it again on rejoining, so wait.
+        if (outcome !== 'not-owner' || !task.ticket?.current) return outcome;
+        this.io.parkFailed(
+          new PartitionOwnerMismatchError(task.source.topic, task.source.partition),
+        );
       } catch (error) {
         this.io.parkFailed(error);
-        await new Promise<void>((resolve) => {
-          const cancel = this.io.schedule(PARK_RETRY_MS, () => {
-            this.timers.delete(cancel);
-            resolve();
-          });
-          this.timers.add(() => {
-            cancel();
-            resolve();
-          });
-        });
-        if (this.closed) return 'closed';
       }
+      await new Promise<void>((resolve) => {
+        const cancel = this.io.schedule(PARK_RETRY_MS, () => {
+          this.timers.delete(cancel);
+          resolve();
+        });
+        this.timers.add(() => {
+          cancel();
+          resolve();
+        });
+      });
+      if (this.closed) return 'closed';
     }
   }
 

@@ -216,6 +216,10 @@ export class SourceConsumer {
     for (const [key, state] of this.partitions) {
       if (assignment.get(state.topic)?.includes(state.partition)) {
         kept.push(`${state.topic}/${state.partition}`);
+        // Claimed again in Redis with the same token: if this instance's group session lapsed
+        // and another instance held the partition meanwhile, its claim is undone, and parks
+        // refused in between go through again. Records need not wait for it.
+        void state.ready.then(() => this.takeOwnership(state));
         // kafkajs resumes a kept partition from the committed offset; already-seen records are skipped.
         continue;
       }
