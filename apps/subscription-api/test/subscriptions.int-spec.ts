@@ -250,6 +250,125 @@ describe('subscription-api: subscriptions over HTTP', () => {
     expect(widened.status).toBe(403);
   });
 
+  it('keeps a key limited to order.* away from its tenant’s other subscriptions', async () => {
+    const orderReader = await api.createKey('tenant-a', [
+      'subscriptions:read:order.*',
+      'subscriptions:write:order.*',
+    ]);
+    const payments = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook({ types: ['payment.*'] }),
+    });
+    const orders = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook({ types: ['order.*'] }),
+    });
+    const path = `/v1/subscriptions/${payments.body.id}`;
+    const writes: [string, string, unknown][] = [
+      ['PATCH', path, { url: 'https://attacker.example/h' }],
+      ['POST', `${path}/pause`, {}],
+      ['POST', `${path}/secret/rotate`, { graceSeconds: 0 }],
+      ['POST', `${path}/replay`, { from: '2020-01-01T00:00:00Z' }],
+      ['POST', `${path}/dead-letters/redrive`, {}],
+      ['POST', `${path}/test`, {}],
+      ['DELETE', path, undefined],
+    ];
+    const reads: [string, string, unknown][] = [
+      ['GET', path, undefined],
+      ['GET', `${path}/deliveries`, undefined],
+      ['GET', `${path}/dead-letters`, undefined],
+      ['GET', `${path}/stats`, undefined],
+    ];
+    const statusOf = async (key: string, [method, target, body]: [string, string, unknown]) => [
+      method,
+      target,
+      (await api.request(method, target, { key, body })).status,
+    ];
+    // Limited in both scopes: as for another tenant's, not found.
+    for (const attempt of [...reads, ...writes])
+      expect(await statusOf(orderReader, attempt)).toEqual([attempt[0], attempt[1], 404]);
+    // Reading every type but writing only order.*: it sees the subscription and may not change it.
+    for (const attempt of reads)
+      expect(await statusOf(orderOnlyA, attempt)).toEqual([attempt[0], attempt[1], 200]);
+    for (const attempt of writes)
+      expect(await statusOf(orderOnlyA, attempt)).toEqual([attempt[0], attempt[1], 403]);
+    const after = await api.request<{ url: string; status: string }>('GET', path, { key: tenantA });
+    expect(after.body).toMatchObject({ url: 'https://hooks.example.com/herald', status: 'active' });
+    // Its own types it still reads and manages; the list shows only those.
+    const own = `/v1/subscriptions/${orders.body.id}`;
+    expect((await api.request('GET', own, { key: orderReader })).status).toBe(200);
+    expect((await api.request('POST', `${own}/pause`, { key: orderReader, body: {} })).status).toBe(
+      200,
+    );
+    const listed: { id: string; types: string[] }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: {
+        body: { items: { id: string; types: string[] }[]; nextCursor: string | null };
+      } = await api.request(
+        'GET',
+        `/v1/subscriptions?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+        {
+          key: orderReader,
+        },
+      );
+      listed.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(listed.map((s) => s.id)).toContain(orders.body.id);
+    expect(listed.map((s) => s.id)).not.toContain(payments.body.id);
+    for (const item of listed) for (const glob of item.types) expect(glob).toMatch(/^order\./);
+  });
+
+  it('refuses replays and redrives of a paused subscription, whose work fanout would drop', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    expect((await api.request('POST', `${path}/pause`, { key: tenantA, body: {} })).status).toBe(
+      200,
+    );
+    const replay = await api.request<ProblemBody>('POST', `${path}/replay`, {
+      key: tenantA,
+      body: { from: '2020-01-01T00:00:00Z' },
+    });
+    const redrive = await api.request<ProblemBody>('POST', `${path}/dead-letters/redrive`, {
+      key: tenantA,
+      body: {},
+    });
+    for (const refused of [replay, redrive]) {
+      expect(refused.status).toBe(409);
+      expect(refused.body.detail).toContain('paused');
+    }
+    expect((await api.request('POST', `${path}/resume`, { key: tenantA, body: {} })).status).toBe(
+      200,
+    );
+  });
+
+  it('refuses delivery-log cursors Redis would choke on with 400, not 500', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    for (const cursor of ['0-0', '99999999999999999999-0', '1-99999999999999999999']) {
+      const answer = await api.request<ProblemBody>(
+        'GET',
+        `/v1/subscriptions/${created.body.id}/deliveries?cursor=${cursor}`,
+        { key: tenantA },
+      );
+      expect([cursor, answer.status]).toEqual([cursor, 400]);
+    }
+    const fine = await api.request(
+      'GET',
+      `/v1/subscriptions/${created.body.id}/deliveries?cursor=1-0`,
+      {
+        key: tenantA,
+      },
+    );
+    expect(fine.status).toBe(200);
+  });
+
   it('answers bad input with 400, 413, 415 and 422 problems, never 500', async () => {
     const cases: [string, Parameters<TestApi['request']>[2], number, string?][] = [
       ['malformed JSON', { raw: '{"types": [', contentType: 'application/json' }, 400],

@@ -119,15 +119,13 @@ export class SubscriptionActivityController {
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
     const dto = parseBody(replaySchema, body);
-    const subscription = await this.subscriptions.get(principal, id);
+    const subscription = await this.subscriptions.get(principal, id, 'subscriptions:write');
     if (subscription.kind !== 'webhook') {
       throw new SubscriptionStateError(
         'A stream subscription replays by connecting with a cursor or a from time',
       );
     }
-    if (subscription.status === 'pending') {
-      throw new SubscriptionStateError('The endpoint has not passed its ownership check yet');
-    }
+    refuseUnlessActive(subscription.status, 'replay');
     const from = positionOf(dto.from, '/from');
     const to = dto.to === undefined ? null : positionOf(dto.to, '/to');
     if ('time' in from && Date.parse(from.time) > Date.now()) {
@@ -155,7 +153,7 @@ export class SubscriptionActivityController {
     schema: { type: 'object', properties: { items: { type: 'array', items: ref('Replay') } } },
   })
   async listReplays(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    await this.subscriptions.get(principal, id);
+    await this.subscriptions.get(principal, id, 'subscriptions:read');
     return { items: (await this.replays.list(id)).map(replayView) };
   }
 
@@ -168,7 +166,7 @@ export class SubscriptionActivityController {
     @Param('id') id: string,
     @Param('replayId') replayId: string,
   ) {
-    await this.subscriptions.get(principal, id);
+    await this.subscriptions.get(principal, id, 'subscriptions:read');
     const replay = isSortableId(replayId, REPLAY_ID_PREFIX)
       ? await this.replays.get(replayId)
       : null;
@@ -197,12 +195,12 @@ export class SubscriptionActivityController {
     @Query() query: unknown,
   ) {
     const { status, limit, cursor } = parseBody(deliveriesQuerySchema, query);
-    if (cursor !== undefined && !/^\d{1,20}-\d{1,20}$/.test(cursor)) {
+    if (cursor !== undefined && !isStreamEntryId(cursor)) {
       throw new InvalidRequestError([
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
-    await this.subscriptions.get(principal, id);
+    await this.subscriptions.get(principal, id, 'subscriptions:read');
     return this.deliveryLog.list(id, {
       limit,
       cursor: cursor ?? null,
@@ -231,7 +229,7 @@ export class SubscriptionActivityController {
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
-    await this.subscriptions.get(principal, id);
+    await this.subscriptions.get(principal, id, 'subscriptions:read');
     return this.deadLetters.list(id, { limit, cursor: cursor ?? null });
   }
 
@@ -257,10 +255,8 @@ export class SubscriptionActivityController {
     @Body() body: unknown,
   ) {
     const { ids } = parseBody(redriveSchema, body);
-    const subscription = await this.subscriptions.get(principal, id);
-    if (subscription.status === 'pending') {
-      throw new SubscriptionStateError('The endpoint has not passed its ownership check yet');
-    }
+    const subscription = await this.subscriptions.get(principal, id, 'subscriptions:write');
+    refuseUnlessActive(subscription.status, 'redrive');
     if (ids) {
       const unique = [...new Set(ids)];
       const found = new Set((await this.deadLetters.get(id, unique)).map((letter) => letter.id));
@@ -287,7 +283,30 @@ export class SubscriptionActivityController {
   @ApiOperation({ summary: 'Delivered, failed, pending, dead-lettered, lag and last success' })
   @ApiResponse({ status: 200, description: 'Counters', schema: ref('Stats') })
   async getStats(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    await this.subscriptions.get(principal, id);
+    await this.subscriptions.get(principal, id, 'subscriptions:read');
     return this.stats.get(id);
   }
+}
+
+/**
+ * Replays and redrives go to active subscriptions only: fanout drops the work of any other
+ * (a redrive would mark its letters redriven and deliver none of them).
+ */
+function refuseUnlessActive(status: string, what: 'replay' | 'redrive'): void {
+  if (status === 'active') return;
+  throw new SubscriptionStateError(
+    status === 'pending'
+      ? 'The endpoint has not passed its ownership check yet'
+      : `The subscription is ${status}: resume it, then ${what}`,
+  );
+}
+
+const MAX_STREAM_ID_PART = 2n ** 64n - 1n;
+
+/** A delivery-log cursor: a Redis stream entry id (`ms-seq`, each part 64-bit), not `0-0`. */
+function isStreamEntryId(cursor: string): boolean {
+  const match = /^(\d{1,20})-(\d{1,20})$/.exec(cursor);
+  if (!match) return false;
+  const [ms, seq] = [BigInt(match[1]!), BigInt(match[2]!)];
+  return ms <= MAX_STREAM_ID_PART && seq <= MAX_STREAM_ID_PART && (ms > 0n || seq > 0n);
 }

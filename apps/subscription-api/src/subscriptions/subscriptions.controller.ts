@@ -95,7 +95,7 @@ export class SubscriptionsController {
     @Param('id') id: string,
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
-    const subscription = await this.subscriptions.get(principal, id);
+    const subscription = await this.subscriptions.get(principal, id, 'subscriptions:read');
     reply.header('etag', `"${subscription.version}"`);
     return subscriptionView(subscription);
   }

@@ -12,6 +12,7 @@ import {
   rotateSigningSecrets,
   type StoredSubscription,
   type Subscription,
+  type Scope,
   type SubscriptionPage,
   type ReplayRepository,
   type SubscriptionRepository,
@@ -149,20 +150,56 @@ export class SubscriptionsService {
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
-    return this.repository.list({
+    const listed = await this.repository.list({
       ...(principal.isAdmin ? {} : { tenant: principal.tenant }),
       limit: page.limit,
       cursor: page.cursor ?? null,
     });
+    // A key limited to some types lists only the subscriptions within them (a page may then
+    // hold fewer than `limit`; its cursor still goes on from where it ended).
+    if (principal.typePatterns('subscriptions:read') === null) return listed;
+    return {
+      ...listed,
+      items: listed.items.filter((s) => this.covers(principal, s, 'subscriptions:read')),
+    };
   }
 
-  /** The subscription when it exists and belongs to the caller's tenant; 404 otherwise. */
-  async get(principal: Principal, id: string): Promise<Subscription> {
+  /**
+   * The subscription when it exists, belongs to the caller's tenant and lies within the types
+   * the key's `scope` covers (a key limited to `order.*` neither sees nor touches a subscription
+   * to `payment.*`); 404 otherwise, as for another tenant's, or 403 when the key may read it but
+   * not change it.
+   */
+  async get(
+    principal: Principal,
+    id: string,
+    scope: 'subscriptions:read' | 'subscriptions:write',
+  ): Promise<Subscription> {
     if (isSortableId(id, SUBSCRIPTION_ID_PREFIX)) {
       const subscription = await this.repository.get(id);
-      if (subscription && principal.ownsTenant(subscription.tenant)) return subscription;
+      if (subscription && principal.ownsTenant(subscription.tenant)) {
+        if (this.covers(principal, subscription, scope)) return subscription;
+        // One it may see but not change: say why rather than pretend it is not there.
+        if (
+          scope === 'subscriptions:write' &&
+          this.covers(principal, subscription, 'subscriptions:read')
+        )
+          throw new ForbiddenError(
+            `This API key's subscriptions:write covers ${(principal.typePatterns(scope) ?? []).join(', ')}; this subscription receives types outside them`,
+          );
+      }
     }
     throw new SubscriptionNotFoundError(id);
+  }
+
+  /** Whether every event type the subscription can receive is one `scope` covers for the key. */
+  private covers(principal: Principal, subscription: Subscription, scope: Scope): boolean {
+    if (principal.typePatterns(scope) === null) return true;
+    return subscription.types.every((glob) => {
+      const matched = this.contract.matchTypes(glob);
+      // A glob that matches nothing now (the contract changed) is judged by its own text.
+      return (matched.length > 0 ? matched : [glob]).every((type) => principal.allows(scope, type));
+    });
   }
 
   async update(
@@ -171,7 +208,7 @@ export class SubscriptionsService {
     dto: UpdateSubscriptionDto,
     expectedVersion?: number,
   ): Promise<Subscription> {
-    const current = await this.get(principal, id);
+    const current = await this.get(principal, id, 'subscriptions:write');
     if (current.kind === 'stream') this.refuseWebhookFields(dto);
     const types = dto.types && checkTypes(dto.types, this.contract, principal);
     const filter = dto.filter === undefined ? undefined : checkFilter(dto.filter);
@@ -241,7 +278,7 @@ export class SubscriptionsService {
   }
 
   async delete(principal: Principal, id: string): Promise<void> {
-    const subscription = await this.get(principal, id);
+    const subscription = await this.get(principal, id, 'subscriptions:write');
     if (!(await this.repository.delete(id))) throw new SubscriptionNotFoundError(id);
     this.logger.info(
       { subscriptionId: id, tenant: subscription.tenant, keyId: principal.keyId },
@@ -250,7 +287,7 @@ export class SubscriptionsService {
   }
 
   async pause(principal: Principal, id: string): Promise<Subscription> {
-    await this.get(principal, id);
+    await this.get(principal, id, 'subscriptions:write');
     const { subscription } = await this.repository.update(id, (stored) => ({
       ...stored,
       subscription: {
@@ -268,7 +305,7 @@ export class SubscriptionsService {
    * passed yet. Also how a partner retries a failed check after fixing the endpoint.
    */
   async resume(principal: Principal, id: string): Promise<Subscription> {
-    await this.get(principal, id);
+    await this.get(principal, id, 'subscriptions:write');
     let recheck = false;
     const { subscription } = await this.repository.update(id, (stored) => {
       const before = stored.subscription;
@@ -297,7 +334,7 @@ export class SubscriptionsService {
     id: string,
     graceSeconds: number,
   ): Promise<{ secret: string; previousSecretExpiresAt: string | null }> {
-    const current = await this.get(principal, id);
+    const current = await this.get(principal, id, 'subscriptions:write');
     if (current.kind !== 'webhook') {
       throw new SubscriptionStateError('Stream subscriptions have no signing secret');
     }
@@ -319,7 +356,7 @@ export class SubscriptionsService {
   }
 
   async sendTestPing(principal: Principal, id: string): Promise<PingResult> {
-    const subscription = await this.get(principal, id);
+    const subscription = await this.get(principal, id, 'subscriptions:write');
     if (subscription.kind !== 'webhook') {
       throw new SubscriptionStateError(
         'Test pings go to webhooks; a stream client sees live events',

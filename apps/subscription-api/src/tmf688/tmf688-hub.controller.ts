@@ -89,7 +89,7 @@ export class Tmf688HubController {
   @ApiResponse({ status: 200, description: 'The hub', schema: ref('Hub') })
   @ApiResponse({ status: 404, ...problem })
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    return hubView(await this.subscriptions.get(principal, id));
+    return hubView(await this.subscriptions.get(principal, id, 'subscriptions:read'));
   }
 
   @Delete(':id')
