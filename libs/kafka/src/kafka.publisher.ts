@@ -53,13 +53,6 @@ const REJECTED_TYPES = new Set([
   // Still unknown once kafkajs's retries are spent: the topic was never provisioned.
   'UNKNOWN_TOPIC_OR_PARTITION',
 ]);
-// Answers after which the producer's sequence numbers no longer match the broker's: start afresh.
-const PRODUCER_RESET_TYPES = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_EPOCH',
-  'INVALID_PRODUCER_ID_MAPPING',
-]);
 
 /**
  * Writes records with an idempotent, acks=all producer and answers each record's
@@ -211,6 +204,11 @@ export class KafkaPublisher {
         this.settle(pending, () => pending.resolve(published));
       }
     } catch (error) {
+      // Kafka may have appended some partitions of a request it answered with an error for
+      // another, and kafkajs then rolls back the sequence numbers of all of them: the next
+      // records of an appended partition would be taken for retries of these and answered with
+      // their offsets, never written. A new producer (new id, sequences from 0) cannot collide.
+      this.resetProducer();
       const failure = this.classify(error);
       for (const pending of chunk) this.settle(pending, () => pending.reject(failure));
     }
@@ -256,7 +254,6 @@ export class KafkaPublisher {
   private classify(error: unknown): Error {
     if (error instanceof KafkaUnavailableError || error instanceof KafkaRejectedError) return error;
     const types = protocolErrorTypes(error);
-    if (types.some((t) => PRODUCER_RESET_TYPES.has(t))) this.resetProducer();
     const rejected = types.find((t) => REJECTED_TYPES.has(t));
     if (rejected) return new KafkaRejectedError(`Kafka refused the records: ${rejected}`, error);
     this.logger.warn({ err: error }, 'Kafka publish failed');
@@ -314,6 +311,8 @@ export class KafkaPublisher {
     const producer = this.producer;
     this.producer = undefined;
     this.connecting = undefined;
+    if (producer)
+      this.logger.info('Kafka producer replaced after a failed write (fresh sequence numbers)');
     producer
       ?.disconnect()
       .catch((error: unknown) => this.logger.warn({ err: error }, 'Kafka producer reset failed'));

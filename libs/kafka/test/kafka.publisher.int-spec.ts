@@ -101,6 +101,26 @@ describe('KafkaPublisher', () => {
     expect(published).toEqual({ topic, partition: 2, offset: '0' });
   });
 
+  it('writes the next records of a partition after a refused request that Kafka partly appended', async () => {
+    // Partition 1's part is over the broker's 1 MiB batch limit and refused; partition 0's part
+    // of the same request is appended all the same (as Kafka does). kafkajs then rolls back the
+    // sequence numbers of every partition of the request.
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const big = 'x'.repeat(300 * 1024);
+    const refused = publisher.publish([
+      { ...record(topic, 'small', 'first'), partition: 0 },
+      ...Array.from({ length: 4 }, () => ({ ...record(topic, 'big', big), partition: 1 })),
+    ]);
+    await expect(refused).rejects.toThrow();
+    // The next record of partition 0 must be written, not taken for a retry of the one before
+    // and answered with its offset.
+    const [next] = await publisher.publish([{ ...record(topic, 'small', 'second'), partition: 0 }]);
+    const stored = await collect(broker.brokers, topic, 2);
+    const values = stored.filter((r) => r.partition === 0).map((r) => r.value?.toString());
+    expect(values).toEqual(['first', 'second']);
+    expect(next).toEqual({ topic, partition: 0, offset: '1' });
+  });
+
   it('keeps per-partition order across many concurrent publishes', async () => {
     const topic = await createTestTopic(broker.brokers, { partitions: 4 });
     const calls = Array.from({ length: 40 }, (_, call) =>
