@@ -1,5 +1,5 @@
 import { Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
-import { ApiKeyRepository } from '@herald/store';
+import { ApiKeyRepository, type IdempotencyStore } from '@herald/store';
 import {
   collect,
   createTestConnection,
@@ -8,6 +8,7 @@ import {
   waitFor,
   type RunningBroker,
 } from '@herald/kafka/testing';
+import { INGEST_IDEMPOTENCY } from '../src/ingest/ingest.tokens';
 import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
 // Tests run in order and share one broker and app; each test uses its own event ids.
@@ -168,6 +169,31 @@ describe('idempotency and all-or-nothing', () => {
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
     expect(await topicSize('orders.v1')).toBe(before);
+  });
+
+  it('an event written whose result Redis then fails to record is answered 202 and not written twice', async () => {
+    // Redis refuses the record of the result (as a replica turned read-only would), twice.
+    const store = ingest.app.get<IdempotencyStore<unknown>>(INGEST_IDEMPOTENCY);
+    const failing = jest
+      .spyOn(store, 'completeAll')
+      .mockRejectedValueOnce(new Error('READONLY You can’t write against a read only replica.'))
+      .mockRejectedValueOnce(new Error('READONLY You can’t write against a read only replica.'));
+    try {
+      const before = await topicSize('orders.v1');
+      const first = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+        headers: { 'idempotency-key': 'unrecorded-id' },
+      });
+      expect(first.status).toBe(202);
+      expect(failing).toHaveBeenCalledTimes(2);
+      // The id stays reserved: a retry is told the write is under way, and writes nothing.
+      const again = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+        headers: { 'idempotency-key': 'unrecorded-id' },
+      });
+      expect(again.status).toBe(409);
+      expect(await topicSize('orders.v1')).toBe(before + 1);
+    } finally {
+      failing.mockRestore();
+    }
   });
 
   it('a batch with one invalid event is refused whole, naming the field', async () => {

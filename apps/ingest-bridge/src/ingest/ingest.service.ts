@@ -124,7 +124,10 @@ export class IngestService {
           offset: at.offset,
         };
       });
-      await this.idempotency.completeAll(
+      // Written: from here the reservations are never released (a retry would write the events
+      // again). Recording the results is tried once more; failing that, a retry within the
+      // reservation's lifetime is told the write is under way, and later writes them again.
+      await this.recordResults(
         tenant,
         [...reserved]
           .filter((i) => events[i]!.idGiven)
@@ -149,6 +152,26 @@ export class IngestService {
     for (const [index, event] of events.entries())
       this.metrics.count(event.type, reserved.has(index) ? 'accepted' : 'duplicate');
     return { results: results as IngestResult[], written: reserved.size > 0 };
+  }
+
+  private async recordResults(
+    tenant: string,
+    entries: { eventId: string; result: IngestResult }[],
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.idempotency.completeAll(tenant, entries);
+        return;
+      } catch (error) {
+        if (attempt >= 2) {
+          this.logger.warn(
+            { err: error, tenant, events: entries.length },
+            'events written but their results not recorded for idempotency',
+          );
+          return;
+        }
+      }
+    }
   }
 
   /** Contract, size and permission checks for every event; throws the first kind of problem found. */
