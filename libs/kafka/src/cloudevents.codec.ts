@@ -69,6 +69,11 @@ export function toKafkaHeaders(attributes: CloudEventAttributes): Record<string,
 }
 
 /** Reads and checks the attributes of a binary-mode record. Header names are matched case-insensitively. */
+/** Whether `time` is an RFC 3339 timestamp, as `ce_time` must be. */
+export function isCloudEventTime(time: string): boolean {
+  return RFC3339.test(time) && !Number.isNaN(Date.parse(time));
+}
+
 export function fromKafkaHeaders(headers: Record<string, KafkaHeaderValue>): ParsedCloudEvent {
   const values = new Map<string, string>();
   for (const [name, value] of Object.entries(headers))
@@ -82,7 +87,7 @@ export function fromKafkaHeaders(headers: Record<string, KafkaHeaderValue>): Par
   for (const name of ['id', 'source', 'type', 'time'])
     if (!values.get(`ce_${name}`)) return { ok: false, reason: `missing or empty ce_${name}` };
   const time = values.get('ce_time')!;
-  if (!RFC3339.test(time) || Number.isNaN(Date.parse(time)))
+  if (!isCloudEventTime(time))
     return { ok: false, reason: `ce_time "${time}" is not an RFC 3339 timestamp` };
 
   const attributes: CloudEventAttributes = {

@@ -24,6 +24,7 @@ export {
   CLOUDEVENTS_SPEC_VERSION,
   JSON_CONTENT_TYPE,
   fromKafkaHeaders,
+  isCloudEventTime,
   toKafkaHeaders,
   toStructuredEvent,
   type CloudEventAttributes,

@@ -1,6 +1,8 @@
 import type { ContractRegistry, ContractTopic } from '@herald/contract';
 import {
   HERALD_TOPICS,
+  fromKafkaHeaders,
+  isCloudEventTime,
   toKafkaHeaders,
   type IncomingRecord,
   type OutgoingRecord,
@@ -81,26 +83,27 @@ export function mapSourceRecord(
   const result = contract.validate(type, data);
   if (!result.ok) return deadLetter(`the payload breaks the ${type} schema`, result.errors);
 
-  const time = text(record.headers['ce_time']) ?? new Date(Number(record.timestamp)).toISOString();
+  // An empty or missing attribute takes its default; a time that is not RFC 3339 (`2024-05-01`)
+  // gives way to the record's own timestamp.
+  const given = (name: string) => text(record.headers[name]) || undefined;
+  const time = given('ce_time');
   const traceparent = text(record.headers['traceparent']);
   const subject = text(record.headers['ce_subject']);
   const key = record.key?.toString('utf8') ?? contract.keyOf(type, data) ?? null;
-  return {
-    kind: 'event',
-    record: {
-      topic: eventType.topic,
-      key,
-      value: record.value,
-      headers: toKafkaHeaders({
-        id: text(record.headers['ce_id']) ?? `${record.topic}-${record.partition}-${record.offset}`,
-        source: text(record.headers['ce_source']) ?? eventType.source,
-        type,
-        time: Number.isNaN(Date.parse(time))
-          ? new Date(Number(record.timestamp)).toISOString()
-          : time,
-        ...(subject === undefined ? {} : { subject }),
-        ...(traceparent === undefined ? {} : { traceparent }),
-      }),
-    },
-  };
+  const headers = toKafkaHeaders({
+    id: given('ce_id') ?? `${record.topic}-${record.partition}-${record.offset}`,
+    source: given('ce_source') ?? eventType.source,
+    type,
+    time:
+      time !== undefined && isCloudEventTime(time)
+        ? time
+        : new Date(Number(record.timestamp)).toISOString(),
+    ...(subject === undefined ? {} : { subject }),
+    ...(traceparent === undefined ? {} : { traceparent }),
+  });
+  // What fanout and the streams will read back: a record they would skip goes to the DLQ here.
+  const readBack = fromKafkaHeaders(headers);
+  if (!readBack.ok)
+    return deadLetter(`the CloudEvent attributes are not valid: ${readBack.reason}`);
+  return { kind: 'event', record: { topic: eventType.topic, key, value: record.value, headers } };
 }
