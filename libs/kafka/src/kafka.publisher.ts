@@ -13,7 +13,8 @@ import { KafkaRejectedError, KafkaUnavailableError } from './kafka.errors';
 /** A record to write. `partition` overrides the key-based choice. */
 export interface OutgoingRecord {
   topic: string;
-  key: string | null;
+  /** A string is written as UTF-8; bytes (a bridge carrying a producer's binary key) as they are. */
+  key: string | Buffer | null;
   value: Buffer | string;
   headers: Record<string, string | Buffer>;
   partition?: number;

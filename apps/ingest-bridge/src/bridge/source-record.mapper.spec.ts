@@ -52,6 +52,26 @@ describe('mapSourceRecord', () => {
     }
   });
 
+  it('carries a binary key byte for byte, to the channel and to the dead letters', () => {
+    const key = Buffer.from([0xff, 0x01, 0x80]); // not UTF-8 (a Java LongSerializer's, say)
+    const event = mapSourceRecord(
+      contract,
+      channel(),
+      { ...raw({ ce_type: 'kitchen.order.ready' }), key },
+      new Date().toISOString(),
+    );
+    expect(event.kind).toBe('event');
+    expect(Buffer.compare(event.record.key as Buffer, key)).toBe(0);
+    const letter = mapSourceRecord(
+      contract,
+      channel(),
+      { ...raw({ ce_type: 'kitchen.order.ready' }), key, value: Buffer.from('{not json') },
+      new Date().toISOString(),
+    );
+    expect(letter.kind).toBe('dead-letter');
+    expect(Buffer.compare(letter.record.key as Buffer, key)).toBe(0);
+  });
+
   it('keeps a producer’s valid attributes as they are', () => {
     const mapped = mapSourceRecord(
       contract,

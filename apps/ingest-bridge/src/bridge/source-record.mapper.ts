@@ -55,7 +55,7 @@ export function mapSourceRecord(
       reason,
       record: {
         topic: HERALD_TOPICS.dlqIngest,
-        key: record.key?.toString('utf8') ?? null,
+        key: record.key,
         value: record.value ?? Buffer.alloc(0),
         headers,
       },
@@ -89,7 +89,8 @@ export function mapSourceRecord(
   const time = given('ce_time');
   const traceparent = text(record.headers['traceparent']);
   const subject = text(record.headers['ce_subject']);
-  const key = record.key?.toString('utf8') ?? contract.keyOf(type, data) ?? null;
+  // The producer's key bytes as they are (a binary key must map to the same partition).
+  const key = record.key ?? contract.keyOf(type, data) ?? null;
   const headers = toKafkaHeaders({
     id: given('ce_id') ?? `${record.topic}-${record.partition}-${record.offset}`,
     source: given('ce_source') ?? eventType.source,
