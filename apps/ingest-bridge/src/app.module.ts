@@ -24,7 +24,12 @@ export class AppModule {
         StoreModule.forRoot(config.store, SERVICE),
         KafkaModule.forRoot(config.kafka, SERVICE),
         AuthModule.forRoot(config.auth),
-        IngestModule.forRoot(contract, config.ingest, observability.tracer),
+        IngestModule.forRoot(
+          contract,
+          config.ingest,
+          observability.tracer,
+          config.kafka.publish.timeoutMs,
+        ),
       ],
     };
   }

@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
+import { freePort } from '@herald/test-harness';
 import { ApiKeyRepository, type IdempotencyStore } from '@herald/store';
 import {
   collect,
@@ -9,7 +14,7 @@ import {
   type RunningBroker,
 } from '@herald/kafka/testing';
 import { INGEST_IDEMPOTENCY } from '../src/ingest/ingest.tokens';
-import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
+import { ADMIN_KEY, REPO_ROOT, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
 // Tests run in order and share one broker and app; each test uses its own event ids.
 jest.setTimeout(60_000);
@@ -394,6 +399,64 @@ describe('a broker that is down', () => {
       expect(response.body).toMatchObject({ code: 'ingest.unavailable' });
     } finally {
       await app.stop();
+    }
+  });
+});
+
+describe('a write Kafka confirms only after its deadline', () => {
+  it('keeps its ids reserved, answers 503 saying it may be written, and then the first result', async () => {
+    // The broker as its own process, so it can be stopped (SIGSTOP) with a write in hand.
+    const dir = mkdtempSync(join(tmpdir(), 'herald-stall-'));
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js'),
+        '--port',
+        String(port),
+        '--data',
+        dir,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let logs = '';
+    child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+    const brokers = `127.0.0.1:${port}`;
+    let app: IngestApp | undefined;
+    try {
+      await waitFor(() => logs.includes('"msg":"broker listening"'), { what: 'the broker' });
+      app = await startIngestApp(brokers, { KAFKA_PUBLISH_TIMEOUT_MS: '1500' });
+      const send = () =>
+        post(`${app!.url}/v1/events/order.created`, orderCreated(), {
+          headers: { 'ce-id': 'stalled' },
+        });
+      expect((await post(`${app.url}/v1/events/order.created`, orderCreated())).status).toBe(202);
+
+      child.kill('SIGSTOP');
+      const stalled = await send();
+      expect(stalled.status).toBe(503);
+      expect(stalled.body).toMatchObject({ code: 'ingest.unavailable' });
+      expect(JSON.stringify(stalled.body)).toContain('may still be written');
+      // Still reserved while Kafka may write it: a retry writes nothing.
+      expect((await send()).status).toBe(409);
+      child.kill('SIGCONT');
+
+      // kafkajs's retry lands the write; the id then answers its first result, once.
+      const answered = await waitFor(
+        async () => {
+          const again = await send();
+          return again.status === 200 && again;
+        },
+        { what: 'the id to answer its first result', timeoutMs: 30_000, intervalMs: 250 },
+      );
+      expect(answered.body).toMatchObject({ id: 'stalled', topic: 'orders.v1' });
+      const records = await collect(brokers, 'orders.v1', 2);
+      expect(records.filter((r) => r.headers.ce_id?.toString() === 'stalled')).toHaveLength(1);
+    } finally {
+      child.kill('SIGCONT');
+      await app?.stop();
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

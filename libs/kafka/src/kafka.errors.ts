@@ -2,7 +2,15 @@ import { HeraldError } from '@herald/errors';
 
 /** Kafka could not take a write or answer a request in time (broker down, timeouts). Retry later. */
 export class KafkaUnavailableError extends HeraldError {
-  constructor(message: string, cause?: unknown) {
+  constructor(
+    message: string,
+    cause?: unknown,
+    /**
+     * The deadline passed while the records were already with Kafka: they may still be written.
+     * The publish's `late` callback hears how it ended.
+     */
+    readonly inFlight = false,
+  ) {
     super('kafka.unavailable', message, { retryable: true, cause });
   }
 }

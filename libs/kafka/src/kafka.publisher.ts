@@ -32,6 +32,11 @@ export type PublishOptions = KafkaConfig['publish'] & {
   maxInFlightFlushes?: number;
 };
 
+/** How a publish whose deadline passed while Kafka had its records ended after all. */
+export type LateOutcome =
+  | { readonly ok: true; readonly published: PublishedRecord[] }
+  | { readonly ok: false; readonly error: Error };
+
 interface PendingPublish {
   records: OutgoingRecord[];
   messages: Message[];
@@ -40,6 +45,7 @@ interface PendingPublish {
   timer: NodeJS.Timeout;
   resolve(published: PublishedRecord[]): void;
   reject(error: Error): void;
+  late?: (outcome: LateOutcome) => void;
 }
 
 // Broker answers that mean the request itself is wrong; every other failure is availability.
@@ -92,8 +98,13 @@ export class KafkaPublisher {
    * Writes `records` and resolves with where each landed, in the same order. Rejects with
    * `KafkaUnavailableError` (retryable) when Kafka does not acknowledge within `timeoutMs`, or
    * `KafkaRejectedError` when Kafka refuses the records themselves. Never resolves partly.
+   * When the deadline passes while Kafka already has the request (`KafkaUnavailableError` with
+   * `inFlight`), `late` hears later whether the records were written after all.
    */
-  publish(records: readonly OutgoingRecord[]): Promise<PublishedRecord[]> {
+  publish(
+    records: readonly OutgoingRecord[],
+    options: { late?: (outcome: LateOutcome) => void } = {},
+  ): Promise<PublishedRecord[]> {
     if (records.length === 0) return Promise.resolve([]);
     if (this.closed)
       return Promise.reject(new KafkaUnavailableError('the Kafka publisher is closed'));
@@ -105,19 +116,25 @@ export class KafkaPublisher {
         bytes: messages.reduce((sum, m) => sum + messageBytes(m), 0),
         settled: false,
         timer: setTimeout(() => {
+          // Not yet handed to kafkajs: dropped, so it is never written after we said it failed.
+          const index = this.queue.indexOf(pending);
+          if (index >= 0) this.queue.splice(index, 1);
+          const inFlight = index < 0;
           this.settle(pending, () =>
             reject(
               new KafkaUnavailableError(
-                `Kafka did not acknowledge the write within ${this.options.timeoutMs} ms`,
+                inFlight
+                  ? `Kafka did not acknowledge the write within ${this.options.timeoutMs} ms; it may still be written`
+                  : `Kafka did not take the write within ${this.options.timeoutMs} ms; it was not sent`,
+                undefined,
+                inFlight,
               ),
             ),
           );
-          // Not yet handed to kafkajs: drop it so it is never written after we said it failed.
-          const index = this.queue.indexOf(pending);
-          if (index >= 0) this.queue.splice(index, 1);
         }, this.options.timeoutMs),
         resolve,
         reject,
+        ...(options.late ? { late: options.late } : {}),
       };
       this.queue.push(pending);
       this.scheduleFlush();
@@ -202,7 +219,8 @@ export class KafkaPublisher {
             offset: offsets.get(message)!,
           };
         });
-        this.settle(pending, () => pending.resolve(published));
+        if (pending.settled) pending.late?.({ ok: true, published });
+        else this.settle(pending, () => pending.resolve(published));
       }
     } catch (error) {
       // Kafka may have appended some partitions of a request it answered with an error for
@@ -211,7 +229,9 @@ export class KafkaPublisher {
       // their offsets, never written. A new producer (new id, sequences from 0) cannot collide.
       this.resetProducer();
       const failure = this.classify(error);
-      for (const pending of chunk) this.settle(pending, () => pending.reject(failure));
+      for (const pending of chunk)
+        if (pending.settled) pending.late?.({ ok: false, error: failure });
+        else this.settle(pending, () => pending.reject(failure));
     }
   }
 

@@ -58,11 +58,18 @@ export class IngestRateLimitedError extends HeraldError {
 }
 
 export class IngestUnavailableError extends HeraldError {
-  constructor(retryAfterSeconds: number, cause: unknown) {
-    super('ingest.unavailable', 'Kafka cannot take the write right now; nothing was written', {
-      retryable: true,
-      retryAfterSeconds,
-      cause,
-    });
+  constructor(
+    retryAfterSeconds: number,
+    cause: unknown,
+    /** Kafka had the write when its deadline passed: it may still land (the ids stay reserved). */
+    readonly mayBeWritten = false,
+  ) {
+    super(
+      'ingest.unavailable',
+      mayBeWritten
+        ? 'Kafka did not confirm the write in time; it may still be written. Retry with the same ids: they answer the first result once it is confirmed'
+        : 'Kafka cannot take the write right now; nothing was written',
+      { retryable: true, retryAfterSeconds, cause },
+    );
   }
 }

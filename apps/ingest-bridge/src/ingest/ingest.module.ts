@@ -14,7 +14,13 @@ import { RateLimiter } from './rate-limiter';
 /** HTTP ingest and the source-topic bridge, sharing one contract and KafkaModule's publisher. */
 @Module({})
 export class IngestModule {
-  static forRoot(contract: ContractRegistry, config: IngestConfig, tracer: Tracer): DynamicModule {
+  static forRoot(
+    contract: ContractRegistry,
+    config: IngestConfig,
+    tracer: Tracer,
+    /** The publish deadline (`KAFKA_PUBLISH_TIMEOUT_MS`); reservations outlive kafkajs's retries after it. */
+    publishTimeoutMs: number,
+  ): DynamicModule {
     return {
       module: IngestModule,
       controllers: [EventsController],
@@ -26,7 +32,7 @@ export class IngestModule {
           provide: INGEST_IDEMPOTENCY,
           inject: [RedisConnection, STORE_KEYS],
           useFactory: (redis: RedisConnection, keys: StoreKeys) =>
-            new IdempotencyStore(redis, keys),
+            new IdempotencyStore(redis, keys, undefined, reservationLifetimeMs(publishTimeoutMs)),
         },
         {
           provide: IngestMetrics,
@@ -48,4 +54,13 @@ export class IngestModule {
       ],
     };
   }
+}
+
+/**
+ * How long an id stays reserved if its request never finishes it: past a write that missed its
+ * deadline, kafkajs may still be retrying it for about four times that long, and the id must
+ * stay reserved until it reports how the write ended.
+ */
+export function reservationLifetimeMs(publishTimeoutMs: number): number {
+  return Math.max(30_000, 10 * publishTimeoutMs);
 }

@@ -4,8 +4,11 @@ import type { ContractRegistry } from '@herald/contract';
 import {
   KafkaPublisher,
   KafkaRejectedError,
+  KafkaUnavailableError,
   toKafkaHeaders,
+  type LateOutcome,
   type OutgoingRecord,
+  type PublishedRecord,
 } from '@herald/kafka';
 import { LOGGER, parseTraceparent, Tracer, type Logger, type Span } from '@herald/observability';
 import type { IdempotencyStore } from '@herald/store';
@@ -109,38 +112,55 @@ export class IngestService {
 
       // Request order, so events with one key are written in the order the producer sent them.
       const writeOrder = [...reserved].sort((a, b) => a - b);
+      const resultsOf = (published: PublishedRecord[]) =>
+        writeOrder.map((index, i): [number, IngestResult] => {
+          const event = events[index]!;
+          const at = published[i]!;
+          return [
+            index,
+            {
+              id: event.id,
+              type: event.type,
+              topic: at.topic,
+              partition: at.partition,
+              offset: at.offset,
+            },
+          ];
+        });
+      const reservedIds = (written: [number, IngestResult][]) =>
+        written
+          .filter(([index]) => events[index]!.idGiven)
+          .map(([index, result]) => ({ eventId: events[index]!.id, result }));
       const published = await this.publish(
         span,
         writeOrder.map((index) => events[index]!),
+        // The deadline passed while Kafka had the write: its ids stay reserved until it ends.
+        (outcome) => {
+          if (outcome.ok) {
+            this.logger.info(
+              { tenant, events: writeOrder.length },
+              'write confirmed after its deadline; results recorded for idempotency',
+            );
+            void this.recordResults(tenant, reservedIds(resultsOf(outcome.published)));
+          } else {
+            this.logger.info(
+              { tenant, events: writeOrder.length },
+              'write failed after its deadline; ids released',
+            );
+            void this.release(tenant, events, reserved);
+          }
+        },
       );
-      writeOrder.forEach((index, i) => {
-        const event = events[index]!;
-        const at = published[i]!;
-        results[index] = {
-          id: event.id,
-          type: event.type,
-          topic: at.topic,
-          partition: at.partition,
-          offset: at.offset,
-        };
-      });
+      const written = resultsOf(published);
+      for (const [index, result] of written) results[index] = result;
       // Written: from here the reservations are never released (a retry would write the events
       // again). Recording the results is tried once more; failing that, a retry within the
       // reservation's lifetime is told the write is under way, and later writes them again.
-      await this.recordResults(
-        tenant,
-        [...reserved]
-          .filter((i) => events[i]!.idGiven)
-          .map((i) => ({ eventId: events[i]!.id, result: results[i]! })),
-      );
+      await this.recordResults(tenant, reservedIds(written));
     } catch (error) {
-      await Promise.all(
-        [...reserved]
-          .filter((i) => events[i]!.idGiven)
-          .map((i) => this.idempotency.release(tenant, events[i]!.id)),
-      ).catch((releaseError: unknown) =>
-        this.logger.warn({ err: releaseError }, 'could not release idempotency reservations'),
-      );
+      // Kafka may still write it: the ids stay reserved until the late outcome settles them.
+      if (error instanceof IngestUnavailableError && error.mayBeWritten) throw error;
+      await this.release(tenant, events, reserved);
       if (error instanceof EventInFlightError) this.countAll(events, 'conflict');
       throw error;
     }
@@ -152,6 +172,21 @@ export class IngestService {
     for (const [index, event] of events.entries())
       this.metrics.count(event.type, reserved.has(index) ? 'accepted' : 'duplicate');
     return { results: results as IngestResult[], written: reserved.size > 0 };
+  }
+
+  /** Frees the ids this request reserved (nothing of it was written). */
+  private async release(
+    tenant: string,
+    events: IncomingEvent[],
+    reserved: ReadonlySet<number>,
+  ): Promise<void> {
+    await Promise.all(
+      [...reserved]
+        .filter((i) => events[i]!.idGiven)
+        .map((i) => this.idempotency.release(tenant, events[i]!.id)),
+    ).catch((releaseError: unknown) =>
+      this.logger.warn({ err: releaseError }, 'could not release idempotency reservations'),
+    );
   }
 
   private async recordResults(
@@ -219,7 +254,7 @@ export class IngestService {
     }
   }
 
-  private async publish(span: Span, events: IncomingEvent[]) {
+  private async publish(span: Span, events: IncomingEvent[], late: (outcome: LateOutcome) => void) {
     const records: OutgoingRecord[] = events.map((event) => {
       const type = this.contract.get(event.type)!;
       const traceparent = traceparentFor(event, span);
@@ -239,7 +274,7 @@ export class IngestService {
       };
     });
     try {
-      return await this.publisher.publish(records);
+      return await this.publisher.publish(records, { late });
     } catch (error) {
       if (error instanceof KafkaRejectedError) {
         this.countAll(events, 'invalid');
@@ -247,9 +282,13 @@ export class IngestService {
           { pointer: '', message: error.message },
         ]);
       }
+      const inFlight = error instanceof KafkaUnavailableError && error.inFlight;
       this.countAll(events, 'unavailable');
-      this.logger.warn({ err: error, events: events.length }, 'Kafka could not take the write');
-      throw new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error);
+      this.logger.warn(
+        { err: error, events: events.length, mayBeWritten: inFlight },
+        'Kafka could not take the write',
+      );
+      throw new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error, inFlight);
     }
   }
 
