@@ -1,20 +1,19 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
-import { freePort } from '@herald/test-harness';
 import { ApiKeyRepository, type IdempotencyStore } from '@herald/store';
 import {
   collect,
   createTestConnection,
   createTestTopic,
+  startBrokerProcess,
   startTestBroker,
   waitFor,
   type RunningBroker,
 } from '@herald/kafka/testing';
 import { INGEST_IDEMPOTENCY } from '../src/ingest/ingest.tokens';
-import { ADMIN_KEY, REPO_ROOT, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
+import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
 // Tests run in order and share one broker and app; each test uses its own event ids.
 jest.setTimeout(60_000);
@@ -407,24 +406,10 @@ describe('a write Kafka confirms only after its deadline', () => {
   it('keeps its ids reserved, answers 503 saying it may be written, and then the first result', async () => {
     // The broker as its own process, so it can be stopped (SIGSTOP) with a write in hand.
     const dir = mkdtempSync(join(tmpdir(), 'herald-stall-'));
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js'),
-        '--port',
-        String(port),
-        '--data',
-        dir,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let logs = '';
-    child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-    const brokers = `127.0.0.1:${port}`;
+    const broker = await startBrokerProcess(dir);
+    const { brokers, child } = broker;
     let app: IngestApp | undefined;
     try {
-      await waitFor(() => logs.includes('"msg":"broker listening"'), { what: 'the broker' });
       app = await startIngestApp(brokers, { KAFKA_PUBLISH_TIMEOUT_MS: '1500' });
       const send = () =>
         post(`${app!.url}/v1/events/order.created`, orderCreated(), {
@@ -455,7 +440,7 @@ describe('a write Kafka confirms only after its deadline', () => {
     } finally {
       child.kill('SIGCONT');
       await app?.stop();
-      child.kill('SIGKILL');
+      await broker.kill();
       rmSync(dir, { recursive: true, force: true });
     }
   });

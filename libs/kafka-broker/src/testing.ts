@@ -1,5 +1,8 @@
 // Test kit: one broker per test file on a free port, plus small helpers for naming and waiting.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { startBroker, type RunningBroker } from './broker';
 import type { BrokerOptions } from './broker.options';
 import { createJsonLogger, silentLogger, type BrokerLogger } from './broker.logger';
@@ -41,4 +44,63 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** The broker CLI running as a child process (tests that stop, freeze or kill it). */
+export interface BrokerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly brokers: string;
+  /** Everything it logged so far (JSON lines). */
+  logs(): string;
+  /** SIGKILL, then waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Starts `herald-broker` on `port` (default: a free one) with its data in `dataDir`. */
+export async function startBrokerProcess(
+  dataDir: string,
+  { port, timeoutMs = 30_000 }: { port?: number; timeoutMs?: number } = {},
+): Promise<BrokerProcess> {
+  const listenOn = port ?? (await freePort());
+  const child = spawn(
+    process.execPath,
+    [join(__dirname, '../bin/herald-broker.js'), '--port', String(listenOn), '--data', dataDir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let logs = '';
+  child.stderr?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`the broker exited early:\n${logs}`);
+      return logs.includes('"msg":"broker listening"');
+    },
+    { timeoutMs, what: `the broker on port ${listenOn}` },
+  );
+  return {
+    child,
+    port: listenOn,
+    brokers: `127.0.0.1:${listenOn}`,
+    logs: () => logs,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A port the kernel says is free right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
 }

@@ -1,7 +1,7 @@
 // Runs the broker CLI as a child process, for tests that kill it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../src/testing';
 
 const CLI = join(__dirname, '../bin/herald-broker.js');
 
@@ -12,21 +12,6 @@ export interface BrokerProcess {
   /** Everything the broker logged (JSON lines). */
   logs: () => string;
   exited: Promise<number | null>;
-}
-
-/** A port the kernel says is free right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** Starts `herald-broker` and resolves once it logs that it is listening. */
@@ -58,3 +43,5 @@ export function startBrokerProcess(
     });
   });
 }
+
+export { freePort };

@@ -1,13 +1,18 @@
 // Test kit for projects that talk to Kafka: a broker, unique topics, reading records back.
 import pino from 'pino';
-import { startTestBroker, uniqueName, waitFor } from '@herald/kafka-broker/testing';
+import {
+  startBrokerProcess,
+  startTestBroker,
+  uniqueName,
+  waitFor,
+} from '@herald/kafka-broker/testing';
 import { ConsumerRunner, type IncomingRecord } from './consumer.runner';
 import type { KafkaConfig } from './kafka.config';
 import { KafkaConnection } from './kafka.connection';
 import { TopicProvisioner } from './topic.provisioner';
 
-export { startTestBroker, uniqueName, waitFor };
-export type { RunningBroker } from '@herald/kafka-broker/testing';
+export { startBrokerProcess, startTestBroker, uniqueName, waitFor };
+export type { BrokerProcess, RunningBroker } from '@herald/kafka-broker/testing';
 
 /** Kafka settings for tests: the given broker, short deadlines so failures show quickly. */
 export function testKafkaConfig(brokers: string): KafkaConfig {
