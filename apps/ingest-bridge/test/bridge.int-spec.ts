@@ -160,6 +160,7 @@ describe('the source-topic bridge', () => {
 describe('the bridge killed with SIGKILL mid-stream', () => {
   let broker: RunningBroker;
   let child: ChildProcess | undefined;
+  const bridgeLogs: { name: string; lines: string[] }[] = [];
 
   beforeAll(async () => {
     broker = await startTestBroker();
@@ -184,13 +185,28 @@ describe('the bridge killed with SIGKILL mid-stream', () => {
           INGEST_BRIDGE_PORT: String(port),
           HOST: '127.0.0.1',
           HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
-          LOG_LEVEL: 'warn',
+          LOG_LEVEL: 'info',
           // The killed instance's partitions move once its session lapses; keep that short here.
           HERALD_BRIDGE_SESSION_TIMEOUT_MS: '6000',
         },
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    // Kept for the failure message: why a bridge did not catch up.
+    const name = `bridge ${bridgeLogs.length + 1}`;
+    bridgeLogs.push({ name, lines: [] });
+    const lines = bridgeLogs[bridgeLogs.length - 1]!.lines;
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        const info = line.includes('"level":"info"');
+        // Warnings and errors, and the info lines about the group and the bridge.
+        if (line && (!info || /"msg":"[^"]*(rebalanc|consuming|crash|retry|bridge)/i.test(line)))
+          lines.push(line.slice(0, 400));
+      }
+      if (lines.length > 400) lines.splice(0, lines.length - 400);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
     await waitFor(
       async () =>
         (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status ===
@@ -216,15 +232,26 @@ describe('the bridge killed with SIGKILL mid-stream', () => {
     await producing;
     child = await startBridgeProcess();
 
+    let seen = { size: 0, distinct: 0 };
     const all = await waitFor(
       async () => {
         const size = await topicSize(broker.brokers, CHANNEL);
+        seen = { size, distinct: seen.distinct };
         if (size < 5000) return undefined;
         const read = await collect(broker.brokers, CHANNEL, size, { timeoutMs: 30_000 });
-        return new Set(read.map(idNumber)).size === 5000 ? read : undefined;
+        seen = { size, distinct: new Set(read.map(idNumber)).size };
+        return seen.distinct === 5000 ? read : undefined;
       },
-      { timeoutMs: 150_000, intervalMs: 500, what: 'all 5000 records republished' },
-    );
+      { timeoutMs: 200_000, intervalMs: 500, what: 'all 5000 records republished' },
+    ).catch((error: unknown) => {
+      // What the bridges said, to tell a stalled group from lost records.
+      process.stdout.write(
+        `bridge SIGKILL test stalled: ${JSON.stringify(seen)} on ${CHANNEL}\n${bridgeLogs
+          .map(({ name, lines }) => `--- ${name}\n${lines.slice(-60).join('\n')}`)
+          .join('\n')}\n`,
+      );
+      throw error;
+    });
     expect(orderViolations(byPartitionThenOffset(all))).toBe(0);
     const duplicates = all.length - 5000;
     process.stdout.write(
