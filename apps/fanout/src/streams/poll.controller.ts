@@ -67,15 +67,9 @@ export class PollController {
     const point = await this.streams.startPoint(plan.start);
     return new Promise<PollAnswer>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      let answered = false;
-      const finish = (cursor: string): void => {
-        if (answered) return;
-        answered = true;
-        clearTimeout(timer);
-        resolve({ events: sink.events, cursor });
-      };
-      // Ends the connection; its sink's `ended` answers (also when the server ends it first:
-      // a shutdown or a failed catch-up answer with what was read so far and where to go on).
+      // Ends the connection; its sink's `ended` answers, once (a connection ends once), also
+      // when the server ends it first: a shutdown or a failed catch-up answer with what was
+      // read so far and where to go on.
       const answer = (): void => connection.end('done');
       const sink = new PollSink(limit, {
         // The first event answers on the next turn, so everything already at hand goes with it.
@@ -84,7 +78,10 @@ export class PollController {
         atRest: () => {
           if (waitSeconds === 0) setImmediate(answer);
         },
-        ended: (_reason, cursor) => finish(cursor),
+        ended: (_reason, cursor) => {
+          clearTimeout(timer);
+          resolve({ events: sink.events, cursor });
+        },
       });
       const connection = this.streams.open(sink, plan.selection, point, owner);
       if (sink.events.length > 0) setImmediate(answer);
