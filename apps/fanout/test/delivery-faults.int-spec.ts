@@ -1,16 +1,14 @@
 // At least once under faults, with everything a separate process: the broker (file-backed CLI),
 // Redis (append-only), and fanout (killed with SIGKILL and started again).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWebhookReceiver, type WebhookReceiver } from '@herald/delivery/testing';
+import { startBrokerProcess, type BrokerProcess } from '@herald/kafka/testing';
 import { backfillRange, type NewSubscription } from '@herald/store';
 import { freePort, startRedisServer } from '@herald/test-harness';
 import {
   EventPublisher,
-  REPO_ROOT,
   createSubscription,
   newFanoutEnv,
   orderEvents,
@@ -31,43 +29,6 @@ const FANOUT_ENV = {
   HERALD_DELIVERY_CLAIM_LEASE_MS: '6000',
   KAFKA_PUBLISH_TIMEOUT_MS: '5000',
 };
-
-interface BrokerProcess {
-  readonly brokers: string;
-  stop(): Promise<void>;
-}
-
-async function startBrokerProcess(port: number, dir: string): Promise<BrokerProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js'),
-      '--port',
-      String(port),
-      '--data',
-      dir,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const accepts = () =>
-    new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-  await waitFor(accepts, { timeoutMs: 20_000, what: `the broker on ${port}` });
-  return {
-    brokers: `127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /**
  * A receiver for one subscription that checks order per key as it goes: an event arriving while
@@ -175,7 +136,7 @@ describe('at least once under faults (separate processes)', () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-faults-'));
     brokerPort = await freePort();
     redisPort = await freePort();
-    broker = await startBrokerProcess(brokerPort, join(dir, 'kafka'));
+    broker = await startBrokerProcess(join(dir, 'kafka'), { port: brokerPort });
     redis = await startRedisServer({ port: redisPort, dir: join(dir, 'redis'), appendOnly: true });
   }, 60_000);
 
@@ -235,7 +196,7 @@ describe('at least once under faults (separate processes)', () => {
       },
       6: async () => {
         await broker.stop();
-        broker = await startBrokerProcess(brokerPort, join(dir, 'kafka'));
+        broker = await startBrokerProcess(join(dir, 'kafka'), { port: brokerPort });
       },
       9: async () => {
         await current.kill('SIGKILL');

@@ -440,7 +440,7 @@ describe('a write Kafka confirms only after its deadline', () => {
     } finally {
       child.kill('SIGCONT');
       await app?.stop();
-      await broker.kill();
+      await broker.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

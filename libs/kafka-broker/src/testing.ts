@@ -1,8 +1,8 @@
 // Test kit: one broker per test file on a free port, plus small helpers for naming and waiting.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '@herald/test-harness';
 import { startBroker, type RunningBroker } from './broker';
 import type { BrokerOptions } from './broker.options';
 import { createJsonLogger, silentLogger, type BrokerLogger } from './broker.logger';
@@ -46,18 +46,23 @@ export async function waitFor<T>(
   }
 }
 
-/** The broker CLI running as a child process (tests that stop, freeze or kill it). */
+/** The broker CLI running as a child process (tests that stop, freeze, kill or restart it). */
 export interface BrokerProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly brokers: string;
   /** Everything it logged so far (JSON lines). */
   logs(): string;
-  /** SIGKILL, then waits for the exit. */
-  kill(): Promise<void>;
+  /** Resolves with the exit code once the process has ended. */
+  readonly exited: Promise<number | null>;
+  /** Sends `signal` (SIGTERM: a clean stop) unless it has ended, then waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `herald-broker` on `port` (default: a free one) with its data in `dataDir`. */
+/**
+ * Starts `herald-broker` with its data in `dataDir`, on `port` (default: a free one; pass the
+ * same port to start it again on the same data), and resolves once it is listening.
+ */
 export async function startBrokerProcess(
   dataDir: string,
   { port, timeoutMs = 30_000 }: { port?: number; timeoutMs?: number } = {},
@@ -70,37 +75,28 @@ export async function startBrokerProcess(
   );
   let logs = '';
   child.stderr?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`the broker exited early:\n${logs}`);
-      return logs.includes('"msg":"broker listening"');
-    },
-    { timeoutMs, what: `the broker on port ${listenOn}` },
-  );
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  try {
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`the broker exited early:\n${logs}`);
+        return logs.includes('"msg":"broker listening"');
+      },
+      { timeoutMs, what: `the broker on port ${listenOn}` },
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
   return {
     child,
     port: listenOn,
     brokers: `127.0.0.1:${listenOn}`,
     logs: () => logs,
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
   };
-}
-
-/** A port the kernel says is free right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { waitFor } from '../src/testing';
-import { freePort, startBrokerProcess, type BrokerProcess } from './broker-process';
+import { freePort } from '@herald/test-harness';
+import { startBrokerProcess, waitFor, type BrokerProcess } from '../src/testing';
 
 const TOTAL = 100_000;
 const PER_SEND = 1_000;
@@ -23,10 +23,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGTERM');
-    await running.exited;
-  }
+  await running?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -48,7 +45,7 @@ function messages(from: number, count: number) {
 
 it('keeps every acknowledged record, once and in order, and committed offsets across SIGKILL', async () => {
   const port = await freePort();
-  const first = await startBrokerProcess(['--data', dataDir], port);
+  const first = await startBrokerProcess(dataDir, { port });
   running = first;
   // No retries before the crash: a send the kill interrupts must fail, not be retried later.
   const kafka = client(first.brokers, 0);
@@ -91,7 +88,7 @@ it('keeps every acknowledged record, once and in order, and committed offsets ac
   await producer.disconnect().catch(() => undefined);
   expect(killed).toBe(true);
 
-  const second = await startBrokerProcess(['--data', dataDir], port);
+  const second = await startBrokerProcess(dataDir, { port });
   running = second;
   const after = client(second.brokers);
   const producer2 = after.producer();
