@@ -404,4 +404,65 @@ describe('webhook delivery', () => {
     expect(failed).toMatchObject({ status: 'failed' });
     expect(failed.error).toMatch(/cursor is not valid/);
   });
+  it('runs a replay and a redrive while another subscription’s long replay waits on its endpoint', async () => {
+    const slow = await receiver();
+    const quick = await receiver();
+    const failing = await receiver(scripted({ '/dlq': [{ status: 500 }] }));
+    const slowSub = await createSubscription(store, slow.url, { types: ['order.created'] });
+    const quickSub = await createSubscription(store, quick.url, { types: ['order.created'] });
+    const deadSub = await createSubscription(store, `${failing.url}/dlq`, {
+      types: ['order.created'],
+      retry: { schedule: ['100ms'] },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const from = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const batch = orderEvents(20, 4, 'held');
+    await events.publish(batch);
+    await slow.waitFor(20);
+    await quick.waitFor(20);
+    await waitFor(
+      async () =>
+        (await store.deadLetters.list(deadSub.subscription.id, { limit: 50 })).items.length === 20,
+      { what: 'the failing subscription’s dead letters' },
+    );
+
+    // The slow subscription's endpoint now hangs: its replay cannot end before its requests time out.
+    slow.respondWith(() => 'hang');
+    const long = await store.replays.request({
+      subscriptionId: slowSub.subscription.id,
+      tenant: 'acme',
+      from: { time: from.toISOString() },
+      to: null,
+    });
+    await waitFor(async () => (await store.replays.get(long.id))?.status === 'running', {
+      what: 'the long replay to start',
+    });
+    const short = await store.replays.request({
+      subscriptionId: quickSub.subscription.id,
+      tenant: 'acme',
+      from: { time: from.toISOString() },
+      to: null,
+    });
+    failing.respondWith(() => ({ status: 204 }));
+    await store.deadLetters.requestRedrive({
+      subscriptionId: deadSub.subscription.id,
+      tenant: 'acme',
+      ids: null,
+    });
+
+    await waitFor(async () => (await store.replays.get(short.id))?.status === 'completed', {
+      what: 'the other subscription’s replay',
+      timeoutMs: 10_000,
+    });
+    const redelivered = await failing.waitFor(60, 10_000);
+    expect(new Set(webhookIds(redelivered.slice(40)))).toEqual(new Set(batch.map((e) => e.id)));
+    const replayed = quick.received.filter((r) => r.headers['herald-replay'] === 'true');
+    expect(new Set(webhookIds(replayed))).toEqual(new Set(batch.map((e) => e.id)));
+    // All of that while the long one still runs, its requests hanging.
+    expect((await store.replays.get(long.id))?.status).toBe('running');
+    expect(
+      slow.received.filter((r) => r.headers['herald-replay'] === 'true').length,
+    ).toBeGreaterThan(0);
+  });
 });

@@ -70,6 +70,7 @@ export {
 export {
   ReplayRepository,
   REPLAY_LEASE_MS,
+  DEFAULT_REPLAYS_PER_TENANT,
   FINAL_REPLAY_STATUSES,
   backfillRange,
   isBackfill,

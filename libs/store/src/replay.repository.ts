@@ -120,20 +120,47 @@ return { ARGV[2], 1 }`;
 // KEYS: queue, claimed list. ARGV: replay hash key prefix, startedAt, lease end (ms).
 // Moves the oldest queued replay to the claimed list and marks it running under a lease, in one
 // step: a claimed replay always has a lease, so a take-over never mistakes a fresh claim.
+/**
+ * KEYS queue, claimed list; ARGV hash prefix, startedAt, leaseUntil, per-tenant limit, how far
+ * into the queue to look. The oldest queued replay whose subscription has none running and whose
+ * tenant has fewer than the limit running (across all instances: the claimed list) is moved to
+ * the claimed list and marked running. Entries whose hash is gone are dropped.
+ */
 const CLAIM_SCRIPT = `
-while true do
-  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-  if not id then return false end
-  local hash = ARGV[1] .. id
-  if redis.call('EXISTS', hash) == 1 then
-    redis.call('HSET', hash, 'status', 'running', 'startedAt', ARGV[2], 'leaseUntil', ARGV[3])
+local function owner(id)
+  local request = redis.call('HGET', ARGV[1] .. id, 'request')
+  if not request then return nil end
+  local ok, decoded = pcall(cjson.decode, request)
+  if not ok or type(decoded) ~= 'table' then return nil end
+  return decoded
+end
+local busy, running = {}, {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  local request = owner(id)
+  if request then
+    busy[tostring(request['subscriptionId'])] = true
+    local tenant = tostring(request['tenant'])
+    running[tenant] = (running[tenant] or 0) + 1
+  end
+end
+local limit = tonumber(ARGV[4])
+local queued = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[5]), -1)
+for i = #queued, 1, -1 do
+  local id = queued[i]
+  local request = owner(id)
+  if not request then
+    redis.call('LREM', KEYS[1], 0, id)
+  elseif not busy[tostring(request['subscriptionId'])]
+    and (running[tostring(request['tenant'])] or 0) < limit then
+    redis.call('LREM', KEYS[1], -1, id)
+    redis.call('LPUSH', KEYS[2], id)
+    redis.call('HSET', ARGV[1] .. id, 'status', 'running', 'startedAt', ARGV[2],
+      'leaseUntil', ARGV[3])
     return id
   end
-  redis.call('LREM', KEYS[2], 0, id)
-end`;
+end
+return false`;
 
-// A replay put back in the queue runs again from its start: status `requested`, counters reset,
-// `restarts` counted (its first run's end offsets stay, see `firstEnds`).
 const RESET_LUA = `
   redis.call('HSET', hash, 'status', 'requested', 'scanned', 0, 'matched', 0,
     'delivered', 0, 'deadLettered', 0)
@@ -155,6 +182,12 @@ return 1`;
 
 /** How long a claim holds without renewal; the engine renews it every few seconds. */
 export const REPLAY_LEASE_MS = 30_000;
+
+/** Replays of one tenant running at once across all instances, unless configured otherwise. */
+export const DEFAULT_REPLAYS_PER_TENANT = 2;
+
+/** How many of the oldest queued replays a claim looks at for one it may run. */
+const CLAIM_LOOKAHEAD = 1000;
 
 /**
  * Replay requests and their progress: one hash per replay (the request, status, times and
@@ -261,11 +294,17 @@ export class ReplayRepository {
   }
 
   /**
-   * Takes the oldest queued replay for this engine instance (moved atomically to the claimed
+   * Takes the oldest queued replay this engine instance may run (moved atomically to the claimed
    * list, so two instances never run the same one) and marks it running under a lease of
-   * `leaseMs`, which the engine renews while it works; null when none waits.
+   * `leaseMs`, which the engine renews while it works; null when none waits or may run yet.
+   * Across all instances a subscription runs one replay at a time and a tenant at most
+   * `perTenant`: the others wait in the queue, so neither a subscription's long replay (a slow
+   * endpoint, a low `maxPerSecond`) nor one tenant's many replays hold up everyone else's.
    */
-  async claim(leaseMs = REPLAY_LEASE_MS): Promise<Replay | null> {
+  async claim(
+    leaseMs = REPLAY_LEASE_MS,
+    perTenant = DEFAULT_REPLAYS_PER_TENANT,
+  ): Promise<Replay | null> {
     const id = (await this.redis.client.eval(
       CLAIM_SCRIPT,
       2,
@@ -274,6 +313,8 @@ export class ReplayRepository {
       this.keys.replay(''),
       new Date().toISOString(),
       Date.now() + leaseMs,
+      perTenant,
+      CLAIM_LOOKAHEAD,
     )) as string | null;
     return id ? this.get(id) : null;
   }

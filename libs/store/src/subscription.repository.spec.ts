@@ -434,10 +434,46 @@ describe('delivery engine records (real Redis)', () => {
     expect(await replays.handBack(first.id)).toBe(false);
     // At the front: it runs before the one that was waiting.
     expect((await replays.claim())?.id).toBe(first.id);
-    expect((await replays.claim())?.id).toBe(waiting.id);
+    // One replay of a subscription at a time: the other waits until the first has ended.
+    expect(await replays.claim()).toBeNull();
     await replays.finish(first.id, { status: 'completed' });
+    expect((await replays.claim())?.id).toBe(waiting.id);
+    await replays.finish(waiting.id, { status: 'completed' });
     expect(await replays.handBack(first.id)).toBe(false);
     expect((await replays.get(first.id))?.status).toBe('completed');
+  });
+
+  it('runs one replay a subscription and a few a tenant at once, the oldest that may run first', async () => {
+    const replays = new ReplayRepository(store.redis, store.keys);
+    const ask = (subscriptionId: string, tenant: string) =>
+      replays.request({ subscriptionId, tenant, from: { time: '2025-01-01T00:00:00Z' }, to: null });
+    const slow = await ask('sub_slow', 'busy');
+    const slowAgain = await ask('sub_slow', 'busy');
+    const second = await ask('sub_b2', 'busy');
+    const third = await ask('sub_b3', 'busy');
+    const other = await ask('sub_other', 'quiet');
+    // Claims race as two instances would make them; each replay goes to exactly one.
+    const claimed = await Promise.all([1, 2, 3, 4, 5].map(() => replays.claim(30_000, 2)));
+    const ids = claimed.map((replay) => replay?.id).filter((id) => id !== undefined);
+    // sub_slow's second replay waits for its first; tenant "busy" has two running, so its third
+    // subscription waits too; tenant "quiet" is not held up by either.
+    expect(ids.sort()).toEqual([slow.id, second.id, other.id].sort());
+    expect((await replays.get(slowAgain.id))?.status).toBe('requested');
+    expect((await replays.get(third.id))?.status).toBe('requested');
+    // One of the tenant's ends: its oldest waiting replay that may run goes next (not
+    // sub_slow's second one, whose subscription still runs a replay).
+    await replays.finish(second.id, { status: 'completed' });
+    expect((await replays.claim(30_000, 2))?.id).toBe(third.id);
+    expect(await replays.claim(30_000, 2)).toBeNull();
+    await replays.finish(slow.id, { status: 'completed' });
+    await replays.finish(third.id, { status: 'completed' });
+    expect((await replays.claim(30_000, 2))?.id).toBe(slowAgain.id);
+    // A replay whose record is gone (its subscription was deleted) is dropped from the queue.
+    const gone = await ask('sub_gone', 'quiet');
+    await store.redis.client.del(store.keys.replay(gone.id));
+    expect(await replays.claim(30_000, 2)).toBeNull();
+    expect(await store.redis.client.lrange(store.keys.replayQueue(), 0, -1)).toEqual([]);
+    for (const id of [slowAgain.id, other.id]) await replays.finish(id, { status: 'completed' });
   });
 
   it('counts outcomes, sets gauges and keeps stream cursors', async () => {

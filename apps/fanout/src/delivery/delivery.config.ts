@@ -35,6 +35,14 @@ export const fanoutDeliveryConfig = configFragment(
       30_000,
       'milliseconds a claimed replay or redrive stays with an instance that stopped renewing it',
     ),
+    HERALD_DELIVERY_REPLAY_CONCURRENCY: env.positiveInt(
+      4,
+      'replays one fanout instance runs at once (more wait in the queue)',
+    ),
+    HERALD_DELIVERY_REPLAYS_PER_TENANT: env.positiveInt(
+      2,
+      'replays of one tenant running at once across all instances',
+    ),
     HERALD_FANOUT_SESSION_TIMEOUT_MS: env.positiveInt(
       30_000,
       'milliseconds before the group hands a silent instance’s partitions to others',
@@ -56,6 +64,13 @@ export const fanoutDeliveryConfig = configFragment(
      */
     claimLeaseMs: v.HERALD_DELIVERY_CLAIM_LEASE_MS,
     sessionTimeoutMs: v.HERALD_FANOUT_SESSION_TIMEOUT_MS,
+    /**
+     * Replays run beside each other, up to this many an instance; a subscription runs one at a
+     * time and a tenant `replaysPerTenant` across instances, so one long replay (a slow endpoint,
+     * a low `maxPerSecond`) or one tenant's many hold up no one else's.
+     */
+    replayConcurrency: v.HERALD_DELIVERY_REPLAY_CONCURRENCY,
+    replaysPerTenant: v.HERALD_DELIVERY_REPLAYS_PER_TENANT,
   }),
 );
 

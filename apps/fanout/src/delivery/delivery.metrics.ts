@@ -12,6 +12,7 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   readonly backfillHolds: Counter;
   readonly backfillsRequested: Counter;
+  readonly replaysRunning: Gauge;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
@@ -44,6 +45,11 @@ export class DeliveryMetrics {
     this.backfillsRequested = new Counter({
       name: 'herald_delivery_backfills_requested_total',
       help: 'Backfills fanout asked for itself because subscription-api never did (it stopped or lost Redis in between)',
+      registers,
+    });
+    this.replaysRunning = new Gauge({
+      name: 'herald_delivery_replays_running',
+      help: 'Replays this instance is running (the others wait in the queue)',
       registers,
     });
     this.badRecords = new Counter({

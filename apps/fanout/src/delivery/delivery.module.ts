@@ -253,6 +253,7 @@ export class DeliveryModule
             DeadLetterRepository,
             RetryParkingStore,
             KafkaConnection,
+            DeliveryMetrics,
             LOGGER,
           ],
           useFactory: (
@@ -264,6 +265,7 @@ export class DeliveryModule
             deadLetters: DeadLetterRepository,
             parking: RetryParkingStore,
             connection: KafkaConnection,
+            metrics: DeliveryMetrics,
             logger: Logger,
           ) => {
             const child = logger.child({ component: 'replays' });
@@ -277,9 +279,12 @@ export class DeliveryModule
               parking,
               offsets: new OffsetLookup(connection),
               reader: new OffsetRangeReader(connection, child),
+              metrics,
               logger: child,
               laneMemory: fanoutDelivery.laneMemory,
               leaseMs: fanoutDelivery.claimLeaseMs,
+              replayConcurrency: fanoutDelivery.replayConcurrency,
+              replaysPerTenant: fanoutDelivery.replaysPerTenant,
             });
           },
         },

@@ -18,6 +18,7 @@ import type { IndexedSubscription } from '../subscriptions/compiled-subscription
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
 import type { DeliveryEngine } from './delivery.engine';
+import type { DeliveryMetrics } from './delivery.metrics';
 import { matchingAmong } from './delivery-router';
 import {
   orderingQueueId,
@@ -49,6 +50,8 @@ export class RequestRunner {
   private readonly abort = new AbortController();
   private wake = false;
   private stopped = false;
+  /** The replays this instance runs, by id: each runs on its own, beside redrives and the others. */
+  private readonly replaysRunning = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -61,10 +64,15 @@ export class RequestRunner {
       readonly parking: RetryParkingStore;
       readonly offsets: OffsetLookup;
       readonly reader: OffsetRangeReader;
+      readonly metrics: DeliveryMetrics;
       readonly logger: Logger;
       readonly laneMemory: number;
       /** The lease of a claimed replay or redrive (`HERALD_DELIVERY_CLAIM_LEASE_MS`). */
       readonly leaseMs: number;
+      /** Replays this instance runs at once (`HERALD_DELIVERY_REPLAY_CONCURRENCY`). */
+      readonly replayConcurrency: number;
+      /** Replays of one tenant running at once across instances (`HERALD_DELIVERY_REPLAYS_PER_TENANT`). */
+      readonly replaysPerTenant: number;
     },
   ) {}
 
@@ -78,6 +86,7 @@ export class RequestRunner {
     clearTimeout(this.timer);
     this.abort.abort();
     await this.running;
+    await Promise.all(this.replaysRunning.values());
     await this.deps.offsets.close();
   }
 
@@ -95,6 +104,11 @@ export class RequestRunner {
     this.timer.unref();
   }
 
+  /**
+   * Carries out the queued redrives, then starts queued replays while this instance has room:
+   * replays run in the background (one can take hours behind a slow endpoint), so neither
+   * redrives nor other subscriptions' replays wait for them.
+   */
   private async drainQueues(): Promise<void> {
     try {
       for (const id of await this.deps.deadLetters.takeOverExpiredRedrives())
@@ -117,14 +131,32 @@ export class RequestRunner {
           { replayId: id },
           'replay taken over: the instance running it stopped; it starts again from its beginning',
         );
-      while (!this.stopped) {
-        const replay = await this.deps.replays.claim(this.deps.leaseMs);
+      while (!this.stopped && this.replaysRunning.size < this.deps.replayConcurrency) {
+        const replay = await this.deps.replays.claim(this.deps.leaseMs, this.deps.replaysPerTenant);
         if (!replay) break;
-        await this.replay(replay);
+        this.startReplay(replay);
       }
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'replay or redrive work failed; trying again later');
     }
+  }
+
+  private startReplay(replay: Replay): void {
+    const run = this.replay(replay)
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { err: error, replayId: replay.id },
+          'replay could not be ended; its lease runs out and it is taken over',
+        ),
+      )
+      .finally(() => {
+        this.replaysRunning.delete(replay.id);
+        this.deps.metrics.replaysRunning.set(this.replaysRunning.size);
+        // Room for the next one.
+        this.trigger();
+      });
+    this.replaysRunning.set(replay.id, run);
+    this.deps.metrics.replaysRunning.set(this.replaysRunning.size);
   }
 
   private async redrive(request: RedriveRequest): Promise<void> {
@@ -280,7 +312,12 @@ export class RequestRunner {
     try {
       const ranges = await this.replayRanges(replay, entry, from, to);
       this.deps.logger.info(
-        { replayId: replay.id, subscriptionId: replay.subscriptionId, ranges },
+        {
+          replayId: replay.id,
+          subscriptionId: replay.subscriptionId,
+          ranges,
+          running: this.replaysRunning.size,
+        },
         'replay started',
       );
       const outcome = await this.feed(replay, entry, ranges);
