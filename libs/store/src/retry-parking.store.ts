@@ -198,14 +198,14 @@ export class RetryParkingStore {
     }
   }
 
-  /** Subscriptions with a queue head due at `nowMs`, earliest first. */
-  async dueSubscriptions(nowMs: number, limit = 100): Promise<string[]> {
+  /** Subscriptions with a queue head due at `nowMs`, earliest first, past the first `skip`. */
+  async dueSubscriptions(nowMs: number, limit = 100, skip = 0): Promise<string[]> {
     return this.redis.client.zrangebyscore(
       this.keys.parkedSubscriptions(),
       '-inf',
       Math.round(nowMs),
       'LIMIT',
-      0,
+      skip,
       limit,
     );
   }
