@@ -223,9 +223,39 @@ describe('parseRetryAfter', () => {
   it('reads seconds and HTTP dates', () => {
     expect(parseRetryAfter(' 120 ', now)).toBe(120 * S);
     expect(parseRetryAfter('Sat, 01 Mar 2025 12:01:00 GMT', now)).toBe(60 * S);
-    expect(parseRetryAfter('Sat Mar  1 12:00:30 2025', now)).toBeDefined();
+    expect(parseRetryAfter('Saturday, 01-Mar-25 12:01:30 GMT', now)).toBe(90 * S);
     expect(parseRetryAfter('-5', now)).toBeUndefined();
     expect(parseRetryAfter('1.5', now)).toBeUndefined();
     expect(parseRetryAfter('', now)).toBeUndefined();
+  });
+
+  it('reads every HTTP date as GMT, whatever the server’s time zone, and nothing else as a date', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      // asctime dates name no zone, and HTTP means GMT (Date.parse alone reads them as local time).
+      expect(parseRetryAfter('Sat Mar  1 12:00:30 2025', now)).toBe(30 * S);
+      expect(parseRetryAfter('Sat, 01 Mar 2025 12:01:00 GMT', now)).toBe(60 * S);
+      for (const junk of ['Mon 5', 'Sat, 01 Mar 2025 12:01:00', '2025-03-01T12:01:00Z', 'Sat'])
+        expect(parseRetryAfter(junk, now)).toBeUndefined();
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+});
+
+describe('a request that cannot be sent', () => {
+  it('is dead-lettered at once, not retried for days', () => {
+    const unsendable: AttemptOutcome = {
+      kind: 'error',
+      error: 'invalid_request',
+      message: 'not sent: invalid authorization header',
+    };
+    expect(decide(unsendable, 1, parseRetrySchedule(['5s', '1m']), mid, now)).toEqual({
+      action: 'dead-letter',
+      reason:
+        'invalid_request: not sent: invalid authorization header: it cannot be sent, so it is not retried',
+    });
   });
 });

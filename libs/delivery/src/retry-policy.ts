@@ -70,7 +70,13 @@ export function parseRetrySchedule(schedule: unknown): RetryDelays {
 export const DEFAULT_RETRY_DELAYS_MS: RetryDelays = parseRetrySchedule(DEFAULT_RETRY_SCHEDULE);
 
 /** How an attempt without an HTTP response failed. */
-export type AttemptErrorKind = 'timeout' | 'connect' | 'refused_address' | 'network';
+export type AttemptErrorKind =
+  | 'timeout'
+  | 'connect'
+  | 'refused_address'
+  | 'network'
+  /** The request could not be put on the wire at all (a header value HTTP cannot carry): nothing was sent, and sending again cannot help. */
+  | 'invalid_request';
 
 /** What one delivery attempt produced, as far as the retry decision cares. */
 export type AttemptOutcome =
@@ -97,6 +103,7 @@ export type RandomSource = () => number;
  * never followed) is retried after the scheduled delay with jitter, or dead-lettered once the
  * schedule is used up. 429 and 503 may stretch the delay with `Retry-After`, but only to between
  * the scheduled delay and twice it, so a receiver can neither hurry nor stall the schedule.
+ * A request that cannot be sent at all (`invalid_request`) is dead-lettered at once.
  * An address refused at connect time is retried like a network error: DNS may change back or the
  * operator may widen the allow-list, and the engine's disable-after-days rule ends hopeless cases.
  */
@@ -115,6 +122,8 @@ export function decide(
   if (outcome.kind === 'response' && outcome.status === 410) {
     return { action: 'disable', reason: `${reason}: the receiver says the subscription is gone` };
   }
+  if (outcome.kind === 'error' && outcome.error === 'invalid_request')
+    return { action: 'dead-letter', reason: `${reason}: it cannot be sent, so it is not retried` };
   const scheduledMs = delays[attempt - 1];
   if (scheduledMs === undefined) {
     return { action: 'dead-letter', reason: `gave up after ${attempt} attempts; last: ${reason}` };
@@ -139,17 +148,24 @@ function honouredRetryAfterMs(outcome: AttemptOutcome, nowMs: number): number | 
   return header === undefined ? undefined : parseRetryAfter(header, nowMs);
 }
 
+/** IMF-fixdate and RFC 850 dates (both say GMT), and asctime dates (GMT without saying so). */
+const GMT_DATE =
+  /^[A-Za-z]{3},\s\d{2}\s[A-Za-z]{3}\s\d{4}\s\d{2}:\d{2}:\d{2}\sGMT$|^[A-Za-z]{6,9},\s\d{2}-[A-Za-z]{3}-\d{2}\s\d{2}:\d{2}:\d{2}\sGMT$/;
+const ASCTIME_DATE = /^[A-Za-z]{3}\s[A-Za-z]{3}\s[\s\d]\d\s\d{2}:\d{2}:\d{2}\s\d{4}$/;
+
 /**
- * Milliseconds to wait according to a `Retry-After` value: delay-seconds or an HTTP date (a date
- * in the past means 0). Undefined when the value is neither.
+ * Milliseconds to wait according to a `Retry-After` value: delay-seconds or an HTTP date, always
+ * GMT (a date in the past means 0). Undefined when the value is neither.
  */
 export function parseRetryAfter(value: string, nowMs: number): number | undefined {
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // Date.parse accepts far more than HTTP dates (bare numbers, ISO strings); insist on a weekday
-  // name as IMF-fixdate, RFC 850 and asctime dates all start with one.
-  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
-  const at = Date.parse(text);
+  // Date.parse accepts far more than HTTP dates and reads a date without a zone in the server's
+  // own: only the three HTTP forms are taken, asctime as the GMT it means.
+  let at: number;
+  if (GMT_DATE.test(text)) at = Date.parse(text);
+  else if (ASCTIME_DATE.test(text)) at = Date.parse(`${text} GMT`);
+  else return undefined;
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 

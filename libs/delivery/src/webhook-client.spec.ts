@@ -270,6 +270,17 @@ describe('WebhookClient', () => {
     });
   });
 
+  it('reports a header HTTP cannot carry as a request that cannot be sent, sending nothing', async () => {
+    const target = await receiver((_req, res) => res.writeHead(204).end());
+    const result = await send(client(), target.url, { authorization: 'Bearer тöken' });
+    expect(result).toMatchObject({
+      kind: 'error',
+      error: 'invalid_request',
+      message: expect.stringContaining('not sent') as string,
+    });
+    expect(target.requests).toEqual([]);
+  });
+
   it('reports a name that does not resolve as a connect error', async () => {
     const noDns: HostResolver = () =>
       Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));

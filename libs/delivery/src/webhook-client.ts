@@ -418,6 +418,9 @@ export function classifyError(
     return classifyError(error.errors[0], connectTimeoutMs);
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
+  // undici refuses before sending: a header value HTTP cannot carry.
+  if (code === 'UND_ERR_INVALID_ARG')
+    return { error: 'invalid_request', message: `not sent: ${message}` };
   if (code === 'UND_ERR_CONNECT_TIMEOUT')
     return { error: 'timeout', message: `connect timed out after ${connectTimeoutMs} ms` };
   if (code !== undefined && TIMEOUT_CODES.has(code)) return { error: 'timeout', message };

@@ -5,6 +5,7 @@ import {
   buildWebhookRequest,
   checkSubscriptionHeaders,
   isReservedHeaderName,
+  webhookIdOf,
   type WebhookTarget,
 } from './webhook-request';
 import { generateSecret } from './webhook-signature';
@@ -62,6 +63,46 @@ describe('buildWebhookRequest', () => {
     expect(third.headers['herald-attempt']).toBe('3');
     expect(third.headers['webhook-signature']).not.toBe(first.headers['webhook-signature']);
     expect(third.body).toBe(first.body);
+  });
+
+  it('carries any event id in webhook-id, percent-encoded where a header cannot carry it, signed as sent', () => {
+    const ids = {
+      'заказ-1': '%D0%B7%D0%B0%D0%BA%D0%B0%D0%B7-1',
+      'a b\r\nX-Injected: 1': 'a%20b%0D%0AX-Injected:%201',
+      ' padded ': '%20padded%20',
+      '100%': '100%25',
+      é: '%C3%A9',
+      'evt_01H:x/y~z': 'evt_01H:x/y~z',
+    };
+    for (const [id, header] of Object.entries(ids)) {
+      expect(webhookIdOf(id)).toBe(header);
+      expect(decodeURIComponent(webhookIdOf(id))).toBe(id);
+      const request = buildWebhookRequest({
+        event: { ...event, id },
+        subscription: { ...subscription, format: 'cloudevents' },
+        attempt: 1,
+        nowMs,
+        version: '1',
+      });
+      expect(request.headers['webhook-id']).toBe(header);
+      // The receiver verifies with the header it got; the body keeps the event's own id.
+      expect(new Webhook(secret).verify(request.body, request.headers)).toMatchObject({ id });
+    }
+  });
+
+  it('passes a well-formed traceparent on and drops one HTTP could not carry', () => {
+    const good = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const sent = (traceparent: string) =>
+      buildWebhookRequest({
+        event: { ...event, traceparent },
+        subscription,
+        attempt: 1,
+        nowMs,
+        version: '1',
+      }).headers['traceparent'];
+    expect(sent(good)).toBe(good);
+    for (const bad of ['00-abc\r\nX-Injected: 1', 'not a trace', `${good} `, 'трасса'])
+      expect(sent(bad)).toBeUndefined();
   });
 
   it('signs with both secrets during a rotation', () => {

@@ -68,6 +68,28 @@ const RESERVED_PREFIXES = ['webhook-', 'herald-'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** Event ids a header carries as they are: visible ASCII, `%` aside. */
+const PLAIN_WEBHOOK_ID = /^[\x21-\x24\x26-\x7e]+$/;
+/** W3C trace context, version-format: what a `traceparent` header must look like to be sent. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The `webhook-id` of an event: its id, with every character a header cannot carry safely
+ * (anything but visible ASCII: spaces, controls, non-ASCII text) and `%` percent-encoded as
+ * UTF-8, so any CloudEvent id yields one stable, reversible header value that is signed as sent.
+ */
+export function webhookIdOf(eventId: string): string {
+  if (PLAIN_WEBHOOK_ID.test(eventId)) return eventId;
+  let id = '';
+  for (const char of eventId) {
+    if (PLAIN_WEBHOOK_ID.test(char)) id += char;
+    else
+      for (const byte of Buffer.from(char, 'utf8'))
+        id += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return id;
+}
+
 /** Whether `name` is one Herald sets itself (any case). `authorization` is not: auth may be custom. */
 export function isReservedHeaderName(name: string): boolean {
   const lower = name.toLowerCase();
@@ -145,7 +167,8 @@ function cachedAuthorization(auth: WebhookAuth): string {
 /**
  * The full POST for one attempt: body in the subscription's format, Standard Webhooks headers
  * signed with every live secret, Herald's own headers, then the subscriber's headers and auth
- * underneath them. `webhook-id` is the event id, so a retry or duplicate carries the same one.
+ * underneath them. `webhook-id` is the event id (see webhookIdOf), so a retry or duplicate
+ * carries the same one.
  */
 export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest {
   const { event, subscription } = input;
@@ -157,16 +180,19 @@ export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest 
   if (subscription.auth) headers['authorization'] = cachedAuthorization(subscription.auth);
   headers['content-type'] = contentType;
   headers['user-agent'] = heraldUserAgent(input.version);
-  headers['webhook-id'] = event.id;
+  const id = webhookIdOf(event.id);
+  headers['webhook-id'] = id;
   headers['webhook-timestamp'] = String(timestamp);
   headers['webhook-signature'] = webhookSignatureHeader(
-    { id: event.id, timestamp, body },
+    { id, timestamp, body },
     subscription.secrets,
   );
   headers['herald-subscription'] = subscription.id;
   headers['herald-attempt'] = String(input.attempt);
   if (input.replay) headers['herald-replay'] = 'true';
+  // A producer's malformed trace context is not passed on: it could not be sent at all.
   const traceparent = input.traceparent ?? event.traceparent;
-  if (traceparent !== undefined) headers['traceparent'] = traceparent;
+  if (traceparent !== undefined && TRACEPARENT.test(traceparent))
+    headers['traceparent'] = traceparent;
   return { url: subscription.url, method: 'POST', headers, body };
 }
