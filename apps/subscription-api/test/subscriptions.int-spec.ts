@@ -398,6 +398,24 @@ describe('subscription-api: subscriptions over HTTP', () => {
       ['reserved header', { body: webhook({ headers: { 'webhook-id': 'x' } }) }, 422, '/headers'],
       ['bad auth', { body: webhook({ auth: { type: 'bearer' } }) }, 400, '/auth/token'],
       [
+        'bearer token no header can carry',
+        { body: webhook({ auth: { type: 'bearer', token: 'tök€n' } }) },
+        400,
+        '/auth/token',
+      ],
+      [
+        'bearer token with a line break',
+        { body: webhook({ auth: { type: 'bearer', token: 'abc\r\nX-Injected: 1' } }) },
+        400,
+        '/auth/token',
+      ],
+      [
+        'basic user name with a colon',
+        { body: webhook({ auth: { type: 'basic', username: 'a:b', password: 'p' } }) },
+        400,
+        '/auth/username',
+      ],
+      [
         'too much metadata',
         {
           body: webhook({

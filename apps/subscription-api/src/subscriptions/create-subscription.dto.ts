@@ -21,10 +21,24 @@ const filter = z
 
 const auth = z
   .discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('bearer'), token: z.string().min(1).max(4096) }),
+    z.strictObject({
+      type: z.literal('bearer'),
+      token: z
+        .string()
+        .min(1)
+        .max(4096)
+        .regex(
+          /^[\x21-\x7e]+$/,
+          'visible ASCII characters only (no spaces, line breaks or other text): it is sent in the Authorization header',
+        ),
+    }),
     z.strictObject({
       type: z.literal('basic'),
-      username: z.string().min(1).max(256),
+      username: z
+        .string()
+        .min(1)
+        .max(256)
+        .regex(/^[^:\x00-\x1f\x7f]+$/, 'no ":" or control characters (RFC 7617)'),
       password: z.string().max(1024),
     }),
   ])
