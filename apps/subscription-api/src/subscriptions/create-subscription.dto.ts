@@ -38,7 +38,7 @@ const auth = z
         .string()
         .min(1)
         .max(256)
-        .regex(/^[^:\x00-\x1f\x7f]+$/, 'no ":" or control characters (RFC 7617)'),
+        .regex(/^[^:\p{Cc}]+$/u, 'no ":" or control characters (RFC 7617)'),
       password: z.string().max(1024),
     }),
   ])
