@@ -182,6 +182,33 @@ describe('webhook delivery', () => {
     await waitFor(async () => (await stats()) === '1', { what: 'stats' });
   });
 
+  it('claims its partitions again when Redis lost or overwrote the claim, and parks and delivers', async () => {
+    // Every event's first attempt fails, its retry succeeds.
+    const target = await receiver((request) => ({
+      status: request.headers['herald-attempt'] === '1' && request.path === '/lost' ? 500 : 204,
+    }));
+    // The instance holds every partition (and has claimed each in Redis) once it has read from it.
+    const warmUp = await receiver();
+    const watching = await createSubscription(store, warmUp.url);
+    await events.publish(orderEvents(60, 60, 'warm'));
+    await warmUp.waitFor(60);
+    await store.subscriptions.delete(watching.subscription.id);
+    await createSubscription(store, `${target.url}/lost`, { retry: { schedule: ['1500ms'] } });
+    // As after a Redis restart that lost its last writes (no claim), or a former owner's
+    // claim landing late (another token): every partition of the topic, both ways.
+    const topic = (await shippedContract()).get('order.created')!.topic;
+    for (let partition = 0; partition < 6; partition++) {
+      const key = store.keys.partitionOwner(topic, partition);
+      if (partition % 2 === 0) await store.redis.client.del(key);
+      else await store.redis.client.set(key, 'a-former-owner:0');
+    }
+    const batch = orderEvents(12, 12, 'lost');
+    await events.publish(batch);
+    const received = await target.waitFor(24, 15_000);
+    const retried = received.filter((r) => r.headers['herald-attempt'] === '2');
+    expect(new Set(webhookIds(retried))).toEqual(new Set(batch.map((e) => e.id)));
+  });
+
   it('keeps a key in order across a pause and resume while an earlier event of it is parked', async () => {
     const target = await receiver(scripted({ '/paused': [{ status: 500 }, { status: 204 }] }));
     const sub = await createSubscription(store, `${target.url}/paused`, {

@@ -24,6 +24,7 @@ function fakeIo() {
       };
     },
     parkFailed: () => undefined,
+    ownerRefused: () => undefined,
   };
   return {
     io,

@@ -27,6 +27,11 @@ export interface LaneIo {
   schedule(delayMs: number, run: () => void): () => void;
   /** A park failed (Redis away); it is tried again. */
   parkFailed(error: unknown): void;
+  /**
+   * Redis named another owner of a partition this instance holds (its claim was lost with
+   * Redis's last writes, or a stale claim of a former owner landed late): claim it again.
+   */
+  ownerRefused(topic: string, partition: number): void;
 }
 
 /**
@@ -59,7 +64,7 @@ const PARK_RETRY_MS = 500;
 class PartitionOwnerMismatchError extends Error {
   constructor(topic: string, partition: number) {
     super(
-      `Redis names another owner of ${topic}/${partition}, which this instance holds; parking again once it has claimed the partition back`,
+      `Redis names another owner of ${topic}/${partition}, which this instance holds; claiming it again, then parking again`,
     );
     this.name = 'PartitionOwnerMismatchError';
   }
@@ -405,12 +410,13 @@ export class DeliveryLane {
       if (task.ticket && !task.ticket.current) return 'not-owner';
       try {
         const outcome = await this.io.park(task, mode, dueMs);
-        // Redis names another owner while this instance still holds the partition (its group
-        // session lapsed and it rejoined): the instance claims it again on rejoining, so wait.
+        // Redis names another owner while this instance still holds the partition: its claim
+        // there was lost or overwritten. Claimed again, then parked on the next try.
         if (outcome !== 'not-owner' || !task.ticket?.current) return outcome;
         this.io.parkFailed(
           new PartitionOwnerMismatchError(task.source.topic, task.source.partition),
         );
+        this.io.ownerRefused(task.source.topic, task.source.partition);
       } catch (error) {
         this.io.parkFailed(error);
       }

@@ -80,6 +80,7 @@ export class DeliveryEngine {
   private readonly disabling = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  private ownerRefusedHandler: ((topic: string, partition: number) => void) | undefined;
 
   constructor(private readonly deps: DeliveryEngineDeps) {
     deps.index.onChange((previous, next) => this.onSubscriptionChange(previous, next));
@@ -104,6 +105,18 @@ export class DeliveryEngine {
     if (!lane) return false;
     lane.enqueueClaimed(task);
     return true;
+  }
+
+  /**
+   * Who claims a partition again when Redis names another owner of one this instance holds (the
+   * source consumer, which knows the partitions).
+   */
+  onOwnerRefused(handler: (topic: string, partition: number) => void): void {
+    this.ownerRefusedHandler = handler;
+  }
+
+  private ownerRefused(topic: string, partition: number): void {
+    this.ownerRefusedHandler?.(topic, partition);
   }
 
   /** Tells the lanes which keys of a newly owned partition are parked. */
@@ -201,6 +214,7 @@ export class DeliveryEngine {
           { err: error, subscriptionId },
           'parking a retry failed; trying again',
         ),
+      ownerRefused: (topic, partition) => this.ownerRefused(topic, partition),
     });
     this.lanes.set(subscriptionId, lane);
     for (const key of this.parkedWithoutLane.get(subscriptionId) ?? [])

@@ -21,7 +21,12 @@ interface PartitionState {
   paused: boolean;
   /** Resolves once ownership is taken in Redis and parked keys are known. */
   ready: Promise<void>;
+  /** No claim again (see claimAgain) before this time (ms). */
+  claimAgainAfter: number;
 }
+
+/** How long after claiming a partition again a refused park may have it claimed once more. */
+const CLAIM_AGAIN_PAUSE_MS = 1000;
 
 export interface SourceConsumerOptions {
   readonly group: string;
@@ -59,6 +64,7 @@ export class SourceConsumer {
   ) {}
 
   async start(): Promise<void> {
+    this.engine.onOwnerRefused((topic, partition) => this.claimAgain(topic, partition));
     await this.runner.run({
       groupId: this.options.group,
       topics: [...this.options.topics],
@@ -180,6 +186,7 @@ export class SourceConsumer {
         committed: undefined,
         paused: false,
         ready: Promise.resolve(),
+        claimAgainAfter: 0,
       };
       created.ready = this.takeOwnership(created);
       this.partitions.set(key, created);
@@ -208,6 +215,25 @@ export class SourceConsumer {
         await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 500, 5000)));
       }
     }
+  }
+
+  /**
+   * Redis refused a park from a partition this instance holds, naming another owner: the claim
+   * there was lost (Redis came back without its last writes) or overwritten (a former owner's
+   * claim, queued while its connection was down, landed late). The group says the partition is
+   * this instance's, so it is claimed again; parks then go through. At most once a second: were
+   * this instance wrong (its session lapsed unnoticed), the group tells it within a heartbeat.
+   */
+  private claimAgain(topic: string, partition: number): void {
+    const state = this.partitions.get(`${topic}\u0000${partition}`);
+    const now = Date.now();
+    if (!state || !state.current || now < state.claimAgainAfter) return;
+    state.claimAgainAfter = now + CLAIM_AGAIN_PAUSE_MS;
+    this.logger.warn(
+      { topic, partition },
+      'partition claimed again in Redis: it named another owner of a partition this instance holds',
+    );
+    void state.ready.then(() => this.takeOwnership(state));
   }
 
   private onAssignment(assignment: ReadonlyMap<string, readonly number[]>): void {
