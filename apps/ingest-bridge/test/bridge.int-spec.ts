@@ -118,6 +118,12 @@ describe('the source-topic bridge', () => {
       },
       { key: 'k', value: JSON.stringify({}), headers: { ce_type: 'order.created' } },
       { key: 'k', value: JSON.stringify({}), headers: {} },
+      // Header names every object inherits: kafkajs decodes them beside the inherited member.
+      {
+        key: 'k',
+        value: '{not json either',
+        headers: { ce_type: 'kitchen.order.ready', constructor: 'svc-a', toString: 'x' },
+      },
     ];
     await produceRaw(broker.brokers, [...valid.slice(0, 100), ...invalid, ...valid.slice(100)]);
 
@@ -130,14 +136,17 @@ describe('the source-topic bridge', () => {
     expect(first.headers.ce_source?.toString()).toBe('/kitchen-display');
     expect(first.value?.toString()).toBe(valid[0]!.value);
 
-    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 4, { timeoutMs: 30_000 });
+    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 5, { timeoutMs: 30_000 });
     const reasons = letters.map((l) => l.headers['herald-dlq-reason']?.toString());
     expect(reasons).toEqual([
       expect.stringContaining('not JSON'),
       expect.stringContaining('breaks the kitchen.order.ready schema'),
       expect.stringContaining('does not belong to channel kitchen.v1'),
       expect.stringContaining('carries several event types'),
+      expect.stringContaining('not JSON'),
     ]);
+    expect(letters[4]!.headers['constructor']?.toString()).toBe('svc-a');
+    expect(letters[4]!.headers['toString']?.toString()).toBe('x');
     expect(letters[0]!.value?.toString()).toBe('{not json');
     expect(JSON.parse(letters[1]!.headers['herald-dlq-errors']!.toString())).toEqual(
       expect.arrayContaining([expect.objectContaining({ pointer: '/orderId' })]),
@@ -149,7 +158,7 @@ describe('the source-topic bridge', () => {
       /herald_bridge_records_total\{source="kitchen.raw",outcome="republished"[^}]*\} 200\n/,
     );
     expect(metrics).toMatch(
-      /herald_bridge_records_total\{source="kitchen.raw",outcome="dead_lettered"[^}]*\} 4\n/,
+      /herald_bridge_records_total\{source="kitchen.raw",outcome="dead_lettered"[^}]*\} 5\n/,
     );
     expect(metrics).toMatch(
       /herald_kafka_consumer_lag\{group="herald-ingest-bridge",topic="kitchen.raw",partition="0"/,

@@ -318,9 +318,20 @@ export function toIncomingRecord(
 function toHeaderBuffers(headers: IHeaders | undefined): Record<string, Buffer | undefined> {
   const result: Record<string, Buffer | undefined> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
-    // A repeated header keeps its first value: CloudEvents attributes are single-valued.
-    const first = Array.isArray(value) ? value[0] : value;
-    result[name] = typeof first === 'string' ? Buffer.from(first) : first;
+    // kafkajs collects a repeated header into an array, and a header named after a member every
+    // object inherits (`constructor`, `toString`) into one that starts with that member: take
+    // the first value that is a header's bytes. A repeated header keeps its first value
+    // (CloudEvents attributes are single-valued).
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    const first = values.find((v) => Buffer.isBuffer(v) || typeof v === 'string') as
+      Buffer | string | undefined;
+    if (first === undefined) continue;
+    Object.defineProperty(result, name, {
+      value: typeof first === 'string' ? Buffer.from(first) : first,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return result;
 }
