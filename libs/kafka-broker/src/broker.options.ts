@@ -32,6 +32,8 @@ export interface BrokerOptions {
   initialRebalanceDelayMs?: number;
   /** How often retention runs, in ms. Default 5 minutes. */
   retentionCheckIntervalMs?: number;
+  /** Roll a partition's segment at this many bytes (retention removes whole segments). Default 64 MiB. */
+  segmentBytes?: number;
   /** Node id reported to clients. Default 1. */
   nodeId?: number;
   /** Cluster id reported in Metadata. Default "herald-embedded". */
@@ -46,9 +48,10 @@ export interface BrokerOptions {
 }
 
 export type ResolvedBrokerOptions = Required<
-  Omit<BrokerOptions, 'dataDir' | 'advertisedHost' | 'saslPlainUsers'>
+  Omit<BrokerOptions, 'dataDir' | 'advertisedHost' | 'saslPlainUsers' | 'segmentBytes'>
 > & {
   dataDir: string | undefined;
+  segmentBytes: number | undefined;
   advertisedHost: string | undefined;
   saslPlainUsers: Record<string, string> | undefined;
 };
@@ -62,6 +65,7 @@ export function resolveBrokerOptions(
     host: options.host ?? '127.0.0.1',
     advertisedHost: options.advertisedHost,
     dataDir: options.dataDir,
+    segmentBytes: options.segmentBytes,
     saslPlainUsers: options.saslPlainUsers,
     fsync: options.fsync ?? { mode: 'never' },
     autoCreateTopics: options.autoCreateTopics ?? true,

@@ -37,6 +37,7 @@ export async function startBroker(input: BrokerOptions = {}): Promise<RunningBro
   const storage = await openStorage({
     dataDir: options.dataDir,
     fsync: options.fsync,
+    segmentBytes: options.segmentBytes,
     onBackgroundError: (error) => log.error('storage background failure', { error }),
   });
   const appendSignal = new AppendSignal();

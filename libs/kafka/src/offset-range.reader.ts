@@ -66,14 +66,16 @@ export class OffsetRangeReader {
     });
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics, fromBeginning: false });
+      // A range that starts before what Kafka still holds (retention removed it) is read from
+      // the oldest record held: kafkajs resets an out-of-range offset to this default.
+      await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
         eachBatch: async (payload) => {
           const { batch } = payload;
           const range = pending.get(rangeKey(batch));
           if (!range) {
-            // A partition without a range (or one already read) is read from its end for nothing.
+            // A partition without a range (or one already read) gets one fetch for nothing.
             consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
             return;
           }
