@@ -323,8 +323,9 @@ function toHeaderBuffers(headers: IHeaders | undefined): Record<string, Buffer |
     // the first value that is a header's bytes. A repeated header keeps its first value
     // (CloudEvents attributes are single-valued).
     const values: unknown[] = Array.isArray(value) ? value : [value];
-    const first = values.find((v) => Buffer.isBuffer(v) || typeof v === 'string') as
-      Buffer | string | undefined;
+    const first = values.find(
+      (v): v is Buffer | string => Buffer.isBuffer(v) || typeof v === 'string',
+    );
     if (first === undefined) continue;
     Object.defineProperty(result, name, {
       value: typeof first === 'string' ? Buffer.from(first) : first,

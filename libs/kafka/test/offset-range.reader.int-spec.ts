@@ -113,7 +113,7 @@ describe('OffsetRangeReader and OffsetLookup', () => {
       await admin.disconnect();
       for (let i = 0; i < 100; i += 5)
         await smallPublisher.publish(
-          batch(topic, i, 5, 0).map((r) => ({ ...r, value: `${r.value}`.padEnd(40, '.') })),
+          batch(topic, i, 5, 0).map((r) => ({ ...r, value: String(r.value).padEnd(40, '.') })),
         );
       const start = async () => Number((await smallOffsets.startOffsets(topic))[0]!.offset);
       await waitFor(async () => (await start()) > 0, { what: 'retention to remove old segments' });
