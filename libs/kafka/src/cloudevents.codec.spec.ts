@@ -1,6 +1,7 @@
 import { CloudEvent, Kafka, type KafkaMessage } from 'cloudevents';
 import {
   fromKafkaHeaders,
+  isRfc3339Time,
   toKafkaHeaders,
   toStructuredEvent,
   type CloudEventAttributes,
@@ -69,6 +70,9 @@ describe('CloudEvents Kafka header codec', () => {
     ['missing time', { ce_time: undefined }, /ce_time/],
     ['a time that is not RFC 3339', { ce_time: 'yesterday' }, /RFC 3339/],
     ['an impossible date', { ce_time: '2025-02-30T25:00:00Z' }, /RFC 3339/],
+    ['30 February', { ce_time: '2024-02-30T00:00:00Z' }, /RFC 3339/],
+    ['29 February of a common year', { ce_time: '2023-02-29T10:00:00Z' }, /RFC 3339/],
+    ['31 April', { ce_time: '2024-04-31T00:00:00+02:00' }, /RFC 3339/],
     ['a bad attribute name', { 'ce_Bad-Name': 'x' }, /not a valid CloudEvents attribute/],
   ])('refuses %s', (_, change, reason) => {
     const headers: Record<string, string | undefined> = {
@@ -78,6 +82,26 @@ describe('CloudEvents Kafka header codec', () => {
     const result = fromKafkaHeaders(headers);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it('takes RFC 3339 times on real calendar days only', () => {
+    for (const good of [
+      '2024-02-29T00:00:00Z',
+      '2025-12-31T23:59:59.123456789+14:00',
+      '2025-04-30t08:00:00z',
+    ])
+      expect([good, isRfc3339Time(good)]).toEqual([good, true]);
+    // Date.parse would roll the first three over into the next month.
+    for (const bad of [
+      '2024-02-30T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2025-06-31T00:00:00Z',
+      '2025-06-01T24:00:00Z',
+      '2025-06-01T12:00:00',
+      '2025-06-01',
+      '2016-12-31T23:59:60Z',
+    ])
+      expect([bad, isRfc3339Time(bad)]).toEqual([bad, false]);
   });
 
   it('accepts ce_traceparent from producers that prefix it', () => {

@@ -43,7 +43,7 @@ const CORE = new Set([
 ]);
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const RFC3339 =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 /** Headers for a record in binary mode. Throws `CloudEventAttributesError` for an unusable extension name. */
 export function toKafkaHeaders(attributes: CloudEventAttributes): Record<string, string> {
@@ -69,9 +69,15 @@ export function toKafkaHeaders(attributes: CloudEventAttributes): Record<string,
 }
 
 /** Reads and checks the attributes of a binary-mode record. Header names are matched case-insensitively. */
-/** Whether `time` is an RFC 3339 timestamp, as `ce_time` must be. */
-export function isCloudEventTime(time: string): boolean {
-  return RFC3339.test(time) && !Number.isNaN(Date.parse(time));
+/**
+ * Whether `time` is an RFC 3339 date-time on a real calendar day, as `ce_time` and every time
+ * Herald takes must be: `2024-02-30` is refused (Date.parse would roll it over to March), and so
+ * is a leap second (`:60`), which a JavaScript time cannot hold.
+ */
+export function isRfc3339Time(time: string): boolean {
+  if (!RFC3339.test(time)) return false;
+  const [year, month, day] = time.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate() && !Number.isNaN(Date.parse(time));
 }
 
 export function fromKafkaHeaders(headers: Record<string, KafkaHeaderValue>): ParsedCloudEvent {
@@ -87,7 +93,7 @@ export function fromKafkaHeaders(headers: Record<string, KafkaHeaderValue>): Par
   for (const name of ['id', 'source', 'type', 'time'])
     if (!values.get(`ce_${name}`)) return { ok: false, reason: `missing or empty ce_${name}` };
   const time = values.get('ce_time')!;
-  if (!isCloudEventTime(time))
+  if (!isRfc3339Time(time))
     return { ok: false, reason: `ce_time "${time}" is not an RFC 3339 timestamp` };
 
   const attributes: CloudEventAttributes = {

@@ -25,7 +25,7 @@ export {
   CLOUDEVENTS_SPEC_VERSION,
   JSON_CONTENT_TYPE,
   fromKafkaHeaders,
-  isCloudEventTime,
+  isRfc3339Time,
   toKafkaHeaders,
   toStructuredEvent,
   type CloudEventAttributes,

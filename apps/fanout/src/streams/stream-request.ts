@@ -1,4 +1,5 @@
 import { compileEventFilter, validateTypePattern, type EventFilter } from '@herald/contract';
+import { isRfc3339Time } from '@herald/kafka';
 import { decodeCursor, type CursorPositions } from './stream-cursor';
 import {
   InvalidStreamFilterError,
@@ -48,8 +49,6 @@ export interface StreamReader {
   allows(scope: 'streams:read', type: string): boolean;
 }
 
-const RFC3339 =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 const MAX_PATTERNS = 100;
 
 /** `types` as a query value (`order.*,kitchen.**`, or repeated) or a JSON array; undefined when absent. */
@@ -129,7 +128,7 @@ export function parseFilter(value: unknown): EventFilter | null {
 export function parseFrom(value: unknown): StartFrom {
   if (value === undefined || value === null || value === '' || value === 'latest') return 'latest';
   if (value === 'earliest') return 'earliest';
-  if (typeof value === 'string' && RFC3339.test(value) && isCalendarDate(value)) {
+  if (typeof value === 'string' && isRfc3339Time(value)) {
     const timeMs = Date.parse(value);
     if (!Number.isNaN(timeMs)) return { timeMs };
   }
@@ -139,12 +138,6 @@ export function parseFrom(value: unknown): StartFrom {
 }
 
 /** Date.parse rolls 2026-02-30 over into March; a time naming a day that does not exist is refused. */
-function isCalendarDate(value: string): boolean {
-  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-}
-
 /** A cursor (any of the places a client may pass one, first wins) or else `from`. */
 export function parseStart(cursors: readonly unknown[], from: unknown): StreamStart {
   for (const cursor of cursors) {

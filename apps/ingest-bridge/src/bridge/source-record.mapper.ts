@@ -2,7 +2,7 @@ import type { ContractRegistry, ContractTopic } from '@herald/contract';
 import {
   HERALD_TOPICS,
   fromKafkaHeaders,
-  isCloudEventTime,
+  isRfc3339Time,
   toKafkaHeaders,
   type IncomingRecord,
   type OutgoingRecord,
@@ -96,7 +96,7 @@ export function mapSourceRecord(
     source: given('ce_source') ?? eventType.source,
     type,
     time:
-      time !== undefined && isCloudEventTime(time)
+      time !== undefined && isRfc3339Time(time)
         ? time
         : new Date(Number(record.timestamp)).toISOString(),
     ...(subject === undefined ? {} : { subject }),

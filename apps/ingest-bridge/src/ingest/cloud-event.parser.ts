@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isRfc3339Time } from '@herald/kafka';
 import type { IncomingEvent } from './incoming-event';
 import { InvalidEventError, type Violation } from './ingest.errors';
 
@@ -7,8 +8,6 @@ import { InvalidEventError, type Violation } from './ingest.errors';
 
 type Headers = Record<string, string | string[] | undefined>;
 
-const RFC3339 =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const CORE_ATTRIBUTES = new Set([
@@ -45,7 +44,7 @@ export function parseJson(body: Buffer, pointer = ''): unknown {
 
 function checkTime(value: unknown, pointer: string, errors: Violation[]): string {
   if (value === undefined) return new Date().toISOString();
-  if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
+  if (typeof value !== 'string' || !isRfc3339Time(value)) {
     errors.push({ pointer, message: 'must be an RFC 3339 timestamp' });
     return '';
   }

@@ -19,6 +19,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import { isRfc3339Time } from '@herald/kafka';
 import {
   DEAD_LETTER_ID_PREFIX,
   DeadLetterRepository,
@@ -39,7 +40,6 @@ import {
   redriveSchema,
   replaySchema,
 } from './subscription-commands.dto';
-import { isRfc3339 } from './subscription-rules';
 import {
   InvalidRequestError,
   ReplayRequestNotFoundError,
@@ -53,7 +53,7 @@ const CURSOR = /^[A-Za-z0-9_\-.:=+/]{1,4096}$/;
 
 /** A replay bound: a time when it reads as RFC 3339, a stream cursor otherwise. */
 function positionOf(text: string, pointer: string): ReplayPosition {
-  if (isRfc3339(text)) return { time: new Date(text).toISOString() };
+  if (isRfc3339Time(text)) return { time: new Date(text).toISOString() };
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
     throw new InvalidRequestError([
       { pointer, message: 'is not an RFC 3339 time like 2025-03-14T12:00:00Z' },

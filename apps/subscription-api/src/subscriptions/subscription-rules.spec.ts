@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Principal, parseScopeGrants } from '@herald/auth';
 import { loadContract, type ContractRegistry } from '@herald/contract';
+import { isRfc3339Time } from '@herald/kafka';
 import { z } from 'zod';
 import { expectedVersionOf } from './http-context';
 import { problemsOf } from './request-body';
@@ -10,7 +11,6 @@ import {
   checkRetrySchedule,
   checkStartPosition,
   checkTypes,
-  isRfc3339,
 } from './subscription-rules';
 
 function codeOf(run: () => unknown): string | undefined {
@@ -54,8 +54,8 @@ describe('subscription rules', () => {
   it('accepts latest, earliest and RFC 3339 times only', () => {
     expect(checkStartPosition('earliest')).toBe('earliest');
     expect(checkStartPosition('2025-03-14T12:00:00.5+01:00')).toBe('2025-03-14T12:00:00.5+01:00');
-    expect(isRfc3339('2024-02-29T00:00:00Z')).toBe(true);
-    expect(isRfc3339('2025-02-29T00:00:00Z')).toBe(false);
+    expect(isRfc3339Time('2024-02-29T00:00:00Z')).toBe(true);
+    expect(isRfc3339Time('2025-02-29T00:00:00Z')).toBe(false);
     for (const bad of ['2025-03-14', 'now', '2025-03-14 12:00:00Z', '2025-13-01T00:00:00Z']) {
       expect([bad, codeOf(() => checkStartPosition(bad))]).toEqual([bad, 'subscriptions.invalid']);
     }

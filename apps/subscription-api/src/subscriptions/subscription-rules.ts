@@ -7,6 +7,7 @@ import {
 } from '@herald/contract';
 import { checkSubscriptionHeaders, parseRetrySchedule } from '@herald/delivery';
 import { isHeraldError } from '@herald/errors';
+import { isRfc3339Time } from '@herald/kafka';
 import {
   InvalidRequestError,
   TypesNotAllowedError,
@@ -59,18 +60,9 @@ export function checkTypes(
   return [...new Set(types)];
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/** Whether `text` is an RFC 3339 date-time on a real calendar day (no 30 February). */
-export function isRfc3339(text: string): boolean {
-  if (!RFC3339.test(text) || Number.isNaN(Date.parse(text))) return false;
-  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
-  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
 /** `latest`, `earliest` or an RFC 3339 time (400 otherwise). */
 export function checkStartPosition(from: string, pointer = '/from'): string {
-  if (from === 'latest' || from === 'earliest' || isRfc3339(from)) return from;
+  if (from === 'latest' || from === 'earliest' || isRfc3339Time(from)) return from;
   throw new InvalidRequestError([
     { pointer, message: 'must be latest, earliest or an RFC 3339 time like 2025-03-14T12:00:00Z' },
   ]);
