@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
+import { DeliveryLogRepository, RedisConnection, storeKeys } from '@herald/store';
 import {
   ADMIN_KEY,
   openSse,
@@ -196,6 +197,35 @@ describe('stream API: selection, positions, durable subscriptions, bad input', (
     // The next poll with the answer's cursor acknowledges what the answer held.
     await poll(`subscription=${id}&cursor=${first.cursor}&wait=0`, key);
     expect((await world.cursors.get(id))?.cursor).toBe(first.cursor);
+    // An id that names one of a subscription's other keys (a delivery log, which is no hash),
+    // or is no id at all, is a subscription that does not exist: 404, not a Redis error's 500.
+    const redis = new RedisConnection(
+      { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: world.prefix },
+      'stream-api-test',
+    );
+    await redis.connect();
+    await new DeliveryLogRepository(redis, storeKeys(world.prefix)).appendMany(id, [
+      {
+        eventId: 'e1',
+        type: 'kitchen.step',
+        attempt: 1,
+        at: new Date().toISOString(),
+        status: 'succeeded',
+        statusCode: 204,
+        durationMs: 1,
+        error: null,
+        responseBody: null,
+        replay: false,
+        test: false,
+      },
+    ]);
+    await redis.close();
+    for (const other of [`${id}:deliveries`, `${id}:stream-cursor`, 'sub_{x}', '../x'])
+      expect([
+        other,
+        (await get(`/v1/streams/poll?subscription=${encodeURIComponent(other)}&wait=0`, key))
+          .status,
+      ]).toEqual([other, 404]);
     const again = await poll(`subscription=${id}&wait=5`, key);
     expect(again.events.map((e) => e.id)).toEqual(
       ['durable-poll-0', 'durable-poll-1', 'durable-poll-2'].filter(

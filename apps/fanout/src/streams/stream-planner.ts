@@ -1,6 +1,11 @@
 import type { Principal } from '@herald/auth';
 import { compileTypePattern } from '@herald/contract';
-import type { StreamCursorRepository, SubscriptionRepository } from '@herald/store';
+import {
+  isSortableId,
+  SUBSCRIPTION_ID_PREFIX,
+  type StreamCursorRepository,
+  type SubscriptionRepository,
+} from '@herald/store';
 import { decodeCursor } from './stream-cursor';
 import {
   parseFilter,
@@ -62,7 +67,10 @@ export class StreamPlanner {
       throw new InvalidStreamRequestError(
         'A durable stream takes its types and filter from its subscription; do not pass them',
       );
-    const subscription = await this.subscriptions.get(ask.subscription);
+    // Only a subscription id reaches Redis: anything else would name some other key.
+    const subscription = isSortableId(ask.subscription, SUBSCRIPTION_ID_PREFIX)
+      ? await this.subscriptions.get(ask.subscription)
+      : null;
     if (
       !subscription ||
       subscription.kind !== 'stream' ||
