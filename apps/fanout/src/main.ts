@@ -1,3 +1,4 @@
+import './libuv-pool';
 import { loadConfigOrExit } from '@herald/config';
 import { createObservability } from '@herald/observability';
 import { SERVICE } from './app.module';

@@ -12,14 +12,33 @@ export interface ResolvedAddress {
 /** Turns a host name into every address it currently has. Injectable so tests control DNS. */
 export type HostResolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
 
+/**
+ * `resolver`, with the lookups of one name that overlap sharing one answer. `getaddrinfo` runs on
+ * libuv's few worker threads and cannot be cancelled: without this, a subscription whose name
+ * server never answers would hold one thread per connection it opens (up to its `maxInFlight`)
+ * and stall every other name's lookups, and file and zlib work, behind them.
+ */
+export function sharingLookups(resolver: HostResolver): HostResolver {
+  const pending = new Map<string, Promise<readonly ResolvedAddress[]>>();
+  return (hostname) => {
+    const key = hostname.toLowerCase();
+    let answer = pending.get(key);
+    if (answer === undefined) {
+      answer = resolver(hostname).finally(() => pending.delete(key));
+      pending.set(key, answer);
+    }
+    return answer;
+  };
+}
+
 /** The system resolver (`getaddrinfo`, so /etc/hosts applies), asking for every address. */
-export const systemResolver: HostResolver = async (hostname) => {
+export const systemResolver: HostResolver = sharingLookups(async (hostname) => {
   const answers = await lookup(hostname, { all: true });
   return answers.map((answer) => ({
     address: answer.address,
     family: answer.family === 6 ? 6 : 4,
   }));
-};
+});
 
 const LOOPBACK_CANDIDATES: readonly ResolvedAddress[] = [
   { address: '127.0.0.1', family: 4 },

@@ -28,6 +28,7 @@ export {
 } from './address-policy';
 export {
   systemResolver,
+  sharingLookups,
   resolveAllowedAddresses,
   isLocalhostName,
   type HostResolver,
