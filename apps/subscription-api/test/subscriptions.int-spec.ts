@@ -695,6 +695,25 @@ describe('subscription-api: subscriptions over HTTP', () => {
     expect(badTenant.status).toBe(400);
   });
 
+  it('refuses an API key the bootstrap admin would share or an admin it cannot limit (400)', async () => {
+    const bootstrapTenant = await api.request<ProblemBody>('POST', '/v1/api-keys', {
+      body: { name: 'x', tenant: 'admin', scopes: ['subscriptions:read'] },
+    });
+    expect(bootstrapTenant.status).toBe(400);
+    expect(bootstrapTenant.body.errors).toEqual([
+      { pointer: '/tenant', message: expect.stringContaining('reserved') as unknown },
+    ]);
+    const limitedAdmin = await api.request<ProblemBody>('POST', '/v1/api-keys', {
+      body: { name: 'x', tenant: 'tenant-k', scopes: [{ scope: 'admin', types: ['order.*'] }] },
+    });
+    expect(limitedAdmin.status).toBe(400);
+    expect(limitedAdmin.body.errors).toEqual([
+      { pointer: '/scopes/0/types', message: expect.stringContaining('admin') as unknown },
+    ]);
+    const listed = await api.request<{ items: unknown[] }>('GET', '/v1/api-keys?tenant=admin');
+    expect(listed.body.items).toEqual([]);
+  });
+
   it('reports herald_subscriptions{status} from the store', async () => {
     const metrics = await api.request('GET', '/metrics', { key: null });
     expect(metrics.text).toMatch(

@@ -6,6 +6,12 @@ import { Principal } from './principal';
 const ADMIN_GRANTS = [{ scope: 'admin' as const, types: null }];
 
 /**
+ * The tenant of the bootstrap HERALD_ADMIN_KEY: its subscriptions and event ids live under it.
+ * Reserved: a stored key of that tenant would share them, so none may be created for it.
+ */
+export const BOOTSTRAP_ADMIN_TENANT = 'admin';
+
+/**
  * Turns a presented key into a Principal. Answers are cached briefly (default 5 s) so a busy
  * ingest path does not ask Redis on every request; a deleted key stops working within that time.
  */
@@ -24,7 +30,7 @@ export class Authenticator {
 
   async authenticate(token: string): Promise<Principal | null> {
     if (this.adminDigest && timingSafeEqual(digest(token), this.adminDigest)) {
-      return new Principal('admin', 'admin', ADMIN_GRANTS);
+      return new Principal('admin', BOOTSTRAP_ADMIN_TENANT, ADMIN_GRANTS);
     }
     const now = Date.now();
     const cached = this.cache.get(token);

@@ -2,7 +2,7 @@ export { authConfig, type AuthConfig } from './auth.config';
 export { UnauthenticatedError, ForbiddenError, InvalidScopesError } from './auth.errors';
 export { Principal } from './principal';
 export { parseScopeGrants } from './scope-grants';
-export { Authenticator } from './authenticator';
+export { Authenticator, BOOTSTRAP_ADMIN_TENANT } from './authenticator';
 export {
   ApiKeyGuard,
   RequireScope,

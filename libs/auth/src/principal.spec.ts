@@ -27,6 +27,8 @@ describe('parseScopeGrants', () => {
     [[{ scope: 'events:publish', types: [] }], '/scopes/0/types'],
     [[{ scope: 'events:publish', types: ['bad pattern'] }], '/scopes/0/types/0'],
     [[{ scope: 'events:publish', extra: 1 }], '/scopes/0'],
+    [['events:publish', { scope: 'admin', types: ['order.*'] }], '/scopes/1/types'],
+    [['admin:order.*'], '/scopes/0/types'],
   ])('refuses %j pointing at %s', (input, pointer) => {
     try {
       parseScopeGrants(input);
@@ -62,6 +64,18 @@ describe('Principal', () => {
     expect(admin.allows('events:publish', 'anything.at.all')).toBe(true);
     expect(admin.has('subscriptions:write')).toBe(true);
     expect(admin.ownsTenant('acme')).toBe(true);
+  });
+
+  it('takes an admin grant limited to types, stored before they were refused, for no admin', () => {
+    const principal = new Principal('k', 'acme', [
+      { scope: 'admin', types: ['order.*'] },
+      { scope: 'events:publish', types: null },
+    ]);
+    expect(principal.isAdmin).toBe(false);
+    expect(principal.has('admin')).toBe(false);
+    expect(principal.allows('subscriptions:read', 'order.created')).toBe(false);
+    expect(principal.ownsTenant('other')).toBe(false);
+    expect(principal.allows('events:publish', 'payment.captured')).toBe(true);
   });
 
   it('merges an unlimited grant over limited ones', () => {

@@ -4,7 +4,8 @@ import type { Scope, ScopeGrant } from '@herald/store';
 /**
  * Who is calling: the key's tenant and what it may do. `admin` may do everything, for any
  * tenant; every other key acts only within its tenant, and a scope limited to type patterns
- * covers only matching event types.
+ * covers only matching event types. An `admin` grant limited to types grants nothing:
+ * parseScopeGrants refuses one, and a key stored with one before is no admin of everything.
  */
 export class Principal {
   private readonly predicates = new Map<Scope, TypePredicate[] | null>();
@@ -15,6 +16,7 @@ export class Principal {
     readonly grants: readonly ScopeGrant[],
   ) {
     for (const grant of grants) {
+      if (grant.scope === 'admin' && grant.types !== null) continue;
       const existing = this.predicates.get(grant.scope);
       if (existing === null) continue;
       if (grant.types === null) this.predicates.set(grant.scope, null);

@@ -5,7 +5,8 @@ import { InvalidScopesError } from './auth.errors';
 /**
  * Parses the scopes of a new API key. Each entry is a scope name (`"events:publish"`), a name
  * limited to type patterns after a colon (`"events:publish:order.*"`), or an object
- * `{ "scope": "events:publish", "types": ["order.*"] }`.
+ * `{ "scope": "events:publish", "types": ["order.*"] }`. `admin` cannot be limited: it manages
+ * keys and acts for every tenant, which no list of event types can narrow.
  */
 export function parseScopeGrants(input: unknown): ScopeGrant[] {
   const errors: { pointer: string; message: string }[] = [];
@@ -19,9 +20,13 @@ export function parseScopeGrants(input: unknown): ScopeGrant[] {
     let types: unknown;
     if (typeof entry === 'string') {
       const [a, b, ...rest] = entry.split(':');
-      scope = `${a}:${b}`;
-      if (a === 'admin' && b === undefined) scope = 'admin';
-      types = rest.length > 0 ? [rest.join(':')] : null;
+      if (a === 'admin') {
+        scope = 'admin';
+        types = b === undefined ? null : [[b, ...rest].join(':')];
+      } else {
+        scope = `${a}:${b}`;
+        types = rest.length > 0 ? [rest.join(':')] : null;
+      }
     } else if (entry && typeof entry === 'object' && !Array.isArray(entry)) {
       const object = entry as Record<string, unknown>;
       const unknownKeys = Object.keys(object).filter((k) => k !== 'scope' && k !== 'types');
@@ -35,6 +40,13 @@ export function parseScopeGrants(input: unknown): ScopeGrant[] {
     }
     if (typeof scope !== 'string' || !(SCOPES as readonly string[]).includes(scope)) {
       errors.push({ pointer, message: `unknown scope; expected one of ${SCOPES.join(', ')}` });
+      return;
+    }
+    if (types !== null && scope === 'admin') {
+      errors.push({
+        pointer: `${pointer}/types`,
+        message: 'admin cannot be limited to event types: it acts for every tenant and type',
+      });
       return;
     }
     if (types !== null) {

@@ -1,4 +1,15 @@
-import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ContractCache, forgetParsesInMemory } from './contract.cache';
@@ -75,6 +86,91 @@ describe('the contract parse cache', () => {
     const schema = changed.get('kitchen.order.received')?.schema as
       { properties: { orderId: { description?: string } } } | undefined;
     expect(schema?.properties.orderId.description).toBe('The order, changed.');
+  });
+
+  async function replaceIn(file: string, from: string, to: string): Promise<void> {
+    const text = await readFile(file, 'utf8');
+    if (!text.includes(from)) throw new Error(`${from} is not in ${file}`);
+    await writeFile(file, text.replace(from, to));
+  }
+
+  it('follows symbolic links: a linked document or folder whose target changes is parsed again', async () => {
+    const elsewhere = path.join(work, 'elsewhere');
+    await mkdir(elsewhere);
+    for (const part of ['kitchen.yaml', 'schemas']) {
+      await rename(path.join(contract, part), path.join(elsewhere, part));
+      await symlink(path.join(elsewhere, part), path.join(contract, part));
+    }
+    await loadContract(contract, { cacheDir });
+    expect(contractLoadReport(await loadContract(contract, { cacheDir }))).toMatchObject({
+      parsed: 0,
+      fromMemory: 2,
+    });
+
+    await replaceIn(
+      path.join(elsewhere, 'schemas', 'common.yaml'),
+      'Identifies the order across every domain.',
+      'The order, changed.',
+    );
+    const fragmentChanged = await loadContract(contract, { cacheDir });
+    expect(contractLoadReport(fragmentChanged)).toMatchObject({ parsed: 2, fromMemory: 0 });
+    const schema = fragmentChanged.get('kitchen.order.received')?.schema as
+      { properties: { orderId: { description?: string } } } | undefined;
+    expect(schema?.properties.orderId.description).toBe('The order, changed.');
+
+    await replaceIn(
+      path.join(elsewhere, 'kitchen.yaml'),
+      'The ticket appeared on the kitchen screen.',
+      'The ticket, changed.',
+    );
+    const documentChanged = await loadContract(contract, { cacheDir });
+    expect(contractLoadReport(documentChanged)).toMatchObject({ parsed: 2, fromMemory: 0 });
+    expect(documentChanged.get('kitchen.order.received')?.summary).toBe('The ticket, changed.');
+  });
+
+  it('parses again when a fragment of another extension changes', async () => {
+    const fragment = path.join(contract, 'schemas', 'order-id.schema');
+    await writeFile(fragment, 'type: string\ndescription: first\n');
+    await replaceIn(
+      path.join(contract, 'kitchen.yaml'),
+      "$ref: './schemas/common.yaml#/orderId'",
+      "$ref: './schemas/order-id.schema'",
+    );
+    await loadContract(contract, { cacheDir });
+    await writeFile(fragment, 'type: string\ndescription: second\n');
+
+    const changed = await loadContract(contract, { cacheDir });
+    expect(contractLoadReport(changed)).toMatchObject({ parsed: 2, fromMemory: 0 });
+    const schema = changed.get('kitchen.order.received')?.schema as
+      { properties: { orderId: { description?: string } } } | undefined;
+    expect(schema?.properties.orderId.description).toBe('second');
+  });
+
+  it('reads a $ref as the parser does, without percent-decoding, and lets the parser name a missing file', async () => {
+    await cp(
+      path.join(contract, 'schemas', 'common.yaml'),
+      path.join(contract, 'schemas', '100%.yaml'),
+    );
+    const kitchen = path.join(contract, 'kitchen.yaml');
+    await replaceIn(
+      kitchen,
+      "$ref: './schemas/common.yaml#/orderId'",
+      "$ref: './schemas/100%.yaml#/orderId'",
+    );
+    const registry = await loadContract(contract, { cacheDir });
+    expect(contractLoadReport(registry)).toMatchObject({ parsed: 2, cacheDir });
+    expect(registry.has('kitchen.order.received')).toBe(true);
+
+    await rm(path.join(contract, 'schemas', '100%.yaml'));
+    const error: unknown = await loadContract(contract, { cacheDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ContractError);
+    expect((error as ContractError).problems).toContainEqual(
+      expect.objectContaining({
+        file: kitchen,
+        path: '/components/messages/orderReceived/payload/properties/orderId/$ref',
+        message: expect.stringContaining('100%.yaml') as unknown,
+      }),
+    );
   });
 
   it('parses again over a damaged or foreign cache file, and mends it', async () => {

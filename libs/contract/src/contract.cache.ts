@@ -24,19 +24,20 @@ export interface CachedParse {
 export type ParseSource = 'parser' | 'memory' | 'disk';
 
 /** Bumped whenever CachedParse or the key's inputs change shape. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 /** Entries kept on disk; older ones (by modification time) are removed past it. */
 const MAX_DISK_ENTRIES = 200;
-const CONTRACT_FILE = /\.(ya?ml|json)$/i;
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 // Shared by every load in the process: fanout loads the contract in two modules.
 const memory = new Map<string, CachedParse>();
 
 /**
- * Every file a document may `$ref` (the contract folder's YAML and JSON files, sub-folders
- * included), read once per load. `cacheable` is false when a file refers to something outside
- * the folder (a URL, an absolute path, `../`): a change there would not change the key.
+ * Every file the documents can reach: the documents themselves and, transitively, every file
+ * they `$ref`, read once per load through symbolic links and whatever their extension.
+ * `cacheable` is false when a change could escape the key: a `$ref` to something outside the
+ * folder (a URL, an absolute path, `../`), a file that cannot be read, or one that does not
+ * parse as YAML (its `$ref`s cannot be seen).
  */
 export interface ContractInputs {
   readonly files: ReadonlyMap<string, string>;
@@ -45,42 +46,52 @@ export interface ContractInputs {
   readonly reason?: string;
 }
 
-export async function readContractInputs(dir: string): Promise<ContractInputs> {
+/** `documents` are paths of files in `dir`, as the loader lists them. */
+export async function readContractInputs(
+  dir: string,
+  documents: readonly string[],
+): Promise<ContractInputs> {
   const root = path.resolve(dir);
   const files = new Map<string, string>();
-  await collect(root, root, files);
-  for (const [relative, text] of files) {
-    const outside = firstOutsideRef(root, relative, text);
-    if (outside !== undefined)
-      return {
-        files,
-        cacheable: false,
-        reason: `${relative} refers to ${outside}, outside the contract folder`,
-      };
+  const pending = documents.map((file) => path.relative(root, path.resolve(file)));
+  const refused = (reason: string): ContractInputs => ({ files, cacheable: false, reason });
+  while (pending.length > 0) {
+    const relative = pending.shift()!;
+    if (files.has(relative)) continue;
+    const full = path.join(root, relative);
+    let text: string;
+    try {
+      text = await readFile(full, 'utf8');
+    } catch (error) {
+      return refused(`${relative} cannot be read (${(error as Error).message})`);
+    }
+    files.set(relative, text);
+    const refs = fileRefs(text);
+    if (refs === undefined) return refused(`${relative} does not parse as YAML`);
+    for (const ref of refs) {
+      // The parser reads a `$ref` as written: no percent-decoding (`100%.yaml` is that file).
+      const target = ref.split('#')[0] ?? '';
+      if (target === '') continue;
+      if (URL_SCHEME.test(target) || path.isAbsolute(target))
+        return refused(`${relative} refers to ${ref}, outside the contract folder`);
+      const resolved = path.resolve(path.dirname(full), target);
+      if (!resolved.startsWith(`${root}${path.sep}`))
+        return refused(`${relative} refers to ${ref}, outside the contract folder`);
+      pending.push(path.relative(root, resolved));
+    }
   }
   return { files, cacheable: true };
 }
 
-async function collect(root: string, dir: string, into: Map<string, string>): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) await collect(root, full, into);
-    else if (entry.isFile() && CONTRACT_FILE.test(entry.name))
-      into.set(path.relative(root, full), await readFile(full, 'utf8'));
-  }
-}
-
-/** The first `$ref` of `text` that leaves `root`, if any. A file that does not parse has none. */
-function firstOutsideRef(root: string, relative: string, text: string): string | undefined {
+/** Every `$ref` string in `text`, or undefined when it does not parse as YAML (JSON does). */
+function fileRefs(text: string): string[] | undefined {
   let value: unknown;
   try {
     value = parseYaml(text, { maxAliasCount: 1000 });
   } catch {
-    return undefined; // the parser reports it, and a document with errors is never cached
+    return undefined; // the caller says why; the parser reports what is wrong with it
   }
-  const base = path.dirname(path.join(root, relative));
+  const refs: string[] = [];
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const node = stack.pop();
@@ -90,18 +101,11 @@ function firstOutsideRef(root: string, relative: string, text: string): string |
       continue;
     }
     for (const [key, child] of Object.entries(node as Record<string, unknown>)) {
-      if (key === '$ref' && typeof child === 'string') {
-        const target = child.split('#')[0] ?? '';
-        if (target === '') continue;
-        if (URL_SCHEME.test(target) || path.isAbsolute(target)) return child;
-        const resolved = path.resolve(base, decodeURIComponent(target));
-        if (resolved !== root && !resolved.startsWith(`${root}${path.sep}`)) return child;
-      } else {
-        stack.push(child);
-      }
+      if (key === '$ref' && typeof child === 'string') refs.push(child);
+      else stack.push(child);
     }
   }
-  return undefined;
+  return refs;
 }
 
 /**

@@ -132,7 +132,7 @@ export async function loadContract(
 ): Promise<ContractRegistry> {
   const startedAt = performance.now();
   const files = await listDocumentFiles(dir);
-  const inputs = await readContractInputs(dir);
+  const inputs = await readContractInputs(dir, files);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const { cache, problem: diskProblem } = await ContractCache.open(
     inputs.cacheable && cacheDir !== false ? cacheDir : undefined,

@@ -78,4 +78,25 @@ describe('PayloadValidatorCompiler', () => {
       errors: [{ pointer: '/next', message: 'must be a valid date-time' }],
     });
   });
+
+  it('counts only fields of the payload itself, not what every object inherits', () => {
+    const validate = compiler.compile({
+      type: 'object',
+      required: ['constructor', 'toString'],
+      properties: { constructor: { description: 'who made it' }, toString: { type: 'string' } },
+      dependencies: { valueOf: ['hasOwnProperty'] },
+    });
+    expect(validate({})).toEqual({
+      ok: false,
+      errors: [
+        { pointer: '/constructor', message: 'is required' },
+        { pointer: '/toString', message: 'is required' },
+      ],
+    });
+    expect(validate(JSON.parse('{"constructor": 1, "toString": "x"}'))).toEqual({ ok: true });
+    expect(validate(JSON.parse('{"constructor": 1, "toString": "x", "valueOf": 2}'))).toEqual({
+      ok: false,
+      errors: [{ pointer: '/hasOwnProperty', message: 'is required when "valueOf" is present' }],
+    });
+  });
 });

@@ -76,7 +76,8 @@ export const isParserKeyword = (keyword: string): boolean => keyword.startsWith(
 /**
  * One ajv instance per contract: draft-07 (AsyncAPI's schema dialect), every error reported,
  * strict so that a typo such as `requried` or a `required` name missing from `properties` stops
- * the load instead of silently accepting everything.
+ * the load instead of silently accepting everything, and own properties only: a payload is JSON,
+ * and `{}` must not hold a required `constructor` or `toString` it inherits from Object.
  */
 export class PayloadValidatorCompiler {
   private readonly ajv: Ajv;
@@ -86,6 +87,7 @@ export class PayloadValidatorCompiler {
       allErrors: true,
       strict: true,
       allowUnionTypes: true,
+      ownProperties: true,
       // Schemas with an `$id` would otherwise be registered globally and clash across documents.
       addUsedSchema: false,
     });

@@ -39,10 +39,24 @@ describe('problem details', () => {
     expect(loggableUrl('/v1/streams/poll?ACCESS_TOKEN=abc')).toBe(
       '/v1/streams/poll?ACCESS_TOKEN=[redacted]',
     );
+    // Fastify reads `def#f` as the value: a `#` after the query is no fragment to it.
     expect(loggableUrl('/x?a=1&access_token=abc&access_token=def#f')).toBe(
-      '/x?a=1&access_token=[redacted]&access_token=[redacted]#f',
+      '/x?a=1&access_token=[redacted]&access_token=[redacted]',
     );
     expect(loggableUrl('/v1/subscriptions?limit=10')).toBe('/v1/subscriptions?limit=10');
+  });
+
+  it('redacts access_token by the name Fastify decodes, however it is encoded', () => {
+    expect(loggableUrl('/v1/streams/sse?types=a.*&access%5Ftoken=k1&%61ccess_token=k2')).toBe(
+      '/v1/streams/sse?types=a.*&access%5Ftoken=[redacted]&%61ccess_token=[redacted]',
+    );
+    // Fastify's query also starts at a `#` that comes before any `?`.
+    expect(loggableUrl('/v1/streams/sse#access_token=k3')).toBe(
+      '/v1/streams/sse#access_token=[redacted]',
+    );
+    expect(loggableUrl('/x?access+token=a&access_token%=b&access%ZZtoken=c')).toBe(
+      '/x?access+token=a&access_token%=b&access%ZZtoken=c',
+    );
   });
 
   it('does not log an expected problem at all', () => {

@@ -196,11 +196,35 @@ export interface ProblemReply {
 }
 
 /** Query parameters that carry a credential (streams take the API key as `?access_token=`). */
-const SECRET_PARAMETERS = /([?&]access_token=)[^&#]*/gi;
+const SECRET_PARAMETERS = new Set(['access_token']);
 
-/** A request URL fit for the log: credentials in its query string are replaced. */
+/**
+ * A request URL fit for the log: credentials in its query string are replaced. Parameters are
+ * known by name as Fastify reads them: the query starts at the first `?` or `#`, and a name is
+ * decoded (`+`, `%XX`), so `access%5Ftoken` is `access_token` (any case is redacted too).
+ */
 export function loggableUrl(url: string): string {
-  return url.replace(SECRET_PARAMETERS, '$1[redacted]');
+  const start = url.search(/[?#]/);
+  if (start === -1) return url;
+  const parameters = url
+    .slice(start + 1)
+    .split('&')
+    .map((parameter) => {
+      const equals = parameter.indexOf('=');
+      if (equals === -1) return parameter;
+      const name = decodedParameterName(parameter.slice(0, equals)).toLowerCase();
+      return SECRET_PARAMETERS.has(name) ? `${parameter.slice(0, equals)}=[redacted]` : parameter;
+    });
+  return `${url.slice(0, start + 1)}${parameters.join('&')}`;
+}
+
+function decodedParameterName(name: string): string {
+  const spaced = name.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced; // Fastify keeps a name that does not decode as it is, and so do we
+  }
 }
 
 export function sendProblem(

@@ -1,10 +1,19 @@
 import { z } from 'zod';
+import { BOOTSTRAP_ADMIN_TENANT } from '@herald/auth';
 import { TENANT_PATTERN } from '../subscriptions/create-subscription.dto';
 
 export const createApiKeySchema = z
   .strictObject({
     name: z.string().min(1).max(100).describe('What the key is for.'),
-    tenant: z.string().regex(TENANT_PATTERN).describe('Letters, digits, _ and -; up to 64.'),
+    tenant: z
+      .string()
+      .regex(TENANT_PATTERN)
+      .refine((tenant) => tenant !== BOOTSTRAP_ADMIN_TENANT, {
+        message: `"${BOOTSTRAP_ADMIN_TENANT}" is reserved for the bootstrap admin key (HERALD_ADMIN_KEY)`,
+      })
+      .describe(
+        `Letters, digits, _ and -; up to 64; not "${BOOTSTRAP_ADMIN_TENANT}" (the bootstrap admin key's).`,
+      ),
     scopes: z
       .array(
         z.union([
@@ -14,7 +23,7 @@ export const createApiKeySchema = z
       )
       .min(1)
       .describe(
-        'Scopes, each optionally limited to type globs: "events:publish", "subscriptions:write:order.*" or {"scope": "streams:read", "types": ["kitchen.**"]}. Scopes: events:publish, subscriptions:read, subscriptions:write, streams:read, admin.',
+        'Scopes, each optionally limited to type globs (all but admin): "events:publish", "subscriptions:write:order.*" or {"scope": "streams:read", "types": ["kitchen.**"]}. Scopes: events:publish, subscriptions:read, subscriptions:write, streams:read, admin.',
       ),
   })
   .describe('A new API key.');
