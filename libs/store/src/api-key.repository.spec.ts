@@ -1,5 +1,5 @@
 import { ApiKeyRepository, parseApiKeyToken } from './api-key.repository';
-import { IdempotencyStore } from './idempotency.store';
+import { IdempotencyStore, type Reservation } from './idempotency.store';
 import { createTestStore } from './testing';
 
 describe('ApiKeyRepository (real Redis)', () => {
@@ -65,45 +65,81 @@ describe('IdempotencyStore (real Redis)', () => {
   });
   afterAll(() => store.cleanup());
 
+  /** The token of a reservation the test expects to have been taken. */
+  const tokenOf = <T>(reservation: Reservation<T>): string => {
+    if (reservation.state !== 'reserved') throw new Error(`not reserved: ${reservation.state}`);
+    return reservation.token;
+  };
+
   it('reserves once, reports pending to a concurrent writer, then the first result', async () => {
     const idem = new IdempotencyStore<{ offset: string }>(store.redis, store.keys);
     const [first, second] = await Promise.all([idem.reserve('t', 'e1'), idem.reserve('t', 'e1')]);
     expect([first.state, second.state].sort()).toEqual(['pending', 'reserved']);
-    await idem.complete('t', 'e1', { offset: '7' });
+    const token = tokenOf(first.state === 'reserved' ? first : second);
+    await idem.complete('t', 'e1', token, { offset: '7' });
     expect(await idem.reserve('t', 'e1')).toEqual({ state: 'done', result: { offset: '7' } });
     expect(await store.redis.client.ttl(store.keys.idempotency('t', 'e1'))).toBeGreaterThan(86_000);
   });
 
   it('keeps tenants apart and lets a released id be written again', async () => {
     const idem = new IdempotencyStore<number>(store.redis, store.keys);
+    const a = tokenOf(await idem.reserve('a', 'same'));
+    const b = tokenOf(await idem.reserve('b', 'same'));
+    await idem.release('a', 'same', a);
     expect((await idem.reserve('a', 'same')).state).toBe('reserved');
-    expect((await idem.reserve('b', 'same')).state).toBe('reserved');
-    await idem.release('a', 'same');
-    expect((await idem.reserve('a', 'same')).state).toBe('reserved');
-    await idem.complete('b', 'same', 1);
-    await idem.release('b', 'same');
+    await idem.complete('b', 'same', b, 1);
+    await idem.release('b', 'same', b);
     expect(await idem.reserve('b', 'same')).toEqual({ state: 'done', result: 1 });
+  });
+
+  it('lets only its own writer settle a reservation, even after it ran out', async () => {
+    const idem = new IdempotencyStore<string>(store.redis, store.keys);
+    const old = tokenOf(await idem.reserve('o', 'e'));
+    // The old write outlives its reservation, and a newer request for the id reserves it.
+    await store.redis.client.del(store.keys.idempotency('o', 'e'));
+    const newer = tokenOf(await idem.reserve('o', 'e'));
+    // The old write fails late, or succeeds late: the newer reservation still holds.
+    await idem.release('o', 'e', old);
+    expect(await idem.reserve('o', 'e')).toEqual({ state: 'pending' });
+    await idem.complete('o', 'e', old, 'old');
+    expect(await idem.reserve('o', 'e')).toEqual({ state: 'pending' });
+    await idem.complete('o', 'e', newer, 'newer');
+    expect(await idem.reserve('o', 'e')).toEqual({ state: 'done', result: 'newer' });
+    // A result is never released or overwritten, not even by its own writer.
+    await idem.release('o', 'e', newer);
+    await idem.complete('o', 'e', newer, 'again');
+    expect(await idem.reserve('o', 'e')).toEqual({ state: 'done', result: 'newer' });
+  });
+
+  it('records a result whose reservation ran out when nobody reserved the id since', async () => {
+    const idem = new IdempotencyStore<string>(store.redis, store.keys);
+    const token = tokenOf(await idem.reserve('g', 'e'));
+    await store.redis.client.del(store.keys.idempotency('g', 'e'));
+    await idem.complete('g', 'e', token, 'late');
+    expect(await idem.reserve('g', 'e')).toEqual({ state: 'done', result: 'late' });
   });
 
   it('reserves many ids in one go, reporting done and pending ones', async () => {
     const idem = new IdempotencyStore<string>(store.redis, store.keys);
-    await idem.complete('m', 'done-1', 'first');
+    const done = tokenOf(await idem.reserve('m', 'done-1'));
+    await idem.complete('m', 'done-1', done, 'first');
     expect((await idem.reserve('m', 'busy-1')).state).toBe('reserved');
+    const token = expect.any(String) as string;
     expect(await idem.reserveAll('m', ['new-1', 'done-1', 'busy-1', 'new-2'])).toEqual([
-      { state: 'reserved' },
+      { state: 'reserved', token },
       { state: 'done', result: 'first' },
       { state: 'pending' },
-      { state: 'reserved' },
+      { state: 'reserved', token },
     ]);
     expect(await idem.reserveAll('m', [])).toEqual([]);
   });
 
   it('completes many ids in one go, each kept for the retention time', async () => {
     const idem = new IdempotencyStore<number>(store.redis, store.keys);
-    await idem.reserveAll('c', ['x', 'y']);
+    const [x, y] = (await idem.reserveAll('c', ['x', 'y'])).map(tokenOf);
     await idem.completeAll('c', [
-      { eventId: 'x', result: 1 },
-      { eventId: 'y', result: 2 },
+      { eventId: 'x', token: x!, result: 1 },
+      { eventId: 'y', token: y!, result: 2 },
     ]);
     expect(await idem.reserveAll('c', ['x', 'y'])).toEqual([
       { state: 'done', result: 1 },

@@ -1,12 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from './redis.connection';
 import type { StoreKeys } from './store.keys';
 
+/**
+ * A reservation's marker is `pending:<token>`, the token its writer's own, so only that writer
+ * releases or completes it: a write that fails (or succeeds) after its reservation ran out must
+ * not settle the reservation of a newer request for the same id. (Markers written before tokens
+ * were bare `pending`.)
+ */
 const PENDING = 'pending';
+const PENDING_PREFIX = `${PENDING}:`;
 /** What RESERVE_ALL answers for an id it took; stored values are never empty. */
 const RESERVED = '';
 
 // KEYS: the ids' keys; ARGV[1] the pending marker, ARGV[2] its lifetime in ms. Answers, per
-// key, '' when taken or else the value already there (the marker or a first result).
+// key, '' when taken or else the value already there (a marker or a first result).
 const RESERVE_ALL = `
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -18,16 +26,26 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-// KEYS: the ids' keys; ARGV[1] the retention in seconds, then one result per key.
+// KEYS: the ids' keys; ARGV[1] the retention in seconds, then per key its writer's marker and
+// its result. A key that is gone (the reservation ran out) is recorded; one holding another
+// writer's marker, or a first result, is left alone.
 const COMPLETE_ALL = `
+local recorded = 0
 for i, key in ipairs(KEYS) do
-  redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1])
+  local value = redis.call('GET', key)
+  if not value or value == ARGV[2 * i] then
+    redis.call('SET', key, ARGV[2 * i + 1], 'EX', ARGV[1])
+    recorded = recorded + 1
+  end
 end
-return #KEYS`;
+return recorded`;
 
 export type Reservation<T> =
-  /** Nobody has written this id: the caller must write it, then `complete` or `release`. */
-  | { state: 'reserved' }
+  /**
+   * Nobody has written this id: the caller must write it, then `complete` or `release` it with
+   * `token`.
+   */
+  | { state: 'reserved'; token: string }
   /** Written before: the first result. */
   | { state: 'done'; result: T }
   /** Another request is writing this id right now. */
@@ -56,32 +74,36 @@ export class IdempotencyStore<T> {
   /**
    * `reserve` for many ids in one round trip: one script takes every free id and reads the
    * others, atomically, so nothing can expire or change between the two (and a batch costs
-   * one command, not two per event).
+   * one command, not two per event). The ids it takes share one new token.
    */
   async reserveAll(tenant: string, eventIds: readonly string[]): Promise<Reservation<T>[]> {
     if (eventIds.length === 0) return [];
+    const token = randomUUID();
     const replies = (await this.redis.client.eval(
       RESERVE_ALL,
       eventIds.length,
       ...eventIds.map((id) => this.keys.idempotency(tenant, id)),
-      PENDING,
+      `${PENDING_PREFIX}${token}`,
       this.reservationMs,
     )) as string[];
     return replies.map((value): Reservation<T> => {
-      if (value === RESERVED) return { state: 'reserved' };
-      if (value === PENDING) return { state: 'pending' };
+      if (value === RESERVED) return { state: 'reserved', token };
+      if (value === PENDING || value.startsWith(PENDING_PREFIX)) return { state: 'pending' };
       return { state: 'done', result: JSON.parse(value) as T };
     });
   }
 
-  async complete(tenant: string, eventId: string, result: T): Promise<void> {
-    await this.completeAll(tenant, [{ eventId, result }]);
+  async complete(tenant: string, eventId: string, token: string, result: T): Promise<void> {
+    await this.completeAll(tenant, [{ eventId, token, result }]);
   }
 
-  /** `complete` for many ids in one round trip (one script). */
+  /**
+   * Records first results, in one round trip (one script): each where the caller's reservation
+   * (`token`) still holds, or ran out with nobody else reserving the id since.
+   */
   async completeAll(
     tenant: string,
-    entries: readonly { eventId: string; result: T }[],
+    entries: readonly { eventId: string; token: string; result: T }[],
   ): Promise<void> {
     if (entries.length === 0) return;
     await this.redis.client.eval(
@@ -89,19 +111,24 @@ export class IdempotencyStore<T> {
       entries.length,
       ...entries.map(({ eventId }) => this.keys.idempotency(tenant, eventId)),
       this.retentionSeconds,
-      ...entries.map(({ result }) => JSON.stringify(result)),
+      ...entries.flatMap(({ token, result }) => [
+        `${PENDING_PREFIX}${token}`,
+        JSON.stringify(result),
+      ]),
     );
   }
 
-  /** Gives a reservation back after a failed write, so a retry of the same id may write it. */
-  async release(tenant: string, eventId: string): Promise<void> {
+  /**
+   * Gives the caller's reservation (`token`) back after a failed write, so a retry of the same
+   * id may write it; a newer reservation or a completed result is left alone.
+   */
+  async release(tenant: string, eventId: string, token: string): Promise<void> {
     const key = this.keys.idempotency(tenant, eventId);
-    // Delete only our pending marker, never a completed result.
     await this.redis.client.eval(
       "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
       1,
       key,
-      PENDING,
+      `${PENDING_PREFIX}${token}`,
     );
   }
 }

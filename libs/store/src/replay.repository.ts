@@ -180,6 +180,33 @@ ${RESET_LUA}
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1`;
 
+// The engine's writes to a running replay. Its hash goes when its subscription is deleted; a
+// write landing after that must not bring back a hash without its request (KEYS[1]).
+const IF_REQUESTED_LUA = `
+if redis.call('HEXISTS', KEYS[1], 'request') == 0 then return 0 end`;
+
+// KEYS: replay hash. ARGV: field, increment, field, increment, …
+const ADD_PROGRESS_SCRIPT = `${IF_REQUESTED_LUA}
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1`;
+
+// KEYS: replay hash. ARGV: lease end (ms).
+const RENEW_SCRIPT = `${IF_REQUESTED_LUA}
+redis.call('HSET', KEYS[1], 'leaseUntil', ARGV[1])
+return 1`;
+
+// KEYS: replay hash, claimed list. ARGV: the id, then field, value, … to set.
+const FINISH_SCRIPT = `
+redis.call('LREM', KEYS[2], 0, ARGV[1])
+${IF_REQUESTED_LUA}
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1`;
+
+// KEYS: replay hash. ARGV: the ends this run found. Answers the first run's ends.
+const FIRST_ENDS_SCRIPT = `${IF_REQUESTED_LUA}
+redis.call('HSETNX', KEYS[1], 'ends', ARGV[1])
+return redis.call('HGET', KEYS[1], 'ends')`;
+
 /** How long a claim holds without renewal; the engine renews it every few seconds. */
 export const REPLAY_LEASE_MS = 30_000;
 
@@ -321,7 +348,7 @@ export class ReplayRepository {
 
   /** Extends the lease of a replay this instance runs. */
   async renew(id: string, leaseMs = REPLAY_LEASE_MS): Promise<void> {
-    await this.redis.client.hset(this.keys.replay(id), 'leaseUntil', Date.now() + leaseMs);
+    await this.redis.client.eval(RENEW_SCRIPT, 1, this.keys.replay(id), Date.now() + leaseMs);
   }
 
   /**
@@ -365,23 +392,23 @@ export class ReplayRepository {
    * hand-back reads the same range rather than up to a later end.
    */
   async firstEnds(id: string, ends: readonly ReplayEnd[]): Promise<ReplayEnd[]> {
-    const key = this.keys.replay(id);
-    const [, [, saved]] = (await this.redis.client
-      .multi()
-      .hsetnx(key, 'ends', JSON.stringify(ends))
-      .hget(key, 'ends')
-      .exec()) as [[Error | null, number], [Error | null, string | null]];
-    return saved === null ? [...ends] : (JSON.parse(saved) as ReplayEnd[]);
+    const saved = (await this.redis.client.eval(
+      FIRST_ENDS_SCRIPT,
+      1,
+      this.keys.replay(id),
+      JSON.stringify(ends),
+    )) as string | 0 | null;
+    return typeof saved === 'string' ? (JSON.parse(saved) as ReplayEnd[]) : [...ends];
   }
 
   /** Adds to the replay's counters. */
   async addProgress(id: string, delta: Partial<ReplayProgress>): Promise<void> {
-    const pipeline = this.redis.client.pipeline();
-    for (const field of PROGRESS_FIELDS) {
+    const increments = PROGRESS_FIELDS.flatMap((field) => {
       const by = delta[field];
-      if (by) pipeline.hincrby(this.keys.replay(id), field, by);
-    }
-    await pipeline.exec();
+      return by ? [field, String(by)] : [];
+    });
+    if (increments.length === 0) return;
+    await this.redis.client.eval(ADD_PROGRESS_SCRIPT, 1, this.keys.replay(id), ...increments);
   }
 
   /** Ends a claimed replay. */
@@ -389,12 +416,17 @@ export class ReplayRepository {
     id: string,
     outcome: { status: 'completed' | 'failed' | 'cancelled'; error?: string },
   ): Promise<void> {
-    const key = this.keys.replay(id);
-    const pipeline = this.redis.client
-      .multi()
-      .hset(key, 'status', outcome.status, 'finishedAt', new Date().toISOString())
-      .lrem(this.keys.replayClaimed(), 0, id);
-    if (outcome.error !== undefined) pipeline.hset(key, 'error', outcome.error);
-    await pipeline.exec();
+    await this.redis.client.eval(
+      FINISH_SCRIPT,
+      2,
+      this.keys.replay(id),
+      this.keys.replayClaimed(),
+      id,
+      'status',
+      outcome.status,
+      'finishedAt',
+      new Date().toISOString(),
+      ...(outcome.error !== undefined ? ['error', outcome.error] : []),
+    );
   }
 }

@@ -12,6 +12,10 @@ describe('RetryParkingStore', () => {
   });
   afterAll(() => store.cleanup());
 
+  /** A subscription's record as far as this store looks at it: that it exists. */
+  const storeSubscription = (id: string) =>
+    store.redis.client.hset(store.keys.subscription(id), 'status', 'active');
+
   it('parks a head, queues later tasks of its key behind it and claims only the head', async () => {
     await parking.ownPartition(owner.topic, owner.partition, owner.token);
     const park = (task: string, mode: 'create' | 'append' = 'create') =>
@@ -22,13 +26,15 @@ describe('RetryParkingStore', () => {
     expect(await parking.dueSubscriptions(999)).toEqual([]);
     expect(await parking.dueSubscriptions(1000)).toEqual(['sub_a']);
 
+    const claimedAt = Date.now();
     const [claim, ...rest] = await parking.claimDue('sub_a', {
       nowMs: 1000,
       leaseMs: 5000,
       limit: 10,
     });
     expect(rest).toEqual([]);
-    expect(claim).toMatchObject({ queueId: 'k1', task: 't1', lease: 6000 });
+    expect(claim).toMatchObject({ queueId: 'k1', task: 't1' });
+    expect(claim!.lease).toBeGreaterThanOrEqual(claimedAt + 5000);
     // Claimed: nobody else sees it due until the lease ends.
     expect(await parking.claimDue('sub_a', { nowMs: 2000, leaseMs: 5000, limit: 10 })).toEqual([]);
     expect(
@@ -55,11 +61,36 @@ describe('RetryParkingStore', () => {
       owner: null,
     });
     const [first] = await parking.claimDue('sub_b', { nowMs: 10, leaseMs: 100, limit: 5 });
-    const [second] = await parking.claimDue('sub_b', { nowMs: 200, leaseMs: 100, limit: 5 });
+    const [second] = await parking.claimDue('sub_b', {
+      nowMs: first!.lease,
+      leaseMs: 100,
+      limit: 5,
+    });
     expect(second).toMatchObject({ task: 'only' });
     expect(await parking.finish(first!, { kind: 'done' }, null, 210)).toBe(false);
     expect(await parking.finish(second!, { kind: 'done' }, null, 210)).toBe(true);
     expect(await parking.dueSubscriptions(Number.MAX_SAFE_INTEGER)).not.toContain('sub_b');
+  });
+
+  it('leases a claim from when it is made, however long before its round began', async () => {
+    await parking.park({
+      subscriptionId: 'sub_stall',
+      queueId: 'x',
+      task: 'once',
+      dueMs: 0,
+      mode: 'create',
+      owner: null,
+    });
+    const leaseMs = 30_000;
+    // A poll round that read its clock, then stalled for longer than the lease before claiming.
+    const stalledRound = Date.now() - 2 * leaseMs;
+    const [claim] = await parking.claimDue('sub_stall', { nowMs: stalledRound, leaseMs, limit: 5 });
+    expect(claim).toMatchObject({ task: 'once' });
+    // Another instance's round, now: the head is still claimed.
+    expect(await parking.claimDue('sub_stall', { nowMs: Date.now(), leaseMs, limit: 5 })).toEqual(
+      [],
+    );
+    expect(await parking.finish(claim!, { kind: 'done' }, null)).toBe(true);
   });
 
   it('lets only the partition owner park, and tells a new owner which keys are parked', async () => {
@@ -103,6 +134,7 @@ describe('RetryParkingStore', () => {
   });
 
   it('counts a failing period from the first failure after the last success', async () => {
+    await storeSubscription('sub_d');
     expect(await parking.noteFailure('sub_d', 100)).toBe(100);
     expect(await parking.noteFailure('sub_d', 200)).toBe(100);
     await parking.noteSuccess('sub_d', 300);
@@ -110,6 +142,7 @@ describe('RetryParkingStore', () => {
   });
 
   it('ends a failing period at a success the caller saw but had not written yet', async () => {
+    await storeSubscription('sub_e');
     expect(await parking.noteFailure('sub_e', 100)).toBe(100);
     expect(await parking.noteFailure('sub_e', 500, 300)).toBe(500);
     expect(await parking.noteFailure('sub_e', 600, 300)).toBe(500);

@@ -99,7 +99,9 @@ return claimed
 
 // KEYS: parked subscriptions, subscription's due set, queue, partition's parked keys, stats
 // hash, parked count. ARGV: subscription id, queue id, lease, now ms, parked-keys field ('' =
-// not owned), action, task, due ms.
+// not owned), action, task, due ms. A stats hash that is gone went with its deleted
+// subscription (the park of these tasks created it): it is not brought back with a negative
+// count.
 const FINISH_SCRIPT = `${REFRESH_SUBSCRIPTION_LUA}
 local score = redis.call('ZSCORE', KEYS[2], ARGV[2])
 if not score or tonumber(score) ~= tonumber(ARGV[3]) then return 0 end
@@ -117,7 +119,7 @@ else
   else
     redis.call('LPOP', KEYS[3])
   end
-  redis.call('HINCRBY', KEYS[5], 'pending', -removed)
+  if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HINCRBY', KEYS[5], 'pending', -removed) end
   redis.call('DECRBY', KEYS[6], removed)
   if redis.call('LLEN', KEYS[3]) > 0 then
     redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
@@ -130,9 +132,12 @@ refresh_subscription(KEYS[1], KEYS[2], ARGV[1])
 return 1
 `;
 
-// KEYS: health hash. ARGV: now ms. Returns since when the subscription has been failing: a
-// failure after the last recorded success starts a new failing period.
+// KEYS: health hash, subscription record. ARGV: now ms, the caller's last success ms ('' =
+// none). Returns since when the subscription has been failing: a failure after the last
+// recorded success starts a new failing period. Once the subscription is deleted nothing is
+// written (a late failure would bring its health back) and the answer is now.
 const FAILURE_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return ARGV[1] end
 local since = tonumber(redis.call('HGET', KEYS[1], 'failingSince'))
 local success = tonumber(redis.call('HGET', KEYS[1], 'lastSuccessMs'))
 local seen = tonumber(ARGV[2])
@@ -145,6 +150,13 @@ if not since or (success and success >= since) then
   redis.call('HSET', KEYS[1], 'failingSince', ARGV[1])
 end
 return tostring(since)
+`;
+
+// KEYS: health hash, subscription record. ARGV: now ms.
+const SUCCESS_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'lastSuccessMs', ARGV[1])
+return 1
 `;
 
 const FIELD_SEPARATOR = '|';
@@ -210,12 +222,16 @@ export class RetryParkingStore {
     );
   }
 
-  /** Claims up to `limit` due queue heads of one subscription until `nowMs + leaseMs`. */
+  /**
+   * Claims up to `limit` queue heads of one subscription due at `nowMs`, for `leaseMs` from the
+   * claim itself: a poll round that took its `nowMs` long before (it stalled) must not write a
+   * lease already over, under which a second claimer would take the same head at once.
+   */
   async claimDue(
     subscriptionId: string,
     options: { nowMs: number; leaseMs: number; limit: number },
   ): Promise<ClaimedTask[]> {
-    const lease = Math.round(options.nowMs + options.leaseMs);
+    const lease = Math.round(Math.max(options.nowMs, Date.now()) + options.leaseMs);
     const flat = (await this.redis.client.eval(
       CLAIM_SCRIPT,
       2,
@@ -302,7 +318,9 @@ export class RetryParkingStore {
   /**
    * Records a delivery failure; returns since when (ms) the subscription has been failing.
    * `lastSuccessMs` is the caller's latest success, which it may not have written yet
-   * (`noteSuccess` is throttled): a failing period never starts before it.
+   * (`noteSuccess` is throttled): a failing period never starts before it. A subscription that
+   * becomes active again (see SubscriptionRepository) starts without one; a deleted one records
+   * nothing and answers `nowMs`.
    */
   async noteFailure(
     subscriptionId: string,
@@ -311,8 +329,9 @@ export class RetryParkingStore {
   ): Promise<number> {
     const since = await this.redis.client.eval(
       FAILURE_SCRIPT,
-      1,
+      2,
       this.keys.deliveryHealth(subscriptionId),
+      this.keys.subscription(subscriptionId),
       String(Math.round(nowMs)),
       lastSuccessMs === null ? '' : String(Math.round(lastSuccessMs)),
     );
@@ -321,9 +340,11 @@ export class RetryParkingStore {
 
   /** Records a success: any failing period ends. */
   async noteSuccess(subscriptionId: string, nowMs: number = Date.now()): Promise<void> {
-    await this.redis.client.hset(
+    await this.redis.client.eval(
+      SUCCESS_SCRIPT,
+      2,
       this.keys.deliveryHealth(subscriptionId),
-      'lastSuccessMs',
+      this.keys.subscription(subscriptionId),
       String(Math.round(nowMs)),
     );
   }

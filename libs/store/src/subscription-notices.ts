@@ -121,7 +121,9 @@ export class SubscriptionNotices {
 
   /**
    * Notices after `seq`, oldest first, up to `limit`. `complete` is false when the log has been
-   * trimmed past `seq + 1`, so some notices are lost and the caller must reload everything.
+   * trimmed past `seq + 1`, so some notices are lost, or when the counter is below `seq`: Redis
+   * lost its last writes, so the caller holds changes Redis no longer has and new notices reuse
+   * its numbers. Either way the caller must reload everything.
    */
   async since(
     seq: number,
@@ -129,6 +131,7 @@ export class SubscriptionNotices {
   ): Promise<{ notices: SubscriptionNotice[]; complete: boolean }> {
     // Read the counter first: a notice published in between then shows up in the range.
     const current = await this.currentSeq();
+    if (current < seq) return { notices: [], complete: false };
     const entries = await this.redis.client.xrange(
       this.keys.subscriptionNoticeLog(),
       `(${seq}-0`,
@@ -141,14 +144,15 @@ export class SubscriptionNotices {
       return parsed ? [parsed] : [];
     });
     const first = notices[0];
-    const complete = current <= seq || (first !== undefined && first.seq === seq + 1);
+    const complete = current === seq || (first !== undefined && first.seq === seq + 1);
     return { notices, complete };
   }
 
   /**
    * Listens on a separate connection (pub/sub mode takes a connection over). Missed notices —
    * a gap in the sequence, or a reconnect — are read back from the log; when the log no longer
-   * has them, `onResync` reloads.
+   * has them, or the counter went back below the listener's (Redis lost its last writes),
+   * `onResync` reloads.
    */
   async listen(options: NoticeListenerOptions): Promise<NoticeListener> {
     const subscriber: Redis = this.redis.client.duplicate({ enableAutoPipelining: false });
@@ -158,7 +162,12 @@ export class SubscriptionNotices {
     let closed = false;
 
     const apply = async (notice: SubscriptionNotice) => {
-      if (notice.seq <= lastSeq) return;
+      if (notice.seq <= lastSeq) {
+        // Mostly one already read back from the log. But the counter never goes down unless
+        // Redis lost its last writes: then every new notice reuses a number already applied.
+        if ((await this.currentSeq()) < lastSeq) await catchUp();
+        return;
+      }
       if (notice.seq > lastSeq + 1) await catchUp();
       if (notice.seq <= lastSeq) return;
       await options.onNotice(notice);

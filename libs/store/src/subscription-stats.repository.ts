@@ -23,6 +23,40 @@ export interface SubscriptionStats {
 export const HELD_REPORT_FRESH_MS = 15_000;
 const HELD_FIELD = 'held:';
 
+// KEYS: subscription record, stats hash. ARGV: at (ISO), delivered, failed, dead-lettered.
+// Nothing is written once the subscription is deleted: a late write would bring its stats back.
+const RECORD_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local delivered, failed, dead = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if delivered > 0 then
+  redis.call('HINCRBY', KEYS[2], 'delivered', delivered)
+  redis.call('HSET', KEYS[2], 'lastSuccessAt', ARGV[1])
+end
+if failed > 0 then
+  redis.call('HINCRBY', KEYS[2], 'failed', failed)
+  redis.call('HSET', KEYS[2], 'lastFailureAt', ARGV[1])
+end
+if dead > 0 then redis.call('HINCRBY', KEYS[2], 'deadLettered', dead) end
+return 1
+`;
+
+// KEYS: subscription record, stats hash. ARGV: held field prefix, this instance's field, its
+// report (count:ms), now ms, freshness ms. Also drops reports no longer fresh: every process
+// start reports under a new instance id, and the old ones would stay in the hash forever.
+const REPORT_HELD_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+local oldest = tonumber(ARGV[4]) - tonumber(ARGV[5])
+local fields = redis.call('HGETALL', KEYS[2])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, #ARGV[1]) == ARGV[1] then
+    local at = tonumber(string.match(fields[i + 1], ':(%d+)$'))
+    if not at or at < oldest then redis.call('HDEL', KEYS[2], fields[i]) end
+  end
+end
+return 1
+`;
+
 /**
  * Per-subscription counters and the engine instances' lag reports, in one hash (`pending` in it
  * is kept by the retry parking scripts).
@@ -33,30 +67,32 @@ export class SubscriptionStatsRepository {
     private readonly keys: StoreKeys,
   ) {}
 
-  /** Adds outcomes; `at` becomes the last success (when delivered) or failure time. */
+  /**
+   * Adds outcomes; `at` becomes the last success (when delivered) or failure time. Ignored once
+   * the subscription is deleted.
+   */
   async record(
     subscriptionId: string,
     outcome: { delivered?: number; failed?: number; deadLettered?: number },
     at: Date = new Date(),
   ): Promise<void> {
-    const key = this.keys.subscriptionStats(subscriptionId);
-    const pipeline = this.redis.client.multi();
-    if (outcome.delivered) {
-      pipeline.hincrby(key, 'delivered', outcome.delivered);
-      pipeline.hset(key, 'lastSuccessAt', at.toISOString());
-    }
-    if (outcome.failed) {
-      pipeline.hincrby(key, 'failed', outcome.failed);
-      pipeline.hset(key, 'lastFailureAt', at.toISOString());
-    }
-    if (outcome.deadLettered) pipeline.hincrby(key, 'deadLettered', outcome.deadLettered);
-    await pipeline.exec();
+    await this.redis.client.eval(
+      RECORD_SCRIPT,
+      2,
+      this.keys.subscription(subscriptionId),
+      this.keys.subscriptionStats(subscriptionId),
+      at.toISOString(),
+      String(outcome.delivered ?? 0),
+      String(outcome.failed ?? 0),
+      String(outcome.deadLettered ?? 0),
+    );
   }
 
   /**
    * One engine instance's count of events it holds unsettled, per subscription. Each instance
    * writes its own field, so instances sharing the work never overwrite each other; a report
-   * older than `HELD_REPORT_FRESH_MS` (an instance that stopped) no longer counts.
+   * older than `HELD_REPORT_FRESH_MS` (an instance that stopped) no longer counts, and is
+   * dropped with the next report written. Ignored for a deleted subscription.
    */
   async reportHeld(
     instance: string,
@@ -66,10 +102,16 @@ export class SubscriptionStatsRepository {
     if (held.size === 0) return;
     const pipeline = this.redis.client.pipeline();
     for (const [subscriptionId, count] of held)
-      pipeline.hset(
+      pipeline.eval(
+        REPORT_HELD_SCRIPT,
+        2,
+        this.keys.subscription(subscriptionId),
         this.keys.subscriptionStats(subscriptionId),
+        HELD_FIELD,
         `${HELD_FIELD}${instance}`,
         `${count}:${Math.round(nowMs)}`,
+        String(Math.round(nowMs)),
+        String(HELD_REPORT_FRESH_MS),
       );
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   }

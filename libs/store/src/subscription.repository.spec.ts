@@ -2,11 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { DeadLetterRepository, REDRIVE_LEASE_MS } from './dead-letter.repository';
 import { DeliveryLogRepository, type DeliveryAttempt } from './delivery-log.repository';
 import { REPLAY_LEASE_MS, ReplayRepository } from './replay.repository';
+import { RetryParkingStore } from './retry-parking.store';
 import { SecretCipher } from './secret-cipher';
 import { StreamCursorRepository } from './stream-cursor.repository';
 import { SubscriptionNotices, type SubscriptionNotice } from './subscription-notices';
-import { SubscriptionStatsRepository } from './subscription-stats.repository';
-import { SubscriptionRepository, type NewSubscription } from './subscription.repository';
+import { HELD_REPORT_FRESH_MS, SubscriptionStatsRepository } from './subscription-stats.repository';
+import {
+  SubscriptionRepository,
+  type NewSubscription,
+  type SubscriptionStatus,
+} from './subscription.repository';
 import { createTestStore } from './testing';
 
 type TestStore = Awaited<ReturnType<typeof createTestStore>>;
@@ -143,6 +148,7 @@ describe('SubscriptionRepository (real Redis)', () => {
     const replays = new ReplayRepository(store.redis, store.keys);
     await log.append(subscription.id, attempt('e1', 'succeeded'));
     await stats.record(subscription.id, { delivered: 1 });
+    await new RetryParkingStore(store.redis, store.keys).noteFailure(subscription.id);
     const replay = await replays.request({
       subscriptionId: subscription.id,
       tenant: 'a',
@@ -155,7 +161,90 @@ describe('SubscriptionRepository (real Redis)', () => {
     expect(await replays.get(replay.id)).toBeNull();
     expect(await store.redis.client.exists(store.keys.deliveryLog(subscription.id))).toBe(0);
     expect(await store.redis.client.exists(store.keys.subscriptionStats(subscription.id))).toBe(0);
+    expect(await store.redis.client.exists(store.keys.deliveryHealth(subscription.id))).toBe(0);
     expect(await repo.countByStatus()).toMatchObject({ active: 0 });
+  });
+
+  it('lets no late write of the engine bring back what a deleted subscription kept', async () => {
+    const { id } = (await repo.create(newSubscription('a'), SECRETS)).subscription;
+    const parking = new RetryParkingStore(store.redis, store.keys);
+    const stats = new SubscriptionStatsRepository(store.redis, store.keys);
+    const replays = new ReplayRepository(store.redis, store.keys);
+    for (const task of ['t1', 't2'])
+      await parking.park({
+        subscriptionId: id,
+        queueId: 'k',
+        task,
+        dueMs: 0,
+        mode: 'create',
+        owner: null,
+      });
+    const replay = await replays.request({
+      subscriptionId: id,
+      tenant: 'a',
+      from: { time: '2025-01-01T00:00:00Z' },
+      to: null,
+    });
+    expect((await replays.claim())?.id).toBe(replay.id);
+    expect(await repo.delete(id)).toBe(true);
+
+    // What the engine was doing for it meanwhile lands afterwards.
+    const [claim] = await parking.claimDue(id, { nowMs: Date.now(), leaseMs: 30_000, limit: 5 });
+    expect(await parking.finish(claim!, { kind: 'drop-queue' }, null)).toBe(true);
+    await stats.record(id, { delivered: 1, failed: 1, deadLettered: 1 });
+    await stats.reportHeld('engine-1', new Map([[id, 0]]));
+    expect(await parking.noteFailure(id, 500)).toBe(500);
+    await parking.noteSuccess(id);
+    await replays.addProgress(replay.id, { scanned: 5 });
+    await replays.renew(replay.id);
+    await replays.firstEnds(replay.id, []);
+    await replays.finish(replay.id, { status: 'cancelled' });
+
+    const { keys } = store;
+    expect(
+      await store.redis.client.exists(
+        keys.subscriptionStats(id),
+        keys.deliveryHealth(id),
+        keys.replay(replay.id),
+        keys.parkedDue(id),
+        keys.parkedQueue(id, 'k'),
+      ),
+    ).toBe(0);
+    expect(await store.redis.client.llen(store.keys.replayClaimed())).toBe(0);
+  });
+
+  it('ends the failing period when a subscription becomes active again, and only then', async () => {
+    const { id } = (await repo.create(newSubscription('a'), SECRETS)).subscription;
+    const parking = new RetryParkingStore(store.redis, store.keys);
+    const setStatus = (status: SubscriptionStatus) =>
+      repo.update(id, (current) => ({
+        ...current,
+        subscription: { ...current.subscription, status },
+      }));
+    expect(await parking.noteFailure(id, 100)).toBe(100);
+    await repo.update(id, (current) => current); // an edit while active: still failing
+    expect(await parking.noteFailure(id, 200)).toBe(100);
+    // Disabled for failing too long, then fixed and resumed: its next failure starts a new period.
+    await setStatus('disabled');
+    expect(await parking.noteFailure(id, 300)).toBe(100);
+    await setStatus('active');
+    expect(await parking.noteFailure(id, 400)).toBe(400);
+    await setStatus('paused');
+    await setStatus('active');
+    expect(await parking.noteFailure(id, 500)).toBe(500);
+  });
+
+  it('drops lag reports too old to count when an instance writes its own', async () => {
+    const { id } = (await repo.create(newSubscription('a'), SECRETS)).subscription;
+    const stats = new SubscriptionStatsRepository(store.redis, store.keys);
+    const now = Date.now();
+    // Every process start reports under a new instance id: the old ones must not pile up.
+    await stats.reportHeld('stopped', new Map([[id, 100]]), now - HELD_REPORT_FRESH_MS - 1);
+    await stats.reportHeld('quiet', new Map([[id, 2]]), now - HELD_REPORT_FRESH_MS);
+    await stats.reportHeld('running', new Map([[id, 4]]), now);
+    const fields = await store.redis.client.hkeys(store.keys.subscriptionStats(id));
+    expect(fields.sort()).toEqual(['held:quiet', 'held:running']);
+    expect((await stats.get(id, now)).lagEvents).toBe(6);
   });
 
   it('publishes numbered notices and reloads everything for a new instance', async () => {
@@ -220,6 +309,37 @@ describe('SubscriptionRepository (real Redis)', () => {
     await waitUntil(() => late.seq === 3, 'resync to seq 3');
     expect(resyncs).toBe(1);
     await late.close();
+  });
+
+  it('resyncs when the notice counter went backwards (Redis lost its last writes)', async () => {
+    const notices = new SubscriptionNotices(store.redis, store.keys);
+    for (let i = 0; i < 3; i += 1) await repo.create(newSubscription('a'), SECRETS); // seq 1-3
+    let resyncs = 0;
+    const listener = await notices.listen({
+      afterSeq: 3,
+      onNotice: () => undefined,
+      onResync: async () => {
+        resyncs += 1;
+        return (await repo.loadAll()).seq;
+      },
+    });
+    try {
+      // The last two writes are lost: the counter and the log are back at seq 1.
+      const log = store.keys.subscriptionNoticeLog();
+      await store.redis.client.xdel(log, '2-0', '3-0');
+      await store.redis.client.xsetid(log, '1-0');
+      await store.redis.client.set(store.keys.subscriptionNoticeSeq(), 1);
+      expect(await notices.since(3)).toEqual({ notices: [], complete: false });
+
+      const { subscription } = await repo.create(newSubscription('a'), SECRETS); // seq 2 again
+      await waitUntil(() => resyncs === 1, 'a resync for a notice numbered below the last one');
+      expect(listener.seq).toBe(2);
+      expect((await repo.loadAll()).subscriptions.map((s) => s.subscription.id)).toContain(
+        subscription.id,
+      );
+    } finally {
+      await listener.close();
+    }
   });
 });
 
@@ -478,6 +598,8 @@ describe('delivery engine records (real Redis)', () => {
 
   it('counts outcomes, sets gauges and keeps stream cursors', async () => {
     const stats = new SubscriptionStatsRepository(store.redis, store.keys);
+    // Stats are kept for a stored subscription only.
+    await store.redis.client.hset(store.keys.subscription('sub_s'), 'status', 'active');
     const at = new Date('2025-02-02T00:00:00Z');
     await stats.record('sub_s', { delivered: 2, failed: 1 }, at);
     await stats.record('sub_s', { deadLettered: 1 });

@@ -99,9 +99,11 @@ export interface SubscriptionPage {
 
 export const SUBSCRIPTION_ID_PREFIX = 'sub_';
 
-// KEYS: record, global index, tenant index, status counts, notice seq, notice log.
-// ARGV: expected version (0 = must not exist), record, sealed, status, tenant, id, kind of
-// notice, notice channel, log length.
+// KEYS: record, global index, tenant index, status counts, notice seq, notice log, delivery
+// health. ARGV: expected version (0 = must not exist), record, sealed, status, tenant, id, kind
+// of notice, notice channel, log length. Becoming active (a resume, a passed ownership check)
+// ends any failing period: a subscription disabled for failing too long and then fixed is not
+// disabled again by its first failure.
 const SAVE_SCRIPT = `${NOTIFY_LUA}
 local current = redis.call('HGET', KEYS[1], 'version')
 local expected = tonumber(ARGV[1])
@@ -117,6 +119,7 @@ redis.call('HSET', KEYS[1], 'record', ARGV[2], 'sealed', ARGV[3], 'status', ARGV
   'tenant', ARGV[5], 'version', version)
 if old_status then redis.call('HINCRBY', KEYS[4], old_status, -1) end
 redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
+if ARGV[4] == 'active' and old_status ~= 'active' then redis.call('DEL', KEYS[7]) end
 redis.call('ZADD', KEYS[2], 0, ARGV[6])
 redis.call('ZADD', KEYS[3], 0, ARGV[6])
 local seq = herald_notify(KEYS[5], KEYS[6], ARGV[8], ARGV[9],
@@ -259,7 +262,7 @@ export class SubscriptionRepository {
     const replayIds = await this.redis.client.zrange(this.keys.subscriptionReplays(id), 0, -1);
     const seq = await this.redis.client.eval(
       DELETE_SCRIPT,
-      6 + 6 + replayIds.length,
+      6 + 7 + replayIds.length,
       this.keys.subscription(id),
       this.keys.subscriptionIndex(),
       this.keys.tenantSubscriptions(tenant),
@@ -271,6 +274,7 @@ export class SubscriptionRepository {
       this.keys.deadLetterIndex(id),
       this.keys.subscriptionStats(id),
       this.keys.streamCursor(id),
+      this.keys.deliveryHealth(id),
       this.keys.subscriptionReplays(id),
       ...replayIds.map((replayId) => this.keys.replay(replayId)),
       id,
@@ -340,13 +344,14 @@ export class SubscriptionRepository {
     const sealed = this.cipher.seal(JSON.stringify(stored.secrets), subscription.id);
     const [code, value] = (await this.redis.client.eval(
       SAVE_SCRIPT,
-      6,
+      7,
       this.keys.subscription(subscription.id),
       this.keys.subscriptionIndex(),
       this.keys.tenantSubscriptions(subscription.tenant),
       this.keys.subscriptionStatusCounts(),
       this.keys.subscriptionNoticeSeq(),
       this.keys.subscriptionNoticeLog(),
+      this.keys.deliveryHealth(subscription.id),
       String(expectedVersion),
       JSON.stringify(subscription),
       sealed,

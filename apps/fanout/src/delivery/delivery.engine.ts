@@ -237,12 +237,15 @@ export class DeliveryEngine {
     next: IndexedSubscription | null,
   ): void {
     const id = (next ?? previous)!.subscription.id;
-    const lane = this.lanes.get(id);
-    if (!lane) return;
     const active =
       next !== null &&
       next.subscription.status === 'active' &&
       next.subscription.kind === 'webhook';
+    // Its failing period ends with it (Redis forgets it when it becomes active again): one
+    // resumed soon after would otherwise be judged by the old period kept here.
+    if (!active) this.health.delete(id);
+    const lane = this.lanes.get(id);
+    if (!lane) return;
     if (active) {
       lane.update(this.laneSettings(next));
       return;

@@ -86,6 +86,8 @@ export class IngestService {
 
     const tenant = principal.tenant;
     const reserved = new Set<number>();
+    // The reservation tokens of the ids this request took, by index: only they settle them.
+    const tokens = new Map<number, string>();
     const results: (IngestResult | undefined)[] = events.map(() => undefined);
     const seen = new Map<string, number>();
     try {
@@ -104,8 +106,10 @@ export class IngestService {
       );
       for (const [n, index] of claimed.entries()) {
         const reservation = reservations[n]!;
-        if (reservation.state === 'reserved') reserved.add(index);
-        else if (reservation.state === 'done') results[index] = reservation.result;
+        if (reservation.state === 'reserved') {
+          reserved.add(index);
+          tokens.set(index, reservation.token);
+        } else if (reservation.state === 'done') results[index] = reservation.result;
       }
       const inFlight = claimed.find((_, n) => reservations[n]!.state === 'pending');
       if (inFlight !== undefined) throw new EventInFlightError(events[inFlight]!.id);
@@ -130,7 +134,11 @@ export class IngestService {
       const reservedIds = (written: [number, IngestResult][]) =>
         written
           .filter(([index]) => events[index]!.idGiven)
-          .map(([index, result]) => ({ eventId: events[index]!.id, result }));
+          .map(([index, result]) => ({
+            eventId: events[index]!.id,
+            token: tokens.get(index)!,
+            result,
+          }));
       const published = await this.publish(
         span,
         writeOrder.map((index) => events[index]!),
@@ -147,7 +155,7 @@ export class IngestService {
               { tenant, events: writeOrder.length },
               'write failed after its deadline; ids released',
             );
-            void this.release(tenant, events, reserved);
+            void this.release(tenant, events, tokens);
           }
         },
       );
@@ -160,7 +168,7 @@ export class IngestService {
     } catch (error) {
       // Kafka may still write it: the ids stay reserved until the late outcome settles them.
       if (error instanceof IngestUnavailableError && error.mayBeWritten) throw error;
-      await this.release(tenant, events, reserved);
+      await this.release(tenant, events, tokens);
       if (error instanceof EventInFlightError) this.countAll(events, 'conflict');
       throw error;
     }
@@ -178,12 +186,10 @@ export class IngestService {
   private async release(
     tenant: string,
     events: IncomingEvent[],
-    reserved: ReadonlySet<number>,
+    tokens: ReadonlyMap<number, string>,
   ): Promise<void> {
     await Promise.all(
-      [...reserved]
-        .filter((i) => events[i]!.idGiven)
-        .map((i) => this.idempotency.release(tenant, events[i]!.id)),
+      [...tokens].map(([i, token]) => this.idempotency.release(tenant, events[i]!.id, token)),
     ).catch((releaseError: unknown) =>
       this.logger.warn({ err: releaseError }, 'could not release idempotency reservations'),
     );
@@ -191,7 +197,7 @@ export class IngestService {
 
   private async recordResults(
     tenant: string,
-    entries: { eventId: string; result: IngestResult }[],
+    entries: { eventId: string; token: string; result: IngestResult }[],
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
