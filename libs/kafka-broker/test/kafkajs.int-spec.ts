@@ -84,6 +84,23 @@ describe('kafkajs', () => {
     for (const values of byKey.values()) expect(values).toEqual([...values].sort((a, b) => a - b));
   });
 
+  it('keeps an idempotent producer writing to a topic deleted and created again', async () => {
+    const topic = uniqueName('idem-recreated');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    await producer.send({ topic, acks: -1, messages: [{ value: 'a0' }, { value: 'a1' }] });
+    await admin.deleteTopics({ topics: [topic] });
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    // The new partition knows nothing of the producer, which goes on at sequence 2: Kafka takes
+    // it. Refused with OUT_OF_ORDER_SEQUENCE_NUMBER, the producer could never write there again.
+    const [sent] = await producer.send({ topic, acks: -1, messages: [{ value: 'b0' }] });
+    expect(sent).toMatchObject({ errorCode: 0, baseOffset: '0' });
+    const [next] = await producer.send({ topic, acks: -1, messages: [{ value: 'b1' }] });
+    expect(next).toMatchObject({ errorCode: 0, baseOffset: '1' });
+  });
+
   it('rebalances three consumers as they join and leave, losing and repeating nothing after commits', async () => {
     const topic = uniqueName('rebalance');
     const groupId = uniqueName('rebalance-group');
@@ -201,6 +218,28 @@ describe('kafkajs', () => {
     expect(await admin.listTopics()).not.toContain(topic);
   });
 
+  it('refuses to grow a topic past 10,000 partitions, as it refuses to create one', async () => {
+    const topic = uniqueName('many-partitions');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await expect(
+      admin.createTopics({ topics: [{ topic: uniqueName('too-many'), numPartitions: 10_001 }] }),
+    ).rejects.toThrow();
+    // validateOnly: the check alone, not 10,000 partitions to create.
+    await admin.createPartitions({
+      validateOnly: true,
+      topicPartitions: [{ topic, count: 10_000 }],
+    });
+    await expect(
+      admin.createPartitions({ validateOnly: true, topicPartitions: [{ topic, count: 10_001 }] }),
+    ).rejects.toMatchObject({ type: 'INVALID_PARTITIONS' });
+    await expect(
+      admin.createPartitions({ topicPartitions: [{ topic, count: 100_000 }] }),
+    ).rejects.toMatchObject({ type: 'INVALID_PARTITIONS' });
+    expect(
+      (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions,
+    ).toHaveLength(1);
+  });
+
   it('seeks to an offset and fetches from a timestamp', async () => {
     const topic = uniqueName('seek');
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
@@ -233,6 +272,39 @@ describe('kafkajs', () => {
     c.seek({ topic, partition: 0, offset: '3' });
     await waitFor(() => values.length >= 2, { what: 'records from offset 3' });
     expect(values[0]).toBe('s3');
+  });
+
+  it('finds by timestamp the records of a batch whose max timestamp kafkajs wrote too low', async () => {
+    const topic = uniqueName('max-timestamp');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const producer = kafka.producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    const { CompressionTypes } = await import('kafkajs');
+    // kafkajs sorts the timestamps as text to find the batch's max: across 2001-09-09, where they
+    // go from 12 to 13 digits, "999999999000" comes last and is written as the max.
+    const timestamps = [999_999_999_000, 1_000_000_000_000, 1_000_000_001_000];
+    for (const compression of [CompressionTypes.None, CompressionTypes.GZIP]) {
+      await producer.send({
+        topic,
+        compression,
+        messages: timestamps.map((t) => ({ value: `at-${t}`, timestamp: String(t) })),
+      });
+    }
+    const offsetAt = async (timestamp: number) =>
+      (await admin.fetchTopicOffsetsByTimestamp(topic, timestamp))[0]?.offset;
+    expect(await offsetAt(999_999_999_500)).toBe('1');
+    expect(await offsetAt(1_000_000_000_500)).toBe('2');
+    expect(await offsetAt(1_000_000_001_000)).toBe('2');
+    expect(await offsetAt(1_000_000_001_001)).toBe('6');
+
+    const c = consumer(uniqueName('max-timestamp-group'));
+    await c.connect();
+    await c.subscribe({ topic, fromBeginning: true });
+    const read: string[] = [];
+    await c.run({ eachMessage: ({ message }) => collect(read, message.value) });
+    await waitFor(() => read.length >= 6, { what: '6 records' });
+    expect(read).toEqual([...timestamps, ...timestamps].map((t) => `at-${t}`));
   });
 
   it('auto-creates a topic on produce and reads gzip batches back', async () => {

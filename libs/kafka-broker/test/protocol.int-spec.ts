@@ -13,7 +13,8 @@ import { readProduceResponse } from '../src/protocol/generated/produce-response.
 import { writeMetadataRequest } from '../src/protocol/generated/metadata-request.generated';
 import { KafkaErrorCode } from '../src/protocol/protocol.errors';
 import type { ProtocolWriter } from '../src/protocol/protocol-writer';
-import { encodeBatch } from '../src/storage/record-batch.fixture';
+import { encodeBatch, zstdRawFrame } from '../src/storage/record-batch.fixture';
+import { Compression } from '../src/storage/record-compression';
 import { startTestBroker, uniqueName, type RunningBroker } from '../src/testing';
 import { RawKafkaClient } from './raw-kafka.client';
 
@@ -211,6 +212,27 @@ describe('protocol', () => {
     );
   });
 
+  it('refuses at once, with CORRUPT_MESSAGE, a zstd batch whose frame declares a 1.9 GiB window', async () => {
+    const c = await client();
+    const bomb = encodeBatch({
+      records: [{ value: 'tiny' }],
+      compression: {
+        codec: Compression.zstd,
+        compress: (records) => zstdRawFrame(records, { windowDescriptor: (20 << 3) | 7 }),
+      },
+    });
+    expect(bomb.length).toBeLessThan(100);
+    const started = Date.now();
+    // Opening it would have taken 1.9 GiB and seconds of the event loop.
+    expect((await produce(c, uniqueName('zstd-window'), bomb)).errorCode).toBe(
+      KafkaErrorCode.CORRUPT_MESSAGE,
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    const other = await client();
+    const r = await other.request(ApiKey.ApiVersions, 0, () => undefined);
+    expect(readApiVersionsResponse(r, 0).errorCode).toBe(0);
+  });
+
   it('wakes a long-polling fetch when a record arrives', async () => {
     const c = await client();
     const producer = await client();
@@ -226,6 +248,45 @@ describe('protocol', () => {
     expect(partition?.records?.length).toBeGreaterThan(0);
     expect(partition?.highWatermark).toBe(1n);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('reads no further than the next whole frame while a long-polling fetch is in progress', async () => {
+    const c = await client();
+    const topic = uniqueName('flood');
+    await c.request(ApiKey.Metadata, 4, (w) =>
+      writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }),
+    );
+    // Frames of 1 MiB (the broker's maxFrameBytes), 256 MiB of them, behind a fetch waiting 3 s.
+    const frame = Buffer.alloc(1 << 20, 0x01);
+    frame.writeInt32BE(frame.length - 4);
+    const flood = Buffer.concat([frame, frame, frame, frame]);
+    const fetching = c.request(ApiKey.Fetch, 11, (w) => writeLongFetch(w, topic, 3000));
+    for (let i = 0; i < 64; i++) c.writeRaw(flood);
+    await fetching;
+    // What the broker took: the frame after the fetch and what the kernels buffer (4 MiB in all
+    // here). It used to read all 256 MiB into memory.
+    const taken = 64 * flood.length - c.unsentBytes;
+    expect(taken).toBeLessThan(64 << 20);
+  });
+
+  it('answers requests pipelined behind a long-polling fetch, in order', async () => {
+    const c = await client();
+    const topic = uniqueName('pipelined');
+    await c.request(ApiKey.Metadata, 4, (w) =>
+      writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true }),
+    );
+    const fetching = c.request(ApiKey.Fetch, 11, (w) => writeLongFetch(w, topic, 300));
+    const answered: number[] = [];
+    const pipelined = Array.from({ length: 200 }, (_, i) =>
+      c
+        .request(ApiKey.Metadata, 4, (w) =>
+          writeMetadataRequest(w, 4, { topics: [{ name: topic }], allowAutoTopicCreation: false }),
+        )
+        .then(() => answered.push(i)),
+    );
+    await fetching;
+    await Promise.all(pipelined);
+    expect(answered).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 
   it('answers a Fetch that asks to wait for weeks empty once maxFetchWaitMs has passed', async () => {

@@ -80,6 +80,11 @@ export class RawKafkaClient {
     this.socket.write(bytes);
   }
 
+  /** Bytes written here that the broker has not taken yet (not even into the kernel's buffers). */
+  get unsentBytes(): number {
+    return this.socket.writableLength;
+  }
+
   close(): void {
     this.socket.destroy();
   }

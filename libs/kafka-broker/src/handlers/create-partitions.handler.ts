@@ -3,6 +3,7 @@ import { readCreatePartitionsRequest } from '../protocol/generated/create-partit
 import { writeCreatePartitionsResponse } from '../protocol/generated/create-partitions-response.generated';
 import { KafkaErrorCode } from '../protocol/protocol.errors';
 import { defineApi } from '../network/api-handler';
+import { MAX_PARTITIONS_PER_TOPIC } from '../topics/topic-catalog';
 
 export const createPartitionsApi = defineApi({
   apiKey: ApiKey.CreatePartitions,
@@ -28,6 +29,13 @@ export const createPartitionsApi = defineApi({
             name: t.name,
             errorCode: KafkaErrorCode.INVALID_PARTITIONS,
             errorMessage: `topic has ${topic.partitions} partitions; it can only grow`,
+          };
+        }
+        if (t.count > MAX_PARTITIONS_PER_TOPIC) {
+          return {
+            name: t.name,
+            errorCode: KafkaErrorCode.INVALID_PARTITIONS,
+            errorMessage: `a topic can have at most ${MAX_PARTITIONS_PER_TOPIC} partitions`,
           };
         }
         if (!request.validateOnly) {

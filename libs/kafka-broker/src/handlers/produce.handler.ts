@@ -7,6 +7,7 @@ import {
 } from '../protocol/generated/produce-response.generated';
 import { KafkaErrorCode } from '../protocol/protocol.errors';
 import { validateProducedBatch } from '../produce/record-batch.validator';
+import { correctMaxTimestamp } from '../storage/record-batch';
 import { defineApi, type RequestContext } from '../network/api-handler';
 
 function partitionError(
@@ -40,6 +41,7 @@ async function producePartition(
     return partitionError(index, KafkaErrorCode.CORRUPT_MESSAGE, 'no records');
   const check = await validateProducedBatch(records, options.maxMessageBytes);
   if (check.errorCode !== 0) return partitionError(index, check.errorCode, check.message ?? null);
+  if (check.maxTimestamp !== undefined) correctMaxTimestamp(records, 0, check.maxTimestamp);
   const outcome = await appender.append(log, records);
   return {
     index,

@@ -10,7 +10,8 @@ const MAX_BUFFERED_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /**
  * One client connection. Requests are handled one at a time in arrival order, as Kafka does, so
- * responses leave in request order; reading pauses while one is in progress and input piles up.
+ * responses leave in request order; while one is in progress, reading pauses once the next whole
+ * frame is in, so a connection holds that request, one more frame and one read at most.
  */
 export class BrokerConnection {
   private readonly decoder: FrameDecoder;
@@ -33,6 +34,10 @@ export class BrokerConnection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
+      // While a request is handled (a long-polling Fetch can take 30 s), reading past the next
+      // whole frame would pile input up in memory without bound. Kafka too stops reading from a
+      // connection until it has answered; pump() resumes once the frames held are handled.
+      if (this.busy && this.decoder.holdsFrame) this.socket.pause();
       void this.pump();
     });
     socket.on('error', (error) => {
@@ -75,7 +80,6 @@ export class BrokerConnection {
           throw error;
         }
         if (!frame) break;
-        if (this.decoder.bufferedBytes > this.runtime.options.maxFrameBytes) this.socket.pause();
         await this.handle(frame);
         if (this.closed) return;
         if (this.socket.writableLength > MAX_BUFFERED_RESPONSE_BYTES) await this.drained();

@@ -39,6 +39,20 @@ describe('FrameDecoder', () => {
     expect(frames).toEqual([a, b]);
   });
 
+  it('holds a frame once one is whole, or once its size prefix is one it refuses', () => {
+    const decoder = new FrameDecoder(1024);
+    const held: boolean[] = [];
+    for (const byte of framed(a)) {
+      decoder.push(Buffer.from([byte]));
+      held.push(decoder.holdsFrame);
+    }
+    expect(held.indexOf(true)).toBe(4 + a.length - 1);
+    decoder.next();
+    expect(decoder.holdsFrame).toBe(false);
+    decoder.push(Buffer.from([0, 0, 4, 1]));
+    expect(decoder.holdsFrame).toBe(true);
+  });
+
   it.each([-1, 0, 1025])('refuses a size prefix of %i', (size) => {
     const decoder = new FrameDecoder(1024);
     const prefix = Buffer.alloc(4);

@@ -28,6 +28,16 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /**
+   * True when `next()` has something to give without more bytes: a whole frame, or a size prefix
+   * it will refuse.
+   */
+  get holdsFrame(): boolean {
+    if (this.buffered < 4) return false;
+    const size = this.peekSize();
+    return size < MIN_FRAME_BYTES || size > this.maxFrameBytes || this.buffered >= 4 + size;
+  }
+
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);

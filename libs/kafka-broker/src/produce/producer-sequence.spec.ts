@@ -43,11 +43,15 @@ describe('checkSequence', () => {
     });
   });
 
-  it('starts a new epoch or an unknown producer at sequence 0 only', () => {
+  it('starts a new epoch at sequence 0 only', () => {
     expect(checkSequence(state, 3, 0, 5)).toEqual({ kind: 'append' });
     expect(checkSequence(state, 3, 20, 5).kind).toBe('reject');
+  });
+
+  it('takes any sequence from a producer it holds no state for, as Kafka does', () => {
     expect(checkSequence(undefined, 0, 0, 5)).toEqual({ kind: 'append' });
-    expect(checkSequence(undefined, 0, 4, 5).kind).toBe('reject');
+    expect(checkSequence(undefined, 0, 4, 5)).toEqual({ kind: 'append' });
+    expect(checkSequence(undefined, 3, 2147483647, 0)).toEqual({ kind: 'append' });
   });
 
   it('fences an older epoch', () => {

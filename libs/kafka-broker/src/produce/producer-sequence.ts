@@ -21,8 +21,10 @@ export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): n
 }
 
 /**
- * Kafka's per-partition idempotence rule: a new epoch starts at sequence 0, each batch continues
- * right after the last one, retries of the last five batches are recognised, anything else is a gap.
+ * Kafka's per-partition idempotence rule (ProducerAppendInfo.checkSequence): a producer the
+ * partition holds nothing of may start at any sequence, a new epoch starts at sequence 0, each
+ * batch continues right after the last one, retries of the last five batches are recognised,
+ * anything else is a gap.
  */
 export function checkSequence(
   state: ProducerState | undefined,
@@ -30,7 +32,10 @@ export function checkSequence(
   baseSequence: number,
   lastOffsetDelta: number,
 ): SequenceVerdict {
-  if (state === undefined || producerEpoch > state.producerEpoch) {
+  // No state: a broker restarted in memory, or a topic deleted and created again. Refusing all but
+  // sequence 0 would fail the producer for ever: its sequence never goes back to 0.
+  if (state === undefined) return { kind: 'append' };
+  if (producerEpoch > state.producerEpoch) {
     return baseSequence === 0
       ? { kind: 'append' }
       : { kind: 'reject', errorCode: KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };

@@ -7,6 +7,7 @@ import {
   RecordCompressionError,
   decompressRecords,
 } from '../storage/record-compression';
+import { readInt64 } from '../storage/record-batch';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -14,6 +15,7 @@ const gunzipAsync = promisify(gunzip);
 const BATCH_LENGTH_AT = 8;
 const MAGIC_AT = 16;
 const ATTRIBUTES_AT = 21;
+const BASE_TIMESTAMP_AT = 27;
 const RECORD_COUNT_AT = 57;
 const RECORDS_AT = 61;
 const LOG_OVERHEAD = 12;
@@ -24,14 +26,19 @@ const CONTROL_FLAG = 0x20;
 export interface BatchCheck {
   errorCode: number;
   message?: string;
+  /**
+   * Of a sound batch: its records' greatest timestamp, which Kafka writes into the batch header in
+   * place of the producer's (kafkajs sorts timestamps as text, so it can write one too low).
+   * Undefined when no record's timestamp is an exact number (past 2^53 ms).
+   */
+  maxTimestamp?: number;
 }
-
-const OK: BatchCheck = { errorCode: KafkaErrorCode.NONE };
 
 /**
  * Checks the records a producer sent for one partition: exactly one magic-2 batch (as Kafka
  * requires from Produce v3), not too large, a compression we can read, and records that add up to
- * the batch's count. The CRC is checked by storage when it appends.
+ * the batch's count; finds their greatest timestamp on the way. The CRC is checked by storage when
+ * it appends.
  */
 export async function validateProducedBatch(
   records: Buffer,
@@ -58,8 +65,10 @@ export async function validateProducedBatch(
     return { errorCode: KafkaErrorCode.INVALID_RECORD, message: 'transactions are not supported' };
   }
   const count = records.readInt32BE(RECORD_COUNT_AT);
+  const baseTimestamp = readInt64(records, BASE_TIMESTAMP_AT);
   const codec = attributes & 0x07;
-  if (codec === Compression.none) return checkRecords(records, RECORDS_AT, records.length, count);
+  if (codec === Compression.none)
+    return checkRecords(records, RECORDS_AT, records.length, count, baseTimestamp);
   if (codec === Compression.gzip) {
     // Off the event loop: gzip is the codec producers use most.
     let plain: Buffer;
@@ -73,7 +82,7 @@ export async function validateProducedBatch(
         message: `gzip: ${(error as Error).message}`,
       };
     }
-    return checkRecords(plain, 0, plain.length, count);
+    return checkRecords(plain, 0, plain.length, count, baseTimestamp);
   }
   if (codec > Compression.zstd) return { errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE };
   // snappy, lz4 and zstd are opened too: a batch claiming a codec over bytes that are not
@@ -85,27 +94,40 @@ export async function validateProducedBatch(
     if (!(error instanceof RecordCompressionError)) throw error;
     return { errorCode: KafkaErrorCode.CORRUPT_MESSAGE, message: error.message };
   }
-  return checkRecords(plain, 0, plain.length, count);
+  return checkRecords(plain, 0, plain.length, count, baseTimestamp);
 }
 
 /**
  * Walks `count` records and checks each is well formed as Kafka's own broker does (DefaultRecord):
  * its fields (attributes, timestamp and offset deltas, key, value, headers) fill its length
  * exactly, no length but a key's or value's is negative, and offset deltas run 0, 1, 2, … A
- * record that fails would be stored and then break every consumer that reads it.
+ * record that fails would be stored and then break every consumer that reads it. Also finds the
+ * greatest record timestamp (`baseTimestamp` plus the greatest delta).
  */
-export function checkRecords(buf: Buffer, start: number, end: number, count: number): BatchCheck {
+export function checkRecords(
+  buf: Buffer,
+  start: number,
+  end: number,
+  count: number,
+  baseTimestamp: number,
+): BatchCheck {
   const reader = { buf, pos: start, end };
+  let maxTimestampDelta = -Infinity;
   for (let i = 0; i < count; i++) {
     const length = readVarint(reader, 5);
     if (length === undefined) return corrupt(`record ${i} length is truncated`);
     if (length < 0 || reader.pos + length > end) return corrupt(`record ${i} runs past the batch`);
-    const problem = recordProblem({ buf, pos: reader.pos, end: reader.pos + length }, i);
+    const record = { buf, pos: reader.pos, end: reader.pos + length, timestampDelta: 0 };
+    const problem = recordProblem(record, i);
     if (problem !== undefined) return corrupt(`record ${i} ${problem}`);
+    maxTimestampDelta = Math.max(maxTimestampDelta, record.timestampDelta);
     reader.pos += length;
   }
   if (reader.pos !== end) return corrupt('bytes left after the last record');
-  return OK;
+  const maxTimestamp = baseTimestamp + maxTimestampDelta;
+  return Number.isSafeInteger(maxTimestamp)
+    ? { errorCode: KafkaErrorCode.NONE, maxTimestamp }
+    : { errorCode: KafkaErrorCode.NONE };
 }
 
 interface RecordReader {
@@ -114,11 +136,19 @@ interface RecordReader {
   readonly end: number;
 }
 
-/** What is wrong inside one record (the bytes after its length), or undefined. */
-function recordProblem(r: RecordReader, index: number): string | undefined {
+/**
+ * What is wrong inside one record (the bytes after its length), or undefined; sets
+ * `r.timestampDelta` on the way.
+ */
+function recordProblem(
+  r: RecordReader & { timestampDelta: number },
+  index: number,
+): string | undefined {
   if (r.pos >= r.end) return 'has no attributes';
   r.pos += 1; // attributes: unused in v2 records
-  if (readVarint(r, 10) === undefined) return 'has a broken timestamp delta';
+  const timestampDelta = readVarint(r, 10);
+  if (timestampDelta === undefined) return 'has a broken timestamp delta';
+  r.timestampDelta = timestampDelta;
   const offsetDelta = readVarint(r, 5);
   if (offsetDelta !== index) return `has offset delta ${String(offsetDelta)}, expected ${index}`;
   for (const field of ['key', 'value'] as const) {

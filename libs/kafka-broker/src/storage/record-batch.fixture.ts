@@ -157,3 +157,27 @@ export function decodeRecords(data: Buffer): DecodedRecord[] {
   }
   return out;
 }
+
+/**
+ * A zstd frame holding `content` as one raw block, with the header fields a test wants to lie
+ * in: a window descriptor (exponent << 3 | mantissa, window = 2^(10 + exponent) * (1 +
+ * mantissa / 8)) or, for a single-segment frame, a 4-byte content size.
+ */
+export function zstdRawFrame(
+  content: Buffer,
+  header: { windowDescriptor: number } | { contentSize: number },
+): Buffer {
+  const magic = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+  let frameHeader: Buffer;
+  if ('windowDescriptor' in header) frameHeader = Buffer.from([0x00, header.windowDescriptor]);
+  else {
+    // Single segment (0x20) with a 4-byte content size (0x80).
+    frameHeader = Buffer.alloc(5);
+    frameHeader[0] = 0xa0;
+    frameHeader.writeUInt32LE(header.contentSize, 1);
+  }
+  // Last block (bit 0), raw (type 0), its size in the upper 21 bits.
+  const block = Buffer.alloc(3);
+  block.writeUIntLE((content.length << 3) | 1, 0, 3);
+  return Buffer.concat([magic, frameHeader, block, content]);
+}

@@ -1,6 +1,8 @@
 import {
   BATCH,
   CorruptRecordError,
+  TIMESTAMP_TYPE_LOG_APPEND,
+  correctMaxTimestamp,
   crc32c,
   iterateBatches,
   readBatchHeader,
@@ -81,6 +83,26 @@ describe('record batch v2', () => {
       { position: 0, size: batch.length },
       { position: batch.length, size: other.length },
     ]);
+  });
+
+  it('corrects a max timestamp the records contradict, with the CRC, as Kafka does', () => {
+    const copy = Buffer.from(batch);
+    copy.writeBigInt64BE(1010n, BATCH.maxTimestamp);
+    copy.writeUInt32BE(crc32c(copy, BATCH.attributes), BATCH.crc);
+    expect(correctMaxTimestamp(copy, 0, 1040)).toBe(true);
+    expect(copy.equals(batch)).toBe(true);
+    expect(correctMaxTimestamp(copy, 0, 1040)).toBe(false);
+  });
+
+  it('leaves the max timestamp of a batch with a wrong CRC or log-append time alone', () => {
+    const corrupt = Buffer.from(batch);
+    corrupt[corrupt.length - 3]! ^= 0x10;
+    expect(correctMaxTimestamp(corrupt, 0, 2000)).toBe(false);
+    expectCorrupt(() => validateBatch(corrupt, 0), 'crc');
+    const logAppend = Buffer.from(batch);
+    logAppend.writeInt16BE(TIMESTAMP_TYPE_LOG_APPEND, BATCH.attributes);
+    expect(correctMaxTimestamp(logAppend, 0, 2000)).toBe(false);
+    expect(logAppend.readBigInt64BE(BATCH.maxTimestamp)).toBe(1040n);
   });
 
   it('refuses to read a header from too short a buffer', () => {

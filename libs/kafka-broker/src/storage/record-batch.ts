@@ -75,6 +75,23 @@ export function verifyBatchCrc(buf: Buffer, offset: number, size: number): boole
   );
 }
 
+/**
+ * Writes `maxTimestamp` (the greatest of its records' timestamps) into the header of the batch at
+ * `offset` when it says otherwise, and the CRC with it, as Kafka's log validator does; the time
+ * index and ListOffsets by time go by this field. Leaves alone a batch stamped with log-append
+ * time (there the field is every record's timestamp) and one whose CRC is already wrong, for the
+ * append to refuse. Returns whether it changed the batch.
+ */
+export function correctMaxTimestamp(buf: Buffer, offset: number, maxTimestamp: number): boolean {
+  if (readInt64(buf, offset + BATCH.maxTimestamp) === maxTimestamp) return false;
+  if ((buf.readInt16BE(offset + BATCH.attributes) & TIMESTAMP_TYPE_LOG_APPEND) !== 0) return false;
+  const size = BATCH_LOG_OVERHEAD + buf.readInt32BE(offset + BATCH.batchLength);
+  if (offset + size > buf.length || !verifyBatchCrc(buf, offset, size)) return false;
+  writeInt64(buf, offset + BATCH.maxTimestamp, maxTimestamp);
+  buf.writeUInt32BE(crc32c(buf, offset + BATCH.attributes, offset + size), offset + BATCH.crc);
+  return true;
+}
+
 /** What is wrong with a batch, as found by `findBatchProblem`. */
 export interface BatchProblem {
   reason: CorruptRecordReason;

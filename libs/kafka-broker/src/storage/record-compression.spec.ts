@@ -4,8 +4,18 @@ import { compress as snappyCompress } from 'snappyjs';
 import { validateProducedBatch } from '../produce/record-batch.validator';
 import { KafkaErrorCode } from '../protocol/protocol.errors';
 import { BATCH_HEADER_SIZE } from './record-batch';
-import { encodeBatch, type FixtureRecord } from './record-batch.fixture';
-import { Compression, RecordCompressionError, decompressRecords } from './record-compression';
+import {
+  FIXTURE_BASE_TIMESTAMP,
+  encodeBatch,
+  zstdRawFrame,
+  type FixtureRecord,
+} from './record-batch.fixture';
+import {
+  Compression,
+  MAX_ZSTD_WINDOW_BYTES,
+  RecordCompressionError,
+  decompressRecords,
+} from './record-compression';
 import { findRecordAtOrAfter } from './record-timestamp.lookup';
 
 const RECORDS: FixtureRecord[] = [
@@ -76,6 +86,40 @@ describe('decompressRecords', () => {
     ]);
     expect(decompressRecords(Compression.lz4, claimed, 1 << 20).equals(PLAIN)).toBe(true);
   });
+
+  // fzstd allocates the window a frame declares before reading it: 1.9 GiB and seconds of CPU
+  // for these few bytes, had they not been refused first.
+  const hugeWindow = zstdRawFrame(PLAIN, { windowDescriptor: (20 << 3) | 7 });
+  const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 0xaa, 0xbb]);
+  it.each([
+    ['a window of 1.9 GiB', hugeWindow, /zstd: frame declares a window of 2013265920 bytes/],
+    [
+      'a window of 8 MiB + 1 KiB',
+      zstdRawFrame(PLAIN, { windowDescriptor: (13 << 3) | 1 }),
+      /window/,
+    ],
+    [
+      '512 MiB of content',
+      zstdRawFrame(PLAIN, { contentSize: 512 << 20 }),
+      /536870912 bytes of content/,
+    ],
+    ['a huge window after a sound frame', Buffer.concat([ZSTD_FRAME, hugeWindow]), /window/],
+    ['a huge window after a skippable frame', Buffer.concat([skippable, hugeWindow]), /window/],
+  ])('refuses a zstd frame declaring %s before opening it', (_name, frame, message) => {
+    expect(() => decompressRecords(Compression.zstd, frame, 1 << 20)).toThrow(message);
+  });
+
+  it('opens zstd frames whose window is at most 8 MiB, or whose content fits', () => {
+    expect(MAX_ZSTD_WINDOW_BYTES).toBe(8 << 20);
+    for (const frame of [
+      zstdRawFrame(PLAIN, { windowDescriptor: 13 << 3 }),
+      zstdRawFrame(PLAIN, { contentSize: PLAIN.length }),
+      Buffer.concat([ZSTD_FRAME, skippable, zstdRawFrame(PLAIN, { windowDescriptor: 0 })]),
+    ]) {
+      const opened = decompressRecords(Compression.zstd, frame, 1 << 20);
+      expect(opened.subarray(opened.length - PLAIN.length).equals(PLAIN)).toBe(true);
+    }
+  });
 });
 
 describe('produced batches with snappy, lz4 and zstd', () => {
@@ -85,6 +129,7 @@ describe('produced batches with snappy, lz4 and zstd', () => {
       const batch = encodeBatch({ records: RECORDS, compression: { codec, compress } });
       expect(await validateProducedBatch(batch, 1 << 20)).toEqual({
         errorCode: KafkaErrorCode.NONE,
+        maxTimestamp: FIXTURE_BASE_TIMESTAMP + 2,
       });
       const base = batch.readBigInt64BE(27);
       expect(findRecordAtOrAfter(batch, Number(base) + 2).offset).toBe(2);
