@@ -1,41 +1,12 @@
-import { RetryParkingStore, type StoredSubscription, type Subscription } from '@herald/store';
+import { RetryParkingStore } from '@herald/store';
 import { createTestStore } from '@herald/store/testing';
 import { createLogger } from '@herald/observability';
 import { SubscriptionIndex } from '../subscriptions/subscription-index';
+import { storedSubscription as stored } from '../subscriptions/subscription.fixture';
 import type { DeliveryEngine } from './delivery.engine';
 import { serializeTask, type DeliveryTask } from './delivery-task';
 import { ParkedTaskPoller } from './parked-task.poller';
 import { parseSourceEvent } from './source-event';
-
-function stored(id: string): StoredSubscription {
-  const subscription: Subscription = {
-    id,
-    tenant: 'acme',
-    kind: 'webhook',
-    url: 'http://127.0.0.1:1/hook',
-    types: ['order.*'],
-    allowedTypes: null,
-    filter: null,
-    format: 'cloudevents',
-    ordering: 'key',
-    from: 'latest',
-    maxInFlight: 16,
-    maxPerSecond: null,
-    retry: { schedule: ['1s'] },
-    headers: {},
-    authType: null,
-    verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
-    description: null,
-    metadata: {},
-    status: 'active',
-    statusReason: null,
-    createdAt: '2025-01-01T00:00:00.000Z',
-    updatedAt: '2025-01-01T00:00:00.000Z',
-    version: 1,
-    createdByKey: 'admin',
-  };
-  return { subscription, secrets: { signing: { current: 'whsec_x', previous: null }, auth: null } };
-}
 
 function task(subscriptionId: string): DeliveryTask {
   const parsed = parseSourceEvent({
