@@ -89,6 +89,31 @@ export class KafkaPublisher {
     this.options = { ...connection.config.publish, maxInFlightFlushes: 2, ...options };
   }
 
+  /**
+   * Writes `records` in order in as many requests as it takes, one after another, each of at most
+   * the batch size (`maxBatchBytes`, or one record), so that however many records there are no
+   * partition's batch outgrows what Kafka takes in one request (`max.message.bytes`, 1 MiB by
+   * default; `publish` sends all its records in one request). Not atomic: when a later request
+   * fails, the earlier ones stay written, so it suits a caller that reads its input again after
+   * a failure (the bridge: at least once), not one that promises all or nothing.
+   */
+  async publishInOrder(records: readonly OutgoingRecord[]): Promise<PublishedRecord[]> {
+    const published: PublishedRecord[] = [];
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const size = messageBytes(toMessage(records[i]!));
+      if (i > start && bytes + size > this.options.maxBatchBytes) {
+        published.push(...(await this.publish(records.slice(start, i))));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    published.push(...(await this.publish(records.slice(start))));
+    return published;
+  }
+
   /** Connects the producer ahead of the first publish (optional; publish connects when needed). */
   async connect(): Promise<void> {
     await this.ensureProducer();

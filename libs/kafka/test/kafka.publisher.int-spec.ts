@@ -121,6 +121,21 @@ describe('KafkaPublisher', () => {
     expect(next).toEqual({ topic, partition: 0, offset: '1' });
   });
 
+  it('writes more than one request takes, in order, request after request', async () => {
+    // 1.5 MiB for one partition: one request is refused as a whole (Kafka's 1 MiB batch limit).
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const records = Array.from({ length: 30 }, (_, i) =>
+      record(topic, 'one-key', `${String(i).padStart(3, '0')}${'x'.repeat(50 * 1024)}`),
+    );
+    await expect(publisher.publish(records)).rejects.toThrow(/MESSAGE_TOO_LARGE/);
+    const published = await publisher.publishInOrder(records);
+    expect(published.map((p) => p.offset)).toEqual(records.map((_, i) => String(i)));
+    const stored = await collect(broker.brokers, topic, 30);
+    expect(stored.map((r) => r.value!.toString().slice(0, 3))).toEqual(
+      records.map((_, i) => String(i).padStart(3, '0')),
+    );
+  });
+
   it('keeps per-partition order across many concurrent publishes', async () => {
     const topic = await createTestTopic(broker.brokers, { partitions: 4 });
     const calls = Array.from({ length: 40 }, (_, call) =>

@@ -123,8 +123,9 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
     const mapped = batch.records.map((record) =>
       mapSourceRecord(this.contract, channel, record, now),
     );
-    // One publish keeps the records' order per key: same key, same partition, in this order.
-    await this.publisher.publish(mapped.map((m) => m.record));
+    // In order, request after request: same key, same partition, in this order. A fetched batch
+    // can hold a partition's 1 MiB, and with the headers added it would outgrow one request.
+    await this.publisher.publishInOrder(mapped.map((m) => m.record));
     const deadLetters = mapped.filter((m) => m.kind === 'dead-letter');
     for (const letter of deadLetters) {
       this.logger.warn(
