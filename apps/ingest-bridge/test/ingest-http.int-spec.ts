@@ -12,6 +12,7 @@ import {
   waitFor,
   type RunningBroker,
 } from '@herald/kafka/testing';
+import { KafkaPublisher, KafkaUnavailableError } from '@herald/kafka';
 import { INGEST_IDEMPOTENCY } from '../src/ingest/ingest.tokens';
 import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
@@ -24,6 +25,24 @@ let example: Record<string, unknown>;
 
 function orderCreated(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...example, orderId: crypto.randomUUID(), ...overrides };
+}
+
+/** `count` structured order.created events of about 50 KiB each, all of one order (one key). */
+function bigOrderBatch(prefix: string, count: number): Record<string, unknown>[] {
+  const orderId = crypto.randomUUID();
+  const items = Array.from({ length: 200 }, (_, i) => ({
+    sku: `SKU-${i}`,
+    name: 'n'.repeat(200),
+    quantity: 1,
+    unitPrice: (example.items as { unitPrice: unknown }[])[0]!.unitPrice,
+  }));
+  return Array.from({ length: count }, (_, i) => ({
+    specversion: '1.0',
+    id: `${prefix}-${orderId}-${i}`,
+    source: '/big',
+    type: 'order.created',
+    data: orderCreated({ orderId, items }),
+  }));
 }
 
 async function topicSize(topic: string): Promise<number> {
@@ -198,6 +217,61 @@ describe('idempotency and all-or-nothing', () => {
     } finally {
       failing.mockRestore();
     }
+  });
+
+  it('a batch bigger than one Kafka request takes is written in parts, in order', async () => {
+    // 25 events of about 50 KiB with one key: 1.25 MiB for one partition, over Kafka's 1 MiB
+    // batch limit (one request refused it as MESSAGE_TOO_LARGE), well under the 5 MiB a request.
+    const big = bigOrderBatch('parts', 25);
+    const response = await post(`${ingest.url}/v1/events`, big, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(response.status).toBe(202);
+    const results = response.body as { id: string; partition: number; offset: string }[];
+    expect(results.map((r) => r.id)).toEqual(big.map((e) => e.id));
+    expect(new Set(results.map((r) => r.partition)).size).toBe(1);
+    const offsets = results.map((r) => Number(r.offset));
+    expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i));
+  });
+
+  it('a batch whose later part fails says how much was written, and a retry writes the rest once', async () => {
+    // Kafka fails the second part of the request (fault injection on the publisher).
+    const publisher = ingest.app.get(KafkaPublisher);
+    const real = publisher.publish.bind(publisher);
+    let calls = 0;
+    const failing = jest.spyOn(publisher, 'publish').mockImplementation((records, options) => {
+      calls += 1;
+      return calls === 2
+        ? Promise.reject(new KafkaUnavailableError('Kafka could not take the write'))
+        : real(records, options);
+    });
+    const big = bigOrderBatch('partial', 25);
+    const before = await topicSize('orders.v1');
+    let first;
+    try {
+      first = await post(`${ingest.url}/v1/events`, big, {
+        contentType: 'application/cloudevents-batch+json',
+      });
+    } finally {
+      failing.mockRestore();
+    }
+    expect(first.status).toBe(503);
+    expect((first.body as { detail: string }).detail).toMatch(/took \d+ of the 25 events/);
+    const written = Number(/took (\d+)/.exec((first.body as { detail: string }).detail)![1]);
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(25);
+    expect(await topicSize('orders.v1')).toBe(before + written);
+
+    const again = await post(`${ingest.url}/v1/events`, big, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(again.status).toBe(202);
+    const results = again.body as { id: string; offset: string }[];
+    expect(results.map((r) => r.id)).toEqual(big.map((e) => e.id));
+    // Every event once: the written ones answered with their first result, the rest written.
+    expect(await topicSize('orders.v1')).toBe(before + 25);
+    const offsets = results.map((r) => Number(r.offset));
+    expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i));
   });
 
   it('a batch with one invalid event is refused whole, naming the field', async () => {

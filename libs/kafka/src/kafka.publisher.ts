@@ -99,19 +99,30 @@ export class KafkaPublisher {
    */
   async publishInOrder(records: readonly OutgoingRecord[]): Promise<PublishedRecord[]> {
     const published: PublishedRecord[] = [];
+    for (const request of this.requestsFor(records))
+      published.push(...(await this.publish(request)));
+    return published;
+  }
+
+  /**
+   * `records` cut, in order, into runs of at most the batch size (`maxBatchBytes`; a record
+   * bigger than that alone): what `publishInOrder` sends one request at a time.
+   */
+  requestsFor(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
+    const requests: OutgoingRecord[][] = [];
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < records.length; i++) {
       const size = messageBytes(toMessage(records[i]!));
       if (i > start && bytes + size > this.options.maxBatchBytes) {
-        published.push(...(await this.publish(records.slice(start, i))));
+        requests.push(records.slice(start, i));
         start = i;
         bytes = 0;
       }
       bytes += size;
     }
-    published.push(...(await this.publish(records.slice(start))));
-    return published;
+    if (records.length > start) requests.push(records.slice(start));
+    return requests;
   }
 
   /** Connects the producer ahead of the first publish (optional; publish connects when needed). */

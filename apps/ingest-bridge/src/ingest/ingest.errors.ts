@@ -63,12 +63,16 @@ export class IngestUnavailableError extends HeraldError {
     cause: unknown,
     /** Kafka had the write when its deadline passed: it may still land (the ids stay reserved). */
     readonly mayBeWritten = false,
+    /** A request written in parts: how many of its events landed before a later part failed. */
+    partly?: { readonly written: number; readonly total: number },
   ) {
     super(
       'ingest.unavailable',
-      mayBeWritten
-        ? 'Kafka did not confirm the write in time; it may still be written. Retry with the same ids: they answer the first result once it is confirmed'
-        : 'Kafka cannot take the write right now; nothing was written',
+      partly
+        ? `Kafka took ${partly.written} of the ${partly.total} events of this request, then failed. Send it again with the same ids: the written ones answer their first result and the rest are written`
+        : mayBeWritten
+          ? 'Kafka did not confirm the write in time; it may still be written. Retry with the same ids: they answer the first result once it is confirmed'
+          : 'Kafka cannot take the write right now; nothing was written',
       { retryable: true, retryAfterSeconds, cause },
     );
   }

@@ -116,55 +116,42 @@ export class IngestService {
 
       // Request order, so events with one key are written in the order the producer sent them.
       const writeOrder = [...reserved].sort((a, b) => a - b);
-      const resultsOf = (published: PublishedRecord[]) =>
-        writeOrder.map((index, i): [number, IngestResult] => {
-          const event = events[index]!;
-          const at = published[i]!;
-          return [
-            index,
-            {
-              id: event.id,
-              type: event.type,
-              topic: at.topic,
-              partition: at.partition,
-              offset: at.offset,
-            },
-          ];
-        });
-      const reservedIds = (written: [number, IngestResult][]) =>
-        written
-          .filter(([index]) => events[index]!.idGiven)
-          .map(([index, result]) => ({
-            eventId: events[index]!.id,
-            token: tokens.get(index)!,
-            result,
-          }));
-      const published = await this.publish(
+      const records = this.recordsOf(
         span,
         writeOrder.map((index) => events[index]!),
-        // The deadline passed while Kafka had the write: its ids stay reserved until it ends.
-        (outcome) => {
-          if (outcome.ok) {
-            this.logger.info(
-              { tenant, events: writeOrder.length },
-              'write confirmed after its deadline; results recorded for idempotency',
-            );
-            void this.recordResults(tenant, reservedIds(resultsOf(outcome.published)));
-          } else {
-            this.logger.info(
-              { tenant, events: writeOrder.length },
-              'write failed after its deadline; ids released',
-            );
-            void this.release(tenant, events, tokens);
-          }
-        },
       );
-      const written = resultsOf(published);
-      for (const [index, result] of written) results[index] = result;
-      // Written: from here the reservations are never released (a retry would write the events
-      // again). Recording the results is tried once more; failing that, a retry within the
-      // reservation's lifetime is told the write is under way, and later writes them again.
-      await this.recordResults(tenant, reservedIds(written));
+      // Mostly one request. One that outgrows what Kafka takes at once (a partition's batch
+      // stays under its max.message.bytes, 1 MiB by default; a request may carry 5 MiB) is
+      // written in parts, one after another, each part's results recorded as it lands.
+      const parts = this.publisher.requestsFor(records);
+      let start = 0;
+      for (const [n, part] of parts.entries()) {
+        const order = writeOrder.slice(start, start + part.length);
+        try {
+          for (const [index, result] of await this.writePart(tenant, events, order, part, tokens))
+            results[index] = result;
+        } catch (error) {
+          if (n > 0)
+            await this.partlyWritten(
+              tenant,
+              events,
+              writeOrder.slice(0, start),
+              order,
+              tokens,
+              error,
+            );
+          // Nothing written yet: as for a one-part request, except that the ids of the parts
+          // never sent are free again even when this one may still land.
+          if (error instanceof IngestUnavailableError && error.mayBeWritten)
+            await this.release(
+              tenant,
+              events,
+              new Map([...tokens].filter(([index]) => !order.includes(index))),
+            );
+          throw error;
+        }
+        start += part.length;
+      }
     } catch (error) {
       // Kafka may still write it: the ids stay reserved until the late outcome settles them.
       if (error instanceof IngestUnavailableError && error.mayBeWritten) throw error;
@@ -260,8 +247,104 @@ export class IngestService {
     }
   }
 
-  private async publish(span: Span, events: IncomingEvent[], late: (outcome: LateOutcome) => void) {
-    const records: OutgoingRecord[] = events.map((event) => {
+  /**
+   * Writes one part (`order`: indexes into `events`, `records` theirs) and records its results
+   * for idempotency; its ids then leave `tokens`, so nothing releases them. When the deadline
+   * passes while Kafka has the part, its ids stay reserved and its late outcome settles them.
+   */
+  private async writePart(
+    tenant: string,
+    events: IncomingEvent[],
+    order: number[],
+    records: OutgoingRecord[],
+    tokens: Map<number, string>,
+  ): Promise<[number, IngestResult][]> {
+    const resultsOf = (published: PublishedRecord[]) =>
+      order.map((index, i): [number, IngestResult] => {
+        const event = events[index]!;
+        const at = published[i]!;
+        return [
+          index,
+          {
+            id: event.id,
+            type: event.type,
+            topic: at.topic,
+            partition: at.partition,
+            offset: at.offset,
+          },
+        ];
+      });
+    const partTokens = new Map(
+      order.filter((index) => tokens.has(index)).map((index) => [index, tokens.get(index)!]),
+    );
+    const reservedIds = (written: [number, IngestResult][]) =>
+      written
+        .filter(([index]) => partTokens.has(index))
+        .map(([index, result]) => ({
+          eventId: events[index]!.id,
+          token: partTokens.get(index)!,
+          result,
+        }));
+    const published = await this.publish(
+      order.map((index) => events[index]!),
+      records,
+      // The deadline passed while Kafka had the write: its ids stay reserved until it ends.
+      (outcome) => {
+        if (outcome.ok) {
+          this.logger.info(
+            { tenant, events: order.length },
+            'write confirmed after its deadline; results recorded for idempotency',
+          );
+          void this.recordResults(tenant, reservedIds(resultsOf(outcome.published)));
+        } else {
+          this.logger.info(
+            { tenant, events: order.length },
+            'write failed after its deadline; ids released',
+          );
+          void this.release(tenant, events, partTokens);
+        }
+      },
+    );
+    const written = resultsOf(published);
+    // Written: from here the reservations are never released (a retry would write the events
+    // again). Recording the results is tried once more; failing that, a retry within the
+    // reservation's lifetime is told the write is under way, and later writes them again.
+    await this.recordResults(tenant, reservedIds(written));
+    for (const index of order) tokens.delete(index);
+    return written;
+  }
+
+  /**
+   * A later part of a request failed after earlier ones (`written`) landed and were recorded:
+   * the ids not written are released (those of the failed part stay reserved if it may still
+   * land), and the answer says how much was written. A retry with the same ids answers the
+   * written ones with their results and writes the rest.
+   */
+  private async partlyWritten(
+    tenant: string,
+    events: IncomingEvent[],
+    written: number[],
+    failed: number[],
+    tokens: Map<number, string>,
+    error: unknown,
+  ): Promise<never> {
+    const mayLand = error instanceof IngestUnavailableError && error.mayBeWritten;
+    const unsent = new Map([...tokens].filter(([index]) => !(mayLand && failed.includes(index))));
+    await this.release(tenant, events, unsent);
+    for (const index of written) this.metrics.count(events[index]!.type, 'accepted');
+    this.logger.warn(
+      { err: error, tenant, written: written.length, events: events.length },
+      'request partly written: a later part failed',
+    );
+    throw new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error, true, {
+      written: written.length,
+      total: events.length,
+    });
+  }
+
+  /** The Kafka records of `events`, in the same order. */
+  private recordsOf(span: Span, events: IncomingEvent[]): OutgoingRecord[] {
+    return events.map((event) => {
       const type = this.contract.get(event.type)!;
       const traceparent = traceparentFor(event, span);
       return {
@@ -279,6 +362,13 @@ export class IngestService {
         }),
       };
     });
+  }
+
+  private async publish(
+    events: IncomingEvent[],
+    records: OutgoingRecord[],
+    late: (outcome: LateOutcome) => void,
+  ) {
     try {
       return await this.publisher.publish(records, { late });
     } catch (error) {
