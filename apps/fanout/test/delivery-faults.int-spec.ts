@@ -436,6 +436,31 @@ describe('at least once under faults (separate processes)', () => {
     await store.cleanup();
   }, 180_000);
 
+  it('exits 0 within its shutdown budget on SIGTERM while a partner’s request hangs', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    const hanging = await startWebhookReceiver({ respond: () => 'hang' });
+    receivers.push(hanging);
+    await createSubscription(store, hanging.url, { types: ['order.created'] });
+    // The default request timeout (15 s) is longer than this shutdown budget.
+    const started = await spawnFanout(setup, {
+      ...FANOUT_ENV,
+      HERALD_DELIVERY_REQUEST_TIMEOUT_MS: '15000',
+      HERALD_SHUTDOWN_TIMEOUT_MS: '4000',
+    });
+    fanouts.push(started);
+    await new EventPublisher(broker.brokers).publish(orderEvents(3, 3));
+    await hanging.waitFor(1, 30_000);
+    const signalled = Date.now();
+    await started.kill('SIGTERM');
+    const took = Date.now() - signalled;
+    expect([started.child.exitCode, started.output.join('')]).toEqual([
+      0,
+      expect.stringContaining('shut down cleanly'),
+    ]);
+    expect(took).toBeLessThan(4000);
+  });
+
   it('takes over a redrive whose instance died holding it, and delivers every letter again', async () => {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);

@@ -207,6 +207,18 @@ export class WebhookClient {
     this.pools.clear();
     await Promise.all([this.agent.close(), ...pools.map((p) => p.agent.close())]);
   }
+
+  /**
+   * Closes every pool now, ending requests still in flight with an error: for a shutdown that
+   * has already waited for them as long as it can (a hanging receiver would otherwise hold it
+   * for a whole request timeout).
+   */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all([this.agent.destroy(), ...pools.map((p) => p.agent.destroy())]);
+  }
 }
 
 class RequestDeadlineError extends Error {

@@ -54,6 +54,16 @@ export const HERALD_VERSION = '0.1.0';
 export interface DeliveryModuleConfig {
   readonly fanoutDelivery: FanoutDeliveryConfig;
   readonly delivery: DeliveryConfig;
+  readonly observability: { readonly shutdownTimeoutMs: number };
+}
+
+/**
+ * How long a shutdown waits for attempts in flight: at most one request timeout, and no more
+ * than 60 % of the shutdown budget (`HERALD_SHUTDOWN_TIMEOUT_MS`), so the last commit, leaving
+ * the group and closing the connections still fit before the process is made to exit 1.
+ */
+export function drainTimeoutMs(requestTimeoutMs: number, shutdownTimeoutMs: number): number {
+  return Math.max(100, Math.min(requestTimeoutMs, Math.floor(shutdownTimeoutMs * 0.6)));
 }
 
 export interface DeliveryModuleOptions {
@@ -325,7 +335,7 @@ export class DeliveryModule
               records,
               client,
               logger.child({ component: 'delivery' }),
-              Math.min(delivery.requestTimeoutMs, 10_000),
+              drainTimeoutMs(delivery.requestTimeoutMs, config.observability.shutdownTimeoutMs),
             ),
         },
       ],

@@ -93,6 +93,8 @@ export class DeliveryService {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    // stop() waited for attempts in flight as long as the shutdown budget allows; the rest are
+    // not committed, so whoever reads next sends them again.
+    await this.client.destroy();
   }
 }
