@@ -1,5 +1,6 @@
 import './libuv-pool';
 import { loadConfigOrExit } from '@herald/config';
+import { exitOnStartFailure } from '@herald/contract';
 import { createObservability } from '@herald/observability';
 import { SERVICE } from './app.module';
 import { startFanout } from './fanout.app';
@@ -8,7 +9,12 @@ import { fanoutConfigFragments } from './fanout.config';
 async function main(): Promise<void> {
   const config = loadConfigOrExit(fanoutConfigFragments);
   const observability = createObservability(SERVICE, config.observability);
-  await startFanout(config, observability);
+  try {
+    await startFanout(config, observability);
+  } catch (error) {
+    // A bad contract (78, as ingest-bridge), a port in use: say why as a log line and stop.
+    exitOnStartFailure(observability.logger, error, 'fanout could not start');
+  }
 }
 
 void main();

@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from '@herald/config';
+import { exitOnStartFailure } from '@herald/contract';
 import { startHttpApp } from '@herald/http-server';
 import { createObservability } from '@herald/observability';
 import { AppModule, SERVICE } from './app.module';
@@ -21,8 +22,7 @@ async function main(): Promise<void> {
     });
   } catch (error) {
     // A bad contract or secret key: say why and stop, rather than an unhandled rejection.
-    observability.logger.fatal({ err: error }, 'subscription-api could not start');
-    process.exit(1);
+    exitOnStartFailure(observability.logger, error, 'subscription-api could not start');
   }
 }
 

@@ -67,6 +67,24 @@ interface ChannelEntry {
 }
 
 /**
+ * Ends a process whose start failed, with a log line saying why: 78 (EX_CONFIG, as for a bad
+ * setting) and the parser's problems for a contract it refused; 1 for anything else (a port in
+ * use). Rather than an unhandled rejection's bare stack trace.
+ */
+export function exitOnStartFailure(
+  logger: { fatal(fields: object, message: string): void },
+  error: unknown,
+  what: string,
+): never {
+  if (error instanceof ContractError) {
+    logger.fatal({ problems: error.problems }, error.message);
+    process.exit(78);
+  }
+  logger.fatal({ err: error }, what);
+  process.exit(1);
+}
+
+/**
  * Logs how `registry` was loaded (`contract loaded`, with the ContractLoadReport) and sets the
  * `herald_contract_documents{source}` gauge; a disk cache that could not be used is a warning.
  */

@@ -2,6 +2,7 @@ export {
   loadContract,
   contractLoadReport,
   reportContractLoad,
+  exitOnStartFailure,
   DEFAULT_PARTITIONS,
   type ContractLoadReport,
   type LoadContractOptions,
