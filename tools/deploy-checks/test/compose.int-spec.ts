@@ -145,6 +145,18 @@ describe.each(Object.entries(APPS))('service %s', (app, port) => {
   });
 });
 
+it('publishes only the apps beyond this machine', () => {
+  // Kafka's host listener has no auth, Prometheus runs with --web.enable-lifecycle (anyone who
+  // reaches it can shut it down) and Grafana is anonymous with admin/admin: loopback only.
+  const published = Object.entries(compose.services).flatMap(([name, service]) =>
+    (service.ports ?? []).map((port) => ({ name, port: String(port) })),
+  );
+  for (const name of ['kafka', 'prometheus', 'grafana'])
+    expect(published.map((entry) => entry.name)).toContain(name);
+  for (const entry of published.filter(({ name }) => !(name in APPS)))
+    expect(entry).toEqual({ name: entry.name, port: expect.stringMatching(/^127\.0\.0\.1:/) });
+});
+
 it('gives every service a health check, and Prometheus and Grafana their config', () => {
   for (const [name, service] of Object.entries(compose.services))
     expect([name, service.healthcheck?.test.length ?? 0]).not.toEqual([name, 0]);

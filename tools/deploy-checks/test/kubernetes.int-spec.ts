@@ -24,6 +24,7 @@ const describeWithKubectl = haveKubectl ? describe : describe.skip;
 type Labels = Record<string, string>;
 interface Container {
   image: string;
+  imagePullPolicy: string;
   ports: unknown[];
   env: { name: string; value?: string; valueFrom?: unknown }[];
   envFrom: { configMapRef: { name: string } }[];
@@ -138,6 +139,11 @@ describeWithKubectl.each(OVERLAYS)('overlay %s', (overlay) => {
             undefined,
           );
       expect(container.image).toBe(`herald/${app}:${overlay === 'dev' ? 'dev' : '0.1.0'}`);
+    });
+
+    it('pulls the moving dev tag on every start, and a pinned release only once', () => {
+      // With IfNotPresent, a node that once pulled `dev` would keep that build for good.
+      expect(container.imagePullPolicy).toBe(overlay === 'dev' ? 'Always' : 'IfNotPresent');
     });
 
     it('reads config from the ConfigMap and secrets only by reference', () => {

@@ -141,6 +141,7 @@ export class HeraldApi {
     return (await this.call<Page<DeliveryAttempt>>('GET', `${path(id)}/deliveries${search}`)).body;
   }
 
+  /** One page of dead letters, oldest first: 100, the most the API gives at once. */
   async deadLetters(id: string, cursor: string | null = null): Promise<Page<DeadLetter>> {
     const search = query({ limit: 100, cursor });
     return (await this.call<Page<DeadLetter>>('GET', `${path(id)}/dead-letters${search}`)).body;

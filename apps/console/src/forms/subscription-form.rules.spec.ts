@@ -1,9 +1,14 @@
 import { compileEventFilter, validateTypePattern } from '@herald/contract';
-import { parseRetrySchedule, parseWebhookUrl } from '@herald/delivery';
+import {
+  DEFAULT_RETRY_SCHEDULE as HERALD_DEFAULT_RETRY_SCHEDULE,
+  parseRetrySchedule,
+  parseWebhookUrl,
+} from '@herald/delivery';
 import type { Subscription } from '../api/herald.types';
 import { filterProblems, parseFilterText } from './event-filter.rules';
 import { globMatches, splitGlobs, typeGlobProblem } from './event-type-glob.rules';
 import {
+  DEFAULT_RETRY_SCHEDULE,
   EMPTY_FORM,
   createSubscriptionBody,
   fieldOfPointer,
@@ -118,6 +123,18 @@ describe('the console’s copy of Herald’s subscription rules', () => {
     },
   );
 
+  // subscription-api's request schema caps `retry.schedule` at 20 entries, below what the
+  // delivery engine's parser takes, so the API's limit is the one a partner meets.
+  it('takes at most as many retries as subscription-api accepts', () => {
+    const schedule = (entries: number) => Array.from({ length: entries }, () => '1m').join(', ');
+    expect(retryScheduleProblem(schedule(20))).toBeUndefined();
+    expect(retryScheduleProblem(schedule(21))).toBe('At most 20 retries.');
+  });
+
+  it('knows Herald’s default retry schedule', () => {
+    expect(DEFAULT_RETRY_SCHEDULE).toEqual(HERALD_DEFAULT_RETRY_SCHEDULE);
+  });
+
   it('matches globs against types like Herald', () => {
     expect(globMatches('order.*', 'order.created')).toBe(true);
     expect(globMatches('order.*', 'order.item.added')).toBe(false);
@@ -137,6 +154,31 @@ describe('subscription form', () => {
     filter: '{"data.total": {"$gt": 10}}',
     retrySchedule: '1s, 5s',
     description: 'Orders',
+  };
+
+  const subscription: Subscription = {
+    id: 'sub_1',
+    tenant: 't',
+    kind: 'webhook',
+    url: 'https://example.com/hook',
+    types: ['order.*'],
+    filter: null,
+    format: 'cloudevents',
+    ordering: 'key',
+    from: 'latest',
+    maxInFlight: 16,
+    maxPerSecond: null,
+    retry: { schedule: ['5s', '5m'] },
+    headers: {},
+    auth: null,
+    verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
+    description: null,
+    metadata: {},
+    status: 'active',
+    statusReason: null,
+    createdAt: '2025-01-01T00:00:00Z',
+    updatedAt: '2025-01-01T00:00:00Z',
+    version: 3,
   };
 
   it('says what is wrong with each field while the partner types', () => {
@@ -192,30 +234,6 @@ describe('subscription form', () => {
   });
 
   it('patches only what the partner changed', () => {
-    const subscription: Subscription = {
-      id: 'sub_1',
-      tenant: 't',
-      kind: 'webhook',
-      url: 'https://example.com/hook',
-      types: ['order.*'],
-      filter: null,
-      format: 'cloudevents',
-      ordering: 'key',
-      from: 'latest',
-      maxInFlight: 16,
-      maxPerSecond: null,
-      retry: { schedule: ['5s', '5m'] },
-      headers: {},
-      auth: null,
-      verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
-      description: null,
-      metadata: {},
-      status: 'active',
-      statusReason: null,
-      createdAt: '2025-01-01T00:00:00Z',
-      updatedAt: '2025-01-01T00:00:00Z',
-      version: 3,
-    };
     const values = formValuesOf(subscription);
     expect(updateSubscriptionBody(values, subscription)).toEqual({});
     expect(
@@ -224,6 +242,21 @@ describe('subscription form', () => {
         subscription,
       ),
     ).toEqual({ description: 'Renamed', filter: { type: 'order.paid' } });
+  });
+
+  it('asks for Herald’s default schedule when the partner clears it while editing', () => {
+    const cleared = { ...formValuesOf(subscription), retrySchedule: '' };
+    expect(updateSubscriptionBody(cleared, subscription)).toEqual({
+      retry: { schedule: DEFAULT_RETRY_SCHEDULE },
+    });
+    // Already on the default: nothing to change.
+    const onDefault = { ...subscription, retry: { schedule: [...DEFAULT_RETRY_SCHEDULE] } };
+    expect(updateSubscriptionBody(cleared, onDefault)).toEqual({});
+    // A stream subscription has no retry schedule to send.
+    const stream = { ...subscription, kind: 'stream' as const, url: null };
+    expect(updateSubscriptionBody({ ...formValuesOf(stream), retrySchedule: '' }, stream)).toEqual(
+      {},
+    );
   });
 
   it('puts a problem’s pointer under the field it names', () => {

@@ -42,6 +42,24 @@ export const EMPTY_FORM: SubscriptionFormValues = {
 };
 
 const DURATION = /^(\d{1,12})(ms|s|m|h|d)$/;
+/**
+ * Most entries a retry schedule may have: what subscription-api's request schema accepts
+ * (`retry.schedule`, at most 20), which is stricter than the delivery engine's own parser.
+ */
+export const MAX_RETRY_SCHEDULE_ENTRIES = 20;
+/**
+ * Herald's schedule for a subscription that names none (`DEFAULT_RETRY_SCHEDULE` in
+ * `@herald/delivery`, which the browser bundle does not import; a test holds the two equal).
+ */
+export const DEFAULT_RETRY_SCHEDULE: readonly string[] = [
+  '5s',
+  '5m',
+  '30m',
+  '2h',
+  '5h',
+  '10h',
+  '10h',
+];
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
 const WEEK_MS = 7 * 864e5;
 
@@ -94,7 +112,8 @@ export function matchedTypes(text: string, catalog: readonly string[]): string[]
 /** Why a retry schedule like `5s, 1m, 1h` will be refused; empty means the default. */
 export function retryScheduleProblem(text: string): string | undefined {
   const entries = splitGlobs(text);
-  if (entries.length > 25) return 'At most 25 retries.';
+  if (entries.length > MAX_RETRY_SCHEDULE_ENTRIES)
+    return `At most ${MAX_RETRY_SCHEDULE_ENTRIES} retries.`;
   for (const entry of entries) {
     const match = DURATION.exec(entry);
     if (!match)
@@ -185,12 +204,17 @@ export function createSubscriptionBody(values: SubscriptionFormValues): Record<s
   return { kind: values.kind, ...commonFields(values), from };
 }
 
-/** The `PATCH` body: the fields the form changed, nothing else. */
+/**
+ * The `PATCH` body: the fields the form changed, nothing else. A cleared retry schedule asks for
+ * Herald's default by naming it: PATCH leaves an absent field as it is and has no "reset".
+ */
 export function updateSubscriptionBody(
   values: SubscriptionFormValues,
   original: Subscription,
 ): Record<string, unknown> {
   const wanted = commonFields({ ...values, kind: original.kind });
+  if (original.kind === 'webhook' && wanted.retry === undefined)
+    wanted.retry = { schedule: [...DEFAULT_RETRY_SCHEDULE] };
   const current: Record<string, unknown> = {
     types: original.types,
     filter: original.filter,

@@ -3,18 +3,35 @@ import { Time } from '../components/format';
 import { ProblemAlert } from '../components/problem-alert';
 import { useConsole } from '../console-context';
 import { useAction, useLoad } from '../hooks';
+import {
+  DEAD_LETTER_PAGES_STEP,
+  canRedriveAll,
+  loadDeadLetters,
+  waitingLetters,
+} from './dead-letter-list';
 
 const EVERY_MS = 3000;
 
-/** Deliveries Herald gave up on after their last retry, and sending them again (redrive). */
+/**
+ * Deliveries Herald gave up on after their last retry, and sending them again (redrive). Shows
+ * the oldest 500 and 500 more with each "Show more", all re-read on every refresh, so the redrive
+ * state of every row shown stays current.
+ */
 export function DeadLettersSection({ id }: { id: string }) {
   const { api } = useConsole();
-  const letters = useLoad(() => api.deadLetters(id), [api, id], EVERY_MS);
+  const [shown, setShown] = useState({ id, pages: DEAD_LETTER_PAGES_STEP });
+  const pages = shown.id === id ? shown.pages : DEAD_LETTER_PAGES_STEP;
+  const letters = useLoad(
+    () => loadDeadLetters((cursor) => api.deadLetters(id, cursor), pages),
+    [api, id, pages],
+    EVERY_MS,
+  );
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const redrive = useAction();
   const [note, setNote] = useState('');
   const items = letters.data?.items ?? [];
-  const waiting = items.filter((letter) => letter.redrivenAt === null);
+  const more = letters.data?.more ?? false;
+  const waiting = letters.data === undefined ? [] : waitingLetters(letters.data);
 
   const send = async (ids?: string[]) => {
     const answer = await redrive.run(() => api.redrive(id, ids));
@@ -54,7 +71,7 @@ export function DeadLettersSection({ id }: { id: string }) {
             type="button"
             className="button-primary"
             onClick={() => void send()}
-            disabled={redrive.busy || waiting.length === 0}
+            disabled={redrive.busy || letters.data === undefined || !canRedriveAll(letters.data)}
           >
             Redrive all
           </button>
@@ -69,6 +86,13 @@ export function DeadLettersSection({ id }: { id: string }) {
       <p role="status">{note}</p>
       {letters.data !== undefined && items.length === 0 ? (
         <p className="muted">No dead letters.</p>
+      ) : null}
+      {items.length > 0 ? (
+        <p className="muted">
+          {more
+            ? `The oldest ${items.length} dead letters, ${waiting.length} of them waiting; newer ones are not shown yet. "Redrive all" sends those too.`
+            : `${items.length} dead letter${items.length === 1 ? '' : 's'}, ${waiting.length} waiting.`}
+        </p>
       ) : null}
       {items.length > 0 ? (
         <div className="table-wrap">
@@ -123,6 +147,14 @@ export function DeadLettersSection({ id }: { id: string }) {
             </tbody>
           </table>
         </div>
+      ) : null}
+      {more ? (
+        <button
+          type="button"
+          onClick={() => setShown({ id, pages: pages + DEAD_LETTER_PAGES_STEP })}
+        >
+          Show more dead letters
+        </button>
       ) : null}
     </section>
   );

@@ -24,15 +24,25 @@ export interface EventStreamRequest {
   readonly cursor: string | null;
 }
 
-/** The SSE URL for a request. The key goes in `access_token`, as SPEC §7 allows browsers. */
+/**
+ * The SSE URL for a request. It never carries the key: URLs end up in proxy and access logs and
+ * the browser's history, so the key travels in the `Authorization` header (eventStreamHeaders).
+ */
 export function eventStreamUrl(request: EventStreamRequest): string {
   const url = new URL('/v1/streams/sse', request.streamsUrl);
   if (request.types.length > 0) url.searchParams.set('types', request.types.join(','));
   if (request.filter !== null) url.searchParams.set('filter', request.filter);
   if (request.cursor !== null) url.searchParams.set('cursor', request.cursor);
   else url.searchParams.set('from', request.from);
-  url.searchParams.set('access_token', request.key);
   return url.toString();
+}
+
+/**
+ * The stream request's headers, with the key as a bearer token. `access_token` (SPEC §7) is for
+ * EventSource, which cannot set headers; fetch can, and fanout's CORS preflight allows it.
+ */
+export function eventStreamHeaders(request: EventStreamRequest): Record<string, string> {
+  return { accept: 'text/event-stream', authorization: `Bearer ${request.key}` };
 }
 
 export interface EventStreamHandlers {
@@ -66,7 +76,7 @@ export async function readEventStream(
   let response: Response;
   try {
     response = await fetch(eventStreamUrl(request), {
-      headers: { accept: 'text/event-stream' },
+      headers: eventStreamHeaders(request),
       signal: handlers.signal,
     });
   } catch (error) {

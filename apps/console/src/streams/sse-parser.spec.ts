@@ -1,5 +1,4 @@
 import { SseParser } from './sse-parser';
-import { eventStreamUrl } from './event-stream';
 
 describe('SseParser', () => {
   it('reads messages cut anywhere, with ids, event types, comments and multi-line data', () => {
@@ -16,31 +15,5 @@ describe('SseParser', () => {
         { id: 'c2', event: 'herald.stream.end', data: '{"reason":"slow_consumer"}' },
       ]);
     }
-  });
-});
-
-describe('eventStreamUrl', () => {
-  it('asks for the types and filter, from a cursor when resuming, with the key as access_token', () => {
-    const base = {
-      streamsUrl: 'http://localhost:3002',
-      key: 'hk_secret',
-      types: ['order.*', 'kitchen.**'],
-      filter: '{"data.total":{"$gt":5}}',
-      from: 'latest' as const,
-      cursor: null,
-    };
-    const fresh = new URL(eventStreamUrl(base));
-    expect(fresh.pathname).toBe('/v1/streams/sse');
-    expect(Object.fromEntries(fresh.searchParams)).toEqual({
-      types: 'order.*,kitchen.**',
-      filter: '{"data.total":{"$gt":5}}',
-      from: 'latest',
-      access_token: 'hk_secret',
-    });
-    const resumed = new URL(eventStreamUrl({ ...base, types: [], filter: null, cursor: 'abc' }));
-    expect(Object.fromEntries(resumed.searchParams)).toEqual({
-      cursor: 'abc',
-      access_token: 'hk_secret',
-    });
   });
 });
