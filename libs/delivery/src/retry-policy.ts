@@ -16,7 +16,7 @@ export type RetryDelays = readonly number[];
 
 /** Longest single delay: a week, about as long as Kafka keeps the event being retried. */
 export const MAX_RETRY_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
-export const MAX_RETRY_SCHEDULE_LENGTH = 25;
+export const MAX_RETRY_SCHEDULE_LENGTH = 20;
 /** Each scheduled delay is spread by up to ±20 % so failed receivers are not hit in lockstep. */
 export const RETRY_JITTER = 0.2;
 

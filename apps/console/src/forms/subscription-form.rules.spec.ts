@@ -1,6 +1,7 @@
 import { compileEventFilter, validateTypePattern } from '@herald/contract';
 import {
   DEFAULT_RETRY_SCHEDULE as HERALD_DEFAULT_RETRY_SCHEDULE,
+  MAX_RETRY_SCHEDULE_LENGTH,
   parseRetrySchedule,
   parseWebhookUrl,
 } from '@herald/delivery';
@@ -123,10 +124,9 @@ describe('the console’s copy of Herald’s subscription rules', () => {
     },
   );
 
-  // subscription-api's request schema caps `retry.schedule` at 20 entries, below what the
-  // delivery engine's parser takes, so the API's limit is the one a partner meets.
-  it('takes at most as many retries as subscription-api accepts', () => {
+  it('takes at most as many retries as subscription-api and the engine accept', () => {
     const schedule = (entries: number) => Array.from({ length: entries }, () => '1m').join(', ');
+    expect(MAX_RETRY_SCHEDULE_LENGTH).toBe(20);
     expect(retryScheduleProblem(schedule(20))).toBeUndefined();
     expect(retryScheduleProblem(schedule(21))).toBe('At most 20 retries.');
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_RETRY_SCHEDULE_LENGTH } from '@herald/delivery';
 
 /** Names used for tenants: what API keys carry and what Redis keys are built from. */
 export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -72,7 +73,7 @@ export const mutableSubscriptionFields = {
     schedule: z
       .array(z.string().min(1).max(16))
       .min(1)
-      .max(20)
+      .max(MAX_RETRY_SCHEDULE_LENGTH)
       .describe('Delays before each retry (`5s`, `5m`, `2h`); after the last, dead-letter.'),
   }),
   headers: z
