@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { ConfigFragment, ConfigOf } from './config-fragment';
-import { ConfigError, type ConfigIssue } from './config.errors';
+import { ConfigError, printableProblem, printableValue, type ConfigIssue } from './config.errors';
 
 type Env = Record<string, string | undefined>;
 
 /**
  * Parses the environment once against every fragment an app composes and returns one typed,
- * nested object (`{ kafka: {...}, redis: {...} }`). Empty strings count as unset, so
- * `FOO= npm start` falls back to the default. Throws ConfigError naming each bad variable.
+ * nested object (`{ kafka: {...}, redis: {...} }`). Values are trimmed (a key read from a file
+ * keeps no trailing newline) and empty ones count as unset, so `FOO= npm start` falls back to
+ * the default. Throws ConfigError naming each bad variable, without printing secrets.
  */
 export function loadConfig<F extends Record<string, ConfigFragment<unknown>>>(
   fragments: F,
@@ -18,19 +19,20 @@ export function loadConfig<F extends Record<string, ConfigFragment<unknown>>>(
 
   const input: Env = {};
   for (const name of Object.keys(shape)) {
-    const value = env[name];
-    input[name] = value === undefined || value.trim() === '' ? undefined : value;
+    const value = env[name]?.trim();
+    input[name] = value === '' ? undefined : value;
   }
 
   const parsed = z.object(shape).safeParse(input);
   if (!parsed.success) {
     const issues: ConfigIssue[] = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
+      const value = input[variable];
       return {
         variable,
         expected: describe(shape[variable]),
-        problem: issue.message,
-        received: input[variable],
+        problem: printableProblem(variable, value, issue.message),
+        received: value === undefined ? undefined : printableValue(variable, value),
       };
     });
     throw new ConfigError(issues);
@@ -64,6 +66,16 @@ export function loadConfigOrExit<F extends Record<string, ConfigFragment<unknown
   }
 }
 
+/**
+ * The description of a schema, or of the one it wraps: `env.url([...]).optional()` or a helper
+ * followed by `.default()` or `.transform()` keep the helper's text.
+ */
 function describe(schema: unknown): string {
-  return schema instanceof z.ZodType && schema.description ? schema.description : 'a valid value';
+  let current = schema;
+  while (current instanceof z.ZodType) {
+    if (current.description) return current.description;
+    const def = current._zod.def as { innerType?: unknown; in?: unknown };
+    current = def.innerType ?? def.in;
+  }
+  return 'a valid value';
 }

@@ -26,22 +26,47 @@ export function flag(defaultValue: boolean) {
     .describe(`true or false (default ${defaultValue})`);
 }
 
-export function positiveInt(defaultValue: number, unit: string) {
+/**
+ * The largest value `positiveInt` and `nonNegativeInt` take unless told otherwise: 2^31 - 1, the
+ * longest delay a Node.js timer takes (a longer one fires after 1 ms) and the largest value of a
+ * Kafka int32 field.
+ */
+export const MAX_INT32 = 2_147_483_647;
+
+export interface WholeNumberOptions {
+  /**
+   * The largest value taken. Default MAX_INT32; raise it only for a setting that never reaches a
+   * timer or a 32-bit field (a duration compared with timestamps).
+   */
+  max?: number;
+}
+
+export function positiveInt(
+  defaultValue: number,
+  unit: string,
+  { max = MAX_INT32 }: WholeNumberOptions = {},
+) {
   return z.coerce
     .number()
     .int()
     .positive()
+    .max(max, `more than ${max}`)
     .default(defaultValue)
-    .describe(`a positive whole number of ${unit} (default ${defaultValue})`);
+    .describe(`a positive whole number of ${unit}, at most ${max} (default ${defaultValue})`);
 }
 
-export function nonNegativeInt(defaultValue: number, unit: string) {
+export function nonNegativeInt(
+  defaultValue: number,
+  unit: string,
+  { max = MAX_INT32 }: WholeNumberOptions = {},
+) {
   return z.coerce
     .number()
     .int()
     .min(0)
+    .max(max, `more than ${max}`)
     .default(defaultValue)
-    .describe(`a whole number >= 0 of ${unit} (default ${defaultValue})`);
+    .describe(`a whole number >= 0 of ${unit}, at most ${max} (default ${defaultValue})`);
 }
 
 export function url(protocols: string[], defaultValue?: string) {
@@ -77,12 +102,17 @@ export function hostPortList() {
     .describe('a comma-separated list of host:port (for example kafka-1:9092,kafka-2:9092)');
 }
 
+/** One of `values`, in any letter case (`INFO` is `info`). */
 export function oneOf<const T extends readonly [string, ...string[]]>(
   values: T,
   defaultValue: T[number],
 ) {
+  const byLowerCase = new Map(values.map((value) => [value.toLowerCase(), value]));
   return z
-    .enum(values)
+    .preprocess(
+      (v) => (typeof v === 'string' ? (byLowerCase.get(v.toLowerCase()) ?? v) : v),
+      z.enum(values),
+    )
     .default(defaultValue as never)
     .describe(`one of ${values.join(', ')} (default ${defaultValue})`);
 }

@@ -4,15 +4,6 @@ import { z } from 'zod';
 /** The embedded broker's address; used when KAFKA_BROKERS is unset (development and tests). */
 export const EMBEDDED_BROKER = '127.0.0.1:9092';
 
-function nonNegativeInt(defaultValue: number, unit: string) {
-  return z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(defaultValue)
-    .describe(`a whole number of ${unit}, 0 or more (default ${defaultValue})`);
-}
-
 export const kafkaConfig = configFragment(
   {
     KAFKA_BROKERS: env.hostPortList(),
@@ -24,7 +15,7 @@ export const kafkaConfig = configFragment(
         'a client id of up to 64 letters, digits, ".", "_" or "-" (default: the service name)',
       ),
     KAFKA_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000, 'milliseconds'),
-    KAFKA_LINGER_MS: nonNegativeInt(0, 'milliseconds'),
+    KAFKA_LINGER_MS: env.nonNegativeInt(0, 'milliseconds'),
     KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(524_288, 'bytes'),
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_FETCH_MIN_BYTES: env.positiveInt(1, 'bytes'),

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The process's one Prometheus registry, with Node's default process metrics. Every metric of
@@ -10,6 +10,8 @@ export class MetricsRegistry {
   readonly httpRequestDuration: Histogram<'route' | 'method' | 'status_class'>;
   /** `herald_contract_documents{source}`: the contract's documents at the last load, by where their parse came from. */
   readonly contractDocuments: Gauge<'source'>;
+  /** `herald_trace_spans_total{outcome}`: spans sent to the OTLP collector, or lost (`SpanOutcome`). */
+  readonly traceSpans: Counter<'outcome'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -25,6 +27,12 @@ export class MetricsRegistry {
       name: 'herald_contract_documents',
       help: 'AsyncAPI documents of the contract at the last load, by source: parser (read and checked now) or cache (parsed at an earlier start)',
       labelNames: ['source'],
+      registers: [this.registry],
+    });
+    this.traceSpans = new Counter({
+      name: 'herald_trace_spans_total',
+      help: 'Spans of sampled traces by outcome: exported to the OTLP collector, dropped (queue full, or ended after shutdown) or failed (the collector refused or could not be reached)',
+      labelNames: ['outcome'],
       registers: [this.registry],
     });
   }

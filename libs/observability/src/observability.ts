@@ -16,16 +16,22 @@ export interface Observability {
 /** The per-process logger, metrics registry, readiness registry and tracer, made once in `main.ts`. */
 export function createObservability(service: string, config: ObservabilityConfig): Observability {
   const logger = createLogger(service, config.logLevel);
+  const metrics = new MetricsRegistry(service);
   const { otlpEndpoint, serviceName } = config.tracing;
   return {
     config,
     logger,
-    metrics: new MetricsRegistry(service),
+    metrics,
     readiness: new ReadinessRegistry(),
     tracer: new Tracer(
       otlpEndpoint === undefined
         ? undefined
-        : new OtlpExporter({ endpoint: otlpEndpoint, serviceName: serviceName ?? service, logger }),
+        : new OtlpExporter({
+            endpoint: otlpEndpoint,
+            serviceName: serviceName ?? service,
+            logger,
+            spans: metrics.traceSpans,
+          }),
     ),
   };
 }

@@ -1,3 +1,4 @@
+import { MetricsRegistry } from './metrics.registry';
 import { encodeOtlpTraces, OtlpExporter } from './otlp.exporter';
 import type { FinishedSpan } from './tracing';
 
@@ -70,18 +71,29 @@ describe('encodeOtlpTraces', () => {
 
 describe('OtlpExporter', () => {
   it('counts spans beyond the queue bound as dropped and never throws when the collector is down', async () => {
+    const metrics = new MetricsRegistry('unit');
     // Port 9 (discard) on localhost: nothing listens, so every send fails fast.
     const exporter = new OtlpExporter({
       endpoint: 'http://127.0.0.1:9',
       serviceName: 's',
       logger: silent,
+      spans: metrics.traceSpans,
       maxQueueSize: 3,
       maxBatchSize: 10,
     });
+    const count = async (outcome: string) =>
+      (await metrics.traceSpans.get()).values.find((v) => v.labels.outcome === outcome)?.value;
+    expect(await count('exported')).toBe(0);
     for (let i = 0; i < 5; i++) exporter.export(span);
     await expect(exporter.shutdown()).resolves.toBeUndefined();
-    expect(exporter.stats()).toEqual({ exported: 0, dropped: 2, failed: 3 });
+    expect(await metrics.metrics()).toContain(
+      [
+        'herald_trace_spans_total{outcome="exported",service="unit"} 0',
+        'herald_trace_spans_total{outcome="dropped",service="unit"} 2',
+        'herald_trace_spans_total{outcome="failed",service="unit"} 3',
+      ].join('\n'),
+    );
     exporter.export(span);
-    expect(exporter.stats().dropped).toBe(3);
+    expect(await count('dropped')).toBe(3);
   });
 });

@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { Logger } from './logger';
 import { SpanKind, type AttributeValue, type FinishedSpan, type SpanExporter } from './tracing';
 
@@ -7,6 +8,8 @@ export interface OtlpExporterOptions {
   /** `service.name` on the resource. */
   serviceName: string;
   logger: Pick<Logger, 'warn' | 'info'>;
+  /** Counts each span by what became of it (`MetricsRegistry.traceSpans`): see `SpanOutcome`. */
+  spans: Counter<'outcome'>;
   /** How often queued spans are sent, in milliseconds. Default 1000. */
   flushIntervalMs?: number;
   /** Spans per request; a full batch is sent at once rather than waiting for the timer. Default 512. */
@@ -17,11 +20,11 @@ export interface OtlpExporterOptions {
   requestTimeoutMs?: number;
 }
 
-export interface OtlpExporterStats {
-  exported: number;
-  dropped: number;
-  failed: number;
-}
+/**
+ * What became of an ended span: `exported` (the collector took it), `dropped` (the queue was full
+ * or the exporter shut down) or `failed` (its batch could not be sent; it is not retried).
+ */
+export type SpanOutcome = 'exported' | 'dropped' | 'failed';
 
 type OtlpAnyValue =
   | { stringValue: string }
@@ -79,7 +82,7 @@ export function encodeOtlpTraces(serviceName: string, spans: readonly FinishedSp
 /**
  * Batches ended spans and POSTs them as OTLP/HTTP JSON. Tracing must never hurt the request path:
  * `export` only appends to a bounded queue, sending happens on a timer, and failures are counted
- * and logged, never thrown.
+ * (`herald_trace_spans_total{outcome}`) and logged, never thrown.
  */
 export class OtlpExporter implements SpanExporter {
   private readonly url: string;
@@ -89,7 +92,7 @@ export class OtlpExporter implements SpanExporter {
   private readonly requestTimeoutMs: number;
   private readonly queue: FinishedSpan[] = [];
   private readonly timer: NodeJS.Timeout;
-  private readonly counts: OtlpExporterStats = { exported: 0, dropped: 0, failed: 0 };
+  private readonly outcomes: Record<SpanOutcome, Counter.Internal>;
   // One send at a time keeps batches in order and caps concurrent requests to the collector at one.
   private sending: Promise<void> = Promise.resolve();
   private failing = false;
@@ -101,6 +104,17 @@ export class OtlpExporter implements SpanExporter {
     this.maxBatchSize = options.maxBatchSize ?? 512;
     this.maxQueueSize = options.maxQueueSize ?? 2048;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    const outcome = (name: SpanOutcome) => {
+      const child = options.spans.labels({ outcome: name });
+      // Every outcome is shown from the start, so a rate over it is 0 rather than absent.
+      child.inc(0);
+      return child;
+    };
+    this.outcomes = {
+      exported: outcome('exported'),
+      dropped: outcome('dropped'),
+      failed: outcome('failed'),
+    };
     this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
     // The timer alone must not keep a finished process (or a test) alive.
     this.timer.unref();
@@ -108,15 +122,11 @@ export class OtlpExporter implements SpanExporter {
 
   export(span: FinishedSpan): void {
     if (this.closed || this.queue.length >= this.maxQueueSize) {
-      this.counts.dropped++;
+      this.outcomes.dropped.inc();
       return;
     }
     this.queue.push(span);
     if (this.queue.length >= this.maxBatchSize) void this.flush();
-  }
-
-  stats(): OtlpExporterStats {
-    return { ...this.counts };
   }
 
   /** Sends everything queued so far, in batches. Resolves when done; never rejects. */
@@ -145,13 +155,13 @@ export class OtlpExporter implements SpanExporter {
       // Drain the body so the connection can be reused.
       await response.arrayBuffer();
       if (!response.ok) throw new Error(`collector answered ${response.status}`);
-      this.counts.exported += batch.length;
+      this.outcomes.exported.inc(batch.length);
       if (this.failing) {
         this.failing = false;
         this.options.logger.info({ url: this.url }, 'span export recovered');
       }
     } catch (error) {
-      this.counts.failed += batch.length;
+      this.outcomes.failed.inc(batch.length);
       // Log the transition only: a collector that is down would otherwise log once per second.
       if (!this.failing) {
         this.failing = true;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MetricsRegistry } from '../src/metrics.registry';
 import { OtlpExporter } from '../src/otlp.exporter';
 import { parseTraceparent, Tracer } from '../src/tracing';
 
@@ -47,10 +48,12 @@ describe('OTLP export to a collector', () => {
   });
 
   it('sends a span that continues the incoming trace on shutdown', async () => {
+    const metrics = new MetricsRegistry('int-test');
     const exporter = new OtlpExporter({
       endpoint,
       serviceName: 'herald-int-test',
       logger: { warn: () => undefined, info: () => undefined },
+      spans: metrics.traceSpans,
       // Far beyond the test's length: only shutdown can have sent the span.
       flushIntervalMs: 60_000,
     });
@@ -80,6 +83,12 @@ describe('OTLP export to a collector', () => {
         kind: 2,
       }),
     ]);
-    expect(exporter.stats()).toEqual({ exported: 1, dropped: 0, failed: 0 });
+    expect((await metrics.traceSpans.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual(
+      [
+        ['exported', 1],
+        ['dropped', 0],
+        ['failed', 0],
+      ],
+    );
   });
 });

@@ -21,9 +21,11 @@ export const fanoutDeliveryConfig = configFragment(
       1000,
       'milliseconds; retries waiting longer are parked in Redis',
     ),
+    // Only compared with timestamps, never a timer's delay: weeks are fine.
     HERALD_DELIVERY_DISABLE_AFTER_MS: env.positiveInt(
       5 * 24 * 3600 * 1000,
       'milliseconds without a success before a failing subscription is disabled',
+      { max: Number.MAX_SAFE_INTEGER },
     ),
     HERALD_DELIVERY_COMMIT_INTERVAL_MS: env.positiveInt(500, 'milliseconds between offset commits'),
     HERALD_DELIVERY_POLL_INTERVAL_MS: env.positiveInt(

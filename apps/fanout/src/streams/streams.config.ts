@@ -10,7 +10,8 @@ export const streamsConfig = configFragment(
     STREAM_SLOW_TIMEOUT_MS: env.positiveInt(30_000, 'milliseconds'),
     STREAM_HEARTBEAT_MS: env.positiveInt(15_000, 'milliseconds'),
     STREAM_MAX_CONNECTIONS_PER_KEY: env.positiveInt(100, 'connections'),
-    STREAM_POLL_MAX_WAIT_S: env.positiveInt(30, 'seconds'),
+    // A timer waits it in milliseconds: at most 2^31 - 1 of those.
+    STREAM_POLL_MAX_WAIT_S: env.positiveInt(30, 'seconds', { max: 2_147_483 }),
     STREAM_POLL_MAX_LIMIT: env.positiveInt(1000, 'events'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
     STREAM_TAIL_IDLE_MS: env.positiveInt(300_000, 'milliseconds'),
