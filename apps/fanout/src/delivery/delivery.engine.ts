@@ -393,7 +393,7 @@ export class DeliveryEngine {
         await this.untilDone('dead letter', () =>
           this.deps.deadLetters.deadLetter(task, subscription, lastAttempt(result)),
         );
-        this.deps.metrics.deadLetters.inc();
+        this.deps.metrics.deadLettered(subscription.id);
         this.deps.records.deadLettered(subscription.id);
         this.deps.logger.warn(
           {
@@ -430,6 +430,7 @@ export class DeliveryEngine {
       succeeded ? 'delivered' : decision.action === 'dead-letter' ? 'dead_lettered' : 'failed',
       status,
       result.durationMs,
+      task.subscriptionId,
     );
     this.deps.records.attempt(task.subscriptionId, {
       eventId: task.source.event.id,

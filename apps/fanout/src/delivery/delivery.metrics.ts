@@ -6,9 +6,9 @@ export type DeliveryOutcomeLabel = 'delivered' | 'failed' | 'dead_lettered' | 'd
 
 /** The delivery engine's metrics (SPEC §8), registered on the process registry. */
 export class DeliveryMetrics {
-  readonly deliveries: Counter<'outcome' | 'status_class'>;
+  readonly deliveries: Counter<'outcome' | 'status_class' | 'subscription'>;
   readonly attemptDuration: Histogram;
-  readonly deadLetters: Counter;
+  readonly deadLetters: Counter<'subscription'>;
   readonly badRecords: Counter<'topic'>;
   readonly backfillHolds: Counter;
   readonly backfillsRequested: Counter;
@@ -17,12 +17,21 @@ export class DeliveryMetrics {
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
 
-  constructor(metrics: MetricsRegistry, retriesPending: () => Promise<number>) {
+  constructor(
+    metrics: MetricsRegistry,
+    retriesPending: () => Promise<number>,
+    /**
+     * `HERALD_METRICS_PER_SUBSCRIPTION`: attempts and dead letters also by `subscription` (one
+     * series per subscription, so off by default: SPEC §8 keeps labels bounded).
+     */
+    private readonly perSubscription = false,
+  ) {
     const registers = [metrics.registry];
+    const bySubscription = perSubscription ? (['subscription'] as const) : [];
     this.deliveries = new Counter({
       name: 'herald_deliveries_total',
       help: 'Webhook delivery attempts by outcome and HTTP status class (none: no response)',
-      labelNames: ['outcome', 'status_class'],
+      labelNames: ['outcome', 'status_class', ...bySubscription],
       registers,
     });
     this.attemptDuration = new Histogram({
@@ -35,6 +44,7 @@ export class DeliveryMetrics {
     this.deadLetters = new Counter({
       name: 'herald_dead_letters_total',
       help: 'Deliveries given up on after their last retry',
+      labelNames: [...bySubscription],
       registers,
     });
     this.backfillHolds = new Counter({
@@ -68,16 +78,32 @@ export class DeliveryMetrics {
     });
   }
 
-  attempt(outcome: DeliveryOutcomeLabel, status: number | null, durationMs: number): void {
+  attempt(
+    outcome: DeliveryOutcomeLabel,
+    status: number | null,
+    durationMs: number,
+    subscriptionId: string,
+  ): void {
     const statusClass = status === null ? 'none' : `${Math.floor(status / 100)}xx`;
-    const key = `${outcome}/${statusClass}`;
+    const key = this.perSubscription
+      ? `${outcome}/${statusClass}/${subscriptionId}`
+      : `${outcome}/${statusClass}`;
     let counter = this.attemptCounters.get(key);
     if (counter === undefined) {
-      counter = this.deliveries.labels({ outcome, status_class: statusClass });
+      counter = this.deliveries.labels(
+        this.perSubscription
+          ? { outcome, status_class: statusClass, subscription: subscriptionId }
+          : { outcome, status_class: statusClass },
+      );
       this.attemptCounters.set(key, counter);
     }
     counter.inc();
     this.attemptDuration.observe(durationMs / 1000);
+  }
+
+  deadLettered(subscriptionId: string): void {
+    if (this.perSubscription) this.deadLetters.inc({ subscription: subscriptionId });
+    else this.deadLetters.inc();
   }
 
   /** A webhook delivered `seconds` after its event time. */

@@ -54,7 +54,10 @@ export const HERALD_VERSION = '0.1.0';
 export interface DeliveryModuleConfig {
   readonly fanoutDelivery: FanoutDeliveryConfig;
   readonly delivery: DeliveryConfig;
-  readonly observability: { readonly shutdownTimeoutMs: number };
+  readonly observability: {
+    readonly shutdownTimeoutMs: number;
+    readonly metricsPerSubscription: boolean;
+  };
 }
 
 /**
@@ -110,7 +113,11 @@ export class DeliveryModule
           provide: DeliveryMetrics,
           inject: [MetricsRegistry, RetryParkingStore],
           useFactory: (metrics: MetricsRegistry, parking: RetryParkingStore) =>
-            new DeliveryMetrics(metrics, () => withTimeout(parking.count(), 1000)),
+            new DeliveryMetrics(
+              metrics,
+              () => withTimeout(parking.count(), 1000),
+              config.observability.metricsPerSubscription,
+            ),
         },
         {
           provide: WebhookClient,
