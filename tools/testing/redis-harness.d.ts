@@ -7,6 +7,7 @@ export function startRedisServer(options?: {
   appendOnly?: boolean;
   binary?: string;
   detached?: boolean;
+  readyTimeoutMs?: number;
 }): Promise<{ url: string; started: true; pid: number; stop(): Promise<void> }>;
 export function ensureRedis(
   env?: Record<string, string | undefined>,

@@ -1,34 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { APPS, type AppName, readLauncherConfig } from './launcher.config';
 import { ManagedProcess } from './managed-process';
-import { httpStatus, portOpen } from './probes';
+import { httpStatus, portFree, portOpen } from './probes';
+import { redactUrl } from './redact-url';
 
 import * as redisHarness from '@herald/test-harness';
 
+export { APPS, type AppName } from './launcher.config';
+
 export const REPO_ROOT = resolve(__dirname, '../../..');
-
-export const APPS = [
-  { name: 'subscription-api', portVariable: 'SUBSCRIPTION_API_PORT', defaultPort: 3000 },
-  { name: 'ingest-bridge', portVariable: 'INGEST_BRIDGE_PORT', defaultPort: 3001 },
-  { name: 'fanout', portVariable: 'FANOUT_PORT', defaultPort: 3002 },
-] as const;
-
-export type AppName = (typeof APPS)[number]['name'];
 
 export interface GatewayOptions {
   /** Where the broker, Redis (when started here) and the admin key live. Default `.data`. */
   dataDir?: string;
-  /** Environment for the apps; REDIS_URL and KAFKA_BROKERS in it are honoured. */
+  /**
+   * Environment for the apps, over this process's; REDIS_URL, KAFKA_BROKERS, HERALD_ADMIN_KEY and
+   * the port variables in it are honoured (empty or blank counts as unset, as in libs/config).
+   */
   env?: Record<string, string | undefined>;
-  /** Ports; defaults are SPEC §1's. */
+  /** Ports, over the port variables; defaults are SPEC §1's. */
   ports?: Partial<Record<AppName | 'broker', number>>;
   onLine?: (name: string, line: string) => void;
   log?: (message: string) => void;
+  /** Aborting it while the gateway starts stops what was started so far; startGateway rejects. */
+  signal?: AbortSignal;
 }
 
 export interface Gateway {
   urls: Record<AppName, string>;
+  /** The Redis the apps use: the one at REDIS_URL, or the redis-server started here. */
   redisUrl: string;
   kafkaBrokers: string;
   adminKey: string;
@@ -41,7 +43,7 @@ export interface Gateway {
 export class MissingRedisError extends Error {
   constructor(url: string) {
     super(
-      `No Redis answers at ${url} and redis-server is not installed.\n` +
+      `No Redis answers at ${redactUrl(url)} and redis-server is not installed.\n` +
         'Install it with:  sudo apt-get install -y redis-server   (macOS: brew install redis)\n' +
         'or point REDIS_URL at a running Redis.',
     );
@@ -53,9 +55,8 @@ function hasBinary(name: string): boolean {
   return dirs.some((dir) => dir !== '' && existsSync(join(dir, name)));
 }
 
-function adminKeyFor(dataDir: string, env: Record<string, string | undefined>): string {
-  const given = env.HERALD_ADMIN_KEY;
-  if (given) return given;
+function adminKeyFor(dataDir: string, given: string | undefined): string {
+  if (given !== undefined) return given;
   const file = join(dataDir, 'admin-key');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const key = `hk_admin_${randomBytes(24).toString('base64url')}`;
@@ -63,16 +64,54 @@ function adminKeyFor(dataDir: string, env: Record<string, string | undefined>): 
   return key;
 }
 
+/** A Redis for the apps; `stop` stops it when this launcher started it, and nothing otherwise. */
+export interface GatewayRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Redis at `url` when it answers; otherwise a redis-server started here with append-only
+ * files in `dir`. It listens on `url`'s port when that is free on this machine (so the default
+ * is Redis's usual 6379, and a redis-server a killed launcher left behind is found and reused
+ * next time instead of a second one writing the same files), else on a free port.
+ */
+export async function startOrReuseRedis(
+  url: string,
+  dir: string,
+  log: (message: string) => void = () => undefined,
+): Promise<GatewayRedis> {
+  if (await redisHarness.pingRedis(url)) {
+    log(`Redis: using the one at ${redactUrl(url)}`);
+    return { url, stop: () => Promise.resolve() };
+  }
+  if (!hasBinary('redis-server')) throw new MissingRedisError(url);
+  const preferred = Number(new URL(url).port || 6379);
+  const redis = await redisHarness.startRedisServer({
+    port: (await portFree('127.0.0.1', preferred)) ? preferred : undefined,
+    dir,
+    appendOnly: true,
+    // Its own process group, like the apps: the launcher stops it after them.
+    detached: true,
+  });
+  log(
+    `Redis: none answers at ${redactUrl(url)}; started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${dir}`,
+  );
+  return redis;
+}
+
 /**
  * Brings up the whole gateway on one machine, as `npm start` does: Redis (reused when one
  * answers at REDIS_URL, else started with append-only persistence under the data folder), the
- * embedded broker (unless KAFKA_BROKERS names real ones), then the three apps.
+ * embedded broker (unless KAFKA_BROKERS names real ones), then the three apps. When starting
+ * fails or `options.signal` aborts, what was started so far is stopped before it rejects.
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const env = { ...process.env, ...options.env };
+  const config = readLauncherConfig(env);
   const log = options.log ?? (() => undefined);
+  const signal = options.signal;
   const dataDir = resolve(REPO_ROOT, options.dataDir ?? '.data');
-  mkdirSync(dataDir, { recursive: true });
   const processes = new Map<string, ManagedProcess>();
   const stops: (() => Promise<unknown>)[] = [];
 
@@ -81,30 +120,31 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     stops.length = 0;
   };
 
-  try {
-    const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    if (await redisHarness.pingRedis(redisUrl)) {
-      log(`Redis: using the one at ${redisUrl}`);
-    } else {
-      if (!hasBinary('redis-server')) throw new MissingRedisError(redisUrl);
-      const port = Number(new URL(redisUrl).port || 6379);
-      const redis = await redisHarness.startRedisServer({
-        port,
-        dir: join(dataDir, 'redis'),
-        appendOnly: true,
-        detached: true,
-      });
-      stops.push(() => redis.stop());
-      log(
-        `Redis: started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${join(dataDir, 'redis')}`,
-      );
-    }
+  // Each process is stopped on the way out even if it never became ready.
+  const startProcess = async (managed: ManagedProcess): Promise<void> => {
+    processes.set(managed.name, managed);
+    stops.push(() => managed.stop());
+    await managed.start(signal);
+  };
 
-    let kafkaBrokers = env.KAFKA_BROKERS ?? '';
-    if (kafkaBrokers === '') {
+  const brokerCli = join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js');
+  if (config.kafkaBrokers === undefined && !existsSync(brokerCli)) {
+    throw new Error(
+      'The embedded broker is not built in this checkout; set KAFKA_BROKERS to a Kafka you run.',
+    );
+  }
+
+  try {
+    signal?.throwIfAborted();
+    mkdirSync(dataDir, { recursive: true });
+    const redis = await startOrReuseRedis(config.redisUrl, join(dataDir, 'redis'), log);
+    stops.push(() => redis.stop());
+    signal?.throwIfAborted();
+
+    let kafkaBrokers = config.kafkaBrokers;
+    if (kafkaBrokers === undefined) {
       const port = options.ports?.broker ?? 9092;
       kafkaBrokers = `127.0.0.1:${port}`;
-      const cli = join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js');
       if (await portOpen('127.0.0.1', port)) {
         throw new Error(
           `Port ${port} is taken, so the embedded broker cannot start. Set KAFKA_BROKERS to use that Kafka.`,
@@ -113,30 +153,30 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       const broker = new ManagedProcess({
         name: 'broker',
         command: process.execPath,
-        args: [cli, '--port', String(port), '--data', join(dataDir, 'kafka')],
+        args: [brokerCli, '--port', String(port), '--data', join(dataDir, 'kafka')],
         env,
         cwd: REPO_ROOT,
         isReady: () => portOpen('127.0.0.1', port),
         onLine: options.onLine,
       });
-      await broker.start();
-      processes.set('broker', broker);
-      stops.push(() => broker.stop());
-      log(`Kafka: embedded broker on ${kafkaBrokers}, data in ${join(dataDir, 'kafka')}`);
+      await startProcess(broker);
+      log(
+        `Kafka: embedded broker (pid ${broker.pid}) on ${kafkaBrokers}, data in ${join(dataDir, 'kafka')}`,
+      );
     } else {
       log(`Kafka: using ${kafkaBrokers}`);
     }
 
-    const adminKey = adminKeyFor(dataDir, env);
+    const adminKey = adminKeyFor(dataDir, config.adminKey);
     const urls = {} as Record<AppName, string>;
     const appEnv = {
       ...env,
-      REDIS_URL: redisUrl,
+      REDIS_URL: redis.url,
       KAFKA_BROKERS: kafkaBrokers,
       HERALD_ADMIN_KEY: adminKey,
     };
     for (const app of APPS) {
-      const port = options.ports?.[app.name] ?? Number(env[app.portVariable] ?? app.defaultPort);
+      const port = options.ports?.[app.name] ?? config.ports[app.name];
       urls[app.name] = `http://127.0.0.1:${port}`;
       const managed = new ManagedProcess({
         name: app.name,
@@ -151,11 +191,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         isReady: async () => (await httpStatus(`${urls[app.name]}/health/live`)) === 200,
         onLine: options.onLine,
       });
-      await managed.start();
-      processes.set(app.name, managed);
-      stops.push(() => managed.stop());
+      await startProcess(managed);
+      log(`${app.name}: ready on ${urls[app.name]} (pid ${managed.pid})`);
     }
-    return { urls, redisUrl, kafkaBrokers, adminKey, processes, stop };
+    return { urls, redisUrl: redis.url, kafkaBrokers, adminKey, processes, stop };
   } catch (error) {
     await stop();
     throw error;

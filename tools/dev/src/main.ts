@@ -1,18 +1,61 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { APPS, MissingRedisError, REPO_ROOT, startGateway } from './gateway';
+import { ConfigError } from '@herald/config';
+import { APPS, MissingRedisError, REPO_ROOT, startGateway, type Gateway } from './gateway';
+import { redactUrl } from './redact-url';
 
-// `npm start`: the whole gateway on this machine, until Ctrl-C.
-async function main(): Promise<void> {
-  const say = (message: string): void => void process.stdout.write(`${message}\n`);
-  if (
-    !existsSync(join(REPO_ROOT, 'libs/kafka-broker/bin/herald-broker.js')) &&
-    !process.env.KAFKA_BROKERS
-  ) {
-    say('The embedded broker is not built in this checkout; set KAFKA_BROKERS to a Kafka you run.');
+// `npm start`: the whole gateway on this machine, until Ctrl-C, SIGTERM or SIGHUP (the terminal
+// closed). The children run in their own process groups, so nothing but this process stops them:
+// every way out of it, during startup too, stops them first.
+
+const say = (message: string): void => void process.stdout.write(`${message}\n`);
+
+const startup = new AbortController();
+let gateway: Gateway | undefined;
+let stopping = false;
+let exitCode = 0;
+
+async function stopGatewayAndExit(running: Gateway): Promise<never> {
+  try {
+    await running.stop();
+    say('Stopped.');
+    process.exit(exitCode);
+  } catch (error) {
+    say(`Error while stopping: ${String(error)}`);
     process.exit(1);
   }
+}
+
+/**
+ * Stops what was started (once the gateway is up, all of it; while it starts, what is up so
+ * far: aborting the startup makes startGateway stop that) and exits with `code`. Runs once.
+ */
+function stopAndExit(code: number, why?: string): void {
+  if (stopping) return;
+  stopping = true;
+  exitCode = code;
+  if (why) say(why);
+  say('\nStopping Herald…');
+  startup.abort();
+  if (gateway) void stopGatewayAndExit(gateway);
+}
+
+function onUnexpectedError(error: unknown): void {
+  // Once stopping, a closed terminal or pipe raises more of these on every write; they change
+  // nothing, and printing them would raise another.
+  if (stopping) return;
+  process.stderr.write(
+    `The launcher failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  stopAndExit(1);
+}
+
+async function main(): Promise<void> {
+  // Before anything starts: a signal during a startup of minutes must not orphan what is up.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => stopAndExit(0));
+  process.on('uncaughtException', onUnexpectedError);
+  process.on('unhandledRejection', onUnexpectedError);
+
   // The partner console is static files subscription-api serves: build them when the sources
   // changed. Herald runs without them (then /console says how to build it).
   const consoleBuild = spawnSync(
@@ -22,10 +65,20 @@ async function main(): Promise<void> {
   );
   if (consoleBuild.status !== 0) say('The console did not build; starting Herald without it.');
   say('Starting Herald…');
-  const gateway = await startGateway({
-    log: say,
-    onLine: (name, line) => void process.stdout.write(`[${name}] ${line}\n`),
-  });
+  try {
+    gateway = await startGateway({
+      log: say,
+      onLine: (name, line) => void process.stdout.write(`[${name}] ${line}\n`),
+      signal: startup.signal,
+    });
+  } catch (error) {
+    if (!stopping) throw error;
+    // Interrupted: startGateway has stopped what it had started.
+    say('Stopped.');
+    process.exit(exitCode);
+  }
+  // Asked to stop just as the last app became ready.
+  if (stopping) await stopGatewayAndExit(gateway);
 
   say('\nHerald is running:');
   for (const app of APPS)
@@ -33,43 +86,30 @@ async function main(): Promise<void> {
       `  ${app.name.padEnd(17)} ${gateway.urls[app.name]}   (metrics ${gateway.urls[app.name]}/metrics)`,
     );
   say(`  ${'kafka'.padEnd(17)} ${gateway.kafkaBrokers}`);
-  say(`  ${'redis'.padEnd(17)} ${gateway.redisUrl}`);
+  say(`  ${'redis'.padEnd(17)} ${redactUrl(gateway.redisUrl)}`);
   say(`  API docs          ${gateway.urls['subscription-api']}/api-docs`);
   say(`  partner console   ${gateway.urls['subscription-api']}/console`);
   say(`  admin key         ${gateway.adminKey}`);
   say('Press Ctrl-C to stop.\n');
 
-  let stopping = false;
-  const shutdown = (): void => {
-    if (stopping) return;
-    stopping = true;
-    say('\nStopping Herald…');
-    gateway.stop().then(
-      () => {
-        say('Stopped.');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        say(`Error while stopping: ${String(error)}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
-
   for (const [name, managed] of gateway.processes) {
-    void managed.exited().then(({ code, signal }) => {
-      if (!stopping)
-        say(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping the rest.`);
-      shutdown();
-    });
+    void managed
+      .exited()
+      .then(({ code, signal }) =>
+        stopAndExit(
+          1,
+          `${name} exited unexpectedly (code ${code}, signal ${signal}); stopping the rest.`,
+        ),
+      );
   }
 }
 
 main().catch((error: unknown) => {
+  const known = error instanceof MissingRedisError || error instanceof ConfigError;
   process.stderr.write(
-    `${error instanceof MissingRedisError ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
+    `${known ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
   );
-  process.exit(1);
+  // Startup failed (startGateway stopped what it had started) or a bug after it: stop the rest.
+  if (gateway) stopAndExit(1);
+  else process.exit(1);
 });

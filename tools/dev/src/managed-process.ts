@@ -38,7 +38,11 @@ export class ManagedProcess {
     );
   }
 
-  async start(): Promise<void> {
+  /**
+   * Spawns the process and resolves once it is ready. Aborting `abort` ends the wait (rejecting
+   * with its reason); the process is left to `stop()`, as when it is not ready in time.
+   */
+  async start(abort?: AbortSignal): Promise<void> {
     const { command, args, env, cwd, name, onLine } = this.options;
     // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
     // children in order (apps before the broker and Redis they commit to).
@@ -58,6 +62,7 @@ export class ManagedProcess {
     }
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
     while (Date.now() < deadline) {
+      abort?.throwIfAborted();
       if (!this.isRunning()) {
         const { code, signal } = await this.exited();
         throw new Error(`${name} exited before it was ready (code ${code}, signal ${signal})`);

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** True when a TCP connection to host:port opens within `timeoutMs`. */
 export function portOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -23,4 +23,13 @@ export async function httpStatus(url: string, timeoutMs = 1000): Promise<number>
   } catch {
     return 0;
   }
+}
+
+/** True when this process could listen on host:port now (nothing else holds it). */
+export function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { APPS, REPO_ROOT, startGateway, type Gateway } from '../src/gateway';
 
 import { waitFor } from '@herald/kafka/testing';
-import { freePort } from '@herald/test-harness';
+import { freePort, pingRedis } from '@herald/test-harness';
 
 describe('the gateway as npm start runs it', () => {
   let gateway: Gateway;
@@ -17,7 +17,10 @@ describe('the gateway as npm start runs it', () => {
     gateway = await startGateway({
       dataDir,
       env: {
-        KAFKA_BROKERS: undefined,
+        // Blank counts as unset, as in the apps: the embedded broker.
+        KAFKA_BROKERS: ' ',
+        // As copied from docker-compose.yml: nothing answers here, so a redis-server is started.
+        REDIS_URL: `redis://redis.invalid:${await freePort()}`,
         LOG_LEVEL: 'warn',
         // Its own key space in the shared Redis: nothing another run left there reaches it.
         HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
@@ -34,6 +37,11 @@ describe('the gateway as npm start runs it', () => {
   afterAll(async () => {
     await gateway?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('gives the apps the redis-server it started', async () => {
+    expect(gateway.redisUrl).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+    expect(await pingRedis(gateway.redisUrl)).toBe(true);
   });
 
   it.each(APPS.map((app) => app.name))(
