@@ -126,6 +126,14 @@ describe('the source-topic bridge', () => {
       },
     ];
     await produceRaw(broker.brokers, [...valid.slice(0, 100), ...invalid, ...valid.slice(100)]);
+    // Near Kafka's 1 MiB batch limit: with its CloudEvent headers it could never be written.
+    const huge = JSON.stringify({
+      ...(JSON.parse(valid[0]!.value) as Record<string, unknown>),
+      pad: 'x'.repeat(1_040_000),
+    });
+    await produceRaw(broker.brokers, [
+      { key: 'k', value: huge, headers: { ce_type: 'kitchen.order.ready' } },
+    ]);
 
     const republished = await collect(broker.brokers, CHANNEL, 200, { timeoutMs: 30_000 });
     expect(new Set(republished.map(idNumber)).size).toBe(200);
@@ -136,7 +144,7 @@ describe('the source-topic bridge', () => {
     expect(first.headers.ce_source?.toString()).toBe('/kitchen-display');
     expect(first.value?.toString()).toBe(valid[0]!.value);
 
-    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 5, { timeoutMs: 30_000 });
+    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 6, { timeoutMs: 30_000 });
     const reasons = letters.map((l) => l.headers['herald-dlq-reason']?.toString());
     expect(reasons).toEqual([
       expect.stringContaining('not JSON'),
@@ -144,7 +152,12 @@ describe('the source-topic bridge', () => {
       expect.stringContaining('does not belong to channel kitchen.v1'),
       expect.stringContaining('carries several event types'),
       expect.stringContaining('not JSON'),
+      expect.stringContaining('an event may have at most 262144'),
     ]);
+    // Not copied (it could not be written either); the source topic holds it where it says.
+    expect(letters[5]!.value?.length ?? 0).toBe(0);
+    expect(letters[5]!.headers['herald-dlq-value-omitted']?.toString()).toBe('true');
+    expect(letters[5]!.headers['herald-dlq-source-offset']?.toString()).toBeDefined();
     expect(letters[4]!.headers['constructor']?.toString()).toBe('svc-a');
     expect(letters[4]!.headers['toString']?.toString()).toBe('x');
     expect(letters[0]!.value?.toString()).toBe('{not json');
@@ -158,7 +171,7 @@ describe('the source-topic bridge', () => {
       /herald_bridge_records_total\{source="kitchen.raw",outcome="republished"[^}]*\} 200\n/,
     );
     expect(metrics).toMatch(
-      /herald_bridge_records_total\{source="kitchen.raw",outcome="dead_lettered"[^}]*\} 5\n/,
+      /herald_bridge_records_total\{source="kitchen.raw",outcome="dead_lettered"[^}]*\} 6\n/,
     );
     expect(metrics).toMatch(
       /herald_kafka_consumer_lag\{group="herald-ingest-bridge",topic="kitchen.raw",partition="0"/,

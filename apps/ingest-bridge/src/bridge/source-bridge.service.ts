@@ -121,7 +121,7 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
     if (!channel) throw new Error(`no channel reads source topic ${batch.topic}`);
     const now = new Date().toISOString();
     const mapped = batch.records.map((record) =>
-      mapSourceRecord(this.contract, channel, record, now),
+      mapSourceRecord(this.contract, channel, record, now, this.config.maxEventBytes),
     );
     // In order, request after request: same key, same partition, in this order. A fetched batch
     // can hold a partition's 1 MiB, and with the headers added it would outgrow one request.

@@ -16,6 +16,8 @@ export const DLQ_HEADERS = {
   sourcePartition: 'herald-dlq-source-partition',
   sourceOffset: 'herald-dlq-source-offset',
   at: 'herald-dlq-at',
+  /** `true` when the value was too large to copy: the source topic holds it at that position. */
+  valueOmitted: 'herald-dlq-value-omitted',
 } as const;
 
 export type MappedRecord =
@@ -39,8 +41,10 @@ export function mapSourceRecord(
   channel: ContractTopic,
   record: IncomingRecord,
   nowIso: string,
+  /** The largest event payload (`HERALD_MAX_EVENT_BYTES`, as for HTTP ingest); no limit when unset. */
+  maxEventBytes = Number.POSITIVE_INFINITY,
 ): MappedRecord {
-  const deadLetter = (reason: string, errors: unknown[] = []): MappedRecord => {
+  const deadLetter = (reason: string, errors: unknown[] = [], omitValue = false): MappedRecord => {
     const headers: Record<string, string | Buffer> = {};
     for (const [name, value] of Object.entries(record.headers))
       if (value !== undefined) headers[name] = value;
@@ -50,13 +54,14 @@ export function mapSourceRecord(
     headers[DLQ_HEADERS.sourcePartition] = String(record.partition);
     headers[DLQ_HEADERS.sourceOffset] = record.offset;
     headers[DLQ_HEADERS.at] = nowIso;
+    if (omitValue) headers[DLQ_HEADERS.valueOmitted] = 'true';
     return {
       kind: 'dead-letter',
       reason,
       record: {
         topic: HERALD_TOPICS.dlqIngest,
         key: record.key,
-        value: record.value ?? Buffer.alloc(0),
+        value: omitValue ? Buffer.alloc(0) : (record.value ?? Buffer.alloc(0)),
         headers,
       },
     };
@@ -71,6 +76,15 @@ export function mapSourceRecord(
     return deadLetter(`event type "${type}" does not belong to channel ${channel.topic}`);
   if (record.value === null || record.value.length === 0)
     return deadLetter('the record has no value');
+  // Also what keeps a record near Kafka's batch limit from stalling the bridge: with its
+  // CloudEvent headers added it could never be written. Its dead letter does not copy the value
+  // (that could not be written either); the source topic holds it at the named position.
+  if (record.value.length > maxEventBytes)
+    return deadLetter(
+      `the value is ${record.value.length} bytes; an event may have at most ${maxEventBytes}`,
+      [],
+      true,
+    );
 
   let data: unknown;
   try {
