@@ -131,23 +131,17 @@ export class IngestService {
           for (const [index, result] of await this.writePart(tenant, events, order, part, tokens))
             results[index] = result;
         } catch (error) {
-          if (n > 0)
-            await this.partlyWritten(
-              tenant,
-              events,
-              writeOrder.slice(0, start),
-              order,
-              tokens,
-              error,
-            );
-          // Nothing written yet: as for a one-part request, except that the ids of the parts
-          // never sent are free again even when this one may still land.
-          if (error instanceof IngestUnavailableError && error.mayBeWritten)
-            await this.release(
-              tenant,
-              events,
-              new Map([...tokens].filter(([index]) => !order.includes(index))),
-            );
+          // Every id not written is free again, but those of this part while it may still land
+          // (its late outcome settles them); the written parts' ids have left `tokens`.
+          const mayLand = error instanceof IngestUnavailableError && error.mayBeWritten;
+          const failed = new Set(order);
+          await this.release(
+            tenant,
+            events,
+            new Map([...tokens].filter(([index]) => !(mayLand && failed.has(index)))),
+          );
+          tokens.clear();
+          if (n > 0) this.partlyWritten(events, writeOrder.slice(0, start), error);
           throw error;
         }
         start += part.length;
@@ -316,24 +310,13 @@ export class IngestService {
 
   /**
    * A later part of a request failed after earlier ones (`written`) landed and were recorded:
-   * the ids not written are released (those of the failed part stay reserved if it may still
-   * land), and the answer says how much was written. A retry with the same ids answers the
-   * written ones with their results and writes the rest.
+   * the answer says how much was written. A retry with the same ids answers the written ones
+   * with their results and writes the rest.
    */
-  private async partlyWritten(
-    tenant: string,
-    events: IncomingEvent[],
-    written: number[],
-    failed: number[],
-    tokens: Map<number, string>,
-    error: unknown,
-  ): Promise<never> {
-    const mayLand = error instanceof IngestUnavailableError && error.mayBeWritten;
-    const unsent = new Map([...tokens].filter(([index]) => !(mayLand && failed.includes(index))));
-    await this.release(tenant, events, unsent);
+  private partlyWritten(events: IncomingEvent[], written: number[], error: unknown): never {
     for (const index of written) this.metrics.count(events[index]!.type, 'accepted');
     this.logger.warn(
-      { err: error, tenant, written: written.length, events: events.length },
+      { err: error, written: written.length, events: events.length },
       'request partly written: a later part failed',
     );
     throw new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error, true, {
