@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { maskCredentials } from '@herald/config';
 import { APPS, type AppName, readLauncherConfig } from './launcher.config';
 import { ManagedProcess } from './managed-process';
 import { httpStatus, portFree, portOpen } from './probes';
-import { redactUrl } from './redact-url';
 
 import * as redisHarness from '@herald/test-harness';
 
@@ -43,7 +43,7 @@ export interface Gateway {
 export class MissingRedisError extends Error {
   constructor(url: string) {
     super(
-      `No Redis answers at ${redactUrl(url)} and redis-server is not installed.\n` +
+      `No Redis answers at ${maskCredentials(url)} and redis-server is not installed.\n` +
         'Install it with:  sudo apt-get install -y redis-server   (macOS: brew install redis)\n' +
         'or point REDIS_URL at a running Redis.',
     );
@@ -82,7 +82,7 @@ export async function startOrReuseRedis(
   log: (message: string) => void = () => undefined,
 ): Promise<GatewayRedis> {
   if (await redisHarness.pingRedis(url)) {
-    log(`Redis: using the one at ${redactUrl(url)}`);
+    log(`Redis: using the one at ${maskCredentials(url)}`);
     return { url, stop: () => Promise.resolve() };
   }
   if (!hasBinary('redis-server')) throw new MissingRedisError(url);
@@ -95,7 +95,7 @@ export async function startOrReuseRedis(
     detached: true,
   });
   log(
-    `Redis: none answers at ${redactUrl(url)}; started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${dir}`,
+    `Redis: none answers at ${maskCredentials(url)}; started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${dir}`,
   );
   return redis;
 }

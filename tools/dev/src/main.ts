@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { ConfigError } from '@herald/config';
+import { ConfigError, maskCredentials } from '@herald/config';
 import { APPS, MissingRedisError, REPO_ROOT, startGateway, type Gateway } from './gateway';
-import { redactUrl } from './redact-url';
 
 // `npm start`: the whole gateway on this machine, until Ctrl-C, SIGTERM or SIGHUP (the terminal
 // closed). The children run in their own process groups, so nothing but this process stops them:
@@ -86,7 +85,7 @@ async function main(): Promise<void> {
       `  ${app.name.padEnd(17)} ${gateway.urls[app.name]}   (metrics ${gateway.urls[app.name]}/metrics)`,
     );
   say(`  ${'kafka'.padEnd(17)} ${gateway.kafkaBrokers}`);
-  say(`  ${'redis'.padEnd(17)} ${redactUrl(gateway.redisUrl)}`);
+  say(`  ${'redis'.padEnd(17)} ${maskCredentials(gateway.redisUrl)}`);
   say(`  API docs          ${gateway.urls['subscription-api']}/api-docs`);
   say(`  partner console   ${gateway.urls['subscription-api']}/console`);
   say(`  admin key         ${gateway.adminKey}`);
