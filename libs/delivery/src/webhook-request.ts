@@ -1,3 +1,4 @@
+import { isTraceparent } from '@herald/observability';
 import { InvalidHeaderError } from './delivery.errors';
 import { buildWebhookBody, type DeliveryEvent, type WebhookFormat } from './webhook-body';
 import { webhookSignatureHeader, webhookTimestamp } from './webhook-signature';
@@ -70,8 +71,6 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Event ids a header carries as they are: visible ASCII, `%` aside. */
 const PLAIN_WEBHOOK_ID = /^[\x21-\x24\x26-\x7e]+$/;
-/** W3C trace context, version-format: what a `traceparent` header must look like to be sent. */
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * The `webhook-id` of an event: its id, with every character a header cannot carry safely
@@ -192,7 +191,6 @@ export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest 
   if (input.replay) headers['herald-replay'] = 'true';
   // A producer's malformed trace context is not passed on: it could not be sent at all.
   const traceparent = input.traceparent ?? event.traceparent;
-  if (traceparent !== undefined && TRACEPARENT.test(traceparent))
-    headers['traceparent'] = traceparent;
+  if (traceparent !== undefined && isTraceparent(traceparent)) headers['traceparent'] = traceparent;
   return { url: subscription.url, method: 'POST', headers, body };
 }

@@ -13,6 +13,7 @@ export {
   Tracer,
   parseTraceparent,
   formatTraceparent,
+  isTraceparent,
   type Span,
   type SpanKind,
   type SpanOptions,

@@ -10,6 +10,16 @@ export interface TraceContext {
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** The shape of any version's `traceparent` (version-traceid-parentid-flags, lower-case hex). */
+const TRACEPARENT_SHAPE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * Whether `value` has the shape of a W3C `traceparent` of any version: what may be taken from a
+ * producer and passed on in a header as it is (ingest refuses others, webhooks drop them).
+ */
+export function isTraceparent(value: string): boolean {
+  return TRACEPARENT_SHAPE.test(value);
+}
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isRfc3339Time } from '@herald/kafka';
+import { isTraceparent } from '@herald/observability';
 import type { IncomingEvent } from './incoming-event';
 import { InvalidEventError, type Violation } from './ingest.errors';
 
@@ -8,7 +9,6 @@ import { InvalidEventError, type Violation } from './ingest.errors';
 
 type Headers = Record<string, string | string[] | undefined>;
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const CORE_ATTRIBUTES = new Set([
   'specversion',
@@ -75,7 +75,7 @@ function checkTraceparent(
   errors: Violation[],
 ): string | undefined {
   if (value === undefined) return undefined;
-  if (!TRACEPARENT.test(value))
+  if (!isTraceparent(value))
     errors.push({ pointer, message: 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)' });
   return value;
 }
