@@ -113,7 +113,7 @@ export class KafkaPublisher {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < records.length; i++) {
-      const size = messageBytes(toMessage(records[i]!));
+      const size = recordBytes(records[i]!);
       if (i > start && bytes + size > this.options.maxBatchBytes) {
         requests.push(records.slice(start, i));
         start = i;
@@ -149,7 +149,7 @@ export class KafkaPublisher {
       const pending: PendingPublish = {
         records: [...records],
         messages,
-        bytes: messages.reduce((sum, m) => sum + messageBytes(m), 0),
+        bytes: records.reduce((sum, record) => sum + recordBytes(record), 0),
         settled: false,
         timer: setTimeout(() => {
           // Not yet handed to kafkajs: dropped, so it is never written after we said it failed.
@@ -382,11 +382,10 @@ function toMessage(record: OutgoingRecord): Message {
   return message;
 }
 
-function messageBytes(message: Message): number {
-  let bytes = byteLength(message.key) + byteLength(message.value);
-  for (const [name, value] of Object.entries(message.headers ?? {}))
-    bytes +=
-      name.length + (typeof value === 'string' || Buffer.isBuffer(value) ? byteLength(value) : 0);
+/** What a record adds to a request, near enough: its key, value and headers. */
+function recordBytes({ key, value, headers }: OutgoingRecord): number {
+  let bytes = byteLength(key) + byteLength(value);
+  for (const [name, header] of Object.entries(headers)) bytes += name.length + byteLength(header);
   return bytes;
 }
 
