@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { ReceivedWebhook, WebhookResponder } from '@herald/delivery/testing';
 import { HERALD_TOPICS, OffsetLookup } from '@herald/kafka';
 import { createTestConnection, type RunningBroker } from '@herald/kafka/testing';
+import { DeadLetterRepository, type DeadLetter } from '@herald/store';
 import { encodeCursor, partitionKey } from '../src/streams/stream-cursor';
 import { SubscriptionIndex } from '../src/subscriptions/subscription-index';
 import {
@@ -48,7 +49,11 @@ describe('webhook delivery', () => {
   const receiver = (respond?: WebhookResponder) => harness.receiver(respond);
 
   beforeAll(async () => {
-    harness = await startDeliveryHarness({ HERALD_DELIVERY_PARK_AFTER_MS: '1000' });
+    harness = await startDeliveryHarness({
+      HERALD_DELIVERY_PARK_AFTER_MS: '1000',
+      // Small pages, so a redrive of a few dozen letters takes several.
+      HERALD_DELIVERY_REDRIVE_PAGE_SIZE: '25',
+    });
     ({ broker, store, events } = harness);
   }, 60_000);
 
@@ -304,6 +309,71 @@ describe('webhook delivery', () => {
     await waitFor(async () => (await letter())?.redrivenAt !== null, {
       what: 'the letter marked redriven',
     });
+  });
+
+  it('redrives all dead letters a page at a time, each once, and none dead-lettered after it started', async () => {
+    const target = await receiver(scripted({ '/pages': [{ status: 500 }] }));
+    const sub = await createSubscription(store, `${target.url}/pages`, {
+      retry: { schedule: ['100ms'] },
+    });
+    const id = sub.subscription.id;
+    const batch = orderEvents(60, 60);
+    await events.publish(batch);
+    const letters = await waitFor(
+      async () => {
+        const page = await store.deadLetters.list(id, { limit: 100 });
+        return page.items.length === 60 && page.items;
+      },
+      { what: '60 dead letters' },
+    );
+    await target.waitFor(120);
+
+    // The engine's own repository, watched: what each page marks, and a letter dead-lettered (as
+    // by another instance) once the first page is marked, for an event already among the pages.
+    const repository = harness.fanout.app.get(DeadLetterRepository);
+    const mark = repository.markRedriven.bind(repository);
+    const pages: number[] = [];
+    let late: DeadLetter | undefined;
+    const watch = jest
+      .spyOn(repository, 'markRedriven')
+      .mockImplementation(async (subscriptionId, ids, redriveId, at) => {
+        if (subscriptionId === id) {
+          pages.push(ids.length);
+          if (!late) {
+            const { id: _id, redrivenAt: _at, redriveId: _by, ...first } = letters[0]!;
+            late = (await store.deadLetters.add(first)).letter;
+          }
+        }
+        return mark(subscriptionId, ids, redriveId, at);
+      });
+    try {
+      target.respondWith(() => ({ status: 204 }));
+      const request = await store.deadLetters.requestRedrive({
+        subscriptionId: id,
+        tenant: 'acme',
+        ids: null,
+      });
+      await waitFor(
+        async () =>
+          (
+            await store.deadLetters.get(
+              id,
+              letters.map((l) => l.id),
+            )
+          ).every((l) => l.redriveId === request.id) &&
+          (await store.redis.client.llen(store.keys.redriveClaimed())) === 0,
+        { what: 'the redrive finished', timeoutMs: 15_000 },
+      );
+      const redelivered = (await target.waitFor(180, 15_000)).slice(120);
+      // Parked at once and delivered: give a second delivery of any event the time to show.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(target.received).toHaveLength(180);
+      expect(webhookIds(redelivered).sort()).toEqual(batch.map((e) => e.id).sort());
+      expect(pages).toEqual([25, 25, 10]);
+      expect((await store.deadLetters.get(id, [late!.id]))[0]?.redrivenAt).toBeNull();
+    } finally {
+      watch.mockRestore();
+    }
   });
 
   it('keeps delivering to one subscription while another one’s endpoint hangs', async () => {

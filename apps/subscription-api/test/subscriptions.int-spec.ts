@@ -592,7 +592,7 @@ describe('subscription-api: subscriptions over HTTP', () => {
     ).toBe(400);
 
     const letters = new DeadLetterRepository(api.store.redis, api.store.keys);
-    const letter = await letters.add({
+    const { letter } = await letters.add({
       subscriptionId: id,
       eventId: 'event-0',
       type: 'order.created',

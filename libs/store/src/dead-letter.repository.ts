@@ -1,6 +1,7 @@
-import { takeOverExpired, takeOverScript } from './leased-queue';
+import { HELD_BY_LUA, newClaimToken, takeOverExpired, takeOverScript } from './leased-queue';
 import type { RedisConnection } from './redis.connection';
-import { newSortableId } from './sortable-id';
+import { newSortableId, sortableIdBefore } from './sortable-id';
+import { LeaseLostError } from './store.errors';
 import type { StoreKeys } from './store.keys';
 import { NOTICE_LOG_LENGTH, NOTIFY_LUA } from './subscription-notices';
 
@@ -27,6 +28,71 @@ export interface DeadLetter {
 
 export type NewDeadLetter = Omit<DeadLetter, 'id' | 'redrivenAt' | 'redriveId'>;
 
+/**
+ * How many dead letters a subscription keeps listed, and how long: the index is for finding and
+ * redriving recent ones; `herald.dlq.delivery` in Kafka keeps every letter for its own retention.
+ */
+export interface DeadLetterLimits {
+  /** Letters kept per subscription, the newest; default 100,000. */
+  readonly maxPerSubscription: number;
+  /** Milliseconds a letter stays, counted from when it was dead-lettered; default 14 days. */
+  readonly maxAgeMs: number;
+}
+
+export const DEFAULT_DEAD_LETTER_LIMITS: DeadLetterLimits = {
+  maxPerSubscription: 100_000,
+  maxAgeMs: 14 * 24 * 3600 * 1000,
+};
+
+/** Letters one trim dropped: over the cap (the oldest first), or older than the age limit. */
+export interface DeadLettersTrimmed {
+  readonly cap: number;
+  readonly age: number;
+}
+
+/**
+ * Letters one script drops at most per reason: bounds the time Redis spends in it (and Lua's
+ * unpack). What is left over goes with the next add or sweep.
+ */
+export const TRIM_BATCH = 1000;
+
+// KEYS: letters hash, id index. ARGV: cap, the ids too old as an exclusive lex bound ("(dlq_…"),
+// batch. Answers {dropped over the cap, dropped for age}.
+const TRIM_LUA = `
+local function drop(ids)
+  if #ids == 0 then return 0 end
+  redis.call('HDEL', KEYS[1], unpack(ids))
+  redis.call('ZREM', KEYS[2], unpack(ids))
+  return #ids
+end
+local batch = tonumber(ARGV[3])
+local aged = drop(redis.call('ZRANGE', KEYS[2], '-', ARGV[2], 'BYLEX', 'LIMIT', 0, batch))
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
+local capped = 0
+if over > 0 then capped = drop(redis.call('ZRANGE', KEYS[2], 0, math.min(over, batch) - 1)) end
+return {capped, aged}
+`;
+
+// As TRIM_LUA, after storing the letter: ARGV[4] its id, ARGV[5] its JSON. One script, so the
+// list never holds more than the cap, whichever instances add at once.
+const ADD_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[2], 0, ARGV[4])
+${TRIM_LUA}`;
+
+// KEYS: letters hash. ARGV: id, JSON, id, JSON, … Writes only letters still there: one trimmed
+// meanwhile would otherwise come back in the hash without its index entry, never to go again.
+const UPDATE_EXISTING_SCRIPT = `
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    n = n + 1
+  end
+end
+return n
+`;
+
 /** A request to deliver dead letters again: some ids, or all not yet redriven (`ids` null). */
 export interface RedriveRequest {
   readonly id: string;
@@ -36,11 +102,23 @@ export interface RedriveRequest {
   readonly requestedAt: string;
 }
 
+/**
+ * A redrive this instance claimed: `token` names the claim, and its renewals and its finish are
+ * refused with LeaseLostError once another instance took the redrive over.
+ */
+export interface ClaimedRedrive extends RedriveRequest {
+  readonly token: string;
+}
+
+/** What a write under a redrive's claim needs: its id and the claim's token. */
+export type RedriveClaim = Pick<ClaimedRedrive, 'id' | 'token'>;
+
 /** How long a redrive claim holds without renewal; the engine renews it while it works. */
 export const REDRIVE_LEASE_MS = 30_000;
 
-// KEYS: queue, claimed list. ARGV: redrive hash key prefix, lease end (ms). Moves the oldest
-// queued redrive to the claimed list under a lease; skips ids whose request is gone.
+// KEYS: queue, claimed list. ARGV: redrive hash key prefix, lease end (ms), the claim's token.
+// Moves the oldest queued redrive to the claimed list under a lease, held by the token; skips
+// ids whose request is gone.
 const CLAIM_REDRIVE_SCRIPT = `
 while true do
   local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
@@ -48,11 +126,27 @@ while true do
   local hash = ARGV[1] .. id
   local request = redis.call('HGET', hash, 'request')
   if request then
-    redis.call('HSET', hash, 'leaseUntil', ARGV[2])
+    redis.call('HSET', hash, 'leaseUntil', ARGV[2], 'owner', ARGV[3])
     return request
   end
   redis.call('LREM', KEYS[2], 0, id)
 end`;
+
+// KEYS: redrive hash. ARGV: the claim's token, lease end (ms). 1, or held_by's 0 / -1.
+const RENEW_REDRIVE_SCRIPT = `${HELD_BY_LUA}
+local held = held_by(KEYS[1], ARGV[1])
+if held ~= 1 then return held end
+redis.call('HSET', KEYS[1], 'leaseUntil', ARGV[2])
+return 1`;
+
+// KEYS: redrive hash, claimed list. ARGV: the claim's token, the id. Drops the request only
+// while the token holds it: 1, or held_by's 0 (another claim finished it) / -1.
+const FINISH_REDRIVE_SCRIPT = `${HELD_BY_LUA}
+local held = held_by(KEYS[1], ARGV[1])
+if held ~= 1 then return held end
+redis.call('LREM', KEYS[2], 0, ARGV[2])
+redis.call('DEL', KEYS[1])
+return 1`;
 
 // Claimed redrives whose lease ran out (their instance died, or the redrive failed half-way) go
 // back to the front of the queue.
@@ -71,8 +165,9 @@ return herald_notify(KEYS[3], KEYS[4], ARGV[5], ARGV[6],
 `;
 
 /**
- * Dead letters per subscription (a hash by id plus an id-ordered index for paging) and redrive
- * requests: stored, queued for the engine, and announced with a notice.
+ * Dead letters per subscription (a hash by id plus an id-ordered index for paging), kept within
+ * DeadLetterLimits, and redrive requests: stored, queued for the engine, and announced with a
+ * notice.
  */
 export class DeadLetterRepository {
   constructor(
@@ -80,19 +175,74 @@ export class DeadLetterRepository {
     private readonly keys: StoreKeys,
   ) {}
 
-  async add(input: NewDeadLetter): Promise<DeadLetter> {
+  /**
+   * Stores a letter and, in the same script, drops the subscription's oldest beyond `limits`
+   * (up to TRIM_BATCH of each kind; `trim` takes the rest). `nowMs` dates the letter's id.
+   */
+  async add(
+    input: NewDeadLetter,
+    limits: DeadLetterLimits = DEFAULT_DEAD_LETTER_LIMITS,
+    nowMs: number = Date.now(),
+  ): Promise<{ letter: DeadLetter; trimmed: DeadLettersTrimmed }> {
     const letter: DeadLetter = {
       ...input,
-      id: newSortableId(DEAD_LETTER_ID_PREFIX),
+      id: newSortableId(DEAD_LETTER_ID_PREFIX, nowMs),
       redrivenAt: null,
       redriveId: null,
     };
-    await this.redis.client
-      .multi()
-      .hset(this.keys.deadLetters(input.subscriptionId), letter.id, JSON.stringify(letter))
-      .zadd(this.keys.deadLetterIndex(input.subscriptionId), 0, letter.id)
-      .exec();
-    return letter;
+    const answer = await this.redis.client.eval(
+      ADD_SCRIPT,
+      2,
+      this.keys.deadLetters(input.subscriptionId),
+      this.keys.deadLetterIndex(input.subscriptionId),
+      ...trimArgs(limits, nowMs),
+      letter.id,
+      JSON.stringify(letter),
+    );
+    return { letter, trimmed: trimmedOf(answer) };
+  }
+
+  /**
+   * Drops the subscription's letters beyond `limits`, all of them, a batch per script: for the
+   * periodic sweep (a subscription no longer dead-lettering still sheds its old letters) and
+   * after a cap was lowered.
+   */
+  async trim(
+    subscriptionId: string,
+    limits: DeadLetterLimits,
+    nowMs: number = Date.now(),
+  ): Promise<DeadLettersTrimmed> {
+    let cap = 0;
+    let age = 0;
+    for (;;) {
+      const trimmed = trimmedOf(
+        await this.redis.client.eval(
+          TRIM_LUA,
+          2,
+          this.keys.deadLetters(subscriptionId),
+          this.keys.deadLetterIndex(subscriptionId),
+          ...trimArgs(limits, nowMs),
+        ),
+      );
+      cap += trimmed.cap;
+      age += trimmed.age;
+      if (trimmed.cap < TRIM_BATCH && trimmed.age < TRIM_BATCH) return { cap, age };
+    }
+  }
+
+  /** The id of the subscription's newest letter; null when it has none. */
+  async newestId(subscriptionId: string): Promise<string | null> {
+    const [id] = await this.redis.client.zrange(
+      this.keys.deadLetterIndex(subscriptionId),
+      '+',
+      '-',
+      'BYLEX',
+      'REV',
+      'LIMIT',
+      0,
+      1,
+    );
+    return id ?? null;
   }
 
   async get(subscriptionId: string, ids: readonly string[]): Promise<DeadLetter[]> {
@@ -101,15 +251,18 @@ export class DeadLetterRepository {
     return rows.flatMap((raw) => (raw ? [JSON.parse(raw) as DeadLetter] : []));
   }
 
-  /** Oldest first; `cursor` is the id of the last letter of the previous page. */
+  /**
+   * Oldest first; `cursor` is the id of the last letter of the previous page, `until` the id of
+   * the last letter any page may hold (none after it: letters added since do not count).
+   */
   async list(
     subscriptionId: string,
-    options: { limit: number; cursor?: string | null },
+    options: { limit: number; cursor?: string | null; until?: string | null },
   ): Promise<{ items: DeadLetter[]; nextCursor: string | null }> {
     const ids = await this.redis.client.zrange(
       this.keys.deadLetterIndex(subscriptionId),
       options.cursor ? `(${options.cursor}` : '-',
-      '+',
+      options.until ? `[${options.until}` : '+',
       'BYLEX',
       'LIMIT',
       0,
@@ -122,7 +275,7 @@ export class DeadLetterRepository {
     };
   }
 
-  /** Records that a redrive handed these letters back to the engine. */
+  /** Records that a redrive handed these letters back to the engine (those not trimmed since). */
   async markRedriven(
     subscriptionId: string,
     ids: readonly string[],
@@ -135,7 +288,12 @@ export class DeadLetterRepository {
       letter.id,
       JSON.stringify({ ...letter, redrivenAt: at.toISOString(), redriveId }),
     ]);
-    await this.redis.client.hset(this.keys.deadLetters(subscriptionId), ...fields);
+    await this.redis.client.eval(
+      UPDATE_EXISTING_SCRIPT,
+      1,
+      this.keys.deadLetters(subscriptionId),
+      ...fields,
+    );
   }
 
   /** Stores and queues a redrive request for the engine; returns it. */
@@ -165,12 +323,14 @@ export class DeadLetterRepository {
   /**
    * Takes the oldest queued redrive for this engine instance (moved atomically to the claimed
    * list, so two instances never take the same one) under a lease of `leaseMs`, which the
-   * engine renews while it works; null when none is waiting.
+   * engine renews while it works; null when none is waiting. The answer carries the claim's
+   * token, which its renewals and its finish name.
    */
   async claimRedrive(
     nowMs = Date.now(),
     leaseMs = REDRIVE_LEASE_MS,
-  ): Promise<RedriveRequest | null> {
+  ): Promise<ClaimedRedrive | null> {
+    const token = newClaimToken();
     const raw = (await this.redis.client.eval(
       CLAIM_REDRIVE_SCRIPT,
       2,
@@ -178,13 +338,28 @@ export class DeadLetterRepository {
       this.keys.redriveClaimed(),
       this.keys.redrive(''),
       nowMs + leaseMs,
+      token,
     )) as string | null;
-    return raw === null ? null : (JSON.parse(raw) as RedriveRequest);
+    return raw === null ? null : { ...(JSON.parse(raw) as RedriveRequest), token };
   }
 
-  /** Extends the lease of a redrive this instance is carrying out. */
-  async renewRedrive(id: string, nowMs = Date.now(), leaseMs = REDRIVE_LEASE_MS): Promise<void> {
-    await this.redis.client.hset(this.keys.redrive(id), 'leaseUntil', nowMs + leaseMs);
+  /**
+   * Extends the lease of a redrive this instance is carrying out. Throws LeaseLostError once
+   * another instance took it over (or finished it); nothing is written then.
+   */
+  async renewRedrive(
+    claim: RedriveClaim,
+    nowMs = Date.now(),
+    leaseMs = REDRIVE_LEASE_MS,
+  ): Promise<void> {
+    const result = await this.redis.client.eval(
+      RENEW_REDRIVE_SCRIPT,
+      1,
+      this.keys.redrive(claim.id),
+      claim.token,
+      nowMs + leaseMs,
+    );
+    if (result !== 1) throw new LeaseLostError('redrive', claim.id);
   }
 
   /**
@@ -204,12 +379,34 @@ export class DeadLetterRepository {
     );
   }
 
-  /** Drops a claimed redrive once its letters are handed back (and marked redriven). */
-  async finishRedrive(id: string): Promise<void> {
-    await this.redis.client
-      .multi()
-      .lrem(this.keys.redriveClaimed(), 0, id)
-      .del(this.keys.redrive(id))
-      .exec();
+  /**
+   * Drops a claimed redrive once its letters are handed back (and marked redriven). Throws
+   * LeaseLostError when another instance took it over meanwhile: the request stays, for that
+   * instance to carry out and finish.
+   */
+  async finishRedrive(claim: RedriveClaim): Promise<void> {
+    const result = await this.redis.client.eval(
+      FINISH_REDRIVE_SCRIPT,
+      2,
+      this.keys.redrive(claim.id),
+      this.keys.redriveClaimed(),
+      claim.token,
+      claim.id,
+    );
+    if (result !== 1) throw new LeaseLostError('redrive', claim.id);
   }
+}
+
+/** The trim scripts' ARGV: cap, the lex bound of ids too old, batch. */
+function trimArgs(limits: DeadLetterLimits, nowMs: number): string[] {
+  return [
+    String(limits.maxPerSubscription),
+    `(${sortableIdBefore(DEAD_LETTER_ID_PREFIX, nowMs - limits.maxAgeMs)}`,
+    String(TRIM_BATCH),
+  ];
+}
+
+function trimmedOf(answer: unknown): DeadLettersTrimmed {
+  const [cap, age] = answer as [number, number];
+  return { cap, age };
 }

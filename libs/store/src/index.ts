@@ -2,7 +2,7 @@ export { storeConfig, type StoreConfig } from './store.config';
 export { RedisConnection } from './redis.connection';
 export { storeKeys, type StoreKeys } from './store.keys';
 export { StoreModule, STORE_KEYS } from './store.module';
-export { StoreUnavailableError, ApiKeyNotFoundError } from './store.errors';
+export { StoreUnavailableError, ApiKeyNotFoundError, LeaseLostError } from './store.errors';
 export {
   ApiKeyRepository,
   parseApiKeyToken,
@@ -61,11 +61,16 @@ export {
 export {
   DeadLetterRepository,
   DEAD_LETTER_ID_PREFIX,
+  DEFAULT_DEAD_LETTER_LIMITS,
   REDRIVE_LEASE_MS,
   REDRIVE_ID_PREFIX,
   type DeadLetter,
+  type DeadLetterLimits,
+  type DeadLettersTrimmed,
   type NewDeadLetter,
   type RedriveRequest,
+  type ClaimedRedrive,
+  type RedriveClaim,
 } from './dead-letter.repository';
 export {
   ReplayRepository,
@@ -76,7 +81,9 @@ export {
   isBackfill,
   type BackfillRange,
   REPLAY_ID_PREFIX,
+  type ClaimedReplay,
   type Replay,
+  type ReplayClaim,
   type ReplayEnd,
   type ReplayPosition,
   type ReplayProgress,

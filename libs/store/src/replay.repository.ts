@@ -1,6 +1,7 @@
-import { takeOverExpired, takeOverScript } from './leased-queue';
+import { HELD_BY_LUA, newClaimToken, takeOverExpired, takeOverScript } from './leased-queue';
 import type { RedisConnection } from './redis.connection';
 import { newSortableId } from './sortable-id';
+import { LeaseLostError } from './store.errors';
 import type { StoreKeys } from './store.keys';
 import { NOTICE_LOG_LENGTH, NOTIFY_LUA } from './subscription-notices';
 import type { Subscription } from './subscription.repository';
@@ -36,6 +37,18 @@ export interface Replay {
   /** How often it was started again after the instance running it stopped. */
   readonly restarts: number;
 }
+
+/**
+ * A replay this instance claimed: `token` names the claim, and every write under it (renewal,
+ * progress, ends, hand-back, finish) is refused with LeaseLostError once another instance took
+ * the replay over.
+ */
+export interface ClaimedReplay extends Replay {
+  readonly token: string;
+}
+
+/** What a write under a claim needs: the replay's id and the claim's token. */
+export type ReplayClaim = Pick<ClaimedReplay, 'id' | 'token'>;
 
 /** Where a replay without `to` ends in one partition (offset: the first one not read). */
 export interface ReplayEnd {
@@ -122,9 +135,10 @@ return { ARGV[2], 1 }`;
 // step: a claimed replay always has a lease, so a take-over never mistakes a fresh claim.
 /**
  * KEYS queue, claimed list; ARGV hash prefix, startedAt, leaseUntil, per-tenant limit, how far
- * into the queue to look. The oldest queued replay whose subscription has none running and whose
- * tenant has fewer than the limit running (across all instances: the claimed list) is moved to
- * the claimed list and marked running. Entries whose hash is gone are dropped.
+ * into the queue to look, the claim's token. The oldest queued replay whose subscription has none
+ * running and whose tenant has fewer than the limit running (across all instances: the claimed
+ * list) is moved to the claimed list and marked running, held by the token. Entries whose hash is
+ * gone are dropped.
  */
 const CLAIM_SCRIPT = `
 local function owner(id)
@@ -155,7 +169,7 @@ for i = #queued, 1, -1 do
     redis.call('LREM', KEYS[1], -1, id)
     redis.call('LPUSH', KEYS[2], id)
     redis.call('HSET', ARGV[1] .. id, 'status', 'running', 'startedAt', ARGV[2],
-      'leaseUntil', ARGV[3])
+      'leaseUntil', ARGV[3], 'owner', ARGV[6])
     return id
   end
 end
@@ -169,42 +183,50 @@ const RESET_LUA = `
 // Claimed replays whose lease ran out (their instance died) go back to the front of the queue.
 const TAKE_OVER_SCRIPT = takeOverScript(RESET_LUA);
 
-// KEYS: claimed list, queue. ARGV: replay hash key prefix, the id. A replay this instance claimed
-// and stops running (it is shutting down) goes back to the queue; 1 if it did.
-const HAND_BACK_SCRIPT = `
+// KEYS: claimed list, queue. ARGV: replay hash key prefix, the id, the claim's token. A replay
+// this instance claimed and stops running (it is shutting down) goes back to the queue, no longer
+// held by the token; 1 if it did, -1 if another claim holds it.
+const HAND_BACK_SCRIPT = `${HELD_BY_LUA}
 local hash = ARGV[1] .. ARGV[2]
-if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 or redis.call('EXISTS', hash) == 0 then
-  return 0
-end
+local held = held_by(hash, ARGV[3])
+if held == -1 then return -1 end
+if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 or held == 0 then return 0 end
+redis.call('HDEL', hash, 'owner')
 ${RESET_LUA}
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1`;
 
-// The engine's writes to a running replay. Its hash goes when its subscription is deleted; a
-// write landing after that must not bring back a hash without its request (KEYS[1]).
-const IF_REQUESTED_LUA = `
-if redis.call('HEXISTS', KEYS[1], 'request') == 0 then return 0 end`;
+// The engine's writes to a running replay (KEYS[1]) under its claim's token (ARGV[1]): -1 when
+// another claim holds it. Its hash goes when its subscription is deleted (0): a write landing
+// after that must not bring back a hash without its request.
+const IF_HELD_LUA = `${HELD_BY_LUA}
+local held = held_by(KEYS[1], ARGV[1])
+if held ~= 1 then return held end`;
 
-// KEYS: replay hash. ARGV: field, increment, field, increment, …
-const ADD_PROGRESS_SCRIPT = `${IF_REQUESTED_LUA}
-for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+// KEYS: replay hash. ARGV: token, then field, increment, field, increment, …
+const ADD_PROGRESS_SCRIPT = `${IF_HELD_LUA}
+for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1`;
 
-// KEYS: replay hash. ARGV: lease end (ms).
-const RENEW_SCRIPT = `${IF_REQUESTED_LUA}
-redis.call('HSET', KEYS[1], 'leaseUntil', ARGV[1])
+// KEYS: replay hash. ARGV: token, lease end (ms).
+const RENEW_SCRIPT = `${IF_HELD_LUA}
+redis.call('HSET', KEYS[1], 'leaseUntil', ARGV[2])
 return 1`;
 
-// KEYS: replay hash, claimed list. ARGV: the id, then field, value, … to set.
-const FINISH_SCRIPT = `
-redis.call('LREM', KEYS[2], 0, ARGV[1])
-${IF_REQUESTED_LUA}
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+// KEYS: replay hash, claimed list. ARGV: token, the id, then field, value, … to set. A replay
+// whose hash is gone leaves the claimed list too; one another claim holds stays in it (that
+// claim's entry).
+const FINISH_SCRIPT = `${HELD_BY_LUA}
+local held = held_by(KEYS[1], ARGV[1])
+if held == -1 then return -1 end
+redis.call('LREM', KEYS[2], 0, ARGV[2])
+if held == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1`;
 
-// KEYS: replay hash. ARGV: the ends this run found. Answers the first run's ends.
-const FIRST_ENDS_SCRIPT = `${IF_REQUESTED_LUA}
-redis.call('HSETNX', KEYS[1], 'ends', ARGV[1])
+// KEYS: replay hash. ARGV: token, the ends this run found. Answers the first run's ends.
+const FIRST_ENDS_SCRIPT = `${IF_HELD_LUA}
+redis.call('HSETNX', KEYS[1], 'ends', ARGV[2])
 return redis.call('HGET', KEYS[1], 'ends')`;
 
 /** How long a claim holds without renewal; the engine renews it every few seconds. */
@@ -327,11 +349,13 @@ export class ReplayRepository {
    * Across all instances a subscription runs one replay at a time and a tenant at most
    * `perTenant`: the others wait in the queue, so neither a subscription's long replay (a slow
    * endpoint, a low `maxPerSecond`) nor one tenant's many replays hold up everyone else's.
+   * The answer carries the claim's token, which every write under the claim names.
    */
   async claim(
     leaseMs = REPLAY_LEASE_MS,
     perTenant = DEFAULT_REPLAYS_PER_TENANT,
-  ): Promise<Replay | null> {
+  ): Promise<ClaimedReplay | null> {
+    const token = newClaimToken();
     const id = (await this.redis.client.eval(
       CLAIM_SCRIPT,
       2,
@@ -342,13 +366,25 @@ export class ReplayRepository {
       Date.now() + leaseMs,
       perTenant,
       CLAIM_LOOKAHEAD,
+      token,
     )) as string | null;
-    return id ? this.get(id) : null;
+    const replay = id ? await this.get(id) : null;
+    return replay ? { ...replay, token } : null;
   }
 
-  /** Extends the lease of a replay this instance runs. */
-  async renew(id: string, leaseMs = REPLAY_LEASE_MS): Promise<void> {
-    await this.redis.client.eval(RENEW_SCRIPT, 1, this.keys.replay(id), Date.now() + leaseMs);
+  /**
+   * Extends the lease of a replay this instance runs. Throws LeaseLostError once another
+   * instance took it over; nothing is written then.
+   */
+  async renew(claim: ReplayClaim, leaseMs = REPLAY_LEASE_MS): Promise<void> {
+    const result = await this.redis.client.eval(
+      RENEW_SCRIPT,
+      1,
+      this.keys.replay(claim.id),
+      claim.token,
+      Date.now() + leaseMs,
+    );
+    throwIfTakenOver(result, claim);
   }
 
   /**
@@ -372,61 +408,87 @@ export class ReplayRepository {
    * Puts a replay this instance claimed back at the front of the queue, counters reset and
    * `restarts` counted, for the next instance that looks (or this one after a restart) to run
    * again from its start: a shutdown must not end a replay nobody asks for again (a backfill).
-   * Answers false when it was no longer claimed.
+   * Answers false when it was no longer claimed (it ended, or its subscription was deleted);
+   * throws LeaseLostError when another instance took it over.
    */
-  async handBack(id: string): Promise<boolean> {
-    const moved = (await this.redis.client.eval(
+  async handBack(claim: ReplayClaim): Promise<boolean> {
+    const moved = await this.redis.client.eval(
       HAND_BACK_SCRIPT,
       2,
       this.keys.replayClaimed(),
       this.keys.replayQueue(),
       this.keys.replay(''),
-      id,
-    )) as number;
+      claim.id,
+      claim.token,
+    );
+    throwIfTakenOver(moved, claim);
     return moved === 1;
   }
 
   /**
    * The end offsets a replay without `to` reads up to: `ends` the first time it is asked (its
    * first run), the first run's ever after, so a replay run again after a take-over or a
-   * hand-back reads the same range rather than up to a later end.
+   * hand-back reads the same range rather than up to a later end. Throws LeaseLostError when
+   * another instance took the replay over.
    */
-  async firstEnds(id: string, ends: readonly ReplayEnd[]): Promise<ReplayEnd[]> {
+  async firstEnds(claim: ReplayClaim, ends: readonly ReplayEnd[]): Promise<ReplayEnd[]> {
     const saved = (await this.redis.client.eval(
       FIRST_ENDS_SCRIPT,
       1,
-      this.keys.replay(id),
+      this.keys.replay(claim.id),
+      claim.token,
       JSON.stringify(ends),
-    )) as string | 0 | null;
+    )) as string | number | null;
+    throwIfTakenOver(saved, claim);
     return typeof saved === 'string' ? (JSON.parse(saved) as ReplayEnd[]) : [...ends];
   }
 
-  /** Adds to the replay's counters. */
-  async addProgress(id: string, delta: Partial<ReplayProgress>): Promise<void> {
+  /**
+   * Adds to the replay's counters. Throws LeaseLostError when another instance took the replay
+   * over: its counters are that run's now.
+   */
+  async addProgress(claim: ReplayClaim, delta: Partial<ReplayProgress>): Promise<void> {
     const increments = PROGRESS_FIELDS.flatMap((field) => {
       const by = delta[field];
       return by ? [field, String(by)] : [];
     });
     if (increments.length === 0) return;
-    await this.redis.client.eval(ADD_PROGRESS_SCRIPT, 1, this.keys.replay(id), ...increments);
+    const result = await this.redis.client.eval(
+      ADD_PROGRESS_SCRIPT,
+      1,
+      this.keys.replay(claim.id),
+      claim.token,
+      ...increments,
+    );
+    throwIfTakenOver(result, claim);
   }
 
-  /** Ends a claimed replay. */
+  /**
+   * Ends a claimed replay. Throws LeaseLostError when another instance took it over: that
+   * instance runs it and ends it.
+   */
   async finish(
-    id: string,
+    claim: ReplayClaim,
     outcome: { status: 'completed' | 'failed' | 'cancelled'; error?: string },
   ): Promise<void> {
-    await this.redis.client.eval(
+    const result = await this.redis.client.eval(
       FINISH_SCRIPT,
       2,
-      this.keys.replay(id),
+      this.keys.replay(claim.id),
       this.keys.replayClaimed(),
-      id,
+      claim.token,
+      claim.id,
       'status',
       outcome.status,
       'finishedAt',
       new Date().toISOString(),
       ...(outcome.error !== undefined ? ['error', outcome.error] : []),
     );
+    throwIfTakenOver(result, claim);
   }
+}
+
+/** A fenced script's -1: the claim no longer holds the replay. */
+function throwIfTakenOver(result: unknown, claim: ReplayClaim): void {
+  if (result === -1) throw new LeaseLostError('replay', claim.id);
 }

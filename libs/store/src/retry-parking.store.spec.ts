@@ -17,6 +17,7 @@ describe('RetryParkingStore', () => {
     store.redis.client.hset(store.keys.subscription(id), 'status', 'active');
 
   it('parks a head, queues later tasks of its key behind it and claims only the head', async () => {
+    await storeSubscription('sub_a');
     await parking.ownPartition(owner.topic, owner.partition, owner.token);
     const park = (task: string, mode: 'create' | 'append' = 'create') =>
       parking.park({ subscriptionId: 'sub_a', queueId: 'k1', task, dueMs: 1000, mode, owner });
@@ -52,6 +53,7 @@ describe('RetryParkingStore', () => {
   });
 
   it('refuses a finish whose lease ran out and was claimed again', async () => {
+    await storeSubscription('sub_b');
     await parking.park({
       subscriptionId: 'sub_b',
       queueId: 'x',
@@ -73,6 +75,7 @@ describe('RetryParkingStore', () => {
   });
 
   it('leases a claim from when it is made, however long before its round began', async () => {
+    await storeSubscription('sub_stall');
     await parking.park({
       subscriptionId: 'sub_stall',
       queueId: 'x',
@@ -95,6 +98,7 @@ describe('RetryParkingStore', () => {
 
   it('lets only the partition owner park, and tells a new owner which keys are parked', async () => {
     const source = { topic: 'kitchen.v1', partition: 0 };
+    await storeSubscription('sub_c');
     await parking.ownPartition(source.topic, source.partition, 'old');
     expect(
       await parking.park({
@@ -131,6 +135,31 @@ describe('RetryParkingStore', () => {
     const [claim] = await parking.claimDue('sub_c', { nowMs: 10, leaseMs: 100, limit: 5 });
     await parking.finish(claim!, { kind: 'drop-queue' }, source, 20);
     expect((await parking.ownPartition(source.topic, source.partition, 'new')).size).toBe(0);
+  });
+
+  it('parks nothing for a deleted subscription, so its stats do not come back', async () => {
+    await storeSubscription('sub_gone');
+    const park = (queueId: string, mode: 'create' | 'append' = 'create') =>
+      parking.park({ subscriptionId: 'sub_gone', queueId, task: 't', dueMs: 0, mode, owner: null });
+    expect(await park('k')).toBe('parked');
+    const [claim] = await parking.claimDue('sub_gone', { nowMs: 10, leaseMs: 100, limit: 5 });
+    const parkedBefore = await parking.count();
+    // Deleted (as SubscriptionRepository.delete does it: the record and its stats go) while a
+    // retry of it was under way; the retry's park lands afterwards.
+    await store.redis.client.del(
+      store.keys.subscription('sub_gone'),
+      store.keys.subscriptionStats('sub_gone'),
+    );
+    expect(await park('k2')).toBe('no-subscription');
+    expect(await park('k', 'append')).toBe('no-subscription');
+    expect(await store.redis.client.exists(store.keys.subscriptionStats('sub_gone'))).toBe(0);
+    expect(await store.redis.client.exists(store.keys.parkedQueue('sub_gone', 'k2'))).toBe(0);
+    expect(await store.redis.client.llen(store.keys.parkedQueue('sub_gone', 'k'))).toBe(1);
+    expect(await parking.count()).toBe(parkedBefore);
+    // The queue parked before the deletion is dropped as before, and brings nothing back either.
+    expect(await parking.finish(claim!, { kind: 'drop-queue' }, null, 20)).toBe(true);
+    expect(await store.redis.client.exists(store.keys.subscriptionStats('sub_gone'))).toBe(0);
+    expect(await parking.count()).toBe(parkedBefore - 1);
   });
 
   it('counts a failing period from the first failure after the last success', async () => {

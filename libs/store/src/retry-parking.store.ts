@@ -29,8 +29,10 @@ export interface ParkRequest {
 /**
  * `parked`: the task heads a new queue. `queued`: it waits behind the queue's earlier tasks.
  * `no-queue`: mode append and there was no queue to join. `not-owner`: the partition moved.
+ * `no-subscription`: the subscription was deleted; nothing was parked (its tasks are not
+ * delivered, and a park must not bring back the stats its deletion took).
  */
-export type ParkOutcome = 'parked' | 'queued' | 'no-queue' | 'not-owner';
+export type ParkOutcome = 'parked' | 'queued' | 'no-queue' | 'not-owner' | 'no-subscription';
 
 /** A queue head claimed for delivery until `lease` (ms); the claim is the token for finishing. */
 export interface ClaimedTask {
@@ -59,9 +61,11 @@ end
 `;
 
 // KEYS: parked subscriptions, subscription's due set, queue, partition's parked keys, partition
-// owner, stats hash, parked count. ARGV: subscription id, queue id, task, due ms, mode, owner
-// token ('' = not owned), parked-keys field.
+// owner, stats hash, parked count, subscription record. ARGV: subscription id, queue id, task,
+// due ms, mode, owner token ('' = not owned), parked-keys field. Once the subscription is deleted
+// nothing is parked (-2): its queue would only wait to be dropped, and its stats come back.
 const PARK_SCRIPT = `${REFRESH_SUBSCRIPTION_LUA}
+if redis.call('EXISTS', KEYS[8]) == 0 then return -2 end
 local owned = ARGV[6] ~= ''
 if owned and redis.call('GET', KEYS[5]) ~= ARGV[6] then return -1 end
 local length = redis.call('LLEN', KEYS[3])
@@ -182,7 +186,7 @@ export class RetryParkingStore {
     const { subscriptionId, queueId, owner } = request;
     const result = await this.redis.client.eval(
       PARK_SCRIPT,
-      7,
+      8,
       this.keys.parkedSubscriptions(),
       this.keys.parkedDue(subscriptionId),
       this.keys.parkedQueue(subscriptionId, queueId),
@@ -190,6 +194,7 @@ export class RetryParkingStore {
       owner ? this.keys.partitionOwner(owner.topic, owner.partition) : this.keys.parkedCount(),
       this.keys.subscriptionStats(subscriptionId),
       this.keys.parkedCount(),
+      this.keys.subscription(subscriptionId),
       subscriptionId,
       queueId,
       request.task,
@@ -205,6 +210,8 @@ export class RetryParkingStore {
         return 'queued';
       case 0:
         return 'no-queue';
+      case -2:
+        return 'no-subscription';
       default:
         return 'not-owner';
     }

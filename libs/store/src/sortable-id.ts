@@ -35,13 +35,25 @@ export function newSortableId(prefix: string, nowMs: number = Date.now()): strin
     lastTimeMs = nowMs;
     lastRandom = randomDigits();
   }
+  return `${prefix}${encodeTime(nowMs)}${lastRandom.map((digit) => ALPHABET[digit]!).join('')}`;
+}
+
+function encodeTime(ms: number): string {
   let time = '';
-  let remaining = nowMs;
+  let remaining = ms;
   for (let i = 0; i < TIME_CHARS; i += 1) {
     time = ALPHABET[remaining % 32]! + time;
     remaining = Math.floor(remaining / 32);
   }
-  return `${prefix}${time}${lastRandom.map((digit) => ALPHABET[digit]!).join('')}`;
+  return time;
+}
+
+/**
+ * Below every id newSortableId makes with `prefix` at `ms` or later, and above every one it made
+ * before: an exclusive upper bound for "made before `ms`" in a ZRANGE BYLEX (`(` + it).
+ */
+export function sortableIdBefore(prefix: string, ms: number): string {
+  return `${prefix}${encodeTime(Math.max(0, Math.floor(ms)))}`;
 }
 
 /** Whether `id` has the shape newSortableId makes with `prefix` (guards keys built from input). */

@@ -9,6 +9,10 @@ export interface SubscriptionStats {
   readonly failed: number;
   /** Deliveries waiting for a retry right now. */
   readonly pending: number;
+  /**
+   * Deliveries ever dead-lettered (a counter): letters the dead-letter list dropped for its cap
+   * or age still count.
+   */
   readonly deadLettered: number;
   /**
    * Events read from Kafka for this subscription and not yet settled, summed over the engine

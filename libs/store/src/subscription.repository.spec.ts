@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DeadLetterRepository, REDRIVE_LEASE_MS } from './dead-letter.repository';
 import { DeliveryLogRepository, type DeliveryAttempt } from './delivery-log.repository';
-import { REPLAY_LEASE_MS, ReplayRepository } from './replay.repository';
+import { REPLAY_LEASE_MS, ReplayRepository, type ClaimedReplay } from './replay.repository';
 import { RetryParkingStore } from './retry-parking.store';
 import { SecretCipher } from './secret-cipher';
+import { LeaseLostError } from './store.errors';
 import { StreamCursorRepository } from './stream-cursor.repository';
 import { SubscriptionNotices, type SubscriptionNotice } from './subscription-notices';
 import { HELD_REPORT_FRESH_MS, SubscriptionStatsRepository } from './subscription-stats.repository';
@@ -185,7 +186,8 @@ describe('SubscriptionRepository (real Redis)', () => {
       from: { time: '2025-01-01T00:00:00Z' },
       to: null,
     });
-    expect((await replays.claim())?.id).toBe(replay.id);
+    const claimed = (await replays.claim())!;
+    expect(claimed.id).toBe(replay.id);
     expect(await repo.delete(id)).toBe(true);
 
     // What the engine was doing for it meanwhile lands afterwards.
@@ -195,10 +197,10 @@ describe('SubscriptionRepository (real Redis)', () => {
     await stats.reportHeld('engine-1', new Map([[id, 0]]));
     expect(await parking.noteFailure(id, 500)).toBe(500);
     await parking.noteSuccess(id);
-    await replays.addProgress(replay.id, { scanned: 5 });
-    await replays.renew(replay.id);
-    await replays.firstEnds(replay.id, []);
-    await replays.finish(replay.id, { status: 'cancelled' });
+    await replays.addProgress(claimed, { scanned: 5 });
+    await replays.renew(claimed);
+    await replays.firstEnds(claimed, []);
+    await replays.finish(claimed, { status: 'cancelled' });
 
     const { keys } = store;
     expect(
@@ -404,20 +406,22 @@ describe('delivery engine records (real Redis)', () => {
     const added = [];
     for (let i = 0; i < 3; i += 1) {
       added.push(
-        await letters.add({
-          subscriptionId: 'sub_d',
-          eventId: `e${i}`,
-          type: 'order.created',
-          topic: 'orders.v1',
-          partition: 0,
-          offset: String(i),
-          key: 'k',
-          attempts: 8,
-          lastStatus: 503,
-          lastError: null,
-          firstAttemptAt: new Date().toISOString(),
-          deadLetteredAt: new Date().toISOString(),
-        }),
+        (
+          await letters.add({
+            subscriptionId: 'sub_d',
+            eventId: `e${i}`,
+            type: 'order.created',
+            topic: 'orders.v1',
+            partition: 0,
+            offset: String(i),
+            key: 'k',
+            attempts: 8,
+            lastStatus: 503,
+            lastError: null,
+            firstAttemptAt: new Date().toISOString(),
+            deadLetteredAt: new Date().toISOString(),
+          })
+        ).letter,
       );
     }
     const page = await letters.list('sub_d', { limit: 2 });
@@ -437,7 +441,7 @@ describe('delivery engine records (real Redis)', () => {
     ]);
     expect([claimedA?.id, claimedB?.id].filter(Boolean)).toEqual([request.id]);
     await letters.markRedriven('sub_d', request.ids!, request.id);
-    await letters.finishRedrive(request.id);
+    await letters.finishRedrive((claimedA ?? claimedB)!);
     const [redriven] = await letters.get('sub_d', [added[0]!.id]);
     expect(redriven?.redriveId).toBe(request.id);
     expect(typeof redriven?.redrivenAt).toBe('string');
@@ -456,8 +460,8 @@ describe('delivery engine records (real Redis)', () => {
     const claimed = await replays.claim();
     expect(claimed).toMatchObject({ id: replay.id, status: 'running' });
     expect(await replays.claim()).toBeNull();
-    await replays.addProgress(replay.id, { scanned: 10, matched: 4, delivered: 4 });
-    await replays.finish(replay.id, { status: 'completed' });
+    await replays.addProgress(claimed!, { scanned: 10, matched: 4, delivered: 4 });
+    await replays.finish(claimed!, { status: 'completed' });
     const finished = await replays.get(replay.id);
     expect(typeof finished?.finishedAt).toBe('string');
     expect(finished).toMatchObject({
@@ -479,20 +483,23 @@ describe('delivery engine records (real Redis)', () => {
       tenant: 'a',
       ids: null,
     });
-    expect((await letters.claimRedrive())?.id).toBe(request.id);
+    const first = (await letters.claimRedrive())!;
+    expect(first.id).toBe(request.id);
     // Its lease holds, renewed or not yet run out: nothing to take over.
     expect(await letters.takeOverExpiredRedrives()).toEqual([]);
-    await letters.renewRedrive(request.id, Date.now() + REDRIVE_LEASE_MS);
+    await letters.renewRedrive(first, Date.now() + REDRIVE_LEASE_MS);
     expect(await letters.takeOverExpiredRedrives(Date.now() + REDRIVE_LEASE_MS + 1)).toEqual([]);
     // Its instance died (or the redrive failed half-way): back at the front of the queue.
     expect(await letters.takeOverExpiredRedrives(Date.now() + 2 * REDRIVE_LEASE_MS + 1)).toEqual([
       request.id,
     ]);
-    expect((await letters.claimRedrive())?.id).toBe(request.id);
-    await letters.finishRedrive(request.id);
+    const again = (await letters.claimRedrive())!;
+    expect(again.id).toBe(request.id);
+    await letters.finishRedrive(again);
     expect(await letters.takeOverExpiredRedrives(Date.now() + 3 * REDRIVE_LEASE_MS)).toEqual([]);
-    expect((await letters.claimRedrive())?.id).toBe(later.id);
-    await letters.finishRedrive(later.id);
+    const next = (await letters.claimRedrive())!;
+    expect(next.id).toBe(later.id);
+    await letters.finishRedrive(next);
   });
 
   it('hands a claimed replay whose lease ran out back to the queue, and only then', async () => {
@@ -503,11 +510,12 @@ describe('delivery engine records (real Redis)', () => {
       from: { time: '2025-01-01T00:00:00Z' },
       to: null,
     });
-    expect((await replays.claim())?.id).toBe(replay.id);
-    await replays.addProgress(replay.id, { scanned: 7, delivered: 3 });
+    const claimed = (await replays.claim())!;
+    expect(claimed.id).toBe(replay.id);
+    await replays.addProgress(claimed, { scanned: 7, delivered: 3 });
     // Its lease holds: nothing to take over.
     expect(await replays.takeOverExpired()).toEqual([]);
-    await replays.renew(replay.id);
+    await replays.renew(claimed);
     expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS / 2)).toEqual([]);
     // Its instance stopped renewing: once the lease is past, it is queued again, counters reset.
     expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS + 1)).toEqual([replay.id]);
@@ -518,7 +526,7 @@ describe('delivery engine records (real Redis)', () => {
     });
     const again = await replays.claim();
     expect(again).toMatchObject({ id: replay.id, status: 'running', restarts: 1 });
-    await replays.finish(replay.id, { status: 'completed' });
+    await replays.finish(again!, { status: 'completed' });
     expect(await replays.takeOverExpired(Date.now() + REPLAY_LEASE_MS + 1)).toEqual([]);
   });
 
@@ -536,30 +544,33 @@ describe('delivery engine records (real Redis)', () => {
       from: { time: '2025-01-02T00:00:00Z' },
       to: null,
     });
-    expect((await replays.claim())?.id).toBe(first.id);
-    await replays.addProgress(first.id, { scanned: 5, matched: 2 });
-    expect(await replays.handBack(first.id)).toBe(true);
+    const firstRun = (await replays.claim())!;
+    expect(firstRun.id).toBe(first.id);
+    await replays.addProgress(firstRun, { scanned: 5, matched: 2 });
+    const ends = [{ topic: 't', partition: 0, offset: '10' }];
+    expect(await replays.firstEnds(firstRun, ends)).toEqual(ends);
+    expect(await replays.handBack(firstRun)).toBe(true);
     expect(await replays.get(first.id)).toMatchObject({
       status: 'requested',
       restarts: 1,
       progress: { scanned: 0, matched: 0 },
     });
-    // The end offsets its first run saw stay its ends when it runs again.
-    const ends = [{ topic: 't', partition: 0, offset: '10' }];
-    expect(await replays.firstEnds(first.id, ends)).toEqual(ends);
-    expect(await replays.firstEnds(first.id, [{ topic: 't', partition: 0, offset: '25' }])).toEqual(
-      ends,
-    );
-    // Not claimed any more: a second hand-back changes nothing.
-    expect(await replays.handBack(first.id)).toBe(false);
+    // Not claimed any more: a second hand-back is refused and changes nothing.
+    await expect(replays.handBack(firstRun)).rejects.toThrow(LeaseLostError);
     // At the front: it runs before the one that was waiting.
-    expect((await replays.claim())?.id).toBe(first.id);
+    const secondRun = (await replays.claim())!;
+    expect(secondRun.id).toBe(first.id);
+    // The end offsets its first run saw stay its ends when it runs again.
+    expect(
+      await replays.firstEnds(secondRun, [{ topic: 't', partition: 0, offset: '25' }]),
+    ).toEqual(ends);
     // One replay of a subscription at a time: the other waits until the first has ended.
     expect(await replays.claim()).toBeNull();
-    await replays.finish(first.id, { status: 'completed' });
-    expect((await replays.claim())?.id).toBe(waiting.id);
-    await replays.finish(waiting.id, { status: 'completed' });
-    expect(await replays.handBack(first.id)).toBe(false);
+    await replays.finish(secondRun, { status: 'completed' });
+    const waitingRun = (await replays.claim())!;
+    expect(waitingRun.id).toBe(waiting.id);
+    await replays.finish(waitingRun, { status: 'completed' });
+    expect(await replays.handBack(secondRun)).toBe(false);
     expect((await replays.get(first.id))?.status).toBe('completed');
   });
 
@@ -572,8 +583,15 @@ describe('delivery engine records (real Redis)', () => {
     const second = await ask('sub_b2', 'busy');
     const third = await ask('sub_b3', 'busy');
     const other = await ask('sub_other', 'quiet');
+    const claims = new Map<string, ClaimedReplay>();
+    const claim = async () => {
+      const claimed = await replays.claim(30_000, 2);
+      if (claimed) claims.set(claimed.id, claimed);
+      return claimed;
+    };
+    const complete = (id: string) => replays.finish(claims.get(id)!, { status: 'completed' });
     // Claims race as two instances would make them; each replay goes to exactly one.
-    const claimed = await Promise.all([1, 2, 3, 4, 5].map(() => replays.claim(30_000, 2)));
+    const claimed = await Promise.all([1, 2, 3, 4, 5].map(claim));
     const ids = claimed.map((replay) => replay?.id).filter((id) => id !== undefined);
     // sub_slow's second replay waits for its first; tenant "busy" has two running, so its third
     // subscription waits too; tenant "quiet" is not held up by either.
@@ -582,18 +600,18 @@ describe('delivery engine records (real Redis)', () => {
     expect((await replays.get(third.id))?.status).toBe('requested');
     // One of the tenant's ends: its oldest waiting replay that may run goes next (not
     // sub_slow's second one, whose subscription still runs a replay).
-    await replays.finish(second.id, { status: 'completed' });
-    expect((await replays.claim(30_000, 2))?.id).toBe(third.id);
-    expect(await replays.claim(30_000, 2)).toBeNull();
-    await replays.finish(slow.id, { status: 'completed' });
-    await replays.finish(third.id, { status: 'completed' });
-    expect((await replays.claim(30_000, 2))?.id).toBe(slowAgain.id);
+    await complete(second.id);
+    expect((await claim())?.id).toBe(third.id);
+    expect(await claim()).toBeNull();
+    await complete(slow.id);
+    await complete(third.id);
+    expect((await claim())?.id).toBe(slowAgain.id);
     // A replay whose record is gone (its subscription was deleted) is dropped from the queue.
     const gone = await ask('sub_gone', 'quiet');
     await store.redis.client.del(store.keys.replay(gone.id));
-    expect(await replays.claim(30_000, 2)).toBeNull();
+    expect(await claim()).toBeNull();
     expect(await store.redis.client.lrange(store.keys.replayQueue(), 0, -1)).toEqual([]);
-    for (const id of [slowAgain.id, other.id]) await replays.finish(id, { status: 'completed' });
+    for (const id of [slowAgain.id, other.id]) await complete(id);
   });
 
   it('counts outcomes, sets gauges and keeps stream cursors', async () => {

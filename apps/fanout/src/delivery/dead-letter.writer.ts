@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { structuredCloudEvent } from '@herald/delivery';
 import { HERALD_TOPICS, toKafkaHeaders, type KafkaPublisher } from '@herald/kafka';
-import type { DeadLetterRepository, Subscription } from '@herald/store';
+import type { Subscription } from '@herald/store';
+import type { DeadLetterRetention } from './dead-letter.retention';
 import type { DeliveryTask } from './delivery-task';
 
 /** Where Herald's operational events say they come from (the contract's `x-herald-source`). */
@@ -23,12 +24,13 @@ export interface LastAttempt {
 /**
  * Publishes Herald's operational events to `herald.operational` as CloudEvents (binary mode,
  * keyed by subscription so one subscription's events stay in order) and writes dead letters:
- * the record on `herald.dlq.delivery`, the entry the API lists, then `herald.delivery.exhausted`.
+ * the record on `herald.dlq.delivery`, the entry the API lists (within the retention limits),
+ * then `herald.delivery.exhausted`.
  */
 export class DeadLetterWriter {
   constructor(
     private readonly publisher: KafkaPublisher,
-    private readonly deadLetters: DeadLetterRepository,
+    private readonly deadLetters: DeadLetterRetention,
   ) {}
 
   async deadLetter(

@@ -303,6 +303,23 @@ describe('DeliveryLane', () => {
     expect(settled).toEqual(['a1']);
   });
 
+  it('settles, and does not send, tasks whose park finds their subscription deleted', async () => {
+    const fake = fakeIo();
+    fake.answerParks(() => 'no-subscription');
+    const lane = new DeliveryLane('sub_1', settings, fake.io);
+    lane.markParked('k.t.a', 't', 0);
+    const [a1, u1] = [task('a1', 'a'), task('u1', null)];
+    lane.enqueue(a1); // joins its key's parked queue
+    lane.enqueue(u1);
+    lane.finished(u1, { kind: 'park', dueMs: 5000 }); // parked alone
+    await flush();
+    expect(fake.parked.map((p) => `${p.id} ${p.mode}`).sort()).toEqual(['a1 append', 'u1 create']);
+    // Done for the offsets (nothing to deliver to a deleted subscription), not taken back.
+    expect([...settled].sort()).toEqual(['a1', 'u1']);
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['u1']);
+    expect(lane.size).toBe(0);
+  });
+
   it('hands work back unsettled when closed for a shutdown', () => {
     const fake = fakeIo();
     const lane = new DeliveryLane('sub_1', { ...settings, maxInFlight: 2 }, fake.io);

@@ -60,6 +60,15 @@ interface KeyQueue {
 
 const PARK_RETRY_MS = 500;
 
+/**
+ * A park that leaves the task done for the lane: parked in Redis, or refused because its
+ * subscription was deleted meanwhile (a deleted subscription's tasks are not delivered; the
+ * lane hears of the deletion with the next notice).
+ */
+function isParkedOrGone(outcome: ParkOutcome | 'closed'): boolean {
+  return outcome === 'parked' || outcome === 'queued' || outcome === 'no-subscription';
+}
+
 /** A park refused because Redis names another owner of a partition this instance holds. */
 class PartitionOwnerMismatchError extends Error {
   constructor(topic: string, partition: number) {
@@ -350,7 +359,7 @@ export class DeliveryLane {
   private parkAlone(task: DeliveryTask, dueMs: number): void {
     void this.parkWithRetry(task, 'create', dueMs).then((outcome) => {
       // not-owner: the partition moved; the new owner reads the task again.
-      if (outcome === 'parked' || outcome === 'queued') task.ticket?.settle();
+      if (isParkedOrGone(outcome)) task.ticket?.settle();
       else if (outcome === 'closed') this.settleDropped(task);
     });
   }
@@ -362,7 +371,7 @@ export class DeliveryLane {
     queue.chain = queue.chain.then(async () => {
       const outcome = await this.parkWithRetry(task, mode, dueMs);
       queue.pending -= 1;
-      if (outcome === 'parked' || outcome === 'queued') task.ticket?.settle();
+      if (isParkedOrGone(outcome)) task.ticket?.settle();
       else if (outcome === 'closed' || (outcome === 'no-queue' && this.closed))
         this.settleDropped(task);
       else if (outcome === 'no-queue') {
@@ -395,6 +404,7 @@ export class DeliveryLane {
         const outcome = await this.parkWithRetry(task, 'create', dueMs);
         if (outcome === 'not-owner') break;
         if (outcome === 'closed') this.settleDropped(task);
+        // Parked, or its subscription deleted (nothing to deliver).
         else task.ticket?.settle();
       }
       queue.pending -= 1;

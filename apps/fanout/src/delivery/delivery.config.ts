@@ -45,6 +45,19 @@ export const fanoutDeliveryConfig = configFragment(
       2,
       'replays of one tenant running at once across all instances',
     ),
+    HERALD_DEAD_LETTERS_MAX_PER_SUBSCRIPTION: env.positiveInt(
+      100_000,
+      'dead letters listed per subscription (the oldest go first; Kafka keeps them all)',
+    ),
+    HERALD_DEAD_LETTER_RETENTION_HOURS: env.positiveInt(
+      336,
+      'hours a dead letter stays listed (herald.dlq.delivery in Kafka keeps its own retention)',
+    ),
+    HERALD_DELIVERY_REDRIVE_PAGE_SIZE: env.positiveInt(
+      500,
+      'dead letters a redrive reads back, hands to the engine and marks at a time',
+      { max: 10_000 },
+    ),
     HERALD_FANOUT_SESSION_TIMEOUT_MS: env.positiveInt(
       30_000,
       'milliseconds before the group hands a silent instance’s partitions to others',
@@ -73,6 +86,17 @@ export const fanoutDeliveryConfig = configFragment(
      */
     replayConcurrency: v.HERALD_DELIVERY_REPLAY_CONCURRENCY,
     replaysPerTenant: v.HERALD_DELIVERY_REPLAYS_PER_TENANT,
+    /**
+     * What the dead-letter list (the API's, the one redrives read) keeps per subscription: the
+     * newest `maxPerSubscription`, none older than `maxAgeMs`. Trimmed as letters are added and
+     * by a periodic sweep; `herald.dlq.delivery` holds every letter regardless.
+     */
+    deadLetterLimits: {
+      maxPerSubscription: v.HERALD_DEAD_LETTERS_MAX_PER_SUBSCRIPTION,
+      maxAgeMs: v.HERALD_DEAD_LETTER_RETENTION_HOURS * 3600 * 1000,
+    },
+    /** A redrive of all letters goes through them this many at a time, never all in memory. */
+    redrivePageSize: v.HERALD_DELIVERY_REDRIVE_PAGE_SIZE,
   }),
 );
 

@@ -9,10 +9,14 @@ export class DeliveryMetrics {
   readonly deliveries: Counter<'outcome' | 'status_class' | 'subscription'>;
   readonly attemptDuration: Histogram;
   readonly deadLetters: Counter<'subscription'>;
+  /** Listed dead letters dropped by the retention limits (`reason`: cap or age). */
+  readonly deadLettersTrimmed: Counter<'reason'>;
   readonly badRecords: Counter<'topic'>;
   readonly backfillHolds: Counter;
   readonly backfillsRequested: Counter;
   readonly replaysRunning: Gauge;
+  /** Replays and redrives this instance stopped because another one had taken them over. */
+  readonly leasesLost: Counter<'kind'>;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
@@ -47,6 +51,12 @@ export class DeliveryMetrics {
       labelNames: [...bySubscription],
       registers,
     });
+    this.deadLettersTrimmed = new Counter({
+      name: 'herald_dead_letters_trimmed_total',
+      help: 'Dead letters dropped from the listed index by retention (reason: cap or age); herald.dlq.delivery keeps them',
+      labelNames: ['reason'],
+      registers,
+    });
     this.backfillHolds = new Counter({
       name: 'herald_delivery_backfill_holds_total',
       help: 'Times a live event waited (parked) for its subscription backfill to end, order per key',
@@ -60,6 +70,12 @@ export class DeliveryMetrics {
     this.replaysRunning = new Gauge({
       name: 'herald_delivery_replays_running',
       help: 'Replays this instance is running (the others wait in the queue)',
+      registers,
+    });
+    this.leasesLost = new Counter({
+      name: 'herald_delivery_leases_lost_total',
+      help: 'Replays and redrives (kind) this instance stopped because it stalled past its lease and another instance took them over',
+      labelNames: ['kind'],
       registers,
     });
     this.badRecords = new Counter({
@@ -104,6 +120,11 @@ export class DeliveryMetrics {
   deadLettered(subscriptionId: string): void {
     if (this.perSubscription) this.deadLetters.inc({ subscription: subscriptionId });
     else this.deadLetters.inc();
+  }
+
+  trimmedDeadLetters(trimmed: { cap: number; age: number }): void {
+    if (trimmed.cap > 0) this.deadLettersTrimmed.inc({ reason: 'cap' }, trimmed.cap);
+    if (trimmed.age > 0) this.deadLettersTrimmed.inc({ reason: 'age' }, trimmed.age);
   }
 
   /** A webhook delivered `seconds` after its event time. */

@@ -37,6 +37,7 @@ import {
 import { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
+import { DeadLetterRetention } from './dead-letter.retention';
 import { DeadLetterWriter } from './dead-letter.writer';
 import { BackfillGate } from './backfill-gate';
 import { BACKFILL_RECHECK_MS, DeliveryEngine, claimLeaseMs } from './delivery.engine';
@@ -145,10 +146,27 @@ export class DeliveryModule
             ),
         },
         {
+          provide: DeadLetterRetention,
+          inject: [DeadLetterRepository, SubscriptionIndex, DeliveryMetrics, LOGGER],
+          useFactory: (
+            deadLetters: DeadLetterRepository,
+            index: SubscriptionIndex,
+            metrics: DeliveryMetrics,
+            logger: Logger,
+          ) =>
+            new DeadLetterRetention(
+              deadLetters,
+              () => [...index.all()].map((entry) => entry.subscription.id),
+              metrics,
+              logger.child({ component: 'dead-letters' }),
+              fanoutDelivery.deadLetterLimits,
+            ),
+        },
+        {
           provide: DeadLetterWriter,
-          inject: [KafkaPublisher, DeadLetterRepository],
-          useFactory: (publisher: KafkaPublisher, deadLetters: DeadLetterRepository) =>
-            new DeadLetterWriter(publisher, deadLetters),
+          inject: [KafkaPublisher, DeadLetterRetention],
+          useFactory: (publisher: KafkaPublisher, retention: DeadLetterRetention) =>
+            new DeadLetterWriter(publisher, retention),
         },
         {
           provide: DeliveryEngine,
@@ -302,6 +320,7 @@ export class DeliveryModule
               leaseMs: fanoutDelivery.claimLeaseMs,
               replayConcurrency: fanoutDelivery.replayConcurrency,
               replaysPerTenant: fanoutDelivery.replaysPerTenant,
+              redrivePageSize: fanoutDelivery.redrivePageSize,
             });
           },
         },
@@ -314,6 +333,7 @@ export class DeliveryModule
             SourceConsumer,
             ParkedTaskPoller,
             RequestRunner,
+            DeadLetterRetention,
             DeliveryEngine,
             DeliveryRecordsWriter,
             WebhookClient,
@@ -326,6 +346,7 @@ export class DeliveryModule
             source: SourceConsumer,
             poller: ParkedTaskPoller,
             requests: RequestRunner,
+            deadLetters: DeadLetterRetention,
             engine: DeliveryEngine,
             records: DeliveryRecordsWriter,
             client: WebhookClient,
@@ -338,6 +359,7 @@ export class DeliveryModule
               source,
               poller,
               requests,
+              deadLetters,
               engine,
               records,
               client,

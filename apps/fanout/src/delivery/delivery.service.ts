@@ -3,6 +3,7 @@ import type { WebhookClient } from '@herald/delivery';
 import { HERALD_TOPICS, type TopicProvisioner, type TopicSpec } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
+import type { DeadLetterRetention } from './dead-letter.retention';
 import type { DeliveryEngine } from './delivery.engine';
 import type { DeliveryRecordsWriter } from './delivery-records.writer';
 import type { ParkedTaskPoller } from './parked-task.poller';
@@ -11,8 +12,9 @@ import type { SourceConsumer } from './source-consumer';
 
 /**
  * Starts and stops the delivery engine's parts in order: topics, subscription index, consumer,
- * parked-retry poller, replay and redrive runner; on shutdown the reverse, finishing the attempts
- * in flight and committing what is settled before Kafka and Redis connections close.
+ * parked-retry poller, replay and redrive runner, dead-letter sweep; on shutdown the reverse,
+ * finishing the attempts in flight and committing what is settled before Kafka and Redis
+ * connections close.
  */
 export class DeliveryService {
   private started: Promise<void> | undefined;
@@ -25,6 +27,7 @@ export class DeliveryService {
     private readonly source: SourceConsumer,
     private readonly poller: ParkedTaskPoller,
     private readonly requests: RequestRunner,
+    private readonly deadLetters: DeadLetterRetention,
     private readonly engine: DeliveryEngine,
     private readonly records: DeliveryRecordsWriter,
     private readonly client: WebhookClient,
@@ -74,6 +77,7 @@ export class DeliveryService {
     if (this.stopping) return;
     this.poller.start();
     this.requests.start();
+    this.deadLetters.start();
     this.logger.info(
       { topics: this.contract.topics().map((t) => t.topic) },
       'delivery engine consuming',
@@ -83,6 +87,7 @@ export class DeliveryService {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.started?.catch(() => undefined);
+    await this.deadLetters.stop();
     await this.requests.stop();
     await this.poller.stop();
     this.source.pauseAll();

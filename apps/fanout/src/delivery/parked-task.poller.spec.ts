@@ -50,10 +50,14 @@ describe('parked-task poller (real Redis)', () => {
     const parking = new RetryParkingStore(store.redis, store.keys);
     const index = new SubscriptionIndex();
     const now = Date.now();
+    // Parks are taken for stored subscriptions only.
+    const storeRecord = (id: string) =>
+      store.redis.client.hset(store.keys.subscription(id), 'status', 'active');
     // 250 subscriptions whose lanes have no room, all due before the one that has room.
     const stuck = Array.from({ length: 250 }, (_, i) => `sub_stuck${String(i).padStart(3, '0')}`);
     for (const [i, id] of stuck.entries()) {
       index.upsert(stored(id));
+      await storeRecord(id);
       const parked = task(id);
       await parking.park({
         subscriptionId: id,
@@ -65,6 +69,7 @@ describe('parked-task poller (real Redis)', () => {
       });
     }
     index.upsert(stored('sub_free'));
+    await storeRecord('sub_free');
     const free = task('sub_free');
     await parking.park({
       subscriptionId: 'sub_free',

@@ -1,16 +1,18 @@
 import type { ContractRegistry } from '@herald/contract';
 import type { OffsetLookup, OffsetRangeReader, PartitionRange } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
-import type {
-  DeadLetter,
-  DeadLetterRepository,
-  RedriveRequest,
-  Replay,
-  ReplayEnd,
-  ReplayPosition,
-  ReplayProgress,
-  ReplayRepository,
-  RetryParkingStore,
+import {
+  LeaseLostError,
+  type ClaimedRedrive,
+  type ClaimedReplay,
+  type DeadLetter,
+  type DeadLetterRepository,
+  type RedriveRequest,
+  type ReplayEnd,
+  type ReplayPosition,
+  type ReplayProgress,
+  type ReplayRepository,
+  type RetryParkingStore,
 } from '@herald/store';
 import { decodeCursor, partitionKey, type CursorPositions } from '../streams/stream-cursor';
 import { InvalidCursorError } from '../streams/streams.errors';
@@ -26,6 +28,7 @@ import {
   type DeliveryTask,
   type TaskTicket,
 } from './delivery-task';
+import { HeldLease, type LeaseKind } from './held-lease';
 import { parseSourceEvent, type SourceEvent } from './source-event';
 
 const POLL_INTERVAL_MS = 2000;
@@ -73,6 +76,8 @@ export class RequestRunner {
       readonly replayConcurrency: number;
       /** Replays of one tenant running at once across instances (`HERALD_DELIVERY_REPLAYS_PER_TENANT`). */
       readonly replaysPerTenant: number;
+      /** Dead letters a redrive reads back and hands over at a time (`HERALD_DELIVERY_REDRIVE_PAGE_SIZE`). */
+      readonly redrivePageSize: number;
     },
   ) {}
 
@@ -121,9 +126,10 @@ export class RequestRunner {
         const redrive = await this.deps.deadLetters.claimRedrive(Date.now(), this.deps.leaseMs);
         if (!redrive) break;
         await this.whileLeased(
+          'redrive',
           { redriveId: redrive.id },
-          () => this.deps.deadLetters.renewRedrive(redrive.id, Date.now(), this.deps.leaseMs),
-          () => this.redrive(redrive),
+          () => this.deps.deadLetters.renewRedrive(redrive, Date.now(), this.deps.leaseMs),
+          (lease) => this.redrive(redrive, lease),
         );
       }
       for (const id of await this.deps.replays.takeOverExpired())
@@ -141,7 +147,7 @@ export class RequestRunner {
     }
   }
 
-  private startReplay(replay: Replay): void {
+  private startReplay(replay: ClaimedReplay): void {
     const run = this.replay(replay)
       .catch((error: unknown) =>
         this.deps.logger.warn(
@@ -159,17 +165,73 @@ export class RequestRunner {
     this.deps.metrics.replaysRunning.set(this.replaysRunning.size);
   }
 
-  private async redrive(request: RedriveRequest): Promise<void> {
-    const letters = request.ids
-      ? await this.deps.deadLetters.get(request.subscriptionId, request.ids)
-      : await this.notRedriven(request.subscriptionId);
+  /**
+   * Hands the request's letters back to the engine a page at a time: a page's events are read
+   * back from Kafka and parked, and its letters marked redriven, before the next page is read, so
+   * a redrive of all never holds a subscription's whole list. One taken over after a crash goes
+   * on past the pages already marked (all), or parks them again (by id: at least once).
+   */
+  private async redrive(request: ClaimedRedrive, lease: HeldLease): Promise<void> {
+    let letters = 0;
+    let parked = 0;
+    for await (const page of this.redrivePages(request)) {
+      const pageParked = await this.redrivePage(request, page, lease.signal);
+      if (pageParked === null) {
+        // Lost: whileLeased says so. Stopping: the lease runs out and another instance goes on.
+        if (!lease.lost)
+          this.deps.logger.info(
+            { subscriptionId: request.subscriptionId, redriveId: request.id, letters, parked },
+            'redrive interrupted: this instance is stopping; once its lease runs out it is taken over',
+          );
+        return;
+      }
+      letters += page.length;
+      parked += pageParked;
+    }
+    await this.deps.deadLetters.finishRedrive(request);
+    this.deps.logger.info(
+      {
+        subscriptionId: request.subscriptionId,
+        redriveId: request.id,
+        letters,
+        parked,
+      },
+      'dead letters redriven',
+    );
+  }
+
+  /** The request's letters, a page at a time: its ids, or every letter not yet redriven. */
+  private async *redrivePages(request: RedriveRequest): AsyncGenerator<DeadLetter[]> {
+    if (request.ids === null) {
+      yield* this.notRedriven(request.subscriptionId);
+      return;
+    }
+    // At most the API's 1,000 ids: paged all the same, to hold as little as a redrive of all.
+    for (let i = 0; i < request.ids.length; i += this.deps.redrivePageSize) {
+      const ids = request.ids.slice(i, i + this.deps.redrivePageSize);
+      const page = await this.deps.deadLetters.get(request.subscriptionId, ids);
+      if (page.length > 0) yield page;
+    }
+  }
+
+  /**
+   * Parks the events of one page of letters, due at once, and marks the letters redriven; null
+   * when `signal` ended it (this instance is stopping, or the redrive was taken over) while
+   * reading them: the page is then left unmarked, as its events may not all have been read.
+   */
+  private async redrivePage(
+    request: RedriveRequest,
+    letters: readonly DeadLetter[],
+    signal: AbortSignal,
+  ): Promise<number | null> {
     const byId = new Map(
       letters.map((letter) => [
         `${letter.topic}\u0000${letter.partition}\u0000${letter.offset}`,
         letter,
       ]),
     );
-    const events = await this.readEvents(letters);
+    const events = await this.readEvents(letters, signal);
+    if (signal.aborted) return null;
     let parked = 0;
     for (const [position, source] of events) {
       const letter = byId.get(position);
@@ -201,31 +263,35 @@ export class RequestRunner {
       letters.map((l) => l.id),
       request.id,
     );
-    await this.deps.deadLetters.finishRedrive(request.id);
-    this.deps.logger.info(
-      {
-        subscriptionId: request.subscriptionId,
-        redriveId: request.id,
-        letters: letters.length,
-        parked,
-      },
-      'dead letters redriven',
-    );
+    return parked;
   }
 
-  private async notRedriven(subscriptionId: string): Promise<DeadLetter[]> {
-    const letters: DeadLetter[] = [];
+  /**
+   * The letters not yet redriven, oldest first, a page at a time, up to the newest one there is
+   * when it starts: those dead-lettered meanwhile (this redrive's own deliveries failing again
+   * among them) wait for the next redrive, or a failing endpoint would keep this one going.
+   */
+  private async *notRedriven(subscriptionId: string): AsyncGenerator<DeadLetter[]> {
+    const until = await this.deps.deadLetters.newestId(subscriptionId);
+    if (until === null) return;
     let cursor: string | null = null;
     do {
-      const page = await this.deps.deadLetters.list(subscriptionId, { limit: 100, cursor });
-      letters.push(...page.items.filter((letter) => letter.redrivenAt === null));
+      const page = await this.deps.deadLetters.list(subscriptionId, {
+        limit: this.deps.redrivePageSize,
+        cursor,
+        until,
+      });
+      const waiting = page.items.filter((letter) => letter.redrivenAt === null);
+      if (waiting.length > 0) yield waiting;
       cursor = page.nextCursor;
     } while (cursor !== null);
-    return letters;
   }
 
   /** The events at the letters' positions, read back from Kafka, by `topic\0partition\0offset`. */
-  private async readEvents(letters: readonly DeadLetter[]): Promise<Map<string, SourceEvent>> {
+  private async readEvents(
+    letters: readonly DeadLetter[],
+    signal: AbortSignal,
+  ): Promise<Map<string, SourceEvent>> {
     const wanted = new Set(letters.map((l) => `${l.topic}\u0000${l.partition}\u0000${l.offset}`));
     const spans = new Map<string, PartitionRange>();
     for (const letter of letters) {
@@ -251,53 +317,67 @@ export class RequestRunner {
         }
         return Promise.resolve();
       },
-      { signal: this.abort.signal },
+      { signal },
     );
     return events;
   }
 
-  private async replay(replay: Replay): Promise<void> {
-    // A backfill is requested right after its subscription is created: have that in the index.
-    await this.deps.sync.freshUntil(Date.now());
-    const entry = this.deps.index.get(replay.subscriptionId);
-    if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook') {
-      await this.deps.replays.finish(replay.id, {
-        status: 'failed',
-        error: 'the subscription is not an active webhook',
-      });
-      return;
-    }
+  private async replay(replay: ClaimedReplay): Promise<void> {
     await this.whileLeased(
+      'replay',
       { replayId: replay.id },
-      () => this.deps.replays.renew(replay.id, this.deps.leaseMs),
-      () => this.runReplay(replay, entry),
+      () => this.deps.replays.renew(replay, this.deps.leaseMs),
+      (lease) => this.runReplay(replay, lease),
     );
   }
 
   /**
    * Runs `work` while renewing its claim's lease every sixth of it: the lease says this instance
-   * is alive; without renewals another instance takes the work over.
+   * is alive; without renewals another instance takes the work over. Once a renewal or one of
+   * the work's writes is refused (LeaseLostError: this instance stalled past its lease and the
+   * work was taken over), the lease's signal stops the work and nothing more is written under
+   * the claim; tasks already handed to the lane may be sent twice, as at least once allows.
    */
   private async whileLeased(
+    kind: LeaseKind,
     claimed: { replayId: string } | { redriveId: string },
     renew: () => Promise<void>,
-    work: () => Promise<void>,
+    work: (lease: HeldLease) => Promise<void>,
   ): Promise<void> {
+    const lease = new HeldLease(this.abort.signal);
     const renewing = setInterval(
       () =>
-        void renew().catch((error: unknown) =>
-          this.deps.logger.debug({ err: error, ...claimed }, 'lease renewal failed'),
-        ),
+        void renew().catch((error: unknown) => {
+          if (error instanceof LeaseLostError) lease.lose();
+          else this.deps.logger.debug({ err: error, ...claimed }, 'lease renewal failed');
+        }),
       Math.max(100, Math.floor(this.deps.leaseMs / 6)),
     );
     try {
-      await work();
+      await work(lease);
+    } catch (error) {
+      // Once the lease is lost, whatever cut the work short was that.
+      if (!(error instanceof LeaseLostError) && !lease.lost) throw error;
+      lease.lose();
     } finally {
       clearInterval(renewing);
     }
+    if (!lease.lost) return;
+    this.deps.metrics.leasesLost.inc({ kind });
+    this.deps.logger.warn(claimed, `${kind} lease lost: taken over by another instance`);
   }
 
-  private async runReplay(replay: Replay, entry: IndexedSubscription): Promise<void> {
+  private async runReplay(replay: ClaimedReplay, lease: HeldLease): Promise<void> {
+    // A backfill is requested right after its subscription is created: have that in the index.
+    await this.deps.sync.freshUntil(Date.now());
+    const entry = this.deps.index.get(replay.subscriptionId);
+    if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook') {
+      await this.deps.replays.finish(replay, {
+        status: 'failed',
+        error: 'the subscription is not an active webhook',
+      });
+      return;
+    }
     let from: ReplayBound;
     let to: ReplayBound | null;
     try {
@@ -306,7 +386,7 @@ export class RequestRunner {
     } catch (error) {
       if (!(error instanceof InvalidCursorError)) throw error;
       this.deps.logger.warn({ replayId: replay.id, reason: error.message }, 'replay refused');
-      await this.deps.replays.finish(replay.id, { status: 'failed', error: error.message });
+      await this.deps.replays.finish(replay, { status: 'failed', error: error.message });
       return;
     }
     try {
@@ -320,16 +400,20 @@ export class RequestRunner {
         },
         'replay started',
       );
-      const outcome = await this.feed(replay, entry, ranges);
+      const outcome = await this.feed(replay, entry, ranges, lease);
+      // Taken over: the instance that holds it now ends it.
+      if (lease.lost) return;
       if (!this.stopped) {
-        await this.deps.replays.finish(replay.id, outcome);
+        await this.deps.replays.finish(replay, outcome);
         this.deps.logger.info({ replayId: replay.id, ...outcome }, 'replay finished');
         return;
       }
     } catch (error) {
+      // Taken over (a write refused, or the reading cut short): not this instance's to end.
+      if (error instanceof LeaseLostError || lease.lost) throw error;
       if (!this.stopped) {
         this.deps.logger.warn({ err: error, replayId: replay.id }, 'replay failed');
-        await this.deps.replays.finish(replay.id, {
+        await this.deps.replays.finish(replay, {
           status: 'failed',
           error: (error as Error).message,
         });
@@ -344,8 +428,8 @@ export class RequestRunner {
    * A shutdown interrupted `replay`: back to the queue, to run again from its start in the next
    * instance that looks (a backfill is asked for once; nobody would ask for it again).
    */
-  private async handBack(replay: Replay): Promise<void> {
-    const queued = await this.deps.replays.handBack(replay.id);
+  private async handBack(replay: ClaimedReplay): Promise<void> {
+    const queued = await this.deps.replays.handBack(replay);
     this.deps.logger.info(
       { replayId: replay.id, subscriptionId: replay.subscriptionId, queued },
       'replay handed back: this instance is stopping; it runs again from its start',
@@ -353,7 +437,7 @@ export class RequestRunner {
   }
 
   private async replayRanges(
-    replay: Replay,
+    replay: ClaimedReplay,
     entry: IndexedSubscription,
     from: ReplayBound,
     to: ReplayBound | null,
@@ -378,7 +462,7 @@ export class RequestRunner {
     }
     // Without `to`: the ends its first run saw, so a run again after a take-over or a hand-back
     // reads the same range, not up to a later end.
-    const bounds = to === null ? await this.deps.replays.firstEnds(replay.id, ends) : ends;
+    const bounds = to === null ? await this.deps.replays.firstEnds(replay, ends) : ends;
     const endOf = new Map(
       bounds.map((end) => [partitionKey(end.topic, end.partition), BigInt(end.offset)]),
     );
@@ -405,9 +489,10 @@ export class RequestRunner {
 
   /** Reads the ranges into the lane and waits until every task is settled. */
   private async feed(
-    replay: Replay,
+    replay: ClaimedReplay,
     entry: IndexedSubscription,
     ranges: PartitionRange[],
+    lease: HeldLease,
   ): Promise<{ status: 'completed' | 'cancelled'; error?: string }> {
     const id = entry.subscription.id;
     const delta: { -readonly [K in keyof ReplayProgress]: number } = {
@@ -421,13 +506,18 @@ export class RequestRunner {
     const flush = async () => {
       const now = { ...delta };
       delta.scanned = delta.matched = delta.delivered = delta.deadLettered = 0;
-      if (Object.values(now).some((n) => n > 0))
-        await this.deps.replays.addProgress(replay.id, now);
+      if (Object.values(now).some((n) => n > 0)) await this.deps.replays.addProgress(replay, now);
     };
-    const progress = setInterval(() => void flush().catch(() => undefined), PROGRESS_INTERVAL_MS);
+    // Counters are best effort: one flush lost to a Redis error is not retried. A refused one
+    // means the replay was taken over: this run stops.
+    const flushFailed = (error: unknown) => {
+      if (error instanceof LeaseLostError) lease.lose();
+    };
+    const progress = setInterval(() => void flush().catch(flushFailed), PROGRESS_INTERVAL_MS);
     const active = () => {
       const current = this.deps.index.get(id);
-      cancelled ||= this.stopped || !current || current.subscription.status !== 'active';
+      cancelled ||=
+        this.stopped || lease.lost || !current || current.subscription.status !== 'active';
       return !cancelled;
     };
     const ticket: TaskTicket = {
@@ -484,13 +574,13 @@ export class RequestRunner {
             });
           }
         },
-        { signal: this.abort.signal },
+        { signal: lease.signal },
       );
       while (unsettled > 0 && active())
         await new Promise((resolve) => setTimeout(resolve, BACKPRESSURE_WAIT_MS * 5));
     } finally {
       clearInterval(progress);
-      await flush().catch(() => undefined);
+      await flush().catch(flushFailed);
     }
     // Stopped: the caller hands the replay back rather than end it.
     if (cancelled || this.stopped)

@@ -210,7 +210,11 @@ export const RESPONSE_SCHEMAS = {
       delivered: integer,
       failed: integer,
       pending: integer,
-      deadLettered: integer,
+      deadLettered: {
+        ...integer,
+        description:
+          'Deliveries dead-lettered since the subscription was created; letters dropped from the dead-letter list by its retention still count',
+      },
       lagEvents: integer,
       lastSuccessAt: nullable(dateTime),
       lastFailureAt: nullable(dateTime),

@@ -210,7 +210,11 @@ export class SubscriptionActivityController {
 
   @Get('dead-letters')
   @RequireScope('subscriptions:read')
-  @ApiOperation({ summary: 'Deliveries given up on after their last retry, oldest first' })
+  @ApiOperation({
+    summary: 'Deliveries given up on after their last retry, oldest first',
+    description:
+      'The list keeps the newest letters of the subscription, 100,000 and 14 days by default (the deployment sets both): older ones drop off its start, and a cursor past them still pages on. A redrive reaches only listed letters.',
+  })
   @ApiQuery({
     name: 'limit',
     required: false,
