@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { maskCredentials } from '@herald/config';
 import { APPS, type AppName, readLauncherConfig } from './launcher.config';
 import { ManagedProcess } from './managed-process';
-import { httpStatus, portFree, portOpen } from './probes';
+import { httpStatus, portFree, portOpen, probeRedis } from './probes';
+import { Watchdog } from './watchdog';
 
 import * as redisHarness from '@herald/test-harness';
 
@@ -50,6 +51,17 @@ export class MissingRedisError extends Error {
   }
 }
 
+export class UntrustedRedisError extends Error {
+  constructor(url: string, reason: string) {
+    super(
+      `The Redis at ${maskCredentials(url)} presents a certificate this machine does not trust (${reason}), ` +
+        'so neither npm start nor the apps can use it; its credentials were not sent.\n' +
+        "If a private CA signed it, point NODE_EXTRA_CA_CERTS at that CA's PEM file; " +
+        'or point REDIS_URL at another Redis.',
+    );
+  }
+}
+
 function hasBinary(name: string): boolean {
   const dirs = (process.env.PATH ?? '').split(':');
   return dirs.some((dir) => dir !== '' && existsSync(join(dir, name)));
@@ -67,21 +79,28 @@ function adminKeyFor(dataDir: string, given: string | undefined): string {
 /** A Redis for the apps; `stop` stops it when this launcher started it, and nothing otherwise. */
 export interface GatewayRedis {
   url: string;
+  /** The redis-server's, when this launcher started it. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
 /**
- * The Redis at `url` when it answers; otherwise a redis-server started here with append-only
- * files in `dir`. It listens on `url`'s port when that is free on this machine (so the default
- * is Redis's usual 6379, and a redis-server a killed launcher left behind is found and reused
- * next time instead of a second one writing the same files), else on a free port.
+ * The Redis at `url` when it answers (over TLS for rediss:, as the apps reach it); otherwise a
+ * redis-server started here with append-only files in `dir`. It listens on `url`'s port when
+ * that is free on this machine (so the default is Redis's usual 6379, and a redis-server a killed
+ * launcher left behind is found and reused next time instead of a second one writing the same
+ * files), else on a free port.
  */
 export async function startOrReuseRedis(
   url: string,
   dir: string,
   log: (message: string) => void = () => undefined,
 ): Promise<GatewayRedis> {
-  if (await redisHarness.pingRedis(url)) {
+  const probe = await probeRedis(url);
+  // The apps could not use it either, and one started here instead would hide that.
+  if (probe.untrustedCertificate !== undefined)
+    throw new UntrustedRedisError(url, probe.untrustedCertificate);
+  if (probe.answers) {
     log(`Redis: using the one at ${maskCredentials(url)}`);
     return { url, stop: () => Promise.resolve() };
   }
@@ -136,9 +155,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   try {
     signal?.throwIfAborted();
+    // Stops them all if this process dies without stopping them; closed last, once they are.
+    const watchdog = new Watchdog({ cwd: REPO_ROOT, env, log });
+    stops.push(() => watchdog.close());
     mkdirSync(dataDir, { recursive: true });
     const redis = await startOrReuseRedis(config.redisUrl, join(dataDir, 'redis'), log);
-    stops.push(() => redis.stop());
+    if (redis.pid !== undefined) watchdog.watch(redis.pid, 'redis-server');
+    stops.push(async () => {
+      await redis.stop();
+      if (redis.pid !== undefined) watchdog.forget(redis.pid);
+    });
     signal?.throwIfAborted();
 
     let kafkaBrokers = config.kafkaBrokers;
@@ -158,6 +184,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         cwd: REPO_ROOT,
         isReady: () => portOpen('127.0.0.1', port),
         onLine: options.onLine,
+        watchdog,
       });
       await startProcess(broker);
       log(
@@ -190,6 +217,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         cwd: REPO_ROOT,
         isReady: async () => (await httpStatus(`${urls[app.name]}/health/live`)) === 200,
         onLine: options.onLine,
+        watchdog,
       });
       await startProcess(managed);
       log(`${app.name}: ready on ${urls[app.name]} (pid ${managed.pid})`);

@@ -1,6 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { ConfigError, maskCredentials } from '@herald/config';
-import { APPS, MissingRedisError, REPO_ROOT, startGateway, type Gateway } from './gateway';
+import {
+  APPS,
+  MissingRedisError,
+  REPO_ROOT,
+  startGateway,
+  UntrustedRedisError,
+  type Gateway,
+} from './gateway';
 
 // `npm start`: the whole gateway on this machine, until Ctrl-C, SIGTERM or SIGHUP (the terminal
 // closed). The children run in their own process groups, so nothing but this process stops them:
@@ -104,7 +111,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof MissingRedisError || error instanceof ConfigError;
+  const known =
+    error instanceof MissingRedisError ||
+    error instanceof UntrustedRedisError ||
+    error instanceof ConfigError;
   process.stderr.write(
     `${known ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
   );

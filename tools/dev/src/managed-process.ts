@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Watchdog } from './watchdog';
 
 export interface ManagedProcessOptions {
   name: string;
@@ -12,6 +13,8 @@ export interface ManagedProcessOptions {
   readyTimeoutMs?: number;
   /** Receives each line the process prints; default: discard. */
   onLine?: (name: string, line: string) => void;
+  /** Stops the process if the launcher dies without stopping it; default: none. */
+  watchdog?: Watchdog;
 }
 
 /**
@@ -53,8 +56,14 @@ export class ManagedProcess {
       detached: true,
     });
     this.child = child;
+    const { pid } = child;
+    // No pid: it never ran (no such command), and 'exit' does not come.
+    if (pid !== undefined) this.options.watchdog?.watch(pid, name);
     this.exit = new Promise((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
+      child.once('exit', (code, signal) => {
+        if (pid !== undefined) this.options.watchdog?.forget(pid);
+        resolve({ code, signal });
+      }),
     );
     for (const stream of [child.stdout, child.stderr]) {
       const lines = createInterface({ input: stream });

@@ -3,7 +3,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { APPS, REPO_ROOT, startGateway, type Gateway } from '../src/gateway';
+import { portOpen } from '../src/probes';
+import { descendantsOf, isRunning } from './process-tree.fixture';
 
 import { waitFor } from '@herald/kafka/testing';
 import { freePort, pingRedis } from '@herald/test-harness';
@@ -78,6 +81,80 @@ describe('the gateway as npm start runs it', () => {
     expect(result).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
+});
+
+describe('the gateway when the process that started it is SIGKILLed', () => {
+  let dataDir: string;
+  let started: number[] = [];
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-gateway-'));
+  });
+
+  afterEach(() => {
+    // Without the watchdog they outlive the test: they must not outlive the run too.
+    for (const pid of started.filter(isRunning)) process.kill(pid, 'SIGKILL');
+    started = [];
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the broker, the redis-server it started and the apps all exit, and free their ports', async () => {
+    const ports = {
+      broker: await freePort(),
+      'subscription-api': await freePort(),
+      'ingest-bridge': await freePort(),
+      fanout: await freePort(),
+    };
+    const redisPort = await freePort();
+    const options = {
+      dataDir,
+      ports,
+      env: {
+        KAFKA_BROKERS: ' ',
+        // Nothing answers there, so a redis-server is started on that port.
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        LOG_LEVEL: 'warn',
+        HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+      },
+    };
+    const launcher = spawn(
+      process.execPath,
+      [
+        '-r',
+        '@swc-node/register',
+        join(__dirname, 'gateway-process.fixture.ts'),
+        JSON.stringify(options),
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const lines: string[] = [];
+    createInterface({ input: launcher.stdout }).on('line', (line) => lines.push(line));
+    const exited = new Promise((resolve) => launcher.once('exit', resolve));
+    await waitFor(() => lines.includes('ready') || launcher.exitCode !== null, {
+      timeoutMs: 90_000,
+      what: 'the gateway to be ready',
+    });
+    expect(lines).toContain('ready');
+    started = descendantsOf(launcher.pid!);
+    const named = lines
+      .map((line) => Number(/\(pid (\d+)\)/.exec(line)?.[1]))
+      .filter((pid) => pid > 0);
+    // redis-server, the broker and the three apps.
+    expect(named).toHaveLength(5);
+    expect(started).toEqual(expect.arrayContaining(named));
+
+    launcher.kill('SIGKILL');
+    await exited;
+    await waitFor(() => !started.some(isRunning), {
+      timeoutMs: 30_000,
+      what: 'every process the gateway started to exit',
+    }).catch(() => undefined); // the assertion below names the survivors
+    expect(started.filter(isRunning)).toEqual([]);
+    const open = await Promise.all(
+      [...Object.values(ports), redisPort].map((port) => portOpen('127.0.0.1', port)),
+    );
+    expect(open).not.toContain(true);
+  }, 150_000);
 });
 
 describe('a bad environment', () => {

@@ -7,6 +7,8 @@ import { startTestBroker, waitFor, type RunningBroker } from '@herald/kafka/test
 import { freePort } from '@herald/test-harness';
 import { APPS, REPO_ROOT, type AppName } from '../src/gateway';
 import { portOpen } from '../src/probes';
+import { childrenOf, descendantsOf, isRunning } from './process-tree.fixture';
+import { startTlsRedis } from './tls-redis.fixture';
 
 /**
  * `npm start` (tools/bootstrap.js start, which runs the launcher) starts the apps in process groups
@@ -180,4 +182,73 @@ describe('npm start running', () => {
     expect(launched.lines.join('\n')).toContain('fanout exited unexpectedly');
     expect(await portsInUse(launched)).toEqual([]);
   }, 60_000);
+});
+
+describe('npm start killed with SIGKILL', () => {
+  it('takes every process it started with it, and frees their ports', async () => {
+    const launched = await launch();
+    await waitFor(() => running(launched) || launched.child.exitCode !== null, {
+      timeoutMs: 150_000,
+      what: 'Herald is running',
+    });
+    expect(running(launched)).toBe(true);
+    // tools/bootstrap.js runs the launcher as its only child.
+    const [launcher] = childrenOf(launched.child.pid!);
+    const started = descendantsOf(launcher!);
+    const apps = launched.lines
+      .map((line) => Number(/ready on \S+ \(pid (\d+)\)$/.exec(line)?.[1]))
+      .filter((pid) => pid > 0);
+    expect(apps).toHaveLength(APPS.length);
+    expect(started).toEqual(expect.arrayContaining(apps));
+
+    process.kill(launcher!, 'SIGKILL');
+    expect(await launched.exited).toBe(128 + 9);
+    await waitFor(() => !started.some(isRunning), {
+      timeoutMs: 30_000,
+      what: 'every process the launcher started to exit',
+    }).catch(() => undefined); // the assertion below names the survivors
+    expect(started.filter(isRunning)).toEqual([]);
+    expect(await portsInUse(launched)).toEqual([]);
+  }, 180_000);
+});
+
+describe('npm start with a Redis behind TLS (rediss://)', () => {
+  it('gives the apps that Redis, and prints it without its password', async () => {
+    const tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
+    // The default user of a Redis without a password takes any (the tests' Redis, behind TLS).
+    const password = `pw-${randomUUID()}`;
+    try {
+      const launched = await launch({
+        REDIS_URL: `rediss://default:${password}@127.0.0.1:${tlsRedis.port}`,
+        // How a machine trusts a Redis with a private CA: the launcher and the apps alike.
+        NODE_EXTRA_CA_CERTS: tlsRedis.certificateFile,
+      });
+      await waitFor(() => running(launched) || launched.child.exitCode !== null, {
+        timeoutMs: 150_000,
+        what: 'Herald is running',
+      });
+      const output = launched.lines.join('\n');
+      expect(output).toContain(`Redis: using the one at rediss://***@127.0.0.1:${tlsRedis.port}`);
+      expect(output).not.toContain('started redis-server');
+      expect(`${output}${launched.stderr()}`).not.toContain(password);
+      for (const app of APPS) {
+        const ready = await waitFor(
+          async () => {
+            const response = await fetch(
+              `http://127.0.0.1:${launched.ports[app.name]}/health/ready`,
+            ).catch(() => undefined);
+            return response?.status === 200
+              ? ((await response.json()) as { details: Record<string, { status: string }> })
+              : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 100, what: `${app.name} ready` },
+        );
+        expect(ready.details.redis?.status).toBe('up');
+      }
+      // The launcher's probe, then each app's own connections.
+      expect(tlsRedis.connections).toBeGreaterThan(APPS.length);
+    } finally {
+      await tlsRedis.stop();
+    }
+  }, 180_000);
 });

@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MissingRedisError, startOrReuseRedis } from '../src/gateway';
+import { MissingRedisError, startOrReuseRedis, UntrustedRedisError } from '../src/gateway';
+import { probeRedis } from '../src/probes';
+import { startTlsRedis, type TlsRedis } from './tls-redis.fixture';
 
 import { freePort, pingRedis, startRedisServer } from '@herald/test-harness';
 
@@ -62,6 +64,35 @@ describe('the Redis probe', () => {
     },
     5_000,
   );
+});
+
+describe('the Redis probe for a rediss:// URL', () => {
+  let redis: TlsRedis;
+  // The default user of a Redis without a password takes any (the tests' Redis, behind TLS here).
+  const password = `pw-${randomUUID()}`;
+  const url = () => `rediss://default:${password}@127.0.0.1:${redis.port}`;
+
+  beforeAll(async () => {
+    redis = await startTlsRedis(process.env.REDIS_URL!);
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('finds a Redis behind TLS whose certificate it trusts, and authenticates to it', async () => {
+    expect(await probeRedis(url(), { ca: redis.certificate })).toEqual({ answers: true });
+    expect(redis.received()).toContain(password);
+  });
+
+  it('says why it will not use one whose certificate it does not trust, and sends it nothing', async () => {
+    const before = redis.received().length;
+    expect(await probeRedis(url())).toEqual({
+      answers: false,
+      untrustedCertificate: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    });
+    expect(redis.received().slice(before)).toBe('');
+  });
 });
 
 describe('redis-server as npm start runs it', () => {
@@ -124,6 +155,35 @@ describe('redis-server as npm start runs it', () => {
     expect(redis.url).toBe(url.toString());
     expect(printed.join('\n')).toContain('using the one at');
     expect(printed.join('\n')).not.toContain(password);
+  });
+
+  it('stops, naming REDIS_URL without its password, at a rediss:// Redis whose certificate it does not trust', async () => {
+    const tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
+    const password = `pw-${randomUUID()}`;
+    const printed: string[] = [];
+    try {
+      const outcome = await startOrReuseRedis(
+        `rediss://default:${password}@127.0.0.1:${tlsRedis.port}`,
+        dir,
+        (line) => printed.push(line),
+      ).then(
+        async (redis) => {
+          await redis.stop();
+          return redis;
+        },
+        (error: unknown) => error,
+      );
+      // Not a redis-server of its own instead, which the apps would use without a word.
+      expect(outcome).toBeInstanceOf(UntrustedRedisError);
+      const { message } = outcome as UntrustedRedisError;
+      expect(message).toContain(`127.0.0.1:${tlsRedis.port}`);
+      expect(message).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
+      expect(message).toContain('NODE_EXTRA_CA_CERTS');
+      expect(message).not.toContain(password);
+      expect(printed).toEqual([]);
+    } finally {
+      await tlsRedis.stop();
+    }
   });
 
   it('names REDIS_URL without its password when no Redis can be had', () => {

@@ -1,0 +1,87 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type TLSSocket } from 'node:tls';
+
+/** A Redis behind TLS, with a certificate nobody trusts unless told to. */
+export interface TlsRedis {
+  port: number;
+  /** The self-signed certificate (PEM) and the file holding it, for `ca` or NODE_EXTRA_CA_CERTS. */
+  certificate: string;
+  certificateFile: string;
+  /** Connections whose TLS handshake completed. */
+  connections: number;
+  /** Everything clients sent once their handshake completed, decrypted. */
+  received(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, valid for a day, made with openssl
+ * (Node cannot make one). Its key and certificate are written to `dir`.
+ */
+function makeCertificate(dir: string): { key: string; certificateFile: string } {
+  const keyFile = join(dir, 'key.pem');
+  const certificateFile = join(dir, 'cert.pem');
+  try {
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'],
+        ...['-nodes', '-days', '1', '-subj', '/CN=localhost'],
+        ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+        ...['-keyout', keyFile, '-out', certificateFile],
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+  } catch (error) {
+    throw new Error(
+      `openssl could not make the test certificate (apt-get install openssl): ${String(error)}`,
+    );
+  }
+  return { key: readFileSync(keyFile, 'utf8'), certificateFile };
+}
+
+/**
+ * A TLS server on a free 127.0.0.1 port that relays each connection, decrypted, to the plain
+ * Redis at `redisUrl` (the tests' Redis): a real Redis, reached as a rediss:// URL reaches one.
+ */
+export async function startTlsRedis(redisUrl: string): Promise<TlsRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-tls-redis-'));
+  const { key, certificateFile } = makeCertificate(dir);
+  const certificate = readFileSync(certificateFile, 'utf8');
+  const backend = new URL(redisUrl);
+  const sockets = new Set<Socket>();
+  let received = '';
+  const server = createServer({ key, cert: certificate }, (client: TLSSocket) => {
+    redisOverTls.connections += 1;
+    const redis = connect({ host: backend.hostname, port: Number(backend.port || 6379) });
+    for (const socket of [client, redis]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+    }
+    client.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    client.pipe(redis).pipe(client);
+    client.once('close', () => redis.destroy());
+    redis.once('close', () => client.destroy());
+  });
+  // A client that does not speak TLS (or does not trust the certificate) is no failure here.
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const redisOverTls: TlsRedis = {
+    port: (server.address() as { port: number }).port,
+    certificate,
+    certificateFile,
+    connections: 0,
+    received: () => received,
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return redisOverTls;
+}
