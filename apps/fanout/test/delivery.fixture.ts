@@ -41,6 +41,7 @@ import {
   type NewSubscription,
   type StoredSubscription,
 } from '@herald/store';
+import { newSubscriptionRecord } from '@herald/store/testing';
 import { freePort } from '@herald/test-harness';
 import { SERVICE } from '../src/app.module';
 import { DeliveryService } from '../src/delivery/delivery.service';
@@ -208,29 +209,7 @@ export async function createSubscription(
 ): Promise<StoredSubscription & { secret: string }> {
   const secret = generateSecret();
   const stored = await store.subscriptions.create(
-    {
-      tenant: 'acme',
-      kind: 'webhook',
-      url,
-      types: ['order.*'],
-      allowedTypes: null,
-      filter: null,
-      format: 'cloudevents',
-      ordering: 'key',
-      from: 'latest',
-      maxInFlight: 16,
-      maxPerSecond: null,
-      retry: { schedule: ['100ms', '200ms', '400ms'] },
-      headers: {},
-      authType: null,
-      verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
-      description: null,
-      metadata: {},
-      status: 'active',
-      statusReason: null,
-      createdByKey: 'admin',
-      ...overrides,
-    },
+    newSubscriptionRecord({ url, retry: { schedule: ['100ms', '200ms', '400ms'] }, ...overrides }),
     { signing: { current: secret, previous: secrets.previous ?? null }, auth: null },
   );
   return { ...stored, secret };

@@ -28,7 +28,7 @@ import {
   type ScopeGrant,
   type Subscription,
 } from '@herald/store';
-import { createTestStore } from '@herald/store/testing';
+import { createTestStore, newSubscriptionRecord } from '@herald/store/testing';
 import { SERVICE } from '../src/app.module';
 import { startFanout } from '../src/fanout.app';
 import { fanoutConfigFragments } from '../src/fanout.config';
@@ -136,27 +136,13 @@ export async function startStreamWorld(): Promise<StreamWorld> {
     },
     async createStreamSubscription(input) {
       const { subscription } = await subscriptions.create(
-        {
+        newSubscriptionRecord({
           kind: 'stream',
           url: null,
-          allowedTypes: null,
-          filter: null,
-          format: 'cloudevents',
-          ordering: 'key',
           from: 'earliest',
-          maxInFlight: 16,
-          maxPerSecond: null,
           retry: { schedule: [] },
-          headers: {},
-          authType: null,
-          verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
-          description: null,
-          metadata: {},
-          status: 'active',
-          statusReason: null,
-          createdByKey: 'admin',
           ...input,
-        },
+        }),
         { signing: null, auth: null },
       );
       return subscription.id;

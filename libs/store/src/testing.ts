@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { RedisConnection } from './redis.connection';
 import { storeKeys } from './store.keys';
+import {
+  newSubscriptionId,
+  type NewSubscription,
+  type Subscription,
+} from './subscription.repository';
 
 /**
  * A Redis connection under a fresh key prefix for one test file, at REDIS_URL (the Jest global
@@ -25,5 +30,60 @@ export async function createTestStore(env: Record<string, string | undefined> = 
       } while (cursor !== '0');
       await redis.close();
     },
+  };
+}
+
+/** When every subscription record of a test was created and last changed, unless it says. */
+const RECORD_TIME = '2025-01-01T00:00:00.000Z';
+
+/**
+ * What a test hands `SubscriptionRepository.create`: an active webhook of tenant `acme` for
+ * `order.*` at https://example.com/hook, with no ownership check, auth, filter or rate limit,
+ * created by the admin key. `overrides` replace whole fields.
+ *
+ * The store keeps what it is given and has no defaults of its own: the API's live in
+ * subscription-api's request schema and Herald's retry schedule in `@herald/delivery`, neither of
+ * which this lib may import. So the schedule here is a short one of its own (one retry after 1 s);
+ * a test that depends on the schedule names it.
+ */
+export function newSubscriptionRecord(overrides: Partial<NewSubscription> = {}): NewSubscription {
+  return {
+    tenant: 'acme',
+    kind: 'webhook',
+    url: 'https://example.com/hook',
+    types: ['order.*'],
+    allowedTypes: null,
+    filter: null,
+    format: 'cloudevents',
+    ordering: 'key',
+    from: 'latest',
+    maxInFlight: 16,
+    maxPerSecond: null,
+    retry: { schedule: ['1s'] },
+    headers: {},
+    authType: null,
+    verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
+    description: null,
+    metadata: {},
+    status: 'active',
+    statusReason: null,
+    createdByKey: 'admin',
+    ...overrides,
+  };
+}
+
+/**
+ * A complete subscription as the store returns it, for tests that need one without Redis: the
+ * fields of `newSubscriptionRecord`, a fresh id, version 1, created and updated at
+ * 2025-01-01T00:00:00.000Z. `overrides` replace whole fields.
+ */
+export function subscriptionRecord(overrides: Partial<Subscription> = {}): Subscription {
+  return {
+    id: newSubscriptionId(),
+    version: 1,
+    createdAt: RECORD_TIME,
+    updatedAt: RECORD_TIME,
+    ...newSubscriptionRecord(),
+    ...overrides,
   };
 }

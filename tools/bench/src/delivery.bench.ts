@@ -26,6 +26,7 @@ import {
   type OutgoingRecord,
 } from '@herald/kafka';
 import { RedisConnection, SecretCipher, SubscriptionRepository, storeKeys } from '@herald/store';
+import { newSubscriptionRecord } from '@herald/store/testing';
 import { ensureRedis } from '@herald/test-harness';
 import {
   REPO_ROOT,
@@ -199,28 +200,13 @@ async function createSubscriptions(
 ): Promise<void> {
   for (let i = 0; i < count; i++)
     await repository.create(
-      {
+      newSubscriptionRecord({
         tenant: 'bench',
-        kind: 'webhook',
         url: `${url}/s${i}`,
         types: ['order.created'],
-        allowedTypes: null,
-        filter: null,
-        format: 'cloudevents',
-        ordering: 'key',
-        from: 'latest',
         maxInFlight: 64,
-        maxPerSecond: null,
         retry: { schedule: ['1s'] },
-        headers: {},
-        authType: null,
-        verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
-        description: null,
-        metadata: {},
-        status: 'active',
-        statusReason: null,
-        createdByKey: 'admin',
-      },
+      }),
       { signing: { current: generateSecret(), previous: null }, auth: null },
     );
 }
