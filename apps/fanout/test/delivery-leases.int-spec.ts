@@ -92,8 +92,8 @@ describe('replay leases (fanout in this process)', () => {
     let other: Awaited<ReturnType<typeof store.deadLetters.claimRedrive>> = null;
     const watch = jest
       .spyOn(repository, 'markRedriven')
-      .mockImplementation(async (subscriptionId, ids, redriveId, at) => {
-        await mark(subscriptionId, ids, redriveId, at);
+      .mockImplementation(async (subscriptionId, ids, claim, at) => {
+        await mark(subscriptionId, ids, claim, at);
         if (subscriptionId !== id) return;
         pages.push(ids.length);
         if (other) return;

@@ -336,15 +336,15 @@ describe('webhook delivery', () => {
     let late: DeadLetter | undefined;
     const watch = jest
       .spyOn(repository, 'markRedriven')
-      .mockImplementation(async (subscriptionId, ids, redriveId, at) => {
+      .mockImplementation(async (subscriptionId, ids, claim, at) => {
         if (subscriptionId === id) {
           pages.push(ids.length);
           if (!late) {
             const { id: _id, redrivenAt: _at, redriveId: _by, ...first } = letters[0]!;
-            late = (await store.deadLetters.add(first)).letter;
+            late = (await store.deadLetters.add(first)).letter!;
           }
         }
-        return mark(subscriptionId, ids, redriveId, at);
+        return mark(subscriptionId, ids, claim, at);
       });
     try {
       target.respondWith(() => ({ status: 204 }));

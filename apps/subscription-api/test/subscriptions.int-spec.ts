@@ -592,20 +592,22 @@ describe('subscription-api: subscriptions over HTTP', () => {
     ).toBe(400);
 
     const letters = new DeadLetterRepository(api.store.redis, api.store.keys);
-    const { letter } = await letters.add({
-      subscriptionId: id,
-      eventId: 'event-0',
-      type: 'order.created',
-      topic: 'orders.v1',
-      partition: 2,
-      offset: '41',
-      key: 'order-1',
-      attempts: 8,
-      lastStatus: 500,
-      lastError: null,
-      firstAttemptAt: new Date().toISOString(),
-      deadLetteredAt: new Date().toISOString(),
-    });
+    const letter = (
+      await letters.add({
+        subscriptionId: id,
+        eventId: 'event-0',
+        type: 'order.created',
+        topic: 'orders.v1',
+        partition: 2,
+        offset: '41',
+        key: 'order-1',
+        attempts: 8,
+        lastStatus: 500,
+        lastError: null,
+        firstAttemptAt: new Date().toISOString(),
+        deadLetteredAt: new Date().toISOString(),
+      })
+    ).letter!;
     const listed = await api.request<{ items: { id: string }[] }>('GET', `${path}/dead-letters`, {
       key: tenantA,
     });

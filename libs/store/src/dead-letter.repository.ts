@@ -73,25 +73,15 @@ if over > 0 then capped = drop(redis.call('ZRANGE', KEYS[2], 0, math.min(over, b
 return {capped, aged}
 `;
 
-// As TRIM_LUA, after storing the letter: ARGV[4] its id, ARGV[5] its JSON. One script, so the
-// list never holds more than the cap, whichever instances add at once.
+// As TRIM_LUA, after storing the letter: ARGV[4] its id, ARGV[5] its JSON; KEYS[3] the
+// subscription record. One script, so the list never holds more than the cap, whichever
+// instances add at once. Nothing is written once the subscription is deleted (false): its
+// delete took the letters, and a late one would bring back keys no sweep visits again.
 const ADD_SCRIPT = `
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
 redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 ${TRIM_LUA}`;
-
-// KEYS: letters hash. ARGV: id, JSON, id, JSON, … Writes only letters still there: one trimmed
-// meanwhile would otherwise come back in the hash without its index entry, never to go again.
-const UPDATE_EXISTING_SCRIPT = `
-local n = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-    n = n + 1
-  end
-end
-return n
-`;
 
 /** A request to deliver dead letters again: some ids, or all not yet redriven (`ids` null). */
 export interface RedriveRequest {
@@ -103,8 +93,8 @@ export interface RedriveRequest {
 }
 
 /**
- * A redrive this instance claimed: `token` names the claim, and its renewals and its finish are
- * refused with LeaseLostError once another instance took the redrive over.
+ * A redrive this instance claimed: `token` names the claim, and its renewals, its marks and its
+ * finish are refused with LeaseLostError once another instance took the redrive over.
  */
 export interface ClaimedRedrive extends RedriveRequest {
   readonly token: string;
@@ -148,6 +138,20 @@ redis.call('LREM', KEYS[2], 0, ARGV[2])
 redis.call('DEL', KEYS[1])
 return 1`;
 
+// KEYS: letters hash, redrive hash. ARGV: the claim's token, then id, JSON, id, JSON, … Writes
+// only while the token holds the redrive (else held_by's 0 / -1), and only letters still there:
+// one trimmed meanwhile would otherwise come back in the hash without its index entry, never to
+// go again.
+const MARK_REDRIVEN_SCRIPT = `${HELD_BY_LUA}
+local held = held_by(KEYS[2], ARGV[1])
+if held ~= 1 then return held end
+for i = 2, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 1`;
+
 // Claimed redrives whose lease ran out (their instance died, or the redrive failed half-way) go
 // back to the front of the queue.
 const TAKE_OVER_REDRIVES_SCRIPT = takeOverScript();
@@ -178,12 +182,13 @@ export class DeadLetterRepository {
   /**
    * Stores a letter and, in the same script, drops the subscription's oldest beyond `limits`
    * (up to TRIM_BATCH of each kind; `trim` takes the rest). `nowMs` dates the letter's id.
+   * `letter` is null when the subscription is deleted: nothing is stored then.
    */
   async add(
     input: NewDeadLetter,
     limits: DeadLetterLimits = DEFAULT_DEAD_LETTER_LIMITS,
     nowMs: number = Date.now(),
-  ): Promise<{ letter: DeadLetter; trimmed: DeadLettersTrimmed }> {
+  ): Promise<{ letter: DeadLetter | null; trimmed: DeadLettersTrimmed }> {
     const letter: DeadLetter = {
       ...input,
       id: newSortableId(DEAD_LETTER_ID_PREFIX, nowMs),
@@ -192,13 +197,15 @@ export class DeadLetterRepository {
     };
     const answer = await this.redis.client.eval(
       ADD_SCRIPT,
-      2,
+      3,
       this.keys.deadLetters(input.subscriptionId),
       this.keys.deadLetterIndex(input.subscriptionId),
+      this.keys.subscription(input.subscriptionId),
       ...trimArgs(limits, nowMs),
       letter.id,
       JSON.stringify(letter),
     );
+    if (answer === null) return { letter: null, trimmed: { cap: 0, age: 0 } };
     return { letter, trimmed: trimmedOf(answer) };
   }
 
@@ -275,25 +282,32 @@ export class DeadLetterRepository {
     };
   }
 
-  /** Records that a redrive handed these letters back to the engine (those not trimmed since). */
+  /**
+   * Records that the claimed redrive handed these letters back to the engine (those not trimmed
+   * since). Throws LeaseLostError once another instance took the redrive over (or finished it);
+   * nothing is written then.
+   */
   async markRedriven(
     subscriptionId: string,
     ids: readonly string[],
-    redriveId: string,
+    claim: RedriveClaim,
     at: Date = new Date(),
   ): Promise<void> {
     const letters = await this.get(subscriptionId, ids);
     if (letters.length === 0) return;
     const fields = letters.flatMap((letter) => [
       letter.id,
-      JSON.stringify({ ...letter, redrivenAt: at.toISOString(), redriveId }),
+      JSON.stringify({ ...letter, redrivenAt: at.toISOString(), redriveId: claim.id }),
     ]);
-    await this.redis.client.eval(
-      UPDATE_EXISTING_SCRIPT,
-      1,
+    const result = await this.redis.client.eval(
+      MARK_REDRIVEN_SCRIPT,
+      2,
       this.keys.deadLetters(subscriptionId),
+      this.keys.redrive(claim.id),
+      claim.token,
       ...fields,
     );
+    if (result !== 1) throw new LeaseLostError('redrive', claim.id);
   }
 
   /** Stores and queues a redrive request for the engine; returns it. */
@@ -324,7 +338,7 @@ export class DeadLetterRepository {
    * Takes the oldest queued redrive for this engine instance (moved atomically to the claimed
    * list, so two instances never take the same one) under a lease of `leaseMs`, which the
    * engine renews while it works; null when none is waiting. The answer carries the claim's
-   * token, which its renewals and its finish name.
+   * token, which its renewals, its marks and its finish name.
    */
   async claimRedrive(
     nowMs = Date.now(),

@@ -13,7 +13,7 @@ import {
   type NewSubscription,
   type SubscriptionStatus,
 } from './subscription.repository';
-import { createTestStore } from './testing';
+import { createTestStore, newSubscriptionRecord } from './testing';
 
 type TestStore = Awaited<ReturnType<typeof createTestStore>>;
 
@@ -21,29 +21,7 @@ function newSubscription(
   tenant: string,
   overrides: Partial<NewSubscription> = {},
 ): NewSubscription {
-  return {
-    tenant,
-    kind: 'webhook',
-    url: 'https://example.com/hook',
-    types: ['order.*'],
-    allowedTypes: null,
-    filter: null,
-    format: 'cloudevents',
-    ordering: 'key',
-    from: 'latest',
-    maxInFlight: 16,
-    maxPerSecond: null,
-    retry: { schedule: ['5s'] },
-    headers: {},
-    authType: 'bearer',
-    verification: { mode: 'none', state: 'not_required', checkedAt: null, failure: null },
-    description: null,
-    metadata: {},
-    status: 'active',
-    statusReason: null,
-    createdByKey: 'k1',
-    ...overrides,
-  };
+  return newSubscriptionRecord({ tenant, authType: 'bearer', ...overrides });
 }
 
 const SECRETS = {
@@ -201,12 +179,29 @@ describe('SubscriptionRepository (real Redis)', () => {
     await replays.renew(claimed);
     await replays.firstEnds(claimed, []);
     await replays.finish(claimed, { status: 'cancelled' });
+    const late = await new DeadLetterRepository(store.redis, store.keys).add({
+      subscriptionId: id,
+      eventId: 'e1',
+      type: 'order.created',
+      topic: 'orders.v1',
+      partition: 0,
+      offset: '1',
+      key: 'k',
+      attempts: 8,
+      lastStatus: 503,
+      lastError: null,
+      firstAttemptAt: new Date().toISOString(),
+      deadLetteredAt: new Date().toISOString(),
+    });
+    expect(late.letter).toBeNull();
 
     const { keys } = store;
     expect(
       await store.redis.client.exists(
         keys.subscriptionStats(id),
         keys.deliveryHealth(id),
+        keys.deadLetters(id),
+        keys.deadLetterIndex(id),
         keys.replay(replay.id),
         keys.parkedDue(id),
         keys.parkedQueue(id, 'k'),
@@ -403,6 +398,7 @@ describe('delivery engine records (real Redis)', () => {
 
   it('keeps dead letters, queues a redrive once, and marks them redriven', async () => {
     const letters = new DeadLetterRepository(store.redis, store.keys);
+    await store.redis.client.hset(store.keys.subscription('sub_d'), 'status', 'active');
     const added = [];
     for (let i = 0; i < 3; i += 1) {
       added.push(
@@ -421,7 +417,7 @@ describe('delivery engine records (real Redis)', () => {
             firstAttemptAt: new Date().toISOString(),
             deadLetteredAt: new Date().toISOString(),
           })
-        ).letter,
+        ).letter!,
       );
     }
     const page = await letters.list('sub_d', { limit: 2 });
@@ -440,8 +436,9 @@ describe('delivery engine records (real Redis)', () => {
       letters.claimRedrive(),
     ]);
     expect([claimedA?.id, claimedB?.id].filter(Boolean)).toEqual([request.id]);
-    await letters.markRedriven('sub_d', request.ids!, request.id);
-    await letters.finishRedrive((claimedA ?? claimedB)!);
+    const claimed = (claimedA ?? claimedB)!;
+    await letters.markRedriven('sub_d', request.ids!, claimed);
+    await letters.finishRedrive(claimed);
     const [redriven] = await letters.get('sub_d', [added[0]!.id]);
     expect(redriven?.redriveId).toBe(request.id);
     expect(typeof redriven?.redrivenAt).toBe('string');

@@ -36,13 +36,26 @@ describe('DeadLetterRetention', () => {
 
   afterAll(() => store.cleanup());
 
-  it('counts what adds and sweeps trim, and logs it in one line a sweep', async () => {
-    const registry = new MetricsRegistry('herald-fanout');
+  /** Letters are listed only for a subscription that exists: give these a record. */
+  const subscribed = async (...subscriptionIds: string[]) => {
+    for (const id of subscriptionIds)
+      await store.redis.client.hset(store.keys.subscription(id), 'status', 'active');
+  };
+
+  /** A logger at info whose lines are kept, parsed, for the test to read. */
+  function logLines() {
     const lines: { msg: string; [field: string]: unknown }[] = [];
     const logger = pino(
       { level: 'info' },
       { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) },
     );
+    return { lines, logger };
+  }
+
+  it('counts what adds and sweeps trim, and logs it in one line a sweep', async () => {
+    await subscribed('sub_busy', 'sub_idle');
+    const registry = new MetricsRegistry('herald-fanout');
+    const { lines, logger } = logLines();
     const retention = new DeadLetterRetention(
       repository,
       () => ['sub_busy', 'sub_idle', 'sub_none'],
@@ -78,5 +91,31 @@ describe('DeadLetterRetention', () => {
     await retention.sweep(now);
     await retention.stop();
     expect(lines).toHaveLength(1);
+  });
+
+  it('lists no letter for a deleted subscription, and says so', async () => {
+    const registry = new MetricsRegistry('herald-fanout');
+    const { lines, logger } = logLines();
+    const retention = new DeadLetterRetention(
+      repository,
+      () => [],
+      new DeliveryMetrics(registry, () => Promise.resolve(0)),
+      logger,
+      { maxPerSubscription: 3, maxAgeMs: 14 * DAY_MS },
+    );
+    expect(await retention.add(letter('sub_deleted', 0))).toBeNull();
+    expect(
+      await store.redis.client.exists(
+        store.keys.deadLetters('sub_deleted'),
+        store.keys.deadLetterIndex('sub_deleted'),
+      ),
+    ).toBe(0);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'dead letter not listed: its subscription is deleted',
+        subscriptionId: 'sub_deleted',
+        eventId: 'e0',
+      }),
+    ]);
   });
 });

@@ -39,9 +39,20 @@ export class DeadLetterRetention {
     private readonly intervalMs = DEAD_LETTER_SWEEP_INTERVAL_MS,
   ) {}
 
-  /** Stores a letter, dropping the subscription's oldest beyond the limits. */
-  async add(input: NewDeadLetter): Promise<DeadLetter> {
+  /**
+   * Stores a letter, dropping the subscription's oldest beyond the limits. Null when the
+   * subscription was deleted meanwhile: the letter is not listed (its delete took the list, and
+   * no sweep would visit one written after it); `herald.dlq.delivery` still has it.
+   */
+  async add(input: NewDeadLetter): Promise<DeadLetter | null> {
     const { letter, trimmed } = await this.repository.add(input, this.limits);
+    if (letter === null) {
+      this.logger.info(
+        { subscriptionId: input.subscriptionId, eventId: input.eventId },
+        'dead letter not listed: its subscription is deleted',
+      );
+      return null;
+    }
     this.count(input.subscriptionId, trimmed);
     return letter;
   }

@@ -24,8 +24,9 @@ export interface LastAttempt {
 /**
  * Publishes Herald's operational events to `herald.operational` as CloudEvents (binary mode,
  * keyed by subscription so one subscription's events stay in order) and writes dead letters:
- * the record on `herald.dlq.delivery`, the entry the API lists (within the retention limits),
- * then `herald.delivery.exhausted`.
+ * the record on `herald.dlq.delivery`, the entry the API lists (within the retention limits;
+ * none once the subscription is deleted, the topic's record being the durable one), then
+ * `herald.delivery.exhausted`.
  */
 export class DeadLetterWriter {
   constructor(

@@ -218,9 +218,11 @@ export class RequestRunner {
    * Parks the events of one page of letters, due at once, and marks the letters redriven; null
    * when `signal` ended it (this instance is stopping, or the redrive was taken over) while
    * reading them: the page is then left unmarked, as its events may not all have been read.
+   * The marks are written under the request's claim: refused (LeaseLostError) once another
+   * instance took the redrive over.
    */
   private async redrivePage(
-    request: RedriveRequest,
+    request: ClaimedRedrive,
     letters: readonly DeadLetter[],
     signal: AbortSignal,
   ): Promise<number | null> {
@@ -261,7 +263,7 @@ export class RequestRunner {
     await this.deps.deadLetters.markRedriven(
       request.subscriptionId,
       letters.map((l) => l.id),
-      request.id,
+      request,
     );
     return parked;
   }
