@@ -3,6 +3,7 @@ import {
   DeliveryLogRepository,
   SubscriptionStatsRepository,
 } from '@herald/store';
+import { newDeadLetterRecord } from '@herald/store/testing';
 import { PUBLIC_RESOLVER, startSubscriptionApi, type TestApi } from './subscription-api.harness';
 
 interface SubscriptionBody {
@@ -593,20 +594,15 @@ describe('subscription-api: subscriptions over HTTP', () => {
 
     const letters = new DeadLetterRepository(api.store.redis, api.store.keys);
     const letter = (
-      await letters.add({
-        subscriptionId: id,
-        eventId: 'event-0',
-        type: 'order.created',
-        topic: 'orders.v1',
-        partition: 2,
-        offset: '41',
-        key: 'order-1',
-        attempts: 8,
-        lastStatus: 500,
-        lastError: null,
-        firstAttemptAt: new Date().toISOString(),
-        deadLetteredAt: new Date().toISOString(),
-      })
+      await letters.add(
+        newDeadLetterRecord(id, 0, {
+          eventId: 'event-0',
+          partition: 2,
+          offset: '41',
+          key: 'order-1',
+          lastStatus: 500,
+        }),
+      )
     ).letter!;
     const listed = await api.request<{ items: { id: string }[] }>('GET', `${path}/dead-letters`, {
       key: tenantA,

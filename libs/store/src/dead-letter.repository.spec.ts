@@ -4,33 +4,14 @@ import {
   REDRIVE_LEASE_MS,
   TRIM_BATCH,
   type DeadLetterLimits,
-  type NewDeadLetter,
 } from './dead-letter.repository';
 import { LeaseLostError } from './store.errors';
-import { createTestStore } from './testing';
+import { createTestStore, newDeadLetterRecord } from './testing';
 
 type TestStore = Awaited<ReturnType<typeof createTestStore>>;
 
 const HOUR_MS = 3600 * 1000;
 const DAY_MS = 24 * HOUR_MS;
-
-function letter(subscriptionId: string, n: number): NewDeadLetter {
-  const at = new Date().toISOString();
-  return {
-    subscriptionId,
-    eventId: `e${n}`,
-    type: 'order.created',
-    topic: 'orders.v1',
-    partition: 0,
-    offset: String(n),
-    key: 'k',
-    attempts: 8,
-    lastStatus: 503,
-    lastError: null,
-    firstAttemptAt: at,
-    deadLetteredAt: at,
-  };
-}
 
 describe('DeadLetterRepository retention and paging', () => {
   let store: TestStore;
@@ -66,12 +47,12 @@ describe('DeadLetterRepository retention and paging', () => {
     const ids: string[] = [];
     const trimmed: number[] = [];
     for (let n = 0; n < 8; n += 1) {
-      const added = await letters.add(letter('sub_cap', n), limits);
+      const added = await letters.add(newDeadLetterRecord('sub_cap', n), limits);
       ids.push(added.letter!.id);
       trimmed.push(added.trimmed.cap);
       expect(added.trimmed.age).toBe(0);
     }
-    await letters.add(letter('sub_other', 0), limits);
+    await letters.add(newDeadLetterRecord('sub_other', 0), limits);
 
     expect(trimmed).toEqual([0, 0, 0, 0, 0, 1, 1, 1]);
     expect(await indexed('sub_cap')).toEqual(ids.slice(3));
@@ -86,18 +67,18 @@ describe('DeadLetterRepository retention and paging', () => {
     const limits: DeadLetterLimits = { maxPerSubscription: 1000, maxAgeMs: 14 * DAY_MS };
     const now = Date.now();
     for (let n = 0; n < 3; n += 1)
-      await letters.add(letter('sub_age', n), limits, now - 15 * DAY_MS);
-    const recent = await letters.add(letter('sub_age', 3), limits, now - 13 * DAY_MS);
+      await letters.add(newDeadLetterRecord('sub_age', n), limits, now - 15 * DAY_MS);
+    const recent = await letters.add(newDeadLetterRecord('sub_age', 3), limits, now - 13 * DAY_MS);
     expect(recent.trimmed).toEqual({ cap: 0, age: 0 });
 
-    const added = await letters.add(letter('sub_age', 4), limits, now);
+    const added = await letters.add(newDeadLetterRecord('sub_age', 4), limits, now);
     expect(added.trimmed).toEqual({ cap: 0, age: 3 });
     expect(await indexed('sub_age')).toEqual([recent.letter!.id, added.letter!.id]);
     expect((await stored('sub_age')).sort()).toEqual([recent.letter!.id, added.letter!.id]);
 
     // A subscription that dead-letters nothing more still sheds its old letters in a sweep.
-    await letters.add(letter('sub_idle', 0), limits, now - 15 * DAY_MS);
-    const kept = await letters.add(letter('sub_idle', 1), limits, now - 13 * DAY_MS);
+    await letters.add(newDeadLetterRecord('sub_idle', 0), limits, now - 15 * DAY_MS);
+    const kept = await letters.add(newDeadLetterRecord('sub_idle', 1), limits, now - 13 * DAY_MS);
     expect(await letters.trim('sub_idle', limits, now)).toEqual({ cap: 0, age: 1 });
     expect(await indexed('sub_idle')).toEqual([kept.letter!.id]);
     expect(await stored('sub_idle')).toEqual([kept.letter!.id]);
@@ -113,9 +94,10 @@ describe('DeadLetterRepository retention and paging', () => {
     const now = Date.now();
     const pipeline = [];
     for (let n = 0; n < TRIM_BATCH + 5; n += 1)
-      pipeline.push(letters.add(letter('sub_many', n), wide, now - 20 * DAY_MS + n));
+      pipeline.push(letters.add(newDeadLetterRecord('sub_many', n), wide, now - 20 * DAY_MS + n));
     await Promise.all(pipeline);
-    for (let n = 0; n < 10; n += 1) await letters.add(letter('sub_many', 10_000 + n), wide, now);
+    for (let n = 0; n < 10; n += 1)
+      await letters.add(newDeadLetterRecord('sub_many', 10_000 + n), wide, now);
     expect(await letters.trim('sub_many', limits, now)).toEqual({ cap: 0, age: TRIM_BATCH + 5 });
     expect(await letters.trim('sub_many', { ...limits, maxPerSubscription: 4 }, now)).toEqual({
       cap: 6,
@@ -129,7 +111,8 @@ describe('DeadLetterRepository retention and paging', () => {
   it('pages up to a bound, so letters added while paging are not reached', async () => {
     await subscribed('sub_page');
     const first = [];
-    for (let n = 0; n < 5; n += 1) first.push((await letters.add(letter('sub_page', n))).letter!);
+    for (let n = 0; n < 5; n += 1)
+      first.push((await letters.add(newDeadLetterRecord('sub_page', n))).letter!);
     const until = await letters.newestId('sub_page');
     expect(until).toBe(first[4]!.id);
     expect(await letters.newestId('sub_empty')).toBeNull();
@@ -143,7 +126,7 @@ describe('DeadLetterRepository retention and paging', () => {
       cursor = page.nextCursor;
       pages += 1;
       // Dead-lettered while the pages are read: not part of this walk.
-      await letters.add(letter('sub_page', 100 + pages));
+      await letters.add(newDeadLetterRecord('sub_page', 100 + pages));
     } while (cursor !== null);
 
     expect(seen).toEqual(first.map((l) => l.id));
@@ -153,8 +136,8 @@ describe('DeadLetterRepository retention and paging', () => {
 
   it('does not bring back a letter trimmed while a redrive marks it', async () => {
     await subscribed('sub_mark');
-    const older = (await letters.add(letter('sub_mark', 0))).letter!;
-    const newer = (await letters.add(letter('sub_mark', 1))).letter!;
+    const older = (await letters.add(newDeadLetterRecord('sub_mark', 0))).letter!;
+    const newer = (await letters.add(newDeadLetterRecord('sub_mark', 1))).letter!;
     const redrive = await claimedRedrive('sub_mark');
     // The cap is reached (another instance adds) between reading the letters and writing them.
     const read = letters.get.bind(letters);
@@ -172,7 +155,7 @@ describe('DeadLetterRepository retention and paging', () => {
 
   it('lists no letter for a deleted subscription, so none outlives it', async () => {
     await subscribed('sub_gone');
-    expect((await letters.add(letter('sub_gone', 0))).letter).not.toBeNull();
+    expect((await letters.add(newDeadLetterRecord('sub_gone', 0))).letter).not.toBeNull();
     // Deleted (its record and letters go in one script) while a delivery was being given up on.
     await store.redis.client.del(
       store.keys.subscription('sub_gone'),
@@ -180,7 +163,7 @@ describe('DeadLetterRepository retention and paging', () => {
       store.keys.deadLetterIndex('sub_gone'),
     );
 
-    expect(await letters.add(letter('sub_gone', 1))).toEqual({
+    expect(await letters.add(newDeadLetterRecord('sub_gone', 1))).toEqual({
       letter: null,
       trimmed: { cap: 0, age: 0 },
     });
@@ -196,7 +179,8 @@ describe('DeadLetterRepository retention and paging', () => {
   it('refuses the marks of a redrive claim taken over by another instance', async () => {
     await subscribed('sub_fence');
     const added = [];
-    for (let n = 0; n < 2; n += 1) added.push((await letters.add(letter('sub_fence', n))).letter!);
+    for (let n = 0; n < 2; n += 1)
+      added.push((await letters.add(newDeadLetterRecord('sub_fence', n))).letter!);
     const ids = added.map((l) => l.id);
     const stalled = await claimedRedrive('sub_fence');
     await letters.takeOverExpiredRedrives(Date.now() + 10 * REDRIVE_LEASE_MS);

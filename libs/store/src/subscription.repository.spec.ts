@@ -13,7 +13,7 @@ import {
   type NewSubscription,
   type SubscriptionStatus,
 } from './subscription.repository';
-import { createTestStore, newSubscriptionRecord } from './testing';
+import { createTestStore, newDeadLetterRecord, newSubscriptionRecord } from './testing';
 
 type TestStore = Awaited<ReturnType<typeof createTestStore>>;
 
@@ -179,20 +179,9 @@ describe('SubscriptionRepository (real Redis)', () => {
     await replays.renew(claimed);
     await replays.firstEnds(claimed, []);
     await replays.finish(claimed, { status: 'cancelled' });
-    const late = await new DeadLetterRepository(store.redis, store.keys).add({
-      subscriptionId: id,
-      eventId: 'e1',
-      type: 'order.created',
-      topic: 'orders.v1',
-      partition: 0,
-      offset: '1',
-      key: 'k',
-      attempts: 8,
-      lastStatus: 503,
-      lastError: null,
-      firstAttemptAt: new Date().toISOString(),
-      deadLetteredAt: new Date().toISOString(),
-    });
+    const late = await new DeadLetterRepository(store.redis, store.keys).add(
+      newDeadLetterRecord(id, 1),
+    );
     expect(late.letter).toBeNull();
 
     const { keys } = store;
@@ -401,24 +390,7 @@ describe('delivery engine records (real Redis)', () => {
     await store.redis.client.hset(store.keys.subscription('sub_d'), 'status', 'active');
     const added = [];
     for (let i = 0; i < 3; i += 1) {
-      added.push(
-        (
-          await letters.add({
-            subscriptionId: 'sub_d',
-            eventId: `e${i}`,
-            type: 'order.created',
-            topic: 'orders.v1',
-            partition: 0,
-            offset: String(i),
-            key: 'k',
-            attempts: 8,
-            lastStatus: 503,
-            lastError: null,
-            firstAttemptAt: new Date().toISOString(),
-            deadLetteredAt: new Date().toISOString(),
-          })
-        ).letter!,
-      );
+      added.push((await letters.add(newDeadLetterRecord('sub_d', i))).letter!);
     }
     const page = await letters.list('sub_d', { limit: 2 });
     expect(page.items.map((l) => l.eventId)).toEqual(['e0', 'e1']);

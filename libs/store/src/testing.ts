@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { NewDeadLetter } from './dead-letter.repository';
 import { RedisConnection } from './redis.connection';
 import { storeKeys } from './store.keys';
 import {
@@ -84,6 +85,34 @@ export function subscriptionRecord(overrides: Partial<Subscription> = {}): Subsc
     createdAt: RECORD_TIME,
     updatedAt: RECORD_TIME,
     ...newSubscriptionRecord(),
+    ...overrides,
+  };
+}
+
+/**
+ * What a test hands `DeadLetterRepository.add`: event `e<n>` (an `order.created`) of
+ * `orders.v1` partition 0 at offset `n`, key `k`, given up on after 8 attempts with a 503, just
+ * now. `overrides` replace whole fields.
+ */
+export function newDeadLetterRecord(
+  subscriptionId: string,
+  n = 0,
+  overrides: Partial<NewDeadLetter> = {},
+): NewDeadLetter {
+  const at = new Date().toISOString();
+  return {
+    subscriptionId,
+    eventId: `e${n}`,
+    type: 'order.created',
+    topic: 'orders.v1',
+    partition: 0,
+    offset: String(n),
+    key: 'k',
+    attempts: 8,
+    lastStatus: 503,
+    lastError: null,
+    firstAttemptAt: at,
+    deadLetteredAt: at,
     ...overrides,
   };
 }

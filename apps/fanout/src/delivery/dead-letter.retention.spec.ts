@@ -1,29 +1,11 @@
 import pino from 'pino';
 import { MetricsRegistry } from '@herald/observability';
-import { DeadLetterRepository, type NewDeadLetter } from '@herald/store';
-import { createTestStore } from '@herald/store/testing';
+import { DeadLetterRepository } from '@herald/store';
+import { createTestStore, newDeadLetterRecord } from '@herald/store/testing';
 import { DeadLetterRetention } from './dead-letter.retention';
 import { DeliveryMetrics } from './delivery.metrics';
 
 const DAY_MS = 24 * 3600 * 1000;
-
-function letter(subscriptionId: string, n: number): NewDeadLetter {
-  const at = new Date().toISOString();
-  return {
-    subscriptionId,
-    eventId: `e${n}`,
-    type: 'order.created',
-    topic: 'orders.v1',
-    partition: 0,
-    offset: String(n),
-    key: null,
-    attempts: 3,
-    lastStatus: 500,
-    lastError: null,
-    firstAttemptAt: at,
-    deadLetteredAt: at,
-  };
-}
 
 describe('DeadLetterRetention', () => {
   let store: Awaited<ReturnType<typeof createTestStore>>;
@@ -65,8 +47,8 @@ describe('DeadLetterRetention', () => {
     );
     const now = Date.now();
     for (let n = 0; n < 2; n += 1)
-      await repository.add(letter('sub_idle', n), retention.limits, now - 15 * DAY_MS);
-    for (let n = 0; n < 7; n += 1) await retention.add(letter('sub_busy', n));
+      await repository.add(newDeadLetterRecord('sub_idle', n), retention.limits, now - 15 * DAY_MS);
+    for (let n = 0; n < 7; n += 1) await retention.add(newDeadLetterRecord('sub_busy', n));
     expect(lines).toEqual([]);
 
     await retention.sweep(now);
@@ -103,7 +85,7 @@ describe('DeadLetterRetention', () => {
       logger,
       { maxPerSubscription: 3, maxAgeMs: 14 * DAY_MS },
     );
-    expect(await retention.add(letter('sub_deleted', 0))).toBeNull();
+    expect(await retention.add(newDeadLetterRecord('sub_deleted', 0))).toBeNull();
     expect(
       await store.redis.client.exists(
         store.keys.deadLetters('sub_deleted'),
