@@ -53,8 +53,10 @@ export const fanoutDeliveryConfig = configFragment(
       336,
       'hours a dead letter stays listed (herald.dlq.delivery in Kafka keeps its own retention)',
     ),
+    // Each page reads its events back through a consumer group of its own, and a new group's
+    // first join waits out the broker's group.initial.rebalance.delay.ms (3 s by default).
     HERALD_DELIVERY_REDRIVE_PAGE_SIZE: env.positiveInt(
-      500,
+      2000,
       'dead letters a redrive reads back, hands to the engine and marks at a time',
       { max: 10_000 },
     ),

@@ -15,8 +15,24 @@ export class HeldLease {
     this.signal = AbortSignal.any([stopping, this.lostController.signal]);
   }
 
+  private settling = false;
+
   get lost(): boolean {
     return this.lostController.signal.aborted;
+  }
+
+  /**
+   * The work is writing its end (finish, hand-back), which may take the claim away: a renewal
+   * refused from now on is that write's doing, not a take-over. The end write is fenced itself,
+   * so a real take-over still shows (as its LeaseLostError).
+   */
+  settle(): void {
+    this.settling = true;
+  }
+
+  /** A renewal was refused: the lease is lost, unless the work is ending it itself. */
+  renewalRefused(): void {
+    if (!this.settling) this.lose();
   }
 
   lose(): void {

@@ -121,7 +121,8 @@ export class RequestRunner {
           { redriveId: id },
           'redrive taken over: it was claimed and not finished within its lease; it runs again',
         );
-      // `stopped` is checked before each claim: what is claimed is always carried out.
+      // `stopped` is checked before each claim. A redrive this instance stops in the middle of
+      // stays claimed and is taken over once its lease runs out (its marked pages are done).
       while (!this.stopped) {
         const redrive = await this.deps.deadLetters.claimRedrive(Date.now(), this.deps.leaseMs);
         if (!redrive) break;
@@ -156,7 +157,8 @@ export class RequestRunner {
         ),
       )
       .finally(() => {
-        this.replaysRunning.delete(replay.id);
+        // Claimed again here while this run was ending (it lost its lease): that run's entry stays.
+        if (this.replaysRunning.get(replay.id) === run) this.replaysRunning.delete(replay.id);
         this.deps.metrics.replaysRunning.set(this.replaysRunning.size);
         // Room for the next one.
         this.trigger();
@@ -188,6 +190,7 @@ export class RequestRunner {
       letters += page.length;
       parked += pageParked;
     }
+    lease.settle();
     await this.deps.deadLetters.finishRedrive(request);
     this.deps.logger.info(
       {
@@ -250,7 +253,7 @@ export class RequestRunner {
         ticket: null,
         claim: null,
       };
-      await this.deps.parking.park({
+      const outcome = await this.deps.parking.park({
         subscriptionId: request.subscriptionId,
         queueId: task.queueId,
         task: serializeTask(task),
@@ -258,7 +261,8 @@ export class RequestRunner {
         mode: 'create',
         owner: null,
       });
-      parked += 1;
+      // Not parked when the subscription was deleted meanwhile ('no-subscription').
+      if (outcome === 'parked' || outcome === 'queued') parked += 1;
     }
     await this.deps.deadLetters.markRedriven(
       request.subscriptionId,
@@ -350,7 +354,7 @@ export class RequestRunner {
     const renewing = setInterval(
       () =>
         void renew().catch((error: unknown) => {
-          if (error instanceof LeaseLostError) lease.lose();
+          if (error instanceof LeaseLostError) lease.renewalRefused();
           else this.deps.logger.debug({ err: error, ...claimed }, 'lease renewal failed');
         }),
       Math.max(100, Math.floor(this.deps.leaseMs / 6)),
@@ -374,6 +378,7 @@ export class RequestRunner {
     await this.deps.sync.freshUntil(Date.now());
     const entry = this.deps.index.get(replay.subscriptionId);
     if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook') {
+      lease.settle();
       await this.deps.replays.finish(replay, {
         status: 'failed',
         error: 'the subscription is not an active webhook',
@@ -388,6 +393,7 @@ export class RequestRunner {
     } catch (error) {
       if (!(error instanceof InvalidCursorError)) throw error;
       this.deps.logger.warn({ replayId: replay.id, reason: error.message }, 'replay refused');
+      lease.settle();
       await this.deps.replays.finish(replay, { status: 'failed', error: error.message });
       return;
     }
@@ -406,6 +412,7 @@ export class RequestRunner {
       // Taken over: the instance that holds it now ends it.
       if (lease.lost) return;
       if (!this.stopped) {
+        lease.settle();
         await this.deps.replays.finish(replay, outcome);
         this.deps.logger.info({ replayId: replay.id, ...outcome }, 'replay finished');
         return;
@@ -415,6 +422,7 @@ export class RequestRunner {
       if (error instanceof LeaseLostError || lease.lost) throw error;
       if (!this.stopped) {
         this.deps.logger.warn({ err: error, replayId: replay.id }, 'replay failed');
+        lease.settle();
         await this.deps.replays.finish(replay, {
           status: 'failed',
           error: (error as Error).message,
@@ -423,6 +431,7 @@ export class RequestRunner {
       }
     }
     // Interrupted by this instance's shutdown, whether it ended or failed meanwhile.
+    lease.settle();
     await this.handBack(replay);
   }
 
