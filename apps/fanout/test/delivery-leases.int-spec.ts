@@ -133,4 +133,66 @@ describe('replay leases (fanout in this process)', () => {
       watch.mockRestore();
     }
   }, 60_000);
+
+  it('runs a replay while a redrive of the same instance is held up', async () => {
+    const { store, events } = harness;
+    let failing = true;
+    const target = await harness.receiver(() => ({ status: failing ? 500 : 204 }));
+    const sub = await createSubscription(store, target.url, { retry: { schedule: ['100ms'] } });
+    const batch = orderEvents(5, 5, 'redrive-held');
+    await events.publish(batch);
+    await waitFor(
+      async () =>
+        (await store.deadLetters.list(sub.subscription.id, { limit: 10 })).items.length === 5,
+      { what: '5 dead letters', timeoutMs: 20_000 },
+    );
+    failing = false;
+
+    // The redrive stops at its first page's marks until the test lets it go on.
+    const repository = harness.fanout.app.get(DeadLetterRepository);
+    const mark = repository.markRedriven.bind(repository);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const watch = jest.spyOn(repository, 'markRedriven').mockImplementation(async (...args) => {
+      held = true;
+      await released;
+      return mark(...args);
+    });
+    try {
+      const from = new Date(Date.now() - 60_000);
+      const other = await harness.receiver();
+      const replayed = await createSubscription(store, other.url, { types: ['order.created'] });
+      await store.deadLetters.requestRedrive({
+        subscriptionId: sub.subscription.id,
+        tenant: 'acme',
+        ids: null,
+      });
+      await waitFor(() => held, { what: 'the redrive under way', timeoutMs: 20_000 });
+      const replay = await store.replays.request({
+        subscriptionId: replayed.subscription.id,
+        tenant: 'acme',
+        from: { time: from.toISOString() },
+        to: null,
+      });
+      // On the old code the replay waited in the queue behind the redrive.
+      await waitFor(async () => (await store.replays.get(replay.id))?.status === 'completed', {
+        what: 'the replay to finish while the redrive is held',
+        timeoutMs: 20_000,
+      });
+      expect(held).toBe(true);
+    } finally {
+      release();
+      watch.mockRestore();
+    }
+    // Let go, it finishes: every letter marked, every event delivered again.
+    await waitFor(
+      async () =>
+        (await store.deadLetters.list(sub.subscription.id, { limit: 10 })).items.every(
+          (letter) => letter.redrivenAt !== null,
+        ),
+      { what: 'the redrive to finish', timeoutMs: 20_000 },
+    );
+    await target.waitFor(15, 20_000);
+  }, 60_000);
 });

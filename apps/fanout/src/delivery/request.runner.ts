@@ -55,6 +55,11 @@ export class RequestRunner {
   private stopped = false;
   /** The replays this instance runs, by id: each runs on its own, beside redrives and the others. */
   private readonly replaysRunning = new Map<string, Promise<void>>();
+  /**
+   * The redrive this instance carries out, if any: one at a time, in the background, so a long
+   * one (a page of letters is a consumer group join) does not hold up replay claims.
+   */
+  private redriving: Promise<void> | null = null;
 
   constructor(
     private readonly deps: {
@@ -91,7 +96,7 @@ export class RequestRunner {
     clearTimeout(this.timer);
     this.abort.abort();
     await this.running;
-    await Promise.all(this.replaysRunning.values());
+    await Promise.all([...this.replaysRunning.values(), this.redriving]);
     await this.deps.offsets.close();
   }
 
@@ -110,9 +115,9 @@ export class RequestRunner {
   }
 
   /**
-   * Carries out the queued redrives, then starts queued replays while this instance has room:
-   * replays run in the background (one can take hours behind a slow endpoint), so neither
-   * redrives nor other subscriptions' replays wait for them.
+   * Starts the oldest queued redrive when this instance runs none, then queued replays while it
+   * has room. Both run in the background (a replay can take hours behind a slow endpoint, a
+   * redrive of many letters minutes), so neither kind waits for the other.
    */
   private async drainQueues(): Promise<void> {
     try {
@@ -123,15 +128,9 @@ export class RequestRunner {
         );
       // `stopped` is checked before each claim. A redrive this instance stops in the middle of
       // stays claimed and is taken over once its lease runs out (its marked pages are done).
-      while (!this.stopped) {
+      if (!this.stopped && this.redriving === null) {
         const redrive = await this.deps.deadLetters.claimRedrive(Date.now(), this.deps.leaseMs);
-        if (!redrive) break;
-        await this.whileLeased(
-          'redrive',
-          { redriveId: redrive.id },
-          () => this.deps.deadLetters.renewRedrive(redrive, Date.now(), this.deps.leaseMs),
-          (lease) => this.redrive(redrive, lease),
-        );
+        if (redrive) this.startRedrive(redrive);
       }
       for (const id of await this.deps.replays.takeOverExpired())
         this.deps.logger.warn(
@@ -146,6 +145,26 @@ export class RequestRunner {
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'replay or redrive work failed; trying again later');
     }
+  }
+
+  private startRedrive(redrive: ClaimedRedrive): void {
+    this.redriving = this.whileLeased(
+      'redrive',
+      { redriveId: redrive.id },
+      () => this.deps.deadLetters.renewRedrive(redrive, Date.now(), this.deps.leaseMs),
+      (lease) => this.redrive(redrive, lease),
+    )
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { err: error, redriveId: redrive.id },
+          'redrive failed; its lease runs out and it is taken over',
+        ),
+      )
+      .finally(() => {
+        this.redriving = null;
+        // The next queued one, if any.
+        this.trigger();
+      });
   }
 
   private startReplay(replay: ClaimedReplay): void {
