@@ -8,6 +8,8 @@ export function startRedisServer(options?: {
   binary?: string;
   detached?: boolean;
   readyTimeoutMs?: number;
+  /** Called as soon as it is spawned, before it answers. */
+  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }): Promise<{ url: string; started: true; pid: number; stop(): Promise<void> }>;
 export function ensureRedis(
   env?: Record<string, string | undefined>,

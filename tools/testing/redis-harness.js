@@ -94,7 +94,9 @@ async function waitFor(check, deadlineMs, what) {
  * Starts `redis-server` on a free port (or the given one). `dir` holds its files; with
  * `appendOnly` it keeps an append-only file there, otherwise nothing is persisted. When it does
  * not answer within `readyTimeoutMs` (default 10000), or exits first, it is stopped and the
- * error quotes the end of its log (where redis-server says why).
+ * error quotes the end of its log (where redis-server says why). `onSpawn` is called with the
+ * child process as soon as it is spawned, before it answers (the dev launcher's watchdog watches
+ * it from then on).
  */
 async function startRedisServer({
   port,
@@ -103,6 +105,7 @@ async function startRedisServer({
   binary = 'redis-server',
   detached = false,
   readyTimeoutMs = 10000,
+  onSpawn = () => undefined,
 } = {}) {
   const chosenPort = port ?? (await freePort());
   const workDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'herald-redis-'));
@@ -122,6 +125,7 @@ async function startRedisServer({
   // redis-server logs to stdout. The output is read all along (a full pipe would block it) and
   // only its end is kept, for the error message.
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached });
+  onSpawn(child);
   let output = '';
   const keep = (chunk) => (output = (output + chunk.toString()).slice(-4000));
   child.stdout.on('data', keep);

@@ -19,4 +19,21 @@ describe('RedisConnection', () => {
     await expect(redis.ping()).rejects.toThrow('redis connection is wait');
     await redis.close();
   });
+
+  it.each([
+    // A host name goes in the TLS handshake (SNI), as proxies that route by it need.
+    ['rediss://:pw@redis.example.internal:6380', true, 'redis.example.internal'],
+    // Any letter case is TLS: ioredis alone would connect in the clear.
+    ['REDISS://redis.example.internal:6380', true, 'redis.example.internal'],
+    // SNI carries no IP address.
+    ['rediss://127.0.0.1:6380', true, undefined],
+    ['rediss://[::1]:6380', true, undefined],
+    ['redis://redis.example.internal:6379', false, undefined],
+  ])('connects to %s over TLS: %s, server name %s', async (url, overTls, servername) => {
+    const redis = new RedisConnection({ url, prefix: 'x:' }, 'tls');
+    const { tls } = redis.client.options;
+    expect(Boolean(tls)).toBe(overTls);
+    expect(typeof tls === 'object' ? tls.servername : undefined).toBe(servername);
+    await redis.close();
+  });
 });

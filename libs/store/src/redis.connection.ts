@@ -1,5 +1,20 @@
-import { Redis } from 'ioredis';
+import { isIP } from 'node:net';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { StoreConfig } from './store.config';
+
+/**
+ * TLS for a rediss: URL, in any letter case (ioredis itself turns TLS on only for a URL that
+ * begins with a lower-case `rediss://`, and would send an upper-case one's password in the
+ * clear), naming the host for SNI as the launcher's probe does: a proxy that routes by server
+ * name needs it, and Node sends none unless told. Not for an IP address, which SNI does not
+ * carry. ioredis takes the URL's own options (`?tls=...`) over these.
+ */
+function tlsOptionsFor(url: string): Pick<RedisOptions, 'tls'> {
+  const { protocol, hostname } = new URL(url);
+  if (protocol !== 'rediss:') return {};
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  return { tls: isIP(host) === 0 ? { servername: host } : {} };
+}
 
 /**
  * The process's Redis client. Commands issued while Redis is away are queued and retried by
@@ -11,6 +26,7 @@ export class RedisConnection {
 
   constructor(config: StoreConfig, name: string) {
     this.client = new Redis(config.url, {
+      ...tlsOptionsFor(config.url),
       connectionName: name,
       lazyConnect: true,
       maxRetriesPerRequest: null,

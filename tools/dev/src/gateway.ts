@@ -41,7 +41,10 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-export class MissingRedisError extends Error {
+/** Why `npm start` can have no Redis for the apps, in words for whoever runs it. */
+export class RedisSetupError extends Error {}
+
+export class MissingRedisError extends RedisSetupError {
   constructor(url: string) {
     super(
       `No Redis answers at ${maskCredentials(url)} and redis-server is not installed.\n` +
@@ -51,13 +54,63 @@ export class MissingRedisError extends Error {
   }
 }
 
-export class UntrustedRedisError extends Error {
+/** Certificates that chain to no CA this machine trusts, by OpenSSL's code. */
+const UNTRUSTED_CHAIN = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
+/** What to do about a certificate that does not verify, by OpenSSL's or Node's code. */
+function untrustedCertificateHint(reason: string): string {
+  if (UNTRUSTED_CHAIN.has(reason))
+    return "If a private CA signed it, point NODE_EXTRA_CA_CERTS at that CA's PEM file; ";
+  if (reason === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return "It was issued for other names: use one of them as REDIS_URL's host; ";
+  if (reason === 'CERT_HAS_EXPIRED' || reason === 'CERT_NOT_YET_VALID')
+    return "It is not valid now: renew it (or set this machine's clock right); ";
+  return '';
+}
+
+export class UntrustedRedisError extends RedisSetupError {
   constructor(url: string, reason: string) {
     super(
       `The Redis at ${maskCredentials(url)} presents a certificate this machine does not trust (${reason}), ` +
         'so neither npm start nor the apps can use it; its credentials were not sent.\n' +
-        "If a private CA signed it, point NODE_EXTRA_CA_CERTS at that CA's PEM file; " +
+        untrustedCertificateHint(reason) +
         'or point REDIS_URL at another Redis.',
+    );
+  }
+}
+
+/** A Redis answers at REDIS_URL, but with an error: one started here instead would hide that. */
+export class RefusedRedisError extends RedisSetupError {
+  constructor(url: string, reply: string) {
+    const scheme = new URL(url).protocol;
+    // Redis 6 and later say WRONGPASS or NOAUTH; earlier ones "ERR invalid password".
+    const credentials = /^(WRONGPASS|NOAUTH)\b|^ERR invalid password/.test(reply)
+      ? `Give REDIS_URL the user and password it expects (${scheme}//USER:PASSWORD@HOST:PORT, ` +
+        `or ${scheme}//:PASSWORD@HOST:PORT for the default user), `
+      : 'Fix that Redis, ';
+    super(
+      `The Redis at ${maskCredentials(url)} answers npm start with an error: ${reply}\n` +
+        `${credentials}or point REDIS_URL at another Redis.`,
+    );
+  }
+}
+
+/**
+ * Nothing answers at a rediss:// REDIS_URL. A redis-server started here would be neither the
+ * Redis it names nor behind TLS, so none is: a typo or an outage must not go unnoticed.
+ */
+export class UnreachableRedisError extends RedisSetupError {
+  constructor(url: string, why: string) {
+    super(
+      `No Redis answers over TLS at ${maskCredentials(url)} (${why}).\n` +
+        'npm start starts no redis-server of its own for a rediss:// URL: start that Redis, ' +
+        'or point REDIS_URL at another one (redis://127.0.0.1:6379 for one started here).',
     );
   }
 }
@@ -84,26 +137,37 @@ export interface GatewayRedis {
   stop(): Promise<void>;
 }
 
+export interface StartOrReuseRedisOptions {
+  log?: (message: string) => void;
+  /** Watches a redis-server started here from its spawn until it exits; default: none. */
+  watchdog?: Pick<Watchdog, 'watch' | 'forget'>;
+}
+
 /**
- * The Redis at `url` when it answers (over TLS for rediss:, as the apps reach it); otherwise a
- * redis-server started here with append-only files in `dir`. It listens on `url`'s port when
- * that is free on this machine (so the default is Redis's usual 6379, and a redis-server a killed
- * launcher left behind is found and reused next time instead of a second one writing the same
- * files), else on a free port.
+ * The Redis at `url` when it answers (over TLS for rediss:, as the apps reach it). Otherwise, for
+ * a redis: URL, a redis-server started here with append-only files in `dir`. It listens on
+ * `url`'s port when that is free on this machine (so the default is Redis's usual 6379, and a
+ * redis-server a killed launcher left behind is found and reused next time instead of a second
+ * one writing the same files), else on a free port. Throws a RedisSetupError when a Redis
+ * answers with an error, when a rediss: one does not verify or does not answer, or when
+ * redis-server is not installed.
  */
 export async function startOrReuseRedis(
   url: string,
   dir: string,
-  log: (message: string) => void = () => undefined,
+  { log = () => undefined, watchdog }: StartOrReuseRedisOptions = {},
 ): Promise<GatewayRedis> {
   const probe = await probeRedis(url);
   // The apps could not use it either, and one started here instead would hide that.
   if (probe.untrustedCertificate !== undefined)
     throw new UntrustedRedisError(url, probe.untrustedCertificate);
+  if (probe.errorReply !== undefined) throw new RefusedRedisError(url, probe.errorReply);
   if (probe.answers) {
     log(`Redis: using the one at ${maskCredentials(url)}`);
     return { url, stop: () => Promise.resolve() };
   }
+  if (new URL(url).protocol === 'rediss:')
+    throw new UnreachableRedisError(url, probe.failure ?? 'no answer');
   if (!hasBinary('redis-server')) throw new MissingRedisError(url);
   const preferred = Number(new URL(url).port || 6379);
   const redis = await redisHarness.startRedisServer({
@@ -112,18 +176,27 @@ export async function startOrReuseRedis(
     appendOnly: true,
     // Its own process group, like the apps: the launcher stops it after them.
     detached: true,
+    // Watched while it starts too: a launcher killed meanwhile must not leave it running.
+    onSpawn: (child) => {
+      const { pid } = child;
+      if (pid === undefined) return; // it never ran (no such binary)
+      watchdog?.watch(pid, 'redis-server');
+      // Once it exited, its pid may be given to another process.
+      child.once('exit', () => watchdog?.forget(pid));
+    },
   });
   log(
-    `Redis: none answers at ${maskCredentials(url)}; started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${dir}`,
+    `Redis: none answers at ${maskCredentials(url)} (${probe.failure ?? 'no answer'}); started redis-server (pid ${redis.pid}) on ${redis.url}, append-only files in ${dir}`,
   );
   return redis;
 }
 
 /**
  * Brings up the whole gateway on one machine, as `npm start` does: Redis (reused when one
- * answers at REDIS_URL, else started with append-only persistence under the data folder), the
- * embedded broker (unless KAFKA_BROKERS names real ones), then the three apps. When starting
- * fails or `options.signal` aborts, what was started so far is stopped before it rejects.
+ * answers at REDIS_URL; when none does at a redis:// one, started with append-only persistence
+ * under the data folder), the embedded broker (unless KAFKA_BROKERS names real ones), then the
+ * three apps. When starting fails or `options.signal` aborts, what was started so far is stopped
+ * before it rejects.
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const env = { ...process.env, ...options.env };
@@ -159,12 +232,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const watchdog = new Watchdog({ cwd: REPO_ROOT, env, log });
     stops.push(() => watchdog.close());
     mkdirSync(dataDir, { recursive: true });
-    const redis = await startOrReuseRedis(config.redisUrl, join(dataDir, 'redis'), log);
-    if (redis.pid !== undefined) watchdog.watch(redis.pid, 'redis-server');
-    stops.push(async () => {
-      await redis.stop();
-      if (redis.pid !== undefined) watchdog.forget(redis.pid);
+    const redis = await startOrReuseRedis(config.redisUrl, join(dataDir, 'redis'), {
+      log,
+      watchdog,
     });
+    stops.push(() => redis.stop());
     signal?.throwIfAborted();
 
     let kafkaBrokers = config.kafkaBrokers;

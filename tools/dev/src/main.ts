@@ -1,13 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { ConfigError, maskCredentials } from '@herald/config';
-import {
-  APPS,
-  MissingRedisError,
-  REPO_ROOT,
-  startGateway,
-  UntrustedRedisError,
-  type Gateway,
-} from './gateway';
+import { APPS, REPO_ROOT, RedisSetupError, startGateway, type Gateway } from './gateway';
 
 // `npm start`: the whole gateway on this machine, until Ctrl-C, SIGTERM or SIGHUP (the terminal
 // closed). The children run in their own process groups, so nothing but this process stops them:
@@ -111,10 +104,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known =
-    error instanceof MissingRedisError ||
-    error instanceof UntrustedRedisError ||
-    error instanceof ConfigError;
+  const known = error instanceof RedisSetupError || error instanceof ConfigError;
   process.stderr.write(
     `${known ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
   );

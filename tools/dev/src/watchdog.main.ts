@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { canIdentifyProcesses, processStartTime } from './process-identity';
 
-// The watchdog process (see watchdog.ts): it reads `watch <pid> <name>` and `forget <pid>` lines
-// from the launcher on its standard input. The kernel closes the other end of that pipe however
-// the launcher ends, SIGKILL included; at that end of file it stops every process still watched.
+// The watchdog process (see watchdog.ts): it reads `watch <pid> <start time> <name>` and
+// `forget <pid>` lines from the launcher on its standard input (the start time from
+// process-identity.ts, `-` where there is none). The kernel closes the other end of that pipe
+// however the launcher ends, SIGKILL included; at that end of file it stops every process still
+// watched.
 //
 // All at once, not apps first as the launcher does: with the launcher gone, their output pipes
 // have no reader, and the broker exits at its next log line (EPIPE), such as the one for an app
@@ -13,16 +16,38 @@ import { createInterface } from 'node:readline';
 /** How long each process has to exit after SIGTERM before its process group is SIGKILLed. */
 const GRACE_MS = 5_000;
 
-/** Watched process group leaders, pid → name. */
-const watched = new Map<number, string>();
+interface Watched {
+  name: string;
+  /** Its start time when the launcher spawned it; undefined where processes cannot be told apart. */
+  startTime?: string;
+}
+
+/** Watched process group leaders, by pid. */
+const watched = new Map<number, Watched>();
 
 /** Read now: once the launcher is gone, process.ppid names whoever adopted this process. */
 const launcherPid = process.ppid;
 
 function onLine(line: string): void {
-  const [verb, pid, ...name] = line.split(' ');
-  if (verb === 'watch') watched.set(Number(pid), name.join(' '));
+  const [verb, pid, startTime, ...name] = line.split(' ');
+  if (verb === 'watch')
+    watched.set(Number(pid), {
+      name: name.join(' '),
+      startTime: startTime === '-' ? undefined : startTime,
+    });
   else if (verb === 'forget') watched.delete(Number(pid));
+}
+
+/**
+ * False when `pid` now names another process than the one the launcher started: it exited, was
+ * reaped, and the system gave its number to a new one, whose process group is none of ours. While
+ * the old group has members its number stays taken, so a leader that is gone leaves `-pid`
+ * reaching those members or nobody. Where there is no /proc (macOS), this cannot be told.
+ */
+function isTheOneWatched(pid: number, { startTime }: Watched): boolean {
+  if (!canIdentifyProcesses || startTime === undefined) return true;
+  const now = processStartTime(pid);
+  return now === undefined || now === startTime;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -51,24 +76,34 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function stopGroup(pid: number): Promise<void> {
+async function stopGroup(pid: number, started: Watched): Promise<void> {
   signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + GRACE_MS;
-  while (isRunning(pid) && Date.now() < deadline)
+  while (isRunning(pid) && isTheOneWatched(pid, started) && Date.now() < deadline)
     await new Promise((resolve) => setTimeout(resolve, 50));
   // Whatever its group still holds: the leader when SIGTERM was not enough, else nothing.
-  signalGroup(pid, 'SIGKILL');
+  if (isTheOneWatched(pid, started)) signalGroup(pid, 'SIGKILL');
+}
+
+function named(entries: [number, Watched][]): string {
+  return entries.map(([pid, { name }]) => `${name} (pid ${pid})`).join(', ');
 }
 
 async function stopAllWatched(): Promise<void> {
-  const leftBehind = [...watched];
+  const entries = [...watched];
+  const leftBehind = entries.filter(([pid, started]) => isTheOneWatched(pid, started));
+  const replaced = entries.filter(([pid, started]) => !isTheOneWatched(pid, started));
   if (leftBehind.length > 0) {
-    const names = leftBehind.map(([pid, name]) => `${name} (pid ${pid})`).join(', ');
     process.stderr.write(
-      `herald: the launcher (pid ${launcherPid}) ended without stopping what it started; stopping ${names}\n`,
+      `herald: the launcher (pid ${launcherPid}) ended without stopping what it started; stopping ${named(leftBehind)}\n`,
     );
   }
-  await Promise.all(leftBehind.map(([pid]) => stopGroup(pid)));
+  if (replaced.length > 0) {
+    process.stderr.write(
+      `herald: not stopping ${named(replaced)}: it exited, and its pid is now another process's\n`,
+    );
+  }
+  await Promise.all(leftBehind.map(([pid, started]) => stopGroup(pid, started)));
 }
 
 // The launcher's terminal or log may be gone with it; a failed write must not stop the stopping.

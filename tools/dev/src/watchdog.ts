@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { processStartTime } from './process-identity';
 
 export interface WatchdogOptions {
   /** Where `-r @swc-node/register` resolves: the repository root. */
@@ -18,8 +19,9 @@ export interface WatchdogOptions {
  * The watchdog is a process of its own (watchdog.main.ts), in a session of its own, reading a pipe
  * from the launcher: the kernel closes the launcher's end however it ends, and at that end of
  * file the watchdog stops every process still watched (SIGTERM to its process group, SIGKILL
- * after 5 s). One process for every kind of child, redis-server too (which cannot watch its
- * parent), and nothing in the apps' code.
+ * after 5 s), unless its pid now names another process (Linux; see process-identity.ts). One
+ * process for every kind of child, redis-server too (which cannot watch its parent), and nothing
+ * in the apps' code.
  */
 export class Watchdog {
   private readonly child: ChildProcess;
@@ -49,9 +51,13 @@ export class Watchdog {
     );
   }
 
-  /** Stops the process group `pid` leads if the launcher dies before it calls `forget(pid)`. */
+  /**
+   * Stops the process group `pid` leads if the launcher dies before it calls `forget(pid)`. Call
+   * it right after spawning: its start time, read now, is how the watchdog later tells it from a
+   * process that was given the same pid after it exited.
+   */
   watch(pid: number, name: string): void {
-    this.send(`watch ${pid} ${name}`);
+    this.send(`watch ${pid} ${processStartTime(pid) ?? '-'} ${name}`);
   }
 
   /** `pid` has exited: no longer the watchdog's (the system may give its number to another). */

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { APPS, REPO_ROOT, startGateway, type Gateway } from '../src/gateway';
+import { APPS, REPO_ROOT, startGateway, type Gateway, type GatewayOptions } from '../src/gateway';
 import { portOpen } from '../src/probes';
-import { descendantsOf, isRunning } from './process-tree.fixture';
+import { commandLineOf, descendantsOf, isRunning } from './process-tree.fixture';
 
 import { waitFor } from '@herald/kafka/testing';
 import { freePort, pingRedis } from '@herald/test-harness';
@@ -85,6 +85,7 @@ describe('the gateway as npm start runs it', () => {
 
 describe('the gateway when the process that started it is SIGKILLed', () => {
   let dataDir: string;
+  let launcher: ChildProcess | undefined;
   let started: number[] = [];
 
   beforeEach(() => {
@@ -92,11 +93,39 @@ describe('the gateway when the process that started it is SIGKILLed', () => {
   });
 
   afterEach(() => {
+    // A test that failed before killing it; the watchdog then stops what it started.
+    if (launcher?.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
+    launcher = undefined;
     // Without the watchdog they outlive the test: they must not outlive the run too.
     for (const pid of started.filter(isRunning)) process.kill(pid, 'SIGKILL');
     started = [];
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  /**
+   * startGateway in a process of its own (gateway-process.fixture.ts) with `options`, and `env`
+   * over this process's for that process itself; `lines` is what it printed so far.
+   */
+  function startLauncher(
+    options: GatewayOptions,
+    env: Record<string, string> = {},
+  ): { child: ChildProcess; lines: string[]; exited: Promise<unknown> } {
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        '@swc-node/register',
+        join(__dirname, 'gateway-process.fixture.ts'),
+        JSON.stringify(options),
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    launcher = child;
+    const lines: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    return { child, lines, exited };
+  }
 
   it('the broker, the redis-server it started and the apps all exit, and free their ports', async () => {
     const ports = {
@@ -106,7 +135,7 @@ describe('the gateway when the process that started it is SIGKILLed', () => {
       fanout: await freePort(),
     };
     const redisPort = await freePort();
-    const options = {
+    const { child, lines, exited } = startLauncher({
       dataDir,
       ports,
       env: {
@@ -116,26 +145,13 @@ describe('the gateway when the process that started it is SIGKILLed', () => {
         LOG_LEVEL: 'warn',
         HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
       },
-    };
-    const launcher = spawn(
-      process.execPath,
-      [
-        '-r',
-        '@swc-node/register',
-        join(__dirname, 'gateway-process.fixture.ts'),
-        JSON.stringify(options),
-      ],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const lines: string[] = [];
-    createInterface({ input: launcher.stdout }).on('line', (line) => lines.push(line));
-    const exited = new Promise((resolve) => launcher.once('exit', resolve));
-    await waitFor(() => lines.includes('ready') || launcher.exitCode !== null, {
+    });
+    await waitFor(() => lines.includes('ready') || child.exitCode !== null, {
       timeoutMs: 90_000,
       what: 'the gateway to be ready',
     });
     expect(lines).toContain('ready');
-    started = descendantsOf(launcher.pid!);
+    started = descendantsOf(child.pid!);
     const named = lines
       .map((line) => Number(/\(pid (\d+)\)/.exec(line)?.[1]))
       .filter((pid) => pid > 0);
@@ -143,19 +159,72 @@ describe('the gateway when the process that started it is SIGKILLed', () => {
     expect(named).toHaveLength(5);
     expect(started).toEqual(expect.arrayContaining(named));
 
-    launcher.kill('SIGKILL');
+    child.kill('SIGKILL');
     await exited;
     await waitFor(() => !started.some(isRunning), {
       timeoutMs: 30_000,
       what: 'every process the gateway started to exit',
     }).catch(() => undefined); // the assertion below names the survivors
     expect(started.filter(isRunning)).toEqual([]);
-    const open = await Promise.all(
-      [...Object.values(ports), redisPort].map((port) => portOpen('127.0.0.1', port)),
-    );
-    expect(open).not.toContain(true);
+    const openPorts = () =>
+      Promise.all([...Object.values(ports), redisPort].map((port) => portOpen('127.0.0.1', port)));
+    // A zombie whose other threads are still being torn down holds its sockets until the last.
+    await waitFor(async () => !(await openPorts()).includes(true), {
+      timeoutMs: 10_000,
+      what: 'the ports to be free',
+    }).catch(() => undefined); // the assertion below says which
+    expect(await openPorts()).not.toContain(true);
   }, 150_000);
+
+  it('a redis-server that has not answered yet exits too', async () => {
+    // A redis-server slow to start: the real one, a minute after it was spawned.
+    const bin = join(dataDir, 'bin');
+    mkdirSync(bin);
+    const wrapper = join(bin, 'redis-server');
+    writeFileSync(wrapper, `#!/bin/sh\nsleep 60\nexec ${whichRedisServer()} "$@"\n`, {
+      mode: 0o755,
+    });
+    const { child, exited } = startLauncher(
+      {
+        dataDir,
+        env: {
+          KAFKA_BROKERS: ' ',
+          REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+          HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+        },
+        ports: { broker: await freePort() },
+      },
+      // Where the launcher itself looks for redis-server.
+      { PATH: `${bin}:${process.env.PATH}` },
+    );
+    const redisServer = await waitFor(
+      () => descendantsOf(child.pid!).find((pid) => commandLineOf(pid).includes(wrapper)),
+      { timeoutMs: 30_000, what: 'the launcher to spawn redis-server' },
+    );
+    started = descendantsOf(child.pid!);
+
+    child.kill('SIGKILL');
+    await exited;
+    // With it, the sleep it runs (in its process group).
+    await waitFor(() => !started.some(isRunning), {
+      timeoutMs: 15_000,
+      what: 'the redis-server the launcher was starting to exit',
+    }).catch(() => undefined); // the assertion below names the survivors
+    expect(started.filter(isRunning)).toEqual([]);
+    expect(started).toContain(redisServer);
+  }, 60_000);
 });
+
+/** The redis-server on this machine's PATH (the tests need one). */
+function whichRedisServer(): string {
+  const found = (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, 'redis-server'))
+    .find((path) => existsSync(path));
+  if (found === undefined) throw new Error('redis-server is not installed');
+  return found;
+}
 
 describe('a bad environment', () => {
   it.each([

@@ -8,7 +8,7 @@ import { freePort } from '@herald/test-harness';
 import { APPS, REPO_ROOT, type AppName } from '../src/gateway';
 import { portOpen } from '../src/probes';
 import { childrenOf, descendantsOf, isRunning } from './process-tree.fixture';
-import { startTlsRedis } from './tls-redis.fixture';
+import { startTlsRedis, tlsRedisUrl } from './tls-redis.fixture';
 
 /**
  * `npm start` (tools/bootstrap.js start, which runs the launcher) starts the apps in process groups
@@ -208,6 +208,12 @@ describe('npm start killed with SIGKILL', () => {
       what: 'every process the launcher started to exit',
     }).catch(() => undefined); // the assertion below names the survivors
     expect(started.filter(isRunning)).toEqual([]);
+    // A process whose main thread has exited shows as a zombie while its other threads (fanout
+    // runs 64 in libuv's pool) are still being torn down, and its sockets close with the last.
+    await waitFor(async () => (await portsInUse(launched)).length === 0, {
+      timeoutMs: 10_000,
+      what: 'the ports to be free',
+    }).catch(() => undefined); // the assertion below names the apps
     expect(await portsInUse(launched)).toEqual([]);
   }, 180_000);
 });
@@ -215,11 +221,10 @@ describe('npm start killed with SIGKILL', () => {
 describe('npm start with a Redis behind TLS (rediss://)', () => {
   it('gives the apps that Redis, and prints it without its password', async () => {
     const tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
-    // The default user of a Redis without a password takes any (the tests' Redis, behind TLS).
-    const password = `pw-${randomUUID()}`;
+    const { url, password } = tlsRedisUrl(tlsRedis, process.env.REDIS_URL!);
     try {
       const launched = await launch({
-        REDIS_URL: `rediss://default:${password}@127.0.0.1:${tlsRedis.port}`,
+        REDIS_URL: url,
         // How a machine trusts a Redis with a private CA: the launcher and the apps alike.
         NODE_EXTRA_CA_CERTS: tlsRedis.certificateFile,
       });
@@ -251,4 +256,24 @@ describe('npm start with a Redis behind TLS (rediss://)', () => {
       await tlsRedis.stop();
     }
   }, 180_000);
+});
+
+describe('npm start with a rediss:// Redis that does not answer', () => {
+  it('stops, saying where and why, and starts no redis-server in its place', async () => {
+    const password = `pw-${randomUUID()}`;
+    const port = await freePort();
+    const launched = await launch({ REDIS_URL: `rediss://:${password}@127.0.0.1:${port}` });
+    await waitFor(() => launched.child.exitCode !== null, {
+      timeoutMs: 60_000,
+      what: 'npm start to stop',
+    }).catch(() => undefined); // the assertion below says what it did instead
+    expect(launched.child.exitCode).toBe(1);
+    expect(launched.stderr()).toContain(
+      `No Redis answers over TLS at rediss://***@127.0.0.1:${port} (ECONNREFUSED)`,
+    );
+    // Its message, not a stack trace.
+    expect(launched.stderr()).not.toMatch(/^\s+at /m);
+    expect(launched.lines.join('\n')).not.toContain('redis-server');
+    expect(`${launched.lines.join('\n')}${launched.stderr()}`).not.toContain(password);
+  }, 90_000);
 });

@@ -37,3 +37,12 @@ export function isRunning(pid: number): boolean {
   const state = statFields(pid)?.[0];
   return state !== undefined && state !== 'Z';
 }
+
+/** The command line of `pid`, its arguments joined by spaces; empty once it is gone. */
+export function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+  } catch {
+    return ''; // gone meanwhile
+  }
+}

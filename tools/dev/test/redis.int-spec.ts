@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MissingRedisError, startOrReuseRedis, UntrustedRedisError } from '../src/gateway';
+import {
+  MissingRedisError,
+  RefusedRedisError,
+  startOrReuseRedis,
+  UnreachableRedisError,
+  UntrustedRedisError,
+} from '../src/gateway';
 import { probeRedis } from '../src/probes';
-import { startTlsRedis, type TlsRedis } from './tls-redis.fixture';
+import { startTlsRedis, tlsRedisUrl, type TlsRedis } from './tls-redis.fixture';
 
+import { waitFor } from '@herald/kafka/testing';
 import { freePort, pingRedis, startRedisServer } from '@herald/test-harness';
 
 /**
@@ -68,12 +75,12 @@ describe('the Redis probe', () => {
 
 describe('the Redis probe for a rediss:// URL', () => {
   let redis: TlsRedis;
-  // The default user of a Redis without a password takes any (the tests' Redis, behind TLS here).
-  const password = `pw-${randomUUID()}`;
-  const url = () => `rediss://default:${password}@127.0.0.1:${redis.port}`;
+  let url: string;
+  let password: string;
 
   beforeAll(async () => {
     redis = await startTlsRedis(process.env.REDIS_URL!);
+    ({ url, password } = tlsRedisUrl(redis, process.env.REDIS_URL!));
   });
 
   afterAll(async () => {
@@ -81,17 +88,50 @@ describe('the Redis probe for a rediss:// URL', () => {
   });
 
   it('finds a Redis behind TLS whose certificate it trusts, and authenticates to it', async () => {
-    expect(await probeRedis(url(), { ca: redis.certificate })).toEqual({ answers: true });
+    expect(await probeRedis(url, { ca: redis.certificate })).toEqual({ answers: true });
     expect(redis.received()).toContain(password);
   });
 
   it('says why it will not use one whose certificate it does not trust, and sends it nothing', async () => {
-    const before = redis.received().length;
-    expect(await probeRedis(url())).toEqual({
+    const [before, accepted] = [redis.received().length, redis.accepted];
+    expect(await probeRedis(url)).toEqual({
       answers: false,
       untrustedCertificate: 'DEPTH_ZERO_SELF_SIGNED_CERT',
     });
+    // What the probe sent reaches the relay after the probe is done: read it all first.
+    await waitFor(() => redis.accepted > accepted && redis.openConnections() === 0, {
+      what: "the probe's connection to close at the relay",
+    });
     expect(redis.received().slice(before)).toBe('');
+  });
+
+  it("passes on Redis's refusal of the credentials, without the password", async () => {
+    const wrong = `rediss://nobody-${randomUUID().slice(0, 8)}:${password}@127.0.0.1:${redis.port}`;
+    const probe = await probeRedis(wrong, { ca: redis.certificate });
+    expect(probe).toEqual({ answers: false, errorReply: expect.stringMatching(/^WRONGPASS /) });
+    expect(probe.errorReply).not.toContain(password);
+  });
+
+  it('says it got no TLS handshake from a Redis without TLS', async () => {
+    const plain = new URL(process.env.REDIS_URL!);
+    const probe = await probeRedis(`rediss://${plain.host}`, { timeoutMs: 500 });
+    expect(probe).toEqual({
+      answers: false,
+      failure: expect.stringContaining('waited 500 ms for a TLS handshake'),
+    });
+  });
+});
+
+describe('the TLS Redis fixture', () => {
+  it('stops while a client has not begun its TLS handshake', async () => {
+    const tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
+    const client = connect({ host: '127.0.0.1', port: tlsRedis.port });
+    client.on('error', () => undefined); // reset by stop()
+    await waitFor(() => tlsRedis.accepted === 1, { what: 'the connection accepted' });
+    const deadline = new Promise((resolve) => setTimeout(resolve, 3_000, 'still stopping'));
+    const outcome = await Promise.race([tlsRedis.stop().then(() => 'stopped'), deadline]);
+    client.destroy();
+    expect(outcome).toBe('stopped');
   });
 });
 
@@ -120,7 +160,7 @@ describe('redis-server as npm start runs it', () => {
     // As copied from docker-compose.yml: a host name only Compose resolves.
     const given = `redis://:${password}@redis.invalid:${await freePort()}`;
     const printed: string[] = [];
-    const redis = await startOrReuseRedis(given, dir, (line) => printed.push(line));
+    const redis = await startOrReuseRedis(given, dir, { log: (line) => printed.push(line) });
     try {
       expect(redis.url).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
       expect(await pingRedis(redis.url)).toBe(true);
@@ -151,28 +191,32 @@ describe('redis-server as npm start runs it', () => {
     const password = url.password || `pw-${randomUUID()}`;
     if (!url.password) [url.username, url.password] = ['default', password];
     const printed: string[] = [];
-    const redis = await startOrReuseRedis(url.toString(), dir, (line) => printed.push(line));
+    const redis = await startOrReuseRedis(url.toString(), dir, {
+      log: (line) => printed.push(line),
+    });
     expect(redis.url).toBe(url.toString());
     expect(printed.join('\n')).toContain('using the one at');
     expect(printed.join('\n')).not.toContain(password);
   });
 
+  /** What startOrReuseRedis ends in, with what it printed; a Redis it started is stopped. */
+  async function outcomeOf(url: string): Promise<{ outcome: unknown; printed: string[] }> {
+    const printed: string[] = [];
+    const outcome = await startOrReuseRedis(url, dir, { log: (line) => printed.push(line) }).then(
+      async (redis) => {
+        await redis.stop();
+        return redis;
+      },
+      (error: unknown) => error,
+    );
+    return { outcome, printed };
+  }
+
   it('stops, naming REDIS_URL without its password, at a rediss:// Redis whose certificate it does not trust', async () => {
     const tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
-    const password = `pw-${randomUUID()}`;
-    const printed: string[] = [];
     try {
-      const outcome = await startOrReuseRedis(
-        `rediss://default:${password}@127.0.0.1:${tlsRedis.port}`,
-        dir,
-        (line) => printed.push(line),
-      ).then(
-        async (redis) => {
-          await redis.stop();
-          return redis;
-        },
-        (error: unknown) => error,
-      );
+      const { url, password } = tlsRedisUrl(tlsRedis, process.env.REDIS_URL!);
+      const { outcome, printed } = await outcomeOf(url);
       // Not a redis-server of its own instead, which the apps would use without a word.
       expect(outcome).toBeInstanceOf(UntrustedRedisError);
       const { message } = outcome as UntrustedRedisError;
@@ -186,9 +230,80 @@ describe('redis-server as npm start runs it', () => {
     }
   });
 
+  it.each([
+    ['nothing listens', async () => `127.0.0.1:${await freePort()}`, 'ECONNREFUSED'],
+    [
+      'a Redis without TLS listens',
+      () => Promise.resolve(new URL(process.env.REDIS_URL!).host),
+      'waited 3000 ms for a TLS handshake',
+    ],
+  ])(
+    'starts no redis-server of its own for a rediss:// URL where %s, and says why',
+    async (_, hostAndPort, why) => {
+      const password = `pw-${randomUUID()}`;
+      const url = `rediss://:${password}@${await hostAndPort()}`;
+      const { outcome, printed } = await outcomeOf(url);
+      expect(outcome).toBeInstanceOf(UnreachableRedisError);
+      const { message } = outcome as UnreachableRedisError;
+      expect(message).toContain(`rediss://***@${new URL(url).host}`);
+      expect(message).toContain(why);
+      expect(message).not.toContain(password);
+      expect(printed).toEqual([]);
+    },
+    10_000,
+  );
+
+  it('stops at a Redis that refuses the credentials, instead of starting one that takes any', async () => {
+    const password = `pw-${randomUUID()}`;
+    const url = new URL(process.env.REDIS_URL!);
+    [url.username, url.password] = [`nobody-${randomUUID().slice(0, 8)}`, password];
+    const { outcome, printed } = await outcomeOf(url.toString());
+    expect(outcome).toBeInstanceOf(RefusedRedisError);
+    const { message } = outcome as RefusedRedisError;
+    expect(message).toContain(`redis://***@${url.host}`);
+    expect(message).toContain('WRONGPASS');
+    expect(message).toContain('the user and password it expects');
+    expect(message).not.toContain(password);
+    expect(printed).toEqual([]);
+  });
+
+  it('has the watchdog watch the redis-server it starts, and forget it once it exited', async () => {
+    const calls: string[] = [];
+    const watchdog = {
+      watch: (pid: number, name: string) => calls.push(`watch ${pid} ${name}`),
+      forget: (pid: number) => calls.push(`forget ${pid}`),
+    };
+    const redis = await startOrReuseRedis(`redis://127.0.0.1:${await freePort()}`, dir, {
+      watchdog,
+    });
+    try {
+      expect(calls).toEqual([`watch ${redis.pid} redis-server`]);
+      // It dies while the launcher runs: its pid is then free for any other process.
+      process.kill(redis.pid!, 'SIGKILL');
+      await waitFor(() => calls.length > 1, { what: 'the watchdog told', timeoutMs: 5_000 });
+      expect(calls).toEqual([`watch ${redis.pid} redis-server`, `forget ${redis.pid}`]);
+    } finally {
+      await redis.stop();
+    }
+  });
+
   it('names REDIS_URL without its password when no Redis can be had', () => {
     const error = new MissingRedisError('redis://herald:hunter2@redis.example:6379');
     expect(error.message).toContain('redis.example:6379');
     expect(error.message).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'NODE_EXTRA_CA_CERTS'],
+    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'NODE_EXTRA_CA_CERTS'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'NODE_EXTRA_CA_CERTS'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', "use one of them as REDIS_URL's host"],
+    ['CERT_HAS_EXPIRED', 'renew it'],
+  ])('says what to do about an untrusted certificate (%s)', (reason, hint) => {
+    const { message } = new UntrustedRedisError('rediss://:hunter2@redis.example:6380', reason);
+    expect(message).toContain(reason);
+    expect(message).toContain(hint);
+    if (!hint.includes('NODE_EXTRA_CA_CERTS')) expect(message).not.toContain('NODE_EXTRA_CA_CERTS');
+    expect(message).not.toContain('hunter2');
   });
 });

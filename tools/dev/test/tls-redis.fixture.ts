@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,36 @@ export interface TlsRedis {
   /** The self-signed certificate (PEM) and the file holding it, for `ca` or NODE_EXTRA_CA_CERTS. */
   certificate: string;
   certificateFile: string;
+  /** TCP connections accepted, handshake or not. */
+  accepted: number;
   /** Connections whose TLS handshake completed. */
   connections: number;
+  /**
+   * Accepted connections not yet closed here (with their relay to Redis). Once it is 0, all a
+   * client sent before hanging up has been read into `received()`.
+   */
+  openConnections(): number;
   /** Everything clients sent once their handshake completed, decrypted. */
   received(): string;
   stop(): Promise<void>;
+}
+
+/**
+ * A rediss:// URL of `tlsRedis` with the credentials of `redisUrl` (the tests' Redis behind it),
+ * or when it has none, the default user's with a made-up password, which a Redis 6 or later
+ * without a password takes: either way a password the tests can look for.
+ */
+export function tlsRedisUrl(
+  tlsRedis: TlsRedis,
+  redisUrl: string,
+): { url: string; password: string } {
+  const url = new URL(redisUrl);
+  const password = decodeURIComponent(url.password) || `pw-${randomUUID()}`;
+  const user = url.password ? url.username : 'default';
+  return {
+    url: `rediss://${user}:${encodeURIComponent(password)}@127.0.0.1:${tlsRedis.port}`,
+    password,
+  };
 }
 
 /**
@@ -53,20 +79,29 @@ export async function startTlsRedis(redisUrl: string): Promise<TlsRedis> {
   const { key, certificateFile } = makeCertificate(dir);
   const certificate = readFileSync(certificateFile, 'utf8');
   const backend = new URL(redisUrl);
+  /** Every socket still open: accepted ones (mid-handshake too), their TLS side, the relays. */
   const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  let stopping = false;
   let received = '';
   const server = createServer({ key, cert: certificate }, (client: TLSSocket) => {
     redisOverTls.connections += 1;
     const redis = connect({ host: backend.hostname, port: Number(backend.port || 6379) });
-    for (const socket of [client, redis]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      socket.on('error', () => socket.destroy());
-    }
+    for (const socket of [client, redis]) track(socket);
     client.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
     client.pipe(redis).pipe(client);
     client.once('close', () => redis.destroy());
     redis.once('close', () => client.destroy());
+  });
+  server.on('connection', (socket: Socket) => {
+    redisOverTls.accepted += 1;
+    track(socket);
+    // Accepted while stop() ran: server.close() would wait for it.
+    if (stopping) socket.destroy();
   });
   // A client that does not speak TLS (or does not trust the certificate) is no failure here.
   server.on('tlsClientError', () => undefined);
@@ -75,11 +110,15 @@ export async function startTlsRedis(redisUrl: string): Promise<TlsRedis> {
     port: (server.address() as { port: number }).port,
     certificate,
     certificateFile,
+    accepted: 0,
     connections: 0,
+    openConnections: () => sockets.size,
     received: () => received,
     async stop() {
+      stopping = true;
+      const closed = new Promise((resolve) => server.close(resolve));
       for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await closed;
       rmSync(dir, { recursive: true, force: true });
     },
   };
