@@ -25,8 +25,8 @@ interface Watched {
 /** Watched process group leaders, by pid. */
 const watched = new Map<number, Watched>();
 
-/** Read now: once the launcher is gone, process.ppid names whoever adopted this process. */
-const launcherPid = process.ppid;
+/** Given by the launcher; process.ppid would name whoever adopted this process once it is gone. */
+const launcherPid = Number(process.argv[2]) || process.ppid;
 
 function onLine(line: string): void {
   const [verb, pid, startTime, ...name] = line.split(' ');

@@ -32,7 +32,9 @@ export class Watchdog {
     this.log = options.log ?? (() => undefined);
     this.child = spawn(
       process.execPath,
-      ['-r', '@swc-node/register', join(__dirname, 'watchdog.main.ts')],
+      // The launcher's pid as an argument: a launcher killed before the watchdog runs leaves it
+      // an orphan, whose parent pid is then whoever adopted it.
+      ['-r', '@swc-node/register', join(__dirname, 'watchdog.main.ts'), String(process.pid)],
       {
         cwd: options.cwd,
         env: { ...options.env, SWC_NODE_PROJECT: join(options.cwd, 'tsconfig.base.json') },

@@ -59,4 +59,27 @@ describe('the watchdog', () => {
     expect(isRunning(sleeper.pid)).toBe(true);
     expect(stderr).toContain(`not stopping redis-server (pid ${sleeper.pid})`);
   }, 20_000);
+
+  it("names the launcher by the pid it was given, not by its own parent's", async () => {
+    const sleeper = startSleeper();
+    const watchdog = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(__dirname, '../src/watchdog.main.ts'), '4242'],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    watchdog.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => watchdog.once('exit', resolve));
+    watchdog.stdin.end(`watch ${sleeper.pid} ${processStartTime(sleeper.pid)} sleeper\n`);
+    await exited;
+    expect(stderr).toContain('the launcher (pid 4242) ended without stopping what it started');
+    await waitFor(() => !isRunning(sleeper.pid), {
+      what: 'the sleeper to exit',
+      timeoutMs: 10_000,
+    });
+  }, 20_000);
 });
