@@ -20,6 +20,9 @@ export function parseFsync(value: string | undefined): FsyncPolicy {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Whoever read the log may be gone (the terminal closed, the launcher killed): the broker
+  // serves on without it rather than die of EPIPE at its next log line.
+  process.stderr.on('error', () => undefined);
   const log = createJsonLogger();
   let values;
   try {
