@@ -345,17 +345,33 @@ describe('stream API: selection, positions, durable subscriptions, bad input', (
           }),
       ),
     );
+    // A stream being set up holds one of the key's places until it opens or finds its client
+    // gone, so a socket may be refused (429) while earlier ones are still being set up.
     for (let i = 0; i < 6; i++) {
-      const client = wsOpen('', key);
-      await client.opened;
+      const client = await waitFor(
+        async () => {
+          const candidate = wsOpen('', key);
+          return candidate.opened.then(
+            () => candidate,
+            () => false as const,
+          );
+        },
+        { what: 'a WebSocket to be admitted', timeoutMs: 10_000 },
+      );
       client.send({ op: 'subscribe', from: 'earliest' });
       client.socket.terminate();
     }
-    // None of them keeps one of the key's four streams: four open, and a fifth is refused.
-    await waitFor(async () => (await get('/v1/streams/poll?wait=0', key)).status === 200, {
-      what: 'the key to have streams free',
-      timeoutMs: 10_000,
-    });
+    // None of them keeps one of the key's four streams: four at once are admitted (each poll
+    // waits, so they overlap), and with four open a fifth is refused.
+    await waitFor(
+      async () => {
+        const polls = await Promise.all(
+          Array.from({ length: 4 }, () => get('/v1/streams/poll?wait=1', key)),
+        );
+        return polls.every((p) => p.status === 200);
+      },
+      { what: 'the key to have all its streams free', timeoutMs: 10_000 },
+    );
     const clients = Array.from({ length: 4 }, () =>
       openSse(`${fanout.url}/v1/streams/sse`, { key }),
     );

@@ -8,9 +8,9 @@ import {
   RequireScope,
 } from '@herald/auth';
 import { PollSink } from './poll.sink';
-import { StreamPlanner } from './stream-planner';
+import { StreamPlanner, type StreamPlan } from './stream-planner';
 import { parseBoundedInt } from './stream-request';
-import { StreamsService } from './streams.service';
+import { StreamsService, type StreamAdmission } from './streams.service';
 import { STREAMS_CONFIG } from './streams.tokens';
 import type { StreamsConfig } from './streams.config';
 
@@ -63,7 +63,22 @@ export class PollController {
       tenant: principal.tenant,
       subscriptionId: plan.subscriptionId,
     };
-    await this.streams.admit(owner);
+    const admission = await this.streams.admit(owner);
+    // Gives the key's place back unless the poll's stream opened (and holds it).
+    try {
+      return await this.answer(reply, plan, admission, waitSeconds, limit);
+    } finally {
+      admission.release();
+    }
+  }
+
+  private async answer(
+    reply: FastifyReply,
+    plan: StreamPlan,
+    admission: StreamAdmission,
+    waitSeconds: number,
+    limit: number,
+  ): Promise<PollAnswer> {
     const point = await this.streams.startPoint(plan.start);
     return new Promise<PollAnswer>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -83,7 +98,7 @@ export class PollController {
           resolve({ events: sink.events, cursor });
         },
       });
-      const connection = this.streams.open(sink, plan.selection, point, owner);
+      const connection = this.streams.open(sink, plan.selection, point, admission);
       if (sink.events.length > 0) setImmediate(answer);
       else timer = setTimeout(answer, waitSeconds === 0 ? ZERO_WAIT_BOUND_MS : waitSeconds * 1000);
       // The client gave up waiting (or left while the poll was set up): free its place at once.

@@ -9,8 +9,8 @@ import {
 } from '@herald/auth';
 import { LOGGER, type Logger } from '@herald/observability';
 import { SseSink } from './sse.sink';
-import { StreamPlanner } from './stream-planner';
-import { StreamsService } from './streams.service';
+import { StreamPlanner, type StreamPlan } from './stream-planner';
+import { StreamsService, type StreamAdmission } from './streams.service';
 import { STREAMS_CONFIG } from './streams.tokens';
 import type { StreamsConfig } from './streams.config';
 
@@ -46,7 +46,20 @@ export class SseController {
       tenant: principal.tenant,
       subscriptionId: plan.subscriptionId,
     };
-    await this.streams.admit(owner);
+    const admission = await this.streams.admit(owner);
+    // Gives the key's place back unless the stream below opened (and holds it).
+    try {
+      await this.stream(reply, plan, admission);
+    } finally {
+      admission.release();
+    }
+  }
+
+  private async stream(
+    reply: FastifyReply,
+    plan: StreamPlan,
+    admission: StreamAdmission,
+  ): Promise<void> {
     const point = await this.streams.startPoint(plan.start);
     // Everything that can fail as a problem+json has failed by now; from here on it is a stream.
     reply.hijack();
@@ -54,7 +67,10 @@ export class SseController {
     // A client that left while the stream was being set up: its close event has fired already
     // and would never reach a listener added now, so the stream would be held for good.
     if (response.destroyed || !response.socket || response.socket.destroyed) {
-      this.logger.debug({ keyId: principal.keyId }, 'stream client left before its stream opened');
+      this.logger.debug(
+        { keyId: admission.owner.keyId },
+        'stream client left before its stream opened',
+      );
       response.end();
       return;
     }
@@ -70,7 +86,7 @@ export class SseController {
       new SseSink(response, this.config.sendBufferBytes),
       plan.selection,
       point,
-      owner,
+      admission,
     );
     response.on('drain', () => connection.drained());
     response.on('close', () => connection.end('client_closed'));

@@ -4,6 +4,7 @@ import {
   isSortableId,
   SUBSCRIPTION_ID_PREFIX,
   type StreamCursorRepository,
+  type Subscription,
   type SubscriptionRepository,
 } from '@herald/store';
 import { decodeCursor } from './stream-cursor';
@@ -42,8 +43,8 @@ export interface StreamPlan {
 /**
  * Turns a client's ask into a plan: types expanded and checked against the key, the filter
  * compiled once, the start position; for `?subscription=` the subscription's own types and
- * filter, its tenant checked, and the start from the cursor given (which acknowledges it) or
- * else the last acknowledged one.
+ * filter, its tenant checked, and the start from the cursor given (which acknowledges it), else
+ * the last acknowledged one, else the subscription's own start (see `durableStart`).
  */
 export class StreamPlanner {
   constructor(
@@ -98,7 +99,7 @@ export class StreamPlanner {
     const acknowledged = await this.cursors.get(subscription.id);
     const start: StreamStart = acknowledged
       ? { cursor: decodeCursor(acknowledged.cursor), text: acknowledged.cursor }
-      : parseStart([], subscription.from);
+      : durableStart(subscription);
     return { selection, start, subscriptionId: subscription.id };
   }
 
@@ -109,4 +110,17 @@ export class StreamPlanner {
     await this.cursors.acknowledge(subscriptionId, cursor);
     return cursor;
   }
+}
+
+/**
+ * Where a durable stream starts while nothing is acknowledged. `latest` means the end as it was
+ * when the subscription was created, not at each connect: otherwise every reconnect before the
+ * first ack would skip what was sent but not acknowledged and what came while the client was
+ * away, breaking at-least-once (SPEC §7). Webhooks read `latest` the same way.
+ */
+export function durableStart(subscription: Pick<Subscription, 'from' | 'createdAt'>): StreamStart {
+  if (subscription.from !== 'latest') return parseStart([], subscription.from);
+  const timeMs = Date.parse(subscription.createdAt);
+  // A record without a readable creation time loses nothing by starting at the beginning.
+  return { from: Number.isNaN(timeMs) ? 'earliest' : { timeMs } };
 }

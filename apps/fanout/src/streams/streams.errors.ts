@@ -80,10 +80,10 @@ export class StreamConnectionLimitError extends HeraldError {
   }
 }
 
-/** The live tail has not started reading Kafka yet (or lost it). */
+/** The live tail has not started reading Kafka yet (or lost it), or the server is shutting down. */
 export class StreamsUnavailableError extends HeraldError {
-  constructor() {
-    super('streams.unavailable', 'Streams are starting; try again shortly', {
+  constructor(message = 'Streams are starting; try again shortly') {
+    super('streams.unavailable', message, {
       retryable: true,
       retryAfterSeconds: 2,
     });

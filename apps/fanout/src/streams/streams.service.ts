@@ -38,10 +38,42 @@ export interface TailTopic {
   readonly partitions: number;
 }
 
+/**
+ * One of a key's stream places, taken by `admit` before anything is awaited so that concurrent
+ * requests cannot all pass the limit. `open` hands it to the stream, which gives it back when
+ * it ends; a request that fails or is abandoned before that calls `release`.
+ */
+export class StreamAdmission {
+  private state: 'reserved' | 'opened' | 'released' = 'reserved';
+
+  constructor(
+    readonly owner: StreamOwner,
+    private readonly free: () => void,
+  ) {}
+
+  /** Gives the place back unless a stream holds it; safe to call more than once (`finally`). */
+  release(): void {
+    if (this.state !== 'reserved') return;
+    this.state = 'released';
+    this.free();
+  }
+
+  /** Passes the place to an opened stream; false when it was released already. */
+  handOver(): boolean {
+    if (this.state !== 'reserved') return false;
+    this.state = 'opened';
+    return true;
+  }
+}
+
 interface Held {
   readonly connection: StreamConnection;
   readonly owner: StreamOwner;
   readonly openedAt: number;
+}
+
+function shuttingDownError(): StreamsUnavailableError {
+  return new StreamsUnavailableError('This server is shutting down; connect again');
 }
 
 /** How long a stream request waits for a stopped tail to start before it is told to retry. */
@@ -85,32 +117,52 @@ export class StreamsService
     this.timer.unref();
   }
 
-  /** Ends every stream, telling each client its cursor, before the server stops listening. */
+  /**
+   * Ends every stream, telling each client its cursor, before the server stops listening. From
+   * here on no stream is admitted, and one admitted earlier that opens now is ended at once.
+   */
   beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
     clearInterval(this.timer);
     for (const { connection } of [...this.held.values()]) connection.end('shutdown');
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.shuttingDown = true;
     await this.tail.stop();
     await this.offsets.close();
   }
 
   /**
-   * Starts the live tail if it is not running and waits for it; then throws unless `owner`'s key
-   * has room for one more stream. Open the stream right after (no await in between).
+   * Starts the live tail if it is not running and waits for it; then takes one of `owner`'s key's
+   * stream places, or throws when it has none left. Pass the admission to `open`, or `release`
+   * it when the stream will not open (release in a `finally`: it is a no-op once opened).
    */
-  async admit(owner: StreamOwner): Promise<void> {
+  async admit(owner: StreamOwner): Promise<StreamAdmission> {
     await this.tailStarted();
+    // Shutdown began while the tail was starting.
+    if (this.shuttingDown) throw shuttingDownError();
     // In use: the idle stop must not take the tail away while this stream is being set up.
     this.idleSince = Date.now();
-    if ((this.perKey.get(owner.keyId) ?? 0) >= this.config.maxConnectionsPerKey)
+    const count = this.perKey.get(owner.keyId) ?? 0;
+    if (count >= this.config.maxConnectionsPerKey)
       throw new StreamConnectionLimitError(this.config.maxConnectionsPerKey);
+    this.perKey.set(owner.keyId, count + 1);
+    return new StreamAdmission(owner, () => this.freePlace(owner.keyId));
+  }
+
+  private freePlace(keyId: string): void {
+    const count = (this.perKey.get(keyId) ?? 1) - 1;
+    if (count <= 0) this.perKey.delete(keyId);
+    else this.perKey.set(keyId, count);
+  }
+
+  /** False once shutdown has begun: transports refuse new streams (the WebSocket upgrade too). */
+  get accepting(): boolean {
+    return !this.shuttingDown;
   }
 
   private async tailStarted(): Promise<void> {
-    if (this.shuttingDown) throw new StreamsUnavailableError();
+    if (this.shuttingDown) throw shuttingDownError();
     const tail = this.tail;
     if (tail.ready) return;
     if (!tail.requested) {
@@ -173,13 +225,15 @@ export class StreamsService
     };
   }
 
-  /** Registers and starts a connection (check `admit` first). */
+  /** Registers and starts a connection in the place `admission` holds. */
   open(
     sink: StreamSink,
     selection: StreamSelection,
     point: StartPoint,
-    owner: StreamOwner,
+    admission: StreamAdmission,
   ): StreamConnection {
+    if (!admission.handOver()) throw new Error('A stream admission was released before its open');
+    const owner = admission.owner;
     const connection = new StreamConnection(randomUUID(), sink, selection, {
       tail: this.tail,
       logger: this.logger,
@@ -194,7 +248,6 @@ export class StreamsService
       ended: (c, reason, cursor) => this.ended(c, reason, cursor),
     });
     this.held.set(connection.id, { connection, owner, openedAt: Date.now() });
-    this.perKey.set(owner.keyId, (this.perKey.get(owner.keyId) ?? 0) + 1);
     this.metrics.connections.inc({ transport: sink.transport });
     if (sink.transport !== 'poll')
       this.logger.info(
@@ -207,6 +260,8 @@ export class StreamsService
         'stream connected',
       );
     connection.start(point);
+    // Admitted before shutdown began, opened after every stream was ended: end this one too.
+    if (this.shuttingDown) connection.end('shutdown');
     return connection;
   }
 
@@ -219,9 +274,7 @@ export class StreamsService
     const held = this.held.get(connection.id);
     if (!held) return;
     this.held.delete(connection.id);
-    const count = (this.perKey.get(held.owner.keyId) ?? 1) - 1;
-    if (count <= 0) this.perKey.delete(held.owner.keyId);
-    else this.perKey.set(held.owner.keyId, count);
+    this.freePlace(held.owner.keyId);
     if (this.held.size === 0) this.idleSince = Date.now();
     const transport = connection.sink.transport;
     this.metrics.connections.dec({ transport });

@@ -15,13 +15,14 @@ import { toProblem } from '@herald/http-server';
 import type { Logger } from '@herald/observability';
 import type { StartPoint, StreamConnection } from './stream-connection';
 import type { StreamPlan, StreamPlanner } from './stream-planner';
-import type { StreamOwner, StreamsService } from './streams.service';
+import type { StreamAdmission, StreamOwner, StreamsService } from './streams.service';
 import type { StreamsConfig } from './streams.config';
-import { InvalidStreamRequestError } from './streams.errors';
+import { InvalidStreamRequestError, StreamsUnavailableError } from './streams.errors';
 import { WsSink } from './ws.sink';
 
 export const WS_PATH = '/v1/streams/ws';
 const MAX_MESSAGE_BYTES = 64 * 1024;
+const SHUTTING_DOWN = 'This server is shutting down; connect again';
 
 interface Session {
   readonly socket: WebSocket;
@@ -80,6 +81,8 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
       );
       return;
     }
+    // Sockets opened after shutdown began would outlive the sessions it closed.
+    if (!this.streams.accepting) throw new StreamsUnavailableError(SHUTTING_DOWN);
     const query = Object.fromEntries(url.searchParams);
     const token = presentedToken({ headers: request.headers, query }, true);
     if (token === null) throw new UnauthenticatedError();
@@ -98,8 +101,40 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
       tenant: principal.tenant,
       subscriptionId: plan?.subscriptionId ?? null,
     };
-    await this.streams.admit(owner);
-    const point = plan ? await this.streams.startPoint(plan.start) : null;
+    const admission = await this.streams.admit(owner);
+    if (!plan) {
+      // The key had room; a socket without ?subscription= takes its place when it subscribes.
+      admission.release();
+      this.accept(request, socket, head, principal, owner, null);
+      return;
+    }
+    // Gives the place back if the socket closes before the stream opens (no-op once it has).
+    socket.once('close', () => admission.release());
+    try {
+      const point = await this.streams.startPoint(plan.start);
+      this.accept(request, socket, head, principal, owner, { plan, point, admission });
+    } catch (error) {
+      admission.release();
+      throw error;
+    }
+  }
+
+  /** Completes the upgrade, and opens the stream of a `?subscription=` socket (`opening`). */
+  private accept(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    principal: Principal,
+    owner: StreamOwner,
+    opening: { plan: StreamPlan; point: StartPoint; admission: StreamAdmission } | null,
+  ): void {
+    if (!this.streams.accepting) throw new StreamsUnavailableError(SHUTTING_DOWN);
+    if (socket.destroyed) {
+      // Its close event has fired already, so the listener upgrade added will never free the place.
+      opening?.admission.release();
+      this.logger.debug({ keyId: owner.keyId }, 'stream client left before its stream opened');
+      return;
+    }
     this.server.handleUpgrade(request, socket, head, (ws) => {
       const session: Session = {
         socket: ws,
@@ -120,14 +155,19 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
         session.connection?.end('client_closed');
       });
       ws.on('error', (error) => this.logger.debug({ err: error }, 'WebSocket error'));
-      if (plan && point) this.start(session, plan, point);
+      if (opening) this.start(session, opening.plan, opening.point, opening.admission);
     });
   }
 
-  private start(session: Session, plan: StreamPlan, point: StartPoint): void {
-    session.owner = { ...session.owner, subscriptionId: plan.subscriptionId };
+  private start(
+    session: Session,
+    plan: StreamPlan,
+    point: StartPoint,
+    admission: StreamAdmission,
+  ): void {
+    session.owner = admission.owner;
     session.sink.message({ op: 'subscribed', subscription: plan.subscriptionId });
-    session.connection = this.streams.open(session.sink, plan.selection, point, session.owner);
+    session.connection = this.streams.open(session.sink, plan.selection, point, admission);
   }
 
   private async onMessage(session: Session, data: RawData, isBinary: boolean): Promise<void> {
@@ -148,18 +188,26 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
             subscription: message.subscription,
           });
           if (session.socket.readyState !== session.socket.OPEN) return;
-          await this.streams.admit({ ...session.owner, subscriptionId: plan.subscriptionId });
-          const point = await this.streams.startPoint(plan.start);
-          // Closed while the stream was being set up: the close handler has run already and
-          // would never end a connection opened now.
-          if (session.socket.readyState !== session.socket.OPEN) {
-            this.logger.debug(
-              { keyId: session.principal.keyId },
-              'stream client left before its stream opened',
-            );
-            return;
+          const admission = await this.streams.admit({
+            ...session.owner,
+            subscriptionId: plan.subscriptionId,
+          });
+          try {
+            const point = await this.streams.startPoint(plan.start);
+            // Closed while the stream was being set up: the close handler has run already and
+            // would never end a connection opened now.
+            if (session.socket.readyState !== session.socket.OPEN) {
+              this.logger.debug(
+                { keyId: session.principal.keyId },
+                'stream client left before its stream opened',
+              );
+              return;
+            }
+            this.start(session, plan, point, admission);
+          } finally {
+            // A no-op once the stream opened and holds the key's place.
+            admission.release();
           }
-          this.start(session, plan, point);
         } finally {
           session.busy = false;
         }

@@ -62,7 +62,7 @@ Answer 2xx to acknowledge. 3xx and other statuses are retried on the subscriptio
 
 const SSE_DESCRIPTION = `\`GET /v1/streams/sse?types=…&filter=…&from=…\` with a key holding streams:read (Authorization: Bearer, or ?access_token= for EventSource). Each message has \`id:\` an opaque cursor, \`event:\` the event type and \`data:\` the CloudEvent as structured JSON whose \`data\` is the payload below. Reconnect with Last-Event-ID (or ?cursor=) to resume right after it. Comment lines are heartbeats.`;
 
-const WS_DESCRIPTION = `\`GET /v1/streams/ws\`, then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server sends \`event\` with a cursor and the CloudEvent.`;
+const WS_DESCRIPTION = `\`GET /v1/streams/ws\` (or \`?subscription={id}\` for a durable stream subscription, which starts streaming at once), then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server answers \`subscribed\` and \`acked\`, sends \`event\` with a cursor and the CloudEvent, \`error\` for a message it cannot act on (the socket stays open), and \`end\` with the cursor to resume from before it closes the socket. The key, its scope and its stream limit are checked before the upgrade: a refusal is a plain HTTP problem (401, 403, 404, 429, or 503 while streams start or the server shuts down).`;
 
 const cloudEventEnvelope: Json = {
   type: 'object',
@@ -145,6 +145,10 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
       subscribe: ref('#/components/messages/wsSubscribe'),
       ack: ref('#/components/messages/wsAck'),
       event: ref('#/components/messages/wsEvent'),
+      subscribed: ref('#/components/messages/wsSubscribed'),
+      acked: ref('#/components/messages/wsAcked'),
+      error: ref('#/components/messages/wsError'),
+      end: ref('#/components/messages/wsEnd'),
     },
     bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
   };
@@ -165,7 +169,13 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
     action: 'send',
     title: 'Herald sends events over the WebSocket',
     channel: ref('#/channels/websocket'),
-    messages: [ref('#/channels/websocket/messages/event')],
+    messages: [
+      ref('#/channels/websocket/messages/event'),
+      ref('#/channels/websocket/messages/subscribed'),
+      ref('#/channels/websocket/messages/acked'),
+      ref('#/channels/websocket/messages/error'),
+      ref('#/channels/websocket/messages/end'),
+    ],
   };
   operations['receiveWebSocketCommands'] = {
     action: 'receive',
@@ -223,9 +233,18 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
               filter: { type: 'object' },
               from: {
                 type: 'string',
-                description: 'latest, earliest, an RFC 3339 time or a cursor',
+                description: 'latest (the default), earliest or an RFC 3339 time',
               },
-              subscription: { type: 'string', description: 'A durable stream subscription id' },
+              cursor: {
+                type: 'string',
+                description:
+                  'Resume right after this cursor (from an event or an end message); wins over from. With subscription it also acknowledges it.',
+              },
+              subscription: {
+                type: 'string',
+                description:
+                  'A durable stream subscription id: its types and filter apply (send no types or filter); it resumes after the last acknowledged cursor',
+              },
             },
           },
         },
@@ -248,6 +267,68 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
               op: { type: 'string', const: 'event' },
               cursor: { type: 'string' },
               event: cloudEventEnvelope,
+            },
+          },
+        },
+        wsSubscribed: {
+          name: 'subscribed',
+          title: 'Subscribed',
+          summary: 'The stream has started; events follow.',
+          payload: {
+            type: 'object',
+            required: ['op', 'subscription'],
+            properties: {
+              op: { type: 'string', const: 'subscribed' },
+              subscription: {
+                type: ['string', 'null'],
+                description: 'The durable stream subscription id, or null',
+              },
+            },
+          },
+        },
+        wsAcked: {
+          name: 'acked',
+          title: 'Acknowledged',
+          summary: 'The cursor is stored; a reconnect resumes right after it.',
+          payload: {
+            type: 'object',
+            required: ['op', 'cursor'],
+            properties: { op: { type: 'string', const: 'acked' }, cursor: { type: 'string' } },
+          },
+        },
+        wsError: {
+          name: 'error',
+          title: 'Error',
+          summary: 'A message the server could not act on; the socket stays open.',
+          payload: {
+            type: 'object',
+            required: ['op', 'code', 'status', 'message'],
+            properties: {
+              op: { type: 'string', const: 'error' },
+              code: { type: 'string', description: 'e.g. streams.request_invalid' },
+              status: { type: 'integer', description: 'The HTTP status the same problem has' },
+              message: { type: 'string' },
+              errors: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { pointer: { type: 'string' }, message: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+        wsEnd: {
+          name: 'end',
+          title: 'End',
+          summary: 'The server ends the stream and closes the socket; resume with the cursor.',
+          payload: {
+            type: 'object',
+            required: ['op', 'reason', 'cursor'],
+            properties: {
+              op: { type: 'string', const: 'end' },
+              reason: { type: 'string', enum: ['slow_consumer', 'shutdown', 'server_error'] },
+              cursor: { type: 'string' },
             },
           },
         },
