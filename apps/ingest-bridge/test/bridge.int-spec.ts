@@ -21,6 +21,8 @@ interface RawRecord {
   key: string;
   value: string;
   headers: Record<string, string>;
+  /** Milliseconds since the epoch as the producer stamped it (default: now). */
+  timestamp?: string;
 }
 
 async function produceRaw(brokers: string, records: RawRecord[]): Promise<void> {
@@ -176,6 +178,146 @@ describe('the source-topic bridge', () => {
     expect(metrics).toMatch(
       /herald_kafka_consumer_lag\{group="herald-ingest-bridge",topic="kitchen.raw",partition="0"/,
     );
+  });
+});
+
+/** The records of `topic` whose `ce_id` is one of `ids`, once every one of them is there. */
+async function recordsWithIds(
+  brokers: string,
+  topic: string,
+  ids: string[],
+): Promise<IncomingRecord[]> {
+  return waitFor(
+    async () => {
+      const size = await topicSize(brokers, topic);
+      const records = size === 0 ? [] : await collect(brokers, topic, size, { timeoutMs: 30_000 });
+      const mine = records.filter((r) => ids.includes(r.headers.ce_id?.toString() ?? ''));
+      return new Set(mine.map((r) => r.headers.ce_id?.toString())).size === ids.length
+        ? mine
+        : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, what: `${ids.join(', ')} on ${topic}` },
+  );
+}
+
+describe('the bridge facing raw records it cannot take as they are', () => {
+  let broker: RunningBroker;
+  let ingest: IngestApp;
+  let orderReady: Record<string, unknown>;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    ingest = await startIngestApp(broker.brokers);
+    orderReady = (await shippedContract()).get('kitchen.order.ready')!.example as Record<
+      string,
+      unknown
+    >;
+  });
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await broker?.stop();
+  });
+
+  /** `count` valid kitchen.order.ready records of one key, ids `<prefix>-<n>`. */
+  const valid = (key: string, prefix: string, count: number): RawRecord[] =>
+    Array.from({ length: count }, (_, n) => ({
+      key,
+      value: JSON.stringify(orderReady),
+      headers: { ce_type: 'kitchen.order.ready', ce_id: `${prefix}-${n}` },
+    }));
+
+  it('republishes a record stamped in nanoseconds without ce_time at the time of republishing, and the records after it flow', async () => {
+    const key = randomUUID();
+    const before = Date.now();
+    // Alone in its produce request, so that it alone carries the far-off timestamp.
+    await produceRaw(broker.brokers, [
+      {
+        key,
+        value: JSON.stringify(orderReady),
+        headers: { ce_type: 'kitchen.order.ready', ce_id: 'far-off' },
+        timestamp: '1700000000000000000',
+      },
+    ]);
+    await produceRaw(broker.brokers, valid(key, 'after-far-off', 5));
+
+    const ids = ['far-off', ...valid(key, 'after-far-off', 5).map((r) => r.headers.ce_id!)];
+    const records = await recordsWithIds(broker.brokers, CHANNEL, ids);
+    const farOff = records.find((r) => r.headers.ce_id?.toString() === 'far-off')!;
+    const time = Date.parse(farOff.headers.ce_time!.toString());
+    expect(time).toBeGreaterThanOrEqual(before);
+    expect(time).toBeLessThanOrEqual(Date.now());
+    expect(farOff.value?.toString()).toBe(JSON.stringify(orderReady));
+  });
+
+  it('keeps dead letters that would outgrow Kafka’s 1 MiB within a request, and the records after them flow', async () => {
+    const key = randomUUID();
+    // 23,000 properties the schema does not allow: every violation listed made a 1.2 MB header.
+    const manyViolations = JSON.stringify({
+      ...orderReady,
+      ...Object.fromEntries(Array.from({ length: 23_000 }, (_, i) => [`k${i}`, 0])),
+    });
+    expect(manyViolations.length).toBeLessThan(256 * 1024);
+    await produceRaw(broker.brokers, [
+      {
+        key,
+        value: manyViolations,
+        headers: { ce_type: 'kitchen.order.ready', ce_id: 'dl-1' },
+      },
+      // A 600 KB ce_type, quoted whole in the reason and copied with the raw headers.
+      {
+        key,
+        value: JSON.stringify(orderReady),
+        headers: { ce_type: 't'.repeat(600_000), ce_id: 'dl-2' },
+      },
+      ...valid(key, 'after-dead-letters', 5),
+    ]);
+
+    await recordsWithIds(
+      broker.brokers,
+      CHANNEL,
+      valid(key, 'after-dead-letters', 5).map((r) => r.headers.ce_id!),
+    );
+    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 2, { timeoutMs: 30_000 });
+    const [violations, longType] = letters;
+    expect(violations!.headers['ce_id']?.toString()).toBe('dl-1');
+    expect(violations!.headers['herald-dlq-reason']?.toString()).toContain(
+      'breaks the kitchen.order.ready schema',
+    );
+    expect(JSON.parse(violations!.headers['herald-dlq-errors']!.toString())).toHaveLength(20);
+    expect(violations!.headers['herald-dlq-error-count']?.toString()).toBe('23000');
+    expect(violations!.value?.toString()).toBe(manyViolations);
+
+    const reason = longType!.headers['herald-dlq-reason']!.toString();
+    expect(reason).toMatch(/^event type "t+… \(\d+ more characters\)$/);
+    expect(reason.length).toBeLessThan(1100);
+    expect(longType!.headers['herald-dlq-headers-omitted']?.toString()).toBe('true');
+    expect(longType!.headers['ce_type']).toBeUndefined();
+    expect(longType!.value?.toString()).toBe(JSON.stringify(orderReady));
+    expect(longType!.headers['herald-dlq-source-offset']?.toString()).toBeDefined();
+  });
+
+  it('fails readiness when its consumer crashes for good', async () => {
+    // Below the broker's smallest session timeout: the group refuses the bridge's join, and
+    // kafkajs does not restart a consumer after that refusal.
+    const refused = await startIngestApp(broker.brokers, {
+      HERALD_BRIDGE_SESSION_TIMEOUT_MS: '500',
+    });
+    try {
+      const body = await waitFor(
+        async () => {
+          const response = await fetch(`${refused.url}/health/ready`);
+          return response.status === 503 ? await response.text() : undefined;
+        },
+        { timeoutMs: 30_000, what: 'readiness to fail' },
+      );
+      expect(body).toContain('bridge');
+      expect(body).toContain('crashed for good');
+      // The other instance's bridge is not affected.
+      expect((await fetch(`${ingest.url}/health/ready`)).status).toBe(200);
+    } finally {
+      await refused.stop();
+    }
   });
 });
 

@@ -167,6 +167,33 @@ describe('accepted forms', () => {
     expect(structuredRecord.headers.ce_time?.toString()).toBe('2026-01-02T03:04:05Z');
   });
 
+  it('binary mode takes ce-traceparent as the trace context, and refuses a malformed one with 400', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const binary = (id: string, value: string) =>
+      post(`${ingest.url}/v1/events`, orderCreated(), {
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': id,
+          'ce-source': '/b',
+          'ce-type': 'order.created',
+          'ce-traceparent': value,
+        },
+      });
+    const accepted = await binary('binary-traced-1', traceparent);
+    expect(accepted.status).toBe(202);
+    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    const record = records.find((r) => r.headers.ce_id?.toString() === 'binary-traced-1')!;
+    expect(record.headers.traceparent?.toString()).toBe(traceparent);
+    expect(record.headers.ce_traceparent).toBeUndefined();
+
+    const refused = await binary('binary-traced-2', 'not-a-trace');
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({
+      code: 'ingest.invalid',
+      errors: [{ pointer: '/headers/ce-traceparent' }],
+    });
+  });
+
   it('herald-key overrides the partition key', async () => {
     const response = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
       headers: { 'herald-key': 'customer-42', 'ce-id': 'keyed-1' },
@@ -404,6 +431,32 @@ describe('bad input', () => {
     expect(
       (response.body as { errors: { pointer: string }[] }).errors.map((e) => e.pointer).sort(),
     ).toEqual(['/customer', '/total/amount']);
+  });
+
+  it('a request breaking its schemas thousands of times lists the first 100 and counts them all', async () => {
+    // 500 properties the schema does not allow in each of three events: 1,500 violations.
+    const extra = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`x${i}`, i]));
+    const events = [0, 1, 2].map((i) => ({
+      specversion: '1.0',
+      id: `many-violations-${i}`,
+      source: '/b',
+      type: 'order.created',
+      data: orderCreated(extra),
+    }));
+    const response = await post(`${ingest.url}/v1/events`, events, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(response.status).toBe(400);
+    const problem = response.body as {
+      code: string;
+      errors: { pointer: string; message: string }[];
+      errorCount: number;
+    };
+    expect(problem.code).toBe('ingest.invalid');
+    expect(problem.errors).toHaveLength(100);
+    expect(problem.errors[0]).toEqual({ pointer: '/0/data/x0', message: 'is not allowed here' });
+    expect(problem.errors[99]!.pointer).toBe('/0/data/x99');
+    expect(problem.errorCount).toBe(1500);
   });
 
   it('an event over 256 KiB → 413; a request over 5 MiB → 413; a batch over 1,000 → 413', async () => {

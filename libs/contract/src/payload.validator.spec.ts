@@ -1,6 +1,7 @@
 import {
   cleanSchema,
   isExtensionKeyword,
+  MAX_LISTED_VIOLATIONS,
   PayloadValidatorCompiler,
   RecursiveSchemaError,
 } from './payload.validator';
@@ -51,6 +52,28 @@ describe('PayloadValidatorCompiler', () => {
       errors: [
         { pointer: '/a~1b', message: 'is required' },
         { pointer: '/c~0d', message: 'is not allowed here' },
+      ],
+    });
+  });
+
+  it('lists the first 100 violations and counts the rest', () => {
+    const validate = compiler.compile({
+      type: 'array',
+      items: { type: 'object', required: ['dish'], properties: { dish: { type: 'string' } } },
+    });
+    const many = validate(Array.from({ length: 1500 }, () => ({})));
+    expect(many.ok).toBe(false);
+    if (many.ok) return;
+    expect(many.errors).toHaveLength(MAX_LISTED_VIOLATIONS);
+    expect(many.errors[0]).toEqual({ pointer: '/0/dish', message: 'is required' });
+    expect(many.errors[99]).toEqual({ pointer: '/99/dish', message: 'is required' });
+    expect(many.errorCount).toBe(1500);
+    // A complete list carries no count.
+    expect(validate([{}, {}])).toEqual({
+      ok: false,
+      errors: [
+        { pointer: '/0/dish', message: 'is required' },
+        { pointer: '/1/dish', message: 'is required' },
       ],
     });
   });

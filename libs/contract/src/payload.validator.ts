@@ -8,7 +8,12 @@ export interface SchemaViolation {
   message: string;
 }
 
-export type ValidationResult = { ok: true } | { ok: false; errors: SchemaViolation[] };
+/**
+ * `errors` lists at most `MAX_LISTED_VIOLATIONS`; when there were more, `errorCount` says how
+ * many (it is absent when the list is complete).
+ */
+export type ValidationResult =
+  { ok: true } | { ok: false; errors: SchemaViolation[]; errorCount?: number };
 
 export type PayloadValidator = (payload: unknown) => ValidationResult;
 
@@ -29,6 +34,11 @@ const SCHEMA_MAPS = new Set([
 // Keywords whose value is instance data, copied as is.
 const DATA_KEYWORDS = new Set(['examples', 'default', 'const', 'enum']);
 const MAX_ENUM_VALUES_IN_MESSAGE = 20;
+/**
+ * The most violations one result lists. A payload within the size limit can break its schema a
+ * hundred thousand times (every item of a long array missing its fields): the rest are counted.
+ */
+export const MAX_LISTED_VIOLATIONS = 100;
 
 /** A schema refers back to itself; the registry cannot compile it (see the loader's rule). */
 export class RecursiveSchemaError extends Error {}
@@ -100,12 +110,12 @@ export class PayloadValidatorCompiler {
   /** Compiles a cleaned schema (see cleanSchema); throws ajv's error for an invalid one. */
   compile(schema: JsonSchema): PayloadValidator {
     const validate: ValidateFunction = this.ajv.compile(schema);
-    return (payload) =>
-      validate(payload) ? VALID : { ok: false, errors: toViolations(validate.errors ?? []) };
+    return (payload) => (validate(payload) ? VALID : toInvalid(validate.errors ?? []));
   }
 }
 
-function toViolations(errors: ErrorObject[]): SchemaViolation[] {
+/** The first `MAX_LISTED_VIOLATIONS` distinct violations, and how many distinct ones there were. */
+function toInvalid(errors: ErrorObject[]): ValidationResult {
   const seen = new Set<string>();
   const violations: SchemaViolation[] = [];
   for (const error of errors) {
@@ -113,9 +123,11 @@ function toViolations(errors: ErrorObject[]): SchemaViolation[] {
     const id = `${violation.pointer}\u0000${violation.message}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    violations.push(violation);
+    if (violations.length < MAX_LISTED_VIOLATIONS) violations.push(violation);
   }
-  return violations;
+  return seen.size > violations.length
+    ? { ok: false, errors: violations, errorCount: seen.size }
+    : { ok: false, errors: violations };
 }
 
 function toViolation(error: ErrorObject): SchemaViolation {

@@ -49,7 +49,10 @@ export interface RunOptions {
    * default 30000): shorter means a crashed member's partitions move sooner.
    */
   sessionTimeoutMs?: number;
-  /** Handles one batch. A rejection leaves the batch uncommitted; kafkajs reads it again. */
+  /**
+   * Handles one batch. A rejection, whatever the error, leaves the batch uncommitted and kafkajs
+   * reads it again (a `TypeError` too, which kafkajs alone would take as fatal).
+   */
   eachBatch: (batch: IncomingBatch) => Promise<void>;
   /**
    * Called after every rebalance with the partitions this member now holds, by topic (and with
@@ -89,6 +92,8 @@ export class ConsumerRunner {
   private stopped = false;
   private groupCommit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
   private assignmentListener: RunOptions['onAssignment'];
+  /** Why kafkajs gave up on the consumer for good (a crash it does not restart), if it has. */
+  private failure: Error | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -130,6 +135,14 @@ export class ConsumerRunner {
         { err: payload.error, groupId, restart: payload.restart },
         'Kafka consumer crashed',
       );
+      if (payload.restart || this.stopping !== undefined) return;
+      // kafkajs will not try again (a refusal such as a bad session timeout or missing rights):
+      // the process holds no consumer any more, so `health()` fails from here on.
+      this.failure = payload.error;
+      this.logger.error(
+        { err: payload.error, groupId },
+        'Kafka consumer stopped for good: it will not consume again until the process restarts',
+      );
     });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning });
@@ -146,6 +159,17 @@ export class ConsumerRunner {
       }, this.lagIntervalMs);
       this.lagTimer.unref();
     }
+  }
+
+  /**
+   * A readiness check: rejects once kafkajs has given up on the consumer after a crash (one it
+   * does not restart), resolves otherwise, also before `run` and while stopping.
+   */
+  health(): Promise<void> {
+    if (!this.failure) return Promise.resolve();
+    return Promise.reject(
+      new Error(`the consumer of group ${this.groupId} crashed for good: ${this.failure.message}`),
+    );
   }
 
   /** Stops fetching from `partitions` of `topic` (all of them when omitted) until `resume`. */
@@ -257,7 +281,7 @@ export class ConsumerRunner {
         { err: error, groupId: this.groupId, topic: batch.topic, partition: batch.partition },
         'batch handler failed; the batch will be read again',
       );
-      throw error;
+      throw retriableForKafkajs(error);
     }
     if (commit === 'after-batch')
       await this.commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
@@ -297,6 +321,32 @@ export class ConsumerRunner {
     if (!this.consumer) throw new Error('ConsumerRunner.run has not been called');
     return this.consumer;
   }
+}
+
+// Errors kafkajs takes for bugs: it ends the consumer on them for good instead of retrying.
+const KAFKAJS_UNRECOVERABLE = new Set(['RangeError', 'ReferenceError', 'SyntaxError', 'TypeError']);
+
+/** A handler failure, passed to kafkajs as one it retries (the batch is read again). */
+class BatchHandlerError extends Error {
+  constructor(cause: Error) {
+    super(`the batch handler failed: ${cause.name}: ${cause.message}`, { cause });
+    this.name = 'BatchHandlerError';
+  }
+}
+
+/**
+ * What a handler's rejection becomes for kafkajs. A handler failure means "read the batch again"
+ * (see `RunOptions.eachBatch`), but kafkajs ends the consumer for good on a `TypeError` or
+ * `RangeError` (one bad record mapped into `new Date(NaN).toISOString()`, say) or on any error
+ * marked `retriable: false`, leaving the process without its consumer. Those are wrapped so kafkajs
+ * retries, and restarts the consumer once its retries run out. kafkajs's own errors pass as they
+ * are: it tells rebalances and stale members apart by them.
+ */
+function retriableForKafkajs(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name.startsWith('KafkaJS')) return error;
+  const unrecoverable =
+    KAFKAJS_UNRECOVERABLE.has(error.name) || (error as { retriable?: unknown }).retriable === false;
+  return unrecoverable ? new BatchHandlerError(error) : error;
 }
 
 export function toIncomingRecord(

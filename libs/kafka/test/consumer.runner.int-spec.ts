@@ -131,6 +131,55 @@ describe('ConsumerRunner', () => {
     });
   });
 
+  it('reads a batch again after its handler throws a RangeError, which kafkajs takes as fatal', async () => {
+    const topic = await createTestTopic(broker.brokers);
+    await publisher.publish(records(topic, 0, 3));
+    let calls = 0;
+    const seen: IncomingRecord[] = [];
+    const r = runner();
+    await r.run({
+      groupId: uniqueName('g'),
+      topics: [topic],
+      fromBeginning: true,
+      eachBatch: (batch) => {
+        calls++;
+        // What `new Date(1.7e18).toISOString()` throws in a handler.
+        if (calls === 1) return Promise.reject(new RangeError('Invalid time value'));
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => seen.length >= 3, { timeoutMs: 20_000, what: 'the batch read again' });
+    expect(values(seen).slice(0, 3)).toEqual(['v0', 'v1', 'v2']);
+    await expect(r.health()).resolves.toBeUndefined();
+  });
+
+  it('fails its health check once kafkajs gives up on the consumer for good', async () => {
+    const topic = await createTestTopic(broker.brokers);
+    const r = runner();
+    await expect(r.health()).resolves.toBeUndefined();
+    // Below the broker's smallest session timeout: the join is refused, and kafkajs does not
+    // restart a consumer after that refusal.
+    await r.run({
+      groupId: uniqueName('g'),
+      topics: [topic],
+      sessionTimeoutMs: 500,
+      eachBatch: () => Promise.resolve(),
+    });
+    await waitFor(
+      () =>
+        r.health().then(
+          () => false,
+          () => true,
+        ),
+      {
+        timeoutMs: 20_000,
+        what: 'the health check to fail',
+      },
+    );
+    await expect(r.health()).rejects.toThrow(/crashed for good/);
+  });
+
   it('stop() finishes the batch in hand and commits it before leaving', async () => {
     const topic = await createTestTopic(broker.brokers);
     const groupId = uniqueName('g');

@@ -14,11 +14,11 @@ import {
   type IncomingBatch,
   type TopicSpec,
 } from '@herald/kafka';
-import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
+import { LOGGER, MetricsRegistry, ReadinessRegistry, type Logger } from '@herald/observability';
 import type { IngestConfig } from '../ingest/ingest.config';
 import { CONTRACT, INGEST_CONFIG } from '../ingest/ingest.tokens';
 import { BridgeMetrics } from './bridge.metrics';
-import { mapSourceRecord } from './source-record.mapper';
+import { mapSourceRecord, type MapperLimits } from './source-record.mapper';
 
 /** The consumer group of the Kafka→Kafka bridge (SPEC §4). */
 export const BRIDGE_GROUP = 'herald-ingest-bridge';
@@ -41,11 +41,18 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
     @Inject(MetricsRegistry) registry: MetricsRegistry,
     @Inject(TopicProvisioner) private readonly provisioner: TopicProvisioner,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+    @Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry,
   ) {
     this.newRunner = () =>
       new ConsumerRunner(connection, logger.child({ component: 'bridge' }), {
         registry: registry.registry,
       });
+    this.limits = {
+      maxEventBytes: config.maxEventBytes,
+      // What one produce request carries, well under Kafka's max.message.bytes: a dead letter
+      // Kafka refused would be retried for ever and stall its source partition.
+      maxRecordBytes: connection.config.publish.maxBatchBytes,
+    };
   }
 
   /** Every topic the gateway needs: channel topics, producers' source topics, Herald's own. */
@@ -76,12 +83,16 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
   }
 
   onApplicationBootstrap(): void {
+    // A consumer kafkajs gave up on (a crash it does not restart) leaves the process without
+    // its bridge: readiness says so, as the `kafka` check does not.
+    this.readiness.register('bridge', () => this.runner?.health() ?? Promise.resolve());
     // Kafka may still be coming up (npm start, a restart): keep trying in the background while
     // HTTP ingest answers 503 for writes Kafka cannot take.
     this.started = this.start();
   }
 
   private readonly newRunner: () => ConsumerRunner;
+  private readonly limits: MapperLimits;
   private started: Promise<void> | undefined;
   private stopping = false;
 
@@ -121,7 +132,7 @@ export class SourceBridgeService implements OnApplicationBootstrap, BeforeApplic
     if (!channel) throw new Error(`no channel reads source topic ${batch.topic}`);
     const now = new Date().toISOString();
     const mapped = batch.records.map((record) =>
-      mapSourceRecord(this.contract, channel, record, now, this.config.maxEventBytes),
+      mapSourceRecord(this.contract, channel, record, now, this.limits),
     );
     // In order, request after request: same key, same partition, in this order. A fetched batch
     // can hold a partition's 1 MiB, and with the headers added it would outgrow one request.

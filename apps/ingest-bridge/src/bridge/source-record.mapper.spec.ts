@@ -1,9 +1,26 @@
 import { resolve } from 'node:path';
 import { loadContract, type ContractRegistry } from '@herald/contract';
-import { fromKafkaHeaders, type IncomingRecord } from '@herald/kafka';
-import { mapSourceRecord } from './source-record.mapper';
+import { fromKafkaHeaders, type IncomingRecord, type OutgoingRecord } from '@herald/kafka';
+import { DLQ_HEADERS, MAX_DLQ_ERRORS, mapSourceRecord } from './source-record.mapper';
 
 const RECORD_TIME = Date.parse('2026-12-06T07:00:00.000Z');
+const MAX_RECORD_BYTES = 512 * 1024;
+
+function size(value: string | Buffer | null | undefined): number {
+  return value === null || value === undefined ? 0 : Buffer.byteLength(value);
+}
+
+/** The bytes a record puts in a produce request, near enough (as the publisher counts them). */
+function recordBytes(record: OutgoingRecord): number {
+  return Object.entries(record.headers).reduce(
+    (sum, [name, value]) => sum + size(name) + size(value),
+    size(record.key) + size(record.value),
+  );
+}
+
+function header(record: OutgoingRecord, name: string): string | undefined {
+  return record.headers[name]?.toString();
+}
 
 describe('mapSourceRecord', () => {
   let contract: ContractRegistry;
@@ -70,6 +87,108 @@ describe('mapSourceRecord', () => {
     );
     expect(letter.kind).toBe('dead-letter');
     expect(Buffer.compare(letter.record.key as Buffer, key)).toBe(0);
+  });
+
+  it.each([
+    ['nanoseconds since the epoch', '1700000000000000000'],
+    ['Kafka’s -1 for none', '-1'],
+    ['a time past the year 9999', String(Date.UTC(10000, 0, 1))],
+  ])(
+    'republishes a record without ce_time whose timestamp is %s at the time of republishing',
+    (_, timestamp) => {
+      const now = '2027-01-02T03:04:05.678Z';
+      const mapped = mapSourceRecord(
+        contract,
+        channel(),
+        { ...raw({ ce_type: 'kitchen.order.ready' }), timestamp },
+        now,
+      );
+      expect(mapped.kind).toBe('event');
+      expect(fromKafkaHeaders(mapped.record.headers)).toMatchObject({
+        ok: true,
+        attributes: { time: now },
+      });
+    },
+  );
+
+  it('dead-letters a record whose mapping throws, naming what it threw, instead of throwing', () => {
+    const broken = Object.create(contract) as ContractRegistry;
+    broken.validate = () => {
+      throw new TypeError('the validator broke');
+    };
+    const mapped = mapSourceRecord(
+      broken,
+      channel(),
+      raw({ ce_type: 'kitchen.order.ready' }),
+      new Date().toISOString(),
+    );
+    expect(mapped).toMatchObject({
+      kind: 'dead-letter',
+      reason: 'the record could not be mapped: TypeError: the validator broke',
+    });
+    expect(mapped.record.value?.toString()).toBe(JSON.stringify(example));
+  });
+
+  it('lists the first 20 schema violations of a dead letter and counts them all', () => {
+    // 23,000 properties the schema does not allow, within the 256 KiB an event may have.
+    const value = JSON.stringify({
+      ...example,
+      ...Object.fromEntries(Array.from({ length: 23_000 }, (_, i) => [`k${i}`, 0])),
+    });
+    expect(value.length).toBeLessThan(256 * 1024);
+    const mapped = mapSourceRecord(
+      contract,
+      channel(),
+      { ...raw({ ce_type: 'kitchen.order.ready' }), value: Buffer.from(value) },
+      new Date().toISOString(),
+      { maxEventBytes: 256 * 1024, maxRecordBytes: MAX_RECORD_BYTES },
+    );
+    expect(mapped.kind).toBe('dead-letter');
+    const errors = JSON.parse(header(mapped.record, DLQ_HEADERS.errors)!) as unknown[];
+    expect(errors).toHaveLength(MAX_DLQ_ERRORS);
+    expect(errors[0]).toEqual({ pointer: '/k0', message: 'is not allowed here' });
+    expect(header(mapped.record, DLQ_HEADERS.errorCount)).toBe('23000');
+    // The value is kept: it fits.
+    expect(mapped.record.value?.toString()).toBe(value);
+    expect(recordBytes(mapped.record)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+  });
+
+  it('cuts a huge ce_type out of the reason, and leaves out what does not fit the record', () => {
+    const type = 't'.repeat(600_000);
+    const mapped = mapSourceRecord(
+      contract,
+      channel(),
+      raw({ ce_type: type, ce_id: 'evt-1' }),
+      new Date().toISOString(),
+      { maxRecordBytes: MAX_RECORD_BYTES },
+    );
+    expect(mapped.kind).toBe('dead-letter');
+    if (mapped.kind !== 'dead-letter') return;
+    expect(mapped.reason.length).toBeLessThan(1100);
+    expect(mapped.reason).toMatch(/^event type "t+… \(\d+ more characters\)$/);
+    expect(header(mapped.record, DLQ_HEADERS.reason)).toBe(mapped.reason);
+    // The raw headers (the 600 KB ce_type) do not fit; the value and key do.
+    expect(header(mapped.record, DLQ_HEADERS.headersOmitted)).toBe('true');
+    expect(mapped.record.headers['ce_type']).toBeUndefined();
+    expect(mapped.record.headers['ce_id']).toBeUndefined();
+    expect(mapped.record.value?.toString()).toBe(JSON.stringify(example));
+    expect(mapped.record.key?.toString()).toBe('order-1');
+    expect(recordBytes(mapped.record)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+
+    // A key that alone outgrows the record: nothing of the raw record is copied.
+    const hugeKey = mapSourceRecord(
+      contract,
+      channel(),
+      { ...raw({ ce_type: type }), key: Buffer.alloc(600_000, 1) },
+      new Date().toISOString(),
+      { maxRecordBytes: MAX_RECORD_BYTES },
+    );
+    expect(hugeKey.record.key).toBeNull();
+    expect(hugeKey.record.value?.length).toBe(0);
+    expect(header(hugeKey.record, DLQ_HEADERS.valueOmitted)).toBe('true');
+    expect(header(hugeKey.record, DLQ_HEADERS.keyOmitted)).toBe('true');
+    expect(header(hugeKey.record, DLQ_HEADERS.sourceOffset)).toBe('41');
+    expect(recordBytes(hugeKey.record)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
   });
 
   it('keeps a producer’s valid attributes as they are', () => {

@@ -1,4 +1,4 @@
-import type { ContractRegistry, ContractTopic } from '@herald/contract';
+import type { ContractRegistry, ContractTopic, SchemaViolation } from '@herald/contract';
 import {
   HERALD_TOPICS,
   fromKafkaHeaders,
@@ -11,26 +11,159 @@ import {
 /** Headers a dead-lettered raw record carries besides its own. */
 export const DLQ_HEADERS = {
   reason: 'herald-dlq-reason',
+  /** The first `MAX_DLQ_ERRORS` schema violations, as JSON `[{pointer, message}]`. */
   errors: 'herald-dlq-errors',
+  /** How many schema violations there were in all. */
+  errorCount: 'herald-dlq-error-count',
   sourceTopic: 'herald-dlq-source-topic',
   sourcePartition: 'herald-dlq-source-partition',
   sourceOffset: 'herald-dlq-source-offset',
   at: 'herald-dlq-at',
   /** `true` when the value was too large to copy: the source topic holds it at that position. */
   valueOmitted: 'herald-dlq-value-omitted',
+  /** `true` when the raw record's own headers were too large to copy (the source topic holds them). */
+  headersOmitted: 'herald-dlq-headers-omitted',
+  /** `true` when even the key was too large to copy (the source topic holds it). */
+  keyOmitted: 'herald-dlq-key-omitted',
 } as const;
+
+/** The most schema violations a dead letter lists; `herald-dlq-error-count` counts them all. */
+export const MAX_DLQ_ERRORS = 20;
+/** The longest reason, in characters: it quotes the producer's `ce_type`, which may be huge. */
+const MAX_REASON_CHARS = 1000;
+/** The longest pointer or message of a listed violation, in characters. */
+const MAX_VIOLATION_CHARS = 200;
+/** Years past 9999 print as `+010000-…`, which is not RFC 3339. */
+const LAST_RFC3339_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+export interface MapperLimits {
+  /** The largest event payload (`HERALD_MAX_EVENT_BYTES`, as for HTTP ingest); no limit when unset. */
+  maxEventBytes?: number;
+  /**
+   * The largest record the bridge writes, in bytes (`KAFKA_PUBLISH_MAX_BATCH_BYTES`, under
+   * Kafka's `max.message.bytes`): a record Kafka refuses would stall its source partition for
+   * good. No limit when unset.
+   */
+  maxRecordBytes?: number;
+}
 
 export type MappedRecord =
   | { kind: 'event'; record: OutgoingRecord }
   | { kind: 'dead-letter'; record: OutgoingRecord; reason: string };
 
+interface Violations {
+  errors: SchemaViolation[];
+  errorCount?: number;
+}
+
 function text(value: Buffer | undefined): string | undefined {
   return value === undefined ? undefined : value.toString('utf8');
 }
 
+/** `value` cut to `max` characters, saying how much was cut. */
+function clip(value: string, max: number): string {
+  return value.length <= max
+    ? value
+    : `${value.slice(0, max)}… (${value.length - max} more characters)`;
+}
+
+function byteLength(value: string | Buffer | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** What a record weighs in a produce request, near enough: key, value, header names and values. */
+function recordBytes({ key, value, headers }: OutgoingRecord): number {
+  let bytes = byteLength(key) + byteLength(value);
+  for (const [name, header] of Object.entries(headers))
+    bytes += byteLength(name) + byteLength(header);
+  return bytes;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * The event time when `ce_time` gives none: the record's timestamp, or the time of republishing
+ * when that is no time a CloudEvent can carry (Kafka's -1 for none, nanoseconds since the epoch,
+ * a year past 9999), which `toISOString` would refuse or print as no RFC 3339 time.
+ */
+function recordTime(timestamp: string, nowIso: string): string {
+  const ms = Number(timestamp);
+  return Number.isFinite(ms) && ms >= 0 && ms <= LAST_RFC3339_MS
+    ? new Date(ms).toISOString()
+    : nowIso;
+}
+
+/**
+ * The dead letter of `record`: its bytes and headers, the reason and the schema violations (both
+ * cut to a bounded size). When it would outgrow `maxRecordBytes`, what it copies from the raw
+ * record is left out, headers first, then the value, then the key, each marked by its header:
+ * the source topic holds the record at the named position.
+ */
+function deadLetter(
+  record: IncomingRecord,
+  nowIso: string,
+  limits: MapperLimits,
+  reason: string,
+  violations: Violations = { errors: [] },
+  omitValue = false,
+): MappedRecord {
+  const shortReason = clip(reason, MAX_REASON_CHARS);
+  const listed = violations.errors.slice(0, MAX_DLQ_ERRORS).map((violation) => ({
+    pointer: clip(violation.pointer, MAX_VIOLATION_CHARS),
+    message: clip(violation.message, MAX_VIOLATION_CHARS),
+  }));
+  const own: Record<string, string> = {
+    [DLQ_HEADERS.reason]: shortReason,
+    [DLQ_HEADERS.errors]: JSON.stringify(listed),
+    [DLQ_HEADERS.errorCount]: String(violations.errorCount ?? violations.errors.length),
+    [DLQ_HEADERS.sourceTopic]: record.topic,
+    [DLQ_HEADERS.sourcePartition]: String(record.partition),
+    [DLQ_HEADERS.sourceOffset]: record.offset,
+    [DLQ_HEADERS.at]: nowIso,
+  };
+  const letter = (keep: { headers: boolean; value: boolean; key: boolean }): OutgoingRecord => {
+    const headers: Record<string, string | Buffer> = {};
+    if (keep.headers)
+      for (const [name, value] of Object.entries(record.headers))
+        if (value !== undefined) headers[name] = value;
+    Object.assign(headers, own);
+    if (!keep.value) headers[DLQ_HEADERS.valueOmitted] = 'true';
+    if (!keep.headers) headers[DLQ_HEADERS.headersOmitted] = 'true';
+    if (!keep.key) headers[DLQ_HEADERS.keyOmitted] = 'true';
+    return {
+      topic: HERALD_TOPICS.dlqIngest,
+      key: keep.key ? record.key : null,
+      value: keep.value ? (record.value ?? Buffer.alloc(0)) : Buffer.alloc(0),
+      headers,
+    };
+  };
+  const maxBytes = limits.maxRecordBytes ?? Number.POSITIVE_INFINITY;
+  const keeps = [
+    { headers: true, value: !omitValue, key: true },
+    { headers: false, value: !omitValue, key: true },
+    { headers: false, value: false, key: true },
+  ];
+  for (const keep of keeps) {
+    const candidate = letter(keep);
+    if (recordBytes(candidate) <= maxBytes)
+      return { kind: 'dead-letter', reason: shortReason, record: candidate };
+  }
+  // Its own headers are bounded (a few KiB): with nothing copied it fits.
+  return {
+    kind: 'dead-letter',
+    reason: shortReason,
+    record: letter({ headers: false, value: false, key: false }),
+  };
+}
+
 /**
  * Turns one raw producer record into its CloudEvent on the channel topic, or into a dead letter
- * with the original bytes and headers and the reason. Pure.
+ * with the original bytes and headers and the reason. Pure, and never throws: a record that
+ * breaks the mapping in a way no rule foresaw is dead-lettered with what it threw, so one record
+ * cannot stop its partition.
  *
  * The event type is the `ce_type` header, or the channel's only type. The event id is `ce_id`,
  * or one derived from the record's position, so re-reading a record after a crash republishes
@@ -41,48 +174,46 @@ export function mapSourceRecord(
   channel: ContractTopic,
   record: IncomingRecord,
   nowIso: string,
-  /** The largest event payload (`HERALD_MAX_EVENT_BYTES`, as for HTTP ingest); no limit when unset. */
-  maxEventBytes = Number.POSITIVE_INFINITY,
+  limits: MapperLimits = {},
 ): MappedRecord {
-  const deadLetter = (reason: string, errors: unknown[] = [], omitValue = false): MappedRecord => {
-    const headers: Record<string, string | Buffer> = {};
-    for (const [name, value] of Object.entries(record.headers))
-      if (value !== undefined) headers[name] = value;
-    headers[DLQ_HEADERS.reason] = reason;
-    headers[DLQ_HEADERS.errors] = JSON.stringify(errors);
-    headers[DLQ_HEADERS.sourceTopic] = record.topic;
-    headers[DLQ_HEADERS.sourcePartition] = String(record.partition);
-    headers[DLQ_HEADERS.sourceOffset] = record.offset;
-    headers[DLQ_HEADERS.at] = nowIso;
-    if (omitValue) headers[DLQ_HEADERS.valueOmitted] = 'true';
-    return {
-      kind: 'dead-letter',
-      reason,
-      record: {
-        topic: HERALD_TOPICS.dlqIngest,
-        key: record.key,
-        value: omitValue ? Buffer.alloc(0) : (record.value ?? Buffer.alloc(0)),
-        headers,
-      },
-    };
-  };
+  try {
+    return mapRecord(contract, channel, record, nowIso, limits);
+  } catch (error) {
+    return deadLetter(
+      record,
+      nowIso,
+      limits,
+      `the record could not be mapped: ${errorText(error)}`,
+    );
+  }
+}
+
+function mapRecord(
+  contract: ContractRegistry,
+  channel: ContractTopic,
+  record: IncomingRecord,
+  nowIso: string,
+  limits: MapperLimits,
+): MappedRecord {
+  const maxEventBytes = limits.maxEventBytes ?? Number.POSITIVE_INFINITY;
+  const refuse = (reason: string, violations?: Violations, omitValue?: boolean) =>
+    deadLetter(record, nowIso, limits, reason, violations, omitValue);
 
   const type =
     text(record.headers['ce_type']) ?? (channel.types.length === 1 ? channel.types[0] : undefined);
   if (type === undefined)
-    return deadLetter(`no ce_type header, and ${channel.topic} carries several event types`);
+    return refuse(`no ce_type header, and ${channel.topic} carries several event types`);
   const eventType = contract.get(type);
   if (!eventType || eventType.topic !== channel.topic)
-    return deadLetter(`event type "${type}" does not belong to channel ${channel.topic}`);
-  if (record.value === null || record.value.length === 0)
-    return deadLetter('the record has no value');
+    return refuse(`event type "${type}" does not belong to channel ${channel.topic}`);
+  if (record.value === null || record.value.length === 0) return refuse('the record has no value');
   // Also what keeps a record near Kafka's batch limit from stalling the bridge: with its
   // CloudEvent headers added it could never be written. Its dead letter does not copy the value
   // (that could not be written either); the source topic holds it at the named position.
   if (record.value.length > maxEventBytes)
-    return deadLetter(
+    return refuse(
       `the value is ${record.value.length} bytes; an event may have at most ${maxEventBytes}`,
-      [],
+      undefined,
       true,
     );
 
@@ -90,12 +221,12 @@ export function mapSourceRecord(
   try {
     data = JSON.parse(record.value.toString('utf8')) as unknown;
   } catch (error) {
-    return deadLetter(
+    return refuse(
       `the value is not JSON: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
   const result = contract.validate(type, data);
-  if (!result.ok) return deadLetter(`the payload breaks the ${type} schema`, result.errors);
+  if (!result.ok) return refuse(`the payload breaks the ${type} schema`, result);
 
   // An empty or missing attribute takes its default; a time that is not RFC 3339 (`2024-05-01`)
   // gives way to the record's own timestamp.
@@ -109,16 +240,12 @@ export function mapSourceRecord(
     id: given('ce_id') ?? `${record.topic}-${record.partition}-${record.offset}`,
     source: given('ce_source') ?? eventType.source,
     type,
-    time:
-      time !== undefined && isRfc3339Time(time)
-        ? time
-        : new Date(Number(record.timestamp)).toISOString(),
+    time: time !== undefined && isRfc3339Time(time) ? time : recordTime(record.timestamp, nowIso),
     ...(subject === undefined ? {} : { subject }),
     ...(traceparent === undefined ? {} : { traceparent }),
   });
   // What fanout and the streams will read back: a record they would skip goes to the DLQ here.
   const readBack = fromKafkaHeaders(headers);
-  if (!readBack.ok)
-    return deadLetter(`the CloudEvent attributes are not valid: ${readBack.reason}`);
+  if (!readBack.ok) return refuse(`the CloudEvent attributes are not valid: ${readBack.reason}`);
   return { kind: 'event', record: { topic: eventType.topic, key, value: record.value, headers } };
 }

@@ -80,13 +80,23 @@ function checkTraceparent(
   return value;
 }
 
+/**
+ * The trace context: the W3C `traceparent` header, or `ce-traceparent`, as a binary-mode producer
+ * may prefix it like any attribute (the plain header wins when both are there, as on Kafka).
+ */
+function traceparentHeader(headers: Headers, errors: Violation[]): string | undefined {
+  const plain = header(headers, 'traceparent');
+  if (plain !== undefined) return checkTraceparent(plain, '/headers/traceparent', errors);
+  return checkTraceparent(header(headers, 'ce-traceparent'), '/headers/ce-traceparent', errors);
+}
+
 /** The attributes both header forms take alike: subject, key override, time and trace context. */
 function optionalHeaderAttributes(headers: Headers, errors: Violation[]) {
   return {
     subject: checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false),
     key: checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false),
     time: checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors),
-    traceparent: checkTraceparent(header(headers, 'traceparent'), '/headers/traceparent', errors),
+    traceparent: traceparentHeader(headers, errors),
   };
 }
 
@@ -129,7 +139,9 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith('ce-')) continue;
     const attribute = name.slice(3);
-    if (CORE_ATTRIBUTES.has(attribute)) continue;
+    // `ce-traceparent` is the trace context (read above), never an extension: Kafka's binding
+    // keeps that name for it, and an extension of that name could not be written.
+    if (CORE_ATTRIBUTES.has(attribute) || attribute === 'traceparent') continue;
     if (!EXTENSION_NAME.test(attribute)) {
       errors.push({
         pointer: `/headers/${name}`,

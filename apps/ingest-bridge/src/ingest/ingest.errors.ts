@@ -5,10 +5,24 @@ export interface Violation {
   message: string;
 }
 
+/**
+ * The most violations one problem lists: a 5 MiB batch can break its schemas millions of times,
+ * and listing them all took gigabytes. The problem's `errorCount` then says how many there were.
+ */
+export const MAX_PROBLEM_VIOLATIONS = 100;
+
 /** The request is not valid JSON, not a valid CloudEvent, or an event breaks its schema. */
 export class InvalidEventError extends HeraldError {
-  constructor(message: string, errors: Violation[]) {
-    super('ingest.invalid', message, { details: { errors } });
+  constructor(
+    message: string,
+    errors: Violation[],
+    /** How many violations there were, when `errors` holds only some of them. */
+    errorCount = errors.length,
+  ) {
+    const listed = errors.slice(0, MAX_PROBLEM_VIOLATIONS);
+    super('ingest.invalid', message, {
+      details: errorCount > listed.length ? { errors: listed, errorCount } : { errors: listed },
+    });
   }
 }
 

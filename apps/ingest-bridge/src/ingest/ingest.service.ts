@@ -19,6 +19,7 @@ import {
   IngestRateLimitedError,
   IngestUnavailableError,
   InvalidEventError,
+  MAX_PROBLEM_VIOLATIONS,
   PublishForbiddenError,
   UnknownEventTypeError,
   type Violation,
@@ -198,7 +199,9 @@ export class IngestService {
 
   /** Contract, size and permission checks for every event; throws the first kind of problem found. */
   private check(principal: Principal, events: IncomingEvent[]): void {
+    // The first MAX_PROBLEM_VIOLATIONS schema violations of the request, and how many there are.
     const violations: Violation[] = [];
+    let violationCount = 0;
     for (const event of events) {
       const type = this.contract.get(event.type);
       if (!type) {
@@ -223,20 +226,22 @@ export class IngestService {
       }
       const result = this.contract.validate(event.type, event.data);
       if (!result.ok) {
-        for (const error of result.errors)
+        violationCount += result.errorCount ?? result.errors.length;
+        for (const error of result.errors.slice(0, MAX_PROBLEM_VIOLATIONS - violations.length))
           violations.push({
             pointer: `${event.dataPointer}${error.pointer}`,
             message: error.message,
           });
       }
     }
-    if (violations.length > 0) {
+    if (violationCount > 0) {
       this.countAll(events, 'invalid');
       throw new InvalidEventError(
         events.length > 1
           ? 'Events break their schemas; nothing was written'
           : 'The event breaks its schema',
         violations,
+        violationCount,
       );
     }
   }
