@@ -22,7 +22,7 @@ import {
   OffsetRangeReader,
   TopicProvisioner,
 } from '@herald/kafka';
-import { LOGGER, MetricsRegistry, Tracer, type Logger } from '@herald/observability';
+import { LOGGER, MetricsRegistry, ReadinessRegistry, Tracer, type Logger } from '@herald/observability';
 import {
   DeadLetterRepository,
   DeliveryLogRepository,
@@ -225,6 +225,7 @@ export class DeliveryModule
             RetryParkingStore,
             DeliveryMetrics,
             LOGGER,
+            ReadinessRegistry,
           ],
           useFactory: (
             connection: KafkaConnection,
@@ -236,9 +237,13 @@ export class DeliveryModule
             parking: RetryParkingStore,
             deliveryMetrics: DeliveryMetrics,
             logger: Logger,
+            readiness: ReadinessRegistry,
           ) => {
             const child = logger.child({ component: 'delivery-source' });
             const runner = new ConsumerRunner(connection, child, { registry: metrics.registry });
+            // A consumer kafkajs gave up on (a crash it does not restart) leaves the instance
+            // delivering nothing: readiness says so, as the `kafka` check does not.
+            readiness.register('delivery', () => runner.health());
             return new SourceConsumer(
               runner,
               engine,
