@@ -22,7 +22,13 @@ import {
   OffsetRangeReader,
   TopicProvisioner,
 } from '@herald/kafka';
-import { LOGGER, MetricsRegistry, ReadinessRegistry, Tracer, type Logger } from '@herald/observability';
+import {
+  LOGGER,
+  MetricsRegistry,
+  ReadinessRegistry,
+  Tracer,
+  type Logger,
+} from '@herald/observability';
 import {
   DeadLetterRepository,
   DeliveryLogRepository,
