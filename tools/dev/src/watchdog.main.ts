@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { canIdentifyProcesses, processStartTime } from './process-identity';
+import { canIdentifyProcesses, isRunning, processStartTime } from './process-identity';
 
 // The watchdog process (see watchdog.ts): it reads `watch <pid> <start time> <name>` and
 // `forget <pid>` lines from the launcher on its standard input (the start time from
@@ -55,24 +54,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
     process.kill(-pid, signal);
   } catch {
     // ESRCH: the whole group is gone already.
-  }
-}
-
-/**
- * True while `pid` has not exited. An orphan that exited stays a zombie until its new parent
- * waits for it, and some inits never do: on Linux a zombie counts as exited.
- */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return true; // no /proc here (macOS): kill(pid, 0) is all there is to go by
   }
 }
 
