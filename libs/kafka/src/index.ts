@@ -8,6 +8,7 @@ export {
 } from './kafka.errors';
 export {
   KafkaPublisher,
+  recordBytes,
   type LateOutcome,
   type OutgoingRecord,
   type PublishedRecord,

@@ -382,10 +382,11 @@ function toMessage(record: OutgoingRecord): Message {
   return message;
 }
 
-/** What a record adds to a request, near enough: its key, value and headers. */
-function recordBytes({ key, value, headers }: OutgoingRecord): number {
+/** What a record adds to a request, near enough: its key, value, header names and values. */
+export function recordBytes({ key, value, headers }: OutgoingRecord): number {
   let bytes = byteLength(key) + byteLength(value);
-  for (const [name, header] of Object.entries(headers)) bytes += name.length + byteLength(header);
+  for (const [name, header] of Object.entries(headers))
+    bytes += byteLength(name) + byteLength(header);
   return bytes;
 }
 

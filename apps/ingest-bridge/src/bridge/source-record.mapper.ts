@@ -3,6 +3,7 @@ import {
   HERALD_TOPICS,
   fromKafkaHeaders,
   isRfc3339Time,
+  recordBytes,
   toKafkaHeaders,
   type IncomingRecord,
   type OutgoingRecord,
@@ -65,19 +66,6 @@ function clip(value: string, max: number): string {
   return value.length <= max
     ? value
     : `${value.slice(0, max)}… (${value.length - max} more characters)`;
-}
-
-function byteLength(value: string | Buffer | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-}
-
-/** What a record weighs in a produce request, near enough: key, value, header names and values. */
-function recordBytes({ key, value, headers }: OutgoingRecord): number {
-  let bytes = byteLength(key) + byteLength(value);
-  for (const [name, header] of Object.entries(headers))
-    bytes += byteLength(name) + byteLength(header);
-  return bytes;
 }
 
 function errorText(error: unknown): string {
