@@ -13,6 +13,7 @@ import {
   type RunningBroker,
 } from '@herald/kafka/testing';
 import { KafkaPublisher, KafkaUnavailableError } from '@herald/kafka';
+import { startRedisServer } from '@herald/test-harness';
 import { INGEST_IDEMPOTENCY } from '../src/ingest/ingest.tokens';
 import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
@@ -422,6 +423,40 @@ describe('bad input', () => {
     expect(response.body).toMatchObject({ status, code });
   });
 
+  it('a body that is not UTF-8 is refused with 400 naming the byte, not written with U+FFFD', async () => {
+    const before = await topicSize('orders.v1');
+    // An item named Zoë: valid but for its encoding.
+    const payload = orderCreated();
+    const items = (payload.items as Record<string, unknown>[]).map((item, i) =>
+      i === 0 ? { ...item, name: 'Zoë' } : item,
+    );
+    const json = JSON.stringify({ ...payload, items });
+    const at = json.indexOf('Zo') + 2;
+    // ë in Latin-1 (0xEB), as a producer that never encoded its text would send it.
+    const latin1 = Buffer.from(json, 'latin1');
+    expect(latin1[at]).toBe(0xeb);
+    const typedResponse = await post(typed(), latin1, { headers: { 'ce-id': 'latin1-typed' } });
+    expect(typedResponse.status).toBe(400);
+    expect(typedResponse.body).toMatchObject({
+      code: 'ingest.invalid',
+      detail: 'The request body is not valid UTF-8',
+      errors: [{ pointer: '', message: `invalid UTF-8 at byte ${at}` }],
+    });
+    const batch = Buffer.concat([
+      Buffer.from(
+        '[{"specversion":"1.0","id":"latin1-batch","source":"/b","type":"order.created","data":',
+      ),
+      latin1,
+      Buffer.from('}]'),
+    ]);
+    const batchResponse = await post(`${ingest.url}/v1/events`, batch, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(batchResponse.status).toBe(400);
+    expect(batchResponse.body).toMatchObject({ detail: 'The request body is not valid UTF-8' });
+    expect(await topicSize('orders.v1')).toBe(before);
+  });
+
   it('a schema violation names each field by JSON pointer', async () => {
     const payload = orderCreated();
     delete payload.customer;
@@ -433,7 +468,7 @@ describe('bad input', () => {
     ).toEqual(['/customer', '/total/amount']);
   });
 
-  it('a request breaking its schemas thousands of times lists the first 100 and counts them all', async () => {
+  it('a request breaking its schemas thousands of times lists the first 100 and stops validating there', async () => {
     // 500 properties the schema does not allow in each of three events: 1,500 violations.
     const extra = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`x${i}`, i]));
     const events = [0, 1, 2].map((i) => ({
@@ -443,20 +478,49 @@ describe('bad input', () => {
       type: 'order.created',
       data: orderCreated(extra),
     }));
-    const response = await post(`${ingest.url}/v1/events`, events, {
-      contentType: 'application/cloudevents-batch+json',
-    });
+    const validate = jest.spyOn(ingest.contract, 'validate');
+    let response;
+    let validated;
+    try {
+      response = await post(`${ingest.url}/v1/events`, events, {
+        contentType: 'application/cloudevents-batch+json',
+      });
+    } finally {
+      validated = validate.mock.calls.length;
+      validate.mockRestore();
+    }
     expect(response.status).toBe(400);
     const problem = response.body as {
       code: string;
       errors: { pointer: string; message: string }[];
       errorCount: number;
+      errorCountIsLowerBound?: boolean;
     };
     expect(problem.code).toBe('ingest.invalid');
     expect(problem.errors).toHaveLength(100);
     expect(problem.errors[0]).toEqual({ pointer: '/0/data/x0', message: 'is not allowed here' });
     expect(problem.errors[99]!.pointer).toBe('/0/data/x99');
-    expect(problem.errorCount).toBe(1500);
+    // The first event filled the list: the other two were not validated, and the count says so.
+    expect(validated).toBe(1);
+    expect(problem.errorCount).toBe(500);
+    expect(problem.errorCountIsLowerBound).toBe(true);
+  });
+
+  it('a request whose violations fit the list counts them exactly', async () => {
+    const events = [0, 1].map((i) => ({
+      specversion: '1.0',
+      id: `few-violations-${i}`,
+      source: '/b',
+      type: 'order.created',
+      data: orderCreated({ unexpected: i }),
+    }));
+    const response = await post(`${ingest.url}/v1/events`, events, {
+      contentType: 'application/cloudevents-batch+json',
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).not.toHaveProperty('errorCount');
+    expect(response.body).not.toHaveProperty('errorCountIsLowerBound');
+    expect((response.body as { errors: unknown[] }).errors).toHaveLength(2);
   });
 
   it('an event over 256 KiB → 413; a request over 5 MiB → 413; a batch over 1,000 → 413', async () => {
@@ -569,6 +633,136 @@ describe('a write Kafka confirms only after its deadline', () => {
       await app?.stop();
       await broker.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a Redis that stops answering', () => {
+  it('answers 503 with Retry-After after its deadline, writes nothing, and gives back what Redis took late', async () => {
+    const redis = await startRedisServer();
+    const app = await startIngestApp(broker.brokers, {
+      REDIS_URL: redis.url,
+      HERALD_INGEST_REDIS_TIMEOUT_MS: '500',
+    });
+    const send = (id: string, key = ADMIN_KEY) =>
+      post(`${app.url}/v1/events/order.created`, orderCreated(), { key, headers: { 'ce-id': id } });
+    try {
+      const producer = await app.app.get(ApiKeyRepository).create({
+        name: 'producer',
+        tenant: 'acme',
+        scopes: [{ scope: 'events:publish', types: null }],
+      });
+      expect((await send('redis-before')).status).toBe(202);
+      const before = await topicSize('orders.v1');
+
+      // Stopped (SIGSTOP): the connection stays up and nothing answers, as in a network partition.
+      process.kill(redis.pid, 'SIGSTOP');
+      let stalled;
+      let lookup;
+      try {
+        stalled = await send('redis-stalled');
+        // A key that is neither the admin key nor cached is looked up in Redis.
+        lookup = await send('redis-stalled-key', producer.key);
+      } finally {
+        process.kill(redis.pid, 'SIGCONT');
+      }
+      for (const response of [stalled, lookup]) {
+        expect(response.status).toBe(503);
+        expect(response.headers.get('retry-after')).toBe('5');
+        expect(response.headers.get('content-type')).toContain('application/problem+json');
+        expect(response.body).toMatchObject({
+          code: 'ingest.unavailable',
+          detail: expect.stringContaining('Redis'),
+        });
+      }
+      expect(await topicSize('orders.v1')).toBe(before);
+      // Redis took the reservation once it ran again, after the answer: it is given back, so the
+      // same id goes through (a 409 at most while the release is on its way).
+      await waitFor(
+        async () => {
+          const again = await send('redis-stalled');
+          expect([202, 409]).toContain(again.status);
+          return again.status === 202;
+        },
+        { what: 'the stalled id to be written', intervalMs: 100 },
+      );
+      expect(await topicSize('orders.v1')).toBe(before + 1);
+
+      // Gone: answered at once, nothing queued for when Redis returns.
+      await redis.stop();
+      const down = await send('redis-down');
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('5');
+      expect(down.body).toMatchObject({ code: 'ingest.unavailable' });
+      expect(await topicSize('orders.v1')).toBe(before + 1);
+      // An event without an id needs no Redis (nor does the admin key): it is written all the same.
+      expect((await post(`${app.url}/v1/events/order.created`, orderCreated())).status).toBe(202);
+      expect(await topicSize('orders.v1')).toBe(before + 2);
+
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      const counted = (operation: string) =>
+        Number(
+          new RegExp(
+            `herald_ingest_redis_unavailable_total\\{operation="${operation}"[^}]*\\} (\\d+)`,
+          ).exec(metrics)?.[1] ?? 0,
+        );
+      expect(counted('reserve')).toBe(2);
+      expect(counted('authenticate')).toBe(1);
+    } finally {
+      await app.stop();
+      await redis.stop();
+    }
+  });
+});
+
+describe('a write Kafka refuses while it carries another request', () => {
+  it('refuses only the request whose records Kafka refuses; the other is written and answered', async () => {
+    // Kafka takes at most 32 KiB a partition batch: an order of 50 KiB is refused
+    // (MESSAGE_TOO_LARGE) while a payment sent in the same Kafka request is appended.
+    const small = await startTestBroker({ maxMessageBytes: 32 * 1024 });
+    // A linger long enough that the two requests below share one Kafka request.
+    const app = await startIngestApp(small.brokers, { KAFKA_LINGER_MS: '1000' });
+    try {
+      const order = bigOrderBatch('too-big', 1)[0]!;
+      const payment = app.contract.get('payment.captured')!.example;
+      const sendOrder = () =>
+        post(`${app.url}/v1/events/order.created`, order.data, {
+          headers: { 'ce-id': 'refused-order' },
+        });
+      const sendPayment = () =>
+        post(`${app.url}/v1/events/payment.captured`, payment, {
+          headers: { 'ce-id': 'innocent-payment' },
+        });
+      const [refused, accepted] = await Promise.all([sendOrder(), sendPayment()]);
+
+      expect(accepted.status).toBe(202);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({
+        code: 'ingest.invalid',
+        detail: 'Kafka refused the event; nothing was written',
+        errors: [{ message: expect.stringContaining('MESSAGE_TOO_LARGE') }],
+      });
+      const result = accepted.body as {
+        id: string;
+        topic: string;
+        partition: number;
+        offset: string;
+      };
+      expect(result).toMatchObject({ id: 'innocent-payment' });
+      // The answer names where the payment is.
+      const records = await collect(small.brokers, result.topic, Number(result.offset) + 1);
+      const at = records.find(
+        (r) => r.partition === result.partition && r.offset === result.offset,
+      );
+      expect(at?.headers.ce_id?.toString()).toBe('innocent-payment');
+      // Its id answers that result again; the refused one was given back and is refused again.
+      const again = await sendPayment();
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(result);
+      expect((await sendOrder()).status).toBe(400);
+    } finally {
+      await app.stop();
+      await small.stop();
     }
   });
 });

@@ -175,8 +175,62 @@ describe('subscription-api: catalog and documents', () => {
         'GET /asyncapi.json',
         'GET /asyncapi.yaml',
         'GET /docs',
+        'POST /v1/events/{type}',
+        'POST /v1/events',
       ]),
     );
+  });
+
+  it('documents HTTP ingest as ingest-bridge serves it', async () => {
+    interface Operation {
+      parameters: { name: string; in: string }[];
+      requestBody: { content: Record<string, { schema: Record<string, unknown> }> };
+      responses: Record<
+        string,
+        { headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> }
+      >;
+    }
+    const openapi = await api.request<{
+      paths: Record<string, { servers: { url: string }[]; post: Operation }>;
+      components: { schemas: Record<string, { allOf?: { properties?: object }[] }> };
+    }>('GET', '/openapi.json', { key: null });
+    const typed = openapi.body.paths['/v1/events/{type}']!;
+    const forms = openapi.body.paths['/v1/events']!;
+    for (const path of [typed, forms]) {
+      // Another process: the path names ingest-bridge's server, not subscription-api's.
+      expect(path.servers).toEqual([expect.objectContaining({ url: '{ingestBridge}' })]);
+      expect(Object.keys(path.post.responses).sort()).toEqual(
+        ['200', '202', '400', '401', '403', '404', '409', '413', '415', '429', '503'].sort(),
+      );
+      for (const status of ['409', '429', '503'])
+        expect(path.post.responses[status]!.headers).toHaveProperty('Retry-After');
+      expect(path.post.responses['400']!.content).toEqual({
+        'application/problem+json': { schema: { $ref: '#/components/schemas/IngestProblem' } },
+      });
+    }
+    expect(typed.post.parameters.map((p) => `${p.in} ${p.name}`)).toEqual(
+      expect.arrayContaining([
+        'path type',
+        'header ce-id',
+        'header Idempotency-Key',
+        'header ce-source',
+        'header ce-time',
+        'header herald-key',
+        'header traceparent',
+      ]),
+    );
+    expect(Object.keys(forms.post.requestBody.content).sort()).toEqual([
+      'application/cloudevents+json',
+      'application/cloudevents-batch+json',
+      'application/json',
+    ]);
+    expect(
+      forms.post.requestBody.content['application/cloudevents-batch+json']!.schema,
+    ).toMatchObject({ type: 'array', minItems: 1, maxItems: 1000 });
+    const problem = openapi.body.components.schemas['IngestProblem']!.allOf![1]!.properties;
+    expect(problem).toHaveProperty('errorCount');
+    expect(problem).toHaveProperty('errorCountIsLowerBound');
+    expect(openapi.body.components.schemas).toHaveProperty('IngestResult');
   });
 
   it('serves /api-docs with its own Swagger UI assets (no CDN)', async () => {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { isRfc3339Time } from '@herald/kafka';
 import { isTraceparent } from '@herald/observability';
@@ -34,12 +35,50 @@ export function parseJson(body: Buffer, pointer = ''): unknown {
     throw new InvalidEventError('The request body is empty', [
       { pointer, message: 'a JSON body is required' },
     ]);
+  // JSON is UTF-8 (RFC 8259); decoding would silently turn bad bytes into U+FFFD.
+  if (!isUtf8(body))
+    throw new InvalidEventError('The request body is not valid UTF-8', [
+      { pointer, message: `invalid UTF-8 at byte ${invalidUtf8Offset(body)}` },
+    ]);
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new InvalidEventError('The request body is not valid JSON', [{ pointer, message }]);
   }
+}
+
+/**
+ * Where the first byte sequence that is not UTF-8 starts (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or -1.
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i += 1;
+      continue;
+    }
+    const length =
+      lead >= 0xc2 && lead <= 0xdf
+        ? 2
+        : lead >= 0xe0 && lead <= 0xef
+          ? 3
+          : lead >= 0xf0 && lead <= 0xf4
+            ? 4
+            : 0;
+    if (length === 0) return i;
+    // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < length; k++) {
+      const byte = bytes[i + k];
+      if (byte === undefined || byte < (k === 1 ? low : 0x80) || byte > (k === 1 ? high : 0xbf))
+        return i;
+    }
+    i += length;
+  }
+  return -1;
 }
 
 function checkTime(value: unknown, pointer: string, errors: Violation[]): string {

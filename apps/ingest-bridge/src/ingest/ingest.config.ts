@@ -7,6 +7,8 @@ export const ingestConfig = configFragment(
     HERALD_INGEST_RATE_PER_KEY: env.nonNegativeInt(0, 'events per second (0 = unlimited)'),
     HERALD_INGEST_BURST_PER_KEY: env.positiveInt(1000, 'events'),
     HERALD_KAFKA_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
+    HERALD_INGEST_REDIS_TIMEOUT_MS: env.positiveInt(2000, 'milliseconds'),
+    HERALD_REDIS_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
     HERALD_BRIDGE_SESSION_TIMEOUT_MS: env.positiveInt(30_000, 'milliseconds'),
   },
   (v) => ({
@@ -20,6 +22,14 @@ export const ingestConfig = configFragment(
     burstPerKey: v.HERALD_INGEST_BURST_PER_KEY,
     /** `Retry-After` sent with a 503 when Kafka cannot take the write. */
     kafkaRetryAfterSeconds: v.HERALD_KAFKA_RETRY_AFTER_SECONDS,
+    /**
+     * How long an ingest request waits for Redis (API key lookup, event-id reservation, recording
+     * results), in ms, before it gives up (503 before the write; after it, still 202). While Redis
+     * is disconnected a reservation is not even tried.
+     */
+    redisTimeoutMs: v.HERALD_INGEST_REDIS_TIMEOUT_MS,
+    /** `Retry-After` sent with a 503 when Redis does not answer. */
+    redisRetryAfterSeconds: v.HERALD_REDIS_RETRY_AFTER_SECONDS,
     /** How long the group waits for a bridge instance that stopped answering (a crash) before its partitions move. */
     bridgeSessionTimeoutMs: v.HERALD_BRIDGE_SESSION_TIMEOUT_MS,
   }),

@@ -7,7 +7,9 @@ export interface Violation {
 
 /**
  * The most violations one problem lists: a 5 MiB batch can break its schemas millions of times,
- * and listing them all took gigabytes. The problem's `errorCount` then says how many there were.
+ * and listing them all took gigabytes. The problem's `errorCount` then says how many there were
+ * (at least: once the list is full, the events after it are not validated, and
+ * `errorCountIsLowerBound` says so).
  */
 export const MAX_PROBLEM_VIOLATIONS = 100;
 
@@ -18,10 +20,16 @@ export class InvalidEventError extends HeraldError {
     errors: Violation[],
     /** How many violations there were, when `errors` holds only some of them. */
     errorCount = errors.length,
+    /** Some events were not validated: there may be more than `errorCount`. */
+    errorCountIsLowerBound = false,
   ) {
     const listed = errors.slice(0, MAX_PROBLEM_VIOLATIONS);
     super('ingest.invalid', message, {
-      details: errorCount > listed.length ? { errors: listed, errorCount } : { errors: listed },
+      details: errorCountIsLowerBound
+        ? { errors: listed, errorCount, errorCountIsLowerBound }
+        : errorCount > listed.length
+          ? { errors: listed, errorCount }
+          : { errors: listed },
     });
   }
 }
@@ -71,6 +79,10 @@ export class IngestRateLimitedError extends HeraldError {
   }
 }
 
+/**
+ * Kafka did not take a write. Not "nothing was written": Kafka appends each partition of a request
+ * on its own, and a failed request may have kept some of them.
+ */
 export class IngestUnavailableError extends HeraldError {
   constructor(
     retryAfterSeconds: number,
@@ -86,7 +98,26 @@ export class IngestUnavailableError extends HeraldError {
         ? `Kafka took ${partly.written} of the ${partly.total} events of this request, then failed. Send it again with the same ids: the written ones answer their first result and the rest are written`
         : mayBeWritten
           ? 'Kafka did not confirm the write in time; it may still be written. Retry with the same ids: they answer the first result once it is confirmed'
-          : 'Kafka cannot take the write right now; nothing was written',
+          : 'Kafka could not take the write; some of its events may have been written. Send it again with the same ids (an event written twice keeps its id)',
+      { retryable: true, retryAfterSeconds, cause },
+    );
+  }
+}
+
+/**
+ * Redis (API keys, event-id reservations) did not answer in time, or is disconnected: nothing of
+ * the request was written.
+ */
+export class RedisUnavailableError extends HeraldError {
+  constructor(
+    retryAfterSeconds: number,
+    cause: unknown,
+    /** The call was given up on while Redis held it: it may still run when Redis answers. */
+    readonly stillPending = false,
+  ) {
+    super(
+      'ingest.unavailable',
+      'Redis, which holds API keys and event ids, did not answer in time; nothing was written. Retry later with the same ids',
       { retryable: true, retryAfterSeconds, cause },
     );
   }

@@ -12,9 +12,16 @@ export type IngestOutcome =
   | 'conflict'
   | 'unavailable';
 
-/** `herald_ingest_events_total{type,outcome}`; `type` is a contract type or `unknown`, so it stays bounded. */
+/** What an ingest request was waiting for on Redis when it gave up. */
+export type RedisOperation = 'authenticate' | 'reserve' | 'record' | 'release';
+
+/**
+ * `herald_ingest_events_total{type,outcome}`; `type` is a contract type or `unknown`, so it stays
+ * bounded. `herald_ingest_redis_unavailable_total{operation}`: Redis calls ingest gave up on.
+ */
 export class IngestMetrics {
   private readonly events: Counter<'type' | 'outcome'>;
+  private readonly redisUnavailable: Counter<'operation'>;
 
   constructor(
     metrics: MetricsRegistry,
@@ -26,6 +33,16 @@ export class IngestMetrics {
       labelNames: ['type', 'outcome'],
       registers: [metrics.registry],
     });
+    this.redisUnavailable = new Counter({
+      name: 'herald_ingest_redis_unavailable_total',
+      help: 'Redis calls of HTTP ingest given up on (Redis disconnected or slower than HERALD_INGEST_REDIS_TIMEOUT_MS); authenticate and reserve answer 503',
+      labelNames: ['operation'],
+      registers: [metrics.registry],
+    });
+  }
+
+  countRedisUnavailable(operation: RedisOperation): void {
+    this.redisUnavailable.inc({ operation });
   }
 
   count(type: string, outcome: IngestOutcome, n = 1): void {

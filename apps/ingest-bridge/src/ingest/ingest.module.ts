@@ -1,19 +1,24 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { ContractRegistry } from '@herald/contract';
-import { MetricsRegistry, Tracer } from '@herald/observability';
+import { KafkaConnection, KafkaPublisher } from '@herald/kafka';
+import { LOGGER, MetricsRegistry, Tracer, type Logger } from '@herald/observability';
 import { IdempotencyStore, RedisConnection, STORE_KEYS, type StoreKeys } from '@herald/store';
 import { BridgeMetrics } from '../bridge/bridge.metrics';
 import { SourceBridgeService } from '../bridge/source-bridge.service';
 import { EventsController } from './events.controller';
+import { IngestApiKeyGuard } from './ingest-api-key.guard';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
 import { IngestService } from './ingest.service';
-import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
+import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY, SOLO_PUBLISHER } from './ingest.tokens';
 import { RateLimiter } from './rate-limiter';
+import { RedisDeadline } from './redis-deadline';
 
 /** HTTP ingest and the source-topic bridge, sharing one contract and KafkaModule's publisher. */
 @Module({})
-export class IngestModule {
+export class IngestModule implements OnApplicationShutdown {
+  constructor(@Inject(SOLO_PUBLISHER) private readonly soloPublisher: KafkaPublisher) {}
+
   static forRoot(
     contract: ContractRegistry,
     config: IngestConfig,
@@ -46,6 +51,31 @@ export class IngestModule {
           useFactory: (metrics: MetricsRegistry) => new BridgeMetrics(metrics),
         },
         {
+          provide: RedisDeadline,
+          inject: [RedisConnection, IngestMetrics, LOGGER],
+          useFactory: (redis: RedisConnection, metrics: IngestMetrics, logger: Logger) =>
+            new RedisDeadline(
+              redis,
+              config.redisTimeoutMs,
+              config.redisRetryAfterSeconds,
+              metrics,
+              logger,
+            ),
+        },
+        IngestApiKeyGuard,
+        {
+          // For a write Kafka refused while it shared a request with other HTTP requests' records:
+          // sent again alone, only the records Kafka refuses are refused (see IngestService).
+          provide: SOLO_PUBLISHER,
+          inject: [KafkaConnection, LOGGER],
+          useFactory: (connection: KafkaConnection, logger: Logger) =>
+            new KafkaPublisher(connection, logger.child({ component: 'ingest-solo-publisher' }), {
+              // Any publish fills a request of 1 byte: never two in one request, one at a time.
+              maxBatchBytes: 1,
+              maxInFlightFlushes: 1,
+            }),
+        },
+        {
           provide: RateLimiter,
           useFactory: () => new RateLimiter(config.ratePerKey, config.burstPerKey),
         },
@@ -53,6 +83,10 @@ export class IngestModule {
         SourceBridgeService,
       ],
     };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.soloPublisher.close();
   }
 }
 

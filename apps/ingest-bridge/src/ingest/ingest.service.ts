@@ -21,13 +21,15 @@ import {
   InvalidEventError,
   MAX_PROBLEM_VIOLATIONS,
   PublishForbiddenError,
+  RedisUnavailableError,
   UnknownEventTypeError,
   type Violation,
 } from './ingest.errors';
 import { IngestMetrics } from './ingest.metrics';
-import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
+import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY, SOLO_PUBLISHER } from './ingest.tokens';
 import type { IncomingEvent, IngestResult } from './incoming-event';
 import { RateLimiter } from './rate-limiter';
+import { RedisDeadline } from './redis-deadline';
 
 /** The outcome of one request: results in request order, and whether anything new was written. */
 export interface IngestOutcome {
@@ -45,12 +47,14 @@ export class IngestService {
   constructor(
     @Inject(CONTRACT) private readonly contract: ContractRegistry,
     @Inject(KafkaPublisher) private readonly publisher: KafkaPublisher,
+    @Inject(SOLO_PUBLISHER) private readonly soloPublisher: KafkaPublisher,
     @Inject(INGEST_IDEMPOTENCY) private readonly idempotency: IdempotencyStore<IngestResult>,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
     @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(Tracer) private readonly tracer: Tracer,
+    @Inject(RedisDeadline) private readonly redis: RedisDeadline,
   ) {}
 
   async ingest(principal: Principal, events: IncomingEvent[]): Promise<IngestOutcome> {
@@ -101,9 +105,26 @@ export class IngestService {
           claimed.push(index);
         }
       }
-      const reservations = await this.idempotency.reserveAll(
-        tenant,
-        claimed.map((index) => events[index]!.id),
+      const claimedIds = claimed.map((index) => events[index]!.id);
+      // Events without ids need no Redis, and are written while it is away.
+      const reservations = await this.redis.run(
+        'reserve',
+        () => this.idempotency.reserveAll(tenant, claimedIds),
+        {
+          refuseWhileDisconnected: claimedIds.length > 0,
+          // Taken after the producer was answered 503: given back, so a retry is not told 409.
+          abandoned: (late) =>
+            void this.release(
+              tenant,
+              events,
+              new Map(
+                claimed.flatMap((index, n) => {
+                  const reservation = late[n]!;
+                  return reservation.state === 'reserved' ? [[index, reservation.token]] : [];
+                }),
+              ),
+            ),
+        },
       );
       for (const [n, index] of claimed.entries()) {
         const reservation = reservations[n]!;
@@ -152,6 +173,7 @@ export class IngestService {
       if (error instanceof IngestUnavailableError && error.mayBeWritten) throw error;
       await this.release(tenant, events, tokens);
       if (error instanceof EventInFlightError) this.countAll(events, 'conflict');
+      if (error instanceof RedisUnavailableError) this.countAll(events, 'unavailable');
       throw error;
     }
 
@@ -170,11 +192,16 @@ export class IngestService {
     events: IncomingEvent[],
     tokens: ReadonlyMap<number, string>,
   ): Promise<void> {
-    await Promise.all(
-      [...tokens].map(([i, token]) => this.idempotency.release(tenant, events[i]!.id, token)),
-    ).catch((releaseError: unknown) =>
-      this.logger.warn({ err: releaseError }, 'could not release idempotency reservations'),
-    );
+    if (tokens.size === 0) return;
+    await this.redis
+      .run('release', () =>
+        Promise.all(
+          [...tokens].map(([i, token]) => this.idempotency.release(tenant, events[i]!.id, token)),
+        ),
+      )
+      .catch((releaseError: unknown) =>
+        this.logger.warn({ err: releaseError }, 'could not release idempotency reservations'),
+      );
   }
 
   private async recordResults(
@@ -183,10 +210,12 @@ export class IngestService {
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.idempotency.completeAll(tenant, entries);
+        await this.redis.run('record', () => this.idempotency.completeAll(tenant, entries));
         return;
       } catch (error) {
-        if (attempt >= 2) {
+        // Given up on while Redis holds it, it still runs when Redis answers: no second copy.
+        const pending = error instanceof RedisUnavailableError && error.stillPending;
+        if (attempt >= 2 || pending) {
           this.logger.warn(
             { err: error, tenant, events: entries.length },
             'events written but their results not recorded for idempotency',
@@ -202,6 +231,9 @@ export class IngestService {
     // The first MAX_PROBLEM_VIOLATIONS schema violations of the request, and how many there are.
     const violations: Violation[] = [];
     let violationCount = 0;
+    // Validation is the costly check (an event can break its schema a hundred thousand times):
+    // once the list is full, the events after it are not validated, and the count is a floor.
+    let uncounted = false;
     for (const event of events) {
       const type = this.contract.get(event.type);
       if (!type) {
@@ -224,6 +256,10 @@ export class IngestService {
           `Event ${event.id} is ${event.dataBytes} bytes; the limit is ${this.config.maxEventBytes} bytes`,
         );
       }
+      if (violations.length >= MAX_PROBLEM_VIOLATIONS) {
+        uncounted = true;
+        continue;
+      }
       const result = this.contract.validate(event.type, event.data);
       if (!result.ok) {
         violationCount += result.errorCount ?? result.errors.length;
@@ -242,6 +278,7 @@ export class IngestService {
           : 'The event breaks its schema',
         violations,
         violationCount,
+        uncounted,
       );
     }
   }
@@ -356,24 +393,56 @@ export class IngestService {
     events: IncomingEvent[],
     records: OutgoingRecord[],
     late: (outcome: LateOutcome) => void,
-  ) {
+  ): Promise<PublishedRecord[]> {
     try {
       return await this.publisher.publish(records, { late });
     } catch (error) {
-      if (error instanceof KafkaRejectedError) {
-        this.countAll(events, 'invalid');
-        throw new InvalidEventError('Kafka refused the events', [
-          { pointer: '', message: error.message },
-        ]);
-      }
-      const inFlight = error instanceof KafkaUnavailableError && error.inFlight;
-      this.countAll(events, 'unavailable');
-      this.logger.warn(
-        { err: error, events: events.length, mayBeWritten: inFlight },
-        'Kafka could not take the write',
-      );
-      throw new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error, inFlight);
+      if (error instanceof KafkaRejectedError)
+        return await this.publishAlone(events, records, late, error);
+      throw this.unavailable(events, error);
     }
+  }
+
+  /**
+   * After Kafka refused a write. The publisher sends the records of concurrent requests in one
+   * Kafka request, and Kafka refuses a partition (or a topic) of a request while it appends the
+   * others: the refusal may have been for another HTTP request's records. Sent again on its own,
+   * only the records Kafka itself refuses are refused, and the other requests are answered as if
+   * they had been alone. Those of these records the shared request did append are then on Kafka
+   * twice, with the same event id (at least once, as after any retry).
+   */
+  private async publishAlone(
+    events: IncomingEvent[],
+    records: OutgoingRecord[],
+    late: (outcome: LateOutcome) => void,
+    refusal: KafkaRejectedError,
+  ): Promise<PublishedRecord[]> {
+    this.logger.warn(
+      { err: refusal, events: events.length },
+      'Kafka refused a write shared with other requests; writing this request again on its own',
+    );
+    try {
+      return await this.soloPublisher.publish(records, { late });
+    } catch (error) {
+      if (!(error instanceof KafkaRejectedError)) throw this.unavailable(events, error);
+      this.countAll(events, 'invalid');
+      throw new InvalidEventError(
+        records.length > 1
+          ? 'Kafka refused the events; those it keeps on other partitions than the refused ones may have been written'
+          : 'Kafka refused the event; nothing was written',
+        [{ pointer: '', message: error.message }],
+      );
+    }
+  }
+
+  private unavailable(events: IncomingEvent[], error: unknown): IngestUnavailableError {
+    const inFlight = error instanceof KafkaUnavailableError && error.inFlight;
+    this.countAll(events, 'unavailable');
+    this.logger.warn(
+      { err: error, events: events.length, mayBeWritten: inFlight },
+      'Kafka could not take the write',
+    );
+    return new IngestUnavailableError(this.config.kafkaRetryAfterSeconds, error, inFlight);
   }
 
   private countAll(events: IncomingEvent[], outcome: Parameters<IngestMetrics['count']>[1]): void {

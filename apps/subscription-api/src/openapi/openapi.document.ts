@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { INGEST_PATHS, INGEST_SCHEMAS } from './ingest.openapi';
 import { RESPONSE_SCHEMAS } from './openapi-schemas';
 
 /**
@@ -24,7 +25,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
   const config = new DocumentBuilder()
     .setTitle('Herald subscription API')
     .setDescription(
-      'Subscriptions (webhooks and durable streams), API keys, the event catalog and the TMF688 hub. Authenticate with Authorization: Bearer <API key>. Errors are RFC 9457 problems (application/problem+json).',
+      'Subscriptions (webhooks and durable streams), API keys, the event catalog and the TMF688 hub, and HTTP ingest (served by ingest-bridge, on its own port). Authenticate with Authorization: Bearer <API key>. Errors are RFC 9457 problems (application/problem+json).',
     )
     .setVersion(version)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (hk_…)' })
@@ -33,9 +34,10 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     operationIdFactory: (controller, method) =>
       `${controller.replace(/Controller$/, '').replace(/^./, (c) => c.toLowerCase())}_${method}`,
   });
+  document.paths = { ...document.paths, ...INGEST_PATHS };
   document.components = {
     ...document.components,
-    schemas: { ...(document.components?.schemas ?? {}), ...RESPONSE_SCHEMAS },
+    schemas: { ...(document.components?.schemas ?? {}), ...RESPONSE_SCHEMAS, ...INGEST_SCHEMAS },
   };
   return document;
 }

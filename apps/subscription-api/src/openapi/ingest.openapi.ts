@@ -1,0 +1,231 @@
+import type { OpenAPIObject, SchemaObject } from '@nestjs/swagger';
+
+// HTTP ingest (SPEC §4) is served by ingest-bridge, its own process: its routes are not among this
+// app's controllers, so they are written out here, each path naming ingest-bridge as its server.
+// Keep them true to apps/ingest-bridge/src/ingest (events.controller.ts, cloud-event.parser.ts,
+// ingest.errors.ts).
+
+type Operation = NonNullable<OpenAPIObject['paths'][string]['post']>;
+type Parameter = NonNullable<Operation['parameters']>[number];
+type Response = Operation['responses'][string];
+
+const INGEST_SERVERS = [
+  {
+    url: '{ingestBridge}',
+    description: 'ingest-bridge, which serves HTTP ingest on its own port (INGEST_BRIDGE_PORT)',
+    variables: { ingestBridge: { default: 'http://localhost:3001' } },
+  },
+];
+
+const string: SchemaObject = { type: 'string' };
+const problemRef = { $ref: '#/components/schemas/IngestProblem' } as SchemaObject;
+const resultRef = { $ref: '#/components/schemas/IngestResult' } as SchemaObject;
+
+/** Response bodies of ingest, merged into components.schemas. */
+export const INGEST_SCHEMAS: Record<string, SchemaObject> = {
+  IngestResult: {
+    type: 'object',
+    description: 'Where Kafka stored the event.',
+    required: ['id', 'type', 'topic', 'partition', 'offset'],
+    properties: {
+      id: { type: 'string', description: 'The event id (the one sent, or a generated UUID)' },
+      type: string,
+      topic: string,
+      partition: { type: 'integer' },
+      offset: { type: 'string', description: 'Decimal (Kafka offsets are 64-bit)' },
+    },
+  },
+  IngestProblem: {
+    allOf: [
+      { $ref: '#/components/schemas/Problem' },
+      {
+        type: 'object',
+        properties: {
+          errors: {
+            type: 'array',
+            maxItems: 100,
+            description:
+              'What is wrong, by JSON pointer into the request (`/3/data/total` is the total of the fourth event of a batch; `/headers/ce-time` a header). At most 100.',
+            items: {
+              type: 'object',
+              required: ['pointer', 'message'],
+              properties: { pointer: string, message: string },
+            },
+          },
+          errorCount: {
+            type: 'integer',
+            description:
+              'Present when there were more violations than `errors` lists: how many were found.',
+          },
+          errorCountIsLowerBound: {
+            type: 'boolean',
+            description:
+              'Present (true) when validation stopped once `errors` was full: the events after that one were not validated, so there may be more violations than `errorCount`.',
+          },
+        },
+      },
+    ],
+  },
+  CloudEvent: {
+    type: 'object',
+    description:
+      'A CloudEvent in structured mode (JSON format). `data` is the payload the type`s schema describes (GET /v1/event-types); binary data (`data_base64`) is not accepted. Other attributes are extensions: 1-20 lower-case letters or digits, with string, number or boolean values.',
+    required: ['specversion', 'id', 'source', 'type', 'data'],
+    properties: {
+      specversion: { type: 'string', enum: ['1.0'] },
+      id: { type: 'string', minLength: 1, maxLength: 1024, description: 'Deduplicated for 24 h' },
+      source: { type: 'string', minLength: 1, maxLength: 1024 },
+      type: { type: 'string', minLength: 1, maxLength: 1024, example: 'order.created' },
+      time: { type: 'string', format: 'date-time', description: 'Default: the time of receipt' },
+      subject: { type: 'string', minLength: 1, maxLength: 1024 },
+      datacontenttype: {
+        type: 'string',
+        description: 'application/json or application/*+json when present',
+      },
+      dataschema: string,
+      traceparent: { type: 'string', description: 'W3C trace context' },
+      data: { description: 'The payload (any JSON)' },
+    },
+    additionalProperties: { oneOf: [string, { type: 'number' }, { type: 'boolean' }] },
+  },
+};
+
+function header(name: string, description: string, required = false): Parameter {
+  return { name, in: 'header', required, description, schema: { type: 'string' } };
+}
+
+const COMMON_HEADERS: Parameter[] = [
+  header('ce-time', 'Event time, RFC 3339 (default: the time of receipt)'),
+  header('ce-subject', 'CloudEvents subject'),
+  header(
+    'herald-key',
+    'Partition key, instead of the one the contract takes from the payload (single events only)',
+  ),
+  header('traceparent', 'W3C trace context, written with the event'),
+  header('ce-traceparent', 'Trace context when there is no traceparent header'),
+];
+
+const retryAfter = {
+  'Retry-After': {
+    description: 'Seconds to wait before sending again',
+    schema: { type: 'integer' },
+  },
+};
+
+function problem(description: string, headers?: Record<string, unknown>): Response {
+  return {
+    description,
+    ...(headers ? { headers } : {}),
+    content: { 'application/problem+json': { schema: problemRef } },
+  } as Response;
+}
+
+function answers(result: SchemaObject): Record<string, Response> {
+  return {
+    '202': {
+      description: 'Written: Kafka acknowledged it',
+      content: { 'application/json': { schema: result } },
+    },
+    '200': {
+      description:
+        'Every event id was written before (within 24 h): the first result, and nothing written',
+      content: { 'application/json': { schema: result } },
+    },
+    '400': problem(
+      'Not JSON (or not UTF-8), not a valid CloudEvent, or breaking its schema; nothing was written',
+    ),
+    '401': problem('No valid API key', {
+      'WWW-Authenticate': { schema: { type: 'string', example: 'Bearer' } },
+    }),
+    '403': problem(
+      "The key lacks events:publish for this type, or the type is one of Herald's own",
+    ),
+    '404': problem('No such event type in the contract'),
+    '409': problem(
+      'An event id of the request is being written by another request (or by a write whose outcome Kafka has not yet reported)',
+      retryAfter,
+    ),
+    '413': problem(
+      'An event over HERALD_MAX_EVENT_BYTES (256 KiB), a request over HERALD_MAX_REQUEST_BYTES (5 MiB), or a batch over HERALD_MAX_BATCH_EVENTS (1,000)',
+    ),
+    '415': problem('Content type not accepted here'),
+    '429': problem('The API key is publishing faster than its limit', retryAfter),
+    '503': problem(
+      'Kafka or Redis cannot take the write now. The detail says what is known: nothing written (Redis did not answer), some events may have been written, the write may still land (its ids answer 409 until it is known), or N of M events written. Send the same request again with the same ids.',
+      retryAfter,
+    ),
+  };
+}
+
+/** `POST /v1/events/{type}` and `POST /v1/events`, as ingest-bridge serves them. */
+export const INGEST_PATHS: OpenAPIObject['paths'] = {
+  '/v1/events/{type}': {
+    servers: INGEST_SERVERS,
+    post: {
+      operationId: 'ingest_publishTyped',
+      tags: ['ingest'],
+      summary: 'Publish one event of a type; the body is its payload',
+      security: [{ bearer: [] }],
+      parameters: [
+        {
+          name: 'type',
+          in: 'path',
+          required: true,
+          schema: { type: 'string', example: 'order.created' },
+        },
+        header(
+          'ce-id',
+          'Event id; an id written in the last 24 h answers 200 with its first result (default: a new UUID, never deduplicated)',
+        ),
+        header('Idempotency-Key', 'The event id when there is no ce-id header'),
+        header('ce-source', "CloudEvents source (default: the channel's)"),
+        ...COMMON_HEADERS,
+      ],
+      requestBody: {
+        required: true,
+        description:
+          'The payload, as the type`s schema describes it (GET /v1/event-types). Any application/*+json type but the CloudEvents ones is read as JSON too.',
+        content: { 'application/json': { schema: {} } },
+      },
+      responses: answers(resultRef),
+    },
+  },
+  '/v1/events': {
+    servers: INGEST_SERVERS,
+    post: {
+      operationId: 'ingest_publish',
+      tags: ['ingest'],
+      summary: 'Publish a CloudEvent (structured or binary mode) or a batch of them',
+      description:
+        'A batch is all or nothing: every event is parsed, authorised and validated before any is written. Binary mode: application/json with the attributes in ce-* headers (ce-specversion, ce-id, ce-source and ce-type required; other ce-* headers are extensions).',
+      security: [{ bearer: [] }],
+      parameters: [
+        header('ce-specversion', 'Binary mode: "1.0"'),
+        header('ce-id', 'Binary mode: the event id, deduplicated for 24 h'),
+        header('ce-source', 'Binary mode: CloudEvents source'),
+        header('ce-type', 'Binary mode: the event type'),
+        ...COMMON_HEADERS,
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          'application/cloudevents+json': {
+            schema: { $ref: '#/components/schemas/CloudEvent' },
+          },
+          'application/cloudevents-batch+json': {
+            schema: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 1000,
+              items: { $ref: '#/components/schemas/CloudEvent' },
+            },
+          },
+          'application/json': { schema: { description: 'Binary mode: the payload' } },
+        },
+      },
+      responses: answers({
+        oneOf: [resultRef, { type: 'array', items: resultRef, description: 'A batch: in order' }],
+      }),
+    },
+  },
+};
