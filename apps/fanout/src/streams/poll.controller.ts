@@ -6,18 +6,41 @@ import {
   CurrentPrincipal,
   Principal,
   RequireScope,
+  UnauthenticatedError,
 } from '@herald/auth';
+import type { HeraldError } from '@herald/errors';
 import { PollSink } from './poll.sink';
+import { END_MESSAGES, type EndReason } from './stream-connection';
 import { StreamPlanner, type StreamPlan } from './stream-planner';
 import { parseBoundedInt } from './stream-request';
 import { StreamsService, type StreamAdmission } from './streams.service';
 import { STREAMS_CONFIG } from './streams.tokens';
 import type { StreamsConfig } from './streams.config';
+import { StreamSubscriptionConflictError, StreamSubscriptionNotFoundError } from './streams.errors';
 
 export interface PollAnswer {
   events: Readonly<Record<string, unknown>>[];
   /** Pass back as `cursor` for the next poll (for a durable subscription, that acknowledges these). */
   cursor: string;
+}
+
+/**
+ * A waiting poll ended because its key or subscription went away answers what the next poll
+ * would: 401, 404 or 409 (a changed subscription answers normally: the next poll uses the change).
+ */
+function revokedError(reason: EndReason, subscriptionId: string | null): HeraldError | null {
+  const message = END_MESSAGES[reason] ?? reason;
+  switch (reason) {
+    case 'key_deleted':
+      return new UnauthenticatedError(message);
+    case 'subscription_deleted':
+      return new StreamSubscriptionNotFoundError(subscriptionId ?? '');
+    case 'subscription_paused':
+    case 'subscription_disabled':
+      return new StreamSubscriptionConflictError(message);
+    default:
+      return null;
+  }
 }
 
 /** A `wait=0` poll whose catch-up read from Kafka has not come back by then answers anyway. */
@@ -80,25 +103,27 @@ export class PollController {
     limit: number,
   ): Promise<PollAnswer> {
     const point = await this.streams.startPoint(plan.start);
-    return new Promise<PollAnswer>((resolve) => {
+    return new Promise<PollAnswer>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       // Ends the connection; its sink's `ended` answers, once (a connection ends once), also
       // when the server ends it first: a shutdown or a failed catch-up answer with what was
       // read so far and where to go on.
       const answer = (): void => connection.end('done');
-      const sink = new PollSink(limit, {
+      const sink = new PollSink(limit, this.config.pollMaxBytes, {
         // The first event answers on the next turn, so everything already at hand goes with it.
         first: () => setImmediate(answer),
         // wait=0: what is there now, read from Kafka first when the cursor is behind the ring.
         atRest: () => {
           if (waitSeconds === 0) setImmediate(answer);
         },
-        ended: (_reason, cursor) => {
+        ended: (reason, cursor) => {
           clearTimeout(timer);
-          resolve({ events: sink.events, cursor });
+          const error = revokedError(reason, plan.subscriptionId);
+          if (error) reject(error);
+          else resolve({ events: sink.events, cursor });
         },
       });
-      const connection = this.streams.open(sink, plan.selection, point, admission);
+      const connection = this.streams.open(sink, plan, point, admission);
       if (sink.events.length > 0) setImmediate(answer);
       else timer = setTimeout(answer, waitSeconds === 0 ? ZERO_WAIT_BOUND_MS : waitSeconds * 1000);
       // The client gave up waiting (or left while the poll was set up): free its place at once.

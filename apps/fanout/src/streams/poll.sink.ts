@@ -11,23 +11,39 @@ export interface PollSinkEvents {
   ended(reason: EndReason, cursor: string): void;
 }
 
-/** Collects up to `limit` events for one long-poll answer. */
+/**
+ * Collects up to `limit` events for one long-poll answer, and no more than `maxBytes` of event
+ * JSON: an event that would take the answer past it is left for the next poll (the answer's
+ * cursor stops before it), unless the answer has none yet, so one event always goes.
+ */
 export class PollSink implements StreamSink {
   readonly transport = 'poll' as const;
   readonly dropWhenBehind = false;
   readonly events: Readonly<Record<string, unknown>>[] = [];
   readonly times: number[] = [];
+  /** Bytes of event JSON in the answer so far. */
+  bytes = 0;
+  private refused = false;
 
   constructor(
     private readonly limit: number,
+    private readonly maxBytes: number,
     private readonly on: PollSinkEvents,
   ) {}
 
   full(): boolean {
-    return this.events.length >= this.limit;
+    return this.refused || this.events.length >= this.limit || this.bytes >= this.maxBytes;
+  }
+
+  fits(event: StreamEvent): boolean {
+    if (this.events.length === 0) return true;
+    if (this.bytes + Buffer.byteLength(event.json) <= this.maxBytes) return true;
+    this.refused = true;
+    return false;
   }
 
   send(event: StreamEvent): void {
+    this.bytes += Buffer.byteLength(event.json);
     this.events.push(event.event);
     this.times.push(event.timeMs);
     if (this.events.length === 1) this.on.first();

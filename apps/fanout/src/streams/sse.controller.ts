@@ -84,7 +84,7 @@ export class SseController {
     response.socket?.setNoDelay(true);
     const connection = this.streams.open(
       new SseSink(response, this.config.sendBufferBytes),
-      plan.selection,
+      plan,
       point,
       admission,
     );

@@ -128,6 +128,7 @@ class RecordingSink implements StreamSink {
   readonly sent: { id: string; cursor: string; shared: boolean }[] = [];
   ended: { reason: EndReason; cursor: string } | null = null;
   capacity = Infinity;
+  fits?: (event: StreamEvent) => boolean;
 
   full(): boolean {
     return this.sent.length >= this.capacity;
@@ -162,6 +163,10 @@ function connect(
 }
 
 const ids = (sink: RecordingSink) => sink.sent.map((s) => s.id);
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((done) => setTimeout(done, 5));
+}
 
 describe('StreamConnection', () => {
   it('in step with the tail: shares the tail cursors and frames, skipping other types', () => {
@@ -273,6 +278,57 @@ describe('StreamConnection', () => {
     connection.pump();
     expect(sink.ended).toEqual({ reason: 'slow_consumer', cursor: sink.sent[0]!.cursor });
     expect(connection.closed).toBe(true);
+  });
+
+  it('reads on from Kafka, not dropped as slow, when the ring evicts a client still catching up on it', async () => {
+    const tail = new FakeTail(4);
+    for (let i = 0; i < 4; i++) tail.append(0);
+    // Resumed in step from the cursor after the first event: three behind the end of the ring.
+    const sink = new RecordingSink();
+    sink.capacity = 1;
+    const connection = connect(tail, sink);
+    connection.start({ seq: 1, cursor: tail.ring.get(0)!.cursor });
+    expect(ids(sink)).toEqual(['0/1']);
+    // The ring moves on past it before its buffer drains.
+    for (let i = 0; i < 4; i++) tail.append(0);
+    connection.pump();
+    expect(sink.ended).toBeNull();
+    sink.capacity = Infinity;
+    connection.drained();
+    await waitFor(() => ids(sink).length === 7);
+    expect(ids(sink)).toEqual(['0/1', '0/2', '0/3', '0/4', '0/5', '0/6', '0/7']);
+    expect(connection.cursor()).toBe(tail.cursor());
+    // Caught up, it is live again: the next time the ring leaves it behind, it is dropped.
+    tail.append(0);
+    connection.pump();
+    sink.capacity = ids(sink).length;
+    for (let i = 0; i < 5; i++) tail.append(0);
+    connection.pump();
+    expect(sink.ended?.reason).toBe('slow_consumer');
+  });
+
+  it('leaves an event the sink has no room for, and its cursor, for later (ring and Kafka alike)', async () => {
+    const tail = new FakeTail(3);
+    for (let i = 0; i < 6; i++) tail.append(0);
+    for (const start of [
+      {
+        positions: new Map([
+          [P0, 0n],
+          [P1, 0n],
+        ]),
+      }, // behind the ring: read from Kafka
+      { seq: tail.ring.oldestSeq, cursor: tail.ring.get(tail.ring.oldestSeq - 1)?.cursor ?? '' },
+    ]) {
+      const sink = new RecordingSink();
+      // Room for two events: the third is refused.
+      sink.fits = () => sink.sent.length < 2;
+      const connection = connect(tail, sink);
+      connection.start(start as Parameters<StreamConnection['start']>[0]);
+      await new Promise((done) => setTimeout(done, 20));
+      expect(sink.sent).toHaveLength(2);
+      expect(connection.cursor()).toBe(sink.sent[1]!.cursor);
+      connection.end('done');
+    }
   });
 
   it('drops any client whose buffer stays full past the slow timeout', () => {

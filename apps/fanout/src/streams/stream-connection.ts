@@ -8,7 +8,47 @@ import { tenantMayRead, type StreamSelection } from './stream-request';
 export type Transport = 'sse' | 'ws' | 'poll';
 
 /** Why a stream ended; the client is told (except when it left on its own). */
-export type EndReason = 'slow_consumer' | 'shutdown' | 'server_error' | 'client_closed' | 'done';
+export type EndReason =
+  | 'slow_consumer'
+  | 'shutdown'
+  | 'server_error'
+  | 'client_closed'
+  | 'done'
+  /** Its API key was deleted. */
+  | 'key_deleted'
+  /** Its durable stream subscription was deleted. */
+  | 'subscription_deleted'
+  /** Its durable stream subscription was paused. */
+  | 'subscription_paused'
+  /** Its durable stream subscription was disabled (any other status than active or paused). */
+  | 'subscription_disabled'
+  /** Its durable stream subscription's types or filter changed: reconnect to get the new ones. */
+  | 'subscription_changed';
+
+export const END_REASONS: readonly EndReason[] = [
+  'slow_consumer',
+  'shutdown',
+  'server_error',
+  'client_closed',
+  'done',
+  'key_deleted',
+  'subscription_deleted',
+  'subscription_paused',
+  'subscription_disabled',
+  'subscription_changed',
+];
+
+/** What the end message says besides its reason and cursor, for the reasons that need words. */
+export const END_MESSAGES: Partial<Record<EndReason, string>> = {
+  slow_consumer: 'The client read too slowly; resume from the cursor',
+  shutdown: 'This server is shutting down; resume from the cursor',
+  key_deleted: 'The API key of this stream was deleted',
+  subscription_deleted: 'The stream subscription was deleted',
+  subscription_paused: 'The stream subscription was paused; resume it to stream again',
+  subscription_disabled: 'The stream subscription was disabled',
+  subscription_changed:
+    "The stream subscription's types or filter changed; connect again to stream with them",
+};
 
 /** One transport's side of a connection: it frames and queues what the connection sends. */
 export interface StreamSink {
@@ -20,6 +60,11 @@ export interface StreamSink {
   readonly dropWhenBehind: boolean;
   /** Nothing more should be queued now (the send buffer is at its bound, or a poll is complete). */
   full(): boolean;
+  /**
+   * Whether `event` may join what is queued now; false leaves it, and what follows, for later
+   * (the answer of a poll is at its byte budget). Absent: every event fits while not `full`.
+   */
+  fits?(event: StreamEvent): boolean;
   /** Queues one event. `entry` is given when `cursor` is that ring entry's own (frames can be shared). */
   send(event: StreamEvent, cursor: string, entry: TailEntry | null): void;
   heartbeat(): void;
@@ -56,6 +101,12 @@ export class StreamConnection {
   private nextSeq = 0;
   private stepCursor = '';
   private positions: CursorPositions | null = null;
+  /**
+   * Reached the ring's end in step since it last (re)started walking it. Only such a client is
+   * live, and dropped as slow when the ring leaves it behind; one still catching up on the ring
+   * (it resumed from an older cursor) reads on from Kafka instead.
+   */
+  private live = false;
   private stalledSince: number | null = null;
   private wake: (() => void) | undefined;
   lastActivityAt = Date.now();
@@ -105,23 +156,34 @@ export class StreamConnection {
         this.stalledSince ??= Date.now();
         return;
       }
-      const entry = ring.get(this.nextSeq++)!;
+      const entry = ring.get(this.nextSeq)!;
       if (this.inStep) {
+        const matches = this.matches(entry);
+        // Left for later, cursor and all: the sink takes no more now.
+        if (matches && !this.fits(entry)) return;
+        this.nextSeq += 1;
         this.stepCursor = entry.cursor;
-        if (this.matches(entry)) this.deliver(entry, entry.cursor, entry);
+        if (matches) this.deliver(entry, entry.cursor, entry);
         continue;
       }
       const positions = this.positions!;
       const at = positions.get(entry.key);
-      if (at !== undefined && entry.offset < at) continue;
+      if (at !== undefined && entry.offset < at) {
+        this.nextSeq += 1;
+        continue;
+      }
+      const matches = this.matches(entry);
+      if (matches && !this.fits(entry)) return;
+      this.nextSeq += 1;
       positions.set(entry.key, entry.offset + 1n);
-      if (this.matches(entry)) this.deliver(entry, encodeCursor(positions), null);
+      if (matches) this.deliver(entry, encodeCursor(positions), null);
     }
     if (!this.inStep && this.hooks.tail.isAt(this.positions!)) {
       this.inStep = true;
       this.stepCursor = this.hooks.tail.cursor();
       this.positions = null;
     }
+    if (this.inStep) this.live = true;
     this.sink.atRest?.();
   }
 
@@ -162,6 +224,10 @@ export class StreamConnection {
     return this.selection.filter === null || this.selection.filter(event.event);
   }
 
+  private fits(event: StreamEvent): boolean {
+    return this.sink.fits?.(event) ?? true;
+  }
+
   private deliver(event: StreamEvent, cursor: string, entry: TailEntry | null): void {
     this.sink.send(event, cursor, entry);
     this.lastActivityAt = Date.now();
@@ -171,10 +237,10 @@ export class StreamConnection {
 
   /**
    * The ring dropped events this client has not had yet. A live client that slow is dropped;
-   * one still catching up (or a poll) reads them from Kafka instead.
+   * one still catching up on the ring or from Kafka (or a poll) reads them from Kafka instead.
    */
   private fallBehind(): void {
-    if (this.inStep && this.sink.dropWhenBehind) {
+    if (this.inStep && this.live && this.sink.dropWhenBehind) {
       this.end('slow_consumer');
       return;
     }
@@ -189,6 +255,7 @@ export class StreamConnection {
 
   private catchUpFromKafka(): void {
     this.mode = 'kafka';
+    this.live = false;
     this.catchUp().catch((error: unknown) => {
       this.hooks.logger.error({ err: error, connection: this.id }, 'stream catch-up failed');
       this.end('server_error');
@@ -217,6 +284,7 @@ export class StreamConnection {
         const batches = await fetcher.read();
         if (this.mode !== 'kafka') return;
         let rewind = false;
+        let refused = false;
         batches: for (const batch of batches) {
           const key = partitionKey(batch.topic, batch.partition);
           for (const record of batch.records) {
@@ -226,9 +294,14 @@ export class StreamConnection {
               rewind = true;
               break batches;
             }
-            positions.set(key, offset + 1n);
             const event = toStreamEvent(record);
-            if (event && this.matches(event)) this.deliver(event, encodeCursor(positions), null);
+            const matches = event !== null && this.matches(event);
+            if (matches && !this.fits(event)) {
+              rewind = refused = true;
+              break batches;
+            }
+            positions.set(key, offset + 1n);
+            if (matches) this.deliver(event, encodeCursor(positions), null);
           }
           const next = BigInt(batch.nextOffset);
           if (next > (positions.get(key) ?? 0n)) positions.set(key, next);
@@ -236,6 +309,11 @@ export class StreamConnection {
         // The buffer filled mid-fetch: read the rest again later from where this client is.
         if (rewind) fetcher.assign(toPartitionPositions(positions));
         else this.sink.atRest?.();
+        // The sink takes no more for now: wait until it says it has room (or the stream ends).
+        if (refused && this.mode === 'kafka') {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wake = undefined;
+        }
       }
     } finally {
       await fetcher.close();

@@ -38,6 +38,8 @@ export interface StreamPlan {
   readonly start: StreamStart;
   /** The durable stream subscription this stream reads for, if any. */
   readonly subscriptionId: string | null;
+  /** That subscription as planned from (its version, types and filter), for noticing changes. */
+  readonly subscription: Subscription | null;
 }
 
 /**
@@ -60,7 +62,12 @@ export class StreamPlanner {
         filter: parseFilter(ask.filter),
         tenant: principal.isAdmin ? null : principal.tenant,
       };
-      return { selection, start: parseStart(ask.cursors, ask.from), subscriptionId: null };
+      return {
+        selection,
+        start: parseStart(ask.cursors, ask.from),
+        subscriptionId: null,
+        subscription: null,
+      };
     }
     if (typeof ask.subscription !== 'string')
       throw new InvalidStreamRequestError('subscription must be a subscription id');
@@ -94,13 +101,13 @@ export class StreamPlanner {
     const given = parseStart(ask.cursors, undefined);
     if ('cursor' in given) {
       await this.cursors.acknowledge(subscription.id, given.text);
-      return { selection, start: given, subscriptionId: subscription.id };
+      return { selection, start: given, subscriptionId: subscription.id, subscription };
     }
     const acknowledged = await this.cursors.get(subscription.id);
     const start: StreamStart = acknowledged
       ? { cursor: decodeCursor(acknowledged.cursor), text: acknowledged.cursor }
       : durableStart(subscription);
-    return { selection, start, subscriptionId: subscription.id };
+    return { selection, start, subscriptionId: subscription.id, subscription };
   }
 
   /** Records `cursor` as the subscription's acknowledged position (checked first). */

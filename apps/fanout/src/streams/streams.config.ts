@@ -13,6 +13,9 @@ export const streamsConfig = configFragment(
     // A timer waits it in milliseconds: at most 2^31 - 1 of those.
     STREAM_POLL_MAX_WAIT_S: env.positiveInt(30, 'seconds', { max: 2_147_483 }),
     STREAM_POLL_MAX_LIMIT: env.positiveInt(1000, 'events'),
+    STREAM_POLL_MAX_BYTES: env.positiveInt(1024 * 1024, 'bytes'),
+    STREAM_WS_SUBSCRIBE_TIMEOUT_MS: env.positiveInt(30_000, 'milliseconds'),
+    STREAM_KEY_CHECK_MS: env.positiveInt(5_000, 'milliseconds'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
     STREAM_TAIL_IDLE_MS: env.positiveInt(300_000, 'milliseconds'),
     STREAM_CORS_ORIGINS: z
@@ -50,6 +53,22 @@ export const streamsConfig = configFragment(
     pollMaxWaitSeconds: v.STREAM_POLL_MAX_WAIT_S,
     /** Largest `limit` a poll may ask for (default 1000). */
     pollMaxLimit: v.STREAM_POLL_MAX_LIMIT,
+    /**
+     * Most bytes of event JSON one poll answer holds (default 1 MiB): the event that would go
+     * past it waits for the next poll. An answer always holds at least one event when one is there.
+     */
+    pollMaxBytes: v.STREAM_POLL_MAX_BYTES,
+    /**
+     * A WebSocket that has not subscribed this long after connecting is closed (ms, default 30 s;
+     * close code 1008, reason `subscribe_timeout`). Until then it holds one of its key's places.
+     */
+    wsSubscribeTimeoutMs: v.STREAM_WS_SUBSCRIBE_TIMEOUT_MS,
+    /**
+     * How often the API keys of open streams are checked in Redis, one read per key in use (ms,
+     * default 5 s, as long as a deleted key's other requests may still pass): a stream whose key
+     * was deleted is ended (`key_deleted`).
+     */
+    keyCheckMs: v.STREAM_KEY_CHECK_MS,
     /** Longest one Kafka fetch of the tail or a catch-up reader waits for records (ms, default 100). */
     fetchMaxWaitMs: v.STREAM_FETCH_MAX_WAIT_MS,
     /**

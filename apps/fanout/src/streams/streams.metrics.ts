@@ -5,7 +5,10 @@ import {
   type DeliveryTransport,
   type EventDeliveryLatency,
 } from '../event-latency.metric';
-import type { Transport } from './stream-connection';
+import type { EndReason, Transport } from './stream-connection';
+
+/** Why a stream or a WebSocket ended: its stream's reason, or a socket that never subscribed. */
+export type DisconnectReason = EndReason | 'subscribe_timeout';
 
 /** The stream metrics of SPEC §8 (and the live tail's state), registered once per process. */
 export class StreamsMetrics {
@@ -14,6 +17,7 @@ export class StreamsMetrics {
   readonly tailRunning: Gauge;
   readonly eventsSent: Counter<'transport'>;
   readonly slowDisconnects: Counter;
+  readonly disconnects: Counter<'transport' | 'reason'>;
   private readonly latency: EventDeliveryLatency;
 
   constructor(metrics: MetricsRegistry) {
@@ -35,6 +39,12 @@ export class StreamsMetrics {
       help: 'Stream clients disconnected because they read too slowly',
       registers,
     });
+    this.disconnects = new Counter({
+      name: 'herald_stream_disconnects_total',
+      help: 'Stream connections ended, by transport and reason (client_closed: the client left; done: a poll answered)',
+      labelNames: ['transport', 'reason'],
+      registers,
+    });
     this.tailRunning = new Gauge({
       name: 'herald_stream_tail_running',
       help: 'Whether the live tail reads the channel topics (1) or is stopped with no streams open (0)',
@@ -45,6 +55,10 @@ export class StreamsMetrics {
       this.connections.set({ transport }, 0);
       this.eventsSent.inc({ transport }, 0);
     }
+  }
+
+  disconnected(transport: Transport, reason: DisconnectReason): void {
+    this.disconnects.inc({ transport, reason });
   }
 
   /** One event handed to a client's transport, `timeMs` being its event time. */

@@ -4,7 +4,9 @@ import { Authenticator } from '@herald/auth';
 import { ContractRegistry } from '@herald/contract';
 import { KafkaConnection } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
-import { StreamCursorRepository, SubscriptionRepository } from '@herald/store';
+import { ApiKeyRepository, StreamCursorRepository, SubscriptionRepository } from '@herald/store';
+import { SubscriptionIndex } from '../subscriptions/subscription-index';
+import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
 import { PollController } from './poll.controller';
 import { SseController } from './sse.controller';
 import { StreamPlanner } from './stream-planner';
@@ -19,7 +21,8 @@ const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
 /**
  * SSE, WebSocket and long-poll streams (SPEC §7). Needs the app's Kafka connection, Redis
  * (SubscriptionStoreModule for stream subscriptions and their cursors), AuthModule and
- * ObservabilityModule.
+ * ObservabilityModule; the subscription index (its change notices end durable streams whose
+ * subscription is deleted, paused or changed).
  */
 @Module({})
 export class StreamsModule {
@@ -30,6 +33,7 @@ export class StreamsModule {
   ): DynamicModule {
     return {
       module: StreamsModule,
+      imports: [SubscriptionsModule],
       controllers: [SseController, PollController],
       providers: [
         { provide: STREAMS_CONFIG, useValue: config.streams },
@@ -44,12 +48,23 @@ export class StreamsModule {
         },
         {
           provide: StreamsService,
-          inject: [KafkaConnection, STREAMS_CONTRACT, StreamsMetrics, LOGGER],
+          inject: [
+            KafkaConnection,
+            STREAMS_CONTRACT,
+            StreamsMetrics,
+            LOGGER,
+            SubscriptionIndex,
+            ApiKeyRepository,
+            Authenticator,
+          ],
           useFactory: (
             kafka: KafkaConnection,
             contract: ContractRegistry,
             metrics: StreamsMetrics,
             logger: Logger,
+            subscriptions: SubscriptionIndex,
+            apiKeys: ApiKeyRepository,
+            authenticator: Authenticator,
           ) =>
             new StreamsService(
               kafka,
@@ -57,6 +72,9 @@ export class StreamsModule {
               config.streams,
               metrics,
               logger.child({ component: 'streams' }),
+              subscriptions,
+              apiKeys,
+              () => authenticator.forget(),
             ),
         },
         {
@@ -70,12 +88,20 @@ export class StreamsModule {
         },
         {
           provide: WsGateway,
-          inject: [HttpAdapterHost, Authenticator, StreamsService, StreamPlanner, LOGGER],
+          inject: [
+            HttpAdapterHost,
+            Authenticator,
+            StreamsService,
+            StreamPlanner,
+            StreamsMetrics,
+            LOGGER,
+          ],
           useFactory: (
             host: HttpAdapterHost,
             authenticator: Authenticator,
             streams: StreamsService,
             planner: StreamPlanner,
+            metrics: StreamsMetrics,
             logger: Logger,
           ) =>
             new WsGateway(
@@ -84,6 +110,7 @@ export class StreamsModule {
               streams,
               planner,
               config.streams,
+              metrics,
               logger.child({ component: 'streams' }),
             ),
         },

@@ -12,15 +12,19 @@ import {
   type PartitionPosition,
 } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
+import type { ApiKeyRepository, Subscription } from '@herald/store';
+import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { LiveTail } from './live-tail';
 import {
+  END_MESSAGES,
   StreamConnection,
   type EndReason,
   type StartPoint,
   type StreamSink,
 } from './stream-connection';
 import { partitionKey, splitPartitionKey, type CursorPositions } from './stream-cursor';
-import type { StreamSelection, StreamStart } from './stream-request';
+import type { StreamPlan } from './stream-planner';
+import type { StreamStart } from './stream-request';
 import type { StreamsConfig } from './streams.config';
 import { StreamConnectionLimitError, StreamsUnavailableError } from './streams.errors';
 import type { StreamsMetrics } from './streams.metrics';
@@ -70,7 +74,47 @@ interface Held {
   readonly connection: StreamConnection;
   readonly owner: StreamOwner;
   readonly openedAt: number;
+  /** The durable subscription as the stream was planned from it; null for other streams. */
+  readonly durable: Subscription | null;
 }
+
+/** Ends a stream gets from outside its connection: its key or its subscription changed. */
+const REVOKED: ReadonlySet<EndReason> = new Set([
+  'key_deleted',
+  'subscription_deleted',
+  'subscription_paused',
+  'subscription_disabled',
+  'subscription_changed',
+]);
+
+/** Keys stored in Redis (`ApiKeyRepository`); anything else is the bootstrap admin key. */
+const STORED_KEY_ID = /^[0-9a-f]{16}$/;
+
+/** What a durable stream's selection is made of (the planner reads these fields). */
+function selectionBasis(subscription: Subscription): string {
+  const { types, allowedTypes, filter } = subscription;
+  return JSON.stringify([types, allowedTypes, filter]);
+}
+
+/**
+ * Why a durable stream planned from `planned` must end now that its subscription is `current`
+ * (null: deleted), or null when it goes on. A `current` not newer than `planned` is a notice
+ * this stream already saw when it was planned.
+ */
+export function durableEndReason(
+  planned: Subscription,
+  current: Subscription | null,
+): EndReason | null {
+  if (current === null) return 'subscription_deleted';
+  if (current.version <= planned.version) return null;
+  if (current.status === 'paused') return 'subscription_paused';
+  if (current.status !== 'active') return 'subscription_disabled';
+  // A description or metadata change leaves the stream as it is.
+  return selectionBasis(current) === selectionBasis(planned) ? null : 'subscription_changed';
+}
+
+/** Told when an API key held by streams was found deleted (WebSockets not yet subscribed). */
+export type KeyDeletedListener = (keyId: string) => void;
 
 function shuttingDownError(): StreamsUnavailableError {
   return new StreamsUnavailableError('This server is shutting down; connect again');
@@ -99,6 +143,10 @@ export class StreamsService
   /** When the last stream ended (or the tail started); the tail stops after `tailIdleMs` of it. */
   private idleSince = Date.now();
   private shuttingDown = false;
+  private readonly keyListeners = new Set<KeyDeletedListener>();
+  private keyCheckAt = Date.now();
+  private keyCheck: Promise<void> | undefined;
+  private stopWatching: (() => void) | undefined;
 
   constructor(
     private readonly kafka: KafkaConnection,
@@ -106,15 +154,32 @@ export class StreamsService
     private readonly config: StreamsConfig,
     private readonly metrics: StreamsMetrics,
     private readonly logger: Logger,
+    /** Durable streams end when their subscription is deleted, paused or changed (its notices). */
+    private readonly subscriptions: SubscriptionIndex,
+    /** Streams end when their API key is deleted (checked every `keyCheckMs`). */
+    private readonly apiKeys: ApiKeyRepository,
+    /** Drops this process's cached key checks once a key is found deleted. */
+    private readonly forgetKeys: () => void = () => undefined,
   ) {
     this.tail = this.newTail();
     this.offsets = new OffsetLookup(kafka);
   }
 
   onApplicationBootstrap(): void {
-    const every = Math.max(100, Math.min(this.config.heartbeatMs, this.config.slowTimeoutMs) / 4);
+    const { heartbeatMs, slowTimeoutMs, keyCheckMs } = this.config;
+    const every = Math.max(100, Math.min(heartbeatMs, slowTimeoutMs, keyCheckMs) / 4);
     this.timer = setInterval(() => this.tick(), every);
     this.timer.unref();
+    this.stopWatching = this.subscriptions.onChange((previous, next) => {
+      const id = (next ?? previous)?.subscription.id;
+      if (id !== undefined) this.subscriptionChanged(id, next?.subscription ?? null);
+    });
+  }
+
+  /** Calls `listener` with each API key found deleted while streams (or sockets) held it. */
+  onKeyDeleted(listener: KeyDeletedListener): () => void {
+    this.keyListeners.add(listener);
+    return () => this.keyListeners.delete(listener);
   }
 
   /**
@@ -124,6 +189,7 @@ export class StreamsService
   beforeApplicationShutdown(): void {
     this.shuttingDown = true;
     clearInterval(this.timer);
+    this.stopWatching?.();
     for (const { connection } of [...this.held.values()]) connection.end('shutdown');
   }
 
@@ -154,6 +220,15 @@ export class StreamsService
     const count = (this.perKey.get(keyId) ?? 1) - 1;
     if (count <= 0) this.perKey.delete(keyId);
     else this.perKey.set(keyId, count);
+    if (this.perKey.size === 0) this.idleSince = Date.now();
+  }
+
+  /**
+   * Resolves once the live tail reads Kafka (starting it if it is not running); throws when it
+   * does not start in time or shutdown has begun. `admit` waits for it too.
+   */
+  ready(): Promise<void> {
+    return this.tailStarted();
   }
 
   /** False once shutdown has begun: transports refuse new streams (the WebSocket upgrade too). */
@@ -196,9 +271,12 @@ export class StreamsService
     return tail;
   }
 
-  /** Stops a tail no stream has used for `tailIdleMs`; the next stream starts a new one. */
+  /**
+   * Stops a tail no stream has used for `tailIdleMs`; the next stream starts a new one. A place
+   * held by a stream being set up or a WebSocket yet to subscribe keeps it running.
+   */
   private stopIdleTail(now: number): void {
-    if (!this.tail.requested || this.held.size > 0) return;
+    if (!this.tail.requested || this.perKey.size > 0) return;
     if (now - this.idleSince < this.config.tailIdleMs) return;
     const idle = this.tail;
     this.tail = this.newTail();
@@ -225,15 +303,17 @@ export class StreamsService
     };
   }
 
-  /** Registers and starts a connection in the place `admission` holds. */
+  /** Registers and starts a connection for `plan` in the place `admission` holds. */
   open(
     sink: StreamSink,
-    selection: StreamSelection,
+    plan: Pick<StreamPlan, 'selection' | 'subscription' | 'subscriptionId'>,
     point: StartPoint,
     admission: StreamAdmission,
   ): StreamConnection {
     if (!admission.handOver()) throw new Error('A stream admission was released before its open');
-    const owner = admission.owner;
+    // A WebSocket is admitted before it says which subscription it streams.
+    const owner = { ...admission.owner, subscriptionId: plan.subscriptionId };
+    const selection = plan.selection;
     const connection = new StreamConnection(randomUUID(), sink, selection, {
       tail: this.tail,
       logger: this.logger,
@@ -247,7 +327,8 @@ export class StreamsService
       sent: (c, event) => this.metrics.sent(c.sink.transport, event.timeMs),
       ended: (c, reason, cursor) => this.ended(c, reason, cursor),
     });
-    this.held.set(connection.id, { connection, owner, openedAt: Date.now() });
+    const durable = plan.subscription;
+    this.held.set(connection.id, { connection, owner, openedAt: Date.now(), durable });
     this.metrics.connections.inc({ transport: sink.transport });
     if (sink.transport !== 'poll')
       this.logger.info(
@@ -262,6 +343,12 @@ export class StreamsService
     connection.start(point);
     // Admitted before shutdown began, opened after every stream was ended: end this one too.
     if (this.shuttingDown) connection.end('shutdown');
+    // A change noticed while the stream was being planned and set up.
+    const current = durable ? this.subscriptions.get(durable.id) : undefined;
+    if (durable && current) {
+      const reason = durableEndReason(durable, current.subscription);
+      if (reason) connection.end(reason);
+    }
     return connection;
   }
 
@@ -275,9 +362,9 @@ export class StreamsService
     if (!held) return;
     this.held.delete(connection.id);
     this.freePlace(held.owner.keyId);
-    if (this.held.size === 0) this.idleSince = Date.now();
     const transport = connection.sink.transport;
     this.metrics.connections.dec({ transport });
+    this.metrics.disconnected(transport, reason);
     const fields = {
       connection: connection.id,
       transport,
@@ -290,7 +377,18 @@ export class StreamsService
     if (reason === 'slow_consumer') {
       this.metrics.slowDisconnects.inc();
       this.logger.warn(fields, 'stream client too slow; disconnected with its cursor');
-    } else if (transport !== 'poll') this.logger.info(fields, 'stream disconnected');
+    } else if (REVOKED.has(reason))
+      this.logger.info(fields, `stream ended: ${END_MESSAGES[reason] ?? reason}`);
+    else if (transport !== 'poll') this.logger.info(fields, 'stream disconnected');
+  }
+
+  /** A subscription notice reached the index: end the durable streams it no longer allows. */
+  private subscriptionChanged(id: string, current: Subscription | null): void {
+    for (const { connection, owner, durable } of [...this.held.values()]) {
+      if (owner.subscriptionId !== id || durable === null) continue;
+      const reason = durableEndReason(durable, current);
+      if (reason) connection.end(reason);
+    }
   }
 
   private tick(): void {
@@ -298,6 +396,38 @@ export class StreamsService
     for (const { connection } of this.held.values())
       connection.tick(now, this.config.heartbeatMs, this.config.slowTimeoutMs);
     this.stopIdleTail(now);
+    if (now - this.keyCheckAt >= this.config.keyCheckMs && this.keyCheck === undefined) {
+      this.keyCheckAt = now;
+      this.keyCheck = this.checkKeys().finally(() => (this.keyCheck = undefined));
+    }
+  }
+
+  /**
+   * Reads each stored API key that holds a stream place (one Redis read per key, pipelined, not
+   * per connection) and ends what a deleted one holds. Redis not answering ends nothing.
+   */
+  private async checkKeys(): Promise<void> {
+    const ids = [...this.perKey.keys()].filter((id) => STORED_KEY_ID.test(id));
+    if (ids.length === 0) return;
+    let records: unknown[];
+    try {
+      records = await Promise.all(ids.map((id) => this.apiKeys.get(id)));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not check the API keys of open streams');
+      return;
+    }
+    const deleted = ids.filter((_, i) => records[i] === null);
+    if (deleted.length === 0 || this.shuttingDown) return;
+    this.forgetKeys();
+    for (const keyId of deleted) {
+      const ended = [...this.held.values()].filter((held) => held.owner.keyId === keyId);
+      this.logger.warn(
+        { keyId, streams: ended.length },
+        'API key of open streams was deleted; ending them',
+      );
+      for (const { connection } of ended) connection.end('key_deleted');
+      for (const listener of this.keyListeners) listener(keyId);
+    }
   }
 
   /** The tail starts at the end of every partition; topics missing from Kafka are created first. */
@@ -335,6 +465,35 @@ export class StreamsService
       const earliest = await this.lookup('earliest');
       for (const [key, offset] of earliest) if (!positions.has(key)) positions.set(key, offset);
     }
+    return this.clampToEnd(positions);
+  }
+
+  /**
+   * A cursor naming offsets past the end of a partition (its topic was recreated, or the cursor
+   * comes from another cluster) resumes at the end there: left as it is, it would skip every
+   * event written to that partition until the log grew past it. Kafka is asked only about
+   * positions ahead of the tail (a cursor from a process whose tail is ahead stays as it is).
+   */
+  private async clampToEnd(positions: CursorPositions): Promise<CursorPositions> {
+    const tailAt = this.tail.position();
+    const topics = new Set<string>();
+    for (const [key, offset] of positions)
+      if (offset > (tailAt.get(key) ?? 0n)) topics.add(splitPartitionKey(key).topic);
+    const clamped: { topic: string; partition: number; cursor: string; end: string }[] = [];
+    for (const topic of topics)
+      for (const { partition, offset } of await this.offsets.endOffsets(topic)) {
+        const key = partitionKey(topic, partition);
+        const at = positions.get(key);
+        const end = BigInt(offset);
+        if (at === undefined || at <= end) continue;
+        positions.set(key, end);
+        clamped.push({ topic, partition, cursor: at.toString(), end: end.toString() });
+      }
+    if (clamped.length > 0)
+      this.logger.warn(
+        { partitions: clamped.slice(0, 10), count: clamped.length },
+        'stream cursor is past the end of the log; resuming at the end',
+      );
     return positions;
   }
 

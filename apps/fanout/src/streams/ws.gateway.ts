@@ -15,8 +15,9 @@ import { toProblem } from '@herald/http-server';
 import type { Logger } from '@herald/observability';
 import type { StartPoint, StreamConnection } from './stream-connection';
 import type { StreamPlan, StreamPlanner } from './stream-planner';
-import type { StreamAdmission, StreamOwner, StreamsService } from './streams.service';
+import type { StreamAdmission, StreamsService } from './streams.service';
 import type { StreamsConfig } from './streams.config';
+import type { DisconnectReason, StreamsMetrics } from './streams.metrics';
 import { InvalidStreamRequestError, StreamsUnavailableError } from './streams.errors';
 import { WsSink } from './ws.sink';
 
@@ -28,15 +29,24 @@ interface Session {
   readonly socket: WebSocket;
   readonly sink: WsSink;
   readonly principal: Principal;
-  owner: StreamOwner;
+  /** The key's stream place, taken at the upgrade and handed to the stream when it opens. */
+  readonly admission: StreamAdmission;
   connection: StreamConnection | null;
+  /** The durable subscription its stream reads for (acks go there). */
+  subscriptionId: string | null;
   busy: boolean;
+  /** Closes a socket that has not subscribed in time; cleared when its stream opens. */
+  idleTimer: NodeJS.Timeout | undefined;
+  /** The subscribe time ran out while a subscribe was being set up: close if it fails. */
+  expired: boolean;
 }
 
 /**
  * `GET /v1/streams/ws` — the WebSocket protocol of SPEC §7 on the HTTP server's `upgrade` event.
  * The key is checked before the upgrade (a refusal is a plain HTTP problem); after it, every
- * client mistake is an `{"op":"error"}` message and the socket stays open.
+ * client mistake is an `{"op":"error"}` message and the socket stays open. Each socket holds one
+ * of its key's stream places from the upgrade on, subscribed or not, and one that has not
+ * subscribed within `wsSubscribeTimeoutMs` is closed (1008 `subscribe_timeout`).
  */
 export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly server = new WebSocketServer({
@@ -52,10 +62,21 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly streams: StreamsService,
     private readonly planner: StreamPlanner,
     private readonly config: StreamsConfig,
+    private readonly metrics: StreamsMetrics,
     private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
+    // Subscribed sockets are ended by their stream; these have none yet.
+    this.streams.onKeyDeleted((keyId) => {
+      for (const session of [...this.sessions])
+        if (session.principal.keyId === keyId && !session.connection)
+          this.closeUnsubscribed(session, 'key_deleted', {
+            code: 'auth.unauthenticated',
+            status: 401,
+            message: 'The API key of this socket was deleted',
+          });
+    });
     const http = this.adapterHost.httpAdapter.getHttpServer() as Server;
     http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.upgrade(request, socket, head).catch((error: unknown) =>
@@ -101,18 +122,13 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
       tenant: principal.tenant,
       subscriptionId: plan?.subscriptionId ?? null,
     };
+    // Every socket holds a place, subscribed or not, until it closes (a no-op once a stream
+    // holds it: the stream gives it back when it ends).
     const admission = await this.streams.admit(owner);
-    if (!plan) {
-      // The key had room; a socket without ?subscription= takes its place when it subscribes.
-      admission.release();
-      this.accept(request, socket, head, principal, owner, null);
-      return;
-    }
-    // Gives the place back if the socket closes before the stream opens (no-op once it has).
     socket.once('close', () => admission.release());
     try {
-      const point = await this.streams.startPoint(plan.start);
-      this.accept(request, socket, head, principal, owner, { plan, point, admission });
+      const opening = plan ? { plan, point: await this.streams.startPoint(plan.start) } : null;
+      this.accept(request, socket, head, principal, admission, opening);
     } catch (error) {
       admission.release();
       throw error;
@@ -125,24 +141,32 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     socket: Duplex,
     head: Buffer,
     principal: Principal,
-    owner: StreamOwner,
-    opening: { plan: StreamPlan; point: StartPoint; admission: StreamAdmission } | null,
+    admission: StreamAdmission,
+    opening: { plan: StreamPlan; point: StartPoint } | null,
   ): void {
     if (!this.streams.accepting) throw new StreamsUnavailableError(SHUTTING_DOWN);
     if (socket.destroyed) {
       // Its close event has fired already, so the listener upgrade added will never free the place.
-      opening?.admission.release();
-      this.logger.debug({ keyId: owner.keyId }, 'stream client left before its stream opened');
+      admission.release();
+      this.logger.debug({ keyId: principal.keyId }, 'stream client left before its stream opened');
       return;
     }
     this.server.handleUpgrade(request, socket, head, (ws) => {
       const session: Session = {
         socket: ws,
-        sink: new WsSink(ws, this.config.sendBufferBytes, () => session.connection?.drained()),
+        sink: new WsSink(
+          ws,
+          this.config.sendBufferBytes,
+          () => session.connection?.drained(),
+          () => this.overflowed(session),
+        ),
         principal,
-        owner,
+        admission,
         connection: null,
+        subscriptionId: null,
         busy: false,
+        idleTimer: undefined,
+        expired: false,
       };
       this.sessions.add(session);
       ws.on('message', (data, isBinary) => {
@@ -152,22 +176,76 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
       });
       ws.on('close', () => {
         this.sessions.delete(session);
+        clearTimeout(session.idleTimer);
+        admission.release();
         session.connection?.end('client_closed');
       });
       ws.on('error', (error) => this.logger.debug({ err: error }, 'WebSocket error'));
-      if (opening) this.start(session, opening.plan, opening.point, opening.admission);
+      if (opening) this.start(session, opening.plan, opening.point);
+      else {
+        session.idleTimer = setTimeout(
+          () => this.subscribeTimedOut(session),
+          this.config.wsSubscribeTimeoutMs,
+        );
+        session.idleTimer.unref();
+      }
     });
   }
 
-  private start(
-    session: Session,
-    plan: StreamPlan,
-    point: StartPoint,
-    admission: StreamAdmission,
-  ): void {
-    session.owner = admission.owner;
+  private start(session: Session, plan: StreamPlan, point: StartPoint): void {
+    clearTimeout(session.idleTimer);
+    session.subscriptionId = plan.subscriptionId;
     session.sink.message({ op: 'subscribed', subscription: plan.subscriptionId });
-    session.connection = this.streams.open(session.sink, plan.selection, point, admission);
+    session.connection = this.streams.open(session.sink, plan, point, session.admission);
+  }
+
+  private subscribeTimedOut(session: Session): void {
+    if (session.connection) return;
+    // A subscribe being set up opens the stream, or closes the socket when it fails.
+    if (session.busy) {
+      session.expired = true;
+      return;
+    }
+    const seconds = Math.round(this.config.wsSubscribeTimeoutMs / 100) / 10;
+    this.closeUnsubscribed(session, 'subscribe_timeout', {
+      code: 'streams.subscribe_timeout',
+      status: 408,
+      message: `No subscription within ${seconds} s of connecting; connect again and send {"op":"subscribe",…} at once`,
+    });
+  }
+
+  /** Sends a last error to a socket with no stream and closes it (1008 with `reason`). */
+  private closeUnsubscribed(
+    session: Session,
+    reason: DisconnectReason,
+    error: { code: string; status: number; message: string },
+  ): void {
+    if (session.socket.readyState !== session.socket.OPEN) return;
+    clearTimeout(session.idleTimer);
+    session.sink.message({ op: 'error', ...error });
+    session.sink.close(1008, reason);
+    this.metrics.disconnected('ws', reason);
+    this.logger.info(
+      { keyId: session.principal.keyId, tenant: session.principal.tenant, reason },
+      'WebSocket closed before it subscribed',
+    );
+  }
+
+  /** Protocol replies the client does not read took the send buffer past twice its bound. */
+  private overflowed(session: Session): void {
+    if (session.connection) {
+      session.connection.end('slow_consumer');
+      return;
+    }
+    if (session.socket.readyState !== session.socket.OPEN) return;
+    clearTimeout(session.idleTimer);
+    session.sink.close(1008, 'slow_consumer');
+    this.metrics.disconnected('ws', 'slow_consumer');
+    this.metrics.slowDisconnects.inc();
+    this.logger.warn(
+      { keyId: session.principal.keyId, tenant: session.principal.tenant },
+      'WebSocket client does not read its replies; disconnected',
+    );
   }
 
   private async onMessage(session: Session, data: RawData, isBinary: boolean): Promise<void> {
@@ -187,34 +265,29 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
             cursors: [message.cursor],
             subscription: message.subscription,
           });
-          if (session.socket.readyState !== session.socket.OPEN) return;
-          const admission = await this.streams.admit({
-            ...session.owner,
-            subscriptionId: plan.subscriptionId,
-          });
-          try {
-            const point = await this.streams.startPoint(plan.start);
-            // Closed while the stream was being set up: the close handler has run already and
-            // would never end a connection opened now.
-            if (session.socket.readyState !== session.socket.OPEN) {
-              this.logger.debug(
-                { keyId: session.principal.keyId },
-                'stream client left before its stream opened',
-              );
-              return;
-            }
-            this.start(session, plan, point, admission);
-          } finally {
-            // A no-op once the stream opened and holds the key's place.
-            admission.release();
+          await this.streams.ready();
+          const point = await this.streams.startPoint(plan.start);
+          // Closed while the stream was being set up: the close handler has run already and
+          // would never end a connection opened now.
+          if (session.socket.readyState !== session.socket.OPEN) {
+            this.logger.debug(
+              { keyId: session.principal.keyId },
+              'stream client left before its stream opened',
+            );
+            return;
           }
+          this.start(session, plan, point);
         } finally {
           session.busy = false;
+          if (session.expired && !session.connection) {
+            session.expired = false;
+            setImmediate(() => this.subscribeTimedOut(session));
+          }
         }
         return;
       }
       case 'ack': {
-        const subscriptionId = session.connection ? session.owner.subscriptionId : null;
+        const subscriptionId = session.connection ? session.subscriptionId : null;
         if (subscriptionId === null)
           throw new InvalidStreamRequestError(
             'Acknowledgements are for durable stream subscriptions: connect with ?subscription={id}',

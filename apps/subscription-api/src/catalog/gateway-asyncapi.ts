@@ -60,9 +60,9 @@ Headers: \`webhook-id\` (the event id, the same on every retry), \`webhook-times
 
 Answer 2xx to acknowledge. 3xx and other statuses are retried on the subscription's schedule, 429 and 503 honour Retry-After, 410 disables the subscription. Events with the same key arrive one at a time, in order (ordering: key).`;
 
-const SSE_DESCRIPTION = `\`GET /v1/streams/sse?types=…&filter=…&from=…\` with a key holding streams:read (Authorization: Bearer, or ?access_token= for EventSource). Each message has \`id:\` an opaque cursor, \`event:\` the event type and \`data:\` the CloudEvent as structured JSON whose \`data\` is the payload below. Reconnect with Last-Event-ID (or ?cursor=) to resume right after it. Comment lines are heartbeats.`;
+const SSE_DESCRIPTION = `\`GET /v1/streams/sse?types=…&filter=…&from=…\` with a key holding streams:read (Authorization: Bearer, or ?access_token= for EventSource). Each message has \`id:\` an opaque cursor, \`event:\` the event type and \`data:\` the CloudEvent as structured JSON whose \`data\` is the payload below. Reconnect with Last-Event-ID (or ?cursor=) to resume right after it. Comment lines are heartbeats. When the server ends the stream it sends a last \`herald.stream.end\` event whose id is the cursor to resume from and whose data is \`{reason, cursor, message}\` (reasons as the WebSocket end message's): slow_consumer, shutdown, server_error, key_deleted (the key was deleted), subscription_deleted, subscription_paused, subscription_disabled, or subscription_changed (the durable subscription's types or filter changed: reconnect to stream with them). A cursor past the end of the log resumes at the end.`;
 
-const WS_DESCRIPTION = `\`GET /v1/streams/ws\` (or \`?subscription={id}\` for a durable stream subscription, which starts streaming at once), then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server answers \`subscribed\` and \`acked\`, sends \`event\` with a cursor and the CloudEvent, \`error\` for a message it cannot act on (the socket stays open), and \`end\` with the cursor to resume from before it closes the socket. The key, its scope and its stream limit are checked before the upgrade: a refusal is a plain HTTP problem (401, 403, 404, 429, or 503 while streams start or the server shuts down).`;
+const WS_DESCRIPTION = `\`GET /v1/streams/ws\` (or \`?subscription={id}\` for a durable stream subscription, which starts streaming at once), then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server answers \`subscribed\` and \`acked\`, sends \`event\` with a cursor and the CloudEvent, \`error\` for a message it cannot act on (the socket stays open), and \`end\` with the cursor to resume from before it closes the socket (close 1008, 1012 for subscription_changed: reconnect for the new types and filter, 1001 on shutdown). The key, its scope and its stream limit are checked before the upgrade: a refusal is a plain HTTP problem (401, 403, 404, 429, or 503 while streams start or the server shuts down). Every socket counts against its key's stream limit from the upgrade on; one that has not subscribed within 30 s (STREAM_WS_SUBSCRIBE_TIMEOUT_MS) gets an \`error\` with code streams.subscribe_timeout and is closed (1008). Replies share the send buffer with events: a client that does not read them is not read from, and is closed (1008 slow_consumer) when they still pile up.`;
 
 const cloudEventEnvelope: Json = {
   type: 'object',
@@ -327,8 +327,21 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
             required: ['op', 'reason', 'cursor'],
             properties: {
               op: { type: 'string', const: 'end' },
-              reason: { type: 'string', enum: ['slow_consumer', 'shutdown', 'server_error'] },
+              reason: {
+                type: 'string',
+                enum: [
+                  'slow_consumer',
+                  'shutdown',
+                  'server_error',
+                  'key_deleted',
+                  'subscription_deleted',
+                  'subscription_paused',
+                  'subscription_disabled',
+                  'subscription_changed',
+                ],
+              },
               cursor: { type: 'string' },
+              message: { type: 'string', description: 'Why, in words' },
             },
           },
         },
