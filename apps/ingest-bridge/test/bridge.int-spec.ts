@@ -284,8 +284,12 @@ describe('the bridge facing raw records it cannot take as they are', () => {
     expect(violations!.headers['herald-dlq-reason']?.toString()).toContain(
       'breaks the kitchen.order.ready schema',
     );
-    expect(JSON.parse(violations!.headers['herald-dlq-errors']!.toString())).toHaveLength(20);
-    expect(violations!.headers['herald-dlq-error-count']?.toString()).toBe('23000');
+    // Too large to have every violation counted: the first is named, the count a lower bound.
+    expect(JSON.parse(violations!.headers['herald-dlq-errors']!.toString())).toEqual([
+      { pointer: '/k0', message: 'is not allowed here' },
+    ]);
+    expect(violations!.headers['herald-dlq-error-count']?.toString()).toBe('1');
+    expect(violations!.headers['herald-dlq-error-count-is-lower-bound']?.toString()).toBe('true');
     expect(violations!.value?.toString()).toBe(manyViolations);
 
     const reason = longType!.headers['herald-dlq-reason']!.toString();

@@ -423,6 +423,26 @@ describe('bad input', () => {
     expect(response.body).toMatchObject({ status, code });
   });
 
+  it('an unknown type is named in the problem as eventType, its type the problem type', async () => {
+    const response = await post(`${ingest.url}/v1/events/order.teleported`, {});
+    expect(response.status).toBe(404);
+    expect(response.body).toMatchObject({
+      type: 'urn:herald:problem:ingest.type_not_found',
+      code: 'ingest.type_not_found',
+      eventType: 'order.teleported',
+    });
+    const structured = await post(
+      `${ingest.url}/v1/events`,
+      { specversion: '1.0', id: 'teleported-1', source: '/s', type: 'order.beamed', data: {} },
+      { contentType: 'application/cloudevents+json' },
+    );
+    expect(structured.status).toBe(404);
+    expect(structured.body).toMatchObject({
+      type: 'urn:herald:problem:ingest.type_not_found',
+      eventType: 'order.beamed',
+    });
+  });
+
   it('a body that is not UTF-8 is refused with 400 naming the byte, not written with U+FFFD', async () => {
     const before = await topicSize('orders.v1');
     // An item named Zoë: valid but for its encoding.
@@ -504,6 +524,34 @@ describe('bad input', () => {
     expect(validated).toBe(1);
     expect(problem.errorCount).toBe(500);
     expect(problem.errorCountIsLowerBound).toBe(true);
+  });
+
+  it('an event breaking its schema on every value is answered with its first violation, counted as a lower bound', async () => {
+    // 80,000 items missing their fields, in the 256 KiB an event may have: 240,000 violations.
+    const data = orderCreated({ items: Array.from({ length: 80_000 }, () => ({})) });
+    expect(JSON.stringify(data).length).toBeGreaterThan(200 * 1024);
+    const validate = jest.spyOn(ingest.contract, 'validate');
+    let response;
+    let results;
+    try {
+      response = await post(typed(), data, { headers: { 'ce-id': 'hostile-1' } });
+    } finally {
+      results = validate.mock.results.map((r) => r.value as { errors?: unknown[] });
+      validate.mockRestore();
+    }
+    expect(response.status).toBe(400);
+    const problem = response.body as {
+      errors: { pointer: string; message: string }[];
+      errorCount: number;
+      errorCountIsLowerBound?: boolean;
+    };
+    expect(problem.errors).toEqual([
+      { pointer: '/items', message: 'must NOT have more than 200 items' },
+    ]);
+    expect(problem.errorCount).toBe(1);
+    expect(problem.errorCountIsLowerBound).toBe(true);
+    // The contract handed back only what it found before stopping, not 240,000 violations.
+    expect(results.map((r) => r.errors?.length)).toEqual([1]);
   });
 
   it('a request whose violations fit the list counts them exactly', async () => {

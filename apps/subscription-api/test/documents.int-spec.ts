@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Parser } from '@asyncapi/parser';
 import { parse as parseYaml } from 'yaml';
-import { startSubscriptionApi, type TestApi } from './subscription-api.harness';
+import {
+  startSubscriptionApi,
+  type RequestOptions,
+  type TestApi,
+} from './subscription-api.harness';
 
 interface EventTypeEntry {
   type: string;
@@ -230,7 +234,64 @@ describe('subscription-api: catalog and documents', () => {
     const problem = openapi.body.components.schemas['IngestProblem']!.allOf![1]!.properties;
     expect(problem).toHaveProperty('errorCount');
     expect(problem).toHaveProperty('errorCountIsLowerBound');
+    // An unknown type's name: `type` is the problem type.
+    expect(problem).toHaveProperty('eventType');
     expect(openapi.body.components.schemas).toHaveProperty('IngestResult');
+  });
+
+  it('documents each error in the media type a real error response carries', async () => {
+    interface Responses {
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    }
+    const openapi = await api.request<{ paths: Record<string, Record<string, Responses>> }>(
+      'GET',
+      '/openapi.json',
+      { key: null },
+    );
+    const documentedTypes = (method: string, path: string, status: number) =>
+      Object.keys(
+        openapi.body.paths[path]?.[method.toLowerCase()]?.responses[String(status)]?.content ?? {},
+      );
+    // Real errors of operations that document them: each must be sent as documented.
+    const cases: [string, string, string, number, RequestOptions][] = [
+      ['GET', '/v1/event-types/{type}', '/v1/event-types/order.nope', 404, { key: null }],
+      ['GET', '/v1/subscriptions', '/v1/subscriptions', 401, { key: null }],
+      ['POST', '/v1/subscriptions', '/v1/subscriptions', 400, { body: { kind: 'email' } }],
+      [
+        'POST',
+        '/v1/subscriptions',
+        '/v1/subscriptions',
+        415,
+        { raw: 'kind=webhook', contentType: 'text/plain' },
+      ],
+      ['GET', '/v1/subscriptions/{id}', '/v1/subscriptions/sub_nope', 404, {}],
+      ['DELETE', '/v1/api-keys/{id}', '/v1/api-keys/key_nope', 404, {}],
+      ['GET', '/tmf-api/event/v4/hub/{id}', '/tmf-api/event/v4/hub/nope', 404, {}],
+    ];
+    const sentTypes = new Set<string>();
+    for (const [method, path, url, status, options] of cases) {
+      const response = await api.request(method, url, options);
+      const sent = response.headers.get('content-type')?.split(';')[0]!.trim();
+      sentTypes.add(sent!);
+      expect([method, url, response.status, documentedTypes(method, path, status)]).toEqual([
+        method,
+        url,
+        status,
+        [sent],
+      ]);
+    }
+    expect([...sentTypes]).toEqual(['application/problem+json']);
+    // And so is every other error this app documents (ingest-bridge's included).
+    const documented = new Set(
+      Object.entries(openapi.body.paths).flatMap(([path, item]) =>
+        Object.keys(item).flatMap((method) =>
+          Object.keys(item[method]!.responses ?? {})
+            .filter((status) => /^[45]/.test(status))
+            .flatMap((status) => documentedTypes(method, path, Number(status))),
+        ),
+      ),
+    );
+    expect([...documented]).toEqual([...sentTypes]);
   });
 
   it('serves /api-docs with its own Swagger UI assets (no CDN)', async () => {

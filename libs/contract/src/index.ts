@@ -20,7 +20,12 @@ export {
   UnknownEventTypeError,
   type ContractProblem,
 } from './contract.errors';
-export type { JsonSchema, SchemaViolation, ValidationResult } from './payload.validator';
+export {
+  MAX_VALUES_FULLY_CHECKED,
+  type JsonSchema,
+  type SchemaViolation,
+  type ValidationResult,
+} from './payload.validator';
 export {
   compileTypePattern,
   isValidEventType,

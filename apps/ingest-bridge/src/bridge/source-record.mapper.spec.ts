@@ -1,7 +1,12 @@
 import { resolve } from 'node:path';
 import { loadContract, type ContractRegistry } from '@herald/contract';
 import { fromKafkaHeaders, type IncomingRecord, type OutgoingRecord } from '@herald/kafka';
-import { DLQ_HEADERS, MAX_DLQ_ERRORS, mapSourceRecord } from './source-record.mapper';
+import {
+  DLQ_HEADERS,
+  MAX_DLQ_ERRORS,
+  mapSourceRecord,
+  type MappedRecord,
+} from './source-record.mapper';
 
 const RECORD_TIME = Date.parse('2026-12-06T07:00:00.000Z');
 const MAX_RECORD_BYTES = 512 * 1024;
@@ -129,13 +134,12 @@ describe('mapSourceRecord', () => {
     expect(mapped.record.value?.toString()).toBe(JSON.stringify(example));
   });
 
-  it('lists the first 20 schema violations of a dead letter and counts them all', () => {
-    // 23,000 properties the schema does not allow, within the 256 KiB an event may have.
+  /** A dead letter of `example` with `extra` properties the schema does not allow. */
+  function withExtraProperties(extra: number): { value: string; mapped: MappedRecord } {
     const value = JSON.stringify({
       ...example,
-      ...Object.fromEntries(Array.from({ length: 23_000 }, (_, i) => [`k${i}`, 0])),
+      ...Object.fromEntries(Array.from({ length: extra }, (_, i) => [`k${i}`, 0])),
     });
-    expect(value.length).toBeLessThan(256 * 1024);
     const mapped = mapSourceRecord(
       contract,
       channel(),
@@ -143,12 +147,31 @@ describe('mapSourceRecord', () => {
       new Date().toISOString(),
       { maxEventBytes: 256 * 1024, maxRecordBytes: MAX_RECORD_BYTES },
     );
+    return { value, mapped };
+  }
+
+  it('lists the first 20 schema violations of a dead letter and counts them all', () => {
+    const { value, mapped } = withExtraProperties(1_500);
     expect(mapped.kind).toBe('dead-letter');
     const errors = JSON.parse(header(mapped.record, DLQ_HEADERS.errors)!) as unknown[];
     expect(errors).toHaveLength(MAX_DLQ_ERRORS);
     expect(errors[0]).toEqual({ pointer: '/k0', message: 'is not allowed here' });
-    expect(header(mapped.record, DLQ_HEADERS.errorCount)).toBe('23000');
+    expect(header(mapped.record, DLQ_HEADERS.errorCount)).toBe('1500');
+    expect(header(mapped.record, DLQ_HEADERS.errorCountIsLowerBound)).toBeUndefined();
     // The value is kept: it fits.
+    expect(mapped.record.value?.toString()).toBe(value);
+  });
+
+  it('names the first violation of a payload too large to count them all, the count a lower bound', () => {
+    // 23,000 properties the schema does not allow, within the 256 KiB an event may have.
+    const { value, mapped } = withExtraProperties(23_000);
+    expect(value.length).toBeLessThan(256 * 1024);
+    expect(mapped.kind).toBe('dead-letter');
+    expect(JSON.parse(header(mapped.record, DLQ_HEADERS.errors)!)).toEqual([
+      { pointer: '/k0', message: 'is not allowed here' },
+    ]);
+    expect(header(mapped.record, DLQ_HEADERS.errorCount)).toBe('1');
+    expect(header(mapped.record, DLQ_HEADERS.errorCountIsLowerBound)).toBe('true');
     expect(mapped.record.value?.toString()).toBe(value);
     expect(recordBytes(mapped.record)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
   });

@@ -14,8 +14,13 @@ export const DLQ_HEADERS = {
   reason: 'herald-dlq-reason',
   /** The first `MAX_DLQ_ERRORS` schema violations, as JSON `[{pointer, message}]`. */
   errors: 'herald-dlq-errors',
-  /** How many schema violations there were in all. */
+  /** How many schema violations there were in all (at least, with `errorCountIsLowerBound`). */
   errorCount: 'herald-dlq-error-count',
+  /**
+   * `true` when the payload was too large to count all its violations (more than 2,000 JSON
+   * values: it was checked up to its first one), so there may be more than `errorCount`.
+   */
+  errorCountIsLowerBound: 'herald-dlq-error-count-is-lower-bound',
   sourceTopic: 'herald-dlq-source-topic',
   sourcePartition: 'herald-dlq-source-partition',
   sourceOffset: 'herald-dlq-source-offset',
@@ -55,6 +60,7 @@ export type MappedRecord =
 interface Violations {
   errors: SchemaViolation[];
   errorCount?: number;
+  errorCountIsLowerBound?: boolean;
 }
 
 function text(value: Buffer | undefined): string | undefined {
@@ -107,6 +113,7 @@ function deadLetter(
     [DLQ_HEADERS.reason]: shortReason,
     [DLQ_HEADERS.errors]: JSON.stringify(listed),
     [DLQ_HEADERS.errorCount]: String(violations.errorCount ?? violations.errors.length),
+    ...(violations.errorCountIsLowerBound ? { [DLQ_HEADERS.errorCountIsLowerBound]: 'true' } : {}),
     [DLQ_HEADERS.sourceTopic]: record.topic,
     [DLQ_HEADERS.sourcePartition]: String(record.partition),
     [DLQ_HEADERS.sourceOffset]: record.offset,

@@ -8,8 +8,9 @@ export interface Violation {
 /**
  * The most violations one problem lists: a 5 MiB batch can break its schemas millions of times,
  * and listing them all took gigabytes. The problem's `errorCount` then says how many there were
- * (at least: once the list is full, the events after it are not validated, and
- * `errorCountIsLowerBound` says so).
+ * (at least: once the list is full, the events after it are not validated, and an event of more
+ * than 2,000 JSON values is checked only up to its first violation; `errorCountIsLowerBound`
+ * says so).
  */
 export const MAX_PROBLEM_VIOLATIONS = 100;
 
@@ -20,7 +21,7 @@ export class InvalidEventError extends HeraldError {
     errors: Violation[],
     /** How many violations there were, when `errors` holds only some of them. */
     errorCount = errors.length,
-    /** Some events were not validated: there may be more than `errorCount`. */
+    /** Some events were not validated, or not in full: there may be more than `errorCount`. */
     errorCountIsLowerBound = false,
   ) {
     const listed = errors.slice(0, MAX_PROBLEM_VIOLATIONS);
@@ -36,8 +37,9 @@ export class InvalidEventError extends HeraldError {
 
 export class UnknownEventTypeError extends HeraldError {
   constructor(type: string) {
+    // Not `type`: in a problem that is the problem type (RFC 9457), which would replace it.
     super('ingest.type_not_found', `No event type "${type}" in the contract`, {
-      details: { type },
+      details: { eventType: type },
     });
   }
 }

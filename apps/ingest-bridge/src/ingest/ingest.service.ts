@@ -233,6 +233,7 @@ export class IngestService {
     let violationCount = 0;
     // Validation is the costly check (an event can break its schema a hundred thousand times):
     // once the list is full, the events after it are not validated, and the count is a floor.
+    // It is one too when an event was too large to have all its violations counted.
     let uncounted = false;
     for (const event of events) {
       const type = this.contract.get(event.type);
@@ -263,6 +264,7 @@ export class IngestService {
       const result = this.contract.validate(event.type, event.data);
       if (!result.ok) {
         violationCount += result.errorCount ?? result.errors.length;
+        if (result.errorCountIsLowerBound) uncounted = true;
         for (const error of result.errors.slice(0, MAX_PROBLEM_VIOLATIONS - violations.length))
           violations.push({
             pointer: `${event.dataPointer}${error.pointer}`,

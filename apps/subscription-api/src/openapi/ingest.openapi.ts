@@ -1,4 +1,5 @@
 import type { OpenAPIObject, SchemaObject } from '@nestjs/swagger';
+import { MAX_VALUES_FULLY_CHECKED } from '@herald/contract';
 
 // HTTP ingest (SPEC §4) is served by ingest-bridge, its own process: its routes are not among this
 // app's controllers, so they are written out here, each path naming ingest-bridge as its server.
@@ -55,12 +56,16 @@ export const INGEST_SCHEMAS: Record<string, SchemaObject> = {
           errorCount: {
             type: 'integer',
             description:
-              'Present when there were more violations than `errors` lists: how many were found.',
+              'Present when there were more violations than `errors` lists, or when not all were counted: how many were found.',
           },
           errorCountIsLowerBound: {
             type: 'boolean',
+            description: `Present (true) when not every violation was counted, so there may be more than \`errorCount\`: validation stopped once \`errors\` was full (the events after that one were not validated), or an event of more than ${MAX_VALUES_FULLY_CHECKED.toLocaleString('en')} JSON values (objects, arrays and the values in them) broke its schema, and was checked only up to its first violation.`,
+          },
+          eventType: {
+            type: 'string',
             description:
-              'Present (true) when validation stopped once `errors` was full: the events after that one were not validated, so there may be more violations than `errorCount`.',
+              'On a 404: the event type that is not in the contract (`type` is the problem type).',
           },
         },
       },

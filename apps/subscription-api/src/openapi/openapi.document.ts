@@ -34,10 +34,33 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     operationIdFactory: (controller, method) =>
       `${controller.replace(/Controller$/, '').replace(/^./, (c) => c.toLowerCase())}_${method}`,
   });
+  documentErrorsAsProblems(document.paths);
   document.paths = { ...document.paths, ...INGEST_PATHS };
   document.components = {
     ...document.components,
     schemas: { ...(document.components?.schemas ?? {}), ...RESPONSE_SCHEMAS, ...INGEST_SCHEMAS },
   };
   return document;
+}
+
+/** Errors are sent by the problem filter (@herald/http-server) in this media type, whatever the route. */
+const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/**
+ * Nest's generator gives every response the operation's media type (application/json), errors
+ * too; each error response (4xx and 5xx) is documented as the problem it is sent as, with the
+ * schema it was given.
+ */
+function documentErrorsAsProblems(paths: OpenAPIObject['paths']): void {
+  for (const item of Object.values(paths)) {
+    for (const method of METHODS) {
+      for (const [status, response] of Object.entries(item[method]?.responses ?? {})) {
+        if (!/^[45]/.test(status) || !response || '$ref' in response) continue;
+        const [documented] = Object.values(response.content ?? {});
+        if (documented) response.content = { [PROBLEM_MEDIA_TYPE]: documented };
+      }
+    }
+  }
 }
