@@ -1,6 +1,7 @@
 import type { ParkOutcome } from '@herald/store';
 import { DeliveryLane, type LaneIo, type LaneSettings } from './delivery-lane';
 import type { DeliveryTask } from './delivery-task';
+import { fixedLimit, SendBudget, type SendPermit } from './send-budget';
 
 function fakeIo() {
   const sent: DeliveryTask[] = [];
@@ -93,6 +94,43 @@ describe('DeliveryLane', () => {
     lane.finished(a1, { kind: 'settled' });
     expect(sent.map((t) => t.source.event.id)).toEqual(['a1', 'b1', 'c1', 'a2']);
     expect(settled).toEqual(['b1', 'a1']);
+  });
+
+  it('shares the instance send budget with other lanes, taking turns for freed slots', () => {
+    const budget = new SendBudget({ limit: fixedLimit(3), slowAfterMs: 60_000, now: () => 0 });
+    const sent: { lane: string; task: DeliveryTask; permit: SendPermit }[] = [];
+    const lanes = ['A', 'B'].map((name) => {
+      const fake = fakeIo();
+      const io: LaneIo = {
+        ...fake.io,
+        send: (t, permit) => sent.push({ lane: name, task: t, permit }),
+      };
+      return new DeliveryLane(`sub_${name}`, { ...settings, maxInFlight: 10 }, io, budget);
+    });
+    const [laneA, laneB] = lanes as [DeliveryLane, DeliveryLane];
+    for (let i = 0; i < 6; i++) laneA.enqueue(task(`a${i}`, null));
+    for (let i = 0; i < 6; i++) laneB.enqueue(task(`b${i}`, null));
+    // A took the whole budget; both wait for more, B although its own limit allows ten
+    expect(sent.map((s) => s.lane)).toEqual(['A', 'A', 'A']);
+    expect(budget.waiting).toBe(2);
+    const finish = (index: number) => {
+      const done = sent[index]!;
+      done.permit.release();
+      (done.lane === 'A' ? laneA : laneB).finished(done.task, { kind: 'settled' });
+    };
+    // freed slots alternate between the lanes that want them
+    finish(0);
+    finish(1);
+    finish(2);
+    expect(sent.slice(3).map((s) => s.lane)).toEqual(['A', 'B', 'A']);
+    expect(budget.inFlight).toBe(3);
+    // a closed lane gives up its turn: A sends its last task, and nobody waits any more
+    laneB.close();
+    finish(3);
+    finish(5);
+    expect(sent.slice(6).map((s) => s.task.source.event.id)).toEqual(['a5']);
+    expect(budget.waiting).toBe(0);
+    budget.close();
   });
 
   it('retries a head in memory while the rest of its key waits', () => {

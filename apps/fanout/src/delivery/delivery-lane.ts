@@ -1,6 +1,7 @@
 import type { ParkOutcome } from '@herald/store';
 import type { DeliveryTask } from './delivery-task';
 import { RateLimiter } from './rate-limiter';
+import { SendBudget, type SendPermit } from './send-budget';
 
 export interface LaneSettings {
   /** Requests in flight at once. */
@@ -18,8 +19,11 @@ export interface LaneSettings {
 
 /** The I/O a lane needs; the delivery engine provides it. */
 export interface LaneIo {
-  /** Starts an attempt; the engine calls `finished` with the result. */
-  send(task: DeliveryTask): void;
+  /**
+   * Starts an attempt holding `permit` (a slot of the instance's send budget), which the engine
+   * releases when the attempt ends, before it calls `finished` with the result.
+   */
+  send(task: DeliveryTask, permit: SendPermit): void;
   /** Parks a task durably; `append` only joins a queue that exists. */
   park(task: DeliveryTask, mode: 'create' | 'append', dueMs: number): Promise<ParkOutcome>;
   now(): number;
@@ -80,7 +84,8 @@ class PartitionOwnerMismatchError extends Error {
 }
 
 /**
- * One subscription's lane: at most `maxInFlight` requests at once, optionally at most
+ * One subscription's lane: at most `maxInFlight` requests at once, each holding a slot of its
+ * origin's budget (shared with the other subscriptions sending there), optionally at most
  * `maxPerSecond`, and for ordered tasks a FIFO per key of which only the head is ever in
  * flight, so other keys keep flowing while one waits. A key whose head must wait long is parked
  * in Redis with everything behind it, and later tasks of that key join the parked queue. When
@@ -105,11 +110,15 @@ export class DeliveryLane {
   private readonly inFlightHeads = new Set<DeliveryTask>();
   /** Unordered tasks waiting for an in-memory retry. */
   private readonly retrying = new Set<DeliveryTask>();
+  /** Called by the send budget with a slot once the lane's turn comes. */
+  private readonly onPermit = (permit: SendPermit): void => this.pump(permit);
 
   constructor(
     readonly subscriptionId: string,
     private settings: LaneSettings,
     private readonly io: LaneIo,
+    /** Shared with the lanes of the same origin: attempts in flight there across all of them. */
+    private budget: SendBudget = SendBudget.unlimited(),
   ) {
     this.limiter =
       settings.maxPerSecond === null ? null : new RateLimiter(settings.maxPerSecond, io.now());
@@ -204,6 +213,19 @@ export class DeliveryLane {
       .map(([queueId, queue]) => ({ queueId, topic: queue.topic, partition: queue.partition }));
   }
 
+  /** How long an attempt took its endpoint to answer (or to time out), for the origin's limit. */
+  noteLatency(latencyMs: number): void {
+    this.budget.sample(latencyMs);
+  }
+
+  /** The subscription moved to another origin: its next attempts count against that one's budget. */
+  moveTo(budget: SendBudget): void {
+    if (budget === this.budget) return;
+    this.budget.cancel(this.onPermit);
+    this.budget = budget;
+    this.pump();
+  }
+
   /** The engine's report on a task this lane sent. */
   finished(task: DeliveryTask, result: TaskResult): void {
     this.inFlightCount -= 1;
@@ -253,6 +275,7 @@ export class DeliveryLane {
   close(mode: 'drop' | 'hand-back' = 'drop'): DeliveryTask[] {
     this.closed = true;
     this.closeMode = mode;
+    this.budget.cancel(this.onPermit);
     for (const cancel of this.timers) cancel();
     this.timers.clear();
     this.pumpTimer?.();
@@ -444,12 +467,23 @@ export class DeliveryLane {
     }
   }
 
-  private pump(): void {
-    if (this.closed || this.pumpTimer) return;
+  /** Starts ready tasks while the lane's limits and the instance's budget allow; `given` is a slot the budget handed over. */
+  private pump(given?: SendPermit): void {
+    if (this.closed || this.pumpTimer) {
+      given?.release();
+      return;
+    }
     while (this.inFlightCount < this.settings.maxInFlight && this.readyLength() > 0) {
+      const permit = given ?? this.budget.tryTake();
+      given = undefined;
+      if (permit === null) {
+        this.budget.wait(this.onPermit);
+        return;
+      }
       if (this.limiter) {
         const waitMs = this.limiter.take(this.io.now());
         if (waitMs > 0) {
+          permit.release();
           const cancel = this.io.schedule(waitMs, () => {
             this.pumpTimer = null;
             this.pump();
@@ -466,8 +500,9 @@ export class DeliveryLane {
       }
       this.inFlightCount += 1;
       if (task.ordered && task.claim === null) this.inFlightHeads.add(task);
-      this.io.send(task);
+      this.io.send(task, permit);
     }
+    given?.release();
   }
 
   private pushReady(task: DeliveryTask): void {

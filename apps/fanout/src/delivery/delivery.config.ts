@@ -17,6 +17,18 @@ export const fanoutDeliveryConfig = configFragment(
       2000,
       'tasks a subscription holds in memory before parking new ones',
     ),
+    HERALD_DELIVERY_ORIGIN_MAX_IN_FLIGHT: env.positiveInt(
+      1024,
+      'webhook attempts in flight at once to one origin, however fast it answers (slow ones aside)',
+    ),
+    HERALD_DELIVERY_ORIGIN_MIN_IN_FLIGHT: env.positiveInt(
+      32,
+      'the least an origin’s adaptive in-flight limit goes down to; set it to the maximum to turn adaptation off',
+    ),
+    HERALD_DELIVERY_SLOW_REQUEST_MS: env.positiveInt(
+      1000,
+      'milliseconds after which an attempt no longer counts against its origin’s in-flight limit',
+    ),
     HERALD_DELIVERY_PARK_AFTER_MS: env.nonNegativeInt(
       1000,
       'milliseconds; retries waiting longer are parked in Redis',
@@ -69,6 +81,28 @@ export const fanoutDeliveryConfig = configFragment(
     group: v.HERALD_FANOUT_GROUP,
     maxBacklog: v.HERALD_DELIVERY_MAX_BACKLOG,
     laneMemory: v.HERALD_DELIVERY_LANE_MEMORY,
+    /**
+     * Attempts in flight across every lane of an instance, besides each subscription's own
+     * `maxInFlight`: hundreds of busy subscriptions would otherwise hold thousands of requests
+     * open at once. One outstanding for `slowAfterMs` stops counting, so a hanging endpoint
+     * never holds the others back for longer.
+     */
+    /**
+     * Attempts in flight to one origin (scheme, host, port), across the subscriptions sending
+     * there, besides each one's own `maxInFlight`: a limit between `minInFlight` and
+     * `maxInFlight` that adapts to what the origin serves without queueing (ConcurrencyLimit),
+     * so a hundred busy subscriptions of one receiver do not hold thousands of requests open
+     * there. One outstanding for `slowAfterMs` stops counting, so a hanging endpoint never holds
+     * the others back for longer.
+     */
+    originBudget: {
+      minInFlight: Math.min(
+        v.HERALD_DELIVERY_ORIGIN_MIN_IN_FLIGHT,
+        v.HERALD_DELIVERY_ORIGIN_MAX_IN_FLIGHT,
+      ),
+      maxInFlight: v.HERALD_DELIVERY_ORIGIN_MAX_IN_FLIGHT,
+      slowAfterMs: v.HERALD_DELIVERY_SLOW_REQUEST_MS,
+    },
     parkAfterMs: v.HERALD_DELIVERY_PARK_AFTER_MS,
     disableAfterMs: v.HERALD_DELIVERY_DISABLE_AFTER_MS,
     commitIntervalMs: v.HERALD_DELIVERY_COMMIT_INTERVAL_MS,

@@ -24,6 +24,8 @@ import { acceptsSource } from './delivery-router';
 import { serializeTask, type DeliveryTask } from './delivery-task';
 import type { BackfillGate } from './backfill-gate';
 import type { FanoutDeliveryConfig } from './delivery.config';
+import { OriginBudgets, originOf } from './origin-budgets';
+import type { SendPermit } from './send-budget';
 
 /** A claim outlives the longest attempt (15 s by default) with room to spare. */
 const CLAIM_LEASE_MARGIN_MS = 5_000;
@@ -33,6 +35,7 @@ const LANE_STALL_MS = 1000;
 const STORE_RETRY_MS = 500;
 /** A live event held behind its subscription's backfill is looked at again this often. */
 export const BACKFILL_RECHECK_MS = 1000;
+const BUDGET_LOG_INTERVAL_MS = 60_000;
 
 export interface DeliveryEngineDeps {
   readonly index: SubscriptionIndex;
@@ -81,8 +84,20 @@ export class DeliveryEngine {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
   private ownerRefusedHandler: ((topic: string, partition: number) => void) | undefined;
+  /** Attempts in flight per origin, shared by the lanes sending there (see OriginBudgets). */
+  private readonly budgets: OriginBudgets;
+  /** Each lane's origin, whose budget it holds. */
+  private readonly laneOrigins = new Map<string, string>();
+  private slowAttemptsLoggedAt = 0;
+  private slowAttemptsUnlogged = 0;
+  private readonly cutsLoggedAt = new Map<string, number>();
 
   constructor(private readonly deps: DeliveryEngineDeps) {
+    this.budgets = new OriginBudgets(deps.config.originBudget, {
+      slow: (_origin, count) => this.noteSlowAttempts(count),
+      cut: (origin, from, to) => this.noteLimitCut(origin, from, to),
+    });
+    deps.metrics.watchBudgets(this.budgets);
     deps.index.onChange((previous, next) => this.onSubscriptionChange(previous, next));
     deps.records.watchHeld(() => this.heldBySubscription());
   }
@@ -151,7 +166,7 @@ export class DeliveryEngine {
     ]);
   }
 
-  /** Requests in flight across all lanes. */
+  /** Requests in flight across all lanes (slow ones included). */
   inFlight(): number {
     let total = 0;
     for (const lane of this.lanes.values()) total += lane.inFlight;
@@ -182,6 +197,8 @@ export class DeliveryEngine {
         if (task.claim)
           handBack.push(this.finishClaim(task.claim, { kind: 'release', dueMs: Date.now() }, task));
     this.lanes.clear();
+    this.laneOrigins.clear();
+    this.budgets.close();
     const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.allSettled([...this.running, ...handBack]), deadline]);
   }
@@ -193,29 +210,36 @@ export class DeliveryEngine {
     const entry = this.deps.index.get(subscriptionId);
     if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook')
       return undefined;
-    const lane = new DeliveryLane(subscriptionId, this.laneSettings(entry), {
-      send: (task) => this.track(this.attempt(lane, task)),
-      park: (task, mode, dueMs) =>
-        this.deps.parking.park({
-          subscriptionId,
-          queueId: task.queueId,
-          task: serializeTask(task),
-          dueMs,
-          mode,
-          owner: task.ticket?.owner ?? null,
-        }),
-      now: () => Date.now(),
-      schedule: (delayMs, run) => {
-        const timer = setTimeout(run, delayMs);
-        return () => clearTimeout(timer);
+    const origin = originOf(entry.subscription.url);
+    this.laneOrigins.set(subscriptionId, origin);
+    const lane = new DeliveryLane(
+      subscriptionId,
+      this.laneSettings(entry),
+      {
+        send: (task, permit) => this.track(this.attempt(lane, task, permit)),
+        park: (task, mode, dueMs) =>
+          this.deps.parking.park({
+            subscriptionId,
+            queueId: task.queueId,
+            task: serializeTask(task),
+            dueMs,
+            mode,
+            owner: task.ticket?.owner ?? null,
+          }),
+        now: () => Date.now(),
+        schedule: (delayMs, run) => {
+          const timer = setTimeout(run, delayMs);
+          return () => clearTimeout(timer);
+        },
+        parkFailed: (error) =>
+          this.deps.logger.warn(
+            { err: error, subscriptionId },
+            'parking a retry failed; trying again',
+          ),
+        ownerRefused: (topic, partition) => this.ownerRefused(topic, partition),
       },
-      parkFailed: (error) =>
-        this.deps.logger.warn(
-          { err: error, subscriptionId },
-          'parking a retry failed; trying again',
-        ),
-      ownerRefused: (topic, partition) => this.ownerRefused(topic, partition),
-    });
+      this.budgets.take(origin),
+    );
     this.lanes.set(subscriptionId, lane);
     for (const key of this.parkedWithoutLane.get(subscriptionId) ?? [])
       lane.markParked(key.queueId, key.topic, key.partition);
@@ -248,9 +272,18 @@ export class DeliveryEngine {
     if (!lane) return;
     if (active) {
       lane.update(this.laneSettings(next));
+      const origin = originOf(next.subscription.url);
+      const previousOrigin = this.laneOrigins.get(id);
+      if (previousOrigin !== undefined && origin !== previousOrigin) {
+        lane.moveTo(this.budgets.take(origin));
+        this.budgets.give(previousOrigin);
+        this.laneOrigins.set(id, origin);
+      }
       return;
     }
     this.lanes.delete(id);
+    const origin = this.laneOrigins.get(id);
+    this.laneOrigins.delete(id);
     this.deps.client.release(id);
     // Paused or disabled, it may come back while its parked queues are still in Redis (they
     // are dropped only once due).
@@ -258,9 +291,38 @@ export class DeliveryEngine {
     // Paused, disabled or deleted: what it held is not kept for later (SPEC §5).
     for (const task of lane.close())
       if (task.claim) void this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
+    if (origin !== undefined) this.budgets.give(origin);
     this.deps.logger.info(
       { subscriptionId: id, status: next?.subscription.status ?? 'deleted' },
       'subscription no longer active; its lane is closed',
+    );
+  }
+
+  /** At most one line a minute: a hanging endpoint turns every one of its attempts slow. */
+  private noteSlowAttempts(count: number): void {
+    this.slowAttemptsUnlogged += count;
+    const nowMs = Date.now();
+    if (nowMs - this.slowAttemptsLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
+    this.deps.logger.info(
+      {
+        attempts: this.slowAttemptsUnlogged,
+        slowAfterMs: this.deps.config.originBudget.slowAfterMs,
+      },
+      'webhook attempts still outstanding after HERALD_DELIVERY_SLOW_REQUEST_MS no longer count against the in-flight budget',
+    );
+    this.slowAttemptsLoggedAt = nowMs;
+    this.slowAttemptsUnlogged = 0;
+  }
+
+  /** An origin slowed down under its load; at most one line a minute for each. */
+  private noteLimitCut(origin: string, from: number, to: number): void {
+    const nowMs = Date.now();
+    if (nowMs - (this.cutsLoggedAt.get(origin) ?? 0) < BUDGET_LOG_INTERVAL_MS) return;
+    if (this.cutsLoggedAt.size > 10_000) this.cutsLoggedAt.clear();
+    this.cutsLoggedAt.set(origin, nowMs);
+    this.deps.logger.info(
+      { origin, from, to },
+      'webhook latency rose with the load on an origin; fewer attempts in flight there',
     );
   }
 
@@ -270,10 +332,10 @@ export class DeliveryEngine {
   }
 
   /** One attempt of `task`, then what its result means. Never rejects. */
-  private async attempt(lane: DeliveryLane, task: DeliveryTask): Promise<void> {
+  private async attempt(lane: DeliveryLane, task: DeliveryTask, permit: SendPermit): Promise<void> {
     let result: TaskResult = { kind: 'settled' };
     try {
-      result = await this.attemptOnce(task);
+      result = await this.attemptOnce(lane, task);
     } catch (error) {
       this.deps.logger.error(
         { err: error, subscriptionId: task.subscriptionId },
@@ -281,10 +343,12 @@ export class DeliveryEngine {
       );
       result = task.claim ? { kind: 'settled' } : { kind: 'retry', delayMs: STORE_RETRY_MS };
     }
+    // Its slot goes to the next waiting lane first, then this lane starts what it can.
+    permit.release();
     lane.finished(task, result);
   }
 
-  private async attemptOnce(task: DeliveryTask): Promise<TaskResult> {
+  private async attemptOnce(lane: DeliveryLane, task: DeliveryTask): Promise<TaskResult> {
     if (task.ticket && !task.ticket.current) return { kind: 'abandoned' };
     const entry = this.deps.index.get(task.subscriptionId);
     const { subscription } = entry ?? {};
@@ -349,6 +413,10 @@ export class DeliveryEngine {
       key: subscription.id,
       connections: Math.max(1, subscription.maxInFlight),
     });
+    // What the endpoint took to answer sets how many requests its lane keeps in flight; an
+    // attempt that never reached it (refused, unreachable) says nothing about that.
+    if (result.kind === 'response' || result.error === 'timeout')
+      lane.noteLatency(result.durationMs);
     const decision = decide(result, task.attempt, entry.retryDelays);
     this.record(task, result, decision, nowMs);
     if (result.kind === 'response') span.setAttribute('http.response.status_code', result.status);

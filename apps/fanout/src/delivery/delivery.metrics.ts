@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { MetricsRegistry } from '@herald/observability';
 import { eventDeliveryLatency } from '../event-latency.metric';
+import type { OriginBudgets } from './origin-budgets';
 
 export type DeliveryOutcomeLabel = 'delivered' | 'failed' | 'dead_lettered' | 'dropped';
 
@@ -17,6 +18,7 @@ export class DeliveryMetrics {
   readonly replaysRunning: Gauge;
   /** Replays and redrives this instance stopped because another one had taken them over. */
   readonly leasesLost: Counter<'kind'>;
+  private budgets: OriginBudgets | undefined;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
@@ -84,6 +86,50 @@ export class DeliveryMetrics {
       labelNames: ['topic'],
       registers,
     });
+    const totals = () => this.budgets?.totals();
+    new Gauge({
+      name: 'herald_delivery_in_flight',
+      help: 'Webhook attempts counting against their origin’s in-flight limit (started, not ended, not yet slow)',
+      registers,
+      collect() {
+        this.set(totals()?.inFlight ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'herald_delivery_origin_limit',
+      help: 'The sum of the adaptive in-flight limits of the origins webhooks go to',
+      registers,
+      collect() {
+        this.set(totals()?.limits ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'herald_delivery_origins',
+      help: 'Origins (scheme, host, port) with an in-flight limit: those active subscriptions send to',
+      registers,
+      collect() {
+        this.set(totals()?.origins ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'herald_delivery_waiting_lanes',
+      help: 'Subscriptions with attempts ready to start that wait for a free slot of their origin’s limit',
+      registers,
+      collect() {
+        this.set(totals()?.waiting ?? 0);
+      },
+    });
+    let slowSeen = 0;
+    new Counter({
+      name: 'herald_delivery_slow_attempts_total',
+      help: 'Webhook attempts still outstanding after HERALD_DELIVERY_SLOW_REQUEST_MS, which then stopped counting against their origin’s in-flight limit',
+      registers,
+      collect() {
+        const slow = totals()?.slow ?? 0;
+        if (slow > slowSeen) this.inc(slow - slowSeen);
+        slowSeen = slow;
+      },
+    });
     new Gauge({
       name: 'herald_retries_pending',
       help: 'Deliveries parked for a later retry, across all instances',
@@ -125,6 +171,11 @@ export class DeliveryMetrics {
   trimmedDeadLetters(trimmed: { cap: number; age: number }): void {
     if (trimmed.cap > 0) this.deadLettersTrimmed.inc({ reason: 'cap' }, trimmed.cap);
     if (trimmed.age > 0) this.deadLettersTrimmed.inc({ reason: 'age' }, trimmed.age);
+  }
+
+  /** The origins' send budgets, read when metrics are collected. */
+  watchBudgets(budgets: OriginBudgets): void {
+    this.budgets = budgets;
   }
 
   /** A webhook delivered `seconds` after its event time. */
