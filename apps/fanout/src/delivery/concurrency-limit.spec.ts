@@ -45,6 +45,18 @@ describe('ConcurrencyLimit', () => {
     expect(cuts[0]![0]).toBe(512);
   });
 
+  it('takes latency that varies by itself, not with the load, for no queue', () => {
+    const limit = new ConcurrencyLimit(512, 8);
+    // A remote endpoint: 35 to 65 ms whatever the load (a fixed pseudo-random sequence).
+    let seed = 42;
+    const noisy = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return 35 + (30 * seed) / 2 ** 31;
+    };
+    drive(limit, noisy, 300);
+    expect(limit.limit).toBe(512);
+  });
+
   it('does not grow while the lanes have no more work than it allows', () => {
     const limit = new ConcurrencyLimit(256, 8);
     for (let i = 0; i < 1000; i++) limit.sample(50);

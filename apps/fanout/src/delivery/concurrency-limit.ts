@@ -4,19 +4,26 @@ import type { InFlightLimit } from './send-budget';
 const WINDOW_ROUNDS = 200;
 /** A round is at least this many attempts, so a small limit is not judged on two samples. */
 const MIN_ROUND = 10;
+/**
+ * A round's average latency up to this many times the unloaded one is no queue: latency that
+ * varies by itself (a remote endpoint, a busy network) must not read as load, and a receiver
+ * needs a few requests waiting to stay busy.
+ */
+const TOLERANCE = 1.5;
 
 /**
  * How many attempts may be in flight to one origin, between a floor and a maximum, found from
- * its latency (after TCP Vegas): the lowest recent latency is what the origin takes unloaded,
- * and `limit × (1 − lowest / current)` is how many requests wait in a queue there instead of
- * being served. The limit grows while that queue stays short and lanes have work waiting for a
- * slot, and is cut back to a short queue when it grows long. A remote endpoint whose latency
- * does not rise with load gets every request its subscriptions' `maxInFlight` allow; one that
- * slows down under load (or a receiver short of CPU) gets about as many as it serves at once,
- * not a queue of them, which only makes each one slower and costs both sides more per request.
+ * its latency: the lowest recent round average is what the origin takes unloaded. While a
+ * round's average stays within 1.5 times that and lanes have work waiting for a slot, the limit
+ * grows, doubling from the start (slow start) until the first cut, then by `log10(limit)` a
+ * round. A round slower than that means requests queue at the origin: the limit is cut in
+ * proportion (to `limit × 1.5 × unloaded / average`, at most halved a round). A remote endpoint
+ * whose latency does not rise with load gets every request its subscriptions' `maxInFlight`
+ * allow; one that slows down under load (or a receiver short of CPU) gets about as many as it
+ * serves at once, not a queue of them, which only makes each one slower and costs both sides
+ * more per request.
  *
- * Each round of `max(limit, 10)` attempts is judged once. From the start the limit doubles
- * each round until a queue shows (slow start), then it grows by `log10(limit)` at a time.
+ * Each round of `max(limit, 10)` attempts is judged once.
  */
 export class ConcurrencyLimit implements InFlightLimit {
   private value: number;
@@ -35,12 +42,12 @@ export class ConcurrencyLimit implements InFlightLimit {
     this.value = Math.max(1, Math.min(max, floor));
   }
 
-  /** Attempts the lane may have in flight now. */
+  /** Attempts that may be in flight now. */
   get limit(): number {
     return Math.floor(this.value);
   }
 
-  /** The lane had a task ready and no slot for it: a higher limit would have been used. */
+  /** A lane had a task ready and no slot for it: a higher limit would have been used. */
   noteLimited(): void {
     this.limitedInRound = true;
   }
@@ -58,16 +65,12 @@ export class ConcurrencyLimit implements InFlightLimit {
     this.rounds.push(averageMs);
     if (this.rounds.length > WINDOW_ROUNDS) this.rounds.shift();
     const unloadedMs = Math.min(...this.rounds);
-    const queued = averageMs > 0 ? this.value * (1 - unloadedMs / averageMs) : 0;
-    const step = Math.max(1, Math.log10(this.value));
-    const [alpha, beta] = [3 * step, 6 * step];
     let next = this.value;
-    if (queued > beta) {
+    if (averageMs > unloadedMs * TOLERANCE) {
       this.slowStart = false;
-      next = this.value - (queued - alpha);
-    } else if (queued < alpha) {
-      if (limited) next = this.slowStart ? this.value * 2 : this.value + step;
-    } else this.slowStart = false;
+      next = this.value * Math.max(0.5, (unloadedMs * TOLERANCE) / averageMs);
+    } else if (limited)
+      next = this.slowStart ? this.value * 2 : this.value + Math.max(1, Math.log10(this.value));
     const before = this.limit;
     this.value = Math.max(Math.min(this.floor, this.max), Math.min(this.max, next));
     if (this.limit < before) this.onCut?.(before, this.limit);
