@@ -196,3 +196,68 @@ describe('replay leases (fanout in this process)', () => {
     await target.waitFor(15, 20_000);
   }, 60_000);
 });
+
+describe('a redrive interrupted by a shutdown', () => {
+  let harness: DeliveryHarness;
+
+  beforeAll(async () => {
+    // A lease far longer than the test: a redrive left claimed would not come back in it.
+    harness = await startDeliveryHarness({
+      HERALD_DELIVERY_CLAIM_LEASE_MS: '30000',
+      HERALD_DELIVERY_REDRIVE_PAGE_SIZE: '5',
+    });
+  }, 60_000);
+
+  afterAll(() => harness?.close());
+
+  it('is handed back at once, for the next instance to go on with the letters not yet redriven', async () => {
+    const { store, events } = harness;
+    let failing = true;
+    const target = await harness.receiver(() => ({ status: failing ? 500 : 204 }));
+    const sub = await createSubscription(store, target.url, { retry: { schedule: ['100ms'] } });
+    const id = sub.subscription.id;
+    await events.publish(orderEvents(20, 20, 'redrive-stop'));
+    await waitFor(
+      async () => (await store.deadLetters.list(id, { limit: 100 })).items.length === 20,
+      {
+        what: '20 dead letters',
+        timeoutMs: 20_000,
+      },
+    );
+    failing = false;
+
+    // The redrive stops at its first page's marks until the test lets it go on.
+    const repository = harness.fanout.app.get(DeadLetterRepository);
+    const mark = repository.markRedriven.bind(repository);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const watch = jest.spyOn(repository, 'markRedriven').mockImplementation(async (...args) => {
+      held = true;
+      await released;
+      return mark(...args);
+    });
+    try {
+      const request = await store.deadLetters.requestRedrive({
+        subscriptionId: id,
+        tenant: 'acme',
+        ids: null,
+      });
+      await waitFor(() => held, { what: 'the redrive under way', timeoutMs: 20_000 });
+      // The instance stops in the middle: its first page goes through, the second is not read.
+      const stopping = harness.fanout.stop();
+      release();
+      await stopping;
+
+      // Back in the queue at once, not after its lease: the next instance to look takes it
+      // (on the old code it stayed claimed for 30 s and this was null).
+      const next = await store.deadLetters.claimRedrive();
+      expect(next?.id).toBe(request.id);
+      const letters = (await store.deadLetters.list(id, { limit: 100 })).items;
+      expect(letters.filter((letter) => letter.redrivenAt !== null)).toHaveLength(5);
+    } finally {
+      release();
+      watch.mockRestore();
+    }
+  }, 60_000);
+});

@@ -116,7 +116,9 @@ export async function startFanoutInProcess(
   const app = await startFanout(config, observability, { contract: await shippedContract() });
   await app.get(DeliveryService).ready();
   const { port } = app.getHttpServer().address() as { port: number };
-  return { app, url: `http://127.0.0.1:${port}`, stop: () => app.close() };
+  let stopped: Promise<void> | undefined;
+  // Once: a test may stop it before the harness does.
+  return { app, url: `http://127.0.0.1:${port}`, stop: () => (stopped ??= app.close()) };
 }
 
 export interface FanoutProcess {

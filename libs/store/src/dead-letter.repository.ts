@@ -138,6 +138,16 @@ redis.call('LREM', KEYS[2], 0, ARGV[2])
 redis.call('DEL', KEYS[1])
 return 1`;
 
+// KEYS: redrive hash, claimed list, queue. ARGV: the claim's token, the id. While the token
+// holds the request: back to the front of the queue, unclaimed. 1, or held_by's 0 / -1.
+const HAND_BACK_REDRIVE_SCRIPT = `${HELD_BY_LUA}
+local held = held_by(KEYS[1], ARGV[1])
+if held ~= 1 then return held end
+redis.call('LREM', KEYS[2], 0, ARGV[2])
+redis.call('HDEL', KEYS[1], 'owner', 'leaseUntil')
+redis.call('RPUSH', KEYS[3], ARGV[2])
+return 1`;
+
 // KEYS: letters hash, redrive hash. ARGV: the claim's token, then id, JSON, id, JSON, … Writes
 // only while the token holds the redrive (else held_by's 0 / -1), and only letters still there:
 // one trimmed meanwhile would otherwise come back in the hash without its index entry, never to
@@ -391,6 +401,25 @@ export class DeadLetterRepository {
       },
       nowMs,
     );
+  }
+
+  /**
+   * Gives a claimed redrive back (its instance is stopping): first in the queue again, for the
+   * next instance that looks, instead of waiting out its lease (a redrive of all goes on with
+   * the letters not yet marked; one of given ids runs again from its start). Throws
+   * LeaseLostError when another instance took it over meanwhile.
+   */
+  async handBackRedrive(claim: RedriveClaim): Promise<void> {
+    const result = await this.redis.client.eval(
+      HAND_BACK_REDRIVE_SCRIPT,
+      3,
+      this.keys.redrive(claim.id),
+      this.keys.redriveClaimed(),
+      this.keys.redriveQueue(),
+      claim.token,
+      claim.id,
+    );
+    if (result !== 1) throw new LeaseLostError('redrive', claim.id);
   }
 
   /**

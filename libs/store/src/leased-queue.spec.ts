@@ -96,9 +96,11 @@ describe('claims under a lease, fenced by their token (real Redis)', () => {
       LeaseLostError,
     );
     await expect(stalled.finishRedrive(first)).rejects.toThrow(LeaseLostError);
+    await expect(stalled.handBackRedrive(first)).rejects.toThrow(LeaseLostError);
     expect(await snapshot(store.keys.redrive(request.id), store.keys.redriveClaimed())).toEqual(
       carried,
     );
+    expect(await store.redis.client.llen(store.keys.redriveQueue())).toBe(0);
 
     await other.renewRedrive(second);
     await other.finishRedrive(second);

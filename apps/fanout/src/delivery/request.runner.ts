@@ -198,12 +198,16 @@ export class RequestRunner {
     for await (const page of this.redrivePages(request)) {
       const pageParked = await this.redrivePage(request, page, lease.signal);
       if (pageParked === null) {
-        // Lost: whileLeased says so. Stopping: the lease runs out and another instance goes on.
-        if (!lease.lost)
+        // Lost: whileLeased says so. Stopping: handed back, for another instance to go on at
+        // once (with the letters not yet marked, for a redrive of all).
+        if (!lease.lost) {
+          lease.settle();
+          await this.deps.deadLetters.handBackRedrive(request);
           this.deps.logger.info(
             { subscriptionId: request.subscriptionId, redriveId: request.id, letters, parked },
-            'redrive interrupted: this instance is stopping; once its lease runs out it is taken over',
+            'redrive handed back: this instance is stopping; another one goes on with it',
           );
+        }
         return;
       }
       letters += page.length;
