@@ -10,6 +10,21 @@ import { metricValue } from './stream-app.fixture';
 
 const LEASE_MS = 1200;
 
+/** Holds fanout's redrive at its first page's marks until `release` (the write then goes on). */
+function holdMarks(harness: DeliveryHarness) {
+  const repository = harness.fanout.app.get(DeadLetterRepository);
+  const mark = repository.markRedriven.bind(repository);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const state = { held: false, release, restore: () => watch.mockRestore() };
+  const watch = jest.spyOn(repository, 'markRedriven').mockImplementation(async (...args) => {
+    state.held = true;
+    await released;
+    return mark(...args);
+  });
+  return state;
+}
+
 describe('replay leases (fanout in this process)', () => {
   let harness: DeliveryHarness;
 
@@ -149,16 +164,7 @@ describe('replay leases (fanout in this process)', () => {
     failing = false;
 
     // The redrive stops at its first page's marks until the test lets it go on.
-    const repository = harness.fanout.app.get(DeadLetterRepository);
-    const mark = repository.markRedriven.bind(repository);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const watch = jest.spyOn(repository, 'markRedriven').mockImplementation(async (...args) => {
-      held = true;
-      await released;
-      return mark(...args);
-    });
+    const marks = holdMarks(harness);
     try {
       const from = new Date(Date.now() - 60_000);
       const other = await harness.receiver();
@@ -168,7 +174,7 @@ describe('replay leases (fanout in this process)', () => {
         tenant: 'acme',
         ids: null,
       });
-      await waitFor(() => held, { what: 'the redrive under way', timeoutMs: 20_000 });
+      await waitFor(() => marks.held, { what: 'the redrive under way', timeoutMs: 20_000 });
       const replay = await store.replays.request({
         subscriptionId: replayed.subscription.id,
         tenant: 'acme',
@@ -180,10 +186,10 @@ describe('replay leases (fanout in this process)', () => {
         what: 'the replay to finish while the redrive is held',
         timeoutMs: 20_000,
       });
-      expect(held).toBe(true);
+      expect(marks.held).toBe(true);
     } finally {
-      release();
-      watch.mockRestore();
+      marks.release();
+      marks.restore();
     }
     // Let go, it finishes: every letter marked, every event delivered again.
     await waitFor(
@@ -227,26 +233,17 @@ describe('a redrive interrupted by a shutdown', () => {
     failing = false;
 
     // The redrive stops at its first page's marks until the test lets it go on.
-    const repository = harness.fanout.app.get(DeadLetterRepository);
-    const mark = repository.markRedriven.bind(repository);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const watch = jest.spyOn(repository, 'markRedriven').mockImplementation(async (...args) => {
-      held = true;
-      await released;
-      return mark(...args);
-    });
+    const marks = holdMarks(harness);
     try {
       const request = await store.deadLetters.requestRedrive({
         subscriptionId: id,
         tenant: 'acme',
         ids: null,
       });
-      await waitFor(() => held, { what: 'the redrive under way', timeoutMs: 20_000 });
+      await waitFor(() => marks.held, { what: 'the redrive under way', timeoutMs: 20_000 });
       // The instance stops in the middle: its first page goes through, the second is not read.
       const stopping = harness.fanout.stop();
-      release();
+      marks.release();
       await stopping;
 
       // Back in the queue at once, not after its lease: the next instance to look takes it
@@ -256,8 +253,8 @@ describe('a redrive interrupted by a shutdown', () => {
       const letters = (await store.deadLetters.list(id, { limit: 100 })).items;
       expect(letters.filter((letter) => letter.redrivenAt !== null)).toHaveLength(5);
     } finally {
-      release();
-      watch.mockRestore();
+      marks.release();
+      marks.restore();
     }
   }, 60_000);
 });
