@@ -6,7 +6,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { AuthModule } from '@herald/auth';
+import { AuthModule, BoundedApiKeyGuard } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
 import { ContractRegistry, loadContract, reportContractLoad } from '@herald/contract';
 import {
@@ -25,6 +25,8 @@ import {
 } from '@herald/observability';
 import {
   DeliveryLogRepository,
+  RedisConnection,
+  RedisDeadline,
   ReplayRepository,
   StoreModule,
   SubscriptionRepository,
@@ -33,6 +35,7 @@ import {
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { CATALOG_VERSION, CatalogController } from './catalog/catalog.controller';
 import { ConsoleModule } from './console/console.module';
+import { createApiRedisDeadline, type ApiRedisDeadline } from './http/redis-deadline';
 import { ApiDocsController } from './openapi/api-docs.controller';
 import { OpenApiDocument } from './openapi/openapi.document';
 import { OwnershipVerifier } from './subscriptions/ownership-verifier';
@@ -61,6 +64,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
     @Inject(WebhookClient) private readonly webhookClient: WebhookClient,
     @Inject(SubscriptionRepository) private readonly repository: SubscriptionRepository,
     @Inject(MetricsRegistry) private readonly metrics: MetricsRegistry,
+    @Inject(RedisDeadline) private readonly redis: ApiRedisDeadline,
   ) {}
 
   static forRoot(
@@ -93,6 +97,14 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
       ],
       providers: [
         { provide: CATALOG_VERSION, useValue: HERALD_VERSION },
+        {
+          // Every Redis call of a request is bounded by it (503 + Retry-After past it).
+          provide: RedisDeadline,
+          inject: [RedisConnection, MetricsRegistry, LOGGER],
+          useFactory: (redis: RedisConnection, metrics: MetricsRegistry, logger: Logger) =>
+            createApiRedisDeadline(redis, config.subscriptions, metrics, logger),
+        },
+        BoundedApiKeyGuard,
         { provide: OpenApiDocument, useValue: new OpenApiDocument() },
         {
           provide: ContractRegistry,
@@ -128,9 +140,13 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
         },
         {
           provide: TestPingSender,
-          inject: [WebhookClient, DeliveryLogRepository],
-          useFactory: (client: WebhookClient, log: DeliveryLogRepository) =>
-            new TestPingSender(client, log, HERALD_VERSION),
+          inject: [WebhookClient, DeliveryLogRepository, RedisDeadline, LOGGER],
+          useFactory: (
+            client: WebhookClient,
+            log: DeliveryLogRepository,
+            redis: ApiRedisDeadline,
+            logger: Logger,
+          ) => new TestPingSender(client, log, HERALD_VERSION, redis, logger),
         },
         {
           provide: SubscriptionsService,
@@ -142,6 +158,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             TestPingSender,
             ReplayRepository,
             LOGGER,
+            RedisDeadline,
           ],
           useFactory: (
             repository: SubscriptionRepository,
@@ -151,6 +168,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             pinger: TestPingSender,
             replays: ReplayRepository,
             logger: Logger,
+            redis: ApiRedisDeadline,
           ) =>
             new SubscriptionsService(
               repository,
@@ -161,6 +179,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
               replays,
               config.subscriptions,
               logger.child({ component: 'subscriptions' }),
+              redis,
             ),
         },
       ],
@@ -168,7 +187,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    registerSubscriptionGauge(this.metrics, this.repository);
+    registerSubscriptionGauge(this.metrics, this.repository, this.redis);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Parser } from '@asyncapi/parser';
+import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import {
   startSubscriptionApi,
@@ -292,6 +293,21 @@ describe('subscription-api: catalog and documents', () => {
       ),
     );
     expect([...documented]).toEqual([...sentTypes]);
+  });
+
+  it("documents the health checks' 503 as the problem they send", async () => {
+    const openapi = await api.request('GET', '/openapi.json', { key: null });
+    // Not ready here: the harness points Kafka at an address that refuses.
+    const ready = await api.request('GET', '/health/ready', { key: null });
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 503, error: { kafka: { status: 'down' } } });
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    ajv.addSchema(openapi.body, 'openapi.json');
+    for (const path of ['/health/live', '/health/ready']) {
+      const pointer = `/paths/${path.replace(/\//g, '~1')}/get/responses/503/content/application~1problem+json/schema`;
+      const validate = ajv.compile({ $ref: `openapi.json#${pointer}` });
+      expect([path, validate(ready.body), validate.errors ?? null]).toEqual([path, true, null]);
+    }
   });
 
   it('serves /api-docs with its own Swagger UI assets (no CDN)', async () => {

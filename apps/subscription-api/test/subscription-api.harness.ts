@@ -30,6 +30,8 @@ export interface RequestOptions {
   readonly raw?: string;
   readonly contentType?: string;
   readonly headers?: Record<string, string>;
+  /** Aborts the request (a test's guard against a server that never answers). */
+  readonly signal?: AbortSignal;
 }
 
 export type TestApi = Awaited<ReturnType<typeof startSubscriptionApi>>;
@@ -86,7 +88,7 @@ export async function startSubscriptionApi(
       body = JSON.stringify(opts.body);
       headers['content-type'] = opts.contentType ?? 'application/json';
     }
-    const response = await fetch(`${base}${path}`, { method, headers, body });
+    const response = await fetch(`${base}${path}`, { method, headers, body, signal: opts.signal });
     const text = await response.text();
     let parsed: unknown = text;
     try {

@@ -10,4 +10,5 @@ export {
   CurrentPrincipal,
   presentedToken,
 } from './api-key.guard';
+export { BoundedApiKeyGuard } from './bounded-api-key.guard';
 export { AuthModule } from './auth.module';

@@ -1,5 +1,11 @@
 export { storeConfig, type StoreConfig } from './store.config';
 export { RedisConnection } from './redis.connection';
+export {
+  RedisDeadline,
+  RedisUnavailableError,
+  type RedisCallOptions,
+  type RedisDeadlineOptions,
+} from './redis-deadline';
 export { storeKeys, type StoreKeys } from './store.keys';
 export { StoreModule, STORE_KEYS } from './store.module';
 export { StoreUnavailableError, ApiKeyNotFoundError, LeaseLostError } from './store.errors';

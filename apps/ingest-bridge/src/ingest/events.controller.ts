@@ -1,5 +1,5 @@
 import { Controller, HttpCode, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
 import {
   parseBatchArray,
   parseBatchEvents,
@@ -8,7 +8,6 @@ import {
   parseTypedEvent,
 } from './cloud-event.parser';
 import type { IncomingEvent } from './incoming-event';
-import { IngestApiKeyGuard } from './ingest-api-key.guard';
 import { EventTooLargeError, UnsupportedContentTypeError } from './ingest.errors';
 import { INGEST_CONFIG } from './ingest.tokens';
 import type { IngestConfig } from './ingest.config';
@@ -48,7 +47,7 @@ function bodyOf(request: RawRequest): Buffer {
 
 /** SPEC §4 ingest: typed POSTs and CloudEvents in structured, binary and batch form. */
 @Controller('v1/events')
-@UseGuards(IngestApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 @RequireScope('events:publish')
 export class EventsController {
   constructor(

@@ -107,20 +107,11 @@ export class IngestUnavailableError extends HeraldError {
 }
 
 /**
- * Redis (API keys, event-id reservations) did not answer in time, or is disconnected: nothing of
- * the request was written.
+ * The 503 of a request Redis (API keys, event-id reservations) did not answer in time, or while
+ * it is disconnected: nothing of the request was written (RedisUnavailableError of @herald/store).
  */
-export class RedisUnavailableError extends HeraldError {
-  constructor(
-    retryAfterSeconds: number,
-    cause: unknown,
-    /** The call was given up on while Redis held it: it may still run when Redis answers. */
-    readonly stillPending = false,
-  ) {
-    super(
-      'ingest.unavailable',
-      'Redis, which holds API keys and event ids, did not answer in time; nothing was written. Retry later with the same ids',
-      { retryable: true, retryAfterSeconds, cause },
-    );
-  }
-}
+export const REDIS_UNAVAILABLE_PROBLEM = {
+  code: 'ingest.unavailable',
+  detail:
+    'Redis, which holds API keys and event ids, did not answer in time; nothing was written. Retry later with the same ids',
+};

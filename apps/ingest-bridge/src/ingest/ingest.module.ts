@@ -1,18 +1,24 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { BoundedApiKeyGuard } from '@herald/auth';
 import type { ContractRegistry } from '@herald/contract';
 import { KafkaConnection, KafkaPublisher } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, Tracer, type Logger } from '@herald/observability';
-import { IdempotencyStore, RedisConnection, STORE_KEYS, type StoreKeys } from '@herald/store';
+import {
+  IdempotencyStore,
+  RedisConnection,
+  RedisDeadline,
+  STORE_KEYS,
+  type StoreKeys,
+} from '@herald/store';
 import { BridgeMetrics } from '../bridge/bridge.metrics';
 import { SourceBridgeService } from '../bridge/source-bridge.service';
 import { EventsController } from './events.controller';
-import { IngestApiKeyGuard } from './ingest-api-key.guard';
 import type { IngestConfig } from './ingest.config';
-import { IngestMetrics } from './ingest.metrics';
+import { IngestMetrics, type RedisOperation } from './ingest.metrics';
+import { REDIS_UNAVAILABLE_PROBLEM } from './ingest.errors';
 import { IngestService } from './ingest.service';
 import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY, SOLO_PUBLISHER } from './ingest.tokens';
 import { RateLimiter } from './rate-limiter';
-import { RedisDeadline } from './redis-deadline';
 
 /** HTTP ingest and the source-topic bridge, sharing one contract and KafkaModule's publisher. */
 @Module({})
@@ -54,15 +60,15 @@ export class IngestModule implements OnApplicationShutdown {
           provide: RedisDeadline,
           inject: [RedisConnection, IngestMetrics, LOGGER],
           useFactory: (redis: RedisConnection, metrics: IngestMetrics, logger: Logger) =>
-            new RedisDeadline(
-              redis,
-              config.redisTimeoutMs,
-              config.redisRetryAfterSeconds,
-              metrics,
+            new RedisDeadline<RedisOperation>(redis, {
+              timeoutMs: config.redisTimeoutMs,
+              retryAfterSeconds: config.redisRetryAfterSeconds,
+              problem: REDIS_UNAVAILABLE_PROBLEM,
+              countUnavailable: (operation) => metrics.countRedisUnavailable(operation),
               logger,
-            ),
+            }),
         },
-        IngestApiKeyGuard,
+        BoundedApiKeyGuard,
         {
           // For a write Kafka refused while it shared a request with other HTTP requests' records:
           // sent again alone, only the records Kafka refuses are refused (see IngestService).

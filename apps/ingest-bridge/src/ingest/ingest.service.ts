@@ -11,7 +11,7 @@ import {
   type PublishedRecord,
 } from '@herald/kafka';
 import { LOGGER, parseTraceparent, Tracer, type Logger, type Span } from '@herald/observability';
-import type { IdempotencyStore } from '@herald/store';
+import { RedisDeadline, RedisUnavailableError, type IdempotencyStore } from '@herald/store';
 import type { IngestConfig } from './ingest.config';
 import {
   EventInFlightError,
@@ -21,15 +21,13 @@ import {
   InvalidEventError,
   MAX_PROBLEM_VIOLATIONS,
   PublishForbiddenError,
-  RedisUnavailableError,
   UnknownEventTypeError,
   type Violation,
 } from './ingest.errors';
-import { IngestMetrics } from './ingest.metrics';
+import { IngestMetrics, type RedisOperation } from './ingest.metrics';
 import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY, SOLO_PUBLISHER } from './ingest.tokens';
 import type { IncomingEvent, IngestResult } from './incoming-event';
 import { RateLimiter } from './rate-limiter';
-import { RedisDeadline } from './redis-deadline';
 
 /** The outcome of one request: results in request order, and whether anything new was written. */
 export interface IngestOutcome {
@@ -54,7 +52,7 @@ export class IngestService {
     @Inject(RateLimiter) private readonly rateLimiter: RateLimiter,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(Tracer) private readonly tracer: Tracer,
-    @Inject(RedisDeadline) private readonly redis: RedisDeadline,
+    @Inject(RedisDeadline) private readonly redis: RedisDeadline<RedisOperation>,
   ) {}
 
   async ingest(principal: Principal, events: IncomingEvent[]): Promise<IngestOutcome> {

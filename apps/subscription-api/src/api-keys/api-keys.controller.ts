@@ -20,8 +20,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import {
-  ApiKeyGuard,
   Authenticator,
+  BoundedApiKeyGuard,
   CurrentPrincipal,
   InvalidScopesError,
   RequireScope,
@@ -29,8 +29,9 @@ import {
   type Principal,
 } from '@herald/auth';
 import { LOGGER, type Logger } from '@herald/observability';
-import { ApiKeyRepository } from '@herald/store';
-import { ref, requestSchema } from '../openapi/openapi-schemas';
+import { ApiKeyRepository, RedisDeadline, type ApiKeyRecord } from '@herald/store';
+import type { ApiRedisDeadline } from '../http/redis-deadline';
+import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import type { ReplyHeaders } from '../subscriptions/http-context';
 import { parseBody } from '../subscriptions/request-body';
 import { ApiKeyMissingError, InvalidRequestError } from '../subscriptions/subscriptions.errors';
@@ -46,14 +47,16 @@ const problem = { description: 'Problem details', schema: ref('Problem') };
 @ApiBearerAuth()
 @ApiResponse({ status: 401, ...problem })
 @ApiResponse({ status: 403, ...problem })
+@ApiResponse(REDIS_UNAVAILABLE)
 @Controller('v1/api-keys')
-@UseGuards(ApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 @RequireScope('admin')
 export class ApiKeysController {
   constructor(
     @Inject(ApiKeyRepository) private readonly apiKeys: ApiKeyRepository,
     @Inject(Authenticator) private readonly authenticator: Authenticator,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(RedisDeadline) private readonly redis: ApiRedisDeadline,
   ) {}
 
   @Post()
@@ -78,11 +81,12 @@ export class ApiKeysController {
       }
       throw error;
     }
-    const { record, key } = await this.apiKeys.create({
-      name: dto.name,
-      tenant: dto.tenant,
-      scopes,
-    });
+    const { record, key } = await this.redis.run(
+      'write',
+      () => this.apiKeys.create({ name: dto.name, tenant: dto.tenant, scopes }),
+      // Nobody was given the key of one made after the 503: it is deleted again.
+      { refuseWhileDisconnected: true, abandoned: (late) => this.undoCreate(late.record) },
+    );
     this.logger.info(
       { apiKeyId: record.id, tenant: record.tenant, scopes, by: principal.keyId },
       'api key created',
@@ -101,7 +105,7 @@ export class ApiKeysController {
   })
   async list(@Query() query: unknown) {
     const { tenant } = parseBody(listApiKeysQuerySchema, query);
-    return { items: await this.apiKeys.list(tenant) };
+    return { items: await this.redis.run('read', () => this.apiKeys.list(tenant)) };
   }
 
   @Delete(':id')
@@ -110,11 +114,37 @@ export class ApiKeysController {
   @ApiResponse({ status: 204, description: 'Deleted' })
   @ApiResponse({ status: 404, ...problem })
   async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
-    if (!/^[0-9a-f]{16}$/.test(id) || !(await this.apiKeys.delete(id))) {
-      throw new ApiKeyMissingError(id);
-    }
-    // Other instances forget it when their short cache entry expires (5 s).
-    this.authenticator.forget();
-    this.logger.info({ apiKeyId: id, by: principal.keyId }, 'api key deleted');
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new ApiKeyMissingError(id);
+    const deleted = (late = false) => {
+      // Other instances forget it when their short cache entry expires (5 s).
+      this.authenticator.forget();
+      this.logger.info(
+        { apiKeyId: id, by: principal.keyId, ...(late ? { late } : {}) },
+        'api key deleted',
+      );
+    };
+    const existed = await this.redis.run('write', () => this.apiKeys.delete(id), {
+      refuseWhileDisconnected: true,
+      abandoned: (late) => {
+        if (late) deleted(true);
+      },
+    });
+    if (!existed) throw new ApiKeyMissingError(id);
+    deleted();
+  }
+
+  private undoCreate(record: ApiKeyRecord): void {
+    this.apiKeys.delete(record.id).then(
+      () =>
+        this.logger.warn(
+          { apiKeyId: record.id, tenant: record.tenant },
+          'api key created after its request was answered 503: deleted it',
+        ),
+      (error: unknown) =>
+        this.logger.error(
+          { err: error, apiKeyId: record.id, tenant: record.tenant },
+          'api key created after its request was answered 503 could not be deleted',
+        ),
+    );
   }
 }

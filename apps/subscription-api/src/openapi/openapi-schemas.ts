@@ -265,7 +265,65 @@ export const RESPONSE_SCHEMAS = {
       query: { type: 'string', example: 'eventType=OrderCreateEvent,OrderStateChangeEvent' },
     },
   },
+  HealthProblem: {
+    description:
+      "A failing health check: a problem (`status` 503, `code` http.503) that also carries Terminus's report of each check.",
+    allOf: [
+      { $ref: '#/components/schemas/Problem' },
+      {
+        type: 'object',
+        required: ['details'],
+        properties: {
+          info: healthChecks('The checks that passed'),
+          error: healthChecks('The checks that failed'),
+          details: healthChecks('Every check'),
+        },
+      },
+    ],
+    example: {
+      type: 'urn:herald:problem:http.503',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'Service Unavailable Exception',
+      code: 'http.503',
+      instance: '/health/ready',
+      info: { process: { status: 'up' }, kafka: { status: 'up' } },
+      error: { redis: { status: 'down', message: 'redis connection is reconnecting' } },
+      details: {
+        process: { status: 'up' },
+        kafka: { status: 'up' },
+        redis: { status: 'down', message: 'redis connection is reconnecting' },
+      },
+    },
+  },
 } satisfies Record<string, SchemaObject>;
+
+/** Health checks by name, each `up` or `down` (with a `message` saying why). */
+function healthChecks(description: string): SchemaObject {
+  return {
+    type: 'object',
+    description,
+    additionalProperties: {
+      type: 'object',
+      required: ['status'],
+      properties: { status: { type: 'string', enum: ['up', 'down'] }, message: string },
+    },
+  };
+}
+
+/**
+ * The 503 of every operation that needs Redis (see RedisDeadline): for a class's
+ * `@ApiResponse(REDIS_UNAVAILABLE)`.
+ */
+export const REDIS_UNAVAILABLE = {
+  status: 503,
+  description:
+    'Redis did not answer in time (`store.unavailable`). A change answered so may still be made when Redis answers, except a creation, which is then undone: read it back before repeating it.',
+  schema: { $ref: '#/components/schemas/Problem' } as SchemaObject,
+  headers: {
+    'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
+  },
+} satisfies { status: number; description: string; schema: SchemaObject; headers: object };
 
 /** `{ $ref }` to a named response schema. */
 export function ref(name: keyof typeof RESPONSE_SCHEMAS): SchemaObject {

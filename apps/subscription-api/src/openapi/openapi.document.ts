@@ -35,6 +35,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
       `${controller.replace(/Controller$/, '').replace(/^./, (c) => c.toLowerCase())}_${method}`,
   });
   documentErrorsAsProblems(document.paths);
+  documentHealthProblems(document.paths);
   document.paths = { ...document.paths, ...INGEST_PATHS };
   document.components = {
     ...document.components,
@@ -62,5 +63,26 @@ function documentErrorsAsProblems(paths: OpenAPIObject['paths']): void {
         if (documented) response.content = { [PROBLEM_MEDIA_TYPE]: documented };
       }
     }
+  }
+}
+
+/** The health endpoints (HealthController of @herald/observability). */
+const HEALTH_PATHS = ['/health/live', '/health/ready'];
+
+/**
+ * Terminus documents its 503 with its own report (`status: "error"`), but the problem filter
+ * sends it as a problem whose `status` is the HTTP status, the report's checks kept beside it.
+ */
+function documentHealthProblems(paths: OpenAPIObject['paths']): void {
+  for (const path of HEALTH_PATHS) {
+    const responses = paths[path]?.get?.responses;
+    if (!responses?.['503']) continue;
+    responses['503'] = {
+      description:
+        'A check failed: which ones, in `error` (readiness also fails while the process shuts down)',
+      content: {
+        [PROBLEM_MEDIA_TYPE]: { schema: { $ref: '#/components/schemas/HealthProblem' } },
+      },
+    };
   }
 }

@@ -18,12 +18,13 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
 import { isRfc3339Time } from '@herald/kafka';
 import {
   DEAD_LETTER_ID_PREFIX,
   DeadLetterRepository,
   DeliveryLogRepository,
+  RedisDeadline,
   REPLAY_ID_PREFIX,
   ReplayRepository,
   SubscriptionStatsRepository,
@@ -31,7 +32,8 @@ import {
   type Replay,
   type ReplayPosition,
 } from '@herald/store';
-import { ref, requestSchema } from '../openapi/openapi-schemas';
+import type { ApiRedisDeadline } from '../http/redis-deadline';
+import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import type { ReplyHeaders } from './http-context';
 import { parseBody } from './request-body';
 import {
@@ -80,9 +82,10 @@ function replayView(replay: Replay) {
 @ApiBearerAuth()
 @ApiResponse({ status: 401, ...problem })
 @ApiResponse({ status: 403, ...problem })
+@ApiResponse(REDIS_UNAVAILABLE)
 @ApiResponse({ status: 404, ...problem })
 @Controller('v1/subscriptions/:id')
-@UseGuards(ApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 export class SubscriptionActivityController {
   constructor(
     @Inject(SubscriptionsService) private readonly subscriptions: SubscriptionsService,
@@ -90,6 +93,7 @@ export class SubscriptionActivityController {
     @Inject(DeliveryLogRepository) private readonly deliveryLog: DeliveryLogRepository,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(SubscriptionStatsRepository) private readonly stats: SubscriptionStatsRepository,
+    @Inject(RedisDeadline) private readonly redis: ApiRedisDeadline,
   ) {}
 
   @Post('replay')
@@ -134,12 +138,12 @@ export class SubscriptionActivityController {
     if (to && 'time' in to && 'time' in from && Date.parse(to.time) <= Date.parse(from.time)) {
       throw new UnprocessableRequestError([{ pointer: '/to', message: 'must be after from' }]);
     }
-    const replay = await this.replays.request({
-      subscriptionId: id,
-      tenant: subscription.tenant,
-      from,
-      to,
-    });
+    // Given up on while Redis holds it, it may still be made: GET …/replays before asking again.
+    const replay = await this.redis.run(
+      'write',
+      () => this.replays.request({ subscriptionId: id, tenant: subscription.tenant, from, to }),
+      { refuseWhileDisconnected: true },
+    );
     reply.header('location', `/v1/subscriptions/${id}/replays/${replay.id}`);
     return { replayId: replay.id, status: replay.status };
   }
@@ -154,7 +158,7 @@ export class SubscriptionActivityController {
   })
   async listReplays(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     await this.subscriptions.get(principal, id, 'subscriptions:read');
-    return { items: (await this.replays.list(id)).map(replayView) };
+    return { items: (await this.redis.run('read', () => this.replays.list(id))).map(replayView) };
   }
 
   @Get('replays/:replayId')
@@ -168,7 +172,7 @@ export class SubscriptionActivityController {
   ) {
     await this.subscriptions.get(principal, id, 'subscriptions:read');
     const replay = isSortableId(replayId, REPLAY_ID_PREFIX)
-      ? await this.replays.get(replayId)
+      ? await this.redis.run('read', () => this.replays.get(replayId))
       : null;
     if (!replay || replay.subscriptionId !== id) throw new ReplayRequestNotFoundError(replayId);
     return replayView(replay);
@@ -201,11 +205,9 @@ export class SubscriptionActivityController {
       ]);
     }
     await this.subscriptions.get(principal, id, 'subscriptions:read');
-    return this.deliveryLog.list(id, {
-      limit,
-      cursor: cursor ?? null,
-      ...(status ? { status } : {}),
-    });
+    return this.redis.run('read', () =>
+      this.deliveryLog.list(id, { limit, cursor: cursor ?? null, ...(status ? { status } : {}) }),
+    );
   }
 
   @Get('dead-letters')
@@ -234,7 +236,9 @@ export class SubscriptionActivityController {
       ]);
     }
     await this.subscriptions.get(principal, id, 'subscriptions:read');
-    return this.deadLetters.list(id, { limit, cursor: cursor ?? null });
+    return this.redis.run('read', () =>
+      this.deadLetters.list(id, { limit, cursor: cursor ?? null }),
+    );
   }
 
   @Post('dead-letters/redrive')
@@ -263,7 +267,8 @@ export class SubscriptionActivityController {
     refuseUnlessActive(subscription.status, 'redrive');
     if (ids) {
       const unique = [...new Set(ids)];
-      const found = new Set((await this.deadLetters.get(id, unique)).map((letter) => letter.id));
+      const letters = await this.redis.run('read', () => this.deadLetters.get(id, unique));
+      const found = new Set(letters.map((letter) => letter.id));
       const missing = unique.filter((letterId) => !found.has(letterId));
       if (missing.length > 0) {
         throw new UnprocessableRequestError(
@@ -274,11 +279,17 @@ export class SubscriptionActivityController {
         );
       }
     }
-    const request = await this.deadLetters.requestRedrive({
-      subscriptionId: id,
-      tenant: subscription.tenant,
-      ids: ids ? [...new Set(ids)] : null,
-    });
+    // Given up on while Redis holds it, it may still be made: its letters then get `redrivenAt`.
+    const request = await this.redis.run(
+      'write',
+      () =>
+        this.deadLetters.requestRedrive({
+          subscriptionId: id,
+          tenant: subscription.tenant,
+          ids: ids ? [...new Set(ids)] : null,
+        }),
+      { refuseWhileDisconnected: true },
+    );
     return { redriveId: request.id, ids: request.ids };
   }
 
@@ -288,7 +299,7 @@ export class SubscriptionActivityController {
   @ApiResponse({ status: 200, description: 'Counters', schema: ref('Stats') })
   async getStats(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     await this.subscriptions.get(principal, id, 'subscriptions:read');
-    return this.stats.get(id);
+    return this.redis.run('read', () => this.stats.get(id));
   }
 }
 

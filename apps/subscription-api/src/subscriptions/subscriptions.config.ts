@@ -14,6 +14,8 @@ export const subscriptionsConfig = configFragment(
         'the host name Herald names as WebHook-Request-Origin in CloudEvents handshakes (default herald)',
       ),
     SUBSCRIPTION_API_MAX_BODY_BYTES: env.positiveInt(64 * 1024, 'bytes'),
+    SUBSCRIPTION_API_REDIS_TIMEOUT_MS: env.positiveInt(2000, 'milliseconds'),
+    HERALD_REDIS_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
   },
   (v) => ({
     /** Ownership check for webhooks that do not ask for one. */
@@ -23,6 +25,13 @@ export const subscriptionsConfig = configFragment(
     webhookOrigin: v.HERALD_WEBHOOK_ORIGIN,
     /** Largest request body this API accepts (bytes, default 65536); larger ones get 413. */
     maxBodyBytes: v.SUBSCRIPTION_API_MAX_BODY_BYTES,
+    /**
+     * How long a request waits for each Redis call (ms, default 2000) before it is answered 503;
+     * a change is not even tried while Redis is disconnected.
+     */
+    redisTimeoutMs: v.SUBSCRIPTION_API_REDIS_TIMEOUT_MS,
+    /** `Retry-After` sent with that 503 (seconds, default 5). */
+    redisRetryAfterSeconds: v.HERALD_REDIS_RETRY_AFTER_SECONDS,
   }),
 );
 

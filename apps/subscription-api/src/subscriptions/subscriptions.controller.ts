@@ -22,8 +22,8 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
-import { ref, requestSchema } from '../openapi/openapi-schemas';
+import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import { createSubscriptionSchema } from './create-subscription.dto';
 import { expectedVersionOf, type ReplyHeaders } from './http-context';
 import { parseBody } from './request-body';
@@ -39,8 +39,9 @@ const problem = { description: 'Problem details', schema: ref('Problem') };
 @ApiBearerAuth()
 @ApiResponse({ status: 401, ...problem })
 @ApiResponse({ status: 403, ...problem })
+@ApiResponse(REDIS_UNAVAILABLE)
 @Controller('v1/subscriptions')
-@UseGuards(ApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 export class SubscriptionsController {
   constructor(@Inject(SubscriptionsService) private readonly subscriptions: SubscriptionsService) {}
 

@@ -5,6 +5,7 @@ import { DEFAULT_RETRY_SCHEDULE, generateSecret } from '@herald/delivery';
 import { isHeraldError } from '@herald/errors';
 import type { Logger } from '@herald/observability';
 import {
+  RedisUnavailableError,
   SUBSCRIPTION_ID_PREFIX,
   SubscriptionNotFoundError,
   backfillRange,
@@ -19,6 +20,7 @@ import {
   type VerificationMode,
   type VerificationState,
 } from '@herald/store';
+import type { ApiRedisDeadline } from '../http/redis-deadline';
 import type { CreateSubscriptionDto } from './create-subscription.dto';
 import type { OwnershipVerifier, VerificationOutcome } from './ownership-verifier';
 import {
@@ -61,13 +63,22 @@ const WEBHOOK_ONLY: readonly (keyof UpdateSubscriptionDto)[] = [
   'maxPerSecond',
 ];
 
+/** Changes are not queued for a Redis that is disconnected (see RedisDeadline). */
+const CHANGE = { refuseWhileDisconnected: true } as const;
+
 /**
  * The subscription use cases behind the HTTP API: every input check, tenant ownership (another
  * tenant's subscription is "not found"), status changes, secret rotation, test pings, and the
  * asynchronous ownership checks that move a subscription from `pending` to `active`.
+ *
+ * Each Redis call a request makes is bounded by `redis` (503 past it). A change given up on while
+ * Redis holds it may still be made when Redis answers: its follow-ups (an ownership check, the
+ * log line) then run as if it had been in time, except a creation, which is deleted again (the
+ * caller never got its id or secret, and would create it once more).
  */
 export class SubscriptionsService {
-  private readonly checks = new Set<Promise<void>>();
+  /** Ownership checks and late-creation undos still running. */
+  private readonly background = new Set<Promise<void>>();
 
   constructor(
     private readonly repository: SubscriptionRepository,
@@ -78,6 +89,7 @@ export class SubscriptionsService {
     private readonly replays: ReplayRepository,
     private readonly config: SubscriptionsConfig,
     private readonly logger: Logger,
+    private readonly redis: ApiRedisDeadline,
   ) {}
 
   async create(
@@ -100,31 +112,36 @@ export class SubscriptionsService {
       ? (dto.verification ?? this.config.defaultVerification)
       : 'none';
     const secret = webhook ? generateSecret() : null;
-    const { subscription } = await this.repository.create(
-      {
-        tenant,
-        kind: dto.kind,
-        url,
-        types,
-        allowedTypes: principal.typePatterns('subscriptions:write'),
-        filter,
-        format: dto.format,
-        ordering: dto.ordering,
-        from,
-        maxInFlight: dto.maxInFlight,
-        maxPerSecond: dto.maxPerSecond,
-        retry: { schedule },
-        headers,
-        authType: dto.auth?.type ?? null,
-        verification: pendingCheck(mode),
-        description: dto.description,
-        metadata: dto.metadata,
-        status: mode === 'none' ? 'active' : 'pending',
-        statusReason: mode === 'none' ? null : 'waiting for the ownership check',
-        createdByKey: principal.keyId,
-      },
-      { signing: secret ? { current: secret, previous: null } : null, auth: dto.auth },
-    );
+    const create = () =>
+      this.repository.create(
+        {
+          tenant,
+          kind: dto.kind,
+          url,
+          types,
+          allowedTypes: principal.typePatterns('subscriptions:write'),
+          filter,
+          format: dto.format,
+          ordering: dto.ordering,
+          from,
+          maxInFlight: dto.maxInFlight,
+          maxPerSecond: dto.maxPerSecond,
+          retry: { schedule },
+          headers,
+          authType: dto.auth?.type ?? null,
+          verification: pendingCheck(mode),
+          description: dto.description,
+          metadata: dto.metadata,
+          status: mode === 'none' ? 'active' : 'pending',
+          statusReason: mode === 'none' ? null : 'waiting for the ownership check',
+          createdByKey: principal.keyId,
+        },
+        { signing: secret ? { current: secret, previous: null } : null, auth: dto.auth },
+      );
+    const { subscription } = await this.redis.run('write', create, {
+      ...CHANGE,
+      abandoned: (late) => this.undoCreate(late.subscription),
+    });
     this.logger.info(
       {
         subscriptionId: subscription.id,
@@ -137,8 +154,43 @@ export class SubscriptionsService {
       'subscription created',
     );
     if (subscription.status === 'pending') this.startOwnershipCheck(subscription.id);
-    else await this.backfill(subscription);
+    else await this.requestBackfill(subscription);
     return { subscription, secret };
+  }
+
+  /**
+   * The backfill of a subscription just created active. It exists by now: a Redis that stops
+   * answering here does not fail its creation, since fanout asks for a backfill never asked for.
+   */
+  private async requestBackfill(subscription: Subscription): Promise<void> {
+    try {
+      await this.redis.run('write', () => this.backfill(subscription), CHANGE);
+    } catch (error) {
+      if (!(error instanceof RedisUnavailableError)) throw error;
+      this.logger.warn(
+        { err: error, subscriptionId: subscription.id },
+        'backfill not requested: fanout asks for it when it delivers',
+      );
+    }
+  }
+
+  /** A creation Redis made after its request was answered 503 is taken back. */
+  private undoCreate(subscription: Subscription): void {
+    const { id, tenant } = subscription;
+    this.track(
+      this.repository.delete(id).then(
+        () =>
+          this.logger.warn(
+            { subscriptionId: id, tenant },
+            'subscription created after its request was answered 503: deleted it',
+          ),
+        (error: unknown) =>
+          this.logger.error(
+            { err: error, subscriptionId: id, tenant },
+            'subscription created after its request was answered 503 could not be deleted',
+          ),
+      ),
+    );
   }
 
   async list(
@@ -150,11 +202,13 @@ export class SubscriptionsService {
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
-    const listed = await this.repository.list({
-      ...(principal.isAdmin ? {} : { tenant: principal.tenant }),
-      limit: page.limit,
-      cursor: page.cursor ?? null,
-    });
+    const listed = await this.redis.run('read', () =>
+      this.repository.list({
+        ...(principal.isAdmin ? {} : { tenant: principal.tenant }),
+        limit: page.limit,
+        cursor: page.cursor ?? null,
+      }),
+    );
     // A key limited to some types lists only the subscriptions within them (a page may then
     // hold fewer than `limit`; its cursor still goes on from where it ended).
     if (principal.typePatterns('subscriptions:read') === null) return listed;
@@ -176,7 +230,7 @@ export class SubscriptionsService {
     scope: 'subscriptions:read' | 'subscriptions:write',
   ): Promise<Subscription> {
     if (isSortableId(id, SUBSCRIPTION_ID_PREFIX)) {
-      const subscription = await this.repository.get(id);
+      const subscription = await this.redis.run('read', () => this.repository.get(id));
       if (subscription && principal.ownsTenant(subscription.tenant)) {
         if (this.covers(principal, subscription, scope)) return subscription;
         // One it may see but not change: say why rather than pretend it is not there.
@@ -216,87 +270,121 @@ export class SubscriptionsService {
     const headers = dto.headers && checkHeaders(dto.headers);
     const url = dto.url === undefined ? undefined : await this.urlGuard.check(dto.url);
     let recheck = false;
-    const { subscription } = await this.repository.update(
-      id,
-      (stored) => {
-        const before = stored.subscription;
-        const mode = dto.verification ?? before.verification.mode;
-        const endpointChanged =
-          (url !== undefined && url !== before.url) || mode !== before.verification.mode;
-        let verification = before.verification;
-        let status = before.status;
-        let statusReason = before.statusReason;
-        if (endpointChanged) {
-          verification = pendingCheck(mode);
-          recheck = mode !== 'none';
-          if (recheck && status === 'active') {
-            status = 'pending';
-            statusReason = 'waiting for the ownership check';
+    const change = () =>
+      this.repository.update(
+        id,
+        (stored) => {
+          const before = stored.subscription;
+          const mode = dto.verification ?? before.verification.mode;
+          const endpointChanged =
+            (url !== undefined && url !== before.url) || mode !== before.verification.mode;
+          let verification = before.verification;
+          let status = before.status;
+          let statusReason = before.statusReason;
+          if (endpointChanged) {
+            verification = pendingCheck(mode);
+            recheck = mode !== 'none';
+            if (recheck && status === 'active') {
+              status = 'pending';
+              statusReason = 'waiting for the ownership check';
+            }
+            if (!recheck && status === 'pending') {
+              status = 'active';
+              statusReason = null;
+            }
           }
-          if (!recheck && status === 'pending') {
-            status = 'active';
-            statusReason = null;
-          }
-        }
-        return {
-          subscription: {
-            ...before,
-            ...(url !== undefined ? { url } : {}),
-            ...(types !== undefined
-              ? { types, allowedTypes: principal.typePatterns('subscriptions:write') }
-              : {}),
-            ...(filter !== undefined ? { filter } : {}),
-            ...(dto.format !== undefined ? { format: dto.format } : {}),
-            ...(dto.ordering !== undefined ? { ordering: dto.ordering } : {}),
-            ...(dto.maxInFlight !== undefined ? { maxInFlight: dto.maxInFlight } : {}),
-            ...(dto.maxPerSecond !== undefined ? { maxPerSecond: dto.maxPerSecond } : {}),
-            ...(schedule !== undefined ? { retry: { schedule } } : {}),
-            ...(headers !== undefined ? { headers } : {}),
-            ...(dto.auth !== undefined ? { authType: dto.auth?.type ?? null } : {}),
-            ...(dto.description !== undefined ? { description: dto.description } : {}),
-            ...(dto.metadata !== undefined ? { metadata: dto.metadata } : {}),
-            verification,
-            status,
-            statusReason,
-          },
-          secrets: dto.auth !== undefined ? { ...stored.secrets, auth: dto.auth } : stored.secrets,
-        };
-      },
-      expectedVersion === undefined ? {} : { expectedVersion },
+          return {
+            subscription: {
+              ...before,
+              ...(url !== undefined ? { url } : {}),
+              ...(types !== undefined
+                ? { types, allowedTypes: principal.typePatterns('subscriptions:write') }
+                : {}),
+              ...(filter !== undefined ? { filter } : {}),
+              ...(dto.format !== undefined ? { format: dto.format } : {}),
+              ...(dto.ordering !== undefined ? { ordering: dto.ordering } : {}),
+              ...(dto.maxInFlight !== undefined ? { maxInFlight: dto.maxInFlight } : {}),
+              ...(dto.maxPerSecond !== undefined ? { maxPerSecond: dto.maxPerSecond } : {}),
+              ...(schedule !== undefined ? { retry: { schedule } } : {}),
+              ...(headers !== undefined ? { headers } : {}),
+              ...(dto.auth !== undefined ? { authType: dto.auth?.type ?? null } : {}),
+              ...(dto.description !== undefined ? { description: dto.description } : {}),
+              ...(dto.metadata !== undefined ? { metadata: dto.metadata } : {}),
+              verification,
+              status,
+              statusReason,
+            },
+            secrets:
+              dto.auth !== undefined ? { ...stored.secrets, auth: dto.auth } : stored.secrets,
+          };
+        },
+        expectedVersion === undefined ? {} : { expectedVersion },
+      );
+    const updated = ({ subscription }: StoredSubscription, late = false) => {
+      this.logger.info(
+        {
+          subscriptionId: id,
+          tenant: subscription.tenant,
+          fields: Object.keys(dto),
+          keyId: principal.keyId,
+          ...(late ? { late } : {}),
+        },
+        'subscription updated',
+      );
+      if (recheck) this.startOwnershipCheck(id);
+      return subscription;
+    };
+    return updated(
+      await this.redis.run('write', change, {
+        ...CHANGE,
+        abandoned: (late) => updated(late, true),
+      }),
     );
-    this.logger.info(
-      {
-        subscriptionId: id,
-        tenant: subscription.tenant,
-        fields: Object.keys(dto),
-        keyId: principal.keyId,
-      },
-      'subscription updated',
-    );
-    if (recheck) this.startOwnershipCheck(id);
-    return subscription;
   }
 
   async delete(principal: Principal, id: string): Promise<void> {
     const subscription = await this.get(principal, id, 'subscriptions:write');
-    if (!(await this.repository.delete(id))) throw new SubscriptionNotFoundError(id);
-    this.logger.info(
-      { subscriptionId: id, tenant: subscription.tenant, keyId: principal.keyId },
-      'subscription deleted',
-    );
+    const deleted = (late = false) =>
+      this.logger.info(
+        {
+          subscriptionId: id,
+          tenant: subscription.tenant,
+          keyId: principal.keyId,
+          ...(late ? { late } : {}),
+        },
+        'subscription deleted',
+      );
+    const existed = await this.redis.run('write', () => this.repository.delete(id), {
+      ...CHANGE,
+      abandoned: (existed) => {
+        if (existed) deleted(true);
+      },
+    });
+    if (!existed) throw new SubscriptionNotFoundError(id);
+    deleted();
   }
 
   async pause(principal: Principal, id: string): Promise<Subscription> {
     await this.get(principal, id, 'subscriptions:write');
-    const { subscription } = await this.repository.update(id, (stored) => ({
-      ...stored,
-      subscription: {
-        ...stored.subscription,
-        status: 'paused',
-        statusReason: 'paused by its owner',
-      },
-    }));
-    this.logger.info({ subscriptionId: id, keyId: principal.keyId }, 'subscription paused');
+    const paused = (late = false) =>
+      this.logger.info(
+        { subscriptionId: id, keyId: principal.keyId, ...(late ? { late } : {}) },
+        'subscription paused',
+      );
+    const { subscription } = await this.redis.run(
+      'write',
+      () =>
+        this.repository.update(id, (stored) => ({
+          ...stored,
+          subscription: {
+            ...stored.subscription,
+            status: 'paused',
+            statusReason: 'paused by its owner',
+          },
+        })),
+      { ...CHANGE, abandoned: () => paused(true) },
+    );
+    paused();
     return subscription;
   }
 
@@ -307,25 +395,33 @@ export class SubscriptionsService {
   async resume(principal: Principal, id: string): Promise<Subscription> {
     await this.get(principal, id, 'subscriptions:write');
     let recheck = false;
-    const { subscription } = await this.repository.update(id, (stored) => {
-      const before = stored.subscription;
-      const { verification } = before;
-      recheck = verification.mode !== 'none' && verification.state !== 'passed';
-      return {
-        ...stored,
-        subscription: {
-          ...before,
-          status: recheck ? 'pending' : 'active',
-          statusReason: recheck ? 'waiting for the ownership check' : null,
-          verification: recheck ? pendingCheck(verification.mode) : verification,
-        },
-      };
+    const change = () =>
+      this.repository.update(id, (stored) => {
+        const before = stored.subscription;
+        const { verification } = before;
+        recheck = verification.mode !== 'none' && verification.state !== 'passed';
+        return {
+          ...stored,
+          subscription: {
+            ...before,
+            status: recheck ? 'pending' : 'active',
+            statusReason: recheck ? 'waiting for the ownership check' : null,
+            verification: recheck ? pendingCheck(verification.mode) : verification,
+          },
+        };
+      });
+    const resumed = (late = false) => {
+      this.logger.info(
+        { subscriptionId: id, keyId: principal.keyId, recheck, ...(late ? { late } : {}) },
+        'subscription resumed',
+      );
+      if (recheck) this.startOwnershipCheck(id);
+    };
+    const { subscription } = await this.redis.run('write', change, {
+      ...CHANGE,
+      abandoned: () => resumed(true),
     });
-    this.logger.info(
-      { subscriptionId: id, keyId: principal.keyId, recheck },
-      'subscription resumed',
-    );
-    if (recheck) this.startOwnershipCheck(id);
+    resumed();
     return subscription;
   }
 
@@ -339,19 +435,27 @@ export class SubscriptionsService {
       throw new SubscriptionStateError('Stream subscriptions have no signing secret');
     }
     const secret = generateSecret();
-    const { secrets } = await this.repository.update(id, (stored) => ({
-      ...stored,
-      secrets: {
-        ...stored.secrets,
-        signing: stored.secrets.signing
-          ? rotateSigningSecrets(stored.secrets.signing, secret, graceSeconds)
-          : { current: secret, previous: null },
-      },
-    }));
-    this.logger.info(
-      { subscriptionId: id, graceSeconds, keyId: principal.keyId },
-      'secret rotated',
+    const rotated = (late = false) =>
+      this.logger.info(
+        { subscriptionId: id, graceSeconds, keyId: principal.keyId, ...(late ? { late } : {}) },
+        'secret rotated',
+      );
+    // Made late, it rotated to a secret nobody was told: the caller rotates again (see README).
+    const { secrets } = await this.redis.run(
+      'write',
+      () =>
+        this.repository.update(id, (stored) => ({
+          ...stored,
+          secrets: {
+            ...stored.secrets,
+            signing: stored.secrets.signing
+              ? rotateSigningSecrets(stored.secrets.signing, secret, graceSeconds)
+              : { current: secret, previous: null },
+          },
+        })),
+      { ...CHANGE, abandoned: () => rotated(true) },
     );
+    rotated();
     return { secret, previousSecretExpiresAt: secrets.signing?.previous?.expiresAt ?? null };
   }
 
@@ -367,14 +471,14 @@ export class SubscriptionsService {
         'The endpoint has not passed its ownership check yet; nothing is sent to it until it does',
       );
     }
-    const stored = await this.repository.getWithSecrets(id);
+    const stored = await this.redis.run('read', () => this.repository.getWithSecrets(id));
     if (!stored) throw new SubscriptionNotFoundError(id);
     return this.pinger.send(stored);
   }
 
-  /** Waits for ownership checks still running (on shutdown). */
+  /** Waits for ownership checks and undos still running (on shutdown). */
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.checks]);
+    await Promise.allSettled([...this.background]);
   }
 
   private tenantFor(principal: Principal, requested: string | undefined): string {
@@ -417,15 +521,19 @@ export class SubscriptionsService {
   }
 
   private startOwnershipCheck(id: string): void {
-    const check = this.runOwnershipCheck(id)
-      .catch((error: unknown) =>
+    this.track(
+      this.runOwnershipCheck(id).catch((error: unknown) =>
         this.logger.error(
           { err: error, subscriptionId: id },
           'ownership check could not be recorded',
         ),
-      )
-      .finally(() => this.checks.delete(check));
-    this.checks.add(check);
+      ),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
   }
 
   private async runOwnershipCheck(id: string): Promise<void> {

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { buildWebhookRequest, type WebhookClient } from '@herald/delivery';
-import { activeSecrets, type DeliveryLogRepository, type StoredSubscription } from '@herald/store';
+import type { Logger } from '@herald/observability';
+import {
+  RedisUnavailableError,
+  activeSecrets,
+  type DeliveryLogRepository,
+  type StoredSubscription,
+} from '@herald/store';
+import type { ApiRedisDeadline } from '../http/redis-deadline';
 
 export const PING_TYPE = 'herald.ping';
 export const PING_SOURCE = '/herald/subscription-api';
@@ -24,6 +31,8 @@ export class TestPingSender {
     private readonly client: WebhookClient,
     private readonly deliveryLog: DeliveryLogRepository,
     private readonly version: string,
+    private readonly redis: ApiRedisDeadline,
+    private readonly logger: Logger,
   ) {}
 
   async send(stored: StoredSubscription): Promise<PingResult> {
@@ -63,7 +72,7 @@ export class TestPingSender {
         : delivered
           ? null
           : `the endpoint answered ${result.status}`;
-    await this.deliveryLog.append(subscription.id, {
+    const attempt = {
       eventId: event.id,
       type: PING_TYPE,
       attempt: 1,
@@ -75,7 +84,19 @@ export class TestPingSender {
       responseBody: result.kind === 'response' ? result.body : null,
       replay: false,
       test: true,
-    });
+    } as const;
+    try {
+      await this.redis.run('write', () => this.deliveryLog.append(subscription.id, attempt), {
+        refuseWhileDisconnected: true,
+      });
+    } catch (logError) {
+      // The ping went out: its outcome is still the answer, without its line in the log.
+      if (!(logError instanceof RedisUnavailableError)) throw logError;
+      this.logger.warn(
+        { err: logError, subscriptionId: subscription.id, eventId: event.id },
+        'test ping not recorded in the delivery log',
+      );
+    }
     return {
       eventId: event.id,
       delivered,

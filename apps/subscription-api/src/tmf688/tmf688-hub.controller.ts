@@ -11,11 +11,11 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
+import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
 import { ContractRegistry } from '@herald/contract';
 import { eventTypesForTmfNames, tmfEventType } from '@herald/delivery';
 import type { Subscription } from '@herald/store';
-import { ref, requestSchema } from '../openapi/openapi-schemas';
+import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import { createSubscriptionSchema } from '../subscriptions/create-subscription.dto';
 import type { ReplyHeaders } from '../subscriptions/http-context';
 import { parseBody } from '../subscriptions/request-body';
@@ -47,8 +47,9 @@ function hubView(subscription: Subscription) {
 @ApiBearerAuth()
 @ApiResponse({ status: 401, ...problem })
 @ApiResponse({ status: 403, ...problem })
+@ApiResponse(REDIS_UNAVAILABLE)
 @Controller('tmf-api/event/v4/hub')
-@UseGuards(ApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 export class Tmf688HubController {
   constructor(
     @Inject(SubscriptionsService) private readonly subscriptions: SubscriptionsService,
