@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
-import { toIncomingRecord, type IncomingRecord } from './consumer.runner';
+import type { IncomingRecord } from './consumer.runner';
 import type { KafkaConnection } from './kafka.connection';
+import { PartitionFetcher } from './partition.fetcher';
 
 /** Records `[from, to)` of one partition (decimal-string offsets). */
 export interface PartitionRange {
@@ -12,12 +12,11 @@ export interface PartitionRange {
   readonly to: string;
 }
 
-/** Records of one range, in offset order, and a way to stay in touch while handling them. */
+/** Records of one range, in offset order. */
 export interface RangeBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: IncomingRecord[];
-  heartbeat(): Promise<void>;
 }
 
 export interface ReadOptions {
@@ -31,12 +30,17 @@ export interface HeldOffsets {
   readonly high: string;
 }
 
+/** Longest one fetch round waits at the broker for records (ms). */
+const FETCH_WAIT_MS = 200;
+
 /**
- * Reads fixed offset ranges once, outside any shared consumer group: a consumer in a group of
- * its own (never committed, deleted afterwards) seeks to each range's start and stops each
- * partition at the range's end. Replays and redrives read with it. Each range is first clipped
- * to what its partition still holds, so a range retention removed (or one past the end) is done
- * at once instead of waiting for ever for a record that will not come.
+ * Reads fixed offset ranges once, with no consumer group (no join to wait for, nothing
+ * committed, nothing left on the broker): a `PartitionFetcher` reads each range's partition from
+ * the range's start, and a range is done once the fetcher's position passes its end, whether a
+ * record, a control record (transaction marker) or an offset reset took it there. Replays and
+ * redrives read with it. Each range is first clipped to what its partition still holds, so a
+ * range retention removed (or one past the end) is done at once instead of waiting for ever for
+ * a record that will not come.
  */
 export class OffsetRangeReader {
   constructor(
@@ -44,7 +48,10 @@ export class OffsetRangeReader {
     private readonly logger: Logger,
   ) {}
 
-  /** Hands every record of `ranges` to `handle`, batch by batch; resolves when all are read. */
+  /**
+   * Hands every record of `ranges` (one range per partition) to `handle`, batch by batch;
+   * resolves when all are read.
+   */
   async read(
     ranges: readonly PartitionRange[],
     handle: (batch: RangeBatch) => Promise<void>,
@@ -52,23 +59,19 @@ export class OffsetRangeReader {
   ): Promise<void> {
     const asked = ranges.filter((range) => BigInt(range.to) > BigInt(range.from));
     if (asked.length === 0 || options.signal?.aborted) return;
-    // One admin connection per read: the offset look-up now, the group's deletion afterwards.
+    // One admin connection per read, for the offset look-up.
     const admin = this.connection.kafka.admin();
+    let held: PartitionRange[];
     try {
       await admin.connect();
-      const held = await this.clipToHeld(admin, asked);
-      if (held.length === 0 || options.signal?.aborted) return;
-      const groupId = `herald-reader-${randomUUID()}`;
-      try {
-        await this.readHeld(groupId, held, handle, options);
-      } finally {
-        await this.deleteGroup(admin, groupId);
-      }
+      held = await this.clipToHeld(admin, asked);
     } finally {
       await admin
         .disconnect()
         .catch((error: unknown) => this.logger.debug({ err: error }, 'reader disconnect failed'));
     }
+    if (held.length === 0 || options.signal?.aborted) return;
+    await this.readHeld(held, handle, options);
   }
 
   /** `ranges` cut to the offsets their partitions hold now; the ones left empty are dropped. */
@@ -107,90 +110,69 @@ export class OffsetRangeReader {
   }
 
   private async readHeld(
-    groupId: string,
     ranges: readonly PartitionRange[],
     handle: (batch: RangeBatch) => Promise<void>,
-    options: ReadOptions,
+    { signal }: ReadOptions,
   ): Promise<void> {
     const pending = new Map<string, PartitionRange>();
     for (const range of ranges) pending.set(rangeKey(range), range);
-    const consumer = this.connection.kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 200,
+    // Where each pending range's partition was read up to; a fetcher position below it means the
+    // partition lost offsets it held at the look-up (deleted and created again, truncated).
+    const reached = new Map<string, bigint>();
+    const fetcher = new PartitionFetcher(this.connection, this.logger, {
+      maxWaitMs: FETCH_WAIT_MS,
     });
-    const topics = [...new Set(ranges.map((range) => range.topic))];
-    let finish!: () => void;
-    let fail!: (error: unknown) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      finish = resolve;
-      fail = reject;
-    });
-    const onAbort = () => finish();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) fail(payload.error);
-    });
+    fetcher.assign(
+      [...pending.values()].map(({ topic, partition, from }) => ({
+        topic,
+        partition,
+        offset: from,
+      })),
+    );
     try {
-      await consumer.connect();
-      // Retention may still move a partition's start past a range's start between the look-up
-      // and the fetch: kafkajs then resets the out-of-range offset to this default, the oldest
-      // record held.
-      await consumer.subscribe({ topics, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
+      while (pending.size > 0 && !signal?.aborted) {
+        for (const batch of await fetcher.read()) {
           const range = pending.get(rangeKey(batch));
-          if (!range) {
-            // A partition without a range (or one already read) gets one fetch for nothing.
-            consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
-            return;
-          }
-          const end = BigInt(range.to);
-          const records = batch.messages
-            .filter((m) => BigInt(m.offset) >= BigInt(range.from) && BigInt(m.offset) < end)
-            .map((m) => toIncomingRecord(batch.topic, batch.partition, m));
+          if (!range) continue;
+          const records = batch.records.filter((record) => inRange(record.offset, range));
           if (records.length > 0)
-            await handle({
-              topic: batch.topic,
-              partition: batch.partition,
-              records,
-              heartbeat: () => payload.heartbeat(),
-            });
-          const last = batch.messages[batch.messages.length - 1];
-          if (last && BigInt(last.offset) >= end - 1n) {
-            pending.delete(rangeKey(batch));
-            consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
-            if (pending.size === 0) finish();
+            await handle({ topic: batch.topic, partition: batch.partition, records });
+          if (signal?.aborted) return;
+        }
+        // After every round, with or without records: control records and offset resets move a
+        // position too, past a range's end when nothing at or after it is left to fetch.
+        for (const { topic, partition, offset } of fetcher.assigned()) {
+          const key = rangeKey({ topic, partition });
+          const range = pending.get(key);
+          if (!range) continue;
+          const position = BigInt(offset);
+          const lost = position < (reached.get(key) ?? BigInt(range.from));
+          if (position < BigInt(range.to) && !lost) {
+            reached.set(key, position);
+            continue;
           }
-        },
-      });
-      for (const range of pending.values())
-        consumer.seek({ topic: range.topic, partition: range.partition, offset: range.from });
-      await done;
+          if (lost)
+            this.logger.warn(
+              { topic, partition, range: [range.from, range.to], offset },
+              'range no longer held: its partition went back past where the read was',
+            );
+          pending.delete(key);
+          fetcher.release(topic, partition);
+        }
+      }
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      await consumer
-        .disconnect()
-        .catch((error: unknown) => this.logger.debug({ err: error }, 'reader disconnect failed'));
-    }
-  }
-
-  private async deleteGroup(admin: Admin, groupId: string): Promise<void> {
-    try {
-      await admin.deleteGroups([groupId]);
-    } catch (error) {
-      // A leftover empty group costs the broker a few bytes; not worth failing the read over.
-      this.logger.debug({ err: error, groupId }, 'could not delete the reader group');
+      await fetcher
+        .close()
+        .catch((error: unknown) => this.logger.debug({ err: error }, 'reader close failed'));
     }
   }
 }
 
 /**
  * The part of `range` its partition still holds, or `null` when there is none (the partition
- * is unknown, empty, or holds only offsets outside the range). A range is only done when a
- * record at or past its end is fetched, so it must never reach a record that is not there.
+ * is unknown, empty, or holds only offsets outside the range). A range is only done when the
+ * read gets to its end, and a read at a partition's end waits for records to be written, so it
+ * must never reach past what the partition holds.
  */
 export function clipRange(
   range: PartitionRange,
@@ -200,6 +182,11 @@ export function clipRange(
   const from = maxOffset(BigInt(range.from), BigInt(held.low));
   const to = minOffset(BigInt(range.to), BigInt(held.high));
   return to > from ? { ...range, from: from.toString(), to: to.toString() } : null;
+}
+
+function inRange(offset: string, range: PartitionRange): boolean {
+  const at = BigInt(offset);
+  return at >= BigInt(range.from) && at < BigInt(range.to);
 }
 
 function maxOffset(a: bigint, b: bigint): bigint {

@@ -588,7 +588,6 @@ export class RequestRunner {
             // Keep the lane's memory for live work: wait while the replay fills half of it.
             while (this.deps.engine.held(id) > this.deps.laneMemory / 2 && active()) {
               await new Promise((resolve) => setTimeout(resolve, BACKPRESSURE_WAIT_MS));
-              await batch.heartbeat();
             }
             const ordered = current.subscription.ordering === 'key' && source.key !== null;
             unsettled += 1;
