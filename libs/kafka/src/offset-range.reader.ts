@@ -22,6 +22,12 @@ export interface RangeBatch {
 export interface ReadOptions {
   /** Stops reading early (the returned promise then resolves without finishing the ranges). */
   readonly signal?: AbortSignal;
+  /**
+   * After this long (ms) without a range's read moving on, what its partition holds is looked up
+   * again, and a range whose rest it no longer holds (its topic deleted, the partition cut back)
+   * ends; default 5,000.
+   */
+  readonly recheckMs?: number;
 }
 
 /** What one partition holds now: `[low, high)`, from the log start to the high watermark. */
@@ -32,6 +38,7 @@ export interface HeldOffsets {
 
 /** Longest one fetch round waits at the broker for records (ms). */
 const FETCH_WAIT_MS = 200;
+const RECHECK_MS = 5_000;
 
 /**
  * Reads fixed offset ranges once, with no consumer group (no join to wait for, nothing
@@ -59,19 +66,22 @@ export class OffsetRangeReader {
   ): Promise<void> {
     const asked = ranges.filter((range) => BigInt(range.to) > BigInt(range.from));
     if (asked.length === 0 || options.signal?.aborted) return;
-    // One admin connection per read, for the offset look-up.
+    const held = await this.heldNow(asked);
+    if (held.length === 0 || options.signal?.aborted) return;
+    await this.readHeld(held, handle, options);
+  }
+
+  /** `ranges` as their partitions hold them now, over an admin connection of its own. */
+  private async heldNow(ranges: readonly PartitionRange[]): Promise<PartitionRange[]> {
     const admin = this.connection.kafka.admin();
-    let held: PartitionRange[];
     try {
       await admin.connect();
-      held = await this.clipToHeld(admin, asked);
+      return await this.clipToHeld(admin, ranges);
     } finally {
       await admin
         .disconnect()
         .catch((error: unknown) => this.logger.debug({ err: error }, 'reader disconnect failed'));
     }
-    if (held.length === 0 || options.signal?.aborted) return;
-    await this.readHeld(held, handle, options);
   }
 
   /** `ranges` cut to the offsets their partitions hold now; the ones left empty are dropped. */
@@ -112,7 +122,7 @@ export class OffsetRangeReader {
   private async readHeld(
     ranges: readonly PartitionRange[],
     handle: (batch: RangeBatch) => Promise<void>,
-    { signal }: ReadOptions,
+    { signal, recheckMs = RECHECK_MS }: ReadOptions,
   ): Promise<void> {
     const pending = new Map<string, PartitionRange>();
     for (const range of ranges) pending.set(rangeKey(range), range);
@@ -129,6 +139,9 @@ export class OffsetRangeReader {
         offset: from,
       })),
     );
+    // The fetcher retries a topic that is gone for ever: past `recheckMs` without progress, the
+    // ranges' rest is looked up again.
+    let movedAt = Date.now();
     try {
       while (pending.size > 0 && !signal?.aborted) {
         for (const batch of await fetcher.read()) {
@@ -148,6 +161,7 @@ export class OffsetRangeReader {
           const position = BigInt(offset);
           const lost = position < (reached.get(key) ?? BigInt(range.from));
           if (position < BigInt(range.to) && !lost) {
+            if (position !== reached.get(key)) movedAt = Date.now();
             reached.set(key, position);
             continue;
           }
@@ -159,11 +173,45 @@ export class OffsetRangeReader {
           pending.delete(key);
           fetcher.release(topic, partition);
         }
+        if (pending.size > 0 && Date.now() - movedAt >= recheckMs) {
+          movedAt = Date.now();
+          await this.dropUnheld(pending, reached, fetcher);
+        }
       }
     } finally {
       await fetcher
         .close()
         .catch((error: unknown) => this.logger.debug({ err: error }, 'reader close failed'));
+    }
+  }
+
+  /** Ends the pending ranges whose rest (from where the read is) their partition no longer holds. */
+  private async dropUnheld(
+    pending: Map<string, PartitionRange>,
+    reached: ReadonlyMap<string, bigint>,
+    fetcher: PartitionFetcher,
+  ): Promise<void> {
+    const rest = [...pending].map(([key, range]) => ({
+      ...range,
+      from: (reached.get(key) ?? BigInt(range.from)).toString(),
+    }));
+    let held: PartitionRange[];
+    try {
+      held = await this.heldNow(rest);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'reader could not look up what partitions hold');
+      return;
+    }
+    const still = new Set(held.map(rangeKey));
+    for (const range of rest) {
+      const key = rangeKey(range);
+      if (still.has(key)) continue;
+      this.logger.warn(
+        { topic: range.topic, partition: range.partition, range: [range.from, range.to] },
+        'range no longer held: its topic is gone or its partition ends before it',
+      );
+      pending.delete(key);
+      fetcher.release(range.topic, range.partition);
     }
   }
 }

@@ -373,6 +373,33 @@ describe('OffsetRangeReader and OffsetLookup', () => {
     HANG_GUARD_MS,
   );
 
+  it(
+    'finishes a range whose topic was deleted while it was read',
+    async () => {
+      const topic = await createTestTopic(broker.brokers, { partitions: 1 });
+      for (let i = 0; i < 3; i++) await publisher.publish(large(topic, i));
+      const seen: string[] = [];
+      // The fetcher retries a topic that is gone for ever; the read looks again after recheckMs.
+      await new OffsetRangeReader(connection, logger).read(
+        [{ topic, partition: 0, from: '0', to: '3' }],
+        async ({ records }) => {
+          seen.push(...records.map((r) => r.offset));
+          if (seen.length > 1) return;
+          const admin = connection.kafka.admin();
+          await admin.connect();
+          try {
+            await admin.deleteTopics({ topics: [topic] });
+          } finally {
+            await admin.disconnect();
+          }
+        },
+        { recheckMs: 500 },
+      );
+      expect(seen).toEqual(['0']);
+    },
+    HANG_GUARD_MS,
+  );
+
   it('reads nothing, at once, from a topic that no longer exists', async () => {
     const reader = new OffsetRangeReader(connection, logger);
     const seen: string[] = [];
