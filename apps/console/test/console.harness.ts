@@ -139,20 +139,20 @@ export async function startConsoleWorld() {
     return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T };
   }
 
-  // A partner's key: its own tenant, the scopes the console needs, nothing more.
-  const partner = await api<{ key: string }>(
-    'POST',
-    `${urls['subscription-api']}/v1/api-keys`,
-    adminKey,
-    {
-      name: 'console-test',
-      tenant: `console-${randomUUID().slice(0, 8)}`,
-      scopes: ['subscriptions:read', 'subscriptions:write', 'streams:read'],
-    },
-  );
-  if (partner.status !== 201)
-    throw new Error(`could not create the partner key: ${JSON.stringify(partner.body)}`);
-  const partnerKey = partner.body.key;
+  const tenant = `console-${randomUUID().slice(0, 8)}`;
+  /** A key of the partner's tenant with the scopes the console needs, nothing more. */
+  async function createPartnerKey(name: string): Promise<{ id: string; key: string }> {
+    const created = await api<{ id: string; key: string }>(
+      'POST',
+      `${urls['subscription-api']}/v1/api-keys`,
+      adminKey,
+      { name, tenant, scopes: ['subscriptions:read', 'subscriptions:write', 'streams:read'] },
+    );
+    if (created.status !== 201)
+      throw new Error(`could not create the key ${name}: ${JSON.stringify(created.body)}`);
+    return created.body;
+  }
+  const partnerKey = (await createPartnerKey('console-test')).key;
 
   const example = (
     await api<{ example: Record<string, unknown> }>(
@@ -184,6 +184,19 @@ export async function startConsoleWorld() {
       if (created.status !== 201)
         throw new Error(`subscription refused: ${JSON.stringify(created.body)}`);
       return created.body;
+    },
+
+    createPartnerKey,
+
+    /** Deletes an API key, as an administrator. */
+    async deleteKey(id: string): Promise<void> {
+      const deleted = await api(
+        'DELETE',
+        `${urls['subscription-api']}/v1/api-keys/${id}`,
+        adminKey,
+      );
+      if (deleted.status >= 300)
+        throw new Error(`could not delete the key ${id}: ${JSON.stringify(deleted.body)}`);
     },
 
     /** Publishes an order.created (the contract's example) and returns its event id. */

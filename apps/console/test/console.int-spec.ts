@@ -61,9 +61,9 @@ describe('the partner console', () => {
     expect(await unlabelledControls(page)).toEqual([]);
   }
 
-  async function signIn(path = '/subscriptions'): Promise<void> {
+  async function signIn(path = '/subscriptions', key = world.partnerKey): Promise<void> {
     await page.goto(`${world.consoleUrl}${path}`);
-    await page.getByLabel('API key').fill(world.partnerKey);
+    await page.getByLabel('API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1 }).filter({ hasNotText: 'Sign in' }).waitFor();
   }
@@ -319,6 +319,29 @@ describe('the partner console', () => {
     await shoot('live-tail');
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.getByText('Not connected.').waitFor();
+  });
+
+  it('stops the live tail in Herald’s words, without reconnecting, when its key is deleted', async () => {
+    const doomed = await world.createPartnerKey('console-tail-doomed');
+    await signIn('/tail', doomed.key);
+    await page.getByRole('heading', { level: 1, name: 'Live tail' }).waitFor();
+    await page.getByLabel('Event types (optional)').fill('order.created');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.getByText('Connected: new events appear below as they happen.').waitFor();
+    const streamRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/streams/sse')) streamRequests.push(request.url());
+    });
+
+    await world.deleteKey(doomed.id);
+
+    // fanout ends the stream (key_deleted) at its next key check; the console signs out, as
+    // for any key Herald no longer takes, with fanout's message.
+    const signedOut = page.getByRole('alert').filter({ hasText: 'You were signed out.' });
+    await signedOut.waitFor();
+    expect(await signedOut.textContent()).toContain('The API key of this stream was deleted');
+    await page.getByRole('heading', { level: 1, name: 'Sign in to the Herald console' }).waitFor();
+    expect(streamRequests).toEqual([]);
   });
 
   it('edits, pauses, resumes, rotates the secret of and deletes a subscription', async () => {

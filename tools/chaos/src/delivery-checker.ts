@@ -51,6 +51,10 @@ export interface StreamFigures {
   readonly resumes: number;
   readonly crossTenant: number;
   readonly refused: string | undefined;
+  /** Streams the server ended, by reason: `shutdown ×3, slow_consumer ×1`, or empty. */
+  readonly ends: string;
+  /** The final reason (key or subscription gone, paused, disabled) it was stopped for, if any. */
+  readonly stoppedBy: string | undefined;
   readonly examples: string[];
 }
 
@@ -265,11 +269,14 @@ export function checkStream(client: StreamClient, snapshot: KafkaSnapshot): Stre
     types: client.options.types.join(','),
     expected,
     received: client.received,
-    gaps: client.refused === undefined ? gaps : 0,
+    // One that was refused or stopped missed the rest for that reason, which is reported instead.
+    gaps: client.refused === undefined && client.stoppedBy === undefined ? gaps : 0,
     repeats,
     resumes: Math.max(0, client.opens - 1),
     crossTenant: client.outOfScope.length,
     refused: client.refused,
+    ends: [...client.ends].map(([reason, count]) => `${reason} ×${count}`).join(', '),
+    stoppedBy: client.stoppedBy,
     examples,
   };
 }

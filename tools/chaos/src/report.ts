@@ -100,17 +100,23 @@ export function formatReport(report: ScenarioReport): string {
         'gaps',
         'repeats',
         'resumed',
+        'ended by the server',
         'cross-tenant',
       ],
       report.streams.map((s) => [
         `${s.transport}`,
         s.tenant,
         s.types,
-        s.refused ? `refused (${s.refused})` : s.expected,
+        s.refused
+          ? `refused (${s.refused})`
+          : s.stoppedBy
+            ? `stopped (${s.stoppedBy})`
+            : s.expected,
         s.received,
         s.gaps,
         s.repeats,
         s.resumes,
+        s.ends || '–',
         s.crossTenant,
       ]),
     ),

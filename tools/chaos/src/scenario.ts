@@ -487,7 +487,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
         if (!subscriptions.every((s) => settled(s, ledger, snapshot))) return false;
         return streams.every((client) => {
           const figures = checkStream(client, snapshot);
-          return figures.refused !== undefined || figures.gaps === 0;
+          return (
+            figures.refused !== undefined || figures.stoppedBy !== undefined || figures.gaps === 0
+          );
         });
       },
       options.drainTimeoutMs,
@@ -524,6 +526,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRep
       if (s.repeats > 0) failures.push(`stream ${s.name}: ${s.repeats} repeats`);
       if (s.crossTenant > 0)
         failures.push(`stream ${s.name}: ${s.crossTenant} events outside its tenant or types`);
+      // The run deletes, pauses and disables nothing a stream needs.
+      if (s.stoppedBy !== undefined)
+        failures.push(`stream ${s.name}: ended for good by the server (${s.stoppedBy})`);
     }
     for (const probe of allProbes)
       if (!probe.ok) failures.push(`cross-tenant probe failed: ${probe.what} (${probe.detail})`);

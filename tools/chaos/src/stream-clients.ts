@@ -8,6 +8,30 @@ import type { EventLedger } from './event-ledger';
 const END_EVENT = 'herald.stream.end';
 const RECONNECT_MS = 500;
 
+/**
+ * End reasons after which connecting again cannot help: the key or the stream subscription is
+ * gone, paused or disabled. A run deletes, pauses and disables none of them, so each is a
+ * finding. Every other reason (slow_consumer, shutdown, server_error, subscription_changed,
+ * subscribe_timeout, one newer than this runner) is resumed from the cursor.
+ */
+export const FINAL_END_REASONS: ReadonlySet<string> = new Set([
+  'key_deleted',
+  'subscription_deleted',
+  'subscription_paused',
+  'subscription_disabled',
+]);
+
+/** The reason of an SSE end event's data (`{reason, cursor, message}`), `unknown` when it has none. */
+function endReasonOf(data: string): string {
+  try {
+    const { reason } = JSON.parse(data) as { reason?: unknown };
+    return typeof reason === 'string' && reason !== '' ? reason : 'unknown';
+  } catch {
+    // The end still ends the stream; it just does not say why.
+    return 'unknown';
+  }
+}
+
 export interface StreamClientOptions {
   readonly name: string;
   readonly tenant: string;
@@ -23,7 +47,8 @@ export interface StreamClientOptions {
 
 /**
  * What a stream client saw: how often each event id arrived, anything outside its types or
- * another tenant's operational event, and how often it had to reconnect.
+ * another tenant's operational event, how often it had to reconnect, and why the server ended
+ * its streams.
  */
 export abstract class StreamClient {
   readonly counts = new Map<string, number>();
@@ -36,6 +61,10 @@ export abstract class StreamClient {
   received = 0;
   /** Set when the server refused the stream outright (4xx): it is not retried. */
   refused: string | undefined;
+  /** Streams the server ended, by reason (its end message's, else its WebSocket close reason). */
+  readonly ends = new Map<string, number>();
+  /** Set when the server ended the stream for a reason in FINAL_END_REASONS: it is not resumed. */
+  stoppedBy: string | undefined;
   lastCursor: string | undefined;
   protected closed = false;
   private readonly matchers: ((type: string) => boolean)[];
@@ -78,8 +107,19 @@ export abstract class StreamClient {
       this.options.latency?.record(this.options.ledger.events[n]!.sentAt, receivedAt);
   }
 
+  /**
+   * Counts a stream the server ended, and says whether to resume it: not after a final reason,
+   * which stops this client.
+   */
+  protected ended(reason: string): boolean {
+    this.ends.set(reason, (this.ends.get(reason) ?? 0) + 1);
+    if (!FINAL_END_REASONS.has(reason)) return true;
+    this.stoppedBy ??= reason;
+    return false;
+  }
+
   protected reconnectSoon(): void {
-    if (this.closed) return;
+    if (this.closed || this.stoppedBy !== undefined || this.refused !== undefined) return;
     this.reconnects += 1;
     setTimeout(() => {
       if (!this.closed) this.open();
@@ -116,10 +156,11 @@ export class SseStreamClient extends StreamClient {
       source.addEventListener(type, (message: { data: string; lastEventId: string }) => {
         if (this.source !== source) return;
         if (type === END_EVENT) {
-          // Fanout is stopping: it names the cursor to resume from.
+          // Fanout ends the stream (it is stopping, the client is slow, …): it names the cursor
+          // to resume from, and why.
           this.lastCursor = message.lastEventId;
           source.close();
-          this.reconnectSoon();
+          if (this.ended(endReasonOf(message.data))) this.reconnectSoon();
           return;
         }
         this.onEvent(
@@ -166,6 +207,17 @@ export class WsStreamClient extends StreamClient {
     this.socket = socket;
     const resumeFrom = this.lastCursor;
     let subscribed = false;
+    /** The reason of the server's end message, when it sent one before closing. */
+    let endReason: string | undefined;
+    socket.on('unexpected-response', (_request, response) => {
+      // Refused before the upgrade (a plain HTTP problem): a 4xx for good, anything else (503
+      // while fanout starts or stops) is tried again once the socket closes.
+      const status = response.statusCode ?? 0;
+      if (status >= 400 && status < 500)
+        this.refused = `${status} ${response.statusMessage ?? ''}`.trim();
+      response.resume();
+      socket.terminate();
+    });
     socket.on('open', () => {
       socket.send(
         JSON.stringify({
@@ -179,6 +231,7 @@ export class WsStreamClient extends StreamClient {
       const message = JSON.parse(data.toString('utf8')) as {
         op?: string;
         cursor?: string;
+        reason?: string;
         event?: Parameters<StreamClient['onEvent']>[1];
         message?: string;
       };
@@ -191,14 +244,22 @@ export class WsStreamClient extends StreamClient {
         this.errors.push(data.toString('utf8').slice(0, 300));
         // Refused before it started (fanout not ready yet): try again on a new socket.
         if (!subscribed) socket.close();
-      } else if (message.op === 'end' && message.cursor !== undefined)
-        this.lastCursor = message.cursor;
+      } else if (message.op === 'end') {
+        if (message.cursor !== undefined) this.lastCursor = message.cursor;
+        endReason = message.reason || 'unknown';
+      }
     });
     socket.on('error', () => {
       // Followed by 'close', which reconnects.
     });
-    socket.on('close', () => {
+    socket.on('close', (code: number, reason: Buffer) => {
       if (this.socket !== socket) return;
+      // A socket closed without an end message still says why in its close frame when the
+      // server closed it (1008 subscribe_timeout, a key deleted before it subscribed).
+      const closeReason = reason.toString('utf8');
+      const serverReason =
+        endReason ?? (code !== 1000 && closeReason !== '' ? closeReason : undefined);
+      if (serverReason !== undefined && !this.ended(serverReason)) return;
       this.reconnectSoon();
     });
   }

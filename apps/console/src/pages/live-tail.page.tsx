@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { asProblem, type ApiProblem } from '../api/api-problem';
+import type { ApiProblem } from '../api/api-problem';
 import { Field } from '../components/fields';
 import { Json, Time } from '../components/format';
 import { ProblemAlert } from '../components/problem-alert';
@@ -7,12 +7,13 @@ import { useConsole } from '../console-context';
 import { parseFilterText } from '../forms/event-filter.rules';
 import { splitGlobs, typeGlobProblem } from '../forms/event-type-glob.rules';
 import { usePageTitle } from '../hooks';
-import { readEventStream, type StreamedEvent } from '../streams/event-stream';
+import type { StreamedEvent } from '../streams/event-stream';
+import { tailEventStream, type TailState as ConnectionState } from '../streams/event-tail';
 
 const KEEP = 200;
 const ANNOUNCE_EVERY_MS = 2000;
 
-type TailState = 'stopped' | 'connecting' | 'open' | 'reconnecting';
+type TailState = 'stopped' | ConnectionState;
 
 const STATE_TEXT: Record<TailState, string> = {
   stopped: 'Not connected.',
@@ -21,24 +22,22 @@ const STATE_TEXT: Record<TailState, string> = {
   reconnecting: 'Connection lost; reconnecting from the last event…',
 };
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** The status line; while reconnecting because Herald ended the stream, in Herald's words. */
+function stateText(state: TailState, notice: string | null): string {
+  if (state === 'reconnecting' && notice !== null)
+    return `Herald ended the stream: ${notice}. Reconnecting from the last event…`;
+  return STATE_TEXT[state];
 }
 
 /** Events as they happen, over Herald's SSE stream, narrowed by types and a filter. */
 export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) {
-  const { key, streamsUrl } = useConsole();
+  const { key, streamsUrl, signOut } = useConsole();
   usePageTitle('Live tail');
   const [types, setTypes] = useState(initialTypes ?? '');
   const [filter, setFilter] = useState('');
   const [from, setFrom] = useState<'latest' | 'earliest'>('latest');
   const [state, setState] = useState<TailState>('stopped');
+  const [notice, setNotice] = useState<string | null>(null);
   const [problem, setProblem] = useState<ApiProblem | undefined>(undefined);
   const [events, setEvents] = useState<readonly { event: StreamedEvent; cursor: string | null }[]>(
     [],
@@ -73,6 +72,7 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
   const stop = () => {
     controller.current?.abort();
     controller.current = null;
+    setNotice(null);
     setState('stopped');
   };
 
@@ -89,53 +89,38 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
     setEvents([]);
     setReceived(0);
     setAnnouncement('');
-    let cursor: string | null = null;
-    let failures = 0;
-    while (!own.signal.aborted) {
-      setState(cursor === null ? 'connecting' : 'reconnecting');
-      try {
-        const end = await readEventStream(
-          {
-            streamsUrl,
-            key,
-            types: splitGlobs(types),
-            filter:
-              parsedFilter.ok && parsedFilter.filter !== null
-                ? JSON.stringify(parsedFilter.filter)
-                : null,
-            from,
-            cursor,
-          },
-          {
-            signal: own.signal,
-            onOpen: () => {
-              failures = 0;
-              setProblem(undefined);
-              setState('open');
-            },
-            onEvent: (streamed, next) => {
-              cursor = next ?? cursor;
-              setEvents((current) =>
-                [{ event: streamed, cursor: next }, ...current].slice(0, KEEP),
-              );
-              setReceived((count) => count + 1);
-            },
-          },
-        );
-        cursor = end.cursor ?? cursor;
-      } catch (error) {
-        const refused = asProblem(error);
-        setProblem(refused);
-        // Herald said no (bad filter, unknown types, key): trying again will not help.
-        if (refused.status !== null && refused.status < 500 && refused.status !== 429) {
-          if (controller.current === own) controller.current = null;
-          setState('stopped');
-          return;
-        }
-        failures += 1;
-      }
-      await pause(Math.min(1000 * 2 ** failures, 15_000), own.signal);
-    }
+    const stopped = await tailEventStream(
+      {
+        streamsUrl,
+        key,
+        types: splitGlobs(types),
+        filter:
+          parsedFilter.ok && parsedFilter.filter !== null
+            ? JSON.stringify(parsedFilter.filter)
+            : null,
+        from,
+      },
+      {
+        signal: own.signal,
+        onState: (next, why) => {
+          if (next === 'open') setProblem(undefined);
+          setNotice(why);
+          setState(next);
+        },
+        onEvent: (streamed, cursor) => {
+          setEvents((current) => [{ event: streamed, cursor }, ...current].slice(0, KEEP));
+          setReceived((count) => count + 1);
+        },
+        onTrouble: setProblem,
+      },
+    );
+    if (stopped === null) return;
+    if (controller.current === own) controller.current = null;
+    setNotice(null);
+    setState('stopped');
+    // A deleted key works nowhere any more: sign out, as every page does when the key is refused.
+    if (stopped.code === 'key_deleted') signOut(stopped);
+    else setProblem(stopped);
   };
 
   const running = state !== 'stopped';
@@ -211,7 +196,7 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
             Stop
           </button>
           <span role="status" className={`tail-state tail-${state}`}>
-            {STATE_TEXT[state]}
+            {stateText(state, notice)}
           </span>
         </div>
       </form>

@@ -50,6 +50,27 @@ describe('readEventStream', () => {
     expect(new Headers(init?.headers).get('authorization')).toBe('Bearer hk_secret');
     expect(new Headers(init?.headers).get('accept')).toBe('text/event-stream');
     expect(events).toEqual([{ id: '1', cursor: 'c1' }]);
-    expect(end).toEqual({ cursor: 'c1', reason: null });
+    expect(end).toEqual({ cursor: 'c1', reason: null, message: null });
+  });
+
+  it("ends with the reason and message of Herald's end event, and the cursor it names", async () => {
+    const body =
+      'id: c1\nevent: order.created\ndata: {"id":"1","type":"order.created"}\n\n' +
+      'id: c2\nevent: herald.stream.end\ndata: {"reason":"key_deleted","cursor":"c2","message":"The API key of this stream was deleted"}\n\n';
+    globalThis.fetch = jest.fn(() =>
+      Promise.resolve(new Response(body, { headers: { 'content-type': 'text/event-stream' } })),
+    );
+
+    const end = await readEventStream(request, {
+      onOpen: () => undefined,
+      onEvent: () => undefined,
+      signal: new AbortController().signal,
+    });
+
+    expect(end).toEqual({
+      cursor: 'c2',
+      reason: 'key_deleted',
+      message: 'The API key of this stream was deleted',
+    });
   });
 });

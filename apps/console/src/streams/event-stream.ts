@@ -52,27 +52,85 @@ export interface EventStreamHandlers {
   readonly signal: AbortSignal;
 }
 
-/** The event Herald sends before it closes a stream itself (a slow reader, a shutdown). */
+/** The event Herald sends before it closes a stream itself; its data is `{reason, cursor, message}`. */
 export const STREAM_END_EVENT = 'herald.stream.end';
 
 export interface EventStreamEnd {
   /** Where to resume: the last cursor the stream named. */
   readonly cursor: string | null;
-  /** Why the server ended it, when it said (`slow_consumer`, `shutdown`). */
+  /** Why the server ended it (a StreamEndReason, or one newer than this console), when it said. */
   readonly reason: string | null;
+  /** The server's words for the reason, when it gave them. */
+  readonly message: string | null;
+}
+
+/** The reasons fanout ends a stream with (its `EndReason`s that reach a client). */
+export type StreamEndReason =
+  | 'slow_consumer'
+  | 'shutdown'
+  | 'server_error'
+  | 'key_deleted'
+  | 'subscription_deleted'
+  | 'subscription_paused'
+  | 'subscription_disabled'
+  | 'subscription_changed';
+
+/**
+ * What a reader does after a stream ended: `resume` from its cursor (the server asked for that,
+ * or the connection just closed), `retry` from its cursor after a pause that grows with each
+ * failure in a row (the server failed), or `stop`, because connecting again cannot help until a
+ * person changes something (the key or the subscription is gone, paused or disabled).
+ */
+export type StreamEndAction = 'resume' | 'retry' | 'stop';
+
+const END_RULES: Record<StreamEndReason, { action: StreamEndAction; words: string }> = {
+  slow_consumer: { action: 'resume', words: 'The console read the stream too slowly' },
+  shutdown: { action: 'resume', words: 'The streams server is shutting down' },
+  subscription_changed: {
+    action: 'resume',
+    words: "The stream subscription's types or filter changed",
+  },
+  server_error: { action: 'retry', words: 'The streams server failed' },
+  key_deleted: { action: 'stop', words: 'The API key of this stream was deleted' },
+  subscription_deleted: { action: 'stop', words: 'The stream subscription was deleted' },
+  subscription_paused: { action: 'stop', words: 'The stream subscription was paused' },
+  subscription_disabled: { action: 'stop', words: 'The stream subscription was disabled' },
+};
+
+function isStreamEndReason(reason: string): reason is StreamEndReason {
+  return Object.prototype.hasOwnProperty.call(END_RULES, reason);
+}
+
+/**
+ * What to do after `end`, and what to tell the user: the server's message, else the console's
+ * words for the reason; null when the connection closed without a word. A reason newer than
+ * this console is retried with the growing pause: it may pass, and it cannot loop fast.
+ */
+export function streamEndOutcome(end: EventStreamEnd): {
+  readonly action: StreamEndAction;
+  readonly message: string | null;
+} {
+  if (end.reason === null) return { action: 'resume', message: end.message };
+  const rule = isStreamEndReason(end.reason) ? END_RULES[end.reason] : undefined;
+  return {
+    action: rule?.action ?? 'retry',
+    message: end.message ?? rule?.words ?? `Herald ended the stream (${end.reason})`,
+  };
 }
 
 /**
  * Reads Herald's SSE stream with fetch rather than EventSource, so a refused request shows the
- * problem Herald answered (an EventSource only reports "error"). Resolves when the server ends
- * the stream or `signal` aborts; throws an ApiProblem when it is refused or cannot be reached.
+ * problem Herald answered (an EventSource only reports "error"). Resolves when the stream ends
+ * (with the reason and message of the server's end event, when it sent one) or `signal`
+ * aborts; throws an ApiProblem when it is refused or cannot be reached.
  */
 export async function readEventStream(
   request: EventStreamRequest,
   handlers: EventStreamHandlers,
 ): Promise<EventStreamEnd> {
   let cursor = request.cursor;
-  let reason: string | null = null;
+  /** The stream closed (or was aborted) without the server's last words. */
+  const closed = (): EventStreamEnd => ({ cursor, reason: null, message: null });
   let response: Response;
   try {
     response = await fetch(eventStreamUrl(request), {
@@ -80,7 +138,7 @@ export async function readEventStream(
       signal: handlers.signal,
     });
   } catch (error) {
-    if (handlers.signal.aborted) return { cursor, reason };
+    if (handlers.signal.aborted) return closed();
     throw unreachableProblem(`the streams API at ${request.streamsUrl}`, error);
   }
   if (!response.ok || response.body === null) {
@@ -93,12 +151,15 @@ export async function readEventStream(
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return { cursor, reason };
+      if (done) return closed();
       for (const message of parser.push(decoder.decode(value, { stream: true }))) {
         cursor = message.id ?? cursor;
         if (message.event === STREAM_END_EVENT) {
-          reason = endReasonOf(message.data);
-          continue;
+          // The server's last words: nothing follows, so a connection that then breaks is no failure.
+          const end = endOf(message.data);
+          // The stream is over either way; a body that fails to close has nothing left to say.
+          await reader.cancel().catch(() => undefined);
+          return { cursor, ...end };
         }
         if (message.event === 'message' || message.data === '') continue;
         let event: unknown;
@@ -116,7 +177,7 @@ export async function readEventStream(
       }
     }
   } catch (error) {
-    if (handlers.signal.aborted) return { cursor, reason };
+    if (handlers.signal.aborted) return closed();
     if (error instanceof ApiProblem) throw error;
     throw unreachableProblem(`the streams API at ${request.streamsUrl}`, error);
   } finally {
@@ -124,11 +185,21 @@ export async function readEventStream(
   }
 }
 
-function endReasonOf(data: string): string | null {
+/** The reason and message of an end event's data; nulls for what it lacks or cannot be read. */
+function endOf(data: string): { reason: string | null; message: string | null } {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(data) as { reason?: unknown };
-    return typeof parsed.reason === 'string' ? parsed.reason : null;
+    parsed = JSON.parse(data);
   } catch {
-    return null;
+    // The end event still ends the stream; it just says nothing we can show.
+    return { reason: null, message: null };
   }
+  const { reason, message } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+    reason?: unknown;
+    message?: unknown;
+  };
+  return {
+    reason: typeof reason === 'string' && reason !== '' ? reason : null,
+    message: typeof message === 'string' && message !== '' ? message : null,
+  };
 }

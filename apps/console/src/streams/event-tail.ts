@@ -1,0 +1,104 @@
+import { ApiProblem, asProblem } from '../api/api-problem';
+import {
+  readEventStream,
+  streamEndOutcome,
+  type EventStreamRequest,
+  type StreamedEvent,
+} from './event-stream';
+
+/** A running tail's connection. */
+export type TailState = 'connecting' | 'open' | 'reconnecting';
+
+export interface EventTailHandlers {
+  readonly signal: AbortSignal;
+  /**
+   * The connection's state, and while reconnecting, why: the words Herald ended the stream
+   * with, or null when the connection failed or just closed.
+   */
+  readonly onState: (state: TailState, notice: string | null) => void;
+  /** Each event with the cursor right after it. */
+  readonly onEvent: (event: StreamedEvent, cursor: string | null) => void;
+  /** A failure that trying again may fix (no answer, a 5xx, a 429); the tail tries again. */
+  readonly onTrouble: (problem: ApiProblem) => void;
+  /** Waits `ms`, or less when `signal` aborts. Default: a timer. */
+  readonly pause?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const FIRST_PAUSE_MS = 1000;
+const LONGEST_PAUSE_MS = 15_000;
+
+/** The pause before the next try: one second, doubling with each failure in a row, at most 15 s. */
+export function retryPauseMs(failures: number): number {
+  return Math.min(FIRST_PAUSE_MS * 2 ** failures, LONGEST_PAUSE_MS);
+}
+
+function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Follows Herald's SSE stream until `signal` aborts or following it cannot go on, reconnecting
+ * from the last cursor when the connection drops or the server asks for it (slow_consumer,
+ * shutdown, subscription_changed), and after a growing pause when it fails. Resolves with null
+ * once aborted, or with why it stopped by itself: Herald refused the stream (a 4xx other than
+ * 429: a bad filter, unknown types, the key), or ended it for a reason that connecting again
+ * cannot mend (the key or the subscription deleted, paused or disabled; the problem's `code` is
+ * the reason and its `detail` Herald's message).
+ */
+export async function tailEventStream(
+  request: Omit<EventStreamRequest, 'cursor'>,
+  handlers: EventTailHandlers,
+): Promise<ApiProblem | null> {
+  const { signal } = handlers;
+  const pause = handlers.pause ?? pauseFor;
+  let cursor: string | null = null;
+  let failures = 0;
+  let notice: string | null = null;
+  while (!signal.aborted) {
+    handlers.onState(cursor === null ? 'connecting' : 'reconnecting', notice);
+    notice = null;
+    try {
+      const end = await readEventStream(
+        { ...request, cursor },
+        {
+          signal,
+          onOpen: () => handlers.onState('open', null),
+          onEvent: (event, next) => {
+            failures = 0;
+            cursor = next ?? cursor;
+            handlers.onEvent(event, next);
+          },
+        },
+      );
+      if (signal.aborted) break;
+      cursor = end.cursor ?? cursor;
+      const outcome = streamEndOutcome(end);
+      notice = outcome.message;
+      if (outcome.action === 'stop')
+        return new ApiProblem(
+          null,
+          'Herald ended the stream',
+          outcome.message ?? '',
+          [],
+          end.reason,
+        );
+      if (outcome.action === 'retry') failures += 1;
+      else failures = 0;
+    } catch (error) {
+      if (signal.aborted) break;
+      const problem = asProblem(error);
+      // Herald said no (bad filter, unknown types, key): trying again will not help.
+      if (problem.status !== null && problem.status < 500 && problem.status !== 429) return problem;
+      handlers.onTrouble(problem);
+      failures += 1;
+    }
+    await pause(retryPauseMs(failures), signal);
+  }
+  return null;
+}
