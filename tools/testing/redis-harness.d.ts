@@ -1,5 +1,48 @@
 export const DEFAULT_URL: string;
-export function pingRedis(url: string, timeoutMs?: number): Promise<boolean>;
+/** What a probe of a Redis URL found. */
+export interface RedisProbe {
+  /** It accepted the URL's credentials and answered PING. */
+  answers: boolean;
+  /**
+   * For a rediss: URL whose server presented a certificate this process does not trust: why
+   * (OpenSSL's or Node's code, e.g. DEPTH_ZERO_SELF_SIGNED_CERT). Nothing was sent to it.
+   */
+  untrustedCertificate?: string;
+  /**
+   * A Redis is there but will not serve with these credentials: its error reply to AUTH or PING
+   * (e.g. `WRONGPASS invalid username-password pair or user is disabled.`), the URL's password
+   * cut out should it quote it.
+   */
+  errorReply?: string;
+  /**
+   * When nothing answered as Redis does: why (a connection error's code such as ECONNREFUSED, a
+   * hang-up, something other than Redis answering, or the time it waited).
+   */
+  failure?: string;
+}
+
+export interface RedisProbeOptions {
+  /**
+   * For the whole exchange, connect (and TLS handshake) to PONG, in milliseconds; default 1000
+   * for redis:, 3000 for rediss:.
+   */
+  timeoutMs?: number;
+  /** rediss: only: the CA certificates to trust instead of Node's (with NODE_EXTRA_CA_CERTS). */
+  ca?: string | Buffer;
+}
+
+/**
+ * Asks the Redis at `url` for PING, with its credentials, as the apps reach it: over TLS (SNI
+ * for a host name) for a rediss: URL, whose credentials go only to a server whose certificate
+ * verifies; over plain TCP for redis:.
+ */
+export function probeRedis(url: string, options?: RedisProbeOptions): Promise<RedisProbe>;
+/** True when probeRedis finds a Redis that answers PING with the URL's credentials. */
+export function pingRedis(
+  url: string,
+  timeoutMs?: number,
+  options?: Pick<RedisProbeOptions, 'ca'>,
+): Promise<boolean>;
 export function freePort(): Promise<number>;
 export function startRedisServer(options?: {
   port?: number;

@@ -1,7 +1,9 @@
 // Finds a Redis for tests: the one at REDIS_URL (default redis://127.0.0.1:6379) when it answers
-// PING, otherwise a throwaway `redis-server` on a free port that is stopped afterwards.
+// PING (over TLS for rediss://), otherwise a throwaway `redis-server` on a free port that is
+// stopped afterwards. The launcher of `npm start` (tools/dev) probes REDIS_URL with the same code.
 // Dependency-free on purpose: it runs before anything else and from plain Node scripts.
 const net = require('node:net');
+const tls = require('node:tls');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -15,57 +17,121 @@ function respCommand(...args) {
   return `*${args.length}\r\n${parts.join('')}`;
 }
 
+/** AUTH (when the URL has a password: as its user, or as the default one), then PING. */
+function authAndPing(url) {
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  if (password === '') return [respCommand('PING')];
+  const auth = user === '' ? respCommand('AUTH', password) : respCommand('AUTH', user, password);
+  return [auth, respCommand('PING')];
+}
+
+/** `reply` as it may be shown: without the URL's password (a proxy may quote the command). */
+function printableReply(reply, url) {
+  const password = decodeURIComponent(url.password);
+  const shown = password === '' ? reply : reply.split(password).join('***');
+  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
+}
+
 /**
- * Resolves true when a Redis at `url` accepts its credentials and answers PING within
- * `timeoutMs`; false for everything else: a URL that does not parse, a refused connection, an
- * error reply, a peer that hangs up without one (a TLS Redis, an HTTP server, …), or silence.
+ * Asks the Redis at `url` for PING, with its credentials, as the apps' client (libs/store's
+ * RedisConnection) reaches it: over TLS for a rediss: URL, with SNI for a host name, its
+ * credentials going only to a server whose certificate verifies (against `ca` when given, else
+ * Node's CAs and NODE_EXTRA_CA_CERTS; NODE_TLS_REJECT_UNAUTHORIZED=0 turns that off, as for
+ * every TLS client in the process); over plain TCP for redis:. Resolves with what it found (see
+ * RedisProbe in redis-harness.d.ts); never rejects. `timeoutMs` is for the whole exchange,
+ * connect (and handshake) to PONG: default 1000 for redis:, 3000 for rediss: (a Redis behind
+ * TLS is often a remote, managed one).
  */
-function pingRedis(url, timeoutMs = 1000) {
+function probeRedis(url, { timeoutMs, ca } = {}) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return Promise.resolve({ answers: false, failure: 'not a URL' });
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
+  const port = Number(parsed.port || 6379);
+  if (parsed.protocol !== 'rediss:') {
+    const socket = net.connect({ host, port });
+    return pingOver(socket, 'connect', parsed, timeoutMs ?? 1000);
+  }
+  const socket = tls.connect({
+    host,
+    port,
+    servername: net.isIP(host) === 0 ? host : undefined,
+    ca,
+    // Checked on secureConnect instead, to tell an untrusted server from an absent one.
+    rejectUnauthorized: false,
+  });
+  return pingOver(socket, 'secureConnect', parsed, timeoutMs ?? 3000, () => {
+    const verify = process.env.NODE_TLS_REJECT_UNAUTHORIZED !== '0';
+    return socket.authorized || !verify
+      ? undefined
+      : { answers: false, untrustedCertificate: String(socket.authorizationError) };
+  });
+}
+
+/**
+ * Sends AUTH and PING on `socket` once it emits `connected`, unless `refuseToSend` then says why
+ * not, and reads the replies. One deadline for the whole exchange: the socket's idle timeout
+ * would not fire after a close.
+ */
+function pingOver(socket, connected, url, timeoutMs, refuseToSend = () => undefined) {
   return new Promise((resolve) => {
-    let parsed;
-    try {
-      parsed = new URL(url);
-    } catch {
-      resolve(false);
-      return;
-    }
-    const commands = [];
-    // `redis://user:pass@` authenticates as an ACL user, `redis://:pass@` as the default one.
-    if (parsed.password !== '') {
-      const password = decodeURIComponent(parsed.password);
-      commands.push(
-        parsed.username !== ''
-          ? respCommand('AUTH', decodeURIComponent(parsed.username), password)
-          : respCommand('AUTH', password),
-      );
-    }
-    commands.push(respCommand('PING'));
-    const socket = net.connect({
-      host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
-      port: Number(parsed.port || 6379),
-    });
     let settled = false;
-    const done = (ok) => {
+    const done = (probe) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
       socket.destroy();
-      resolve(ok);
+      resolve(probe);
     };
-    // One deadline for the whole exchange; the socket's idle timeout would not fire after a close.
-    const deadline = setTimeout(() => done(false), timeoutMs);
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-    socket.once('connect', () => socket.write(commands.join('')));
+    let waitingFor = 'a connection';
+    // A Redis without TLS accepts the connection, then waits for a command in the handshake.
+    if (connected === 'secureConnect')
+      socket.once('connect', () => (waitingFor = 'a TLS handshake (a Redis without TLS waits so)'));
+    const deadline = setTimeout(
+      () => done({ answers: false, failure: `waited ${timeoutMs} ms for ${waitingFor}` }),
+      timeoutMs,
+    );
+    socket.once('error', (error) => done({ answers: false, failure: error.code ?? error.message }));
+    socket.once('close', () =>
+      done({ answers: false, failure: 'it closed the connection without a reply' }),
+    );
+    const commands = authAndPing(url);
+    socket.once(connected, () => {
+      const refused = refuseToSend();
+      if (refused !== undefined) return done(refused);
+      socket.write(commands.join(''));
+      waitingFor = 'a reply';
+    });
     let seen = '';
     socket.on('data', (chunk) => {
       seen += chunk.toString('latin1');
       const replies = seen.split('\r\n').slice(0, -1);
       // An error reply (to AUTH or to PING) means this Redis will not serve us.
-      if (replies.some((reply) => !reply.startsWith('+'))) done(false);
-      else if (replies.length >= commands.length) done(replies[commands.length - 1] === '+PONG');
+      const error = replies.find((reply) => reply.startsWith('-'));
+      if (error !== undefined)
+        done({ answers: false, errorReply: printableReply(error.slice(1), url) });
+      else if (replies.some((reply) => !reply.startsWith('+')))
+        done({ answers: false, failure: 'something other than Redis answered' });
+      else if (replies.length >= commands.length) {
+        const pong = replies[commands.length - 1] === '+PONG';
+        done(pong ? { answers: true } : { answers: false, failure: 'no PONG to PING' });
+      }
     });
   });
+}
+
+/**
+ * Resolves true when a Redis at `url` accepts its credentials and answers PING within
+ * `timeoutMs` (over TLS for a rediss: URL, see probeRedis); false for everything else: a URL
+ * that does not parse, a refused connection, an error reply, an untrusted certificate, a peer
+ * that hangs up without a reply (a TLS Redis asked without TLS, an HTTP server, …), or silence.
+ */
+async function pingRedis(url, timeoutMs, { ca } = {}) {
+  return (await probeRedis(url, { timeoutMs, ca })).answers;
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
@@ -190,4 +256,4 @@ async function ensureRedis(env = process.env) {
   return startRedisServer();
 }
 
-module.exports = { pingRedis, freePort, startRedisServer, ensureRedis, DEFAULT_URL };
+module.exports = { probeRedis, pingRedis, freePort, startRedisServer, ensureRedis, DEFAULT_URL };

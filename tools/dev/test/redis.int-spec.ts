@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   MissingRedisError,
   RefusedRedisError,
@@ -12,7 +14,13 @@ import {
   UntrustedRedisError,
 } from '../src/gateway';
 import { probeRedis } from '../src/probes';
-import { startTlsRedis, tlsRedisUrl, type TlsRedis } from './tls-redis.fixture';
+import {
+  startTlsRedis,
+  startTlsRedisServer,
+  tlsRedisUrl,
+  type TlsRedis,
+  type TlsRedisServer,
+} from './tls-redis.fixture';
 
 import { waitFor } from '@herald/kafka/testing';
 import { freePort, pingRedis, startRedisServer } from '@herald/test-harness';
@@ -119,6 +127,77 @@ describe('the Redis probe for a rediss:// URL', () => {
       answers: false,
       failure: expect.stringContaining('waited 500 ms for a TLS handshake'),
     });
+  });
+});
+
+describe("the tests' Redis probe at a redis-server that speaks only TLS", () => {
+  let server: TlsRedisServer;
+  /** A rediss:// URL of it with its password, for the host `host`. */
+  const urlFor = (host: string, password = server.password) =>
+    `rediss://:${encodeURIComponent(password)}@${host}:${server.port}`;
+
+  beforeAll(async () => {
+    server = await startTlsRedisServer();
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.each(['localhost', '127.0.0.1'])(
+    'answers over TLS at rediss://…@%s, with the password',
+    async (host) => {
+      expect(await pingRedis(urlFor(host), undefined, { ca: server.certificate })).toBe(true);
+    },
+  );
+
+  it('does not count a wrong password, a certificate it does not trust, or plain TCP as an answer', async () => {
+    const ca = server.certificate;
+    expect(await pingRedis(urlFor('localhost', 'wrong'), undefined, { ca })).toBe(false);
+    expect(await pingRedis(urlFor('localhost'))).toBe(false);
+    expect(
+      await pingRedis(`redis://:${server.password}@127.0.0.1:${server.port}`, 500, { ca }),
+    ).toBe(false);
+  });
+
+  it("has Jest's global setup use a rediss:// REDIS_URL that answers, instead of starting a redis-server", async () => {
+    // As a developer would run it: the certificate trusted through NODE_EXTRA_CA_CERTS, which
+    // Node reads at start, so in a process of its own.
+    const script = [
+      `const { ensureRedis } = require(${JSON.stringify(require.resolve('@herald/test-harness'))});`,
+      'ensureRedis().then(async (redis) => {',
+      '  console.log(JSON.stringify({ url: redis.url, started: redis.started }));',
+      '  await redis.stop();',
+      '});',
+    ].join('\n');
+    const url = urlFor('localhost');
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+      env: { ...process.env, REDIS_URL: url, NODE_EXTRA_CA_CERTS: server.certificateFile },
+      timeout: 20_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({ url, started: false });
+  });
+});
+
+describe("the tests' Redis probe at a TLS relay to the tests' Redis", () => {
+  let relay: TlsRedis;
+  let url: string;
+
+  beforeAll(async () => {
+    relay = await startTlsRedis(process.env.REDIS_URL!);
+    ({ url } = tlsRedisUrl(relay, process.env.REDIS_URL!));
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  it('names a host name by SNI, as the apps do, and no IP address', async () => {
+    const byName = new URL(url);
+    byName.hostname = 'localhost';
+    expect(await pingRedis(byName.toString(), undefined, { ca: relay.certificate })).toBe(true);
+    expect(await pingRedis(url, undefined, { ca: relay.certificate })).toBe(true);
+    expect(relay.servernames).toEqual(['localhost', null]);
   });
 });
 

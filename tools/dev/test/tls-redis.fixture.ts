@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type TLSSocket } from 'node:tls';
+import { freePort } from '@herald/test-harness';
 
 /** A Redis behind TLS, with a certificate nobody trusts unless told to. */
 export interface TlsRedis {
@@ -16,6 +17,8 @@ export interface TlsRedis {
   accepted: number;
   /** Connections whose TLS handshake completed. */
   connections: number;
+  /** The server name (SNI) each of them asked for, null for none. */
+  servernames: (string | null)[];
   /**
    * Accepted connections not yet closed here (with their relay to Redis). Once it is 0, all a
    * client sent before hanging up has been read into `received()`.
@@ -48,7 +51,7 @@ export function tlsRedisUrl(
  * A self-signed certificate for 127.0.0.1 and localhost, valid for a day, made with openssl
  * (Node cannot make one). Its key and certificate are written to `dir`.
  */
-function makeCertificate(dir: string): { key: string; certificateFile: string } {
+function makeCertificate(dir: string): { key: string; keyFile: string; certificateFile: string } {
   const keyFile = join(dir, 'key.pem');
   const certificateFile = join(dir, 'cert.pem');
   try {
@@ -67,7 +70,7 @@ function makeCertificate(dir: string): { key: string; certificateFile: string } 
       `openssl could not make the test certificate (apt-get install openssl): ${String(error)}`,
     );
   }
-  return { key: readFileSync(keyFile, 'utf8'), certificateFile };
+  return { key: readFileSync(keyFile, 'utf8'), keyFile, certificateFile };
 }
 
 /**
@@ -90,6 +93,7 @@ export async function startTlsRedis(redisUrl: string): Promise<TlsRedis> {
   let received = '';
   const server = createServer({ key, cert: certificate }, (client: TLSSocket) => {
     redisOverTls.connections += 1;
+    redisOverTls.servernames.push(client.servername || null);
     const redis = connect({ host: backend.hostname, port: Number(backend.port || 6379) });
     for (const socket of [client, redis]) track(socket);
     client.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
@@ -112,6 +116,7 @@ export async function startTlsRedis(redisUrl: string): Promise<TlsRedis> {
     certificateFile,
     accepted: 0,
     connections: 0,
+    servernames: [],
     openConnections: () => sockets.size,
     received: () => received,
     async stop() {
@@ -123,4 +128,83 @@ export async function startTlsRedis(redisUrl: string): Promise<TlsRedis> {
     },
   };
   return redisOverTls;
+}
+
+/** A real redis-server that speaks only TLS, with a password and a certificate nobody trusts. */
+export interface TlsRedisServer {
+  port: number;
+  password: string;
+  /** The self-signed certificate (PEM) and the file holding it, for `ca` or NODE_EXTRA_CA_CERTS. */
+  certificate: string;
+  certificateFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `redis-server` on a free 127.0.0.1 port with `--tls-port` only (no plain port), a
+ * certificate for 127.0.0.1 and localhost, and `--requirepass`; resolves once it says it is
+ * ready (not by probing it: the probe is what the tests check).
+ */
+export async function startTlsRedisServer(): Promise<TlsRedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-tls-redis-server-'));
+  const { keyFile, certificateFile } = makeCertificate(dir);
+  const port = await freePort();
+  const password = `pw-${randomUUID()}`;
+  const child = spawn(
+    'redis-server',
+    [
+      ...['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1'],
+      ...['--tls-cert-file', certificateFile, '--tls-key-file', keyFile],
+      ...['--tls-ca-cert-file', certificateFile, '--tls-auth-clients', 'no'],
+      ...['--requirepass', password, '--save', '', '--appendonly', 'no', '--dir', dir],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let output = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(
+        () => reject(new Error(`redis-server with TLS was not ready within 10 s:\n${output}`)),
+        10_000,
+      );
+      const read = (chunk: Buffer): void => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(deadline);
+          resolve();
+        }
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      child.once('error', (error) => {
+        clearTimeout(deadline);
+        reject(error);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(deadline);
+        reject(new Error(`redis-server with TLS exited with ${code ?? signal}:\n${output}`));
+      });
+    });
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    port,
+    password,
+    certificate: readFileSync(certificateFile, 'utf8'),
+    certificateFile,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
