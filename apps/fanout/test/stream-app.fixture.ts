@@ -79,9 +79,12 @@ export interface StreamWorld {
   stop(): Promise<void>;
 }
 
-export async function startStreamWorld(): Promise<StreamWorld> {
+/** `redisUrl`: a Redis of the test's own (one it stops), instead of the one at REDIS_URL. */
+export async function startStreamWorld(options: { redisUrl?: string } = {}): Promise<StreamWorld> {
   const broker = await startTestBroker();
-  const store = await createTestStore();
+  const store = await createTestStore(
+    options.redisUrl === undefined ? process.env : { REDIS_URL: options.redisUrl },
+  );
   const kafka = createTestConnection(broker.brokers);
   const publisher = new KafkaPublisher(kafka, pino({ level: 'silent' }));
   const { cipher } = await loadSecretCipher({

@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import {
   AllowQueryToken,
-  ApiKeyGuard,
+  BoundedApiKeyGuard,
   CurrentPrincipal,
   Principal,
   RequireScope,
@@ -48,7 +48,7 @@ const ZERO_WAIT_BOUND_MS = 5000;
 
 /** `GET /v1/streams/poll` — long polling (SPEC §7). */
 @Controller('v1/streams')
-@UseGuards(ApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 @RequireScope('streams:read')
 @AllowQueryToken()
 export class PollController {

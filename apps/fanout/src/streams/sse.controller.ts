@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Inject, Query, Res, UseGuards } from '@nestjs
 import type { FastifyReply } from 'fastify';
 import {
   AllowQueryToken,
-  ApiKeyGuard,
+  BoundedApiKeyGuard,
   CurrentPrincipal,
   Principal,
   RequireScope,
@@ -16,7 +16,7 @@ import type { StreamsConfig } from './streams.config';
 
 /** `GET /v1/streams/sse` — Server-Sent Events (SPEC §7). */
 @Controller('v1/streams')
-@UseGuards(ApiKeyGuard)
+@UseGuards(BoundedApiKeyGuard)
 @RequireScope('streams:read')
 @AllowQueryToken()
 export class SseController {

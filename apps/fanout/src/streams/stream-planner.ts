@@ -17,6 +17,7 @@ import {
   type StreamStart,
   type TypeCatalog,
 } from './stream-request';
+import type { StreamRedisDeadline } from './stream-redis-deadline';
 import {
   InvalidStreamRequestError,
   StreamSubscriptionConflictError,
@@ -53,6 +54,8 @@ export class StreamPlanner {
     private readonly catalog: TypeCatalog,
     private readonly subscriptions: SubscriptionRepository,
     private readonly cursors: StreamCursorRepository,
+    /** Bounds each Redis call of a plan (503 `streams.unavailable` past it). */
+    private readonly redis: StreamRedisDeadline,
   ) {}
 
   async plan(principal: Principal, ask: StreamAsk): Promise<StreamPlan> {
@@ -76,8 +79,9 @@ export class StreamPlanner {
         'A durable stream takes its types and filter from its subscription; do not pass them',
       );
     // Only a subscription id reaches Redis: anything else would name some other key.
-    const subscription = isSortableId(ask.subscription, SUBSCRIPTION_ID_PREFIX)
-      ? await this.subscriptions.get(ask.subscription)
+    const id = ask.subscription;
+    const subscription = isSortableId(id, SUBSCRIPTION_ID_PREFIX)
+      ? await this.redis.run('read', () => this.subscriptions.get(id))
       : null;
     if (
       !subscription ||
@@ -100,22 +104,33 @@ export class StreamPlanner {
     };
     const given = parseStart(ask.cursors, undefined);
     if ('cursor' in given) {
-      await this.cursors.acknowledge(subscription.id, given.text);
+      // A write: not tried while Redis is disconnected, where it would be queued for later.
+      await this.redis.run('ack', () => this.cursors.acknowledge(subscription.id, given.text), {
+        refuseWhileDisconnected: true,
+      });
       return { selection, start: given, subscriptionId: subscription.id, subscription };
     }
-    const acknowledged = await this.cursors.get(subscription.id);
+    const acknowledged = await this.redis.run('read', () => this.cursors.get(subscription.id));
     const start: StreamStart = acknowledged
       ? { cursor: decodeCursor(acknowledged.cursor), text: acknowledged.cursor }
       : durableStart(subscription);
     return { selection, start, subscriptionId: subscription.id, subscription };
   }
 
-  /** Records `cursor` as the subscription's acknowledged position (checked first). */
-  async acknowledge(subscriptionId: string, cursor: unknown): Promise<string> {
+  /** The cursor of an `ack`, checked to be one this server wrote. */
+  ackCursor(cursor: unknown): string {
     if (typeof cursor !== 'string') throw new InvalidStreamRequestError('cursor must be a string');
     decodeCursor(cursor);
-    await this.cursors.acknowledge(subscriptionId, cursor);
     return cursor;
+  }
+
+  /**
+   * Records `cursor` (from `ackCursor`) as the subscription's acknowledged position. Not bounded
+   * here: the WebSocket gateway writes a socket's acks one at a time (AckWriter) and bounds
+   * the wait for them.
+   */
+  acknowledge(subscriptionId: string, cursor: string): Promise<void> {
+    return this.cursors.acknowledge(subscriptionId, cursor);
   }
 }
 

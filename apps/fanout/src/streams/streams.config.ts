@@ -18,6 +18,8 @@ export const streamsConfig = configFragment(
     STREAM_KEY_CHECK_MS: env.positiveInt(5_000, 'milliseconds'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
     STREAM_TAIL_IDLE_MS: env.positiveInt(300_000, 'milliseconds'),
+    STREAM_REDIS_TIMEOUT_MS: env.positiveInt(2000, 'milliseconds'),
+    HERALD_REDIS_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
     STREAM_CORS_ORIGINS: z
       .string()
       .default('http://localhost:3000,http://127.0.0.1:3000')
@@ -77,6 +79,14 @@ export const streamsConfig = configFragment(
      * delivers webhooks does not read every record a second time.
      */
     tailIdleMs: v.STREAM_TAIL_IDLE_MS,
+    /**
+     * How long a stream request, WebSocket upgrade or `ack` waits for each Redis call (API-key
+     * lookup, durable subscription, its cursor) before it is answered 503 (ms, default 2000); a
+     * cursor write is not even tried while Redis is disconnected.
+     */
+    redisTimeoutMs: v.STREAM_REDIS_TIMEOUT_MS,
+    /** `Retry-After` sent with that 503 (seconds, default 5). */
+    redisRetryAfterSeconds: v.HERALD_REDIS_RETRY_AFTER_SECONDS,
     /** Origins whose pages may read `/v1/streams/*` (CORS), or `*` for any (default: the console in development). */
     corsOrigins: v.STREAM_CORS_ORIGINS,
   }),

@@ -6,6 +6,7 @@ import {
   type EventDeliveryLatency,
 } from '../event-latency.metric';
 import type { EndReason, Transport } from './stream-connection';
+import { STREAM_REDIS_OPERATIONS, type StreamRedisOperation } from './stream-redis-deadline';
 
 /** Why a stream or a WebSocket ended: its stream's reason, or a socket that never subscribed. */
 export type DisconnectReason = EndReason | 'subscribe_timeout';
@@ -18,6 +19,8 @@ export class StreamsMetrics {
   readonly eventsSent: Counter<'transport'>;
   readonly slowDisconnects: Counter;
   readonly disconnects: Counter<'transport' | 'reason'>;
+  /** Redis calls of stream requests, upgrades and acks given up on (answered 503). */
+  readonly redisUnavailable: Counter<'operation'>;
   private readonly latency: EventDeliveryLatency;
 
   constructor(metrics: MetricsRegistry) {
@@ -50,11 +53,22 @@ export class StreamsMetrics {
       help: 'Whether the live tail reads the channel topics (1) or is stopped with no streams open (0)',
       registers,
     });
+    this.redisUnavailable = new Counter({
+      name: 'herald_stream_redis_unavailable_total',
+      help: 'Redis calls of stream requests, WebSocket upgrades and acks given up on (Redis disconnected or slower than STREAM_REDIS_TIMEOUT_MS), answered 503',
+      labelNames: ['operation'],
+      registers,
+    });
+    for (const operation of STREAM_REDIS_OPERATIONS) this.redisUnavailable.inc({ operation }, 0);
     this.latency = eventDeliveryLatency(metrics);
     for (const transport of ['sse', 'ws', 'poll'] as const) {
       this.connections.set({ transport }, 0);
       this.eventsSent.inc({ transport }, 0);
     }
+  }
+
+  countRedisUnavailable(operation: StreamRedisOperation): void {
+    this.redisUnavailable.inc({ operation });
   }
 
   disconnected(transport: Transport, reason: DisconnectReason): void {

@@ -1,15 +1,22 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { Authenticator } from '@herald/auth';
+import { Authenticator, BoundedApiKeyGuard } from '@herald/auth';
 import { ContractRegistry } from '@herald/contract';
 import { KafkaConnection } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
-import { ApiKeyRepository, StreamCursorRepository, SubscriptionRepository } from '@herald/store';
+import {
+  ApiKeyRepository,
+  RedisConnection,
+  RedisDeadline,
+  StreamCursorRepository,
+  SubscriptionRepository,
+} from '@herald/store';
 import { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
 import { PollController } from './poll.controller';
 import { SseController } from './sse.controller';
 import { StreamPlanner } from './stream-planner';
+import { createStreamRedisDeadline, type StreamRedisDeadline } from './stream-redis-deadline';
 import type { StreamsConfig } from './streams.config';
 import { StreamsMetrics } from './streams.metrics';
 import { StreamsService } from './streams.service';
@@ -20,7 +27,8 @@ const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
 
 /**
  * SSE, WebSocket and long-poll streams (SPEC §7). Needs the app's Kafka connection, Redis
- * (SubscriptionStoreModule for stream subscriptions and their cursors), AuthModule and
+ * (SubscriptionStoreModule for stream subscriptions and their cursors; StoreModule's connection,
+ * whose every call a stream request makes is bounded by a RedisDeadline), AuthModule and
  * ObservabilityModule; the subscription index (its change notices end durable streams whose
  * subscription is deleted, paused or changed).
  */
@@ -46,6 +54,20 @@ export class StreamsModule {
           inject: [MetricsRegistry],
           useFactory: (metrics: MetricsRegistry) => new StreamsMetrics(metrics),
         },
+        {
+          // Every Redis call a stream request makes before it streams (the key lookup of its
+          // guard, the upgrade's, its durable subscription and cursor, acks) is bounded by it.
+          provide: RedisDeadline,
+          inject: [RedisConnection, StreamsMetrics, LOGGER],
+          useFactory: (redis: RedisConnection, metrics: StreamsMetrics, logger: Logger) =>
+            createStreamRedisDeadline(
+              redis,
+              config.streams,
+              metrics,
+              logger.child({ component: 'streams' }),
+            ),
+        },
+        BoundedApiKeyGuard,
         {
           provide: StreamsService,
           inject: [
@@ -79,12 +101,13 @@ export class StreamsModule {
         },
         {
           provide: StreamPlanner,
-          inject: [STREAMS_CONTRACT, SubscriptionRepository, StreamCursorRepository],
+          inject: [STREAMS_CONTRACT, SubscriptionRepository, StreamCursorRepository, RedisDeadline],
           useFactory: (
             contract: ContractRegistry,
             subscriptions: SubscriptionRepository,
             cursors: StreamCursorRepository,
-          ) => new StreamPlanner(contract, subscriptions, cursors),
+            redis: StreamRedisDeadline,
+          ) => new StreamPlanner(contract, subscriptions, cursors, redis),
         },
         {
           provide: WsGateway,
@@ -95,6 +118,7 @@ export class StreamsModule {
             StreamPlanner,
             StreamsMetrics,
             LOGGER,
+            RedisDeadline,
           ],
           useFactory: (
             host: HttpAdapterHost,
@@ -103,12 +127,14 @@ export class StreamsModule {
             planner: StreamPlanner,
             metrics: StreamsMetrics,
             logger: Logger,
+            redis: StreamRedisDeadline,
           ) =>
             new WsGateway(
               host,
               authenticator,
               streams,
               planner,
+              redis,
               config.streams,
               metrics,
               logger.child({ component: 'streams' }),

@@ -13,8 +13,10 @@ import {
 import { HeraldError } from '@herald/errors';
 import { toProblem } from '@herald/http-server';
 import type { Logger } from '@herald/observability';
+import { AckWriter, type AckOutcome, type PendingAck } from './ack-writer';
 import type { StartPoint, StreamConnection } from './stream-connection';
 import type { StreamPlan, StreamPlanner } from './stream-planner';
+import type { StreamRedisDeadline } from './stream-redis-deadline';
 import type { StreamAdmission, StreamsService } from './streams.service';
 import type { StreamsConfig } from './streams.config';
 import type { DisconnectReason, StreamsMetrics } from './streams.metrics';
@@ -32,8 +34,8 @@ interface Session {
   /** The key's stream place, taken at the upgrade and handed to the stream when it opens. */
   readonly admission: StreamAdmission;
   connection: StreamConnection | null;
-  /** The durable subscription its stream reads for (acks go there). */
-  subscriptionId: string | null;
+  /** Writes the acks of its durable subscription's stream, one at a time; null for others. */
+  acks: AckWriter | null;
   busy: boolean;
   /** Closes a socket that has not subscribed in time; cleared when its stream opens. */
   idleTimer: NodeJS.Timeout | undefined;
@@ -43,8 +45,9 @@ interface Session {
 
 /**
  * `GET /v1/streams/ws` — the WebSocket protocol of SPEC §7 on the HTTP server's `upgrade` event.
- * The key is checked before the upgrade (a refusal is a plain HTTP problem); after it, every
- * client mistake is an `{"op":"error"}` message and the socket stays open. Each socket holds one
+ * The key is checked before the upgrade (a refusal is a plain HTTP problem, 503 when Redis does
+ * not answer the lookup in time); after it, every client mistake, and an `ack` Redis does not
+ * store in time, is an `{"op":"error"}` message and the socket stays open. Each socket holds one
  * of its key's stream places from the upgrade on, subscribed or not, and one that has not
  * subscribed within `wsSubscribeTimeoutMs` is closed (1008 `subscribe_timeout`).
  */
@@ -61,6 +64,8 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly authenticator: Authenticator,
     private readonly streams: StreamsService,
     private readonly planner: StreamPlanner,
+    /** Bounds the upgrade's key lookup and each ack (the planner bounds its own calls). */
+    private readonly redis: StreamRedisDeadline,
     private readonly config: StreamsConfig,
     private readonly metrics: StreamsMetrics,
     private readonly logger: Logger,
@@ -107,7 +112,9 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     const query = Object.fromEntries(url.searchParams);
     const token = presentedToken({ headers: request.headers, query }, true);
     if (token === null) throw new UnauthenticatedError();
-    const principal = await this.authenticator.authenticate(token);
+    const principal = await this.redis.run('authenticate', () =>
+      this.authenticator.authenticate(token),
+    );
     if (!principal) throw new UnauthenticatedError('The API key is not valid');
     if (!principal.has('streams:read'))
       throw new ForbiddenError('This API key lacks the streams:read scope');
@@ -163,7 +170,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
         principal,
         admission,
         connection: null,
-        subscriptionId: null,
+        acks: null,
         busy: false,
         idleTimer: undefined,
         expired: false,
@@ -194,7 +201,11 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private start(session: Session, plan: StreamPlan, point: StartPoint): void {
     clearTimeout(session.idleTimer);
-    session.subscriptionId = plan.subscriptionId;
+    const { subscriptionId } = plan;
+    session.acks =
+      subscriptionId === null
+        ? null
+        : new AckWriter((cursor) => this.planner.acknowledge(subscriptionId, cursor));
     session.sink.message({ op: 'subscribed', subscription: plan.subscriptionId });
     session.connection = this.streams.open(session.sink, plan, point, session.admission);
   }
@@ -287,19 +298,38 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
         return;
       }
       case 'ack': {
-        const subscriptionId = session.connection ? session.subscriptionId : null;
-        if (subscriptionId === null)
+        const acks = session.connection ? session.acks : null;
+        if (acks === null)
           throw new InvalidStreamRequestError(
             'Acknowledgements are for durable stream subscriptions: connect with ?subscription={id}',
           );
-        const cursor = await this.planner.acknowledge(subscriptionId, message.cursor);
-        session.sink.message({ op: 'acked', cursor });
+        const cursor = this.planner.ackCursor(message.cursor);
+        if ((await this.acknowledge(acks, cursor)) === 'written')
+          session.sink.message({ op: 'acked', cursor });
         return;
       }
       default:
         throw new InvalidStreamRequestError(
           `Unknown op ${JSON.stringify(message.op)}; send {"op":"subscribe",…} or {"op":"ack","cursor":…}`,
         );
+    }
+  }
+
+  /**
+   * Stores an ack within the Redis deadline, after the socket's write in flight (AckWriter): an
+   * ack replaced by a newer one before its write started gets no answer of its own, the newer
+   * one's covers it. Past the deadline the ack is answered 503, and one still waiting is dropped
+   * (the write Redis already holds may still land).
+   */
+  private async acknowledge(acks: AckWriter, cursor: string): Promise<AckOutcome> {
+    let pending: PendingAck | undefined;
+    try {
+      return await this.redis.run('ack', () => (pending = acks.acknowledge(cursor)).done, {
+        refuseWhileDisconnected: true,
+      });
+    } catch (error) {
+      pending?.withdraw();
+      throw error;
     }
   }
 

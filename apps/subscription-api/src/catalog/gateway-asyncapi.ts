@@ -251,6 +251,8 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
         wsAck: {
           name: 'ack',
           title: 'Acknowledge',
+          summary:
+            'Stores the cursor of a durable stream subscription. A socket writes one ack at a time: one sent while another is being written waits, and a newer one takes its place, so an ack replaced that way gets no reply of its own (the newer `acked` covers it). While Redis does not answer, an ack gets an `error` with status 503 (code streams.unavailable; send it again later) and the socket stays open.',
           payload: {
             type: 'object',
             required: ['op', 'cursor'],
