@@ -295,19 +295,41 @@ describe('subscription-api: catalog and documents', () => {
     expect([...documented]).toEqual([...sentTypes]);
   });
 
-  it("documents the health checks' 503 as the problem they send", async () => {
+  it("documents the health checks' answers as they are sent", async () => {
     const openapi = await api.request('GET', '/openapi.json', { key: null });
     // Not ready here: the harness points Kafka at an address that refuses.
     const ready = await api.request('GET', '/health/ready', { key: null });
     expect(ready.status).toBe(503);
-    expect(ready.body).toMatchObject({ status: 503, error: { kafka: { status: 'down' } } });
+    expect(ready.body).toMatchObject({
+      status: 503,
+      detail: 'Not ready: kafka',
+      error: { kafka: { status: 'down' } },
+    });
+    const live = await api.request('GET', '/health/live', { key: null });
+    expect(live.status).toBe(200);
     const ajv = new Ajv({ strict: false, allErrors: true });
     ajv.addSchema(openapi.body, 'openapi.json');
+    const schemaOf = (path: string, status: number, mediaType: string) =>
+      ajv.compile({
+        $ref: `openapi.json#/paths/${path.replace(/\//g, '~1')}/get/responses/${status}/content/${mediaType.replace(/\//g, '~1')}/schema`,
+      });
     for (const path of ['/health/live', '/health/ready']) {
-      const pointer = `/paths/${path.replace(/\//g, '~1')}/get/responses/503/content/application~1problem+json/schema`;
-      const validate = ajv.compile({ $ref: `openapi.json#${pointer}` });
+      const validate = schemaOf(path, 503, 'application/problem+json');
       expect([path, validate(ready.body), validate.errors ?? null]).toEqual([path, true, null]);
+      const validateOk = schemaOf(path, 200, 'application/json');
+      expect([path, validateOk(live.body), validateOk.errors ?? null]).toEqual([path, true, null]);
     }
+    // The examples show Herald's checks (Terminus's own show a `database` check), and pass too.
+    expect(JSON.stringify(openapi.body).match(/"database"/g)).toBeNull();
+    const schemas = (
+      openapi.body as { components: { schemas: Record<string, { example: unknown }> } }
+    ).components.schemas;
+    for (const name of ['HealthReport', 'HealthProblem']) {
+      const validate = ajv.compile({ $ref: `openapi.json#/components/schemas/${name}` });
+      const example = schemas[name]!.example;
+      expect([name, validate(example), validate.errors ?? null]).toEqual([name, true, null]);
+    }
+    expect(schemas['HealthProblem']!.example).toMatchObject({ detail: 'Not ready: redis' });
   });
 
   it('serves /api-docs with its own Swagger UI assets (no CDN)', async () => {

@@ -1,5 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import type { Observability } from '@herald/observability';
+import type { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { Logger, Observability } from '@herald/observability';
+import { sendShuttingDownProblem } from './problem-details';
 
 /**
  * On SIGTERM or SIGINT: readiness goes down at once, then Nest closes (stop listening, module
@@ -37,4 +39,30 @@ export function installGracefulShutdown(
   // `on`, not `once`: a second signal while closing must not fall through to the default (kill).
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/**
+ * Requests that still arrive once Fastify has begun to close (on a keep-alive connection, or one
+ * whose request was half sent) are refused with a 503 problem `server.shutting_down` and
+ * `Retry-After`, not Fastify's own body (`return503OnClosing` is off for that). They are timed
+ * into the request histogram like any answer, and counted in one log line once the server closed.
+ */
+export function refuseRequestsWhileClosing(adapter: FastifyAdapter, logger: Logger): void {
+  const fastify = adapter.getInstance();
+  let closing = false;
+  let refused = 0;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!closing) return done();
+    refused += 1;
+    sendShuttingDownProblem(request, reply);
+  });
+  fastify.addHook('onClose', (_instance, done) => {
+    if (refused > 0)
+      logger.info({ refused }, 'refused requests that arrived while the server was closing');
+    done();
+  });
 }

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { NestPinoLogger, type Observability } from '@herald/observability';
 import type { HttpServerConfig } from './http-server.config';
-import { installGracefulShutdown } from './graceful-shutdown';
+import { installGracefulShutdown, refuseRequestsWhileClosing } from './graceful-shutdown';
 import { instrumentRequests } from './request-metrics';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import {
@@ -32,13 +32,15 @@ export async function startHttpApp(options: HttpAppOptions): Promise<NestFastify
   const { http, observability } = options;
   const adapter = new FastifyAdapter({
     bodyLimit: http.maxRequestBytes,
-    return503OnClosing: true,
+    // Requests arriving while it closes get a problem instead (refuseRequestsWhileClosing).
+    return503OnClosing: false,
     // A URL that does not decode (`/v1/events/%`) is refused before routing, so before Nest's
     // filters: answer it with a problem too.
     frameworkErrors: (error: Error, request: ProblemRequest, reply: unknown) =>
       sendProblem(error, request, reply as ProblemReply, observability.logger),
     clientErrorHandler: writeClientErrorProblem,
   });
+  refuseRequestsWhileClosing(adapter, observability.logger);
   instrumentRequests(adapter, observability);
 
   const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {

@@ -239,6 +239,31 @@ export function sendProblem(
       { err: error, method: request.method, url: loggableUrl(request.url) },
       'request failed',
     );
+  writeProblem(problem, retryAfterSeconds, request, reply);
+}
+
+/** Seconds a client refused by a closing server waits: another instance takes the retry. */
+const SHUTTING_DOWN_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The answer to a request that arrives once the server has begun to close (after the app's
+ * modules have shut down): 503 `server.shutting_down`, retried elsewhere after `Retry-After`.
+ */
+export function sendShuttingDownProblem(request: ProblemRequest, reply: ProblemReply): void {
+  const problem = problemOf(
+    'server.shutting_down',
+    503,
+    'The server is shutting down and takes no more requests; retry, another instance will answer',
+  );
+  writeProblem(problem, SHUTTING_DOWN_RETRY_AFTER_SECONDS, request, reply);
+}
+
+function writeProblem(
+  problem: Problem,
+  retryAfterSeconds: number | undefined,
+  request: ProblemRequest,
+  reply: ProblemReply,
+): void {
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
   if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
   reply.status(problem.status);

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
@@ -13,21 +14,36 @@ function appModule(observability: Observability) {
   return TestAppModule;
 }
 
+function testObservability(): Observability {
+  return createObservability('test', {
+    logLevel: 'silent',
+    healthCheckTimeoutMs: 200,
+    shutdownTimeoutMs: 5000,
+    metricsPerSubscription: false,
+    tracing: { otlpEndpoint: undefined, serviceName: undefined },
+  });
+}
+
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('an app started by startHttpApp', () => {
   let app: NestFastifyApplication;
   let observability: Observability;
   let base: string;
   let redisUp = true;
+  let kafkaUp = true;
 
   beforeAll(async () => {
-    observability = createObservability('test', {
-      logLevel: 'silent',
-      healthCheckTimeoutMs: 200,
-      shutdownTimeoutMs: 5000,
-      metricsPerSubscription: false,
-      tracing: { otlpEndpoint: undefined, serviceName: undefined },
-    });
-    observability.readiness.register('kafka', () => Promise.resolve());
+    observability = testObservability();
+    observability.readiness.register('kafka', () =>
+      kafkaUp ? Promise.resolve() : Promise.reject(new Error('broker refused')),
+    );
     observability.readiness.register('redis', () =>
       redisUp ? Promise.resolve() : Promise.reject(new Error('ECONNREFUSED')),
     );
@@ -59,11 +75,40 @@ describe('an app started by startHttpApp', () => {
     try {
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(503);
-      expect(await ready.json()).toMatchObject({
+      expect(ready.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await ready.json()).toEqual({
+        type: 'urn:herald:problem:http.503',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'Not ready: redis',
+        code: 'http.503',
+        instance: '/health/ready',
+        info: { process: { status: 'up' }, kafka: { status: 'up' } },
         error: { redis: { status: 'down', message: 'ECONNREFUSED' } },
+        details: {
+          process: { status: 'up' },
+          kafka: { status: 'up' },
+          redis: { status: 'down', message: 'ECONNREFUSED' },
+        },
       });
     } finally {
       redisUp = true;
+    }
+  });
+
+  it('names every failing check in the detail', async () => {
+    redisUp = false;
+    kafkaUp = false;
+    try {
+      const ready = await fetch(`${base}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({
+        detail: 'Not ready: kafka, redis',
+        error: { kafka: { status: 'down' }, redis: { status: 'down' } },
+      });
+    } finally {
+      redisUp = true;
+      kafkaUp = true;
     }
   });
 
@@ -73,6 +118,7 @@ describe('an app started by startHttpApp', () => {
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toMatchObject({
+        detail: 'Not ready: slow',
         error: { slow: { status: 'down', message: 'no answer within 200 ms' } },
       });
     } finally {
@@ -97,7 +143,66 @@ describe('an app started by startHttpApp', () => {
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({
+      detail: 'Not ready: process',
       error: { process: { status: 'down', message: 'shutting down' } },
     });
+  });
+});
+
+describe('an app started by startHttpApp, while it closes', () => {
+  it('answers a request that arrives once closing has begun with a 503 problem', async () => {
+    const observability = testObservability();
+    const app = await startHttpApp({
+      module: appModule(observability),
+      http: { port: 0, host: '127.0.0.1', maxRequestBytes: 1024 },
+      observability,
+    });
+    const server = app.getHttpServer();
+    const { port } = server.address() as { port: number };
+    // A request half sent when closing begins: its connection is busy, so the server waits for
+    // it, and the request arrives whole only after the server has stopped listening.
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const socketClosed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write('GET /health/live?x=1 HTTP/1.1\r\nHost: herald.test\r\n');
+    const serverSide = await accepted;
+    await waitUntil(() => serverSide.bytesRead > 0, 'the server to read the first half');
+    const logged = jest.spyOn(observability.logger, 'info');
+    const closed = app.close();
+    await waitUntil(() => !server.listening, 'the server to stop listening');
+    socket.write('\r\n');
+    await socketClosed;
+    await closed;
+
+    const [head = '', body = ''] = received.split('\r\n\r\n');
+    const [statusLine, ...headerLines] = head.split('\r\n');
+    const headers = Object.fromEntries(
+      headerLines.map((line) => {
+        const colon = line.indexOf(':');
+        return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+      }),
+    );
+    expect(statusLine).toBe('HTTP/1.1 503 Service Unavailable');
+    expect(headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(headers['retry-after']).toBe('1');
+    expect(headers['connection']).toBe('close');
+    expect(JSON.parse(body)).toEqual({
+      type: 'urn:herald:problem:server.shutting_down',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: expect.stringContaining('shutting down') as string,
+      code: 'server.shutting_down',
+      instance: '/health/live',
+    });
+    expect(logged).toHaveBeenCalledWith(
+      { refused: 1 },
+      'refused requests that arrived while the server was closing',
+    );
+    // Timed like any other answer.
+    expect(await observability.metrics.registry.metrics()).toMatch(
+      /herald_http_request_duration_seconds_count\{service="test",route="\/health\/live",method="GET",status_class="5xx"\} 1/,
+    );
   });
 });

@@ -1,8 +1,9 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
   HealthIndicatorService,
+  type HealthCheckResult,
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import { OBSERVABILITY_CONFIG } from './observability.tokens';
@@ -22,7 +23,7 @@ export class HealthController {
   @Get('live')
   @HealthCheck()
   live() {
-    return this.health.check([]);
+    return namingFailures('Not live', this.health.check([]));
   }
 
   /** Up when every dependency answers in time and the process is not shutting down. */
@@ -31,7 +32,7 @@ export class HealthController {
   ready() {
     const checks: HealthIndicatorFunction[] = [() => this.shutdownIndicator()];
     for (const [name, check] of this.readiness.entries()) checks.push(() => this.run(name, check));
-    return this.health.check(checks);
+    return namingFailures('Not ready', this.health.check(checks));
   }
 
   private shutdownIndicator() {
@@ -61,5 +62,24 @@ export class HealthController {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/**
+ * Terminus's 503 carries its report but only "Service Unavailable Exception" as message, which
+ * becomes the problem's `detail`: name the failing checks there (`Not ready: redis, kafka`).
+ */
+async function namingFailures(
+  what: string,
+  report: Promise<HealthCheckResult>,
+): Promise<HealthCheckResult> {
+  try {
+    return await report;
+  } catch (error) {
+    if (!(error instanceof ServiceUnavailableException)) throw error;
+    const result = error.getResponse() as HealthCheckResult;
+    const failing = Object.keys(result.error ?? {});
+    const message = failing.length > 0 ? `${what}: ${failing.join(', ')}` : what;
+    throw new ServiceUnavailableException({ ...result, message });
   }
 }

@@ -8,7 +8,7 @@ export {
 } from './redis-deadline';
 export { storeKeys, type StoreKeys } from './store.keys';
 export { StoreModule, STORE_KEYS } from './store.module';
-export { StoreUnavailableError, ApiKeyNotFoundError, LeaseLostError } from './store.errors';
+export { ApiKeyNotFoundError, LeaseLostError } from './store.errors';
 export {
   ApiKeyRepository,
   parseApiKeyToken,

@@ -265,9 +265,27 @@ export const RESPONSE_SCHEMAS = {
       query: { type: 'string', example: 'eventType=OrderCreateEvent,OrderStateChangeEvent' },
     },
   },
+  HealthReport: {
+    type: 'object',
+    description:
+      "Terminus's report of a passing health check (`/health/live` has no checks; `/health/ready` runs `process` and each connection's).",
+    required: ['status', 'details'],
+    properties: {
+      status: { type: 'string', enum: ['ok'] },
+      info: healthChecks('The checks that passed'),
+      error: healthChecks('The checks that failed: none'),
+      details: healthChecks('Every check'),
+    },
+    example: {
+      status: 'ok',
+      info: { process: { status: 'up' }, kafka: { status: 'up' }, redis: { status: 'up' } },
+      error: {},
+      details: { process: { status: 'up' }, kafka: { status: 'up' }, redis: { status: 'up' } },
+    },
+  },
   HealthProblem: {
     description:
-      "A failing health check: a problem (`status` 503, `code` http.503) that also carries Terminus's report of each check.",
+      "A failing health check: a problem (`status` 503, `code` http.503) whose `detail` names the failing checks (`Not ready: redis, kafka`) and that also carries Terminus's report of each check.",
     allOf: [
       { $ref: '#/components/schemas/Problem' },
       {
@@ -284,7 +302,7 @@ export const RESPONSE_SCHEMAS = {
       type: 'urn:herald:problem:http.503',
       title: 'Service Unavailable',
       status: 503,
-      detail: 'Service Unavailable Exception',
+      detail: 'Not ready: redis',
       code: 'http.503',
       instance: '/health/ready',
       info: { process: { status: 'up' }, kafka: { status: 'up' } },

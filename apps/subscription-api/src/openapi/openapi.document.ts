@@ -25,7 +25,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
   const config = new DocumentBuilder()
     .setTitle('Herald subscription API')
     .setDescription(
-      'Subscriptions (webhooks and durable streams), API keys, the event catalog and the TMF688 hub, and HTTP ingest (served by ingest-bridge, on its own port). Authenticate with Authorization: Bearer <API key>. Errors are RFC 9457 problems (application/problem+json).',
+      'Subscriptions (webhooks and durable streams), API keys, the event catalog and the TMF688 hub, and HTTP ingest (served by ingest-bridge, on its own port). Authenticate with Authorization: Bearer <API key>. Errors are RFC 9457 problems (application/problem+json); a request that reaches a process once it has begun to close is answered 503 `server.shutting_down` with Retry-After, whatever the operation.',
     )
     .setVersion(version)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (hk_…)' })
@@ -35,7 +35,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
       `${controller.replace(/Controller$/, '').replace(/^./, (c) => c.toLowerCase())}_${method}`,
   });
   documentErrorsAsProblems(document.paths);
-  documentHealthProblems(document.paths);
+  documentHealthResponses(document.paths);
   document.paths = { ...document.paths, ...INGEST_PATHS };
   document.components = {
     ...document.components,
@@ -72,11 +72,23 @@ const HEALTH_PATHS = ['/health/live', '/health/ready'];
 /**
  * Terminus documents its 503 with its own report (`status: "error"`), but the problem filter
  * sends it as a problem whose `status` is the HTTP status, the report's checks kept beside it.
+ * Its 200 shows a `database` check in its examples, which Herald has not: ours has Herald's.
  */
-function documentHealthProblems(paths: OpenAPIObject['paths']): void {
+function documentHealthResponses(paths: OpenAPIObject['paths']): void {
   for (const path of HEALTH_PATHS) {
     const responses = paths[path]?.get?.responses;
     if (!responses?.['503']) continue;
+    responses['200'] = {
+      description: 'Every check passed',
+      content: {
+        'application/json': {
+          schema: { $ref: '#/components/schemas/HealthReport' },
+          ...(path === '/health/live'
+            ? { example: { status: 'ok', info: {}, error: {}, details: {} } }
+            : {}),
+        },
+      },
+    };
     responses['503'] = {
       description:
         'A check failed: which ones, in `error` (readiness also fails while the process shuts down)',
