@@ -38,15 +38,15 @@ function run(command, args, extraEnv = {}) {
 }
 
 /**
- * Runs the verb as a child and exits with its status. A signal sent to this process alone (npm
- * forwards SIGTERM to it, a supervisor may send one) is passed on, so the verb stops what it
- * started instead of being orphaned; a second Ctrl-C that also reached the child from the
- * terminal is harmless (the verbs stop once).
+ * Runs the verb as a child and exits with its status. A signal sent to this process alone (a
+ * supervisor may send one) is passed on, so the verb stops what it started instead of being
+ * orphaned; a second Ctrl-C that also reached the child from the terminal is harmless (the verbs
+ * stop once). With `ipc`, the child (node) also gets an IPC channel to this process.
  */
-function runForwardingSignals(command, args, extraEnv, afterExit = () => {}) {
+function runForwardingSignals(command, args, extraEnv, afterExit = () => {}, ipc = false) {
   const child = spawn(command, args, {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ipc ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit',
     env: { ...process.env, ...extraEnv },
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
@@ -99,6 +99,9 @@ function main() {
       ...(failures ? { HERALD_TEST_FAILURES: failures } : {}),
     },
     () => failures && repeatFailures(failures),
+    // `start`: the launcher stops the gateway when this process is gone, however it ended (a
+    // SIGKILL too): the kernel then closes this channel (tools/dev/src/starters.ts).
+    verb === 'start',
   );
 }
 

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { ConfigError, maskCredentials } from '@herald/config';
 import { APPS, REPO_ROOT, RedisSetupError, startGateway, type Gateway } from './gateway';
+import { watchStarters } from './starters';
 
 // `npm start`: the whole gateway on this machine, until Ctrl-C, SIGTERM or SIGHUP (the terminal
-// closed). The children run in their own process groups, so nothing but this process stops them:
-// every way out of it, during startup too, stops them first.
+// closed), or until a process it was started by (tools/bootstrap.js, npm) is gone. The children
+// run in their own process groups, so nothing but this process stops them: every way out of it,
+// during startup too, stops them first.
 
 const say = (message: string): void => void process.stdout.write(`${message}\n`);
 
@@ -52,6 +54,8 @@ async function main(): Promise<void> {
   // Before anything starts: a signal during a startup of minutes must not orphan what is up.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
     process.on(signal, () => stopAndExit(0));
+  // Killed with SIGKILL, npm or tools/bootstrap.js would otherwise leave all of it running.
+  watchStarters((why) => stopAndExit(0, why), { env: process.env });
   process.on('uncaughtException', onUnexpectedError);
   process.on('unhandledRejection', onUnexpectedError);
 

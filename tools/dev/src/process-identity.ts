@@ -27,6 +27,21 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 /**
+ * The arguments `pid` was started with (as it shows them: a process may retitle itself, as npm
+ * does); empty once it is gone, or where there is no /proc (macOS).
+ */
+export function argumentsOf(pid: number): string[] {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    // A retitled process pads its title with NULs.
+    while (args.length > 0 && args[args.length - 1] === '') args.pop();
+    return args;
+  } catch {
+    return [];
+  }
+}
+
+/**
  * True while `pid` has not exited. An orphan that exited stays a zombie until its new parent
  * waits for it, and some inits (this machine's among them) never do: a zombie has exited, and
  * holds no port. Without /proc (macOS) `kill(pid, 0)` is all there is to go by.

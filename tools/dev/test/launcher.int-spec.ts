@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { startTestBroker, waitFor, type RunningBroker } from '@herald/kafka/testing';
-import { freePort } from '@herald/test-harness';
+import { freePort, pingRedis } from '@herald/test-harness';
 import { APPS, REPO_ROOT, type AppName } from '../src/gateway';
+import { processStartTime } from '../src/process-identity';
 import { portOpen } from '../src/probes';
-import { childrenOf, descendantsOf, isRunning } from './process-tree.fixture';
+import { childrenOf, commandLineOf, descendantsOf, isRunning } from './process-tree.fixture';
 import { startTlsRedis, tlsRedisUrl } from './tls-redis.fixture';
 
 /**
@@ -26,6 +28,8 @@ interface Launch {
   ports: Record<AppName, number>;
   /** In the environment of every process it starts: its own Redis key prefix. */
   marker: string;
+  /** The processes it named in its output (`(pid N)`), with their start times then. */
+  named: Map<number, string | undefined>;
 }
 
 let broker: RunningBroker;
@@ -45,16 +49,28 @@ afterEach(() => {
 });
 
 function end(launched: Launch): void {
+  // Found first: once it is killed, what it started is no longer below it.
+  const leftovers = leftoversOf(launched);
   if (launched.child.exitCode === null) launched.child.kill('SIGKILL');
-  killLeftovers(launched.marker);
+  for (const pid of leftovers) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // ESRCH: it exited meanwhile.
+    }
+  }
 }
 
 /**
- * SIGKILLs what a failed test left running: every process whose environment holds `mark` (Linux;
- * elsewhere nothing), so a launcher that orphans its apps does not leave them holding ports.
+ * What a failed test may have left running (Linux; elsewhere nothing), so that a launcher that
+ * orphans its apps does not leave them holding ports: every process whose environment holds
+ * the launch's marker, every process below one of them, and every process the launcher named
+ * in its output that still runs. A redis-server it started is found by the last two only: it
+ * writes its title over its environment, marker included.
  */
-function killLeftovers(mark: string): void {
-  if (!existsSync('/proc/self/environ')) return;
+function leftoversOf({ child, marker, named }: Launch): number[] {
+  if (!existsSync('/proc/self/environ')) return [];
+  const marked: number[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     let environ: string;
     try {
@@ -62,36 +78,73 @@ function killLeftovers(mark: string): void {
     } catch {
       continue; // gone meanwhile, or not ours to read
     }
-    if (environ.includes(`HERALD_REDIS_PREFIX=${mark}\0`)) process.kill(Number(pid), 'SIGKILL');
+    if (environ.includes(`HERALD_REDIS_PREFIX=${marker}\0`)) marked.push(Number(pid));
   }
+  // Once it exited its pid may be another process's: only while it runs.
+  const running = child.exitCode === null && child.signalCode === null ? [child.pid!] : [];
+  const below = [...running, ...marked].flatMap(descendantsOf);
+  const stillNamed = [...named]
+    .filter(([pid, startTime]) => startTime !== undefined && processStartTime(pid) === startTime)
+    .map(([pid]) => pid);
+  return [...new Set([...marked, ...below, ...stillNamed])].filter(isRunning);
 }
 
-async function launch(env: Record<string, string> = {}): Promise<Launch> {
+/** Runs `command` as a launch: its output read line by line, what it names noted for `end`. */
+function startLaunch(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  ports: Record<AppName, number>,
+  marker: string,
+): Launch {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const named = new Map<number, string | undefined>();
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(line);
+    const pid = Number(/\(pid (\d+)\)/.exec(line)?.[1]);
+    if (pid > 0 && !named.has(pid)) named.set(pid, processStartTime(pid));
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  const launched = { child, lines, stderr: () => stderr, exited, ports, marker, named };
+  launches.push(launched);
+  return launched;
+}
+
+/**
+ * `tools/bootstrap.js start` on free ports with the tests' broker and Redis, `env` over that;
+ * `npm start` (npm, the shell it runs the script in, then tools/bootstrap.js) with `via: 'npm'`.
+ */
+async function launch(
+  env: Record<string, string> = {},
+  { via = 'bootstrap' }: { via?: 'bootstrap' | 'npm' } = {},
+): Promise<Launch> {
   const marker = `test:${randomUUID().slice(0, 8)}:`;
   const ports = Object.fromEntries(
     await Promise.all(APPS.map(async (app) => [app.name, await freePort()])),
   ) as Record<AppName, number>;
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'tools/bootstrap.js'), 'start'], {
-    cwd: REPO_ROOT,
-    env: {
+  const [command, args] =
+    via === 'npm'
+      ? ['npm', ['start']]
+      : [process.execPath, [join(REPO_ROOT, 'tools/bootstrap.js'), 'start']];
+  return startLaunch(
+    command,
+    args,
+    {
       ...process.env,
       ...Object.fromEntries(APPS.map((app) => [app.portVariable, String(ports[app.name])])),
       KAFKA_BROKERS: broker.brokers,
       HERALD_ADMIN_KEY: `test-admin-${randomUUID()}`,
       HERALD_REDIS_PREFIX: marker,
       LOG_LEVEL: 'warn',
+      npm_config_update_notifier: 'false',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  const launched = { child, lines, stderr: () => stderr, exited, ports, marker };
-  launches.push(launched);
-  return launched;
+    ports,
+    marker,
+  );
 }
 
 function liveStatus(port: number): Promise<number> {
@@ -216,6 +269,121 @@ describe('npm start killed with SIGKILL', () => {
     }).catch(() => undefined); // the assertion below names the apps
     expect(await portsInUse(launched)).toEqual([]);
   }, 180_000);
+});
+
+describe('npm start when a process it was started by is gone', () => {
+  /**
+   * Kills `top` (what the test ran) with `signal` once Herald is running, then expects every
+   * process below it to exit, the apps' ports to be free, and the launcher to have said why.
+   */
+  async function killTopAndExpectAllGone(launched: Launch, signal: NodeJS.Signals): Promise<void> {
+    await waitFor(() => running(launched) || launched.child.exitCode !== null, {
+      timeoutMs: 150_000,
+      what: 'Herald is running',
+    });
+    expect(running(launched)).toBe(true);
+    const below = descendantsOf(launched.child.pid!);
+    const launcher = below.find((pid) => commandLineOf(pid).includes('tools/dev/src/main.ts'));
+    expect(launcher).toBeDefined();
+    const apps = launched.lines
+      .map((line) => Number(/ready on \S+ \(pid (\d+)\)$/.exec(line)?.[1]))
+      .filter((pid) => pid > 0);
+    expect(apps).toHaveLength(APPS.length);
+    expect(below).toEqual(expect.arrayContaining(apps));
+
+    launched.child.kill(signal);
+    await launched.exited;
+    await waitFor(() => !below.some(isRunning), {
+      timeoutMs: 60_000,
+      what: 'every process below it to exit',
+    }).catch(() => undefined); // the assertion below names the survivors
+    expect(below.filter(isRunning).map((pid) => `${pid} ${commandLineOf(pid)}`)).toEqual([]);
+    // A zombie whose other threads are still being torn down holds its sockets until the last.
+    await waitFor(async () => (await portsInUse(launched)).length === 0, {
+      timeoutMs: 10_000,
+      what: 'the ports to be free',
+    }).catch(() => undefined); // the assertion below names the apps
+    expect(await portsInUse(launched)).toEqual([]);
+    // Stopped as on SIGTERM (apps first, each let finish), saying why.
+    const output = launched.lines.join('\n');
+    expect(output).toMatch(/^The process Herald was started by is gone: .+ \(pid \d+\)\.$/m);
+    expect(launched.lines).toContain('Stopped.');
+  }
+
+  it('tools/bootstrap.js SIGKILLed: the launcher stops everything it started', async () => {
+    const launched = await launch();
+    await killTopAndExpectAllGone(launched, 'SIGKILL');
+    expect(launched.lines.join('\n')).toContain(
+      `The process Herald was started by is gone: ${process.execPath} ${join(REPO_ROOT, 'tools/bootstrap.js')} start (pid ${launched.child.pid}).`,
+    );
+  }, 240_000);
+
+  // npm forwards a SIGTERM to the shell it runs the script in, which dies of it, and exits.
+  it.each(['SIGKILL', 'SIGTERM'] as const)(
+    'npm start, npm sent %s: everything below npm stops',
+    async (signal) => {
+      const launched = await launch({}, { via: 'npm' });
+      await killTopAndExpectAllGone(launched, signal);
+    },
+    240_000,
+  );
+});
+
+describe('the cleanup after a failed launcher test', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-leftovers-'));
+  });
+
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // redis-server writes its title over its environment, so the launch's marker is not in it.
+  it.each([
+    ['the launcher still runs and has not named it yet', false],
+    ['the launcher is gone and had named it', true],
+  ])('stops a redis-server the launcher started when %s', async (_, launcherGone) => {
+    const port = await freePort();
+    // A launcher as far as the cleanup can tell: the launch's marker in its environment.
+    const script = [
+      "const { spawn } = require('node:child_process');",
+      "const redis = spawn('redis-server', process.argv.slice(1), { detached: true, stdio: 'ignore' });",
+      launcherGone ? 'console.log(`started redis-server (pid ${redis.pid})`);' : '',
+      'setInterval(() => undefined, 1000);',
+    ].join('\n');
+    const marker = `test:${randomUUID().slice(0, 8)}:`;
+    const redisArgs = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
+    const launched = startLaunch(
+      process.execPath,
+      ['-e', script, '--', ...redisArgs],
+      { ...process.env, HERALD_REDIS_PREFIX: marker },
+      {} as Record<AppName, number>,
+      marker,
+    );
+    launches = []; // ended below
+    const redis = await waitFor(() => childrenOf(launched.child.pid!)[0], {
+      what: 'the launcher to spawn redis-server',
+    });
+    try {
+      await waitFor(() => pingRedis(`redis://127.0.0.1:${port}`), {
+        what: 'redis-server to answer',
+      });
+      if (launcherGone) {
+        await waitFor(() => launched.named.has(redis), { what: 'the launcher to name it' });
+        launched.child.kill('SIGKILL');
+        await launched.exited;
+      }
+      end(launched);
+      await waitFor(() => !isRunning(redis), { what: 'redis-server to exit' }).catch(
+        () => undefined, // the assertion below says it did not
+      );
+      expect(isRunning(redis)).toBe(false);
+    } finally {
+      if (isRunning(redis)) process.kill(redis, 'SIGKILL');
+    }
+  });
 });
 
 describe('npm start with a Redis behind TLS (rediss://)', () => {

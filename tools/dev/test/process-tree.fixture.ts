@@ -1,8 +1,8 @@
 // The process tree as /proc shows it (Linux; the launcher tests that use it run there): what a
 // launcher started, and whether it is still running after the launcher is gone.
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { isRunning, statFields } from '../src/process-identity';
+import { readdirSync } from 'node:fs';
+import { argumentsOf, isRunning, statFields } from '../src/process-identity';
 
 export { isRunning };
 
@@ -24,9 +24,5 @@ export function descendantsOf(pid: number): number[] {
 
 /** The command line of `pid`, its arguments joined by spaces; empty once it is gone. */
 export function commandLineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
-  } catch {
-    return ''; // gone meanwhile
-  }
+  return argumentsOf(pid).join(' ');
 }
