@@ -204,7 +204,7 @@ async function createSubscriptions(
         tenant: 'bench',
         url: `${url}/s${i}`,
         types: ['order.created'],
-        maxInFlight: 64,
+        maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 64),
         retry: { schedule: ['1s'] },
       }),
       { signing: { current: generateSecret(), previous: null }, auth: null },
