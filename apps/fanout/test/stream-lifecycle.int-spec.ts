@@ -263,9 +263,9 @@ describe('stream lifecycle: revoked keys and subscriptions, idle sockets, bounds
     }
     // The server's side of this socket: it stops reading (so the replies it owes stay few),
     // or, when the messages it had read already took its buffer past twice the bound, drops it.
-    const gateway = fanout.app.get(WsGateway, { strict: false }) as unknown as {
-      server: WebSocketServer;
-    };
+    const gateway = fanout.app.get<WsGateway, { server: WebSocketServer }>(WsGateway, {
+      strict: false,
+    });
     const [server] = [...gateway.server.clients];
     const dropped = async () =>
       (await metricValue(

@@ -38,7 +38,12 @@ function revokedError(reason: EndReason, subscriptionId: string | null): HeraldE
     case 'subscription_paused':
     case 'subscription_disabled':
       return new StreamSubscriptionConflictError(message);
-    default:
+    case 'subscription_changed':
+    case 'client_closed':
+    case 'done':
+    case 'server_error':
+    case 'shutdown':
+    case 'slow_consumer':
       return null;
   }
 }

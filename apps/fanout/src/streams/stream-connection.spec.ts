@@ -323,7 +323,7 @@ describe('StreamConnection', () => {
       // Room for two events: the third is refused.
       sink.fits = () => sink.sent.length < 2;
       const connection = connect(tail, sink);
-      connection.start(start as Parameters<StreamConnection['start']>[0]);
+      connection.start(start);
       await new Promise((done) => setTimeout(done, 20));
       expect(sink.sent).toHaveLength(2);
       expect(connection.cursor()).toBe(sink.sent[1]!.cursor);
