@@ -346,28 +346,43 @@ describe('OffsetRangeReader and OffsetLookup', () => {
     HANG_GUARD_MS,
   );
 
+  /**
+   * Reads offsets 0-2 of a new topic of three large records, doing `change` to the topic (with
+   * an admin client) once the first record is handed over; answers the offsets handed over.
+   */
+  async function readWhileTopicChanges(
+    change: (admin: ReturnType<KafkaConnection['kafka']['admin']>, topic: string) => Promise<void>,
+    recheckMs?: number,
+  ): Promise<string[]> {
+    const topic = await createTestTopic(broker.brokers, { partitions: 1 });
+    for (let i = 0; i < 3; i++) await publisher.publish(large(topic, i));
+    const seen: string[] = [];
+    await new OffsetRangeReader(connection, logger).read(
+      [{ topic, partition: 0, from: '0', to: '3' }],
+      async ({ records }) => {
+        seen.push(...records.map((r) => r.offset));
+        if (seen.length > 1) return;
+        const admin = connection.kafka.admin();
+        await admin.connect();
+        try {
+          await change(admin, topic);
+        } finally {
+          await admin.disconnect();
+        }
+      },
+      recheckMs === undefined ? {} : { recheckMs },
+    );
+    return seen;
+  }
+
   it(
     'finishes a range whose topic was deleted and created again while it was read',
     async () => {
-      const topic = await createTestTopic(broker.brokers, { partitions: 1 });
-      for (let i = 0; i < 3; i++) await publisher.publish(large(topic, i));
-      const seen: string[] = [];
-      await new OffsetRangeReader(connection, logger).read(
-        [{ topic, partition: 0, from: '0', to: '3' }],
-        async ({ records }) => {
-          seen.push(...records.map((r) => r.offset));
-          if (seen.length > 1) return;
-          // Offsets 1-2 are now past the partition's end, and no longer those records.
-          const admin = connection.kafka.admin();
-          await admin.connect();
-          try {
-            await admin.deleteTopics({ topics: [topic] });
-            await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
-          } finally {
-            await admin.disconnect();
-          }
-        },
-      );
+      // Offsets 1-2 are then past the partition's end, and no longer those records.
+      const seen = await readWhileTopicChanges(async (admin, topic) => {
+        await admin.deleteTopics({ topics: [topic] });
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+      });
       expect(seen).toEqual(['0']);
     },
     HANG_GUARD_MS,
@@ -376,24 +391,10 @@ describe('OffsetRangeReader and OffsetLookup', () => {
   it(
     'finishes a range whose topic was deleted while it was read',
     async () => {
-      const topic = await createTestTopic(broker.brokers, { partitions: 1 });
-      for (let i = 0; i < 3; i++) await publisher.publish(large(topic, i));
-      const seen: string[] = [];
       // The fetcher retries a topic that is gone for ever; the read looks again after recheckMs.
-      await new OffsetRangeReader(connection, logger).read(
-        [{ topic, partition: 0, from: '0', to: '3' }],
-        async ({ records }) => {
-          seen.push(...records.map((r) => r.offset));
-          if (seen.length > 1) return;
-          const admin = connection.kafka.admin();
-          await admin.connect();
-          try {
-            await admin.deleteTopics({ topics: [topic] });
-          } finally {
-            await admin.disconnect();
-          }
-        },
-        { recheckMs: 500 },
+      const seen = await readWhileTopicChanges(
+        (admin, topic) => admin.deleteTopics({ topics: [topic] }),
+        500,
       );
       expect(seen).toEqual(['0']);
     },
