@@ -54,6 +54,11 @@ export function startRedisServer(options?: {
   /** Called as soon as it is spawned, before it answers. */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }): Promise<{ url: string; started: true; pid: number; stop(): Promise<void> }>;
+/**
+ * The Redis at REDIS_URL if it answers, else a started one; rejects when a set REDIS_URL names
+ * a Redis the tests cannot use (rediss: not answering over TLS, an untrusted certificate, a
+ * refused password) rather than start another one in its place.
+ */
 export function ensureRedis(
   env?: Record<string, string | undefined>,
 ): Promise<{ url: string; started: boolean; stop(): Promise<void> }>;

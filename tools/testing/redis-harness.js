@@ -249,11 +249,43 @@ async function startRedisServer({
   };
 }
 
-/** The Redis at REDIS_URL (unset or blank: redis://127.0.0.1:6379) if it answers, else a started one. */
+/**
+ * The Redis at REDIS_URL (unset or blank: redis://127.0.0.1:6379) if it answers, else a started
+ * one. A REDIS_URL that was set and names a Redis the tests cannot use for a reason a started
+ * one would only hide (a rediss: URL that does not answer over TLS, a certificate not trusted, a
+ * refused password) is an error naming that reason, as it is for `npm start`: the tests would
+ * otherwise run against another Redis without saying so.
+ */
 async function ensureRedis(env = process.env) {
-  const url = env.REDIS_URL?.trim() || DEFAULT_URL;
-  if (await pingRedis(url)) return { url, started: false, async stop() {} };
+  const asked = env.REDIS_URL?.trim();
+  const url = asked || DEFAULT_URL;
+  const probe = await probeRedis(url);
+  if (probe.answers) return { url, started: false, async stop() {} };
+  const reason = asked ? unusableReason(url, probe) : undefined;
+  if (reason !== undefined)
+    throw new Error(
+      `REDIS_URL ${withoutPassword(url)} cannot serve the tests: ${reason}. Fix it, or unset REDIS_URL to have the tests start a redis-server of their own.`,
+    );
   return startRedisServer();
+}
+
+/** Why a set REDIS_URL is not to be replaced by a started Redis, or undefined. */
+function unusableReason(url, probe) {
+  if (probe.untrustedCertificate !== undefined)
+    return `its TLS certificate is not trusted (${probe.untrustedCertificate})`;
+  if (probe.errorReply !== undefined) return `it answered ${probe.errorReply}`;
+  if (url.startsWith('rediss:')) return `no Redis answered over TLS (${probe.failure})`;
+  return undefined;
+}
+
+function withoutPassword(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'that does not parse';
+  }
 }
 
 module.exports = { probeRedis, pingRedis, freePort, startRedisServer, ensureRedis, DEFAULT_URL };

@@ -177,6 +177,35 @@ describe("the tests' Redis probe at a redis-server that speaks only TLS", () => 
     });
     expect(JSON.parse(stdout)).toEqual({ url, started: false });
   });
+
+  it("has Jest's global setup refuse a rediss:// REDIS_URL it cannot use, instead of starting a plain redis-server", async () => {
+    const script = [
+      `const { ensureRedis } = require(${JSON.stringify(require.resolve('@herald/test-harness'))});`,
+      'ensureRedis().then(',
+      '  async (redis) => { console.log(JSON.stringify({ started: redis.started })); await redis.stop(); },',
+      '  (error) => console.log(JSON.stringify({ error: error.message })),',
+      ');',
+    ].join('\n');
+    const run = async (env: Record<string, string>) => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+        env: { ...process.env, ...env },
+        timeout: 20_000,
+      });
+      return JSON.parse(stdout) as { started?: boolean; error?: string };
+    };
+    // Its certificate not trusted (no NODE_EXTRA_CA_CERTS): the old code started a plain
+    // redis-server and ran the tests against it.
+    const untrusted = await run({ REDIS_URL: urlFor('localhost') });
+    expect(untrusted.error).toMatch(/TLS certificate is not trusted/);
+    expect(untrusted.error).not.toContain(server.password);
+    // The right certificate, a wrong password.
+    const refused = await run({
+      REDIS_URL: urlFor('localhost', 'wrong'),
+      NODE_EXTRA_CA_CERTS: server.certificateFile,
+    });
+    expect(refused.error).toMatch(/cannot serve the tests: it answered/);
+    expect(refused.error).not.toContain('wrong');
+  });
 });
 
 describe("the tests' Redis probe at a TLS relay to the tests' Redis", () => {
