@@ -75,7 +75,6 @@ export class SendBudget {
   private readonly waiters = new Set<PermitWaiter>();
   private waking = false;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private slowTotal = 0;
 
   constructor(private readonly settings: SendBudgetSettings) {}
 
@@ -92,11 +91,6 @@ export class SendBudget {
   /** Attempts counting against the budget now. */
   get inFlight(): number {
     return this.counted;
-  }
-
-  /** Attempts that have outlived `slowAfterMs` since the start (they no longer count). */
-  get slow(): number {
-    return this.slowTotal;
   }
 
   /** Lanes waiting for a slot. */
@@ -191,7 +185,6 @@ export class SendBudget {
       }
       this.head += 1;
     }
-    this.slowTotal += slow;
     if (slow > 0) this.settings.onSlow?.(slow);
     this.started.splice(0, this.head);
     this.head = 0;
