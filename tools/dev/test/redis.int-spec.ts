@@ -160,46 +160,43 @@ describe("the tests' Redis probe at a redis-server that speaks only TLS", () => 
     ).toBe(false);
   });
 
-  it("has Jest's global setup use a rediss:// REDIS_URL that answers, instead of starting a redis-server", async () => {
-    // As a developer would run it: the certificate trusted through NODE_EXTRA_CA_CERTS, which
-    // Node reads at start, so in a process of its own.
-    const script = [
-      `const { ensureRedis } = require(${JSON.stringify(require.resolve('@herald/test-harness'))});`,
-      'ensureRedis().then(async (redis) => {',
-      '  console.log(JSON.stringify({ url: redis.url, started: redis.started }));',
-      '  await redis.stop();',
-      '});',
-    ].join('\n');
-    const url = urlFor('localhost');
-    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
-      env: { ...process.env, REDIS_URL: url, NODE_EXTRA_CA_CERTS: server.certificateFile },
-      timeout: 20_000,
-    });
-    expect(JSON.parse(stdout)).toEqual({ url, started: false });
-  });
-
-  it("has Jest's global setup refuse a rediss:// REDIS_URL it cannot use, instead of starting a plain redis-server", async () => {
+  /**
+   * Jest's global setup as a developer would meet it, in a process of its own (Node reads
+   * NODE_EXTRA_CA_CERTS at start): what `ensureRedis` gave or the error it threw.
+   */
+  async function ensureRedisIn(
+    env: Record<string, string>,
+  ): Promise<{ url?: string; started?: boolean; error?: string }> {
     const script = [
       `const { ensureRedis } = require(${JSON.stringify(require.resolve('@herald/test-harness'))});`,
       'ensureRedis().then(',
-      '  async (redis) => { console.log(JSON.stringify({ started: redis.started })); await redis.stop(); },',
+      '  async (redis) => { console.log(JSON.stringify({ url: redis.url, started: redis.started })); await redis.stop(); },',
       '  (error) => console.log(JSON.stringify({ error: error.message })),',
       ');',
     ].join('\n');
-    const run = async (env: Record<string, string>) => {
-      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
-        env: { ...process.env, ...env },
-        timeout: 20_000,
-      });
-      return JSON.parse(stdout) as { started?: boolean; error?: string };
-    };
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+      env: { ...process.env, ...env },
+      timeout: 20_000,
+    });
+    return JSON.parse(stdout) as { url?: string; started?: boolean; error?: string };
+  }
+
+  it("has Jest's global setup use a rediss:// REDIS_URL that answers, instead of starting a redis-server", async () => {
+    // The certificate trusted through NODE_EXTRA_CA_CERTS.
+    const url = urlFor('localhost');
+    expect(
+      await ensureRedisIn({ REDIS_URL: url, NODE_EXTRA_CA_CERTS: server.certificateFile }),
+    ).toEqual({ url, started: false });
+  });
+
+  it("has Jest's global setup refuse a rediss:// REDIS_URL it cannot use, instead of starting a plain redis-server", async () => {
     // Its certificate not trusted (no NODE_EXTRA_CA_CERTS): the old code started a plain
     // redis-server and ran the tests against it.
-    const untrusted = await run({ REDIS_URL: urlFor('localhost') });
+    const untrusted = await ensureRedisIn({ REDIS_URL: urlFor('localhost') });
     expect(untrusted.error).toMatch(/TLS certificate is not trusted/);
     expect(untrusted.error).not.toContain(server.password);
     // The right certificate, a wrong password.
-    const refused = await run({
+    const refused = await ensureRedisIn({
       REDIS_URL: urlFor('localhost', 'wrong'),
       NODE_EXTRA_CA_CERTS: server.certificateFile,
     });
