@@ -56,6 +56,7 @@ describe('CloudEvents Kafka header codec', () => {
     const expected = {
       ok: true,
       attributes: { ...attributes, datacontenttype: 'application/json' },
+      timeMs: Date.parse(attributes.time),
     };
     expect(fromKafkaHeaders(headers)).toEqual(expected);
     expect(fromKafkaHeaders(asBuffers)).toEqual(expected);
@@ -89,6 +90,7 @@ describe('CloudEvents Kafka header codec', () => {
       '2024-02-29T00:00:00Z',
       '2025-12-31T23:59:59.123456789+14:00',
       '2025-04-30t08:00:00z',
+      '2000-02-29T00:00:00Z',
     ])
       expect([good, isRfc3339Time(good)]).toEqual([good, true]);
     // Date.parse would roll the first three over into the next month.
@@ -96,12 +98,32 @@ describe('CloudEvents Kafka header codec', () => {
       '2024-02-30T00:00:00Z',
       '2023-02-29T00:00:00Z',
       '2025-06-31T00:00:00Z',
+      '1900-02-29T00:00:00Z',
       '2025-06-01T24:00:00Z',
       '2025-06-01T12:00:00',
       '2025-06-01',
       '2016-12-31T23:59:60Z',
     ])
       expect([bad, isRfc3339Time(bad)]).toEqual([bad, false]);
+  });
+
+  it('gives the event time in ms, offsets and fractions included', () => {
+    for (const time of ['2025-12-31T23:59:59.123456789+14:00', '2024-02-29T00:00:00Z'])
+      expect(fromKafkaHeaders(toKafkaHeaders({ ...attributes, time }))).toMatchObject({
+        ok: true,
+        timeMs: Date.parse(time),
+      });
+  });
+
+  it('matches header names in any case, the later of two spellings winning', () => {
+    const headers: Record<string, string> = { ...toKafkaHeaders(attributes) };
+    delete headers['ce_type'];
+    Object.assign(headers, { CE_TYPE: 'first.type', Ce_Type: 'second.type', CE_Tenant: 'acme' });
+    const parsed = fromKafkaHeaders(headers);
+    expect(parsed.ok && parsed.attributes).toMatchObject({
+      type: 'second.type',
+      extensions: { tenant: 'acme' },
+    });
   });
 
   it('accepts ce_traceparent from producers that prefix it', () => {

@@ -25,7 +25,13 @@ export interface CloudEventAttributes {
 export type KafkaHeaderValue = Buffer | string | undefined;
 
 export type ParsedCloudEvent =
-  { ok: true; attributes: CloudEventAttributes } | { ok: false; reason: string };
+  | {
+      ok: true;
+      attributes: CloudEventAttributes;
+      /** `time` in ms since the epoch. */
+      timeMs: number;
+    }
+  | { ok: false; reason: string };
 
 // Attributes with a dedicated field; an extension may not reuse these names.
 const CORE = new Set([
@@ -68,60 +74,135 @@ export function toKafkaHeaders(attributes: CloudEventAttributes): Record<string,
   return headers;
 }
 
-/** Reads and checks the attributes of a binary-mode record. Header names are matched case-insensitively. */
 /**
  * Whether `time` is an RFC 3339 date-time on a real calendar day, as `ce_time` and every time
  * Herald takes must be: `2024-02-30` is refused (Date.parse would roll it over to March), and so
  * is a leap second (`:60`), which a JavaScript time cannot hold.
  */
 export function isRfc3339Time(time: string): boolean {
-  if (!RFC3339.test(time)) return false;
-  const [year, month, day] = time.slice(0, 10).split('-').map(Number) as [number, number, number];
-  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate() && !Number.isNaN(Date.parse(time));
+  return !Number.isNaN(rfc3339TimeMs(time));
 }
 
-export function fromKafkaHeaders(headers: Record<string, KafkaHeaderValue>): ParsedCloudEvent {
-  const values = new Map<string, string>();
-  for (const [name, value] of Object.entries(headers))
-    if (value !== undefined)
-      values.set(name.toLowerCase(), typeof value === 'string' ? value : value.toString('utf8'));
+// Days in each month of a common year; February gains one in a leap year.
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-  const specversion = values.get('ce_specversion');
+/** `time` in ms since the epoch if it is a valid RFC 3339 date-time (see isRfc3339Time), else NaN. */
+export function rfc3339TimeMs(time: string): number {
+  if (!RFC3339.test(time)) return NaN;
+  // The pattern fixed where the digits are: read them without splitting the string.
+  const year = digits(time, 0, 4);
+  const month = digits(time, 5, 7);
+  const day = digits(time, 8, 10);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > MONTH_DAYS[month - 1]! + (month === 2 && leap ? 1 : 0)) return NaN;
+  return Date.parse(time);
+}
+
+/** The decimal number written in `text` from `start` to `end` (digits only, as checked). */
+function digits(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+/** A header's text: a string as it is, bytes as UTF-8. */
+function headerText(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('utf8');
+}
+
+/**
+ * Reads and checks the attributes of a binary-mode record. Header names are matched
+ * case-insensitively; of two that differ only in case, the later one counts. Runs once per record
+ * read, so it walks the headers once and builds nothing it does not return.
+ */
+export function fromKafkaHeaders(headers: Record<string, KafkaHeaderValue>): ParsedCloudEvent {
+  let specversion: string | undefined;
+  let id: string | undefined;
+  let source: string | undefined;
+  let type: string | undefined;
+  let time: string | undefined;
+  let subject: string | undefined;
+  let dataschema: string | undefined;
+  let contentType: string | undefined;
+  let traceparent: string | undefined;
+  let prefixedTraceparent: string | undefined;
+  let extensions: Map<string, string> | undefined;
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'ce_specversion':
+        specversion = headerText(value);
+        break;
+      case 'ce_id':
+        id = headerText(value);
+        break;
+      case 'ce_source':
+        source = headerText(value);
+        break;
+      case 'ce_type':
+        type = headerText(value);
+        break;
+      case 'ce_time':
+        time = headerText(value);
+        break;
+      case 'ce_subject':
+        subject = headerText(value);
+        break;
+      case 'ce_dataschema':
+        dataschema = headerText(value);
+        break;
+      case 'content-type':
+        contentType = headerText(value);
+        break;
+      case 'traceparent':
+        traceparent = headerText(value);
+        break;
+      case 'ce_traceparent':
+        prefixedTraceparent = headerText(value);
+        break;
+      default:
+        if (lower.startsWith('ce_') && !CORE.has(lower.slice(3)))
+          (extensions ??= new Map()).set(lower, headerText(value));
+    }
+  }
+
   if (specversion === undefined) return { ok: false, reason: 'missing ce_specversion header' };
   if (specversion !== CLOUDEVENTS_SPEC_VERSION)
     return { ok: false, reason: `unsupported ce_specversion "${specversion}" (expected 1.0)` };
-  for (const name of ['id', 'source', 'type', 'time'])
-    if (!values.get(`ce_${name}`)) return { ok: false, reason: `missing or empty ce_${name}` };
-  const time = values.get('ce_time')!;
-  if (!isRfc3339Time(time))
+  if (!id) return { ok: false, reason: 'missing or empty ce_id' };
+  if (!source) return { ok: false, reason: 'missing or empty ce_source' };
+  if (!type) return { ok: false, reason: 'missing or empty ce_type' };
+  if (!time) return { ok: false, reason: 'missing or empty ce_time' };
+  const timeMs = rfc3339TimeMs(time);
+  if (Number.isNaN(timeMs))
     return { ok: false, reason: `ce_time "${time}" is not an RFC 3339 timestamp` };
 
   const attributes: CloudEventAttributes = {
-    id: values.get('ce_id')!,
-    source: values.get('ce_source')!,
-    type: values.get('ce_type')!,
+    id,
+    source,
+    type,
     time,
-    datacontenttype: values.get('content-type') ?? JSON_CONTENT_TYPE,
+    datacontenttype: contentType ?? JSON_CONTENT_TYPE,
   };
-  const subject = values.get('ce_subject');
   if (subject !== undefined) attributes.subject = subject;
-  const dataschema = values.get('ce_dataschema');
   if (dataschema !== undefined) attributes.dataschema = dataschema;
   // Some producers prefix it like any attribute; the plain header wins when both are there.
-  const traceparent = values.get('traceparent') ?? values.get('ce_traceparent');
+  traceparent ??= prefixedTraceparent;
   if (traceparent !== undefined) attributes.traceparent = traceparent;
-
-  const extensions: Record<string, string> = {};
-  for (const [name, value] of values) {
-    if (!name.startsWith('ce_')) continue;
-    const attribute = name.slice(3);
-    if (CORE.has(attribute)) continue;
-    if (!EXTENSION_NAME.test(attribute))
-      return { ok: false, reason: `header ${name} is not a valid CloudEvents attribute name` };
-    extensions[attribute] = value;
+  if (extensions) {
+    const named: Record<string, string> = {};
+    for (const [name, value] of extensions) {
+      const attribute = name.slice(3);
+      if (!EXTENSION_NAME.test(attribute))
+        return { ok: false, reason: `header ${name} is not a valid CloudEvents attribute name` };
+      named[attribute] = value;
+    }
+    attributes.extensions = named;
   }
-  if (Object.keys(extensions).length > 0) attributes.extensions = extensions;
-  return { ok: true, attributes };
+  return { ok: true, attributes, timeMs };
 }
 
 /**

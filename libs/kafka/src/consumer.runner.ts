@@ -367,22 +367,33 @@ export function toIncomingRecord(
 
 function toHeaderBuffers(headers: IHeaders | undefined): Record<string, Buffer | undefined> {
   const result: Record<string, Buffer | undefined> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
+  // Runs for every record read: one pass, no arrays, for the usual header of one Buffer.
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value: unknown = headers[name];
     // kafkajs collects a repeated header into an array, and a header named after a member every
     // object inherits (`constructor`, `toString`) into one that starts with that member: take
     // the first value that is a header's bytes. A repeated header keeps its first value
     // (CloudEvents attributes are single-valued).
-    const values: unknown[] = Array.isArray(value) ? value : [value];
-    const first = values.find(
-      (v): v is Buffer | string => Buffer.isBuffer(v) || typeof v === 'string',
-    );
+    const first = Buffer.isBuffer(value) ? value : firstHeaderBytes(value);
     if (first === undefined) continue;
-    Object.defineProperty(result, name, {
-      value: typeof first === 'string' ? Buffer.from(first) : first,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    // `__proto__` would set the object's prototype rather than add a header.
+    if (name === '__proto__')
+      Object.defineProperty(result, name, {
+        value: first,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else result[name] = first;
   }
   return result;
+}
+
+function firstHeaderBytes(value: unknown): Buffer | undefined {
+  const values: unknown[] = Array.isArray(value) ? value : [value];
+  const first = values.find(
+    (v): v is Buffer | string => Buffer.isBuffer(v) || typeof v === 'string',
+  );
+  return typeof first === 'string' ? Buffer.from(first) : first;
 }

@@ -1,5 +1,10 @@
 import { structuredCloudEvent, type DeliveryEvent } from '@herald/delivery';
-import { fromKafkaHeaders, isHeraldTopic, type IncomingRecord } from '@herald/kafka';
+import {
+  fromKafkaHeaders,
+  isHeraldTopic,
+  JSON_CONTENT_TYPE,
+  type IncomingRecord,
+} from '@herald/kafka';
 
 /** One event read from a channel topic, parsed once for every subscription it goes to. */
 export interface SourceEvent {
@@ -36,7 +41,11 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
   let data: unknown = undefined;
   let dataJson: string | undefined;
   if (record.value !== null && record.value.length > 0) {
-    if (datacontenttype === undefined || /[/+]json(;|$)/i.test(datacontenttype)) {
+    if (
+      datacontenttype === undefined ||
+      datacontenttype === JSON_CONTENT_TYPE ||
+      /[/+]json(;|$)/i.test(datacontenttype)
+    ) {
       try {
         dataJson = record.value.toString('utf8');
         data = JSON.parse(dataJson);
@@ -67,7 +76,7 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
       offset: Number(record.offset),
       key: record.key === null ? null : record.key.toString('utf8'),
       timestampMs: Number(record.timestamp),
-      eventTimeMs: eventTimeMs(time, Number(record.timestamp)),
+      eventTimeMs: attributes.timeMs,
       event,
       tenant: isHeraldTopic(record.topic) ? tenantOf(data) : null,
     },
