@@ -764,7 +764,7 @@ describe('a Redis that stops answering', () => {
 });
 
 describe('a write Kafka refuses while it carries another request', () => {
-  it('refuses only the request whose records Kafka refuses; the other is written and answered', async () => {
+  it('refuses only the request whose records Kafka refuses; the other is written once and answered', async () => {
     // Kafka takes at most 32 KiB a partition batch: an order of 50 KiB is refused
     // (MESSAGE_TOO_LARGE) while a payment sent in the same Kafka request is appended.
     const small = await startTestBroker({ maxMessageBytes: 32 * 1024 });
@@ -803,6 +803,17 @@ describe('a write Kafka refuses while it carries another request', () => {
         (r) => r.partition === result.partition && r.offset === result.offset,
       );
       expect(at?.headers.ce_id?.toString()).toBe('innocent-payment');
+      // Once: Kafka appended it in the shared write, and it was not written again.
+      const admin = createTestConnection(small.brokers).kafka.admin();
+      await admin.connect();
+      const stored = (await admin.fetchTopicOffsets(result.topic)).reduce(
+        (sum, p) => sum + Number(p.high) - Number(p.low),
+        0,
+      );
+      await admin.disconnect();
+      const all = await collect(small.brokers, result.topic, stored);
+      expect(all.filter((r) => r.headers.ce_id?.toString() === 'innocent-payment')).toHaveLength(1);
+      expect(stored).toBe(1);
       // Its id answers that result again; the refused one was given back and is refused again.
       const again = await sendPayment();
       expect(again.status).toBe(200);

@@ -23,6 +23,29 @@ function record(topic: string, key: string | null, value: string): OutgoingRecor
   return { topic, key, value, headers: { 'ce-test': value } };
 }
 
+/** Every record of `topic`, by partition and offset, values cut to 20 characters. */
+async function storedRecords(
+  connection: KafkaConnection,
+  topic: string,
+): Promise<{ partition: number; offset: string; value: string }[]> {
+  const admin = connection.kafka.admin();
+  await admin.connect();
+  let total = 0;
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low);
+  } finally {
+    await admin.disconnect();
+  }
+  const brokers = connection.config.brokers.join(',');
+  return (await collect(brokers, topic, total))
+    .map((r) => ({
+      partition: r.partition,
+      offset: r.offset,
+      value: r.value!.toString().slice(0, 20),
+    }))
+    .sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}
+
 describe('KafkaPublisher', () => {
   let broker: RunningBroker;
   let connection: KafkaConnection;
@@ -119,6 +142,66 @@ describe('KafkaPublisher', () => {
     const values = stored.filter((r) => r.partition === 0).map((r) => r.value?.toString());
     expect(values).toEqual(['first', 'second']);
     expect(next).toEqual({ topic, partition: 0, offset: '1' });
+  });
+
+  it('answers the requests Kafka appended in a shared write it partly refused, each record once', async () => {
+    // Two calls in one produce request: partition 1's part is over the broker's 1 MiB batch limit
+    // and refused, partition 0's is appended. Only the call whose records were refused fails.
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const big = 'x'.repeat(300 * 1024);
+    // Coalescing stops at 4 MiB here, so both calls share a request.
+    const wide = new KafkaPublisher(connection, logger, { maxBatchBytes: 4 * 1024 * 1024 });
+    const refused = wide.publish(
+      Array.from({ length: 4 }, () => ({ ...record(topic, 'big', big), partition: 1 })),
+    );
+    const appended = wide.publish([
+      { ...record(topic, 'small', 'innocent'), partition: 0 },
+      { ...record(topic, 'small', 'bystander'), partition: 0 },
+    ]);
+    await expect(refused).rejects.toMatchObject({
+      code: 'kafka.rejected',
+      message: expect.stringContaining('MESSAGE_TOO_LARGE'),
+    });
+    expect(await appended).toEqual([
+      { topic, partition: 0, offset: '0' },
+      { topic, partition: 0, offset: '1' },
+    ]);
+    // Written once, where the answer says; the publisher goes on writing after it.
+    const [next] = await wide.publish([{ ...record(topic, 'small', 'next'), partition: 0 }]);
+    expect(next).toEqual({ topic, partition: 0, offset: '2' });
+    await wide.close();
+    const stored = await storedRecords(connection, topic);
+    expect(stored.map((r) => [r.partition, r.offset, r.value])).toEqual([
+      [0, '0', 'innocent'],
+      [0, '1', 'bystander'],
+      [0, '2', 'next'],
+    ]);
+  });
+
+  it('writes a request that waited behind a partly refused one, not taken for its retry', async () => {
+    // The first call is under way (its partition 0 record appended, partition 1 refused) while
+    // the second, one record for partition 0 too, waits for the broker. kafkajs rolls back the
+    // first call's sequence numbers before the second takes them: sent with them, the second
+    // record would be taken for a retry of the first's and answered with its offset, unwritten.
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const big = 'x'.repeat(300 * 1024);
+    // The topic's metadata at hand, so neither call waits for it and the first reaches Kafka first.
+    await publisher.publish([{ ...record(topic, 'small', 'warm'), partition: 0 }]);
+    const first = publisher.publish([
+      { ...record(topic, 'small', 'first'), partition: 0 },
+      ...Array.from({ length: 4 }, () => ({ ...record(topic, 'big', big), partition: 1 })),
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = publisher.publish([{ ...record(topic, 'small', 'second'), partition: 0 }]);
+    await expect(first).rejects.toThrow(/MESSAGE_TOO_LARGE/);
+    const [at] = await second;
+    const stored = await storedRecords(connection, topic);
+    expect(stored.map((r) => [r.partition, r.offset, r.value])).toEqual([
+      [0, '0', 'warm'],
+      [0, '1', 'first'],
+      [0, '2', 'second'],
+    ]);
+    expect(at).toEqual({ topic, partition: 0, offset: '2' });
   });
 
   it('writes more than one request takes, in order, request after request', async () => {

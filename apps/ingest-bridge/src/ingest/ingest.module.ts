@@ -1,7 +1,6 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { BoundedApiKeyGuard } from '@herald/auth';
 import type { ContractRegistry } from '@herald/contract';
-import { KafkaConnection, KafkaPublisher } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, Tracer, type Logger } from '@herald/observability';
 import {
   IdempotencyStore,
@@ -17,14 +16,12 @@ import type { IngestConfig } from './ingest.config';
 import { IngestMetrics, type RedisOperation } from './ingest.metrics';
 import { REDIS_UNAVAILABLE_PROBLEM } from './ingest.errors';
 import { IngestService } from './ingest.service';
-import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY, SOLO_PUBLISHER } from './ingest.tokens';
+import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
 import { RateLimiter } from './rate-limiter';
 
 /** HTTP ingest and the source-topic bridge, sharing one contract and KafkaModule's publisher. */
 @Module({})
-export class IngestModule implements OnApplicationShutdown {
-  constructor(@Inject(SOLO_PUBLISHER) private readonly soloPublisher: KafkaPublisher) {}
-
+export class IngestModule {
   static forRoot(
     contract: ContractRegistry,
     config: IngestConfig,
@@ -70,18 +67,6 @@ export class IngestModule implements OnApplicationShutdown {
         },
         BoundedApiKeyGuard,
         {
-          // For a write Kafka refused while it shared a request with other HTTP requests' records:
-          // sent again alone, only the records Kafka refuses are refused (see IngestService).
-          provide: SOLO_PUBLISHER,
-          inject: [KafkaConnection, LOGGER],
-          useFactory: (connection: KafkaConnection, logger: Logger) =>
-            new KafkaPublisher(connection, logger.child({ component: 'ingest-solo-publisher' }), {
-              // Any publish fills a request of 1 byte: never two in one request, one at a time.
-              maxBatchBytes: 1,
-              maxInFlightFlushes: 1,
-            }),
-        },
-        {
           provide: RateLimiter,
           useFactory: () => new RateLimiter(config.ratePerKey, config.burstPerKey),
         },
@@ -89,10 +74,6 @@ export class IngestModule implements OnApplicationShutdown {
         SourceBridgeService,
       ],
     };
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.soloPublisher.close();
   }
 }
 

@@ -25,7 +25,7 @@ import {
   type Violation,
 } from './ingest.errors';
 import { IngestMetrics, type RedisOperation } from './ingest.metrics';
-import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY, SOLO_PUBLISHER } from './ingest.tokens';
+import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
 import type { IncomingEvent, IngestResult } from './incoming-event';
 import { RateLimiter } from './rate-limiter';
 
@@ -45,7 +45,6 @@ export class IngestService {
   constructor(
     @Inject(CONTRACT) private readonly contract: ContractRegistry,
     @Inject(KafkaPublisher) private readonly publisher: KafkaPublisher,
-    @Inject(SOLO_PUBLISHER) private readonly soloPublisher: KafkaPublisher,
     @Inject(INGEST_IDEMPOTENCY) private readonly idempotency: IdempotencyStore<IngestResult>,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
@@ -397,42 +396,30 @@ export class IngestService {
     try {
       return await this.publisher.publish(records, { late });
     } catch (error) {
-      if (error instanceof KafkaRejectedError)
-        return await this.publishAlone(events, records, late, error);
+      if (error instanceof KafkaRejectedError) throw this.refused(events, records, error);
       throw this.unavailable(events, error);
     }
   }
 
   /**
-   * After Kafka refused a write. The publisher sends the records of concurrent requests in one
-   * Kafka request, and Kafka refuses a partition (or a topic) of a request while it appends the
-   * others: the refusal may have been for another HTTP request's records. Sent again on its own,
-   * only the records Kafka itself refuses are refused, and the other requests are answered as if
-   * they had been alone. Those of these records the shared request did append are then on Kafka
-   * twice, with the same event id (at least once, as after any retry).
+   * Kafka refused this request's own records. The publisher shares a Kafka request among
+   * concurrent HTTP requests, but Kafka answers it partition by partition and the publisher
+   * answers each request from its own partitions: a refusal is never about another request's
+   * records, and theirs are answered with where Kafka wrote them, once.
    */
-  private async publishAlone(
+  private refused(
     events: IncomingEvent[],
     records: OutgoingRecord[],
-    late: (outcome: LateOutcome) => void,
-    refusal: KafkaRejectedError,
-  ): Promise<PublishedRecord[]> {
-    this.logger.warn(
-      { err: refusal, events: events.length },
-      'Kafka refused a write shared with other requests; writing this request again on its own',
+    error: KafkaRejectedError,
+  ): InvalidEventError {
+    this.countAll(events, 'invalid');
+    this.logger.warn({ err: error, events: events.length }, 'Kafka refused the events');
+    return new InvalidEventError(
+      records.length > 1
+        ? 'Kafka refused the events; those it keeps on other partitions than the refused ones may have been written'
+        : 'Kafka refused the event; nothing was written',
+      [{ pointer: '', message: error.message }],
     );
-    try {
-      return await this.soloPublisher.publish(records, { late });
-    } catch (error) {
-      if (!(error instanceof KafkaRejectedError)) throw this.unavailable(events, error);
-      this.countAll(events, 'invalid');
-      throw new InvalidEventError(
-        records.length > 1
-          ? 'Kafka refused the events; those it keeps on other partitions than the refused ones may have been written'
-          : 'Kafka refused the event; nothing was written',
-        [{ pointer: '', message: error.message }],
-      );
-    }
   }
 
   private unavailable(events: IncomingEvent[], error: unknown): IngestUnavailableError {
