@@ -87,6 +87,73 @@ describe('subscription-api: catalog and documents', () => {
     );
   });
 
+  it('answers a bad event-types query with 400 catalog.event_types.invalid, naming the parameter', async () => {
+    const cases: [string, string, string][] = [
+      // Malformed: a glob that is not one, a parameter it does not take.
+      ['a bad glob', 'types=order.*x', '/types'],
+      ['an empty glob segment', 'types=order..created', '/types'],
+      ['an unknown parameter', 'colour=blue', '/colour'],
+      // Wrongly typed: a list where one glob goes.
+      ['types given twice', 'types=order.*&types=payment.*', '/types'],
+      // Oversized.
+      ['a glob over 200 characters', `types=${'order.'.repeat(40)}*`, '/types'],
+    ];
+    const answers: unknown[][] = [];
+    for (const [name, query] of cases) {
+      const response = await api.request<{
+        code: string;
+        type: string;
+        errors?: { pointer: string }[];
+      }>('GET', `/v1/event-types?${query}`, { key: null });
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      answers.push([
+        name,
+        response.status,
+        response.body.code,
+        response.body.type,
+        response.body.errors?.map((e) => e.pointer) ?? [],
+      ]);
+    }
+    expect(answers).toEqual(
+      cases.map(([name, , pointer]): unknown[] => [
+        name,
+        400,
+        'catalog.event_types.invalid',
+        'urn:herald:problem:catalog.event_types.invalid',
+        expect.arrayContaining([pointer]),
+      ]),
+    );
+  });
+
+  it('names in the OpenAPI document the code each API-key and catalog error is sent with', async () => {
+    interface Responses {
+      responses: Record<string, { description?: string }>;
+    }
+    const openapi = await api.request<{ paths: Record<string, Record<string, Responses>> }>(
+      'GET',
+      '/openapi.json',
+      { key: null },
+    );
+    const cases: [string, string, string, number, RequestOptions][] = [
+      ['POST', '/v1/api-keys', '/v1/api-keys', 400, { body: { name: 'ci', tenant: 'a b' } }],
+      ['GET', '/v1/api-keys', '/v1/api-keys?tenant=a%20b', 400, {}],
+      ['DELETE', '/v1/api-keys/{id}', '/v1/api-keys/0123456789abcdef', 404, {}],
+      ['GET', '/v1/event-types', '/v1/event-types?types=order.*x', 400, { key: null }],
+      ['GET', '/v1/event-types/{type}', '/v1/event-types/order.nope', 404, { key: null }],
+    ];
+    for (const [method, path, url, status, options] of cases) {
+      const response = await api.request<{ code: string }>(method, url, options);
+      const description =
+        openapi.body.paths[path]?.[method.toLowerCase()]?.responses[String(status)]?.description;
+      expect([method, url, response.status, description]).toEqual([
+        method,
+        url,
+        status,
+        expect.stringContaining(`(\`${response.body.code}\`)`),
+      ]);
+    }
+  });
+
   it('serves a merged AsyncAPI document that @asyncapi/parser accepts without errors', async () => {
     const json = await api.request('GET', '/asyncapi.json', { key: null });
     expect(json.headers.get('content-type')).toContain('application/json');
@@ -267,6 +334,8 @@ describe('subscription-api: catalog and documents', () => {
       ],
       ['GET', '/v1/subscriptions/{id}', '/v1/subscriptions/sub_nope', 404, {}],
       ['DELETE', '/v1/api-keys/{id}', '/v1/api-keys/key_nope', 404, {}],
+      ['POST', '/v1/api-keys', '/v1/api-keys', 400, { body: [] }],
+      ['GET', '/v1/event-types', '/v1/event-types?colour=blue', 400, { key: null }],
       ['GET', '/tmf-api/event/v4/hub/{id}', '/tmf-api/event/v4/hub/nope', 404, {}],
     ];
     const sentTypes = new Set<string>();

@@ -438,6 +438,8 @@ describe('subscription-api: subscriptions over HTTP', () => {
       });
       expect([name, response.status]).toEqual([name, status]);
       expect(response.headers.get('content-type')).toContain('application/problem+json');
+      if (status === 400 && pointer !== undefined)
+        expect([name, response.body.code]).toEqual([name, 'subscriptions.invalid']);
       if (pointer !== undefined) {
         expect([name, response.body.errors?.map((e) => e.pointer)]).toEqual([
           name,
@@ -710,6 +712,98 @@ describe('subscription-api: subscriptions over HTTP', () => {
     ]);
     const listed = await api.request<{ items: unknown[] }>('GET', '/v1/api-keys?tenant=admin');
     expect(listed.body.items).toEqual([]);
+  });
+
+  it('answers a bad API-key request with 400 api_keys.invalid, naming the field', async () => {
+    const key = { name: 'ci', tenant: 'tenant-k', scopes: ['subscriptions:read'] };
+    const cases: [string, Parameters<TestApi['request']>[2], string][] = [
+      // Malformed: not an object, a field missing, a field unknown.
+      ['a JSON array', { body: [key] }, ''],
+      ['a JSON string', { body: 'ci' }, ''],
+      ['no scopes', { body: { name: 'ci', tenant: 'tenant-k' } }, '/scopes'],
+      ['unknown field', { body: { ...key, colour: 'blue' } }, '/colour'],
+      // Wrongly typed.
+      ['name a number', { body: { ...key, name: 42 } }, '/name'],
+      ['tenant null', { body: { ...key, tenant: null } }, '/tenant'],
+      ['scopes a string', { body: { ...key, scopes: 'admin' } }, '/scopes'],
+      ['scope an object without scope', { body: { ...key, scopes: [{ types: [] }] } }, '/scopes/0'],
+      // Oversized, or out of range.
+      ['name over 100 characters', { body: { ...key, name: 'n'.repeat(101) } }, '/name'],
+      ['tenant over 64 characters', { body: { ...key, tenant: 't'.repeat(65) } }, '/tenant'],
+      ['no scope at all', { body: { ...key, scopes: [] } }, '/scopes'],
+      ['tenant with a space', { body: { ...key, tenant: 'a b' } }, '/tenant'],
+      // What only the scope parser finds.
+      ['unknown scope', { body: { ...key, scopes: ['events:eat'] } }, '/scopes/0'],
+      [
+        'admin limited to types',
+        { body: { ...key, scopes: [{ scope: 'admin', types: ['order.*'] }] } },
+        '/scopes/0/types',
+      ],
+    ];
+    const answers: [string, number, string, string, (string | undefined)[]][] = [];
+    for (const [name, options] of cases) {
+      const response = await api.request<ProblemBody & { type: string }>(
+        'POST',
+        '/v1/api-keys',
+        options,
+      );
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      answers.push([
+        name,
+        response.status,
+        response.body.code,
+        response.body.type,
+        response.body.errors?.map((e) => e.pointer) ?? [],
+      ]);
+    }
+    // And the list's query.
+    for (const [name, query] of [
+      ['tenant with a space', 'tenant=a%20b'],
+      ['tenant given twice', 'tenant=a&tenant=b'],
+      ['unknown parameter', 'colour=blue'],
+    ]) {
+      const response = await api.request<ProblemBody & { type: string }>(
+        'GET',
+        `/v1/api-keys?${query}`,
+      );
+      answers.push([
+        `list: ${name}`,
+        response.status,
+        response.body.code,
+        response.body.type,
+        response.body.errors?.map((e) => e.pointer) ?? [],
+      ]);
+    }
+    const pointers = [...cases.map((c) => c[2]), '/tenant', '/tenant', '/colour'];
+    expect(answers).toEqual(
+      answers.map(([name], i): unknown[] => [
+        name,
+        400,
+        'api_keys.invalid',
+        'urn:herald:problem:api_keys.invalid',
+        expect.arrayContaining([pointers[i]]),
+      ]),
+    );
+    expect(
+      (await api.request<{ items: unknown[] }>('GET', '/v1/api-keys?tenant=tenant-k')).body.items,
+    ).not.toContainEqual(expect.objectContaining({ name: 'n'.repeat(101) }));
+  });
+
+  it('answers API-key bodies the HTTP layer refuses with its own codes, as on every route', async () => {
+    const malformed = await api.request<ProblemBody>('POST', '/v1/api-keys', {
+      raw: '{"name": "ci", "tenant": ',
+      contentType: 'application/json',
+    });
+    expect([malformed.status, malformed.body.code]).toEqual([400, 'http.invalid']);
+    const huge = await api.request<ProblemBody>('POST', '/v1/api-keys', {
+      body: {
+        name: 'ci',
+        tenant: 'tenant-k',
+        scopes: ['subscriptions:read'],
+        x: 'x'.repeat(70_000),
+      },
+    });
+    expect([huge.status, huge.body.code]).toEqual([413, 'http.too_large']);
   });
 
   it('reports herald_subscriptions{status} from the store', async () => {

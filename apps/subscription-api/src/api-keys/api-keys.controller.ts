@@ -31,13 +31,18 @@ import {
 import { LOGGER, type Logger } from '@herald/observability';
 import { ApiKeyRepository, RedisDeadline, type ApiKeyRecord } from '@herald/store';
 import type { ApiRedisDeadline } from '../http/redis-deadline';
-import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
+import { REDIS_UNAVAILABLE, problemResponse, ref, requestSchema } from '../openapi/openapi-schemas';
 import type { ReplyHeaders } from '../subscriptions/http-context';
-import { parseBody } from '../subscriptions/request-body';
-import { ApiKeyMissingError, InvalidRequestError } from '../subscriptions/subscriptions.errors';
+import { parseBody } from '../http/request-body';
+import { ApiKeyMissingError, InvalidApiKeyRequestError } from './api-keys.errors';
 import { createApiKeySchema, listApiKeysQuerySchema } from './create-api-key.dto';
 
 const problem = { description: 'Problem details', schema: ref('Problem') };
+const INVALID = problemResponse(
+  400,
+  'api_keys.invalid',
+  'Malformed: wrong shape or types, unknown fields, a value over its limit, a bad tenant or scope; `errors: [{pointer, message}]` names each',
+);
 
 /**
  * API keys, managed by admins only (the bootstrap HERALD_ADMIN_KEY or a key with the `admin`
@@ -64,20 +69,20 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Create an API key for a tenant (the key is shown once)' })
   @ApiBody({ schema: requestSchema(createApiKeySchema) })
   @ApiResponse({ status: 201, description: 'Created', schema: ref('CreatedApiKey') })
-  @ApiResponse({ status: 400, ...problem })
+  @ApiResponse(INVALID)
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
-    const dto = parseBody(createApiKeySchema, body);
+    const dto = parseBody(createApiKeySchema, body, InvalidApiKeyRequestError);
     let scopes;
     try {
       scopes = parseScopeGrants(dto.scopes);
     } catch (error) {
       if (error instanceof InvalidScopesError) {
         const errors = (error.details?.['errors'] ?? []) as { pointer: string; message: string }[];
-        throw new InvalidRequestError(errors);
+        throw new InvalidApiKeyRequestError(errors);
       }
       throw error;
     }
@@ -103,8 +108,9 @@ export class ApiKeysController {
     description: 'Keys, oldest first',
     schema: { type: 'object', properties: { items: { type: 'array', items: ref('ApiKey') } } },
   })
+  @ApiResponse(INVALID)
   async list(@Query() query: unknown) {
-    const { tenant } = parseBody(listApiKeysQuerySchema, query);
+    const { tenant } = parseBody(listApiKeysQuerySchema, query, InvalidApiKeyRequestError);
     return { items: await this.redis.run('read', () => this.apiKeys.list(tenant)) };
   }
 
@@ -112,7 +118,7 @@ export class ApiKeysController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an API key; it stops working at once' })
   @ApiResponse({ status: 204, description: 'Deleted' })
-  @ApiResponse({ status: 404, ...problem })
+  @ApiResponse(problemResponse(404, 'api_keys.not_found', 'No API key with this id'))
   async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
     if (!/^[0-9a-f]{16}$/.test(id)) throw new ApiKeyMissingError(id);
     const deleted = (late = false) => {

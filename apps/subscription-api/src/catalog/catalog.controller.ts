@@ -3,10 +3,9 @@ import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nest
 import { stringify } from 'yaml';
 import { ContractRegistry, validateTypePattern } from '@herald/contract';
 import { z } from 'zod';
-import { ref } from '../openapi/openapi-schemas';
-import { parseBody } from '../subscriptions/request-body';
-import { InvalidRequestError } from '../subscriptions/subscriptions.errors';
-import { UnknownEventTypeProblem } from './catalog.errors';
+import { problemResponse, ref } from '../openapi/openapi-schemas';
+import { parseBody } from '../http/request-body';
+import { InvalidEventTypesQueryError, UnknownEventTypeProblem } from './catalog.errors';
 import { renderContractDocs } from './contract-docs.page';
 import { buildGatewayAsyncApi, eventTypeEntry } from './gateway-asyncapi';
 
@@ -46,11 +45,18 @@ export class CatalogController {
     description: 'Event types, sorted',
     schema: { type: 'object', properties: { items: { type: 'array', items: ref('EventType') } } },
   })
+  @ApiResponse(
+    problemResponse(
+      400,
+      'catalog.event_types.invalid',
+      'A bad or oversized `types` glob, or an unknown parameter; `errors: [{pointer, message}]` names each',
+    ),
+  )
   eventTypes(@Query() query: unknown) {
-    const { types } = parseBody(catalogQuerySchema, query);
+    const { types } = parseBody(catalogQuerySchema, query, InvalidEventTypesQueryError);
     if (types !== undefined) {
       const problem = validateTypePattern(types);
-      if (problem) throw new InvalidRequestError([{ pointer: '/types', message: problem }]);
+      if (problem) throw new InvalidEventTypesQueryError([{ pointer: '/types', message: problem }]);
     }
     const names =
       types === undefined ? this.contract.eventTypes() : this.contract.matchTypes(types);
@@ -60,7 +66,7 @@ export class CatalogController {
   @Get('v1/event-types/:type')
   @ApiOperation({ summary: 'One event type' })
   @ApiResponse({ status: 200, description: 'The event type', schema: ref('EventType') })
-  @ApiResponse({ status: 404, description: 'Not in the contract', schema: ref('Problem') })
+  @ApiResponse(problemResponse(404, 'catalog.event_type.not_found', 'Not in the contract'))
   eventType(@Param('type') type: string) {
     const eventType = this.contract.get(type);
     if (!eventType) throw new UnknownEventTypeProblem(type);

@@ -343,6 +343,15 @@ export const REDIS_UNAVAILABLE = {
   },
 } satisfies { status: number; description: string; schema: SchemaObject; headers: object };
 
+/**
+ * An error response for `@ApiResponse`: a problem, with the `code` it carries named in its
+ * description (as `store.unavailable` is in REDIS_UNAVAILABLE's), so clients can tell which
+ * resource refused them.
+ */
+export function problemResponse(status: number, code: string, description: string) {
+  return { status, description: `${description} (\`${code}\`)`, schema: ref('Problem') };
+}
+
 /** `{ $ref }` to a named response schema. */
 export function ref(name: keyof typeof RESPONSE_SCHEMAS): SchemaObject {
   return { $ref: `#/components/schemas/${name}` } as SchemaObject;

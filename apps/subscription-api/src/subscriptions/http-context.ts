@@ -1,4 +1,4 @@
-import { InvalidRequestError } from './subscriptions.errors';
+import { InvalidSubscriptionRequestError } from './subscriptions.errors';
 
 /** What the controllers need from a Fastify reply (kept narrow so tests and types stay simple). */
 export interface ReplyHeaders {
@@ -10,7 +10,7 @@ export function expectedVersionOf(ifMatch: string | undefined): number | undefin
   if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
   const match = /^\s*(?:W\/)?"(\d{1,12})"\s*$/.exec(ifMatch);
   if (!match) {
-    throw new InvalidRequestError([
+    throw new InvalidSubscriptionRequestError([
       { pointer: '/headers/if-match', message: 'must be the ETag of a GET, like "3"' },
     ]);
   }

@@ -35,7 +35,7 @@ import {
 import type { ApiRedisDeadline } from '../http/redis-deadline';
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import type { ReplyHeaders } from './http-context';
-import { parseBody } from './request-body';
+import { parseBody } from '../http/request-body';
 import {
   deliveriesQuerySchema,
   listQuerySchema,
@@ -43,7 +43,7 @@ import {
   replaySchema,
 } from './subscription-commands.dto';
 import {
-  InvalidRequestError,
+  InvalidSubscriptionRequestError,
   ReplayRequestNotFoundError,
   SubscriptionStateError,
   UnprocessableRequestError,
@@ -57,12 +57,14 @@ const CURSOR = /^[A-Za-z0-9_\-.:=+/]{1,4096}$/;
 function positionOf(text: string, pointer: string): ReplayPosition {
   if (isRfc3339Time(text)) return { time: new Date(text).toISOString() };
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    throw new InvalidRequestError([
+    throw new InvalidSubscriptionRequestError([
       { pointer, message: 'is not an RFC 3339 time like 2025-03-14T12:00:00Z' },
     ]);
   }
   if (!CURSOR.test(text)) {
-    throw new InvalidRequestError([{ pointer, message: 'must be an RFC 3339 time or a cursor' }]);
+    throw new InvalidSubscriptionRequestError([
+      { pointer, message: 'must be an RFC 3339 time or a cursor' },
+    ]);
   }
   return { cursor: text };
 }
@@ -122,7 +124,7 @@ export class SubscriptionActivityController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
-    const dto = parseBody(replaySchema, body);
+    const dto = parseBody(replaySchema, body, InvalidSubscriptionRequestError);
     const subscription = await this.subscriptions.get(principal, id, 'subscriptions:write');
     if (subscription.kind !== 'webhook') {
       throw new SubscriptionStateError(
@@ -198,9 +200,13 @@ export class SubscriptionActivityController {
     @Param('id') id: string,
     @Query() query: unknown,
   ) {
-    const { status, limit, cursor } = parseBody(deliveriesQuerySchema, query);
+    const { status, limit, cursor } = parseBody(
+      deliveriesQuerySchema,
+      query,
+      InvalidSubscriptionRequestError,
+    );
     if (cursor !== undefined && !isStreamEntryId(cursor)) {
-      throw new InvalidRequestError([
+      throw new InvalidSubscriptionRequestError([
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
@@ -229,9 +235,9 @@ export class SubscriptionActivityController {
     @Param('id') id: string,
     @Query() query: unknown,
   ) {
-    const { limit, cursor } = parseBody(listQuerySchema, query);
+    const { limit, cursor } = parseBody(listQuerySchema, query, InvalidSubscriptionRequestError);
     if (cursor !== undefined && !isSortableId(cursor, DEAD_LETTER_ID_PREFIX)) {
-      throw new InvalidRequestError([
+      throw new InvalidSubscriptionRequestError([
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
@@ -262,7 +268,7 @@ export class SubscriptionActivityController {
     @Param('id') id: string,
     @Body() body: unknown,
   ) {
-    const { ids } = parseBody(redriveSchema, body);
+    const { ids } = parseBody(redriveSchema, body, InvalidSubscriptionRequestError);
     const subscription = await this.subscriptions.get(principal, id, 'subscriptions:write');
     refuseUnlessActive(subscription.status, 'redrive');
     if (ids) {

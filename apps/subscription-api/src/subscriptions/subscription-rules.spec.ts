@@ -4,7 +4,7 @@ import { loadContract, type ContractRegistry } from '@herald/contract';
 import { isRfc3339Time } from '@herald/kafka';
 import { z } from 'zod';
 import { expectedVersionOf } from './http-context';
-import { problemsOf } from './request-body';
+import { problemsOf } from '../http/request-body';
 import {
   checkFilter,
   checkHeaders,

@@ -9,7 +9,7 @@ import { checkSubscriptionHeaders, parseRetrySchedule } from '@herald/delivery';
 import { isHeraldError } from '@herald/errors';
 import { isRfc3339Time } from '@herald/kafka';
 import {
-  InvalidRequestError,
+  InvalidSubscriptionRequestError,
   TypesNotAllowedError,
   UnprocessableRequestError,
   type RequestProblem,
@@ -34,7 +34,7 @@ export function checkTypes(
     const problem = validateTypePattern(glob);
     if (problem) malformed.push({ pointer: `${pointer}/${index}`, message: problem });
   });
-  if (malformed.length > 0) throw new InvalidRequestError(malformed);
+  if (malformed.length > 0) throw new InvalidSubscriptionRequestError(malformed);
 
   const unmatched: RequestProblem[] = [];
   const forbidden: RequestProblem[] = [];
@@ -63,7 +63,7 @@ export function checkTypes(
 /** `latest`, `earliest` or an RFC 3339 time (400 otherwise). */
 export function checkStartPosition(from: string, pointer = '/from'): string {
   if (from === 'latest' || from === 'earliest' || isRfc3339Time(from)) return from;
-  throw new InvalidRequestError([
+  throw new InvalidSubscriptionRequestError([
     { pointer, message: 'must be latest, earliest or an RFC 3339 time like 2025-03-14T12:00:00Z' },
   ]);
 }
@@ -92,16 +92,18 @@ export function checkFilter(
   if (filter === null) return null;
   // Checked before JSON.stringify, whose recursion a body nested thousands deep would exhaust.
   if (nestsDeeperThan(filter, MAX_FILTER_JSON_DEPTH)) {
-    throw new InvalidRequestError([
+    throw new InvalidSubscriptionRequestError([
       { pointer, message: `nests deeper than ${FILTER_LIMITS.maxDepth} levels` },
     ]);
   }
   if (JSON.stringify(filter).length > 8192) {
-    throw new InvalidRequestError([{ pointer, message: 'must be at most 8 KiB of JSON' }]);
+    throw new InvalidSubscriptionRequestError([
+      { pointer, message: 'must be at most 8 KiB of JSON' },
+    ]);
   }
   const result = compileEventFilter(filter);
   if (!result.ok) {
-    throw new InvalidRequestError(
+    throw new InvalidSubscriptionRequestError(
       result.errors.map((error) => ({
         pointer: `${pointer}${error.pointer}`,
         message: error.message,
@@ -119,7 +121,8 @@ export function checkRetrySchedule(
   try {
     parseRetrySchedule(schedule);
   } catch (error) {
-    if (isHeraldError(error)) throw new InvalidRequestError([{ pointer, message: error.message }]);
+    if (isHeraldError(error))
+      throw new InvalidSubscriptionRequestError([{ pointer, message: error.message }]);
     throw error;
   }
   return [...schedule];

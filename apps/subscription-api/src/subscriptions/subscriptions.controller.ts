@@ -26,12 +26,12 @@ import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } fr
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import { createSubscriptionSchema } from './create-subscription.dto';
 import { expectedVersionOf, type ReplyHeaders } from './http-context';
-import { parseBody } from './request-body';
+import { parseBody } from '../http/request-body';
 import { listQuerySchema, rotateSecretSchema } from './subscription-commands.dto';
 import { subscriptionView } from './subscription.view';
 import { SubscriptionsService } from './subscriptions.service';
 import { IMMUTABLE_FIELDS, updateSubscriptionSchema } from './update-subscription.dto';
-import { InvalidRequestError } from './subscriptions.errors';
+import { InvalidSubscriptionRequestError } from './subscriptions.errors';
 
 const problem = { description: 'Problem details', schema: ref('Problem') };
 
@@ -64,7 +64,7 @@ export class SubscriptionsController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
-    const dto = parseBody(createSubscriptionSchema, body);
+    const dto = parseBody(createSubscriptionSchema, body, InvalidSubscriptionRequestError);
     const { subscription, secret } = await this.subscriptions.create(principal, dto);
     reply.header('location', `/v1/subscriptions/${subscription.id}`);
     return { ...subscriptionView(subscription), secret };
@@ -81,7 +81,7 @@ export class SubscriptionsController {
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string' } })
   @ApiResponse({ status: 200, description: 'One page', schema: ref('SubscriptionPage') })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: unknown) {
-    const page = parseBody(listQuerySchema, query);
+    const page = parseBody(listQuerySchema, query, InvalidSubscriptionRequestError);
     const result = await this.subscriptions.list(principal, page);
     return { items: result.items.map(subscriptionView), nextCursor: result.nextCursor };
   }
@@ -127,7 +127,7 @@ export class SubscriptionsController {
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
     refuseImmutableFields(body);
-    const dto = parseBody(updateSubscriptionSchema, body);
+    const dto = parseBody(updateSubscriptionSchema, body, InvalidSubscriptionRequestError);
     const subscription = await this.subscriptions.update(
       principal,
       id,
@@ -211,7 +211,7 @@ export class SubscriptionsController {
     @Param('id') id: string,
     @Body() body: unknown,
   ) {
-    const { graceSeconds } = parseBody(rotateSecretSchema, body);
+    const { graceSeconds } = parseBody(rotateSecretSchema, body, InvalidSubscriptionRequestError);
     return this.subscriptions.rotateSecret(principal, id, graceSeconds);
   }
 }
@@ -222,5 +222,5 @@ function refuseImmutableFields(body: unknown): void {
   const problems = Object.keys(body)
     .filter((field) => field in IMMUTABLE_FIELDS)
     .map((field) => ({ pointer: `/${field}`, message: IMMUTABLE_FIELDS[field]! }));
-  if (problems.length > 0) throw new InvalidRequestError(problems);
+  if (problems.length > 0) throw new InvalidSubscriptionRequestError(problems);
 }

@@ -1,21 +1,10 @@
 import { HeraldError } from '@herald/errors';
+import { summarizeProblems as summary, type RequestProblem } from '../http/request-problems';
 
-/** Where in the request something is wrong (a JSON pointer) and what. */
-export interface RequestProblem {
-  readonly pointer: string;
-  readonly message: string;
-}
+export type { RequestProblem } from '../http/request-problems';
 
-function summary(prefix: string, errors: readonly RequestProblem[]): string {
-  const first = errors
-    .slice(0, 3)
-    .map((e) => `${e.pointer || '(body)'} ${e.message}`)
-    .join('; ');
-  return `${prefix}: ${first}${errors.length > 3 ? `; and ${errors.length - 3} more` : ''}`;
-}
-
-/** The request is malformed: wrong shape, unknown fields, bad syntax (400). */
-export class InvalidRequestError extends HeraldError {
+/** A malformed subscription request: wrong shape, unknown fields, bad syntax (400). */
+export class InvalidSubscriptionRequestError extends HeraldError {
   constructor(errors: readonly RequestProblem[]) {
     super('subscriptions.invalid', summary('Invalid request', errors), {
       details: { errors },
@@ -62,12 +51,5 @@ export class UnsupportedBodyTypeError extends HeraldError {
 export class ReplayRequestNotFoundError extends HeraldError {
   constructor(id: string) {
     super('subscriptions.replay.not_found', `Replay ${id} does not exist`);
-  }
-}
-
-/** No API key with this id (404). */
-export class ApiKeyMissingError extends HeraldError {
-  constructor(id: string) {
-    super('api_keys.not_found', `API key ${id} does not exist`);
   }
 }

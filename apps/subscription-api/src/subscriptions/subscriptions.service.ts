@@ -31,7 +31,7 @@ import {
   checkTypes,
 } from './subscription-rules';
 import {
-  InvalidRequestError,
+  InvalidSubscriptionRequestError,
   SubscriptionStateError,
   type RequestProblem,
 } from './subscriptions.errors';
@@ -99,7 +99,9 @@ export class SubscriptionsService {
     const tenant = this.tenantFor(principal, dto.tenant);
     const webhook = dto.kind === 'webhook';
     if (webhook && dto.url === undefined) {
-      throw new InvalidRequestError([{ pointer: '/url', message: 'is required for a webhook' }]);
+      throw new InvalidSubscriptionRequestError([
+        { pointer: '/url', message: 'is required for a webhook' },
+      ]);
     }
     if (!webhook) this.refuseWebhookFields(dto);
     const types = checkTypes(dto.types, this.contract, principal);
@@ -198,7 +200,7 @@ export class SubscriptionsService {
     page: { limit: number; cursor?: string },
   ): Promise<SubscriptionPage> {
     if (page.cursor !== undefined && !isSortableId(page.cursor, SUBSCRIPTION_ID_PREFIX)) {
-      throw new InvalidRequestError([
+      throw new InvalidSubscriptionRequestError([
         { pointer: '/cursor', message: 'is not a cursor this API gave out' },
       ]);
     }
@@ -495,7 +497,7 @@ export class SubscriptionsService {
       if (field === 'headers') return Object.keys(value).length > 0;
       return true;
     }).map((field) => ({ pointer: `/${field}`, message: 'applies to webhooks only' }));
-    if (problems.length > 0) throw new InvalidRequestError(problems);
+    if (problems.length > 0) throw new InvalidSubscriptionRequestError(problems);
   }
 
   /**

@@ -18,8 +18,11 @@ import type { Subscription } from '@herald/store';
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import { createSubscriptionSchema } from '../subscriptions/create-subscription.dto';
 import type { ReplyHeaders } from '../subscriptions/http-context';
-import { parseBody } from '../subscriptions/request-body';
-import { UnprocessableRequestError } from '../subscriptions/subscriptions.errors';
+import { parseBody } from '../http/request-body';
+import {
+  InvalidSubscriptionRequestError,
+  UnprocessableRequestError,
+} from '../subscriptions/subscriptions.errors';
 import { SubscriptionsService } from '../subscriptions/subscriptions.service';
 import { createHubSchema } from './create-hub.dto';
 
@@ -69,16 +72,20 @@ export class Tmf688HubController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
-    const hub = parseBody(createHubSchema, body);
+    const hub = parseBody(createHubSchema, body, InvalidSubscriptionRequestError);
     const types = this.typesFor(hub.query ?? '');
     const { subscription } = await this.subscriptions.create(
       principal,
-      parseBody(createSubscriptionSchema, {
-        kind: 'webhook',
-        url: hub.callback,
-        types,
-        format: 'tmf688',
-      }),
+      parseBody(
+        createSubscriptionSchema,
+        {
+          kind: 'webhook',
+          url: hub.callback,
+          types,
+          format: 'tmf688',
+        },
+        InvalidSubscriptionRequestError,
+      ),
     );
     reply.header('location', `${HUB_PATH}/${subscription.id}`);
     return hubView(subscription);

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { InvalidRequestError, type RequestProblem } from './subscriptions.errors';
+import type { InvalidRequestErrorClass, RequestProblem } from './request-problems';
 
 function pointerOf(path: readonly PropertyKey[]): string {
   return path
@@ -27,11 +27,16 @@ export function problemsOf(issues: readonly z.core.$ZodIssue[], base = ''): Requ
 }
 
 /**
- * Parses a JSON request body with `schema`; a missing body counts as `{}` so optional-only
- * bodies may be left out. Throws InvalidRequestError naming each problem.
+ * Parses a JSON request body (or a query) with `schema`; a missing body counts as `{}` so
+ * optional-only bodies may be left out. Throws `Invalid` (the resource's own 400, so its code
+ * names the resource) naming each problem.
  */
-export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(
+  schema: z.ZodType<T>,
+  body: unknown,
+  Invalid: InvalidRequestErrorClass,
+): T {
   const result = schema.safeParse(body ?? {});
-  if (!result.success) throw new InvalidRequestError(problemsOf(result.error.issues));
+  if (!result.success) throw new Invalid(problemsOf(result.error.issues));
   return result.data;
 }
