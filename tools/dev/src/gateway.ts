@@ -14,7 +14,10 @@ export { APPS, type AppName } from './launcher.config';
 export const REPO_ROOT = resolve(__dirname, '../../..');
 
 export interface GatewayOptions {
-  /** Where the broker, Redis (when started here) and the admin key live. Default `.data`. */
+  /**
+   * Where the broker, Redis (when started here), the admin key and the apps' development secret
+   * key live, over HERALD_DATA_DIR; relative to the repository root. Default `.data`.
+   */
   dataDir?: string;
   /**
    * Environment for the apps, over this process's; REDIS_URL, KAFKA_BROKERS, HERALD_ADMIN_KEY and
@@ -35,6 +38,8 @@ export interface Gateway {
   redisUrl: string;
   kafkaBrokers: string;
   adminKey: string;
+  /** The data folder (HERALD_DATA_DIR), absolute. */
+  dataDir: string;
   /** Every process this launcher started, in start order. */
   processes: Map<string, ManagedProcess>;
   /** Stops what this launcher started, apps first, and nothing else. */
@@ -203,7 +208,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const config = readLauncherConfig(env);
   const log = options.log ?? (() => undefined);
   const signal = options.signal;
-  const dataDir = resolve(REPO_ROOT, options.dataDir ?? '.data');
+  const dataDir = resolve(REPO_ROOT, options.dataDir ?? config.dataDir);
   const processes = new Map<string, ManagedProcess>();
   const stops: (() => Promise<unknown>)[] = [];
 
@@ -273,6 +278,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       REDIS_URL: redis.url,
       KAFKA_BROKERS: kafkaBrokers,
       HERALD_ADMIN_KEY: adminKey,
+      // Without HERALD_SECRET_KEY the apps keep a key in this file: in the data folder too.
+      HERALD_SECRET_KEY_FILE: env.HERALD_SECRET_KEY_FILE?.trim()
+        ? env.HERALD_SECRET_KEY_FILE
+        : join(dataDir, 'secret.key'),
     };
     for (const app of APPS) {
       const port = options.ports?.[app.name] ?? config.ports[app.name];
@@ -294,7 +303,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       await startProcess(managed);
       log(`${app.name}: ready on ${urls[app.name]} (pid ${managed.pid})`);
     }
-    return { urls, redisUrl: redis.url, kafkaBrokers, adminKey, processes, stop };
+    return { urls, redisUrl: redis.url, kafkaBrokers, adminKey, dataDir, processes, stop };
   } catch (error) {
     await stop();
     throw error;

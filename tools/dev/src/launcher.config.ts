@@ -1,4 +1,5 @@
 import { configFragment, env, loadConfig } from '@herald/config';
+import { z } from 'zod';
 
 export const APPS = [
   { name: 'subscription-api', portVariable: 'SUBSCRIPTION_API_PORT', defaultPort: 3000 },
@@ -17,6 +18,11 @@ const launcherConfig = configFragment(
     REDIS_URL: env.url(['redis', 'rediss'], DEFAULT_REDIS_URL),
     KAFKA_BROKERS: env.hostPortList(),
     HERALD_ADMIN_KEY: env.secret(16),
+    HERALD_DATA_DIR: z
+      .string()
+      .min(1)
+      .default('.data')
+      .describe('a folder path, relative to the repository root or absolute (default .data)'),
     ...Object.fromEntries(APPS.map((app) => [app.portVariable, env.port(app.defaultPort)])),
   },
   (v) => ({
@@ -25,6 +31,11 @@ const launcherConfig = configFragment(
     kafkaBrokers: v.KAFKA_BROKERS?.join(','),
     /** Unset: the key kept in the data folder (made on first start). */
     adminKey: v.HERALD_ADMIN_KEY,
+    /**
+     * Where the embedded broker's data and log, a redis-server started here, the admin key and
+     * the apps' development secret key live; relative to the repository root. Default `.data`.
+     */
+    dataDir: v.HERALD_DATA_DIR,
     ports: Object.fromEntries(
       APPS.map((app) => [app.name, (v as Record<string, unknown>)[app.portVariable] as number]),
     ) as Record<AppName, number>,

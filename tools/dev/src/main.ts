@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   say(`  API docs          ${gateway.urls['subscription-api']}/api-docs`);
   say(`  partner console   ${gateway.urls['subscription-api']}/console`);
   say(`  admin key         ${gateway.adminKey}`);
+  say(`  data              ${gateway.dataDir}`);
   say('Press Ctrl-C to stop.\n');
 
   for (const [name, managed] of gateway.processes) {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { startTestBroker, waitFor, type RunningBroker } from '@herald/kafka/testing';
@@ -13,13 +15,17 @@ import { APPS, REPO_ROOT } from '../src/gateway';
  */
 describe('npm start under a signal to the bootstrap process alone', () => {
   let broker: RunningBroker;
+  let dataDir: string;
 
   beforeAll(async () => {
     broker = await startTestBroker();
+    // Its own HERALD_DATA_DIR: never the repository's .data, where a developer's gateway may run.
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-bootstrap-'));
   });
 
   afterAll(async () => {
     await broker?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('stops every app it started and exits 0 on SIGTERM', async () => {
@@ -34,6 +40,7 @@ describe('npm start under a signal to the bootstrap process alone', () => {
         KAFKA_BROKERS: broker.brokers,
         HERALD_ADMIN_KEY: `test-admin-${randomUUID()}`,
         HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+        HERALD_DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,8 +26,9 @@ describe('the gateway as npm start runs it', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'herald-gateway-'));
     gateway = await startGateway({
-      dataDir,
       env: {
+        // As `HERALD_DATA_DIR=… npm start` gives it: nothing of the repository's .data is used.
+        HERALD_DATA_DIR: dataDir,
         // Blank counts as unset, as in the apps: the embedded broker.
         KAFKA_BROKERS: ' ',
         // As copied from docker-compose.yml: nothing answers here, so a redis-server is started.
@@ -40,6 +49,17 @@ describe('the gateway as npm start runs it', () => {
   afterAll(async () => {
     await gateway?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps the broker, the redis-server, the admin key and the secret key in HERALD_DATA_DIR', () => {
+    expect(gateway.dataDir).toBe(dataDir);
+    expect(readdirSync(dataDir).sort()).toEqual(['admin-key', 'kafka', 'redis', 'secret.key']);
+    expect(readFileSync(join(dataDir, 'admin-key'), 'utf8').trim()).toBe(gateway.adminKey);
+    // Made by the apps (without HERALD_SECRET_KEY), read by each: one key, 32 bytes.
+    expect(
+      Buffer.from(readFileSync(join(dataDir, 'secret.key'), 'utf8').trim(), 'base64'),
+    ).toHaveLength(32);
+    expect(readdirSync(join(dataDir, 'kafka')).length).toBeGreaterThan(0);
   });
 
   it('gives the apps the redis-server it started', async () => {

@@ -10,7 +10,7 @@ import { APPS, REPO_ROOT, type AppName } from '../src/gateway';
 import { processStartTime } from '../src/process-identity';
 import { portOpen } from '../src/probes';
 import { childrenOf, commandLineOf, descendantsOf, isRunning } from './process-tree.fixture';
-import { startTlsRedis, tlsRedisUrl } from './tls-redis.fixture';
+import { startTlsRedis, tlsRedisUrl, type TlsRedis } from './tls-redis.fixture';
 
 /**
  * `npm start` (tools/bootstrap.js start, which runs the launcher) starts the apps in process groups
@@ -30,18 +30,59 @@ interface Launch {
   marker: string;
   /** The processes it named in its output (`(pid N)`), with their start times then. */
   named: Map<number, string | undefined>;
+  /** Its HERALD_DATA_DIR, a temporary folder of its own (removed by `end`). */
+  dataDir?: string;
 }
 
 let broker: RunningBroker;
 /** The launches of the running test, killed after it if still up. */
 let launches: Launch[] = [];
 
+/**
+ * Launches that tests take over only once Herald is running (`launchAhead`, `take`). Starting
+ * one is most of such a test's time, so they all start side by side before the first test,
+ * instead of one after another, each with a broker of its own (the apps of two gateways on one
+ * broker would join each other's consumer groups). A test does to its launch just what it did
+ * to one it started itself.
+ */
+const aheadStarts = new Map<string, () => Promise<Launch>>();
+const ahead = new Map<string, Promise<Launch>>();
+const aheadBrokers: RunningBroker[] = [];
+
+/** Registers a launch (while the describes are collected) to start before the first test. */
+function launchAhead(
+  name: string,
+  env: () => Record<string, string> | Promise<Record<string, string>> = () => ({}),
+  options: { via?: 'bootstrap' | 'npm' } = {},
+): void {
+  aheadStarts.set(name, async () => {
+    const own = await startTestBroker();
+    aheadBrokers.push(own);
+    return launch({ KAFKA_BROKERS: own.brokers, ...(await env()) }, { ...options, ahead: true });
+  });
+}
+
+/** The launch registered as `name`, from now on the running test's (ended after it). */
+async function take(name: string): Promise<Launch> {
+  const launched = await ahead.get(name)!;
+  ahead.delete(name);
+  launches.push(launched);
+  return launched;
+}
+
 beforeAll(async () => {
   broker = await startTestBroker();
+  for (const [name, start] of aheadStarts) {
+    const started = start();
+    started.catch(() => undefined); // rejected: the test that takes it says why
+    ahead.set(name, started);
+  }
 });
 
 afterAll(async () => {
-  await broker?.stop();
+  // Those a failing test never took.
+  for (const started of ahead.values()) await started.then(end, () => undefined);
+  await Promise.all([broker, ...aheadBrokers].map((b) => b?.stop()));
 });
 
 afterEach(() => {
@@ -59,6 +100,7 @@ function end(launched: Launch): void {
       // ESRCH: it exited meanwhile.
     }
   }
+  if (launched.dataDir) rmSync(launched.dataDir, { recursive: true, force: true });
 }
 
 /**
@@ -89,13 +131,17 @@ function leftoversOf({ child, marker, named }: Launch): number[] {
   return [...new Set([...marked, ...below, ...stillNamed])].filter(isRunning);
 }
 
-/** Runs `command` as a launch: its output read line by line, what it names noted for `end`. */
+/**
+ * Runs `command` as a launch: its output read line by line, what it names noted for `end`; the
+ * running test's unless `ahead`.
+ */
 function startLaunch(
   command: string,
   args: string[],
   env: Record<string, string | undefined>,
   ports: Record<AppName, number>,
   marker: string,
+  { dataDir, ahead = false }: { dataDir?: string; ahead?: boolean } = {},
 ): Launch {
   const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
@@ -108,20 +154,23 @@ function startLaunch(
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  const launched = { child, lines, stderr: () => stderr, exited, ports, marker, named };
-  launches.push(launched);
+  const launched = { child, lines, stderr: () => stderr, exited, ports, marker, named, dataDir };
+  if (!ahead) launches.push(launched);
   return launched;
 }
 
 /**
- * `tools/bootstrap.js start` on free ports with the tests' broker and Redis, `env` over that;
- * `npm start` (npm, the shell it runs the script in, then tools/bootstrap.js) with `via: 'npm'`.
+ * `tools/bootstrap.js start` on free ports with the tests' broker and Redis and a data folder of
+ * its own, `env` over that; `npm start` (npm, the shell it runs the script in, then
+ * tools/bootstrap.js) with `via: 'npm'`.
  */
 async function launch(
   env: Record<string, string> = {},
-  { via = 'bootstrap' }: { via?: 'bootstrap' | 'npm' } = {},
+  { via = 'bootstrap', ahead = false }: { via?: 'bootstrap' | 'npm'; ahead?: boolean } = {},
 ): Promise<Launch> {
   const marker = `test:${randomUUID().slice(0, 8)}:`;
+  // Never the repository's .data: a developer's gateway may be running from it.
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-launch-'));
   const ports = Object.fromEntries(
     await Promise.all(APPS.map(async (app) => [app.name, await freePort()])),
   ) as Record<AppName, number>;
@@ -138,12 +187,14 @@ async function launch(
       KAFKA_BROKERS: broker.brokers,
       HERALD_ADMIN_KEY: `test-admin-${randomUUID()}`,
       HERALD_REDIS_PREFIX: marker,
+      HERALD_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
       npm_config_update_notifier: 'false',
       ...env,
     },
     ports,
     marker,
+    { dataDir, ahead },
   );
 }
 
@@ -201,11 +252,15 @@ describe('npm start running', () => {
   let launched: Launch;
   const password = `pw-${randomUUID()}`;
 
-  beforeAll(async () => {
+  launchAhead('running', () => {
     // The default user of a Redis without a password takes any (the tests' Redis).
     const redisUrl = new URL(process.env.REDIS_URL!);
     if (!redisUrl.password) [redisUrl.username, redisUrl.password] = ['default', password];
-    launched = await launch({ REDIS_URL: redisUrl.toString() });
+    return { REDIS_URL: redisUrl.toString() };
+  });
+
+  beforeAll(async () => {
+    launched = await take('running');
     await waitFor(() => running(launched) || launched.child.exitCode !== null, {
       timeoutMs: 150_000,
       what: 'Herald is running',
@@ -224,6 +279,12 @@ describe('npm start running', () => {
     expect(output).not.toContain(password);
   });
 
+  it("keeps its data in HERALD_DATA_DIR, and says where, not in the repository's .data", () => {
+    expect(launched.lines).toContain(`  data              ${launched.dataDir}`);
+    // The apps' development secret key (they have no HERALD_SECRET_KEY here).
+    expect(readdirSync(launched.dataDir!)).toContain('secret.key');
+  });
+
   it('stops the rest and exits 1 when an app exits unexpectedly', async () => {
     const fanout = launched.lines
       .map((line) => /^fanout: ready on \S+ \(pid (\d+)\)$/.exec(line)?.[1])
@@ -238,8 +299,10 @@ describe('npm start running', () => {
 });
 
 describe('npm start killed with SIGKILL', () => {
+  launchAhead('killed');
+
   it('takes every process it started with it, and frees their ports', async () => {
-    const launched = await launch();
+    const launched = await take('killed');
     await waitFor(() => running(launched) || launched.child.exitCode !== null, {
       timeoutMs: 150_000,
       what: 'Herald is running',
@@ -310,8 +373,12 @@ describe('npm start when a process it was started by is gone', () => {
     expect(launched.lines).toContain('Stopped.');
   }
 
+  launchAhead('bootstrap gone');
+  for (const signal of ['SIGKILL', 'SIGTERM'])
+    launchAhead(`npm sent ${signal}`, undefined, { via: 'npm' });
+
   it('tools/bootstrap.js SIGKILLed: the launcher stops everything it started', async () => {
-    const launched = await launch();
+    const launched = await take('bootstrap gone');
     await killTopAndExpectAllGone(launched, 'SIGKILL');
     expect(launched.lines.join('\n')).toContain(
       `The process Herald was started by is gone: ${process.execPath} ${join(REPO_ROOT, 'tools/bootstrap.js')} start (pid ${launched.child.pid}).`,
@@ -322,7 +389,7 @@ describe('npm start when a process it was started by is gone', () => {
   it.each(['SIGKILL', 'SIGTERM'] as const)(
     'npm start, npm sent %s: everything below npm stops',
     async (signal) => {
-      const launched = await launch({}, { via: 'npm' });
+      const launched = await take(`npm sent ${signal}`);
       await killTopAndExpectAllGone(launched, signal);
     },
     240_000,
@@ -387,42 +454,51 @@ describe('the cleanup after a failed launcher test', () => {
 });
 
 describe('npm start with a Redis behind TLS (rediss://)', () => {
+  let tlsRedis: TlsRedis | undefined;
+  let password = '';
+
+  launchAhead('tls', async () => {
+    tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
+    const { url, password: itsPassword } = tlsRedisUrl(tlsRedis, process.env.REDIS_URL!);
+    password = itsPassword;
+    return {
+      REDIS_URL: url,
+      // How a machine trusts a Redis with a private CA: the launcher and the apps alike.
+      NODE_EXTRA_CA_CERTS: tlsRedis.certificateFile,
+    };
+  });
+
+  afterAll(async () => {
+    await tlsRedis?.stop();
+  });
+
   it('gives the apps that Redis, and prints it without its password', async () => {
-    const tlsRedis = await startTlsRedis(process.env.REDIS_URL!);
-    const { url, password } = tlsRedisUrl(tlsRedis, process.env.REDIS_URL!);
-    try {
-      const launched = await launch({
-        REDIS_URL: url,
-        // How a machine trusts a Redis with a private CA: the launcher and the apps alike.
-        NODE_EXTRA_CA_CERTS: tlsRedis.certificateFile,
-      });
-      await waitFor(() => running(launched) || launched.child.exitCode !== null, {
-        timeoutMs: 150_000,
-        what: 'Herald is running',
-      });
-      const output = launched.lines.join('\n');
-      expect(output).toContain(`Redis: using the one at rediss://***@127.0.0.1:${tlsRedis.port}`);
-      expect(output).not.toContain('started redis-server');
-      expect(`${output}${launched.stderr()}`).not.toContain(password);
-      for (const app of APPS) {
-        const ready = await waitFor(
-          async () => {
-            const response = await fetch(
-              `http://127.0.0.1:${launched.ports[app.name]}/health/ready`,
-            ).catch(() => undefined);
-            return response?.status === 200
-              ? ((await response.json()) as { details: Record<string, { status: string }> })
-              : undefined;
-          },
-          { timeoutMs: 30_000, intervalMs: 100, what: `${app.name} ready` },
-        );
-        expect(ready.details.redis?.status).toBe('up');
-      }
-      // The launcher's probe, then each app's own connections.
-      expect(tlsRedis.connections).toBeGreaterThan(APPS.length);
-    } finally {
-      await tlsRedis.stop();
+    const launched = await take('tls');
+    const tls = tlsRedis!;
+    await waitFor(() => running(launched) || launched.child.exitCode !== null, {
+      timeoutMs: 150_000,
+      what: 'Herald is running',
+    });
+    const output = launched.lines.join('\n');
+    expect(output).toContain(`Redis: using the one at rediss://***@127.0.0.1:${tls.port}`);
+    expect(output).not.toContain('started redis-server');
+    expect(`${output}${launched.stderr()}`).not.toContain(password);
+    for (const app of APPS) {
+      const ready = await waitFor(
+        async () => {
+          const response = await fetch(
+            `http://127.0.0.1:${launched.ports[app.name]}/health/ready`,
+          ).catch(() => undefined);
+          return response?.status === 200
+            ? ((await response.json()) as { details: Record<string, { status: string }> })
+            : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `${app.name} ready` },
+      );
+      expect(ready.details.redis?.status).toBe('up');
     }
+    // The launcher's probe, then each app's own connections.
+    expect(tls.connections).toBeGreaterThan(APPS.length);
   }, 180_000);
 });
 
