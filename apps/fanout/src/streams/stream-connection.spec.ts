@@ -18,6 +18,8 @@ class FakeTail {
     [P1, 0n],
   ]);
   private readonly held = new Map(this.positions);
+  /** Partitions added while the tail ran, at the offset it began reading each from. */
+  private readonly addedAt: CursorPositions = new Map();
 
   constructor(ringSize: number) {
     this.ring = new RingBuffer<TailEntry>(ringSize, Infinity, (entry) =>
@@ -39,6 +41,24 @@ class FakeTail {
     });
   }
 
+  /** A partition added to the topic; the tail reads it from offset 0. */
+  addPartition(partition: number): void {
+    const key = partitionKey('t', partition);
+    this.positions.set(key, 0n);
+    this.held.set(key, 0n);
+    this.addedAt.set(key, 0n);
+  }
+
+  fillAdded(positions: CursorPositions): boolean {
+    let filled = false;
+    for (const [key, offset] of this.addedAt)
+      if (!positions.has(key)) {
+        positions.set(key, offset);
+        filled = true;
+      }
+    return filled;
+  }
+
   covers(positions: ReadonlyMap<string, bigint>): boolean {
     return [...this.held].every(([key, offset]) => (positions.get(key) ?? -1n) >= offset);
   }
@@ -55,15 +75,20 @@ class FakeTail {
     return new Map(this.positions);
   }
 
-  /** A fetcher over the log, one partition's next record per read. */
+  /**
+   * A fetcher over the log, one partition's next record per read. Like the real one it knows the
+   * partitions there were when it was made, and skips any other it is assigned.
+   */
   fetcher(): PartitionFetcher {
     let at: PartitionPosition[] = [];
     const log = this.log;
+    const known = new Set(this.positions.keys());
     const fake = {
       assign: (positions: PartitionPosition[]) => (at = positions.map((p) => ({ ...p }))),
       read: () => {
         const batches: FetchedBatch[] = [];
         for (const position of at) {
+          if (!known.has(partitionKey('t', position.partition))) continue;
           const record = log.find(
             (r) => r.partition === position.partition && r.offset === BigInt(position.offset),
           );
@@ -93,6 +118,9 @@ class FakeTail {
           });
           position.offset = String(record.offset + 1n);
         }
+        // With nothing to read the real one waits at the broker (maxWaitMs) before answering.
+        if (batches.length === 0)
+          return new Promise<FetchedBatch[]>((done) => setTimeout(() => done(batches), 1));
         return Promise.resolve(batches);
       },
       close: () => Promise.resolve(),
@@ -248,6 +276,72 @@ describe('StreamConnection', () => {
         .map((id) => Number(id.slice(2)));
       expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
     }
+    expect(connection.cursor()).toBe(tail.cursor());
+  });
+
+  it('catching up from Kafka, also reads a partition the tail began reading meanwhile, from its start', async () => {
+    const tail = new FakeTail(3);
+    for (let i = 0; i < 12; i++) tail.append(i % 2);
+    const sink = new RecordingSink();
+    const connection = connect(tail, sink);
+    connection.start({
+      positions: new Map([
+        [P0, 1n],
+        [P1, 0n],
+      ]),
+    });
+    // Added while the client reads from Kafka; its positions do not name it.
+    tail.addPartition(2);
+    tail.append(2);
+    tail.append(2);
+    await waitFor(() => ids(sink).includes('2/1'));
+    tail.append(2);
+    connection.pump();
+    const expected = tail.log
+      .filter((r) => r.offset >= (r.partition === 0 ? 1n : 0n))
+      .map((r) => `${r.partition}/${r.offset}`);
+    expect([...ids(sink)].sort()).toEqual(expected.sort());
+    expect(ids(sink).filter((id) => id.startsWith('2/'))).toEqual(['2/0', '2/1', '2/2']);
+    expect(connection.cursor()).toBe(tail.cursor());
+  });
+
+  it('falling behind the ring in step with a cursor from before a partition was added, reads that partition from its start', async () => {
+    const tail = new FakeTail(4);
+    for (let i = 0; i < 4; i++) tail.append(0);
+    const sink = new RecordingSink();
+    sink.capacity = 1;
+    const connection = connect(tail, sink);
+    // In step from the cursor after the first event, written before partition 2 existed.
+    connection.start({ seq: 1, cursor: tail.ring.get(0)!.cursor });
+    expect(ids(sink)).toEqual(['0/1']);
+    tail.addPartition(2);
+    for (let i = 0; i < 4; i++) tail.append(2);
+    // The ring has moved past what the client has not read: it reads on from Kafka.
+    connection.pump();
+    sink.capacity = Infinity;
+    connection.drained();
+    await waitFor(() => ids(sink).length === 7);
+    // Order holds per partition (Kafka interleaves partitions).
+    expect(ids(sink).filter((id) => id.startsWith('0/'))).toEqual(['0/1', '0/2', '0/3']);
+    expect(ids(sink).filter((id) => id.startsWith('2/'))).toEqual(['2/0', '2/1', '2/2', '2/3']);
+    expect(connection.cursor()).toBe(tail.cursor());
+  });
+
+  it('resumed from positions that do not name a partition the tail added, reads it from the ring from its start', () => {
+    const tail = new FakeTail(10);
+    tail.append(0);
+    tail.addPartition(2);
+    tail.append(2);
+    tail.append(0);
+    const sink = new RecordingSink();
+    const connection = connect(tail, sink);
+    connection.start({
+      positions: new Map([
+        [P0, 1n],
+        [P1, 0n],
+      ]),
+    });
+    expect(ids(sink)).toEqual(['2/0', '0/1']);
     expect(connection.cursor()).toBe(tail.cursor());
   });
 

@@ -136,6 +136,8 @@ export class StreamConnection {
       this.pump();
     } else {
       this.positions = new Map(point.positions);
+      // Partitions the tail began reading since these positions were worked out.
+      this.hooks.tail.fillAdded(this.positions);
       if (this.hooks.tail.covers(this.positions)) {
         this.nextSeq = this.hooks.tail.ring.oldestSeq;
         this.pump();
@@ -147,6 +149,8 @@ export class StreamConnection {
   pump(): void {
     if (this.mode !== 'ring') return;
     const ring = this.hooks.tail.ring;
+    // The tail began reading another partition: none of it has been read by this client yet.
+    if (!this.inStep) this.hooks.tail.fillAdded(this.positions!);
     while (this.nextSeq < ring.nextSeq) {
       if (this.nextSeq < ring.oldestSeq) {
         this.fallBehind();
@@ -245,9 +249,12 @@ export class StreamConnection {
       return;
     }
     if (this.inStep) {
-      this.positions = new Map(this.hooks.tail.position());
-      // In step, its position is the one its last cursor (written by this tail) names.
-      for (const [key, offset] of decodeCursor(this.stepCursor)) this.positions.set(key, offset);
+      // In step, its position is the one its last cursor (written by this tail) names; a
+      // partition the tail added after that cursor was written has not been read from at all.
+      this.positions = decodeCursor(this.stepCursor);
+      this.hooks.tail.fillAdded(this.positions);
+      for (const [key, offset] of this.hooks.tail.position())
+        if (!this.positions.has(key)) this.positions.set(key, offset);
       this.inStep = false;
     }
     this.catchUpFromKafka();
@@ -264,10 +271,19 @@ export class StreamConnection {
 
   private async catchUp(): Promise<void> {
     const positions = this.positions!;
-    const fetcher = this.hooks.createFetcher();
+    this.hooks.tail.fillAdded(positions);
+    let fetcher = this.hooks.createFetcher();
     fetcher.assign(toPartitionPositions(positions));
     try {
       while (this.mode === 'kafka') {
+        // The tail began reading another partition: read it too, with a fetcher that knows of it
+        // (one's view of the cluster is taken when it connects, and it skips partitions it lacks).
+        if (this.hooks.tail.fillAdded(positions)) {
+          await fetcher.close();
+          fetcher = this.hooks.createFetcher();
+          fetcher.assign(toPartitionPositions(positions));
+          if (this.mode !== 'kafka') return;
+        }
         if (this.sink.full()) {
           this.stalledSince ??= Date.now();
           await new Promise<void>((resolve) => (this.wake = resolve));

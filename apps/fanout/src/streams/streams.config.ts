@@ -18,6 +18,7 @@ export const streamsConfig = configFragment(
     STREAM_KEY_CHECK_MS: env.positiveInt(5_000, 'milliseconds'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
     STREAM_TAIL_IDLE_MS: env.positiveInt(300_000, 'milliseconds'),
+    STREAM_TAIL_PARTITION_CHECK_MS: env.positiveInt(30_000, 'milliseconds'),
     STREAM_REDIS_TIMEOUT_MS: env.positiveInt(2000, 'milliseconds'),
     HERALD_REDIS_RETRY_AFTER_SECONDS: env.positiveInt(5, 'seconds'),
     STREAM_CORS_ORIGINS: z
@@ -37,7 +38,12 @@ export const streamsConfig = configFragment(
   (v) => ({
     /** Most events the live tail keeps in memory for resuming clients (default 10,000). */
     ringEvents: v.STREAM_RING_EVENTS,
-    /** Most bytes of event JSON the ring keeps (default 64 MiB); whichever bound is hit first. */
+    /**
+     * Most memory the ring's events may hold (default 64 MiB), each counted at what it holds once
+     * streamed (`entryBytes`: about five times its payload and attributes, three times its cursor,
+     * 8 bytes per partition and 1 KiB; a 1 KB event over a few partitions is about 6.5 KB);
+     * whichever bound is hit first.
+     */
     ringMaxBytes: v.STREAM_RING_MAX_BYTES,
     /**
      * Bytes a connection may have queued and unsent (default 256 KiB); past it the client is not
@@ -79,6 +85,13 @@ export const streamsConfig = configFragment(
      * delivers webhooks does not read every record a second time.
      */
     tailIdleMs: v.STREAM_TAIL_IDLE_MS,
+    /**
+     * How often the running live tail asks Kafka for its topics' partitions (ms, default 30 s):
+     * one added to a topic meanwhile is read from its oldest offset once found, so stream clients
+     * get its events at most this late and miss none. Each check is one metadata and two
+     * ListOffsets requests per channel topic.
+     */
+    partitionCheckMs: v.STREAM_TAIL_PARTITION_CHECK_MS,
     /**
      * How long a stream request, WebSocket upgrade or `ack` waits for each Redis call (API-key
      * lookup, durable subscription, its cursor) before it is answered 503 (ms, default 2000); a

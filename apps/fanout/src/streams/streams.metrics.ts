@@ -19,6 +19,8 @@ export class StreamsMetrics {
   readonly eventsSent: Counter<'transport'>;
   readonly slowDisconnects: Counter;
   readonly disconnects: Counter<'transport' | 'reason'>;
+  /** Partitions the live tail began reading while it ran (added to a topic), by topic. */
+  readonly tailPartitionsAdded: Counter<'topic'>;
   /** Redis calls of stream requests, upgrades and acks given up on (answered 503). */
   readonly redisUnavailable: Counter<'operation'>;
   private readonly latency: EventDeliveryLatency;
@@ -51,6 +53,12 @@ export class StreamsMetrics {
     this.tailRunning = new Gauge({
       name: 'herald_stream_tail_running',
       help: 'Whether the live tail reads the channel topics (1) or is stopped with no streams open (0)',
+      registers,
+    });
+    this.tailPartitionsAdded = new Counter({
+      name: 'herald_stream_tail_partitions_added_total',
+      help: 'Partitions added to a channel topic that the running live tail found and began reading from their oldest offset (STREAM_TAIL_PARTITION_CHECK_MS)',
+      labelNames: ['topic'],
       registers,
     });
     this.redisUnavailable = new Counter({

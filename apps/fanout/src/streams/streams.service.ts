@@ -242,7 +242,10 @@ export class StreamsService
     if (tail.ready) return;
     if (!tail.requested) {
       this.idleSince = Date.now();
-      tail.start(() => this.tailStart());
+      tail.start(
+        () => this.tailStart(),
+        () => this.tailPartitions(),
+      );
       void tail.whenStarted().then(() => {
         if (this.tail === tail) this.metrics.tailRunning.set(1);
       });
@@ -267,6 +270,9 @@ export class StreamsService
     );
     tail.onAppend(() => {
       for (const { connection } of this.held.values()) connection.pump();
+    });
+    tail.onPartitionsAdded((added) => {
+      for (const { topic } of added) this.metrics.tailPartitionsAdded.inc({ topic });
     });
     return tail;
   }
@@ -438,6 +444,18 @@ export class StreamsService
     const positions: PartitionPosition[] = [];
     for (const { topic } of this.topics)
       for (const { partition, offset } of await this.offsets.endOffsets(topic))
+        positions.push({ topic, partition, offset });
+    return positions;
+  }
+
+  /**
+   * Every partition of the channel topics now, at its oldest offset (the tail's partition check).
+   * The admin client refreshes its metadata for each call, so a partition added is seen at once.
+   */
+  private async tailPartitions(): Promise<PartitionPosition[]> {
+    const positions: PartitionPosition[] = [];
+    for (const { topic } of this.topics)
+      for (const { partition, offset } of await this.offsets.startOffsets(topic))
         positions.push({ topic, partition, offset });
     return positions;
   }
