@@ -115,6 +115,8 @@ export class ConsumerRunner {
       allowAutoTopicCreation: false,
       minBytes: this.connection.config.consumer.fetchMinBytes,
       maxWaitTimeInMs: options.maxWaitMs ?? this.connection.config.consumer.fetchMaxWaitMs,
+      // Partitions added to a subscribed topic are noticed when the metadata is refreshed.
+      metadataMaxAge: this.connection.config.consumer.metadataMaxAgeMs,
       // kafkajs restarts a crashed consumer on a timer that disconnect() does not cancel; once
       // stop() has begun, a crash must end the consumer, or it reconnects forever.
       retry: { restartOnFailure: () => Promise.resolve(this.stopping === undefined) },

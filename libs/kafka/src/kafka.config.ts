@@ -20,6 +20,7 @@ export const kafkaConfig = configFragment(
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_FETCH_MIN_BYTES: env.positiveInt(1, 'bytes'),
     KAFKA_FETCH_MAX_WAIT_MS: env.positiveInt(500, 'milliseconds'),
+    KAFKA_CONSUMER_METADATA_MAX_AGE_MS: env.positiveInt(30_000, 'milliseconds'),
   },
   (v) => ({
     brokers: v.KAFKA_BROKERS ?? [EMBEDDED_BROKER],
@@ -48,6 +49,12 @@ export const kafkaConfig = configFragment(
       fetchMinBytes: v.KAFKA_FETCH_MIN_BYTES,
       /** The longest a fetch waits for `fetchMinBytes` (ms, default 500). */
       fetchMaxWaitMs: v.KAFKA_FETCH_MAX_WAIT_MS,
+      /**
+       * How old a consumer group member's view of its topics may grow (ms, default 30000): a
+       * partition added to a topic is assigned (one rebalance) and read within about this long.
+       * kafkajs's own default, 5 minutes, left new partitions unread that long.
+       */
+      metadataMaxAgeMs: v.KAFKA_CONSUMER_METADATA_MAX_AGE_MS,
     },
   }),
 );

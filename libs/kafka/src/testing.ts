@@ -21,7 +21,12 @@ export function testKafkaConfig(brokers: string): KafkaConfig {
     embedded: false,
     clientId: 'herald-test',
     publish: { timeoutMs: 5000, lingerMs: 0, maxBatchBytes: 524_288 },
-    consumer: { lagIntervalMs: 1000, fetchMinBytes: 1, fetchMaxWaitMs: 500 },
+    consumer: {
+      lagIntervalMs: 1000,
+      fetchMinBytes: 1,
+      fetchMaxWaitMs: 500,
+      metadataMaxAgeMs: 30_000,
+    },
   };
 }
 

@@ -68,6 +68,53 @@ describe('ConsumerRunner', () => {
 
   const values = (list: IncomingRecord[]) => list.map((r) => r.value!.toString());
 
+  it('reads partitions added to its topic while it runs, within the metadata age', async () => {
+    const topic = await createTestTopic(broker.brokers, { partitions: 1 });
+    // A connection whose members refresh their view of the topics every second.
+    const config = testKafkaConfig(broker.brokers);
+    const fresh = new KafkaConnection(
+      { ...config, consumer: { ...config.consumer, metadataMaxAgeMs: 1000 } },
+      'herald-test',
+      logger,
+    );
+    const seen: IncomingRecord[] = [];
+    const assignments: number[][] = [];
+    const member = new ConsumerRunner(fresh, logger);
+    try {
+      await member.run({
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        eachBatch: async (batch) => {
+          seen.push(...batch.records);
+        },
+        onAssignment: (assignment) => assignments.push([...(assignment.get(topic) ?? [])]),
+      });
+      await publisher.publish(records(topic, 0, 1));
+      await waitFor(() => seen.length === 1, { what: 'the record of partition 0' });
+      const admin = connection.kafka.admin();
+      await admin.connect();
+      await admin.createPartitions({ topicPartitions: [{ topic, count: 2 }] });
+      await admin.disconnect();
+      // A publisher of its own: the shared one's view of the topic predates the new partition.
+      const late = new KafkaPublisher(fresh, logger);
+      await late.publish(records(topic, 1, 1, 1));
+      await late.close();
+      await waitFor(() => seen.length === 2, {
+        what: 'the record of the added partition',
+        timeoutMs: 15_000,
+      });
+      expect(seen.map((r) => [r.partition, r.value!.toString()])).toEqual([
+        [0, 'v0'],
+        [1, 'v1'],
+      ]);
+      expect(assignments.at(-1)).toEqual([0, 1]);
+    } finally {
+      await member.stop();
+      await fresh.close();
+    }
+  });
+
   it('hands over records with their key, headers and position', async () => {
     const topic = await createTestTopic(broker.brokers);
     await publisher.publish(records(topic, 0, 3));

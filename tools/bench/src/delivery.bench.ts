@@ -480,7 +480,12 @@ async function main(): Promise<void> {
       embedded: false,
       clientId: 'bench',
       publish: { timeoutMs: 30_000, lingerMs: 0, maxBatchBytes: 1_048_576 },
-      consumer: { lagIntervalMs: 10_000, fetchMinBytes: 1, fetchMaxWaitMs: 500 },
+      consumer: {
+        lagIntervalMs: 10_000,
+        fetchMinBytes: 1,
+        fetchMaxWaitMs: 500,
+        metadataMaxAgeMs: 30_000,
+      },
     },
     'bench',
     pino({ level: 'silent' }),
