@@ -1,6 +1,6 @@
 /**
  * The root of every error Herald raises on purpose. `code` is stable and machine-readable
- * (`contract.invalid_document`, `ingest.payload_too_large`); transports map codes to HTTP
+ * (`contract.unknown_type`, `ingest.too_large`); transports map codes to HTTP
  * problems or to retry / dead-letter decisions, so domain code never throws HTTP exceptions.
  *
  * Code suffixes carry the kind of failure, and transports map on them: `.not_found`,
