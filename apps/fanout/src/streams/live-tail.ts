@@ -137,6 +137,20 @@ export interface LiveTailOptions {
   partitionCheckMs: number;
 }
 
+/** Sets in `positions` each partition of `from` it does not name, at `from`'s offset; true if any. */
+export function fillMissing(
+  positions: CursorPositions,
+  from: ReadonlyMap<string, bigint>,
+): boolean {
+  let filled = false;
+  for (const [key, offset] of from)
+    if (!positions.has(key)) {
+      positions.set(key, offset);
+      filled = true;
+    }
+  return filled;
+}
+
 /** Where the tail starts reading each partition (the ends of the topics when it starts). */
 export type TailStart = () => Promise<PartitionPosition[]>;
 
@@ -274,13 +288,7 @@ export class LiveTail {
    * partition has read none of it. True when it added any.
    */
   fillAdded(positions: CursorPositions): boolean {
-    let filled = false;
-    for (const [key, offset] of this.addedAt)
-      if (!positions.has(key)) {
-        positions.set(key, offset);
-        filled = true;
-      }
-    return filled;
+    return fillMissing(positions, this.addedAt);
   }
 
   /** Offsets snapshotted before a partition joined the layout are shorter: it is left out. */

@@ -1,6 +1,6 @@
 import type { FetchedBatch, PartitionFetcher, PartitionPosition } from '@herald/kafka';
 import pino from 'pino';
-import type { LiveTail, TailEntry } from './live-tail';
+import { fillMissing, type LiveTail, type TailEntry } from './live-tail';
 import { RingBuffer } from './ring-buffer';
 import { StreamConnection, type EndReason, type StreamSink } from './stream-connection';
 import { decodeCursor, encodeCursor, partitionKey, type CursorPositions } from './stream-cursor';
@@ -50,13 +50,7 @@ class FakeTail {
   }
 
   fillAdded(positions: CursorPositions): boolean {
-    let filled = false;
-    for (const [key, offset] of this.addedAt)
-      if (!positions.has(key)) {
-        positions.set(key, offset);
-        filled = true;
-      }
-    return filled;
+    return fillMissing(positions, this.addedAt);
   }
 
   covers(positions: ReadonlyMap<string, bigint>): boolean {

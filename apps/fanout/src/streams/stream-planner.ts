@@ -104,10 +104,8 @@ export class StreamPlanner {
     };
     const given = parseStart(ask.cursors, undefined);
     if ('cursor' in given) {
-      // A write: not tried while Redis is disconnected, where it would be queued for later.
-      await this.redis.run('ack', () => this.cursors.acknowledge(subscription.id, given.text), {
-        refuseWhileDisconnected: true,
-      });
+      // A write: like every call, not tried while Redis is disconnected (see RedisDeadline).
+      await this.redis.run('ack', () => this.cursors.acknowledge(subscription.id, given.text));
       return { selection, start: given, subscriptionId: subscription.id, subscription };
     }
     const acknowledged = await this.redis.run('read', () => this.cursors.get(subscription.id));

@@ -25,8 +25,8 @@ export const STREAM_REDIS_UNAVAILABLE_PROBLEM = {
 };
 
 /**
- * The streams' RedisDeadline, counting what it gives up on in
- * `herald_stream_redis_unavailable_total{operation}`.
+ * The streams' RedisDeadline (with its circuit breaker), counting what it gives up on or refuses
+ * in `herald_stream_redis_unavailable_total{operation,reason}`.
  */
 export function createStreamRedisDeadline(
   redis: RedisConnection,
@@ -38,7 +38,7 @@ export function createStreamRedisDeadline(
     timeoutMs: config.redisTimeoutMs,
     retryAfterSeconds: config.redisRetryAfterSeconds,
     problem: STREAM_REDIS_UNAVAILABLE_PROBLEM,
-    countUnavailable: (operation) => metrics.countRedisUnavailable(operation),
+    countUnavailable: (operation, reason) => metrics.countRedisUnavailable(operation, reason),
     logger,
   });
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { MetricsRegistry } from '@herald/observability';
+import { REDIS_UNAVAILABLE_REASONS, type RedisUnavailableReason } from '@herald/store';
 import {
   eventDeliveryLatency,
   type DeliveryTransport,
@@ -22,7 +23,7 @@ export class StreamsMetrics {
   /** Partitions the live tail began reading while it ran (added to a topic), by topic. */
   readonly tailPartitionsAdded: Counter<'topic'>;
   /** Redis calls of stream requests, upgrades and acks given up on (answered 503). */
-  readonly redisUnavailable: Counter<'operation'>;
+  readonly redisUnavailable: Counter<'operation' | 'reason'>;
   private readonly latency: EventDeliveryLatency;
 
   constructor(metrics: MetricsRegistry) {
@@ -63,11 +64,13 @@ export class StreamsMetrics {
     });
     this.redisUnavailable = new Counter({
       name: 'herald_stream_redis_unavailable_total',
-      help: 'Redis calls of stream requests, WebSocket upgrades and acks given up on (Redis disconnected or slower than STREAM_REDIS_TIMEOUT_MS), answered 503',
-      labelNames: ['operation'],
+      help: 'Redis calls of stream requests, WebSocket upgrades and acks given up on (reason timeout: slower than STREAM_REDIS_TIMEOUT_MS; error) or refused unsent while Redis is disconnected or has not answered since one timed out (reason refused), answered 503',
+      labelNames: ['operation', 'reason'],
       registers,
     });
-    for (const operation of STREAM_REDIS_OPERATIONS) this.redisUnavailable.inc({ operation }, 0);
+    for (const operation of STREAM_REDIS_OPERATIONS)
+      for (const reason of REDIS_UNAVAILABLE_REASONS)
+        this.redisUnavailable.inc({ operation, reason }, 0);
     this.latency = eventDeliveryLatency(metrics);
     for (const transport of ['sse', 'ws', 'poll'] as const) {
       this.connections.set({ transport }, 0);
@@ -75,8 +78,8 @@ export class StreamsMetrics {
     }
   }
 
-  countRedisUnavailable(operation: StreamRedisOperation): void {
-    this.redisUnavailable.inc({ operation });
+  countRedisUnavailable(operation: StreamRedisOperation, reason: RedisUnavailableReason): void {
+    this.redisUnavailable.inc({ operation, reason });
   }
 
   disconnected(transport: Transport, reason: DisconnectReason): void {

@@ -324,9 +324,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
   private async acknowledge(acks: AckWriter, cursor: string): Promise<AckOutcome> {
     let pending: PendingAck | undefined;
     try {
-      return await this.redis.run('ack', () => (pending = acks.acknowledge(cursor)).done, {
-        refuseWhileDisconnected: true,
-      });
+      return await this.redis.run('ack', () => (pending = acks.acknowledge(cursor)).done);
     } catch (error) {
       pending?.withdraw();
       throw error;
