@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
 import { RedisConnection, storeKeys } from '@herald/store';
+import { queuedCommands } from '@herald/store/testing';
 import { startRedisServer } from '@herald/test-harness';
 import {
   ADMIN_KEY,
@@ -9,7 +10,6 @@ import {
   startStreamWorld,
   testEvents,
   waitFor,
-  type RunningFanout,
   type StreamWorld,
 } from './stream-app.fixture';
 
@@ -43,7 +43,7 @@ function expectRedisUnavailable(answer: Answer, what: string): void {
 describe('streams while Redis stops answering', () => {
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
   let world: StreamWorld;
-  let fanout: RunningFanout;
+  let fanout: Awaited<ReturnType<typeof startFanoutApp>>;
   let subscriptionId: string;
   /** A key used before each outage (cached or not, its sockets are open already). */
   let socketKey: string;
@@ -246,6 +246,56 @@ describe('streams while Redis stops answering', () => {
     ]);
     expect((await world.cursors.get(subscriptionId))?.cursor).toBe(cursors[2]);
     client.socket.close();
+  }, 60_000);
+
+  it('refuses stream requests at once while Redis hangs, leaving a handful of commands queued rather than one a request, and serves them again once Redis answers', async () => {
+    const flood = 200;
+    const client = fanout.app.get(RedisConnection);
+    const poll = () => get(`/v1/streams/poll?subscription=${subscriptionId}&wait=0`, ADMIN_KEY);
+    const before = await unavailable('read');
+    process.kill(redis.pid, 'SIGSTOP');
+    let first: Answer;
+    let during: { statuses: number[]; ms: number; queuedBefore: number; queued: number };
+    try {
+      // Sent to Redis, its read misses the deadline.
+      first = await poll();
+      // What the delivery engine, which shares the client, keeps waiting meanwhile.
+      const queuedBefore = queuedCommands(client);
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: flood }, () => poll()));
+      // A key known without Redis still opens streams that need nothing else from it.
+      expect(await upgrade('', ADMIN_KEY)).toBe('opened');
+      expect((await get('/v1/streams/sse', ADMIN_KEY)).status).toBe(200);
+      during = {
+        statuses: [...new Set(answers.map((a) => a.status))],
+        ms: Date.now() - started,
+        queuedBefore,
+        queued: queuedCommands(client),
+      };
+    } finally {
+      resume();
+    }
+    const resumed = Date.now();
+    await waitFor(async () => (await poll()).status === 200, {
+      what: 'a durable poll to be served again',
+    });
+    const servedAfterMs = Date.now() - resumed;
+    console.info(
+      `fanout streams, Redis hung: ${flood} durable polls answered in ${during.ms} ms, commands queued in the client ${during.queuedBefore} before them and ${during.queued} after; served again ${servedAfterMs} ms after SIGCONT`,
+    );
+    expectRedisUnavailable(first, 'the durable poll sent to Redis');
+    // At most the circuit's probe more (the old code: one a request).
+    expect(during.queued - during.queuedBefore).toBeLessThanOrEqual(3);
+    expect(during.statuses).toEqual([503]);
+    expect(servedAfterMs).toBeLessThan(1000);
+    expect(await unavailable('read')).toBeGreaterThanOrEqual(before + 1 + flood);
+    expect(
+      await metricValue(
+        fanout.url,
+        'herald_stream_redis_unavailable_total',
+        'operation="read",reason="refused"',
+      ),
+    ).toBeGreaterThanOrEqual(flood);
   }, 60_000);
 
   it('answers them 503 while Redis is gone, an ack at once', async () => {

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
-import { ApiKeyRepository, type IdempotencyStore } from '@herald/store';
+import { ApiKeyRepository, RedisConnection, type IdempotencyStore } from '@herald/store';
+import { queuedCommands } from '@herald/store/testing';
 import {
   collect,
   createTestConnection,
@@ -748,15 +749,77 @@ describe('a Redis that stops answering', () => {
       expect(await topicSize('orders.v1')).toBe(before + 2);
 
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      // Summed over the reasons (timeout while it hung, refused while it was gone).
       const counted = (operation: string) =>
-        Number(
-          new RegExp(
-            `herald_ingest_redis_unavailable_total\\{operation="${operation}"[^}]*\\} (\\d+)`,
-          ).exec(metrics)?.[1] ?? 0,
-        );
+        [
+          ...metrics.matchAll(
+            new RegExp(
+              `^herald_ingest_redis_unavailable_total\\{[^}]*operation="${operation}"[^}]*\\} (\\d+)$`,
+              'gm',
+            ),
+          ),
+        ].reduce((sum, match) => sum + Number(match[1]), 0);
       expect(counted('reserve')).toBe(2);
       expect(counted('authenticate')).toBe(1);
     } finally {
+      await app.stop();
+      await redis.stop();
+    }
+  });
+
+  it('refuses events with ids at once while Redis hangs, leaving a handful of commands queued rather than one a request, and takes them again once Redis answers', async () => {
+    const flood = 200;
+    const redis = await startRedisServer();
+    const app = await startIngestApp(broker.brokers, {
+      REDIS_URL: redis.url,
+      HERALD_INGEST_REDIS_TIMEOUT_MS: '500',
+    });
+    const client = app.app.get(RedisConnection);
+    const send = (id: string) =>
+      post(`${app.url}/v1/events/order.created`, orderCreated(), { headers: { 'ce-id': id } });
+    try {
+      expect((await send('flood-before')).status).toBe(202);
+      process.kill(redis.pid, 'SIGSTOP');
+      let first;
+      let during: { statuses: number[]; ms: number; queued: number };
+      try {
+        // Its reservation is sent to Redis and misses its deadline.
+        first = await send('flood-first');
+        const started = Date.now();
+        const answers = await Promise.all(
+          Array.from({ length: flood }, (_, i) => send(`flood-${i}`)),
+        );
+        during = {
+          statuses: [...new Set(answers.map((a) => a.status))],
+          ms: Date.now() - started,
+          queued: queuedCommands(client),
+        };
+      } finally {
+        process.kill(redis.pid, 'SIGCONT');
+      }
+      const resumed = Date.now();
+      let n = 0;
+      await waitFor(async () => (await send(`flood-after-${n++}`)).status === 202, {
+        what: 'an event with an id to be taken again',
+      });
+      const takenAfterMs = Date.now() - resumed;
+      console.info(
+        `ingest-bridge, Redis hung: ${flood} events answered in ${during.ms} ms, ${during.queued} commands queued in the client; taken again ${takenAfterMs} ms after SIGCONT`,
+      );
+      expect(first.status).toBe(503);
+      // The reservation that missed its deadline and the circuit's probe (the old code: one a
+      // request).
+      expect(during.queued).toBeLessThanOrEqual(5);
+      expect(during.statuses).toEqual([503]);
+      expect(takenAfterMs).toBeLessThan(1000);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      const refused =
+        /^herald_ingest_redis_unavailable_total\{[^}]*operation="reserve",reason="refused"[^}]*\} (\d+)$/m.exec(
+          metrics,
+        );
+      expect(Number(refused?.[1])).toBeGreaterThanOrEqual(flood);
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
       await app.stop();
       await redis.stop();
     }

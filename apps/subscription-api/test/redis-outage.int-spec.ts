@@ -1,4 +1,5 @@
-import { SubscriptionNotices } from '@herald/store';
+import { RedisConnection, SubscriptionNotices } from '@herald/store';
+import { queuedCommands } from '@herald/store/testing';
 import { startRedisServer } from '@herald/test-harness';
 import {
   PUBLIC_RESOLVER,
@@ -17,6 +18,8 @@ const webhook = (overrides: Record<string, unknown> = {}) => ({
 
 /** Far beyond the deadline: on a server that waits for Redis, the test fails instead of hanging. */
 const NEVER_ANSWERED_MS = 20_000;
+/** Requests arriving while Redis hangs, as a busy API gets them. */
+const FLOOD = 200;
 
 function expectRedisUnavailable(response: ApiResponse | undefined, what: string): void {
   expect([what, response?.status]).toEqual([what, 503]);
@@ -138,15 +141,80 @@ describe('subscription-api: a Redis that stops answering', () => {
       const scrape = await api.request('GET', '/metrics', guarded({ key: null }));
       expect(scrape.status).toBe(200);
       expect(scrape.text).not.toMatch(/^herald_subscriptions\{/m);
+      // Summed over the reasons (timeout while it hung, refused while it was gone).
       const counted = (operation: string) =>
-        Number(
-          new RegExp(
-            `herald_subscription_api_redis_unavailable_total\\{operation="${operation}"[^}]*\\} (\\d+)`,
-          ).exec(scrape.text)?.[1] ?? 0,
-        );
+        [
+          ...scrape.text.matchAll(
+            new RegExp(
+              `^herald_subscription_api_redis_unavailable_total\\{[^}]*operation="${operation}"[^}]*\\} (\\d+)$`,
+              'gm',
+            ),
+          ),
+        ].reduce((sum, match) => sum + Number(match[1]), 0);
       expect([counted('read'), counted('write'), counted('authenticate')]).toEqual([2, 3, 2]);
     } finally {
       resume();
+      await api.close();
+      await redis.stop();
+    }
+  });
+  it('refuses requests at once while Redis hangs, leaving a handful of commands queued rather than one a request, and serves again once Redis answers', async () => {
+    const redis = await startRedisServer();
+    const api = await startSubscriptionApi({
+      env: { REDIS_URL: redis.url, SUBSCRIPTION_API_REDIS_TIMEOUT_MS: '500' },
+      resolver: PUBLIC_RESOLVER,
+    });
+    const client = api.app.get(RedisConnection);
+    const read = (id: string) =>
+      api.request('GET', `/v1/subscriptions/${id}`, {
+        signal: AbortSignal.timeout(NEVER_ANSWERED_MS),
+      });
+    try {
+      const created = await api.request<{ id: string }>('POST', '/v1/subscriptions', {
+        body: webhook({ tenant: 'acme' }),
+      });
+      expect(created.status).toBe(201);
+      const { id } = created.body;
+
+      process.kill(redis.pid, 'SIGSTOP');
+      let first: ApiResponse;
+      let flood: { statuses: number[]; ms: number; queued: number };
+      try {
+        // Sent to Redis, it misses its deadline.
+        first = await read(id);
+        const started = Date.now();
+        const answers = await Promise.all(Array.from({ length: FLOOD }, () => read(id)));
+        flood = {
+          statuses: [...new Set(answers.map((a) => a.status))],
+          ms: Date.now() - started,
+          queued: queuedCommands(client),
+        };
+      } finally {
+        process.kill(redis.pid, 'SIGCONT');
+      }
+      const resumed = Date.now();
+      await eventually(
+        async () => ((await read(id)).status === 200 ? true : undefined),
+        'a read to be served again',
+      );
+      const servedAfterMs = Date.now() - resumed;
+      console.info(
+        `subscription-api, Redis hung: ${FLOOD} reads answered in ${flood.ms} ms, ${flood.queued} commands queued in the client; served again ${servedAfterMs} ms after SIGCONT`,
+      );
+      expectRedisUnavailable(first, 'the read sent to Redis');
+      // The read that missed its deadline and the circuit's probe (the old code: one a request).
+      expect(flood.queued).toBeLessThanOrEqual(5);
+      expect(flood.statuses).toEqual([503]);
+      expect(servedAfterMs).toBeLessThan(1000);
+
+      const scrape = await api.request('GET', '/metrics', { key: null });
+      const refused =
+        /^herald_subscription_api_redis_unavailable_total\{[^}]*operation="read",reason="refused"[^}]*\} (\d+)$/m.exec(
+          scrape.text,
+        );
+      expect(Number(refused?.[1])).toBeGreaterThanOrEqual(FLOOD);
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
       await api.close();
       await redis.stop();
     }

@@ -55,13 +55,19 @@ export class ApiKeyGuard implements CanActivate {
     @Inject(Reflector) private readonly reflector: Reflector,
   ) {}
 
+  /** The key the request presents where the route accepts it, or null. */
+  tokenOf(context: ExecutionContext): string | null {
+    const targets = [context.getHandler(), context.getClass()];
+    return presentedToken(
+      context.switchToHttp().getRequest<AuthRequest>(),
+      this.reflector.getAllAndOverride<boolean>(QUERY_TOKEN, targets) ?? false,
+    );
+  }
+
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     const request = context.switchToHttp().getRequest<AuthRequest>();
-    const token = presentedToken(
-      request,
-      this.reflector.getAllAndOverride<boolean>(QUERY_TOKEN, targets) ?? false,
-    );
+    const token = this.tokenOf(context);
     if (token === null) throw new UnauthenticatedError();
     const principal = await this.authenticator.authenticate(token);
     if (!principal) throw new UnauthenticatedError('The API key is not valid');

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyRepository } from '@herald/store';
+import { parseApiKeyToken, type ApiKeyRepository } from '@herald/store';
 import type { AuthConfig } from './auth.config';
 import { Principal } from './principal';
 
@@ -40,6 +40,16 @@ export class Authenticator {
     if (this.cache.size >= this.cacheEntries) this.cache.clear();
     this.cache.set(token, { principal, until: now + this.cacheMs });
     return principal;
+  }
+
+  /**
+   * True when authenticate() answers `token` without asking Redis: the admin key, a key answered
+   * in the last `cacheMs`, or a token that is no API key at all (see RedisCallOptions.needsRedis).
+   */
+  answersWithoutRedis(token: string): boolean {
+    if (this.adminDigest && timingSafeEqual(digest(token), this.adminDigest)) return true;
+    const cached = this.cache.get(token);
+    return (cached !== undefined && cached.until > Date.now()) || parseApiKeyToken(token) === null;
   }
 
   /** Drops cached answers, so a key deleted here stops working at once in this process. */

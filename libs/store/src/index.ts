@@ -3,8 +3,11 @@ export { RedisConnection } from './redis.connection';
 export {
   RedisDeadline,
   RedisUnavailableError,
+  DEFAULT_REDIS_PROBE_INTERVAL_MS,
+  REDIS_UNAVAILABLE_REASONS,
   type RedisCallOptions,
   type RedisDeadlineOptions,
+  type RedisUnavailableReason,
 } from './redis-deadline';
 export { storeKeys, type StoreKeys } from './store.keys';
 export { StoreModule, STORE_KEYS } from './store.module';

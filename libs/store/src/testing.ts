@@ -116,3 +116,18 @@ export function newDeadLetterRecord(
     ...overrides,
   };
 }
+
+/**
+ * How many commands `redis`'s client holds unanswered: sent and awaiting their reply, waiting
+ * for a connection (offline queue), or waiting in an auto-pipeline behind an unanswered one.
+ * What a Redis outage piles up in the process (see RedisDeadline's circuit breaker).
+ */
+export function queuedCommands(redis: RedisConnection): number {
+  const client = redis.client as unknown as {
+    commandQueue: { length: number };
+    offlineQueue: { length: number };
+  };
+  return (
+    client.commandQueue.length + client.offlineQueue.length + redis.client.autoPipelineQueueSize
+  );
+}

@@ -94,8 +94,9 @@ export const streamsConfig = configFragment(
     partitionCheckMs: v.STREAM_TAIL_PARTITION_CHECK_MS,
     /**
      * How long a stream request, WebSocket upgrade or `ack` waits for each Redis call (API-key
-     * lookup, durable subscription, its cursor) before it is answered 503 (ms, default 2000); a
-     * cursor write is not even tried while Redis is disconnected.
+     * lookup, durable subscription, its cursor) before it is answered 503 (ms, default 2000);
+     * none is even tried while Redis is disconnected or, after one missed this, until Redis
+     * answers again (RedisDeadline's circuit).
      */
     redisTimeoutMs: v.STREAM_REDIS_TIMEOUT_MS,
     /** `Retry-After` sent with that 503 (seconds, default 5). */

@@ -25,7 +25,8 @@ export const ingestConfig = configFragment(
     /**
      * How long an ingest request waits for Redis (API key lookup, event-id reservation, recording
      * results), in ms, before it gives up (503 before the write; after it, still 202). While Redis
-     * is disconnected a reservation is not even tried.
+     * is disconnected, or after one call missed this until Redis answers again (RedisDeadline's
+     * circuit), none is even tried.
      */
     redisTimeoutMs: v.HERALD_INGEST_REDIS_TIMEOUT_MS,
     /** `Retry-After` sent with a 503 when Redis does not answer. */

@@ -108,7 +108,8 @@ export class IngestUnavailableError extends HeraldError {
 
 /**
  * The 503 of a request Redis (API keys, event-id reservations) did not answer in time, or while
- * it is disconnected: nothing of the request was written (RedisUnavailableError of @herald/store).
+ * it is disconnected or the circuit is open: nothing of the request was written
+ * (RedisUnavailableError of @herald/store).
  */
 export const REDIS_UNAVAILABLE_PROBLEM = {
   code: 'ingest.unavailable',

@@ -1,5 +1,6 @@
 import { Counter } from 'prom-client';
 import type { MetricsRegistry } from '@herald/observability';
+import type { RedisUnavailableReason } from '@herald/store';
 
 export type IngestOutcome =
   | 'accepted'
@@ -17,11 +18,12 @@ export type RedisOperation = 'authenticate' | 'reserve' | 'record' | 'release';
 
 /**
  * `herald_ingest_events_total{type,outcome}`; `type` is a contract type or `unknown`, so it stays
- * bounded. `herald_ingest_redis_unavailable_total{operation}`: Redis calls ingest gave up on.
+ * bounded. `herald_ingest_redis_unavailable_total{operation,reason}`: Redis calls ingest gave up
+ * on (`timeout`, `error`) or refused without issuing them while the circuit was open (`refused`).
  */
 export class IngestMetrics {
   private readonly events: Counter<'type' | 'outcome'>;
-  private readonly redisUnavailable: Counter<'operation'>;
+  private readonly redisUnavailable: Counter<'operation' | 'reason'>;
 
   constructor(
     metrics: MetricsRegistry,
@@ -35,14 +37,14 @@ export class IngestMetrics {
     });
     this.redisUnavailable = new Counter({
       name: 'herald_ingest_redis_unavailable_total',
-      help: 'Redis calls of HTTP ingest given up on (Redis disconnected or slower than HERALD_INGEST_REDIS_TIMEOUT_MS); authenticate and reserve answer 503',
-      labelNames: ['operation'],
+      help: 'Redis calls of HTTP ingest given up on (reason timeout: slower than HERALD_INGEST_REDIS_TIMEOUT_MS; error) or refused unsent while Redis is disconnected or has not answered since one timed out (reason refused); authenticate and reserve answer 503',
+      labelNames: ['operation', 'reason'],
       registers: [metrics.registry],
     });
   }
 
-  countRedisUnavailable(operation: RedisOperation): void {
-    this.redisUnavailable.inc({ operation });
+  countRedisUnavailable(operation: RedisOperation, reason: RedisUnavailableReason): void {
+    this.redisUnavailable.inc({ operation, reason });
   }
 
   count(type: string, outcome: IngestOutcome, n = 1): void {

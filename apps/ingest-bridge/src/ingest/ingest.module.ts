@@ -61,7 +61,8 @@ export class IngestModule {
               timeoutMs: config.redisTimeoutMs,
               retryAfterSeconds: config.redisRetryAfterSeconds,
               problem: REDIS_UNAVAILABLE_PROBLEM,
-              countUnavailable: (operation) => metrics.countRedisUnavailable(operation),
+              countUnavailable: (operation, reason) =>
+                metrics.countRedisUnavailable(operation, reason),
               logger,
             }),
         },

@@ -108,7 +108,8 @@ export class IngestService {
         'reserve',
         () => this.idempotency.reserveAll(tenant, claimedIds),
         {
-          refuseWhileDisconnected: claimedIds.length > 0,
+          // Nor refused while Redis is away: no command is issued for no ids.
+          needsRedis: claimedIds.length > 0,
           // Taken after the producer was answered 503: given back, so a retry is not told 409.
           abandoned: (late) =>
             void this.release(

@@ -90,7 +90,7 @@ export class ApiKeysController {
       'write',
       () => this.apiKeys.create({ name: dto.name, tenant: dto.tenant, scopes }),
       // Nobody was given the key of one made after the 503: it is deleted again.
-      { refuseWhileDisconnected: true, abandoned: (late) => this.undoCreate(late.record) },
+      { abandoned: (late) => this.undoCreate(late.record) },
     );
     this.logger.info(
       { apiKeyId: record.id, tenant: record.tenant, scopes, by: principal.keyId },
@@ -130,7 +130,6 @@ export class ApiKeysController {
       );
     };
     const existed = await this.redis.run('write', () => this.apiKeys.delete(id), {
-      refuseWhileDisconnected: true,
       abandoned: (late) => {
         if (late) deleted(true);
       },

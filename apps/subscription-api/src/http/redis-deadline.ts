@@ -13,9 +13,10 @@ export type ApiRedisOperation = 'authenticate' | 'read' | 'write' | 'count';
 export type ApiRedisDeadline = RedisDeadline<ApiRedisOperation>;
 
 /**
- * The 503 of a request Redis did not answer in time. A change is refused while Redis is
- * disconnected, so it waits only on a Redis that stopped answering with the change in hand:
- * that one may still be made when Redis answers (a creation is then undone).
+ * The 503 of a request Redis did not answer in time. A call is refused unsent while Redis is
+ * disconnected or the circuit is open, so a change waits only on a Redis that stopped answering
+ * with the change in hand: that one may still be made when Redis answers (a creation is then
+ * undone).
  */
 export const API_REDIS_UNAVAILABLE_PROBLEM = {
   code: 'store.unavailable',
@@ -24,8 +25,8 @@ export const API_REDIS_UNAVAILABLE_PROBLEM = {
 };
 
 /**
- * The API's RedisDeadline, counting what it gives up on in
- * `herald_subscription_api_redis_unavailable_total{operation}`.
+ * The API's RedisDeadline (with its circuit breaker), counting what it gives up on or refuses in
+ * `herald_subscription_api_redis_unavailable_total{operation,reason}`.
  */
 export function createApiRedisDeadline(
   redis: RedisConnection,
@@ -35,15 +36,15 @@ export function createApiRedisDeadline(
 ): ApiRedisDeadline {
   const unavailable = new Counter({
     name: 'herald_subscription_api_redis_unavailable_total',
-    help: 'Redis calls of subscription-api requests given up on (Redis disconnected or slower than SUBSCRIPTION_API_REDIS_TIMEOUT_MS), answered 503',
-    labelNames: ['operation'],
+    help: 'Redis calls of subscription-api requests given up on (reason timeout: slower than SUBSCRIPTION_API_REDIS_TIMEOUT_MS; error) or refused unsent while Redis is disconnected or has not answered since one timed out (reason refused), answered 503',
+    labelNames: ['operation', 'reason'],
     registers: [metrics.registry],
   });
   return new RedisDeadline<ApiRedisOperation>(redis, {
     timeoutMs: config.redisTimeoutMs,
     retryAfterSeconds: config.redisRetryAfterSeconds,
     problem: API_REDIS_UNAVAILABLE_PROBLEM,
-    countUnavailable: (operation) => unavailable.inc({ operation }),
+    countUnavailable: (operation, reason) => unavailable.inc({ operation, reason }),
     logger,
   });
 }

@@ -141,10 +141,8 @@ export class SubscriptionActivityController {
       throw new UnprocessableRequestError([{ pointer: '/to', message: 'must be after from' }]);
     }
     // Given up on while Redis holds it, it may still be made: GET …/replays before asking again.
-    const replay = await this.redis.run(
-      'write',
-      () => this.replays.request({ subscriptionId: id, tenant: subscription.tenant, from, to }),
-      { refuseWhileDisconnected: true },
+    const replay = await this.redis.run('write', () =>
+      this.replays.request({ subscriptionId: id, tenant: subscription.tenant, from, to }),
     );
     reply.header('location', `/v1/subscriptions/${id}/replays/${replay.id}`);
     return { replayId: replay.id, status: replay.status };
@@ -286,15 +284,12 @@ export class SubscriptionActivityController {
       }
     }
     // Given up on while Redis holds it, it may still be made: its letters then get `redrivenAt`.
-    const request = await this.redis.run(
-      'write',
-      () =>
-        this.deadLetters.requestRedrive({
-          subscriptionId: id,
-          tenant: subscription.tenant,
-          ids: ids ? [...new Set(ids)] : null,
-        }),
-      { refuseWhileDisconnected: true },
+    const request = await this.redis.run('write', () =>
+      this.deadLetters.requestRedrive({
+        subscriptionId: id,
+        tenant: subscription.tenant,
+        ids: ids ? [...new Set(ids)] : null,
+      }),
     );
     return { redriveId: request.id, ids: request.ids };
   }

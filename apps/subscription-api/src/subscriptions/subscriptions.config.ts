@@ -27,7 +27,8 @@ export const subscriptionsConfig = configFragment(
     maxBodyBytes: v.SUBSCRIPTION_API_MAX_BODY_BYTES,
     /**
      * How long a request waits for each Redis call (ms, default 2000) before it is answered 503;
-     * a change is not even tried while Redis is disconnected.
+     * none is even tried while Redis is disconnected or, after one missed this, until Redis
+     * answers again (RedisDeadline's circuit).
      */
     redisTimeoutMs: v.SUBSCRIPTION_API_REDIS_TIMEOUT_MS,
     /** `Retry-After` sent with that 503 (seconds, default 5). */

@@ -63,9 +63,6 @@ const WEBHOOK_ONLY: readonly (keyof UpdateSubscriptionDto)[] = [
   'maxPerSecond',
 ];
 
-/** Changes are not queued for a Redis that is disconnected (see RedisDeadline). */
-const CHANGE = { refuseWhileDisconnected: true } as const;
-
 /**
  * The subscription use cases behind the HTTP API: every input check, tenant ownership (another
  * tenant's subscription is "not found"), status changes, secret rotation, test pings, and the
@@ -141,7 +138,6 @@ export class SubscriptionsService {
         { signing: secret ? { current: secret, previous: null } : null, auth: dto.auth },
       );
     const { subscription } = await this.redis.run('write', create, {
-      ...CHANGE,
       abandoned: (late) => this.undoCreate(late.subscription),
     });
     this.logger.info(
@@ -166,7 +162,7 @@ export class SubscriptionsService {
    */
   private async requestBackfill(subscription: Subscription): Promise<void> {
     try {
-      await this.redis.run('write', () => this.backfill(subscription), CHANGE);
+      await this.redis.run('write', () => this.backfill(subscription));
     } catch (error) {
       if (!(error instanceof RedisUnavailableError)) throw error;
       this.logger.warn(
@@ -338,7 +334,6 @@ export class SubscriptionsService {
     };
     return updated(
       await this.redis.run('write', change, {
-        ...CHANGE,
         abandoned: (late) => updated(late, true),
       }),
     );
@@ -357,7 +352,6 @@ export class SubscriptionsService {
         'subscription deleted',
       );
     const existed = await this.redis.run('write', () => this.repository.delete(id), {
-      ...CHANGE,
       abandoned: (existed) => {
         if (existed) deleted(true);
       },
@@ -384,7 +378,7 @@ export class SubscriptionsService {
             statusReason: 'paused by its owner',
           },
         })),
-      { ...CHANGE, abandoned: () => paused(true) },
+      { abandoned: () => paused(true) },
     );
     paused();
     return subscription;
@@ -420,7 +414,6 @@ export class SubscriptionsService {
       if (recheck) this.startOwnershipCheck(id);
     };
     const { subscription } = await this.redis.run('write', change, {
-      ...CHANGE,
       abandoned: () => resumed(true),
     });
     resumed();
@@ -455,7 +448,7 @@ export class SubscriptionsService {
               : { current: secret, previous: null },
           },
         })),
-      { ...CHANGE, abandoned: () => rotated(true) },
+      { abandoned: () => rotated(true) },
     );
     rotated();
     return { secret, previousSecretExpiresAt: secrets.signing?.previous?.expiresAt ?? null };
