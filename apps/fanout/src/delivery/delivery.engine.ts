@@ -91,11 +91,13 @@ export class DeliveryEngine {
   private slowAttemptsLoggedAt = 0;
   private slowAttemptsUnlogged = 0;
   private readonly cutsLoggedAt = new Map<string, number>();
+  private readonly rebasesLoggedAt = new Map<string, number>();
 
   constructor(private readonly deps: DeliveryEngineDeps) {
     this.budgets = new OriginBudgets(deps.config.originBudget, {
       slow: (_origin, count) => this.noteSlowAttempts(count),
       cut: (origin, from, to) => this.noteLimitCut(origin, from, to),
+      rebase: (origin, fromMs, toMs, limit) => this.noteLimitRebase(origin, fromMs, toMs, limit),
     });
     deps.metrics.watchBudgets(this.budgets);
     deps.index.onChange((previous, next) => this.onSubscriptionChange(previous, next));
@@ -323,6 +325,17 @@ export class DeliveryEngine {
     this.deps.logger.info(
       { origin, from, to },
       'webhook latency rose with the load on an origin; fewer attempts in flight there',
+    );
+  }
+  /** An origin got slower whatever its load; at most one line a minute for each. */
+  private noteLimitRebase(origin: string, fromMs: number, toMs: number, limit: number): void {
+    const nowMs = Date.now();
+    if (nowMs - (this.rebasesLoggedAt.get(origin) ?? 0) < BUDGET_LOG_INTERVAL_MS) return;
+    if (this.rebasesLoggedAt.size > 10_000) this.rebasesLoggedAt.clear();
+    this.rebasesLoggedAt.set(origin, nowMs);
+    this.deps.logger.info(
+      { origin, unloadedMs: toMs, previousUnloadedMs: fromMs, limit },
+      'webhook latency on an origin did not fall with the load; its limit takes it as the unloaded latency',
     );
   }
 

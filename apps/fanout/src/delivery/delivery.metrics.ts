@@ -130,6 +130,17 @@ export class DeliveryMetrics {
         slowSeen = slow;
       },
     });
+    let rebasesSeen = 0;
+    new Counter({
+      name: 'herald_delivery_origin_rebases_total',
+      help: 'Times an origin’s latency did not fall as its in-flight limit was cut (it got slower whatever the load), so the limit took that latency as unloaded and grew back',
+      registers,
+      collect() {
+        const rebases = totals()?.rebases ?? 0;
+        if (rebases > rebasesSeen) this.inc(rebases - rebasesSeen);
+        rebasesSeen = rebases;
+      },
+    });
     new Gauge({
       name: 'herald_retries_pending',
       help: 'Deliveries parked for a later retry, across all instances',

@@ -15,6 +15,11 @@ export interface OriginBudgetEvents {
   slow(origin: string, count: number): void;
   /** `origin`'s latency rose with its load: its limit went down. */
   cut(origin: string, from: number, to: number): void;
+  /**
+   * `origin` got slower whatever its load (its latency did not fall as cuts lowered the load):
+   * its unloaded latency went from `fromMs` to `toMs` and its limit back to `limit`.
+   */
+  rebase?(origin: string, fromMs: number, toMs: number, limit: number): void;
 }
 
 interface Entry {
@@ -40,6 +45,7 @@ export function originOf(url: string | null): string {
 export class OriginBudgets {
   private readonly entries = new Map<string, Entry>();
   private slowTotal = 0;
+  private rebaseTotal = 0;
 
   constructor(
     private readonly settings: OriginBudgetSettings,
@@ -55,6 +61,14 @@ export class OriginBudgets {
         this.settings.maxInFlight,
         this.settings.minInFlight,
         (from, to) => this.events.cut(origin, from, to),
+        {
+          // Latency past it is an endpoint that hangs (or times out), not a slower one.
+          hangingMs: this.settings.slowAfterMs,
+          onRebase: (fromMs, toMs, to) => {
+            this.rebaseTotal += 1;
+            this.events.rebase?.(origin, fromMs, toMs, to);
+          },
+        },
       );
       entry = {
         budget: new SendBudget({
@@ -84,8 +98,18 @@ export class OriginBudgets {
     entry.budget.close();
   }
 
-  /** Across origins: attempts counting, lanes waiting, the limits' sum, attempts turned slow. */
-  totals(): { inFlight: number; waiting: number; limits: number; origins: number; slow: number } {
+  /**
+   * Across origins: attempts counting, lanes waiting, the limits' sum, attempts turned slow, and
+   * limits re-based (an origin got slower whatever its load) since the start.
+   */
+  totals(): {
+    inFlight: number;
+    waiting: number;
+    limits: number;
+    origins: number;
+    slow: number;
+    rebases: number;
+  } {
     let inFlight = 0;
     let waiting = 0;
     let limits = 0;
@@ -94,7 +118,14 @@ export class OriginBudgets {
       waiting += budget.waiting;
       limits += budget.limit;
     }
-    return { inFlight, waiting, limits, origins: this.entries.size, slow: this.slowTotal };
+    return {
+      inFlight,
+      waiting,
+      limits,
+      origins: this.entries.size,
+      slow: this.slowTotal,
+      rebases: this.rebaseTotal,
+    };
   }
 
   close(): void {
