@@ -335,8 +335,8 @@ describe('the partner console', () => {
 
     await world.deleteKey(doomed.id);
 
-    // fanout ends the stream (key_deleted) at its next key check; the console signs out, as
-    // for any key Herald no longer takes, with fanout's message.
+    // fanout ends the stream (key_deleted) on the key's deletion notice; the console signs out,
+    // as for any key Herald no longer takes, with fanout's message.
     const signedOut = page.getByRole('alert').filter({ hasText: 'You were signed out.' });
     await signedOut.waitFor();
     expect(await signedOut.textContent()).toContain('The API key of this stream was deleted');

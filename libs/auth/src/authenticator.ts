@@ -52,9 +52,17 @@ export class Authenticator {
     return (cached !== undefined && cached.until > Date.now()) || parseApiKeyToken(token) === null;
   }
 
-  /** Drops cached answers, so a key deleted here stops working at once in this process. */
-  forget(): void {
-    this.cache.clear();
+  /**
+   * Drops cached answers, so a key deleted here stops working at once in this process: every
+   * one, or with `keyId` only those of that stored key (fanout hears of deletions made elsewhere).
+   */
+  forget(keyId?: string): void {
+    if (keyId === undefined) {
+      this.cache.clear();
+      return;
+    }
+    for (const token of this.cache.keys())
+      if (parseApiKeyToken(token)?.id === keyId) this.cache.delete(token);
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { encodeApiKeyNotice } from './api-key-notices';
 import type { RedisConnection } from './redis.connection';
 import type { StoreKeys } from './store.keys';
 
@@ -95,15 +96,25 @@ export class ApiKeyRepository {
     );
   }
 
-  /** Deletes a key; with `tenant`, only if it belongs to that tenant. False when there was none. */
+  /**
+   * Deletes a key; with `tenant`, only if it belongs to that tenant. False when there was none.
+   * Publishes its `api_key.deleted` notice (`ApiKeyNotices`) in the same transaction, so the
+   * processes listening (fanout's streams) drop what they hold for it at once.
+   */
   async delete(id: string, tenant?: string): Promise<boolean> {
     const record = await this.get(id);
     if (!record || (tenant !== undefined && record.tenant !== tenant)) return false;
+    const notice = encodeApiKeyNotice({
+      kind: 'api_key.deleted',
+      keyId: id,
+      tenant: record.tenant,
+    });
     await this.redis.client
       .multi()
       .del(this.keys.apiKey(id))
       .zrem(this.keys.apiKeyIndex(), id)
       .zrem(this.keys.tenantApiKeys(record.tenant), id)
+      .publish(this.keys.apiKeyNoticeChannel(), notice)
       .exec();
     return true;
   }

@@ -20,6 +20,15 @@ export {
   type ScopeGrant,
   type ApiKeyRecord,
 } from './api-key.repository';
+export {
+  ApiKeyNotices,
+  encodeApiKeyNotice,
+  parseApiKeyNotice,
+  type ApiKeyNotice,
+  type ApiKeyNoticeKind,
+  type ApiKeyNoticeListener,
+  type ApiKeyNoticeListenerOptions,
+} from './api-key-notices';
 export { IdempotencyStore, type Reservation } from './idempotency.store';
 export { secretKeyConfig, type SecretKeyConfig } from './secret-key.config';
 export { SecretCipher, loadSecretCipher } from './secret-cipher';

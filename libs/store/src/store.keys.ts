@@ -11,6 +11,8 @@ export function storeKeys(prefix: string) {
     apiKeyIndex: () => `${prefix}apikeys`,
     /** Sorted set of one tenant's API key ids, scored by creation time. */
     tenantApiKeys: (tenant: string) => `${prefix}tenant:${tenant}:apikeys`,
+    /** Pub/sub channel an API key's deletion is published on (`ApiKeyNotices`), with the delete. */
+    apiKeyNoticeChannel: () => `${prefix}channel:api-key-notices`,
     /** String: the first result of an event id (or a pending marker while it is being written). */
     idempotency: (tenant: string, eventId: string) => `${prefix}idem:${tenant}:${eventId}`,
     /** Hash: one subscription (`record` JSON, `sealed` secrets, `status`, `tenant`, `version`). */

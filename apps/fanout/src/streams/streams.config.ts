@@ -15,7 +15,7 @@ export const streamsConfig = configFragment(
     STREAM_POLL_MAX_LIMIT: env.positiveInt(1000, 'events'),
     STREAM_POLL_MAX_BYTES: env.positiveInt(1024 * 1024, 'bytes'),
     STREAM_WS_SUBSCRIBE_TIMEOUT_MS: env.positiveInt(30_000, 'milliseconds'),
-    STREAM_KEY_CHECK_MS: env.positiveInt(5_000, 'milliseconds'),
+    STREAM_KEY_CHECK_MS: env.positiveInt(30_000, 'milliseconds'),
     STREAM_FETCH_MAX_WAIT_MS: env.positiveInt(100, 'milliseconds'),
     STREAM_TAIL_IDLE_MS: env.positiveInt(300_000, 'milliseconds'),
     STREAM_TAIL_PARTITION_CHECK_MS: env.positiveInt(30_000, 'milliseconds'),
@@ -73,8 +73,10 @@ export const streamsConfig = configFragment(
     wsSubscribeTimeoutMs: v.STREAM_WS_SUBSCRIBE_TIMEOUT_MS,
     /**
      * How often the API keys of open streams are checked in Redis, one read per key in use (ms,
-     * default 5 s, as long as a deleted key's other requests may still pass): a stream whose key
-     * was deleted is ended (`key_deleted`).
+     * default 30 s): a stream whose key was deleted is ended (`key_deleted`). The fallback only:
+     * a deletion's notice ends its streams at once, and the keys are checked at once whenever the
+     * notice listener reconnects; this bounds a notice missed otherwise (a connection that hangs
+     * without dropping, a key removed from Redis by hand).
      */
     keyCheckMs: v.STREAM_KEY_CHECK_MS,
     /** Longest one Kafka fetch of the tail or a catch-up reader waits for records (ms, default 100). */

@@ -5,11 +5,14 @@ import { ContractRegistry } from '@herald/contract';
 import { KafkaConnection } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
 import {
+  ApiKeyNotices,
   ApiKeyRepository,
   RedisConnection,
   RedisDeadline,
+  STORE_KEYS,
   StreamCursorRepository,
   SubscriptionRepository,
+  type StoreKeys,
 } from '@herald/store';
 import { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
@@ -30,7 +33,8 @@ const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
  * (SubscriptionStoreModule for stream subscriptions and their cursors; StoreModule's connection,
  * whose every call a stream request makes is bounded by a RedisDeadline), AuthModule and
  * ObservabilityModule; the subscription index (its change notices end durable streams whose
- * subscription is deleted, paused or changed).
+ * subscription is deleted, paused or changed); API key deletion notices (`ApiKeyNotices`, on a
+ * Redis connection of their own) end a deleted key's streams.
  */
 @Module({})
 export class StreamsModule {
@@ -78,6 +82,8 @@ export class StreamsModule {
             SubscriptionIndex,
             ApiKeyRepository,
             Authenticator,
+            RedisConnection,
+            STORE_KEYS,
           ],
           useFactory: (
             kafka: KafkaConnection,
@@ -87,6 +93,8 @@ export class StreamsModule {
             subscriptions: SubscriptionIndex,
             apiKeys: ApiKeyRepository,
             authenticator: Authenticator,
+            redis: RedisConnection,
+            keys: StoreKeys,
           ) =>
             new StreamsService(
               kafka,
@@ -95,8 +103,11 @@ export class StreamsModule {
               metrics,
               logger.child({ component: 'streams' }),
               subscriptions,
-              apiKeys,
-              () => authenticator.forget(),
+              {
+                repository: apiKeys,
+                notices: new ApiKeyNotices(redis, keys),
+                forget: (keyId) => authenticator.forget(keyId),
+              },
             ),
         },
         {

@@ -12,7 +12,12 @@ import {
   type PartitionPosition,
 } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
-import type { ApiKeyRepository, Subscription } from '@herald/store';
+import type {
+  ApiKeyNoticeListener,
+  ApiKeyNotices,
+  ApiKeyRepository,
+  Subscription,
+} from '@herald/store';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { LiveTail } from './live-tail';
 import {
@@ -113,8 +118,28 @@ export function durableEndReason(
   return selectionBasis(current) === selectionBasis(planned) ? null : 'subscription_changed';
 }
 
-/** Told when an API key held by streams was found deleted (WebSockets not yet subscribed). */
-export type KeyDeletedListener = (keyId: string) => void;
+/**
+ * Told when an API key held by streams was deleted (WebSockets not yet subscribed); answers how
+ * many it closed.
+ */
+export type KeyDeletedListener = (keyId: string) => number;
+
+/** The API keys streams are opened with: a stream ends when its key is deleted. */
+export interface StreamKeys {
+  /** Read every `keyCheckMs` for each key in use (the fallback for a missed notice). */
+  readonly repository: ApiKeyRepository;
+  /** Deletion notices: the key's streams end as soon as one is heard. */
+  readonly notices: ApiKeyNotices;
+  /** Drops this process's cached auth answers for a deleted key. */
+  readonly forget: (keyId: string) => void;
+}
+
+/**
+ * How long a deleted key's id is remembered: a stream request authenticated just before its
+ * notice (its answer read from Redis before the delete) opens after it and is ended at once.
+ */
+const DELETED_KEY_MEMORY_MS = 10 * 60_000;
+const DELETED_KEY_MEMORY_ENTRIES = 10_000;
 
 function shuttingDownError(): StreamsUnavailableError {
   return new StreamsUnavailableError('This server is shutting down; connect again');
@@ -146,6 +171,11 @@ export class StreamsService
   private readonly keyListeners = new Set<KeyDeletedListener>();
   private keyCheckAt = Date.now();
   private keyCheck: Promise<void> | undefined;
+  /** A check was asked for while one ran (the notice listener reconnected): run another after. */
+  private keyCheckAgain = false;
+  private keyNotices: ApiKeyNoticeListener | undefined;
+  /** Ids of keys deleted lately (key id → when), oldest first. */
+  private readonly deletedKeys = new Map<string, number>();
   private stopWatching: (() => void) | undefined;
 
   constructor(
@@ -156,10 +186,8 @@ export class StreamsService
     private readonly logger: Logger,
     /** Durable streams end when their subscription is deleted, paused or changed (its notices). */
     private readonly subscriptions: SubscriptionIndex,
-    /** Streams end when their API key is deleted (checked every `keyCheckMs`). */
-    private readonly apiKeys: ApiKeyRepository,
-    /** Drops this process's cached key checks once a key is found deleted. */
-    private readonly forgetKeys: () => void = () => undefined,
+    /** Streams end when their API key is deleted (its notice; checked every `keyCheckMs`). */
+    private readonly keys: StreamKeys,
   ) {
     this.tail = this.newTail();
     this.offsets = new OffsetLookup(kafka);
@@ -173,6 +201,13 @@ export class StreamsService
     this.stopWatching = this.subscriptions.onChange((previous, next) => {
       const id = (next ?? previous)?.subscription.id;
       if (id !== undefined) this.subscriptionChanged(id, next?.subscription ?? null);
+    });
+    this.keyNotices = this.keys.notices.listen({
+      onNotice: ({ keyId, tenant }) => this.keyDeleted(keyId, tenant, 'notice'),
+      // Deletions published while the listener was away were not heard: check what is held.
+      onReconnect: () => this.runKeyCheck(),
+      onError: (error) =>
+        this.logger.warn({ err: error }, 'API key deletion notices: listener failed'),
     });
   }
 
@@ -190,6 +225,7 @@ export class StreamsService
     this.shuttingDown = true;
     clearInterval(this.timer);
     this.stopWatching?.();
+    void this.keyNotices?.close();
     for (const { connection } of [...this.held.values()]) connection.end('shutdown');
   }
 
@@ -349,6 +385,8 @@ export class StreamsService
     connection.start(point);
     // Admitted before shutdown began, opened after every stream was ended: end this one too.
     if (this.shuttingDown) connection.end('shutdown');
+    // Authenticated from an answer read before its key's deletion, opened after its notice.
+    else if (this.deletedKeys.has(owner.keyId)) connection.end('key_deleted');
     // A change noticed while the stream was being planned and set up.
     const current = durable ? this.subscriptions.get(durable.id) : undefined;
     if (durable && current) {
@@ -402,38 +440,77 @@ export class StreamsService
     for (const { connection } of this.held.values())
       connection.tick(now, this.config.heartbeatMs, this.config.slowTimeoutMs);
     this.stopIdleTail(now);
-    if (now - this.keyCheckAt >= this.config.keyCheckMs && this.keyCheck === undefined) {
-      this.keyCheckAt = now;
-      this.keyCheck = this.checkKeys().finally(() => (this.keyCheck = undefined));
+    if (now - this.keyCheckAt >= this.config.keyCheckMs && this.keyCheck === undefined)
+      this.runKeyCheck();
+    for (const [keyId, at] of this.deletedKeys) {
+      if (now - at < DELETED_KEY_MEMORY_MS) break;
+      this.deletedKeys.delete(keyId);
     }
+  }
+
+  /** Checks the keys in use now, or right after the check running now. */
+  private runKeyCheck(): void {
+    if (this.keyCheck !== undefined) {
+      this.keyCheckAgain = true;
+      return;
+    }
+    this.keyCheckAt = Date.now();
+    this.keyCheck = this.checkKeys().finally(() => {
+      this.keyCheck = undefined;
+      if (this.keyCheckAgain && !this.shuttingDown) {
+        this.keyCheckAgain = false;
+        this.runKeyCheck();
+      }
+    });
   }
 
   /**
    * Reads each stored API key that holds a stream place (one Redis read per key, pipelined, not
-   * per connection) and ends what a deleted one holds. Redis not answering ends nothing.
+   * per connection) and ends what a deleted one holds. Redis not answering ends nothing. The
+   * fallback for a deletion notice this process did not hear.
    */
   private async checkKeys(): Promise<void> {
     const ids = [...this.perKey.keys()].filter((id) => STORED_KEY_ID.test(id));
     if (ids.length === 0) return;
-    let records: unknown[];
+    let records: ({ tenant: string } | null)[];
     try {
-      records = await Promise.all(ids.map((id) => this.apiKeys.get(id)));
+      records = await Promise.all(ids.map((id) => this.keys.repository.get(id)));
     } catch (error) {
       this.logger.warn({ err: error }, 'could not check the API keys of open streams');
       return;
     }
-    const deleted = ids.filter((_, i) => records[i] === null);
-    if (deleted.length === 0 || this.shuttingDown) return;
-    this.forgetKeys();
-    for (const keyId of deleted) {
-      const ended = [...this.held.values()].filter((held) => held.owner.keyId === keyId);
-      this.logger.warn(
-        { keyId, streams: ended.length },
-        'API key of open streams was deleted; ending them',
-      );
-      for (const { connection } of ended) connection.end('key_deleted');
-      for (const listener of this.keyListeners) listener(keyId);
-    }
+    ids.forEach((keyId, i) => {
+      if (records[i] === null) this.keyDeleted(keyId, null, 'check');
+    });
+  }
+
+  /**
+   * Ends every stream (and unsubscribed socket) of a deleted key, forgets its cached auth answers
+   * and remembers its id for streams authenticated before and opened after this.
+   */
+  private keyDeleted(keyId: string, tenant: string | null, foundBy: 'notice' | 'check'): void {
+    if (this.shuttingDown) return;
+    this.deletedKeys.delete(keyId);
+    this.deletedKeys.set(keyId, Date.now());
+    if (this.deletedKeys.size > DELETED_KEY_MEMORY_ENTRIES)
+      this.deletedKeys.delete(this.deletedKeys.keys().next().value!);
+    this.keys.forget(keyId);
+    const ended = [...this.held.values()].filter((held) => held.owner.keyId === keyId);
+    for (const { connection } of ended) connection.end('key_deleted');
+    let sockets = 0;
+    for (const listener of this.keyListeners) sockets += listener(keyId);
+    const fields = {
+      keyId,
+      ...(tenant === null ? {} : { tenant }),
+      streams: ended.length,
+      sockets,
+    };
+    if (foundBy === 'check')
+      // The notice was missed (or the key removed behind the API's back): worth a look.
+      this.logger.warn(fields, 'API key of open streams was deleted; ending them');
+    else if (ended.length > 0 || sockets > 0)
+      this.logger.info(fields, 'API key deleted (its notice); ended its streams');
+    else this.logger.debug(fields, 'API key deleted (its notice); no streams of it here');
   }
 
   /** The tail starts at the end of every partition; topics missing from Kafka are created first. */

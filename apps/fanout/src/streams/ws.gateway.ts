@@ -13,7 +13,7 @@ import {
 import { HeraldError } from '@herald/errors';
 import { toProblem } from '@herald/http-server';
 import type { Logger } from '@herald/observability';
-import { AckWriter, type AckOutcome, type PendingAck } from './ack-writer';
+import { AckWriter, type AckResult, type PendingAck } from './ack-writer';
 import type { StartPoint, StreamConnection } from './stream-connection';
 import type { StreamPlan, StreamPlanner } from './stream-planner';
 import type { StreamRedisDeadline } from './stream-redis-deadline';
@@ -74,13 +74,19 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
   onApplicationBootstrap(): void {
     // Subscribed sockets are ended by their stream; these have none yet.
     this.streams.onKeyDeleted((keyId) => {
+      let closed = 0;
       for (const session of [...this.sessions])
-        if (session.principal.keyId === keyId && !session.connection)
+        if (
+          session.principal.keyId === keyId &&
+          !session.connection &&
           this.closeUnsubscribed(session, 'key_deleted', {
             code: 'auth.unauthenticated',
             status: 401,
             message: 'The API key of this socket was deleted',
-          });
+          })
+        )
+          closed += 1;
+      return closed;
     });
     const http = this.adapterHost.httpAdapter.getHttpServer() as Server;
     http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -228,13 +234,16 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     });
   }
 
-  /** Sends a last error to a socket with no stream and closes it (1008 with `reason`). */
+  /**
+   * Sends a last error to a socket with no stream and closes it (1008 with `reason`); false when
+   * it was closed already.
+   */
   private closeUnsubscribed(
     session: Session,
     reason: DisconnectReason,
     error: { code: string; status: number; message: string },
-  ): void {
-    if (session.socket.readyState !== session.socket.OPEN) return;
+  ): boolean {
+    if (session.socket.readyState !== session.socket.OPEN) return false;
     clearTimeout(session.idleTimer);
     session.sink.message({ op: 'error', ...error });
     session.sink.close(1008, reason);
@@ -243,6 +252,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
       { keyId: session.principal.keyId, tenant: session.principal.tenant, reason },
       'WebSocket closed before it subscribed',
     );
+    return true;
   }
 
   /** Protocol replies the client does not read took the send buffer past twice its bound. */
@@ -307,8 +317,11 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
             'Acknowledgements are for durable stream subscriptions: connect with ?subscription={id}',
           );
         const cursor = this.planner.ackCursor(message.cursor);
-        if ((await this.acknowledge(acks, cursor)) === 'written')
-          session.sink.message({ op: 'acked', cursor });
+        const { outcome, stored } = await this.acknowledge(acks, cursor);
+        if (outcome === 'written') session.sink.message({ op: 'acked', cursor });
+        // Replaced by a newer ack before its write started: that one's write answers it too.
+        else if (outcome === 'superseded')
+          session.sink.message({ op: 'acked', cursor, supersededBy: stored });
         return;
       }
       default:
@@ -320,11 +333,11 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
 
   /**
    * Stores an ack within the Redis deadline, after the socket's write in flight (AckWriter): an
-   * ack replaced by a newer one before its write started gets no answer of its own, the newer
-   * one's covers it. Past the deadline the ack is answered 503, and one still waiting is dropped
-   * (the write Redis already holds may still land).
+   * ack replaced by a newer one before its write started is answered with that write's result
+   * (`acked` naming the cursor stored in its place, or its error). Past the deadline the ack is
+   * answered 503, and one still waiting is dropped (the write Redis already holds may still land).
    */
-  private async acknowledge(acks: AckWriter, cursor: string): Promise<AckOutcome> {
+  private async acknowledge(acks: AckWriter, cursor: string): Promise<AckResult> {
     let pending: PendingAck | undefined;
     try {
       return await this.redis.run('ack', () => (pending = acks.acknowledge(cursor)).done);

@@ -116,14 +116,18 @@ export class ApiKeysController {
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete an API key; it stops working at once' })
+  @ApiOperation({
+    summary: 'Delete an API key; it stops working at once and its open streams end',
+  })
   @ApiResponse({ status: 204, description: 'Deleted' })
   @ApiResponse(problemResponse(404, 'api_keys.not_found', 'No API key with this id'))
   async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
     if (!/^[0-9a-f]{16}$/.test(id)) throw new ApiKeyMissingError(id);
     const deleted = (late = false) => {
-      // Other instances forget it when their short cache entry expires (5 s).
-      this.authenticator.forget();
+      // The delete published its notice (ApiKeyRepository.delete): fanout ends the key's open
+      // streams at once. Other API and ingest instances forget it when their short cache entry
+      // expires (5 s).
+      this.authenticator.forget(id);
       this.logger.info(
         { apiKeyId: id, by: principal.keyId, ...(late ? { late } : {}) },
         'api key deleted',

@@ -252,7 +252,7 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
           name: 'ack',
           title: 'Acknowledge',
           summary:
-            'Stores the cursor of a durable stream subscription. A socket writes one ack at a time: one sent while another is being written waits, and a newer one takes its place, so an ack replaced that way gets no reply of its own (the newer `acked` covers it). While Redis does not answer, an ack gets an `error` with status 503 (code streams.unavailable; send it again later) and the socket stays open.',
+            "Stores the cursor of a durable stream subscription. Every ack gets one reply, in the order sent. A socket writes one ack at a time: one sent while another is being written waits, and a newer one takes its place (only the newest cursor is stored); the ack replaced that way is answered when the newer one is, with its result: `acked` with its own cursor and `supersededBy` the newer cursor stored in its place, or the newer one's `error`. While Redis does not answer, an ack gets an `error` with status 503 (code streams.unavailable; send it again later) and the socket stays open.",
           payload: {
             type: 'object',
             required: ['op', 'cursor'],
@@ -291,11 +291,20 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
         wsAcked: {
           name: 'acked',
           title: 'Acknowledged',
-          summary: 'The cursor is stored; a reconnect resumes right after it.',
+          summary:
+            'The ack of `cursor` is stored; a reconnect resumes right after it, or after `supersededBy` when that is set.',
           payload: {
             type: 'object',
             required: ['op', 'cursor'],
-            properties: { op: { type: 'string', const: 'acked' }, cursor: { type: 'string' } },
+            properties: {
+              op: { type: 'string', const: 'acked' },
+              cursor: { type: 'string', description: 'The cursor of the ack this answers' },
+              supersededBy: {
+                type: 'string',
+                description:
+                  "Set when a newer ack took this one's place before its write started: the cursor stored instead (the newer ack gets its own `acked`)",
+              },
+            },
           },
         },
         wsError: {
