@@ -85,8 +85,9 @@ describe('ConsumerRunner', () => {
         groupId: uniqueName('g'),
         topics: [topic],
         fromBeginning: true,
-        eachBatch: async (batch) => {
+        eachBatch: (batch) => {
           seen.push(...batch.records);
+          return Promise.resolve();
         },
         onAssignment: (assignment) => assignments.push([...(assignment.get(topic) ?? [])]),
       });
