@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { AuthModule } from '@herald/auth';
+import { AuthModule, apiKeyDeletionListener } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
 import type { ContractRegistry } from '@herald/contract';
 import { KafkaModule } from '@herald/kafka';
@@ -30,6 +30,10 @@ export class AppModule {
           observability.tracer,
           config.kafka.publish.timeoutMs,
         ),
+      ],
+      providers: [
+        // A key deleted through any instance is refused here at once, not when its cache expires.
+        apiKeyDeletionListener,
       ],
     };
   }

@@ -6,7 +6,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { AuthModule, BoundedApiKeyGuard } from '@herald/auth';
+import { AuthModule, BoundedApiKeyGuard, apiKeyDeletionListener } from '@herald/auth';
 import type { ConfigOf } from '@herald/config';
 import { ContractRegistry, loadContract, reportContractLoad } from '@herald/contract';
 import {
@@ -105,6 +105,8 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             createApiRedisDeadline(redis, config.subscriptions, metrics, logger),
         },
         BoundedApiKeyGuard,
+        // A key deleted through any instance is refused here at once, not when its cache expires.
+        apiKeyDeletionListener,
         { provide: OpenApiDocument, useValue: new OpenApiDocument() },
         {
           provide: ContractRegistry,

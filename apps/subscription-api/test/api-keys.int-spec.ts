@@ -1,4 +1,10 @@
-import { ApiKeyNotices, parseApiKeyToken, type ApiKeyNotice } from '@herald/store';
+import {
+  ApiKeyNotices,
+  ApiKeyRepository,
+  parseApiKeyToken,
+  type ApiKeyNotice,
+} from '@herald/store';
+import { SERVICE } from '../src/app.module';
 import { eventually, startSubscriptionApi, type TestApi } from './subscription-api.harness';
 
 /** What other processes hear of an API key's deletion (fanout ends its streams on it). */
@@ -30,5 +36,30 @@ describe('subscription-api: API key deletion notices', () => {
     } finally {
       await listener.close();
     }
+  });
+
+  it('refuses a key deleted through another instance at once, though its answer was cached here', async () => {
+    // The app's own listening connection (named after the service and prefix) is subscribed.
+    const name = `name=${SERVICE}:api-key-notices:${api.store.prefix}`;
+    await eventually(
+      async () =>
+        ((await api.store.redis.client.client('LIST')) as string).includes(name) ? true : undefined,
+      'the app listening for API key notices',
+    );
+    const key = await api.createKey('tenant-d', ['subscriptions:read']);
+    // Answered from Redis once, then cached for 5 s.
+    expect((await api.request('GET', '/v1/subscriptions', { key })).status).toBe(200);
+    expect((await api.request('GET', '/v1/subscriptions', { key })).status).toBe(200);
+    // As another subscription-api instance deletes it: the store's delete publishes the notice.
+    const repository = new ApiKeyRepository(api.store.redis, api.store.keys);
+    const deletedAt = Date.now();
+    expect(await repository.delete(parseApiKeyToken(key)!.id)).toBe(true);
+    await eventually(
+      async () =>
+        (await api.request('GET', '/v1/subscriptions', { key })).status === 401 ? true : undefined,
+      'the deleted key refused',
+      1000,
+    );
+    expect(Date.now() - deletedAt).toBeLessThan(1500);
   });
 });

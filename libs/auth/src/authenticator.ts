@@ -13,7 +13,8 @@ export const BOOTSTRAP_ADMIN_TENANT = 'admin';
 
 /**
  * Turns a presented key into a Principal. Answers are cached briefly (default 5 s) so a busy
- * ingest path does not ask Redis on every request; a deleted key stops working within that time.
+ * ingest path does not ask Redis on every request; a deleted key stops working within that time,
+ * or at once where its deletion notice is heard (`ApiKeyDeletionListener`, `forget`).
  */
 export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();

@@ -12,3 +12,4 @@ export {
 } from './api-key.guard';
 export { BoundedApiKeyGuard } from './bounded-api-key.guard';
 export { AuthModule } from './auth.module';
+export { ApiKeyDeletionListener, apiKeyDeletionListener } from './api-key-deletion.listener';

@@ -125,8 +125,8 @@ export class ApiKeysController {
     if (!/^[0-9a-f]{16}$/.test(id)) throw new ApiKeyMissingError(id);
     const deleted = (late = false) => {
       // The delete published its notice (ApiKeyRepository.delete): fanout ends the key's open
-      // streams at once. Other API and ingest instances forget it when their short cache entry
-      // expires (5 s).
+      // streams at once, and every API and ingest instance (this one too, ApiKeyDeletionListener)
+      // drops its cached answers for the key. Forgetting here too needs no round trip.
       this.authenticator.forget(id);
       this.logger.info(
         { apiKeyId: id, by: principal.keyId, ...(late ? { late } : {}) },
