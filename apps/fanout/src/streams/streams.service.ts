@@ -518,21 +518,24 @@ export class StreamsService
     await new TopicProvisioner(this.kafka, this.logger).ensureTopics(
       this.topics.map(({ topic, partitions }) => ({ topic, partitions })),
     );
-    const positions: PartitionPosition[] = [];
-    for (const { topic } of this.topics)
-      for (const { partition, offset } of await this.offsets.endOffsets(topic))
-        positions.push({ topic, partition, offset });
-    return positions;
+    return this.channelPositions((topic) => this.offsets.endOffsets(topic));
   }
 
   /**
    * Every partition of the channel topics now, at its oldest offset (the tail's partition check).
    * The admin client refreshes its metadata for each call, so a partition added is seen at once.
    */
-  private async tailPartitions(): Promise<PartitionPosition[]> {
+  private tailPartitions(): Promise<PartitionPosition[]> {
+    return this.channelPositions((topic) => this.offsets.startOffsets(topic));
+  }
+
+  /** Every partition of the channel topics at the offset `offsetsOf` gives it. */
+  private async channelPositions(
+    offsetsOf: (topic: string) => Promise<{ partition: number; offset: string }[]>,
+  ): Promise<PartitionPosition[]> {
     const positions: PartitionPosition[] = [];
     for (const { topic } of this.topics)
-      for (const { partition, offset } of await this.offsets.startOffsets(topic))
+      for (const { partition, offset } of await offsetsOf(topic))
         positions.push({ topic, partition, offset });
     return positions;
   }
