@@ -265,6 +265,29 @@ describe('stream key revocation: a deleted key stops streaming at once, everywhe
     ).toBe(false);
   });
 
+  it('drops its whole auth cache when its notice listener reconnects, so a key deleted unheard is refused at once', async () => {
+    // One listener serves the auth cache and the streams: its reconnect reaches both.
+    const key = await world.createKey(['streams:read']);
+    expect(await status(spawned.url, '/v1/streams/poll?wait=0', key)).toBe(200);
+    // Removed without a notice, as a delete made while the listener was away would be unheard:
+    // the cached answer (5 s) still lets the key in.
+    await redis.client.del(keys.apiKey(parseApiKeyToken(key)!.id));
+    expect(await status(spawned.url, '/v1/streams/poll?wait=0', key)).toBe(200);
+    const resyncs = () =>
+      spawned.logs.filter(
+        (line) =>
+          line.msg === 'API key deletion notices heard again; dropped every cached auth answer',
+      ).length;
+    const before = resyncs();
+    const listeners = ((await redis.client.client('LIST')) as string)
+      .split('\n')
+      .filter((line) => line.includes(`:api-key-notices:${world.prefix} `))
+      .map((line) => /(?:^|\s)id=(\d+)/.exec(line)![1]!);
+    for (const id of listeners) await redis.client.client('KILL', 'ID', id);
+    await waitFor(() => resyncs() > before, { what: 'the listener back, its cache dropped' });
+    expect(await status(spawned.url, '/v1/streams/poll?wait=0', key)).toBe(401);
+  });
+
   it('still ends the streams of a key removed without its notice, at the periodic check', async () => {
     // A third instance checking often; the key is removed from Redis behind the API's back.
     const checking = await startFanoutApp(world, { STREAM_KEY_CHECK_MS: '300' });

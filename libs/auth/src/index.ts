@@ -12,4 +12,10 @@ export {
 } from './api-key.guard';
 export { BoundedApiKeyGuard } from './bounded-api-key.guard';
 export { AuthModule } from './auth.module';
-export { ApiKeyDeletionListener, apiKeyDeletionListener } from './api-key-deletion.listener';
+export {
+  ApiKeyDeletionListener,
+  apiKeyDeletionListener,
+  type ApiKeyDeletion,
+  type ApiKeyDeletedHandler,
+  type ApiKeyResyncHandler,
+} from './api-key-deletion.listener';

@@ -1,18 +1,20 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { Authenticator, BoundedApiKeyGuard } from '@herald/auth';
+import {
+  ApiKeyDeletionListener,
+  Authenticator,
+  BoundedApiKeyGuard,
+  apiKeyDeletionListener,
+} from '@herald/auth';
 import { ContractRegistry } from '@herald/contract';
 import { KafkaConnection } from '@herald/kafka';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
 import {
-  ApiKeyNotices,
   ApiKeyRepository,
   RedisConnection,
   RedisDeadline,
-  STORE_KEYS,
   StreamCursorRepository,
   SubscriptionRepository,
-  type StoreKeys,
 } from '@herald/store';
 import { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { SubscriptionsModule } from '../subscriptions/subscriptions.module';
@@ -33,8 +35,9 @@ const STREAMS_CONTRACT = Symbol('STREAMS_CONTRACT');
  * (SubscriptionStoreModule for stream subscriptions and their cursors; StoreModule's connection,
  * whose every call a stream request makes is bounded by a RedisDeadline), AuthModule and
  * ObservabilityModule; the subscription index (its change notices end durable streams whose
- * subscription is deleted, paused or changed); API key deletion notices (`ApiKeyNotices`, on a
- * Redis connection of their own) end a deleted key's streams.
+ * subscription is deleted, paused or changed). It provides the process's one API key deletion
+ * listener (`ApiKeyDeletionListener`, on a Redis connection of its own): on a key's notice it
+ * forgets the key's cached auth answers and the streams end the key's streams.
  */
 @Module({})
 export class StreamsModule {
@@ -72,6 +75,8 @@ export class StreamsModule {
             ),
         },
         BoundedApiKeyGuard,
+        // fanout's only listener for API key deletion notices: the auth cache and the streams.
+        apiKeyDeletionListener,
         {
           provide: StreamsService,
           inject: [
@@ -82,8 +87,7 @@ export class StreamsModule {
             SubscriptionIndex,
             ApiKeyRepository,
             Authenticator,
-            RedisConnection,
-            STORE_KEYS,
+            ApiKeyDeletionListener,
           ],
           useFactory: (
             kafka: KafkaConnection,
@@ -93,8 +97,7 @@ export class StreamsModule {
             subscriptions: SubscriptionIndex,
             apiKeys: ApiKeyRepository,
             authenticator: Authenticator,
-            redis: RedisConnection,
-            keys: StoreKeys,
+            deletions: ApiKeyDeletionListener,
           ) =>
             new StreamsService(
               kafka,
@@ -105,7 +108,7 @@ export class StreamsModule {
               subscriptions,
               {
                 repository: apiKeys,
-                notices: new ApiKeyNotices(redis, keys),
+                deletions,
                 forget: (keyId) => authenticator.forget(keyId),
               },
             ),

@@ -4,6 +4,7 @@ import type {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import type { ApiKeyDeletionListener } from '@herald/auth';
 import {
   OffsetLookup,
   PartitionFetcher,
@@ -12,12 +13,7 @@ import {
   type PartitionPosition,
 } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
-import type {
-  ApiKeyNoticeListener,
-  ApiKeyNotices,
-  ApiKeyRepository,
-  Subscription,
-} from '@herald/store';
+import type { ApiKeyRepository, Subscription } from '@herald/store';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { LiveTail } from './live-tail';
 import {
@@ -128,9 +124,16 @@ export type KeyDeletedListener = (keyId: string) => number;
 export interface StreamKeys {
   /** Read every `keyCheckMs` for each key in use (the fallback for a missed notice). */
   readonly repository: ApiKeyRepository;
-  /** Deletion notices: the key's streams end as soon as one is heard. */
-  readonly notices: ApiKeyNotices;
-  /** Drops this process's cached auth answers for a deleted key. */
+  /**
+   * The process's deletion notice listener (`@herald/auth`, which also serves the auth cache): the
+   * key's streams end as soon as its notice is heard, and every key held is checked at once when
+   * notices may have been lost.
+   */
+  readonly deletions: Pick<ApiKeyDeletionListener, 'onDeleted' | 'onResync'>;
+  /**
+   * Drops this process's cached auth answers for a key the check found deleted (the listener
+   * drops them itself on a notice).
+   */
   readonly forget: (keyId: string) => void;
 }
 
@@ -173,7 +176,8 @@ export class StreamsService
   private keyCheck: Promise<void> | undefined;
   /** A check was asked for while one ran (the notice listener reconnected): run another after. */
   private keyCheckAgain = false;
-  private keyNotices: ApiKeyNoticeListener | undefined;
+  /** Removes this service's handlers from the deletion notice listener. */
+  private stopKeyNotices: (() => void) | undefined;
   /** Ids of keys deleted lately (key id → when), oldest first. */
   private readonly deletedKeys = new Map<string, number>();
   private stopWatching: (() => void) | undefined;
@@ -202,13 +206,15 @@ export class StreamsService
       const id = (next ?? previous)?.subscription.id;
       if (id !== undefined) this.subscriptionChanged(id, next?.subscription ?? null);
     });
-    this.keyNotices = this.keys.notices.listen({
-      onNotice: ({ keyId, tenant }) => this.keyDeleted(keyId, tenant, 'notice'),
-      // Deletions published while the listener was away were not heard: check what is held.
-      onReconnect: () => this.runKeyCheck(),
-      onError: (error) =>
-        this.logger.warn({ err: error }, 'API key deletion notices: listener failed'),
-    });
+    const stopDeleted = this.keys.deletions.onDeleted(({ keyId, tenant }) =>
+      this.keyDeleted(keyId, tenant, 'notice'),
+    );
+    // Deletions published while the listener was away were not heard: check what is held.
+    const stopResync = this.keys.deletions.onResync(() => this.runKeyCheck());
+    this.stopKeyNotices = () => {
+      stopDeleted();
+      stopResync();
+    };
   }
 
   /** Calls `listener` with each API key found deleted while streams (or sockets) held it. */
@@ -225,7 +231,7 @@ export class StreamsService
     this.shuttingDown = true;
     clearInterval(this.timer);
     this.stopWatching?.();
-    void this.keyNotices?.close();
+    this.stopKeyNotices?.();
     for (const { connection } of [...this.held.values()]) connection.end('shutdown');
   }
 
@@ -494,7 +500,8 @@ export class StreamsService
     this.deletedKeys.set(keyId, Date.now());
     if (this.deletedKeys.size > DELETED_KEY_MEMORY_ENTRIES)
       this.deletedKeys.delete(this.deletedKeys.keys().next().value!);
-    this.keys.forget(keyId);
+    // A notice's listener has forgotten the key's cached answers before telling this service.
+    if (foundBy === 'check') this.keys.forget(keyId);
     const ended = [...this.held.values()].filter((held) => held.owner.keyId === keyId);
     for (const { connection } of ended) connection.end('key_deleted');
     let sockets = 0;
