@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { KafkaConnection } from './kafka.connection';
 import { consumerLagGauge, type ConsumerLagGauge } from './kafka.metrics';
+import { topicPartitionKey, type TopicPartitionKey } from './topic-partition.key';
 
 /** A record as read from Kafka. Offsets and timestamps are decimal strings (64-bit in Kafka). */
 export interface IncomingRecord {
@@ -68,12 +69,6 @@ export interface ConsumerRunnerOptions {
   lagIntervalMs?: number;
 }
 
-type PartitionKey = `${string}\u0000${number}`;
-
-function partitionKey(topic: string, partition: number): PartitionKey {
-  return `${topic}\u0000${partition}`;
-}
-
 /**
  * One kafkajs consumer in a group, with offsets committed only for work that is done: a crash
  * makes the group read records again, never skip them.
@@ -86,8 +81,8 @@ export class ConsumerRunner {
   private readonly lagIntervalMs: number;
   private lagTimer: NodeJS.Timeout | undefined;
   private assigned = new Map<string, number[]>();
-  private readonly highWatermarks = new Map<PartitionKey, bigint>();
-  private readonly committed = new Map<PartitionKey, bigint>();
+  private readonly highWatermarks = new Map<TopicPartitionKey, bigint>();
+  private readonly committed = new Map<TopicPartitionKey, bigint>();
   private stopping: Promise<void> | undefined;
   private stopped = false;
   private groupCommit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
@@ -204,7 +199,7 @@ export class ConsumerRunner {
     // straight to the group.
     if (this.groupCommit) await this.groupCommit(offsets);
     else await consumer.commitOffsets(offsets.topics[0]!.partitions.map((p) => ({ topic, ...p })));
-    const key = partitionKey(topic, partition);
+    const key = topicPartitionKey(topic, partition);
     this.committed.set(key, BigInt(nextOffset));
     this.setLag(topic, partition);
   }
@@ -242,7 +237,7 @@ export class ConsumerRunner {
       const mine = new Set(this.assigned.get(topic) ?? []);
       for (const end of ends) {
         if (!mine.has(end.partition)) continue;
-        const key = partitionKey(topic, end.partition);
+        const key = topicPartitionKey(topic, end.partition);
         const remote = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
         // No commit yet: everything still held counts as lag.
         const committed = BigInt(remote) >= 0n ? BigInt(remote) : BigInt(end.low);
@@ -261,7 +256,7 @@ export class ConsumerRunner {
   ): Promise<void> {
     const { batch } = payload;
     this.groupCommit = (offsets) => payload.commitOffsetsIfNecessary(offsets);
-    const key = partitionKey(batch.topic, batch.partition);
+    const key = topicPartitionKey(batch.topic, batch.partition);
     this.highWatermarks.set(key, BigInt(batch.highWatermark));
     const last = batch.messages[batch.messages.length - 1];
     if (!last) {
@@ -299,8 +294,8 @@ export class ConsumerRunner {
       for (const partition of partitions)
         if (!next.get(topic)?.includes(partition)) {
           this.lag?.remove({ group: this.groupId, topic, partition: String(partition) });
-          this.highWatermarks.delete(partitionKey(topic, partition));
-          this.committed.delete(partitionKey(topic, partition));
+          this.highWatermarks.delete(topicPartitionKey(topic, partition));
+          this.committed.delete(topicPartitionKey(topic, partition));
         }
     this.assigned = next;
     if (next.size > 0 && !this.stopping)
@@ -311,7 +306,7 @@ export class ConsumerRunner {
 
   private setLag(topic: string, partition: number): void {
     if (!this.lag) return;
-    const key = partitionKey(topic, partition);
+    const key = topicPartitionKey(topic, partition);
     const high = this.highWatermarks.get(key);
     const committed = this.committed.get(key);
     if (high === undefined || committed === undefined) return;

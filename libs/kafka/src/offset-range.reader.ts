@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { IncomingRecord } from './consumer.runner';
 import type { KafkaConnection } from './kafka.connection';
 import { PartitionFetcher } from './partition.fetcher';
+import { topicPartitionKey } from './topic-partition.key';
 
 /** Records `[from, to)` of one partition (decimal-string offsets). */
 export interface PartitionRange {
@@ -246,5 +247,5 @@ function minOffset(a: bigint, b: bigint): bigint {
 }
 
 function rangeKey(at: { topic: string; partition: number }): string {
-  return `${at.topic}\u0000${at.partition}`;
+  return topicPartitionKey(at.topic, at.partition);
 }

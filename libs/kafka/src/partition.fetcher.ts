@@ -2,6 +2,7 @@ import type { Broker, Cluster, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { toIncomingRecord, type IncomingRecord } from './consumer.runner';
 import type { KafkaConnection } from './kafka.connection';
+import { topicPartitionKey } from './topic-partition.key';
 
 /** Where reading one partition continues: the offset of the next record (a decimal string). */
 export interface PartitionPosition {
@@ -73,10 +74,6 @@ function createCluster(kafka: Kafka): Cluster {
   });
 }
 
-function keyOf(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
-
 /**
  * Reads chosen partitions from chosen offsets with no consumer group: no joins, no commits, no
  * rebalances, so many can run at once and each starts at once (the streams' live tail and
@@ -108,12 +105,12 @@ export class PartitionFetcher {
   /** Reads these partitions from these offsets (replacing earlier positions of the same partitions). */
   assign(positions: readonly PartitionPosition[]): void {
     for (const position of positions)
-      this.positions.set(keyOf(position.topic, position.partition), { ...position });
+      this.positions.set(topicPartitionKey(position.topic, position.partition), { ...position });
   }
 
   /** Stops reading one partition. */
   release(topic: string, partition: number): void {
-    this.positions.delete(keyOf(topic, partition));
+    this.positions.delete(topicPartitionKey(topic, partition));
   }
 
   /** Where each assigned partition's next read starts. */
@@ -187,8 +184,8 @@ export class PartitionFetcher {
       const request = [...topics].map(([topic, partitions]) => ({
         topic,
         partitions: partitions.map((partition) => {
-          const fetchOffset = this.positions.get(keyOf(topic, partition))!.offset;
-          requested.set(keyOf(topic, partition), fetchOffset);
+          const fetchOffset = this.positions.get(topicPartitionKey(topic, partition))!.offset;
+          requested.set(topicPartitionKey(topic, partition), fetchOffset);
           return { partition, fetchOffset, maxBytes: this.maxBytesPerPartition };
         }),
       }));
@@ -220,7 +217,7 @@ export class PartitionFetcher {
     const batches: FetchedBatch[] = [];
     for (const { topicName: topic, partitions } of outcome.responses) {
       for (const { partition, highWatermark, messages } of partitions) {
-        const key = keyOf(topic, partition);
+        const key = topicPartitionKey(topic, partition);
         const requested = outcome.requested.get(key);
         const position = this.positions.get(key);
         // Moved or released while the fetch was in flight: the answer is for an old position.
@@ -270,7 +267,7 @@ export class PartitionFetcher {
 
   private async resetOutOfRange(topic: string, partition: number): Promise<void> {
     const cluster = this.cluster;
-    const position = this.positions.get(keyOf(topic, partition));
+    const position = this.positions.get(topicPartitionKey(topic, partition));
     if (!cluster || !position) return;
     const [low] = await cluster.fetchTopicsOffset([
       { topic, partitions: [{ partition }], fromBeginning: true },
