@@ -17,6 +17,7 @@ export const kafkaConfig = configFragment(
     KAFKA_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_LINGER_MS: env.nonNegativeInt(0, 'milliseconds'),
     KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(524_288, 'bytes'),
+    KAFKA_PRODUCER_METADATA_MAX_AGE_MS: env.positiveInt(30_000, 'milliseconds'),
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_FETCH_MIN_BYTES: env.positiveInt(1, 'bytes'),
     KAFKA_FETCH_MAX_WAIT_MS: env.positiveInt(500, 'milliseconds'),
@@ -38,6 +39,13 @@ export const kafkaConfig = configFragment(
        * publish call is never split.
        */
       maxBatchBytes: v.KAFKA_PUBLISH_MAX_BATCH_BYTES,
+      /**
+       * How old the publisher's view of the topics may grow (ms, default 30000): a partition added
+       * to a topic gets keyed records (the key's murmur2 over the new count) within about this
+       * long. kafkajs's own default, 5 minutes, kept writing keyed records to the old partitions
+       * that long.
+       */
+      metadataMaxAgeMs: v.KAFKA_PRODUCER_METADATA_MAX_AGE_MS,
     },
     consumer: {
       /** How often consumer lag is refreshed from the broker between batches (ms, default 10000). */

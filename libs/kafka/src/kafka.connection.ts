@@ -1,11 +1,16 @@
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from './kafka.config';
+import { HELD_BACK_MESSAGE } from './kafka.publisher';
 
-// The publisher bounds an idempotent producer's retries on purpose (see kafka.publisher.ts);
-// kafkajs warns about that on every connect, which would page nobody and bury real warnings.
-const EXPECTED_WARNINGS = new Set([
+// kafkajs lines about what the publisher does on purpose and handles, written at debug: they
+// would page nobody and bury real warnings and errors. The publisher bounds an idempotent
+// producer's retries (kafkajs warns on every connect), and holds a write back while another one
+// settles (kafkajs logs the refusal the publisher throws at error; the publisher says at info
+// that it sends the write again).
+const EXPECTED_MESSAGES = new Set([
   'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+  HELD_BACK_MESSAGE,
 ]);
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -21,7 +26,7 @@ export function kafkaLogCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry): void => {
       const { message, ...rest } = log;
-      const name = EXPECTED_WARNINGS.has(message) ? 'debug' : (LEVELS[level] ?? 'info');
+      const name = EXPECTED_MESSAGES.has(message) ? 'debug' : (LEVELS[level] ?? 'info');
       child[name](rest, message);
     };
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Global, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import pino from 'pino';
-import { LOGGER, ReadinessRegistry } from '@herald/observability';
+import { LOGGER, MetricsRegistry, ReadinessRegistry } from '@herald/observability';
 import { KafkaConnection } from './kafka.connection';
 import { KafkaModule } from './kafka.module';
 import { KafkaPublisher } from './kafka.publisher';
@@ -14,13 +14,14 @@ import { TopicProvisioner } from './topic.provisioner';
   providers: [
     { provide: LOGGER, useValue: pino({ level: 'silent' }) },
     { provide: ReadinessRegistry, useValue: new ReadinessRegistry() },
+    { provide: MetricsRegistry, useValue: new MetricsRegistry('t') },
   ],
-  exports: [LOGGER, ReadinessRegistry],
+  exports: [LOGGER, ReadinessRegistry, MetricsRegistry],
 })
 class FakeObservabilityModule {}
 
 describe('KafkaModule', () => {
-  it('provides the connection, publisher and provisioner, and closes them on shutdown', async () => {
+  it('provides the connection, publisher (counting on the app registry) and provisioner, and closes them on shutdown', async () => {
     const app = await NestFactory.createApplicationContext(
       {
         module: class TestAppModule {},
@@ -34,6 +35,10 @@ describe('KafkaModule', () => {
     expect(app.get(KafkaConnection)).toBeInstanceOf(KafkaConnection);
     const publisher = app.get(KafkaPublisher);
     expect(app.get(TopicProvisioner)).toBeInstanceOf(TopicProvisioner);
+    // The publisher counts on the app's registry.
+    const { registry } = app.get(MetricsRegistry);
+    expect(registry.getSingleMetric('herald_kafka_publish_refused_total')).toBeDefined();
+    expect(registry.getSingleMetric('herald_kafka_publisher_partitions_added_total')).toBeDefined();
     await app.close();
     await expect(
       publisher.publish([{ topic: 't', key: null, value: 'v', headers: {} }]),

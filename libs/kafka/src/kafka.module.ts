@@ -6,15 +6,16 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { LOGGER, ReadinessRegistry, type Logger } from '@herald/observability';
+import { LOGGER, MetricsRegistry, ReadinessRegistry, type Logger } from '@herald/observability';
 import type { KafkaConfig } from './kafka.config';
 import { KafkaConnection } from './kafka.connection';
 import { KafkaPublisher } from './kafka.publisher';
 import { TopicProvisioner } from './topic.provisioner';
 
 /**
- * Gives the app its Kafka connection, publisher and topic provisioner, and a `kafka` readiness
- * check. On shutdown the publisher answers what it holds before the connection closes.
+ * Gives the app its Kafka connection, publisher (its metrics on the app's `MetricsRegistry`) and
+ * topic provisioner, and a `kafka` readiness check. On shutdown the publisher answers what it
+ * holds before the connection closes.
  */
 @Global()
 @Module({})
@@ -36,9 +37,13 @@ export class KafkaModule implements OnModuleInit, OnApplicationShutdown {
         },
         {
           provide: KafkaPublisher,
-          inject: [KafkaConnection, LOGGER],
-          useFactory: (connection: KafkaConnection, logger: Logger) =>
-            new KafkaPublisher(connection, logger.child({ component: 'kafka-publisher' })),
+          inject: [KafkaConnection, LOGGER, { token: MetricsRegistry, optional: true }],
+          useFactory: (connection: KafkaConnection, logger: Logger, metrics?: MetricsRegistry) =>
+            new KafkaPublisher(
+              connection,
+              logger.child({ component: 'kafka-publisher' }),
+              metrics ? { registry: metrics.registry } : {},
+            ),
         },
         {
           provide: TopicProvisioner,

@@ -8,9 +8,12 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { KafkaConfig } from './kafka.config';
 import type { KafkaConnection } from './kafka.connection';
 import { KafkaRejectedError, KafkaUnavailableError } from './kafka.errors';
+import { publisherMetrics, type PublisherMetrics } from './kafka.metrics';
+import { topicPartitionKey } from './topic-partition.key';
 
 /** A record to write. `partition` overrides the key-based choice. */
 export interface OutgoingRecord {
@@ -32,7 +35,18 @@ export interface PublishedRecord {
 export type PublishOptions = KafkaConfig['publish'] & {
   /** How many coalesced requests may be under way at once (default 2). */
   maxInFlightFlushes?: number;
+  /**
+   * Where `herald_kafka_publish_refused_total` and `herald_kafka_publisher_partitions_added_total`
+   * are registered; no metrics without one.
+   */
+  registry?: Registry;
 };
+
+/**
+ * What kafkajs logs (at error) when the publisher holds a write back: a normal, handled
+ * condition, so the connection's log creator writes it at debug.
+ */
+export const HELD_BACK_MESSAGE = 'write held back while another write on this producer settles';
 
 /** How a publish whose deadline passed while Kafka had its records ended after all. */
 export type LateOutcome =
@@ -60,7 +74,10 @@ interface PendingPublish {
 /** One `sendBatch`: what Kafka answered for each partition of it, across kafkajs's retries. */
 interface Attempt {
   /** Kafka's last answer per partition (`topic\0partition`). */
-  readonly answers: Map<string, { errorCode: number; baseOffset: string | undefined }>;
+  readonly answers: Map<
+    string,
+    { topic: string; partition: number; errorCode: number; baseOffset: string | undefined }
+  >;
   /** Partitions of a request that got no answer: Kafka may have appended them. */
   readonly uncertain: Set<string>;
   /** Partitions never sent: held back while another write on the producer settled. */
@@ -121,7 +138,10 @@ const REJECTED_TYPES = new Set([
  * written later.
  */
 export class KafkaPublisher {
-  private readonly options: Required<PublishOptions>;
+  private readonly options: Required<Omit<PublishOptions, 'registry'>>;
+  private readonly metrics: PublisherMetrics | undefined;
+  // How many partitions each topic had when the publisher last chose one of them.
+  private readonly partitionCounts = new Map<string, number>();
   private readonly queue: PendingPublish[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly outstanding = new Set<Promise<PublishedRecord[]>>();
@@ -142,7 +162,9 @@ export class KafkaPublisher {
     private readonly logger: Logger,
     options: Partial<PublishOptions> = {},
   ) {
-    this.options = { ...connection.config.publish, maxInFlightFlushes: 2, ...options };
+    const { registry, ...publish } = options;
+    this.options = { ...connection.config.publish, maxInFlightFlushes: 2, ...publish };
+    this.metrics = registry ? publisherMetrics(registry) : undefined;
   }
 
   /**
@@ -347,6 +369,7 @@ export class KafkaPublisher {
       failure = error;
     }
     if (handle) this.afterAttempt(handle, attempt, failure !== undefined);
+    this.reportRefusals(attempt);
     this.answer(chunk, topicMessages, attempt, failure);
   }
 
@@ -417,16 +440,10 @@ export class KafkaPublisher {
       if (pending.settled) pending.late?.({ ok: false, error: failureOf });
       else this.settle(pending, () => pending.reject(failureOf));
     }
+    // Each refused partition has its own warning (reportRefusals); this says what came of the calls.
     if (failure !== undefined && answered > 0)
-      this.logger.warn(
-        {
-          answered,
-          failed,
-          heldBack,
-          refusedPartitions: [...attempt.answers]
-            .filter(([, a]) => a.errorCode !== 0)
-            .map(([tp, a]) => `${tp.replace('\u0000', '/')}: ${errorType(a.errorCode)}`),
-        },
+      this.logger.info(
+        { answered, failed, heldBack },
         'Kafka refused part of a shared write; the publishes it appended are answered with their offsets',
       );
     if (heldBack > 0)
@@ -434,6 +451,19 @@ export class KafkaPublisher {
         { publishes: heldBack },
         'publishes held back while a failed write settled; sending them again',
       );
+  }
+
+  /**
+   * One warning and one count per partition Kafka refused in this write, by its last answer
+   * (kafkajs retries some refusals); a partition whose retry got no answer is in doubt, not refused.
+   */
+  private reportRefusals(attempt: Attempt): void {
+    for (const [tp, { errorCode, topic, partition }] of attempt.answers) {
+      if (errorCode === 0 || attempt.uncertain.has(tp)) continue;
+      const error = errorType(errorCode);
+      this.metrics?.refused.inc({ topic, error });
+      this.logger.warn({ topic, partition, error }, 'Kafka refused the write to a partition');
+    }
   }
 
   /** Where each message landed (its partition's base offset plus its place there), or why not. */
@@ -447,7 +477,7 @@ export class KafkaPublisher {
           outcomes.set(message, { kind: 'unknown' });
           continue;
         }
-        const tp = keyOf(topic, partition);
+        const tp = topicPartitionKey(topic, partition);
         const answer = attempt.answers.get(tp);
         if (answer?.errorCode === 0 && answer.baseOffset !== undefined) {
           const index = counts.get(partition) ?? 0n;
@@ -455,7 +485,13 @@ export class KafkaPublisher {
           const offset = (BigInt(answer.baseOffset) + index).toString();
           outcomes.set(message, { kind: 'written', at: { topic, partition, offset } });
         } else if (attempt.uncertain.has(tp)) outcomes.set(message, { kind: 'unknown' });
-        else if (answer) outcomes.set(message, { kind: 'refused', ...answer, topic, partition });
+        else if (answer)
+          outcomes.set(message, {
+            kind: 'refused',
+            errorCode: answer.errorCode,
+            topic,
+            partition,
+          });
         else if (attempt.heldBack.has(tp)) outcomes.set(message, { kind: 'held' });
         else outcomes.set(message, { kind: 'unknown' });
       }
@@ -475,7 +511,7 @@ export class KafkaPublisher {
     const cause = kafkajsInternals().errorFromCode(refused.errorCode);
     if (REJECTED_TYPES.has(type))
       return new KafkaRejectedError(`Kafka refused the records: ${type} (${where})${kept}`, cause);
-    this.logger.warn({ err: cause, partition: where }, 'Kafka publish failed');
+    // Logged once per refused partition by reportRefusals, not once per call.
     return new KafkaUnavailableError(`Kafka could not take the write (${type})${kept}`, cause);
   }
 
@@ -540,7 +576,8 @@ export class KafkaPublisher {
       kafka,
       'private:Kafka:createCluster',
     )({
-      metadataMaxAge: 300_000,
+      // Partitions added to a topic get keyed records once the publisher's view is this old.
+      metadataMaxAge: this.options.metadataMaxAgeMs,
       // Topics are provisioned at start; a typo must not create a topic.
       allowAutoTopicCreation: false,
       maxInFlightRequests: 5,
@@ -555,6 +592,7 @@ export class KafkaPublisher {
         return (args: PartitionerArgs) => {
           const p = partition(args);
           chosen.set(args.message, p);
+          this.notePartitionCount(args.topic, args.partitionMetadata.length);
           return p;
         };
       },
@@ -575,6 +613,19 @@ export class KafkaPublisher {
       throw error;
     }
     return handle;
+  }
+
+  /** Says once when a topic's partition count grows: keyed records move to the new count. */
+  private notePartitionCount(topic: string, partitions: number): void {
+    const known = this.partitionCounts.get(topic);
+    if (known === partitions) return;
+    this.partitionCounts.set(topic, partitions);
+    if (known === undefined || partitions < known) return;
+    this.metrics?.partitionsAdded.inc({ topic });
+    this.logger.info(
+      { topic, partitions, before: known },
+      `topic gained partitions; keyed records now spread over ${partitions}`,
+    );
   }
 
   /** Routes every produce request kafkajs makes through `produceThrough`. */
@@ -610,12 +661,12 @@ export class KafkaPublisher {
     const attempt = first && this.attempts.get(first);
     if (!attempt) return produce(request);
     const partitions = request.topicData.flatMap(({ topic, partitions }) =>
-      partitions.map(({ partition }) => keyOf(topic, Number(partition))),
+      partitions.map(({ partition }) => topicPartitionKey(topic, Number(partition))),
     );
     if (handle.retired || (handle.heldBy && handle.heldBy !== attempt)) {
       for (const tp of partitions) if (!attempt.uncertain.has(tp)) attempt.heldBack.add(tp);
       // Not retriable: kafkajs gives up on the write (and rolls back these unused numbers).
-      throw new Error('write held back while another write on this producer settles');
+      throw new Error(HELD_BACK_MESSAGE);
     }
     attempt.sent = true;
     const call = this.sendProduce(broker, request, attempt, partitions);
@@ -768,8 +819,13 @@ function privateMember<T>(kafka: Kafka, description: string): T {
 function recordAnswers(attempt: Attempt, data: ProduceAnswer): void {
   for (const { topicName, partitions } of data.topics)
     for (const { partition, errorCode, baseOffset, offset } of partitions) {
-      const tp = keyOf(topicName, partition);
-      attempt.answers.set(tp, { errorCode, baseOffset: baseOffset ?? offset });
+      const tp = topicPartitionKey(topicName, partition);
+      attempt.answers.set(tp, {
+        topic: topicName,
+        partition,
+        errorCode,
+        baseOffset: baseOffset ?? offset,
+      });
       // Appended (or a retry's duplicate answered with its first offset): no longer in doubt.
       if (errorCode === 0) attempt.uncertain.delete(tp);
     }
@@ -778,10 +834,6 @@ function recordAnswers(attempt: Attempt, data: ProduceAnswer): void {
 /** The broker's name for an error code (`MESSAGE_TOO_LARGE`, ...). */
 function errorType(errorCode: number): string {
   return kafkajsInternals().errorFromCode(errorCode).type ?? `error ${errorCode}`;
-}
-
-function keyOf(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
 }
 
 function toMessage(record: OutgoingRecord): Message {

@@ -1,18 +1,66 @@
-import pino from 'pino';
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { isHeraldError } from '@herald/errors';
-import { KafkaPublisher, type OutgoingRecord, type PublishedRecord } from '../src/kafka.publisher';
+import {
+  HELD_BACK_MESSAGE,
+  KafkaPublisher,
+  type OutgoingRecord,
+  type PublishedRecord,
+} from '../src/kafka.publisher';
 import { KafkaUnavailableError } from '../src/kafka.errors';
-import type { KafkaConnection } from '../src/kafka.connection';
+import { KafkaConnection } from '../src/kafka.connection';
 import {
   collect,
   createTestConnection,
   createTestTopic,
   startTestBroker,
+  testKafkaConfig,
   uniqueName,
+  waitFor,
   type RunningBroker,
 } from '../src/testing';
 
 const logger = pino({ level: 'silent' });
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger at `level` keeping what it writes. */
+function capturingLogger(level = 'info'): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const write = (line: string): void => void lines.push(JSON.parse(line) as LogLine);
+  return { logger: pino({ level }, { write }), lines };
+}
+
+/** The values of counter `name` on `registry`, with their labels. */
+async function counted(
+  registry: Registry,
+  name: string,
+): Promise<{ labels: Record<string, unknown>; value: number }[]> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return [];
+  return (await metric.get()).values.map(({ labels, value }) => ({ labels, value }));
+}
+
+/** The partition kafkajs's default partitioner (the Java client's) picks for `key` over `count`. */
+function keyedPartition(key: string, count: number): number {
+  const partitionMetadata = Array.from({ length: count }, (_, partitionId): PartitionMetadata => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return Partitioners.DefaultPartitioner()({
+    topic: 't',
+    partitionMetadata,
+    message: { key, value: null },
+  });
+}
 
 /** Kafka's Java client: toPositive(murmur2(key)) % partitions, with murmur2 values from its own tests. */
 function javaPartition(murmur2: number, partitions: number): number {
@@ -124,6 +172,46 @@ describe('KafkaPublisher', () => {
     expect(published).toEqual({ topic, partition: 2, offset: '0' });
   });
 
+  it('spreads keyed records over partitions added to the topic, within the metadata age', async () => {
+    const topic = await createTestTopic(broker.brokers, { partitions: 2 });
+    const registry = new Registry();
+    const { logger: captured, lines } = capturingLogger();
+    const growing = new KafkaPublisher(connection, captured, { metadataMaxAgeMs: 500, registry });
+    const keys = Array.from({ length: 24 }, (_, i) => `key-${i}`);
+    const keyed = (value: string): OutgoingRecord[] => keys.map((key) => record(topic, key, value));
+    const before = await growing.publish(keyed('before'));
+    expect(before.map((p) => p.partition)).toEqual(keys.map((key) => keyedPartition(key, 2)));
+
+    const admin = connection.kafka.admin();
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 6 }] });
+    await admin.disconnect();
+    // Published again and again until the publisher's view of the topic is renewed.
+    const after = await waitFor(
+      async () => {
+        const published = await growing.publish(keyed('after'));
+        return published.some((p) => p.partition >= 2) && published;
+      },
+      { timeoutMs: 5000, intervalMs: 100, what: 'keyed records on the added partitions' },
+    );
+    await growing.close();
+    // Each key where the Java client puts it over 6 partitions, new ones included.
+    expect(after.map((p) => p.partition)).toEqual(keys.map((key) => keyedPartition(key, 6)));
+    expect(new Set(after.map((p) => p.partition))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+    expect(lines.filter((line) => line.msg.startsWith('topic gained partitions'))).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: 'topic gained partitions; keyed records now spread over 6',
+        topic,
+        partitions: 6,
+        before: 2,
+      }),
+    ]);
+    expect(await counted(registry, 'herald_kafka_publisher_partitions_added_total')).toEqual([
+      { labels: { topic }, value: 1 },
+    ]);
+  });
+
   it('writes the next records of a partition after a refused request that Kafka partly appended', async () => {
     // Partition 1's part is over the broker's 1 MiB batch limit and refused; partition 0's part
     // of the same request is appended all the same (as Kafka does). kafkajs then rolls back the
@@ -150,7 +238,12 @@ describe('KafkaPublisher', () => {
     const topic = await createTestTopic(broker.brokers, { partitions: 2 });
     const big = 'x'.repeat(300 * 1024);
     // Coalescing stops at 4 MiB here, so both calls share a request.
-    const wide = new KafkaPublisher(connection, logger, { maxBatchBytes: 4 * 1024 * 1024 });
+    const registry = new Registry();
+    const { logger: captured, lines } = capturingLogger();
+    const wide = new KafkaPublisher(connection, captured, {
+      maxBatchBytes: 4 * 1024 * 1024,
+      registry,
+    });
     const refused = wide.publish(
       Array.from({ length: 4 }, () => ({ ...record(topic, 'big', big), partition: 1 })),
     );
@@ -176,6 +269,19 @@ describe('KafkaPublisher', () => {
       [0, '1', 'bystander'],
       [0, '2', 'next'],
     ]);
+    // The refused partition is counted once and warned about once, with what Kafka answered.
+    expect(await counted(registry, 'herald_kafka_publish_refused_total')).toEqual([
+      { labels: { topic, error: 'MESSAGE_TOO_LARGE' }, value: 1 },
+    ]);
+    expect(lines.filter((line) => line.level >= 40)).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: 'Kafka refused the write to a partition',
+        topic,
+        partition: 1,
+        error: 'MESSAGE_TOO_LARGE',
+      }),
+    ]);
   });
 
   it('writes a request that waited behind a partly refused one, not taken for its retry', async () => {
@@ -185,16 +291,29 @@ describe('KafkaPublisher', () => {
     // record would be taken for a retry of the first's and answered with its offset, unwritten.
     const topic = await createTestTopic(broker.brokers, { partitions: 2 });
     const big = 'x'.repeat(300 * 1024);
+    // What kafkajs and the publisher log, at every level.
+    const { logger: captured, lines } = capturingLogger('debug');
+    const own = new KafkaConnection(testKafkaConfig(broker.brokers), 'herald-test', captured);
+    const holding = new KafkaPublisher(own, captured);
     // The topic's metadata at hand, so neither call waits for it and the first reaches Kafka first.
-    await publisher.publish([{ ...record(topic, 'small', 'warm'), partition: 0 }]);
-    const first = publisher.publish([
+    await holding.publish([{ ...record(topic, 'small', 'warm'), partition: 0 }]);
+    const first = holding.publish([
       { ...record(topic, 'small', 'first'), partition: 0 },
       ...Array.from({ length: 4 }, () => ({ ...record(topic, 'big', big), partition: 1 })),
     ]);
     await new Promise((resolve) => setImmediate(resolve));
-    const second = publisher.publish([{ ...record(topic, 'small', 'second'), partition: 0 }]);
+    const second = holding.publish([{ ...record(topic, 'small', 'second'), partition: 0 }]);
     await expect(first).rejects.toThrow(/MESSAGE_TOO_LARGE/);
     const [at] = await second;
+    await holding.close();
+    await own.close();
+    // The second was held back and sent again; kafkajs's line about it is no error.
+    expect(lines.map((line) => line.msg)).toContain(
+      'publishes held back while a failed write settled; sending them again',
+    );
+    expect(
+      lines.filter((line) => line.msg === HELD_BACK_MESSAGE).map((line) => line.level),
+    ).toEqual([20]);
     const stored = await storedRecords(connection, topic);
     expect(stored.map((r) => [r.partition, r.offset, r.value])).toEqual([
       [0, '0', 'warm'],

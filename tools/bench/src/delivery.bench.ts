@@ -479,7 +479,12 @@ async function main(): Promise<void> {
       brokers: [broker.brokers],
       embedded: false,
       clientId: 'bench',
-      publish: { timeoutMs: 30_000, lingerMs: 0, maxBatchBytes: 1_048_576 },
+      publish: {
+        timeoutMs: 30_000,
+        lingerMs: 0,
+        maxBatchBytes: 1_048_576,
+        metadataMaxAgeMs: 30_000,
+      },
       consumer: {
         lagIntervalMs: 10_000,
         fetchMinBytes: 1,
