@@ -48,6 +48,7 @@ export {
   type PartitionPosition,
 } from './partition.fetcher';
 export { OffsetLookup, type PartitionOffsetAt } from './offset-lookup';
+export { topicPartitionKey, type TopicPartitionKey } from './topic-partition.key';
 export {
   OffsetRangeReader,
   type PartitionRange,

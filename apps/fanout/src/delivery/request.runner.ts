@@ -1,5 +1,10 @@
 import type { ContractRegistry } from '@herald/contract';
-import type { OffsetLookup, OffsetRangeReader, PartitionRange } from '@herald/kafka';
+import {
+  topicPartitionKey,
+  type OffsetLookup,
+  type OffsetRangeReader,
+  type PartitionRange,
+} from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import {
   LeaseLostError,
@@ -324,7 +329,7 @@ export class RequestRunner {
     const wanted = new Set(letters.map((l) => `${l.topic}\u0000${l.partition}\u0000${l.offset}`));
     const spans = new Map<string, PartitionRange>();
     for (const letter of letters) {
-      const key = `${letter.topic}\u0000${letter.partition}`;
+      const key = topicPartitionKey(letter.topic, letter.partition);
       const span = spans.get(key);
       const from = BigInt(letter.offset);
       spans.set(key, {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ConsumerRunner, IncomingBatch } from '@herald/kafka';
+import { topicPartitionKey, type ConsumerRunner, type IncomingBatch } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import type { ParkingOwner, RetryParkingStore } from '@herald/store';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
@@ -169,7 +169,7 @@ export class SourceConsumer {
   }
 
   private stateOf(topic: string, partition: number): PartitionState {
-    const key = `${topic}\u0000${partition}`;
+    const key = topicPartitionKey(topic, partition);
     let state = this.partitions.get(key);
     if (!state) {
       const owner: ParkingOwner = {
@@ -225,7 +225,7 @@ export class SourceConsumer {
    * this instance wrong (its session lapsed unnoticed), the group tells it within a heartbeat.
    */
   private claimAgain(topic: string, partition: number): void {
-    const state = this.partitions.get(`${topic}\u0000${partition}`);
+    const state = this.partitions.get(topicPartitionKey(topic, partition));
     const now = Date.now();
     if (!state || !state.current || now < state.claimAgainAfter) return;
     state.claimAgainAfter = now + CLAIM_AGAIN_PAUSE_MS;
@@ -269,7 +269,7 @@ export class SourceConsumer {
     if (this.pausedForShutdown) return;
     for (const { topic, partitions } of this.runner.paused()) {
       const stale = partitions.filter(
-        (partition) => !this.partitions.get(`${topic}\u0000${partition}`)?.paused,
+        (partition) => !this.partitions.get(topicPartitionKey(topic, partition))?.paused,
       );
       if (stale.length === 0) continue;
       try {
