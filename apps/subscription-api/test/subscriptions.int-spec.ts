@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   DeadLetterRepository,
   DeliveryLogRepository,
@@ -24,6 +25,18 @@ interface ProblemBody {
   code: string;
   detail: string;
   errors?: { pointer: string; message: string }[];
+}
+
+/**
+ * A stream cursor as fanout hands them out (its `encodeCursor`): base64url of version 1, one
+ * topic with one partition's offset (each below 128, so one byte), then the first 4 bytes of
+ * the SHA-256 of that.
+ */
+function streamCursor(topic: string, partition: number, offset: number): string {
+  const name = Buffer.from(topic, 'utf8');
+  const body = Buffer.from([1, 1, name.length, ...name, 1, partition, offset]);
+  const checksum = createHash('sha256').update(body).digest().subarray(0, 4);
+  return Buffer.concat([body, checksum]).toString('base64url');
 }
 
 const webhook = (overrides: Record<string, unknown> = {}) => ({
@@ -526,7 +539,7 @@ describe('subscription-api: subscriptions over HTTP', () => {
     );
     const byCursor = await api.request('POST', `${path}/replay`, {
       key: tenantA,
-      body: { from: 'b3JkZXJzLnYxOjA6MTIz' },
+      body: { from: streamCursor('orders.v1', 0, 123) },
     });
     expect(byCursor.status).toBe(202);
     const listed = await api.request<{ items: unknown[] }>('GET', `${path}/replays`, {
@@ -547,6 +560,101 @@ describe('subscription-api: subscriptions over HTTP', () => {
       key: tenantA,
     });
     expect(missing.status).toBe(404);
+  });
+
+  it('refuses replay cursors fanout could not read with 400, rather than a replay that fails later', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const cursor = streamCursor('orders.v1', 2, 99);
+    const edited = `${cursor.slice(0, 8)}${cursor[8] === 'A' ? 'B' : 'A'}${cursor.slice(9)}`;
+    for (const [body, pointer] of [
+      [{ from: 'garbage' }, '/from'],
+      [{ from: 'earliest' }, '/from'],
+      [{ from: 'latest' }, '/from'],
+      [{ from: cursor.slice(0, -3) }, '/from'],
+      [{ from: edited }, '/from'],
+      [{ from: Buffer.from('orders.v1:0:123').toString('base64') }, '/from'],
+      [{ from: '2025-01-01T00:00:00Z', to: 'now' }, '/to'],
+    ] as const) {
+      const response = await api.request<ProblemBody>('POST', `${path}/replay`, {
+        key: tenantA,
+        body,
+      });
+      expect([body, response.status, response.body.code]).toEqual([
+        body,
+        400,
+        'subscriptions.invalid',
+      ]);
+      expect([body, response.body.errors?.map((e) => e.pointer)]).toEqual([body, [pointer]]);
+    }
+    const replays = await api.request<{ items: unknown[] }>('GET', `${path}/replays`, {
+      key: tenantA,
+    });
+    expect(replays.body.items).toEqual([]);
+    const accepted = await api.request('POST', `${path}/replay`, {
+      key: tenantA,
+      body: { from: cursor, to: '2025-01-01T00:00:00Z' },
+    });
+    expect(accepted.status).toBe(202);
+  });
+
+  it('refuses a JSON null body like any other non-object, and changes nothing', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const queued = () => api.store.redis.client.llen(api.store.keys.redriveQueue());
+    const redrivesBefore = await queued();
+    for (const [method, target] of [
+      ['POST', '/v1/subscriptions'],
+      ['PATCH', path],
+      ['POST', `${path}/secret/rotate`],
+      ['POST', `${path}/replay`],
+      ['POST', `${path}/dead-letters/redrive`],
+      ['POST', '/tmf-api/event/v4/hub'],
+    ] as const) {
+      const response = await api.request<ProblemBody>(method, target, {
+        key: tenantA,
+        raw: 'null',
+        contentType: 'application/json',
+      });
+      expect([method, target, response.status, response.body.errors]).toEqual([
+        method,
+        target,
+        400,
+        [{ pointer: '', message: 'Invalid input: expected object, received null' }],
+      ]);
+    }
+    const after = await api.request<SubscriptionBody>('GET', path, { key: tenantA });
+    expect(after.body.version).toBe(1);
+    expect(await queued()).toBe(redrivesBefore);
+    // No body at all is still an empty one: rotation and redrive take their defaults.
+    expect((await api.request('POST', `${path}/secret/rotate`, { key: tenantA })).status).toBe(200);
+  });
+
+  it('answers a PATCH naming an Object.prototype member as an unknown field, with a message', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    for (const field of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const response = await api.request<ProblemBody>('PATCH', path, {
+        key: tenantA,
+        raw: JSON.stringify({ [field]: 1 }),
+        contentType: 'application/json',
+      });
+      expect([field, response.status, response.body.errors]).toEqual([
+        field,
+        400,
+        [{ pointer: `/${field}`, message: 'is not a known field' }],
+      ]);
+      expect(response.body.detail).toBe(`Invalid request: /${field} is not a known field`);
+    }
   });
 
   it('shows the delivery log, dead letters, redrives and stats the engine writes', async () => {

@@ -435,5 +435,34 @@ describe('subscription-api: talking to webhook endpoints', () => {
         expect([body, response.status]).toEqual([body, status]);
       }
     });
+
+    it('points its problems at the hub fields sent (callback, query), not the subscription underneath', async () => {
+      const orderOnly = await api.createKey('tenant-w', [
+        'subscriptions:read',
+        'subscriptions:write:order.*',
+      ]);
+      for (const [body, status, pointer, caller] of [
+        [{ callback: 'http://10.0.0.1/x', query: 'eventType=OrderCreateEvent' }, 422, '/callback'],
+        [{ callback: 'gopher://hooks.example.com/x' }, 422, '/callback'],
+        [
+          { callback: 'https://hooks.example.com/x', query: 'eventType=PaymentCapturedEvent' },
+          403,
+          '/query',
+          orderOnly,
+        ],
+        [{ callback: 'https://hooks.example.com/x' }, 403, '/query', orderOnly],
+      ] as const) {
+        const response = await api.request<{ errors?: { pointer: string }[] }>(
+          'POST',
+          '/tmf-api/event/v4/hub',
+          { key: caller ?? key, body },
+        );
+        expect([body, response.status, response.body.errors?.map((e) => e.pointer)]).toEqual([
+          body,
+          status,
+          [pointer],
+        ]);
+      }
+    });
   });
 });

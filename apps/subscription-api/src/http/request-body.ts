@@ -28,15 +28,16 @@ export function problemsOf(issues: readonly z.core.$ZodIssue[], base = ''): Requ
 
 /**
  * Parses a JSON request body (or a query) with `schema`; a missing body counts as `{}` so
- * optional-only bodies may be left out. Throws `Invalid` (the resource's own 400, so its code
- * names the resource) naming each problem.
+ * optional-only bodies may be left out. A body of JSON `null` is not a missing one: it is
+ * refused like any other body that is not an object (a redrive of `null` must not redrive all).
+ * Throws `Invalid` (the resource's own 400, so its code names the resource) naming each problem.
  */
 export function parseBody<T>(
   schema: z.ZodType<T>,
   body: unknown,
   Invalid: InvalidRequestErrorClass,
 ): T {
-  const result = schema.safeParse(body ?? {});
+  const result = schema.safeParse(body === undefined ? {} : body);
   if (!result.success) throw new Invalid(problemsOf(result.error.issues));
   return result.data;
 }

@@ -35,6 +35,7 @@ import {
 import type { ApiRedisDeadline } from '../http/redis-deadline';
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import type { ReplyHeaders } from './http-context';
+import { streamCursorProblem } from './stream-cursor.check';
 import { parseBody } from '../http/request-body';
 import {
   deliveriesQuerySchema,
@@ -51,9 +52,8 @@ import {
 import { SubscriptionsService } from './subscriptions.service';
 
 const problem = { description: 'Problem details', schema: ref('Problem') };
-const CURSOR = /^[A-Za-z0-9_\-.:=+/]{1,4096}$/;
 
-/** A replay bound: a time when it reads as RFC 3339, a stream cursor otherwise. */
+/** A replay bound: a time when it reads as RFC 3339, a stream cursor (checked) otherwise. */
 function positionOf(text: string, pointer: string): ReplayPosition {
   if (isRfc3339Time(text)) return { time: new Date(text).toISOString() };
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
@@ -61,11 +61,17 @@ function positionOf(text: string, pointer: string): ReplayPosition {
       { pointer, message: 'is not an RFC 3339 time like 2025-03-14T12:00:00Z' },
     ]);
   }
-  if (!CURSOR.test(text)) {
+  if (text === 'earliest' || text === 'latest') {
     throw new InvalidSubscriptionRequestError([
-      { pointer, message: 'must be an RFC 3339 time or a cursor' },
+      {
+        pointer,
+        message:
+          'must be an RFC 3339 time or a stream cursor (for all Kafka still holds, a time before it, like 1970-01-01T00:00:00Z)',
+      },
     ]);
   }
+  const problem = streamCursorProblem(text);
+  if (problem) throw new InvalidSubscriptionRequestError([{ pointer, message: problem }]);
   return { cursor: text };
 }
 

@@ -220,7 +220,8 @@ export class SubscriptionsController {
 function refuseImmutableFields(body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
   const problems = Object.keys(body)
-    .filter((field) => field in IMMUTABLE_FIELDS)
+    // Own names only: `constructor` or `toString` are unknown fields, not Object.prototype's.
+    .filter((field) => Object.hasOwn(IMMUTABLE_FIELDS, field))
     .map((field) => ({ pointer: `/${field}`, message: IMMUTABLE_FIELDS[field]! }));
   if (problems.length > 0) throw new InvalidSubscriptionRequestError(problems);
 }

@@ -14,6 +14,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nes
 import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
 import { ContractRegistry } from '@herald/contract';
 import { eventTypesForTmfNames, tmfEventType } from '@herald/delivery';
+import type { HeraldError } from '@herald/errors';
 import type { Subscription } from '@herald/store';
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import { createSubscriptionSchema } from '../subscriptions/create-subscription.dto';
@@ -21,7 +22,9 @@ import type { ReplyHeaders } from '../subscriptions/http-context';
 import { parseBody } from '../http/request-body';
 import {
   InvalidSubscriptionRequestError,
+  TypesNotAllowedError,
   UnprocessableRequestError,
+  type RequestProblem,
 } from '../subscriptions/subscriptions.errors';
 import { SubscriptionsService } from '../subscriptions/subscriptions.service';
 import { createHubSchema } from './create-hub.dto';
@@ -40,6 +43,34 @@ function hubView(subscription: Subscription) {
     query: names.length > 0 ? `eventType=${names.join(',')}` : '',
     '@type': 'Hub',
   };
+}
+
+/** The problems a subscription's checks find, of the kinds a hub registration can meet. */
+const SUBSCRIPTION_PROBLEMS = [
+  InvalidSubscriptionRequestError,
+  UnprocessableRequestError,
+  TypesNotAllowedError,
+] as const;
+
+/**
+ * A problem with the subscription underneath a hub, pointing into the hub's own body: its URL
+ * came from `/callback` and its types from `/query`.
+ */
+function inHubTerms(error: unknown): unknown {
+  const Problem = SUBSCRIPTION_PROBLEMS.find((kind) => error instanceof kind);
+  if (!Problem) return error;
+  const errors = (error as HeraldError).details?.['errors'] as RequestProblem[] | undefined;
+  if (!errors) return error;
+  return new Problem(
+    errors.map(({ pointer, message }) => ({
+      pointer: /^\/url(?:\/|$)/.test(pointer)
+        ? '/callback'
+        : /^\/types(?:\/|$)/.test(pointer)
+          ? '/query'
+          : pointer,
+      message,
+    })),
+  );
 }
 
 /**
@@ -74,19 +105,19 @@ export class Tmf688HubController {
   ) {
     const hub = parseBody(createHubSchema, body, InvalidSubscriptionRequestError);
     const types = this.typesFor(hub.query ?? '');
-    const { subscription } = await this.subscriptions.create(
-      principal,
-      parseBody(
-        createSubscriptionSchema,
-        {
-          kind: 'webhook',
-          url: hub.callback,
-          types,
-          format: 'tmf688',
-        },
-        InvalidSubscriptionRequestError,
-      ),
-    );
+    let subscription: Subscription;
+    try {
+      ({ subscription } = await this.subscriptions.create(
+        principal,
+        parseBody(
+          createSubscriptionSchema,
+          { kind: 'webhook', url: hub.callback, types, format: 'tmf688' },
+          InvalidSubscriptionRequestError,
+        ),
+      ));
+    } catch (error) {
+      throw inHubTerms(error);
+    }
     reply.header('location', `${HUB_PATH}/${subscription.id}`);
     return hubView(subscription);
   }
