@@ -1,10 +1,9 @@
 import { HTTP } from 'cloudevents';
 import { Webhook } from 'standardwebhooks';
 import type { ReceivedWebhook, WebhookResponder } from '@herald/delivery/testing';
-import { HERALD_TOPICS, OffsetLookup } from '@herald/kafka';
+import { HERALD_TOPICS, OffsetLookup, encodeCursor, topicPartitionKey } from '@herald/kafka';
 import { createTestConnection, type RunningBroker } from '@herald/kafka/testing';
 import { DeadLetterRepository, type DeadLetter } from '@herald/store';
-import { encodeCursor, partitionKey } from '../src/streams/stream-cursor';
 import { SubscriptionIndex } from '../src/subscriptions/subscription-index';
 import {
   createSubscription,
@@ -465,7 +464,7 @@ describe('webhook delivery', () => {
     const ends = await lookup.endOffsets(topic);
     await lookup.close();
     const cursor = encodeCursor(
-      new Map(ends.map((e) => [partitionKey(topic, e.partition), BigInt(e.offset)])),
+      new Map(ends.map((e) => [topicPartitionKey(topic, e.partition), BigInt(e.offset)])),
     );
     const newer = orderEvents(30, 3, 'newer');
     await events.publish(newer);

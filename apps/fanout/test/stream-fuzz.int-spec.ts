@@ -6,7 +6,7 @@
 // is closed with a reason; and a client subscribed before the run still gets its events after.
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { encodeCursor, partitionKey } from '../src/streams/stream-cursor';
+import { encodeCursor, topicPartitionKey } from '@herald/kafka';
 import {
   ADMIN_KEY,
   startFanoutApp,
@@ -55,7 +55,9 @@ const wellFormedCursor = fc
     ),
     { maxLength: 5 },
   )
-  .map((entries) => encodeCursor(new Map(entries.map(([t, p, o]) => [partitionKey(t, p), o]))));
+  .map((entries) =>
+    encodeCursor(new Map(entries.map(([t, p, o]) => [topicPartitionKey(t, p), o]))),
+  );
 
 const cursor = fc.oneof(
   fc.string({ maxLength: 60 }),

@@ -1,6 +1,6 @@
 import WebSocket, { type WebSocketServer } from 'ws';
 import { parseApiKeyToken, type Subscription } from '@herald/store';
-import { decodeCursor, encodeCursor } from '../src/streams/stream-cursor';
+import { decodeCursor, encodeCursor } from '@herald/kafka';
 import { WsGateway } from '../src/streams/ws.gateway';
 import {
   ADMIN_KEY,

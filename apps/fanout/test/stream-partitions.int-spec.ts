@@ -1,7 +1,12 @@
 import pino from 'pino';
-import { KafkaPublisher, toKafkaHeaders, type PublishedRecord } from '@herald/kafka';
+import {
+  KafkaPublisher,
+  toKafkaHeaders,
+  type PublishedRecord,
+  encodeCursor,
+  topicPartitionKey,
+} from '@herald/kafka';
 import { createTestConnection } from '@herald/kafka/testing';
-import { encodeCursor, partitionKey } from '../src/streams/stream-cursor';
 import {
   metricValue,
   openSse,
@@ -153,12 +158,12 @@ function startOf(written: PublishedRecord[]): Map<string, bigint> {
   for (let p = 0; p < PARTITIONS_BEFORE; p++) {
     const offsets = written.filter((r) => r.partition === p).map((r) => BigInt(r.offset));
     positions.set(
-      partitionKey(TOPIC, p),
+      topicPartitionKey(TOPIC, p),
       offsets.length === 0 ? 0n : offsets.reduce((a, b) => (a < b ? a : b)),
     );
   }
-  positions.set(partitionKey('kitchen.v1', 0), 0n);
-  positions.set(partitionKey('kitchen.v1', 1), 0n);
+  positions.set(topicPartitionKey('kitchen.v1', 0), 0n);
+  positions.set(topicPartitionKey('kitchen.v1', 1), 0n);
   return positions;
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { encodeCursor, topicPartitionKey } from '@herald/kafka';
 import {
   DeadLetterRepository,
   DeliveryLogRepository,
@@ -27,14 +28,15 @@ interface ProblemBody {
   errors?: { pointer: string; message: string }[];
 }
 
-/**
- * A stream cursor as fanout hands them out (its `encodeCursor`): base64url of version 1, one
- * topic with one partition's offset (each below 128, so one byte), then the first 4 bytes of
- * the SHA-256 of that.
- */
+/** A stream cursor as fanout hands them out: `offset` for `partition` of `topic`. */
 function streamCursor(topic: string, partition: number, offset: number): string {
-  const name = Buffer.from(topic, 'utf8');
-  const body = Buffer.from([1, 1, name.length, ...name, 1, partition, offset]);
+  return encodeCursor(new Map([[topicPartitionKey(topic, partition), BigInt(offset)]]));
+}
+
+/** `cursor` with a byte added inside its checksummed part, checksum made good again. */
+function withTrailingByte(cursor: string): string {
+  const raw = Buffer.from(cursor, 'base64url');
+  const body = Buffer.concat([raw.subarray(0, raw.length - 4), Buffer.from([0])]);
   const checksum = createHash('sha256').update(body).digest().subarray(0, 4);
   return Buffer.concat([body, checksum]).toString('base64url');
 }
@@ -577,6 +579,8 @@ describe('subscription-api: subscriptions over HTTP', () => {
       [{ from: cursor.slice(0, -3) }, '/from'],
       [{ from: edited }, '/from'],
       [{ from: Buffer.from('orders.v1:0:123').toString('base64') }, '/from'],
+      // Its checksum holds, but fanout's decoder finds a byte after the positions.
+      [{ from: withTrailingByte(cursor) }, '/from'],
       [{ from: '2025-01-01T00:00:00Z', to: 'now' }, '/to'],
     ] as const) {
       const response = await api.request<ProblemBody>('POST', `${path}/replay`, {
@@ -599,6 +603,16 @@ describe('subscription-api: subscriptions over HTTP', () => {
       body: { from: cursor, to: '2025-01-01T00:00:00Z' },
     });
     expect(accepted.status).toBe(202);
+    // A cursor over a thousand partitions (longer than 4,096 characters) is still one fanout reads.
+    const wide = encodeCursor(
+      new Map(Array.from({ length: 1000 }, (_, p) => [topicPartitionKey('orders.v1', p), 1_000n])),
+    );
+    expect(wide.length).toBeGreaterThan(4096);
+    const acceptedWide = await api.request('POST', `${path}/replay`, {
+      key: tenantA,
+      body: { from: wide },
+    });
+    expect(acceptedWide.status).toBe(202);
   });
 
   it('refuses a JSON null body like any other non-object, and changes nothing', async () => {

@@ -48,7 +48,18 @@ export {
   type PartitionPosition,
 } from './partition.fetcher';
 export { OffsetLookup, type PartitionOffsetAt } from './offset-lookup';
-export { topicPartitionKey, type TopicPartitionKey } from './topic-partition.key';
+export {
+  splitTopicPartitionKey,
+  topicPartitionKey,
+  type TopicPartitionKey,
+} from './topic-partition.key';
+export {
+  decodeCursor,
+  encodeCursor,
+  InvalidCursorError,
+  MAX_CURSOR_CHARS,
+  type CursorPositions,
+} from './stream-cursor';
 export {
   OffsetRangeReader,
   type PartitionRange,

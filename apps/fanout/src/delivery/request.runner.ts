@@ -4,6 +4,9 @@ import {
   type OffsetLookup,
   type OffsetRangeReader,
   type PartitionRange,
+  decodeCursor,
+  type CursorPositions,
+  InvalidCursorError,
 } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import {
@@ -19,8 +22,6 @@ import {
   type ReplayRepository,
   type RetryParkingStore,
 } from '@herald/store';
-import { decodeCursor, partitionKey, type CursorPositions } from '../streams/stream-cursor';
-import { InvalidCursorError } from '../streams/streams.errors';
 import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
@@ -503,10 +504,10 @@ export class RequestRunner {
     // reads the same range, not up to a later end.
     const bounds = to === null ? await this.deps.replays.firstEnds(replay, ends) : ends;
     const endOf = new Map(
-      bounds.map((end) => [partitionKey(end.topic, end.partition), BigInt(end.offset)]),
+      bounds.map((end) => [topicPartitionKey(end.topic, end.partition), BigInt(end.offset)]),
     );
     return starts.flatMap(({ topic, partition, offset }) => {
-      const end = endOf.get(partitionKey(topic, partition));
+      const end = endOf.get(topicPartitionKey(topic, partition));
       return end !== undefined && end > BigInt(offset)
         ? [{ topic, partition, from: offset, to: end.toString() }]
         : [];
@@ -522,7 +523,9 @@ export class RequestRunner {
     if (bound.kind === 'time') return this.deps.offsets.offsetsAt(topic, bound.ms);
     return (await unnamed()).map(({ partition, offset }) => ({
       partition,
-      offset: (bound.positions.get(partitionKey(topic, partition)) ?? BigInt(offset)).toString(),
+      offset: (
+        bound.positions.get(topicPartitionKey(topic, partition)) ?? BigInt(offset)
+      ).toString(),
     }));
   }
 

@@ -5,14 +5,12 @@ import {
   type IncomingRecord,
   type KafkaConnection,
   type PartitionPosition,
+  encodeCursor,
+  topicPartitionKey,
+  splitTopicPartitionKey,
+  type CursorPositions,
 } from '@herald/kafka';
 import { RingBuffer } from './ring-buffer';
-import {
-  encodeCursor,
-  partitionKey,
-  splitPartitionKey,
-  type CursorPositions,
-} from './stream-cursor';
 import { toStreamEvent, type StreamEvent } from './stream-event';
 
 /** An event in the ring: its place there, the cursor right after it, and frames built once. */
@@ -178,7 +176,7 @@ export type PartitionsAddedListener = (added: readonly PartitionPosition[]) => v
  */
 export class LiveTail {
   readonly ring: RingBuffer<TailEntry>;
-  /** The partitions the tail reads (`partitionKey`s), in the order of `offsets`. */
+  /** The partitions the tail reads (`topicPartitionKey`s), in the order of `offsets`. */
   private layout: string[] = [];
   private readonly slot = new Map<string, number>();
   /** The tail's position: for each partition of `layout`, the next offset to read. */
@@ -262,7 +260,7 @@ export class LiveTail {
     return this.positionsOf(this.offsets);
   }
 
-  /** The partitions the tail reads (`partitionKey`s). */
+  /** The partitions the tail reads (`topicPartitionKey`s). */
   partitionKeys(): string[] {
     return [...this.layout];
   }
@@ -318,7 +316,7 @@ export class LiveTail {
       topic: record.topic,
       partition: record.partition,
       offset: BigInt(record.offset),
-      key: partitionKey(record.topic, record.partition),
+      key: topicPartitionKey(record.topic, record.partition),
       type: '',
       event: {},
       json: '{}',
@@ -372,7 +370,7 @@ export class LiveTail {
   /** Sets the tail's position (and its layout) to `start`. */
   private place(start: readonly PartitionPosition[]): void {
     for (const { topic, partition, offset } of start) {
-      const key = partitionKey(topic, partition);
+      const key = topicPartitionKey(topic, partition);
       if (!this.slot.has(key)) {
         this.slot.set(key, this.layout.length);
         this.layout.push(key);
@@ -389,9 +387,9 @@ export class LiveTail {
       this.checking = true;
       partitions()
         .then((found) => {
-          const known = new Set(this.pending.map((p) => partitionKey(p.topic, p.partition)));
+          const known = new Set(this.pending.map((p) => topicPartitionKey(p.topic, p.partition)));
           for (const position of found) {
-            const key = partitionKey(position.topic, position.partition);
+            const key = topicPartitionKey(position.topic, position.partition);
             if (!this.slot.has(key) && !known.has(key)) this.pending.push(position);
           }
         })
@@ -410,7 +408,7 @@ export class LiveTail {
    */
   private addPartitions(added: PartitionPosition[]): void {
     for (const { topic, partition, offset } of added) {
-      const key = partitionKey(topic, partition);
+      const key = topicPartitionKey(topic, partition);
       this.slot.set(key, this.layout.length);
       this.layout.push(key);
       this.offsets.push(BigInt(offset));
@@ -436,7 +434,7 @@ export class LiveTail {
   private append(batches: FetchedBatch[]): void {
     let appended = false;
     for (const batch of batches) {
-      const key = partitionKey(batch.topic, batch.partition);
+      const key = topicPartitionKey(batch.topic, batch.partition);
       const slot = this.slot.get(key);
       if (slot === undefined) continue; // not a partition the tail was started on
       for (const record of batch.records) {
@@ -458,7 +456,7 @@ export class LiveTail {
 /** The partitions of `positions` grouped for a fetcher. */
 export function toPartitionPositions(positions: ReadonlyMap<string, bigint>): PartitionPosition[] {
   return [...positions].map(([key, offset]) => ({
-    ...splitPartitionKey(key),
+    ...splitTopicPartitionKey(key),
     offset: offset.toString(),
   }));
 }

@@ -1,13 +1,20 @@
-import type { FetchedBatch, PartitionFetcher, PartitionPosition } from '@herald/kafka';
+import {
+  type FetchedBatch,
+  type PartitionFetcher,
+  type PartitionPosition,
+  decodeCursor,
+  encodeCursor,
+  topicPartitionKey,
+  type CursorPositions,
+} from '@herald/kafka';
 import pino from 'pino';
 import { fillMissing, type LiveTail, type TailEntry } from './live-tail';
 import { RingBuffer } from './ring-buffer';
 import { StreamConnection, type EndReason, type StreamSink } from './stream-connection';
-import { decodeCursor, encodeCursor, partitionKey, type CursorPositions } from './stream-cursor';
 import type { StreamEvent } from './stream-event';
 
-const P0 = partitionKey('t', 0);
-const P1 = partitionKey('t', 1);
+const P0 = topicPartitionKey('t', 0);
+const P1 = topicPartitionKey('t', 1);
 
 /** A Kafka log of two partitions and a tail whose ring holds its last `ringSize` events. */
 class FakeTail {
@@ -28,7 +35,7 @@ class FakeTail {
   }
 
   append(partition: number, type = 'a'): void {
-    const key = partitionKey('t', partition);
+    const key = topicPartitionKey('t', partition);
     const offset = this.positions.get(key)!;
     this.log.push({ partition, offset, type });
     this.positions.set(key, offset + 1n);
@@ -43,7 +50,7 @@ class FakeTail {
 
   /** A partition added to the topic; the tail reads it from offset 0. */
   addPartition(partition: number): void {
-    const key = partitionKey('t', partition);
+    const key = topicPartitionKey('t', partition);
     this.positions.set(key, 0n);
     this.held.set(key, 0n);
     this.addedAt.set(key, 0n);
@@ -82,7 +89,7 @@ class FakeTail {
       read: () => {
         const batches: FetchedBatch[] = [];
         for (const position of at) {
-          if (!known.has(partitionKey('t', position.partition))) continue;
+          if (!known.has(topicPartitionKey('t', position.partition))) continue;
           const record = log.find(
             (r) => r.partition === position.partition && r.offset === BigInt(position.offset),
           );
@@ -136,7 +143,7 @@ function event(partition: number, offset: bigint, type: string): StreamEvent {
     topic: 't',
     partition,
     offset,
-    key: partitionKey('t', partition),
+    key: topicPartitionKey('t', partition),
     type,
     event: body,
     json: JSON.stringify(body),

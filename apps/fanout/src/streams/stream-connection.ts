@@ -1,7 +1,12 @@
-import type { PartitionFetcher } from '@herald/kafka';
+import {
+  type PartitionFetcher,
+  decodeCursor,
+  encodeCursor,
+  topicPartitionKey,
+  type CursorPositions,
+} from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import { toPartitionPositions, type LiveTail, type TailEntry } from './live-tail';
-import { decodeCursor, encodeCursor, partitionKey, type CursorPositions } from './stream-cursor';
 import { toStreamEvent, type StreamEvent } from './stream-event';
 import { tenantMayRead, type StreamSelection } from './stream-request';
 
@@ -302,7 +307,7 @@ export class StreamConnection {
         let rewind = false;
         let refused = false;
         batches: for (const batch of batches) {
-          const key = partitionKey(batch.topic, batch.partition);
+          const key = topicPartitionKey(batch.topic, batch.partition);
           for (const record of batch.records) {
             const offset = BigInt(record.offset);
             if (offset < (positions.get(key) ?? 0n)) continue;

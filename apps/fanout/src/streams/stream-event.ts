@@ -1,12 +1,16 @@
-import { fromKafkaHeaders, toStructuredEvent, type IncomingRecord } from '@herald/kafka';
-import { partitionKey } from './stream-cursor';
+import {
+  fromKafkaHeaders,
+  toStructuredEvent,
+  type IncomingRecord,
+  topicPartitionKey,
+} from '@herald/kafka';
 
 /** One event as streams hand it out: where it sits in Kafka and its structured CloudEvent. */
 export interface StreamEvent {
   readonly topic: string;
   readonly partition: number;
   readonly offset: bigint;
-  /** `partitionKey(topic, partition)`. */
+  /** `topicPartitionKey(topic, partition)`. */
   readonly key: string;
   readonly type: string;
   /** The structured CloudEvent (filters run on it). */
@@ -40,7 +44,7 @@ export function toStreamEvent(record: IncomingRecord): StreamEvent | null {
     topic: record.topic,
     partition: record.partition,
     offset: BigInt(record.offset),
-    key: partitionKey(record.topic, record.partition),
+    key: topicPartitionKey(record.topic, record.partition),
     type: attributes.type,
     event,
     json: JSON.stringify(event),

@@ -7,7 +7,6 @@ import {
   type Subscription,
   type SubscriptionRepository,
 } from '@herald/store';
-import { decodeCursor } from './stream-cursor';
 import {
   parseFilter,
   parseStart,
@@ -23,6 +22,7 @@ import {
   StreamSubscriptionConflictError,
   StreamSubscriptionNotFoundError,
 } from './streams.errors';
+import { decodeCursor } from '@herald/kafka';
 
 /** What a client asked for, as the transport received it (query values or a WebSocket message). */
 export interface StreamAsk {

@@ -1,4 +1,3 @@
-import { encodeCursor, partitionKey } from './stream-cursor';
 import {
   parseBoundedInt,
   parseFilter,
@@ -8,12 +7,12 @@ import {
   resolveTypes,
 } from './stream-request';
 import {
-  InvalidCursorError,
   InvalidStreamFilterError,
   InvalidStreamRequestError,
   StreamTypesForbiddenError,
   UnknownStreamTypesError,
 } from './streams.errors';
+import { encodeCursor, topicPartitionKey, InvalidCursorError } from '@herald/kafka';
 
 const TYPES = ['kitchen.step', 'order.created', 'order.paid', 'payment.captured'];
 const catalog = {
@@ -79,9 +78,9 @@ describe('stream request parsing', () => {
   });
 
   it('prefers the first cursor given, and refuses a malformed one', () => {
-    const cursor = encodeCursor(new Map([[partitionKey('t', 0), 5n]]));
+    const cursor = encodeCursor(new Map([[topicPartitionKey('t', 0), 5n]]));
     expect(parseStart([undefined, cursor], 'earliest')).toEqual({
-      cursor: new Map([[partitionKey('t', 0), 5n]]),
+      cursor: new Map([[topicPartitionKey('t', 0), 5n]]),
       text: cursor,
     });
     expect(parseStart(['', undefined], 'earliest')).toEqual({ from: 'earliest' });

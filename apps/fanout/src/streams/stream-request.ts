@@ -1,6 +1,5 @@
 import { compileEventFilter, validateTypePattern, type EventFilter } from '@herald/contract';
-import { isRfc3339Time } from '@herald/kafka';
-import { decodeCursor, type CursorPositions } from './stream-cursor';
+import { isRfc3339Time, decodeCursor, type CursorPositions } from '@herald/kafka';
 import {
   InvalidStreamFilterError,
   InvalidStreamRequestError,

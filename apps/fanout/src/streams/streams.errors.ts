@@ -5,16 +5,6 @@ interface Violation {
   message: string;
 }
 
-/** A cursor that is not one this server wrote (bad encoding, wrong checksum, impossible values). */
-export class InvalidCursorError extends HeraldError {
-  constructor(reason: string) {
-    super(
-      'streams.cursor_invalid',
-      `The cursor is not valid (${reason}); pass back a cursor exactly as the server sent it`,
-    );
-  }
-}
-
 /** A stream request parameter that cannot be used (`types`, `from`, `wait`, `limit`, …). */
 export class InvalidStreamRequestError extends HeraldError {
   constructor(message: string, errors: Violation[] = []) {

@@ -11,6 +11,9 @@ import {
   TopicProvisioner,
   type KafkaConnection,
   type PartitionPosition,
+  topicPartitionKey,
+  splitTopicPartitionKey,
+  type CursorPositions,
 } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
 import type { ApiKeyRepository, Subscription } from '@herald/store';
@@ -23,7 +26,6 @@ import {
   type StartPoint,
   type StreamSink,
 } from './stream-connection';
-import { partitionKey, splitPartitionKey, type CursorPositions } from './stream-cursor';
 import type { StreamPlan } from './stream-planner';
 import type { StreamStart } from './stream-request';
 import type { StreamsConfig } from './streams.config';
@@ -555,7 +557,7 @@ export class StreamsService
           ? await this.offsets.startOffsets(topic)
           : await this.offsets.offsetsAt(topic, at);
       for (const { partition, offset } of offsets)
-        positions.set(partitionKey(topic, partition), BigInt(offset));
+        positions.set(topicPartitionKey(topic, partition), BigInt(offset));
     }
     return this.restrictToTail(positions);
   }
@@ -583,11 +585,11 @@ export class StreamsService
     const tailAt = this.tail.position();
     const topics = new Set<string>();
     for (const [key, offset] of positions)
-      if (offset > (tailAt.get(key) ?? 0n)) topics.add(splitPartitionKey(key).topic);
+      if (offset > (tailAt.get(key) ?? 0n)) topics.add(splitTopicPartitionKey(key).topic);
     const clamped: { topic: string; partition: number; cursor: string; end: string }[] = [];
     for (const topic of topics)
       for (const { partition, offset } of await this.offsets.endOffsets(topic)) {
-        const key = partitionKey(topic, partition);
+        const key = topicPartitionKey(topic, partition);
         const at = positions.get(key);
         const end = BigInt(offset);
         if (at === undefined || at <= end) continue;
@@ -612,6 +614,6 @@ export class StreamsService
   }
 
   private tailTopics(): string[] {
-    return [...new Set(this.tail.partitionKeys().map((key) => splitPartitionKey(key).topic))];
+    return [...new Set(this.tail.partitionKeys().map((key) => splitTopicPartitionKey(key).topic))];
   }
 }

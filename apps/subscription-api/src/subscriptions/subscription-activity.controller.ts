@@ -19,7 +19,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
-import { isRfc3339Time } from '@herald/kafka';
+import { decodeCursor, InvalidCursorError, isRfc3339Time } from '@herald/kafka';
 import {
   DEAD_LETTER_ID_PREFIX,
   DeadLetterRepository,
@@ -35,7 +35,6 @@ import {
 import type { ApiRedisDeadline } from '../http/redis-deadline';
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import type { ReplyHeaders } from './http-context';
-import { streamCursorProblem } from './stream-cursor.check';
 import { parseBody } from '../http/request-body';
 import {
   deliveriesQuerySchema,
@@ -70,8 +69,19 @@ function positionOf(text: string, pointer: string): ReplayPosition {
       },
     ]);
   }
-  const problem = streamCursorProblem(text);
-  if (problem) throw new InvalidSubscriptionRequestError([{ pointer, message: problem }]);
+  // Read as fanout will read it: a cursor cut short, mistyped, edited or made up is refused
+  // here rather than accepted for a replay that fanout then fails.
+  try {
+    decodeCursor(text);
+  } catch (error) {
+    if (!(error instanceof InvalidCursorError)) throw error;
+    throw new InvalidSubscriptionRequestError([
+      {
+        pointer,
+        message: `must be an RFC 3339 time or a stream cursor Herald gave out; as a cursor, ${error.reason}`,
+      },
+    ]);
+  }
   return { cursor: text };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CURSOR_CHARS } from '@herald/kafka';
 
 /** Longest grace period a rotated-out secret may keep signing: 7 days. */
 export const MAX_GRACE_SECONDS = 7 * 24 * 60 * 60;
@@ -15,7 +16,11 @@ export const rotateSecretSchema = z
   })
   .describe('Secret rotation.');
 
-const position = z.string().min(1).max(4096).describe('An RFC 3339 time, or a stream cursor.');
+const position = z
+  .string()
+  .min(1)
+  .max(MAX_CURSOR_CHARS)
+  .describe('An RFC 3339 time, or a stream cursor.');
 
 export const replaySchema = z
   .strictObject({ from: position, to: position.optional() })

@@ -1,25 +1,33 @@
 import { createHash } from 'node:crypto';
-import { InvalidCursorError } from './streams.errors';
+import { HeraldError } from '@herald/errors';
+import { splitTopicPartitionKey, topicPartitionKey } from './topic-partition.key';
+
+// Stream cursors: fanout writes them (SSE ids, WebSocket and poll cursors) and reads them back to
+// resume; subscription-api reads them too, to refuse a replay bound no stream gave out.
 
 /**
- * A position in the channel topics: for each partition, the offset of the next record to read.
- * Keys come from `partitionKey`; the map is what resuming starts from.
+ * A position in the channel topics: for each partition (`topicPartitionKey`), the offset of the
+ * next record to read; the map is what resuming starts from.
  */
 export type CursorPositions = Map<string, bigint>;
 
-const SEPARATOR = '\u0000';
+/** The longest cursor read, in characters: thousands of partitions at 64-bit offsets fit. */
+export const MAX_CURSOR_CHARS = 16_384;
 const VERSION = 1;
 const CHECKSUM_BYTES = 4;
-const MAX_CURSOR_CHARS = 16_384;
 const MAX_TOPIC_BYTES = 249; // Kafka's own limit on topic names
 
-export function partitionKey(topic: string, partition: number): string {
-  return `${topic}${SEPARATOR}${partition}`;
-}
-
-export function splitPartitionKey(key: string): { topic: string; partition: number } {
-  const at = key.lastIndexOf(SEPARATOR);
-  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
+/** A cursor that is not one a stream gave out (bad encoding, wrong checksum, impossible values). */
+export class InvalidCursorError extends HeraldError {
+  constructor(
+    /** What is wrong with it, for a message of the caller's own. */
+    readonly reason: string,
+  ) {
+    super(
+      'streams.cursor_invalid',
+      `The cursor is not valid (${reason}); pass back a cursor exactly as the server sent it`,
+    );
+  }
 }
 
 /**
@@ -31,7 +39,7 @@ export function splitPartitionKey(key: string): { topic: string; partition: numb
 export function encodeCursor(positions: ReadonlyMap<string, bigint>): string {
   const byTopic = new Map<string, [number, bigint][]>();
   for (const [key, offset] of positions) {
-    const { topic, partition } = splitPartitionKey(key);
+    const { topic, partition } = splitTopicPartitionKey(key);
     const list = byTopic.get(topic) ?? [];
     list.push([partition, offset]);
     byTopic.set(topic, list);
@@ -78,7 +86,7 @@ export function decodeCursor(text: string): CursorPositions {
       const partition = readSmall(reader, 2 ** 31 - 1);
       const offset = readVarint(reader);
       if (offset >= 2n ** 63n) throw new InvalidCursorError('an offset is out of range');
-      positions.set(partitionKey(topic, partition), offset);
+      positions.set(topicPartitionKey(topic, partition), offset);
     }
   }
   if (reader.at !== body.length) throw new InvalidCursorError('it has trailing bytes');

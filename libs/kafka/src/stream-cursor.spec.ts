@@ -1,11 +1,11 @@
-import { decodeCursor, encodeCursor, partitionKey, splitPartitionKey } from './stream-cursor';
-import { InvalidCursorError } from './streams.errors';
+import { decodeCursor, encodeCursor, InvalidCursorError } from './stream-cursor';
+import { splitTopicPartitionKey, topicPartitionKey } from './topic-partition.key';
 
 const positions = new Map([
-  [partitionKey('orders.v1', 0), 0n],
-  [partitionKey('orders.v1', 5), 123_456_789_012n],
-  [partitionKey('kitchen.v1', 2), 7n],
-  [partitionKey('herald.operational', 1), 2n ** 62n],
+  [topicPartitionKey('orders.v1', 0), 0n],
+  [topicPartitionKey('orders.v1', 5), 123_456_789_012n],
+  [topicPartitionKey('kitchen.v1', 2), 7n],
+  [topicPartitionKey('herald.operational', 1), 2n ** 62n],
 ]);
 
 describe('stream cursors', () => {
@@ -25,12 +25,15 @@ describe('stream cursors', () => {
       'kitchen.v1',
       'herald.operational',
     ])
-      for (let p = 0; p < 5; p++) many.set(partitionKey(topic, p), 1_000_000n + BigInt(p));
+      for (let p = 0; p < 5; p++) many.set(topicPartitionKey(topic, p), 1_000_000n + BigInt(p));
     expect(encodeCursor(many).length).toBeLessThan(300);
   });
 
   it('splits partition keys back into topic and partition', () => {
-    expect(splitPartitionKey(partitionKey('a.b', 12))).toEqual({ topic: 'a.b', partition: 12 });
+    expect(splitTopicPartitionKey(topicPartitionKey('a.b', 12))).toEqual({
+      topic: 'a.b',
+      partition: 12,
+    });
   });
 
   it.each([
