@@ -212,6 +212,8 @@ describe('checkSubscriptionHeaders', () => {
     [{ 'bad name': 'x' }, '"bad name" is not a valid header name'],
     [{ 'x-a': 'line\nbreak' }, 'without line breaks'],
     [{ 'x-a': 'a'.repeat(4097) }, 'at most 4096 characters'],
+    // One header under two spellings: which value would be sent is not the partner's choice.
+    [{ 'X-Tenant': 'a', 'x-tenant': 'b' }, 'the header x-tenant is given twice'],
     [
       Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`x-${i}`, 'v'])),
       'at most 32 headers',

@@ -103,9 +103,17 @@ export function checkSubscriptionHeaders(headers: Readonly<Record<string, string
       `at most ${MAX_SUBSCRIPTION_HEADERS} headers are allowed, not ${entries.length}`,
     );
   }
+  // HTTP header names are case-insensitive: two spellings of one would be sent as one header,
+  // with whichever value came last.
+  const seen = new Set<string>();
   for (const [name, value] of entries) {
     if (!HEADER_NAME.test(name))
       throw new InvalidHeaderError(`"${name}" is not a valid header name`);
+    if (seen.has(name.toLowerCase()))
+      throw new InvalidHeaderError(
+        `the header ${name} is given twice (header names are the same in any case)`,
+      );
+    seen.add(name.toLowerCase());
     if (isReservedHeaderName(name))
       throw new InvalidHeaderError(`the header ${name} is set by Herald`);
     if (
