@@ -464,5 +464,36 @@ describe('subscription-api: talking to webhook endpoints', () => {
         ]);
       }
     });
+
+    it('answers only for hub listeners: another subscription is neither read nor removed there', async () => {
+      const others = [
+        { kind: 'stream', types: ['order.*'] },
+        { kind: 'webhook', url: 'https://hooks.example.com/ce', types: ['order.*'] },
+        {
+          kind: 'webhook',
+          url: 'https://hooks.example.com/std',
+          types: ['order.*'],
+          format: 'standard',
+        },
+      ];
+      for (const body of others) {
+        const created = await api.request<{ id: string }>('POST', '/v1/subscriptions', {
+          key,
+          body,
+        });
+        expect(created.status).toBe(201);
+        const hubPath = `/tmf-api/event/v4/hub/${created.body.id}`;
+        const read = await api.request<{ code: string }>('GET', hubPath, { key });
+        const removed = await api.request<{ code: string }>('DELETE', hubPath, { key });
+        expect([body, read.status, read.body.code, removed.status]).toEqual([
+          body,
+          404,
+          'store.subscription.not_found',
+          404,
+        ]);
+        const still = await api.request('GET', `/v1/subscriptions/${created.body.id}`, { key });
+        expect([body, still.status]).toEqual([body, 200]);
+      }
+    });
   });
 });

@@ -15,7 +15,7 @@ import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } fr
 import { ContractRegistry } from '@herald/contract';
 import { eventTypesForTmfNames, tmfEventType } from '@herald/delivery';
 import type { HeraldError } from '@herald/errors';
-import type { Subscription } from '@herald/store';
+import { SubscriptionNotFoundError, type Subscription } from '@herald/store';
 import { REDIS_UNAVAILABLE, ref, requestSchema } from '../openapi/openapi-schemas';
 import { createSubscriptionSchema } from '../subscriptions/create-subscription.dto';
 import type { ReplyHeaders } from '../subscriptions/http-context';
@@ -128,7 +128,7 @@ export class Tmf688HubController {
   @ApiResponse({ status: 200, description: 'The hub', schema: ref('Hub') })
   @ApiResponse({ status: 404, ...problem })
   async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    return hubView(await this.subscriptions.get(principal, id, 'subscriptions:read'));
+    return hubView(await this.hub(principal, id, 'subscriptions:read'));
   }
 
   @Delete(':id')
@@ -138,7 +138,24 @@ export class Tmf688HubController {
   @ApiResponse({ status: 204, description: 'Removed' })
   @ApiResponse({ status: 404, ...problem })
   async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    await this.hub(principal, id, 'subscriptions:write');
     await this.subscriptions.delete(principal, id);
+  }
+
+  /**
+   * The listener `id`: a tmf688 webhook, as the hub registers them. Any other subscription
+   * (a stream, a webhook in another format) is not the hub's to show or remove: 404, as for
+   * one that does not exist.
+   */
+  private async hub(
+    principal: Principal,
+    id: string,
+    scope: 'subscriptions:read' | 'subscriptions:write',
+  ): Promise<Subscription> {
+    const subscription = await this.subscriptions.get(principal, id, scope);
+    if (subscription.kind !== 'webhook' || subscription.format !== 'tmf688')
+      throw new SubscriptionNotFoundError(id);
+    return subscription;
   }
 
   /** `eventType=A,B` → Herald types; empty → every type; anything else → 422. */
