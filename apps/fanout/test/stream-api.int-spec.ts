@@ -315,6 +315,27 @@ describe('stream API: selection, positions, durable subscriptions, bad input', (
     client.socket.close();
   });
 
+  it('reads an empty ?subscription= on a WebSocket as none: the socket waits for its subscribe', async () => {
+    const client = wsOpen('?subscription=');
+    await client.opened;
+    client.send({ op: 'subscribe', types: ['kitchen.step'] });
+    await waitFor(() => client.messages.length > 0, { what: 'an answer to subscribe' });
+    expect(client.messages[0]).toEqual({ op: 'subscribed', subscription: null });
+    await world.publish([
+      ...testEvents('empty-subscription', 1, ['order.created']),
+      ...testEvents('empty-subscription', 1, ['kitchen.step'], 1),
+    ]);
+    await waitFor(() => client.messages.some((m) => m.op === 'event'));
+    await new Promise((done) => setTimeout(done, 200));
+    expect(client.messages.slice(1)).toEqual([
+      expect.objectContaining({
+        op: 'event',
+        event: expect.objectContaining({ id: 'empty-subscription-1', type: 'kitchen.step' }),
+      }),
+    ]);
+    client.socket.close();
+  });
+
   it('limits open streams per key', async () => {
     const key = await world.createKey(['streams:read']);
     const clients = Array.from({ length: 4 }, () =>

@@ -161,6 +161,52 @@ describe('streams across restarts, crashes and slow clients', () => {
     await second.kill('SIGTERM');
   });
 
+  it('keeps running and streaming to others when a client filter fails on an event (a __proto__ path)', async () => {
+    const fanout = await spawn();
+    const fast = openSse(`${fanout.url}/v1/streams/sse?types=order.created`);
+    await fast.opened;
+    // Passes the filter checks but makes the query engine throw when it meets an event.
+    const filter = encodeURIComponent('{"data.__proto__.x":{"$exists":false}}');
+    const bad = `types=order.created&filter=${filter}&access_token=${ADMIN_KEY}`;
+    const badSse = await new Promise<{ status: number; body: string; close(): void }>(
+      (done, failed) => {
+        const req = request(`${fanout.url}/v1/streams/sse?${bad}`, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          done({
+            status: response.statusCode ?? 0,
+            get body() {
+              return body;
+            },
+            close: () => req.destroy(),
+          });
+        });
+        req.on('error', failed).end();
+      },
+    );
+    // Refused (400) or open: either way the stream must not take the process down.
+    expect([200, 400]).toContain(badSse.status);
+
+    const events = testEvents('bad-filter', 3, ['order.created']);
+    await world.publish(events);
+    await waitFor(() => fast.messages.length >= 3, {
+      what: `the other client to get its events (got ${fast.messages.length})`,
+    });
+    const answer = await fetch(`${fanout.url}/v1/streams/poll?${bad}&from=earliest&wait=0`);
+    expect(answer.status).toBeLessThan(500);
+    // Still the same process, still streaming.
+    await world.publish(testEvents('bad-filter', 2, ['order.created'], 3));
+    await waitFor(() => fast.messages.length >= 5, { what: 'events after the bad filter' });
+    expect(fanout.child.exitCode).toBeNull();
+    // Each event once (their keys spread them over partitions: no order across them).
+    expect(fast.messages.map((m) => m.data.id as string).sort()).toEqual(
+      testEvents('bad-filter', 5, ['order.created']).map((e) => e.id),
+    );
+    badSse.close();
+    fast.close();
+    await fanout.kill('SIGTERM');
+  });
+
   it('disconnects a client that stops reading, with its cursor, while others keep up and memory stays bounded', async () => {
     const fanout = await spawn({
       STREAM_SEND_BUFFER_BYTES: String(64 * 1024),

@@ -212,6 +212,53 @@ describe('StreamConnection', () => {
     expect(connection.cursor()).toBe(tail.cursor());
   });
 
+  it('treats an event its filter throws on as not matching, and throws nothing to the tail', () => {
+    const tail = new FakeTail(10);
+    const sink = new RecordingSink();
+    const connection = new StreamConnection(
+      'c',
+      sink,
+      {
+        types: new Set(['a']),
+        // As the query engine does for a path through __proto__ on some events.
+        filter: (e) => {
+          if (e.id === '1/0')
+            throw new Error("Accessing __proto__ is not allowed in selector: 'x'.");
+          return true;
+        },
+        tenant: null,
+      },
+      {
+        tail: tail as unknown as LiveTail,
+        logger: pino({ level: 'silent' }),
+        createFetcher: () => tail.fetcher(),
+        sent: () => undefined,
+        ended: () => undefined,
+      },
+    );
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0);
+    tail.append(1);
+    tail.append(0);
+    expect(() => connection.pump()).not.toThrow();
+    expect(ids(sink)).toEqual(['0/0', '0/1']);
+    expect(connection.closed).toBe(false);
+  });
+
+  it('ends only its own stream (server_error) when sending fails, throwing nothing to the tail', () => {
+    const tail = new FakeTail(10);
+    const sink = new RecordingSink();
+    sink.send = () => {
+      throw new Error('socket exploded');
+    };
+    const connection = connect(tail, sink);
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0);
+    expect(() => connection.pump()).not.toThrow();
+    expect(connection.closed).toBe(true);
+    expect(sink.ended).toEqual({ reason: 'server_error', cursor: expect.any(String) });
+  });
+
   it("gives a tenant's stream only that tenant's herald.* events; an admin stream gets all", () => {
     const tail = new FakeTail(10);
     const acme = new RecordingSink();

@@ -113,6 +113,8 @@ export class StreamConnection {
    */
   private live = false;
   private stalledSince: number | null = null;
+  /** The filter threw on an event already (logged once a connection). */
+  private filterFailed = false;
   private wake: (() => void) | undefined;
   lastActivityAt = Date.now();
   eventsSent = 0;
@@ -150,8 +152,21 @@ export class StreamConnection {
     }
   }
 
-  /** Sends what the ring holds for this client, as far as its buffer allows. */
+  /**
+   * Sends what the ring holds for this client, as far as its buffer allows. The tail calls it for
+   * every connection after each read: a failure here ends this stream only (`server_error`), and
+   * never reaches the tail, whose reading would stop for every stream of the process.
+   */
   pump(): void {
+    try {
+      this.walkRing();
+    } catch (error) {
+      this.hooks.logger.error({ err: error, connection: this.id }, 'stream failed');
+      this.end('server_error');
+    }
+  }
+
+  private walkRing(): void {
     if (this.mode !== 'ring') return;
     const ring = this.hooks.tail.ring;
     // The tail began reading another partition: none of it has been read by this client yet.
@@ -230,7 +245,21 @@ export class StreamConnection {
   private matches(event: StreamEvent): boolean {
     if (!this.selection.types.has(event.type)) return false;
     if (!tenantMayRead(this.selection, event.type, event.event)) return false;
-    return this.selection.filter === null || this.selection.filter(event.event);
+    if (this.selection.filter === null) return true;
+    try {
+      return this.selection.filter(event.event);
+    } catch (error) {
+      // A filter the checks let through that the query engine refuses on an event (a path
+      // through `__proto__`): the event does not match, as when its field is missing.
+      if (!this.filterFailed) {
+        this.filterFailed = true;
+        this.hooks.logger.warn(
+          { err: error, connection: this.id },
+          'stream filter failed on an event',
+        );
+      }
+      return false;
+    }
   }
 
   private fits(event: StreamEvent): boolean {

@@ -128,7 +128,8 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     if (!principal.has('streams:read'))
       throw new ForbiddenError('This API key lacks the streams:read scope');
     let plan: StreamPlan | null = null;
-    if (query.subscription !== undefined)
+    // An empty one is none, as on the other transports: the socket waits for its subscribe.
+    if (query.subscription !== undefined && query.subscription !== '')
       plan = await this.planner.plan(principal, {
         cursors: [query.cursor],
         subscription: query.subscription,
