@@ -41,6 +41,9 @@ describe('compileEventFilter', () => {
     [{ type: { $options: 'i' } }, '/type/$options', 'only allowed next to $regex'],
     [{ $or: [] }, '/$or', 'non-empty array'],
     [{ 'a/b': 1 }, '/a~1b', 'field path'],
+    // The query engine throws on such a path when it meets an event (it crashed fanout's streams).
+    [{ 'data.__proto__.x': { $exists: false } }, '/data.__proto__.x', 'through __proto__'],
+    [{ __proto__x: 1, 'data.a.__proto__': 1 }, '/data.a.__proto__', 'through __proto__'],
     [{ 'data.x': { $gt: 1, plain: 2 } }, '/data.x', 'operators only'],
     [{ 'data.x': { $not: 3 } }, '/data.x/$not', 'object of operators'],
     [[], '', 'object of field conditions'],

@@ -111,6 +111,9 @@ class FilterChecker {
         this.unknownOperator(key, at, 'at query level only $and and $or');
       else if (key.length > FILTER_LIMITS.maxPathLength || !FIELD_PATH.test(key))
         this.fail(at, 'is not a field path (dotted names of letters, digits, _ and -)');
+      else if (key.split('.').includes('__proto__'))
+        // The query engine refuses such a path by throwing when it meets an event.
+        this.fail(at, 'may not go through __proto__');
       else this.condition(condition, at, depth + 1);
     }
   }
