@@ -36,12 +36,21 @@ export const MAX_LOGGED_BODY = 2048;
 export const DEFAULT_DELIVERY_LOG_LENGTH = 1000;
 const SCAN_CHUNK = 200;
 
-// KEYS[1] the log; ARGV[1] its cap, then one serialized attempt each, oldest first.
+// KEYS[1] the log, KEYS[2] the subscription record; ARGV[1] the log's cap, then one serialized
+// attempt each, oldest first. Nothing is written once the subscription is deleted: a late write
+// (attempts in flight when it was deleted) would bring back a log no one reads or deletes.
 const APPEND_MANY = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 for i = 2, #ARGV do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'attempt', ARGV[i])
 end
 return #ARGV - 1`;
+
+// KEYS[1] the log, KEYS[2] the subscription record; ARGV[1] the cap, ARGV[2] the attempt. The
+// entry's id, or false once the subscription is deleted.
+const APPEND_ONE = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'attempt', ARGV[2])`;
 
 function serializeAttempt(attempt: DeliveryAttempt): string {
   const body = attempt.responseBody;
@@ -64,31 +73,33 @@ export class DeliveryLogRepository {
     private readonly maxLength = DEFAULT_DELIVERY_LOG_LENGTH,
   ) {}
 
+  /** Appends one attempt: its entry id, or '' when the subscription is deleted (not written). */
   async append(subscriptionId: string, attempt: DeliveryAttempt): Promise<string> {
-    const id = await this.redis.client.xadd(
+    const id = (await this.redis.client.eval(
+      APPEND_ONE,
+      2,
       this.keys.deliveryLog(subscriptionId),
-      'MAXLEN',
-      '~',
+      this.keys.subscription(subscriptionId),
       this.maxLength,
-      '*',
-      'attempt',
       serializeAttempt(attempt),
-    );
+    )) as string | null;
     return id ?? '';
   }
 
   /**
    * Appends attempts in order in one round trip (one script), the way the delivery engine
    * writes them: at thousands a second, a command each was a real share of its CPU. Only the
-   * newest `maxLength` are written; older ones would be trimmed at once anyway.
+   * newest `maxLength` are written; older ones would be trimmed at once anyway. Nothing once the
+   * subscription is deleted.
    */
   async appendMany(subscriptionId: string, attempts: readonly DeliveryAttempt[]): Promise<void> {
     if (attempts.length === 0) return;
     const kept = attempts.length > this.maxLength ? attempts.slice(-this.maxLength) : attempts;
     await this.redis.client.eval(
       APPEND_MANY,
-      1,
+      2,
       this.keys.deliveryLog(subscriptionId),
+      this.keys.subscription(subscriptionId),
       this.maxLength,
       ...kept.map(serializeAttempt),
     );

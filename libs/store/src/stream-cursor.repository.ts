@@ -7,6 +7,13 @@ export interface AcknowledgedCursor {
   readonly acknowledgedAt: string;
 }
 
+// KEYS[1] the cursor hash, KEYS[2] the subscription record; ARGV cursor, time. An ack that lands
+// after the subscription was deleted would bring back a hash no one reads or deletes.
+const ACKNOWLEDGE = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'acknowledgedAt', ARGV[2])
+return 1`;
+
 /**
  * The acknowledged cursor of each durable stream subscription: a reconnecting client resumes
  * right after it (SPEC §7).
@@ -17,12 +24,14 @@ export class StreamCursorRepository {
     private readonly keys: StoreKeys,
   ) {}
 
+  /** Keeps `cursor` as the subscription's resume point; ignored once it is deleted. */
   async acknowledge(subscriptionId: string, cursor: string, at: Date = new Date()): Promise<void> {
-    await this.redis.client.hset(
+    await this.redis.client.eval(
+      ACKNOWLEDGE,
+      2,
       this.keys.streamCursor(subscriptionId),
-      'cursor',
+      this.keys.subscription(subscriptionId),
       cursor,
-      'acknowledgedAt',
       at.toISOString(),
     );
   }

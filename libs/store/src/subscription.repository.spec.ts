@@ -183,10 +183,16 @@ describe('SubscriptionRepository (real Redis)', () => {
       newDeadLetterRecord(id, 1),
     );
     expect(late.letter).toBeNull();
+    const log = new DeliveryLogRepository(store.redis, store.keys);
+    await log.appendMany(id, [attempt('e1', 'succeeded'), attempt('e2', 'failed')]);
+    expect(await log.append(id, attempt('e3', 'succeeded'))).toBe('');
+    await new StreamCursorRepository(store.redis, store.keys).acknowledge(id, 'cursor-1');
 
     const { keys } = store;
     expect(
       await store.redis.client.exists(
+        keys.deliveryLog(id),
+        keys.streamCursor(id),
         keys.subscriptionStats(id),
         keys.deliveryHealth(id),
         keys.deadLetters(id),
@@ -355,6 +361,8 @@ describe('delivery engine records (real Redis)', () => {
 
   it('logs attempts capped, newest first, paged and filtered by status', async () => {
     const log = new DeliveryLogRepository(store.redis, store.keys, 10);
+    // The log is written only for a subscription that exists.
+    await store.redis.client.hset(store.keys.subscription('sub_x'), 'tenant', 'a');
     for (let i = 0; i < 30; i += 1) {
       await log.append('sub_x', attempt(`e${i}`, i % 3 === 0 ? 'failed' : 'succeeded'));
     }
@@ -370,6 +378,7 @@ describe('delivery engine records (real Redis)', () => {
 
   it('appends a batch of attempts in order in one call, keeping only the newest up to the cap', async () => {
     const log = new DeliveryLogRepository(store.redis, store.keys, 10);
+    await store.redis.client.hset(store.keys.subscription('sub_many'), 'tenant', 'a');
     await log.append('sub_many', attempt('single', 'succeeded'));
     await log.appendMany(
       'sub_many',
