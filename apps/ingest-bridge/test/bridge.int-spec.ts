@@ -301,6 +301,72 @@ describe('the bridge facing raw records it cannot take as they are', () => {
     expect(longType!.headers['herald-dlq-source-offset']?.toString()).toBeDefined();
   });
 
+  it('dead-letters records whose attributes or value it could only republish altered, with their bytes, and the records after them flow', async () => {
+    const key = randomUUID();
+    const notUtf8 = Buffer.from([0x69, 0x64, 0xff]);
+    const value = Buffer.from(JSON.stringify({ ...orderReady, pickupPoint: 'Counter ~' }));
+    value[value.indexOf('~')] = 0xff; // read as UTF-8 it would validate, with U+FFFD in it
+    const bad = [
+      { value: JSON.stringify(orderReady), headers: { ce_id: notUtf8 } },
+      { value: JSON.stringify(orderReady), headers: { ce_id: 'bad-trace', traceparent: 'xyz' } },
+      { value, headers: { ce_id: 'bad-value' } },
+    ];
+    const producer = createTestConnection(broker.brokers).kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: SOURCE,
+        acks: -1,
+        messages: [
+          ...bad.map((record) => ({
+            key,
+            value: record.value,
+            headers: { ce_type: 'kitchen.order.ready', ...record.headers },
+          })),
+          ...valid(key, 'after-altered', 3),
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+
+    await recordsWithIds(
+      broker.brokers,
+      CHANNEL,
+      valid(key, 'after-altered', 3).map((r) => r.headers.ce_id!),
+    );
+    const letters = await waitFor(
+      async () => {
+        const all = await collect(
+          broker.brokers,
+          'herald.dlq.ingest',
+          await topicSize(broker.brokers, 'herald.dlq.ingest'),
+        );
+        const mine = all.filter((r) => r.key?.toString() === key);
+        return mine.length === bad.length ? mine : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the three dead letters' },
+    );
+    const reasons = letters.map((r) => r.headers['herald-dlq-reason']?.toString());
+    expect(reasons).toEqual([
+      expect.stringContaining('header ce_id is not UTF-8'),
+      expect.stringContaining('header traceparent is not a W3C traceparent'),
+      expect.stringContaining('the value is not UTF-8'),
+    ]);
+    expect(Buffer.compare(letters[0]!.headers['ce_id'] as Buffer, notUtf8)).toBe(0);
+    expect(letters[1]!.headers['traceparent']?.toString()).toBe('xyz');
+    expect(Buffer.compare(letters[2]!.value!, value)).toBe(0);
+    // None of them reached the channel, altered or not.
+    const channel = await collect(
+      broker.brokers,
+      CHANNEL,
+      await topicSize(broker.brokers, CHANNEL),
+    );
+    expect(
+      channel.filter((r) => r.key?.toString() === key).map((r) => r.headers.ce_id?.toString()),
+    ).toEqual(valid(key, 'after-altered', 3).map((r) => r.headers.ce_id));
+  });
+
   it('fails readiness when its consumer crashes for good', async () => {
     // Below the broker's smallest session timeout: the group refuses the bridge's join, and
     // kafkajs does not restart a consumer after that refusal.

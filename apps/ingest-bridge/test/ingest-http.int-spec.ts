@@ -889,3 +889,195 @@ describe('a write Kafka refuses while it carries another request', () => {
     }
   });
 });
+
+describe('attribute headers as producers send them', () => {
+  /** The record of event `id` on orders.v1, once it is there. */
+  async function recordOf(id: string) {
+    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    return records.find((r) => r.headers.ce_id?.toString() === id);
+  }
+
+  /** The ids on orders.v1 that start with `prefix`. */
+  async function idsStartingWith(prefix: string): Promise<string[]> {
+    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    return records
+      .map((r) => r.headers.ce_id?.toString() ?? '')
+      .filter((id) => id.startsWith(prefix));
+  }
+
+  it('refuses a malformed traceparent header with a structured event or a batch, and writes nothing', async () => {
+    const event = (id: string) => ({
+      specversion: '1.0',
+      id,
+      source: '/s',
+      type: 'order.created',
+      data: orderCreated(),
+    });
+    const structured = await post(`${ingest.url}/v1/events`, event('tp-bad-structured'), {
+      contentType: 'application/cloudevents+json',
+      headers: { traceparent: 'not-a-trace' },
+    });
+    const batch = await post(
+      `${ingest.url}/v1/events`,
+      [event('tp-bad-batch-0'), event('tp-bad-batch-1')],
+      {
+        contentType: 'application/cloudevents-batch+json',
+        headers: { traceparent: '00-xyz' },
+      },
+    );
+    for (const response of [structured, batch]) {
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.body).toMatchObject({
+        code: 'ingest.invalid',
+        errors: [{ pointer: '/headers/traceparent' }],
+      });
+    }
+    expect(await idsStartingWith('tp-bad-')).toEqual([]);
+
+    // A well-formed one is carried, as before.
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const accepted = await post(`${ingest.url}/v1/events`, event('tp-good-structured'), {
+      contentType: 'application/cloudevents+json',
+      headers: { traceparent },
+    });
+    expect(accepted.status).toBe(202);
+    expect((await recordOf('tp-good-structured'))?.headers.traceparent?.toString()).toBe(
+      traceparent,
+    );
+  });
+
+  it('refuses raw non-ASCII bytes in attribute headers instead of writing them as Latin-1', async () => {
+    // What curl sends for `ce-id: café-1`: the UTF-8 bytes, which HTTP reads as Latin-1 text.
+    const asSent = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    const typed = `${ingest.url}/v1/events/order.created`;
+    for (const [name, value] of [
+      ['ce-id', asSent('café-1')],
+      ['idempotency-key', asSent('café-2')],
+      ['ce-source', asSent('/köln')],
+      ['ce-subject', asSent('bücher')],
+      ['herald-key', asSent('clé')],
+    ] as const) {
+      const response = await post(typed, orderCreated(), {
+        headers: {
+          // An id of its own, but where the id itself is the header under test.
+          ...(name.endsWith('id') || name === 'idempotency-key'
+            ? {}
+            : { 'ce-id': `ascii-${name}` }),
+          [name]: value,
+        },
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.body).toMatchObject({
+        code: 'ingest.invalid',
+        errors: [{ pointer: `/headers/${name}`, message: expect.stringContaining('ASCII') }],
+      });
+    }
+    const binary = await post(`${ingest.url}/v1/events`, orderCreated(), {
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'ascii-binary-ext',
+        'ce-source': '/b',
+        'ce-type': 'order.created',
+        'ce-region': asSent('zürich'),
+      },
+    });
+    expect(binary.status).toBe(400);
+    expect(binary.body).toMatchObject({ errors: [{ pointer: '/headers/ce-region' }] });
+    const structured = await post(
+      `${ingest.url}/v1/events`,
+      {
+        specversion: '1.0',
+        id: 'ascii-structured',
+        source: '/s',
+        type: 'order.created',
+        data: orderCreated(),
+      },
+      { contentType: 'application/cloudevents+json', headers: { 'herald-key': asSent('clé') } },
+    );
+    expect(structured.status).toBe(400);
+    expect(structured.body).toMatchObject({ errors: [{ pointer: '/headers/herald-key' }] });
+    expect(await idsStartingWith('caf')).toEqual([]);
+    expect(await idsStartingWith('ascii-')).toEqual([]);
+  });
+
+  it('percent-decodes ce-* header values, as the CloudEvents HTTP binding has producers encode them', async () => {
+    const typed = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'ce-id': 'pct-caf%C3%A9', 'ce-source': '/my%20shop/k%C3%B6ln' },
+    });
+    expect(typed.status).toBe(202);
+    expect(typed.body).toMatchObject({ id: 'pct-café' });
+    const typedRecord = await recordOf('pct-café');
+    expect(typedRecord?.headers.ce_source?.toString()).toBe('/my shop/köln');
+
+    const binary = await post(`${ingest.url}/v1/events`, orderCreated(), {
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'pct-binary-%251',
+        'ce-source': '/b%22q%22',
+        'ce-type': 'order.created',
+        'ce-subject': 'z%C3%BCrich',
+        'ce-region': 'eu%20west',
+      },
+    });
+    expect(binary.status).toBe(202);
+    const binaryRecord = await recordOf('pct-binary-%1');
+    expect(binaryRecord?.headers.ce_source?.toString()).toBe('/b"q"');
+    expect(binaryRecord?.headers.ce_subject?.toString()).toBe('zürich');
+    expect(binaryRecord?.headers.ce_region?.toString()).toBe('eu west');
+
+    // Encoded bytes that are not UTF-8 are refused, not replaced with U+FFFD.
+    const refused = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'ce-id': 'pct-bad-%FF' },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ errors: [{ pointer: '/headers/ce-id' }] });
+  });
+
+  it('names the header an event id came from when it is refused', async () => {
+    const response = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'idempotency-key': 'k'.repeat(1025) },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({
+      errors: [{ pointer: '/headers/idempotency-key', message: expect.stringContaining('1024') }],
+    });
+  });
+
+  it('refuses a JSON body declared in a charset other than UTF-8 with 415', async () => {
+    for (const [url, contentType, body] of [
+      [`${ingest.url}/v1/events/order.created`, 'application/json; charset=latin1', orderCreated()],
+      [
+        `${ingest.url}/v1/events/order.created`,
+        'application/json; charset="UTF-16"',
+        orderCreated(),
+      ],
+      [
+        `${ingest.url}/v1/events`,
+        'application/cloudevents+json; charset=iso-8859-1',
+        {
+          specversion: '1.0',
+          id: 'cs-1',
+          source: '/s',
+          type: 'order.created',
+          data: orderCreated(),
+        },
+      ],
+    ] as const) {
+      const response = await post(url, body, { contentType });
+      expect(response.status).toBe(415);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.body).toMatchObject({ code: 'ingest.unsupported_media_type' });
+    }
+    // UTF-8, however it is spelled, is JSON's own charset.
+    for (const contentType of [
+      'application/json; charset=utf-8',
+      'application/json;charset="UTF8"',
+    ])
+      expect(
+        (await post(`${ingest.url}/v1/events/order.created`, orderCreated(), { contentType }))
+          .status,
+      ).toBe(202);
+  });
+});

@@ -231,4 +231,82 @@ describe('mapSourceRecord', () => {
       attributes: { id: 'evt-7', source: '/line-3', time: '2024-05-01T12:00:00+02:00' },
     });
   });
+
+  describe('attributes and values it must not republish as they are', () => {
+    const notUtf8 = Buffer.from([0x62, 0x72, 0xff, 0xfe]);
+    function withHeader(name: string, value: Buffer): IncomingRecord {
+      const record = raw({ ce_type: 'kitchen.order.ready', ce_id: 'evt-9' });
+      return { ...record, headers: { ...record.headers, [name]: value } };
+    }
+
+    // Records are built when each test runs: the contract is loaded in beforeAll.
+    it.each<[string, () => IncomingRecord, string]>([
+      ['a ce_id that is not UTF-8', () => withHeader('ce_id', notUtf8), 'ce_id'],
+      ['a ce_source that is not UTF-8', () => withHeader('ce_source', notUtf8), 'ce_source'],
+      ['a ce_subject that is not UTF-8', () => withHeader('ce_subject', notUtf8), 'ce_subject'],
+      [
+        'a malformed traceparent',
+        () => withHeader('traceparent', Buffer.from('garbage')),
+        'traceparent',
+      ],
+      [
+        'a ce_id of 5,000 characters',
+        () => withHeader('ce_id', Buffer.from('x'.repeat(5000))),
+        'ce_id',
+      ],
+      [
+        'a ce_source of 2,000 characters',
+        () => withHeader('ce_source', Buffer.from('/'.repeat(2000))),
+        'ce_source',
+      ],
+      [
+        'a value that is not UTF-8',
+        () => ({
+          ...raw({ ce_type: 'kitchen.order.ready', ce_id: 'evt-9' }),
+          // Valid JSON once the bad bytes are read as U+FFFD, as toString('utf8') does.
+          value: (() => {
+            const bytes = Buffer.from(JSON.stringify({ ...example, pickupPoint: 'Counter ~~' }));
+            bytes.fill(0xff, bytes.indexOf('~~'), bytes.indexOf('~~') + 2);
+            return bytes;
+          })(),
+        }),
+        'UTF-8',
+      ],
+    ])('dead-letters %s with its original bytes and the reason', (_, build, named) => {
+      const record = build();
+      const mapped = mapSourceRecord(contract, channel(), record, new Date().toISOString());
+      expect(mapped.kind).toBe('dead-letter');
+      expect(mapped.record.topic).toBe('herald.dlq.ingest');
+      expect(header(mapped.record, DLQ_HEADERS.reason)).toContain(named);
+      expect(Buffer.compare(mapped.record.value as Buffer, record.value!)).toBe(0);
+      for (const [name, value] of Object.entries(record.headers))
+        expect(Buffer.compare(mapped.record.headers[name] as Buffer, value as Buffer)).toBe(0);
+    });
+
+    it('leaves out an empty ce_subject, as it does an empty id or source', () => {
+      const mapped = mapSourceRecord(
+        contract,
+        channel(),
+        raw({ ce_type: 'kitchen.order.ready', ce_subject: '' }),
+        new Date().toISOString(),
+      );
+      expect(mapped.kind).toBe('event');
+      expect(mapped.record.headers['ce_subject']).toBeUndefined();
+    });
+
+    it('republishes a well-formed traceparent and UTF-8 attributes as they are', () => {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const mapped = mapSourceRecord(
+        contract,
+        channel(),
+        raw({ ce_type: 'kitchen.order.ready', ce_id: 'café-1', ce_subject: 'zürich', traceparent }),
+        new Date().toISOString(),
+      );
+      expect(mapped.kind).toBe('event');
+      expect(fromKafkaHeaders(mapped.record.headers)).toMatchObject({
+        ok: true,
+        attributes: { id: 'café-1', subject: 'zürich', traceparent },
+      });
+    });
+  });
 });

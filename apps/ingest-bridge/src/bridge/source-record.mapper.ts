@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { ContractRegistry, ContractTopic, SchemaViolation } from '@herald/contract';
 import {
   HERALD_TOPICS,
@@ -8,6 +9,8 @@ import {
   type IncomingRecord,
   type OutgoingRecord,
 } from '@herald/kafka';
+import { isTraceparent } from '@herald/observability';
+import { invalidUtf8Offset } from '../ingest/cloud-event.parser';
 
 /** Headers a dead-lettered raw record carries besides its own. */
 export const DLQ_HEADERS = {
@@ -39,6 +42,10 @@ export const MAX_DLQ_ERRORS = 20;
 const MAX_REASON_CHARS = 1000;
 /** The longest pointer or message of a listed violation, in characters. */
 const MAX_VIOLATION_CHARS = 200;
+/** The longest `ce_id`, `ce_source` or `ce_subject`, in characters, as for HTTP ingest. */
+const MAX_ATTRIBUTE_LENGTH = 1024;
+/** The headers the CloudEvent takes its attributes from (`ce_type` is checked by the contract). */
+const ATTRIBUTE_HEADERS = ['ce_id', 'ce_source', 'ce_time', 'ce_subject', 'traceparent'] as const;
 /** Years past 9999 print as `+010000-…`, which is not RFC 3339. */
 const LAST_RFC3339_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
@@ -201,6 +208,21 @@ function mapRecord(
   const eventType = contract.get(type);
   if (!eventType || eventType.topic !== channel.topic)
     return refuse(`event type "${type}" does not belong to channel ${channel.topic}`);
+  // Read as UTF-8, bytes that are not would become U+FFFD: another id, source or subject.
+  for (const name of ATTRIBUTE_HEADERS) {
+    const value = record.headers[name];
+    if (value === undefined) continue;
+    if (Buffer.isBuffer(value) && !isUtf8(value))
+      return refuse(`header ${name} is not UTF-8 (invalid byte at ${invalidUtf8Offset(value)})`);
+    const length = text(value)!.length;
+    if (name !== 'ce_time' && name !== 'traceparent' && length > MAX_ATTRIBUTE_LENGTH)
+      return refuse(`header ${name} is ${length} characters; at most ${MAX_ATTRIBUTE_LENGTH}`);
+  }
+  const traceparent = text(record.headers['traceparent']) || undefined;
+  if (traceparent !== undefined && !isTraceparent(traceparent))
+    return refuse(
+      'header traceparent is not a W3C traceparent (<2 hex>-<32 hex>-<16 hex>-<2 hex>)',
+    );
   if (record.value === null || record.value.length === 0) return refuse('the record has no value');
   // Also what keeps a record near Kafka's batch limit from stalling the bridge: with its
   // CloudEvent headers added it could never be written. Its dead letter does not copy the value
@@ -212,6 +234,9 @@ function mapRecord(
       true,
     );
 
+  // JSON is UTF-8: the bytes republished as they are must be what was validated.
+  if (!isUtf8(record.value))
+    return refuse(`the value is not UTF-8 (invalid byte at ${invalidUtf8Offset(record.value)})`);
   let data: unknown;
   try {
     data = JSON.parse(record.value.toString('utf8')) as unknown;
@@ -227,8 +252,7 @@ function mapRecord(
   // gives way to the record's own timestamp.
   const given = (name: string) => text(record.headers[name]) || undefined;
   const time = given('ce_time');
-  const traceparent = text(record.headers['traceparent']);
-  const subject = text(record.headers['ce_subject']);
+  const subject = given('ce_subject');
   // The producer's key bytes as they are (a binary key must map to the same partition).
   const key = record.key ?? contract.keyOf(type, data) ?? null;
   const headers = toKafkaHeaders({

@@ -24,10 +24,76 @@ const CORE_ATTRIBUTES = new Set([
   'data_base64',
 ]);
 const MAX_ATTRIBUTE_LENGTH = 1024;
+/**
+ * What a header value may hold as it is: visible ASCII, spaces and tabs. HTTP hands other bytes
+ * over as Latin-1 text, so UTF-8 sent raw (`ce-id: café`) would be written as `cafÃ©`.
+ */
+const ASCII_HEADER = /^[\t\x20-\x7e]*$/;
 
 function header(headers: Headers, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * `%XX` sequences turned into the bytes they stand for, read as UTF-8 (CloudEvents HTTP binding,
+ * 3.1.3.2); a `%` not followed by two hex digits stays as it is. Undefined when the bytes are
+ * not UTF-8.
+ */
+export function percentDecode(value: string): string | undefined {
+  if (!value.includes('%')) return value;
+  const bytes: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const hex = value.slice(i + 1, i + 3);
+    if (value[i] === '%' && /^[0-9a-f]{2}$/i.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(value.charCodeAt(i)); // ASCII, as checked before
+  }
+  const buffer = Buffer.from(bytes);
+  return isUtf8(buffer) ? buffer.toString('utf8') : undefined;
+}
+
+/**
+ * A header's value as text, `ce-*` headers percent-decoded; `null` when it is refused (raw bytes
+ * past ASCII, or encoded bytes that are not UTF-8), the reason added to `errors`.
+ */
+function headerValue(
+  headers: Headers,
+  name: string,
+  errors: Violation[],
+): string | undefined | null {
+  const raw = header(headers, name);
+  if (raw === undefined) return undefined;
+  const pointer = `/headers/${name}`;
+  const cloudEvents = name.startsWith('ce-');
+  if (!ASCII_HEADER.test(raw)) {
+    errors.push({
+      pointer,
+      message: cloudEvents
+        ? 'must be ASCII: percent-encode other characters as UTF-8 (%C3%A9 for é), as the CloudEvents HTTP binding says'
+        : 'must be ASCII (visible characters, spaces and tabs)',
+    });
+    return null;
+  }
+  if (!cloudEvents) return raw;
+  const decoded = percentDecode(raw);
+  if (decoded === undefined) {
+    errors.push({ pointer, message: 'its percent-encoded bytes are not UTF-8' });
+    return null;
+  }
+  return decoded;
+}
+
+/** A string attribute taken from header `name` (see headerValue and checkString). */
+function headerString(
+  headers: Headers,
+  name: string,
+  errors: Violation[],
+  required: boolean,
+): string | undefined {
+  const value = headerValue(headers, name, errors);
+  return value === null ? undefined : checkString(value, `/headers/${name}`, errors, required);
 }
 
 export function parseJson(body: Buffer, pointer = ''): unknown {
@@ -131,10 +197,11 @@ function traceparentHeader(headers: Headers, errors: Violation[]): string | unde
 
 /** The attributes both header forms take alike: subject, key override, time and trace context. */
 function optionalHeaderAttributes(headers: Headers, errors: Violation[]) {
+  const time = headerValue(headers, 'ce-time', errors);
   return {
-    subject: checkString(header(headers, 'ce-subject'), '/headers/ce-subject', errors, false),
-    key: checkString(header(headers, 'herald-key'), '/headers/herald-key', errors, false),
-    time: checkTime(header(headers, 'ce-time'), '/headers/ce-time', errors),
+    subject: headerString(headers, 'ce-subject', errors, false),
+    key: headerString(headers, 'herald-key', errors, false),
+    time: time === null ? '' : checkTime(time, '/headers/ce-time', errors),
     traceparent: traceparentHeader(headers, errors),
   };
 }
@@ -142,9 +209,10 @@ function optionalHeaderAttributes(headers: Headers, errors: Violation[]) {
 /** `POST /v1/events/{type}`: the body is the payload; attributes come from headers. */
 export function parseTypedEvent(type: string, body: Buffer, headers: Headers): IncomingEvent {
   const errors: Violation[] = [];
-  const givenId = header(headers, 'ce-id') ?? header(headers, 'idempotency-key');
-  const id = checkString(givenId, '/headers/ce-id', errors, false);
-  const source = checkString(header(headers, 'ce-source'), '/headers/ce-source', errors, false);
+  // `ce-id` wins when both are sent; a problem names the header the id came from.
+  const idHeader = header(headers, 'ce-id') === undefined ? 'idempotency-key' : 'ce-id';
+  const id = headerString(headers, idHeader, errors, false);
+  const source = headerString(headers, 'ce-source', errors, false);
   const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
   if (errors.length > 0) throw new InvalidEventError('Invalid event headers', errors);
   const data = parseJson(body);
@@ -167,15 +235,15 @@ export function parseTypedEvent(type: string, body: Buffer, headers: Headers): I
 /** `POST /v1/events` in binary mode: `ce-*` headers carry the attributes, the body is the data. */
 export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent {
   const errors: Violation[] = [];
-  const specversion = header(headers, 'ce-specversion');
-  if (specversion !== '1.0')
+  const specversion = headerValue(headers, 'ce-specversion', errors);
+  if (specversion !== '1.0' && specversion !== null)
     errors.push({ pointer: '/headers/ce-specversion', message: 'must be "1.0"' });
-  const id = checkString(header(headers, 'ce-id'), '/headers/ce-id', errors, true);
-  const type = checkString(header(headers, 'ce-type'), '/headers/ce-type', errors, true);
-  const source = checkString(header(headers, 'ce-source'), '/headers/ce-source', errors, true);
+  const id = headerString(headers, 'ce-id', errors, true);
+  const type = headerString(headers, 'ce-type', errors, true);
+  const source = headerString(headers, 'ce-source', errors, true);
   const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
   const extensions: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name of Object.keys(headers)) {
     if (!name.startsWith('ce-')) continue;
     const attribute = name.slice(3);
     // `ce-traceparent` is the trace context (read above), never an extension: Kafka's binding
@@ -188,7 +256,8 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
       });
       continue;
     }
-    extensions[attribute] = String(Array.isArray(value) ? value[0] : value);
+    const value = headerValue(headers, name, errors);
+    if (typeof value === 'string') extensions[attribute] = value;
   }
   if (errors.length > 0) throw new InvalidEventError('Invalid CloudEvent headers', errors);
   const data = parseJson(body);
@@ -208,11 +277,25 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
   };
 }
 
+/** What the request's headers add to structured-mode events: the key override and trace context. */
+interface StructuredContext {
+  key: string | undefined;
+  traceparent: string | undefined;
+}
+
+/** The headers a structured event or batch takes, checked once for the whole request. */
+function structuredContext(headers: Headers, errors: Violation[]): StructuredContext {
+  return {
+    key: headerString(headers, 'herald-key', errors, false),
+    traceparent: checkTraceparent(header(headers, 'traceparent'), '/headers/traceparent', errors),
+  };
+}
+
 /** One structured-mode CloudEvent object at `pointer` (`''`, or `/3` inside a batch). */
 export function structuredEvent(
   value: unknown,
   pointer: string,
-  headers: Headers,
+  context: StructuredContext,
   errors: Violation[],
 ): IncomingEvent | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -276,7 +359,6 @@ export function structuredEvent(
     }
   }
   if (errors.length > before) return undefined;
-  const key = header(headers, 'herald-key');
   let dataJson: string;
   try {
     dataJson = JSON.stringify(event.data) ?? '';
@@ -296,9 +378,9 @@ export function structuredEvent(
     data: event.data,
     dataJson,
     dataBytes: Buffer.byteLength(dataJson),
-    traceparent: traceparent ?? header(headers, 'traceparent'),
+    traceparent: traceparent ?? context.traceparent,
     // In a batch the key override would apply to every event: honour it only for a single event.
-    key: pointer === '' ? key : undefined,
+    key: pointer === '' ? context.key : undefined,
     extensions,
     dataPointer: `${pointer}/data`,
   };
@@ -307,7 +389,9 @@ export function structuredEvent(
 /** `POST /v1/events` with `application/cloudevents+json`. */
 export function parseStructuredEvent(body: Buffer, headers: Headers): IncomingEvent {
   const errors: Violation[] = [];
-  const event = structuredEvent(parseJson(body), '', headers, errors);
+  const context = structuredContext(headers, errors);
+  if (errors.length > 0) throw new InvalidEventError('Invalid CloudEvent headers', errors);
+  const event = structuredEvent(parseJson(body), '', context, errors);
   if (!event) throw new InvalidEventError('Invalid CloudEvent', errors);
   return event;
 }
@@ -330,9 +414,12 @@ export function parseBatchArray(body: Buffer): unknown[] {
 /** Parses each element of a batch array, collecting every problem before failing. */
 export function parseBatchEvents(items: unknown[], headers: Headers): IncomingEvent[] {
   const errors: Violation[] = [];
+  const context = structuredContext(headers, errors);
+  if (errors.length > 0)
+    throw new InvalidEventError('Invalid CloudEvent headers; nothing was written', errors);
   const events: IncomingEvent[] = [];
   items.forEach((item, index) => {
-    const event = structuredEvent(item, `/${index}`, headers, errors);
+    const event = structuredEvent(item, `/${index}`, context, errors);
     if (event) events.push(event);
   });
   if (errors.length > 0)

@@ -31,6 +31,27 @@ function mediaType(request: RawRequest): string | undefined {
   return first?.split(';')[0]?.trim().toLowerCase();
 }
 
+/**
+ * The charset a JSON body is declared in, when it is not UTF-8 (RFC 8259: JSON is UTF-8, and
+ * ingest reads it so); undefined when there is none or it is UTF-8.
+ */
+function foreignCharset(request: RawRequest): string | undefined {
+  const value = request.headers['content-type'];
+  const first = Array.isArray(value) ? value[0] : value;
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(first ?? '')?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset) ? undefined : charset;
+}
+
+/** Refuses a body in another charset than UTF-8: it would be read as UTF-8 all the same. */
+function requireUtf8(request: RawRequest, contentType: string | undefined, expected: string): void {
+  const charset = foreignCharset(request);
+  if (charset !== undefined)
+    throw new UnsupportedContentTypeError(
+      `${contentType}; charset=${charset}`,
+      `${expected} in UTF-8`,
+    );
+}
+
 function isPlainJson(type: string | undefined): boolean {
   return (
     type === 'application/json' ||
@@ -67,6 +88,7 @@ export class EventsController {
     const contentType = mediaType(request);
     if (!isPlainJson(contentType))
       throw new UnsupportedContentTypeError(contentType, 'application/json');
+    requireUtf8(request, contentType, 'application/json');
     const event = parseTypedEvent(type, bodyOf(request), request.headers);
     const outcome = await this.ingest.ingest(principal, [event]);
     if (!outcome.written) reply.status(200);
@@ -83,6 +105,7 @@ export class EventsController {
   ) {
     const contentType = mediaType(request);
     const body = bodyOf(request);
+    requireUtf8(request, contentType, 'JSON');
     let events: IncomingEvent[];
     let batch = false;
     if (contentType === STRUCTURED) {
