@@ -95,8 +95,26 @@ export const INGEST_SCHEMAS: Record<string, SchemaObject> = {
   },
 };
 
+// Attribute headers carry ASCII only (HTTP reads other bytes as Latin-1); ce-* values are
+// percent-decoded as UTF-8, as the CloudEvents HTTP binding has producers encode them.
+const ASCII_NOTE = ' ASCII only.';
+const CE_NOTE =
+  ' ASCII; other characters percent-encoded as UTF-8 (%C3%A9 for é), decoded on receipt.';
+
 function header(name: string, description: string, required = false): Parameter {
-  return { name, in: 'header', required, description, schema: { type: 'string' } };
+  const note =
+    name.startsWith('ce-') && name !== 'ce-traceparent'
+      ? CE_NOTE
+      : name === 'Idempotency-Key' || name === 'herald-key'
+        ? ASCII_NOTE
+        : '';
+  return {
+    name,
+    in: 'header',
+    required,
+    description: description + note,
+    schema: { type: 'string' },
+  };
 }
 
 const COMMON_HEADERS: Parameter[] = [
@@ -106,7 +124,7 @@ const COMMON_HEADERS: Parameter[] = [
     'herald-key',
     'Partition key, instead of the one the contract takes from the payload (single events only)',
   ),
-  header('traceparent', 'W3C trace context, written with the event'),
+  header('traceparent', 'W3C trace context, written with the event (a malformed one is a 400)'),
   header('ce-traceparent', 'Trace context when there is no traceparent header'),
 ];
 
@@ -137,7 +155,7 @@ function answers(result: SchemaObject): Record<string, Response> {
       content: { 'application/json': { schema: result } },
     },
     '400': problem(
-      'Not JSON (or not UTF-8), not a valid CloudEvent, or breaking its schema; nothing was written',
+      'Not JSON (or not UTF-8), not a valid CloudEvent, breaking its schema, or with a bad header (an attribute header that is not ASCII, percent-encoded bytes that are not UTF-8, a malformed traceparent); nothing was written',
     ),
     '401': problem('No valid API key', {
       'WWW-Authenticate': { schema: { type: 'string', example: 'Bearer' } },
@@ -153,7 +171,9 @@ function answers(result: SchemaObject): Record<string, Response> {
     '413': problem(
       'An event over HERALD_MAX_EVENT_BYTES (256 KiB), a request over HERALD_MAX_REQUEST_BYTES (5 MiB), or a batch over HERALD_MAX_BATCH_EVENTS (1,000)',
     ),
-    '415': problem('Content type not accepted here'),
+    '415': problem(
+      'Content type not accepted here, or a charset other than UTF-8 (JSON is read as UTF-8)',
+    ),
     '429': problem('The API key is publishing faster than its limit', retryAfter),
     '503': problem(
       'Kafka or Redis cannot take the write now. The detail says what is known: nothing written (Redis did not answer), some events may have been written, the write may still land (its ids answer 409 until it is known), or N of M events written. Send the same request again with the same ids.',
