@@ -223,6 +223,43 @@ describe('idempotency and all-or-nothing', () => {
     expect(await topicSize('orders.v1')).toBe(before);
   });
 
+  it('an id already used for another event type is refused (422), not answered with that event', async () => {
+    const first = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'idempotency-key': 'reused-id' },
+    });
+    expect(first.status).toBe(202);
+    const orders = await topicSize('orders.v1');
+    const payments = await topicSize('payments.v1');
+    const payment = ingest.contract.get('payment.captured')!.example;
+    const other = await post(`${ingest.url}/v1/events/payment.captured`, payment, {
+      headers: { 'idempotency-key': 'reused-id' },
+    });
+    expect(other.status).toBe(422);
+    expect(other.body).toMatchObject({
+      code: 'ingest.id_reuse_unprocessable',
+      eventId: 'reused-id',
+      eventType: 'payment.captured',
+      firstEventType: 'order.created',
+    });
+    // One request with one id for two types: refused whole, nothing written.
+    const batch = await post(
+      `${ingest.url}/v1/events`,
+      [
+        { type: 'order.created', data: orderCreated() },
+        { type: 'payment.captured', data: payment },
+      ].map((event) => ({ specversion: '1.0', id: 'twice-in-batch', source: '/b', ...event })),
+      { contentType: 'application/cloudevents-batch+json' },
+    );
+    expect(batch.status).toBe(422);
+    expect(await topicSize('orders.v1')).toBe(orders);
+    expect(await topicSize('payments.v1')).toBe(payments);
+    // The same type again is still a retry.
+    const retry = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
+      headers: { 'idempotency-key': 'reused-id' },
+    });
+    expect(retry.status).toBe(200);
+  });
+
   it('an event written whose result Redis then fails to record is answered 202 and not written twice', async () => {
     // Redis refuses the record of the result (as a replica turned read-only would), twice.
     const store = ingest.app.get<IdempotencyStore<unknown>>(INGEST_IDEMPOTENCY);

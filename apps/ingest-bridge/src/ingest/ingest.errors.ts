@@ -73,6 +73,21 @@ export class EventInFlightError extends HeraldError {
   }
 }
 
+/**
+ * An event id already written within 24 h (or earlier in the same request) for an event of
+ * another type: not a retry of that event, and answering 200 with its result would tell the
+ * producer this one was written.
+ */
+export class EventIdReusedError extends HeraldError {
+  constructor(id: string, type: string, firstType: string) {
+    super(
+      'ingest.id_reuse_unprocessable',
+      `Event id ${id} was already used for an event of type ${firstType}, so this ${type} event is not a retry of it; nothing was written. Give each event its own id`,
+      { details: { eventId: id, eventType: type, firstEventType: firstType } },
+    );
+  }
+}
+
 export class IngestRateLimitedError extends HeraldError {
   constructor(retryAfterSeconds: number) {
     super('ingest.rate_limited', 'This API key is publishing faster than its limit', {

@@ -11,6 +11,7 @@ export type IngestOutcome =
   | 'too_large'
   | 'rate_limited'
   | 'conflict'
+  | 'id_reused'
   | 'unavailable';
 
 /** What an ingest request was waiting for on Redis when it gave up. */

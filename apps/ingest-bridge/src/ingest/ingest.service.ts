@@ -14,6 +14,7 @@ import { LOGGER, parseTraceparent, Tracer, type Logger, type Span } from '@heral
 import { RedisDeadline, RedisUnavailableError, type IdempotencyStore } from '@herald/store';
 import type { IngestConfig } from './ingest.config';
 import {
+  EventIdReusedError,
   EventInFlightError,
   EventTooLargeError,
   IngestRateLimitedError,
@@ -100,6 +101,10 @@ export class IngestService {
         else if (!seen.has(event.id)) {
           seen.set(event.id, index);
           claimed.push(index);
+        } else {
+          const first = events[seen.get(event.id)!]!;
+          if (first.type !== event.type)
+            throw new EventIdReusedError(event.id, event.type, first.type);
         }
       }
       const claimedIds = claimed.map((index) => events[index]!.id);
@@ -129,7 +134,13 @@ export class IngestService {
         if (reservation.state === 'reserved') {
           reserved.add(index);
           tokens.set(index, reservation.token);
-        } else if (reservation.state === 'done') results[index] = reservation.result;
+        } else if (reservation.state === 'done') {
+          const event = events[index]!;
+          // A retry is the same event: another type under the id is another event.
+          if (reservation.result.type !== event.type)
+            throw new EventIdReusedError(event.id, event.type, reservation.result.type);
+          results[index] = reservation.result;
+        }
       }
       const inFlight = claimed.find((_, n) => reservations[n]!.state === 'pending');
       if (inFlight !== undefined) throw new EventInFlightError(events[inFlight]!.id);
@@ -171,6 +182,13 @@ export class IngestService {
       if (error instanceof IngestUnavailableError && error.mayBeWritten) throw error;
       await this.release(tenant, events, tokens);
       if (error instanceof EventInFlightError) this.countAll(events, 'conflict');
+      if (error instanceof EventIdReusedError) {
+        this.countAll(events, 'id_reused');
+        this.logger.info(
+          { keyId: principal.keyId, ...error.details },
+          'event id reused for another type; request refused',
+        );
+      }
       if (error instanceof RedisUnavailableError) this.countAll(events, 'unavailable');
       throw error;
     }

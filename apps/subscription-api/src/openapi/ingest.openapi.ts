@@ -168,6 +168,9 @@ function answers(result: SchemaObject): Record<string, Response> {
       'An event id of the request is being written by another request (or by a write whose outcome Kafka has not yet reported)',
       retryAfter,
     ),
+    '422': problem(
+      'An event id already used within 24 h (or earlier in the request) for an event of another type: not a retry of it; nothing was written (eventId, eventType and firstEventType name them)',
+    ),
     '413': problem(
       'An event over HERALD_MAX_EVENT_BYTES (256 KiB), a request over HERALD_MAX_REQUEST_BYTES (5 MiB), or a batch over HERALD_MAX_BATCH_EVENTS (1,000)',
     ),
