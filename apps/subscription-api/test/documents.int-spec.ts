@@ -272,7 +272,7 @@ describe('subscription-api: catalog and documents', () => {
       // Another process: the path names ingest-bridge's server, not subscription-api's.
       expect(path.servers).toEqual([expect.objectContaining({ url: '{ingestBridge}' })]);
       expect(Object.keys(path.post.responses).sort()).toEqual(
-        ['200', '202', '400', '401', '403', '404', '409', '413', '415', '429', '503'].sort(),
+        ['200', '202', '400', '401', '403', '404', '409', '413', '415', '422', '429', '503'].sort(),
       );
       for (const status of ['409', '429', '503'])
         expect(path.post.responses[status]!.headers).toHaveProperty('Retry-After');
