@@ -44,6 +44,7 @@ function revokedError(reason: EndReason, subscriptionId: string | null): HeraldE
     case 'server_error':
     case 'shutdown':
     case 'slow_consumer':
+    case 'unresponsive':
       return null;
   }
 }

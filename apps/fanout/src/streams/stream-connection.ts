@@ -28,7 +28,9 @@ export type EndReason =
   /** Its durable stream subscription was disabled (any other status than active or paused). */
   | 'subscription_disabled'
   /** Its durable stream subscription's types or filter changed: reconnect to get the new ones. */
-  | 'subscription_changed';
+  | 'subscription_changed'
+  /** A WebSocket client that did not answer a ping within a heartbeat (a connection gone dead). */
+  | 'unresponsive';
 
 export const END_REASONS: readonly EndReason[] = [
   'slow_consumer',
@@ -53,6 +55,7 @@ export const END_MESSAGES: Partial<Record<EndReason, string>> = {
   subscription_disabled: 'The stream subscription was disabled',
   subscription_changed:
     "The stream subscription's types or filter changed; connect again to stream with them",
+  unresponsive: 'The client did not answer a ping; connect again and resume from the cursor',
 };
 
 /** One transport's side of a connection: it frames and queues what the connection sends. */

@@ -176,6 +176,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
           this.config.sendBufferBytes,
           () => session.connection?.drained(),
           () => this.overflowed(session),
+          () => this.unresponsive(session),
         ),
         principal,
         admission,
@@ -257,6 +258,16 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /** Protocol replies the client does not read took the send buffer past twice its bound. */
+  /** Its last ping went unanswered for a heartbeat: the peer is gone without closing. */
+  private unresponsive(session: Session): void {
+    if (!session.connection) return;
+    this.logger.info(
+      { keyId: session.principal.keyId, tenant: session.principal.tenant },
+      'WebSocket client did not answer a ping; disconnected',
+    );
+    session.connection.end('unresponsive');
+  }
+
   private overflowed(session: Session): void {
     if (session.connection) {
       session.connection.end('slow_consumer');

@@ -16,6 +16,8 @@ const CLOSE_CODES: Record<EndReason, number> = {
   subscription_disabled: 1008,
   // "Service restart": connect again, and the subscription's new types and filter apply.
   subscription_changed: 1012,
+  // Going away: the connection looks dead from here.
+  unresponsive: 1001,
 };
 
 export function wsEventFrame(cursor: string, json: string): string {
@@ -32,6 +34,8 @@ export class WsSink implements StreamSink {
   readonly transport = 'ws' as const;
   readonly dropWhenBehind = true;
   private closing = false;
+  /** A ping went out and its pong has not come back yet. */
+  private pongAwaited = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -40,7 +44,13 @@ export class WsSink implements StreamSink {
     private readonly onDrain: () => void,
     /** Protocol messages have taken the buffer past twice its bound. */
     private readonly onOverflow: () => void = () => undefined,
-  ) {}
+    /** The last ping got no pong before the next heartbeat was due: the connection is dead. */
+    private readonly onUnresponsive: () => void = () => undefined,
+  ) {
+    socket.on('pong', () => {
+      this.pongAwaited = false;
+    });
+  }
 
   full(): boolean {
     return this.socket.bufferedAmount >= this.maxBufferedBytes;
@@ -53,8 +63,19 @@ export class WsSink implements StreamSink {
     this.write(frame);
   }
 
+  /**
+   * Pings an idle client. Clients answer pings on their own (RFC 6455); one whose last ping is
+   * still unanswered a heartbeat later is gone (a peer that vanished without closing: only TCP
+   * would notice, after many minutes), and is reported rather than pinged again.
+   */
   heartbeat(): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.ping();
+    if (this.socket.readyState !== this.socket.OPEN || this.closing) return;
+    if (this.pongAwaited) {
+      this.onUnresponsive();
+      return;
+    }
+    this.pongAwaited = true;
+    this.socket.ping();
   }
 
   /** A protocol message other than an event (`subscribed`, `acked`, `error`). */

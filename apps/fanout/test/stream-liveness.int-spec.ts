@@ -1,0 +1,79 @@
+import WebSocket from 'ws';
+import {
+  ADMIN_KEY,
+  metricValue,
+  startFanoutApp,
+  startStreamWorld,
+  testEvents,
+  waitFor,
+  type RunningFanout,
+  type StreamWorld,
+} from './stream-app.fixture';
+
+const HEARTBEAT_MS = 300;
+
+/**
+ * A WebSocket peer that vanished without closing (a phone that lost its network, a NAT that
+ * dropped the mapping) answers no ping: it is ended as `unresponsive` within two heartbeats,
+ * rather than holding its key's stream place until TCP gives up, while a client that answers
+ * its pings stays.
+ */
+describe('stream liveness: WebSocket clients that stop answering pings', () => {
+  let world: StreamWorld;
+  let fanout: RunningFanout;
+
+  beforeAll(async () => {
+    world = await startStreamWorld();
+    fanout = await startFanoutApp(world, { STREAM_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+  });
+
+  afterAll(async () => {
+    await fanout?.stop();
+    await world?.stop();
+  });
+
+  function subscribed(answersPings: boolean) {
+    const socket = new WebSocket(`${fanout.url.replace('http', 'ws')}/v1/streams/ws`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      // A peer gone dead answers nothing; ws answers pings by itself unless told not to.
+      autoPong: answersPings,
+    });
+    const messages: Record<string, unknown>[] = [];
+    socket.on('message', (data: Buffer) =>
+      messages.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>),
+    );
+    let closedWith: { code: number; reason: string } | undefined;
+    socket.once('close', (code, reason) => {
+      closedWith = { code, reason: reason.toString('utf8') };
+    });
+    socket.once('open', () => socket.send(JSON.stringify({ op: 'subscribe', types: ['order.*'] })));
+    return { socket, messages, closed: () => closedWith };
+  }
+
+  it('ends a socket that leaves a ping unanswered for a heartbeat, and keeps one that answers', async () => {
+    const alive = subscribed(true);
+    const dead = subscribed(false);
+    await waitFor(() => [alive, dead].every((c) => c.messages.some((m) => m.op === 'subscribed')));
+
+    await waitFor(() => dead.closed() !== undefined, {
+      timeoutMs: 20 * HEARTBEAT_MS,
+      what: 'the socket that answers no ping to be closed',
+    });
+    expect(dead.closed()).toEqual({ code: 1001, reason: 'unresponsive' });
+    expect(dead.messages.at(-1)).toMatchObject({ op: 'end', reason: 'unresponsive' });
+    expect(
+      await metricValue(
+        fanout.url,
+        'herald_stream_disconnects_total',
+        'transport="ws",reason="unresponsive"',
+      ),
+    ).toBe(1);
+
+    // Several heartbeats later the one that answers is still open and streaming.
+    await new Promise((done) => setTimeout(done, 4 * HEARTBEAT_MS));
+    expect(alive.closed()).toBeUndefined();
+    await world.publish(testEvents('alive', 1, ['order.created']));
+    await waitFor(() => alive.messages.some((m) => m.op === 'event'));
+    alive.socket.close();
+  });
+});
