@@ -189,6 +189,17 @@ describe('stream API: selection, positions, durable subscriptions, bad input', (
     expect(
       (await get(`/v1/streams/poll?subscription=${id}&types=order.*&wait=0`, key)).status,
     ).toBe(400);
+    // It resumes where its client acknowledged: a start of its own is refused, not ignored.
+    expect(
+      (await get(`/v1/streams/poll?subscription=${id}&from=earliest&wait=0`, key)).status,
+    ).toBe(400);
+    // A WebSocket connecting for it is held to the same rules, and to one value a parameter.
+    for (const query of [
+      `?subscription=${id}&types=order.*`,
+      `?subscription=${id}&from=earliest`,
+      `?subscription=${id}&subscription=${id}`,
+    ])
+      await expect(wsOpen(query, key).opened).rejects.toThrow('HTTP 400');
 
     const start = await poll(`subscription=${id}&wait=0`, key);
     await world.publish(testEvents('durable-poll', 3, ['kitchen.step']));

@@ -78,6 +78,11 @@ export class StreamPlanner {
       throw new InvalidStreamRequestError(
         'A durable stream takes its types and filter from its subscription; do not pass them',
       );
+    // Said rather than ignored: it resumes from its acknowledged cursor (or a cursor passed).
+    if (ask.from !== undefined)
+      throw new InvalidStreamRequestError(
+        'A durable stream resumes where its client acknowledged (or from a cursor passed); do not pass from',
+      );
     // Only a subscription id reaches Redis: anything else would name some other key.
     const id = ask.subscription;
     const subscription = isSortableId(id, SUBSCRIPTION_ID_PREFIX)

@@ -127,10 +127,21 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
     if (!principal) throw new UnauthenticatedError('The API key is not valid');
     if (!principal.has('streams:read'))
       throw new ForbiddenError('This API key lacks the streams:read scope');
+    // One value each, as on the other transports (a repeat is not quietly the last one).
+    const repeated = ['subscription', 'cursor', 'from', 'filter'].filter(
+      (name) => url.searchParams.getAll(name).length > 1,
+    );
+    if (repeated.length > 0)
+      throw new InvalidStreamRequestError(`${repeated.join(', ')} may be given once only`);
     let plan: StreamPlan | null = null;
     // An empty one is none, as on the other transports: the socket waits for its subscribe.
     if (query.subscription !== undefined && query.subscription !== '')
       plan = await this.planner.plan(principal, {
+        // Passed on to be refused as on the other transports, not ignored: a durable stream
+        // takes its types and filter from its subscription and resumes where it acknowledged.
+        types: query.types,
+        filter: query.filter,
+        from: query.from,
         cursors: [query.cursor],
         subscription: query.subscription,
       });
