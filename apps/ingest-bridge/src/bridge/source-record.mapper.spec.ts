@@ -283,6 +283,36 @@ describe('mapSourceRecord', () => {
         expect(Buffer.compare(mapped.record.headers[name] as Buffer, value as Buffer)).toBe(0);
     });
 
+    it("carries the producer's extensions and dataschema, and refuses an unusable extension", () => {
+      const record = raw({
+        ce_type: 'kitchen.order.ready',
+        ce_dataschema: 'https://schemas.example.com/ready.json',
+        ce_partitionkey: 'table-7',
+        ce_region: 'eu',
+      });
+      const mapped = mapSourceRecord(contract, channel(), record, new Date().toISOString());
+      expect(mapped.kind).toBe('event');
+      expect(mapped.record.headers).toMatchObject({
+        ce_dataschema: 'https://schemas.example.com/ready.json',
+        ce_partitionkey: 'table-7',
+        ce_region: 'eu',
+      });
+      for (const [name, value, reason] of [
+        ['ce_Region', Buffer.from('eu'), 'extension'],
+        ['ce_region', notUtf8, 'not UTF-8'],
+        ['ce_note', Buffer.from('n'.repeat(1025)), 'at most 1024'],
+      ] as const) {
+        const refused = mapSourceRecord(
+          contract,
+          channel(),
+          withHeader(name, value),
+          new Date().toISOString(),
+        );
+        expect([name, refused.kind]).toEqual([name, 'dead-letter']);
+        expect(header(refused.record, DLQ_HEADERS.reason)).toContain(reason);
+      }
+    });
+
     it('leaves out an empty ce_subject, as it does an empty id or source', () => {
       const mapped = mapSourceRecord(
         contract,

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ContractRegistry, ContractTopic, SchemaViolation } from '@herald/contract';
 import {
+  CloudEventAttributesError,
   HERALD_TOPICS,
   fromKafkaHeaders,
   isRfc3339Time,
@@ -45,7 +46,29 @@ const MAX_VIOLATION_CHARS = 200;
 /** The longest `ce_id`, `ce_source` or `ce_subject`, in characters, as for HTTP ingest. */
 const MAX_ATTRIBUTE_LENGTH = 1024;
 /** The headers the CloudEvent takes its attributes from (`ce_type` is checked by the contract). */
-const ATTRIBUTE_HEADERS = ['ce_id', 'ce_source', 'ce_time', 'ce_subject', 'traceparent'] as const;
+const ATTRIBUTE_HEADERS = [
+  'ce_id',
+  'ce_source',
+  'ce_time',
+  'ce_subject',
+  'ce_dataschema',
+  'traceparent',
+] as const;
+/**
+ * `ce_` headers the bridge writes itself or reads above (the Kafka binding carries the content
+ * type in `content-type`); every other one is an attribute of the producer's to carry.
+ */
+const OWN_HEADERS = new Set([
+  'ce_specversion',
+  'ce_id',
+  'ce_source',
+  'ce_type',
+  'ce_time',
+  'ce_subject',
+  'ce_dataschema',
+  'ce_datacontenttype',
+  'ce_traceparent',
+]);
 /** Years past 9999 print as `+010000-…`, which is not RFC 3339. */
 const LAST_RFC3339_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
@@ -255,14 +278,38 @@ function mapRecord(
   const subject = given('ce_subject');
   // The producer's key bytes as they are (a binary key must map to the same partition).
   const key = record.key ?? contract.keyOf(type, data) ?? null;
-  const headers = toKafkaHeaders({
-    id: given('ce_id') ?? `${record.topic}-${record.partition}-${record.offset}`,
-    source: given('ce_source') ?? eventType.source,
-    type,
-    time: time !== undefined && isRfc3339Time(time) ? time : recordTime(record.timestamp, nowIso),
-    ...(subject === undefined ? {} : { subject }),
-    ...(traceparent === undefined ? {} : { traceparent }),
-  });
+  // The producer's own attributes go along: `ce_dataschema` and extensions (`ce_<name>`), as
+  // binary mode over HTTP carries them. One that is not text, or not a usable extension name,
+  // is refused rather than dropped unseen.
+  const dataschema = given('ce_dataschema');
+  const extensions: Record<string, string> = {};
+  for (const [header, value] of Object.entries(record.headers)) {
+    if (!header.startsWith('ce_') || OWN_HEADERS.has(header) || value === undefined) continue;
+    if (Buffer.isBuffer(value) && !isUtf8(value))
+      return refuse(`header ${header} is not UTF-8 (invalid byte at ${invalidUtf8Offset(value)})`);
+    const extension = text(value)!;
+    if (extension.length > MAX_ATTRIBUTE_LENGTH)
+      return refuse(
+        `header ${header} is ${extension.length} characters; at most ${MAX_ATTRIBUTE_LENGTH}`,
+      );
+    if (extension !== '') extensions[header.slice(3)] = extension;
+  }
+  let headers: Record<string, string>;
+  try {
+    headers = toKafkaHeaders({
+      id: given('ce_id') ?? `${record.topic}-${record.partition}-${record.offset}`,
+      source: given('ce_source') ?? eventType.source,
+      type,
+      time: time !== undefined && isRfc3339Time(time) ? time : recordTime(record.timestamp, nowIso),
+      ...(subject === undefined ? {} : { subject }),
+      ...(dataschema === undefined ? {} : { dataschema }),
+      ...(traceparent === undefined ? {} : { traceparent }),
+      extensions,
+    });
+  } catch (error) {
+    if (!(error instanceof CloudEventAttributesError)) throw error;
+    return refuse(`an extension header is not usable: ${error.message}`);
+  }
   // What fanout and the streams will read back: a record they would skip goes to the DLQ here.
   const readBack = fromKafkaHeaders(headers);
   if (!readBack.ok) return refuse(`the CloudEvent attributes are not valid: ${readBack.reason}`);
