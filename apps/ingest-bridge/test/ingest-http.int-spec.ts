@@ -374,6 +374,25 @@ describe('idempotency and all-or-nothing', () => {
 describe('bad input', () => {
   const typed = () => `${ingest.url}/v1/events/order.created`;
 
+  it('counts requests refused before their events are read in herald_ingest_events_total', async () => {
+    const count = async (labels: string) => {
+      const text = await (await fetch(`${ingest.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`herald_ingest_events_total{${labels},`));
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    const invalid = 'type="order.created",outcome="invalid"';
+    const media = 'type="unknown",outcome="unsupported_media_type"';
+    const [invalidBefore, mediaBefore] = [await count(invalid), await count(media)];
+    expect((await post(typed(), '{"orderId": ')).status).toBe(400);
+    expect(
+      (await post(`${ingest.url}/v1/events`, 'hello', { contentType: 'text/plain' })).status,
+    ).toBe(415);
+    expect(await count(invalid)).toBe(invalidBefore + 1);
+    expect(await count(media)).toBe(mediaBefore + 1);
+  });
+
   it.each([
     ['malformed JSON', () => post(typed(), '{"orderId": '), 400, 'ingest.invalid'],
     ['an empty body', () => post(typed(), ''), 400, 'ingest.invalid'],

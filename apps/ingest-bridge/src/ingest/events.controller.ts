@@ -8,7 +8,12 @@ import {
   parseTypedEvent,
 } from './cloud-event.parser';
 import type { IncomingEvent } from './incoming-event';
-import { EventTooLargeError, UnsupportedContentTypeError } from './ingest.errors';
+import {
+  EventTooLargeError,
+  InvalidEventError,
+  UnsupportedContentTypeError,
+} from './ingest.errors';
+import { IngestMetrics, type IngestOutcome } from './ingest.metrics';
 import { INGEST_CONFIG } from './ingest.tokens';
 import type { IngestConfig } from './ingest.config';
 import { IngestService } from './ingest.service';
@@ -74,7 +79,30 @@ export class EventsController {
   constructor(
     @Inject(IngestService) private readonly ingest: IngestService,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+    @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
   ) {}
+
+  /**
+   * `read`, counting a request refused before its events are known (not JSON, a bad CloudEvent,
+   * the wrong media type, too many events) in `herald_ingest_events_total` as one event of
+   * `type` (`unknown` where the route does not name one): the service counts the rest.
+   */
+  private counted<T>(type: string, read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      const outcome: IngestOutcome | undefined =
+        error instanceof InvalidEventError
+          ? 'invalid'
+          : error instanceof UnsupportedContentTypeError
+            ? 'unsupported_media_type'
+            : error instanceof EventTooLargeError
+              ? 'too_large'
+              : undefined;
+      if (outcome) this.metrics.count(type, outcome);
+      throw error;
+    }
+  }
 
   /** The body is the payload of one event of `type`; 202 once Kafka has it, 200 for a repeated id. */
   @Post(':type')
@@ -85,11 +113,13 @@ export class EventsController {
     @Res({ passthrough: true }) reply: StatusReply,
     @CurrentPrincipal() principal: Principal,
   ) {
-    const contentType = mediaType(request);
-    if (!isPlainJson(contentType))
-      throw new UnsupportedContentTypeError(contentType, 'application/json');
-    requireUtf8(request, contentType, 'application/json');
-    const event = parseTypedEvent(type, bodyOf(request), request.headers);
+    const event = this.counted(type, () => {
+      const contentType = mediaType(request);
+      if (!isPlainJson(contentType))
+        throw new UnsupportedContentTypeError(contentType, 'application/json');
+      requireUtf8(request, contentType, 'application/json');
+      return parseTypedEvent(type, bodyOf(request), request.headers);
+    });
     const outcome = await this.ingest.ingest(principal, [event]);
     if (!outcome.written) reply.status(200);
     return outcome.results[0];
@@ -104,31 +134,32 @@ export class EventsController {
     @CurrentPrincipal() principal: Principal,
   ) {
     const contentType = mediaType(request);
+    const batch = contentType === BATCH;
+    const events = this.counted('unknown', () => this.read(request, contentType));
+    const outcome = await this.ingest.ingest(principal, events);
+    if (!outcome.written) reply.status(200);
+    return batch ? outcome.results : outcome.results[0];
+  }
+
+  /** The events of a `POST /v1/events`, by its media type. */
+  private read(request: RawRequest, contentType: string | undefined): IncomingEvent[] {
     const body = bodyOf(request);
     requireUtf8(request, contentType, 'JSON');
-    let events: IncomingEvent[];
-    let batch = false;
-    if (contentType === STRUCTURED) {
-      events = [parseStructuredEvent(body, request.headers)];
-    } else if (contentType === BATCH) {
+    if (contentType === STRUCTURED) return [parseStructuredEvent(body, request.headers)];
+    if (contentType === BATCH) {
       const items = parseBatchArray(body);
       if (items.length > this.config.maxBatchEvents) {
         throw new EventTooLargeError(
           `A batch may hold at most ${this.config.maxBatchEvents} events; this one has ${items.length}`,
         );
       }
-      events = parseBatchEvents(items, request.headers);
-      batch = true;
-    } else if (isPlainJson(contentType) && request.headers['ce-specversion'] !== undefined) {
-      events = [parseBinaryEvent(body, request.headers)];
-    } else {
-      throw new UnsupportedContentTypeError(
-        contentType,
-        `${STRUCTURED}, ${BATCH}, or binary mode (ce-* headers with application/json)`,
-      );
+      return parseBatchEvents(items, request.headers);
     }
-    const outcome = await this.ingest.ingest(principal, events);
-    if (!outcome.written) reply.status(200);
-    return batch ? outcome.results : outcome.results[0];
+    if (isPlainJson(contentType) && request.headers['ce-specversion'] !== undefined)
+      return [parseBinaryEvent(body, request.headers)];
+    throw new UnsupportedContentTypeError(
+      contentType,
+      `${STRUCTURED}, ${BATCH}, or binary mode (ce-* headers with application/json)`,
+    );
   }
 }

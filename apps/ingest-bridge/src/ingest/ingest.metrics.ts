@@ -9,6 +9,7 @@ export type IngestOutcome =
   | 'unknown_type'
   | 'forbidden'
   | 'too_large'
+  | 'unsupported_media_type'
   | 'rate_limited'
   | 'conflict'
   | 'id_reused'
