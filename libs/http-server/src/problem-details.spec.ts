@@ -1,6 +1,6 @@
 import { HeraldError } from '@herald/errors';
 import type { Logger } from '@herald/observability';
-import { loggableUrl, sendProblem } from './problem-details';
+import { loggableUrl, sendProblem, toProblem } from './problem-details';
 
 function capture() {
   const errors: { fields: Record<string, unknown>; message: string }[] = [];
@@ -57,6 +57,15 @@ describe('problem details', () => {
     expect(loggableUrl('/x?access+token=a&access_token%=b&access%ZZtoken=c')).toBe(
       '/x?access+token=a&access_token%=b&access%ZZtoken=c',
     );
+  });
+
+  it("names Fastify's own status-only failures (a URL too long) with a title and a code", () => {
+    const { problem } = toProblem({ statusCode: 414, message: 'URI Too Long' });
+    expect(problem).toMatchObject({
+      status: 414,
+      title: 'URI Too Long',
+      code: 'http.uri_too_long',
+    });
   });
 
   it('does not log an expected problem at all', () => {

@@ -34,6 +34,7 @@ const TITLES: Record<number, string> = {
   408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
@@ -57,6 +58,7 @@ const HTTP_STATUS_CODES: Record<number, string> = {
   404: 'http.not_found',
   405: 'http.method_not_allowed',
   413: 'http.too_large',
+  414: 'http.uri_too_long',
   415: 'http.unsupported_media_type',
 };
 
@@ -129,7 +131,11 @@ export function toProblem(error: unknown): {
     };
   }
   return {
-    problem: problemOf(`http.${status}`, status, e.message ?? 'Request failed'),
+    problem: problemOf(
+      HTTP_STATUS_CODES[status] ?? `http.${status}`,
+      status,
+      e.message ?? 'Request failed',
+    ),
     unexpected: false,
   };
 }
