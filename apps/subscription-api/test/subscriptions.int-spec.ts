@@ -499,6 +499,40 @@ describe('subscription-api: subscriptions over HTTP', () => {
     expect(refusedUrl.status).toBe(422);
   });
 
+  it('holds pause, resume and delete to If-Match too: a stale ETag is 409 and changes nothing', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const stale = { 'if-match': '"1"' };
+    // Someone else changes it: version 2.
+    await api.request('PATCH', path, { key: tenantA, body: { description: 'changed' } });
+    for (const [method, target] of [
+      ['POST', `${path}/pause`],
+      ['POST', `${path}/resume`],
+      ['DELETE', path],
+    ] as const) {
+      const refused = await api.request<ProblemBody>(method, target, {
+        key: tenantA,
+        headers: stale,
+      });
+      expect([method, target, refused.status]).toEqual([method, target, 409]);
+    }
+    const unchanged = await api.request<SubscriptionBody>('GET', path, { key: tenantA });
+    expect(unchanged.body).toMatchObject({ status: 'active', version: 2 });
+    const paused = await api.request<SubscriptionBody>('POST', `${path}/pause`, {
+      key: tenantA,
+      headers: { 'if-match': '"2"' },
+    });
+    expect(paused.body).toMatchObject({ status: 'paused', version: 3 });
+    const deleted = await api.request('DELETE', path, {
+      key: tenantA,
+      headers: { 'if-match': '"3"' },
+    });
+    expect(deleted.status).toBe(204);
+  });
+
   it('pauses, resumes and deletes', async () => {
     const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
       key: tenantA,

@@ -129,9 +129,14 @@ return {version, seq}
 
 // KEYS: record, global index, tenant index, status counts, notice seq, notice log, then every
 // key that belongs to the subscription. ARGV: id, tenant, notice channel, log length.
+// ARGV[5]: the version the caller expects ('' for any); another gives -1 - the actual version.
 const DELETE_SCRIPT = `${NOTIFY_LUA}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
+if ARGV[5] ~= '' then
+  local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
+  if version ~= tonumber(ARGV[5]) then return -1 - version end
+end
 for i = 7, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -255,8 +260,11 @@ export class SubscriptionRepository {
     }
   }
 
-  /** Deletes the subscription and everything kept for it. False when there was none. */
-  async delete(id: string): Promise<boolean> {
+  /**
+   * Deletes the subscription and everything kept for it. False when there was none; with
+   * `expectedVersion`, another version fails with SubscriptionVersionConflictError.
+   */
+  async delete(id: string, options: { expectedVersion?: number } = {}): Promise<boolean> {
     const tenant = await this.redis.client.hget(this.keys.subscription(id), 'tenant');
     if (tenant === null) return false;
     const replayIds = await this.redis.client.zrange(this.keys.subscriptionReplays(id), 0, -1);
@@ -281,7 +289,10 @@ export class SubscriptionRepository {
       tenant,
       this.keys.subscriptionNoticeChannel(),
       String(NOTICE_LOG_LENGTH),
+      options.expectedVersion === undefined ? '' : String(options.expectedVersion),
     );
+    if (Number(seq) < 0)
+      throw new SubscriptionVersionConflictError(id, options.expectedVersion!, -1 - Number(seq));
     return Number(seq) > 0;
   }
 

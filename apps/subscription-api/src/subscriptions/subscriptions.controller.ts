@@ -141,21 +141,41 @@ export class SubscriptionsController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScope('subscriptions:write')
-  @ApiOperation({ summary: 'Delete a subscription with its delivery log and dead letters' })
+  @ApiOperation({
+    summary: 'Delete a subscription with its delivery log and dead letters',
+    description: 'Send If-Match with the ETag to fail (409) when someone changed it since.',
+  })
+  @ApiHeader({ name: 'if-match', required: false })
   @ApiResponse({ status: 204, description: 'Deleted' })
   @ApiResponse({ status: 404, ...problem })
-  async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
-    await this.subscriptions.delete(principal, id);
+  @ApiResponse({ status: 409, ...problem })
+  async delete(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+  ): Promise<void> {
+    await this.subscriptions.delete(principal, id, expectedVersionOf(ifMatch));
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @RequireScope('subscriptions:write')
-  @ApiOperation({ summary: 'Stop deliveries until resumed' })
+  @ApiOperation({
+    summary: 'Stop deliveries until resumed',
+    description: 'Send If-Match with the ETag to fail (409) when someone changed it since.',
+  })
+  @ApiHeader({ name: 'if-match', required: false })
   @ApiResponse({ status: 200, description: 'The paused subscription', schema: ref('Subscription') })
   @ApiResponse({ status: 404, ...problem })
-  async pause(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    return subscriptionView(await this.subscriptions.pause(principal, id));
+  @ApiResponse({ status: 409, ...problem })
+  async pause(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+  ) {
+    return subscriptionView(
+      await this.subscriptions.pause(principal, id, expectedVersionOf(ifMatch)),
+    );
   }
 
   @Post(':id/resume')
@@ -164,12 +184,20 @@ export class SubscriptionsController {
   @ApiOperation({
     summary: 'Deliver again (a paused, disabled or unverified subscription)',
     description:
-      'Becomes active, or pending with a new ownership check when the endpoint has not passed one.',
+      'Becomes active, or pending with a new ownership check when the endpoint has not passed one. Send If-Match with the ETag to fail (409) when someone changed it since.',
   })
+  @ApiHeader({ name: 'if-match', required: false })
   @ApiResponse({ status: 200, description: 'The subscription', schema: ref('Subscription') })
   @ApiResponse({ status: 404, ...problem })
-  async resume(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
-    return subscriptionView(await this.subscriptions.resume(principal, id));
+  @ApiResponse({ status: 409, ...problem })
+  async resume(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+  ) {
+    return subscriptionView(
+      await this.subscriptions.resume(principal, id, expectedVersionOf(ifMatch)),
+    );
   }
 
   @Post(':id/test')

@@ -339,7 +339,8 @@ export class SubscriptionsService {
     );
   }
 
-  async delete(principal: Principal, id: string): Promise<void> {
+  /** With `expectedVersion` (If-Match), a subscription changed since fails with 409. */
+  async delete(principal: Principal, id: string, expectedVersion?: number): Promise<void> {
     const subscription = await this.get(principal, id, 'subscriptions:write');
     const deleted = (late = false) =>
       this.logger.info(
@@ -351,7 +352,8 @@ export class SubscriptionsService {
         },
         'subscription deleted',
       );
-    const existed = await this.redis.run('write', () => this.repository.delete(id), {
+    const versioned = expectedVersion === undefined ? {} : { expectedVersion };
+    const existed = await this.redis.run('write', () => this.repository.delete(id, versioned), {
       abandoned: (existed) => {
         if (existed) deleted(true);
       },
@@ -360,7 +362,7 @@ export class SubscriptionsService {
     deleted();
   }
 
-  async pause(principal: Principal, id: string): Promise<Subscription> {
+  async pause(principal: Principal, id: string, expectedVersion?: number): Promise<Subscription> {
     await this.get(principal, id, 'subscriptions:write');
     const paused = (late = false) =>
       this.logger.info(
@@ -370,14 +372,18 @@ export class SubscriptionsService {
     const { subscription } = await this.redis.run(
       'write',
       () =>
-        this.repository.update(id, (stored) => ({
-          ...stored,
-          subscription: {
-            ...stored.subscription,
-            status: 'paused',
-            statusReason: 'paused by its owner',
-          },
-        })),
+        this.repository.update(
+          id,
+          (stored) => ({
+            ...stored,
+            subscription: {
+              ...stored.subscription,
+              status: 'paused',
+              statusReason: 'paused by its owner',
+            },
+          }),
+          expectedVersion === undefined ? {} : { expectedVersion },
+        ),
       { abandoned: () => paused(true) },
     );
     paused();
@@ -388,24 +394,28 @@ export class SubscriptionsService {
    * Back to `active`, or to `pending` (with a new ownership check) when its check has not
    * passed yet. Also how a partner retries a failed check after fixing the endpoint.
    */
-  async resume(principal: Principal, id: string): Promise<Subscription> {
+  async resume(principal: Principal, id: string, expectedVersion?: number): Promise<Subscription> {
     await this.get(principal, id, 'subscriptions:write');
     let recheck = false;
     const change = () =>
-      this.repository.update(id, (stored) => {
-        const before = stored.subscription;
-        const { verification } = before;
-        recheck = verification.mode !== 'none' && verification.state !== 'passed';
-        return {
-          ...stored,
-          subscription: {
-            ...before,
-            status: recheck ? 'pending' : 'active',
-            statusReason: recheck ? 'waiting for the ownership check' : null,
-            verification: recheck ? pendingCheck(verification.mode) : verification,
-          },
-        };
-      });
+      this.repository.update(
+        id,
+        (stored) => {
+          const before = stored.subscription;
+          const { verification } = before;
+          recheck = verification.mode !== 'none' && verification.state !== 'passed';
+          return {
+            ...stored,
+            subscription: {
+              ...before,
+              status: recheck ? 'pending' : 'active',
+              statusReason: recheck ? 'waiting for the ownership check' : null,
+              verification: recheck ? pendingCheck(verification.mode) : verification,
+            },
+          };
+        },
+        expectedVersion === undefined ? {} : { expectedVersion },
+      );
     const resumed = (late = false) => {
       this.logger.info(
         { subscriptionId: id, keyId: principal.keyId, recheck, ...(late ? { late } : {}) },
