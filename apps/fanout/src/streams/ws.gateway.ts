@@ -269,7 +269,7 @@ export class WsGateway implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /** Protocol replies the client does not read took the send buffer past twice its bound. */
-  /** Its last ping went unanswered for a heartbeat: the peer is gone without closing. */
+  /** Its last two pings went unanswered: the peer is gone without closing. */
   private unresponsive(session: Session): void {
     if (!session.connection) return;
     this.logger.info(

@@ -20,6 +20,9 @@ const CLOSE_CODES: Record<EndReason, number> = {
   unresponsive: 1001,
 };
 
+/** Pings left unanswered, a heartbeat apart, before a client is taken for gone. */
+const UNANSWERED_PINGS = 2;
+
 export function wsEventFrame(cursor: string, json: string): string {
   return `{"op":"event","cursor":${JSON.stringify(cursor)},"event":${json}}`;
 }
@@ -34,8 +37,8 @@ export class WsSink implements StreamSink {
   readonly transport = 'ws' as const;
   readonly dropWhenBehind = true;
   private closing = false;
-  /** A ping went out and its pong has not come back yet. */
-  private pongAwaited = false;
+  /** Pings sent since the last pong. */
+  private pingsUnanswered = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -48,7 +51,7 @@ export class WsSink implements StreamSink {
     private readonly onUnresponsive: () => void = () => undefined,
   ) {
     socket.on('pong', () => {
-      this.pongAwaited = false;
+      this.pingsUnanswered = 0;
     });
   }
 
@@ -64,17 +67,19 @@ export class WsSink implements StreamSink {
   }
 
   /**
-   * Pings an idle client. Clients answer pings on their own (RFC 6455); one whose last ping is
-   * still unanswered a heartbeat later is gone (a peer that vanished without closing: only TCP
-   * would notice, after many minutes), and is reported rather than pinged again.
+   * Pings an idle client. Clients answer pings on their own (RFC 6455); one that has answered
+   * neither of its last two pings by the next heartbeat is gone (a peer that vanished without
+   * closing: only TCP would notice, after many minutes), and is reported rather than pinged
+   * again. Two, not one: a pong that arrived while this process was busy is still unread when
+   * the heartbeat's timer fires.
    */
   heartbeat(): void {
     if (this.socket.readyState !== this.socket.OPEN || this.closing) return;
-    if (this.pongAwaited) {
+    if (this.pingsUnanswered >= UNANSWERED_PINGS) {
       this.onUnresponsive();
       return;
     }
-    this.pongAwaited = true;
+    this.pingsUnanswered += 1;
     this.socket.ping();
   }
 
