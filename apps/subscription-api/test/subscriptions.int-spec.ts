@@ -165,8 +165,11 @@ describe('subscription-api: subscriptions over HTTP', () => {
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen).toEqual(ids);
-    const bad = await api.request<ProblemBody>('GET', '/v1/subscriptions?limit=0', { key });
-    expect(bad.status).toBe(400);
+    for (const limit of ['0', '0x10', '1e1', '', '%20', '101'])
+      expect([
+        limit,
+        (await api.request<ProblemBody>('GET', `/v1/subscriptions?limit=${limit}`, { key })).status,
+      ]).toEqual([limit, 400]);
     expect((await api.request('GET', '/v1/subscriptions?cursor=nope', { key })).status).toBe(400);
   });
 

@@ -96,5 +96,10 @@ describe('stream request parsing', () => {
     expect(() => parseBoundedInt('1.5', 'limit', { min: 1, max: 9, fallback: 1 })).toThrow(
       InvalidStreamRequestError,
     );
+    // Digits only: what Number() would also read as a number is refused.
+    for (const text of ['0x4', '1e1', ' ', ' 5', '+5'])
+      expect(() => parseBoundedInt(text, 'limit', { min: 0, max: 30, fallback: 1 })).toThrow(
+        InvalidStreamRequestError,
+      );
   });
 });

@@ -154,7 +154,13 @@ export function parseBoundedInt(
   { min, max, fallback }: { min: number; max: number; fallback: number },
 ): number {
   if (value === undefined || value === null || value === '') return fallback;
-  const number = typeof value === 'number' ? value : Number(value);
+  // Digits only: Number() also reads `0x10`, `1e1` and a blank as numbers.
+  const number =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d{1,15}$/.test(value)
+        ? Number(value)
+        : NaN;
   if (!Number.isInteger(number) || number < min || number > max)
     throw new InvalidStreamRequestError(`${name} must be a whole number from ${min} to ${max}`, [
       { pointer: `/${name}`, message: `must be a whole number from ${min} to ${max}` },

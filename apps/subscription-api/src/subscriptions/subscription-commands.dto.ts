@@ -38,7 +38,13 @@ export const redriveSchema = z
   .describe('Redrive dead letters.');
 
 export const listQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  // Digits only (a coerced number would also read `0x10`, `1e1` and a blank).
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(50),
   cursor: z.string().min(1).max(200).optional(),
 });
 
