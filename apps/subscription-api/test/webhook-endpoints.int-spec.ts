@@ -450,7 +450,6 @@ describe('subscription-api: talking to webhook endpoints', () => {
           '/query',
           orderOnly,
         ],
-        [{ callback: 'https://hooks.example.com/x' }, 403, '/query', orderOnly],
       ] as const) {
         const response = await api.request<{ errors?: { pointer: string }[] }>(
           'POST',
@@ -463,6 +462,24 @@ describe('subscription-api: talking to webhook endpoints', () => {
           [pointer],
         ]);
       }
+    });
+
+    it('registers a listener without a query for every type its key may subscribe to', async () => {
+      const orderOnly = await api.createKey('tenant-w', [
+        'subscriptions:read',
+        'subscriptions:write:order.*',
+      ]);
+      const created = await api.request<{ id: string }>('POST', '/tmf-api/event/v4/hub', {
+        key: orderOnly,
+        body: { callback: 'https://hooks.example.com/all-mine' },
+      });
+      expect(created.status).toBe(201);
+      const underneath = await api.request<{ types: string[] }>(
+        'GET',
+        `/v1/subscriptions/${created.body.id}`,
+        { key: orderOnly },
+      );
+      expect(underneath.body.types).toEqual(['order.*']);
     });
 
     it('answers only for hub listeners: another subscription is neither read nor removed there', async () => {

@@ -104,7 +104,7 @@ export class Tmf688HubController {
     @Res({ passthrough: true }) reply: ReplyHeaders,
   ) {
     const hub = parseBody(createHubSchema, body, InvalidSubscriptionRequestError);
-    const types = this.typesFor(hub.query ?? '');
+    const types = this.typesFor(hub.query ?? '', principal);
     let subscription: Subscription;
     try {
       ({ subscription } = await this.subscriptions.create(
@@ -158,8 +158,11 @@ export class Tmf688HubController {
     return subscription;
   }
 
-  /** `eventType=A,B` → Herald types; empty → every type; anything else → 422. */
-  private typesFor(query: string): string[] {
+  /**
+   * `eventType=A,B` → Herald types; empty → every type the key may subscribe to (all of them,
+   * or its `subscriptions:write` patterns); anything else → 422.
+   */
+  private typesFor(query: string, principal: Principal): string[] {
     const params = new URLSearchParams(query.replace(/^\?/, ''));
     const unsupported = [...params.keys()].filter((name) => name !== 'eventType');
     if (unsupported.length > 0) {
@@ -171,7 +174,8 @@ export class Tmf688HubController {
       ]);
     }
     const names = params.getAll('eventType').flatMap((value) => value.split(','));
-    if (names.every((name) => name.trim() === '')) return ['**'];
+    if (names.every((name) => name.trim() === ''))
+      return principal.typePatterns('subscriptions:write') ?? ['**'];
     const { types, unknown } = eventTypesForTmfNames(names, this.contract.eventTypes());
     if (unknown.length > 0) {
       throw new UnprocessableRequestError([
