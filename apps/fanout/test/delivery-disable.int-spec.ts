@@ -68,4 +68,48 @@ describe('auto-disable of a subscription that keeps failing', () => {
     expect(Date.now() - firstFailureAt.get('/flaky')!).toBeGreaterThan(DISABLE_AFTER_MS);
     expect((await stored(flaky.subscription.id))?.status).toBe('active');
   });
+
+  it('counts failures that are dead-lettered at once (an empty schedule) toward the period', async () => {
+    // With no retries every failed attempt ends in a dead letter straight away; the
+    // subscription is still failing without a success, and is disabled all the same.
+    let firstFailureAt: number | undefined;
+    const target = await harness.receiver(() => {
+      firstFailureAt ??= Date.now();
+      return { status: 500 };
+    });
+    const once = await createSubscription(store, `${target.url}/once`, {
+      retry: { schedule: [] },
+    });
+    const disabled = async () =>
+      (await store.subscriptions.get(once.subscription.id))?.status === 'disabled';
+    // A new event every 300 ms, so failures go on past the period.
+    let publishing = true;
+    const feeding = (async () => {
+      while (publishing) {
+        await events.publish(orderEvents(1, 1));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    })();
+    try {
+      await waitFor(disabled, {
+        timeoutMs: 20_000,
+        what: 'the subscription without retries to be disabled',
+      });
+    } finally {
+      publishing = false;
+      await feeding;
+    }
+    expect(Date.now() - firstFailureAt!).toBeGreaterThanOrEqual(DISABLE_AFTER_MS);
+    const notices = await waitFor(
+      async () => {
+        const mine = (
+          await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
+        ).filter((e) => e['subscriptionId'] === once.subscription.id);
+        return mine.length > 0 && mine;
+      },
+      { timeoutMs: 20_000, what: 'its herald.subscription.disabled event' },
+    );
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({ reason: 'failing_too_long', lastStatus: 500 });
+  });
 });

@@ -310,6 +310,37 @@ describe('webhook delivery', () => {
     });
   });
 
+  it('sends no herald.delivery.exhausted about an exhausted notice, so a failing subscriber to them does not feed itself', async () => {
+    // A tenant's failing endpoint that also subscribes to the notices about its failures: each
+    // dead letter publishes a notice that goes to the same endpoint, fails, and is dead-lettered
+    // in turn. Without a stop, notices about notices go round for ever (and multiply with every
+    // other such subscription of the tenant). The notice about the first failure is sent; the
+    // notice about that one failing is published, but not sent to webhooks.
+    const target = await receiver(() => ({ status: 500 }));
+    const sub = await createSubscription(store, `${target.url}/loop`, {
+      tenant: 'loop-tenant',
+      types: ['order.*', 'herald.delivery.exhausted'],
+      retry: { schedule: [] },
+    });
+    const [event] = orderEvents(1, 1);
+    await events.publish([event!]);
+    const notices = async (atLeast: number) =>
+      (await operationalEvents(broker.brokers, 'herald.delivery.exhausted', atLeast)).filter(
+        (e) => e['subscriptionId'] === sub.subscription.id,
+      );
+    await waitFor(async () => (await notices(1)).length >= 2, {
+      what: 'the notice about the order event and the one about that notice',
+    });
+    // Time for more rounds, had the notices kept going round.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const mine = await notices(1);
+    expect(mine.map((n) => n['type'])).toEqual(['order.created', 'herald.delivery.exhausted']);
+    expect(target.received.map((r) => bodyOf(r)['type'])).toEqual([
+      'order.created',
+      'herald.delivery.exhausted',
+    ]);
+  });
+
   it('redrives all dead letters a page at a time, each once, and none dead-lettered after it started', async () => {
     const target = await receiver(scripted({ '/pages': [{ status: 500 }] }));
     const sub = await createSubscription(store, `${target.url}/pages`, {

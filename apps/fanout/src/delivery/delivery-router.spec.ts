@@ -66,6 +66,16 @@ describe('routing over the subscription index', () => {
     ]);
   });
 
+  it('sends no webhook a delivery-exhausted notice about such a notice (it would go round for ever)', () => {
+    const index = new SubscriptionIndex();
+    index.upsert(stored('sub_acme', { types: ['herald.**'] }));
+    const notice = (type: unknown) =>
+      event('herald.delivery.exhausted', { tenant: 'acme', subscriptionId: 'sub_acme', type });
+    expect(ids(index, notice('order.created'))).toEqual(['sub_acme']);
+    expect(ids(index, notice('herald.subscription.disabled'))).toEqual(['sub_acme']);
+    expect(ids(index, notice('herald.delivery.exhausted'))).toEqual([]);
+  });
+
   it('drops cached matches when a subscription changes and tells listeners', () => {
     const index = new SubscriptionIndex();
     const changes: string[] = [];

@@ -45,7 +45,25 @@ export function acceptsSource(
   // Herald's own events about a tenant go to that tenant only.
   if (source.event.type.startsWith('herald.') && source.tenant !== subscription.tenant)
     return false;
+  if (isNoticeAboutNotice(source)) return false;
   return true;
+}
+
+const EXHAUSTED_TYPE = 'herald.delivery.exhausted';
+
+/**
+ * Whether `source` is a `herald.delivery.exhausted` notice about the delivery of such a notice.
+ * Those are published but sent to no webhook: a tenant's failing endpoints subscribed to the
+ * notices would otherwise pass each failure's notice round (and multiply it) for ever.
+ */
+function isNoticeAboutNotice(source: SourceEvent): boolean {
+  if (source.event.type !== EXHAUSTED_TYPE) return false;
+  const { data } = source.event;
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    (data as { readonly type?: unknown }).type === EXHAUSTED_TYPE
+  );
 }
 
 function safeFilter(

@@ -476,6 +476,9 @@ export class DeliveryEngine {
         );
         this.deps.metrics.deadLettered(subscription.id);
         this.deps.records.deadLettered(subscription.id);
+        // Still a failure without a success: with an empty schedule, or a request that cannot
+        // be sent, every failure ends here, and the subscription must still be disabled in time.
+        void this.noteFailure(entry, result);
         this.deps.logger.warn(
           {
             subscriptionId: subscription.id,
