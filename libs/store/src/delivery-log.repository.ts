@@ -57,8 +57,14 @@ function serializeAttempt(attempt: DeliveryAttempt): string {
   return JSON.stringify(
     body === null || body.length <= MAX_LOGGED_BODY
       ? attempt
-      : { ...attempt, responseBody: body.slice(0, MAX_LOGGED_BODY) },
+      : { ...attempt, responseBody: cutAt(body, MAX_LOGGED_BODY) },
   );
+}
+
+/** `text`'s first `max` UTF-16 units, one fewer where that would split a surrogate pair. */
+function cutAt(text: string, max: number): string {
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 /**

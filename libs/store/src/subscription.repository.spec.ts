@@ -376,6 +376,15 @@ describe('delivery engine records (real Redis)', () => {
     expect(failed.items.map((a) => a.eventId)).toEqual(['e27', 'e24']);
   });
 
+  it('cuts a long response body without splitting a character made of two UTF-16 units', async () => {
+    const log = new DeliveryLogRepository(store.redis, store.keys, 10);
+    await store.redis.client.hset(store.keys.subscription('sub_emoji'), 'tenant', 'a');
+    const body = `${'a'.repeat(2047)}😀${'b'.repeat(10)}`;
+    await log.append('sub_emoji', { ...attempt('e1', 'failed'), responseBody: body });
+    const [kept] = (await log.list('sub_emoji', { limit: 1 })).items;
+    expect(kept?.responseBody).toBe('a'.repeat(2047));
+  });
+
   it('appends a batch of attempts in order in one call, keeping only the newest up to the cap', async () => {
     const log = new DeliveryLogRepository(store.redis, store.keys, 10);
     await store.redis.client.hset(store.keys.subscription('sub_many'), 'tenant', 'a');
