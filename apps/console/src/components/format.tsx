@@ -1,4 +1,5 @@
 import type { SubscriptionStatus } from '../api/herald.types';
+import { jsonText } from './json-text';
 
 /** A time as the reader's locale shows it, machine-readable underneath. */
 export function Time({ value }: { value: string | null }) {
@@ -18,7 +19,7 @@ export function StatusBadge({ status }: { status: SubscriptionStatus }) {
 export function Json({ value, label }: { value: unknown; label: string }) {
   return (
     <pre className="json" aria-label={label} tabIndex={0}>
-      <code>{JSON.stringify(value, null, 2)}</code>
+      <code>{jsonText(value)}</code>
     </pre>
   );
 }

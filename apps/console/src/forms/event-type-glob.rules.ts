@@ -20,18 +20,29 @@ export function typeGlobProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-/** Whether a well-formed glob matches an event type. */
+/**
+ * Whether a well-formed glob matches an event type. It follows every place in the type the glob
+ * can have reached at once, so it takes time in proportion to the glob's segments times the
+ * type's: trying each way to split the type among the `**`s (backtracking) is exponential, and
+ * the form runs this on a link's `?types=` against the whole catalog as it renders.
+ */
 export function globMatches(pattern: string, type: string): boolean {
-  const globs = pattern.split('.');
   const names = type.split('.');
-  const match = (g: number, n: number): boolean => {
-    if (g === globs.length) return n === names.length;
-    const glob = globs[g];
-    if (glob === '**') return match(g + 1, n) || (n < names.length && match(g, n + 1));
-    if (n === names.length) return false;
-    return (glob === '*' || glob === names[n]) && match(g + 1, n + 1);
-  };
-  return match(0, 0);
+  // reached[n]: the glob so far can have consumed exactly the type's first n segments.
+  let reached = [true, ...names.map(() => false)];
+  for (const glob of pattern.split('.')) {
+    const next = reached.map(() => false);
+    if (glob === '**') {
+      // Zero or more segments: every place at or after the first one reached.
+      const first = reached.indexOf(true);
+      if (first !== -1) next.fill(true, first);
+    } else {
+      for (let n = 0; n < names.length; n += 1)
+        if (reached[n] && (glob === '*' || glob === names[n])) next[n + 1] = true;
+    }
+    reached = next;
+  }
+  return reached[names.length] === true;
 }
 
 /** Globs typed into one box, separated by commas, spaces or new lines. */

@@ -1,4 +1,4 @@
-import { compileEventFilter, validateTypePattern } from '@herald/contract';
+import { compileEventFilter, compileTypePattern, validateTypePattern } from '@herald/contract';
 import {
   DEFAULT_RETRY_SCHEDULE as HERALD_DEFAULT_RETRY_SCHEDULE,
   MAX_RETRY_SCHEDULE_LENGTH,
@@ -143,6 +143,35 @@ describe('the console’s copy of Herald’s subscription rules', () => {
     expect(globMatches('kitchen.**', 'kitchen')).toBe(true);
     expect(globMatches('*', 'order.created')).toBe(false);
   });
+
+  it('matches globs against types like Herald, every combination of a few segments', () => {
+    const segments = ['*', '**', 'a', 'b'];
+    const globs = segments.flatMap((one) =>
+      [one, ...segments.flatMap((two) => segments.map((three) => `${one}.${two}.${three}`))].concat(
+        segments.map((two) => `${one}.${two}`),
+      ),
+    );
+    const types = ['a', 'b', 'a.b', 'b.a', 'a.a.b', 'a.b.a.b', 'a.b.c.d.a'];
+    for (const glob of globs)
+      for (const type of types)
+        expect([glob, type, globMatches(glob, type)]).toEqual([
+          glob,
+          type,
+          compileTypePattern(glob)(type),
+        ]);
+  });
+
+  // The form checks the globs of a link (`/console/subscriptions/new?types=…`) against the whole
+  // catalog while the page renders: a glob Herald takes must not freeze the tab. The old
+  // backtracking matcher tried every split of the type among the `**`s (never finished here).
+  it('matches a glob of many "**" against a long type like Herald does', () => {
+    const glob = `${'**.a.'.repeat(50)}b`;
+    expect(validateTypePattern(glob)).toBeUndefined();
+    const type = `${'a.'.repeat(60)}c`;
+    expect(globMatches(glob, type)).toBe(false);
+    expect(compileTypePattern(glob)(type)).toBe(false);
+    expect(globMatches(glob, `${'a.'.repeat(60)}b`)).toBe(true);
+  });
 });
 
 describe('subscription form', () => {
@@ -204,6 +233,21 @@ describe('subscription form', () => {
     expect(problems.maxInFlight).toBe('Enter a whole number from 1 to 1000.');
     expect(parseFilterText('{"a":')).toMatchObject({ ok: false });
     expect(typeGlobsProblem('', null)).toMatch(/at least one/);
+  });
+
+  // subscription-api's request schema (create-subscription.dto.ts, which an app cannot import)
+  // takes globs of at most 200 characters, although the contract's glob syntax allows 256, and
+  // description of at most 500 characters after the form trims it.
+  it('refuses what subscription-api refuses, and takes what it takes', () => {
+    const glob = (length: number) => `order.${'x'.repeat(length - 'order.'.length)}`;
+    expect(typeGlobsProblem(glob(200), null)).toBeUndefined();
+    expect(typeGlobsProblem(glob(201), null)).toBe(`"${glob(201)}" is longer than 200 characters.`);
+    const padded = { ...filled, description: `  ${'d'.repeat(500)}  ` };
+    expect(subscriptionFormProblems(padded, 'create', catalog)).toEqual({});
+    expect(createSubscriptionBody(padded).description).toBe('d'.repeat(500));
+    expect(
+      subscriptionFormProblems({ ...filled, description: 'd'.repeat(501) }, 'create', catalog),
+    ).toEqual({ description: 'At most 500 characters.' });
   });
 
   it('builds the create body Herald expects', () => {

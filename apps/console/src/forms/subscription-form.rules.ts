@@ -60,6 +60,11 @@ export const DEFAULT_RETRY_SCHEDULE: readonly string[] = [
   '10h',
   '10h',
 ];
+/**
+ * The longest glob a subscription may name: subscription-api's request schema (`types`) takes 200
+ * characters, fewer than the glob syntax's own limit (256, which the live tail's streams take).
+ */
+export const MAX_SUBSCRIPTION_GLOB_LENGTH = 200;
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
 const WEEK_MS = 7 * 864e5;
 
@@ -94,6 +99,8 @@ export function typeGlobsProblem(
   for (const glob of globs) {
     const problem = typeGlobProblem(glob);
     if (problem) return `"${glob}" is not a glob: ${problem}.`;
+    if (glob.length > MAX_SUBSCRIPTION_GLOB_LENGTH)
+      return `"${glob}" is longer than ${MAX_SUBSCRIPTION_GLOB_LENGTH} characters.`;
   }
   if (catalog !== null) {
     const unmatched = globs.filter((glob) => !catalog.some((type) => globMatches(glob, type)));
@@ -166,7 +173,8 @@ export function subscriptionFormProblems(
       integer: false,
       optional: true,
     }),
-    description: values.description.length > 500 ? 'At most 500 characters.' : undefined,
+    // Sent trimmed (commonFields), so judged trimmed.
+    description: values.description.trim().length > 500 ? 'At most 500 characters.' : undefined,
     fromTime:
       mode === 'create' && values.from === 'time' && localTimeToRfc3339(values.fromTime) === null
         ? 'Choose the time to start from.'

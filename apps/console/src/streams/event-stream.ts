@@ -144,6 +144,17 @@ export async function readEventStream(
   if (!response.ok || response.body === null) {
     throw problemFromAnswer(response.status, response.statusText, await response.text());
   }
+  // Anything else with a 200 (a page, from a streams URL that names the wrong server) would read
+  // as a stream that ends at once: "Connected", then a reconnect each second, forever.
+  const contentType = response.headers.get('content-type') ?? '';
+  if (!/^text\/event-stream\s*(;|$)/i.test(contentType)) {
+    await response.body.cancel().catch(() => undefined);
+    throw new ApiProblem(
+      null,
+      'Not an event stream',
+      `${request.streamsUrl} answered ${contentType === '' ? 'without a content type' : contentType}, not an event stream: is it Herald's streams API (HERALD_STREAMS_URL)?`,
+    );
+  }
   handlers.onOpen();
   const parser = new SseParser();
   const decoder = new TextDecoder();

@@ -1,11 +1,13 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiProblem } from '../api/api-problem';
 import { streamEndOutcome } from './event-stream';
-import { tailEventStream, type TailState } from './event-tail';
+import { pauseFor, tailEventStream, type TailState } from './event-tail';
 
 /** One answer of the test's streams server: an SSE body, or a refusal. */
-type Answer = { body: string } | { status: number; problem: Record<string, unknown> };
+type Answer =
+  { body: string; contentType?: string } | { status: number; problem: Record<string, unknown> };
 
 const event = (cursor: string, id: string) =>
   `id: ${cursor}\nevent: order.created\ndata: {"id":"${id}","type":"order.created","source":"test"}\n\n`;
@@ -26,7 +28,7 @@ async function startStreamsServer(answers: Answer[]) {
       problem: { title: 'Gone', detail: 'The test has no more answers' },
     };
     if ('body' in answer) {
-      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.writeHead(200, { 'content-type': answer.contentType ?? 'text/event-stream' });
       response.end(answer.body);
     } else {
       response.writeHead(answer.status, { 'content-type': 'application/problem+json' });
@@ -194,5 +196,32 @@ describe('tailEventStream', () => {
     expect(seen.requests).toHaveLength(2);
     expect(seen.troubles).toEqual(['Service Unavailable: Streams are starting']);
     expect(seen.stopped).toMatchObject({ status: 401, detail: 'The API key is not valid' });
+  });
+});
+
+describe('tailEventStream at a URL that is not a streams API', () => {
+  // HERALD_STREAMS_URL pointing at a web server that answers every path with a page.
+  it('says so and backs off, instead of showing "Connected" and reconnecting every second', async () => {
+    const page = { body: '<!doctype html><title>Welcome</title>', contentType: 'text/html' };
+    const seen = await tail([page, page, page]);
+    expect(seen.requests).toHaveLength(4);
+    expect(seen.states.map((s) => s.state)).not.toContain('open');
+    expect(seen.troubles).toHaveLength(3);
+    expect(seen.troubles[0]).toMatch(/answered text\/html, not an event stream/);
+    expect(seen.pauses).toEqual([2000, 4000, 8000]);
+    expect(seen.stopped).toMatchObject({ status: 410 });
+  });
+});
+
+describe('pauseFor', () => {
+  it('leaves no listener on the tail’s signal after each pause, however many reconnects', async () => {
+    const controller = new AbortController();
+    for (let pause = 0; pause < 5; pause += 1) await pauseFor(1, controller.signal);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    const aborted = pauseFor(60_000, controller.signal);
+    controller.abort();
+    await aborted;
+    await pauseFor(60_000, controller.signal);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -32,13 +32,20 @@ export function retryPauseMs(failures: number): number {
   return Math.min(FIRST_PAUSE_MS * 2 ** failures, LONGEST_PAUSE_MS);
 }
 
-function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits `ms`, or until `signal` aborts. The tail's one signal lives as long as the tail, through
+ * every reconnect: each pause takes its abort listener away again, or they would pile up.
+ */
+export function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
