@@ -97,6 +97,25 @@ function text(value: Buffer | undefined): string | undefined {
   return value === undefined ? undefined : value.toString('utf8');
 }
 
+/**
+ * Why header `name` cannot be carried as an attribute: bytes that are not UTF-8 (read as UTF-8
+ * they would become U+FFFD: another id, source or subject), or, when `bounded`, more than
+ * MAX_ATTRIBUTE_LENGTH characters. Undefined when it can.
+ */
+function headerProblem(
+  name: string,
+  value: Buffer | undefined,
+  bounded: boolean,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isUtf8(value))
+    return `header ${name} is not UTF-8 (invalid byte at ${invalidUtf8Offset(value)})`;
+  const length = value.toString('utf8').length;
+  if (bounded && length > MAX_ATTRIBUTE_LENGTH)
+    return `header ${name} is ${length} characters; at most ${MAX_ATTRIBUTE_LENGTH}`;
+  return undefined;
+}
+
 /** `value` cut to `max` characters, saying how much was cut. */
 function clip(value: string, max: number): string {
   return value.length <= max
@@ -231,15 +250,13 @@ function mapRecord(
   const eventType = contract.get(type);
   if (!eventType || eventType.topic !== channel.topic)
     return refuse(`event type "${type}" does not belong to channel ${channel.topic}`);
-  // Read as UTF-8, bytes that are not would become U+FFFD: another id, source or subject.
   for (const name of ATTRIBUTE_HEADERS) {
-    const value = record.headers[name];
-    if (value === undefined) continue;
-    if (Buffer.isBuffer(value) && !isUtf8(value))
-      return refuse(`header ${name} is not UTF-8 (invalid byte at ${invalidUtf8Offset(value)})`);
-    const length = text(value)!.length;
-    if (name !== 'ce_time' && name !== 'traceparent' && length > MAX_ATTRIBUTE_LENGTH)
-      return refuse(`header ${name} is ${length} characters; at most ${MAX_ATTRIBUTE_LENGTH}`);
+    const problem = headerProblem(
+      name,
+      record.headers[name],
+      name !== 'ce_time' && name !== 'traceparent',
+    );
+    if (problem) return refuse(problem);
   }
   const traceparent = text(record.headers['traceparent']) || undefined;
   if (traceparent !== undefined && !isTraceparent(traceparent))
@@ -285,13 +302,9 @@ function mapRecord(
   const extensions: Record<string, string> = {};
   for (const [header, value] of Object.entries(record.headers)) {
     if (!header.startsWith('ce_') || OWN_HEADERS.has(header) || value === undefined) continue;
-    if (Buffer.isBuffer(value) && !isUtf8(value))
-      return refuse(`header ${header} is not UTF-8 (invalid byte at ${invalidUtf8Offset(value)})`);
+    const problem = headerProblem(header, value, true);
+    if (problem) return refuse(problem);
     const extension = text(value)!;
-    if (extension.length > MAX_ATTRIBUTE_LENGTH)
-      return refuse(
-        `header ${header} is ${extension.length} characters; at most ${MAX_ATTRIBUTE_LENGTH}`,
-      );
     if (extension !== '') extensions[header.slice(3)] = extension;
   }
   let headers: Record<string, string>;
