@@ -37,20 +37,16 @@ export const DEFAULT_DELIVERY_LOG_LENGTH = 1000;
 const SCAN_CHUNK = 200;
 
 // KEYS[1] the log, KEYS[2] the subscription record; ARGV[1] the log's cap, then one serialized
-// attempt each, oldest first. Nothing is written once the subscription is deleted: a late write
-// (attempts in flight when it was deleted) would bring back a log no one reads or deletes.
-const APPEND_MANY = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-for i = 2, #ARGV do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'attempt', ARGV[i])
-end
-return #ARGV - 1`;
-
-// KEYS[1] the log, KEYS[2] the subscription record; ARGV[1] the cap, ARGV[2] the attempt. The
-// entry's id, or false once the subscription is deleted.
-const APPEND_ONE = `
+// attempt each, oldest first. The last entry's id; false, with nothing written, once the
+// subscription is deleted: a late write (attempts in flight when it was deleted) would bring
+// back a log no one reads or deletes.
+const APPEND = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'attempt', ARGV[2])`;
+local id = false
+for i = 2, #ARGV do
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'attempt', ARGV[i])
+end
+return id`;
 
 function serializeAttempt(attempt: DeliveryAttempt): string {
   const body = attempt.responseBody;
@@ -81,15 +77,7 @@ export class DeliveryLogRepository {
 
   /** Appends one attempt: its entry id, or '' when the subscription is deleted (not written). */
   async append(subscriptionId: string, attempt: DeliveryAttempt): Promise<string> {
-    const id = (await this.redis.client.eval(
-      APPEND_ONE,
-      2,
-      this.keys.deliveryLog(subscriptionId),
-      this.keys.subscription(subscriptionId),
-      this.maxLength,
-      serializeAttempt(attempt),
-    )) as string | null;
-    return id ?? '';
+    return (await this.write(subscriptionId, [serializeAttempt(attempt)])) ?? '';
   }
 
   /**
@@ -101,14 +89,19 @@ export class DeliveryLogRepository {
   async appendMany(subscriptionId: string, attempts: readonly DeliveryAttempt[]): Promise<void> {
     if (attempts.length === 0) return;
     const kept = attempts.length > this.maxLength ? attempts.slice(-this.maxLength) : attempts;
-    await this.redis.client.eval(
-      APPEND_MANY,
+    await this.write(subscriptionId, kept.map(serializeAttempt));
+  }
+
+  /** Appends serialized attempts in one script: the last entry's id, null when not written. */
+  private async write(subscriptionId: string, entries: string[]): Promise<string | null> {
+    return (await this.redis.client.eval(
+      APPEND,
       2,
       this.keys.deliveryLog(subscriptionId),
       this.keys.subscription(subscriptionId),
       this.maxLength,
-      ...kept.map(serializeAttempt),
-    );
+      ...entries,
+    )) as string | null;
   }
 
   /** Newest first; `cursor` is the `id` of the last attempt of the previous page. */
