@@ -1,8 +1,8 @@
 import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { KafkaConnection } from './kafka.connection';
-import { consumerLagGauge, type ConsumerLagGauge } from './kafka.metrics';
+import { consumerLagGauge, fetchLingerCounter, type ConsumerLagGauge } from './kafka.metrics';
 import { topicPartitionKey, type TopicPartitionKey } from './topic-partition.key';
 
 /** A record as read from Kafka. Offsets and timestamps are decimal strings (64-bit in Kafka). */
@@ -46,6 +46,11 @@ export interface RunOptions {
   /** Longest a fetch waits for new records (ms, default 500); also bounds how long `stop()` waits for one. */
   maxWaitMs?: number;
   /**
+   * After a fetch that brought records, the next one begins no sooner than this long after it
+   * did (ms, default from config, `KAFKA_FETCH_LINGER_MS`; 0 = at once).
+   */
+  fetchLingerMs?: number;
+  /**
    * How long the group waits for a silent member before handing its partitions to others (ms,
    * default 30000): shorter means a crashed member's partitions move sooner.
    */
@@ -63,7 +68,10 @@ export interface RunOptions {
 }
 
 export interface ConsumerRunnerOptions {
-  /** Where `herald_kafka_consumer_lag` is registered; no lag metric without one. */
+  /**
+   * Where `herald_kafka_consumer_lag` and `herald_kafka_consumer_fetch_linger_seconds_total` are
+   * registered; no metrics without one.
+   */
   registry?: Registry;
   /** How often lag is refreshed from the broker between batches (ms; default from config). */
   lagIntervalMs?: number;
@@ -78,6 +86,7 @@ export class ConsumerRunner {
   private admin: Admin | undefined;
   private groupId = '';
   private readonly lag: ConsumerLagGauge | undefined;
+  private readonly lingerSeconds: Counter<'group'> | undefined;
   private readonly lagIntervalMs: number;
   private lagTimer: NodeJS.Timeout | undefined;
   private assigned = new Map<string, number[]>();
@@ -89,6 +98,11 @@ export class ConsumerRunner {
   private assignmentListener: RunOptions['onAssignment'];
   /** Why kafkajs gave up on the consumer for good (a crash it does not restart), if it has. */
   private failure: Error | undefined;
+  private fetchLingerMs = 0;
+  /** When the fetch in hand was sent (ms since the epoch). */
+  private fetchStartedAt = 0;
+  /** The pause before the next fetch, shared by the batches of the fetch in hand. */
+  private lingering: Promise<void> | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -96,6 +110,7 @@ export class ConsumerRunner {
     options: ConsumerRunnerOptions = {},
   ) {
     this.lag = options.registry ? consumerLagGauge(options.registry) : undefined;
+    this.lingerSeconds = options.registry ? fetchLingerCounter(options.registry) : undefined;
     this.lagIntervalMs = options.lagIntervalMs ?? connection.config.consumer.lagIntervalMs;
   }
 
@@ -123,6 +138,11 @@ export class ConsumerRunner {
           }),
     });
     this.consumer = consumer;
+    this.fetchLingerMs = options.fetchLingerMs ?? this.connection.config.consumer.fetchLingerMs;
+    if (this.fetchLingerMs > 0)
+      consumer.on(consumer.events.FETCH_START, ({ timestamp }) => {
+        this.fetchStartedAt = timestamp;
+      });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.onAssignment(payload.memberAssignment);
       options.onAssignment?.(this.assigned);
@@ -148,6 +168,15 @@ export class ConsumerRunner {
       partitionsConsumedConcurrently: options.concurrency ?? 1,
       eachBatch: (payload) => this.handleBatch(payload, options.eachBatch, commit),
     });
+    this.logger.info(
+      {
+        groupId,
+        topics,
+        fetchMinBytes: this.connection.config.consumer.fetchMinBytes,
+        fetchLingerMs: this.fetchLingerMs,
+      },
+      'consuming as a member of the group',
+    );
     if (this.lag) {
       this.lagTimer = setInterval(() => {
         this.refreshLag().catch((error: unknown) =>
@@ -283,6 +312,29 @@ export class ConsumerRunner {
     if (commit === 'after-batch')
       await this.commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
     else this.setLag(batch.topic, batch.partition);
+    await this.linger();
+  }
+
+  /**
+   * Holds the next fetch until `fetchLingerMs` after the one in hand began. kafkajs fetches again
+   * once every batch of a fetch is handled, and with `fetchMinBytes` 1 the broker answers as soon
+   * as one record is there: at a moderate rate nearly every record came with a fetch of its own,
+   * whose request and answer over every assigned partition cost more than the record. Only a fetch
+   * that brought records waits (an idle consumer's come back empty and go out again at once), and
+   * at most the linger after it began: a fetch that took longer waits nothing.
+   */
+  private linger(): Promise<void> {
+    if (this.fetchLingerMs === 0 || this.stopping) return Promise.resolve();
+    const waitMs = this.fetchStartedAt + this.fetchLingerMs - Date.now();
+    if (waitMs <= 0) return Promise.resolve();
+    if (!this.lingering) this.lingerSeconds?.inc({ group: this.groupId }, waitMs / 1000);
+    this.lingering ??= new Promise<void>((resolve) => {
+      setTimeout(() => {
+        this.lingering = undefined;
+        resolve();
+      }, waitMs);
+    });
+    return this.lingering;
   }
 
   private onAssignment(assignment: Record<string, number[] | undefined>): void {

@@ -21,6 +21,7 @@ export const kafkaConfig = configFragment(
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_FETCH_MIN_BYTES: env.positiveInt(1, 'bytes'),
     KAFKA_FETCH_MAX_WAIT_MS: env.positiveInt(500, 'milliseconds'),
+    KAFKA_FETCH_LINGER_MS: env.nonNegativeInt(5, 'milliseconds'),
     KAFKA_CONSUMER_METADATA_MAX_AGE_MS: env.positiveInt(30_000, 'milliseconds'),
   },
   (v) => ({
@@ -57,6 +58,12 @@ export const kafkaConfig = configFragment(
       fetchMinBytes: v.KAFKA_FETCH_MIN_BYTES,
       /** The longest a fetch waits for `fetchMinBytes` (ms, default 500). */
       fetchMaxWaitMs: v.KAFKA_FETCH_MAX_WAIT_MS,
+      /**
+       * After a fetch that brought records, the next fetch begins no sooner than this long after
+       * it did (ms, default 5; 0 = at once). At a moderate rate one fetch then carries several
+       * records instead of one each; an idle consumer's fetches bring nothing and never wait.
+       */
+      fetchLingerMs: v.KAFKA_FETCH_LINGER_MS,
       /**
        * How old a consumer group member's view of its topics may grow (ms, default 30000): a
        * partition added to a topic is assigned (one rebalance) and read within about this long.

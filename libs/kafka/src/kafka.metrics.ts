@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export const CONSUMER_LAG_METRIC = 'herald_kafka_consumer_lag';
 export const PUBLISH_REFUSED_METRIC = 'herald_kafka_publish_refused_total';
 export const PUBLISHER_PARTITIONS_ADDED_METRIC = 'herald_kafka_publisher_partitions_added_total';
+export const FETCH_LINGER_METRIC = 'herald_kafka_consumer_fetch_linger_seconds_total';
 
 export type ConsumerLagGauge = Gauge<'group' | 'topic' | 'partition'>;
 
@@ -18,6 +19,18 @@ export function consumerLagGauge(registry: Registry): ConsumerLagGauge {
     help: 'Records in a partition not yet committed by the consumer group (high watermark minus committed offset)',
     labelNames: ['group', 'topic', 'partition'],
     registers: [registry],
+  });
+}
+
+/**
+ * `herald_kafka_consumer_fetch_linger_seconds_total{group}` on `registry`: how long group
+ * consumers held their next fetch back after one that brought records (`KAFKA_FETCH_LINGER_MS`).
+ */
+export function fetchLingerCounter(registry: Registry): Counter<'group'> {
+  return counter(registry, {
+    name: FETCH_LINGER_METRIC,
+    help: 'Seconds group consumers held their next fetch back after a fetch that brought records (KAFKA_FETCH_LINGER_MS), so one fetch carries several records at moderate rates',
+    labelNames: ['group'],
   });
 }
 

@@ -25,6 +25,7 @@ export function testKafkaConfig(brokers: string): KafkaConfig {
       lagIntervalMs: 1000,
       fetchMinBytes: 1,
       fetchMaxWaitMs: 500,
+      fetchLingerMs: 5,
       metadataMaxAgeMs: 30_000,
     },
   };

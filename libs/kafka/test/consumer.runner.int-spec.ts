@@ -2,7 +2,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ConsumerRunner, type IncomingBatch, type IncomingRecord } from '../src/consumer.runner';
 import { KafkaConnection } from '../src/kafka.connection';
-import { CONSUMER_LAG_METRIC } from '../src/kafka.metrics';
+import { CONSUMER_LAG_METRIC, FETCH_LINGER_METRIC } from '../src/kafka.metrics';
 import { KafkaPublisher, type OutgoingRecord } from '../src/kafka.publisher';
 import {
   createTestConnection,
@@ -380,6 +380,56 @@ describe('ConsumerRunner', () => {
     } finally {
       await r.stop();
       await batching.close();
+    }
+  });
+
+  it('holds the next fetch for KAFKA_FETCH_LINGER_MS after one that brought records, and only then', async () => {
+    const config = testKafkaConfig(broker.brokers);
+    const lingerMs = 3000;
+    const lingering = new KafkaConnection(
+      { ...config, consumer: { ...config.consumer, fetchLingerMs: lingerMs } },
+      'herald-test',
+      logger,
+    );
+    const registry = new Registry();
+    const r = new ConsumerRunner(lingering, logger, { registry });
+    const groupId = uniqueName('g');
+    try {
+      const topic = await createTestTopic(broker.brokers);
+      const batches: string[][] = [];
+      const arrivedAt: number[] = [];
+      await r.run({
+        groupId,
+        topics: [topic],
+        fromBeginning: true,
+        eachBatch: (batch) => {
+          batches.push(values(batch.records));
+          arrivedAt.push(Date.now());
+          return Promise.resolve();
+        },
+      });
+      // Idle, the open fetch is answered as soon as a record is there: nothing waits.
+      await publisher.publish(records(topic, 0, 1));
+      await waitFor(() => batches.length === 1, { what: 'the first record' });
+      // Two more, 300 ms apart, right after: the next fetch waits for the linger, so both come
+      // in one batch (without it, each would come with a fetch of its own).
+      await publisher.publish(records(topic, 1, 1));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await publisher.publish(records(topic, 2, 1));
+      await waitFor(() => batches.flat().length === 3, { what: '2 more', timeoutMs: 15_000 });
+      expect(batches).toEqual([['v0'], ['v1', 'v2']]);
+      const held = (await registry.getSingleMetric(FETCH_LINGER_METRIC)!.get()).values;
+      expect(held.find((v) => v.labels['group'] === groupId)?.value).toBeGreaterThan(0);
+      // Quiet for longer than the linger: the next record is not held back by it.
+      await new Promise((resolve) => setTimeout(resolve, lingerMs));
+      const sentAt = Date.now();
+      await publisher.publish(records(topic, 3, 1));
+      await waitFor(() => batches.length === 3, { what: 'the record after the pause' });
+      expect(batches[2]).toEqual(['v3']);
+      expect(arrivedAt[2]! - sentAt).toBeLessThan(lingerMs - 1000);
+    } finally {
+      await r.stop();
+      await lingering.close();
     }
   });
 });
