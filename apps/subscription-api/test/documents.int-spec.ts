@@ -253,6 +253,70 @@ describe('subscription-api: catalog and documents', () => {
     );
   });
 
+  it('documents the media types each body may come in, the 415 otherwise, and the limits of a subscription', async () => {
+    interface Schema {
+      properties: Record<string, Record<string, unknown> & { items?: Record<string, unknown> }>;
+    }
+    interface Operation {
+      requestBody?: { content: Record<string, { schema: Schema }> };
+      responses: Record<string, { headers?: Record<string, unknown>; content?: object }>;
+    }
+    const openapi = await api.request<{ paths: Record<string, Record<string, Operation>> }>(
+      'GET',
+      '/openapi.json',
+      { key: null },
+    );
+    const patch = openapi.body.paths['/v1/subscriptions/{id}']!.patch!;
+    expect(Object.keys(patch.requestBody!.content)).toEqual([
+      'application/merge-patch+json',
+      'application/json',
+    ]);
+    expect(Object.keys(patch.responses['415']!.headers!).sort()).toEqual([
+      'Accept',
+      'Accept-Patch',
+    ]);
+    // Every operation of this app that takes a body documents the 415 it answers to another type.
+    const withBody = Object.entries(openapi.body.paths)
+      .filter(([path]) => !path.startsWith('/v1/events'))
+      .flatMap(([path, item]) =>
+        Object.entries(item)
+          .filter(([, operation]) => operation.requestBody !== undefined)
+          .map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })),
+      );
+    expect(withBody.map((o) => o.name)).toEqual(
+      expect.arrayContaining([
+        'POST /v1/subscriptions',
+        'PATCH /v1/subscriptions/{id}',
+        'POST /v1/api-keys',
+        'POST /tmf-api/event/v4/hub',
+      ]),
+    );
+    for (const { name, operation } of withBody) {
+      expect([name, Object.keys(operation.responses['415']?.content ?? {})]).toEqual([
+        name,
+        ['application/problem+json'],
+      ]);
+      if (!name.startsWith('PATCH'))
+        expect([name, Object.keys(operation.requestBody!.content)]).toEqual([
+          name,
+          ['application/json'],
+        ]);
+    }
+
+    const create =
+      openapi.body.paths['/v1/subscriptions']!.post!.requestBody!.content['application/json']!
+        .schema.properties;
+    for (const fields of [
+      create,
+      patch.requestBody!.content['application/json']!.schema.properties,
+    ]) {
+      expect(fields['types']!.items).toMatchObject({ maxLength: 256 });
+      expect(fields['maxPerSecond']).toMatchObject({ minimum: 1, maximum: 10_000, nullable: true });
+      for (const webhookOnly of ['format', 'ordering', 'maxInFlight', 'maxPerSecond'])
+        expect(fields[webhookOnly]!.description).toContain('Webhooks only');
+    }
+  });
+
   it('documents HTTP ingest as ingest-bridge serves it', async () => {
     interface Operation {
       parameters: { name: string; in: string }[];

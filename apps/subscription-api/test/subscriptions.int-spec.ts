@@ -502,6 +502,226 @@ describe('subscription-api: subscriptions over HTTP', () => {
     expect(refusedUrl.status).toBe(422);
   });
 
+  // The contract's glob syntax, the streams and fanout take globs of up to 256 characters.
+  it('takes type globs as long as the rest of Herald does (256 characters), and no longer', async () => {
+    // 256 characters that match order.created (runs of ** count as one).
+    const longest = `${'**.'.repeat(83)}order.*`;
+    expect(longest).toHaveLength(256);
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook({ types: [longest] }),
+    });
+    expect([created.status, created.body.types]).toEqual([201, [longest]]);
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const patched = await api.request<SubscriptionBody>('PATCH', path, {
+      key: tenantA,
+      body: { types: [longest, 'payment.*'] },
+    });
+    expect([patched.status, patched.body.types]).toEqual([200, [longest, 'payment.*']]);
+    const stream = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: { kind: 'stream', types: [longest] },
+    });
+    expect(stream.status).toBe(201);
+
+    const tooLong = `*.${longest}`;
+    for (const [method, url, body] of [
+      ['POST', '/v1/subscriptions', webhook({ types: ['order.*', tooLong] })],
+      ['PATCH', path, { types: ['order.*', tooLong] }],
+    ] as const) {
+      const refused = await api.request<ProblemBody>(method, url, { key: tenantA, body });
+      expect([method, refused.status, refused.body.code]).toEqual([
+        method,
+        400,
+        'subscriptions.invalid',
+      ]);
+      expect(refused.body.errors?.map((e) => e.pointer)).toEqual(['/types/1']);
+    }
+    expect((await api.request<SubscriptionBody>('GET', path, { key: tenantA })).body.types).toEqual(
+      [longest, 'payment.*'],
+    );
+  });
+
+  // Fanout's token bucket waits 1/maxPerSecond seconds between requests: 1e-9 sent one request
+  // and then nothing for 31 years.
+  it('refuses a maxPerSecond below 1 on create and PATCH, naming the field', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook({ maxPerSecond: 1 }),
+    });
+    expect([created.status, created.body.maxPerSecond]).toEqual([201, 1]);
+    const path = `/v1/subscriptions/${created.body.id}`;
+    for (const tiny of [1e-9, 0.5, 0.999, 0, -1]) {
+      const refusals = [
+        await api.request<ProblemBody>('POST', '/v1/subscriptions', {
+          key: tenantA,
+          body: webhook({ maxPerSecond: tiny }),
+        }),
+        await api.request<ProblemBody>('PATCH', path, {
+          key: tenantA,
+          body: { maxPerSecond: tiny },
+        }),
+      ];
+      for (const refused of refusals) {
+        expect([tiny, refused.status, refused.body.code]).toEqual([
+          tiny,
+          400,
+          'subscriptions.invalid',
+        ]);
+        expect(refused.body.errors).toEqual([
+          {
+            pointer: '/maxPerSecond',
+            message: 'must be at least 1 (requests per second); null for no limit',
+          },
+        ]);
+      }
+    }
+    const unchanged = await api.request<SubscriptionBody>('GET', path, { key: tenantA });
+    expect([unchanged.body.maxPerSecond, unchanged.body.version]).toEqual([1, 1]);
+    const fractional = await api.request<SubscriptionBody>('PATCH', path, {
+      key: tenantA,
+      body: { maxPerSecond: 2.5 },
+    });
+    expect([fractional.status, fractional.body.maxPerSecond]).toEqual([200, 2.5]);
+    const unlimited = await api.request<SubscriptionBody>('PATCH', path, {
+      key: tenantA,
+      body: { maxPerSecond: null },
+    });
+    expect([unlimited.status, unlimited.body.maxPerSecond]).toEqual([200, null]);
+  });
+
+  it('refuses webhook-only fields on a stream subscription alike on create and PATCH', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: { kind: 'stream', types: ['kitchen.**'] },
+    });
+    expect(created.status).toBe(201);
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const webhookOnly: [string, unknown][] = [
+      ['url', 'https://hooks.example.com/x'],
+      ['headers', { 'x-team': 'a' }],
+      ['auth', { type: 'bearer', token: 't' }],
+      ['verification', 'websub'],
+      ['retry', { schedule: ['5s'] }],
+      ['maxPerSecond', 5],
+      ['format', 'standard'],
+      ['ordering', 'none'],
+      ['maxInFlight', 4],
+    ];
+    for (const [field, value] of webhookOnly) {
+      const refusals = [
+        await api.request<ProblemBody>('POST', '/v1/subscriptions', {
+          key: tenantA,
+          body: { kind: 'stream', types: ['kitchen.**'], [field]: value },
+        }),
+        await api.request<ProblemBody>('PATCH', path, { key: tenantA, body: { [field]: value } }),
+      ];
+      for (const refused of refusals) {
+        expect([field, refused.status, refused.body.code, refused.body.errors]).toEqual([
+          field,
+          400,
+          'subscriptions.invalid',
+          [{ pointer: `/${field}`, message: 'applies to webhooks only' }],
+        ]);
+      }
+    }
+    const unchanged = await api.request<SubscriptionBody>('GET', path, { key: tenantA });
+    expect(unchanged.body).toMatchObject({
+      version: 1,
+      format: 'cloudevents',
+      ordering: 'key',
+      maxInFlight: 16,
+    });
+
+    // The values every stream has change nothing, and stay accepted.
+    const streamValues = {
+      headers: {},
+      auth: null,
+      verification: 'none',
+      maxPerSecond: null,
+      format: 'cloudevents',
+      ordering: 'key',
+      maxInFlight: 16,
+    };
+    const same = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: { kind: 'stream', types: ['kitchen.**'], ...streamValues },
+    });
+    expect(same.status).toBe(201);
+    const samePatch = await api.request<SubscriptionBody>('PATCH', path, {
+      key: tenantA,
+      body: { ...streamValues, description: 'tail' },
+    });
+    expect([samePatch.status, samePatch.body.description]).toEqual([200, 'tail']);
+  });
+
+  // PATCH takes a JSON merge patch (RFC 7396) or plain JSON; a JSON Patch (RFC 6902) is a list
+  // of operations, which was read as a document and refused as a malformed one (400).
+  it('answers 415 naming what it takes to a body in a media type the endpoint does not take', async () => {
+    const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key: tenantA,
+      body: webhook(),
+    });
+    const path = `/v1/subscriptions/${created.body.id}`;
+    const jsonPatch = [{ op: 'replace', path: '/description', value: 'x' }];
+    const cases: [string, string, unknown, string][] = [
+      ['PATCH', path, jsonPatch, 'application/json-patch+json'],
+      ['PATCH', path, { description: 'x' }, 'application/problem+json'],
+      ['PATCH', path, { description: 'x' }, 'text/plain'],
+      ['POST', '/v1/subscriptions', webhook(), 'application/merge-patch+json'],
+      ['POST', '/v1/subscriptions', webhook(), 'application/cloudevents+json'],
+      ['POST', `${path}/replay`, { from: 'earliest' }, 'application/vnd.api+json'],
+      ['POST', '/v1/api-keys', { name: 'n', tenant: 't', scopes: [] }, 'application/x+json'],
+    ];
+    for (const [method, url, body, contentType] of cases) {
+      const refused = await api.request<ProblemBody>(method, url, {
+        key: tenantA,
+        raw: JSON.stringify(body),
+        contentType,
+      });
+      const accepted =
+        method === 'PATCH' ? 'application/merge-patch+json, application/json' : 'application/json';
+      expect([
+        method,
+        contentType,
+        refused.status,
+        refused.headers.get('content-type'),
+        refused.body.code,
+        refused.body.detail,
+        refused.headers.get('accept'),
+        refused.headers.get('accept-patch'),
+      ]).toEqual([
+        method,
+        contentType,
+        415,
+        expect.stringContaining('application/problem+json'),
+        'subscriptions.unsupported_media_type',
+        `Send ${accepted.split(', ').join(' or ')}, not ${contentType}`,
+        accepted,
+        method === 'PATCH' ? accepted : null,
+      ]);
+    }
+    const unchanged = await api.request<SubscriptionBody>('GET', path, { key: tenantA });
+    expect([unchanged.body.version, unchanged.body.description]).toEqual([1, null]);
+
+    for (const contentType of [
+      'application/merge-patch+json',
+      'application/json',
+      'Application/JSON; charset=utf-8',
+    ]) {
+      const patched = await api.request<SubscriptionBody>('PATCH', path, {
+        key: tenantA,
+        raw: JSON.stringify({ description: contentType }),
+        contentType,
+      });
+      expect([contentType, patched.status, patched.body.description]).toEqual([
+        contentType,
+        200,
+        contentType,
+      ]);
+    }
+  });
+
   it('holds pause, resume and delete to If-Match too: a stale ETag is 409 and changes nothing', async () => {
     const created = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
       key: tenantA,

@@ -236,12 +236,23 @@ describe('subscription form', () => {
   });
 
   // subscription-api's request schema (create-subscription.dto.ts, which an app cannot import)
-  // takes globs of at most 200 characters, although the contract's glob syntax allows 256, and
-  // description of at most 500 characters after the form trims it.
+  // takes globs of up to 256 characters, as the contract's glob syntax does, a maxPerSecond from 1
+  // to 10000, and a description of at most 500 characters after the form trims it.
   it('refuses what subscription-api refuses, and takes what it takes', () => {
     const glob = (length: number) => `order.${'x'.repeat(length - 'order.'.length)}`;
-    expect(typeGlobsProblem(glob(200), null)).toBeUndefined();
-    expect(typeGlobsProblem(glob(201), null)).toBe(`"${glob(201)}" is longer than 200 characters.`);
+    expect(validateTypePattern(glob(256))).toBeUndefined();
+    expect(typeGlobsProblem(glob(256), null)).toBeUndefined();
+    expect(typeGlobsProblem(glob(257), null)).toBe(
+      `"${glob(257)}" is not a glob: ${validateTypePattern(glob(257))}.`,
+    );
+    for (const taken of ['1', '2.5', '10000', ''])
+      expect(
+        subscriptionFormProblems({ ...filled, maxPerSecond: taken }, 'create', catalog),
+      ).toEqual({});
+    for (const refused of ['0.000000001', '0.5', '0', '-1', '10001', 'x'])
+      expect(
+        subscriptionFormProblems({ ...filled, maxPerSecond: refused }, 'create', catalog),
+      ).toEqual({ maxPerSecond: 'Enter a number from 1 to 10000.' });
     const padded = { ...filled, description: `  ${'d'.repeat(500)}  ` };
     expect(subscriptionFormProblems(padded, 'create', catalog)).toEqual({});
     expect(createSubscriptionBody(padded).description).toBe('d'.repeat(500));
@@ -264,14 +275,23 @@ describe('subscription form', () => {
       retry: { schedule: ['1s', '5s'] },
       description: 'Orders',
     });
-    expect(createSubscriptionBody({ ...filled, kind: 'stream', retrySchedule: '' })).toEqual({
+    // subscription-api refuses the webhook-only fields for a stream (400 "applies to webhooks
+    // only"), however the hidden fields were left.
+    const stream = {
+      ...filled,
+      kind: 'stream' as const,
+      retrySchedule: '',
+      ordering: 'none' as const,
+      maxInFlight: '0',
+      maxPerSecond: '0.5',
+      format: 'standard' as const,
+    };
+    expect(subscriptionFormProblems(stream, 'create', catalog)).toEqual({});
+    expect(createSubscriptionBody(stream)).toEqual({
       kind: 'stream',
       types: ['order.*'],
       filter: { 'data.total': { $gt: 10 } },
-      ordering: 'key',
       from: 'latest',
-      maxInFlight: 16,
-      maxPerSecond: null,
       description: 'Orders',
     });
     expect(matchedTypes('order.*, kitchen.**', catalog)).toEqual(catalog);
@@ -286,6 +306,14 @@ describe('subscription form', () => {
         subscription,
       ),
     ).toEqual({ description: 'Renamed', filter: { type: 'order.paid' } });
+    // A stream's PATCH never names a webhook-only field, which subscription-api refuses for it.
+    const stream = { ...subscription, kind: 'stream' as const, url: null };
+    expect(
+      updateSubscriptionBody(
+        { ...formValuesOf(stream), ordering: 'none', maxInFlight: '4', maxPerSecond: '3' },
+        stream,
+      ),
+    ).toEqual({});
   });
 
   it('asks for Herald’s default schedule when the partner clears it while editing', () => {

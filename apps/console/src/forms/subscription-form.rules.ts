@@ -61,10 +61,10 @@ export const DEFAULT_RETRY_SCHEDULE: readonly string[] = [
   '10h',
 ];
 /**
- * The longest glob a subscription may name: subscription-api's request schema (`types`) takes 200
- * characters, fewer than the glob syntax's own limit (256, which the live tail's streams take).
+ * The lowest `maxPerSecond` subscription-api takes (`MIN_MAX_PER_SECOND` of its request schema,
+ * which the browser bundle does not import): fanout waits 1/maxPerSecond seconds between requests.
  */
-export const MAX_SUBSCRIPTION_GLOB_LENGTH = 200;
+export const MIN_MAX_PER_SECOND = 1;
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
 const WEEK_MS = 7 * 864e5;
 
@@ -97,10 +97,9 @@ export function typeGlobsProblem(
   if (globs.length === 0) return 'Name at least one event type or glob, like order.*.';
   if (globs.length > 50) return 'Name at most 50 globs.';
   for (const glob of globs) {
+    // Its length too: subscription-api takes what the glob syntax takes (256 characters).
     const problem = typeGlobProblem(glob);
     if (problem) return `"${glob}" is not a glob: ${problem}.`;
-    if (glob.length > MAX_SUBSCRIPTION_GLOB_LENGTH)
-      return `"${glob}" is longer than ${MAX_SUBSCRIPTION_GLOB_LENGTH} characters.`;
   }
   if (catalog !== null) {
     const unmatched = globs.filter((glob) => !catalog.some((type) => globMatches(glob, type)));
@@ -133,15 +132,18 @@ export function retryScheduleProblem(text: string): string | undefined {
 
 function numberProblem(
   text: string,
-  { max, integer, optional }: { max: number; integer: boolean; optional: boolean },
+  {
+    min,
+    max,
+    integer,
+    optional,
+  }: { min: number; max: number; integer: boolean; optional: boolean },
 ): string | undefined {
-  const wanted = integer ? `a whole number from 1 to ${max}` : `a number above 0, at most ${max}`;
+  const wanted = `${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`;
   if (text.trim() === '') return optional ? undefined : `Enter ${wanted}.`;
   const value = Number(text);
   const fits =
-    Number.isFinite(value) &&
-    value <= max &&
-    (integer ? Number.isInteger(value) && value >= 1 : value > 0);
+    Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value));
   return fits ? undefined : `Enter ${wanted}.`;
 }
 
@@ -167,12 +169,20 @@ export function subscriptionFormProblems(
     })(),
     retrySchedule:
       values.kind === 'webhook' ? retryScheduleProblem(values.retrySchedule) : undefined,
-    maxInFlight: numberProblem(values.maxInFlight, { max: 1000, integer: true, optional: false }),
-    maxPerSecond: numberProblem(values.maxPerSecond, {
-      max: 10_000,
-      integer: false,
-      optional: true,
-    }),
+    // A stream has none of these: its form neither shows nor sends them.
+    maxInFlight:
+      values.kind === 'webhook'
+        ? numberProblem(values.maxInFlight, { min: 1, max: 1000, integer: true, optional: false })
+        : undefined,
+    maxPerSecond:
+      values.kind === 'webhook'
+        ? numberProblem(values.maxPerSecond, {
+            min: MIN_MAX_PER_SECOND,
+            max: 10_000,
+            integer: false,
+            optional: true,
+          })
+        : undefined,
     // Sent trimmed (commonFields), so judged trimmed.
     description: values.description.trim().length > 500 ? 'At most 500 characters.' : undefined,
     fromTime:
@@ -190,14 +200,16 @@ function commonFields(values: SubscriptionFormValues): Record<string, unknown> {
   const body: Record<string, unknown> = {
     types: splitGlobs(values.types),
     filter: filter.ok ? filter.filter : null,
-    ordering: values.ordering,
-    maxInFlight: Number(values.maxInFlight),
-    maxPerSecond: values.maxPerSecond.trim() === '' ? null : Number(values.maxPerSecond),
     description: values.description.trim() === '' ? null : values.description.trim(),
   };
+  // Webhook-only fields: subscription-api refuses them for a stream (400 "applies to webhooks
+  // only"), which reads every event in Kafka order, as fast as its client takes them.
   if (values.kind === 'webhook') {
     body.url = values.url.trim();
     body.format = values.format;
+    body.ordering = values.ordering;
+    body.maxInFlight = Number(values.maxInFlight);
+    body.maxPerSecond = values.maxPerSecond.trim() === '' ? null : Number(values.maxPerSecond);
     if (values.verification !== '') body.verification = values.verification;
     const schedule = splitGlobs(values.retrySchedule);
     if (schedule.length > 0) body.retry = { schedule };

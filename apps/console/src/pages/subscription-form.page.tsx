@@ -11,6 +11,7 @@ import {
   fieldOfPointer,
   formValuesOf,
   matchedTypes,
+  MIN_MAX_PER_SECOND,
   subscriptionFormProblems,
   updateSubscriptionBody,
   type FieldErrors,
@@ -274,18 +275,20 @@ function SubscriptionForm({
                 </select>
               ))
             : null}
-          {control('ordering', 'Ordering', null, (props) => (
-            <select
-              {...props}
-              value={values.ordering}
-              onChange={(event) =>
-                set('ordering', event.target.value as SubscriptionFormValues['ordering'])
-              }
-            >
-              <option value="key">In order per key</option>
-              <option value="none">No ordering (faster)</option>
-            </select>
-          ))}
+          {webhook
+            ? control('ordering', 'Ordering', null, (props) => (
+                <select
+                  {...props}
+                  value={values.ordering}
+                  onChange={(event) =>
+                    set('ordering', event.target.value as SubscriptionFormValues['ordering'])
+                  }
+                >
+                  <option value="key">In order per key</option>
+                  <option value="none">No ordering (faster)</option>
+                </select>
+              ))
+            : null}
           {original === null
             ? control('from', 'Start from', null, (props) => (
                 <select
@@ -347,26 +350,29 @@ function SubscriptionForm({
                   ),
                 )
               : null}
-            {control('maxInFlight', 'Deliveries at once', '1 to 1000.', (props) => (
-              <input
-                {...props}
-                type="number"
-                min={1}
-                max={1000}
-                value={values.maxInFlight}
-                onChange={(event) => set('maxInFlight', event.target.value)}
-              />
-            ))}
+            {webhook
+              ? control('maxInFlight', 'Deliveries at once', '1 to 1000.', (props) => (
+                  <input
+                    {...props}
+                    type="number"
+                    min={1}
+                    max={1000}
+                    value={values.maxInFlight}
+                    onChange={(event) => set('maxInFlight', event.target.value)}
+                  />
+                ))
+              : null}
             {webhook
               ? control(
                   'maxPerSecond',
                   'Requests per second (optional)',
-                  'Empty: no limit.',
+                  `${MIN_MAX_PER_SECOND} to 10000. Empty: no limit.`,
                   (props) => (
                     <input
                       {...props}
                       type="number"
-                      min={0}
+                      min={MIN_MAX_PER_SECOND}
+                      max={10_000}
                       step="any"
                       value={values.maxPerSecond}
                       onChange={(event) => set('maxPerSecond', event.target.value)}

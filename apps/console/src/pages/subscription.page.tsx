@@ -96,15 +96,19 @@ function Details({ subscription }: { subscription: Subscription }) {
           </dd>
         </>
       ) : null}
-      <dt>Ordering</dt>
-      <dd>{subscription.ordering === 'key' ? 'in order per key' : 'none'}</dd>
-      <dt>Deliveries at once</dt>
-      <dd>
-        {subscription.maxInFlight}
-        {subscription.maxPerSecond === null
-          ? ''
-          : `, at most ${subscription.maxPerSecond} a second`}
-      </dd>
+      {subscription.kind === 'webhook' ? (
+        <>
+          <dt>Ordering</dt>
+          <dd>{subscription.ordering === 'key' ? 'in order per key' : 'none'}</dd>
+          <dt>Deliveries at once</dt>
+          <dd>
+            {subscription.maxInFlight}
+            {subscription.maxPerSecond === null
+              ? ''
+              : `, at most ${subscription.maxPerSecond} a second`}
+          </dd>
+        </>
+      ) : null}
       <dt>Created</dt>
       <dd>
         <Time value={subscription.createdAt} />

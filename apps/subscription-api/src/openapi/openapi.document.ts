@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { bodyMediaTypes } from '../http/json-bodies';
 import { INGEST_PATHS, INGEST_SCHEMAS } from './ingest.openapi';
 import { RESPONSE_SCHEMAS } from './openapi-schemas';
 
@@ -34,6 +35,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     operationIdFactory: (controller, method) =>
       `${controller.replace(/Controller$/, '').replace(/^./, (c) => c.toLowerCase())}_${method}`,
   });
+  documentBodyMediaTypes(document.paths);
   documentErrorsAsProblems(document.paths);
   documentHealthResponses(document.paths);
   document.paths = { ...document.paths, ...INGEST_PATHS };
@@ -62,6 +64,37 @@ function documentErrorsAsProblems(paths: OpenAPIObject['paths']): void {
         const [documented] = Object.values(response.content ?? {});
         if (documented) response.content = { [PROBLEM_MEDIA_TYPE]: documented };
       }
+    }
+  }
+}
+
+/**
+ * Each operation that takes a body takes it in the media types acceptJsonBodiesOnly lets
+ * through (PATCH: a JSON merge patch too), with one schema, and answers any other with 415.
+ */
+function documentBodyMediaTypes(paths: OpenAPIObject['paths']): void {
+  for (const item of Object.values(paths)) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      const body = operation?.requestBody;
+      if (!operation || !body || '$ref' in body) continue;
+      const [documented] = Object.values(body.content);
+      if (!documented) continue;
+      const accepted = bodyMediaTypes(method);
+      body.content = Object.fromEntries(accepted.map((type) => [type, documented]));
+      const acceptedText = { schema: { type: 'string', example: accepted.join(', ') } };
+      const documented415 = operation.responses['415'];
+      operation.responses['415'] = {
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        ...(documented415 && !('$ref' in documented415) ? documented415 : {}),
+        description: `The body is not ${accepted.join(' or ')} (\`subscriptions.unsupported_media_type\`)`,
+        headers: {
+          Accept: { description: 'The media types this operation takes', ...acceptedText },
+          ...(method === 'patch'
+            ? { 'Accept-Patch': { description: 'The patch formats it takes', ...acceptedText } }
+            : {}),
+        },
+      };
     }
   }
 }

@@ -6,9 +6,23 @@ export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const MAX_TYPES = 50;
 export const MAX_METADATA_KEYS = 50;
+/**
+ * The longest type glob: the glob syntax's own limit (`validateTypePattern` of @herald/contract,
+ * which the streams and fanout apply too; a unit test holds the two equal).
+ */
+export const MAX_TYPE_GLOB_LENGTH = 256;
+/**
+ * The lowest `maxPerSecond` (requests per second). Fanout's token bucket then waits at most a
+ * second between two requests, well within half a claim's lease (a parked retry claimed for a
+ * lane with a lower rate could wait past its lease and be sent twice); a smaller positive value
+ * (1e-9) would stop delivery for good.
+ */
+export const MIN_MAX_PER_SECOND = 1;
+/** A subscription's `maxInFlight` when it names none (and every stream subscription's). */
+export const DEFAULT_MAX_IN_FLIGHT = 16;
 
 const typeGlobs = z
-  .array(z.string().min(1).max(200))
+  .array(z.string().min(1).max(MAX_TYPE_GLOB_LENGTH))
   .min(1)
   .max(MAX_TYPES)
   .describe('Globs over event types: `*` one segment, `**` any number (`order.*`, `kitchen.**`).');
@@ -58,17 +72,33 @@ export const mutableSubscriptionFields = {
   url: z.string().min(1).max(2048).describe('Webhook URL (http or https); webhooks only.'),
   types: typeGlobs,
   filter,
-  format: z.enum(['cloudevents', 'standard', 'tmf688']).describe('Webhook body format.'),
+  format: z
+    .enum(['cloudevents', 'standard', 'tmf688'])
+    .describe('Webhook body format. Webhooks only (a stream takes only `cloudevents`).'),
   ordering: z
     .enum(['key', 'none'])
-    .describe('`key`: events with one key are delivered one at a time, in Kafka order.'),
-  maxInFlight: z.number().int().min(1).max(1000).describe('Deliveries in flight at once.'),
+    .describe(
+      '`key`: events with one key are delivered one at a time, in Kafka order. Webhooks only (a stream takes only `key`: its clients read in Kafka order).',
+    ),
+  maxInFlight: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .describe(
+      `Deliveries in flight at once. Webhooks only (a stream takes only the default, ${DEFAULT_MAX_IN_FLIGHT}).`,
+    ),
   maxPerSecond: z
     .number()
-    .positive()
+    .min(
+      MIN_MAX_PER_SECOND,
+      `must be at least ${MIN_MAX_PER_SECOND} (requests per second); null for no limit`,
+    )
     .max(10_000)
     .nullable()
-    .describe('Requests per second to the endpoint; null for no limit.'),
+    .describe(
+      `Requests per second to the endpoint, from ${MIN_MAX_PER_SECOND} to 10000 (fractions allowed: 2.5); null for no limit. Webhooks only.`,
+    ),
   retry: z.strictObject({
     schedule: z
       .array(z.string().min(1).max(16))
@@ -108,7 +138,7 @@ export const createSubscriptionSchema = z
       .describe(
         'Start position: `latest`, `earliest` or an RFC 3339 time. For a webhook, what Kafka holds from an earlier start until the subscription is created is sent as a replay (`herald-replay: true`, in order per key among itself) once it is active; live delivery starts at its creation.',
       ),
-    maxInFlight: mutableSubscriptionFields.maxInFlight.default(16),
+    maxInFlight: mutableSubscriptionFields.maxInFlight.default(DEFAULT_MAX_IN_FLIGHT),
     maxPerSecond: mutableSubscriptionFields.maxPerSecond.default(null),
     retry: mutableSubscriptionFields.retry.optional(),
     headers: mutableSubscriptionFields.headers.default({}),

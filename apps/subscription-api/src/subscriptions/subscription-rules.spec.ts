@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { Principal, parseScopeGrants } from '@herald/auth';
-import { loadContract, type ContractRegistry } from '@herald/contract';
+import { loadContract, validateTypePattern, type ContractRegistry } from '@herald/contract';
 import { isRfc3339Time } from '@herald/kafka';
 import { z } from 'zod';
+import { MAX_TYPE_GLOB_LENGTH } from './create-subscription.dto';
 import { expectedVersionOf } from './http-context';
 import { problemsOf } from '../http/request-body';
 import {
@@ -91,5 +92,12 @@ describe('subscription rules', () => {
     expect(expectedVersionOf('"7"')).toBe(7);
     expect(expectedVersionOf('W/"7"')).toBe(7);
     expect(codeOf(() => expectedVersionOf('7'))).toBe('subscriptions.invalid');
+  });
+
+  // The request schema's own limit (which OpenAPI shows) must not cut below the glob syntax's.
+  it('takes globs exactly as long as the contract does', () => {
+    const glob = (length: number) => `order.${'x'.repeat(length - 'order.'.length)}`;
+    expect(validateTypePattern(glob(MAX_TYPE_GLOB_LENGTH))).toBeUndefined();
+    expect(validateTypePattern(glob(MAX_TYPE_GLOB_LENGTH + 1))).toBeDefined();
   });
 });

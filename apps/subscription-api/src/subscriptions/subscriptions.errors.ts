@@ -37,12 +37,12 @@ export class SubscriptionStateError extends HeraldError {
   }
 }
 
-/** A body in a media type other than JSON (415). */
+/** A body in a media type the endpoint does not take (415); `accepted` are the ones it does. */
 export class UnsupportedBodyTypeError extends HeraldError {
-  constructor(contentType: string) {
+  constructor(contentType: string, accepted: readonly string[]) {
     super(
       'subscriptions.unsupported_media_type',
-      `Send JSON (application/json), not ${contentType}`,
+      `Send ${accepted.join(' or ')}, not ${contentType}`,
     );
   }
 }

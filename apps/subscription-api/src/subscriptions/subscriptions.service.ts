@@ -21,7 +21,7 @@ import {
   type VerificationState,
 } from '@herald/store';
 import type { ApiRedisDeadline } from '../http/redis-deadline';
-import type { CreateSubscriptionDto } from './create-subscription.dto';
+import { DEFAULT_MAX_IN_FLIGHT, type CreateSubscriptionDto } from './create-subscription.dto';
 import type { OwnershipVerifier, VerificationOutcome } from './ownership-verifier';
 import {
   checkFilter,
@@ -53,15 +53,24 @@ function pendingCheck(mode: VerificationMode): VerificationState {
     : { mode, state: 'pending', checkedAt: null, failure: null };
 }
 
-/** Fields a stream subscription does not have, with why. */
-const WEBHOOK_ONLY: readonly (keyof UpdateSubscriptionDto)[] = [
-  'url',
-  'headers',
-  'auth',
-  'verification',
-  'retry',
-  'maxPerSecond',
-];
+/**
+ * Fields only a webhook's delivery reads, each with the value every stream subscription has (a
+ * request may name that one: it changes nothing); any other value is refused for a stream.
+ */
+const WEBHOOK_ONLY: Readonly<
+  Partial<Record<keyof UpdateSubscriptionDto, (value: unknown) => boolean>>
+> = {
+  url: (value) => value === null,
+  headers: (value) =>
+    value !== null && typeof value === 'object' && Object.keys(value).length === 0,
+  auth: (value) => value === null,
+  verification: (value) => value === 'none',
+  retry: (value) => value === null,
+  maxPerSecond: (value) => value === null,
+  format: (value) => value === 'cloudevents',
+  ordering: (value) => value === 'key',
+  maxInFlight: (value) => value === DEFAULT_MAX_IN_FLIGHT,
+};
 
 /**
  * The subscription use cases behind the HTTP API: every input check, tenant ownership (another
@@ -492,14 +501,14 @@ export class SubscriptionsService {
     throw new ForbiddenError('This API key may only create subscriptions for its own tenant');
   }
 
+  /** The same refusal for a stream's creation and its PATCH: 400 naming each field. */
   private refuseWebhookFields(dto: UpdateSubscriptionDto | CreateSubscriptionDto): void {
-    const problems: RequestProblem[] = WEBHOOK_ONLY.filter((field) => {
-      const value = dto[field];
-      if (value === undefined || value === null) return false;
-      if (field === 'verification') return value !== 'none';
-      if (field === 'headers') return Object.keys(value).length > 0;
-      return true;
-    }).map((field) => ({ pointer: `/${field}`, message: 'applies to webhooks only' }));
+    const problems: RequestProblem[] = Object.entries(WEBHOOK_ONLY)
+      .filter(([field, streamHas]) => {
+        const value: unknown = dto[field as keyof UpdateSubscriptionDto];
+        return value !== undefined && !streamHas(value);
+      })
+      .map(([field]) => ({ pointer: `/${field}`, message: 'applies to webhooks only' }));
     if (problems.length > 0) throw new InvalidSubscriptionRequestError(problems);
   }
 
