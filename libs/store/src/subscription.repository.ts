@@ -230,7 +230,7 @@ export class SubscriptionRepository {
   async update(
     id: string,
     change: (current: StoredSubscription) => StoredSubscription,
-    options: { expectedVersion?: number } = {},
+    options: { expectedVersion?: number | undefined } = {},
   ): Promise<StoredSubscription> {
     for (let attempt = 1; ; attempt += 1) {
       const current = await this.getWithSecrets(id);
@@ -264,7 +264,10 @@ export class SubscriptionRepository {
    * Deletes the subscription and everything kept for it. False when there was none; with
    * `expectedVersion`, another version fails with SubscriptionVersionConflictError.
    */
-  async delete(id: string, options: { expectedVersion?: number } = {}): Promise<boolean> {
+  async delete(
+    id: string,
+    options: { expectedVersion?: number | undefined } = {},
+  ): Promise<boolean> {
     const tenant = await this.redis.client.hget(this.keys.subscription(id), 'tenant');
     if (tenant === null) return false;
     const replayIds = await this.redis.client.zrange(this.keys.subscriptionReplays(id), 0, -1);

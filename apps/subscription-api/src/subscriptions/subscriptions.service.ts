@@ -325,7 +325,7 @@ export class SubscriptionsService {
               dto.auth !== undefined ? { ...stored.secrets, auth: dto.auth } : stored.secrets,
           };
         },
-        expectedVersion === undefined ? {} : { expectedVersion },
+        { expectedVersion },
       );
     const updated = ({ subscription }: StoredSubscription, late = false) => {
       this.logger.info(
@@ -361,12 +361,15 @@ export class SubscriptionsService {
         },
         'subscription deleted',
       );
-    const versioned = expectedVersion === undefined ? {} : { expectedVersion };
-    const existed = await this.redis.run('write', () => this.repository.delete(id, versioned), {
-      abandoned: (existed) => {
-        if (existed) deleted(true);
+    const existed = await this.redis.run(
+      'write',
+      () => this.repository.delete(id, { expectedVersion }),
+      {
+        abandoned: (existed) => {
+          if (existed) deleted(true);
+        },
       },
-    });
+    );
     if (!existed) throw new SubscriptionNotFoundError(id);
     deleted();
   }
@@ -391,7 +394,7 @@ export class SubscriptionsService {
               statusReason: 'paused by its owner',
             },
           }),
-          expectedVersion === undefined ? {} : { expectedVersion },
+          { expectedVersion },
         ),
       { abandoned: () => paused(true) },
     );
@@ -423,7 +426,7 @@ export class SubscriptionsService {
             },
           };
         },
-        expectedVersion === undefined ? {} : { expectedVersion },
+        { expectedVersion },
       );
     const resumed = (late = false) => {
       this.logger.info(
