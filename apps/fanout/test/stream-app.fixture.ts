@@ -45,7 +45,11 @@ export const TOPIC_OF: Record<string, string> = {
   'order.paid': 'orders.v1',
   'kitchen.step': 'kitchen.v1',
 };
-export const STREAM_EVENT_TYPES = [...Object.keys(TOPIC_OF), 'herald.stream.end'];
+export const STREAM_EVENT_TYPES = [
+  ...Object.keys(TOPIC_OF),
+  'herald.stream.end',
+  'herald.stream.gap',
+];
 
 /** What a test publishes: a type and a payload `{id, n, ...}`; `id` is also the CloudEvent id and key. */
 export interface TestEvent {
@@ -79,9 +83,14 @@ export interface StreamWorld {
   stop(): Promise<void>;
 }
 
-/** `redisUrl`: a Redis of the test's own (one it stops), instead of the one at REDIS_URL. */
-export async function startStreamWorld(options: { redisUrl?: string } = {}): Promise<StreamWorld> {
-  const broker = await startTestBroker();
+/**
+ * `redisUrl`: a Redis of the test's own (one it stops), instead of the one at REDIS_URL.
+ * `broker`: options of the embedded broker (small segments and frequent retention, say).
+ */
+export async function startStreamWorld(
+  options: { redisUrl?: string; broker?: Parameters<typeof startTestBroker>[0] } = {},
+): Promise<StreamWorld> {
+  const broker = await startTestBroker(options.broker);
   const store = await createTestStore(
     options.redisUrl === undefined ? process.env : { REDIS_URL: options.redisUrl },
   );

@@ -44,6 +44,7 @@ export { CONSUMER_LAG_METRIC } from './kafka.metrics';
 export {
   PartitionFetcher,
   type FetchedBatch,
+  type OffsetReset,
   type PartitionFetcherOptions,
   type PartitionPosition,
 } from './partition.fetcher';

@@ -22,7 +22,28 @@ export interface FetchedBatch {
   nextOffset: string;
 }
 
+/**
+ * A partition whose offset Kafka no longer holds (or never held) was moved to the nearest held
+ * offset. `resumed` past `requested`: the records in between were removed (retention, a
+ * DeleteRecords) and are skipped. `resumed` before it: the offset was past the end (a topic
+ * recreated), and reading goes on from the end.
+ */
+export interface OffsetReset {
+  topic: string;
+  partition: number;
+  /** The offset the read asked for (a decimal string). */
+  requested: string;
+  /** Where the partition is read from now (a decimal string). */
+  resumed: string;
+}
+
 export interface PartitionFetcherOptions {
+  /**
+   * Told of each partition moved because its offset is no longer held, before the `read()` that
+   * moved it resolves, so before any record read from the new offset. Default: none (the move
+   * is logged either way).
+   */
+  onOffsetReset?: (reset: OffsetReset) => void;
   /** Longest one `read()` waits at the broker for new records (ms, default 500). */
   maxWaitMs?: number;
   /** Most bytes one fetch returns over all partitions (default 4 MiB). */
@@ -89,6 +110,7 @@ export class PartitionFetcher {
   private readonly maxWaitMs: number;
   private readonly maxBytes: number;
   private readonly maxBytesPerPartition: number;
+  private readonly onOffsetReset: ((reset: OffsetReset) => void) | undefined;
   private cluster: Cluster | undefined;
   private closed = false;
 
@@ -100,6 +122,7 @@ export class PartitionFetcher {
     this.maxWaitMs = options.maxWaitMs ?? 500;
     this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     this.maxBytesPerPartition = options.maxBytesPerPartition ?? 1024 * 1024;
+    this.onOffsetReset = options.onOffsetReset;
   }
 
   /** Reads these partitions from these offsets (replacing earlier positions of the same partitions). */
@@ -120,8 +143,8 @@ export class PartitionFetcher {
 
   /**
    * One round: resolves with the batches that arrived (empty after `maxWaitMs` without records).
-   * A partition whose offset is no longer held (retention) moves to the nearest held offset and
-   * is logged; broker and metadata errors are logged and retried on the next call.
+   * A partition whose offset is no longer held (retention) moves to the nearest held offset, is
+   * logged and reported to `onOffsetReset`; broker and metadata errors are logged and retried on the next call.
    */
   async read(): Promise<FetchedBatch[]> {
     if (this.closed) return [];
@@ -279,11 +302,15 @@ export class PartitionFetcher {
     const latest = BigInt(high?.partitions[0]?.offset ?? '0');
     const wanted = BigInt(position.offset);
     const offset = wanted < earliest ? earliest : wanted > latest ? latest : wanted;
+    const requested = position.offset;
     this.logger.warn(
-      { topic, partition, wanted: position.offset, offset: offset.toString() },
+      { topic, partition, wanted: requested, offset: offset.toString() },
       'offset no longer held; reading from the nearest held offset',
     );
     position.offset = offset.toString();
+    // Only a real move: the offset can be held again by now (a record written to an empty log).
+    if (offset !== wanted)
+      this.onOffsetReset?.({ topic, partition, requested, resumed: position.offset });
   }
 }
 

@@ -10,7 +10,7 @@ import {
 } from '@herald/auth';
 import type { HeraldError } from '@herald/errors';
 import { PollSink } from './poll.sink';
-import { END_MESSAGES, type EndReason } from './stream-connection';
+import { END_MESSAGES, type EndReason, type StreamGap } from './stream-connection';
 import { StreamPlanner, type StreamPlan } from './stream-planner';
 import { parseBoundedInt } from './stream-request';
 import { StreamsService, type StreamAdmission } from './streams.service';
@@ -22,6 +22,11 @@ export interface PollAnswer {
   events: Readonly<Record<string, unknown>>[];
   /** Pass back as `cursor` for the next poll (for a durable subscription, that acknowledges these). */
   cursor: string;
+  /**
+   * Present when records the client had not had yet are no longer held by Kafka and were skipped
+   * (one entry a partition skipped); `events` goes on after them.
+   */
+  gaps?: StreamGap[];
 }
 
 /**
@@ -126,7 +131,12 @@ export class PollController {
           clearTimeout(timer);
           const error = revokedError(reason, plan.subscriptionId);
           if (error) reject(error);
-          else resolve({ events: sink.events, cursor });
+          else
+            resolve({
+              events: sink.events,
+              cursor,
+              ...(sink.gaps.length > 0 ? { gaps: sink.gaps } : {}),
+            });
         },
       });
       const connection = this.streams.open(sink, plan, point, admission);

@@ -1,4 +1,4 @@
-import type { EndReason, StreamSink } from './stream-connection';
+import type { EndReason, StreamGap, StreamSink } from './stream-connection';
 import type { StreamEvent } from './stream-event';
 
 /** What a poll's sink tells the poll. */
@@ -21,6 +21,8 @@ export class PollSink implements StreamSink {
   readonly dropWhenBehind = false;
   readonly events: Readonly<Record<string, unknown>>[] = [];
   readonly times: number[] = [];
+  /** Records skipped because Kafka no longer holds them, in the order met (before `events` after them). */
+  readonly gaps: StreamGap[] = [];
   /** Bytes of event JSON in the answer so far. */
   bytes = 0;
   private refused = false;
@@ -51,6 +53,11 @@ export class PollSink implements StreamSink {
 
   heartbeat(): void {
     // A poll answers within its wait; it needs no keep-alive.
+  }
+
+  gap(gap: StreamGap): void {
+    // The answer's cursor is past the gap: the next poll is not told again.
+    this.gaps.push(gap);
   }
 
   atRest(): void {

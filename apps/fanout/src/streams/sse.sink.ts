@@ -1,10 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import type { TailEntry } from './live-tail';
-import { END_MESSAGES, type EndReason, type StreamSink } from './stream-connection';
+import { END_MESSAGES, type EndReason, type StreamGap, type StreamSink } from './stream-connection';
 import type { StreamEvent } from './stream-event';
 
 /** The SSE event that closes a stream on the server's side; its data names the cursor to resume from. */
 export const SSE_END_EVENT = 'herald.stream.end';
+
+/** The SSE event telling of records skipped because Kafka no longer holds them (`StreamGap`). */
+export const SSE_GAP_EVENT = 'herald.stream.gap';
 
 /** How long an ended stream's last bytes may stand still before the socket is dropped. */
 export const CLOSE_GRACE_MS = 5000;
@@ -60,6 +63,11 @@ export class SseSink implements StreamSink {
 
   heartbeat(): void {
     this.response.write(': heartbeat\n\n');
+  }
+
+  gap(gap: StreamGap, cursor: string): void {
+    // With the cursor as its id, a client reconnecting after it is not told of the gap again.
+    this.response.write(sseFrame(cursor, SSE_GAP_EVENT, JSON.stringify({ ...gap, cursor })));
   }
 
   end(reason: EndReason, cursor: string): void {

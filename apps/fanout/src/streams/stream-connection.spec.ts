@@ -10,7 +10,13 @@ import {
 import pino from 'pino';
 import { fillMissing, type LiveTail, type TailEntry } from './live-tail';
 import { RingBuffer } from './ring-buffer';
-import { StreamConnection, type EndReason, type StreamSink } from './stream-connection';
+import {
+  StreamConnection,
+  gapOf,
+  type EndReason,
+  type StreamGap,
+  type StreamSink,
+} from './stream-connection';
 import type { StreamEvent } from './stream-event';
 
 const P0 = topicPartitionKey('t', 0);
@@ -155,6 +161,7 @@ class RecordingSink implements StreamSink {
   readonly transport = 'sse' as const;
   readonly dropWhenBehind = true;
   readonly sent: { id: string; cursor: string; shared: boolean }[] = [];
+  readonly gaps: { gap: StreamGap; cursor: string }[] = [];
   ended: { reason: EndReason; cursor: string } | null = null;
   capacity = Infinity;
   fits?: (event: StreamEvent) => boolean;
@@ -166,6 +173,9 @@ class RecordingSink implements StreamSink {
     this.sent.push({ id: e.event.id as string, cursor, shared: entry !== null });
   }
   heartbeat(): void {}
+  gap(gap: StreamGap, cursor: string): void {
+    this.gaps.push({ gap, cursor });
+  }
   end(reason: EndReason, cursor: string): void {
     this.ended = { reason, cursor };
   }
@@ -186,6 +196,7 @@ function connect(
       logger: pino({ level: 'silent' }),
       createFetcher: () => tail.fetcher(),
       sent: () => undefined,
+      skipped: () => undefined,
       ended: () => undefined,
     },
   );
@@ -233,6 +244,7 @@ describe('StreamConnection', () => {
         logger: pino({ level: 'silent' }),
         createFetcher: () => tail.fetcher(),
         sent: () => undefined,
+        skipped: () => undefined,
         ended: () => undefined,
       },
     );
@@ -485,5 +497,29 @@ describe('StreamConnection', () => {
     expect(sink.ended).toBeNull();
     connection.tick(Date.now() + 2000, 60_000, 1000);
     expect(sink.ended?.reason).toBe('slow_consumer');
+  });
+});
+
+describe('gapOf', () => {
+  const reset = (requested: string, resumed: string) => ({
+    topic: 't',
+    partition: 2,
+    requested,
+    resumed,
+  });
+
+  it('names the offsets skipped from where the client is to where the read resumed', () => {
+    expect(gapOf(reset('3', '10'), 3n)).toEqual({
+      topic: 't',
+      partition: 2,
+      requestedOffset: '3',
+      resumedOffset: '10',
+      skipped: 7,
+    });
+  });
+
+  it('is no gap when the read moved back (past the end) or not past the client', () => {
+    expect(gapOf(reset('50', '1'), 50n)).toBeNull();
+    expect(gapOf(reset('3', '10'), 10n)).toBeNull();
   });
 });

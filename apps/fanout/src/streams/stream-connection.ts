@@ -1,4 +1,5 @@
 import {
+  type OffsetReset,
   type PartitionFetcher,
   decodeCursor,
   encodeCursor,
@@ -58,6 +59,40 @@ export const END_MESSAGES: Partial<Record<EndReason, string>> = {
   unresponsive: 'The client did not answer a ping; connect again and resume from the cursor',
 };
 
+/**
+ * Records a stream had not had yet that Kafka no longer holds (retention removed them, or a
+ * DeleteRecords), skipped when its read of a partition moved to the oldest offset held. Sent to
+ * the client before any event read after it: SSE `event: herald.stream.gap`, WebSocket `{"op":"gap",…}`, a
+ * poll's `gaps`.
+ */
+export interface StreamGap {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset the stream was to read next on this partition (a decimal string). */
+  readonly requestedOffset: string;
+  /** The oldest offset Kafka holds there, where the stream reads on (a decimal string). */
+  readonly resumedOffset: string;
+  /**
+   * Offsets skipped (`resumedOffset - requestedOffset`): at most this many records, of every
+   * type on the partition, not only those the stream selects.
+   */
+  readonly skipped: number;
+}
+
+/** The gap of a reset that moved a read from `at` past records no longer held, or null. */
+export function gapOf(reset: OffsetReset, at: bigint): StreamGap | null {
+  const resumed = BigInt(reset.resumed);
+  // Moved back (its offset was past the end) or not past where the client is: nothing skipped.
+  if (resumed <= at) return null;
+  return {
+    topic: reset.topic,
+    partition: reset.partition,
+    requestedOffset: at.toString(),
+    resumedOffset: reset.resumed,
+    skipped: Number(resumed - at),
+  };
+}
+
 /** One transport's side of a connection: it frames and queues what the connection sends. */
 export interface StreamSink {
   readonly transport: Transport;
@@ -76,6 +111,11 @@ export interface StreamSink {
   /** Queues one event. `entry` is given when `cursor` is that ring entry's own (frames can be shared). */
   send(event: StreamEvent, cursor: string, entry: TailEntry | null): void;
   heartbeat(): void;
+  /**
+   * Tells the client of records skipped because Kafka no longer holds them; `cursor` is its
+   * position right after the gap (the next event's cursor names the same or later offsets).
+   */
+  gap(gap: StreamGap, cursor: string): void;
   /** Everything at hand has been sent: the ring walked to its end, or one read from Kafka done. */
   atRest?(): void;
   /** Final words (where to resume, and why), then the transport closes. Not called for `client_closed`. */
@@ -88,9 +128,14 @@ export type StartPoint = { seq: number; cursor: string } | { positions: CursorPo
 export interface ConnectionHooks {
   readonly tail: LiveTail;
   readonly logger: Logger;
-  /** A group-less reader for catching up from Kafka. */
-  createFetcher(): PartitionFetcher;
+  /**
+   * A group-less reader for catching up from Kafka, telling `onOffsetReset` of each partition it
+   * moves because its offset is no longer held.
+   */
+  createFetcher(onOffsetReset: (reset: OffsetReset) => void): PartitionFetcher;
   sent(connection: StreamConnection, event: StreamEvent): void;
+  /** The client was told of records it will never get (`StreamSink.gap`). */
+  skipped(connection: StreamConnection, gap: StreamGap): void;
   ended(connection: StreamConnection, reason: EndReason, cursor: string): void;
 }
 
@@ -306,10 +351,32 @@ export class StreamConnection {
     });
   }
 
+  /**
+   * The catch-up reader moved a partition: past records Kafka no longer holds, the client is told
+   * (before anything read after) and its position moves past them, so its cursor does not lead
+   * back into the gap. Called while `read()` is pending, never amid a batch.
+   */
+  private skipAhead(positions: CursorPositions, reset: OffsetReset): void {
+    if (this.mode !== 'kafka') return;
+    const key = topicPartitionKey(reset.topic, reset.partition);
+    const gap = gapOf(reset, positions.get(key) ?? 0n);
+    if (gap === null) return;
+    try {
+      positions.set(key, BigInt(gap.resumedOffset));
+      this.sink.gap(gap, encodeCursor(positions));
+      this.lastActivityAt = Date.now();
+      this.hooks.skipped(this, gap);
+    } catch (error) {
+      this.hooks.logger.error({ err: error, connection: this.id }, 'stream failed');
+      this.end('server_error');
+    }
+  }
+
   private async catchUp(): Promise<void> {
     const positions = this.positions!;
     this.hooks.tail.fillAdded(positions);
-    let fetcher = this.hooks.createFetcher();
+    const onOffsetReset = (reset: OffsetReset): void => this.skipAhead(positions, reset);
+    let fetcher = this.hooks.createFetcher(onOffsetReset);
     fetcher.assign(toPartitionPositions(positions));
     try {
       while (this.mode === 'kafka') {
@@ -317,7 +384,7 @@ export class StreamConnection {
         // (one's view of the cluster is taken when it connects, and it skips partitions it lacks).
         if (this.hooks.tail.fillAdded(positions)) {
           await fetcher.close();
-          fetcher = this.hooks.createFetcher();
+          fetcher = this.hooks.createFetcher(onOffsetReset);
           fetcher.assign(toPartitionPositions(positions));
           if (this.mode !== 'kafka') return;
         }

@@ -19,6 +19,8 @@ export class StreamsMetrics {
   readonly tailRunning: Gauge;
   readonly eventsSent: Counter<'transport'>;
   readonly slowDisconnects: Counter;
+  /** Partitions a stream skipped ahead on because Kafka no longer held its offset (the client is told). */
+  readonly gaps: Counter<'transport'>;
   readonly disconnects: Counter<'transport' | 'reason'>;
   /** Partitions the live tail began reading while it ran (added to a topic), by topic. */
   readonly tailPartitionsAdded: Counter<'topic'>;
@@ -43,6 +45,12 @@ export class StreamsMetrics {
     this.slowDisconnects = new Counter({
       name: 'herald_stream_slow_disconnects_total',
       help: 'Stream clients disconnected because they read too slowly',
+      registers,
+    });
+    this.gaps = new Counter({
+      name: 'herald_stream_gaps_total',
+      help: 'Gaps told to stream clients: a partition read skipped ahead past records Kafka no longer held (retention) from where the client resumed',
+      labelNames: ['transport'],
       registers,
     });
     this.disconnects = new Counter({
@@ -75,6 +83,7 @@ export class StreamsMetrics {
     for (const transport of ['sse', 'ws', 'poll'] as const) {
       this.connections.set({ transport }, 0);
       this.eventsSent.inc({ transport }, 0);
+      this.gaps.inc({ transport }, 0);
     }
   }
 

@@ -24,6 +24,7 @@ import {
   StreamConnection,
   type EndReason,
   type StartPoint,
+  type StreamGap,
   type StreamSink,
 } from './stream-connection';
 import type { StreamPlan } from './stream-planner';
@@ -367,14 +368,16 @@ export class StreamsService
     const connection = new StreamConnection(randomUUID(), sink, selection, {
       tail: this.tail,
       logger: this.logger,
-      createFetcher: () =>
+      createFetcher: (onOffsetReset) =>
         new PartitionFetcher(this.kafka, this.logger, {
+          onOffsetReset,
           maxWaitMs: this.config.fetchMaxWaitMs,
           // Bounds what one catch-up round can queue past the send buffer.
           maxBytes: 512 * 1024,
           maxBytesPerPartition: 128 * 1024,
         }),
       sent: (c, event) => this.metrics.sent(c.sink.transport, event.timeMs),
+      skipped: (c, gap) => this.skipped(c, gap),
       ended: (c, reason, cursor) => this.ended(c, reason, cursor),
     });
     const durable = plan.subscription;
@@ -407,6 +410,17 @@ export class StreamsService
   /** Open connections (tests and the bench read it). */
   get size(): number {
     return this.held.size;
+  }
+
+  /** A connection told its client of records skipped because Kafka no longer holds them. */
+  private skipped(connection: StreamConnection, gap: StreamGap): void {
+    const held = this.held.get(connection.id);
+    const transport = connection.sink.transport;
+    this.metrics.gaps.inc({ transport });
+    this.logger.warn(
+      { connection: connection.id, transport, ...held?.owner, ...gap },
+      'stream resumed past records Kafka no longer holds; client told of the gap',
+    );
   }
 
   private ended(connection: StreamConnection, reason: EndReason, cursor: string): void {

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { TailEntry } from './live-tail';
 import { CLOSE_GRACE_MS, CLOSE_MAX_MS, dropWhenStuck } from './sse.sink';
-import { END_MESSAGES, type EndReason, type StreamSink } from './stream-connection';
+import { END_MESSAGES, type EndReason, type StreamGap, type StreamSink } from './stream-connection';
 import type { StreamEvent } from './stream-event';
 
 const CLOSE_CODES: Record<EndReason, number> = {
@@ -81,6 +81,10 @@ export class WsSink implements StreamSink {
     }
     this.pingsUnanswered += 1;
     this.socket.ping();
+  }
+
+  gap(gap: StreamGap, cursor: string): void {
+    this.write(JSON.stringify({ op: 'gap', ...gap, cursor }));
   }
 
   /** A protocol message other than an event (`subscribed`, `acked`, `error`). */

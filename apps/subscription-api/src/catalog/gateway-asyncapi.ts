@@ -60,9 +60,9 @@ Headers: \`webhook-id\` (the event id, the same on every retry), \`webhook-times
 
 Answer 2xx to acknowledge. 3xx and other statuses are retried on the subscription's schedule, 429 and 503 honour Retry-After, 410 disables the subscription. Events with the same key arrive one at a time, in order (ordering: key).`;
 
-const SSE_DESCRIPTION = `\`GET /v1/streams/sse?types=…&filter=…&from=…\` with a key holding streams:read (Authorization: Bearer, or ?access_token= for EventSource). Each message has \`id:\` an opaque cursor, \`event:\` the event type and \`data:\` the CloudEvent as structured JSON whose \`data\` is the payload below. Reconnect with Last-Event-ID (or ?cursor=) to resume right after it. Comment lines are heartbeats. When the server ends the stream it sends a last \`herald.stream.end\` event whose id is the cursor to resume from and whose data is \`{reason, cursor, message}\` (reasons as the WebSocket end message's): slow_consumer, shutdown, server_error, key_deleted (the key was deleted), subscription_deleted, subscription_paused, subscription_disabled, or subscription_changed (the durable subscription's types or filter changed: reconnect to stream with them). A cursor past the end of the log resumes at the end.`;
+const SSE_DESCRIPTION = `\`GET /v1/streams/sse?types=…&filter=…&from=…\` with a key holding streams:read (Authorization: Bearer, or ?access_token= for EventSource). Each message has \`id:\` an opaque cursor, \`event:\` the event type and \`data:\` the CloudEvent as structured JSON whose \`data\` is the payload below. Reconnect with Last-Event-ID (or ?cursor=) to resume right after it. Comment lines are heartbeats. When the server ends the stream it sends a last \`herald.stream.end\` event whose id is the cursor to resume from and whose data is \`{reason, cursor, message}\` (reasons as the WebSocket end message's): slow_consumer, shutdown, server_error, key_deleted (the key was deleted), subscription_deleted, subscription_paused, subscription_disabled, or subscription_changed (the durable subscription's types or filter changed: reconnect to stream with them). A cursor past the end of the log resumes at the end. A cursor older than what Kafka still holds (retention removed the records after it) resumes at the oldest record held, after a \`herald.stream.gap\` event whose id is the cursor past the gap and whose data is \`{topic, partition, requestedOffset, resumedOffset, skipped, cursor}\` (offsets as decimal strings; skipped: offsets skipped, at most that many records of any type), one per partition skipped, before the next event.`;
 
-const WS_DESCRIPTION = `\`GET /v1/streams/ws\` (or \`?subscription={id}\` for a durable stream subscription, which starts streaming at once), then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server answers \`subscribed\` and \`acked\`, sends \`event\` with a cursor and the CloudEvent, \`error\` for a message it cannot act on (the socket stays open), and \`end\` with the cursor to resume from before it closes the socket (close 1008, 1012 for subscription_changed: reconnect for the new types and filter, 1001 on shutdown). The key, its scope and its stream limit are checked before the upgrade: a refusal is a plain HTTP problem (401, 403, 404, 429, or 503 while streams start or the server shuts down). Every socket counts against its key's stream limit from the upgrade on; one that has not subscribed within 30 s (STREAM_WS_SUBSCRIBE_TIMEOUT_MS) gets an \`error\` with code streams.subscribe_timeout and is closed (1008). Replies share the send buffer with events: a client that does not read them is not read from, and is closed (1008 slow_consumer) when they still pile up. An idle socket is pinged every STREAM_HEARTBEAT_MS (15 s); one that has answered neither of its last two pings by the next heartbeat is taken for dead and ended (1001 unresponsive).`;
+const WS_DESCRIPTION = `\`GET /v1/streams/ws\` (or \`?subscription={id}\` for a durable stream subscription, which starts streaming at once), then JSON messages: the client sends \`subscribe\` (and \`ack\` for durable stream subscriptions); the server answers \`subscribed\` and \`acked\`, sends \`event\` with a cursor and the CloudEvent, \`gap\` before the next event when records after the client's cursor are no longer held by Kafka (retention) and were skipped, \`error\` for a message it cannot act on (the socket stays open), and \`end\` with the cursor to resume from before it closes the socket (close 1008, 1012 for subscription_changed: reconnect for the new types and filter, 1001 on shutdown). The key, its scope and its stream limit are checked before the upgrade: a refusal is a plain HTTP problem (401, 403, 404, 429, or 503 while streams start or the server shuts down). Every socket counts against its key's stream limit from the upgrade on; one that has not subscribed within 30 s (STREAM_WS_SUBSCRIBE_TIMEOUT_MS) gets an \`error\` with code streams.subscribe_timeout and is closed (1008). Replies share the send buffer with events: a client that does not read them is not read from, and is closed (1008 slow_consumer) when they still pile up. An idle socket is pinged every STREAM_HEARTBEAT_MS (15 s); one that has answered neither of its last two pings by the next heartbeat is taken for dead and ended (1001 unresponsive).`;
 
 const cloudEventEnvelope: Json = {
   type: 'object',
@@ -148,6 +148,7 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
       subscribed: ref('#/components/messages/wsSubscribed'),
       acked: ref('#/components/messages/wsAcked'),
       error: ref('#/components/messages/wsError'),
+      gap: ref('#/components/messages/wsGap'),
       end: ref('#/components/messages/wsEnd'),
     },
     bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
@@ -174,6 +175,7 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
       ref('#/channels/websocket/messages/subscribed'),
       ref('#/channels/websocket/messages/acked'),
       ref('#/channels/websocket/messages/error'),
+      ref('#/channels/websocket/messages/gap'),
       ref('#/channels/websocket/messages/end'),
     ],
   };
@@ -325,6 +327,46 @@ export function buildGatewayAsyncApi(contract: ContractRegistry, version: string
                   type: 'object',
                   properties: { pointer: { type: 'string' }, message: { type: 'string' } },
                 },
+              },
+            },
+          },
+        },
+        wsGap: {
+          name: 'gap',
+          title: 'Gap',
+          summary:
+            "Records after the client's position on one partition are no longer held by Kafka (retention) and were skipped; sent before the next event.",
+          payload: {
+            type: 'object',
+            required: [
+              'op',
+              'topic',
+              'partition',
+              'requestedOffset',
+              'resumedOffset',
+              'skipped',
+              'cursor',
+            ],
+            properties: {
+              op: { type: 'string', const: 'gap' },
+              topic: { type: 'string' },
+              partition: { type: 'integer' },
+              requestedOffset: {
+                type: 'string',
+                description: 'The offset the stream was to read next (decimal)',
+              },
+              resumedOffset: {
+                type: 'string',
+                description: 'The oldest offset held, where the stream reads on (decimal)',
+              },
+              skipped: {
+                type: 'integer',
+                description:
+                  'Offsets skipped: at most this many records, of every type on the partition',
+              },
+              cursor: {
+                type: 'string',
+                description: 'The position right after the gap (ack it to store it)',
               },
             },
           },
