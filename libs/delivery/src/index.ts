@@ -88,6 +88,7 @@ export {
   parseDuration,
   parseRetrySchedule,
   parseRetryAfter,
+  parseRetryAfterList,
   describeOutcome,
   DEFAULT_RETRY_SCHEDULE,
   DEFAULT_RETRY_DELAYS_MS,

@@ -4,6 +4,7 @@ import {
   decide,
   parseDuration,
   parseRetryAfter,
+  parseRetryAfterList,
   parseRetrySchedule,
   type AttemptOutcome,
 } from './retry-policy';
@@ -187,6 +188,32 @@ describe('decide', () => {
     });
   });
 
+  // Two Retry-After headers reach the policy joined with `, ` (see WebhookClient), as does a list.
+  const severalRetryAfter: Array<[string, string, number]> = [
+    ['the longer of two seconds values wins', '15, 12', 15 * S],
+    ['the longer of two seconds values wins in either order', '12,15', 15 * S],
+    ['a date and seconds: the longer wins', 'Sat, 01 Mar 2025 12:00:12 GMT, 18', 18 * S],
+    ['seconds and a date: the longer wins', '12, Sat, 01 Mar 2025 12:00:18 GMT', 18 * S],
+    [
+      'two dates: the later wins',
+      'Sat, 01 Mar 2025 12:00:16 GMT, Sat, 01 Mar 2025 12:00:12 GMT',
+      16 * S,
+    ],
+    ['an invalid value beside a valid one is skipped', 'soon, 16', 16 * S],
+    ['a negative value beside a valid one is skipped', '-30, 14', 14 * S],
+    ['the longest is still capped at twice the schedule', '15, 99999999999999999999', 20 * S],
+    ['the longest is still raised to the schedule', '1, 2', 10 * S],
+    ['nothing valid falls back to the jittered schedule', 'soon, -5, Sat', 8 * S],
+  ];
+
+  it.each(severalRetryAfter)('several Retry-After values: %s', (_name, header, delayMs) => {
+    const lowest = () => 0;
+    expect(decide(response(429, header), 1, schedule, lowest, now)).toMatchObject({
+      action: 'retry',
+      delayMs,
+    });
+  });
+
   it('clamps Retry-After against the delay of the current attempt', () => {
     expect(decide(response(429, '30'), 2, schedule, mid, now)).toMatchObject({ delayMs: 1 * M });
     expect(decide(response(429, '90'), 2, schedule, mid, now)).toMatchObject({ delayMs: 90 * S });
@@ -242,6 +269,19 @@ describe('parseRetryAfter', () => {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;
     }
+  });
+});
+
+describe('parseRetryAfterList', () => {
+  it('reads one value as parseRetryAfter does, and the longest of several', () => {
+    expect(parseRetryAfterList('Sat, 01 Mar 2025 12:01:00 GMT', now)).toBe(60 * S);
+    expect(parseRetryAfterList('Saturday, 01-Mar-25 12:01:30 GMT, 5', now)).toBe(90 * S);
+    expect(parseRetryAfterList('Sat Mar  1 12:00:30 2025, 20', now)).toBe(30 * S);
+    expect(parseRetryAfterList('Sat, 01 Mar 2025 11:00:00 GMT, 7', now)).toBe(7 * S);
+    expect(parseRetryAfterList(' , 7 ,', now)).toBe(7 * S);
+    expect(parseRetryAfterList(`${'x,'.repeat(5000)}9`, now)).toBe(9 * S);
+    for (const junk of ['', ',', 'Sat, soon', '1.5, -2', 'Sat, 01 Mar 2025 12:01:00'])
+      expect(parseRetryAfterList(junk, now)).toBeUndefined();
   });
 });
 

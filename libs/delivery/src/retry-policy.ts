@@ -101,8 +101,9 @@ export type RandomSource = () => number;
  * What to do after attempt number `attempt` (1 for the first send) ended in `outcome`:
  * 2xx succeeds; 410 disables the subscription; anything else (3xx included, since redirects are
  * never followed) is retried after the scheduled delay with jitter, or dead-lettered once the
- * schedule is used up. 429 and 503 may stretch the delay with `Retry-After`, but only to between
- * the scheduled delay and twice it, so a receiver can neither hurry nor stall the schedule.
+ * schedule is used up. 429 and 503 may stretch the delay with `Retry-After` (the longest of
+ * several values), but only to between the scheduled delay and twice it, so a receiver can
+ * neither hurry nor stall the schedule.
  * A request that cannot be sent at all (`invalid_request`) is dead-lettered at once.
  * An address refused at connect time is retried like a network error: DNS may change back or the
  * operator may widen the allow-list, and the engine's disable-after-days rule ends hopeless cases.
@@ -145,7 +146,7 @@ function honouredRetryAfterMs(outcome: AttemptOutcome, nowMs: number): number | 
   if (outcome.kind !== 'response' || (outcome.status !== 429 && outcome.status !== 503))
     return undefined;
   const header = outcome.headers?.['retry-after'];
-  return header === undefined ? undefined : parseRetryAfter(header, nowMs);
+  return header === undefined ? undefined : parseRetryAfterList(header, nowMs);
 }
 
 /** IMF-fixdate and RFC 850 dates (both say GMT), and asctime dates (GMT without saying so). */
@@ -167,6 +168,35 @@ export function parseRetryAfter(value: string, nowMs: number): number | undefine
   else if (ASCTIME_DATE.test(text)) at = Date.parse(`${text} GMT`);
   else return undefined;
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** The weekday that starts an IMF-fixdate or RFC 850 date, itself followed by a comma. */
+const DATE_WEEKDAY = /^[A-Za-z]{3,9}$/;
+
+/**
+ * Milliseconds to wait according to a `Retry-After` field that may hold several values: a
+ * response with the header twice arrives joined with `, ` (and some servers send a list). The
+ * longest valid value wins, so Herald never retries sooner than any of them asks; values that
+ * are neither seconds nor an HTTP date are skipped. Undefined when none is valid. The comma
+ * inside an HTTP date (`Sat, 01 Mar 2025 …`) is told apart from the list's by its weekday.
+ */
+export function parseRetryAfterList(field: string, nowMs: number): number | undefined {
+  const whole = parseRetryAfter(field, nowMs);
+  if (whole !== undefined || !field.includes(',')) return whole;
+  const parts = field.split(',');
+  let longest: number | undefined;
+  for (let i = 0; i < parts.length; i += 1) {
+    const part = parts[i]!;
+    let ms: number | undefined;
+    const rest = parts[i + 1];
+    if (rest !== undefined && DATE_WEEKDAY.test(part.trim())) {
+      ms = parseRetryAfter(`${part},${rest}`, nowMs);
+      if (ms !== undefined) i += 1;
+    }
+    ms ??= parseRetryAfter(part, nowMs);
+    if (ms !== undefined && (longest === undefined || ms > longest)) longest = ms;
+  }
+  return longest;
 }
 
 function clamp(value: number, min: number, max: number): number {

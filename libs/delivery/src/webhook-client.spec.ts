@@ -3,15 +3,20 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { createAddressPolicy } from './address-policy';
 import type { HostResolver } from './host-resolver';
+import { decide } from './retry-policy';
 import {
   WebhookClient,
   type WebhookAttemptResult,
   type WebhookClientOptions,
 } from './webhook-client';
+import { buildWebhookRequest } from './webhook-request';
 import { checkWebhookUrl } from './webhook-url';
+import { generateSecret } from './webhook-signature';
 
 interface Receiver {
   readonly url: string;
@@ -204,6 +209,199 @@ describe('WebhookClient', () => {
     );
     const result = await send(client(), target.url);
     expect(result).toMatchObject({ status: 429, headers: { 'retry-after': '120' } });
+  });
+
+  it('honours the longest of two Retry-After headers', async () => {
+    const target = await receiver((_req, res) => {
+      res.setHeader('retry-after', ['12', '18']);
+      res.writeHead(503).end();
+    });
+    const result = await send(client(), target.url);
+    expect(result).toMatchObject({ status: 503, headers: { 'retry-after': '12, 18' } });
+    const lowestJitter = () => 0;
+    expect(decide(result, 1, [10_000], lowestJitter)).toMatchObject({
+      action: 'retry',
+      delayMs: 18_000,
+    });
+  });
+
+  describe('compressed responses', () => {
+    const message = 'the receiver is down for maintenance; try again later. '.repeat(20);
+    const encoders: Array<[string, (text: Buffer) => Buffer]> = [
+      ['gzip', (text) => gzipSync(text)],
+      ['br', (text) => brotliCompressSync(text)],
+      ['deflate', (text) => deflateSync(text)],
+    ];
+
+    it('asks for an uncompressed body, so a receiver that compresses by default sends it plain', async () => {
+      // Without Accept-Encoding a receiver may use any coding (RFC 9110 §12.5.3).
+      const target = await receiver((req, res) => {
+        const accepted = req.headers['accept-encoding'];
+        if (accepted === undefined || accepted.includes('gzip'))
+          res.writeHead(500, { 'content-encoding': 'gzip' }).end(gzipSync(message));
+        else res.writeHead(500).end(message);
+      });
+      const request = buildWebhookRequest({
+        event: {
+          id: 'evt-1',
+          type: 'order.created',
+          source: 'urn:test',
+          time: '2025-03-01T12:00:00.000Z',
+          data: { id: 1 },
+        },
+        subscription: {
+          id: 'sub-1',
+          url: target.url,
+          format: 'standard',
+          secrets: [generateSecret()],
+        },
+        attempt: 1,
+        nowMs: Date.now(),
+        version: 'test',
+      });
+      const result = await client().send(request);
+      expect(target.requests[0]?.headers['accept-encoding']).toBe('identity');
+      expect(result).toMatchObject({ kind: 'response', status: 500, body: message.slice(0, 2048) });
+    });
+
+    it.each(encoders)(
+      'keeps a note instead of %s bytes sent though not asked for, and reuses the connection',
+      async (coding, encode) => {
+        const small = encode(Buffer.from(message));
+        const large = encode(randomBytes(8 * 1024)); // incompressible: over the 2 KiB cap
+        const target = await receiver((req, res) => {
+          res.writeHead(503, { 'content-encoding': coding });
+          res.end(req.url === '/large' ? large : small);
+        });
+        const webhooks = client();
+        const results: WebhookAttemptResult[] = [];
+        for (const path of ['/small', '/large', '/small', '/large'])
+          results.push(await send(webhooks, `${target.url}${path}`));
+        expect(results[0]).toMatchObject({
+          kind: 'response',
+          status: 503,
+          body: `[${coding}-encoded body, ${small.length} bytes, not shown]`,
+          bodyTruncated: false,
+        });
+        expect(results[1]).toMatchObject({
+          kind: 'response',
+          status: 503,
+          body: `[${coding}-encoded body, ${large.length} bytes, not shown]`,
+          bodyTruncated: true,
+        });
+        // Drained as before: the connection is reused (see the keep-alive test for the 2).
+        expect(target.connections).toBeLessThanOrEqual(2);
+      },
+    );
+
+    it('cuts off a long compressed body as it does any long body, saying so', async () => {
+      const huge = gzipSync(randomBytes(256 * 1024));
+      const target = await receiver((_req, res) => {
+        res.writeHead(500, { 'content-encoding': 'gzip' }).end(huge);
+      });
+      const result = await send(client(), target.url);
+      expect(result).toMatchObject({ kind: 'response', status: 500, bodyTruncated: true });
+      const body = result.kind === 'response' ? result.body : '';
+      expect(body).toMatch(/^\[gzip-encoded body, at least \d+ bytes, not shown\]$/);
+      expect(Number(/\d+/.exec(body)?.[0])).toBeLessThan(huge.length);
+    });
+
+    it('shows an identity-coded body, and names a hostile coding without echoing it', async () => {
+      const hostile = `x${'\u00e9'.repeat(300)}`;
+      const target = await receiver((req, res) => {
+        res.setHeader('content-encoding', req.url === '/plain' ? 'Identity' : hostile);
+        res.writeHead(500).end(message);
+      });
+      const webhooks = client();
+      await expect(send(webhooks, `${target.url}/plain`)).resolves.toMatchObject({
+        body: message.slice(0, 2048),
+      });
+      await expect(send(webhooks, `${target.url}/hostile`)).resolves.toMatchObject({
+        body: `[unrecognised-encoded body, ${message.length} bytes, not shown]`,
+      });
+    });
+  });
+
+  describe('responses that are not quite HTTP', () => {
+    /** A TCP server that answers each request with the next of `answers`, written as it is. */
+    async function rawReceiver(answers: string[]): Promise<{ url: string }> {
+      const sockets = new Set<Socket>();
+      const server = createTcpServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined); // the client may close mid-answer
+        socket.on('data', () => socket.write(answers.shift() ?? ''));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            for (const socket of sockets) socket.destroy();
+            server.close(() => resolve());
+          }),
+      );
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+    }
+    const ok = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+
+    it.each<[string, unknown]>([
+      ['999', 'invalid HTTP status 999'],
+      ['600', 'invalid HTTP status 600'],
+      [
+        '099',
+        expect.stringMatching(/^undici rejected the response: [^\n]*assert\(statusCode >= 100\)$/),
+      ],
+    ])(
+      'reports status %s as a network error in one line, and the next attempt gets through',
+      async (status, message) => {
+        const target = await rawReceiver([
+          `HTTP/1.1 ${status} Odd\r\nretry-after: 1\r\ncontent-length: 2\r\n\r\nno`,
+          ok,
+        ]);
+        const webhooks = client();
+        await expect(send(webhooks, target.url)).resolves.toMatchObject({
+          kind: 'error',
+          error: 'network',
+          message,
+        });
+        await expect(send(webhooks, target.url)).resolves.toMatchObject({
+          status: 200,
+          body: 'ok',
+        });
+      },
+    );
+
+    it('skips 1xx informational responses and reads the final one', async () => {
+      const target = await rawReceiver([
+        'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n' +
+          'HTTP/1.1 503 Busy\r\nretry-after: 30\r\ncontent-length: 4\r\n\r\nbusy',
+      ]);
+      const result = await send(client(), target.url);
+      expect(result).toMatchObject({ kind: 'response', status: 503, body: 'busy' });
+      expect(result.kind === 'response' && result.headers).toEqual({
+        'retry-after': '30',
+        'content-length': '4',
+      });
+    });
+
+    it('reports headers past 16 KiB and two Content-Length headers as network errors', async () => {
+      const target = await rawReceiver([
+        `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(64 * 1024)}\r\ncontent-length: 2\r\n\r\nok`,
+        'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 9\r\n\r\nok',
+        ok,
+      ]);
+      const webhooks = client();
+      await expect(send(webhooks, target.url)).resolves.toMatchObject({
+        kind: 'error',
+        error: 'network',
+        message: expect.stringContaining('UND_ERR_HEADERS_OVERFLOW') as string,
+      });
+      await expect(send(webhooks, target.url)).resolves.toMatchObject({
+        kind: 'error',
+        error: 'network',
+        message: expect.stringContaining('UND_ERR_RES_CONTENT_LENGTH_MISMATCH') as string,
+      });
+      await expect(send(webhooks, target.url)).resolves.toMatchObject({ status: 200, body: 'ok' });
+    });
   });
 
   it('reads response headers by lower-case name, joins repeats, and takes hostile names as plain keys', async () => {

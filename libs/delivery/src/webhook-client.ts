@@ -50,8 +50,12 @@ export interface WebhookResponse {
   readonly status: number;
   /** Response headers by lower-case name (repeated ones joined with `, `); `retry-after` feeds the retry policy. */
   readonly headers: Readonly<Record<string, string>>;
-  /** The first 2 KiB of the body as UTF-8. */
+  /**
+   * The first 2 KiB of the body as UTF-8; for a body with a `content-encoding` other than
+   * `identity` (never asked for), a note instead: `[gzip-encoded body, 1234 bytes, not shown]`.
+   */
   readonly body: string;
+  /** Whether the receiver sent more than 2 KiB of body. */
   readonly bodyTruncated: boolean;
   readonly durationMs: number;
 }
@@ -276,6 +280,9 @@ function guardedConnector(
   };
 }
 
+/** A response that is not HTTP: it counts as a network error, and its connection is closed. */
+class MalformedResponseError extends Error {}
+
 /** Set when we cut a long response body off: the response still counts, truncated. */
 class BodyCutError extends Error {}
 
@@ -300,6 +307,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private readonly kept: Buffer[] = [];
   private keptBytes = 0;
   private seenBytes = 0;
+  /** The body's content coding when it is not plain bytes; it is then counted, not kept. */
+  private encoding: string | undefined;
 
   constructor(
     private readonly resolve: (result: WebhookAttemptResult) => void,
@@ -313,14 +322,20 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    // undici parses any three digits (and answers 1xx itself); past 599 it is not HTTP.
+    if (statusCode > 599) {
+      this.abort?.(new MalformedResponseError(`invalid HTTP status ${statusCode}`));
+      return false;
+    }
     this.status = statusCode;
     this.headers = headerMap(rawHeaders);
+    this.encoding = contentCodingOf(this.headers['content-encoding']);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.seenBytes += chunk.length;
-    if (this.keptBytes < MAX_RESPONSE_BODY_BYTES) {
+    if (this.encoding === undefined && this.keptBytes < MAX_RESPONSE_BODY_BYTES) {
       const part = chunk.subarray(0, MAX_RESPONSE_BODY_BYTES - this.keptBytes);
       this.kept.push(part);
       this.keptBytes += part.length;
@@ -335,7 +350,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
-    if (error instanceof BodyCutError) this.respond();
+    if (error instanceof BodyCutError) this.respond(true);
     else this.fail(error);
   }
 
@@ -345,16 +360,24 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.abort?.(reason);
   }
 
-  private respond(): void {
+  private respond(cut = false): void {
     if (this.settled) return;
-    const truncated = this.seenBytes > this.keptBytes;
-    const bytes = this.kept.length === 1 ? this.kept[0]! : Buffer.concat(this.kept);
+    const truncated = this.seenBytes > MAX_RESPONSE_BODY_BYTES;
+    let body = '';
+    if (this.encoding !== undefined && this.seenBytes > 0) {
+      // Compressed bytes read as text are mojibake, and inflating them could be a zip bomb.
+      const size = `${cut ? 'at least ' : ''}${this.seenBytes} bytes`;
+      body = `[${this.encoding}-encoded body, ${size}, not shown]`;
+    } else if (this.keptBytes > 0) {
+      const bytes = this.kept.length === 1 ? this.kept[0]! : Buffer.concat(this.kept);
+      // In stream mode the decoder holds back a multi-byte character cut in half by the cap.
+      body = new TextDecoder('utf-8').decode(bytes, { stream: truncated });
+    }
     this.settle({
       kind: 'response',
       status: this.status,
       headers: this.headers,
-      // In stream mode the decoder holds back a multi-byte character cut in half by the cap.
-      body: bytes.length === 0 ? '' : new TextDecoder('utf-8').decode(bytes, { stream: truncated }),
+      body,
       bodyTruncated: truncated,
       durationMs: this.elapsed(),
     });
@@ -379,6 +402,25 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private elapsed(): number {
     return Math.round((performance.now() - this.started) * 10) / 10;
   }
+}
+
+const CONTENT_CODING = /^[!#$%&'*+\-.^_`|~0-9a-z]{1,32}$/;
+
+/**
+ * The content codings of a `content-encoding` value other than `identity`, for the delivery
+ * log's note (`gzip`, `gzip, br`); undefined when the body is plain. A value that is not a short
+ * list of tokens is named `unrecognised` rather than echoed.
+ */
+function contentCodingOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const codings = header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length === 0) return undefined;
+  return codings.length <= 4 && codings.every((coding) => CONTENT_CODING.test(coding))
+    ? codings.join(', ')
+    : 'unrecognised';
 }
 
 /** Raw response headers (name, value, name, value…) by lower-case name; repeats joined with `, `. */
@@ -421,6 +463,7 @@ export function classifyError(
   connectTimeoutMs: number,
 ): { error: AttemptErrorKind; message: string } {
   if (error instanceof RequestDeadlineError) return { error: 'timeout', message: error.message };
+  if (error instanceof MalformedResponseError) return { error: 'network', message: error.message };
   if (isHeraldError(error, DeliveryErrorCode.addressRefused))
     return { error: 'refused_address', message: error.message };
   if (isHeraldError(error, DeliveryErrorCode.hostUnresolvable))
@@ -433,6 +476,12 @@ export function classifyError(
   // undici refuses before sending: a header value HTTP cannot carry.
   if (code === 'UND_ERR_INVALID_ARG')
     return { error: 'invalid_request', message: `not sent: ${message}` };
+  // undici asserts what its parser let through, such as a status below 100: one line for the log.
+  if (code === 'ERR_ASSERTION')
+    return {
+      error: 'network',
+      message: `undici rejected the response: ${message.replace(/\s+/g, ' ').trim()}`,
+    };
   if (code === 'UND_ERR_CONNECT_TIMEOUT')
     return { error: 'timeout', message: `connect timed out after ${connectTimeoutMs} ms` };
   if (code !== undefined && TIMEOUT_CODES.has(code)) return { error: 'timeout', message };

@@ -39,6 +39,7 @@ describe('buildWebhookRequest', () => {
     expect(request.headers).toEqual({
       'content-type': 'application/json',
       'user-agent': 'Herald/1.2.3',
+      'accept-encoding': 'identity',
       'webhook-id': 'evt-7',
       'webhook-timestamp': String(Math.floor(nowMs / 1000)),
       'webhook-signature': expect.stringMatching(/^v1,[A-Za-z0-9+/]+=*$/) as string,
@@ -149,6 +150,7 @@ describe('buildWebhookRequest', () => {
           'Herald-Attempt': '99',
           'Content-Type': 'text/plain',
           'User-Agent': 'curl',
+          'Accept-Encoding': 'gzip, br',
           Host: 'internal',
           'Bad Name': 'x',
           'x-split': 'a\r\nInjected: yes',
@@ -163,7 +165,8 @@ describe('buildWebhookRequest', () => {
     expect(request.headers['herald-attempt']).toBe('2');
     expect(request.headers['content-type']).toBe('application/cloudevents+json');
     expect(request.headers['user-agent']).toBe('Herald/1');
-    for (const name of ['host', 'Host', 'bad name', 'Bad Name', 'x-split']) {
+    expect(request.headers['accept-encoding']).toBe('identity');
+    for (const name of ['Accept-Encoding', 'host', 'Host', 'bad name', 'Bad Name', 'x-split']) {
       expect(request.headers).not.toHaveProperty([name]);
     }
     expect(() => new Webhook(secret).verify(request.body, request.headers)).not.toThrow();
@@ -209,6 +212,8 @@ describe('checkSubscriptionHeaders', () => {
     [{ 'webhook-id': 'x' }, 'the header webhook-id is set by Herald'],
     [{ 'Herald-Replay': 'true' }, 'the header Herald-Replay is set by Herald'],
     [{ 'Content-Length': '1' }, 'set by Herald'],
+    // The delivery log keeps the response body as text, so Herald asks for it uncompressed.
+    [{ 'Accept-Encoding': 'gzip' }, 'the header Accept-Encoding is set by Herald'],
     [{ 'bad name': 'x' }, '"bad name" is not a valid header name'],
     [{ 'x-a': 'line\nbreak' }, 'without line breaks'],
     [{ 'x-a': 'a'.repeat(4097) }, 'at most 4096 characters'],

@@ -51,6 +51,7 @@ const RESERVED_NAMES = new Set([
   'content-type',
   'content-length',
   'content-encoding',
+  'accept-encoding',
   'transfer-encoding',
   'user-agent',
   'host',
@@ -173,7 +174,8 @@ function cachedAuthorization(auth: WebhookAuth): string {
 
 /**
  * The full POST for one attempt: body in the subscription's format, Standard Webhooks headers
- * signed with every live secret, Herald's own headers, then the subscriber's headers and auth
+ * signed with every live secret, Herald's own headers (`accept-encoding: identity` among them:
+ * the delivery log keeps the response body as text), then the subscriber's headers and auth
  * underneath them. `webhook-id` is the event id (see webhookIdOf), so a retry or duplicate
  * carries the same one.
  */
@@ -187,6 +189,7 @@ export function buildWebhookRequest(input: WebhookRequestInput): WebhookRequest 
   if (subscription.auth) headers['authorization'] = cachedAuthorization(subscription.auth);
   headers['content-type'] = contentType;
   headers['user-agent'] = heraldUserAgent(input.version);
+  headers['accept-encoding'] = 'identity';
   const id = webhookIdOf(event.id);
   headers['webhook-id'] = id;
   headers['webhook-timestamp'] = String(timestamp);
