@@ -367,6 +367,113 @@ describe('the bridge facing raw records it cannot take as they are', () => {
     ).toEqual(valid(key, 'after-altered', 3).map((r) => r.headers.ce_id));
   });
 
+  it('dead-letters records claiming another specversion or a content type that is not JSON, or whose JSON readers may take otherwise, instead of relabelling them', async () => {
+    const key = randomUUID();
+    const dlqCount = async () => {
+      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+      const line = metrics
+        .split('\n')
+        .find((l) =>
+          l.startsWith('herald_bridge_records_total{source="kitchen.raw",outcome="dead_lettered"'),
+        );
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    const before = await dlqCount();
+    const json = JSON.stringify(orderReady);
+    const bad: { id: string; value: string | Buffer; headers: Record<string, string> }[] = [
+      { id: 'v03', value: json, headers: { ce_specversion: '0.3' } },
+      { id: 'text', value: json, headers: { 'content-type': 'text/plain' } },
+      { id: 'xml', value: json, headers: { 'Content-Type': 'application/xml' } },
+      {
+        id: 'latin1',
+        value: json,
+        headers: { 'content-type': 'application/json; charset=latin1' },
+      },
+      { id: 'dtype', value: json, headers: { ce_datacontenttype: 'application/octet-stream' } },
+      { id: 'dup', value: json.replace('{', '{"ticketId":"T-0000",'), headers: {} },
+      {
+        id: 'bom',
+        value: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]),
+        headers: {},
+      },
+    ];
+    const own = {
+      key,
+      value: json,
+      headers: {
+        ce_type: 'kitchen.order.ready',
+        ce_id: 'own-format',
+        ce_specversion: '1.0',
+        'content-type': 'application/vnd.kitchen+json; charset=utf-8',
+      },
+    };
+    const producer = createTestConnection(broker.brokers).kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: SOURCE,
+        acks: -1,
+        messages: [
+          ...bad.map((record) => ({
+            key,
+            value: record.value,
+            headers: {
+              ce_type: 'kitchen.order.ready',
+              ce_id: `fmt-${record.id}`,
+              ...record.headers,
+            },
+          })),
+          own,
+          ...valid(key, 'after-format', 2),
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+
+    const republished = await recordsWithIds(broker.brokers, CHANNEL, [
+      'own-format',
+      ...valid(key, 'after-format', 2).map((r) => r.headers.ce_id!),
+    ]);
+    const letters = await waitFor(
+      async () => {
+        const all = await collect(
+          broker.brokers,
+          'herald.dlq.ingest',
+          await topicSize(broker.brokers, 'herald.dlq.ingest'),
+        );
+        const mine = all.filter((r) => r.key?.toString() === key);
+        return mine.length === bad.length ? mine : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the dead letters' },
+    );
+    expect(letters.map((r) => r.headers['ce_id']?.toString())).toEqual(
+      bad.map((r) => `fmt-${r.id}`),
+    );
+    expect(letters.map((r) => r.headers['herald-dlq-reason']?.toString())).toEqual([
+      expect.stringContaining('header ce_specversion is "0.3"'),
+      expect.stringContaining('header content-type is "text/plain"'),
+      expect.stringContaining('header Content-Type is "application/xml"'),
+      expect.stringContaining('header content-type is "application/json; charset=latin1"'),
+      expect.stringContaining('header ce_datacontenttype is "application/octet-stream"'),
+      expect.stringContaining('the value at /ticketId repeats a member name'),
+      expect.stringContaining('the value starts with a byte order mark'),
+    ]);
+    // Dead letters keep the producer's own headers and bytes.
+    expect(letters[0]!.headers['ce_specversion']?.toString()).toBe('0.3');
+    expect(letters[1]!.headers['content-type']?.toString()).toBe('text/plain');
+    expect(Buffer.compare(letters[6]!.value!, bad[6]!.value as Buffer)).toBe(0);
+    // A JSON content type of the producer's own is carried, not replaced by the default.
+    const ownRecord = republished.find((r) => r.headers.ce_id?.toString() === 'own-format')!;
+    expect(ownRecord.headers['content-type']?.toString()).toBe(
+      'application/vnd.kitchen+json; charset=utf-8',
+    );
+    expect(ownRecord.headers['ce_specversion']?.toString()).toBe('1.0');
+    await waitFor(async () => ((await dlqCount()) === before + bad.length ? true : undefined), {
+      what: 'the dead letters counted',
+    });
+  });
+
   it('fails readiness when its consumer crashes for good', async () => {
     // Below the broker's smallest session timeout: the group refuses the bridge's join, and
     // kafkajs does not restart a consumer after that refusal.

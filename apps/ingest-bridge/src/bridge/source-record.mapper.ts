@@ -11,7 +11,12 @@ import {
   type OutgoingRecord,
 } from '@herald/kafka';
 import { isTraceparent } from '@herald/observability';
-import { invalidUtf8Offset } from '../ingest/cloud-event.parser';
+import {
+  BYTE_ORDER_MARK_MESSAGE,
+  DUPLICATE_MEMBER_MESSAGE,
+  invalidUtf8Offset,
+} from '../ingest/cloud-event.parser';
+import { scanJsonText } from '../ingest/json-text.scanner';
 
 /** Headers a dead-lettered raw record carries besides its own. */
 export const DLQ_HEADERS = {
@@ -69,6 +74,10 @@ const OWN_HEADERS = new Set([
   'ce_datacontenttype',
   'ce_traceparent',
 ]);
+/** The CloudEvents version the bridge writes: a record claiming another is not relabelled. */
+const SPEC_VERSION = '1.0';
+/** A JSON media type (`application/json`, `application/<x>+json`), its parameters after `;`. */
+const JSON_MEDIA_TYPE = /^application\/([a-z0-9!#$&^_.+-]+\+)?json\s*(;.*)?$/i;
 /** Years past 9999 print as `+010000-…`, which is not RFC 3339. */
 const LAST_RFC3339_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
@@ -95,6 +104,55 @@ interface Violations {
 
 function text(value: Buffer | undefined): string | undefined {
   return value === undefined ? undefined : value.toString('utf8');
+}
+
+/** Header `name` whatever its case (`Content-Type`), as the CloudEvents codec reads headers. */
+function headerAnyCase(
+  headers: IncomingRecord['headers'],
+  name: string,
+): { name: string; value: Buffer } | undefined {
+  let found: { name: string; value: Buffer } | undefined;
+  for (const [header, value] of Object.entries(headers))
+    if (value !== undefined && header.toLowerCase() === name) found = { name: header, value };
+  return found;
+}
+
+/**
+ * What a record says of itself that the bridge cannot republish as it is: a `ce_specversion`
+ * other than 1.0 (written as 1.0 it would be relabelled, not read as its producer meant), or a
+ * `content-type` / `ce_datacontenttype` that is not JSON in UTF-8, as every contract payload is.
+ * Also the producer's own JSON content type, which the CloudEvent carries instead of the default.
+ */
+function declaredFormat(
+  record: IncomingRecord,
+  type: string,
+): { problem: string } | { contentType: string | undefined } {
+  const specversion = headerAnyCase(record.headers, 'ce_specversion');
+  if (specversion !== undefined) {
+    const problem = headerProblem(specversion.name, specversion.value, true);
+    if (problem) return { problem };
+    const version = specversion.value.toString('utf8');
+    if (version !== '' && version !== SPEC_VERSION)
+      return {
+        problem: `header ${specversion.name} is "${version}"; the bridge republishes CloudEvents ${SPEC_VERSION} only, and will not relabel a record of another version`,
+      };
+  }
+  let contentType: string | undefined;
+  for (const name of ['content-type', 'ce_datacontenttype']) {
+    const header = headerAnyCase(record.headers, name);
+    if (header === undefined) continue;
+    const problem = headerProblem(header.name, header.value, true);
+    if (problem) return { problem };
+    const value = header.value.toString('utf8').trim();
+    if (value === '') continue;
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(value)?.[1];
+    if (!JSON_MEDIA_TYPE.test(value) || (charset !== undefined && !/^utf-?8$/i.test(charset)))
+      return {
+        problem: `header ${header.name} is "${value}"; ${type} payloads are JSON in UTF-8 (application/json), and the record would be republished labelled as what it does not say it is`,
+      };
+    if (name === 'content-type') contentType = value.replace(/\s*;/, ';');
+  }
+  return { contentType };
 }
 
 /**
@@ -263,6 +321,8 @@ function mapRecord(
     return refuse(
       'header traceparent is not a W3C traceparent (<2 hex>-<32 hex>-<16 hex>-<2 hex>)',
     );
+  const format = declaredFormat(record, type);
+  if ('problem' in format) return refuse(format.problem);
   if (record.value === null || record.value.length === 0) return refuse('the record has no value');
   // Also what keeps a record near Kafka's batch limit from stalling the bridge: with its
   // CloudEvent headers added it could never be written. Its dead letter does not copy the value
@@ -277,14 +337,21 @@ function mapRecord(
   // JSON is UTF-8: the bytes republished as they are must be what was validated.
   if (!isUtf8(record.value))
     return refuse(`the value is not UTF-8 (invalid byte at ${invalidUtf8Offset(record.value)})`);
+  const json = record.value.toString('utf8');
+  // The bytes are republished as they are: a byte order mark would go along (JSON readers
+  // refuse it), and of a repeated member name another reader may keep the one not validated.
+  if (json.startsWith('\uFEFF')) return refuse(`the value ${BYTE_ORDER_MARK_MESSAGE}`);
   let data: unknown;
   try {
-    data = JSON.parse(record.value.toString('utf8')) as unknown;
+    data = JSON.parse(json) as unknown;
   } catch (error) {
     return refuse(
       `the value is not JSON: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  const duplicate = scanJsonText(json).duplicate;
+  if (duplicate !== undefined)
+    return refuse(`the value at ${duplicate} ${DUPLICATE_MEMBER_MESSAGE}`);
   const result = contract.validate(type, data);
   if (!result.ok) return refuse(`the payload breaks the ${type} schema`, result);
 
@@ -317,6 +384,7 @@ function mapRecord(
       ...(subject === undefined ? {} : { subject }),
       ...(dataschema === undefined ? {} : { dataschema }),
       ...(traceparent === undefined ? {} : { traceparent }),
+      ...(format.contentType === undefined ? {} : { datacontenttype: format.contentType }),
       extensions,
     });
   } catch (error) {

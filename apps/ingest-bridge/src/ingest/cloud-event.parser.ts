@@ -4,6 +4,7 @@ import { isRfc3339Time } from '@herald/kafka';
 import { isTraceparent } from '@herald/observability';
 import type { IncomingEvent } from './incoming-event';
 import { InvalidEventError, type Violation } from './ingest.errors';
+import { scanJsonText, type JsonSpan } from './json-text.scanner';
 
 // Parsers for the HTTP forms of SPEC §4. Pure: bytes and headers in, IncomingEvents or
 // InvalidEventError out.
@@ -96,7 +97,24 @@ function headerString(
   return value === null ? undefined : checkString(value, `/headers/${name}`, errors, required);
 }
 
-export function parseJson(body: Buffer, pointer = ''): unknown {
+/** A JSON body as parsed, with its text and the spans of the values asked for (see scanJsonText). */
+export interface JsonBody {
+  value: unknown;
+  text: string;
+  spans: Map<string, JsonSpan>;
+}
+
+/**
+ * `body` parsed as JSON, with the spans of the values `wanted` picks. Refused (400): an empty
+ * body, bytes that are not UTF-8, a byte order mark (RFC 8259 §8.1: JSON text has none), text
+ * that is not JSON, and an object repeating a member name (JSON.parse would keep the last, while
+ * the bytes written would carry both: another reader may keep the first, which was not checked).
+ */
+export function readJson(
+  body: Buffer,
+  wanted?: (path: readonly string[]) => boolean,
+  pointer = '',
+): JsonBody {
   if (body.length === 0)
     throw new InvalidEventError('The request body is empty', [
       { pointer, message: 'a JSON body is required' },
@@ -106,12 +124,42 @@ export function parseJson(body: Buffer, pointer = ''): unknown {
     throw new InvalidEventError('The request body is not valid UTF-8', [
       { pointer, message: `invalid UTF-8 at byte ${invalidUtf8Offset(body)}` },
     ]);
+  const text = body.toString('utf8');
+  if (text.startsWith(BYTE_ORDER_MARK))
+    throw new InvalidEventError('The request body is not valid JSON', [
+      { pointer, message: BYTE_ORDER_MARK_MESSAGE },
+    ]);
+  let value: unknown;
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new InvalidEventError('The request body is not valid JSON', [{ pointer, message }]);
   }
+  const scan = scanJsonText(text, wanted);
+  if (scan.duplicate !== undefined)
+    throw new InvalidEventError('The request body repeats a member name in an object', [
+      { pointer: `${pointer}${scan.duplicate}`, message: DUPLICATE_MEMBER_MESSAGE },
+    ]);
+  return { value, text, spans: scan.spans };
+}
+
+export function parseJson(body: Buffer, pointer = ''): unknown {
+  return readJson(body, undefined, pointer).value;
+}
+
+/** What a value starting with U+FEFF is told, over HTTP and in a dead letter. */
+export const BYTE_ORDER_MARK_MESSAGE =
+  'starts with a byte order mark (EF BB BF), which JSON text must not have (RFC 8259 §8.1)';
+/** What a repeated member name is told, over HTTP and in a dead letter. */
+export const DUPLICATE_MEMBER_MESSAGE =
+  'repeats a member name already in this object; names must be unique (JSON readers differ on which one they keep)';
+const BYTE_ORDER_MARK = '\uFEFF';
+
+/** The text of the whole of a JSON body, without the whitespace around it. */
+function wholeText(body: JsonBody): string {
+  const span = body.spans.get('')!;
+  return body.text.slice(span.start, span.end);
 }
 
 /**
@@ -215,7 +263,9 @@ export function parseTypedEvent(type: string, body: Buffer, headers: Headers): I
   const source = headerString(headers, 'ce-source', errors, false);
   const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
   if (errors.length > 0) throw new InvalidEventError('Invalid event headers', errors);
-  const data = parseJson(body);
+  // The data is written as the producer's text: re-serialized, a number past 2^53 would change.
+  const json = readJson(body, (path) => path.length === 0);
+  const dataJson = wholeText(json);
   return {
     id: id ?? randomUUID(),
     idGiven: id !== undefined,
@@ -223,8 +273,9 @@ export function parseTypedEvent(type: string, body: Buffer, headers: Headers): I
     source,
     time,
     subject,
-    data,
-    dataBytes: body.length,
+    data: json.value,
+    dataJson,
+    dataBytes: Buffer.byteLength(dataJson),
     traceparent,
     key,
     extensions: {},
@@ -260,7 +311,8 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
     if (typeof value === 'string') extensions[attribute] = value;
   }
   if (errors.length > 0) throw new InvalidEventError('Invalid CloudEvent headers', errors);
-  const data = parseJson(body);
+  const json = readJson(body, (path) => path.length === 0);
+  const dataJson = wholeText(json);
   return {
     id: id!,
     idGiven: true,
@@ -268,8 +320,9 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
     source,
     time,
     subject,
-    data,
-    dataBytes: body.length,
+    data: json.value,
+    dataJson,
+    dataBytes: Buffer.byteLength(dataJson),
     traceparent,
     key,
     extensions,
@@ -291,12 +344,16 @@ function structuredContext(headers: Headers, errors: Violation[]): StructuredCon
   };
 }
 
-/** One structured-mode CloudEvent object at `pointer` (`''`, or `/3` inside a batch). */
+/**
+ * One structured-mode CloudEvent object at `pointer` (`''`, or `/3` inside a batch); `dataText`
+ * is its `data` member as the producer wrote it, which is what is written to Kafka.
+ */
 export function structuredEvent(
   value: unknown,
   pointer: string,
   context: StructuredContext,
   errors: Violation[],
+  dataText: string | undefined,
 ): IncomingEvent | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     errors.push({ pointer: pointer || '/', message: 'must be a CloudEvent object' });
@@ -359,15 +416,17 @@ export function structuredEvent(
     }
   }
   if (errors.length > before) return undefined;
-  let dataJson: string;
   try {
-    dataJson = JSON.stringify(event.data) ?? '';
+    // Readers downstream re-serialize the data (webhook bodies, streams): JSON.parse reads
+    // nesting (thousands deep) that JSON.stringify's recursion cannot write back.
+    JSON.stringify(event.data);
   } catch (error) {
-    // JSON.parse reads nesting (thousands deep) that JSON.stringify's recursion cannot write back.
     if (!(error instanceof RangeError)) throw error;
     errors.push({ pointer: `${pointer}/data`, message: 'nests too deeply to be carried' });
     return undefined;
   }
+  // The producer's own text: re-serialized, a number past 2^53, -0 or 1.0 would change.
+  const dataJson = dataText ?? JSON.stringify(event.data);
   return {
     id: id!,
     idGiven: true,
@@ -391,14 +450,24 @@ export function parseStructuredEvent(body: Buffer, headers: Headers): IncomingEv
   const errors: Violation[] = [];
   const context = structuredContext(headers, errors);
   if (errors.length > 0) throw new InvalidEventError('Invalid CloudEvent headers', errors);
-  const event = structuredEvent(parseJson(body), '', context, errors);
+  const json = readJson(body, (path) => path.length === 1 && path[0] === 'data');
+  const span = json.spans.get('/data');
+  const dataText = span && json.text.slice(span.start, span.end);
+  const event = structuredEvent(json.value, '', context, errors, dataText);
   if (!event) throw new InvalidEventError('Invalid CloudEvent', errors);
   return event;
 }
 
+/** A batch's members, not yet parsed into events, and the text of each one's `data` as sent. */
+export interface BatchArray {
+  items: unknown[];
+  dataTexts: (string | undefined)[];
+}
+
 /** `POST /v1/events` with `application/cloudevents-batch+json`: the JSON array, not yet parsed into events. */
-export function parseBatchArray(body: Buffer): unknown[] {
-  const value = parseJson(body);
+export function parseBatchArray(body: Buffer): BatchArray {
+  const json = readJson(body, (path) => path.length === 2 && path[1] === 'data');
+  const value = json.value;
   if (!Array.isArray(value)) {
     throw new InvalidEventError('A batch must be a JSON array of CloudEvents', [
       { pointer: '', message: 'must be an array' },
@@ -408,18 +477,25 @@ export function parseBatchArray(body: Buffer): unknown[] {
     throw new InvalidEventError('A batch must hold at least one event', [
       { pointer: '', message: 'is empty' },
     ]);
-  return value;
+  const dataTexts = value.map((_, index) => {
+    const span = json.spans.get(`/${index}/data`);
+    return span && json.text.slice(span.start, span.end);
+  });
+  return { items: value, dataTexts };
 }
 
 /** Parses each element of a batch array, collecting every problem before failing. */
-export function parseBatchEvents(items: unknown[], headers: Headers): IncomingEvent[] {
+export function parseBatchEvents(
+  { items, dataTexts }: BatchArray,
+  headers: Headers,
+): IncomingEvent[] {
   const errors: Violation[] = [];
   const context = structuredContext(headers, errors);
   if (errors.length > 0)
     throw new InvalidEventError('Invalid CloudEvent headers; nothing was written', errors);
   const events: IncomingEvent[] = [];
   items.forEach((item, index) => {
-    const event = structuredEvent(item, `/${index}`, context, errors);
+    const event = structuredEvent(item, `/${index}`, context, errors, dataTexts[index]);
     if (event) events.push(event);
   });
   if (errors.length > 0)

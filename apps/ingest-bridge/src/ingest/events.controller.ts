@@ -147,13 +147,13 @@ export class EventsController {
     requireUtf8(request, contentType, 'JSON');
     if (contentType === STRUCTURED) return [parseStructuredEvent(body, request.headers)];
     if (contentType === BATCH) {
-      const items = parseBatchArray(body);
-      if (items.length > this.config.maxBatchEvents) {
+      const batch = parseBatchArray(body);
+      if (batch.items.length > this.config.maxBatchEvents) {
         throw new EventTooLargeError(
-          `A batch may hold at most ${this.config.maxBatchEvents} events; this one has ${items.length}`,
+          `A batch may hold at most ${this.config.maxBatchEvents} events; this one has ${batch.items.length}`,
         );
       }
-      return parseBatchEvents(items, request.headers);
+      return parseBatchEvents(batch, request.headers);
     }
     if (isPlainJson(contentType) && request.headers['ce-specversion'] !== undefined)
       return [parseBinaryEvent(body, request.headers)];

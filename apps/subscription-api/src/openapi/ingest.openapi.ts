@@ -155,7 +155,7 @@ function answers(result: SchemaObject): Record<string, Response> {
       content: { 'application/json': { schema: result } },
     },
     '400': problem(
-      'Not JSON (or not UTF-8), not a valid CloudEvent, breaking its schema, or with a bad header (an attribute header that is not ASCII, percent-encoded bytes that are not UTF-8, a malformed traceparent); nothing was written',
+      'Not JSON (or not UTF-8, or starting with a byte order mark), an object repeating a member name (named by its pointer: JSON readers differ on which one they keep), not a valid CloudEvent, breaking its schema, or with a bad header (an attribute header that is not ASCII, percent-encoded bytes that are not UTF-8, a malformed traceparent); nothing was written',
     ),
     '401': problem('No valid API key', {
       'WWW-Authenticate': { schema: { type: 'string', example: 'Bearer' } },
@@ -212,7 +212,7 @@ export const INGEST_PATHS: OpenAPIObject['paths'] = {
       requestBody: {
         required: true,
         description:
-          'The payload, as the type`s schema describes it (GET /v1/event-types). Any application/*+json type but the CloudEvents ones is read as JSON too.',
+          'The payload, as the type`s schema describes it (GET /v1/event-types). Any application/*+json type but the CloudEvents ones is read as JSON too. Written to Kafka as sent, character for character but the whitespace around it: numbers past 2^53, -0, 1.0 and \\u escapes stay as they are.',
         content: { 'application/json': { schema: {} } },
       },
       responses: answers(resultRef),
@@ -225,7 +225,7 @@ export const INGEST_PATHS: OpenAPIObject['paths'] = {
       tags: ['ingest'],
       summary: 'Publish a CloudEvent (structured or binary mode) or a batch of them',
       description:
-        'A batch is all or nothing: every event is parsed, authorised and validated before any is written. Binary mode: application/json with the attributes in ce-* headers (ce-specversion, ce-id, ce-source and ce-type required; other ce-* headers are extensions).',
+        'A batch is all or nothing: every event is parsed, authorised and validated before any is written. Binary mode: application/json with the attributes in ce-* headers (ce-specversion, ce-id, ce-source and ce-type required; other ce-* headers are extensions). Each event`s data is written to Kafka as sent, character for character but the whitespace around it: numbers past 2^53, -0, 1.0 and \\u escapes stay as they are.',
       security: [{ bearer: [] }],
       parameters: [
         header('ce-specversion', 'Binary mode: "1.0"'),
