@@ -16,7 +16,6 @@ export const kafkaConfig = configFragment(
       ),
     KAFKA_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_LINGER_MS: env.nonNegativeInt(0, 'milliseconds'),
-    KAFKA_PRODUCE_INTERVAL_MS: env.nonNegativeInt(0, 'milliseconds'),
     KAFKA_PUBLISH_MAX_BATCH_BYTES: env.positiveInt(524_288, 'bytes'),
     KAFKA_PRODUCER_METADATA_MAX_AGE_MS: env.positiveInt(30_000, 'milliseconds'),
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
@@ -35,12 +34,6 @@ export const kafkaConfig = configFragment(
       timeoutMs: v.KAFKA_PUBLISH_TIMEOUT_MS,
       /** How long to wait for more records before sending (ms, default 0 = the next turn of the event loop). */
       lingerMs: v.KAFKA_LINGER_MS,
-      /**
-       * While publishes keep coming, a produce request begins no sooner than this long after the
-       * previous one began (ms, default 0: at once); what arrives meanwhile leaves together. A
-       * publish after a quiet spell goes at once: unlike `lingerMs`, it adds nothing when idle.
-       */
-      produceIntervalMs: v.KAFKA_PRODUCE_INTERVAL_MS,
       /**
        * Coalesced publishes stop growing a request past this many bytes (default 512 KiB, so record
        * overhead cannot push a partition's batch past Kafka's 1 MiB `message.max.bytes`); one

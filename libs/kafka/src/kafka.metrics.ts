@@ -3,8 +3,6 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export const CONSUMER_LAG_METRIC = 'herald_kafka_consumer_lag';
 export const PUBLISH_REFUSED_METRIC = 'herald_kafka_publish_refused_total';
 export const PUBLISHER_PARTITIONS_ADDED_METRIC = 'herald_kafka_publisher_partitions_added_total';
-export const PUBLISHER_REQUESTS_METRIC = 'herald_kafka_publisher_requests_total';
-export const PUBLISHER_PUBLISHES_METRIC = 'herald_kafka_publisher_publishes_total';
 export const FETCH_LINGER_METRIC = 'herald_kafka_consumer_fetch_linger_seconds_total';
 
 export type ConsumerLagGauge = Gauge<'group' | 'topic' | 'partition'>;
@@ -42,10 +40,6 @@ export interface PublisherMetrics {
   readonly refused: Counter<'topic' | 'error'>;
   /** `herald_kafka_publisher_partitions_added_total{topic}` */
   readonly partitionsAdded: Counter<'topic'>;
-  /** `herald_kafka_publisher_requests_total`: writes sent (each one produce request, or more when it spans brokers). */
-  readonly requests: Counter;
-  /** `herald_kafka_publisher_publishes_total`: publish calls those writes carried. */
-  readonly publishes: Counter;
 }
 
 export function publisherMetrics(registry: Registry): PublisherMetrics {
@@ -59,16 +53,6 @@ export function publisherMetrics(registry: Registry): PublisherMetrics {
       name: PUBLISHER_PARTITIONS_ADDED_METRIC,
       help: "Times the publisher saw a topic's partition count grow; keyed records are spread over the new count from then on",
       labelNames: ['topic'],
-    }),
-    requests: counter(registry, {
-      name: PUBLISHER_REQUESTS_METRIC,
-      help: 'Writes the publisher sent to Kafka (one produce request per broker they reach); publishes made meanwhile share one (KAFKA_LINGER_MS, KAFKA_PRODUCE_INTERVAL_MS)',
-      labelNames: [],
-    }),
-    publishes: counter(registry, {
-      name: PUBLISHER_PUBLISHES_METRIC,
-      help: 'Publish calls the writes carried: over herald_kafka_publisher_requests_total, how many share a write',
-      labelNames: [],
     }),
   };
 }

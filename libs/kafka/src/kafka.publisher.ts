@@ -129,9 +129,7 @@ const REJECTED_TYPES = new Set([
  * Writes records with an idempotent, acks=all producer and answers each record's
  * `{topic, partition, offset}`, in the order given.
  *
- * Calls made in the same turn of the event loop (or within `lingerMs`, or while
- * `produceIntervalMs` holds the next write back, or while `maxInFlightFlushes` writes are under
- * way) share one produce request.
+ * Calls made in the same turn of the event loop (or within `lingerMs`) share one produce request.
  * Kafka answers such a request partition by partition: a call whose records all landed on
  * partitions Kafka appended is answered with their offsets, even when Kafka refused another
  * partition of the request (another call's records); only the calls with records on a refused
@@ -156,8 +154,6 @@ export class KafkaPublisher {
   private handle: ProducerHandle | undefined;
   private connecting: Promise<ProducerHandle> | undefined;
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  /** When the last produce request began (ms since the epoch), for `produceIntervalMs`. */
-  private lastFlushAt = 0;
   private nextSeq = 0;
   private closed = false;
 
@@ -292,8 +288,8 @@ export class KafkaPublisher {
       this.flushTimer = undefined;
       this.startFlushes();
     };
-    const waitMs = Math.max(this.options.lingerMs, this.spacingLeftMs());
-    this.flushTimer = waitMs > 0 ? setTimeout(run, waitMs) : setImmediate(run);
+    this.flushTimer =
+      this.options.lingerMs > 0 ? setTimeout(run, this.options.lingerMs) : setImmediate(run);
   }
 
   private startFlushes(): void {
@@ -304,27 +300,13 @@ export class KafkaPublisher {
       this.inFlight.size < this.options.maxInFlightFlushes &&
       !this.settlingFailure()
     ) {
-      if (this.spacingLeftMs() > 0 && !this.closed) {
-        this.scheduleFlush();
-        return;
-      }
       const chunk = this.takeChunk();
-      this.lastFlushAt = Date.now();
-      this.metrics?.requests.inc();
-      this.metrics?.publishes.inc(chunk.length);
       const flush = this.flush(chunk).finally(() => {
         this.inFlight.delete(flush);
         if (this.queue.length > 0) this.scheduleFlush();
       });
       this.inFlight.add(flush);
     }
-  }
-
-  /** How long until the next produce request may begin (`produceIntervalMs`); 0 or less: now. */
-  private spacingLeftMs(): number {
-    return this.options.produceIntervalMs === 0
-      ? 0
-      : this.lastFlushAt + this.options.produceIntervalMs - Date.now();
   }
 
   private settlingFailure(): boolean {

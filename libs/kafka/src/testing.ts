@@ -20,13 +20,7 @@ export function testKafkaConfig(brokers: string): KafkaConfig {
     brokers: brokers.split(','),
     embedded: false,
     clientId: 'herald-test',
-    publish: {
-      timeoutMs: 5000,
-      lingerMs: 0,
-      produceIntervalMs: 0,
-      maxBatchBytes: 524_288,
-      metadataMaxAgeMs: 30_000,
-    },
+    publish: { timeoutMs: 5000, lingerMs: 0, maxBatchBytes: 524_288, metadataMaxAgeMs: 30_000 },
     consumer: {
       lagIntervalMs: 1000,
       fetchMinBytes: 1,

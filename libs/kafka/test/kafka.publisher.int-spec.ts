@@ -382,42 +382,6 @@ describe('KafkaPublisher', () => {
     await admin.disconnect();
   });
 
-  it('spaces writes KAFKA_PRODUCE_INTERVAL_MS apart while publishes keep coming, and not after a quiet spell', async () => {
-    const topic = await createTestTopic(broker.brokers);
-    const intervalMs = 2000;
-    const registry = new Registry();
-    const spaced = new KafkaPublisher(connection, logger, {
-      produceIntervalMs: intervalMs,
-      registry,
-    });
-    try {
-      // Idle: the first write goes at once.
-      let sentAt = Date.now();
-      await spaced.publish([record(topic, 'k', 'first')]);
-      expect(Date.now() - sentAt).toBeLessThan(intervalMs / 2);
-      // Two more, in turns of their own, right after: they wait for the interval and share a write.
-      const second = spaced.publish([record(topic, 'k', 'second')]);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const third = spaced.publish([record(topic, 'k', 'third')]);
-      expect([...(await second), ...(await third)].map((r) => r.offset)).toEqual(['1', '2']);
-      expect(await counted(registry, 'herald_kafka_publisher_requests_total')).toEqual([
-        { labels: {}, value: 2 },
-      ]);
-      expect(await counted(registry, 'herald_kafka_publisher_publishes_total')).toEqual([
-        { labels: {}, value: 3 },
-      ]);
-      // Quiet for longer than the interval: the next write is not held back.
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-      sentAt = Date.now();
-      await spaced.publish([record(topic, 'k', 'fourth')]);
-      expect(Date.now() - sentAt).toBeLessThan(intervalMs / 2);
-    } finally {
-      await spaced.close();
-    }
-    const stored = await storedRecords(connection, topic);
-    expect(stored.map((r) => r.value)).toEqual(['first', 'second', 'third', 'fourth']);
-  });
-
   it('resolves an empty publish without a request', async () => {
     await expect(publisher.publish([])).resolves.toEqual([]);
   });
