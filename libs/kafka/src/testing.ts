@@ -25,7 +25,7 @@ export function testKafkaConfig(brokers: string): KafkaConfig {
       lagIntervalMs: 1000,
       fetchMinBytes: 1,
       fetchMaxWaitMs: 500,
-      fetchLingerMs: 5,
+      fetchLingerMs: 10,
       metadataMaxAgeMs: 30_000,
     },
   };

@@ -43,7 +43,10 @@ const RESULTS = join(REPO_ROOT, 'tools/bench/results/delivery.md');
 const TOPIC = 'orders.v1';
 const ADMIN_KEY = `bench-admin-${randomUUID()}`;
 const TARGET_DELIVERIES = 60_000;
-const LATENCY_RATE = 1000;
+/** The issue's rate. BENCH_LATENCY_RATE sets another while exploring (results are then not written). */
+const TARGET_LATENCY_RATE = 1000;
+const LATENCY_RATE =
+  Number(process.env.BENCH_LATENCY_RATE ?? TARGET_LATENCY_RATE) || TARGET_LATENCY_RATE;
 const LATENCY_SECONDS = 10;
 /** Sent at the same rate before the measured part, unmeasured: JIT, pools and connections warm. */
 const LATENCY_WARMUP_SECONDS = 3;
@@ -489,6 +492,7 @@ async function main(): Promise<void> {
         lagIntervalMs: 10_000,
         fetchMinBytes: 1,
         fetchMaxWaitMs: 500,
+        fetchLingerMs: 10,
         metadataMaxAgeMs: 30_000,
       },
     },
@@ -553,7 +557,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (ALL_CASES.every((c) => cases.has(c)))
+    if (ALL_CASES.every((c) => cases.has(c)) && LATENCY_RATE === TARGET_LATENCY_RATE)
       writeResults(RESULTS, report(samples, latencies, rounds));
   } finally {
     await publisher.close();
