@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
-import type { Admin } from 'kafkajs';
 import {
   decodeCursor,
   encodeCursor,
   toKafkaHeaders,
   topicPartitionKey,
+  type KafkaConnection,
   type PublishedRecord,
 } from '@herald/kafka';
 import {
@@ -49,7 +49,7 @@ interface Written {
 describe('streams: records no longer held are told as a gap', () => {
   let world: StreamWorld;
   let fanout: FanoutProcess;
-  let admin: Admin;
+  let admin: ReturnType<KafkaConnection['kafka']['admin']>;
   const written: Written[] = [];
   /** kitchen.v1 partition 0 (a durable stream's). */
   let kitchen: Written;
