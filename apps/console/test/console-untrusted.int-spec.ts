@@ -68,7 +68,20 @@ const attempt = {
   test: false,
 };
 
-/** Streamed events: one nested too deeply to write back as JSON, one full of markup. */
+/** A gap whose topic is markup and far longer than any topic: it must show as one short line of text. */
+const HOSTILE_GAP = {
+  topic: `${MARKUP}\n${'t'.repeat(100_000)}`,
+  partition: 3,
+  requestedOffset: MARKUP,
+  resumedOffset: '250',
+  skipped: 150,
+  cursor: 'c0',
+};
+
+/**
+ * Streamed events: a gap with markup in it, one event nested too deeply to write back as JSON,
+ * one full of markup.
+ */
 function sseBody(): string {
   // JSON.stringify cannot write it: the text is built by hand.
   const deepText = `{"specversion":"1.0","id":"evt_deep","type":"order.created","source":"test","data":${'['.repeat(DEEP)}${']'.repeat(DEEP)}}`;
@@ -80,6 +93,7 @@ function sseBody(): string {
     data: { note: MARKUP, link: 'javascript:window.__injected=5' },
   };
   return (
+    `id: c0\nevent: herald.stream.gap\ndata: ${JSON.stringify(HOSTILE_GAP)}\n\n` +
     `id: c1\nevent: order.created\ndata: ${deepText}\n\n` +
     `id: c2\nevent: order.created\ndata: ${JSON.stringify(marked)}\n\n` +
     `id: c2\nevent: herald.stream.end\ndata: ${JSON.stringify({ reason: 'subscription_paused', cursor: 'c2', message: MARKUP })}\n\n`
@@ -199,7 +213,19 @@ describe('the console with untrusted data', () => {
     // The page is still there, with both events, and says why the stream ended.
     expect(pageErrors).toEqual([]);
     expect(await page.getByRole('heading', { name: 'Live tail' }).count()).toBe(1);
-    await page.getByRole('alert').filter({ hasText: 'window.__injected=1' }).waitFor();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'The live tail stopped.' })
+      .filter({ hasText: 'window.__injected=1' })
+      .waitFor();
+    // The gap is told as text, its topic cut to what a topic can be.
+    const gap = page.getByRole('alert').filter({ hasText: 'Events were skipped' });
+    const told = await gap.getByRole('listitem').innerText();
+    expect(told).toContain('Kafka no longer holds the records after your position on <img src=x');
+    expect(told).toContain(
+      '(up to 150 records, of any type); the tail resumed at the oldest held, offset 250.',
+    );
+    expect(told.length).toBeLessThan(600);
     const deep = page.locator('[data-event-id="evt_deep"]');
     await deep.getByText('Event evt_deep').click();
     await deep.getByText(/nests too deeply to show/).waitFor();

@@ -11,6 +11,8 @@ import type { StreamedEvent } from '../streams/event-stream';
 import { tailEventStream, type TailState as ConnectionState } from '../streams/event-tail';
 
 const KEEP = 200;
+/** Gap notices kept (one comes per partition skipped; a topic has at most a few hundred). */
+const KEEP_GAPS = 20;
 const ANNOUNCE_EVERY_MS = 2000;
 
 type TailState = 'stopped' | ConnectionState;
@@ -43,6 +45,7 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
     [],
   );
   const [received, setReceived] = useState(0);
+  const [gaps, setGaps] = useState<readonly { notice: string; count: number }[]>([]);
   const [announcement, setAnnouncement] = useState('');
   const controller = useRef<AbortController | null>(null);
 
@@ -87,6 +90,7 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
     controller.current = own;
     setProblem(undefined);
     setEvents([]);
+    setGaps([]);
     setReceived(0);
     setAnnouncement('');
     const stopped = await tailEventStream(
@@ -111,6 +115,10 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
           setEvents((current) => [{ event: streamed, cursor }, ...current].slice(0, KEEP));
           setReceived((count) => count + 1);
         },
+        onGap: (notice) =>
+          setGaps((current) =>
+            [{ notice, count: (current[0]?.count ?? 0) + 1 }, ...current].slice(0, KEEP_GAPS),
+          ),
         onTrouble: setProblem,
       },
     );
@@ -201,6 +209,19 @@ export function LiveTailPage({ initialTypes }: { initialTypes: string | null }) 
         </div>
       </form>
       <ProblemAlert problem={problem} label="The live tail stopped." />
+      {gaps.length === 0 ? null : (
+        <div role="alert" className="alert alert-warning tail-gaps">
+          <p>
+            <strong>Events were skipped:</strong> the tail resumed from a position older than the
+            oldest record Kafka keeps.
+          </p>
+          <ul>
+            {gaps.map(({ notice, count }) => (
+              <li key={count}>{notice}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       <p className="visually-hidden" aria-live="polite">
         {announcement}
       </p>

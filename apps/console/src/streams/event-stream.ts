@@ -49,6 +49,8 @@ export interface EventStreamHandlers {
   readonly onOpen: () => void;
   /** Each event with the cursor right after it. */
   readonly onEvent: (event: StreamedEvent, cursor: string | null) => void;
+  /** Each gap (records skipped because Kafka no longer holds them) with the cursor past it. */
+  readonly onGap: (gap: StreamGap, cursor: string | null) => void;
   readonly signal: AbortSignal;
 }
 
@@ -119,6 +121,85 @@ export function streamEndOutcome(end: EventStreamEnd): {
 }
 
 /**
+ * The event Herald sends when a stream resumed from a cursor older than what Kafka still holds
+ * (retention removed the records after it): its id is the cursor past the gap, its data
+ * `{topic, partition, requestedOffset, resumedOffset, skipped, cursor}`.
+ */
+export const STREAM_GAP_EVENT = 'herald.stream.gap';
+
+/**
+ * A gap as the console shows it: each field null when the server left it out or sent something
+ * that is not one (the data comes from the network; it is never trusted to be well formed).
+ */
+export interface StreamGap {
+  /** At most MAX_GAP_TOPIC_LENGTH characters. */
+  readonly topic: string | null;
+  readonly partition: number | null;
+  /** Offsets as decimal strings, as fanout sends them (they may pass 2^53). */
+  readonly requestedOffset: string | null;
+  readonly resumedOffset: string | null;
+  /** At most this many records (of any type on the partition) were skipped. */
+  readonly skipped: number | null;
+}
+
+/** Kafka's own limit on a topic name; anything longer is not a topic and is cut. */
+export const MAX_GAP_TOPIC_LENGTH = 249;
+const OFFSET = /^\d{1,20}$/;
+
+/** The fields of a gap event's data; nulls for what it lacks, or all of them when unreadable. */
+export function parseStreamGap(data: string): StreamGap {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    // The gap still happened: the partner is told, in less detail.
+    parsed = null;
+  }
+  const fields = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<
+    string,
+    unknown
+  >;
+  const { topic, partition, requestedOffset, resumedOffset, skipped } = fields;
+  const count = (value: unknown) =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+  const offset = (value: unknown) =>
+    typeof value === 'string' && OFFSET.test(value) ? value : null;
+  return {
+    topic:
+      typeof topic === 'string' && topic !== ''
+        ? oneLine(topic).slice(0, MAX_GAP_TOPIC_LENGTH)
+        : null,
+    partition: count(partition),
+    requestedOffset: offset(requestedOffset),
+    resumedOffset: offset(resumedOffset),
+    skipped: count(skipped),
+  };
+}
+
+/** Control characters and line breaks shown as spaces: a topic name is one line of text. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- exactly the characters to take out
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+}
+
+/**
+ * What the partner reads about a gap, as plain text: where, how many records at most (skipped
+ * counts offsets, records of every type included), and where the tail went on.
+ */
+export function streamGapNotice(gap: StreamGap): string {
+  const where =
+    gap.topic === null
+      ? ''
+      : ` on ${gap.topic}${gap.partition === null ? '' : `/${gap.partition}`}`;
+  const howMany =
+    gap.skipped === null
+      ? ''
+      : ` (up to ${gap.skipped.toLocaleString('en-US')} record${gap.skipped === 1 ? '' : 's'}, of any type)`;
+  const resumed = gap.resumedOffset === null ? '' : `, offset ${gap.resumedOffset}`;
+  return `Kafka no longer holds the records after your position${where}${howMany}; the tail resumed at the oldest held${resumed}.`;
+}
+
+/**
  * Reads Herald's SSE stream with fetch rather than EventSource, so a refused request shows the
  * problem Herald answered (an EventSource only reports "error"). Resolves when the stream ends
  * (with the reason and message of the server's end event, when it sent one) or `signal`
@@ -171,6 +252,10 @@ export async function readEventStream(
           // The stream is over either way; a body that fails to close has nothing left to say.
           await reader.cancel().catch(() => undefined);
           return { cursor, ...end };
+        }
+        if (message.event === STREAM_GAP_EVENT) {
+          handlers.onGap(parseStreamGap(message.data), message.id);
+          continue;
         }
         if (message.event === 'message' || message.data === '') continue;
         let event: unknown;

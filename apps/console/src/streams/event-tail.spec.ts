@@ -12,6 +12,9 @@ type Answer =
 const event = (cursor: string, id: string) =>
   `id: ${cursor}\nevent: order.created\ndata: {"id":"${id}","type":"order.created","source":"test"}\n\n`;
 
+const gap = (cursor: string, fields: Record<string, unknown>) =>
+  `id: ${cursor}\nevent: herald.stream.gap\ndata: ${JSON.stringify({ ...fields, cursor })}\n\n`;
+
 const end = (cursor: string, reason: string, message?: string) =>
   `id: ${cursor}\nevent: herald.stream.end\ndata: ${JSON.stringify({ reason, cursor, ...(message === undefined ? {} : { message }) })}\n\n`;
 
@@ -49,6 +52,7 @@ async function tail(answers: Answer[]) {
   const seen = {
     states: [] as { state: TailState; notice: string | null }[],
     events: [] as { id: string; cursor: string | null }[],
+    gaps: [] as string[],
     troubles: [] as string[],
     pauses: [] as number[],
     requests: streams.requests,
@@ -61,6 +65,7 @@ async function tail(answers: Answer[]) {
         signal: new AbortController().signal,
         onState: (state, notice) => seen.states.push({ state, notice }),
         onEvent: (streamed, cursor) => seen.events.push({ id: streamed.id, cursor }),
+        onGap: (notice) => seen.gaps.push(notice),
         onTrouble: (problem) => seen.troubles.push(problem.message),
         // No waiting in a test: the pauses asked for are recorded instead.
         pause: (ms) => {
@@ -185,6 +190,50 @@ describe('tailEventStream', () => {
       'Something new',
       'The streams server is shutting down',
     ]);
+  });
+
+  it('backs off when streams close at once with no event and no end, and starts over at an event', async () => {
+    const seen = await tail([
+      { body: '' },
+      { body: ': heartbeat\n\n' },
+      { body: '' },
+      { body: '' },
+      { body: '' },
+      { body: '' },
+      { body: event('c1', 'e1') },
+      { body: '' },
+      { body: end('c1', 'key_deleted') },
+    ]);
+
+    expect(seen.requests).toHaveLength(9);
+    // Doubling to the 15 s cap, as after a failure; one second again after an event.
+    expect(seen.pauses).toEqual([2000, 4000, 8000, 15_000, 15_000, 15_000, 1000, 2000]);
+    expect(seen.requests[7]!.searchParams.get('cursor')).toBe('c1');
+    expect(seen.stopped?.code).toBe('key_deleted');
+  });
+
+  it('tells of a gap in plain words, resumes past it, and a gap alone does not end the backoff', async () => {
+    const fields = {
+      topic: 'orders.v1',
+      partition: 2,
+      requestedOffset: '100',
+      resumedOffset: '250',
+      skipped: 150,
+    };
+    const seen = await tail([
+      { body: '' },
+      { body: gap('c-gap', fields) },
+      { body: event('c1', 'e1') + end('c1', 'key_deleted') },
+    ]);
+
+    expect(seen.gaps).toEqual([
+      'Kafka no longer holds the records after your position on orders.v1/2 (up to 150 records, of any type); the tail resumed at the oldest held, offset 250.',
+    ]);
+    // Reconnecting from past the gap, the tail is not told of it again.
+    expect(seen.requests[2]!.searchParams.get('cursor')).toBe('c-gap');
+    expect(seen.pauses).toEqual([2000, 4000]);
+    expect(seen.events).toEqual([{ id: 'e1', cursor: 'c1' }]);
+    expect(seen.troubles).toEqual([]);
   });
 
   it('tries again when the server is unavailable, and stops when Herald refuses the stream', async () => {

@@ -2,8 +2,10 @@ import { ApiProblem, asProblem } from '../api/api-problem';
 import {
   readEventStream,
   streamEndOutcome,
+  streamGapNotice,
   type EventStreamRequest,
   type StreamedEvent,
+  type StreamGap,
 } from './event-stream';
 
 /** A running tail's connection. */
@@ -18,6 +20,11 @@ export interface EventTailHandlers {
   readonly onState: (state: TailState, notice: string | null) => void;
   /** Each event with the cursor right after it. */
   readonly onEvent: (event: StreamedEvent, cursor: string | null) => void;
+  /**
+   * Records after the tail's position that Kafka no longer holds were skipped (the tail resumed
+   * at the oldest record held): `notice` says so in plain text, for the partner.
+   */
+  readonly onGap: (notice: string, gap: StreamGap) => void;
   /** A failure that trying again may fix (no answer, a 5xx, a 429); the tail tries again. */
   readonly onTrouble: (problem: ApiProblem) => void;
   /** Waits `ms`, or less when `signal` aborts. Default: a timer. */
@@ -52,11 +59,13 @@ export function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * Follows Herald's SSE stream until `signal` aborts or following it cannot go on, reconnecting
  * from the last cursor when the connection drops or the server asks for it (slow_consumer,
- * shutdown, subscription_changed), and after a growing pause when it fails. Resolves with null
- * once aborted, or with why it stopped by itself: Herald refused the stream (a 4xx other than
- * 429: a bad filter, unknown types, the key), or ended it for a reason that connecting again
- * cannot mend (the key or the subscription deleted, paused or disabled; the problem's `code` is
- * the reason and its `detail` Herald's message).
+ * shutdown, subscription_changed), and after a growing pause when it fails or closes without an
+ * event and without the server's end event (a server or proxy closing at once would otherwise
+ * be reconnected to every second, forever); the pause starts over once an event arrives.
+ * Resolves with null once aborted, or with why it stopped by itself: Herald refused the stream
+ * (a 4xx other than 429: a bad filter, unknown types, the key), or ended it for a reason that
+ * connecting again cannot mend (the key or the subscription deleted, paused or disabled; the
+ * problem's `code` is the reason and its `detail` Herald's message).
  */
 export async function tailEventStream(
   request: Omit<EventStreamRequest, 'cursor'>,
@@ -70,6 +79,7 @@ export async function tailEventStream(
   while (!signal.aborted) {
     handlers.onState(cursor === null ? 'connecting' : 'reconnecting', notice);
     notice = null;
+    let events = 0;
     try {
       const end = await readEventStream(
         { ...request, cursor },
@@ -77,9 +87,15 @@ export async function tailEventStream(
           signal,
           onOpen: () => handlers.onState('open', null),
           onEvent: (event, next) => {
+            events += 1;
             failures = 0;
             cursor = next ?? cursor;
             handlers.onEvent(event, next);
+          },
+          onGap: (gap, next) => {
+            // Past the gap: reconnecting from here is not told of it again.
+            cursor = next ?? cursor;
+            handlers.onGap(streamGapNotice(gap), gap);
           },
         },
       );
@@ -95,7 +111,9 @@ export async function tailEventStream(
           [],
           end.reason,
         );
-      if (outcome.action === 'retry') failures += 1;
+      // Only an event is progress: a gap or heartbeats before the close do not end the backoff.
+      const closedEmpty = end.reason === null && events === 0;
+      if (outcome.action === 'retry' || closedEmpty) failures += 1;
       else failures = 0;
     } catch (error) {
       if (signal.aborted) break;
