@@ -197,6 +197,7 @@ function connect(
       createFetcher: () => tail.fetcher(),
       sent: () => undefined,
       skipped: () => undefined,
+      filterFailed: () => undefined,
       ended: () => undefined,
     },
   );
@@ -223,9 +224,10 @@ describe('StreamConnection', () => {
     expect(connection.cursor()).toBe(tail.cursor());
   });
 
-  it('treats an event its filter throws on as not matching, and throws nothing to the tail', () => {
+  it('treats an event its filter throws on as not matching, counts each, and throws nothing to the tail', () => {
     const tail = new FakeTail(10);
     const sink = new RecordingSink();
+    let filterFailures = 0;
     const connection = new StreamConnection(
       'c',
       sink,
@@ -233,7 +235,7 @@ describe('StreamConnection', () => {
         types: new Set(['a']),
         // As the query engine does for a path through __proto__ on some events.
         filter: (e) => {
-          if (e.id === '1/0')
+          if (String(e.id).startsWith('1/'))
             throw new Error("Accessing __proto__ is not allowed in selector: 'x'.");
           return true;
         },
@@ -245,6 +247,7 @@ describe('StreamConnection', () => {
         createFetcher: () => tail.fetcher(),
         sent: () => undefined,
         skipped: () => undefined,
+        filterFailed: () => (filterFailures += 1),
         ended: () => undefined,
       },
     );
@@ -252,8 +255,11 @@ describe('StreamConnection', () => {
     tail.append(0);
     tail.append(1);
     tail.append(0);
+    tail.append(1);
     expect(() => connection.pump()).not.toThrow();
     expect(ids(sink)).toEqual(['0/0', '0/1']);
+    // Every event it threw on, not only the first (which alone is logged).
+    expect(filterFailures).toBe(2);
     expect(connection.closed).toBe(false);
   });
 

@@ -136,6 +136,8 @@ export interface ConnectionHooks {
   sent(connection: StreamConnection, event: StreamEvent): void;
   /** The client was told of records it will never get (`StreamSink.gap`). */
   skipped(connection: StreamConnection, gap: StreamGap): void;
+  /** Its filter threw on an event (counted each time; the event is taken as not matching). */
+  filterFailed(connection: StreamConnection): void;
   ended(connection: StreamConnection, reason: EndReason, cursor: string): void;
 }
 
@@ -299,6 +301,7 @@ export class StreamConnection {
     } catch (error) {
       // A filter the checks let through that the query engine refuses on an event (a path
       // through `__proto__`): the event does not match, as when its field is missing.
+      this.hooks.filterFailed(this);
       if (!this.filterFailed) {
         this.filterFailed = true;
         this.hooks.logger.warn(

@@ -21,6 +21,8 @@ export class StreamsMetrics {
   readonly slowDisconnects: Counter;
   /** Partitions a stream skipped ahead on because Kafka no longer held its offset (the client is told). */
   readonly gaps: Counter<'transport'>;
+  /** Events a stream's filter threw on (taken as not matching; logged once a connection). */
+  readonly filterErrors: Counter<'transport'>;
   readonly disconnects: Counter<'transport' | 'reason'>;
   /** Partitions the live tail began reading while it ran (added to a topic), by topic. */
   readonly tailPartitionsAdded: Counter<'topic'>;
@@ -50,6 +52,12 @@ export class StreamsMetrics {
     this.gaps = new Counter({
       name: 'herald_stream_gaps_total',
       help: 'Gaps told to stream clients: a partition read skipped ahead past records Kafka no longer held (retention) from where the client resumed',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.filterErrors = new Counter({
+      name: 'herald_stream_filter_errors_total',
+      help: "Events a stream's filter threw on (a path the query engine refuses on that event), taken as not matching",
       labelNames: ['transport'],
       registers,
     });
@@ -84,11 +92,17 @@ export class StreamsMetrics {
       this.connections.set({ transport }, 0);
       this.eventsSent.inc({ transport }, 0);
       this.gaps.inc({ transport }, 0);
+      this.filterErrors.inc({ transport }, 0);
     }
   }
 
   countRedisUnavailable(operation: StreamRedisOperation, reason: RedisUnavailableReason): void {
     this.redisUnavailable.inc({ operation, reason });
+  }
+
+  /** A stream's filter threw on one event (taken as not matching). */
+  filterFailed(transport: Transport): void {
+    this.filterErrors.inc({ transport });
   }
 
   disconnected(transport: Transport, reason: DisconnectReason): void {

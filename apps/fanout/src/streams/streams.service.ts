@@ -378,6 +378,7 @@ export class StreamsService
         }),
       sent: (c, event) => this.metrics.sent(c.sink.transport, event.timeMs),
       skipped: (c, gap) => this.skipped(c, gap),
+      filterFailed: (c) => this.metrics.filterFailed(c.sink.transport),
       ended: (c, reason, cursor) => this.ended(c, reason, cursor),
     });
     const durable = plan.subscription;
