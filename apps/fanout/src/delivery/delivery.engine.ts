@@ -36,6 +36,8 @@ const STORE_RETRY_MS = 500;
 /** A live event held behind its subscription's backfill is looked at again this often. */
 export const BACKFILL_RECHECK_MS = 1000;
 const BUDGET_LOG_INTERVAL_MS = 60_000;
+/** When a task parked because its subscription's secrets cannot be used falls due again. */
+const SECRETS_RECHECK_MS = 5_000;
 
 export interface DeliveryEngineDeps {
   readonly index: SubscriptionIndex;
@@ -111,8 +113,12 @@ export class DeliveryEngine {
     else task.ticket?.settle();
   }
 
-  /** How many parked tasks a subscription's lane can start now. */
+  /**
+   * How many parked tasks a subscription's lane can start now: none while its secrets cannot be
+   * used (they stay parked, not claimed again and again, until the secrets are fixed).
+   */
   capacity(subscriptionId: string, startWithinMs: number): number {
+    if (this.deps.index.get(subscriptionId)?.secretsProblem) return 0;
     return this.laneFor(subscriptionId)?.capacity(startWithinMs) ?? 0;
   }
 
@@ -210,7 +216,12 @@ export class DeliveryEngine {
     const existing = this.lanes.get(subscriptionId);
     if (existing) return existing;
     const entry = this.deps.index.get(subscriptionId);
-    if (!entry || entry.subscription.status !== 'active' || entry.subscription.kind !== 'webhook')
+    if (
+      !entry ||
+      entry.subscription.status !== 'active' ||
+      entry.subscription.kind !== 'webhook' ||
+      entry.secretsProblem !== null
+    )
       return undefined;
     const origin = originOf(entry.subscription.url);
     this.laneOrigins.set(subscriptionId, origin);
@@ -376,6 +387,14 @@ export class DeliveryEngine {
       return { kind: 'settled' };
     }
     const nowMs = Date.now();
+    // Its secrets stopped working while the lane held this task (logged and counted once by the
+    // index): not an attempt, and not lost. It waits parked until they are fixed.
+    if (entry.secretsProblem !== null) {
+      const dueMs = nowMs + SECRETS_RECHECK_MS;
+      if (!task.claim) return { kind: 'park', dueMs };
+      await this.finishClaim(task.claim, { kind: 'release', dueMs }, task);
+      return { kind: 'settled' };
+    }
     // A live event of a key waits, parked, while the subscription's backfill (its events from
     // before the subscription) runs: order per key holds across the two. Not an attempt.
     const held =

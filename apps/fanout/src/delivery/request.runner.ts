@@ -414,6 +414,14 @@ export class RequestRunner {
       });
       return;
     }
+    if (entry.secretsProblem !== null) {
+      lease.settle();
+      await this.deps.replays.finish(replay, {
+        status: 'failed',
+        error: `the subscription's secrets cannot be used (${entry.secretsProblem}); fix them and replay again`,
+      });
+      return;
+    }
     let from: ReplayBound;
     let to: ReplayBound | null;
     try {

@@ -1,5 +1,10 @@
 import { compileEventFilter, compileTypePattern, type EventFilter } from '@herald/contract';
-import { DEFAULT_RETRY_DELAYS_MS, parseRetrySchedule, type RetryDelays } from '@herald/delivery';
+import {
+  DEFAULT_RETRY_DELAYS_MS,
+  decodeSecret,
+  parseRetrySchedule,
+  type RetryDelays,
+} from '@herald/delivery';
 import {
   backfillRange,
   type BackfillRange,
@@ -7,6 +12,15 @@ import {
   type Subscription,
   type SubscriptionSecrets,
 } from '@herald/store';
+
+/**
+ * A subscription as read from Redis. `secretsError` says why its sealed secrets did not open
+ * (another HERALD_SECRET_KEY, a corrupt or truncated value); its `secrets` are then empty.
+ */
+export type LoadedSubscription = StoredSubscription & { readonly secretsError?: string | null };
+
+/** The secrets of a subscription whose sealed secrets did not open. */
+export const NO_SECRETS: SubscriptionSecrets = { signing: null, auth: null };
 
 /** A subscription with everything the hot path needs compiled once. */
 export interface IndexedSubscription {
@@ -24,14 +38,27 @@ export interface IndexedSubscription {
   /** What came before its live start, delivered as a backfill replay; null when nothing did. */
   readonly backfill: BackfillRange | null;
   readonly retryDelays: RetryDelays;
-  /** Why it can receive nothing (a stored filter or schedule that no longer compiles), or null. */
+  /**
+   * Why a webhook cannot sign or authenticate its requests (its sealed secrets do not open, or
+   * hold a signing secret that is not `whsec_<base64>`), or null. Such a webhook is sent nothing
+   * and its parked deliveries stay parked until the secrets are fixed.
+   */
+  readonly secretsProblem: string | null;
+  /**
+   * Why it can receive nothing (a stored filter or schedule that no longer compiles, a
+   * webhook's `secretsProblem`), or null.
+   */
   readonly problem: string | null;
 }
 
 /** Compiles a stored subscription; a part that does not compile leaves it matching nothing. */
-export function compileSubscription(stored: StoredSubscription): IndexedSubscription {
+export function compileSubscription(stored: LoadedSubscription): IndexedSubscription {
   const { subscription, secrets } = stored;
   const problems: string[] = [];
+  // Streams sign nothing: secrets that do not open keep only webhooks from receiving.
+  const secretsProblem =
+    subscription.kind === 'webhook' ? (stored.secretsError ?? signingProblem(secrets)) : null;
+  if (secretsProblem !== null) problems.push(`secrets: ${secretsProblem}`);
   const typeMatchers = compileAll(subscription.types, problems);
   const allowedMatchers =
     subscription.allowedTypes === null ? null : compileAll(subscription.allowedTypes, problems);
@@ -62,8 +89,24 @@ export function compileSubscription(stored: StoredSubscription): IndexedSubscrip
     sinceMs: startOf(subscription),
     backfill: backfillRange(subscription),
     retryDelays,
+    secretsProblem,
     problem,
   };
+}
+
+/** Why a webhook's opened secrets cannot sign its requests, or null when they can. */
+function signingProblem(secrets: SubscriptionSecrets | null | undefined): string | null {
+  const signing = secrets?.signing;
+  if (!signing || typeof signing.current !== 'string') return 'no signing secret';
+  try {
+    decodeSecret(signing.current);
+    // A previous secret past its grace is no longer sent (activeSecrets).
+    const previous = signing.previous;
+    if (previous && Date.parse(previous.expiresAt) > Date.now()) decodeSecret(previous.secret);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return null;
 }
 
 function compileAll(

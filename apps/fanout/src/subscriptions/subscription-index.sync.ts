@@ -1,10 +1,12 @@
 import type { Logger } from '@herald/observability';
-import type {
-  NoticeListener,
-  SubscriptionNotice,
-  SubscriptionNotices,
-  SubscriptionRepository,
+import {
+  SealedSecretError,
+  type NoticeListener,
+  type SubscriptionNotice,
+  type SubscriptionNotices,
+  type SubscriptionRepository,
 } from '@herald/store';
+import { NO_SECRETS, type LoadedSubscription } from './compiled-subscription';
 import type { SubscriptionIndex } from './subscription-index';
 
 /** Work the subscription API asked for (a replay or a redrive); the request is in the store. */
@@ -98,13 +100,12 @@ export class SubscriptionIndexSync {
 
   private async reload(): Promise<number> {
     const { seq, subscriptions, unreadable } = await this.repository.loadAll();
+    const loaded: LoadedSubscription[] = [...subscriptions];
     for (const { id, error } of unreadable) {
-      this.logger.error(
-        { err: error, subscriptionId: id },
-        'subscription cannot be opened; it gets no deliveries',
-      );
+      const record = await this.withoutSecrets(id, error);
+      if (record) loaded.push(record);
     }
-    this.index.replaceAll(subscriptions);
+    this.index.replaceAll(loaded);
     return seq;
   }
 
@@ -113,7 +114,7 @@ export class SubscriptionIndexSync {
       case 'subscription.created':
       case 'subscription.updated':
       case 'subscription.deleted': {
-        const stored = await this.repository.getWithSecrets(notice.subscriptionId);
+        const stored = await this.read(notice.subscriptionId);
         if (stored) this.index.upsert(stored);
         else this.index.remove(notice.subscriptionId);
         return;
@@ -124,4 +125,44 @@ export class SubscriptionIndexSync {
         return;
     }
   }
+
+  /**
+   * The subscription as stored, or null when it is gone. One whose secrets do not open comes
+   * without them (it must not stop the notices of every other subscription, which a throw here
+   * would: the listener reads the same notice again and again).
+   */
+  private async read(id: string): Promise<LoadedSubscription | null> {
+    try {
+      return await this.repository.getWithSecrets(id);
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
+      return this.withoutSecrets(id, error);
+    }
+  }
+
+  /** The public record of a subscription whose secrets did not open; null when that is unreadable too. */
+  private async withoutSecrets(id: string, error: unknown): Promise<LoadedSubscription | null> {
+    try {
+      const subscription = await this.repository.get(id);
+      return subscription && { subscription, secrets: NO_SECRETS, secretsError: describe(error) };
+    } catch (recordError) {
+      if (!isUnreadable(recordError)) throw recordError;
+      this.logger.error(
+        { err: recordError, subscriptionId: id },
+        'subscription cannot be opened; it gets no deliveries',
+      );
+      return null;
+    }
+  }
+}
+
+/** A stored value that does not decode (not Redis failing): reading it again gives the same. */
+function isUnreadable(error: unknown): boolean {
+  return error instanceof SealedSecretError || error instanceof SyntaxError;
+}
+
+function describe(error: unknown): string {
+  return error instanceof SyntaxError
+    ? `the sealed secrets are not JSON: ${error.message}`
+    : (error as Error).message;
 }

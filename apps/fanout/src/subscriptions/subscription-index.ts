@@ -1,10 +1,13 @@
 import {
   SUBSCRIPTION_STATUSES,
-  type StoredSubscription,
   type SubscriptionKind,
   type SubscriptionStatus,
 } from '@herald/store';
-import { compileSubscription, type IndexedSubscription } from './compiled-subscription';
+import {
+  compileSubscription,
+  type IndexedSubscription,
+  type LoadedSubscription,
+} from './compiled-subscription';
 
 /** Told after a subscription was added, changed (`previous` set) or removed (`next` null). */
 export type IndexListener = (
@@ -50,7 +53,7 @@ export class SubscriptionIndex {
     return found;
   }
 
-  upsert(stored: StoredSubscription): IndexedSubscription {
+  upsert(stored: LoadedSubscription): IndexedSubscription {
     const previous = this.byId.get(stored.subscription.id) ?? null;
     const next = compileSubscription(stored);
     this.byId.set(stored.subscription.id, next);
@@ -68,7 +71,7 @@ export class SubscriptionIndex {
   }
 
   /** Replaces the whole index (a reload after missed notices): listeners hear every difference. */
-  replaceAll(stored: readonly StoredSubscription[]): void {
+  replaceAll(stored: readonly LoadedSubscription[]): void {
     const seen = new Set<string>();
     for (const entry of stored) {
       seen.add(entry.subscription.id);
@@ -86,6 +89,13 @@ export class SubscriptionIndex {
     >;
     for (const entry of this.byId.values()) counts[entry.subscription.status] += 1;
     return counts;
+  }
+
+  /** Webhooks whose secrets cannot be used (see `IndexedSubscription.secretsProblem`). */
+  countSecretsProblems(): number {
+    let count = 0;
+    for (const entry of this.byId.values()) if (entry.secretsProblem !== null) count += 1;
+    return count;
   }
 
   onChange(listener: IndexListener): () => void {

@@ -1,5 +1,5 @@
 import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { LOGGER, MetricsRegistry, type Logger } from '@herald/observability';
 import { SUBSCRIPTION_STATUSES, SubscriptionNotices, SubscriptionRepository } from '@herald/store';
 import { SubscriptionIndex } from './subscription-index';
@@ -36,6 +36,7 @@ export class SubscriptionsModule implements OnModuleInit, OnApplicationShutdown 
     @Inject(SubscriptionIndex) private readonly index: SubscriptionIndex,
     @Inject(SubscriptionIndexSync) private readonly sync: SubscriptionIndexSync,
     @Inject(MetricsRegistry) private readonly metrics: MetricsRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   onModuleInit(): void {
@@ -52,8 +53,50 @@ export class SubscriptionsModule implements OnModuleInit, OnApplicationShutdown 
           for (const status of SUBSCRIPTION_STATUSES) this.set({ status }, counts[status]);
         },
       });
+    this.watchProblems();
     // Loading happens in the background; consumers wait on `sync.start()`.
     void this.sync.start();
+  }
+
+  /**
+   * Says once per version of a subscription (not on every event it misses) that it can receive
+   * nothing, and counts the webhooks whose secrets cannot be used.
+   */
+  private watchProblems(): void {
+    const index = this.index;
+    const registers = [this.metrics.registry];
+    const secretErrors = new Counter({
+      name: 'herald_subscription_secret_errors_total',
+      help: 'Webhook subscriptions found with secrets this process cannot use (sealed under another HERALD_SECRET_KEY, corrupt, or not whsec_<base64>), once per subscription version; they are sent nothing until fixed',
+      registers,
+    });
+    secretErrors.inc(0);
+    new Gauge({
+      name: 'herald_subscriptions_secrets_unusable',
+      help: 'Webhook subscriptions whose secrets this process cannot use now; they are sent nothing',
+      registers,
+      collect() {
+        this.set(index.countSecretsProblems());
+      },
+    });
+    const logger = this.logger.child({ component: 'subscription-index' });
+    index.onChange((previous, next) => {
+      if (next === null || next.problem === null) return;
+      const { id, version, tenant } = next.subscription;
+      if (previous?.problem === next.problem && previous.subscription.version === version) return;
+      if (next.secretsProblem === null) {
+        logger.warn(
+          { subscriptionId: id, tenant, version, problem: next.problem },
+          'subscription does not compile; it matches no event',
+        );
+        return;
+      }
+      secretErrors.inc();
+      logger.error(
+        { subscriptionId: id, tenant, version, problem: next.secretsProblem },
+        'subscription secrets cannot be used; nothing is sent to it and its parked deliveries wait until they are fixed',
+      );
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
