@@ -5,7 +5,8 @@ import { metricNamesIn } from '../src/promql-metric-names';
 import { isKnownHeraldSeries, specMetricOf } from '../src/spec-metrics';
 
 // The dashboard is bound to metric names: one renamed in code, or mistyped here, leaves a
-// panel silently empty. Every name must be one of SPEC §8's (or a default process metric).
+// panel silently empty. Every name must be one of SPEC §8's, one of OPERATIONS_METRICS (held to
+// the code that registers it by prometheus.int-spec.ts) or a default process metric.
 
 const ROOT = path.resolve(__dirname, '../../..');
 const GRAFANA_DIR = path.join(ROOT, 'deploy/grafana');
@@ -66,6 +67,16 @@ it('has a panel for each thing SREs look at', () => {
   expect(metricsOf(/^Stream connections/)).toContain('herald_stream_connections');
   expect(metricsOf(/memory/i)).toContain('process_resident_memory_bytes');
   expect(metricsOf(/event-loop lag/i)).toContain('nodejs_eventloop_lag_p99_seconds');
+  expect(metricsOf(/^Stream gaps told by transport$/)).toContain('herald_stream_gaps_total');
+  expect(metricsOf(/^Stream filter errors by transport$/)).toContain(
+    'herald_stream_filter_errors_total',
+  );
+  expect(metricsOf(/^Webhooks whose secrets cannot be used$/)).toContain(
+    'herald_subscriptions_secrets_unusable',
+  );
+  expect(metricsOf(/^Fetch linger share by group$/)).toContain(
+    'herald_kafka_consumer_fetch_linger_seconds_total',
+  );
 });
 
 it('covers every SPEC §8 metric in some panel', () => {

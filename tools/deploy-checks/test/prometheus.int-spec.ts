@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { metricNamesIn } from '../src/promql-metric-names';
-import { isKnownHeraldSeries } from '../src/spec-metrics';
+import { isKnownHeraldSeries, OPERATIONS_METRICS } from '../src/spec-metrics';
 
 // promtool (Debian package `prometheus`; .ci/run installs it) checks the files the way
 // Prometheus loads them, and runs the alert unit tests in alerts.test.yml.
@@ -75,6 +75,8 @@ it('has the alerts SREs asked for', () => {
     'HeraldReadinessFlapping',
     'HeraldEventLoopLagHigh',
     'HeraldMemoryHigh',
+    'HeraldSubscriptionSecretsUnusable',
+    'HeraldStreamGapsRecurring',
   ])
     expect(alerts).toContain(name);
 });
@@ -90,5 +92,12 @@ it.each(rules.map((rule) => [rule.alert ?? '?', rule] as const))(
     const operations = readFileSync(path.join(ROOT, 'docs/operations.md'), 'utf8');
     expect(rule.annotations?.runbook).toBe(`docs/operations.md#${alert.toLowerCase()}`);
     expect(operations).toMatch(new RegExp(`^#{2,4} ${alert}$`, 'm'));
+  },
+);
+
+it.each(Object.entries(OPERATIONS_METRICS))(
+  '%s, used beyond SPEC §8, is registered under that name in %s',
+  (metric, file) => {
+    expect(readFileSync(path.join(ROOT, file), 'utf8')).toContain(`'${metric}'`);
   },
 );
