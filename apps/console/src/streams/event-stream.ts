@@ -19,7 +19,8 @@ export interface EventStreamRequest {
   readonly types: readonly string[];
   /** A filter as JSON text, or null. */
   readonly filter: string | null;
-  readonly from: 'latest' | 'earliest';
+  /** `latest`, `earliest`, or an RFC 3339 time (events from then on). */
+  readonly from: string;
   /** Resume right after this cursor instead of `from`. */
   readonly cursor: string | null;
 }

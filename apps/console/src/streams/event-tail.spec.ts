@@ -212,6 +212,23 @@ describe('tailEventStream', () => {
     expect(seen.stopped?.code).toBe('key_deleted');
   });
 
+  it('resumes a tail of new events that closed before its first event from when it started, not from the newest', async () => {
+    const startedAt = Date.now();
+    const seen = await tail([{ body: '' }, { body: '' }, { body: end('c1', 'key_deleted') }]);
+
+    expect(seen.requests[0]!.searchParams.get('from')).toBe('latest');
+    // Events published during the pauses are shown: both reconnects ask from the first connect.
+    const froms = seen.requests.slice(1).map((url) => url.searchParams.get('from'));
+    expect(froms[0]).toBe(froms[1]);
+    const from = Date.parse(froms[0]!);
+    expect(from).toBeGreaterThanOrEqual(startedAt - 2000);
+    expect(from).toBeLessThanOrEqual(Date.now());
+    expect(seen.requests.slice(1).map((url) => url.searchParams.get('cursor'))).toEqual([
+      null,
+      null,
+    ]);
+  });
+
   it('tells of a gap in plain words, resumes past it, and a gap alone does not end the backoff', async () => {
     const fields = {
       topic: 'orders.v1',

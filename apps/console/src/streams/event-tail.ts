@@ -8,6 +8,9 @@ import {
   type StreamGap,
 } from './event-stream';
 
+/** How much earlier than its first connect a tail of new events resumes without a cursor. */
+const LATEST_SKEW_MS = 1000;
+
 /** A running tail's connection. */
 export type TailState = 'connecting' | 'open' | 'reconnecting';
 
@@ -76,13 +79,20 @@ export async function tailEventStream(
   let cursor: string | null = null;
   let failures = 0;
   let notice: string | null = null;
+  // A tail of new events that closes before its first event has no cursor to resume from: it
+  // resumes from when it first connected (a second early, against clock skew), or what was
+  // published during the pause would never be shown.
+  let resumeFrom: string | null = null;
   while (!signal.aborted) {
     handlers.onState(cursor === null ? 'connecting' : 'reconnecting', notice);
     notice = null;
     let events = 0;
+    const from = resumeFrom ?? request.from;
+    if (request.from === 'latest')
+      resumeFrom ??= new Date(Date.now() - LATEST_SKEW_MS).toISOString();
     try {
       const end = await readEventStream(
-        { ...request, cursor },
+        { ...request, from, cursor },
         {
           signal,
           onOpen: () => handlers.onState('open', null),
