@@ -40,7 +40,10 @@ import { ApiDocsController } from './openapi/api-docs.controller';
 import { OpenApiDocument } from './openapi/openapi.document';
 import { OwnershipVerifier } from './subscriptions/ownership-verifier';
 import { SubscriptionActivityController } from './subscriptions/subscription-activity.controller';
-import { registerSubscriptionGauge } from './subscriptions/subscription.metrics';
+import {
+  registerSubscriptionGauge,
+  registerUnreadableSecretsCounter,
+} from './subscriptions/subscription.metrics';
 import { SubscriptionsController } from './subscriptions/subscriptions.controller';
 import { SubscriptionsService } from './subscriptions/subscriptions.service';
 import { TestPingSender } from './subscriptions/test-ping.sender';
@@ -161,6 +164,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             ReplayRepository,
             LOGGER,
             RedisDeadline,
+            MetricsRegistry,
           ],
           useFactory: (
             repository: SubscriptionRepository,
@@ -171,6 +175,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
             replays: ReplayRepository,
             logger: Logger,
             redis: ApiRedisDeadline,
+            metrics: MetricsRegistry,
           ) =>
             new SubscriptionsService(
               repository,
@@ -182,6 +187,7 @@ export class AppModule implements OnModuleInit, OnApplicationShutdown {
               config.subscriptions,
               logger.child({ component: 'subscriptions' }),
               redis,
+              registerUnreadableSecretsCounter(metrics),
             ),
         },
       ],

@@ -39,6 +39,7 @@ export {
   SubscriptionVersionConflictError,
   SecretKeyUnavailableError,
   SealedSecretError,
+  SubscriptionSecretsUnreadableError,
   ReplayNotFoundError,
 } from './subscription-store.errors';
 export {
@@ -53,12 +54,14 @@ export {
 export {
   SubscriptionRepository,
   newSubscriptionId,
+  secretsUnreadable,
   SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_ID_PREFIX,
   type Subscription,
   type SubscriptionStatus,
   type SubscriptionKind,
   type SubscriptionSecrets,
+  type UnreadableSecrets,
   type StoredSubscription,
   type NewSubscription,
   type SubscriptionPage,

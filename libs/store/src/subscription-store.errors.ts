@@ -38,6 +38,19 @@ export class SealedSecretError extends HeraldError {
   }
 }
 
+/**
+ * A change read the secrets of a subscription whose sealed secrets do not open (see
+ * `SubscriptionRepository.update`): changes that leave the secrets alone still work.
+ */
+export class SubscriptionSecretsUnreadableError extends HeraldError {
+  constructor(id: string, reason: string) {
+    super(
+      'store.subscription_secrets_unreadable.conflict',
+      `The stored secrets of subscription ${id} do not open (${reason}), so this change, which needs them, cannot be made; changes that leave the secrets alone still can`,
+    );
+  }
+}
+
 /** No replay with this id for this subscription. */
 export class ReplayNotFoundError extends HeraldError {
   constructor(id: string) {

@@ -10,6 +10,7 @@ import { SubscriptionNotices, type SubscriptionNotice } from './subscription-not
 import { HELD_REPORT_FRESH_MS, SubscriptionStatsRepository } from './subscription-stats.repository';
 import {
   SubscriptionRepository,
+  secretsUnreadable,
   type NewSubscription,
   type SubscriptionStatus,
 } from './subscription.repository';
@@ -101,6 +102,83 @@ describe('SubscriptionRepository (real Redis)', () => {
       code: 'store.subscription.not_found',
     });
     expect(await repo.countByStatus()).toEqual({ pending: 0, active: 0, paused: 1, disabled: 0 });
+  });
+
+  describe('a subscription whose sealed secrets do not open', () => {
+    /** Creates one and truncates its sealed value, as a damaged dump restored would. */
+    async function withCorruptSecrets(): Promise<{ id: string; sealed: string }> {
+      const { subscription } = await repo.create(newSubscription('a'), SECRETS);
+      const key = store.keys.subscription(subscription.id);
+      const sealed = (await store.redis.client.hget(key, 'sealed'))!.slice(0, -6);
+      await store.redis.client.hset(key, 'sealed', sealed);
+      return { id: subscription.id, sealed };
+    }
+
+    const storedSealed = async (id: string) =>
+      store.redis.client.hget(store.keys.subscription(id), 'sealed');
+
+    it('takes a change that leaves the secrets alone and keeps the sealed value as stored', async () => {
+      const { id, sealed } = await withCorruptSecrets();
+      const paused = await repo.update(id, (current) => ({
+        ...current,
+        subscription: { ...current.subscription, status: 'paused' },
+      }));
+      expect(paused.subscription).toMatchObject({ status: 'paused', version: 2 });
+      expect(await repo.get(id)).toMatchObject({ status: 'paused', version: 2 });
+      expect(await storedSealed(id)).toBe(sealed);
+    });
+
+    it('refuses a change that reads the secrets, saving nothing', async () => {
+      const { id, sealed } = await withCorruptSecrets();
+      await expect(
+        repo.update(id, (current) => ({
+          ...current,
+          secrets: { ...current.secrets, auth: null },
+        })),
+      ).rejects.toMatchObject({
+        code: 'store.subscription_secrets_unreadable.conflict',
+        message: expect.stringContaining('do not open') as unknown,
+      });
+      expect((await repo.get(id))?.version).toBe(1);
+      expect(await storedSealed(id)).toBe(sealed);
+    });
+
+    it('tells the change why, and seals new secrets it returns in their place', async () => {
+      const { id } = await withCorruptSecrets();
+      let why: ReturnType<typeof secretsUnreadable> = null;
+      const fresh = { signing: { current: 'whsec_bmV3LXNlY3JldA', previous: null }, auth: null };
+      await repo.update(id, (current) => {
+        why = secretsUnreadable(current.secrets);
+        return { ...current, secrets: fresh };
+      });
+      expect(why).toEqual({
+        reason: expect.stringContaining('does not open') as unknown,
+        otherKey: false,
+      });
+      expect((await repo.getWithSecrets(id))?.secrets).toEqual(fresh);
+      // Opened secrets are not the stand-in.
+      await repo.update(id, (current) => {
+        why = secretsUnreadable(current.secrets);
+        return current;
+      });
+      expect(why).toBeNull();
+    });
+
+    it('says when they were sealed under another key', async () => {
+      const other = new SubscriptionRepository(
+        store.redis,
+        store.keys,
+        new SecretCipher(randomBytes(32)),
+      );
+      const { subscription } = await other.create(newSubscription('a'), SECRETS);
+      let why: ReturnType<typeof secretsUnreadable> = null;
+      await repo.update(subscription.id, (current) => {
+        why = secretsUnreadable(current.secrets);
+        return current;
+      });
+      expect(why).toMatchObject({ otherKey: true });
+      expect((await other.getWithSecrets(subscription.id))?.secrets).toEqual(SECRETS);
+    });
   });
 
   it('applies concurrent updates one after the other without losing any', async () => {

@@ -5,7 +5,9 @@ import { newSortableId } from './sortable-id';
 import type { StoreKeys } from './store.keys';
 import { NOTICE_LOG_LENGTH, NOTIFY_LUA, type SubscriptionNoticeKind } from './subscription-notices';
 import {
+  SealedSecretError,
   SubscriptionNotFoundError,
+  SubscriptionSecretsUnreadableError,
   SubscriptionVersionConflictError,
 } from './subscription-store.errors';
 
@@ -87,6 +89,44 @@ export interface SubscriptionSecrets {
 export interface StoredSubscription {
   readonly subscription: Subscription;
   readonly secrets: SubscriptionSecrets;
+}
+
+/** Why the secrets `update` handed its change did not open (see `secretsUnreadable`). */
+export interface UnreadableSecrets {
+  /** In words: the cipher's (or the JSON parser's) reason. */
+  readonly reason: string;
+  /**
+   * Sealed under another key than this process's HERALD_SECRET_KEY: the value may be intact and
+   * open under the right key, so it must not be replaced; the key is what to fix.
+   */
+  readonly otherKey: boolean;
+}
+
+const unreadableSecretsFacts = new WeakMap<SubscriptionSecrets, UnreadableSecrets>();
+
+/**
+ * What `update` hands its change in place of secrets that do not open. Reading either field
+ * throws SubscriptionSecretsUnreadableError; the getters are own and enumerable, so spreading it
+ * (`{ ...secrets, auth }`) or sealing it throws too, and no change can lose what it cannot see.
+ */
+function unreadableSecrets(id: string, facts: UnreadableSecrets): SubscriptionSecrets {
+  const refuse = (): never => {
+    throw new SubscriptionSecretsUnreadableError(id, facts.reason);
+  };
+  const secrets = Object.defineProperties({} as SubscriptionSecrets, {
+    signing: { get: refuse, enumerable: true },
+    auth: { get: refuse, enumerable: true },
+  });
+  unreadableSecretsFacts.set(secrets, facts);
+  return secrets;
+}
+
+/**
+ * Why `secrets` did not open when they are the stand-in `update` hands a change for secrets
+ * that do not open; null for secrets that did.
+ */
+export function secretsUnreadable(secrets: SubscriptionSecrets): UnreadableSecrets | null {
+  return unreadableSecretsFacts.get(secrets) ?? null;
 }
 
 export type NewSubscription = Omit<Subscription, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
@@ -226,6 +266,12 @@ export class SubscriptionRepository {
    * another writer got there first, the change is applied again to the newer state (up to five
    * times); with `expectedVersion`, a newer state fails with SubscriptionVersionConflictError
    * instead. Throws SubscriptionNotFoundError when it does not exist.
+   *
+   * When the stored secrets do not open (corrupt, truncated, sealed under another key), `change`
+   * gets a stand-in for them (`secretsUnreadable` tells it apart; reading it throws
+   * SubscriptionSecretsUnreadableError). Returned untouched, the stored sealed value is kept
+   * byte for byte, so a change of the public record (a pause, a PATCH of the URL) still works;
+   * new secrets returned in its place are sealed and replace it.
    */
   async update(
     id: string,
@@ -233,8 +279,9 @@ export class SubscriptionRepository {
     options: { expectedVersion?: number | undefined } = {},
   ): Promise<StoredSubscription> {
     for (let attempt = 1; ; attempt += 1) {
-      const current = await this.getWithSecrets(id);
-      if (!current) throw new SubscriptionNotFoundError(id);
+      const read = await this.readForUpdate(id);
+      if (!read) throw new SubscriptionNotFoundError(id);
+      const { current, sealed } = read;
       const { version } = current.subscription;
       if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
         throw new SubscriptionVersionConflictError(id, options.expectedVersion, version);
@@ -251,7 +298,11 @@ export class SubscriptionRepository {
         },
         secrets: changed.secrets,
       };
-      const outcome = await this.save(next, version, 'subscription.updated');
+      const kept =
+        secretsUnreadable(current.secrets) !== null && changed.secrets === current.secrets
+          ? sealed
+          : undefined;
+      const outcome = await this.save(next, version, 'subscription.updated', kept);
       if (outcome === 'saved') return next;
       if (outcome === 'missing') throw new SubscriptionNotFoundError(id);
       if (options.expectedVersion !== undefined || attempt >= UPDATE_ATTEMPTS) {
@@ -353,9 +404,11 @@ export class SubscriptionRepository {
     stored: StoredSubscription,
     expectedVersion: number,
     kind: SubscriptionNoticeKind,
+    /** The stored sealed value to write again as it is, instead of sealing `stored.secrets`. */
+    keptSealed?: string,
   ): Promise<'saved' | 'missing' | { actual: number }> {
     const { subscription } = stored;
-    const sealed = this.cipher.seal(JSON.stringify(stored.secrets), subscription.id);
+    const sealed = keptSealed ?? this.cipher.seal(JSON.stringify(stored.secrets), subscription.id);
     const [code, value] = (await this.redis.client.eval(
       SAVE_SCRIPT,
       7,
@@ -393,6 +446,36 @@ export class SubscriptionRepository {
       if (error) throw error;
       return row as (string | null)[];
     });
+  }
+
+  /**
+   * The subscription for `update`, with the stand-in of `unreadableSecrets` when its secrets do
+   * not open, and the sealed value as stored; null when it does not exist.
+   */
+  private async readForUpdate(
+    id: string,
+  ): Promise<{ current: StoredSubscription; sealed: string } | null> {
+    const [record, sealed] = await this.redis.client.hmget(
+      this.keys.subscription(id),
+      'record',
+      'sealed',
+    );
+    if (!record || !sealed) return null;
+    const subscription = JSON.parse(record) as Subscription;
+    let secrets: SubscriptionSecrets;
+    try {
+      secrets = JSON.parse(this.cipher.open(sealed, subscription.id)) as SubscriptionSecrets;
+    } catch (error) {
+      const sealedError = error instanceof SealedSecretError;
+      if (!sealedError && !(error instanceof SyntaxError)) throw error;
+      // The cipher's format, `v1.<key id>.<iv>.<tag>.<ciphertext>`: another key id, another key.
+      const [format, keyId, ...rest] = sealed.split('.');
+      secrets = unreadableSecrets(id, {
+        reason: sealedError ? error.message : `the sealed secrets are not JSON: ${error.message}`,
+        otherKey: format === 'v1' && rest.length === 3 && keyId !== this.cipher.keyId,
+      });
+    }
+    return { current: { subscription, secrets }, sealed };
   }
 
   private decode(record: string, sealed: string): StoredSubscription {

@@ -1,4 +1,4 @@
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { MetricsRegistry } from '@herald/observability';
 import {
   RedisUnavailableError,
@@ -35,4 +35,24 @@ export function registerSubscriptionGauge(
       for (const status of SUBSCRIPTION_STATUSES) this.set({ status }, counts[status]);
     },
   });
+}
+
+/**
+ * What happened to a change of a subscription whose stored secrets do not open: `kept` (it left
+ * the secrets alone and was saved with the sealed value as stored), `replaced` (a rotation put a
+ * new signing secret in their place), `refused` (it needed them: 409).
+ */
+export type UnreadableSecretsOutcome = 'kept' | 'replaced' | 'refused';
+
+/** `herald_subscription_api_unreadable_secrets_total{outcome}`; returns what counts one. */
+export function registerUnreadableSecretsCounter(
+  metrics: MetricsRegistry,
+): (outcome: UnreadableSecretsOutcome) => void {
+  const counter = new Counter({
+    name: 'herald_subscription_api_unreadable_secrets_total',
+    help: 'Changes of subscriptions whose stored secrets do not open, by outcome: kept (saved, the sealed value left as stored), replaced (a rotation replaced them), refused (they were needed: 409)',
+    labelNames: ['outcome'],
+    registers: [metrics.registry],
+  });
+  return (outcome) => counter.inc({ outcome });
 }

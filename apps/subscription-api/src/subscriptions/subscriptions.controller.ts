@@ -106,7 +106,7 @@ export class SubscriptionsController {
   @ApiOperation({
     summary: 'Change a subscription',
     description:
-      'JSON merge of the given fields. A new URL or verification mode runs the ownership check again. Send If-Match with the ETag to fail (409) when someone changed it since.',
+      'JSON merge of the given fields. A new URL or verification mode runs the ownership check again. Send If-Match with the ETag to fail (409) when someone changed it since. When the stored secrets do not open (a damaged store), every field but `auth` still changes, the secrets left as stored; `auth` is 409 subscriptions.secrets_unreadable_conflict, whose detail says what to do (rotate first, or delete and create again).',
   })
   @ApiHeader({ name: 'if-match', required: false })
   @ApiBody({ schema: requestSchema(updateSubscriptionSchema) })
@@ -205,7 +205,8 @@ export class SubscriptionsController {
   @RequireScope('subscriptions:write')
   @ApiOperation({
     summary: 'Send a signed herald.ping to the webhook now',
-    description: 'The attempt is recorded in the delivery log (test: true).',
+    description:
+      'The attempt is recorded in the delivery log (test: true). Stored secrets that do not open are 409 subscriptions.secrets_unreadable_conflict.',
   })
   @ApiResponse({
     status: 200,
@@ -224,7 +225,7 @@ export class SubscriptionsController {
   @ApiOperation({
     summary: 'Replace the signing secret',
     description:
-      'Until the grace period ends, deliveries carry signatures by both the new and the old secret.',
+      'Until the grace period ends, deliveries carry signatures by both the new and the old secret. When the stored secrets do not open (a damaged store), a webhook without endpoint auth gets the new secret in their place, no previous one kept (previousSecretExpiresAt null); one with endpoint auth, or secrets sealed under another HERALD_SECRET_KEY, is 409 subscriptions.secrets_unreadable_conflict, whose detail says what to do.',
   })
   @ApiBody({ schema: requestSchema(rotateSecretSchema), required: false })
   @ApiResponse({

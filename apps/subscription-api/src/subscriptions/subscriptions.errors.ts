@@ -37,6 +37,16 @@ export class SubscriptionStateError extends HeraldError {
   }
 }
 
+/**
+ * A change that needs a subscription's stored secrets, which do not open (409); the message says
+ * what the caller can do instead.
+ */
+export class SecretsUnreadableError extends HeraldError {
+  constructor(message: string) {
+    super('subscriptions.secrets_unreadable_conflict', message);
+  }
+}
+
 /** A body in a media type the endpoint does not take (415); `accepted` are the ones it does. */
 export class UnsupportedBodyTypeError extends HeraldError {
   constructor(contentType: string, accepted: readonly string[]) {

@@ -7,22 +7,26 @@ import type { Logger } from '@herald/observability';
 import {
   RedisUnavailableError,
   SUBSCRIPTION_ID_PREFIX,
+  SealedSecretError,
   SubscriptionNotFoundError,
   backfillRange,
   isSortableId,
   rotateSigningSecrets,
+  secretsUnreadable,
   type StoredSubscription,
   type Subscription,
   type Scope,
   type SubscriptionPage,
   type ReplayRepository,
   type SubscriptionRepository,
+  type UnreadableSecrets,
   type VerificationMode,
   type VerificationState,
 } from '@herald/store';
 import type { ApiRedisDeadline } from '../http/redis-deadline';
 import { DEFAULT_MAX_IN_FLIGHT, type CreateSubscriptionDto } from './create-subscription.dto';
 import type { OwnershipVerifier, VerificationOutcome } from './ownership-verifier';
+import type { UnreadableSecretsOutcome } from './subscription.metrics';
 import {
   checkFilter,
   checkHeaders,
@@ -32,6 +36,7 @@ import {
 } from './subscription-rules';
 import {
   InvalidSubscriptionRequestError,
+  SecretsUnreadableError,
   SubscriptionStateError,
   type RequestProblem,
 } from './subscriptions.errors';
@@ -81,6 +86,11 @@ const WEBHOOK_ONLY: Readonly<
  * Redis holds it may still be made when Redis answers: its follow-ups (an ownership check, the
  * log line) then run as if it had been in time, except a creation, which is deleted again (the
  * caller never got its id or secret, and would create it once more).
+ *
+ * A subscription whose stored secrets do not open (a damaged dump restored) still takes every
+ * change that leaves them alone, its sealed value kept as stored; one that needs them is 409
+ * `subscriptions.secrets_unreadable_conflict`, except a rotation of a webhook without endpoint
+ * auth, which replaces them with the new signing secret (nothing else was in them).
  */
 export class SubscriptionsService {
   /** Ownership checks and late-creation undos still running. */
@@ -96,6 +106,7 @@ export class SubscriptionsService {
     private readonly config: SubscriptionsConfig,
     private readonly logger: Logger,
     private readonly redis: ApiRedisDeadline,
+    private readonly countUnreadableSecrets: (outcome: UnreadableSecretsOutcome) => void,
   ) {}
 
   async create(
@@ -277,11 +288,19 @@ export class SubscriptionsService {
     const headers = dto.headers && checkHeaders(dto.headers);
     const url = dto.url === undefined ? undefined : await this.urlGuard.check(dto.url);
     let recheck = false;
+    let unreadable: UnreadableSecrets | null = null;
     const change = () =>
       this.repository.update(
         id,
         (stored) => {
           const before = stored.subscription;
+          unreadable = secretsUnreadable(stored.secrets);
+          // No auth asked for one that has none changes nothing in the secrets: no need to read them.
+          const authChanges =
+            dto.auth !== undefined && !(dto.auth === null && before.authType === null);
+          if (unreadable && authChanges) {
+            throw this.refuseUnreadable(before, unreadable, 'its endpoint auth cannot be changed');
+          }
           const mode = dto.verification ?? before.verification.mode;
           const endpointChanged =
             (url !== undefined && url !== before.url) || mode !== before.verification.mode;
@@ -321,13 +340,13 @@ export class SubscriptionsService {
               status,
               statusReason,
             },
-            secrets:
-              dto.auth !== undefined ? { ...stored.secrets, auth: dto.auth } : stored.secrets,
+            secrets: authChanges ? { ...stored.secrets, auth: dto.auth ?? null } : stored.secrets,
           };
         },
         { expectedVersion },
       );
     const updated = ({ subscription }: StoredSubscription, late = false) => {
+      this.keptUnreadable(id, unreadable);
       this.logger.info(
         {
           subscriptionId: id,
@@ -376,24 +395,30 @@ export class SubscriptionsService {
 
   async pause(principal: Principal, id: string, expectedVersion?: number): Promise<Subscription> {
     await this.get(principal, id, 'subscriptions:write');
-    const paused = (late = false) =>
+    let unreadable: UnreadableSecrets | null = null;
+    const paused = (late = false) => {
+      this.keptUnreadable(id, unreadable);
       this.logger.info(
         { subscriptionId: id, keyId: principal.keyId, ...(late ? { late } : {}) },
         'subscription paused',
       );
+    };
     const { subscription } = await this.redis.run(
       'write',
       () =>
         this.repository.update(
           id,
-          (stored) => ({
-            ...stored,
-            subscription: {
-              ...stored.subscription,
-              status: 'paused',
-              statusReason: 'paused by its owner',
-            },
-          }),
+          (stored) => {
+            unreadable = secretsUnreadable(stored.secrets);
+            return {
+              ...stored,
+              subscription: {
+                ...stored.subscription,
+                status: 'paused',
+                statusReason: 'paused by its owner',
+              },
+            };
+          },
           { expectedVersion },
         ),
       { abandoned: () => paused(true) },
@@ -409,10 +434,12 @@ export class SubscriptionsService {
   async resume(principal: Principal, id: string, expectedVersion?: number): Promise<Subscription> {
     await this.get(principal, id, 'subscriptions:write');
     let recheck = false;
+    let unreadable: UnreadableSecrets | null = null;
     const change = () =>
       this.repository.update(
         id,
         (stored) => {
+          unreadable = secretsUnreadable(stored.secrets);
           const before = stored.subscription;
           const { verification } = before;
           recheck = verification.mode !== 'none' && verification.state !== 'passed';
@@ -429,6 +456,7 @@ export class SubscriptionsService {
         { expectedVersion },
       );
     const resumed = (late = false) => {
+      this.keptUnreadable(id, unreadable);
       this.logger.info(
         { subscriptionId: id, keyId: principal.keyId, recheck, ...(late ? { late } : {}) },
         'subscription resumed',
@@ -452,24 +480,53 @@ export class SubscriptionsService {
       throw new SubscriptionStateError('Stream subscriptions have no signing secret');
     }
     const secret = generateSecret();
-    const rotated = (late = false) =>
-      this.logger.info(
-        { subscriptionId: id, graceSeconds, keyId: principal.keyId, ...(late ? { late } : {}) },
-        'secret rotated',
-      );
+    let replaced: UnreadableSecrets | null = null;
+    const rotated = (late = false) => {
+      const context = {
+        subscriptionId: id,
+        graceSeconds,
+        keyId: principal.keyId,
+        ...(late ? { late } : {}),
+      };
+      if (replaced) {
+        this.countUnreadableSecrets('replaced');
+        this.logger.warn(
+          { ...context, reason: replaced.reason },
+          'stored secrets did not open; replaced by the rotated signing secret',
+        );
+      }
+      this.logger.info(context, 'secret rotated');
+    };
     // Made late, it rotated to a secret nobody was told: the caller rotates again (see README).
     const { secrets } = await this.redis.run(
       'write',
       () =>
-        this.repository.update(id, (stored) => ({
-          ...stored,
-          secrets: {
-            ...stored.secrets,
-            signing: stored.secrets.signing
-              ? rotateSigningSecrets(stored.secrets.signing, secret, graceSeconds)
-              : { current: secret, previous: null },
-          },
-        })),
+        this.repository.update(id, (stored) => {
+          replaced = secretsUnreadable(stored.secrets);
+          if (replaced) {
+            // Nothing to keep: a webhook without endpoint auth had only its signing secret in them.
+            if (replaced.otherKey || stored.subscription.authType !== null) {
+              throw this.refuseUnreadable(
+                stored.subscription,
+                replaced,
+                'rotating would lose what else they hold',
+              );
+            }
+            return {
+              ...stored,
+              secrets: { signing: { current: secret, previous: null }, auth: null },
+            };
+          }
+          return {
+            ...stored,
+            secrets: {
+              ...stored.secrets,
+              signing: stored.secrets.signing
+                ? rotateSigningSecrets(stored.secrets.signing, secret, graceSeconds)
+                : { current: secret, previous: null },
+            },
+          };
+        }),
       { abandoned: () => rotated(true) },
     );
     rotated();
@@ -488,9 +545,56 @@ export class SubscriptionsService {
         'The endpoint has not passed its ownership check yet; nothing is sent to it until it does',
       );
     }
-    const stored = await this.redis.run('read', () => this.repository.getWithSecrets(id));
+    let stored: StoredSubscription | null;
+    try {
+      stored = await this.redis.run('read', () => this.repository.getWithSecrets(id));
+    } catch (error) {
+      if (!(error instanceof SealedSecretError)) throw error;
+      throw this.refuseUnreadable(
+        subscription,
+        { reason: error.message, otherKey: false },
+        'nothing can be signed for it',
+      );
+    }
     if (!stored) throw new SubscriptionNotFoundError(id);
     return this.pinger.send(stored);
+  }
+
+  /**
+   * The 409 for a request that needs the stored secrets of `subscription`, which do not open:
+   * why (`cannot`), and what the caller can do instead.
+   */
+  private refuseUnreadable(
+    subscription: Subscription,
+    unreadable: UnreadableSecrets,
+    cannot: string,
+  ): SecretsUnreadableError {
+    this.countUnreadableSecrets('refused');
+    let remedy: string;
+    if (unreadable.otherKey) {
+      remedy =
+        'they were sealed under another HERALD_SECRET_KEY than this service has, so the key is what to fix (docs/operations.md, HeraldSubscriptionSecretsUnusable), not the subscription';
+    } else if (subscription.kind === 'webhook' && subscription.authType === null) {
+      remedy =
+        'POST /v1/subscriptions/{id}/secret/rotate replaces them with a new signing secret (nothing else was in them); then repeat this request';
+    } else if (subscription.kind === 'webhook') {
+      remedy = `its endpoint credentials (${subscription.authType}) cannot be recovered and must be sent again: delete the subscription and create it again with them`;
+    } else {
+      remedy = 'delete the subscription and create it again';
+    }
+    return new SecretsUnreadableError(
+      `The stored secrets of subscription ${subscription.id} do not open (${unreadable.reason}), so ${cannot}; ${remedy}`,
+    );
+  }
+
+  /** A change saved on a subscription whose secrets do not open: their sealed value was kept. */
+  private keptUnreadable(id: string, unreadable: UnreadableSecrets | null): void {
+    if (!unreadable) return;
+    this.countUnreadableSecrets('kept');
+    this.logger.warn(
+      { subscriptionId: id, reason: unreadable.reason },
+      'stored secrets do not open; the change left them as stored',
+    );
   }
 
   /** Waits for ownership checks and undos still running (on shutdown). */

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import {
+  SecretCipher,
+  SubscriptionNotices,
+  SubscriptionRepository,
+  type StoredSubscription,
+} from '@herald/store';
+import { PUBLIC_RESOLVER, startSubscriptionApi, type TestApi } from './subscription-api.harness';
+
+interface ProblemBody {
+  status: number;
+  code: string;
+  detail: string;
+}
+
+const webhook = (overrides: Record<string, unknown> = {}) => ({
+  kind: 'webhook',
+  url: 'https://hooks.example.com/herald',
+  types: ['order.*'],
+  ...overrides,
+});
+
+const CONFLICT = 'subscriptions.secrets_unreadable_conflict';
+
+// A damaged dump restored: the sealed secrets of a subscription no longer open under the key they
+// were sealed with. Written straight into Redis, as nothing in Herald would write them so.
+describe('subscription-api: a subscription whose stored secrets do not open', () => {
+  let api: TestApi;
+  let tenant: string;
+
+  beforeAll(async () => {
+    api = await startSubscriptionApi({ resolver: PUBLIC_RESOLVER });
+    tenant = await api.createKey('tenant-a', ['subscriptions:read', 'subscriptions:write']);
+  });
+  afterAll(() => api.close());
+
+  const recordKey = (id: string) => api.store.keys.subscription(id);
+  const storedSealed = async (id: string) => api.store.redis.client.hget(recordKey(id), 'sealed');
+  const version = async (id: string) =>
+    Number(await api.store.redis.client.hget(recordKey(id), 'version'));
+
+  /** Creates a webhook and truncates its sealed secrets; returns its id and the stored value. */
+  async function corruptWebhook(
+    overrides: Record<string, unknown> = {},
+  ): Promise<{ id: string; sealed: string }> {
+    const created = await api.request<{ id: string }>('POST', '/v1/subscriptions', {
+      key: tenant,
+      body: webhook(overrides),
+    });
+    expect(created.status).toBe(201);
+    const { id } = created.body;
+    const sealed = (await storedSealed(id))!.slice(0, -6);
+    await api.store.redis.client.hset(recordKey(id), 'sealed', sealed);
+    return { id, sealed };
+  }
+
+  async function metric(outcome: string): Promise<number> {
+    const { text } = await api.request('GET', '/metrics', { key: null });
+    const line = text
+      .split('\n')
+      .find((l) =>
+        l.startsWith(`herald_subscription_api_unreadable_secrets_total{outcome="${outcome}"`),
+      );
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  }
+
+  it('takes PATCH, pause and resume, keeping the sealed value exactly as stored', async () => {
+    const { id, sealed } = await corruptWebhook({ auth: { type: 'bearer', token: 'tok-1' } });
+    const keptBefore = await metric('kept');
+    const path = `/v1/subscriptions/${id}`;
+    const answers = [
+      await api.request('PATCH', path, {
+        key: tenant,
+        body: { description: 'still here', metadata: { owner: 'ops' } },
+      }),
+      await api.request('POST', `${path}/pause`, { key: tenant }),
+      await api.request('POST', `${path}/resume`, { key: tenant }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(answers.map((a) => a.body['status'])).toEqual(['active', 'paused', 'active']);
+    const shown = await api.request('GET', path, { key: tenant });
+    expect(shown.body).toMatchObject({
+      description: 'still here',
+      metadata: { owner: 'ops' },
+      auth: { type: 'bearer' },
+      version: 4,
+    });
+    expect(await storedSealed(id)).toBe(sealed);
+    expect(await metric('kept')).toBe(keptBefore + 3);
+  });
+
+  it('answers a PATCH of auth 409, saying what to do, and changes nothing', async () => {
+    const { id, sealed } = await corruptWebhook({ auth: { type: 'bearer', token: 'tok-1' } });
+    const refusedBefore = await metric('refused');
+    const patched = await api.request<ProblemBody>('PATCH', `/v1/subscriptions/${id}`, {
+      key: tenant,
+      body: { auth: { type: 'bearer', token: 'tok-2' }, description: 'with it' },
+    });
+    expect(patched.status).toBe(409);
+    expect(patched.body.code).toBe(CONFLICT);
+    expect(patched.body.detail).toContain(`stored secrets of subscription ${id} do not open`);
+    expect(patched.body.detail).toContain('delete the subscription and create it again');
+    expect(await version(id)).toBe(1);
+    expect(await storedSealed(id)).toBe(sealed);
+    expect(await metric('refused')).toBe(refusedBefore + 1);
+  });
+
+  it('repairs one without endpoint auth by rotating: the new secret replaces them, no previous kept', async () => {
+    const { id } = await corruptWebhook();
+    const notices = api.app.get(SubscriptionNotices);
+    const seqBefore = await notices.currentSeq();
+    const replacedBefore = await metric('replaced');
+
+    const rotated = await api.request<{ secret: string; previousSecretExpiresAt: string | null }>(
+      'POST',
+      `/v1/subscriptions/${id}/secret/rotate`,
+      { key: tenant, body: { graceSeconds: 3600 } },
+    );
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.previousSecretExpiresAt).toBeNull();
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+
+    const stored = await api.app.get(SubscriptionRepository).getWithSecrets(id);
+    expect(stored?.secrets).toEqual({
+      signing: { current: rotated.body.secret, previous: null },
+      auth: null,
+    });
+    expect(stored?.subscription.version).toBe(2);
+    // fanout re-reads it on this notice, as on any change.
+    const { notices: published } = await notices.since(seqBefore);
+    expect(published).toContainEqual(
+      expect.objectContaining({ kind: 'subscription.updated', subscriptionId: id, version: 2 }),
+    );
+    expect(await metric('replaced')).toBe(replacedBefore + 1);
+
+    // Readable again: what needs the secrets works.
+    const patched = await api.request('PATCH', `/v1/subscriptions/${id}`, {
+      key: tenant,
+      body: { auth: { type: 'basic', username: 'u', password: 'p' } },
+    });
+    expect(patched.status).toBe(200);
+    expect((await api.app.get(SubscriptionRepository).getWithSecrets(id))?.secrets).toEqual({
+      signing: { current: rotated.body.secret, previous: null },
+      auth: { type: 'basic', username: 'u', password: 'p' },
+    });
+  });
+
+  it('tells a PATCH of auth on one without endpoint auth to rotate first', async () => {
+    const { id } = await corruptWebhook();
+    const patched = await api.request<ProblemBody>('PATCH', `/v1/subscriptions/${id}`, {
+      key: tenant,
+      body: { auth: { type: 'bearer', token: 'tok-2' } },
+    });
+    expect(patched.status).toBe(409);
+    expect(patched.body.code).toBe(CONFLICT);
+    expect(patched.body.detail).toContain('secret/rotate');
+    // No auth for one that has none reads nothing: taken.
+    const none = await api.request('PATCH', `/v1/subscriptions/${id}`, {
+      key: tenant,
+      body: { auth: null },
+    });
+    expect(none.status).toBe(200);
+  });
+
+  it('refuses to rotate away endpoint credentials it cannot recover (409), changing nothing', async () => {
+    const { id, sealed } = await corruptWebhook({ auth: { type: 'bearer', token: 'tok-1' } });
+    const rotated = await api.request<ProblemBody>(
+      'POST',
+      `/v1/subscriptions/${id}/secret/rotate`,
+      {
+        key: tenant,
+        body: { graceSeconds: 0 },
+      },
+    );
+    expect(rotated.status).toBe(409);
+    expect(rotated.body.code).toBe(CONFLICT);
+    expect(rotated.body.detail).toContain('endpoint credentials (bearer) cannot be recovered');
+    expect(await version(id)).toBe(1);
+    expect(await storedSealed(id)).toBe(sealed);
+  });
+
+  it('refuses to rotate secrets sealed under another key: the key is what to fix', async () => {
+    const created = await api.request<{ id: string }>('POST', '/v1/subscriptions', {
+      key: tenant,
+      body: webhook(),
+    });
+    const { id } = created.body;
+    // Sealed as a process with another HERALD_SECRET_KEY would have (intact under that key).
+    const secrets: StoredSubscription['secrets'] = {
+      signing: { current: 'whsec_b3RoZXIta2V5LXNlY3JldA', previous: null },
+      auth: null,
+    };
+    const foreign = new SecretCipher(randomBytes(32)).seal(JSON.stringify(secrets), id);
+    await api.store.redis.client.hset(recordKey(id), 'sealed', foreign);
+    const rotated = await api.request<ProblemBody>(
+      'POST',
+      `/v1/subscriptions/${id}/secret/rotate`,
+      {
+        key: tenant,
+        body: { graceSeconds: 0 },
+      },
+    );
+    expect(rotated.status).toBe(409);
+    expect(rotated.body.code).toBe(CONFLICT);
+    expect(rotated.body.detail).toContain('HERALD_SECRET_KEY');
+    expect(await storedSealed(id)).toBe(foreign);
+  });
+
+  it('answers a test ping 409 rather than 500', async () => {
+    const { id } = await corruptWebhook();
+    const ping = await api.request<ProblemBody>('POST', `/v1/subscriptions/${id}/test`, {
+      key: tenant,
+    });
+    expect(ping.status).toBe(409);
+    expect(ping.body.code).toBe(CONFLICT);
+  });
+
+  it('documents the 409 on PATCH and rotate in the OpenAPI document', async () => {
+    const openapi = await api.request<{
+      paths: Record<string, Record<string, { description?: string }>>;
+    }>('GET', '/openapi.json', { key: null });
+    for (const [path, method] of [
+      ['/v1/subscriptions/{id}', 'patch'],
+      ['/v1/subscriptions/{id}/secret/rotate', 'post'],
+    ] as const)
+      expect(openapi.body.paths[path]?.[method]?.description).toContain(CONFLICT);
+  });
+});
