@@ -47,7 +47,9 @@ export interface RunOptions {
   maxWaitMs?: number;
   /**
    * After a fetch that brought records, the next one begins no sooner than this long after it
-   * did (ms, default from config, `KAFKA_FETCH_LINGER_MS`; 0 = at once).
+   * did (ms, default from config, `KAFKA_FETCH_LINGER_MS`; 0 = at once). Only with `concurrency`
+   * above 1: the pause holds a batch's worker, and with one worker the batches other brokers'
+   * fetches brought would wait behind it.
    */
   fetchLingerMs?: number;
   /**
@@ -99,10 +101,10 @@ export class ConsumerRunner {
   /** Why kafkajs gave up on the consumer for good (a crash it does not restart), if it has. */
   private failure: Error | undefined;
   private fetchLingerMs = 0;
-  /** When the fetch in hand was sent (ms since the epoch). */
+  /** When the latest fetch was sent (`performance.now()`: a wall-clock step moves nothing). */
   private fetchStartedAt = 0;
   /** The pause before the next fetch, shared by the batches of the fetch in hand. */
-  private lingering: Promise<void> | undefined;
+  private lingering: { done: Promise<void>; end: () => void } | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -138,10 +140,13 @@ export class ConsumerRunner {
           }),
     });
     this.consumer = consumer;
-    this.fetchLingerMs = options.fetchLingerMs ?? this.connection.config.consumer.fetchLingerMs;
+    this.fetchLingerMs =
+      (options.concurrency ?? 1) > 1
+        ? (options.fetchLingerMs ?? this.connection.config.consumer.fetchLingerMs)
+        : 0;
     if (this.fetchLingerMs > 0)
-      consumer.on(consumer.events.FETCH_START, ({ timestamp }) => {
-        this.fetchStartedAt = timestamp;
+      consumer.on(consumer.events.FETCH_START, () => {
+        this.fetchStartedAt = performance.now();
       });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.onAssignment(payload.memberAssignment);
@@ -240,6 +245,8 @@ export class ConsumerRunner {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.lagTimer);
+      // The batch stop() waits for may be lingering: it need not wait out the pause.
+      this.lingering?.end();
       try {
         // kafkajs waits for the running eachBatch, which includes its commit, before leaving.
         await this.consumer?.disconnect();
@@ -325,16 +332,25 @@ export class ConsumerRunner {
    */
   private linger(): Promise<void> {
     if (this.fetchLingerMs === 0 || this.stopping) return Promise.resolve();
-    const waitMs = this.fetchStartedAt + this.fetchLingerMs - Date.now();
+    if (this.lingering) return this.lingering.done;
+    // Never more than the linger, whichever fetch (of several brokers') began last.
+    const waitMs = Math.min(
+      this.fetchLingerMs,
+      this.fetchStartedAt + this.fetchLingerMs - performance.now(),
+    );
     if (waitMs <= 0) return Promise.resolve();
-    if (!this.lingering) this.lingerSeconds?.inc({ group: this.groupId }, waitMs / 1000);
-    this.lingering ??= new Promise<void>((resolve) => {
-      setTimeout(() => {
-        this.lingering = undefined;
+    this.lingerSeconds?.inc({ group: this.groupId }, waitMs / 1000);
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => end(), waitMs);
+      end = () => {
+        clearTimeout(timer);
+        if (this.lingering?.done === done) this.lingering = undefined;
         resolve();
-      }, waitMs);
+      };
     });
-    return this.lingering;
+    this.lingering = { done, end };
+    return done;
   }
 
   private onAssignment(assignment: Record<string, number[] | undefined>): void {

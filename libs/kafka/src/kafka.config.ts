@@ -21,7 +21,7 @@ export const kafkaConfig = configFragment(
     KAFKA_LAG_INTERVAL_MS: env.positiveInt(10_000, 'milliseconds'),
     KAFKA_FETCH_MIN_BYTES: env.positiveInt(1, 'bytes'),
     KAFKA_FETCH_MAX_WAIT_MS: env.positiveInt(500, 'milliseconds'),
-    KAFKA_FETCH_LINGER_MS: env.nonNegativeInt(10, 'milliseconds'),
+    KAFKA_FETCH_LINGER_MS: env.nonNegativeInt(10, 'milliseconds', { max: 1000 }),
     KAFKA_CONSUMER_METADATA_MAX_AGE_MS: env.positiveInt(30_000, 'milliseconds'),
   },
   (v) => ({
@@ -60,7 +60,8 @@ export const kafkaConfig = configFragment(
       fetchMaxWaitMs: v.KAFKA_FETCH_MAX_WAIT_MS,
       /**
        * After a fetch that brought records, the next fetch begins no sooner than this long after
-       * it did (ms, default 10; 0 = at once). At a moderate rate one fetch then carries several
+       * it did (ms, default 10, at most 1000; 0 = at once; only for consumers that handle several
+       * partitions at once). At a moderate rate one fetch then carries several
        * records instead of one each; an idle consumer's fetches bring nothing and never wait.
        */
       fetchLingerMs: v.KAFKA_FETCH_LINGER_MS,

@@ -402,6 +402,8 @@ describe('ConsumerRunner', () => {
         groupId,
         topics: [topic],
         fromBeginning: true,
+        // The linger holds a worker: it applies where several partitions are handled at once.
+        concurrency: 2,
         eachBatch: (batch) => {
           batches.push(values(batch.records));
           arrivedAt.push(Date.now());
@@ -429,6 +431,52 @@ describe('ConsumerRunner', () => {
       expect(arrivedAt[2]! - sentAt).toBeLessThan(lingerMs - 1000);
     } finally {
       await r.stop();
+      await lingering.close();
+    }
+  });
+
+  it('stop() does not wait out a linger in hand, and a consumer of one partition at a time does not linger', async () => {
+    const config = testKafkaConfig(broker.brokers);
+    const lingerMs = 5000;
+    const lingering = new KafkaConnection(
+      { ...config, consumer: { ...config.consumer, fetchLingerMs: lingerMs } },
+      'herald-test',
+      logger,
+    );
+    const one = new ConsumerRunner(lingering, logger);
+    const many = new ConsumerRunner(lingering, logger);
+    try {
+      const topic = await createTestTopic(broker.brokers);
+      const seen = { one: [] as string[][], many: [] as string[][] };
+      await many.run({
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        concurrency: 2,
+        eachBatch: (batch) => Promise.resolve(void seen.many.push(values(batch.records))),
+      });
+      await publisher.publish(records(topic, 0, 1));
+      await waitFor(() => seen.many.length === 1, { what: 'the first record' });
+      // Its batch is in the linger (5 s after its fetch began): stopping ends it now.
+      const stoppedAt = Date.now();
+      await many.stop();
+      expect(Date.now() - stoppedAt).toBeLessThan(lingerMs - 2000);
+
+      // One worker: no linger, so a record right after the first comes at once.
+      await one.run({
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        eachBatch: (batch) => Promise.resolve(void seen.one.push(values(batch.records))),
+      });
+      await waitFor(() => seen.one.length === 1, { what: 'the first record again' });
+      const sentAt = Date.now();
+      await publisher.publish(records(topic, 1, 1));
+      await waitFor(() => seen.one.length === 2, { what: 'the second record' });
+      expect(Date.now() - sentAt).toBeLessThan(lingerMs - 2000);
+      expect(seen.one).toEqual([['v0'], ['v1']]);
+    } finally {
+      await Promise.all([one.stop(), many.stop()]);
       await lingering.close();
     }
   });
