@@ -7,6 +7,7 @@ import {
 } from '@herald/delivery';
 import {
   backfillRange,
+  secretsUnreadable,
   type BackfillRange,
   type StoredSubscription,
   type Subscription,
@@ -53,11 +54,16 @@ export interface IndexedSubscription {
 
 /** Compiles a stored subscription; a part that does not compile leaves it matching nothing. */
 export function compileSubscription(stored: LoadedSubscription): IndexedSubscription {
-  const { subscription, secrets } = stored;
+  const { subscription } = stored;
+  // The stand-in the store's update hands back for secrets that do not open (a disable saved
+  // meanwhile) reads as those secrets' problem, not as an error here.
+  const unreadable = secretsUnreadable(stored.secrets);
+  const secretsError = stored.secretsError ?? unreadable?.reason ?? null;
+  const secrets = unreadable ? NO_SECRETS : usableSecrets(stored.secrets);
   const problems: string[] = [];
   // Streams sign nothing: secrets that do not open keep only webhooks from receiving.
   const secretsProblem =
-    subscription.kind === 'webhook' ? (stored.secretsError ?? signingProblem(secrets)) : null;
+    subscription.kind === 'webhook' ? (secretsError ?? signingProblem(secrets)) : null;
   if (secretsProblem !== null) problems.push(`secrets: ${secretsProblem}`);
   const typeMatchers = compileAll(subscription.types, problems);
   const allowedMatchers =
@@ -100,13 +106,26 @@ function signingProblem(secrets: SubscriptionSecrets | null | undefined): string
   if (!signing || typeof signing.current !== 'string') return 'no signing secret';
   try {
     decodeSecret(signing.current);
-    // A previous secret past its grace is no longer sent (activeSecrets).
-    const previous = signing.previous;
-    if (previous && Date.parse(previous.expiresAt) > Date.now()) decodeSecret(previous.secret);
   } catch (error) {
     return (error as Error).message;
   }
   return null;
+}
+
+/**
+ * The secrets without a previous signing secret that cannot sign (not `whsec_<base64>`): a
+ * rotation away from a damaged secret keeps it through its grace, and the new one alone must
+ * be enough to deliver meanwhile.
+ */
+function usableSecrets(secrets: SubscriptionSecrets): SubscriptionSecrets {
+  const previous = secrets.signing?.previous;
+  if (!previous) return secrets;
+  try {
+    decodeSecret(previous.secret);
+    return secrets;
+  } catch {
+    return { ...secrets, signing: { ...secrets.signing, previous: null } };
+  }
 }
 
 function compileAll(
