@@ -48,6 +48,8 @@ export function eventStreamHeaders(request: EventStreamRequest): Record<string, 
 
 export interface EventStreamHandlers {
   readonly onOpen: () => void;
+  /** Bytes arrived (an event, a heartbeat): the stream is alive up to now. */
+  readonly onData?: () => void;
   /** Each event with the cursor right after it. */
   readonly onEvent: (event: StreamedEvent, cursor: string | null) => void;
   /** Each gap (records skipped because Kafka no longer holds them) with the cursor past it. */
@@ -245,6 +247,7 @@ export async function readEventStream(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return closed();
+      handlers.onData?.();
       for (const message of parser.push(decoder.decode(value, { stream: true }))) {
         cursor = message.id ?? cursor;
         if (message.event === STREAM_END_EVENT) {

@@ -47,7 +47,7 @@ async function startStreamsServer(answers: Answer[]) {
 }
 
 /** Tails the server until the tail stops by itself; records what the page would show. */
-async function tail(answers: Answer[]) {
+async function tail(answers: Answer[], onPause: () => void = () => undefined) {
   const streams = await startStreamsServer(answers);
   const seen = {
     states: [] as { state: TailState; notice: string | null }[],
@@ -70,6 +70,7 @@ async function tail(answers: Answer[]) {
         // No waiting in a test: the pauses asked for are recorded instead.
         pause: (ms) => {
           seen.pauses.push(ms);
+          onPause();
           return Promise.resolve();
         },
       },
@@ -212,21 +213,31 @@ describe('tailEventStream', () => {
     expect(seen.stopped?.code).toBe('key_deleted');
   });
 
-  it('resumes a tail of new events that closed before its first event from when it started, not from the newest', async () => {
-    const startedAt = Date.now();
-    const seen = await tail([{ body: '' }, { body: '' }, { body: end('c1', 'key_deleted') }]);
-
-    expect(seen.requests[0]!.searchParams.get('from')).toBe('latest');
-    // Events published during the pauses are shown: both reconnects ask from the first connect.
-    const froms = seen.requests.slice(1).map((url) => url.searchParams.get('from'));
-    expect(froms[0]).toBe(froms[1]);
-    const from = Date.parse(froms[0]!);
-    expect(from).toBeGreaterThanOrEqual(startedAt - 2000);
-    expect(from).toBeLessThanOrEqual(Date.now());
-    expect(seen.requests.slice(1).map((url) => url.searchParams.get('cursor'))).toEqual([
-      null,
-      null,
-    ]);
+  it('resumes a tail of new events that closed before its first event from when it was last alive, not from the newest', async () => {
+    // The clock moves a minute at each pause, so each reconnect's `from` shows which moment it
+    // took: the first connect, then the last open or heartbeat of the stream before.
+    let now = Date.parse('2026-01-01T12:00:00.000Z');
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const seen = await tail(
+        [{ body: '' }, { body: ': heartbeat\n\n' }, { body: end('c1', 'key_deleted') }],
+        () => {
+          now += 60_000;
+        },
+      );
+      expect(seen.requests.map((url) => url.searchParams.get('from'))).toEqual([
+        'latest',
+        '2026-01-01T11:59:58.000Z',
+        '2026-01-01T12:00:58.000Z',
+      ]);
+      expect(seen.requests.map((url) => url.searchParams.get('cursor'))).toEqual([
+        null,
+        null,
+        null,
+      ]);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('tells of a gap in plain words, resumes past it, and a gap alone does not end the backoff', async () => {

@@ -8,8 +8,8 @@ import {
   type StreamGap,
 } from './event-stream';
 
-/** How much earlier than its first connect a tail of new events resumes without a cursor. */
-const LATEST_SKEW_MS = 1000;
+/** How much earlier than it was last known alive a tail of new events resumes without a cursor. */
+const LATEST_SKEW_MS = 2000;
 
 /** A running tail's connection. */
 export type TailState = 'connecting' | 'open' | 'reconnecting';
@@ -80,9 +80,14 @@ export async function tailEventStream(
   let failures = 0;
   let notice: string | null = null;
   // A tail of new events that closes before its first event has no cursor to resume from: it
-  // resumes from when it first connected (a second early, against clock skew), or what was
-  // published during the pause would never be shown.
+  // resumes from when the stream was last known alive (its first connect, then each open and
+  // each heartbeat; a little early, against clock skew), or what was published during the pause
+  // would never be shown. Nothing matched before then, so nothing is shown twice.
   let resumeFrom: string | null = null;
+  const alive = (): void => {
+    if (request.from === 'latest' && cursor === null)
+      resumeFrom = new Date(Date.now() - LATEST_SKEW_MS).toISOString();
+  };
   while (!signal.aborted) {
     handlers.onState(cursor === null ? 'connecting' : 'reconnecting', notice);
     notice = null;
@@ -95,7 +100,11 @@ export async function tailEventStream(
         { ...request, from, cursor },
         {
           signal,
-          onOpen: () => handlers.onState('open', null),
+          onOpen: () => {
+            alive();
+            handlers.onState('open', null);
+          },
+          onData: alive,
           onEvent: (event, next) => {
             events += 1;
             failures = 0;
