@@ -55,6 +55,7 @@ export {
   SubscriptionRepository,
   newSubscriptionId,
   secretsUnreadable,
+  unreadableReason,
   SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_ID_PREFIX,
   type Subscription,

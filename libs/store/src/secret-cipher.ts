@@ -44,6 +44,8 @@ export class SecretCipher {
     if (keyId !== this.keyId) {
       throw new SealedSecretError(
         `the secret was sealed with key ${keyId}, but this process has key ${this.keyId} (HERALD_SECRET_KEY differs between processes?)`,
+        undefined,
+        true,
       );
     }
     try {

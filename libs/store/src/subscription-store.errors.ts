@@ -33,7 +33,15 @@ export class SecretKeyUnavailableError extends HeraldError {
 
 /** A sealed secret that does not open: another key, a tampered value, or the wrong record. */
 export class SealedSecretError extends HeraldError {
-  constructor(reason: string, cause?: unknown) {
+  constructor(
+    reason: string,
+    cause?: unknown,
+    /**
+     * Sealed under another key than this process's: the value may be intact and open under the
+     * right key, so the key is what to fix, not the value.
+     */
+    readonly otherKey = false,
+  ) {
     super('store.sealed_secret', reason, { cause });
   }
 }

@@ -122,6 +122,16 @@ function unreadableSecrets(id: string, facts: UnreadableSecrets): SubscriptionSe
 }
 
 /**
+ * Why a stored value did not decode (a sealed secret that does not open, or JSON that does not
+ * parse), in words; null for any other error (Redis failing): reading it again would then help.
+ */
+export function unreadableReason(error: unknown): string | null {
+  if (error instanceof SealedSecretError) return error.message;
+  if (error instanceof SyntaxError) return `the sealed secrets are not JSON: ${error.message}`;
+  return null;
+}
+
+/**
  * Why `secrets` did not open when they are the stand-in `update` hands a change for secrets
  * that do not open; null for secrets that did.
  */
@@ -466,13 +476,11 @@ export class SubscriptionRepository {
     try {
       secrets = JSON.parse(this.cipher.open(sealed, subscription.id)) as SubscriptionSecrets;
     } catch (error) {
-      const sealedError = error instanceof SealedSecretError;
-      if (!sealedError && !(error instanceof SyntaxError)) throw error;
-      // The cipher's format, `v1.<key id>.<iv>.<tag>.<ciphertext>`: another key id, another key.
-      const [format, keyId, ...rest] = sealed.split('.');
+      const reason = unreadableReason(error);
+      if (reason === null) throw error;
       secrets = unreadableSecrets(id, {
-        reason: sealedError ? error.message : `the sealed secrets are not JSON: ${error.message}`,
-        otherKey: format === 'v1' && rest.length === 3 && keyId !== this.cipher.keyId,
+        reason,
+        otherKey: error instanceof SealedSecretError && error.otherKey,
       });
     }
     return { current: { subscription, secrets }, sealed };

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/observability';
 import {
-  SealedSecretError,
+  unreadableReason,
   type NoticeListener,
   type SubscriptionNotice,
   type SubscriptionNotices,
@@ -102,7 +102,8 @@ export class SubscriptionIndexSync {
     const { seq, subscriptions, unreadable } = await this.repository.loadAll();
     const loaded: LoadedSubscription[] = [...subscriptions];
     for (const { id, error } of unreadable) {
-      const record = await this.withoutSecrets(id, error);
+      const reason = unreadableReason(error) ?? (error as Error).message;
+      const record = await this.withoutSecrets(id, reason);
       if (record) loaded.push(record);
     }
     this.index.replaceAll(loaded);
@@ -135,18 +136,19 @@ export class SubscriptionIndexSync {
     try {
       return await this.repository.getWithSecrets(id);
     } catch (error) {
-      if (!isUnreadable(error)) throw error;
-      return this.withoutSecrets(id, error);
+      const reason = unreadableReason(error);
+      if (reason === null) throw error;
+      return this.withoutSecrets(id, reason);
     }
   }
 
   /** The public record of a subscription whose secrets did not open; null when that is unreadable too. */
-  private async withoutSecrets(id: string, error: unknown): Promise<LoadedSubscription | null> {
+  private async withoutSecrets(id: string, reason: string): Promise<LoadedSubscription | null> {
     try {
       const subscription = await this.repository.get(id);
-      return subscription && { subscription, secrets: NO_SECRETS, secretsError: describe(error) };
+      return subscription && { subscription, secrets: NO_SECRETS, secretsError: reason };
     } catch (recordError) {
-      if (!isUnreadable(recordError)) throw recordError;
+      if (unreadableReason(recordError) === null) throw recordError;
       this.logger.error(
         { err: recordError, subscriptionId: id },
         'subscription cannot be opened; it gets no deliveries',
@@ -154,15 +156,4 @@ export class SubscriptionIndexSync {
       return null;
     }
   }
-}
-
-/** A stored value that does not decode (not Redis failing): reading it again gives the same. */
-function isUnreadable(error: unknown): boolean {
-  return error instanceof SealedSecretError || error instanceof SyntaxError;
-}
-
-function describe(error: unknown): string {
-  return error instanceof SyntaxError
-    ? `the sealed secrets are not JSON: ${error.message}`
-    : (error as Error).message;
 }
