@@ -15,6 +15,7 @@ import {
   BYTE_ORDER_MARK_MESSAGE,
   DUPLICATE_MEMBER_MESSAGE,
   invalidUtf8Offset,
+  nonUtf8Charset,
 } from '../ingest/cloud-event.parser';
 import { scanJsonText } from '../ingest/json-text.scanner';
 
@@ -145,8 +146,7 @@ function declaredFormat(
     if (problem) return { problem };
     const value = header.value.toString('utf8').trim();
     if (value === '') continue;
-    const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(value)?.[1];
-    if (!JSON_MEDIA_TYPE.test(value) || (charset !== undefined && !/^utf-?8$/i.test(charset)))
+    if (!JSON_MEDIA_TYPE.test(value) || nonUtf8Charset(value) !== undefined)
       return {
         problem: `header ${header.name} is "${value}"; ${type} payloads are JSON in UTF-8 (application/json), and the record would be republished labelled as what it does not say it is`,
       };

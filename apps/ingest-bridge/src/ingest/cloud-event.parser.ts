@@ -97,6 +97,15 @@ function headerString(
   return value === null ? undefined : checkString(value, `/headers/${name}`, errors, required);
 }
 
+/**
+ * The charset a content type declares when it is not UTF-8 (RFC 8259: JSON is UTF-8, and
+ * Herald reads it so); undefined when it declares none or UTF-8.
+ */
+export function nonUtf8Charset(contentType: string): string | undefined {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset) ? undefined : charset;
+}
+
 /** A JSON body as parsed, with its text and the spans of the values asked for (see scanJsonText). */
 export interface JsonBody {
   value: unknown;

@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { BoundedApiKeyGuard, CurrentPrincipal, RequireScope, type Principal } from '@herald/auth';
 import {
+  nonUtf8Charset,
   parseBatchArray,
   parseBatchEvents,
   parseBinaryEvent,
@@ -43,8 +44,7 @@ function mediaType(request: RawRequest): string | undefined {
 function foreignCharset(request: RawRequest): string | undefined {
   const value = request.headers['content-type'];
   const first = Array.isArray(value) ? value[0] : value;
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(first ?? '')?.[1];
-  return charset === undefined || /^utf-?8$/i.test(charset) ? undefined : charset;
+  return nonUtf8Charset(first ?? '');
 }
 
 /** Refuses a body in another charset than UTF-8: it would be read as UTF-8 all the same. */
