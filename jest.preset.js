@@ -28,6 +28,10 @@ module.exports = function jestProject(dir, name, extra = {}) {
     // The second one collects failures for `npm test` to repeat at the end of the whole run.
     reporters: ['default', path.join(__dirname, 'tools/testing/failure-reporter.js')],
     testTimeout: 30000,
+    // Two test files at a time: integration tests mostly wait on the processes, brokers and
+    // receivers they start (one file at a time kept a 2-core machine about 40 % busy), and
+    // Jest's default on 2 cores is one. Each file has its own ports, Redis prefix and topics.
+    maxWorkers: 2,
     // A test that fails half-way can leave a kafkajs client reconnecting; without this Jest
     // waits for it forever after the run (CI once hung 80 minutes that way).
     forceExit: true,
