@@ -436,6 +436,47 @@ describe('at least once under faults (separate processes)', () => {
     await store.cleanup();
   }, 180_000);
 
+  it('reads a partition paused for its backlog again as soon as half of it is settled, not at the next commit', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    const target = await startWebhookReceiver();
+    receivers.push(target);
+    await createSubscription(store, target.url, { types: ['order.created'] });
+    // Commits (and, before, resumes) only once a minute: far past this test's wait.
+    const started = await spawnFanout(setup, {
+      ...FANOUT_ENV,
+      HERALD_DELIVERY_MAX_BACKLOG: '4',
+      HERALD_DELIVERY_COMMIT_INTERVAL_MS: '60000',
+    });
+    fanouts.push(started);
+    const events = new EventPublisher(broker.brokers);
+    // The first fetch of each partition brings more than the bound: every partition is paused.
+    const first = orderEvents(120, 120);
+    await events.publish(first);
+    await target.waitFor(first.length, 30_000);
+    expect(started.output.join('')).toContain('partition paused: backlog');
+    const second = orderEvents(60, 60);
+    await events.publish(second);
+    const expected = [...first, ...second].map((e) => e.id).sort();
+    await waitFor(
+      () =>
+        new Set(target.received.map((r) => String(r.headers['webhook-id']))).size >=
+        expected.length,
+      { what: 'the events published after the pause delivered', timeoutMs: 20_000 },
+    );
+    expect(
+      [...new Set(target.received.map((r) => String(r.headers['webhook-id'])))].sort(),
+    ).toEqual(expected);
+    expect(started.output.join('')).toContain('partition resumed');
+    const metrics = await (await fetch(`${started.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /herald_delivery_backlog_pauses_total\{[^}]*topic="orders\.v1"[^}]*\} [1-9]/,
+    );
+    await events.close();
+    await started.kill('SIGTERM');
+    await store.cleanup();
+  }, 120_000);
+
   it('exits 0 within its shutdown budget on SIGTERM while a partner’s request hangs', async () => {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);

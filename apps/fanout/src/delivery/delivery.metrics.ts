@@ -13,6 +13,8 @@ export class DeliveryMetrics {
   /** Listed dead letters dropped by the retention limits (`reason`: cap or age). */
   readonly deadLettersTrimmed: Counter<'reason'>;
   readonly badRecords: Counter<'topic'>;
+  /** Times a source partition was paused because its unsettled backlog passed the bound. */
+  readonly backlogPauses: Counter<'topic'>;
   readonly backfillHolds: Counter;
   readonly backfillsRequested: Counter;
   readonly replaysRunning: Gauge;
@@ -83,6 +85,12 @@ export class DeliveryMetrics {
     this.badRecords = new Counter({
       name: 'herald_delivery_bad_records_total',
       help: 'Channel records that are not valid CloudEvents and were skipped',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.backlogPauses = new Counter({
+      name: 'herald_delivery_backlog_pauses_total',
+      help: 'Times a source partition was paused because its read but unsettled records passed HERALD_DELIVERY_MAX_BACKLOG (it is read again once half are settled)',
       labelNames: ['topic'],
       registers,
     });

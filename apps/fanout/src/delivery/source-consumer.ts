@@ -133,7 +133,10 @@ export class SourceConsumer {
       state.tracker.add(offset, targets.length);
       if (targets.length === 0) continue;
       const ticket: TaskTicket = {
-        settle: () => state.tracker.settle(offset),
+        settle: () => {
+          state.tracker.settle(offset);
+          if (state.paused) this.resumeIfDrained(state);
+        },
         get current() {
           return state.current;
         },
@@ -161,6 +164,7 @@ export class SourceConsumer {
     if (!state.paused && state.tracker.backlog() > this.options.maxBacklog && state.current) {
       state.paused = true;
       this.runner.pause(state.topic, [state.partition]);
+      this.metrics.backlogPauses.inc({ topic: state.topic });
       this.logger.info(
         { topic: state.topic, partition: state.partition, backlog: state.tracker.backlog() },
         'partition paused: backlog',
@@ -299,21 +303,29 @@ export class SourceConsumer {
           );
         }
       }
-      if (
-        state.paused &&
-        state.current &&
-        !this.pausedForShutdown &&
-        state.tracker.backlog() <= this.options.maxBacklog / 2
-      ) {
-        state.paused = false;
-        try {
-          this.runner.resume(state.topic, [state.partition]);
-          this.logger.info({ topic: state.topic, partition: state.partition }, 'partition resumed');
-        } catch (error) {
-          state.paused = true;
-          this.logger.debug({ err: error }, 'resume failed');
-        }
-      }
+      this.resumeIfDrained(state);
+    }
+  }
+
+  /**
+   * Resumes a partition paused for its backlog once half of that is settled: called as each
+   * task settles, so the partition is read again at once rather than at the next commit.
+   */
+  private resumeIfDrained(state: PartitionState): void {
+    if (
+      !state.paused ||
+      !state.current ||
+      this.pausedForShutdown ||
+      state.tracker.backlog() > this.options.maxBacklog / 2
+    )
+      return;
+    state.paused = false;
+    try {
+      this.runner.resume(state.topic, [state.partition]);
+      this.logger.info({ topic: state.topic, partition: state.partition }, 'partition resumed');
+    } catch (error) {
+      state.paused = true;
+      this.logger.debug({ err: error }, 'resume failed');
     }
   }
 }
