@@ -203,6 +203,13 @@ describe('subscription-api: a subscription whose stored secrets do not open', ()
     expect(rotated.status).toBe(409);
     expect(rotated.body.code).toBe(CONFLICT);
     expect(rotated.body.detail).toContain('HERALD_SECRET_KEY');
+    // A test ping points at the key too, not at a rotate that would only be refused.
+    const ping = await api.request<ProblemBody>('POST', `/v1/subscriptions/${id}/test`, {
+      key: tenant,
+    });
+    expect(ping.status).toBe(409);
+    expect(ping.body.detail).toContain('HERALD_SECRET_KEY');
+    expect(ping.body.detail).not.toContain('rotate');
     expect(await storedSealed(id)).toBe(foreign);
   });
 

@@ -552,7 +552,7 @@ export class SubscriptionsService {
       if (!(error instanceof SealedSecretError)) throw error;
       throw this.refuseUnreadable(
         subscription,
-        { reason: error.message, otherKey: false },
+        { reason: error.message, otherKey: error.otherKey },
         'nothing can be signed for it',
       );
     }
