@@ -28,10 +28,14 @@ export interface IngestApp {
   stop(): Promise<void>;
 }
 
-/** ingest-bridge in this process, on a free port, against `brokers` and REDIS_URL under a fresh prefix. */
+/**
+ * ingest-bridge in this process, on a free port, against `brokers` and REDIS_URL under a fresh
+ * prefix, with the shipped contract unless `testContract` gives another.
+ */
 export async function startIngestApp(
   brokers: string,
   env: Record<string, string> = {},
+  testContract?: ContractRegistry,
 ): Promise<IngestApp> {
   const prefix = `test:${randomUUID().slice(0, 8)}:`;
   const config = loadConfig(ingestBridgeConfigFragments, {
@@ -46,7 +50,7 @@ export async function startIngestApp(
     ...env,
   });
   const observability = createObservability(SERVICE, config.observability);
-  const registry = await shippedContract();
+  const registry = testContract ?? (await shippedContract());
   const app = await startIngestBridge(config, observability, registry);
   await app.get(SourceBridgeService).ready();
   const { port } = app.getHttpServer().address() as { port: number };

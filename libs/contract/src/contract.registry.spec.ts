@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { UnknownEventTypeError } from './contract.errors';
 import { loadContract } from './contract.loader';
-import type { ContractRegistry } from './contract.registry';
+import { ContractRegistry, type JsonTextAt } from './contract.registry';
+import { escapeJsonPointerSegment, parseJsonPointer } from './json-pointer';
 
 // The contract the repository ships, resolved from the repo root like HERALD_CONTRACTS would be.
 const SHIPPED = path.resolve(__dirname, '../../../asyncapi');
@@ -240,5 +241,98 @@ describe('the shipped contract', () => {
       asyncapi: '3.0.0',
       channels: { orders: { address: 'orders.v1' } },
     });
+  });
+});
+
+describe('keyOf with the payload’s text', () => {
+  /** A registry of one type, `t`, keyed by `pointer`. */
+  function keyedBy(pointer: string): ContractRegistry {
+    const definition = {
+      type: 't',
+      channel: 'c',
+      topic: 'c.v1',
+      partitions: 1,
+      keyPointer: pointer,
+      schema: {},
+      source: '/tests',
+      internal: false,
+      documentFile: 't.yaml',
+    };
+    return new ContractRegistry(
+      [{ definition, validate: () => ({ ok: true }), keySegments: parseJsonPointer(pointer)! }],
+      [],
+      [],
+    );
+  }
+
+  /**
+   * The key of `text` (parsed), its numbers' texts told by the JSON-pointer-keyed `texts`, as
+   * the ingest paths tell them from the producer's text.
+   */
+  function keyOf(pointer: string, text: string, texts: Record<string, string>) {
+    const asked: string[] = [];
+    const textAt: JsonTextAt = (segments) => {
+      const at = segments.map((s) => `/${escapeJsonPointerSegment(s)}`).join('');
+      asked.push(at);
+      return texts[at];
+    };
+    return { key: keyedBy(pointer).keyOf('t', JSON.parse(text), textAt), asked };
+  }
+
+  it.each([
+    ['an integer past 2^53', '/id', '{"id":12345678901234567890}', '12345678901234567890'],
+    ['a negative one', '/id', '{"id":-12345678901234567891}', '-12345678901234567891'],
+    ['a decimal with a zero fraction', '/id', '{"id":1.0}', '1.0'],
+    ['an exponent', '/id', '{"id":1e2}', '1e2'],
+    ['an upper-case exponent with a sign', '/id', '{"id":1E+2}', '1E+2'],
+    ['minus zero', '/id', '{"id":-0}', '-0'],
+    ['a nested pointer', '/a/b/id', '{"a":{"b":{"id":9007199254740993}}}', '9007199254740993'],
+    ['a pointer through an array', '/lines/1/id', '{"lines":[{"id":1},{"id":2.50}]}', '2.50'],
+    [
+      'escaped member names',
+      '/a~1b/c~0d',
+      '{"a/b":{"c~d":100000000000000000001}}',
+      '100000000000000000001',
+    ],
+  ])('keys a number by its text as sent: %s', (_, pointer, text, expected) => {
+    const { key, asked } = keyOf(pointer, text, { [pointer]: expected });
+    expect(key).toBe(expected);
+    // The segments it asks for are the pointer's, unescaped.
+    expect(asked).toEqual([pointer]);
+  });
+
+  it('keeps ids past 2^53 that differ only past the 16th digit apart', () => {
+    const a = keyOf('/id', '{"id":12345678901234567890}', { '/id': '12345678901234567890' });
+    const b = keyOf('/id', '{"id":12345678901234567891}', { '/id': '12345678901234567891' });
+    expect([a.key, b.key]).toEqual(['12345678901234567890', '12345678901234567891']);
+  });
+
+  it('converts a number with String when its text is unknown, or is not that number’s', () => {
+    const registry = keyedBy('/id');
+    expect(registry.keyOf('t', JSON.parse('{"id":12345678901234567890}'))).toBe(
+      '12345678901234567000',
+    );
+    expect(registry.keyOf('t', { id: 1 }, () => undefined)).toBe('1');
+    // Text of another value, or no JSON number, never becomes the key.
+    expect(registry.keyOf('t', { id: 1 }, () => '2')).toBe('1');
+    expect(registry.keyOf('t', { id: 1 }, () => '"1"')).toBe('1');
+    expect(registry.keyOf('t', { id: 1 }, () => ' 1')).toBe('1');
+    expect(registry.keyOf('t', { id: 1 }, () => '0x1')).toBe('1');
+    expect(registry.keyOf('t', { id: 0 }, () => '-0')).toBe('0');
+    expect(registry.keyOf('t', { id: -0 }, () => '0')).toBe('0');
+  });
+
+  it('keys strings, booleans, nested values and missing ones as before, without asking for text', () => {
+    const textAt = jest.fn<string | undefined, [readonly string[]]>(() => '12');
+    const registry = keyedBy('/id');
+    expect(registry.keyOf('t', { id: '12345678901234567890' }, textAt)).toBe(
+      '12345678901234567890',
+    );
+    expect(registry.keyOf('t', { id: true }, textAt)).toBe('true');
+    expect(registry.keyOf('t', { id: { n: 12 } }, textAt)).toBeUndefined();
+    expect(registry.keyOf('t', { id: [12] }, textAt)).toBeUndefined();
+    expect(registry.keyOf('t', { id: null }, textAt)).toBeUndefined();
+    expect(registry.keyOf('t', {}, textAt)).toBeUndefined();
+    expect(textAt).not.toHaveBeenCalled();
   });
 });

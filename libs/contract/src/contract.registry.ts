@@ -53,6 +53,16 @@ export interface ContractDocument {
   readonly resolved: Record<string, unknown>;
 }
 
+/**
+ * The producer's own text of the JSON value at `segments` of a payload, as sent
+ * (`12345678901234567890`, `1.0`, `-0`), or undefined when it is not known. Segments are
+ * unescaped, as `parseJsonPointer` gives them.
+ */
+export type JsonTextAt = (segments: readonly string[]) => string | undefined;
+
+/** JSON number syntax (RFC 8259 §6): what a key taken as written must look like. */
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
 /** What the loader hands the registry for each event type. */
 export interface CompiledEventType {
   readonly definition: EventType;
@@ -105,16 +115,21 @@ export class ContractRegistry {
   }
 
   /**
-   * The Kafka record key for a payload: the value at the type's key pointer as a string
-   * (numbers and booleans converted), or undefined when the type has no key or the payload
-   * has no usable value there. Throws UnknownEventTypeError for an unknown type.
+   * The Kafka record key for a payload: the value at the type's key pointer as a string, or
+   * undefined when the type has no key or the payload has no usable value there (an object, an
+   * array, null, nothing). A number is keyed by its text as the producer wrote it, which `textAt`
+   * gives when the payload's JSON text is known: the parsed double would turn
+   * `12345678901234567890` into `12345678901234567000` (two ids past 2^53 could share a key) and
+   * `1.0` into `1`. Without `textAt`, or when its text is not that number, the number is
+   * converted with `String`, as are booleans. Throws UnknownEventTypeError for an unknown type.
    */
-  keyOf(type: string, payload: unknown): string | undefined {
+  keyOf(type: string, payload: unknown, textAt?: JsonTextAt): string | undefined {
     const { keySegments } = this.entry(type);
     if (keySegments === undefined) return undefined;
     const value = resolveJsonPointer(payload, keySegments);
     if (typeof value === 'string') return value;
-    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    if (typeof value === 'number') return numberKey(value, textAt?.(keySegments));
+    if (typeof value === 'boolean') return String(value);
     return undefined;
   }
 
@@ -154,4 +169,14 @@ export class ContractRegistry {
     if (entry === undefined) throw new UnknownEventTypeError(type);
     return entry;
   }
+}
+
+/**
+ * A numeric key: `text` when it is a JSON number that reads as `value` (what JSON.parse made of
+ * it), else `String(value)`. The check keeps text from another payload or path out of the key.
+ */
+function numberKey(value: number, text: string | undefined): string {
+  return text !== undefined && JSON_NUMBER.test(text) && Object.is(Number(text), value)
+    ? text
+    : String(value);
 }

@@ -12,6 +12,7 @@ export {
   type ContractDocument,
   type ContractTopic,
   type EventType,
+  type JsonTextAt,
 } from './contract.registry';
 export {
   ContractError,

@@ -339,4 +339,52 @@ describe('mapSourceRecord', () => {
       });
     });
   });
+
+  describe('with a numeric key pointer', () => {
+    let ledger: ContractRegistry;
+
+    beforeAll(async () => {
+      ledger = await loadContract(resolve(__dirname, '../../test/fixtures/numeric-key-contract'));
+    });
+
+    function keyOf(type: string, value: string): string | undefined {
+      const mapped = mapSourceRecord(
+        ledger,
+        ledger.byTopic('ledger.v1')!,
+        {
+          topic: 'ledger.raw',
+          partition: 0,
+          offset: '7',
+          timestamp: String(RECORD_TIME),
+          key: null,
+          value: Buffer.from(value),
+          headers: { ce_type: Buffer.from(type) },
+        },
+        new Date().toISOString(),
+      );
+      expect(mapped.kind).toBe('event');
+      return mapped.record.key?.toString();
+    }
+
+    it.each([
+      ['12345678901234567890', '12345678901234567890'],
+      ['12345678901234567891', '12345678901234567891'],
+      ['-12345678901234567890', '-12345678901234567890'],
+      ['1.0', '1.0'],
+      ['1e2', '1e2'],
+      ['-0', '-0'],
+    ])(
+      'keys a record without a key by the number at the pointer as written: %s',
+      (id, expected) => {
+        const value = ` { "amount": 1.5, "account": { "id": ${id} } } `;
+        expect(keyOf('ledger.entry.posted', value)).toBe(expected);
+      },
+    );
+
+    it('reads the number behind a pointer with escaped member names', () => {
+      expect(keyOf('ledger.entry.reversed', '{"acct\\/no~":100000000000000000001}')).toBe(
+        '100000000000000000001',
+      );
+    });
+  });
 });

@@ -17,7 +17,7 @@ import {
   invalidUtf8Offset,
   nonUtf8Charset,
 } from '../ingest/cloud-event.parser';
-import { scanJsonText } from '../ingest/json-text.scanner';
+import { jsonTextAt, scanJsonText } from '../ingest/json-text.scanner';
 
 /** Headers a dead-lettered raw record carries besides its own. */
 export const DLQ_HEADERS = {
@@ -360,8 +360,9 @@ function mapRecord(
   const given = (name: string) => text(record.headers[name]) || undefined;
   const time = given('ce_time');
   const subject = given('ce_subject');
-  // The producer's key bytes as they are (a binary key must map to the same partition).
-  const key = record.key ?? contract.keyOf(type, data) ?? null;
+  // The producer's key bytes as they are (a binary key must map to the same partition); else
+  // the key pointer's value, a number as its text in the value (`data` may have rounded it).
+  const key = record.key ?? contract.keyOf(type, data, (path) => jsonTextAt(json, path)) ?? null;
   // The producer's own attributes go along: `ce_dataschema` and extensions (`ce_<name>`), as
   // binary mode over HTTP carries them. One that is not text, or not a usable extension name,
   // is refused rather than dropped unseen.

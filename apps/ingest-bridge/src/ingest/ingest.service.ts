@@ -28,6 +28,7 @@ import {
 import { IngestMetrics, type RedisOperation } from './ingest.metrics';
 import { CONTRACT, INGEST_CONFIG, INGEST_IDEMPOTENCY } from './ingest.tokens';
 import type { IncomingEvent, IngestResult } from './incoming-event';
+import { jsonTextAt } from './json-text.scanner';
 import { RateLimiter } from './rate-limiter';
 
 /** The outcome of one request: results in request order, and whether anything new was written. */
@@ -392,7 +393,7 @@ export class IngestService {
       const traceparent = traceparentFor(event, span);
       return {
         topic: type.topic,
-        key: event.key ?? this.contract.keyOf(event.type, event.data) ?? null,
+        key: event.key ?? this.keyOf(event) ?? null,
         value: event.dataJson ?? JSON.stringify(event.data),
         headers: toKafkaHeaders({
           id: event.id,
@@ -405,6 +406,16 @@ export class IngestService {
         }),
       };
     });
+  }
+
+  /** The key pointer's value; a number as the producer wrote it, which `data` no longer says. */
+  private keyOf(event: IncomingEvent): string | undefined {
+    const { dataJson } = event;
+    return this.contract.keyOf(
+      event.type,
+      event.data,
+      dataJson === undefined ? undefined : (path) => jsonTextAt(dataJson, path),
+    );
   }
 
   private async publish(

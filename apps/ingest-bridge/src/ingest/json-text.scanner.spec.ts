@@ -1,4 +1,4 @@
-import { scanJsonText } from './json-text.scanner';
+import { jsonTextAt, scanJsonText } from './json-text.scanner';
 
 const texts = (text: string, wanted: (path: readonly string[]) => boolean) => {
   const { spans } = scanJsonText(text, wanted);
@@ -37,5 +37,48 @@ describe('scanJsonText', () => {
   it('reads nesting deeper than a recursive reader could', () => {
     const deep = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
     expect(scanJsonText(deep).duplicate).toBeUndefined();
+  });
+});
+
+describe('jsonTextAt', () => {
+  const text = ` {"n": 12345678901234567890, "neg":-12345678901234567891 ,"f":1.0,"e":1e2,"z":-0,
+    "deep":{"a":[{"id":1},{"id":2.50, "s":"1.0"}]}, "a/b":{"c~d":100000000000000000001},
+    "esc\\/aped":7E-1, "obj":{"x":[]}, "t":true} `;
+
+  it('is given JSON text', () => {
+    expect(() => JSON.parse(text) as unknown).not.toThrow();
+  });
+
+  it.each([
+    [['n'], '12345678901234567890'],
+    [['neg'], '-12345678901234567891'],
+    [['f'], '1.0'],
+    [['e'], '1e2'],
+    [['z'], '-0'],
+    [['deep', 'a', '1', 'id'], '2.50'],
+    [['deep', 'a', '1', 's'], '"1.0"'],
+    [['a/b', 'c~d'], '100000000000000000001'],
+    // The name as JSON.parse reads it: `"esc\/aped"` is `esc/aped`.
+    [['esc/aped'], '7E-1'],
+    [['obj'], '{"x":[]}'],
+    [['t'], 'true'],
+    [[], text.trim()],
+  ])('gives the text of the value at %j as written', (path, expected) => {
+    expect(jsonTextAt(text, path)).toBe(expected);
+  });
+
+  it('gives nothing where there is no value', () => {
+    expect(jsonTextAt(text, ['missing'])).toBeUndefined();
+    expect(jsonTextAt(text, ['deep', 'a', '2', 'id'])).toBeUndefined();
+    expect(jsonTextAt(text, ['deep', 'a', '01', 'id'])).toBeUndefined();
+    expect(jsonTextAt(text, ['n', 'x'])).toBeUndefined();
+    expect(jsonTextAt('[1,2]', ['length'])).toBeUndefined();
+  });
+
+  it('stops at the value: text after it is not read', () => {
+    // Not JSON past the value, to show the scan never got there.
+    expect(jsonTextAt('{"id":12345678901234567890,"rest":[[[[', ['id'])).toBe(
+      '12345678901234567890',
+    );
   });
 });

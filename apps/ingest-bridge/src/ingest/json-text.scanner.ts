@@ -1,8 +1,9 @@
 // A second look at JSON text that JSON.parse has accepted, for what the parsed value loses: where
-// each value's text is (so an event's data is written as the producer's own characters, not as
-// JSON.stringify of a double: 12345678901234567890, -0, 1.0 and "\u00e9" stay as sent), and
-// whether an object repeats a member name (JSON.parse keeps the last one silently; another reader
-// of the same bytes may keep the first). Iterative, so nesting JSON.parse takes cannot overflow it.
+// each value's text is (so an event's data, and a numeric partition key, are written as the
+// producer's own characters, not as JSON.stringify of a double: 12345678901234567890, -0, 1.0 and
+// "\u00e9" stay as sent), and whether an object repeats a member name (JSON.parse keeps the last
+// one silently; another reader of the same bytes may keep the first). Iterative, so nesting
+// JSON.parse takes cannot overflow it.
 
 /** Where a value's text is: `text.slice(start, end)`, in UTF-16 code units of the text. */
 export interface JsonSpan {
@@ -72,6 +73,14 @@ export function jsonPointer(path: readonly string[]): string {
   return path.map((segment) => `/${segment.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
+export interface JsonTextScanOptions {
+  /**
+   * Stop at the first span found (default false): for a look-up of one value, which then costs
+   * only the text up to it. Repeated member names past that point are not looked for.
+   */
+  firstSpanOnly?: boolean;
+}
+
 /**
  * Scans `text`, which must be JSON that JSON.parse accepted (it is not validated again), for the
  * spans of the values `wanted` picks by path and for the first repeated member name; it stops
@@ -80,6 +89,7 @@ export function jsonPointer(path: readonly string[]): string {
 export function scanJsonText(
   text: string,
   wanted: (path: readonly string[]) => boolean = () => false,
+  { firstSpanOnly = false }: JsonTextScanOptions = {},
 ): JsonTextScan {
   const spans = new Map<string, JsonSpan>();
   const path: string[] = [];
@@ -121,10 +131,16 @@ export function scanJsonText(
         continue;
       }
       i += 1;
-      if (frame.wanted) spans.set(jsonPointer(path), { start, end: i });
+      if (frame.wanted) {
+        spans.set(jsonPointer(path), { start, end: i });
+        if (firstSpanOnly) return { spans };
+      }
     } else {
       i = endOfScalar(text, i);
-      if (wanted(path)) spans.set(jsonPointer(path), { start, end: i });
+      if (wanted(path)) {
+        spans.set(jsonPointer(path), { start, end: i });
+        if (firstSpanOnly) return { spans };
+      }
     }
     // A value ended at `i`: the next member or element, or the end of its containers.
     for (;;) {
@@ -146,7 +162,25 @@ export function scanJsonText(
       }
       i += 1; // the closing bracket
       frames.pop();
-      if (frame.wanted) spans.set(jsonPointer(path), { start: frame.start, end: i });
+      if (frame.wanted) {
+        spans.set(jsonPointer(path), { start: frame.start, end: i });
+        if (firstSpanOnly) return { spans };
+      }
     }
   }
+}
+
+/**
+ * The text of the value at `path` (unescaped segments, array indexes as decimal numbers) in
+ * `text`, JSON that JSON.parse accepted without repeated member names, as written; undefined
+ * when `text` has no value there. Scans the text up to that value (all of it when there is none).
+ */
+export function jsonTextAt(text: string, path: readonly string[]): string | undefined {
+  const { spans } = scanJsonText(
+    text,
+    (at) => at.length === path.length && at.every((segment, i) => segment === path[i]),
+    { firstSpanOnly: true },
+  );
+  const span = spans.get(jsonPointer(path));
+  return span && text.slice(span.start, span.end);
 }
