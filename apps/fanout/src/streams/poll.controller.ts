@@ -9,8 +9,8 @@ import {
   UnauthenticatedError,
 } from '@herald/auth';
 import type { HeraldError } from '@herald/errors';
-import { PollSink } from './poll.sink';
-import { END_MESSAGES, type EndReason, type StreamGap } from './stream-connection';
+import { PollSink, type PollGap } from './poll.sink';
+import { END_MESSAGES, type EndReason } from './stream-connection';
 import { StreamPlanner, type StreamPlan } from './stream-planner';
 import { parseBoundedInt } from './stream-request';
 import { StreamsService, type StreamAdmission } from './streams.service';
@@ -24,9 +24,9 @@ export interface PollAnswer {
   cursor: string;
   /**
    * Present when records the client had not had yet are no longer held by Kafka and were skipped
-   * (one entry a partition skipped); `events` goes on after them.
+   * (one entry a partition skipped), each with where it fell among `events` (`beforeEvent`).
    */
-  gaps?: StreamGap[];
+  gaps?: PollGap[];
 }
 
 /**

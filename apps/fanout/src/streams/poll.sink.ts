@@ -1,6 +1,12 @@
 import type { EndReason, StreamGap, StreamSink } from './stream-connection';
 import type { StreamEvent } from './stream-event';
 
+/** A gap in a poll's answer, and where among the answer's events it fell. */
+export interface PollGap extends StreamGap {
+  /** How many of the answer's `events` came before it: it falls before `events[beforeEvent]`. */
+  readonly beforeEvent: number;
+}
+
 /** What a poll's sink tells the poll. */
 export interface PollSinkEvents {
   /** The first event arrived (the answer goes out on the next turn). */
@@ -21,8 +27,8 @@ export class PollSink implements StreamSink {
   readonly dropWhenBehind = false;
   readonly events: Readonly<Record<string, unknown>>[] = [];
   readonly times: number[] = [];
-  /** Records skipped because Kafka no longer holds them, in the order met (before `events` after them). */
-  readonly gaps: StreamGap[] = [];
+  /** Records skipped because Kafka no longer holds them, in the order met, each placed among `events`. */
+  readonly gaps: PollGap[] = [];
   /** Bytes of event JSON in the answer so far. */
   bytes = 0;
   private refused = false;
@@ -57,7 +63,7 @@ export class PollSink implements StreamSink {
 
   gap(gap: StreamGap): void {
     // The answer's cursor is past the gap: the next poll is not told again.
-    this.gaps.push(gap);
+    this.gaps.push({ ...gap, beforeEvent: this.events.length });
   }
 
   atRest(): void {
