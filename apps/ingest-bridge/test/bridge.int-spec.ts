@@ -10,7 +10,13 @@ import {
   waitFor,
   type RunningBroker,
 } from '@herald/kafka/testing';
-import { REPO_ROOT, shippedContract, startIngestApp, type IngestApp } from './ingest-app.fixture';
+import {
+  REPO_ROOT,
+  shippedContract,
+  startIngestApp,
+  topicSize,
+  type IngestApp,
+} from './ingest-app.fixture';
 
 jest.setTimeout(240_000);
 
@@ -34,19 +40,6 @@ async function produceRaw(brokers: string, records: RawRecord[]): Promise<void> 
     }
   } finally {
     await producer.disconnect();
-  }
-}
-
-async function topicSize(brokers: string, topic: string): Promise<number> {
-  const admin = createTestConnection(brokers).kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce(
-      (sum, p) => sum + Number(p.high) - Number(p.low),
-      0,
-    );
-  } finally {
-    await admin.disconnect();
   }
 }
 

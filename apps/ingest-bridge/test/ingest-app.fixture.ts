@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig } from '@herald/config';
 import { loadContract, type ContractRegistry } from '@herald/contract';
+import type { IncomingRecord } from '@herald/kafka';
+import { collect, createTestConnection, waitFor } from '@herald/kafka/testing';
 import { createObservability } from '@herald/observability';
 import { SERVICE } from '../src/app.module';
 import { startIngestBridge } from '../src/ingest-bridge.app';
@@ -88,4 +90,34 @@ export async function post(
     headers: response.headers,
     body: text.length > 0 ? (JSON.parse(text) as unknown) : undefined,
   };
+}
+
+/** Records in `topic` (every partition, from its low to its high watermark). */
+export async function topicSize(brokers: string, topic: string): Promise<number> {
+  const admin = createTestConnection(brokers).kafka.admin();
+  await admin.connect();
+  try {
+    const partitions = await admin.fetchTopicOffsets(topic);
+    return partitions.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The records of `topic` with these `ce_id`s, by id, once all of them are there. */
+export async function recordsById(
+  brokers: string,
+  topic: string,
+  ids: readonly string[],
+): Promise<Map<string, IncomingRecord>> {
+  return waitFor(async () => {
+    const size = await topicSize(brokers, topic);
+    const records = size === 0 ? [] : await collect(brokers, topic, size);
+    const mine = new Map(
+      records
+        .filter((r) => ids.includes(r.headers.ce_id?.toString() ?? ''))
+        .map((r) => [r.headers.ce_id!.toString(), r]),
+    );
+    return mine.size === ids.length ? mine : undefined;
+  });
 }

@@ -2,15 +2,8 @@
 // JSON.parse then JSON.stringify (a number past 2^53 lost its last digits, -0 became 0, 1.0 became
 // 1, "\u00e9" became "é"), and never bytes that readers may take differently from what was checked
 // (an object repeating a member name, a byte order mark), in every form of SPEC §4.
-import type { IncomingRecord } from '@herald/kafka';
-import {
-  collect,
-  createTestConnection,
-  startTestBroker,
-  waitFor,
-  type RunningBroker,
-} from '@herald/kafka/testing';
-import { post, startIngestApp, type IngestApp } from './ingest-app.fixture';
+import { startTestBroker, type RunningBroker } from '@herald/kafka/testing';
+import { post, recordsById, startIngestApp, topicSize, type IngestApp } from './ingest-app.fixture';
 
 jest.setTimeout(60_000);
 
@@ -28,31 +21,6 @@ afterAll(async () => {
   await ingest?.stop();
   await broker?.stop();
 });
-
-async function topicSize(topic: string): Promise<number> {
-  const admin = createTestConnection(broker.brokers).kafka.admin();
-  await admin.connect();
-  try {
-    const partitions = await admin.fetchTopicOffsets(topic);
-    return partitions.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** The records of orders.v1 with these ids, once all of them are there. */
-async function ordersWithIds(ids: string[]): Promise<Map<string, IncomingRecord>> {
-  return waitFor(async () => {
-    const size = await topicSize('orders.v1');
-    const records = size === 0 ? [] : await collect(broker.brokers, 'orders.v1', size);
-    const mine = new Map(
-      records
-        .filter((r) => ids.includes(r.headers.ce_id?.toString() ?? ''))
-        .map((r) => [r.headers.ce_id!.toString(), r]),
-    );
-    return mine.size === ids.length ? mine : undefined;
-  });
-}
 
 /**
  * An order.created payload as JSON text that JSON.stringify would not write back the same: an
@@ -106,7 +74,7 @@ describe('the data written is the data sent', () => {
     );
     expect(batch.status).toBe(202);
 
-    const records = await ordersWithIds(ids);
+    const records = await recordsById(broker.brokers, 'orders.v1', ids);
     ids.forEach((id, n) => {
       const value = records.get(id)!.value!.toString('utf8');
       expect(value).toBe(data[n]);
@@ -136,7 +104,7 @@ describe('the data written is the data sent', () => {
       '"email":',
       '"name":"Mallory","email":',
     );
-    const sizeBefore = await topicSize('orders.v1');
+    const sizeBefore = await topicSize(broker.brokers, 'orders.v1');
     const typed = await post(`${ingest.url}/v1/events/order.created`, duplicated, {
       headers: { 'ce-id': `${run}-typed` },
     });
@@ -160,7 +128,7 @@ describe('the data written is the data sent', () => {
       body: { errors: [{ pointer: '/data/customer/name', message }] },
     });
     expect(batch).toMatchObject({ status: 400, body: { errors: [{ pointer: '/0/id', message }] } });
-    expect(await topicSize('orders.v1')).toBe(sizeBefore);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(sizeBefore);
   });
 
   it('refuses a body starting with a byte order mark with 400 saying so', async () => {

@@ -16,7 +16,7 @@ import {
 import { KafkaPublisher, KafkaUnavailableError } from '@herald/kafka';
 import { startRedisServer } from '@herald/test-harness';
 import { INGEST_IDEMPOTENCY } from '../src/ingest/ingest.tokens';
-import { ADMIN_KEY, post, startIngestApp, type IngestApp } from './ingest-app.fixture';
+import { ADMIN_KEY, post, startIngestApp, topicSize, type IngestApp } from './ingest-app.fixture';
 
 // Tests run in order and share one broker and app; each test uses its own event ids.
 jest.setTimeout(60_000);
@@ -45,17 +45,6 @@ function bigOrderBatch(prefix: string, count: number): Record<string, unknown>[]
     type: 'order.created',
     data: orderCreated({ orderId, items }),
   }));
-}
-
-async function topicSize(topic: string): Promise<number> {
-  const offsets = createTestConnection(broker.brokers).kafka.admin();
-  await offsets.connect();
-  try {
-    const partitions = await offsets.fetchTopicOffsets(topic);
-    return partitions.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await offsets.disconnect();
-  }
 }
 
 beforeAll(async () => {
@@ -159,7 +148,11 @@ describe('accepted forms', () => {
 
     const ids = new Set(['structured-1', 'binary-1', 'batch-0', 'batch-1', 'batch-2']);
     const found = await waitFor(async () => {
-      const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+      const records = await collect(
+        broker.brokers,
+        'orders.v1',
+        await topicSize(broker.brokers, 'orders.v1'),
+      );
       const mine = records.filter((r) => ids.has(r.headers.ce_id?.toString() ?? ''));
       return mine.length === ids.size ? mine : undefined;
     });
@@ -183,7 +176,11 @@ describe('accepted forms', () => {
       });
     const accepted = await binary('binary-traced-1', traceparent);
     expect(accepted.status).toBe(202);
-    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    const records = await collect(
+      broker.brokers,
+      'orders.v1',
+      await topicSize(broker.brokers, 'orders.v1'),
+    );
     const record = records.find((r) => r.headers.ce_id?.toString() === 'binary-traced-1')!;
     expect(record.headers.traceparent?.toString()).toBe(traceparent);
     expect(record.headers.ce_traceparent).toBeUndefined();
@@ -201,7 +198,11 @@ describe('accepted forms', () => {
       headers: { 'herald-key': 'customer-42', 'ce-id': 'keyed-1' },
     });
     expect(response.status).toBe(202);
-    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    const records = await collect(
+      broker.brokers,
+      'orders.v1',
+      await topicSize(broker.brokers, 'orders.v1'),
+    );
     expect(records.find((r) => r.headers.ce_id?.toString() === 'keyed-1')?.key?.toString()).toBe(
       'customer-42',
     );
@@ -214,13 +215,13 @@ describe('idempotency and all-or-nothing', () => {
       headers: { 'idempotency-key': 'same-id' },
     });
     expect(first.status).toBe(202);
-    const before = await topicSize('orders.v1');
+    const before = await topicSize(broker.brokers, 'orders.v1');
     const again = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
       headers: { 'idempotency-key': 'same-id' },
     });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect(await topicSize('orders.v1')).toBe(before);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
   });
 
   it('an id already used for another event type is refused (422), not answered with that event', async () => {
@@ -228,8 +229,8 @@ describe('idempotency and all-or-nothing', () => {
       headers: { 'idempotency-key': 'reused-id' },
     });
     expect(first.status).toBe(202);
-    const orders = await topicSize('orders.v1');
-    const payments = await topicSize('payments.v1');
+    const orders = await topicSize(broker.brokers, 'orders.v1');
+    const payments = await topicSize(broker.brokers, 'payments.v1');
     const payment = ingest.contract.get('payment.captured')!.example;
     const other = await post(`${ingest.url}/v1/events/payment.captured`, payment, {
       headers: { 'idempotency-key': 'reused-id' },
@@ -251,8 +252,8 @@ describe('idempotency and all-or-nothing', () => {
       { contentType: 'application/cloudevents-batch+json' },
     );
     expect(batch.status).toBe(422);
-    expect(await topicSize('orders.v1')).toBe(orders);
-    expect(await topicSize('payments.v1')).toBe(payments);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(orders);
+    expect(await topicSize(broker.brokers, 'payments.v1')).toBe(payments);
     // The same type again is still a retry.
     const retry = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
       headers: { 'idempotency-key': 'reused-id' },
@@ -268,7 +269,7 @@ describe('idempotency and all-or-nothing', () => {
       .mockRejectedValueOnce(new Error('READONLY You can’t write against a read only replica.'))
       .mockRejectedValueOnce(new Error('READONLY You can’t write against a read only replica.'));
     try {
-      const before = await topicSize('orders.v1');
+      const before = await topicSize(broker.brokers, 'orders.v1');
       const first = await post(`${ingest.url}/v1/events/order.created`, orderCreated(), {
         headers: { 'idempotency-key': 'unrecorded-id' },
       });
@@ -279,7 +280,7 @@ describe('idempotency and all-or-nothing', () => {
         headers: { 'idempotency-key': 'unrecorded-id' },
       });
       expect(again.status).toBe(409);
-      expect(await topicSize('orders.v1')).toBe(before + 1);
+      expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 1);
     } finally {
       failing.mockRestore();
     }
@@ -312,7 +313,7 @@ describe('idempotency and all-or-nothing', () => {
         : real(records, options);
     });
     const big = bigOrderBatch('partial', 25);
-    const before = await topicSize('orders.v1');
+    const before = await topicSize(broker.brokers, 'orders.v1');
     let first;
     try {
       first = await post(`${ingest.url}/v1/events`, big, {
@@ -326,7 +327,7 @@ describe('idempotency and all-or-nothing', () => {
     const written = Number(/took (\d+)/.exec((first.body as { detail: string }).detail)![1]);
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThan(25);
-    expect(await topicSize('orders.v1')).toBe(before + written);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + written);
 
     const again = await post(`${ingest.url}/v1/events`, big, {
       contentType: 'application/cloudevents-batch+json',
@@ -335,13 +336,13 @@ describe('idempotency and all-or-nothing', () => {
     const results = again.body as { id: string; offset: string }[];
     expect(results.map((r) => r.id)).toEqual(big.map((e) => e.id));
     // Every event once: the written ones answered with their first result, the rest written.
-    expect(await topicSize('orders.v1')).toBe(before + 25);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 25);
     const offsets = results.map((r) => Number(r.offset));
     expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i));
   });
 
   it('a batch with one invalid event is refused whole, naming the field', async () => {
-    const before = await topicSize('orders.v1');
+    const before = await topicSize(broker.brokers, 'orders.v1');
     const events = [0, 1, 2].map((i) => ({
       specversion: '1.0',
       id: `bad-batch-${i}`,
@@ -358,7 +359,7 @@ describe('idempotency and all-or-nothing', () => {
     expect((response.body as { errors: unknown[] }).errors).toEqual([
       { pointer: '/1/data/orderId', message: expect.stringContaining('uuid') },
     ]);
-    expect(await topicSize('orders.v1')).toBe(before);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
     // Nothing was reserved either: the same ids go through once fixed.
     events[1]!.data.orderId = crypto.randomUUID();
     expect(
@@ -501,7 +502,7 @@ describe('bad input', () => {
   });
 
   it('a body that is not UTF-8 is refused with 400 naming the byte, not written with U+FFFD', async () => {
-    const before = await topicSize('orders.v1');
+    const before = await topicSize(broker.brokers, 'orders.v1');
     // An item named Zoë: valid but for its encoding.
     const payload = orderCreated();
     const items = (payload.items as Record<string, unknown>[]).map((item, i) =>
@@ -531,7 +532,7 @@ describe('bad input', () => {
     });
     expect(batchResponse.status).toBe(400);
     expect(batchResponse.body).toMatchObject({ detail: 'The request body is not valid UTF-8' });
-    expect(await topicSize('orders.v1')).toBe(before);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
   });
 
   it('a schema violation names each field by JSON pointer', async () => {
@@ -758,7 +759,7 @@ describe('a Redis that stops answering', () => {
         scopes: [{ scope: 'events:publish', types: null }],
       });
       expect((await send('redis-before')).status).toBe(202);
-      const before = await topicSize('orders.v1');
+      const before = await topicSize(broker.brokers, 'orders.v1');
 
       // Stopped (SIGSTOP): the connection stays up and nothing answers, as in a network partition.
       process.kill(redis.pid, 'SIGSTOP');
@@ -780,7 +781,7 @@ describe('a Redis that stops answering', () => {
           detail: expect.stringContaining('Redis'),
         });
       }
-      expect(await topicSize('orders.v1')).toBe(before);
+      expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
       // Redis took the reservation once it ran again, after the answer: it is given back, so the
       // same id goes through (a 409 at most while the release is on its way, and a 503 while the
       // circuit waits for ingest-bridge to read Redis's answer to its probe).
@@ -795,7 +796,7 @@ describe('a Redis that stops answering', () => {
         },
         { what: 'the stalled id to be written', intervalMs: 100 },
       );
-      expect(await topicSize('orders.v1')).toBe(before + 1);
+      expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 1);
 
       // Gone: answered at once, nothing queued for when Redis returns.
       await redis.stop();
@@ -803,10 +804,10 @@ describe('a Redis that stops answering', () => {
       expect(down.status).toBe(503);
       expect(down.headers.get('retry-after')).toBe('5');
       expect(down.body).toMatchObject({ code: 'ingest.unavailable' });
-      expect(await topicSize('orders.v1')).toBe(before + 1);
+      expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 1);
       // An event without an id needs no Redis (nor does the admin key): it is written all the same.
       expect((await post(`${app.url}/v1/events/order.created`, orderCreated())).status).toBe(202);
-      expect(await topicSize('orders.v1')).toBe(before + 2);
+      expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 2);
 
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       // Summed over the reasons (timeout while it hung, refused while it was gone).
@@ -952,13 +953,21 @@ describe('a write Kafka refuses while it carries another request', () => {
 describe('attribute headers as producers send them', () => {
   /** The record of event `id` on orders.v1, once it is there. */
   async function recordOf(id: string) {
-    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    const records = await collect(
+      broker.brokers,
+      'orders.v1',
+      await topicSize(broker.brokers, 'orders.v1'),
+    );
     return records.find((r) => r.headers.ce_id?.toString() === id);
   }
 
   /** The ids on orders.v1 that start with `prefix`. */
   async function idsStartingWith(prefix: string): Promise<string[]> {
-    const records = await collect(broker.brokers, 'orders.v1', await topicSize('orders.v1'));
+    const records = await collect(
+      broker.brokers,
+      'orders.v1',
+      await topicSize(broker.brokers, 'orders.v1'),
+    );
     return records
       .map((r) => r.headers.ce_id?.toString() ?? '')
       .filter((id) => id.startsWith(prefix));

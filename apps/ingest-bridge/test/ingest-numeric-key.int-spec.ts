@@ -4,15 +4,8 @@
 // and no key was the id the producer sent.
 import { resolve } from 'node:path';
 import { loadContract } from '@herald/contract';
-import type { IncomingRecord } from '@herald/kafka';
-import {
-  collect,
-  createTestConnection,
-  startTestBroker,
-  waitFor,
-  type RunningBroker,
-} from '@herald/kafka/testing';
-import { post, startIngestApp, type IngestApp } from './ingest-app.fixture';
+import { createTestConnection, startTestBroker, type RunningBroker } from '@herald/kafka/testing';
+import { post, recordsById, startIngestApp, type IngestApp } from './ingest-app.fixture';
 
 jest.setTimeout(60_000);
 
@@ -35,31 +28,6 @@ afterAll(async () => {
   await ingest?.stop();
   await broker?.stop();
 });
-
-async function topicSize(topic: string): Promise<number> {
-  const admin = createTestConnection(broker.brokers).kafka.admin();
-  await admin.connect();
-  try {
-    const partitions = await admin.fetchTopicOffsets(topic);
-    return partitions.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** The records of the channel with these ids, once all of them are there. */
-async function recordsWithIds(ids: string[]): Promise<Map<string, IncomingRecord>> {
-  return waitFor(async () => {
-    const size = await topicSize(CHANNEL);
-    const records = size === 0 ? [] : await collect(broker.brokers, CHANNEL, size);
-    const mine = new Map(
-      records
-        .filter((r) => ids.includes(r.headers.ce_id?.toString() ?? ''))
-        .map((r) => [r.headers.ce_id!.toString(), r]),
-    );
-    return mine.size === ids.length ? mine : undefined;
-  });
-}
 
 /** A ledger.entry.posted payload keyed by `account`, written as a bare JSON number. */
 function entryText(account: string): string {
@@ -125,7 +93,7 @@ describe('a numeric partition key', () => {
     }
 
     const ids = forms.flatMap((form) => [id(form, 0), id(form, 1)]);
-    const records = await recordsWithIds(ids);
+    const records = await recordsById(broker.brokers, CHANNEL, ids);
     const keys = forms.map((form) => [
       form,
       records.get(id(form, 0))!.key?.toString(),
