@@ -213,6 +213,25 @@ describe('tailEventStream', () => {
     expect(seen.stopped?.code).toBe('key_deleted');
   });
 
+  it('does not back off after a quiet stream that stayed open a while, then dropped', async () => {
+    // Each look at the clock is 40 s later: every stream lived past the 30 s that make it quiet,
+    // not closed at once.
+    let now = Date.parse('2026-01-01T12:00:00.000Z');
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => (now += 40_000));
+    try {
+      const seen = await tail([
+        { body: ': heartbeat\n\n' },
+        { body: '' },
+        { body: ': heartbeat\n\n' },
+        { body: end('c1', 'key_deleted') },
+      ]);
+      expect(seen.requests).toHaveLength(4);
+      expect(seen.pauses).toEqual([1000, 1000, 1000]);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('resumes a tail of new events that closed before its first event from when it was last alive, not from the newest', async () => {
     // The clock moves a minute at each pause, so each reconnect's `from` shows which moment it
     // took: the first connect, then the last open or heartbeat of the stream before.

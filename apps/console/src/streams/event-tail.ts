@@ -36,6 +36,11 @@ export interface EventTailHandlers {
 
 const FIRST_PAUSE_MS = 1000;
 const LONGEST_PAUSE_MS = 15_000;
+/**
+ * A stream open this long before it closed without an event was a quiet stream that dropped (a
+ * proxy's idle timeout, a network change), not a server closing at once: no backoff for it.
+ */
+const LIVED_LONG_MS = 30_000;
 
 /** The pause before the next try: one second, doubling with each failure in a row, at most 15 s. */
 export function retryPauseMs(failures: number): number {
@@ -62,9 +67,10 @@ export function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * Follows Herald's SSE stream until `signal` aborts or following it cannot go on, reconnecting
  * from the last cursor when the connection drops or the server asks for it (slow_consumer,
- * shutdown, subscription_changed), and after a growing pause when it fails or closes without an
- * event and without the server's end event (a server or proxy closing at once would otherwise
- * be reconnected to every second, forever); the pause starts over once an event arrives.
+ * shutdown, subscription_changed), and after a growing pause when it fails or closes soon after
+ * opening without an event and without the server's end event (a server or proxy closing at once
+ * would otherwise be reconnected to every second, forever); the pause starts over once an event
+ * arrives or a stream stayed open a while.
  * Resolves with null once aborted, or with why it stopped by itself: Herald refused the stream
  * (a 4xx other than 429: a bad filter, unknown types, the key), or ended it for a reason that
  * connecting again cannot mend (the key or the subscription deleted, paused or disabled; the
@@ -92,6 +98,7 @@ export async function tailEventStream(
     handlers.onState(cursor === null ? 'connecting' : 'reconnecting', notice);
     notice = null;
     let events = 0;
+    let openedAt: number | null = null;
     const from = resumeFrom ?? request.from;
     if (request.from === 'latest')
       resumeFrom ??= new Date(Date.now() - LATEST_SKEW_MS).toISOString();
@@ -101,6 +108,7 @@ export async function tailEventStream(
         {
           signal,
           onOpen: () => {
+            openedAt = Date.now();
             alive();
             handlers.onState('open', null);
           },
@@ -130,8 +138,10 @@ export async function tailEventStream(
           [],
           end.reason,
         );
-      // Only an event is progress: a gap or heartbeats before the close do not end the backoff.
-      const closedEmpty = end.reason === null && events === 0;
+      // An event is progress, and so is a stream that stayed open a while; a gap or heartbeats
+      // before a quick close do not end the backoff.
+      const livedLong = openedAt !== null && Date.now() - openedAt >= LIVED_LONG_MS;
+      const closedEmpty = end.reason === null && events === 0 && !livedLong;
       if (outcome.action === 'retry' || closedEmpty) failures += 1;
       else failures = 0;
     } catch (error) {
