@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+import { SubscriptionRepository } from '@herald/store';
 import {
   startWebhookReceiver,
   type WebhookReceiver,
@@ -369,6 +370,70 @@ describe('subscription-api: talking to webhook endpoints', () => {
         })
       ).status,
     ).toBe(400);
+  });
+
+  it('replaces the endpoint credentials along with the signing secret, the old secret signing on through its grace', async () => {
+    const endpoint = await receiver(() => ({ status: 204 }));
+    const created = await create({
+      url: endpoint.url,
+      types: ['order.*'],
+      auth: { type: 'bearer', token: 'old-token' },
+    });
+    const path = `/v1/subscriptions/${created.id}`;
+    const auth = { type: 'basic', username: 'herald', password: 'n3w-pass' };
+    const rotated = await api.request<{ secret: string; previousSecretExpiresAt: string }>(
+      'POST',
+      `${path}/secret/rotate`,
+      { key, body: { graceSeconds: 3600, auth } },
+    );
+    expect(rotated.status).toBe(200);
+
+    // One change: the record shows the new auth type at the next version.
+    const shown = await api.request('GET', path, { key });
+    expect(shown.body).toMatchObject({ auth: { type: 'basic' }, version: 2 });
+    const stored = await api.app.get(SubscriptionRepository).getWithSecrets(created.id);
+    expect(stored?.secrets).toEqual({
+      signing: {
+        current: rotated.body.secret,
+        previous: { secret: created.secret, expiresAt: rotated.body.previousSecretExpiresAt },
+      },
+      auth,
+    });
+
+    const ping = await api.request('POST', `${path}/test`, { key });
+    expect(ping.status).toBe(200);
+    const [during] = await endpoint.waitFor(1);
+    expect(during!.headers['authorization']).toBe(
+      `Basic ${Buffer.from('herald:n3w-pass').toString('base64')}`,
+    );
+    expect(verifies(rotated.body.secret, during!)).toBe(true);
+    expect(verifies(created.secret!, during!)).toBe(true);
+  });
+
+  it('removes the endpoint credentials on a rotation with auth null, and keeps them without auth', async () => {
+    const endpoint = await receiver(() => ({ status: 204 }));
+    const created = await create({
+      url: endpoint.url,
+      types: ['order.*'],
+      auth: { type: 'bearer', token: 'kept-token' },
+    });
+    const path = `/v1/subscriptions/${created.id}`;
+    const rotate = (body: Record<string, unknown>) =>
+      api.request<{ secret: string }>('POST', `${path}/secret/rotate`, { key, body });
+
+    const kept = await rotate({ graceSeconds: 0 });
+    expect(kept.status).toBe(200);
+    await api.request('POST', `${path}/test`, { key });
+    const [first] = await endpoint.waitFor(1);
+    expect(first!.headers['authorization']).toBe('Bearer kept-token');
+
+    const removed = await rotate({ graceSeconds: 0, auth: null });
+    expect(removed.status).toBe(200);
+    expect((await api.request('GET', path, { key })).body).toMatchObject({ auth: null });
+    await api.request('POST', `${path}/test`, { key });
+    const [, second] = await endpoint.waitFor(2);
+    expect(second!.headers['authorization']).toBeUndefined();
+    expect(verifies(removed.body.secret, second!)).toBe(true);
   });
 
   describe('TMF688 hub', () => {

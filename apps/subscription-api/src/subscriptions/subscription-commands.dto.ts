@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_CURSOR_CHARS } from '@herald/kafka';
+import { mutableSubscriptionFields } from './create-subscription.dto';
 
 /** Longest grace period a rotated-out secret may keep signing: 7 days. */
 export const MAX_GRACE_SECONDS = 7 * 24 * 60 * 60;
@@ -13,8 +14,15 @@ export const rotateSecretSchema = z
       .max(MAX_GRACE_SECONDS)
       .default(86_400)
       .describe('How long the old secret keeps signing, in seconds (default 86400, 0 = at once).'),
+    auth: mutableSubscriptionFields.auth
+      .optional()
+      .describe(
+        'New credentials Herald presents to the endpoint, replacing the stored ones in the same change (null: none); absent: kept. Stored encrypted, never shown again. How a webhook with endpoint auth whose stored secrets do not open is repaired in place.',
+      ),
   })
-  .describe('Secret rotation.');
+  .describe('Secret rotation (and, with `auth`, new endpoint credentials).');
+
+export type RotateSecretDto = z.output<typeof rotateSecretSchema>;
 
 const position = z
   .string()

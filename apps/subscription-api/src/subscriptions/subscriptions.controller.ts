@@ -106,7 +106,7 @@ export class SubscriptionsController {
   @ApiOperation({
     summary: 'Change a subscription',
     description:
-      'JSON merge of the given fields. A new URL or verification mode runs the ownership check again. Send If-Match with the ETag to fail (409) when someone changed it since. When the stored secrets do not open (a damaged store), every field but `auth` still changes, the secrets left as stored; `auth` is 409 subscriptions.secrets_unreadable_conflict, whose detail says what to do (rotate first, or delete and create again).',
+      'JSON merge of the given fields. A new URL or verification mode runs the ownership check again. Send If-Match with the ETag to fail (409) when someone changed it since. When the stored secrets do not open (a damaged store), every field but `auth` still changes, the secrets left as stored; `auth` is 409 subscriptions.secrets_unreadable_conflict, whose detail says what to do (rotate first, sending the endpoint credentials again in the `auth` of the rotation when it has them).',
   })
   @ApiHeader({ name: 'if-match', required: false })
   @ApiBody({ schema: requestSchema(updateSubscriptionSchema) })
@@ -223,9 +223,9 @@ export class SubscriptionsController {
   @HttpCode(200)
   @RequireScope('subscriptions:write')
   @ApiOperation({
-    summary: 'Replace the signing secret',
+    summary: 'Replace the signing secret (and, with `auth`, the endpoint credentials)',
     description:
-      'Until the grace period ends, deliveries carry signatures by both the new and the old secret. When the stored secrets do not open (a damaged store), a webhook without endpoint auth gets the new secret in their place, no previous one kept (previousSecretExpiresAt null); one with endpoint auth, or secrets sealed under another HERALD_SECRET_KEY, is 409 subscriptions.secrets_unreadable_conflict, whose detail says what to do.',
+      'Until the grace period ends, deliveries carry signatures by both the new and the old secret. With `auth`, the endpoint credentials are replaced in the same change (null removes them, as on PATCH). When the stored secrets do not open (a damaged store), the new secret takes their place, no previous one kept (previousSecretExpiresAt null), if nothing else is lost: the webhook has no endpoint auth, or the request sends its credentials again in `auth`. Otherwise (endpoint auth and no `auth` in the request), and whatever the request says for secrets sealed under another HERALD_SECRET_KEY, it is 409 subscriptions.secrets_unreadable_conflict, whose detail says what to do.',
   })
   @ApiBody({ schema: requestSchema(rotateSecretSchema), required: false })
   @ApiResponse({
@@ -240,8 +240,8 @@ export class SubscriptionsController {
     @Param('id') id: string,
     @Body() body: unknown,
   ) {
-    const { graceSeconds } = parseBody(rotateSecretSchema, body, InvalidSubscriptionRequestError);
-    return this.subscriptions.rotateSecret(principal, id, graceSeconds);
+    const dto = parseBody(rotateSecretSchema, body, InvalidSubscriptionRequestError);
+    return this.subscriptions.rotateSecret(principal, id, dto);
   }
 }
 

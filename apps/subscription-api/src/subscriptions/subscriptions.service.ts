@@ -27,6 +27,7 @@ import type { ApiRedisDeadline } from '../http/redis-deadline';
 import { DEFAULT_MAX_IN_FLIGHT, type CreateSubscriptionDto } from './create-subscription.dto';
 import type { OwnershipVerifier, VerificationOutcome } from './ownership-verifier';
 import type { UnreadableSecretsOutcome } from './subscription.metrics';
+import type { RotateSecretDto } from './subscription-commands.dto';
 import {
   checkFilter,
   checkHeaders,
@@ -89,8 +90,9 @@ const WEBHOOK_ONLY: Readonly<
  *
  * A subscription whose stored secrets do not open (a damaged dump restored) still takes every
  * change that leaves them alone, its sealed value kept as stored; one that needs them is 409
- * `subscriptions.secrets_unreadable_conflict`, except a rotation of a webhook without endpoint
- * auth, which replaces them with the new signing secret (nothing else was in them).
+ * `subscriptions.secrets_unreadable_conflict`, except a rotation of a webhook that leaves nothing
+ * unknown behind: one without endpoint auth, or one whose request sends its credentials again,
+ * replaces them with the new signing secret (and those credentials).
  */
 export class SubscriptionsService {
   /** Ownership checks and late-creation undos still running. */
@@ -470,10 +472,15 @@ export class SubscriptionsService {
     return subscription;
   }
 
+  /**
+   * A new signing secret; with `auth`, the endpoint credentials are replaced in the same change
+   * (null removes them, as on PATCH). Secrets that do not open are replaced when nothing unknown
+   * is left behind: no endpoint auth, or credentials sent again in `auth`.
+   */
   async rotateSecret(
     principal: Principal,
     id: string,
-    graceSeconds: number,
+    { graceSeconds, auth }: RotateSecretDto,
   ): Promise<{ secret: string; previousSecretExpiresAt: string | null }> {
     const current = await this.get(principal, id, 'subscriptions:write');
     if (current.kind !== 'webhook') {
@@ -485,6 +492,7 @@ export class SubscriptionsService {
       const context = {
         subscriptionId: id,
         graceSeconds,
+        authReplaced: auth !== undefined,
         keyId: principal.keyId,
         ...(late ? { late } : {}),
       };
@@ -503,27 +511,31 @@ export class SubscriptionsService {
       () =>
         this.repository.update(id, (stored) => {
           replaced = secretsUnreadable(stored.secrets);
+          const before = stored.subscription;
+          const subscription =
+            auth === undefined ? before : { ...before, authType: auth?.type ?? null };
           if (replaced) {
-            // Nothing to keep: a webhook without endpoint auth had only its signing secret in them.
-            if (replaced.otherKey || stored.subscription.authType !== null) {
+            // Nothing to keep when the request sends the credentials again, or there were none.
+            if (replaced.otherKey || (auth === undefined && before.authType !== null)) {
               throw this.refuseUnreadable(
-                stored.subscription,
+                before,
                 replaced,
                 'rotating would lose what else they hold',
+                true,
               );
             }
             return {
-              ...stored,
-              secrets: { signing: { current: secret, previous: null }, auth: null },
+              subscription,
+              secrets: { signing: { current: secret, previous: null }, auth: auth ?? null },
             };
           }
           return {
-            ...stored,
+            subscription,
             secrets: {
-              ...stored.secrets,
               signing: stored.secrets.signing
                 ? rotateSigningSecrets(stored.secrets.signing, secret, graceSeconds)
                 : { current: secret, previous: null },
+              auth: auth === undefined ? stored.secrets.auth : auth,
             },
           };
         }),
@@ -562,12 +574,14 @@ export class SubscriptionsService {
 
   /**
    * The 409 for a request that needs the stored secrets of `subscription`, which do not open:
-   * why (`cannot`), and what the caller can do instead.
+   * why (`cannot`), and what the caller can do instead (`rotating`: the request is the rotation
+   * that would repair them, given what it lacks).
    */
   private refuseUnreadable(
     subscription: Subscription,
     unreadable: UnreadableSecrets,
     cannot: string,
+    rotating = false,
   ): SecretsUnreadableError {
     this.countUnreadableSecrets('refused');
     let remedy: string;
@@ -578,7 +592,10 @@ export class SubscriptionsService {
       remedy =
         'POST /v1/subscriptions/{id}/secret/rotate replaces them with a new signing secret (nothing else was in them); then repeat this request';
     } else if (subscription.kind === 'webhook') {
-      remedy = `its endpoint credentials (${subscription.authType}) cannot be recovered and must be sent again: delete the subscription and create it again with them`;
+      const rotate = rotating
+        ? 'send this rotation again'
+        : 'POST /v1/subscriptions/{id}/secret/rotate';
+      remedy = `its endpoint credentials (${subscription.authType}) cannot be recovered and must be sent again: ${rotate} with them in \`auth\` (or \`auth: null\` for none), which replaces the secrets with a new signing secret and those credentials${rotating ? '' : '; then repeat this request'}`;
     } else {
       remedy = 'delete the subscription and create it again';
     }
