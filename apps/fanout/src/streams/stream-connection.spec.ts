@@ -440,6 +440,22 @@ describe('StreamConnection', () => {
     expect(connection.closed).toBe(true);
   });
 
+  it('reads on from Kafka, not dropped as slow, when one read of the tail turns the ring over under a live client with room', async () => {
+    const tail = new FakeTail(3);
+    const sink = new RecordingSink();
+    const connection = connect(tail, sink);
+    connection.start({ seq: tail.ring.nextSeq, cursor: tail.cursor() });
+    tail.append(0);
+    connection.pump();
+    // Live, at the ring's end, its buffer empty: then more than the ring holds arrives at once.
+    for (let i = 0; i < 5; i++) tail.append(0);
+    connection.pump();
+    expect(sink.ended).toBeNull();
+    await waitFor(() => ids(sink).length === 6);
+    expect(ids(sink)).toEqual(['0/0', '0/1', '0/2', '0/3', '0/4', '0/5']);
+    expect(connection.cursor()).toBe(tail.cursor());
+  });
+
   it('reads on from Kafka, not dropped as slow, when the ring evicts a client still catching up on it', async () => {
     const tail = new FakeTail(4);
     for (let i = 0; i < 4; i++) tail.append(0);

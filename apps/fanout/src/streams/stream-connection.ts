@@ -97,8 +97,9 @@ export function gapOf(reset: OffsetReset, at: bigint): StreamGap | null {
 export interface StreamSink {
   readonly transport: Transport;
   /**
-   * A live client that falls further behind than the ring holds is too slow and is dropped with
-   * its cursor (SSE, WebSocket); a poll just reads on from Kafka.
+   * A live client that falls further behind than the ring holds while its buffer is full is too
+   * slow and is dropped with its cursor (SSE, WebSocket); a poll just reads on from Kafka, as does
+   * a client with room that the tail outran in one read.
    */
   readonly dropWhenBehind: boolean;
   /** Nothing more should be queued now (the send buffer is at its bound, or a poll is complete). */
@@ -325,11 +326,13 @@ export class StreamConnection {
   }
 
   /**
-   * The ring dropped events this client has not had yet. A live client that slow is dropped;
-   * one still catching up on the ring or from Kafka (or a poll) reads them from Kafka instead.
+   * The ring dropped events this client has not had yet. A live client that slow (its buffer
+   * full: it is not reading) is dropped; one with room in its buffer lost its place only because
+   * the tail read more than the ring holds at once (a burst, a tail catching up), and one still
+   * catching up on the ring or from Kafka (or a poll), read them from Kafka instead.
    */
   private fallBehind(): void {
-    if (this.inStep && this.live && this.sink.dropWhenBehind) {
+    if (this.inStep && this.live && this.sink.dropWhenBehind && this.sink.full()) {
       this.end('slow_consumer');
       return;
     }
