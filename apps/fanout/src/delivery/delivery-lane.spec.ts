@@ -238,6 +238,23 @@ describe('DeliveryLane', () => {
     expect(fake.sent).toHaveLength(4);
   });
 
+  it('takes a changed maxPerSecond at once: a wait worked out at the old rate ends', () => {
+    const fake = fakeIo();
+    const slow = { maxInFlight: 10, maxPerSecond: 1, spillAt: 100, stallMs: 1000 };
+    const lane = new DeliveryLane('sub_1', slow, fake.io);
+    for (let i = 0; i < 4; i++) lane.enqueue(task(`u${i}`, null));
+    // One a second: the first goes, the next waits a second.
+    expect(fake.sent).toHaveLength(1);
+    lane.update({ ...slow, maxPerSecond: 2 });
+    expect(fake.sent).toHaveLength(3);
+    fake.advance(500);
+    expect(fake.sent).toHaveLength(4);
+    // And lifting the limit lets everything go.
+    for (let i = 4; i < 8; i++) lane.enqueue(task(`u${i}`, null));
+    lane.update({ ...slow, maxPerSecond: null });
+    expect(fake.sent).toHaveLength(8);
+  });
+
   it('settles what it holds when closed and hands back claimed tasks', () => {
     const fake = fakeIo();
     const lane = new DeliveryLane('sub_1', { ...settings, maxInFlight: 1 }, fake.io);

@@ -96,7 +96,7 @@ export class DeliveryLane {
   private readonly ready: DeliveryTask[] = [];
   private readyHead = 0;
   private readonly keys = new Map<string, KeyQueue>();
-  private readonly limiter: RateLimiter | null;
+  private limiter: RateLimiter | null;
   private readonly timers = new Set<() => void>();
   private pumpTimer: (() => void) | null = null;
   private inFlightCount = 0;
@@ -147,9 +147,18 @@ export class DeliveryLane {
     return Math.max(0, Math.min(slots, startable - this.readyLength()));
   }
 
-  /** New limits (the subscription changed); the rate limit applies from the next lane. */
+  /** New limits (the subscription changed): a new `maxPerSecond` starts a bucket of its own. */
   update(settings: LaneSettings): void {
-    this.settings = { ...settings, maxPerSecond: this.settings.maxPerSecond };
+    if (settings.maxPerSecond !== this.settings.maxPerSecond) {
+      this.limiter =
+        settings.maxPerSecond === null
+          ? null
+          : new RateLimiter(settings.maxPerSecond, this.io.now());
+      // A wait worked out at the old rate ends now; the new bucket decides.
+      this.pumpTimer?.();
+      this.pumpTimer = null;
+    }
+    this.settings = settings;
     this.pump();
   }
 
