@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { HTTP } from 'cloudevents';
 import { Webhook } from 'standardwebhooks';
 import type { ReceivedWebhook, WebhookResponder } from '@herald/delivery/testing';
@@ -591,5 +593,60 @@ describe('webhook delivery', () => {
     expect(
       slow.received.filter((r) => r.headers['herald-replay'] === 'true').length,
     ).toBeGreaterThan(0);
+  });
+});
+
+describe('webhook delivery beside a slow endpoint', () => {
+  let harness: DeliveryHarness;
+
+  beforeAll(async () => {
+    // A lane's memory bound below the partition backlog bound, as with the defaults (2000 < 5000).
+    harness = await startDeliveryHarness({
+      HERALD_DELIVERY_LANE_MEMORY: '20',
+      HERALD_DELIVERY_MAX_BACKLOG: '100',
+    });
+  });
+  afterAll(() => harness?.close());
+
+  /** An endpoint that answers every request, 250 ms after it came: progressing, but slowly. */
+  async function slowEndpoint() {
+    let requests = 0;
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        requests += 1;
+        setTimeout(() => response.writeHead(204).end(), 250);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`,
+      requests: () => requests,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it('keeps delivering to one subscription while another one’s endpoint answers, but slowly', async () => {
+    const slow = await slowEndpoint();
+    const fast = await harness.receiver();
+    await createSubscription(harness.store, slow.url, { maxInFlight: 1, ordering: 'none' });
+    await createSubscription(harness.store, fast.url);
+    const batch = orderEvents(1200, 120);
+    // Live traffic in waves: the slow lane never goes a second without an answer. The first
+    // wave gives it its pace (4 a second) before the rest come.
+    await harness.events.publish(batch.slice(0, 60));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (let at = 60; at < batch.length; at += 190) {
+      await harness.events.publish(batch.slice(at, at + 190));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const received = await fast.waitFor(1200, 20_000);
+    expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
+    // The slow one got a few, at its own pace; the rest wait parked for it.
+    expect(slow.requests()).toBeLessThan(200);
+    await slow.close();
   });
 });

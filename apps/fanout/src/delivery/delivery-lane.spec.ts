@@ -207,6 +207,47 @@ describe('DeliveryLane', () => {
     expect(fake.parked).toHaveLength(2);
   });
 
+  it('parks new work once it holds more than it would send within the drain limit at its pace, though progressing', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+      fake.io,
+    );
+    for (let i = 0; i < 6; i++) lane.enqueue(task(`u${i}`, null));
+    // A slow endpoint: one answer every 600 ms, so never a second without progress.
+    for (let i = 0; i < 2; i++) {
+      fake.advance(600);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    // Its pace: 2 in 1.2 s. Holding 4, it would drain them in 2.4 s: kept in memory.
+    lane.enqueue(task('u6', null));
+    expect(fake.parked).toEqual([]);
+    // Past 10 s of its pace (16.7 tasks), new ones are parked.
+    for (let i = 7; i < 22; i++) lane.enqueue(task(`u${i}`, null));
+    await flush();
+    expect(lane.size).toBe(17);
+    expect(fake.parked.map((p) => p.id)).toEqual(['u19', 'u20', 'u21']);
+  });
+
+  it('does not take a quiet lane’s pace for what its endpoint can take: a burst stays in memory', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+      fake.io,
+    );
+    // One event every 600 ms, each answered at once: a pace of its traffic only.
+    for (let i = 0; i < 4; i++) {
+      lane.enqueue(task(`q${i}`, null));
+      fake.advance(600);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    for (let i = 0; i < 40; i++) lane.enqueue(task(`b${i}`, null));
+    await flush();
+    expect(fake.parked).toEqual([]);
+  });
+
   it('never parks for a partition it lost, and forgets that partition’s tasks', async () => {
     const fake = fakeIo();
     const lane = new DeliveryLane('sub_1', settings, fake.io);

@@ -10,12 +10,21 @@ export interface LaneSettings {
   readonly maxPerSecond: number | null;
   /**
    * Tasks held in memory past which new ones are parked in Redis instead, once the lane has
-   * made no progress for `stallMs` (a hanging or very slow endpoint): isolation. A busy but
-   * healthy lane keeps its work in memory; the partition's backlog bound holds the reading back.
+   * made no progress for `stallMs` (a hanging endpoint), or would take longer than
+   * `drainLimitMs` to send what it holds at the pace it has been settling tasks (a slow or
+   * rate-limited endpoint): isolation, since what a lane holds unsettled holds its partitions'
+   * backlog, and so the reading for every subscription. A busy lane that keeps pace keeps its work
+   * in memory; the partition's backlog bound holds the reading back.
    */
   readonly spillAt: number;
   readonly stallMs: number;
+  /** Default 30 s. */
+  readonly drainLimitMs?: number;
 }
+
+const DEFAULT_DRAIN_LIMIT_MS = 30_000;
+/** The lane's pace (tasks settled a millisecond) is measured over windows this long at least. */
+const PACE_WINDOW_MS = 1000;
 
 /** The I/O a lane needs; the delivery engine provides it. */
 export interface LaneIo {
@@ -105,6 +114,10 @@ export class DeliveryLane {
   private closed = false;
   /** When an attempt last finished (or the lane last went from idle to busy). */
   private progressAt: number;
+  /** Tasks settled since `paceSince`, and the pace of the last full window (null: none yet). */
+  private settledSincePace = 0;
+  private paceSince: number;
+  private pace: number | null = null;
   private closeMode: 'drop' | 'hand-back' = 'drop';
   /** Ordered heads in flight (close and dropPartition leave them to their result). */
   private readonly inFlightHeads = new Set<DeliveryTask>();
@@ -123,6 +136,7 @@ export class DeliveryLane {
     this.limiter =
       settings.maxPerSecond === null ? null : new RateLimiter(settings.maxPerSecond, io.now());
     this.progressAt = io.now();
+    this.paceSince = this.progressAt;
   }
 
   get inFlight(): number {
@@ -168,7 +182,12 @@ export class DeliveryLane {
       task.ticket?.settle();
       return;
     }
-    if (this.held === 0 && this.inFlightCount === 0) this.progressAt = this.io.now();
+    if (this.held === 0 && this.inFlightCount === 0) {
+      // Busy again after idling: an idle spell says nothing of its pace.
+      this.progressAt = this.io.now();
+      this.paceSince = this.progressAt;
+      this.settledSincePace = 0;
+    }
     if (!task.ordered) {
       if (this.stalled()) this.parkAlone(task, this.io.now());
       else this.accept(task);
@@ -323,6 +342,7 @@ export class DeliveryLane {
       case 'settled':
       case 'abandoned':
         this.held -= 1;
+        this.notePace();
         if (result.kind === 'settled') task.ticket?.settle();
         if (queue && queue.tasks[0] === task) {
           queue.tasks.shift();
@@ -352,9 +372,30 @@ export class DeliveryLane {
   }
 
   private stalled(): boolean {
-    return (
-      this.held >= this.settings.spillAt && this.io.now() - this.progressAt >= this.settings.stallMs
-    );
+    if (this.held < this.settings.spillAt) return false;
+    const now = this.io.now();
+    if (now - this.progressAt >= this.settings.stallMs) return true;
+    const limitMs = this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS;
+    return this.pace !== null && this.held > this.pace * limitMs;
+  }
+
+  /**
+   * One more task settled: the pace is taken again once a window is full, only over windows the
+   * lane spent holding at least `spillAt` (at its limits: a quiet lane's pace is its traffic's,
+   * not what its endpoint can take, and a burst to it must not be taken for a backlog).
+   */
+  private notePace(): void {
+    const now = this.io.now();
+    if (this.held < this.settings.spillAt) {
+      this.settledSincePace = 0;
+      this.paceSince = now;
+      return;
+    }
+    this.settledSincePace += 1;
+    if (now - this.paceSince < PACE_WINDOW_MS) return;
+    this.pace = this.settledSincePace / (now - this.paceSince);
+    this.settledSincePace = 0;
+    this.paceSince = now;
   }
 
   /** A task the closed lane gave up on: done only when the lane was closed to drop its work. */
