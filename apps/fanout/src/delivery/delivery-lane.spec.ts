@@ -5,13 +5,17 @@ import { fixedLimit, SendBudget, type SendPermit } from './send-budget';
 
 function fakeIo() {
   const sent: DeliveryTask[] = [];
+  const permits: SendPermit[] = [];
   const parked: { id: string; mode: string; dueMs: number }[] = [];
   const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
   let now = 0;
   let parkAnswer: (task: DeliveryTask, mode: 'create' | 'append') => ParkOutcome = (_t, mode) =>
     mode === 'create' ? 'parked' : 'queued';
   const io: LaneIo = {
-    send: (task) => sent.push(task),
+    send: (task, permit) => {
+      sent.push(task);
+      permits.push(permit);
+    },
     park: (task, mode, dueMs) => {
       parked.push({ id: task.source.event.id, mode, dueMs });
       return Promise.resolve(parkAnswer(task, mode));
@@ -30,6 +34,7 @@ function fakeIo() {
   return {
     io,
     sent,
+    permits,
     parked,
     advance(ms: number) {
       now += ms;
@@ -228,6 +233,28 @@ describe('DeliveryLane', () => {
     await flush();
     expect(lane.size).toBe(17);
     expect(fake.parked.map((p) => p.id)).toEqual(['u19', 'u20', 'u21']);
+  });
+
+  it('keeps work in memory when its pace is its origin’s shared limit, not its own', async () => {
+    const fake = fakeIo();
+    // Ten slots of its own, but one for the whole origin: as behind as every lane sending there.
+    const budget = new SendBudget({ limit: fixedLimit(1), slowAfterMs: 60_000, now: () => 0 });
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 10, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+      fake.io,
+      budget,
+    );
+    for (let i = 0; i < 6; i++) lane.enqueue(task(`u${i}`, null));
+    for (let i = 0; i < 2; i++) {
+      fake.advance(600);
+      const [sent] = fake.sent.slice(-1);
+      fake.permits.shift()?.release();
+      lane.finished(sent!, { kind: 'settled' });
+    }
+    for (let i = 6; i < 40; i++) lane.enqueue(task(`u${i}`, null));
+    await flush();
+    expect(fake.parked).toEqual([]);
   });
 
   it('does not take a quiet lane’s pace for what its endpoint can take: a burst stays in memory', async () => {

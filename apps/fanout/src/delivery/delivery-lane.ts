@@ -375,8 +375,13 @@ export class DeliveryLane {
     if (this.held < this.settings.spillAt) return false;
     const now = this.io.now();
     if (now - this.progressAt >= this.settings.stallMs) return true;
+    // Only a lane at its own limits (every `maxInFlight` slot taken, or waiting for its
+    // `maxPerSecond`) is slow by its endpoint or its settings; one held back by its origin's
+    // shared limit or by this instance's pace is as behind as the lanes beside it, and parking
+    // its work would only cost Redis round trips.
+    const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
     const limitMs = this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS;
-    return this.pace !== null && this.held > this.pace * limitMs;
+    return atOwnLimits && this.pace !== null && this.held > this.pace * limitMs;
   }
 
   /**
