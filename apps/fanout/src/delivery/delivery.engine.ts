@@ -12,6 +12,7 @@ import {
   type ClaimedTask,
   type ParkedOutcome,
   type RetryParkingStore,
+  SubscriptionNotFoundError,
   type SubscriptionRepository,
 } from '@herald/store';
 import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
@@ -82,7 +83,8 @@ export class DeliveryEngine {
    */
   private readonly parkedWithoutLane = new Map<string, ParkedKey[]>();
   private readonly health = new Map<string, Health>();
-  private readonly disabling = new Set<string>();
+  /** Disables in progress, by subscription: a second 410 meanwhile waits for the same one. */
+  private readonly disabling = new Map<string, Promise<boolean>>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
   private ownerRefusedHandler: ((topic: string, partition: number) => void) | undefined;
@@ -510,14 +512,28 @@ export class DeliveryEngine {
         task.ticket?.outcome?.('dead-lettered');
         if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task);
         return { kind: 'settled' };
-      case 'disable':
-        await this.disable(
+      case 'disable': {
+        const disabled = await this.disable(
           entry,
           'endpoint_gone',
           result.kind === 'response' ? result.status : null,
         );
+        if (!disabled) {
+          // Neither delivered nor dead-lettered, and the subscription is still active: sent
+          // again, and its next 410 tries the disable again.
+          task.attempt += 1;
+          if (!task.claim) return { kind: 'retry', delayMs: STORE_RETRY_MS };
+          const dueMs = Date.now() + STORE_RETRY_MS;
+          await this.finishClaim(
+            task.claim,
+            { kind: 'retry', task: serializeTask(task), dueMs },
+            task,
+          );
+          return { kind: 'settled' };
+        }
         if (task.claim) await this.finishClaim(task.claim, { kind: 'drop-queue' }, task);
         return { kind: 'settled' };
+      }
     }
   }
 
@@ -602,15 +618,32 @@ export class DeliveryEngine {
     return health;
   }
 
-  /** Disables the subscription (once, if still active) and publishes `herald.subscription.disabled`. */
-  private async disable(
+  /**
+   * Disables the subscription (once, if still active) and publishes `herald.subscription.disabled`.
+   * True when it is no longer active (disabled now or before, or deleted); false when the store
+   * could not be updated, so the caller's next failure tries again.
+   */
+  private disable(
     entry: IndexedSubscription,
     reason: DisableReason,
     lastStatus: number | null,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const id = entry.subscription.id;
-    if (this.disabling.has(id)) return;
-    this.disabling.add(id);
+    const running = this.disabling.get(id);
+    if (running) return running;
+    const disabling = this.disableOnce(entry, reason, lastStatus).finally(() =>
+      this.disabling.delete(id),
+    );
+    this.disabling.set(id, disabling);
+    return disabling;
+  }
+
+  private async disableOnce(
+    entry: IndexedSubscription,
+    reason: DisableReason,
+    lastStatus: number | null,
+  ): Promise<boolean> {
+    const id = entry.subscription.id;
     try {
       let changed = false;
       const updated = await this.deps.repository.update(id, (current) => {
@@ -628,7 +661,7 @@ export class DeliveryEngine {
           },
         };
       });
-      if (!changed) return;
+      if (!changed) return true;
       // Apply at once rather than waiting for the notice: nothing more is sent.
       this.deps.index.upsert(updated);
       const health = this.healthOf(id);
@@ -645,13 +678,15 @@ export class DeliveryEngine {
         { subscriptionId: id, tenant: entry.subscription.tenant, reason },
         'subscription disabled',
       );
+      return true;
     } catch (error) {
+      // Deleted meanwhile: nothing is left to disable, nor to deliver.
+      if (error instanceof SubscriptionNotFoundError) return true;
       this.deps.logger.error(
-        { err: error, subscriptionId: id },
-        'could not disable the subscription',
+        { err: error, subscriptionId: id, reason },
+        'could not disable the subscription; its next failure tries again',
       );
-    } finally {
-      this.disabling.delete(id);
+      return false;
     }
   }
 
