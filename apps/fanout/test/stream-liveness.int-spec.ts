@@ -18,7 +18,7 @@ const HEARTBEAT_MS = 400;
  * rather than holding its key's stream place until TCP gives up, while a client that answers
  * its pings stays.
  */
-describe('stream liveness: WebSocket clients that stop answering pings', () => {
+describe('stream liveness: heartbeats, and WebSocket clients that stop answering pings', () => {
   let world: StreamWorld;
   let fanout: RunningFanout;
 
@@ -75,5 +75,41 @@ describe('stream liveness: WebSocket clients that stop answering pings', () => {
     await world.publish(testEvents('alive', 1, ['order.created']));
     await waitFor(() => alive.messages.some((m) => m.op === 'event'));
     alive.socket.close();
+  });
+
+  // SPEC §7: heartbeat comments keep idle connections open (proxies close silent ones).
+  it('sends an idle SSE stream heartbeat comments and nothing else', async () => {
+    const aborted = new AbortController();
+    // A type nothing here publishes: the stream stays idle.
+    const response = await fetch(`${fanout.url}/v1/streams/sse?types=kitchen.step`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      signal: aborted.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const heartbeats = () => text.split('\n').filter((line) => line === ': heartbeat').length;
+    const deadline = Date.now() + 10 * HEARTBEAT_MS;
+    try {
+      while (heartbeats() < 2) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        let timer: NodeJS.Timeout | undefined;
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<null>((done) => (timer = setTimeout(() => done(null), left))),
+        ]);
+        clearTimeout(timer);
+        if (chunk === null || chunk.done) break;
+        text += decoder.decode(chunk.value as Uint8Array, { stream: true });
+      }
+    } finally {
+      aborted.abort();
+    }
+    expect(heartbeats()).toBeGreaterThanOrEqual(2);
+    // Comments only: no event, id or data lines.
+    expect(text.split('\n').filter((line) => line !== '' && !line.startsWith(':'))).toEqual([]);
   });
 });
