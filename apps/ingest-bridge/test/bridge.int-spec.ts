@@ -126,8 +126,17 @@ describe('the source-topic bridge', () => {
       ...(JSON.parse(valid[0]!.value) as Record<string, unknown>),
       pad: 'x'.repeat(1_040_000),
     });
+    // Over the event limit but within what a dead letter may hold (512 KiB): copied whole.
+    const large = JSON.stringify({
+      ...(JSON.parse(valid[0]!.value) as Record<string, unknown>),
+      pad: 'y'.repeat(300 * 1024),
+    });
+    // One produce request each: together they outgrow what the broker takes at once.
     await produceRaw(broker.brokers, [
       { key: 'k', value: huge, headers: { ce_type: 'kitchen.order.ready' } },
+    ]);
+    await produceRaw(broker.brokers, [
+      { key: 'k', value: large, headers: { ce_type: 'kitchen.order.ready', ce_id: 'large-1' } },
     ]);
 
     const republished = await collect(broker.brokers, CHANNEL, 200, { timeoutMs: 30_000 });
@@ -139,7 +148,7 @@ describe('the source-topic bridge', () => {
     expect(first.headers.ce_source?.toString()).toBe('/kitchen-display');
     expect(first.value?.toString()).toBe(valid[0]!.value);
 
-    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 6, { timeoutMs: 30_000 });
+    const letters = await collect(broker.brokers, 'herald.dlq.ingest', 7, { timeoutMs: 30_000 });
     const reasons = letters.map((l) => l.headers['herald-dlq-reason']?.toString());
     expect(reasons).toEqual([
       expect.stringContaining('not JSON'),
@@ -148,11 +157,17 @@ describe('the source-topic bridge', () => {
       expect.stringContaining('carries several event types'),
       expect.stringContaining('not JSON'),
       expect.stringContaining('an event may have at most 262144'),
+      expect.stringContaining('an event may have at most 262144'),
     ]);
-    // Not copied (it could not be written either); the source topic holds it where it says.
+    // Too large for a dead letter too: not copied; the source topic holds it where it says.
     expect(letters[5]!.value?.length ?? 0).toBe(0);
     expect(letters[5]!.headers['herald-dlq-value-omitted']?.toString()).toBe('true');
     expect(letters[5]!.headers['herald-dlq-source-offset']?.toString()).toBeDefined();
+    // Too large for an event, not for its dead letter: its bytes and headers go along.
+    expect(letters[6]!.value?.length).toBe(Buffer.byteLength(large));
+    expect(letters[6]!.value?.equals(Buffer.from(large))).toBe(true);
+    expect(letters[6]!.headers['herald-dlq-value-omitted']).toBeUndefined();
+    expect(letters[6]!.headers['ce_id']?.toString()).toBe('large-1');
     expect(letters[4]!.headers['constructor']?.toString()).toBe('svc-a');
     expect(letters[4]!.headers['toString']?.toString()).toBe('x');
     expect(letters[0]!.value?.toString()).toBe('{not json');
@@ -166,7 +181,7 @@ describe('the source-topic bridge', () => {
       /herald_bridge_records_total\{source="kitchen.raw",outcome="republished"[^}]*\} 200\n/,
     );
     expect(metrics).toMatch(
-      /herald_bridge_records_total\{source="kitchen.raw",outcome="dead_lettered"[^}]*\} 6\n/,
+      /herald_bridge_records_total\{source="kitchen.raw",outcome="dead_lettered"[^}]*\} 7\n/,
     );
     expect(metrics).toMatch(
       /herald_kafka_consumer_lag\{group="herald-ingest-bridge",topic="kitchen.raw",partition="0"/,

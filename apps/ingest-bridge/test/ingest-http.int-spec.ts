@@ -1149,3 +1149,134 @@ describe('attribute headers as producers send them', () => {
       ).toBe(202);
   });
 });
+
+describe('the event size limit counts attributes', () => {
+  // A small limit, so that a binary event's headers (Node takes 16 KiB of them) can pass it.
+  const LIMIT = 8192;
+  let small: IngestApp;
+
+  beforeAll(async () => {
+    small = await startIngestApp(broker.brokers, { HERALD_MAX_EVENT_BYTES: String(LIMIT) });
+  });
+
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  /** `count` extension attributes of 1,000 characters each: each within its cap, all past LIMIT. */
+  function extensions(count: number): Record<string, string> {
+    return Object.fromEntries(
+      Array.from({ length: count }, (_, i) => [`ext${i}`, String(i % 10).repeat(1000)]),
+    );
+  }
+
+  function structured(id: string, attributes: Record<string, string> = {}) {
+    return {
+      specversion: '1.0',
+      id,
+      source: '/size',
+      type: 'order.created',
+      data: orderCreated(),
+      ...attributes,
+    };
+  }
+
+  it('refuses a structured event whose data fits but whose extensions do not, with 413 and nothing written', async () => {
+    const before = await topicSize(broker.brokers, 'orders.v1');
+    const response = await post(
+      `${small.url}/v1/events`,
+      structured(`size-structured-${crypto.randomUUID()}`, extensions(9)),
+      { contentType: 'application/cloudevents+json' },
+    );
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({
+      code: 'ingest.too_large',
+      errors: [{ pointer: '', message: expect.stringContaining(`the limit is ${LIMIT} bytes`) }],
+    });
+    // The same event without them is well within the limit.
+    const plain = await post(
+      `${small.url}/v1/events`,
+      structured(`size-structured-${crypto.randomUUID()}`),
+      { contentType: 'application/cloudevents+json' },
+    );
+    expect(plain.status).toBe(202);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 1);
+  });
+
+  it('refuses a binary event whose ce-* headers take it past the limit, with 413 and nothing written', async () => {
+    const before = await topicSize(broker.brokers, 'orders.v1');
+    const headers = Object.fromEntries(
+      Object.entries(extensions(9)).map(([name, value]) => [`ce-${name}`, value]),
+    );
+    const response = await post(`${small.url}/v1/events`, orderCreated(), {
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': `size-binary-${crypto.randomUUID()}`,
+        'ce-source': '/size',
+        'ce-type': 'order.created',
+        ...headers,
+      },
+    });
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({ code: 'ingest.too_large', errors: [{ pointer: '' }] });
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
+  });
+
+  it('refuses a whole batch with one event too large with its attributes, at its pointer, writing nothing', async () => {
+    const before = await topicSize(broker.brokers, 'orders.v1');
+    const ids = [0, 1, 2].map((i) => `size-batch-${i}-${crypto.randomUUID()}`);
+    const send = (last: Record<string, string>) =>
+      post(
+        `${small.url}/v1/events`,
+        [structured(ids[0]!), structured(ids[1]!), structured(ids[2]!, last)],
+        { contentType: 'application/cloudevents-batch+json' },
+      );
+    const response = await send(extensions(9));
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({
+      code: 'ingest.too_large',
+      errors: [{ pointer: '/2', message: expect.stringContaining(ids[2]!) }],
+    });
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
+    // Without the extensions the same batch is written whole: the ids were not kept from it.
+    expect((await send({})).status).toBe(202);
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before + 3);
+  });
+
+  it('refuses an extension value over 1,024 characters with 400 naming it, as the bridge does', async () => {
+    const before = await topicSize(broker.brokers, 'orders.v1');
+    const huge = 'h'.repeat(1100 * 1024);
+    const single = await post(
+      `${ingest.url}/v1/events`,
+      structured(`size-ext-${crypto.randomUUID()}`, { big: 'b'.repeat(600 * 1024) }),
+      { contentType: 'application/cloudevents+json' },
+    );
+    expect(single.status).toBe(400);
+    expect(single.body).toMatchObject({
+      errors: [{ pointer: '/big', message: 'must be at most 1024 characters' }],
+    });
+    const batch = await post(
+      `${ingest.url}/v1/events`,
+      [
+        structured(`size-ext-${crypto.randomUUID()}`),
+        structured(`size-ext-${crypto.randomUUID()}`),
+        structured(`size-ext-${crypto.randomUUID()}`, { big: huge }),
+      ],
+      { contentType: 'application/cloudevents-batch+json' },
+    );
+    expect(batch.status).toBe(400);
+    expect(batch.body).toMatchObject({ errors: [{ pointer: '/2/big' }] });
+    const binary = await post(`${ingest.url}/v1/events`, orderCreated(), {
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': `size-ext-${crypto.randomUUID()}`,
+        'ce-source': '/size',
+        'ce-type': 'order.created',
+        'ce-big': 'b'.repeat(1025),
+      },
+    });
+    expect(binary.status).toBe(400);
+    expect(binary.body).toMatchObject({ errors: [{ pointer: '/headers/ce-big' }] });
+    expect(await topicSize(broker.brokers, 'orders.v1')).toBe(before);
+  });
+});

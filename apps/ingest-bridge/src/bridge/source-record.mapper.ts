@@ -14,6 +14,7 @@ import { isTraceparent } from '@herald/observability';
 import {
   BYTE_ORDER_MARK_MESSAGE,
   DUPLICATE_MEMBER_MESSAGE,
+  MAX_ATTRIBUTE_LENGTH,
   invalidUtf8Offset,
   nonUtf8Charset,
 } from '../ingest/cloud-event.parser';
@@ -49,8 +50,6 @@ export const MAX_DLQ_ERRORS = 20;
 const MAX_REASON_CHARS = 1000;
 /** The longest pointer or message of a listed violation, in characters. */
 const MAX_VIOLATION_CHARS = 200;
-/** The longest `ce_id`, `ce_source` or `ce_subject`, in characters, as for HTTP ingest. */
-const MAX_ATTRIBUTE_LENGTH = 1024;
 /** The headers the CloudEvent takes its attributes from (`ce_type` is checked by the contract). */
 const ATTRIBUTE_HEADERS = [
   'ce_id',
@@ -209,7 +208,6 @@ function deadLetter(
   limits: MapperLimits,
   reason: string,
   violations: Violations = { errors: [] },
-  omitValue = false,
 ): MappedRecord {
   const shortReason = clip(reason, MAX_REASON_CHARS);
   const listed = violations.errors.slice(0, MAX_DLQ_ERRORS).map((violation) => ({
@@ -244,8 +242,8 @@ function deadLetter(
   };
   const maxBytes = limits.maxRecordBytes ?? Number.POSITIVE_INFINITY;
   const keeps = [
-    { headers: true, value: !omitValue, key: true },
-    { headers: false, value: !omitValue, key: true },
+    { headers: true, value: true, key: true },
+    { headers: false, value: true, key: true },
     { headers: false, value: false, key: true },
   ];
   for (const keep of keeps) {
@@ -298,8 +296,8 @@ function mapRecord(
   limits: MapperLimits,
 ): MappedRecord {
   const maxEventBytes = limits.maxEventBytes ?? Number.POSITIVE_INFINITY;
-  const refuse = (reason: string, violations?: Violations, omitValue?: boolean) =>
-    deadLetter(record, nowIso, limits, reason, violations, omitValue);
+  const refuse = (reason: string, violations?: Violations) =>
+    deadLetter(record, nowIso, limits, reason, violations);
 
   const type =
     text(record.headers['ce_type']) ?? (channel.types.length === 1 ? channel.types[0] : undefined);
@@ -325,13 +323,11 @@ function mapRecord(
   if ('problem' in format) return refuse(format.problem);
   if (record.value === null || record.value.length === 0) return refuse('the record has no value');
   // Also what keeps a record near Kafka's batch limit from stalling the bridge: with its
-  // CloudEvent headers added it could never be written. Its dead letter does not copy the value
-  // (that could not be written either); the source topic holds it at the named position.
+  // CloudEvent headers added it could never be written. Its dead letter copies the value when
+  // the letter fits `maxRecordBytes`, as any other; past that the source topic holds it.
   if (record.value.length > maxEventBytes)
     return refuse(
       `the value is ${record.value.length} bytes; an event may have at most ${maxEventBytes}`,
-      undefined,
-      true,
     );
 
   // JSON is UTF-8: the bytes republished as they are must be what was validated.

@@ -24,7 +24,18 @@ const CORE_ATTRIBUTES = new Set([
   'data',
   'data_base64',
 ]);
-const MAX_ATTRIBUTE_LENGTH = 1024;
+/**
+ * The longest attribute value (id, source, subject, an extension), in characters (UTF-16 code
+ * units, as `String.length` counts them); the bridge holds Kafka producers' headers to it too.
+ */
+export const MAX_ATTRIBUTE_LENGTH = 1024;
+
+/** Why an attribute value is refused for its length, or undefined when it is short enough. */
+export function attributeTooLong(value: string): string | undefined {
+  return value.length > MAX_ATTRIBUTE_LENGTH
+    ? `must be at most ${MAX_ATTRIBUTE_LENGTH} characters`
+    : undefined;
+}
 /**
  * What a header value may hold as it is: visible ASCII, spaces and tabs. HTTP hands other bytes
  * over as Latin-1 text, so UTF-8 sent raw (`ce-id: café`) would be written as `cafÃ©`.
@@ -224,8 +235,9 @@ function checkString(
     errors.push({ pointer, message: 'must be a non-empty string' });
     return undefined;
   }
-  if (value.length > MAX_ATTRIBUTE_LENGTH) {
-    errors.push({ pointer, message: `must be at most ${MAX_ATTRIBUTE_LENGTH} characters` });
+  const tooLong = attributeTooLong(value);
+  if (tooLong !== undefined) {
+    errors.push({ pointer, message: tooLong });
     return undefined;
   }
   return value;
@@ -284,7 +296,6 @@ export function parseTypedEvent(type: string, body: Buffer, headers: Headers): I
     subject,
     data: json.value,
     dataJson,
-    dataBytes: Buffer.byteLength(dataJson),
     traceparent,
     key,
     extensions: {},
@@ -317,7 +328,10 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
       continue;
     }
     const value = headerValue(headers, name, errors);
-    if (typeof value === 'string') extensions[attribute] = value;
+    if (typeof value !== 'string') continue;
+    const tooLong = attributeTooLong(value);
+    if (tooLong === undefined) extensions[attribute] = value;
+    else errors.push({ pointer: `/headers/${name}`, message: tooLong });
   }
   if (errors.length > 0) throw new InvalidEventError('Invalid CloudEvent headers', errors);
   const json = readJson(body, (path) => path.length === 0);
@@ -331,7 +345,6 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
     subject,
     data: json.value,
     dataJson,
-    dataBytes: Buffer.byteLength(dataJson),
     traceparent,
     key,
     extensions,
@@ -416,7 +429,10 @@ export function structuredEvent(
       typeof attribute === 'number' ||
       typeof attribute === 'boolean'
     ) {
-      extensions[name] = String(attribute);
+      const text = String(attribute);
+      const tooLong = attributeTooLong(text);
+      if (tooLong === undefined) extensions[name] = text;
+      else errors.push({ pointer: `${pointer}/${name}`, message: tooLong });
     } else {
       errors.push({
         pointer: `${pointer}/${name}`,
@@ -445,7 +461,6 @@ export function structuredEvent(
     subject,
     data: event.data,
     dataJson,
-    dataBytes: Buffer.byteLength(dataJson),
     traceparent: traceparent ?? context.traceparent,
     // In a batch the key override would apply to every event: honour it only for a single event.
     key: pointer === '' ? context.key : undefined,

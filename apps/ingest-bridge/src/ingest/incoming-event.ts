@@ -12,8 +12,6 @@ export interface IncomingEvent {
   data: unknown;
   /** `data` already serialized, when parsing had to serialize it anyway (batch members). */
   dataJson?: string;
-  /** Size of the payload as sent, in bytes. */
-  dataBytes: number;
   traceparent: string | undefined;
   /** Partition key override (`herald-key`); otherwise the contract's key pointer decides. */
   key: string | undefined;

@@ -45,8 +45,13 @@ export class UnknownEventTypeError extends HeraldError {
 }
 
 export class EventTooLargeError extends HeraldError {
-  constructor(message: string) {
-    super('ingest.too_large', message);
+  /** `pointer`: the JSON pointer of the event too large ('' for the request's only one), if one is. */
+  constructor(message: string, pointer?: string) {
+    super(
+      'ingest.too_large',
+      message,
+      pointer === undefined ? undefined : { details: { errors: [{ pointer, message }] } },
+    );
   }
 }
 

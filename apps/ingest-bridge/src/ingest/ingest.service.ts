@@ -9,6 +9,7 @@ import {
   type LateOutcome,
   type OutgoingRecord,
   type PublishedRecord,
+  recordBytes,
 } from '@herald/kafka';
 import { LOGGER, parseTraceparent, Tracer, type Logger, type Span } from '@herald/observability';
 import { RedisDeadline, RedisUnavailableError, type IdempotencyStore } from '@herald/store';
@@ -81,7 +82,8 @@ export class IngestService {
     principal: Principal,
     events: IncomingEvent[],
   ): Promise<IngestOutcome> {
-    this.check(principal, events);
+    // Built here, before anything is written: an event's size is what it occupies on Kafka.
+    const allRecords = this.check(span, principal, events);
     const wait = this.rateLimiter.take(principal.keyId, events.length);
     if (wait > 0) {
       this.countAll(events, 'rate_limited');
@@ -148,10 +150,7 @@ export class IngestService {
 
       // Request order, so events with one key are written in the order the producer sent them.
       const writeOrder = [...reserved].sort((a, b) => a - b);
-      const records = this.recordsOf(
-        span,
-        writeOrder.map((index) => events[index]!),
-      );
+      const records = writeOrder.map((index) => allRecords[index]!);
       // Mostly one request. One that outgrows what Kafka takes at once (a partition's batch
       // stays under its max.message.bytes, 1 MiB by default; a request may carry 5 MiB) is
       // written in parts, one after another, each part's results recorded as it lands.
@@ -243,8 +242,12 @@ export class IngestService {
     }
   }
 
-  /** Contract, size and permission checks for every event; throws the first kind of problem found. */
-  private check(principal: Principal, events: IncomingEvent[]): void {
+  /**
+   * Contract, size and permission checks for every event; throws the first kind of problem found.
+   * Returns the events' Kafka records, in request order.
+   */
+  private check(span: Span, principal: Principal, events: IncomingEvent[]): OutgoingRecord[] {
+    const records: OutgoingRecord[] = [];
     // The first MAX_PROBLEM_VIOLATIONS schema violations of the request, and how many there are.
     const violations: Violation[] = [];
     let violationCount = 0;
@@ -268,12 +271,18 @@ export class IngestService {
         this.countAll(events, 'forbidden');
         throw new PublishForbiddenError(`This API key may not publish ${event.type}`);
       }
-      if (event.dataBytes > this.config.maxEventBytes) {
+      // The limit is on the record as Kafka stores it (key, value, header names and values):
+      // attributes count, so many extensions cannot carry past it what data could not.
+      const record = this.recordOf(span, event);
+      const bytes = recordBytes(record);
+      if (bytes > this.config.maxEventBytes) {
         this.countAll(events, 'too_large');
         throw new EventTooLargeError(
-          `Event ${event.id} is ${event.dataBytes} bytes; the limit is ${this.config.maxEventBytes} bytes`,
+          `Event ${event.id} is ${bytes} bytes with its attributes; the limit is ${this.config.maxEventBytes} bytes`,
+          event.dataPointer.replace(/\/data$/, ''),
         );
       }
+      records.push(record);
       if (violations.length >= MAX_PROBLEM_VIOLATIONS) {
         uncounted = true;
         continue;
@@ -300,6 +309,7 @@ export class IngestService {
         uncounted,
       );
     }
+    return records;
   }
 
   /**
@@ -386,26 +396,24 @@ export class IngestService {
     });
   }
 
-  /** The Kafka records of `events`, in the same order. */
-  private recordsOf(span: Span, events: IncomingEvent[]): OutgoingRecord[] {
-    return events.map((event) => {
-      const type = this.contract.get(event.type)!;
-      const traceparent = traceparentFor(event, span);
-      return {
-        topic: type.topic,
-        key: event.key ?? this.keyOf(event) ?? null,
-        value: event.dataJson ?? JSON.stringify(event.data),
-        headers: toKafkaHeaders({
-          id: event.id,
-          source: event.source ?? type.source,
-          type: event.type,
-          time: event.time,
-          ...(event.subject === undefined ? {} : { subject: event.subject }),
-          ...(traceparent === undefined ? {} : { traceparent }),
-          extensions: event.extensions,
-        }),
-      };
-    });
+  /** The Kafka record of `event` (its type is in the contract). */
+  private recordOf(span: Span, event: IncomingEvent): OutgoingRecord {
+    const type = this.contract.get(event.type)!;
+    const traceparent = traceparentFor(event, span);
+    return {
+      topic: type.topic,
+      key: event.key ?? this.keyOf(event) ?? null,
+      value: event.dataJson ?? JSON.stringify(event.data),
+      headers: toKafkaHeaders({
+        id: event.id,
+        source: event.source ?? type.source,
+        type: event.type,
+        time: event.time,
+        ...(event.subject === undefined ? {} : { subject: event.subject }),
+        ...(traceparent === undefined ? {} : { traceparent }),
+        extensions: event.extensions,
+      }),
+    };
   }
 
   /** The key pointer's value; a number as the producer wrote it, which `data` no longer says. */

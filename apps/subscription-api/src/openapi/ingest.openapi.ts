@@ -172,7 +172,7 @@ function answers(result: SchemaObject): Record<string, Response> {
       'An event id already used within 24 h (or earlier in the request) for an event of another type: not a retry of it; nothing was written (eventId, eventType and firstEventType name them)',
     ),
     '413': problem(
-      'An event over HERALD_MAX_EVENT_BYTES (256 KiB), a request over HERALD_MAX_REQUEST_BYTES (5 MiB), or a batch over HERALD_MAX_BATCH_EVENTS (1,000)',
+      'An event over HERALD_MAX_EVENT_BYTES (256 KiB, counted as its Kafka record: data and attributes; errors point at the event), a request over HERALD_MAX_REQUEST_BYTES (5 MiB), or a batch over HERALD_MAX_BATCH_EVENTS (1,000)',
     ),
     '415': problem(
       'Content type not accepted here, or a charset other than UTF-8 (JSON is read as UTF-8)',
