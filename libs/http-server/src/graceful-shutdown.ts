@@ -60,6 +60,13 @@ export function refuseRequestsWhileClosing(adapter: FastifyAdapter, logger: Logg
     refused += 1;
     sendShuttingDownProblem(request, reply);
   });
+  // A request in flight when closing began is answered, and its keep-alive connection then
+  // closed: left open, the server would wait for it until the keep-alive timeout (72 s), far
+  // past the shutdown budget, and the process would exit 1.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   fastify.addHook('onClose', (_instance, done) => {
     if (refused > 0)
       logger.info({ refused }, 'refused requests that arrived while the server was closing');

@@ -205,4 +205,40 @@ describe('an app started by startHttpApp, while it closes', () => {
       /herald_http_request_duration_seconds_count\{service="test",route="\/health\/live",method="GET",status_class="5xx"\} 1/,
     );
   });
+
+  it('closes a keep-alive connection once the request in flight when closing began is answered', async () => {
+    const observability = testObservability();
+    let checking = false;
+    observability.readiness.register('slow', async () => {
+      checking = true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    const app = await startHttpApp({
+      module: appModule(observability),
+      http: { port: 0, host: '127.0.0.1', maxRequestBytes: 1024 },
+      observability,
+    });
+    const server = app.getHttpServer();
+    const { port } = server.address() as { port: number };
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const socketClosed = new Promise<'closed'>((resolve) =>
+      socket.once('close', () => resolve('closed')),
+    );
+    // HTTP/1.1 keeps the connection by default; the answer is on its way when closing begins.
+    socket.write('GET /health/ready HTTP/1.1\r\nHost: herald.test\r\n\r\n');
+    await waitUntil(() => checking, 'the request to be in flight');
+    const closed = app.close();
+    // The server ends the connection after the answer, not after its keep-alive timeout (72 s).
+    const ended = await Promise.race([
+      socketClosed,
+      new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+    ]);
+    socket.destroy();
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 \d{3} /);
+    expect(received.toLowerCase()).toContain('connection: close');
+    expect(ended).toBe('closed');
+  });
 });
