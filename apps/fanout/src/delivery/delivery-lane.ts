@@ -387,10 +387,11 @@ export class DeliveryLane {
   /**
    * One more task settled: the pace is taken again once a window is full, only over windows the
    * lane spent holding at least `spillAt` (at its limits: a quiet lane's pace is its traffic's,
-   * not what its endpoint can take, and a burst to it must not be taken for a backlog).
+   * not what its endpoint can take, and a burst to it must not be taken for a backlog). Called
+   * from `finished`, whose `progressAt` is the time now.
    */
   private notePace(): void {
-    const now = this.io.now();
+    const now = this.progressAt;
     if (this.held < this.settings.spillAt) {
       this.settledSincePace = 0;
       this.paceSince = now;
