@@ -124,4 +124,6 @@ export {
   type ParkingOwner,
   type ClaimedTask,
   type ParkedOutcome,
+  type PartitionTakeover,
 } from './retry-parking.store';
+export { PartitionHandoverStore, type StoredHandover } from './partition-handover.store';

@@ -96,10 +96,12 @@ describe('RetryParkingStore', () => {
     expect(await parking.finish(claim!, { kind: 'done' }, null)).toBe(true);
   });
 
-  it('lets only the partition owner park, and tells a new owner which keys are parked', async () => {
+  it('lets only the partition owner park, and tells a new owner which keys are parked and who owned it', async () => {
     const source = { topic: 'kitchen.v1', partition: 0 };
     await storeSubscription('sub_c');
-    await parking.ownPartition(source.topic, source.partition, 'old');
+    expect((await parking.ownPartition(source.topic, source.partition, 'old')).previousOwner).toBe(
+      null,
+    );
     expect(
       await parking.park({
         subscriptionId: 'sub_c',
@@ -110,8 +112,13 @@ describe('RetryParkingStore', () => {
         owner: { ...source, token: 'old' },
       }),
     ).toBe('parked');
-    const parked = await parking.ownPartition(source.topic, source.partition, 'new');
+    const { parked, previousOwner } = await parking.ownPartition(
+      source.topic,
+      source.partition,
+      'new',
+    );
     expect([...(parked.get('sub_c') ?? [])]).toEqual(['k9']);
+    expect(previousOwner).toBe('old');
     expect(
       await parking.park({
         subscriptionId: 'sub_c',
@@ -134,7 +141,8 @@ describe('RetryParkingStore', () => {
     ).toBe('no-queue');
     const [claim] = await parking.claimDue('sub_c', { nowMs: 10, leaseMs: 100, limit: 5 });
     await parking.finish(claim!, { kind: 'drop-queue' }, source, 20);
-    expect((await parking.ownPartition(source.topic, source.partition, 'new')).size).toBe(0);
+    const again = await parking.ownPartition(source.topic, source.partition, 'new');
+    expect(again).toEqual({ parked: new Map(), previousOwner: 'new' });
   });
 
   it('parks nothing for a deleted subscription, so its stats do not come back', async () => {

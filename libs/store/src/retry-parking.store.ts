@@ -34,6 +34,14 @@ export interface ParkRequest {
  */
 export type ParkOutcome = 'parked' | 'queued' | 'no-queue' | 'not-owner' | 'no-subscription';
 
+/** What taking a source partition over finds (see `ownPartition`). */
+export interface PartitionTakeover {
+  /** The queues parked from the partition, by subscription. */
+  readonly parked: Map<string, Set<string>>;
+  /** The token that owned the partition before, or null if none did. */
+  readonly previousOwner: string | null;
+}
+
 /** A queue head claimed for delivery until `lease` (ms); the claim is the token for finishing. */
 export interface ClaimedTask {
   readonly subscriptionId: string;
@@ -294,18 +302,16 @@ export class RetryParkingStore {
 
   /**
    * Takes ownership of a source partition for `token` and returns the queues parked from it, by
-   * subscription. From then on, parking from that partition by any other token is refused.
+   * subscription, and the token that owned it before (null if none). From then on, parking from
+   * that partition by any other token is refused.
    */
-  async ownPartition(
-    topic: string,
-    partition: number,
-    token: string,
-  ): Promise<Map<string, Set<string>>> {
-    const [, fields] = (await this.redis.client
+  async ownPartition(topic: string, partition: number, token: string): Promise<PartitionTakeover> {
+    const [previous, fields] = (await this.redis.client
       .multi()
-      .set(this.keys.partitionOwner(topic, partition), token)
+      .getset(this.keys.partitionOwner(topic, partition), token)
       .hgetall(this.keys.parkedKeys(topic, partition))
-      .exec()) as [[Error | null, unknown], [Error | null, Record<string, string>]];
+      .exec()) as [[Error | null, string | null], [Error | null, Record<string, string>]];
+    if (previous[0]) throw previous[0];
     if (fields[0]) throw fields[0];
     const parked = new Map<string, Set<string>>();
     for (const [field, subscriptionId] of Object.entries(fields[1])) {
@@ -314,7 +320,7 @@ export class RetryParkingStore {
       queues.add(queueId);
       parked.set(subscriptionId, queues);
     }
-    return parked;
+    return { parked, previousOwner: previous[1] };
   }
 
   /** Tasks parked across all subscriptions. */

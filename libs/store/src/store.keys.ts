@@ -65,6 +65,14 @@ export function storeKeys(prefix: string) {
     /** String: the token of the delivery engine instance that owns a source partition. */
     partitionOwner: (topic: string, partition: number) =>
       `${prefix}parked:owner:${topic}:${partition}`,
+    /**
+     * Hash: what the last owner of a source partition had settled past its committed offset
+     * (`token` of that owner, `state` as the delivery engine encodes it), for the next owner.
+     */
+    partitionHandover: (topic: string, partition: number) =>
+      `${prefix}parked:handover:${topic}:${partition}`,
+    /** String with a short TTL: a delivery engine instance is running (refreshed while it is). */
+    engineInstance: (instance: string) => `${prefix}engine:instance:${instance}`,
     /** String counter: parked tasks across all subscriptions. */
     parkedCount: () => `${prefix}parked:count`,
     /** Hash: since when a subscription has been failing (`failingSince`, `lastSuccessMs`). */

@@ -179,7 +179,7 @@ export class DeliveryLane {
   /** Takes a task read from Kafka (live or replay). */
   enqueue(task: DeliveryTask): void {
     if (this.closed) {
-      task.ticket?.settle();
+      task.ticket?.settle(task.subscriptionId);
       return;
     }
     if (this.held === 0 && this.inFlightCount === 0) {
@@ -311,16 +311,17 @@ export class DeliveryLane {
     const drop = mode === 'drop';
     for (const task of this.readyTasks()) {
       if (task.claim) claimed.push(task);
-      else if (!task.ordered && drop) task.ticket?.settle();
+      else if (!task.ordered && drop) task.ticket?.settle(task.subscriptionId);
     }
     this.ready.length = 0;
     this.readyHead = 0;
-    if (drop) for (const task of this.retrying) task.ticket?.settle();
+    if (drop) for (const task of this.retrying) task.ticket?.settle(task.subscriptionId);
     this.retrying.clear();
     for (const queue of this.keys.values()) {
       // An in-flight head settles when its result comes back.
       if (drop)
-        for (const task of queue.tasks) if (!this.inFlightHeads.has(task)) task.ticket?.settle();
+        for (const task of queue.tasks)
+          if (!this.inFlightHeads.has(task)) task.ticket?.settle(task.subscriptionId);
       // Emptied, so a park of the key still waiting in its chain finds nothing to park (and
       // settle a second time).
       queue.tasks.length = 0;
@@ -335,7 +336,7 @@ export class DeliveryLane {
     if (this.closed) {
       const done =
         this.closeMode === 'drop' ? result.kind !== 'abandoned' : result.kind === 'settled';
-      if (done) task.ticket?.settle();
+      if (done) task.ticket?.settle(task.subscriptionId);
       return;
     }
     switch (result.kind) {
@@ -343,7 +344,7 @@ export class DeliveryLane {
       case 'abandoned':
         this.held -= 1;
         this.notePace();
-        if (result.kind === 'settled') task.ticket?.settle();
+        if (result.kind === 'settled') task.ticket?.settle(task.subscriptionId);
         if (queue && queue.tasks[0] === task) {
           queue.tasks.shift();
           this.advance(queue, task.queueId);
@@ -406,7 +407,7 @@ export class DeliveryLane {
 
   /** A task the closed lane gave up on: done only when the lane was closed to drop its work. */
   private settleDropped(task: DeliveryTask): void {
-    if (this.closeMode === 'drop') task.ticket?.settle();
+    if (this.closeMode === 'drop') task.ticket?.settle(task.subscriptionId);
   }
 
   /** The key's head is done: the next task of the key becomes ready. */
@@ -438,7 +439,7 @@ export class DeliveryLane {
   private parkAlone(task: DeliveryTask, dueMs: number): void {
     void this.parkWithRetry(task, 'create', dueMs).then((outcome) => {
       // not-owner: the partition moved; the new owner reads the task again.
-      if (isParkedOrGone(outcome)) task.ticket?.settle();
+      if (isParkedOrGone(outcome)) task.ticket?.settle(task.subscriptionId);
       else if (outcome === 'closed') this.settleDropped(task);
     });
   }
@@ -450,7 +451,7 @@ export class DeliveryLane {
     queue.chain = queue.chain.then(async () => {
       const outcome = await this.parkWithRetry(task, mode, dueMs);
       queue.pending -= 1;
-      if (isParkedOrGone(outcome)) task.ticket?.settle();
+      if (isParkedOrGone(outcome)) task.ticket?.settle(task.subscriptionId);
       else if (outcome === 'closed' || (outcome === 'no-queue' && this.closed))
         this.settleDropped(task);
       else if (outcome === 'no-queue') {
@@ -484,7 +485,7 @@ export class DeliveryLane {
         if (outcome === 'not-owner') break;
         if (outcome === 'closed') this.settleDropped(task);
         // Parked, or its subscription deleted (nothing to deliver).
-        else task.ticket?.settle();
+        else task.ticket?.settle(task.subscriptionId);
       }
       queue.pending -= 1;
     });

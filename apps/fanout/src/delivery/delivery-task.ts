@@ -29,8 +29,11 @@ export interface DeliveryTask {
 
 /** The link between a task and what produced it (a partition's offsets, a replay). */
 export interface TaskTicket {
-  /** Called once: the task is delivered, dead-lettered, durably parked or dropped. */
-  settle(): void;
+  /**
+   * Called once for each task (`subscriptionId` is the task's): it is delivered, dead-lettered,
+   * durably parked or dropped.
+   */
+  settle(subscriptionId: string): void;
   /** False once the source is gone (the partition moved to another instance, the replay stopped). */
   readonly current: boolean;
   /** Who may park the task (the partition's owner), or null for replays and redrives. */

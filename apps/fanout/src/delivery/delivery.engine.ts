@@ -85,7 +85,8 @@ export class DeliveryEngine {
   private readonly health = new Map<string, Health>();
   /** Disables in progress, by subscription: a second 410 meanwhile waits for the same one. */
   private readonly disabling = new Map<string, Promise<boolean>>();
-  private readonly running = new Set<Promise<void>>();
+  /** Attempts in flight, with their tasks. */
+  private readonly running = new Map<Promise<void>, DeliveryTask>();
   private stopped = false;
   private ownerRefusedHandler: ((topic: string, partition: number) => void) | undefined;
   /** Attempts in flight per origin, shared by the lanes sending there (see OriginBudgets). */
@@ -112,7 +113,7 @@ export class DeliveryEngine {
   submit(task: DeliveryTask): void {
     const lane = this.laneFor(task.subscriptionId);
     if (lane) lane.enqueue(task);
-    else task.ticket?.settle();
+    else task.ticket?.settle(task.subscriptionId);
   }
 
   /**
@@ -158,7 +159,11 @@ export class DeliveryEngine {
     }
   }
 
-  dropPartition(topic: string, partition: number): void {
+  /**
+   * Forgets what the lanes hold from a partition that moved to another instance; resolves once
+   * the attempts in flight from it have finished (each settles its task if it succeeded).
+   */
+  dropPartition(topic: string, partition: number): Promise<void> {
     for (const lane of this.lanes.values()) lane.dropPartition(topic, partition);
     // Its new owner learns the partition's parked keys from Redis.
     for (const [subscriptionId, keys] of this.parkedWithoutLane) {
@@ -166,6 +171,16 @@ export class DeliveryEngine {
       if (kept.length > 0) this.parkedWithoutLane.set(subscriptionId, kept);
       else this.parkedWithoutLane.delete(subscriptionId);
     }
+    const attempts: Promise<void>[] = [];
+    for (const [attempt, task] of this.running)
+      if (
+        task.ticket !== null &&
+        task.origin === 'live' &&
+        task.source.topic === topic &&
+        task.source.partition === partition
+      )
+        attempts.push(attempt);
+    return Promise.all(attempts).then(() => undefined);
   }
 
   private rememberParked(subscriptionId: string, keys: readonly ParkedKey[]): void {
@@ -210,7 +225,7 @@ export class DeliveryEngine {
     this.laneOrigins.clear();
     this.budgets.close();
     const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([Promise.allSettled([...this.running, ...handBack]), deadline]);
+    await Promise.race([Promise.allSettled([...this.running.keys(), ...handBack]), deadline]);
   }
 
   private laneFor(subscriptionId: string): DeliveryLane | undefined {
@@ -231,7 +246,7 @@ export class DeliveryEngine {
       subscriptionId,
       this.laneSettings(entry),
       {
-        send: (task, permit) => this.track(this.attempt(lane, task, permit)),
+        send: (task, permit) => this.track(this.attempt(lane, task, permit), task),
         park: (task, mode, dueMs) =>
           this.deps.parking.park({
             subscriptionId,
@@ -352,8 +367,8 @@ export class DeliveryEngine {
     );
   }
 
-  private track(work: Promise<void>): void {
-    this.running.add(work);
+  private track(work: Promise<void>, task: DeliveryTask): void {
+    this.running.set(work, task);
     void work.finally(() => this.running.delete(work));
   }
 

@@ -15,6 +15,10 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   /** Times a source partition was paused because its unsettled backlog passed the bound. */
   readonly backlogPauses: Counter<'topic'>;
+  /** Source partitions handed over between instances, from either side (see SourceConsumer). */
+  readonly handovers: Counter<'outcome'>;
+  /** Records a new owner did not send again because the previous owner had settled them. */
+  readonly handoverSkips: Counter<'topic'>;
   readonly backfillHolds: Counter;
   readonly backfillsRequested: Counter;
   readonly replaysRunning: Gauge;
@@ -91,6 +95,18 @@ export class DeliveryMetrics {
     this.backlogPauses = new Counter({
       name: 'herald_delivery_backlog_pauses_total',
       help: 'Times a source partition was paused because its read but unsettled records passed HERALD_DELIVERY_MAX_BACKLOG (it is read again once half are settled)',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.handovers = new Counter({
+      name: 'herald_delivery_partition_handovers_total',
+      help: 'Source partitions handed over between fanout instances: given (this instance lost one and left what it had settled), taken (it took one over with that), missed (it waited in vain for a running previous owner), failed (it could not leave its hand-over)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.handoverSkips = new Counter({
+      name: 'herald_delivery_handover_skipped_records_total',
+      help: 'Records read again after a partition moved whose deliveries, all or some, the previous owner had settled; those are not sent again',
       labelNames: ['topic'],
       registers,
     });

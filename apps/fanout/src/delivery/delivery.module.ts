@@ -32,6 +32,7 @@ import {
 import {
   DeadLetterRepository,
   DeliveryLogRepository,
+  PartitionHandoverStore,
   RedisConnection,
   ReplayRepository,
   RetryParkingStore,
@@ -54,6 +55,12 @@ import type { FanoutDeliveryConfig } from './delivery.config';
 import { ParkedTaskPoller } from './parked-task.poller';
 import { RequestRunner } from './request.runner';
 import { SourceConsumer } from './source-consumer';
+
+/**
+ * How much longer a new owner of a partition waits for the previous owner's hand-over than that
+ * owner waits for its attempts in flight (one request timeout).
+ */
+const HANDOVER_WAIT_MARGIN_MS = 5_000;
 
 /** Herald's version, sent as `user-agent: Herald/<version>`. */
 export const HERALD_VERSION = '0.1.0';
@@ -229,6 +236,8 @@ export class DeliveryModule
             SubscriptionIndex,
             SubscriptionIndexSync,
             RetryParkingStore,
+            RedisConnection,
+            STORE_KEYS,
             DeliveryMetrics,
             LOGGER,
             ReadinessRegistry,
@@ -241,6 +250,8 @@ export class DeliveryModule
             index: SubscriptionIndex,
             sync: SubscriptionIndexSync,
             parking: RetryParkingStore,
+            redis: RedisConnection,
+            keys: StoreKeys,
             deliveryMetrics: DeliveryMetrics,
             logger: Logger,
             readiness: ReadinessRegistry,
@@ -256,6 +267,7 @@ export class DeliveryModule
               index,
               sync,
               parking,
+              new PartitionHandoverStore(redis, keys),
               deliveryMetrics,
               child,
               {
@@ -264,6 +276,8 @@ export class DeliveryModule
                 maxBacklog: fanoutDelivery.maxBacklog,
                 commitIntervalMs: fanoutDelivery.commitIntervalMs,
                 sessionTimeoutMs: fanoutDelivery.sessionTimeoutMs,
+                releaseWaitMs: delivery.requestTimeoutMs,
+                handoverWaitMs: delivery.requestTimeoutMs + HANDOVER_WAIT_MARGIN_MS,
               },
             );
           },

@@ -8,11 +8,11 @@ describe('OffsetTracker', () => {
     tracker.add(11, 0);
     tracker.add(12, 1);
     expect(tracker.committable()).toBe(10);
-    tracker.settle(12);
+    tracker.settle(12, 'sub_a');
     expect(tracker.committable()).toBe(10);
-    tracker.settle(10);
+    tracker.settle(10, 'sub_a');
     expect(tracker.committable()).toBe(10);
-    tracker.settle(10);
+    tracker.settle(10, 'sub_b');
     expect(tracker.committable()).toBe(13);
     expect(tracker.backlog()).toBe(0);
   });
@@ -21,10 +21,10 @@ describe('OffsetTracker', () => {
     const tracker = new OffsetTracker();
     tracker.add(3, 1);
     tracker.add(7, 1);
-    tracker.settle(5);
-    tracker.settle(3);
+    tracker.settle(5, 'sub_a');
+    tracker.settle(3, 'sub_a');
     expect(tracker.committable()).toBe(7);
-    tracker.settle(7);
+    tracker.settle(7, 'sub_a');
     expect(tracker.committable()).toBe(8);
   });
 
@@ -44,12 +44,44 @@ describe('OffsetTracker', () => {
     const shuffled = [...offsets].sort(() => Math.random() - 0.5);
     const settled = new Set<number>();
     for (const offset of shuffled) {
-      tracker.settle(offset);
+      tracker.settle(offset, 'sub_a');
       settled.add(offset);
       let expected = 0;
       while (settled.has(expected)) expected++;
       if (offset % 97 === 0) expect(tracker.committable()).toBe(expected);
     }
     expect(tracker.committable()).toBe(5000);
+  });
+
+  it('knows what is settled past the committable offset, and which tasks of a record are', () => {
+    const tracker = new OffsetTracker();
+    expect(tracker.snapshot()).toEqual({ end: undefined, pending: [], done: new Map() });
+    tracker.add(10, 3);
+    tracker.add(11, 1);
+    tracker.add(13, 0);
+    tracker.add(14, 2, ['sub_z']);
+    tracker.add(15, 1);
+    tracker.settle(10, 'sub_a');
+    tracker.settle(10, 'sub_b');
+    tracker.settle(11, 'sub_a');
+    tracker.settle(15, 'sub_a');
+    expect(tracker.committable()).toBe(10);
+    expect(tracker.snapshot()).toEqual({
+      end: 16,
+      pending: [10, 14],
+      done: new Map([
+        [10, ['sub_a', 'sub_b']],
+        [14, ['sub_z']],
+      ]),
+    });
+    tracker.settle(10, 'sub_c');
+    tracker.settle(14, 'sub_a');
+    expect(tracker.snapshot()).toEqual({
+      end: 16,
+      pending: [14],
+      done: new Map([[14, ['sub_z', 'sub_a']]]),
+    });
+    tracker.settle(14, 'sub_b');
+    expect(tracker.snapshot()).toEqual({ end: 16, pending: [], done: new Map() });
   });
 });

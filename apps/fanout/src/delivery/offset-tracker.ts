@@ -1,14 +1,29 @@
 /**
+ * Where a partition's reading stands: every offset below `end` is settled except those in
+ * `pending`, and `done` names, for a pending record, the subscriptions whose tasks are settled.
+ */
+export interface TrackerSnapshot {
+  /** The offset after the last record added (undefined before the first). */
+  readonly end: number | undefined;
+  /** Offsets read and not yet settled, ascending. */
+  readonly pending: readonly number[];
+  readonly done: ReadonlyMap<number, readonly string[]>;
+}
+
+/**
  * One partition's read-but-unsettled records. Records are added in offset order with the number
  * of delivery tasks made from them; a record is settled once each of its tasks is (delivered,
  * dead-lettered, durably parked or dropped). The committable offset is the first unsettled one:
  * everything below it is done, so a crash after committing it loses nothing, and work done past
- * it is only redone.
+ * it is only redone. What is settled past it is known too (`snapshot`), for handing the
+ * partition over to another instance without sending that work again.
  */
 export class OffsetTracker {
   private readonly order: number[] = [];
   private head = 0;
   private readonly remaining = new Map<number, number>();
+  /** For a record with some tasks settled and some not: the settled tasks' subscriptions. */
+  private readonly done = new Map<number, string[]>();
   private nextOffset: number | undefined;
 
   /** True when `offset` was already added (Kafka hands it again after the group rejoins). */
@@ -16,8 +31,11 @@ export class OffsetTracker {
     return this.nextOffset !== undefined && offset < this.nextOffset;
   }
 
-  /** Adds a record with its number of tasks (0: settled at once). Offsets must increase. */
-  add(offset: number, tasks: number): void {
+  /**
+   * Adds a record with its number of tasks still to settle (0: settled at once); `done` names
+   * subscriptions whose tasks of it a previous owner settled. Offsets must increase.
+   */
+  add(offset: number, tasks: number, done?: readonly string[]): void {
     if (this.seen(offset)) throw new RangeError(`offset ${offset} was already added`);
     this.nextOffset = offset + 1;
     if (tasks <= 0) {
@@ -26,17 +44,34 @@ export class OffsetTracker {
     }
     this.order.push(offset);
     this.remaining.set(offset, tasks);
+    if (done !== undefined && done.length > 0) this.done.set(offset, [...done]);
   }
 
-  /** One task of the record at `offset` is settled. */
-  settle(offset: number): void {
+  /** One task of the record at `offset`, for `subscriptionId`, is settled. */
+  settle(offset: number, subscriptionId: string): void {
     const left = this.remaining.get(offset);
     if (left === undefined) return;
-    if (left > 1) this.remaining.set(offset, left - 1);
-    else {
+    if (left > 1) {
+      this.remaining.set(offset, left - 1);
+      const done = this.done.get(offset);
+      if (done) done.push(subscriptionId);
+      else this.done.set(offset, [subscriptionId]);
+    } else {
       this.remaining.delete(offset);
+      this.done.delete(offset);
       this.compact();
     }
+  }
+
+  /** Where reading stands, past the committable offset included. */
+  snapshot(): TrackerSnapshot {
+    this.compact();
+    const pending: number[] = [];
+    for (let i = this.head; i < this.order.length; i++) {
+      const offset = this.order[i]!;
+      if (this.remaining.has(offset)) pending.push(offset);
+    }
+    return { end: this.nextOffset, pending, done: new Map(this.done) };
   }
 
   /** The offset to commit (the first not settled), or undefined before the first record. */

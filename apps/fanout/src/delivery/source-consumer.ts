@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { topicPartitionKey, type ConsumerRunner, type IncomingBatch } from '@herald/kafka';
 import type { Logger } from '@herald/observability';
-import type { ParkingOwner, RetryParkingStore } from '@herald/store';
+import type {
+  ParkingOwner,
+  PartitionHandoverStore,
+  RetryParkingStore,
+  StoredHandover,
+} from '@herald/store';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
 import type { DeliveryEngine } from './delivery.engine';
@@ -9,6 +14,7 @@ import type { DeliveryMetrics } from './delivery.metrics';
 import { routeEvent } from './delivery-router';
 import { orderingQueueId, type DeliveryTask, type TaskTicket } from './delivery-task';
 import { OffsetTracker } from './offset-tracker';
+import { PartitionHandover } from './partition-handover';
 import { parseSourceEvent } from './source-event';
 
 interface PartitionState {
@@ -23,10 +29,22 @@ interface PartitionState {
   ready: Promise<void>;
   /** No claim again (see claimAgain) before this time (ms). */
   claimAgainAfter: number;
+  /** What the previous owner settled, until reading passes its end. */
+  handover: PartitionHandover | undefined;
 }
 
 /** How long after claiming a partition again a refused park may have it claimed once more. */
 const CLAIM_AGAIN_PAUSE_MS = 1000;
+/** How long an instance's running mark lasts in Redis; it is renewed three times as often. */
+const RUNNING_MARK_TTL_MS = 6_000;
+/** How long a partition's hand-over is kept in Redis. */
+const HANDOVER_TTL_MS = 7 * 24 * 3_600_000;
+/** How often a new owner looks again for the previous owner's hand-over. */
+const HANDOVER_POLL_MS = 50;
+/** How long a stopping instance gives its hand-overs (its shutdown budget is short). */
+const STOP_HANDOVER_MS = 2000;
+/** How often a batch waiting for its partition tells the group this member is alive. */
+const WAITING_HEARTBEAT_MS = 1000;
 
 export interface SourceConsumerOptions {
   readonly group: string;
@@ -34,6 +52,16 @@ export interface SourceConsumerOptions {
   readonly maxBacklog: number;
   readonly commitIntervalMs: number;
   readonly sessionTimeoutMs: number;
+  /**
+   * How long an instance that lost a partition waits for the attempts it has in flight from it
+   * before handing it over (the request timeout: by then each has an answer).
+   */
+  readonly releaseWaitMs: number;
+  /**
+   * How long a new owner waits for the hand-over of a previous owner that is still running
+   * (more than `releaseWaitMs`); past it, the work that owner settled may be sent again.
+   */
+  readonly handoverWaitMs: number;
 }
 
 /**
@@ -42,6 +70,12 @@ export interface SourceConsumerOptions {
  * only below the first unsettled one, and pauses a partition whose unsettled backlog passes the
  * bound. A partition that moves to another instance is dropped here at once; its unsettled
  * records are read again there from the committed offset.
+ *
+ * A healthy move sends nothing twice (SPEC §6). This instance may no longer commit a partition
+ * it has lost (its group generation is over), so it waits for the attempts it has in flight
+ * from it and leaves in Redis what it settled past the committed offset: its hand-over. The new
+ * owner, before reading the partition, waits for that hand-over (only while the previous owner
+ * is still running) and skips the records, and the tasks of a record, that it names.
  */
 export class SourceConsumer {
   private readonly partitions = new Map<string, PartitionState>();
@@ -51,6 +85,11 @@ export class SourceConsumer {
   private committing: Promise<void> = Promise.resolve();
   /** pauseAll() ran: nothing is resumed any more. */
   private pausedForShutdown = false;
+  /** stop() began: partitions are handed over without waiting for attempts in flight. */
+  private stopping = false;
+  private runningTimer: NodeJS.Timeout | undefined;
+  /** Hand-overs being written. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(
     private readonly runner: ConsumerRunner,
@@ -58,6 +97,7 @@ export class SourceConsumer {
     private readonly index: SubscriptionIndex,
     private readonly sync: SubscriptionIndexSync,
     private readonly parking: RetryParkingStore,
+    private readonly handovers: PartitionHandoverStore,
     private readonly metrics: DeliveryMetrics,
     private readonly logger: Logger,
     private readonly options: SourceConsumerOptions,
@@ -65,6 +105,11 @@ export class SourceConsumer {
 
   async start(): Promise<void> {
     this.engine.onOwnerRefused((topic, partition) => this.claimAgain(topic, partition));
+    // Running before joining: an instance that takes a partition from this one waits for its
+    // hand-over only while this mark says it can still write one.
+    await this.markRunning();
+    this.runningTimer = setInterval(() => void this.markRunning(), RUNNING_MARK_TTL_MS / 3);
+    this.runningTimer.unref();
     await this.runner.run({
       groupId: this.options.group,
       topics: [...this.options.topics],
@@ -95,12 +140,39 @@ export class SourceConsumer {
     }
   }
 
-  /** Commits what is settled one last time and leaves the group. */
+  /**
+   * Commits what is settled one last time, leaves the group and hands every partition over
+   * (what was settled past the commit, for whoever takes it).
+   */
   async stop(): Promise<void> {
     clearInterval(this.commitTimer);
     await this.committing;
     await this.commitSettled();
+    this.stopping = true;
+    // Leaving the group drops every partition (onAssignment with none), which hands each over.
     await this.runner.stop();
+    clearInterval(this.runningTimer);
+    // Bounded: with Redis gone, the shutdown must still fit its budget (a new owner then waits
+    // for the running mark to expire, and sends again what was settled past the commit).
+    const handedOver = Promise.all(this.releasing).then(async () => {
+      try {
+        await this.handovers.markStopped(this.instance);
+      } catch (error) {
+        this.logger.debug(
+          { err: error },
+          'could not clear the running mark; it expires on its own',
+        );
+      }
+    });
+    await Promise.race([handedOver, delay(STOP_HANDOVER_MS)]);
+  }
+
+  private async markRunning(): Promise<void> {
+    try {
+      await this.handovers.markRunning(this.instance, RUNNING_MARK_TTL_MS);
+    } catch (error) {
+      this.logger.debug({ err: error }, 'could not renew the running mark');
+    }
   }
 
   /** Records read and not yet settled, across this instance's partitions. */
@@ -112,12 +184,24 @@ export class SourceConsumer {
 
   private async handle(batch: IncomingBatch): Promise<void> {
     const state = this.stateOf(batch.topic, batch.partition);
-    await state.ready;
+    await this.untilReady(state, batch);
     const newest = Number(batch.records[batch.records.length - 1]?.timestamp ?? 0);
     await this.sync.freshUntil(newest);
+    let skipped = 0;
     for (const record of batch.records) {
       const offset = Number(record.offset);
       if (state.tracker.seen(offset)) continue;
+      // The previous owner's hand-over says what it settled: not sent again.
+      let done: readonly string[] | undefined;
+      const handover = state.handover;
+      if (handover !== undefined) {
+        if (offset >= handover.end) state.handover = undefined;
+        else if (handover.settled(offset)) {
+          state.tracker.add(offset, 0);
+          skipped += 1;
+          continue;
+        } else done = handover.doneFor(offset);
+      }
       const parsed = parseSourceEvent(record);
       if (!parsed.ok) {
         this.metrics.badRecords.inc({ topic: record.topic });
@@ -129,12 +213,17 @@ export class SourceConsumer {
         continue;
       }
       const source = parsed.source;
-      const targets = routeEvent(this.index, source);
-      state.tracker.add(offset, targets.length);
+      let targets = routeEvent(this.index, source);
+      if (done !== undefined) {
+        const settled = done;
+        targets = targets.filter((target) => !settled.includes(target.subscription.id));
+        skipped += 1;
+      }
+      state.tracker.add(offset, targets.length, done);
       if (targets.length === 0) continue;
       const ticket: TaskTicket = {
-        settle: () => {
-          state.tracker.settle(offset);
+        settle: (subscriptionId) => {
+          state.tracker.settle(offset, subscriptionId);
           if (state.paused) this.resumeIfDrained(state);
         },
         get current() {
@@ -161,6 +250,7 @@ export class SourceConsumer {
         this.engine.submit(task);
       }
     }
+    if (skipped > 0) this.metrics.handoverSkips.inc({ topic: state.topic }, skipped);
     if (!state.paused && state.tracker.backlog() > this.options.maxBacklog && state.current) {
       state.paused = true;
       this.runner.pause(state.topic, [state.partition]);
@@ -191,25 +281,30 @@ export class SourceConsumer {
         paused: false,
         ready: Promise.resolve(),
         claimAgainAfter: 0,
+        handover: undefined,
       };
-      created.ready = this.takeOwnership(created);
+      created.ready = this.takeOwnership(created, true);
       this.partitions.set(key, created);
       state = created;
     }
     return state;
   }
 
-  /** Claims the partition in Redis (so a previous owner can no longer park) and learns its parked keys. */
-  private async takeOwnership(state: PartitionState): Promise<void> {
+  /**
+   * Claims the partition in Redis (so a previous owner can no longer park) and learns its parked
+   * keys; the first time, also takes the previous owner's hand-over.
+   */
+  private async takeOwnership(state: PartitionState, first = false): Promise<void> {
     // Not once the partition has moved on: a late claim would undo the new owner's.
     for (let attempt = 1; state.current; attempt++) {
       try {
-        const parked = await this.parking.ownPartition(
+        const { parked, previousOwner } = await this.parking.ownPartition(
           state.topic,
           state.partition,
           state.owner.token,
         );
         this.engine.markParked(parked, state.topic, state.partition);
+        if (first) state.handover = await this.takeHandover(state, previousOwner);
         return;
       } catch (error) {
         this.logger.warn(
@@ -219,6 +314,125 @@ export class SourceConsumer {
         await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 500, 5000)));
       }
     }
+  }
+
+  /**
+   * The hand-over of the partition's previous owner: waited for while that owner is still
+   * running (it is finishing its attempts in flight), up to `handoverWaitMs`. An older hand-over
+   * is used as it is: what it says was settled still is. Never rejects.
+   */
+  private async takeHandover(
+    state: PartitionState,
+    previousOwner: string | null,
+  ): Promise<PartitionHandover | undefined> {
+    const started = Date.now();
+    const awaited = previousOwner !== null && previousOwner !== state.owner.token;
+    let stored: StoredHandover | null = null;
+    for (;;) {
+      try {
+        stored = await this.handovers.read(state.topic, state.partition);
+        if (
+          !awaited ||
+          stored?.token === previousOwner ||
+          !(await this.handovers.isRunning(instanceOf(previousOwner)))
+        )
+          break;
+      } catch (error) {
+        this.logger.debug({ err: error }, 'could not read the hand-over of a partition');
+      }
+      if (!state.current) break;
+      if (Date.now() - started >= this.options.handoverWaitMs) {
+        this.metrics.handovers.inc({ outcome: 'missed' });
+        this.logger.warn(
+          {
+            topic: state.topic,
+            partition: state.partition,
+            previousOwner,
+            waitedMs: Date.now() - started,
+          },
+          'the previous owner of a partition did not hand it over in time: what it settled since its last commit may be sent again',
+        );
+        break;
+      }
+      await delay(HANDOVER_POLL_MS);
+    }
+    if (stored === null) return undefined;
+    const handover = PartitionHandover.decode(stored.state) ?? undefined;
+    if (!handover) {
+      this.logger.warn(
+        { topic: state.topic, partition: state.partition },
+        'the hand-over of a partition could not be read; what it names may be sent again',
+      );
+      return undefined;
+    }
+    if (stored.token === previousOwner) this.metrics.handovers.inc({ outcome: 'taken' });
+    this.logger.info(
+      {
+        topic: state.topic,
+        partition: state.partition,
+        from: stored.token,
+        current: stored.token === previousOwner,
+        end: handover.end,
+        waitedMs: Date.now() - started,
+      },
+      'partition taken over',
+    );
+    return handover;
+  }
+
+  /**
+   * Leaves the hand-over of a partition this instance lost, once its attempts in flight from
+   * it have finished (not waited for when stopping: the engine already has). Never rejects.
+   */
+  private async handOver(state: PartitionState, inFlight: Promise<void>): Promise<void> {
+    const started = Date.now();
+    await state.ready;
+    if (!this.stopping) await Promise.race([inFlight, delay(this.options.releaseWaitMs)]);
+    // Written even when nothing was read: the new owner waits for a hand-over from this token.
+    const encoded = PartitionHandover.encode(state.tracker.snapshot(), state.handover);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.handovers.write(
+          state.topic,
+          state.partition,
+          { token: state.owner.token, state: encoded.text },
+          HANDOVER_TTL_MS,
+        );
+        break;
+      } catch (error) {
+        if (this.stopping || Date.now() - started >= this.options.handoverWaitMs) {
+          this.metrics.handovers.inc({ outcome: 'failed' });
+          this.logger.warn(
+            { err: error, topic: state.topic, partition: state.partition },
+            'could not hand a partition over: what was settled since the last commit may be sent again',
+          );
+          return;
+        }
+        await delay(Math.min(attempt * 100, 1000));
+      }
+    }
+    this.metrics.handovers.inc({ outcome: 'given' });
+    this.logger.info(
+      {
+        topic: state.topic,
+        partition: state.partition,
+        end: encoded.end,
+        pending: encoded.pending,
+        leftOut: encoded.leftOut,
+        tookMs: Date.now() - started,
+      },
+      'partition handed over',
+    );
+  }
+
+  /**
+   * Waits for the partition to be taken over (its hand-over may take a moment), telling the
+   * group meanwhile that this member is alive: kafkajs heartbeats only between batches.
+   */
+  private async untilReady(state: PartitionState, batch: IncomingBatch): Promise<void> {
+    const ready = state.ready.then(() => true);
+    while (!(await Promise.race([ready, delay(WAITING_HEARTBEAT_MS, false)])))
+      await batch.heartbeat();
   }
 
   /**
@@ -255,7 +469,9 @@ export class SourceConsumer {
       }
       state.current = false;
       this.partitions.delete(key);
-      this.engine.dropPartition(state.topic, state.partition);
+      const release = this.handOver(state, this.engine.dropPartition(state.topic, state.partition));
+      this.releasing.add(release);
+      void release.finally(() => this.releasing.delete(release));
     }
     const assigned = [...assignment].flatMap(([topic, partitions]) =>
       partitions.map((p) => `${topic}/${p}`),
@@ -328,4 +544,14 @@ export class SourceConsumer {
       this.logger.debug({ err: error }, 'resume failed');
     }
   }
+}
+
+/** The instance part of an owner token (`<instance>:<generation>`). */
+function instanceOf(token: string): string {
+  const colon = token.indexOf(':');
+  return colon < 0 ? token : token.slice(0, colon);
+}
+
+function delay<T = void>(ms: number, value?: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value as T), ms).unref());
 }
