@@ -649,4 +649,76 @@ describe('webhook delivery beside a slow endpoint', () => {
     expect(slow.requests()).toBeLessThan(200);
     await slow.close();
   });
+
+  it('delivers a key’s events in order, each once, when its endpoint stops answering for a while and then answers again', async () => {
+    // Every request that comes in the first 2.5 s is answered 204 at that time; later ones at once.
+    const recoverAt = Date.now() + 2500;
+    const lastSeq = new Map<string, number>();
+    const seen = new Map<string, number>();
+    const problems: string[] = [];
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const id = String(request.headers['webhook-id']);
+        const { orderId, seq } = (
+          JSON.parse(Buffer.concat(chunks).toString()) as { data: { orderId: string; seq: number } }
+        ).data;
+        setTimeout(
+          () => {
+            // Answered, so delivered: nothing of its key may come before, nor any event twice.
+            const last = lastSeq.get(orderId) ?? 0;
+            if (seq !== last + 1) problems.push(`${orderId}: ${seq} after ${last}`);
+            lastSeq.set(orderId, Math.max(last, seq));
+            seen.set(id, (seen.get(id) ?? 0) + 1);
+            response.writeHead(204).end();
+          },
+          Math.max(0, recoverAt - Date.now()),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const spills = async () => {
+        const text = await (await fetch(`${harness.fanout.url}/metrics`)).text();
+        return Number(
+          /^herald_delivery_lane_spills_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0,
+        );
+      };
+      const spillsBefore = await spills();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/recovering`;
+      await createSubscription(harness.store, url, { maxInFlight: 4, ordering: 'key' });
+      const batch = orderEvents(600, 30);
+      await harness.events.publish(batch);
+      await waitFor(() => batch.every((event) => seen.has(event.id)), {
+        timeoutMs: 20_000,
+        what: 'every event delivered once the endpoint answers again',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(problems).toEqual([]);
+      expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+      // It did stall: what its lane held went to Redis, the keys in flight behind their heads.
+      expect(await spills()).toBeGreaterThan(spillsBefore);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it.each(['none', 'key'] as const)(
+    'delivers every event to one subscription while another one’s endpoint hangs from the start (ordering %s)',
+    async (ordering) => {
+      const hanging = await harness.receiver(() => 'hang');
+      const fast = await harness.receiver();
+      await createSubscription(harness.store, hanging.url, { maxInFlight: 4, ordering });
+      await createSubscription(harness.store, fast.url);
+      // At once: more than the backlog bound of every partition before the hang is noticed.
+      const batch = orderEvents(1200, 120);
+      await harness.events.publish(batch);
+      // Well before the hanging requests time out (15 s): nothing waits for them.
+      const received = await fast.waitFor(1200, 10_000);
+      expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
+      expect(hanging.received.length).toBeLessThanOrEqual(4);
+    },
+  );
 });

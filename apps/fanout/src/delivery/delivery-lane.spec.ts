@@ -1,5 +1,5 @@
-import type { ParkOutcome } from '@herald/store';
-import { DeliveryLane, type LaneIo, type LaneSettings } from './delivery-lane';
+import type { ClaimedTask, ParkOutcome } from '@herald/store';
+import { DeliveryLane, type LaneIo, type LaneSettings, type TaskResult } from './delivery-lane';
 import type { DeliveryTask } from './delivery-task';
 import { fixedLimit, SendBudget, type SendPermit } from './send-budget';
 
@@ -8,6 +8,8 @@ function fakeIo() {
   const permits: SendPermit[] = [];
   const parked: { id: string; mode: string; dueMs: number }[] = [];
   const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
+  const finishedCopies: { claim: ClaimedTask; id: string; result: TaskResult }[] = [];
+  const spills: number[] = [];
   let now = 0;
   let parkAnswer: (task: DeliveryTask, mode: 'create' | 'append') => ParkOutcome = (_t, mode) =>
     mode === 'create' ? 'parked' : 'queued';
@@ -30,12 +32,20 @@ function fakeIo() {
     },
     parkFailed: () => undefined,
     ownerRefused: () => undefined,
+    inFlightLeaseMs: 35_000,
+    finishSpilled: (claim, task, result) => {
+      finishedCopies.push({ claim, id: task.source.event.id, result });
+      return Promise.resolve();
+    },
+    spilled: (count) => spills.push(count),
   };
   return {
     io,
     sent,
     permits,
     parked,
+    finishedCopies,
+    spills,
     advance(ms: number) {
       now += ms;
       for (const timer of timers.splice(0)) {
@@ -191,7 +201,7 @@ describe('DeliveryLane', () => {
     expect(fake.parked).toHaveLength(2);
   });
 
-  it('parks new work once too much is in memory and the endpoint has stalled', async () => {
+  it('parks what it holds, and new work, once too much is in memory and the endpoint has stalled', async () => {
     const fake = fakeIo();
     const lane = new DeliveryLane(
       'sub_1',
@@ -201,15 +211,106 @@ describe('DeliveryLane', () => {
     for (const t of [task('u1', null), task('u2', null), task('u3', null)]) lane.enqueue(t);
     // Over the bound but progressing: kept in memory.
     expect(fake.parked).toEqual([]);
-    fake.advance(1000);
+    fake.advance(999);
+    expect(fake.parked).toEqual([]);
+    fake.advance(1);
+    // A second without an answer: what waits in memory is parked, only u1 (in flight) stays.
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toEqual(['u2', 'u3']);
+    expect(fake.spills).toEqual([2]);
+    expect(lane.size).toBe(1);
+    // New work is parked too, however little is held, until an attempt is delivered.
     for (const t of [task('u4', null), task('k1', 'k')]) lane.enqueue(t);
     await flush();
-    expect(fake.parked.map((p) => p.id)).toEqual(['u4', 'k1']);
-    expect(settled).toEqual(['u4', 'k1']);
-    expect(lane.size).toBe(3);
-    lane.finished(fake.sent[0]!, { kind: 'settled' });
+    expect(fake.parked.map((p) => p.id)).toEqual(['u2', 'u3', 'u4', 'k1']);
+    expect(settled).toEqual(['u2', 'u3', 'u4', 'k1']);
+    lane.finished(fake.sent[0]!, { kind: 'retry', delayMs: 100 });
     lane.enqueue(task('u5', null));
-    expect(fake.parked).toHaveLength(2);
+    expect(fake.parked).toHaveLength(5);
+    fake.advance(100);
+    // Failed for good (dead-lettered, say): the endpoint still does not answer.
+    lane.finished(fake.sent[1]!, { kind: 'settled' });
+    lane.enqueue(task('u6', null));
+    expect(fake.parked).toHaveLength(6);
+    // Delivered (a parked task claimed, say): new work stays in memory again.
+    lane.delivered();
+    lane.enqueue(task('u7', null));
+    expect(fake.parked).toHaveLength(6);
+    expect(fake.sent.map((t) => t.source.event.id)).toEqual(['u1', 'u1', 'u7']);
+  });
+
+  it('parks a stalled key behind a claimed copy of its head in flight, which the head’s result then finishes', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 3, stallMs: 1000 },
+      fake.io,
+    );
+    const [a1, a2, a3, b1, b2] = [
+      task('a1', 'a'),
+      task('a2', 'a'),
+      task('a3', 'a'),
+      task('b1', 'b'),
+      task('b2', 'b'),
+    ];
+    for (const t of [a1, a2, a3, b1, b2]) lane.enqueue(t);
+    expect(fake.sent).toEqual([a1]);
+    fake.advance(1000);
+    await flush();
+    // Key b (its head waiting) is parked whole; key a behind a copy of a1, due when the lease
+    // ends, its rest appended.
+    const ofKey = (key: string) => fake.parked.filter((p) => p.id.startsWith(key));
+    expect(ofKey('b')).toEqual([
+      { id: 'b1', mode: 'create', dueMs: 1000 },
+      { id: 'b2', mode: 'create', dueMs: 1000 },
+    ]);
+    expect(ofKey('a')).toEqual([
+      { id: 'a1', mode: 'create', dueMs: 36_000 },
+      { id: 'a2', mode: 'append', dueMs: 1000 },
+      { id: 'a3', mode: 'append', dueMs: 1000 },
+    ]);
+    expect(settled.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    // Later work of key a joins the parked queue.
+    lane.enqueue(task('a4', 'a'));
+    await flush();
+    expect(fake.parked.at(-1)).toEqual({ id: 'a4', mode: 'append', dueMs: 1000 });
+    // a1's attempt fails and would wait: its copy takes the retry, nothing is sent from memory.
+    lane.finished(a1, { kind: 'park', dueMs: 9000 });
+    await flush();
+    expect(fake.finishedCopies).toEqual([
+      {
+        claim: { subscriptionId: 'sub_1', queueId: 'k.t.a', task: '', lease: 36_000 },
+        id: 'a1',
+        result: { kind: 'park', dueMs: 9000 },
+      },
+    ]);
+    expect(fake.sent).toEqual([a1]);
+    expect(lane.size).toBe(0);
+    // a1 was settled once, when its copy was parked.
+    expect(settled.filter((id) => id === 'a1')).toHaveLength(1);
+  });
+
+  it('sends a spilled head’s result through its own task when its copy could not be parked', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 2, stallMs: 1000 },
+      fake.io,
+    );
+    const [a1, a2] = [task('a1', 'a'), task('a2', 'a')];
+    for (const t of [a1, a2]) lane.enqueue(t);
+    // The partition moved meanwhile: no park goes through.
+    for (const t of [a1, a2]) (t.ticket as { current: boolean }).current = false;
+    fake.answerParks(() => 'not-owner');
+    fake.advance(1000);
+    await flush();
+    expect(settled).toEqual([]);
+    lane.finished(a1, { kind: 'settled' });
+    await flush();
+    expect(fake.finishedCopies).toEqual([]);
+    // Delivered: settled by its own result; a2 is left for the partition's new owner.
+    expect(settled).toEqual(['a1']);
+    expect(fake.sent).toEqual([a1]);
   });
 
   it('parks new work once it holds more than it would send within the drain limit at its pace, though progressing', async () => {

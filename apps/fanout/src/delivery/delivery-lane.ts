@@ -1,4 +1,4 @@
-import type { ParkOutcome } from '@herald/store';
+import type { ClaimedTask, ParkOutcome } from '@herald/store';
 import type { DeliveryTask } from './delivery-task';
 import { RateLimiter } from './rate-limiter';
 import { SendBudget, type SendPermit } from './send-budget';
@@ -10,11 +10,12 @@ export interface LaneSettings {
   readonly maxPerSecond: number | null;
   /**
    * Tasks held in memory past which new ones are parked in Redis instead, once the lane has
-   * made no progress for `stallMs` (a hanging endpoint), or would take longer than
-   * `drainLimitMs` to send what it holds at the pace it has been settling tasks (a slow or
-   * rate-limited endpoint): isolation, since what a lane holds unsettled holds its partitions'
-   * backlog, and so the reading for every subscription. A busy lane that keeps pace keeps its work
-   * in memory; the partition's backlog bound holds the reading back.
+   * made no progress for `stallMs` (a hanging endpoint: what it holds is parked too, and so is
+   * all new work until an attempt is delivered), or would take longer than `drainLimitMs` to send
+   * what it holds at the pace it has been settling tasks (a slow or rate-limited endpoint):
+   * isolation, since what a lane holds unsettled holds its partitions' backlog, and so the
+   * reading for every subscription. A busy lane that keeps pace keeps its work in memory; the
+   * partition's backlog bound holds the reading back.
    */
   readonly spillAt: number;
   readonly stallMs: number;
@@ -35,6 +36,19 @@ export interface LaneIo {
   send(task: DeliveryTask, permit: SendPermit): void;
   /** Parks a task durably; `append` only joins a queue that exists. */
   park(task: DeliveryTask, mode: 'create' | 'append', dueMs: number): Promise<ParkOutcome>;
+  /**
+   * How long a copy of an ordered head still in flight is held claimed when its key is spilled
+   * (longer than any attempt takes); an instance that dies meanwhile lets it come due.
+   */
+  readonly inFlightLeaseMs: number;
+  /**
+   * Settles the parked copy of a spilled head (claimed by this lane) with its attempt's result:
+   * removed once delivered or dead-lettered (the rest of its key comes due), its retry written
+   * back otherwise.
+   */
+  finishSpilled(claim: ClaimedTask, task: DeliveryTask, result: TaskResult): Promise<void>;
+  /** The lane stalled and parked `count` tasks it held in memory. */
+  spilled(count: number): void;
   now(): number;
   /** Runs `run` after `delayMs`; returns a cancel function. */
   schedule(delayMs: number, run: () => void): () => void;
@@ -69,6 +83,16 @@ interface KeyQueue {
   chain: Promise<void>;
   readonly topic: string;
   readonly partition: number;
+  /** The key's head still in flight when the key was spilled (its copy heads the parked queue). */
+  spilledHead: DeliveryTask | null;
+}
+
+/** An ordered head in flight whose key was spilled, and what parking its copy came to. */
+interface SpilledHead {
+  readonly queue: KeyQueue;
+  outcome: ParkOutcome | 'closed' | 'pending';
+  /** The copy heads a new parked queue, claimed by this lane until `lease`. */
+  claim: ClaimedTask | null;
 }
 
 const PARK_RETRY_MS = 500;
@@ -123,6 +147,11 @@ export class DeliveryLane {
   private readonly inFlightHeads = new Set<DeliveryTask>();
   /** Unordered tasks waiting for an in-memory retry. */
   private readonly retrying = new Set<DeliveryTask>();
+  /** It stalled and parked what it held: new work is parked too until an attempt is delivered. */
+  private spilling = false;
+  private readonly spilledHeads = new Map<DeliveryTask, SpilledHead>();
+  /** Looks for a stall once `stallMs` has passed without progress while over `spillAt`. */
+  private stallTimer: (() => void) | null = null;
   /** Called by the send budget with a slot once the lane's turn comes. */
   private readonly onPermit = (permit: SendPermit): void => this.pump(permit);
 
@@ -179,7 +208,7 @@ export class DeliveryLane {
   /** Takes a task read from Kafka (live or replay). */
   enqueue(task: DeliveryTask): void {
     if (this.closed) {
-      task.ticket?.settle(task.subscriptionId);
+      this.settleDropped(task);
       return;
     }
     if (this.held === 0 && this.inFlightCount === 0) {
@@ -187,6 +216,15 @@ export class DeliveryLane {
       this.progressAt = this.io.now();
       this.paceSince = this.progressAt;
       this.settledSincePace = 0;
+    }
+    // Past the bound (with this task): a second without progress spills what it holds.
+    if (!this.spilling && this.held + 1 >= this.settings.spillAt) {
+      if (
+        this.held >= this.settings.spillAt &&
+        this.io.now() - this.progressAt >= this.settings.stallMs
+      )
+        this.spillHeld();
+      else this.watchStall();
     }
     if (!task.ordered) {
       if (this.stalled()) this.parkAlone(task, this.io.now());
@@ -231,6 +269,7 @@ export class DeliveryLane {
         chain: Promise.resolve(),
         topic,
         partition,
+        spilledHead: null,
       });
   }
 
@@ -252,6 +291,14 @@ export class DeliveryLane {
     this.budget.cancel(this.onPermit);
     this.budget = budget;
     this.pump();
+  }
+
+  /**
+   * An attempt of this lane's was delivered (claimed from parking or not): its endpoint answers
+   * again, so new work is held in memory again.
+   */
+  delivered(): void {
+    this.spilling = false;
   }
 
   /** The engine's report on a task this lane sent. */
@@ -307,6 +354,8 @@ export class DeliveryLane {
     for (const cancel of this.timers) cancel();
     this.timers.clear();
     this.pumpTimer?.();
+    this.stallTimer?.();
+    this.stallTimer = null;
     const claimed: DeliveryTask[] = [];
     const drop = mode === 'drop';
     for (const task of this.readyTasks()) {
@@ -332,6 +381,11 @@ export class DeliveryLane {
 
   private settleResult(task: DeliveryTask, result: TaskResult): void {
     this.inFlightHeads.delete(task);
+    const spilled = this.spilledHeads.get(task);
+    if (spilled) {
+      this.finishSpilledHead(task, spilled, result);
+      return;
+    }
     const queue = task.ordered ? this.keys.get(task.queueId) : undefined;
     if (this.closed) {
       const done =
@@ -373,6 +427,7 @@ export class DeliveryLane {
   }
 
   private stalled(): boolean {
+    if (this.spilling) return true;
     if (this.held < this.settings.spillAt) return false;
     const now = this.io.now();
     if (now - this.progressAt >= this.settings.stallMs) return true;
@@ -405,6 +460,115 @@ export class DeliveryLane {
     this.paceSince = now;
   }
 
+  /** Looks for a stall once `stallMs` has passed since the last progress, while over `spillAt`. */
+  private watchStall(): void {
+    if (this.stallTimer !== null || this.closed) return;
+    const waitMs = Math.max(1, this.progressAt + this.settings.stallMs - this.io.now());
+    this.stallTimer = this.io.schedule(waitMs, () => {
+      this.stallTimer = null;
+      if (this.closed || this.spilling || this.held < this.settings.spillAt) return;
+      if (this.io.now() - this.progressAt >= this.settings.stallMs) this.spillHeld();
+      else this.watchStall();
+    });
+  }
+
+  /**
+   * The endpoint stopped answering: everything held in memory that is not in flight is parked
+   * in Redis (settling its records, so the partitions it holds back are read on), and new work
+   * is parked too until an attempt is delivered. Unordered tasks are parked alone; a key whose head
+   * waits is parked with everything behind it; a key whose head is in flight is parked behind a
+   * copy of that head, claimed by this lane until the attempt's result decides it. A key whose
+   * head waits for an in-memory retry stays (at most one retry's delay).
+   */
+  private spillHeld(): void {
+    if (this.closed) return;
+    this.spilling = true;
+    const nowMs = this.io.now();
+    const before = this.held;
+    const keep: DeliveryTask[] = [];
+    const waitingKeys: KeyQueue[] = [];
+    for (const task of this.readyTasks()) {
+      if (task.claim !== null) keep.push(task);
+      else if (!task.ordered) {
+        this.held -= 1;
+        this.parkAlone(task, nowMs);
+      } else {
+        const queue = this.keys.get(task.queueId);
+        if (queue && queue.tasks[0] === task && !queue.parked) waitingKeys.push(queue);
+        else keep.push(task);
+      }
+    }
+    this.ready.length = 0;
+    this.readyHead = 0;
+    this.ready.push(...keep);
+    for (const queue of waitingKeys) this.parkQueue(queue, nowMs);
+    for (const queue of this.keys.values()) {
+      const head = queue.tasks[0];
+      if (head && !queue.parked && this.inFlightHeads.has(head)) this.spillBehind(queue, head);
+    }
+    this.io.spilled(before - this.held);
+  }
+
+  /** Parks a copy of the key's in-flight head, claimed, and everything behind it, in order. */
+  private spillBehind(queue: KeyQueue, head: DeliveryTask): void {
+    const behind = queue.tasks.splice(0).slice(1);
+    this.held -= behind.length;
+    queue.parked = true;
+    queue.spilledHead = head;
+    queue.pending += 1;
+    const spilled: SpilledHead = { queue, outcome: 'pending', claim: null };
+    this.spilledHeads.set(head, spilled);
+    const lease = Math.round(this.io.now() + this.io.inFlightLeaseMs);
+    queue.chain = queue.chain.then(async () => {
+      // Due only when the lease ends: a claim, as the poller's, that this lane holds.
+      const outcome = await this.parkWithRetry(head, 'create', lease);
+      spilled.outcome = outcome;
+      if (outcome === 'parked')
+        spilled.claim = {
+          subscriptionId: this.subscriptionId,
+          queueId: head.queueId,
+          task: '',
+          lease,
+        };
+      // Parked (or its subscription gone): the copy is what gets it delivered now.
+      if (isParkedOrGone(outcome)) head.ticket?.settle(head.subscriptionId);
+      queue.pending -= 1;
+    });
+    for (const task of behind) this.chainPark(queue, task, 'append');
+  }
+
+  /**
+   * The result of a spilled head's attempt, once its copy's park is done (they share the key's
+   * chain): the claimed copy is finished with it. A copy that went behind a queue already
+   * there is sent again from it.
+   */
+  private finishSpilledHead(task: DeliveryTask, spilled: SpilledHead, result: TaskResult): void {
+    this.spilledHeads.delete(task);
+    if (!this.closed) {
+      this.held -= 1;
+      this.notePace();
+    }
+    const { queue } = spilled;
+    queue.chain = queue.chain.then(async () => {
+      if (spilled.claim) await this.io.finishSpilled(spilled.claim, task, result);
+      else if (spilled.outcome === 'not-owner' || spilled.outcome === 'closed') {
+        // Never parked: the attempt's own result counts, as for any task.
+        const done =
+          spilled.outcome === 'closed' && this.closeMode === 'drop'
+            ? result.kind !== 'abandoned'
+            : result.kind === 'settled';
+        if (done) task.ticket?.settle(task.subscriptionId);
+      }
+      if (queue.spilledHead === task) queue.spilledHead = null;
+      // Tasks a drained queue sent back to memory meanwhile wait no longer for the head.
+      const next = queue.tasks[0];
+      if (next && !queue.parked && !this.closed) {
+        this.pushReady(next);
+        this.pump();
+      }
+    });
+  }
+
   /** A task the closed lane gave up on: done only when the lane was closed to drop its work. */
   private settleDropped(task: DeliveryTask): void {
     if (this.closeMode === 'drop') task.ticket?.settle(task.subscriptionId);
@@ -431,6 +595,7 @@ export class DeliveryLane {
       chain: Promise.resolve(),
       topic: task.source.topic,
       partition: task.source.partition,
+      spilledHead: null,
     };
     this.keys.set(task.queueId, queue);
     return queue;
@@ -458,7 +623,8 @@ export class DeliveryLane {
         // The parked queue drained meanwhile: the task waits in memory behind any earlier ones.
         queue.tasks.push(task);
         this.held += 1;
-        if (queue.tasks.length === 1) {
+        // Not before a spilled head still in flight: its result comes first.
+        if (queue.tasks.length === 1 && queue.spilledHead === null) {
           this.pushReady(task);
           this.pump();
         }

@@ -163,6 +163,18 @@ describe('delivery engine', () => {
     expect(disabledEvents).toEqual([id]);
   });
 
+  it('leaves a task that comes after it stopped unsettled, for whoever reads the partition next', async () => {
+    const id = 'sub_late';
+    const { engine, counts } = goneEndpoint(id);
+    await engine.stop(100);
+    let settled = 0;
+    engine.submit(liveTask(id, () => (settled += 1)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Settled, its offset would be committed (or handed over as done) though never sent.
+    expect(settled).toBe(0);
+    expect(counts.sends).toBe(0);
+  });
+
   it('settles a 410 that meets a disable in progress only once that disable holds', async () => {
     const id = 'sub_gone_twice';
     const { engine, index, repository, disabledEvents } = goneEndpoint(id, 2);

@@ -97,6 +97,7 @@ export class DeliveryEngine {
   private slowAttemptsUnlogged = 0;
   private readonly cutsLoggedAt = new Map<string, number>();
   private readonly rebasesLoggedAt = new Map<string, number>();
+  private readonly spillsLoggedAt = new Map<string, number>();
 
   constructor(private readonly deps: DeliveryEngineDeps) {
     this.budgets = new OriginBudgets(deps.config.originBudget, {
@@ -109,8 +110,12 @@ export class DeliveryEngine {
     deps.records.watchHeld(() => this.heldBySubscription());
   }
 
-  /** Takes a task read from Kafka. */
+  /**
+   * Takes a task read from Kafka. Once the engine has stopped it is left unsettled (its offset is
+   * not committed, nor handed over as done): whoever reads the partition next sends it.
+   */
   submit(task: DeliveryTask): void {
+    if (this.stopped) return;
     const lane = this.laneFor(task.subscriptionId);
     if (lane) lane.enqueue(task);
     else task.ticket?.settle(task.subscriptionId);
@@ -256,6 +261,10 @@ export class DeliveryEngine {
             mode,
             owner: task.ticket?.owner ?? null,
           }),
+        inFlightLeaseMs: claimLeaseMs(this.deps.requestTimeoutMs),
+        finishSpilled: (claim, task, result) =>
+          this.finishClaim(claim, spilledOutcome(task, result), task),
+        spilled: (count) => this.noteSpill(subscriptionId, count),
         now: () => Date.now(),
         schedule: (delayMs, run) => {
           const timer = setTimeout(run, delayMs);
@@ -325,6 +334,19 @@ export class DeliveryEngine {
     this.deps.logger.info(
       { subscriptionId: id, status: next?.subscription.status ?? 'deleted' },
       'subscription no longer active; its lane is closed',
+    );
+  }
+
+  /** A lane stalled and parked what it held; at most one line a minute for each. */
+  private noteSpill(subscriptionId: string, count: number): void {
+    this.deps.metrics.laneSpills.inc();
+    const nowMs = Date.now();
+    if (nowMs - (this.spillsLoggedAt.get(subscriptionId) ?? 0) < BUDGET_LOG_INTERVAL_MS) return;
+    if (this.spillsLoggedAt.size > 10_000) this.spillsLoggedAt.clear();
+    this.spillsLoggedAt.set(subscriptionId, nowMs);
+    this.deps.logger.info(
+      { subscriptionId, parked: count },
+      'webhook endpoint stopped answering: what its lane held is parked, and its new work too until an attempt is delivered',
     );
   }
 
@@ -474,6 +496,7 @@ export class DeliveryEngine {
 
     switch (decision.action) {
       case 'success':
+        lane.delivered();
         this.noteSuccess(subscription.id);
         this.deps.metrics.webhookDelivered(
           Math.max(0, Date.now() - task.source.eventTimeMs) / 1000,
@@ -737,6 +760,20 @@ export class DeliveryEngine {
         );
       }
     }
+  }
+}
+
+/** What the result of a spilled head's attempt makes of its parked, claimed copy. */
+function spilledOutcome(task: DeliveryTask, result: TaskResult): ParkedOutcome {
+  switch (result.kind) {
+    case 'settled':
+      return { kind: 'done' };
+    case 'retry':
+      return { kind: 'retry', task: serializeTask(task), dueMs: Date.now() + result.delayMs };
+    case 'park':
+      return { kind: 'retry', task: serializeTask(task), dueMs: result.dueMs };
+    case 'abandoned':
+      return { kind: 'release', dueMs: Date.now() };
   }
 }
 

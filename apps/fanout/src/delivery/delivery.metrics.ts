@@ -15,6 +15,8 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   /** Times a source partition was paused because its unsettled backlog passed the bound. */
   readonly backlogPauses: Counter<'topic'>;
+  /** Times a lane stalled and parked what it held (see DeliveryLane). */
+  readonly laneSpills: Counter;
   /** Source partitions handed over between instances, from either side (see SourceConsumer). */
   readonly handovers: Counter<'outcome'>;
   /** Records a new owner did not send again because the previous owner had settled them. */
@@ -96,6 +98,11 @@ export class DeliveryMetrics {
       name: 'herald_delivery_backlog_pauses_total',
       help: 'Times a source partition was paused because its read but unsettled records passed HERALD_DELIVERY_MAX_BACKLOG (it is read again once half are settled)',
       labelNames: ['topic'],
+      registers,
+    });
+    this.laneSpills = new Counter({
+      name: 'herald_delivery_lane_spills_total',
+      help: 'Times a subscription’s endpoint stopped answering (no attempt finished for a second while its lane held HERALD_DELIVERY_LANE_MEMORY tasks) and its lane parked what it held in Redis',
       registers,
     });
     this.handovers = new Counter({

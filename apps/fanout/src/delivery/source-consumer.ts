@@ -185,6 +185,8 @@ export class SourceConsumer {
   private async handle(batch: IncomingBatch): Promise<void> {
     const state = this.stateOf(batch.topic, batch.partition);
     await this.untilReady(state, batch);
+    // Moved on while it waited: its new owner reads these records.
+    if (!state.current) return;
     const newest = Number(batch.records[batch.records.length - 1]?.timestamp ?? 0);
     await this.sync.freshUntil(newest);
     let skipped = 0;
