@@ -223,6 +223,8 @@ export interface TestEvent {
   readonly key: string;
   readonly data: Record<string, unknown>;
   readonly traceparent?: string;
+  readonly dataschema?: string;
+  readonly extensions?: Record<string, string>;
 }
 
 /** Publishes events as the ingest bridge writes them (CloudEvents binary mode). */
@@ -248,6 +250,8 @@ export class EventPublisher {
         type: event.type,
         time: new Date().toISOString(),
         ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+        ...(event.dataschema === undefined ? {} : { dataschema: event.dataschema }),
+        ...(event.extensions === undefined ? {} : { extensions: event.extensions }),
       }),
     }));
     for (let i = 0; i < records.length; i += 500)

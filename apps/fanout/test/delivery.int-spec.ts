@@ -73,8 +73,13 @@ describe('webhook delivery', () => {
     );
     const standard = await createSubscription(store, `${target.url}/std`, { format: 'standard' });
     const tmf = await createSubscription(store, `${target.url}/tmf`, { format: 'tmf688' });
-    const [event] = orderEvents(1, 1);
-    await events.publish([event!]);
+    // With the producer's data schema and an extension: a CloudEvents body carries them.
+    const event = {
+      ...orderEvents(1, 1)[0]!,
+      dataschema: 'https://schemas.acme.test/orders/created/1',
+      extensions: { region: 'eu' },
+    };
+    await events.publish([event]);
     const received = await target.waitFor(3);
     const byPath = new Map(received.map((r) => [r.path, r]));
 
@@ -86,15 +91,17 @@ describe('webhook delivery', () => {
     expect(ce.headers['webhook-signature']).toMatch(/^v1,\S+ v1,\S+$/);
     const parsed = HTTP.toEvent({ headers: ce.headers, body: ce.body });
     expect(Array.isArray(parsed) ? parsed[0] : parsed).toMatchObject({
-      id: event!.id,
+      id: event.id,
       type: 'order.created',
-      data: event!.data,
+      data: event.data,
+      dataschema: 'https://schemas.acme.test/orders/created/1',
+      region: 'eu',
     });
     expect(ce.headers['content-type']).toBe('application/cloudevents+json');
     expect(ce.headers).toMatchObject({
       'herald-subscription': cloud.subscription.id,
       'herald-attempt': '1',
-      'webhook-id': event!.id,
+      'webhook-id': event.id,
     });
     expect(ce.headers['user-agent']).toBe('Herald/0.1.0');
     expect(ce.headers['herald-replay']).toBeUndefined();
@@ -106,7 +113,7 @@ describe('webhook delivery', () => {
     expect(bodyOf(std)).toEqual({
       type: 'order.created',
       timestamp: expect.any(String),
-      data: event!.data,
+      data: event.data,
     });
 
     const tmfBody = byPath.get('/tmf')!;
@@ -114,10 +121,10 @@ describe('webhook delivery', () => {
       new Webhook(tmf.secret).verify(tmfBody.body, tmfBody.headers as Record<string, string>),
     ).not.toThrow();
     expect(bodyOf(tmfBody)).toEqual({
-      eventId: event!.id,
+      eventId: event.id,
       eventTime: expect.any(String),
       eventType: 'OrderCreateEvent',
-      event: event!.data,
+      event: event.data,
     });
   });
 

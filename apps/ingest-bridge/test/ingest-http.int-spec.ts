@@ -111,6 +111,8 @@ describe('accepted forms', () => {
         source: '/s',
         type: 'order.created',
         time: '2026-01-02T03:04:05Z',
+        dataschema: 'https://schemas.acme.test/orders/created/1',
+        datacontenttype: 'application/json; charset=utf-8',
         data: orderCreated(),
       },
       { contentType: 'application/cloudevents+json' },
@@ -124,7 +126,9 @@ describe('accepted forms', () => {
         'ce-source': '/b',
         'ce-type': 'order.created',
         'ce-region': 'eu',
+        'ce-dataschema': 'https://schemas.acme.test/orders/created/1',
       },
+      contentType: 'application/vnd.acme.order+json',
     });
     expect(binary.status).toBe(202);
 
@@ -158,8 +162,24 @@ describe('accepted forms', () => {
     });
     const binaryRecord = found.find((r) => r.headers.ce_id?.toString() === 'binary-1')!;
     expect(binaryRecord.headers.ce_region?.toString()).toBe('eu');
+    // The producer's data schema and content type go along, as the bridge carries them.
+    expect(binaryRecord.headers.ce_dataschema?.toString()).toBe(
+      'https://schemas.acme.test/orders/created/1',
+    );
+    expect(binaryRecord.headers['content-type']?.toString()).toBe(
+      'application/vnd.acme.order+json',
+    );
     const structuredRecord = found.find((r) => r.headers.ce_id?.toString() === 'structured-1')!;
     expect(structuredRecord.headers.ce_time?.toString()).toBe('2026-01-02T03:04:05Z');
+    expect(structuredRecord.headers.ce_dataschema?.toString()).toBe(
+      'https://schemas.acme.test/orders/created/1',
+    );
+    expect(structuredRecord.headers['content-type']?.toString()).toBe(
+      'application/json; charset=utf-8',
+    );
+    const batchRecord = found.find((r) => r.headers.ce_id?.toString() === 'batch-0')!;
+    expect(batchRecord.headers.ce_dataschema).toBeUndefined();
+    expect(batchRecord.headers['content-type']?.toString()).toBe('application/json');
   });
 
   it('binary mode takes ce-traceparent as the trace context, and refuses a malformed one with 400', async () => {

@@ -21,6 +21,10 @@ export interface DeliveryEvent {
   readonly subject?: string;
   /** Media type of `data`; absent means JSON. */
   readonly datacontenttype?: string;
+  /** The producer's `dataschema`, when it gave one. */
+  readonly dataschema?: string;
+  /** The producer's extension attributes (valid names, none a core attribute's). */
+  readonly extensions?: Readonly<Record<string, string>>;
   /** W3C trace context of the producer, forwarded so receivers can join the trace. */
   readonly traceparent?: string;
 }
@@ -89,6 +93,11 @@ export function structuredCloudEvent(event: DeliveryEvent): Record<string, unkno
     datacontenttype: event.datacontenttype ?? JSON_CONTENT_TYPE,
   };
   if (event.subject !== undefined) cloudEvent['subject'] = event.subject;
+  if (event.dataschema !== undefined) cloudEvent['dataschema'] = event.dataschema;
+  // The producer's extensions, as streams carry them (the Kafka codec checked their names).
+  if (event.extensions !== undefined)
+    for (const name in event.extensions)
+      if (!(name in cloudEvent)) cloudEvent[name] = event.extensions[name];
   // The distributed-tracing extension attribute, so the trace survives structured mode.
   if (event.traceparent !== undefined) cloudEvent['traceparent'] = event.traceparent;
   if (event.data instanceof Uint8Array)

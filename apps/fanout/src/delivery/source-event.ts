@@ -37,7 +37,8 @@ export type ParsedSourceEvent =
 export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
   const attributes = fromKafkaHeaders(record.headers);
   if (!attributes.ok) return { ok: false, reason: attributes.reason };
-  const { id, type, source, time, subject, datacontenttype, traceparent } = attributes.attributes;
+  const { id, type, source, time, subject, datacontenttype, dataschema, traceparent, extensions } =
+    attributes.attributes;
   let data: unknown = undefined;
   let dataJson: string | undefined;
   if (record.value !== null && record.value.length > 0) {
@@ -67,6 +68,8 @@ export function parseSourceEvent(record: IncomingRecord): ParsedSourceEvent {
   if (dataJson !== undefined) event.dataJson = dataJson;
   if (subject !== undefined) event.subject = subject;
   if (datacontenttype !== undefined) event.datacontenttype = datacontenttype;
+  if (dataschema !== undefined) event.dataschema = dataschema;
+  if (extensions !== undefined) event.extensions = extensions;
   if (traceparent !== undefined) event.traceparent = traceparent;
   return {
     ok: true,

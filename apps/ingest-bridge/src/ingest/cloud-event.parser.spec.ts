@@ -1,6 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { invalidUtf8Offset, parseJson } from './cloud-event.parser';
+import {
+  invalidUtf8Offset,
+  parseBatchArray,
+  parseBatchEvents,
+  parseBinaryEvent,
+  parseJson,
+  parseStructuredEvent,
+  parseTypedEvent,
+} from './cloud-event.parser';
 import { InvalidEventError } from './ingest.errors';
 
 describe('parseJson', () => {
@@ -51,5 +59,75 @@ describe('invalidUtf8Offset', () => {
       ]);
       if (offset >= 0) expect(isUtf8(bytes.subarray(0, offset))).toBe(true);
     }
+  });
+});
+
+describe('the data attributes a producer gives', () => {
+  const body = Buffer.from('{"orderId":"o-1"}');
+
+  it('carries dataschema and the content type of binary and typed events', () => {
+    const headers = {
+      'content-type': 'application/vnd.acme.order+json; charset=utf-8',
+      'ce-specversion': '1.0',
+      'ce-id': 'e-1',
+      'ce-source': '/s',
+      'ce-type': 'order.created',
+      'ce-dataschema': 'https://schemas.acme.test/order/1',
+    };
+    const expected = {
+      dataschema: 'https://schemas.acme.test/order/1',
+      datacontenttype: 'application/vnd.acme.order+json; charset=utf-8',
+    };
+    expect(parseBinaryEvent(body, headers)).toMatchObject(expected);
+    expect(parseTypedEvent('order.created', body, headers)).toMatchObject(expected);
+  });
+
+  it('carries dataschema and datacontenttype of structured and batched events', () => {
+    const event = {
+      specversion: '1.0',
+      id: 'e-2',
+      source: '/s',
+      type: 'order.created',
+      dataschema: 'https://schemas.acme.test/order/1',
+      datacontenttype: 'application/json',
+      data: { orderId: 'o-2' },
+    };
+    const expected = {
+      dataschema: 'https://schemas.acme.test/order/1',
+      datacontenttype: 'application/json',
+    };
+    expect(parseStructuredEvent(Buffer.from(JSON.stringify(event)), {})).toMatchObject(expected);
+    const [batched] = parseBatchEvents(parseBatchArray(Buffer.from(JSON.stringify([event]))), {});
+    expect(batched).toMatchObject(expected);
+    const plain = parseStructuredEvent(
+      Buffer.from(JSON.stringify({ ...event, dataschema: undefined, datacontenttype: undefined })),
+      {},
+    );
+    expect(plain.dataschema).toBeUndefined();
+    expect(plain.datacontenttype).toBeUndefined();
+  });
+
+  it.each([
+    ['a number', 7],
+    ['an empty string', ''],
+    ['over 1,024 characters', `https://s.test/${'x'.repeat(1024)}`],
+  ])('refuses a dataschema that is %s, naming it', (_what, dataschema) => {
+    const event = {
+      specversion: '1.0',
+      id: 'e-3',
+      source: '/s',
+      type: 'order.created',
+      dataschema,
+      data: {},
+    };
+    let error: unknown;
+    try {
+      parseStructuredEvent(Buffer.from(JSON.stringify(event)), {});
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidEventError);
+    const { errors } = (error as InvalidEventError).details as { errors: { pointer: string }[] };
+    expect(errors.map((v) => v.pointer)).toEqual(['/dataschema']);
   });
 });

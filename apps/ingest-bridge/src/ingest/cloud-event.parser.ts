@@ -264,10 +264,17 @@ function traceparentHeader(headers: Headers, errors: Violation[]): string | unde
   return checkTraceparent(header(headers, 'ce-traceparent'), '/headers/ce-traceparent', errors);
 }
 
-/** The attributes both header forms take alike: subject, key override, time and trace context. */
+/**
+ * The attributes both header forms take alike: subject, data schema, the content type (the
+ * request's, which is the data's), key override, time and trace context.
+ */
 function optionalHeaderAttributes(headers: Headers, errors: Violation[]) {
   const time = headerValue(headers, 'ce-time', errors);
+  const dataschema = headerString(headers, 'ce-dataschema', errors, false);
+  const datacontenttype = header(headers, 'content-type');
   return {
+    ...(dataschema === undefined ? {} : { dataschema }),
+    ...(datacontenttype === undefined ? {} : { datacontenttype }),
     subject: headerString(headers, 'ce-subject', errors, false),
     key: headerString(headers, 'herald-key', errors, false),
     time: time === null ? '' : checkTime(time, '/headers/ce-time', errors),
@@ -282,7 +289,10 @@ export function parseTypedEvent(type: string, body: Buffer, headers: Headers): I
   const idHeader = header(headers, 'ce-id') === undefined ? 'idempotency-key' : 'ce-id';
   const id = headerString(headers, idHeader, errors, false);
   const source = headerString(headers, 'ce-source', errors, false);
-  const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
+  const { subject, key, time, traceparent, ...described } = optionalHeaderAttributes(
+    headers,
+    errors,
+  );
   if (errors.length > 0) throw new InvalidEventError('Invalid event headers', errors);
   // The data is written as the producer's text: re-serialized, a number past 2^53 would change.
   const json = readJson(body, (path) => path.length === 0);
@@ -299,6 +309,7 @@ export function parseTypedEvent(type: string, body: Buffer, headers: Headers): I
     traceparent,
     key,
     extensions: {},
+    ...described,
     dataPointer: '',
   };
 }
@@ -312,7 +323,10 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
   const id = headerString(headers, 'ce-id', errors, true);
   const type = headerString(headers, 'ce-type', errors, true);
   const source = headerString(headers, 'ce-source', errors, true);
-  const { subject, key, time, traceparent } = optionalHeaderAttributes(headers, errors);
+  const { subject, key, time, traceparent, ...described } = optionalHeaderAttributes(
+    headers,
+    errors,
+  );
   const extensions: Record<string, string> = {};
   for (const name of Object.keys(headers)) {
     if (!name.startsWith('ce-')) continue;
@@ -348,6 +362,7 @@ export function parseBinaryEvent(body: Buffer, headers: Headers): IncomingEvent 
     traceparent,
     key,
     extensions,
+    ...described,
     dataPointer: '',
   };
 }
@@ -390,6 +405,7 @@ export function structuredEvent(
   const source = checkString(event.source, `${pointer}/source`, errors, true);
   const subject = checkString(event.subject, `${pointer}/subject`, errors, false);
   const time = checkTime(event.time, `${pointer}/time`, errors);
+  const dataschema = checkString(event.dataschema, `${pointer}/dataschema`, errors, false);
   const contentType = event.datacontenttype;
   if (
     contentType !== undefined &&
@@ -465,6 +481,8 @@ export function structuredEvent(
     // In a batch the key override would apply to every event: honour it only for a single event.
     key: pointer === '' ? context.key : undefined,
     extensions,
+    ...(dataschema === undefined ? {} : { dataschema }),
+    ...(typeof contentType === 'string' ? { datacontenttype: contentType } : {}),
     dataPointer: `${pointer}/data`,
   };
 }

@@ -16,6 +16,13 @@ export interface IncomingEvent {
   /** Partition key override (`herald-key`); otherwise the contract's key pointer decides. */
   key: string | undefined;
   extensions: Record<string, string>;
+  /** CloudEvents `dataschema`, when the producer gave one. */
+  dataschema?: string;
+  /**
+   * CloudEvents `datacontenttype` as the producer gave it (a JSON media type, parameters
+   * included): the `datacontenttype` member, or the request's content type in binary mode.
+   */
+  datacontenttype?: string;
   /** JSON pointer to this event's payload within the request body ('' when the body is the payload). */
   dataPointer: string;
 }

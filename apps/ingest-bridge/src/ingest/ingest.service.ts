@@ -410,6 +410,8 @@ export class IngestService {
         type: event.type,
         time: event.time,
         ...(event.subject === undefined ? {} : { subject: event.subject }),
+        ...(event.dataschema === undefined ? {} : { dataschema: event.dataschema }),
+        ...(event.datacontenttype === undefined ? {} : { datacontenttype: event.datacontenttype }),
         ...(traceparent === undefined ? {} : { traceparent }),
         extensions: event.extensions,
       }),
