@@ -1,9 +1,13 @@
 import type { RunningBroker } from '@herald/kafka/testing';
+import { PendingDisableStore } from '@herald/store';
 import {
   createSubscription,
+  newFanoutEnv,
   operationalEvents,
   orderEvents,
   startDeliveryHarness,
+  startFanoutInProcess,
+  storeFor,
   waitFor,
   type DeliveryHarness,
   type EventPublisher,
@@ -111,5 +115,47 @@ describe('auto-disable of a subscription that keeps failing', () => {
     );
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatchObject({ reason: 'failing_too_long', lastStatus: 500 });
+  });
+
+  it('publishes the disabled event of an instance that died between the status write and the publish', async () => {
+    // What such a death leaves: the subscription disabled, its pending event recorded, and
+    // nothing on herald.operational. Another fanout of the same deployment starts.
+    const setup = newFanoutEnv(broker.brokers, process.env.REDIS_URL!);
+    const own = await storeFor(setup);
+    const left = await createSubscription(own, 'http://127.0.0.1:9/gone');
+    await own.subscriptions.update(left.subscription.id, (current) => ({
+      ...current,
+      subscription: { ...current.subscription, status: 'disabled' },
+    }));
+    const pending = new PendingDisableStore(own.redis, own.keys);
+    await pending.add(left.subscription.id, {
+      reason: 'endpoint_gone',
+      lastStatus: 410,
+      lastSuccessAt: null,
+      failingSince: null,
+      at: Date.now() - 60_000,
+    });
+    const fanout = await startFanoutInProcess(setup);
+    try {
+      const notices = await waitFor(
+        async () => {
+          const mine = (
+            await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
+          ).filter((e) => e['subscriptionId'] === left.subscription.id);
+          return mine.length > 0 && mine;
+        },
+        { timeoutMs: 20_000, what: 'the disabled event the dead instance left' },
+      );
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).toMatchObject({
+        tenant: 'acme',
+        reason: 'endpoint_gone',
+        lastStatus: 410,
+      });
+      expect((await pending.list()).size).toBe(0);
+    } finally {
+      await fanout.stop();
+      await own.cleanup();
+    }
   });
 });

@@ -127,3 +127,4 @@ export {
   type PartitionTakeover,
 } from './retry-parking.store';
 export { PartitionHandoverStore, type StoredHandover } from './partition-handover.store';
+export { PendingDisableStore, type PendingDisable } from './pending-disables.store';

@@ -23,6 +23,11 @@ export function storeKeys(prefix: string) {
     tenantSubscriptions: (tenant: string) => `${prefix}tenant:${tenant}:subs`,
     /** Hash: how many subscriptions are in each status. */
     subscriptionStatusCounts: () => `${prefix}subs:status-counts`,
+    /**
+     * Hash: subscription id → the `herald.subscription.disabled` event of a disable not yet
+     * published (see PendingDisableStore).
+     */
+    pendingDisables: () => `${prefix}subs:pending-disabled-events`,
     /** String counter: sequence number of the latest subscription notice. */
     subscriptionNoticeSeq: () => `${prefix}subs:notice-seq`,
     /** Stream of recent subscription notices (capped), entry id `<seq>-0`, for catching up. */

@@ -1,13 +1,20 @@
 import type { WebhookAttemptResult, WebhookClient } from '@herald/delivery';
 import { createLogger, MetricsRegistry, Tracer } from '@herald/observability';
-import type { RetryParkingStore, StoredSubscription, SubscriptionRepository } from '@herald/store';
+import type {
+  PendingDisable,
+  PendingDisableStore,
+  RetryParkingStore,
+  StoredSubscription,
+  Subscription,
+  SubscriptionRepository,
+} from '@herald/store';
 import { z } from 'zod';
 import { SubscriptionIndex } from '../subscriptions/subscription-index';
 import { storedSubscription } from '../subscriptions/subscription.fixture';
 import type { BackfillGate } from './backfill-gate';
 import type { DeadLetterWriter } from './dead-letter.writer';
 import { fanoutDeliveryConfig } from './delivery.config';
-import { DeliveryEngine } from './delivery.engine';
+import { DeliveryEngine, PENDING_DISABLE_GRACE_MS } from './delivery.engine';
 import { DeliveryMetrics } from './delivery.metrics';
 import type { DeliveryRecordsWriter } from './delivery-records.writer';
 import type { DeliveryTask } from './delivery-task';
@@ -62,13 +69,20 @@ class FlakyRepository {
   failing = true;
   updates = 0;
   gate: Promise<void> | null = null;
+  /** Called as each update begins (what else was written before it). */
+  onUpdate: () => void = () => undefined;
   constructor(private current: StoredSubscription) {}
+
+  get(id: string): Promise<Subscription | null> {
+    return Promise.resolve(id === this.current.subscription.id ? this.current.subscription : null);
+  }
 
   async update(
     _id: string,
     change: (current: StoredSubscription) => StoredSubscription,
   ): Promise<StoredSubscription> {
     this.updates += 1;
+    this.onUpdate();
     await this.gate;
     if (this.failing) throw new Error('ERR the store is read-only');
     this.current = change(this.current);
@@ -112,6 +126,12 @@ describe('delivery engine', () => {
       noteFailure: (_id: string, nowMs: number) => Promise.resolve(nowMs),
       noteSuccess: () => Promise.resolve(),
     } as unknown as RetryParkingStore;
+    const pending = new Map<string, PendingDisable>();
+    const pendingDisables = {
+      add: (id: string, entry: PendingDisable) => Promise.resolve(void pending.set(id, entry)),
+      remove: (id: string) => Promise.resolve(void pending.delete(id)),
+      list: () => Promise.resolve(new Map(pending)),
+    } as unknown as PendingDisableStore;
     const disabledEvents: string[] = [];
     const deadLetters = {
       subscriptionDisabled: (subscription: { id: string }) => {
@@ -128,6 +148,7 @@ describe('delivery engine', () => {
       index,
       client,
       parking,
+      pendingDisables,
       repository: repository as unknown as SubscriptionRepository,
       records,
       deadLetters,
@@ -139,7 +160,7 @@ describe('delivery engine', () => {
       version: 'test',
       logger: createLogger('fanout-test', 'silent'),
     });
-    return { engine, index, repository, counts, disabledEvents };
+    return { engine, index, repository, counts, disabledEvents, pending };
   }
 
   it('does not settle an event whose 410 could not disable the subscription; its next 410 does', async () => {
@@ -200,5 +221,46 @@ describe('delivery engine', () => {
     await until(() => settled === 2);
     expect(index.get(id)?.subscription.status).toBe('disabled');
     expect(disabledEvents).toEqual([id]);
+  });
+
+  it('records a disable before its status is written, and forgets it once its event is published', async () => {
+    const id = 'sub_recorded';
+    const { engine, repository, disabledEvents, pending } = goneEndpoint(id);
+    repository.failing = false;
+    const recordedFirst: boolean[] = [];
+    repository.onUpdate = () => recordedFirst.push(pending.get(id)?.reason === 'endpoint_gone');
+    engine.submit(liveTask(id, () => undefined));
+    await until(() => disabledEvents.length === 1);
+    await until(() => pending.size === 0);
+    expect(recordedFirst).toEqual([true]);
+  });
+
+  it('publishes the event of a disable its instance did not, and drops one that never happened', async () => {
+    const id = 'sub_left_behind';
+    const { engine, repository, disabledEvents, pending } = goneEndpoint(id);
+    const entry = {
+      reason: 'failing_too_long',
+      lastStatus: 503,
+      lastSuccessAt: null,
+      failingSince: '2025-01-01T00:00:00.000Z',
+      at: 1000,
+    };
+    // Still active: that instance died before the status write; nothing to say.
+    pending.set(id, entry);
+    await engine.sweepPendingDisables(1000 + PENDING_DISABLE_GRACE_MS);
+    expect(disabledEvents).toEqual([]);
+    expect(pending.size).toBe(0);
+    // Disabled: it died after the status write; the event is published, once the grace is over.
+    repository.failing = false;
+    await repository.update(id, (current) => ({
+      ...current,
+      subscription: { ...current.subscription, status: 'disabled' },
+    }));
+    pending.set(id, entry);
+    await engine.sweepPendingDisables(1000 + PENDING_DISABLE_GRACE_MS - 1);
+    expect(disabledEvents).toEqual([]);
+    await engine.sweepPendingDisables(1000 + PENDING_DISABLE_GRACE_MS);
+    expect(disabledEvents).toEqual([id]);
+    expect(pending.size).toBe(0);
   });
 });

@@ -11,6 +11,8 @@ import {
   activeSecrets,
   type ClaimedTask,
   type ParkedOutcome,
+  type PendingDisable,
+  type PendingDisableStore,
   type RetryParkingStore,
   SubscriptionNotFoundError,
   type SubscriptionRepository,
@@ -37,6 +39,13 @@ const STORE_RETRY_MS = 500;
 /** A live event held behind its subscription's backfill is looked at again this often. */
 export const BACKFILL_RECHECK_MS = 1000;
 const BUDGET_LOG_INTERVAL_MS = 60_000;
+/**
+ * A pending disable younger than this is left to the instance that recorded it (it may be
+ * writing the status or publishing the event right now).
+ */
+export const PENDING_DISABLE_GRACE_MS = 30_000;
+/** How often the pending disables other instances left behind are looked for. */
+const PENDING_DISABLE_SWEEP_MS = 60_000;
 /** When a task parked because its subscription's secrets cannot be used falls due again. */
 const SECRETS_RECHECK_MS = 5_000;
 
@@ -44,6 +53,7 @@ export interface DeliveryEngineDeps {
   readonly index: SubscriptionIndex;
   readonly client: WebhookClient;
   readonly parking: RetryParkingStore;
+  readonly pendingDisables: PendingDisableStore;
   readonly repository: SubscriptionRepository;
   readonly records: DeliveryRecordsWriter;
   readonly deadLetters: DeadLetterWriter;
@@ -98,6 +108,7 @@ export class DeliveryEngine {
   private readonly cutsLoggedAt = new Map<string, number>();
   private readonly rebasesLoggedAt = new Map<string, number>();
   private readonly spillsLoggedAt = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DeliveryEngineDeps) {
     this.budgets = new OriginBudgets(deps.config.originBudget, {
@@ -221,6 +232,7 @@ export class DeliveryEngine {
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweepTimer);
     const handBack: Promise<unknown>[] = [];
     for (const lane of this.lanes.values())
       for (const task of lane.close('hand-back'))
@@ -231,6 +243,50 @@ export class DeliveryEngine {
     this.budgets.close();
     const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.allSettled([...this.running.keys(), ...handBack]), deadline]);
+  }
+
+  /**
+   * Publishes, now and every minute, the `herald.subscription.disabled` events of disables an
+   * instance wrote but died before publishing.
+   */
+  startSweeps(): void {
+    const sweep = () =>
+      void this.sweepPendingDisables().catch((error: unknown) =>
+        this.deps.logger.warn({ err: error }, 'could not look for unpublished disabled events'),
+      );
+    sweep();
+    this.sweepTimer = setInterval(sweep, PENDING_DISABLE_SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * Each pending disable older than the grace period: its event published if the subscription
+   * is disabled (its instance died after the status write), dropped if the subscription is
+   * still active (it died before) or gone.
+   */
+  async sweepPendingDisables(nowMs = Date.now()): Promise<void> {
+    for (const [id, pending] of await this.deps.pendingDisables.list()) {
+      if (this.stopped) return;
+      if (nowMs - pending.at < PENDING_DISABLE_GRACE_MS || this.disabling.has(id)) continue;
+      const subscription = await this.deps.repository.get(id);
+      if (subscription?.status === 'disabled') {
+        await this.deps.deadLetters.subscriptionDisabled(
+          subscription,
+          pending.reason as DisableReason,
+          pending,
+        );
+        this.deps.metrics.disabledEventsRecovered.inc();
+        this.deps.logger.warn(
+          {
+            subscriptionId: id,
+            reason: pending.reason,
+            recordedAt: new Date(pending.at).toISOString(),
+          },
+          'published the disabled event of a subscription whose instance stopped before it could',
+        );
+      }
+      await this.deps.pendingDisables.remove(id);
+    }
   }
 
   private laneFor(subscriptionId: string): DeliveryLane | undefined {
@@ -682,7 +738,20 @@ export class DeliveryEngine {
     lastStatus: number | null,
   ): Promise<boolean> {
     const id = entry.subscription.id;
+    const health = this.healthOf(id);
+    // Recorded first: an instance that dies after the status write leaves the event to the
+    // sweep of another (or of this one, restarted), rather than losing it.
+    const pending: PendingDisable = {
+      reason,
+      lastStatus,
+      lastSuccessAt:
+        health.lastSuccessMs === null ? null : new Date(health.lastSuccessMs).toISOString(),
+      failingSince:
+        health.failingSinceMs === null ? null : new Date(health.failingSinceMs).toISOString(),
+      at: Date.now(),
+    };
     try {
+      await this.deps.pendingDisables.add(id, pending);
       let changed = false;
       const updated = await this.deps.repository.update(id, (current) => {
         changed = current.subscription.status === 'active';
@@ -699,19 +768,16 @@ export class DeliveryEngine {
           },
         };
       });
-      if (!changed) return true;
+      if (!changed) {
+        await this.forgetPendingDisable(id);
+        return true;
+      }
       // Apply at once rather than waiting for the notice: nothing more is sent.
       this.deps.index.upsert(updated);
-      const health = this.healthOf(id);
       await this.untilDone('disabled event', () =>
-        this.deps.deadLetters.subscriptionDisabled(updated.subscription, reason, {
-          lastStatus,
-          lastSuccessAt:
-            health.lastSuccessMs === null ? null : new Date(health.lastSuccessMs).toISOString(),
-          failingSince:
-            health.failingSinceMs === null ? null : new Date(health.failingSinceMs).toISOString(),
-        }),
+        this.deps.deadLetters.subscriptionDisabled(updated.subscription, reason, pending),
       );
+      await this.forgetPendingDisable(id);
       this.deps.logger.warn(
         { subscriptionId: id, tenant: entry.subscription.tenant, reason },
         'subscription disabled',
@@ -725,6 +791,18 @@ export class DeliveryEngine {
         'could not disable the subscription; its next failure tries again',
       );
       return false;
+    }
+  }
+
+  /** The sweep drops it otherwise (publishing the event again, if disabled: at least once). */
+  private async forgetPendingDisable(id: string): Promise<void> {
+    try {
+      await this.deps.pendingDisables.remove(id);
+    } catch (error) {
+      this.deps.logger.debug(
+        { err: error, subscriptionId: id },
+        'could not drop a pending disable',
+      );
     }
   }
 

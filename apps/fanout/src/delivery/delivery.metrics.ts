@@ -15,6 +15,8 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   /** Times a source partition was paused because its unsettled backlog passed the bound. */
   readonly backlogPauses: Counter<'topic'>;
+  /** Disabled events an instance died before publishing, published by the sweep. */
+  readonly disabledEventsRecovered: Counter;
   /** Times a lane stalled and parked what it held (see DeliveryLane). */
   readonly laneSpills: Counter;
   /** Source partitions handed over between instances, from either side (see SourceConsumer). */
@@ -98,6 +100,11 @@ export class DeliveryMetrics {
       name: 'herald_delivery_backlog_pauses_total',
       help: 'Times a source partition was paused because its read but unsettled records passed HERALD_DELIVERY_MAX_BACKLOG (it is read again once half are settled)',
       labelNames: ['topic'],
+      registers,
+    });
+    this.disabledEventsRecovered = new Counter({
+      name: 'herald_delivery_disabled_events_recovered_total',
+      help: 'herald.subscription.disabled events published by the sweep for disables whose instance stopped between the status write and the publish',
       registers,
     });
     this.laneSpills = new Counter({

@@ -33,6 +33,7 @@ import {
   DeadLetterRepository,
   DeliveryLogRepository,
   PartitionHandoverStore,
+  PendingDisableStore,
   RedisConnection,
   ReplayRepository,
   RetryParkingStore,
@@ -193,6 +194,8 @@ export class DeliveryModule
             ReplayRepository,
             DeliveryMetrics,
             LOGGER,
+            RedisConnection,
+            STORE_KEYS,
           ],
           useFactory: (
             index: SubscriptionIndex,
@@ -204,11 +207,14 @@ export class DeliveryModule
             replays: ReplayRepository,
             metrics: DeliveryMetrics,
             logger: Logger,
+            redis: RedisConnection,
+            keys: StoreKeys,
           ) =>
             new DeliveryEngine({
               index,
               client,
               parking,
+              pendingDisables: new PendingDisableStore(redis, keys),
               repository,
               records,
               deadLetters,

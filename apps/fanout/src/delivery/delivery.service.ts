@@ -75,6 +75,7 @@ export class DeliveryService {
       }
     }
     if (this.stopping) return;
+    this.engine.startSweeps();
     this.poller.start();
     this.requests.start();
     this.deadLetters.start();
