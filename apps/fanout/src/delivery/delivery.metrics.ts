@@ -15,6 +15,8 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   /** Times a source partition was paused because its unsettled backlog passed the bound. */
   readonly backlogPauses: Counter<'topic'>;
+  /** Batches routed with an index not confirmed fresh for their records. */
+  readonly staleIndexBatches: Counter<'topic'>;
   /** Disabled events an instance died before publishing, published by the sweep. */
   readonly disabledEventsRecovered: Counter;
   /** Times a lane stalled and parked what it held (see DeliveryLane). */
@@ -99,6 +101,12 @@ export class DeliveryMetrics {
     this.backlogPauses = new Counter({
       name: 'herald_delivery_backlog_pauses_total',
       help: 'Times a source partition was paused because its read but unsettled records passed HERALD_DELIVERY_MAX_BACKLOG (it is read again once half are settled)',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.staleIndexBatches = new Counter({
+      name: 'herald_delivery_stale_index_batches_total',
+      help: 'Batches routed with a subscription index Redis did not confirm to hold every change made before their records (within 2 s): a subscription created meanwhile may miss them',
       labelNames: ['topic'],
       registers,
     });

@@ -41,6 +41,7 @@ const RUNNING_MARK_TTL_MS = 6_000;
 const HANDOVER_TTL_MS = 7 * 24 * 3_600_000;
 /** How often a new owner looks again for the previous owner's hand-over. */
 const HANDOVER_POLL_MS = 50;
+const STALE_LOG_INTERVAL_MS = 60_000;
 /** How long a stopping instance gives its hand-overs (its shutdown budget is short). */
 const STOP_HANDOVER_MS = 2000;
 /** How often a batch waiting for its partition tells the group this member is alive. */
@@ -90,6 +91,7 @@ export class SourceConsumer {
   private runningTimer: NodeJS.Timeout | undefined;
   /** Hand-overs being written. */
   private readonly releasing = new Set<Promise<void>>();
+  private staleLoggedAt = 0;
 
   constructor(
     private readonly runner: ConsumerRunner,
@@ -188,7 +190,7 @@ export class SourceConsumer {
     // Moved on while it waited: its new owner reads these records.
     if (!state.current) return;
     const newest = Number(batch.records[batch.records.length - 1]?.timestamp ?? 0);
-    await this.sync.freshUntil(newest);
+    if (!(await this.sync.freshUntil(newest))) this.noteStaleIndex(state.topic);
     let skipped = 0;
     for (const record of batch.records) {
       const offset = Number(record.offset);
@@ -262,6 +264,21 @@ export class SourceConsumer {
         'partition paused: backlog',
       );
     }
+  }
+
+  /**
+   * A batch routed with an index not known to hold every change made before its records: a
+   * subscription created in that time may miss them. Counted; logged at most once a minute.
+   */
+  private noteStaleIndex(topic: string): void {
+    this.metrics.staleIndexBatches.inc({ topic });
+    const nowMs = Date.now();
+    if (nowMs - this.staleLoggedAt < STALE_LOG_INTERVAL_MS) return;
+    this.staleLoggedAt = nowMs;
+    this.logger.warn(
+      { topic },
+      'routing with a subscription index Redis did not confirm fresh within 2 s: a subscription created meanwhile may miss these events',
+    );
   }
 
   private stateOf(topic: string, partition: number): PartitionState {

@@ -42,25 +42,27 @@ export class SubscriptionIndexSync {
   }
 
   /**
-   * Resolves once every change made up to `timestampMs` is in the index (or after `maxWaitMs`):
-   * an event published after a subscription was created then reaches it even when the event
+   * Resolves once every change made up to `timestampMs` is in the index (true), or after
+   * `maxWaitMs` without being sure of it (false: Redis did not answer, or the notices lag): an
+   * event published after a subscription was created then reaches it even when the event
    * arrives before the change notice would have. Costs one Redis read when not already fresh.
    */
-  async freshUntil(timestampMs: number, maxWaitMs = 2000): Promise<void> {
+  async freshUntil(timestampMs: number, maxWaitMs = 2000): Promise<boolean> {
     const deadline = Date.now() + maxWaitMs;
     while (this.freshAt < timestampMs && Date.now() < deadline && !this.stopped) {
-      this.freshening ??= this.freshen().finally(() => {
+      this.freshening ??= this.freshen(deadline).finally(() => {
         this.freshening = undefined;
       });
       await this.freshening;
     }
+    return this.freshAt >= timestampMs;
   }
 
-  private async freshen(): Promise<void> {
+  private async freshen(deadline: number): Promise<void> {
     const startedAt = Date.now();
     try {
       const latest = await this.notices.currentSeq();
-      while (!this.stopped && (this.listener?.seq ?? -1) < latest && Date.now() - startedAt < 2000)
+      while (!this.stopped && (this.listener?.seq ?? -1) < latest && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 2));
       if ((this.listener?.seq ?? -1) >= latest) this.freshAt = Math.max(this.freshAt, startedAt);
     } catch (error) {
