@@ -903,8 +903,18 @@ describe('subscription-api: subscriptions over HTTP', () => {
     const after = await api.request<SubscriptionBody>('GET', path, { key: tenantA });
     expect(after.body.version).toBe(1);
     expect(await queued()).toBe(redrivesBefore);
-    // No body at all is still an empty one: rotation and redrive take their defaults.
-    expect((await api.request('POST', `${path}/secret/rotate`, { key: tenantA })).status).toBe(200);
+    // No body at all is still an empty one: rotation and redrive take their defaults, the
+    // old secret signing on for a day (86,400 s).
+    const rotatedAt = Date.now();
+    const rotated = await api.request<{ previousSecretExpiresAt: string | null }>(
+      'POST',
+      `${path}/secret/rotate`,
+      { key: tenantA },
+    );
+    expect(rotated.status).toBe(200);
+    const graceMs = Date.parse(rotated.body.previousSecretExpiresAt ?? '') - rotatedAt;
+    expect(graceMs).toBeGreaterThan(86_400_000 - 60_000);
+    expect(graceMs).toBeLessThan(86_400_000 + 60_000);
   });
 
   it('answers a PATCH naming an Object.prototype member as an unknown field, with a message', async () => {

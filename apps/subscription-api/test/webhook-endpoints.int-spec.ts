@@ -579,3 +579,53 @@ describe('subscription-api: talking to webhook endpoints', () => {
     });
   });
 });
+
+describe('subscription-api: HERALD_DEFAULT_VERIFICATION', () => {
+  let api: TestApi;
+  let key: string;
+  let endpoint: WebhookReceiver;
+
+  beforeAll(async () => {
+    api = await startSubscriptionApi({
+      env: { HERALD_ALLOWED_NETWORKS: '127.0.0.0/8', HERALD_DEFAULT_VERIFICATION: 'websub' },
+      resolver: PUBLIC_RESOLVER,
+    });
+    key = await api.createKey('tenant-v', ['subscriptions:read', 'subscriptions:write']);
+    endpoint = await startWebhookReceiver({ respond: websubEcho });
+  });
+  afterAll(async () => {
+    await endpoint.close();
+    await api.close();
+  });
+
+  it('checks a webhook that names no verification as the deployment says, and not one that opts out', async () => {
+    const implicit = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key,
+      body: { url: `${endpoint.url}/implicit`, types: ['order.*'] },
+    });
+    expect(implicit.status).toBe(201);
+    expect(implicit.body).toMatchObject({
+      status: 'pending',
+      verification: { mode: 'websub', state: 'pending' },
+    });
+    const done = await eventually(async () => {
+      const read = await api.request<SubscriptionBody>(
+        'GET',
+        `/v1/subscriptions/${implicit.body.id}`,
+        { key },
+      );
+      return read.body.status === 'active' ? read.body : undefined;
+    }, 'the default websub check to pass');
+    expect(done.verification).toMatchObject({ mode: 'websub', state: 'passed' });
+    expect(endpoint.received.map((r) => new URL(r.path, 'http://x').pathname)).toEqual([
+      '/implicit',
+    ]);
+
+    const explicit = await api.request<SubscriptionBody>('POST', '/v1/subscriptions', {
+      key,
+      body: { url: `${endpoint.url}/explicit`, types: ['order.*'], verification: 'none' },
+    });
+    expect(explicit.body).toMatchObject({ status: 'active', verification: { mode: 'none' } });
+    expect(endpoint.received).toHaveLength(1);
+  });
+});
