@@ -2,6 +2,10 @@
 // polls and corrupt input, driven by a raw client.
 import { ApiKey } from '../src/protocol/generated/api-messages.generated';
 import { readApiVersionsResponse } from '../src/protocol/generated/api-versions-response.generated';
+import { writeCreateAclsRequest } from '../src/protocol/generated/create-acls-request.generated';
+import { readCreateAclsResponse } from '../src/protocol/generated/create-acls-response.generated';
+import { writeDeleteRecordsRequest } from '../src/protocol/generated/delete-records-request.generated';
+import { readDeleteRecordsResponse } from '../src/protocol/generated/delete-records-response.generated';
 import { writeDescribeAclsRequest } from '../src/protocol/generated/describe-acls-request.generated';
 import { readDescribeAclsResponse } from '../src/protocol/generated/describe-acls-response.generated';
 import { writeFetchRequest } from '../src/protocol/generated/fetch-request.generated';
@@ -129,12 +133,99 @@ describe('protocol', () => {
     expect(readApiVersionsResponse(again, 0).errorCode).toBe(0);
   });
 
-  it('closes only the connection that sends an unknown API key, an unusable version or an oversized frame', async () => {
+  it('answers each item of a request it does not serve when the response has no top-level error code', async () => {
+    const c = await client();
+    const deleted = readDeleteRecordsResponse(
+      await c.request(ApiKey.DeleteRecords, 2, (w) =>
+        writeDeleteRecordsRequest(w, 2, {
+          topics: [
+            {
+              name: 'orders',
+              partitions: [
+                { partitionIndex: 3, offset: 5n },
+                { partitionIndex: 4, offset: 6n },
+              ],
+            },
+          ],
+          timeoutMs: 1000,
+        }),
+      ),
+      2,
+    );
+    expect(deleted.topics).toEqual([
+      {
+        name: 'orders',
+        partitions: [3, 4].map((partitionIndex) => ({
+          partitionIndex,
+          lowWatermark: 0n,
+          errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
+        })),
+      },
+    ]);
+    // Request and response name their lists differently (creations, results): one answer each.
+    const acl = {
+      resourceType: 2,
+      resourceName: 'orders',
+      resourcePatternType: 3,
+      principal: 'User:a',
+      host: '*',
+      operation: 3,
+      permissionType: 3,
+    };
+    const created = readCreateAclsResponse(
+      await c.request(ApiKey.CreateAcls, 3, (w) =>
+        writeCreateAclsRequest(w, 3, { creations: [acl, { ...acl, principal: 'User:b' }] }),
+      ),
+      3,
+    );
+    expect(created.results).toEqual([
+      {
+        errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
+        errorMessage: expect.stringContaining('does not serve'),
+      },
+      {
+        errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
+        errorMessage: expect.stringContaining('does not serve'),
+      },
+    ]);
+    // A version of a served API below what it serves (Produce before record batches v2).
+    const produced = readProduceResponse(
+      await c.request(ApiKey.Produce, 2, (w) =>
+        writeProduceRequest(w, 2, {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 1000,
+          topicData: [{ name: 'orders', partitionData: [{ index: 1, records: null }] }],
+        }),
+      ),
+      2,
+    );
+    expect(produced.responses[0]?.partitionResponses[0]).toMatchObject({
+      index: 1,
+      errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
+    });
+    const again = await c.request(ApiKey.ApiVersions, 0, () => undefined);
+    expect(readApiVersionsResponse(again, 0).errorCode).toBe(0);
+  });
+
+  it('answers an API key or version Kafka does not define with UNSUPPORTED_VERSION and the versions it serves, keeping the connection', async () => {
+    const c = await client();
+    for (const [apiKey, version] of [
+      [9999, 0],
+      [ApiKey.DescribeAcls, 99],
+    ] as const) {
+      const answer = readApiVersionsResponse(await c.request(apiKey, version, () => undefined), 0);
+      expect(answer.errorCode).toBe(KafkaErrorCode.UNSUPPORTED_VERSION);
+      expect(answer.apiKeys.find((k) => k.apiKey === ApiKey.Fetch)?.maxVersion).toBe(13);
+    }
+    const again = await c.request(ApiKey.ApiVersions, 0, () => undefined);
+    expect(readApiVersionsResponse(again, 0).errorCode).toBe(0);
+  });
+
+  it('closes only the connection that sends a request that does not decode or an oversized frame', async () => {
     const healthy = await client();
-    const unknownKey = await client();
-    await expect(unknownKey.request(9999, 0, () => undefined)).rejects.toThrow('connection closed');
-    const oldProduce = await client();
-    await expect(oldProduce.request(ApiKey.Produce, 2, (w) => w.writeInt16(1))).rejects.toThrow(
+    const garbage = await client();
+    await expect(garbage.request(ApiKey.Produce, 2, (w) => w.writeInt16(1))).rejects.toThrow(
       'connection closed',
     );
     const huge = await client();

@@ -545,3 +545,148 @@ export function emitRegistry(messages: MessageSpec[]): GeneratedFile {
   ].join('\n');
   return { fileName: 'api-messages.generated.ts', source };
 }
+
+/** The fields of a struct-typed field: written inline, or one of the message's common structs. */
+function structFieldsOf(message: MessageSpec, field: FieldSpec): FieldSpec[] {
+  const name = isArrayType(field.type) ? elementType(field.type) : field.type;
+  const fields = field.fields ?? message.commonStructs?.find((s) => s.name === name)?.fields;
+  if (!fields) throw new Error(`${message.name}: unknown struct type ${name}`);
+  return fields;
+}
+
+/** The value a response field takes when the request says nothing of it. */
+function plainDefault(field: FieldSpec): string {
+  if (isArrayType(field.type)) return '[]';
+  if (field.default !== undefined && String(field.default) === 'null') return 'null';
+  const ctx = { needsDefault: new Set<string>() } as unknown as EmitContext;
+  return defaultExpr(field, ctx);
+}
+
+/**
+ * A TypeScript expression for a response struct that answers the request struct `src` (an
+ * expression, undefined when there is none) item by item: every `ErrorCode` is `errorCode` and
+ * every `ErrorMessage` is `message`; an array of structs answers the request's array of the
+ * same name (or, failing that, its only other array of structs: `Creations` → `Results`),
+ * element by element; a scalar the request has under the same name and type is copied (topic
+ * names, partition indexes, resource names); anything else takes its default.
+ */
+function mirrorExpr(
+  respFields: FieldSpec[],
+  response: MessageSpec,
+  reqFields: FieldSpec[] | undefined,
+  request: MessageSpec,
+  src: string | undefined,
+  depth: number,
+): string {
+  const structArray = (f: FieldSpec) => !isTagged(f) && isArrayType(f.type) && isStructType(f.type);
+  const respArrays = respFields.filter(structArray);
+  const reqArrays = src === undefined ? [] : (reqFields ?? []).filter(structArray);
+  const pairs = new Map<FieldSpec, FieldSpec>();
+  for (const a of respArrays) {
+    const same = reqArrays.find((b) => b.name === a.name);
+    if (same) pairs.set(a, same);
+  }
+  const paired = new Set(pairs.values());
+  const leftResp = respArrays.filter((a) => !pairs.has(a));
+  const leftReq = reqArrays.filter((b) => !paired.has(b));
+  if (leftResp.length === 1 && leftReq.length === 1) pairs.set(leftResp[0]!, leftReq[0]!);
+  const sameScalar = (field: FieldSpec) =>
+    src === undefined
+      ? undefined
+      : (reqFields ?? []).find(
+          (f) => f.name === field.name && f.type === field.type && !isTagged(f),
+        );
+  const parts: string[] = [];
+  for (const field of respFields) {
+    if (isTagged(field)) continue;
+    let value: string;
+    if (field.name === 'ErrorCode' && field.type === 'int16') value = 'errorCode';
+    else if (field.name === 'ErrorMessage' && field.type === 'string') value = 'message';
+    else if (structArray(field)) {
+      const match = pairs.get(field);
+      const element = `e${depth}`;
+      if (match && src !== undefined) {
+        const inner = mirrorExpr(
+          structFieldsOf(response, field),
+          response,
+          structFieldsOf(request, match),
+          request,
+          element,
+          depth + 1,
+        );
+        const parameter = new RegExp(`\\b${element}\\b`).test(inner) ? element : `_${element}`;
+        value = `(${src}.${camel(match.name)} ?? []).map((${parameter}: any) => (${inner}))`;
+      } else value = '[]';
+    } else if (!isArrayType(field.type) && isStructType(field.type)) {
+      const match = sameScalar(field);
+      value = mirrorExpr(
+        structFieldsOf(response, field),
+        response,
+        match ? structFieldsOf(request, match) : undefined,
+        request,
+        match && src !== undefined ? `(${src}.${camel(match.name)} ?? {})` : undefined,
+        depth + 1,
+      );
+    } else {
+      const match = sameScalar(field);
+      value = match
+        ? `(${src}.${camel(match.name)} ?? ${plainDefault(field)})`
+        : plainDefault(field);
+    }
+    parts.push(`${camel(field.name)}: ${value}`);
+  }
+  return `{ ${parts.join(', ')} }`;
+}
+
+/**
+ * Error answers for the APIs whose response has no top-level ErrorCode: each reads the request
+ * and answers every item of it (topic, partition, resource, ACL...) with the error.
+ */
+export function emitItemErrorResponses(messages: MessageSpec[]): GeneratedFile {
+  const requests = messages.filter((m) => m.type === 'request' && m.apiKey !== undefined);
+  const responses = new Map(
+    messages.filter((m) => m.type === 'response').map((m) => [m.apiKey, m]),
+  );
+  const imports: string[] = [];
+  const entries: string[] = [];
+  for (const request of [...requests].sort((a, b) => (a.apiKey ?? 0) - (b.apiKey ?? 0))) {
+    const response = responses.get(request.apiKey)!;
+    const hasErrorCode = response.fields.some(
+      (f) => f.name === 'ErrorCode' && f.type === 'int16' && !isTagged(f),
+    );
+    if (hasErrorCode) continue;
+    imports.push(
+      `import { read${request.name} } from './${fileNameFor(request.name).replace(/\.ts$/, '')}';`,
+      `import { write${response.name} } from './${fileNameFor(response.name).replace(/\.ts$/, '')}';`,
+    );
+    const answer = mirrorExpr(response.fields, response, request.fields, request, 'q', 0);
+    const uses = (name: string) => new RegExp(`\\b${name}\\b`).test(answer);
+    entries.push(
+      [
+        `  [${request.apiKey}, (r, w, version, ${uses('errorCode') ? '' : '_'}errorCode, ${uses('message') ? '' : '_'}message) => {`,
+        // Read even when nothing of it is answered: a request that does not decode closes the connection.
+        uses('q')
+          ? `    const q: any = read${request.name}(r, version);`
+          : `    read${request.name}(r, version);`,
+        `    write${response.name}(w, version, ${answer});`,
+        '  }],',
+      ].join('\n'),
+    );
+  }
+  const source = [
+    `// Generated by tools/kafka-codegen from Apache Kafka's message definitions. Do not edit.`,
+    `import type { ProtocolReader } from '../protocol-reader';`,
+    `import type { ProtocolWriter } from '../protocol-writer';`,
+    ...imports,
+    '',
+    '/** Reads the request (after its header) and writes an answer giving every item of it `errorCode`. */',
+    'export type ItemErrorResponder = (r: ProtocolReader, w: ProtocolWriter, version: number, errorCode: number, message: string) => void;',
+    '',
+    '/** By api key, for the APIs whose response has no top-level ErrorCode. */',
+    'export const ITEM_ERROR_RESPONSES: ReadonlyMap<number, ItemErrorResponder> = new Map<number, ItemErrorResponder>([',
+    ...entries,
+    ']);',
+    '',
+  ].join('\n');
+  return { fileName: 'item-error-responses.generated.ts', source };
+}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { camel, kebab } from './codec.emitter';
+import { camel, emitItemErrorResponses, kebab } from './codec.emitter';
 import { generate } from './main';
 import { parseMessageSpec, stripJsonComments } from './message-spec.loader';
 import { parseVersionRange, versionCondition } from './version-range';
@@ -48,5 +48,54 @@ describe('kafka-codegen', () => {
         source: readFileSync(join(OUTPUT_DIR, file.fileName), 'utf8'),
       }).toEqual({ file: file.fileName, source: file.source });
     }
+  });
+
+  it('answers each item of a request whose response has no top-level error code', () => {
+    const request = parseMessageSpec(
+      JSON.stringify({
+        apiKey: 90,
+        name: 'MakeThingsRequest',
+        type: 'request',
+        validVersions: '0',
+        flexibleVersions: 'none',
+        fields: [
+          {
+            name: 'Creations',
+            type: '[]Creation',
+            versions: '0+',
+            fields: [{ name: 'Name', type: 'string', versions: '0+' }],
+          },
+        ],
+      }),
+      'MakeThingsRequest.json',
+    );
+    const response = parseMessageSpec(
+      JSON.stringify({
+        apiKey: 90,
+        name: 'MakeThingsResponse',
+        type: 'response',
+        validVersions: '0',
+        flexibleVersions: 'none',
+        fields: [
+          { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+          {
+            name: 'Results',
+            type: '[]Result',
+            versions: '0+',
+            fields: [
+              { name: 'Name', type: 'string', versions: '0+' },
+              { name: 'ErrorCode', type: 'int16', versions: '0+' },
+              { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+' },
+            ],
+          },
+        ],
+      }),
+      'MakeThingsResponse.json',
+    );
+    const { source } = emitItemErrorResponses([request, response]);
+    // The only list of each pairs up; names are copied, errors and messages filled in.
+    expect(source).toContain(
+      'writeMakeThingsResponse(w, version, { throttleTimeMs: 0, results: (q.creations ?? []).map((e0: any) => ({ name: (e0.name ?? ""), errorCode: errorCode, errorMessage: message })) });',
+    );
   });
 });

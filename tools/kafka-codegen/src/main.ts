@@ -10,7 +10,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { emitMessage, emitRegistry, type GeneratedFile } from './codec.emitter';
+import {
+  emitItemErrorResponses,
+  emitMessage,
+  emitRegistry,
+  type GeneratedFile,
+} from './codec.emitter';
 import { loadMessageSpecs } from './message-spec.loader';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -19,7 +24,7 @@ const OUTPUT_DIR = join(REPO_ROOT, 'libs/kafka-broker/src/protocol/generated');
 
 export function generate(messagesDir: string): GeneratedFile[] {
   const specs = loadMessageSpecs(messagesDir);
-  return [...specs.map(emitMessage), emitRegistry(specs)];
+  return [...specs.map(emitMessage), emitRegistry(specs), emitItemErrorResponses(specs)];
 }
 
 function main(argv: string[]): number {

@@ -1,5 +1,6 @@
 import { API_MESSAGES, ApiKey } from '../protocol/generated/api-messages.generated';
 import { writeApiVersionsResponse } from '../protocol/generated/api-versions-response.generated';
+import { ITEM_ERROR_RESPONSES } from '../protocol/generated/item-error-responses.generated';
 import { readRequestHeader } from '../protocol/generated/request-header.generated';
 import { ProtocolReader } from '../protocol/protocol-reader';
 import { ProtocolWriter } from '../protocol/protocol-writer';
@@ -56,10 +57,33 @@ function flexibleResponseHeader(apiKey: number, apiVersion: number): boolean {
   );
 }
 
+/** What an item of a request the broker does not serve is told, beside UNSUPPORTED_VERSION. */
+const NOT_SERVED_MESSAGE = 'the embedded broker does not serve this request';
+
 /**
- * Decodes one request frame, runs its handler and encodes the response. Requests the broker does
- * not serve are answered with UNSUPPORTED_VERSION wherever Kafka's response format allows it.
- * Throws `ProtocolDecodeError` for frames that do not decode.
+ * An ApiVersions v0 body: UNSUPPORTED_VERSION with the versions the broker serves, under the
+ * response header the request's version calls for (v0 for ApiVersions, KIP-511).
+ */
+function versionsAnswer(
+  correlationId: number,
+  runtime: BrokerRuntime,
+  flexibleHeader = false,
+): Buffer[] {
+  return frame(correlationId, flexibleHeader, (w) =>
+    writeApiVersionsResponse(w, 0, {
+      errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
+      apiKeys: advertisedVersions(runtime.servedApis),
+    }),
+  );
+}
+
+/**
+ * Decodes one request frame, runs its handler and encodes the response. A request the broker
+ * does not serve gets UNSUPPORTED_VERSION, never a dropped connection (SPEC §9): in the
+ * response's top-level error code, or, where Kafka's response has none, in each of its items
+ * (every topic, partition or resource the request named); a request of an API key or version
+ * Kafka does not define (no response format to answer in) gets ApiVersions' v0 answer, the
+ * versions the broker serves. Throws `ProtocolDecodeError` for frames that do not decode.
  */
 export async function dispatchRequest(
   frameBytes: Buffer,
@@ -118,34 +142,41 @@ export async function dispatchRequest(
     };
   }
 
-  if (apiKey === ApiKey.ApiVersions) {
-    // KIP-511: a version we do not know is answered in v0 with our ranges, so the client can
-    // retry with one we do.
-    return {
-      kind: 'respond',
-      chunks: frame(correlationId, false, (w) =>
-        writeApiVersionsResponse(w, 0, {
-          errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
-          apiKeys: advertisedVersions(runtime.servedApis),
-        }),
-      ),
-    };
-  }
-
-  const writeError = definition?.writeErrorResponse;
+  // KIP-511: a version of ApiVersions we do not know is answered in v0 with our ranges, so the
+  // client can retry with one we do; so is a request Kafka has no response format for.
   if (
-    definition &&
-    writeError &&
-    apiVersion >= definition.minVersion &&
-    apiVersion <= definition.maxVersion
-  ) {
+    apiKey === ApiKey.ApiVersions ||
+    !definition ||
+    apiVersion < definition.minVersion ||
+    apiVersion > definition.maxVersion
+  )
     return {
       kind: 'respond',
-      chunks: frame(correlationId, flexibleResponseHeader(apiKey, apiVersion), (w) =>
+      chunks: versionsAnswer(correlationId, runtime, flexibleResponseHeader(apiKey, apiVersion)),
+    };
+
+  const flexibleHeader = flexibleResponseHeader(apiKey, apiVersion);
+  const writeError = definition.writeErrorResponse;
+  if (writeError) {
+    return {
+      kind: 'respond',
+      chunks: frame(correlationId, flexibleHeader, (w) =>
         writeError(w, apiVersion, KafkaErrorCode.UNSUPPORTED_VERSION),
       ),
     };
   }
-  const reason = definition ? `unsupported version of ${definition.name}` : 'unknown api key';
-  return { kind: 'close', reason, apiKey, apiVersion };
+  const answerItems = ITEM_ERROR_RESPONSES.get(apiKey);
+  if (!answerItems) return { kind: 'respond', chunks: versionsAnswer(correlationId, runtime) };
+  // The items to answer are in the request: read it (one that does not decode closes the connection).
+  const reader = new ProtocolReader(frameBytes);
+  readRequestHeader(
+    reader,
+    definition.requestFlexibleMin >= 0 && apiVersion >= definition.requestFlexibleMin ? 2 : 1,
+  );
+  return {
+    kind: 'respond',
+    chunks: frame(correlationId, flexibleHeader, (w) =>
+      answerItems(reader, w, apiVersion, KafkaErrorCode.UNSUPPORTED_VERSION, NOT_SERVED_MESSAGE),
+    ),
+  };
 }

@@ -1,3 +1,5 @@
+import { API_MESSAGES } from './generated/api-messages.generated';
+import { ITEM_ERROR_RESPONSES } from './generated/item-error-responses.generated';
 import { readApiVersionsRequest } from './generated/api-versions-request.generated';
 import {
   apiVersionsResponseVersions,
@@ -245,5 +247,14 @@ describe('generated codecs', () => {
     expect(() => readProduceRequest(new ProtocolReader(absurd), 7)).toThrow(
       /array of 2147483647 items/,
     );
+  });
+});
+
+describe('answers to requests the broker does not serve', () => {
+  it('has one for every API Kafka defines: a top-level error code, or one for each item', () => {
+    const unanswerable = [...API_MESSAGES.values()]
+      .filter((d) => d.writeErrorResponse === undefined && !ITEM_ERROR_RESPONSES.has(d.apiKey))
+      .map((d) => d.name);
+    expect(unanswerable).toEqual([]);
   });
 });
