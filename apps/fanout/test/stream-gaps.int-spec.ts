@@ -307,4 +307,56 @@ describe('streams: records no longer held are told as a gap', () => {
     ]);
     expect(await metricValue(fanout.url, 'herald_stream_gaps_total', 'transport="sse"')).toBe(2);
   });
+
+  it('tells a client in step with the live tail of records retention removed before the tail read them', async () => {
+    const partition = 1;
+    const client = openSse(`${fanout.url}/v1/streams/sse?types=order.*`);
+    await client.opened;
+    await publishTo(partition, [{ type: 'order.paid', id: 'tail-before', n: 1 }]);
+    await waitFor(() => client.messages.some((m) => m.data.id === 'tail-before'), {
+      what: 'the client to be live',
+    });
+    const gapsBefore = await metricValue(fanout.url, 'herald_stream_gaps_total', 'transport="sse"');
+    // fanout stops while retention runs. The tail's long poll in flight is answered with the
+    // first write (read once fanout goes on); the next write is gone before the tail asks for it.
+    fanout.child.kill('SIGSTOP');
+    let gone: PublishedRecord[] = [];
+    let kept: PublishedRecord[] = [];
+    try {
+      await publishTo(partition, [{ type: 'order.paid', id: 'tail-answered', n: 2 }]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      gone = await publishTo(partition, testEvents('tail-gone', 3, ['order.created']));
+      kept = await publishTo(partition, [{ type: 'order.paid', id: 'tail-kept', n: 3 }]);
+      await waitFor(
+        async () =>
+          (await admin.fetchTopicOffsets(TOPIC)).find((p) => p.partition === partition)!.low ===
+          kept[0]!.offset,
+        { what: 'retention to remove the second write' },
+      );
+    } finally {
+      fanout.child.kill('SIGCONT');
+    }
+    await waitFor(() => client.messages.some((m) => m.data.id === 'tail-kept'), {
+      what: 'the event written last',
+    });
+    client.close();
+    const after = client.messages.slice(
+      client.messages.findIndex((m) => m.data.id === 'tail-before') + 1,
+    );
+    expect(after.map((m) => (m.type === 'herald.stream.gap' ? 'gap' : m.data.id))).toEqual([
+      'tail-answered',
+      'gap',
+      'tail-kept',
+    ]);
+    expect(after[1]!.data).toMatchObject({
+      topic: TOPIC,
+      partition,
+      requestedOffset: gone[0]!.offset,
+      resumedOffset: kept[0]!.offset,
+      skipped: 3,
+    });
+    expect(await metricValue(fanout.url, 'herald_stream_gaps_total', 'transport="sse"')).toBe(
+      gapsBefore + 1,
+    );
+  });
 });

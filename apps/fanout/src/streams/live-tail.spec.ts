@@ -1,10 +1,11 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type {
-  FetchedBatch,
-  IncomingRecord,
-  KafkaConnection,
-  PartitionPosition,
+import {
+  topicPartitionKey,
+  type FetchedBatch,
+  type IncomingRecord,
+  type KafkaConnection,
+  type PartitionPosition,
 } from '@herald/kafka';
 import pino from 'pino';
 import { entryBytes, LiveTail } from './live-tail';
@@ -145,5 +146,27 @@ describe('LiveTail ring entry size', () => {
     expect(entryBytes(2000, 5, 40) - base).toBe(5000);
     expect(entryBytes(1000, 105, 40) - base).toBe(800);
     expect(entryBytes(1000, 5, 140) - base).toBe(300);
+  });
+
+  it('cuts its ring when it skipped records Kafka no longer held, so every reader reads on from Kafka', () => {
+    const tail = tailOver(2, 100);
+    const [batch] = rounds(50, 200, 1, 1_000_000)[0]!;
+    (tail as unknown as Fed).append([{ ...batch!, nextOffset: '1000050' }]);
+    const before = tail.position();
+    const reader = tail.ring.oldestSeq;
+    const gaps: string[] = [];
+    tail.onGap((reset) => gaps.push(`${reset.partition}:${reset.resumed}`));
+    // Moved back, or not past where the tail is: nothing skipped, nothing changes.
+    tail.skipped({ topic: 'orders.v1', partition: 0, requested: '1000050', resumed: '1000010' });
+    expect(tail.ring.length).toBe(50);
+    expect(gaps).toEqual([]);
+    tail.skipped({ topic: 'orders.v1', partition: 0, requested: '1000050', resumed: '1000080' });
+    expect(gaps).toEqual(['0:1000080']);
+    expect(tail.ring.length).toBe(0);
+    expect(reader).toBeLessThan(tail.ring.oldestSeq);
+    expect(tail.position().get(topicPartitionKey('orders.v1', 0))).toBe(1_000_080n);
+    // Only a position past the gap is served from memory; one before it reads from Kafka.
+    expect(tail.covers(before)).toBe(false);
+    expect(tail.covers(tail.position())).toBe(true);
   });
 });

@@ -9,6 +9,7 @@ import {
   topicPartitionKey,
   splitTopicPartitionKey,
   type CursorPositions,
+  type OffsetReset,
 } from '@herald/kafka';
 import { RingBuffer } from './ring-buffer';
 import { toStreamEvent, type StreamEvent } from './stream-event';
@@ -161,6 +162,9 @@ export type TailPartitions = () => Promise<PartitionPosition[]>;
 /** Told of partitions the tail began reading while it runs (with the offsets it reads them from). */
 export type PartitionsAddedListener = (added: readonly PartitionPosition[]) => void;
 
+/** Told when the tail skipped records Kafka no longer held (retention ran ahead of it). */
+export type TailGapListener = (reset: OffsetReset) => void;
+
 /**
  * Reads every partition of the channel topics with no consumer group, from their ends at start,
  * into a bounded ring of events that every connection of this process reads from. The streams
@@ -185,6 +189,7 @@ export class LiveTail {
   private readonly bySeqCursor = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private readonly addedListeners = new Set<PartitionsAddedListener>();
+  private readonly gapListeners = new Set<TailGapListener>();
   /** Partitions added while the tail runs: the offset it began reading each from. */
   private readonly addedAt = new Map<string, bigint>();
   /** Found by the last partition check, joined to the layout between two reads. */
@@ -253,6 +258,12 @@ export class LiveTail {
   onPartitionsAdded(listener: PartitionsAddedListener): () => void {
     this.addedListeners.add(listener);
     return () => this.addedListeners.delete(listener);
+  }
+
+  /** Calls `listener` when the tail skipped records Kafka no longer held. */
+  onGap(listener: TailGapListener): () => void {
+    this.gapListeners.add(listener);
+    return () => this.gapListeners.delete(listener);
   }
 
   /** The tail's position now (a copy). */
@@ -346,9 +357,7 @@ export class LiveTail {
       try {
         const start = await startPositions();
         this.place(start);
-        this.fetcher = new PartitionFetcher(this.connection, this.logger, {
-          maxWaitMs: this.options.fetchMaxWaitMs,
-        });
+        this.fetcher = this.newFetcher();
         this.fetcher.assign(start);
         this.started = true;
         this.markStarted();
@@ -416,9 +425,7 @@ export class LiveTail {
       this.addedAt.set(key, BigInt(offset));
     }
     const previous = this.fetcher!;
-    this.fetcher = new PartitionFetcher(this.connection, this.logger, {
-      maxWaitMs: this.options.fetchMaxWaitMs,
-    });
+    this.fetcher = this.newFetcher();
     this.fetcher.assign([...previous.assigned(), ...added]);
     void previous
       .close()
@@ -429,6 +436,45 @@ export class LiveTail {
       'stream live tail reads partitions added to its topics',
     );
     for (const listener of this.addedListeners) listener(added);
+  }
+
+  private newFetcher(): PartitionFetcher {
+    return new PartitionFetcher(this.connection, this.logger, {
+      maxWaitMs: this.options.fetchMaxWaitMs,
+      onOffsetReset: (reset) => this.skipped(reset),
+    });
+  }
+
+  /**
+   * The fetcher moved a partition past records Kafka no longer holds: the tail fell further
+   * behind than retention keeps (a long pause, tiny retention). The ring's run of offsets is no
+   * longer whole, so it is cut: every client reading it finds itself behind, and reads on from
+   * Kafka at its own position, where the catch-up reader tells it of the gap in its transport's
+   * shape before anything after it. Called before the read that moved the partition resolves.
+   */
+  skipped(reset: OffsetReset): void {
+    const key = topicPartitionKey(reset.topic, reset.partition);
+    const slot = this.slot.get(key);
+    const resumed = BigInt(reset.resumed);
+    if (slot === undefined || resumed <= this.offsets[slot]!) return;
+    const from = this.offsets[slot]!;
+    this.offsets[slot] = resumed;
+    this.ring.cut();
+    for (const [i, partition] of this.layout.entries()) this.held.set(partition, this.offsets[i]!);
+    this.currentCursor = this.encodeAt(this.offsets);
+    this.logger.warn(
+      {
+        topic: reset.topic,
+        partition: reset.partition,
+        fromOffset: from.toString(),
+        resumedOffset: reset.resumed,
+        skipped: Number(resumed - from),
+      },
+      'stream live tail fell behind what Kafka holds; clients reading past the skipped records are told of the gap',
+    );
+    for (const listener of this.gapListeners) listener(reset);
+    // Clients at the ring's end wake to find themselves behind.
+    for (const listener of this.listeners) listener();
   }
 
   private append(batches: FetchedBatch[]): void {

@@ -37,4 +37,18 @@ describe('RingBuffer', () => {
     expect(ring.get(0)).toBeUndefined();
     expect(() => new RingBuffer(0)).toThrow(RangeError);
   });
+
+  it('cuts: evicts everything and leaves a number unused, so even a reader at the end is behind', () => {
+    const evicted: string[] = [];
+    const ring = new RingBuffer<string>(10, Number.POSITIVE_INFINITY, (item) => evicted.push(item));
+    ring.push('a');
+    ring.push('b');
+    const atEnd = ring.nextSeq;
+    ring.cut();
+    expect(evicted).toEqual(['a', 'b']);
+    expect(ring.length).toBe(0);
+    expect(atEnd).toBeLessThan(ring.oldestSeq);
+    expect(ring.push('c')).toBe(ring.oldestSeq);
+    expect(ring.get(ring.oldestSeq)).toBe('c');
+  });
 });

@@ -50,6 +50,16 @@ export class RingBuffer<T> {
     return seq;
   }
 
+  /**
+   * Evicts every item and leaves one sequence number unused: every reader, one at the end
+   * included, finds its next number evicted (below `oldestSeq`), as if it had fallen behind.
+   */
+  cut(): void {
+    while (this.length > 0) this.evictOldest();
+    this.next += 1;
+    this.first = this.next;
+  }
+
   /** The item numbered `seq`, or undefined when it was evicted or not written yet. */
   get(seq: number): T | undefined {
     if (seq < this.first || seq >= this.next) return undefined;

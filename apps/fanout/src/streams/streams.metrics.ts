@@ -26,6 +26,8 @@ export class StreamsMetrics {
   readonly disconnects: Counter<'transport' | 'reason'>;
   /** Partitions the live tail began reading while it ran (added to a topic), by topic. */
   readonly tailPartitionsAdded: Counter<'topic'>;
+  /** Times the live tail skipped records retention removed before it read them. */
+  readonly tailGaps: Counter<'topic'>;
   /** Redis calls of stream requests, upgrades and acks given up on (answered 503). */
   readonly redisUnavailable: Counter<'operation' | 'reason'>;
   private readonly latency: EventDeliveryLatency;
@@ -75,6 +77,12 @@ export class StreamsMetrics {
     this.tailPartitionsAdded = new Counter({
       name: 'herald_stream_tail_partitions_added_total',
       help: 'Partitions added to a channel topic that the running live tail found and began reading from their oldest offset (STREAM_TAIL_PARTITION_CHECK_MS)',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.tailGaps = new Counter({
+      name: 'herald_stream_tail_gaps_total',
+      help: 'Times the live tail fell behind what Kafka holds and skipped records retention had removed; the clients reading past them are told of the gap',
       labelNames: ['topic'],
       registers,
     });

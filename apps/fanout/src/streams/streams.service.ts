@@ -319,6 +319,7 @@ export class StreamsService
     tail.onPartitionsAdded((added) => {
       for (const { topic } of added) this.metrics.tailPartitionsAdded.inc({ topic });
     });
+    tail.onGap(({ topic }) => this.metrics.tailGaps.inc({ topic }));
     return tail;
   }
 
