@@ -33,6 +33,19 @@ describe('auto-disable of a subscription that keeps failing', () => {
 
   afterAll(() => harness?.close());
 
+  /** The herald.subscription.disabled events of one subscription, once there is one. */
+  function disabledEventsOf(subscriptionId: string) {
+    return waitFor(
+      async () => {
+        const mine = (
+          await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
+        ).filter((e) => e['subscriptionId'] === subscriptionId);
+        return mine.length > 0 && mine;
+      },
+      { timeoutMs: 20_000, what: `the herald.subscription.disabled event of ${subscriptionId}` },
+    );
+  }
+
   it('disables only the subscription with no success for the whole period, and says so', async () => {
     const firstFailureAt = new Map<string, number>();
     let flakyCalls = 0;
@@ -104,15 +117,7 @@ describe('auto-disable of a subscription that keeps failing', () => {
       await feeding;
     }
     expect(Date.now() - firstFailureAt!).toBeGreaterThanOrEqual(DISABLE_AFTER_MS);
-    const notices = await waitFor(
-      async () => {
-        const mine = (
-          await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
-        ).filter((e) => e['subscriptionId'] === once.subscription.id);
-        return mine.length > 0 && mine;
-      },
-      { timeoutMs: 20_000, what: 'its herald.subscription.disabled event' },
-    );
+    const notices = await disabledEventsOf(once.subscription.id);
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatchObject({ reason: 'failing_too_long', lastStatus: 500 });
   });
@@ -137,15 +142,7 @@ describe('auto-disable of a subscription that keeps failing', () => {
     });
     const fanout = await startFanoutInProcess(setup);
     try {
-      const notices = await waitFor(
-        async () => {
-          const mine = (
-            await operationalEvents(broker.brokers, 'herald.subscription.disabled', 1)
-          ).filter((e) => e['subscriptionId'] === left.subscription.id);
-          return mine.length > 0 && mine;
-        },
-        { timeoutMs: 20_000, what: 'the disabled event the dead instance left' },
-      );
+      const notices = await disabledEventsOf(left.subscription.id);
       expect(notices).toHaveLength(1);
       expect(notices[0]).toMatchObject({
         tenant: 'acme',

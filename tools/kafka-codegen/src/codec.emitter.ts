@@ -476,18 +476,27 @@ export function emitMessage(message: MessageSpec): GeneratedFile {
   return { fileName: fileNameFor(message.name), source };
 }
 
-/** The registry of every API: versions, header flexibility and an error-response writer. */
-export function emitRegistry(messages: MessageSpec[]): GeneratedFile {
+/** Each API's request and response, by api key. */
+function apiPairs(messages: MessageSpec[]): { request: MessageSpec; response: MessageSpec }[] {
   const requests = messages.filter((m) => m.type === 'request' && m.apiKey !== undefined);
   const responses = new Map(
     messages.filter((m) => m.type === 'response').map((m) => [m.apiKey, m]),
   );
+  return [...requests]
+    .sort((a, b) => (a.apiKey ?? 0) - (b.apiKey ?? 0))
+    .map((request) => {
+      const response = responses.get(request.apiKey);
+      if (!response) throw new Error(`no response for ${request.name}`);
+      return { request, response };
+    });
+}
+
+/** The registry of every API: versions, header flexibility and an error-response writer. */
+export function emitRegistry(messages: MessageSpec[]): GeneratedFile {
   const imports: string[] = [];
   const entries: string[] = [];
   const keys: string[] = [];
-  for (const request of [...requests].sort((a, b) => (a.apiKey ?? 0) - (b.apiKey ?? 0))) {
-    const response = responses.get(request.apiKey);
-    if (!response) throw new Error(`no response for ${request.name}`);
+  for (const { request, response } of apiPairs(messages)) {
     const api = request.name.replace(/Request$/, '');
     const reqRange = parseVersionRange(request.validVersions);
     const reqFlex = parseVersionRange(request.flexibleVersions);
@@ -643,14 +652,9 @@ function mirrorExpr(
  * and answers every item of it (topic, partition, resource, ACL...) with the error.
  */
 export function emitItemErrorResponses(messages: MessageSpec[]): GeneratedFile {
-  const requests = messages.filter((m) => m.type === 'request' && m.apiKey !== undefined);
-  const responses = new Map(
-    messages.filter((m) => m.type === 'response').map((m) => [m.apiKey, m]),
-  );
   const imports: string[] = [];
   const entries: string[] = [];
-  for (const request of [...requests].sort((a, b) => (a.apiKey ?? 0) - (b.apiKey ?? 0))) {
-    const response = responses.get(request.apiKey)!;
+  for (const { request, response } of apiPairs(messages)) {
     const hasErrorCode = response.fields.some(
       (f) => f.name === 'ErrorCode' && f.type === 'int16' && !isTagged(f),
     );
