@@ -336,6 +336,31 @@ describe('DeliveryLane', () => {
     expect(fake.parked.map((p) => p.id)).toEqual(['u19', 'u20', 'u21']);
   });
 
+  it('parks what it holds past its pace, newest first, when no new work comes (its partitions paused)', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+      fake.io,
+    );
+    for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));
+    // One answer every 600 ms: never a second without progress, but 2 in 1.2 s.
+    for (let i = 0; i < 2; i++) {
+      fake.advance(600);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    expect(fake.parked).toEqual([]);
+    // The watch (a second after the last answer but one) finds it holding 28, more than the
+    // 16.7 it sends in 10 s: the newest go.
+    fake.advance(400);
+    await flush();
+    expect(lane.size).toBe(16);
+    expect(fake.parked.map((p) => p.id)).toEqual(
+      Array.from({ length: 12 }, (_, i) => `u${29 - i}`),
+    );
+    expect(fake.spills).toEqual([12]);
+  });
+
   it('keeps work in memory when its pace is its origin’s shared limit, not its own', async () => {
     const fake = fakeIo();
     // Ten slots of its own, but one for the whole origin: as behind as every lane sending there.

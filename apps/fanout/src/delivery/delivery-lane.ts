@@ -224,6 +224,8 @@ export class DeliveryLane {
         this.io.now() - this.progressAt >= this.settings.stallMs
       )
         this.spillHeld();
+      // Past its pace, new work is parked below (stalled); what it holds past that is parked on
+      // the watch, when no new work may come (its partitions paused for the backlog).
       else this.watchStall();
     }
     if (!task.ordered) {
@@ -435,9 +437,64 @@ export class DeliveryLane {
     // `maxPerSecond`) is slow by its endpoint or its settings; one held back by its origin's
     // shared limit or by this instance's pace is as behind as the lanes beside it, and parking
     // its work would only cost Redis round trips.
+    return this.paceLimit() !== null;
+  }
+
+  /**
+   * What the lane may hold in memory at its pace (what it would send within `drainLimitMs`),
+   * when it holds more while at its own limits (every `maxInFlight` slot taken, or waiting for
+   * its `maxPerSecond`); null otherwise. A lane held
+   * back by its origin's shared limit or by this instance's pace is as behind as the lanes
+   * beside it, and parking its work would only cost Redis round trips.
+   */
+  private paceLimit(): number | null {
+    if (this.pace === null || this.held < this.settings.spillAt) return null;
     const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
-    const limitMs = this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS;
-    return atOwnLimits && this.pace !== null && this.held > this.pace * limitMs;
+    const limit = this.pace * (this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS);
+    return atOwnLimits && this.held > limit
+      ? Math.max(this.settings.spillAt, Math.floor(limit))
+      : null;
+  }
+
+  /**
+   * A slow or failing endpoint's lane holds more than it would send within the drain limit:
+   * what it holds past that is parked, newest first (unordered tasks alone, a waiting key whole),
+   * so its records settle and the partitions it held back are read on for the others.
+   */
+  private spillExcess(keep: number): void {
+    const nowMs = this.io.now();
+    const before = this.held;
+    const ready = this.readyTasks();
+    const alone: DeliveryTask[] = [];
+    const queues: KeyQueue[] = [];
+    const spilled = new Set<DeliveryTask>();
+    let left = this.held;
+    for (let i = ready.length - 1; i >= 0 && left > keep; i--) {
+      const task = ready[i]!;
+      if (task.claim !== null) continue;
+      if (!task.ordered) {
+        alone.push(task);
+        spilled.add(task);
+        left -= 1;
+        continue;
+      }
+      const queue = this.keys.get(task.queueId);
+      if (!queue || queue.tasks[0] !== task || queue.parked) continue;
+      queues.push(queue);
+      spilled.add(task);
+      left -= queue.tasks.length;
+    }
+    if (spilled.size === 0) return;
+    this.ready.length = 0;
+    this.readyHead = 0;
+    this.ready.push(...ready.filter((task) => !spilled.has(task)));
+    for (const task of alone) {
+      this.held -= 1;
+      this.parkAlone(task, nowMs);
+    }
+    // Takes each key's tasks out of memory (and `held`) as its park call runs.
+    for (const queue of queues) this.parkQueue(queue, nowMs);
+    this.io.spilled(before - left);
   }
 
   /**
@@ -467,8 +524,14 @@ export class DeliveryLane {
     this.stallTimer = this.io.schedule(waitMs, () => {
       this.stallTimer = null;
       if (this.closed || this.spilling || this.held < this.settings.spillAt) return;
-      if (this.io.now() - this.progressAt >= this.settings.stallMs) this.spillHeld();
-      else this.watchStall();
+      if (this.io.now() - this.progressAt >= this.settings.stallMs) {
+        this.spillHeld();
+        return;
+      }
+      // Progressing, but too slowly for what it holds (a slow or failing endpoint).
+      const keep = this.paceLimit();
+      if (keep !== null) this.spillExcess(keep);
+      this.watchStall();
     });
   }
 
