@@ -163,4 +163,34 @@ describe('partitions moving between healthy fanout instances', () => {
     expect(counters.map((c) => c.duplicates())).toEqual([0, 0]);
     expect(counters[1]!.outOfOrder).toEqual([]);
   }, 120_000);
+
+  it('sends again after a SIGKILL only about a commit interval’s work, not all settled past the commit', async () => {
+    const counters = await subscribe();
+    // A third subscription that fails half its requests, retried for seconds: its unsettled
+    // records hold the committed offset far behind what the other two have had.
+    const flaky = await startWebhookReceiver({
+      respond: () => (Math.random() < 0.5 ? { status: 500 } : { status: 204 }),
+    });
+    receivers.push(flaky);
+    await createSubscription(store, flaky.url, {
+      maxInFlight: 16,
+      retry: { schedule: Array<string>(8).fill('400ms') },
+    });
+    const doomed = await fanout();
+    const survivor = await fanout();
+    const batch = orderEvents(3000, 60);
+    // SIGKILL once the survivor holds its share and deliveries are under way; the survivor
+    // takes the killed one's partitions once its group session lapses.
+    await trickle(batch, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await doomed.kill('SIGKILL');
+    });
+    await everyEventDelivered(counters, batch);
+    const duplicates = counters.map((c) => c.duplicates());
+    console.log(`SIGKILL: duplicates ${duplicates.join(' / ')} of ${batch.length}`);
+    expect(survivor.child.exitCode).toBeNull();
+    expect(counters[1]!.outOfOrder).toEqual([]);
+    // About 250 events a second at 200 ms commits: a commit interval's work is some 50.
+    for (const count of duplicates) expect(count).toBeLessThan(150);
+  }, 120_000);
 });

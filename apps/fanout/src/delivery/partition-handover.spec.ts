@@ -63,7 +63,7 @@ describe('PartitionHandover', () => {
       tracker.settle(offset, 'sub_a');
       tracker.settle(offset, 'sub_b');
     }
-    const encoded = PartitionHandover.encode(tracker.snapshot(), undefined, 5);
+    const encoded = PartitionHandover.encode(tracker.snapshot(), undefined, { maxDone: 5 });
     // Two records' tasks fit (4 of 5); the other two records' four do not.
     expect(encoded.leftOut).toBe(4);
     const handover = roundTrip(encoded.text);

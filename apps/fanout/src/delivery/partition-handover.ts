@@ -10,6 +10,12 @@ export const MAX_HANDOVER_DONE = 200_000;
 /** A hand-over as stored: offsets below `end` are settled except `pending`. */
 interface HandoverRecord {
   readonly v: 1;
+  /**
+   * Written when the owner let the partition go (its attempts in flight finished): the last
+   * word. Otherwise a progress note the owner writes as it goes, for a successor after a crash.
+   * Absent: final.
+   */
+  readonly final?: boolean;
   readonly end: number;
   readonly pending: readonly number[];
   /** Subscription ids `done` refers to by position. */
@@ -27,6 +33,8 @@ interface HandoverRecord {
  */
 export class PartitionHandover {
   private constructor(
+    /** Written as the owner let the partition go, not as a progress note (see HandoverRecord). */
+    readonly final: boolean,
     /** Offsets from here on were never read by the owner that wrote it. */
     readonly end: number,
     private readonly pending: ReadonlySet<number>,
@@ -65,7 +73,7 @@ export class PartitionHandover {
       }
       done.set(offset, ids);
     }
-    return new PartitionHandover(record.end, new Set(record.pending), done);
+    return new PartitionHandover(record.final !== false, record.end, new Set(record.pending), done);
   }
 
   /**
@@ -76,7 +84,7 @@ export class PartitionHandover {
   static encode(
     own: TrackerSnapshot,
     inherited: PartitionHandover | undefined,
-    maxDone = MAX_HANDOVER_DONE,
+    { final = true, maxDone = MAX_HANDOVER_DONE }: { final?: boolean; maxDone?: number } = {},
   ): { text: string; end: number; pending: number; leftOut: number } {
     const ownEnd = own.end ?? 0;
     const pending = [...own.pending];
@@ -112,6 +120,7 @@ export class PartitionHandover {
     }
     const record: HandoverRecord = {
       v: 1,
+      final,
       end,
       pending,
       subscriptions: [...positions.keys()],

@@ -31,6 +31,10 @@ interface PartitionState {
   claimAgainAfter: number;
   /** What the previous owner settled, until reading passes its end. */
   handover: PartitionHandover | undefined;
+  /** Hand-over writes, one after another: the final one lands last. */
+  handoverWrites: Promise<void>;
+  /** The last progress note written (not written again while nothing changed). */
+  lastNote: string | undefined;
 }
 
 /** How long after claiming a partition again a refused park may have it claimed once more. */
@@ -301,6 +305,8 @@ export class SourceConsumer {
         ready: Promise.resolve(),
         claimAgainAfter: 0,
         handover: undefined,
+        handoverWrites: Promise.resolve(),
+        lastNote: undefined,
       };
       created.ready = this.takeOwnership(created, true);
       this.partitions.set(key, created);
@@ -350,11 +356,10 @@ export class SourceConsumer {
     for (;;) {
       try {
         stored = await this.handovers.read(state.topic, state.partition);
-        if (
-          !awaited ||
-          stored?.token === previousOwner ||
-          !(await this.handovers.isRunning(instanceOf(previousOwner)))
-        )
+        // Its progress notes are not enough while it runs: it may still be finishing attempts.
+        const final =
+          stored?.token === previousOwner && PartitionHandover.decode(stored.state)?.final === true;
+        if (!awaited || final || !(await this.handovers.isRunning(instanceOf(previousOwner))))
           break;
       } catch (error) {
         this.logger.debug({ err: error }, 'could not read the hand-over of a partition');
@@ -391,6 +396,7 @@ export class SourceConsumer {
         partition: state.partition,
         from: stored.token,
         current: stored.token === previousOwner,
+        final: handover.final,
         end: handover.end,
         waitedMs: Date.now() - started,
       },
@@ -407,6 +413,8 @@ export class SourceConsumer {
     const started = Date.now();
     await state.ready;
     if (!this.stopping) await Promise.race([inFlight, delay(this.options.releaseWaitMs)]);
+    // After any progress note still being written: the final word lands last.
+    await state.handoverWrites;
     // Written even when nothing was read: the new owner waits for a hand-over from this token.
     const encoded = PartitionHandover.encode(state.tracker.snapshot(), state.handover);
     for (let attempt = 1; ; attempt++) {
@@ -538,8 +546,44 @@ export class SourceConsumer {
           );
         }
       }
+      this.noteProgress(state);
       this.resumeIfDrained(state);
     }
+  }
+
+  /**
+   * With each commit, a progress note of what is settled past it: should this instance die, the
+   * next owner (once this one's running mark has lapsed) skips that work rather than sending it
+   * again, so a crash resends about a commit interval's work, not all that was settled past the
+   * first unsettled record. Written only when it changed; a failed write is only logged (the
+   * next commit writes again).
+   */
+  private noteProgress(state: PartitionState): void {
+    if (!state.current || this.stopping) return;
+    const reading = state.tracker.snapshot();
+    // Nothing read yet (maybe still waiting for the previous owner's word, which a note from
+    // this one would overwrite).
+    if (reading.end === undefined) return;
+    const { text } = PartitionHandover.encode(reading, state.handover, { final: false });
+    if (text === state.lastNote) return;
+    state.lastNote = text;
+    state.handoverWrites = state.handoverWrites.then(async () => {
+      if (!state.current) return;
+      try {
+        await this.handovers.write(
+          state.topic,
+          state.partition,
+          { token: state.owner.token, state: text },
+          HANDOVER_TTL_MS,
+        );
+      } catch (error) {
+        state.lastNote = undefined;
+        this.logger.debug(
+          { err: error, topic: state.topic, partition: state.partition },
+          'could not write a progress note of a partition; the next commit tries again',
+        );
+      }
+    });
   }
 
   /**
