@@ -46,6 +46,11 @@ const HANDOVER_TTL_MS = 7 * 24 * 3_600_000;
 /** How often a new owner looks again for the previous owner's hand-over. */
 const HANDOVER_POLL_MS = 50;
 const STALE_LOG_INTERVAL_MS = 60_000;
+/**
+ * How many (record, subscription) pairs a progress note names at most; the rest of those tasks
+ * are only sent again after a crash.
+ */
+const MAX_NOTE_DONE = 10_000;
 /** How long a stopping instance gives its hand-overs (its shutdown budget is short). */
 const STOP_HANDOVER_MS = 2000;
 /** How often a batch waiting for its partition tells the group this member is alive. */
@@ -564,7 +569,12 @@ export class SourceConsumer {
     // Nothing read yet (maybe still waiting for the previous owner's word, which a note from
     // this one would overwrite).
     if (reading.end === undefined) return;
-    const { text } = PartitionHandover.encode(reading, state.handover, { final: false });
+    // Bounded: written every commit, it must stay cheap beside delivery (with many
+    // subscriptions most records past the commit are settled for some of them only).
+    const { text } = PartitionHandover.encode(reading, state.handover, {
+      final: false,
+      maxDone: MAX_NOTE_DONE,
+    });
     if (text === state.lastNote) return;
     state.lastNote = text;
     state.handoverWrites = state.handoverWrites.then(async () => {
