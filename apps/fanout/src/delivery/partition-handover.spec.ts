@@ -56,29 +56,61 @@ describe('PartitionHandover', () => {
     expect(roundTrip(encoded.text).settled(0)).toBe(false);
   });
 
-  it('leaves out the tasks past its bound, which are then only sent again', () => {
+  it('names a subscription keeping pace in one run, and leaves out the runs past its bound', () => {
     const tracker = new OffsetTracker();
-    for (let offset = 0; offset < 4; offset++) {
-      tracker.add(offset, 3);
-      tracker.settle(offset, 'sub_a');
-      tracker.settle(offset, 'sub_b');
-    }
-    const encoded = PartitionHandover.encode(tracker.snapshot(), undefined, { maxDone: 5 });
-    // Two records' tasks fit (4 of 5); the other two records' four do not.
-    expect(encoded.leftOut).toBe(4);
-    const handover = roundTrip(encoded.text);
-    expect(handover.doneFor(0)).toEqual(['sub_a', 'sub_b']);
-    expect(handover.doneFor(3)).toBeUndefined();
+    // sub_a settled every pending record (one run, across the settled 102); sub_b every other
+    // (one run each).
+    for (let offset = 100; offset < 106; offset++) tracker.add(offset, offset === 102 ? 1 : 3);
+    tracker.settle(102, 'sub_a');
+    for (const offset of [100, 101, 103, 104, 105]) tracker.settle(offset, 'sub_a');
+    for (const offset of [100, 103, 105]) tracker.settle(offset, 'sub_b');
+    const whole = roundTrip(PartitionHandover.encode(tracker.snapshot(), undefined).text);
+    expect(whole.doneFor(101)).toEqual(['sub_a']);
+    expect(whole.doneFor(103)).toEqual(['sub_a', 'sub_b']);
+    expect(whole.settled(102)).toBe(true);
+    // Room for two runs: sub_a's one and sub_b's first; sub_b's other two (two tasks) are left out.
+    const bounded = PartitionHandover.encode(tracker.snapshot(), undefined, { maxRuns: 2 });
+    expect(bounded.leftOut).toBe(2);
+    const handover = roundTrip(bounded.text);
+    expect(handover.doneFor(100)).toEqual(['sub_a', 'sub_b']);
+    expect(handover.doneFor(105)).toEqual(['sub_a']);
   });
 
   it.each([
     ['not JSON', '{'],
-    ['another version', JSON.stringify({ v: 2, end: 5, pending: [], subscriptions: [], done: [] })],
-    ['a bad end', JSON.stringify({ v: 1, end: '5', pending: [], subscriptions: [], done: [] })],
-    ['a bad offset', JSON.stringify({ v: 1, end: 5, pending: [1.5], subscriptions: [], done: [] })],
+    [
+      'another version',
+      JSON.stringify({ v: 1, final: true, end: 5, pending: [], subscriptions: [], done: [] }),
+    ],
+    [
+      'a bad end',
+      JSON.stringify({ v: 2, final: true, end: '5', pending: [], subscriptions: [], done: [] }),
+    ],
+    [
+      'a bad offset',
+      JSON.stringify({ v: 2, final: true, end: 5, pending: [1.5], subscriptions: [], done: [] }),
+    ],
+    [
+      'a run past its pending records',
+      JSON.stringify({
+        v: 2,
+        final: true,
+        end: 5,
+        pending: [1],
+        subscriptions: ['a'],
+        done: [[0, [0, 1]]],
+      }),
+    ],
     [
       'a subscription it does not list',
-      JSON.stringify({ v: 1, end: 5, pending: [1], subscriptions: ['a'], done: [[1, [3]]] }),
+      JSON.stringify({
+        v: 2,
+        final: true,
+        end: 5,
+        pending: [1],
+        subscriptions: ['a'],
+        done: [[3, [0, 0]]],
+      }),
     ],
     ['null', 'null'],
   ])('refuses a stored text with %s', (_what, text) => {

@@ -1,26 +1,30 @@
 import type { TrackerSnapshot } from './offset-tracker';
 
 /**
- * How many (record, subscription) pairs a hand-over names at most. A partition holds at most
- * its backlog bound of unsettled records (5,000 by default); past this many pairs (about 1 MB of
- * JSON) the rest are left out, and those tasks are only sent again.
+ * How many runs of settled tasks a hand-over names at most (a run: one subscription's tasks of
+ * consecutive pending records). A partition holds at most its backlog bound of unsettled records
+ * (5,000 by default), and a subscription that keeps pace has its tasks settled in a run or a
+ * few; past this many runs the rest are left out, and those tasks are only sent again.
  */
-export const MAX_HANDOVER_DONE = 200_000;
+export const MAX_HANDOVER_RUNS = 200_000;
 
 /** A hand-over as stored: offsets below `end` are settled except `pending`. */
 interface HandoverRecord {
-  readonly v: 1;
+  readonly v: 2;
   /**
    * Written when the owner let the partition go (its attempts in flight finished): the last
    * word. Otherwise a progress note the owner writes as it goes, for a successor after a crash.
-   * Absent: final.
    */
-  readonly final?: boolean;
+  readonly final: boolean;
   readonly end: number;
+  /** Ascending. */
   readonly pending: readonly number[];
   /** Subscription ids `done` refers to by position. */
   readonly subscriptions: readonly string[];
-  /** For a pending record: the positions of the subscriptions whose tasks of it are settled. */
+  /**
+   * For a subscription (by position), the pending records whose task for it is settled: runs of
+   * them as first and last index into `pending`, flattened (`[first, last, first, last, …]`).
+   */
   readonly done: readonly (readonly [number, readonly number[]])[];
 }
 
@@ -50,7 +54,8 @@ export class PartitionHandover {
       return null;
     }
     if (
-      record?.v !== 1 ||
+      record?.v !== 2 ||
+      typeof record.final !== 'boolean' ||
       !Number.isSafeInteger(record.end) ||
       !Array.isArray(record.pending) ||
       !Array.isArray(record.subscriptions) ||
@@ -59,21 +64,34 @@ export class PartitionHandover {
       !record.subscriptions.every((id) => typeof id === 'string')
     )
       return null;
+    const { pending, subscriptions } = record;
     const done = new Map<number, string[]>();
     for (const entry of record.done as unknown[]) {
       if (!Array.isArray(entry)) return null;
-      const [offset, positions] = entry as unknown[];
-      if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || !Array.isArray(positions))
-        return null;
-      const ids: string[] = [];
-      for (const position of positions as unknown[]) {
-        const id = typeof position === 'number' ? record.subscriptions[position] : undefined;
-        if (id === undefined) return null;
-        ids.push(id);
+      const [position, runs] = entry as unknown[];
+      const id = typeof position === 'number' ? subscriptions[position] : undefined;
+      if (id === undefined || !Array.isArray(runs) || runs.length % 2 !== 0) return null;
+      for (let r = 0; r < runs.length; r += 2) {
+        const [first, last] = [runs[r] as unknown, runs[r + 1] as unknown];
+        if (
+          typeof first !== 'number' ||
+          typeof last !== 'number' ||
+          !Number.isInteger(first) ||
+          !Number.isInteger(last) ||
+          first < 0 ||
+          last < first ||
+          last >= pending.length
+        )
+          return null;
+        for (let i = first; i <= last; i++) {
+          const offset = pending[i]!;
+          const ids = done.get(offset);
+          if (ids) ids.push(id);
+          else done.set(offset, [id]);
+        }
       }
-      done.set(offset, ids);
     }
-    return new PartitionHandover(record.final !== false, record.end, new Set(record.pending), done);
+    return new PartitionHandover(record.final, record.end, new Set(pending), done);
   }
 
   /**
@@ -84,7 +102,7 @@ export class PartitionHandover {
   static encode(
     own: TrackerSnapshot,
     inherited: PartitionHandover | undefined,
-    { final = true, maxDone = MAX_HANDOVER_DONE }: { final?: boolean; maxDone?: number } = {},
+    { final = true, maxRuns = MAX_HANDOVER_RUNS }: { final?: boolean; maxRuns?: number } = {},
   ): { text: string; end: number; pending: number; leftOut: number } {
     const ownEnd = own.end ?? 0;
     const pending = [...own.pending];
@@ -96,36 +114,40 @@ export class PartitionHandover {
         if (offset >= ownEnd) pending.push(offset);
       for (const [offset, ids] of inherited.done) if (offset >= ownEnd) done.set(offset, [...ids]);
     }
-    const positions = new Map<string, number>();
-    const entries: [number, number[]][] = [];
-    let named = 0;
-    let leftOut = 0;
+    // Each subscription's settled tasks, as indexes into `pending`.
+    const indexOf = new Map(pending.map((offset, i) => [offset, i]));
+    const settledAt = new Map<string, number[]>();
     for (const [offset, ids] of done) {
-      if (named + ids.length > maxDone) {
-        leftOut += ids.length;
-        continue;
+      const index = indexOf.get(offset);
+      if (index === undefined) continue;
+      for (const id of ids) {
+        const indexes = settledAt.get(id);
+        if (indexes) indexes.push(index);
+        else settledAt.set(id, [index]);
       }
-      named += ids.length;
-      entries.push([
-        offset,
-        ids.map((id) => {
-          let position = positions.get(id);
-          if (position === undefined) {
-            position = positions.size;
-            positions.set(id, position);
-          }
-          return position;
-        }),
-      ]);
     }
-    const record: HandoverRecord = {
-      v: 1,
-      final,
-      end,
-      pending,
-      subscriptions: [...positions.keys()],
-      done: entries,
-    };
+    const subscriptions: string[] = [];
+    const entries: [number, number[]][] = [];
+    let runsNamed = 0;
+    let leftOut = 0;
+    for (const [id, indexes] of settledAt) {
+      indexes.sort((a, b) => a - b);
+      const runs: number[] = [];
+      for (let i = 0; i < indexes.length; i++) {
+        const first = indexes[i]!;
+        while (i + 1 < indexes.length && indexes[i + 1] === indexes[i]! + 1) i++;
+        if (runsNamed >= maxRuns) {
+          leftOut += indexes[i]! - first + 1;
+          continue;
+        }
+        runs.push(first, indexes[i]!);
+        runsNamed += 1;
+      }
+      if (runs.length === 0) continue;
+      entries.push([subscriptions.length, runs]);
+      subscriptions.push(id);
+    }
+    const record: HandoverRecord = { v: 2, final, end, pending, subscriptions, done: entries };
     return { text: JSON.stringify(record), end, pending: pending.length, leftOut };
   }
 

@@ -47,10 +47,10 @@ const HANDOVER_TTL_MS = 7 * 24 * 3_600_000;
 const HANDOVER_POLL_MS = 50;
 const STALE_LOG_INTERVAL_MS = 60_000;
 /**
- * How many (record, subscription) pairs a progress note names at most; the rest of those tasks
- * are only sent again after a crash.
+ * How many runs of settled tasks (one subscription's, over consecutive pending records) a
+ * progress note names at most; the rest of those tasks are only sent again after a crash.
  */
-const MAX_NOTE_DONE = 10_000;
+const MAX_NOTE_RUNS = 10_000;
 /** How long a stopping instance gives its hand-overs (its shutdown budget is short). */
 const STOP_HANDOVER_MS = 2000;
 /** How often a batch waiting for its partition tells the group this member is alive. */
@@ -573,7 +573,7 @@ export class SourceConsumer {
     // subscriptions most records past the commit are settled for some of them only).
     const { text } = PartitionHandover.encode(reading, state.handover, {
       final: false,
-      maxDone: MAX_NOTE_DONE,
+      maxRuns: MAX_NOTE_RUNS,
     });
     if (text === state.lastNote) return;
     state.lastNote = text;
