@@ -64,7 +64,9 @@ export class PartitionHandover {
       !record.subscriptions.every((id) => typeof id === 'string')
     )
       return null;
-    const { pending, subscriptions } = record;
+    // (Array.isArray above took them for any[].)
+    const pending = record.pending as readonly number[];
+    const subscriptions = record.subscriptions as readonly string[];
     const done = new Map<number, string[]>();
     for (const entry of record.done as unknown[]) {
       if (!Array.isArray(entry)) return null;
