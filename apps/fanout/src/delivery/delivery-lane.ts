@@ -462,15 +462,26 @@ export class DeliveryLane {
    * so its records settle and the partitions it held back are read on for the others.
    */
   private spillExcess(keep: number): void {
+    const parked = this.parkWaiting(keep, true);
+    if (parked > 0) this.io.spilled(parked);
+  }
+
+  /**
+   * Parks what waits in memory until the lane holds `keep` at most: unordered tasks alone, a key
+   * whose head waits whole (not tasks claimed from parking, nor keys whose head is in flight or
+   * waits for a retry). Oldest first, or newest first. Returns how many tasks it parks.
+   */
+  private parkWaiting(keep: number, newestFirst: boolean): number {
     const nowMs = this.io.now();
-    const before = this.held;
     const ready = this.readyTasks();
+    const order = newestFirst ? [...ready].reverse() : ready;
+    const before = this.held;
     const alone: DeliveryTask[] = [];
     const queues: KeyQueue[] = [];
     const spilled = new Set<DeliveryTask>();
-    let left = this.held;
-    for (let i = ready.length - 1; i >= 0 && left > keep; i--) {
-      const task = ready[i]!;
+    let left = before;
+    for (const task of order) {
+      if (left <= keep) break;
       if (task.claim !== null) continue;
       if (!task.ordered) {
         alone.push(task);
@@ -484,7 +495,7 @@ export class DeliveryLane {
       spilled.add(task);
       left -= queue.tasks.length;
     }
-    if (spilled.size === 0) return;
+    if (spilled.size === 0) return 0;
     this.ready.length = 0;
     this.readyHead = 0;
     this.ready.push(...ready.filter((task) => !spilled.has(task)));
@@ -494,7 +505,7 @@ export class DeliveryLane {
     }
     // Takes each key's tasks out of memory (and `held`) as its park call runs.
     for (const queue of queues) this.parkQueue(queue, nowMs);
-    this.io.spilled(before - left);
+    return before - left;
   }
 
   /**
@@ -546,30 +557,13 @@ export class DeliveryLane {
   private spillHeld(): void {
     if (this.closed) return;
     this.spilling = true;
-    const nowMs = this.io.now();
+    const parked = this.parkWaiting(0, false);
     const before = this.held;
-    const keep: DeliveryTask[] = [];
-    const waitingKeys: KeyQueue[] = [];
-    for (const task of this.readyTasks()) {
-      if (task.claim !== null) keep.push(task);
-      else if (!task.ordered) {
-        this.held -= 1;
-        this.parkAlone(task, nowMs);
-      } else {
-        const queue = this.keys.get(task.queueId);
-        if (queue && queue.tasks[0] === task && !queue.parked) waitingKeys.push(queue);
-        else keep.push(task);
-      }
-    }
-    this.ready.length = 0;
-    this.readyHead = 0;
-    this.ready.push(...keep);
-    for (const queue of waitingKeys) this.parkQueue(queue, nowMs);
     for (const queue of this.keys.values()) {
       const head = queue.tasks[0];
       if (head && !queue.parked && this.inFlightHeads.has(head)) this.spillBehind(queue, head);
     }
-    this.io.spilled(before - this.held);
+    this.io.spilled(parked + before - this.held);
   }
 
   /** Parks a copy of the key's in-flight head, claimed, and everything behind it, in order. */
