@@ -358,12 +358,14 @@ export class SourceConsumer {
     const started = Date.now();
     const awaited = previousOwner !== null && previousOwner !== state.owner.token;
     let stored: StoredHandover | null = null;
+    /** `stored` read, when it is the previous owner's (the one waited for). */
+    let handover: PartitionHandover | null = null;
     for (;;) {
       try {
         stored = await this.handovers.read(state.topic, state.partition);
+        handover = stored?.token === previousOwner ? PartitionHandover.decode(stored.state) : null;
         // Its progress notes are not enough while it runs: it may still be finishing attempts.
-        const final =
-          stored?.token === previousOwner && PartitionHandover.decode(stored.state)?.final === true;
+        const final = handover?.final === true;
         if (!awaited || final || !(await this.handovers.isRunning(instanceOf(previousOwner))))
           break;
       } catch (error) {
@@ -386,7 +388,7 @@ export class SourceConsumer {
       await delay(HANDOVER_POLL_MS);
     }
     if (stored === null) return undefined;
-    const handover = PartitionHandover.decode(stored.state) ?? undefined;
+    handover ??= PartitionHandover.decode(stored.state);
     if (!handover) {
       this.logger.warn(
         { topic: state.topic, partition: state.partition },
