@@ -52,6 +52,46 @@ describe('RetryParkingStore', () => {
     );
   });
 
+  it('finishes a head and claims the next task of its queue in one step, until the queue is empty', async () => {
+    await storeSubscription('sub_chain');
+    await parking.ownPartition(owner.topic, owner.partition, owner.token);
+    for (const task of ['c1', 'c2', 'c3'])
+      await parking.park({
+        subscriptionId: 'sub_chain',
+        queueId: 'k',
+        task,
+        dueMs: 0,
+        mode: 'create',
+        owner,
+      });
+    const countBefore = await parking.count();
+    const [head] = await parking.claimDue('sub_chain', { nowMs: 10, leaseMs: 5000, limit: 10 });
+    const second = await parking.finishAndClaimNext(head!, owner, 5000, 1000);
+    expect(second).toEqual({
+      kept: true,
+      next: { subscriptionId: 'sub_chain', queueId: 'k', task: 'c2', lease: 6000 },
+    });
+    // Claimed: the poller does not see it due, not even long after the first finish.
+    expect(await parking.claimDue('sub_chain', { nowMs: 5999, leaseMs: 5000, limit: 10 })).toEqual(
+      [],
+    );
+    // The claim it returned is a claim: a finish under another lease is refused.
+    expect(
+      await parking.finishAndClaimNext({ ...second.next!, lease: 1 }, owner, 5000, 1100),
+    ).toEqual({ kept: false, next: null });
+    const third = await parking.finishAndClaimNext(second.next!, owner, 5000, 1200);
+    expect(third.next).toMatchObject({ task: 'c3', lease: 6200 });
+    expect(await parking.finishAndClaimNext(third.next!, owner, 5000, 1300)).toEqual({
+      kept: true,
+      next: null,
+    });
+    expect(await parking.count()).toBe(countBefore - 3);
+    expect(await parking.dueSubscriptions(Number.MAX_SAFE_INTEGER)).not.toContain('sub_chain');
+    // The partition no longer lists the key as parked.
+    const { parked } = await parking.ownPartition(owner.topic, owner.partition, owner.token);
+    expect(parked.get('sub_chain')).toBeUndefined();
+  });
+
   it('refuses a finish whose lease ran out and was claimed again', async () => {
     await storeSubscription('sub_b');
     await parking.park({

@@ -138,6 +138,28 @@ interface Throughput {
   cpuMicros: number;
   /** Busy CPU time of the whole machine (every process on both cores) a delivery, in µs. */
   machineMicros: number;
+  /**
+   * Times a lane parked what it held in Redis during the case (fanout's
+   * `herald_delivery_lane_spills_total`; none for the baseline). A healthy local receiver
+   * should cause none: a spill sends the rest of the case through Redis, several times slower.
+   */
+  spills?: number;
+  /** fanout's attempts that were not delivered (none expected from the local receiver). */
+  failedAttempts?: number;
+}
+
+/**
+ * The sum of a counter's series in an app's `/metrics` text (0 when it has none yet), of those
+ * whose labels pass `labels` when given.
+ */
+function counterSum(metrics: string, name: string, labels?: (text: string) => boolean): number {
+  let sum = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    if (labels && !labels(line.slice(name.length, line.lastIndexOf(' ')))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
@@ -246,7 +268,17 @@ async function fanoutThroughput(
     fanoutEnv({ ...env, prefix }, group),
   );
   try {
-    return await measureThroughput(receiver, events * subscriptions, fanout.process.pid);
+    const measured = await measureThroughput(receiver, events * subscriptions, fanout.process.pid);
+    const metrics = await (await fetch(`${fanout.url}/metrics`)).text();
+    return {
+      ...measured,
+      spills: counterSum(metrics, 'herald_delivery_lane_spills_total'),
+      failedAttempts: counterSum(
+        metrics,
+        'herald_deliveries_total',
+        (labels) => !labels.includes('outcome="delivered"'),
+      ),
+    };
   } finally {
     await fanout.stop();
     await deletePrefix(redis, prefix);
@@ -528,7 +560,7 @@ async function main(): Promise<void> {
     const note = (name: string, sample: Throughput, label: string) => {
       samples.set(name, [...(samples.get(name) ?? []), sample]);
       process.stdout.write(
-        `${label}: ${Math.round(sample.perSecond)} deliveries/s; CPU a delivery: process ${sample.cpuMicros.toFixed(1)} µs, machine ${sample.machineMicros.toFixed(1)} µs\n`,
+        `${label}: ${Math.round(sample.perSecond)} deliveries/s; CPU a delivery: process ${sample.cpuMicros.toFixed(1)} µs, machine ${sample.machineMicros.toFixed(1)} µs${sample.spills ? `; lanes spilled to Redis ${sample.spills} time(s)` : ''}${sample.failedAttempts ? `; ${sample.failedAttempts} attempts failed` : ''}\n`,
       );
     };
     for (let round = 1; round <= rounds; round++) {

@@ -11,6 +11,8 @@ function fakeIo() {
   const finishedCopies: { claim: ClaimedTask; id: string; result: TaskResult }[] = [];
   const spills: number[] = [];
   let now = 0;
+  /** Time this process could not run (its event loop blocked): not on the running clock. */
+  let blocked = 0;
   let parkAnswer: (task: DeliveryTask, mode: 'create' | 'append') => ParkOutcome = (_t, mode) =>
     mode === 'create' ? 'parked' : 'queued';
   const io: LaneIo = {
@@ -23,6 +25,7 @@ function fakeIo() {
       return Promise.resolve(parkAnswer(task, mode));
     },
     now: () => now,
+    runningNow: () => now - blocked,
     schedule: (delayMs, run) => {
       const timer = { at: now + delayMs, run, cancelled: false };
       timers.push(timer);
@@ -46,6 +49,11 @@ function fakeIo() {
     parked,
     finishedCopies,
     spills,
+    /** Time passes with the event loop blocked (timers fire only at the next `advance`). */
+    block(ms: number) {
+      now += ms;
+      blocked += ms;
+    },
     advance(ms: number) {
       now += ms;
       for (const timer of timers.splice(0)) {
@@ -237,6 +245,29 @@ describe('DeliveryLane', () => {
     lane.enqueue(task('u7', null));
     expect(fake.parked).toHaveLength(6);
     expect(fake.sent.map((t) => t.source.event.id)).toEqual(['u1', 'u1', 'u7']);
+  });
+
+  it('does not take a spell in which this process could not run for its endpoint’s silence', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 2, stallMs: 1000 },
+      fake.io,
+    );
+    for (const t of [task('u1', null), task('u2', null), task('u3', null)]) lane.enqueue(t);
+    // 1.5 s in which this process read nothing (a long batch, say): the answer may be waiting.
+    fake.block(1500);
+    lane.enqueue(task('u4', null));
+    fake.advance(0);
+    await flush();
+    expect(fake.parked).toEqual([]);
+    expect(fake.spills).toEqual([]);
+    // A second of its own without an answer is a stall.
+    fake.advance(1000);
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toEqual(['u2', 'u3', 'u4']);
+    expect(fake.spills).toEqual([3]);
+    expect(lane.size).toBe(1);
   });
 
   it('parks a stalled key behind a claimed copy of its head in flight, which the head’s result then finishes', async () => {

@@ -50,6 +50,11 @@ export interface LaneIo {
   /** The lane stalled and parked `count` tasks it held in memory. */
   spilled(count: number): void;
   now(): number;
+  /**
+   * The time this process has had to run (see LoopClock), on which the lane measures its
+   * endpoint's silence and pace; `now` when not given.
+   */
+  runningNow?(): number;
   /** Runs `run` after `delayMs`; returns a cancel function. */
   schedule(delayMs: number, run: () => void): () => void;
   /** A park failed (Redis away); it is tried again. */
@@ -164,12 +169,17 @@ export class DeliveryLane {
   ) {
     this.limiter =
       settings.maxPerSecond === null ? null : new RateLimiter(settings.maxPerSecond, io.now());
-    this.progressAt = io.now();
+    this.progressAt = this.runningNow();
     this.paceSince = this.progressAt;
   }
 
   get inFlight(): number {
     return this.inFlightCount;
+  }
+
+  /** The clock of progress, stalls and pace: the time this process has had to run. */
+  private runningNow(): number {
+    return this.io.runningNow ? this.io.runningNow() : this.io.now();
   }
 
   /** Tasks held in memory, in flight included. */
@@ -178,13 +188,14 @@ export class DeliveryLane {
   }
 
   /**
-   * How many tasks claimed from parking it can take now: as many as it has free slots for and,
+   * How many tasks claimed from parking it can take now (counting `ending` of its attempts in
+   * flight as over): as many as it has free slots for and,
    * with a rate limit, no more than it can start within `startWithinMs` (a claim's lease runs
    * out otherwise while the task still waits, and another instance sends it too).
    */
-  capacity(startWithinMs: number): number {
+  capacity(startWithinMs: number, ending = 0): number {
     if (this.closed) return 0;
-    const slots = this.settings.maxInFlight - this.inFlightCount - this.readyLength();
+    const slots = this.settings.maxInFlight - this.inFlightCount + ending - this.readyLength();
     if (this.settings.maxPerSecond === null) return Math.max(0, slots);
     const startable = Math.max(1, Math.floor((this.settings.maxPerSecond * startWithinMs) / 1000));
     return Math.max(0, Math.min(slots, startable - this.readyLength()));
@@ -213,7 +224,7 @@ export class DeliveryLane {
     }
     if (this.held === 0 && this.inFlightCount === 0) {
       // Busy again after idling: an idle spell says nothing of its pace.
-      this.progressAt = this.io.now();
+      this.progressAt = this.runningNow();
       this.paceSince = this.progressAt;
       this.settledSincePace = 0;
     }
@@ -221,7 +232,7 @@ export class DeliveryLane {
     if (!this.spilling && this.held + 1 >= this.settings.spillAt) {
       if (
         this.held >= this.settings.spillAt &&
-        this.io.now() - this.progressAt >= this.settings.stallMs
+        this.runningNow() - this.progressAt >= this.settings.stallMs
       )
         this.spillHeld();
       // Past its pace, new work is parked below (stalled); what it holds past that is parked on
@@ -306,7 +317,7 @@ export class DeliveryLane {
   /** The engine's report on a task this lane sent. */
   finished(task: DeliveryTask, result: TaskResult): void {
     this.inFlightCount -= 1;
-    this.progressAt = this.io.now();
+    this.progressAt = this.runningNow();
     if (task.claim === null) this.settleResult(task, result);
     this.pump();
   }
@@ -431,8 +442,7 @@ export class DeliveryLane {
   private stalled(): boolean {
     if (this.spilling) return true;
     if (this.held < this.settings.spillAt) return false;
-    const now = this.io.now();
-    if (now - this.progressAt >= this.settings.stallMs) return true;
+    if (this.runningNow() - this.progressAt >= this.settings.stallMs) return true;
     // Only a lane at its own limits (every `maxInFlight` slot taken, or waiting for its
     // `maxPerSecond`) is slow by its endpoint or its settings; one held back by its origin's
     // shared limit or by this instance's pace is as behind as the lanes beside it, and parking
@@ -531,11 +541,11 @@ export class DeliveryLane {
   /** Looks for a stall once `stallMs` has passed since the last progress, while over `spillAt`. */
   private watchStall(): void {
     if (this.stallTimer !== null || this.closed) return;
-    const waitMs = Math.max(1, this.progressAt + this.settings.stallMs - this.io.now());
+    const waitMs = Math.max(1, this.progressAt + this.settings.stallMs - this.runningNow());
     this.stallTimer = this.io.schedule(waitMs, () => {
       this.stallTimer = null;
       if (this.closed || this.spilling || this.held < this.settings.spillAt) return;
-      if (this.io.now() - this.progressAt >= this.settings.stallMs) {
+      if (this.runningNow() - this.progressAt >= this.settings.stallMs) {
         this.spillHeld();
         return;
       }

@@ -24,9 +24,10 @@ import { DeliveryLane, type LaneSettings, type TaskResult } from './delivery-lan
 import type { DeliveryMetrics } from './delivery.metrics';
 import type { DeliveryRecordsWriter } from './delivery-records.writer';
 import { acceptsSource } from './delivery-router';
-import { serializeTask, type DeliveryTask } from './delivery-task';
+import { parseClaimedTask, serializeTask, type DeliveryTask } from './delivery-task';
 import type { BackfillGate } from './backfill-gate';
 import type { FanoutDeliveryConfig } from './delivery.config';
+import { LoopClock } from './loop-clock';
 import { OriginBudgets, originOf } from './origin-budgets';
 import type { SendPermit } from './send-budget';
 
@@ -109,8 +110,14 @@ export class DeliveryEngine {
   private readonly rebasesLoggedAt = new Map<string, number>();
   private readonly spillsLoggedAt = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** The lease of a task claimed from parking (as the poller's claims). */
+  private readonly claimLeaseMs: number;
+  /** The lanes' clock of progress: time the event loop was blocked does not count as silence. */
+  private readonly clock = new LoopClock();
 
   constructor(private readonly deps: DeliveryEngineDeps) {
+    this.claimLeaseMs = claimLeaseMs(deps.requestTimeoutMs);
+    this.clock.start();
     this.budgets = new OriginBudgets(deps.config.originBudget, {
       slow: (_origin, count) => this.noteSlowAttempts(count),
       cut: (origin, from, to) => this.noteLimitCut(origin, from, to),
@@ -133,12 +140,13 @@ export class DeliveryEngine {
   }
 
   /**
-   * How many parked tasks a subscription's lane can start now: none while its secrets cannot be
-   * used (they stay parked, not claimed again and again, until the secrets are fixed).
+   * How many parked tasks a subscription's lane can start now, counting `ending` of its attempts
+   * in flight as over: none while its secrets cannot be used (they stay parked, not claimed again
+   * and again, until the secrets are fixed).
    */
-  capacity(subscriptionId: string, startWithinMs: number): number {
+  capacity(subscriptionId: string, startWithinMs: number, ending = 0): number {
     if (this.deps.index.get(subscriptionId)?.secretsProblem) return 0;
-    return this.laneFor(subscriptionId)?.capacity(startWithinMs) ?? 0;
+    return this.laneFor(subscriptionId)?.capacity(startWithinMs, ending) ?? 0;
   }
 
   /** Takes a task claimed from parking. False when its subscription has no lane (gone, paused). */
@@ -233,6 +241,7 @@ export class DeliveryEngine {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweepTimer);
+    this.clock.stop();
     const handBack: Promise<unknown>[] = [];
     for (const lane of this.lanes.values())
       for (const task of lane.close('hand-back'))
@@ -317,11 +326,12 @@ export class DeliveryEngine {
             mode,
             owner: task.ticket?.owner ?? null,
           }),
-        inFlightLeaseMs: claimLeaseMs(this.deps.requestTimeoutMs),
+        inFlightLeaseMs: this.claimLeaseMs,
         finishSpilled: (claim, task, result) =>
           this.finishClaim(claim, spilledOutcome(task, result), task),
         spilled: (count) => this.noteSpill(subscriptionId, count),
         now: () => Date.now(),
+        runningNow: () => this.clock.now(),
         schedule: (delayMs, run) => {
           const timer = setTimeout(run, delayMs);
           return () => clearTimeout(timer);
@@ -558,7 +568,7 @@ export class DeliveryEngine {
           Math.max(0, Date.now() - task.source.eventTimeMs) / 1000,
         );
         task.ticket?.outcome?.('delivered');
-        if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task);
+        if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task, 1);
         return { kind: 'settled' };
       case 'retry': {
         void this.noteFailure(entry, result);
@@ -604,7 +614,7 @@ export class DeliveryEngine {
           'delivery dead-lettered',
         );
         task.ticket?.outcome?.('dead-lettered');
-        if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task);
+        if (task.claim) await this.finishClaim(task.claim, { kind: 'done' }, task, 1);
         return { kind: 'settled' };
       case 'disable': {
         const disabled = await this.disable(
@@ -806,24 +816,71 @@ export class DeliveryEngine {
     }
   }
 
+  /** `ending`: 1 when called from within the task's attempt, whose slot frees right after. */
   private async finishClaim(
     claim: ClaimedTask,
     outcome: ParkedOutcome,
     task: DeliveryTask,
+    ending = 0,
   ): Promise<void> {
     // Live tasks were parked by their partition's owner, which lists the queue under the partition.
     const source =
       task.origin === 'live'
         ? { topic: task.source.topic, partition: task.source.partition }
         : null;
+    // A key's parked queue: its next task is claimed in the same step and sent at once, if the
+    // lane has room (else the poller claims it), so a key drains at its endpoint's pace rather
+    // than one task a poll.
+    const chained =
+      outcome.kind === 'done' &&
+      task.ordered &&
+      !this.stopped &&
+      this.capacity(claim.subscriptionId, this.claimLeaseMs / 2, ending) > 0;
+    if (!chained) {
+      const kept = await this.untilDone('parked task update', () =>
+        this.deps.parking.finish(claim, outcome, source),
+      );
+      if (!kept) this.noteClaimLost(claim);
+      return;
+    }
+    const { kept, next } = await this.untilDone('parked task update', () =>
+      this.deps.parking.finishAndClaimNext(claim, source, this.claimLeaseMs),
+    );
+    if (!kept) this.noteClaimLost(claim);
+    if (next) await this.takeChained(next, source);
+  }
+
+  /** Sends the next task of a key's parked queue, claimed as its head was finished. */
+  private async takeChained(
+    claim: ClaimedTask,
+    source: { topic: string; partition: number } | null,
+  ): Promise<void> {
+    const task = parseClaimedTask(claim);
+    if (task && this.submitClaimed(task)) {
+      this.deps.metrics.chainedClaims.inc();
+      return;
+    }
+    if (!task)
+      this.deps.logger.error(
+        { subscriptionId: claim.subscriptionId, queueId: claim.queueId },
+        'unreadable parked task dropped',
+      );
+    // Unreadable, it goes with its queue (as the poller does); with no lane (the subscription
+    // paused or gone meanwhile), it is handed back to the poller, which knows what to do with it.
+    const outcome: ParkedOutcome = task
+      ? { kind: 'release', dueMs: Date.now() }
+      : { kind: 'drop-queue' };
     const kept = await this.untilDone('parked task update', () =>
       this.deps.parking.finish(claim, outcome, source),
     );
-    if (!kept)
-      this.deps.logger.warn(
-        { subscriptionId: claim.subscriptionId, queueId: claim.queueId },
-        'a parked task outlived its claim; another instance owns it now',
-      );
+    if (!kept) this.noteClaimLost(claim);
+  }
+
+  private noteClaimLost(claim: ClaimedTask): void {
+    this.deps.logger.warn(
+      { subscriptionId: claim.subscriptionId, queueId: claim.queueId },
+      'a parked task outlived its claim; another instance owns it now',
+    );
   }
 
   /** Retries a write to Kafka or Redis until it succeeds (they come back; the task waits). */

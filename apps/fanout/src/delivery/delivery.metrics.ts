@@ -21,6 +21,8 @@ export class DeliveryMetrics {
   readonly disabledEventsRecovered: Counter;
   /** Times a lane stalled and parked what it held (see DeliveryLane). */
   readonly laneSpills: Counter;
+  /** Parked tasks of a key claimed as the one before them finished (see DeliveryEngine). */
+  readonly chainedClaims: Counter;
   /** Source partitions handed over between instances, from either side (see SourceConsumer). */
   readonly handovers: Counter<'outcome'>;
   /** Records a new owner did not send again because the previous owner had settled them. */
@@ -117,7 +119,12 @@ export class DeliveryMetrics {
     });
     this.laneSpills = new Counter({
       name: 'herald_delivery_lane_spills_total',
-      help: 'Times a subscription’s endpoint stopped answering (no attempt finished for a second while its lane held HERALD_DELIVERY_LANE_MEMORY tasks) and its lane parked what it held in Redis',
+      help: 'Times a subscription’s lane parked in Redis what it held: its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks, or the lane held more than it would send in 30 s at its pace',
+      registers,
+    });
+    this.chainedClaims = new Counter({
+      name: 'herald_delivery_parked_chained_total',
+      help: 'Parked tasks of an ordering key claimed and sent as soon as the task before them was settled, without waiting for the parked-retry poller',
       registers,
     });
     this.handovers = new Counter({
