@@ -206,9 +206,24 @@ function liveStatus(port: number): Promise<number> {
 }
 
 /** The apps whose port still takes connections: what the next `npm start` would trip over. */
-async function portsInUse({ ports }: Launch): Promise<AppName[]> {
-  const open = await Promise.all(APPS.map((app) => portOpen('127.0.0.1', ports[app.name])));
-  return APPS.filter((_, i) => open[i]).map((app) => app.name);
+async function portsInUse({ ports }: Launch, apps = APPS): Promise<AppName[]> {
+  const open = await Promise.all(apps.map((app) => portOpen('127.0.0.1', ports[app.name])));
+  return apps.filter((_, i) => open[i]).map((app) => app.name);
+}
+
+/** The apps the launcher said were ready (those that surely held their ports). */
+const readyApps = ({ lines }: Launch) =>
+  APPS.filter((app) => lines.some((line) => line.startsWith(`${app.name}: ready on `)));
+
+/**
+ * After a launch interrupted while starting: nothing it started runs (the app it was starting
+ * included, ready or not), and the ports of the apps that were up are free again. The ports of
+ * apps it had not started are not looked at: nothing holds them for the launch, so another test
+ * may have been given one meanwhile (which once failed this check).
+ */
+async function expectAllStopped(launched: Launch): Promise<void> {
+  expect(leftoversOf(launched)).toEqual([]);
+  expect(await portsInUse(launched, readyApps(launched))).toEqual([]);
 }
 
 const running = (launched: Launch) => launched.lines.includes('Herald is running:');
@@ -227,7 +242,7 @@ describe('npm start interrupted while it starts', () => {
 
       launched.child.kill(signal);
       expect(await launched.exited).toBe(0);
-      expect(await portsInUse(launched)).toEqual([]);
+      await expectAllStopped(launched);
     },
     180_000,
   );
@@ -244,7 +259,7 @@ describe('npm start interrupted while it starts', () => {
     launched.child.stdout?.destroy();
     expect(await launched.exited).toBe(1);
     expect(launched.stderr()).toContain('EPIPE');
-    expect(await portsInUse(launched)).toEqual([]);
+    await expectAllStopped(launched);
   }, 180_000);
 });
 
