@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { APPS, REPO_ROOT, startGateway, type Gateway } from '@herald/dev/src/gateway';
 import { waitFor } from '@herald/kafka/testing';
+import { RedisConnection, storeKeys } from '@herald/store';
 import { freePort } from '@herald/test-harness';
 import { CONSOLE_DIST, ensureConsoleBuilt } from '../src/build/console-build';
 
@@ -66,6 +67,7 @@ export async function startConsoleWorld() {
     fanout: await freePort(),
   };
   const consoleOrigin = `http://127.0.0.1:${ports['subscription-api']}`;
+  const redisPrefix = `test:${randomUUID().slice(0, 8)}:`;
   const logs: string[] = [];
   let gateway: Gateway | undefined;
   let browser: Browser | undefined;
@@ -77,7 +79,7 @@ export async function startConsoleWorld() {
         KAFKA_BROKERS: undefined,
         LOG_LEVEL: 'warn',
         // Its own key space in the shared Redis: nothing another run left there reaches it.
-        HERALD_REDIS_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+        HERALD_REDIS_PREFIX: redisPrefix,
         // The receiver is on 127.0.0.1, which Herald refuses unless allowed.
         HERALD_ALLOWED_NETWORKS: '127.0.0.0/8',
         HERALD_CONSOLE_DIR: CONSOLE_DIST,
@@ -120,6 +122,7 @@ export async function startConsoleWorld() {
   }
   const urls = gateway.urls;
   const adminKey = gateway.adminKey;
+  const redisUrl = gateway.redisUrl;
 
   async function api<T = Record<string, unknown>>(
     method: string,
@@ -187,6 +190,23 @@ export async function startConsoleWorld() {
     },
 
     createPartnerKey,
+
+    /**
+     * Damages a subscription's sealed secrets in Redis (as a bad restore would): Herald can no
+     * longer open them, and says so.
+     */
+    async damageSecrets(id: string): Promise<void> {
+      const redis = new RedisConnection({ url: redisUrl, prefix: redisPrefix }, 'test');
+      await redis.connect();
+      try {
+        const key = storeKeys(redisPrefix).subscription(id);
+        const sealed = await redis.client.hget(key, 'sealed');
+        if (!sealed) throw new Error(`no sealed secrets stored for ${id}`);
+        await redis.client.hset(key, 'sealed', sealed.slice(0, -6));
+      } finally {
+        await redis.close();
+      }
+    },
 
     /** Deletes an API key, as an administrator. */
     async deleteKey(id: string): Promise<void> {

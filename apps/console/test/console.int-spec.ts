@@ -206,6 +206,115 @@ describe('the partner console', () => {
     expect(await page.getByTestId('signing-secret').count()).toBe(0);
   });
 
+  it('sets, keeps, replaces and removes a webhook’s endpoint credentials', async () => {
+    await signIn();
+    await page.getByRole('link', { name: 'New subscription' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New subscription' }).waitFor();
+    await page.getByLabel('Webhook URL').fill(world.receiver.url('/authed'));
+    await page.getByLabel('Event types').fill('order.created');
+    await page.getByLabel('Description (optional)').fill('Endpoint with credentials');
+    await page.getByLabel('Credentials').selectOption('bearer');
+    await page.getByRole('button', { name: 'Create subscription' }).click();
+    await page.getByText('Enter the token your endpoint expects.').waitFor();
+    expect(await page.evaluate<string | undefined>('document.activeElement?.id')).toBe(
+      'subscription-authToken',
+    );
+    await page.getByLabel('Bearer token').fill('two words');
+    await page.getByText(/^Visible ASCII characters only/).waitFor();
+    await page.getByLabel('Bearer token').fill('tok-123');
+    await expectAccessible();
+    await page.getByRole('button', { name: 'Create subscription' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Endpoint with credentials' }).waitFor();
+    await page.getByText('bearer token (stored encrypted)').waitFor();
+    // The token is not in the page once saved.
+    expect(await page.content()).not.toContain('tok-123');
+
+    /** The Authorization header of a new test ping, as the receiver got it. */
+    const authorizationOfPing = async (): Promise<string | undefined> => {
+      const before = world.receiver.requestsTo('/authed').length;
+      await page.getByRole('button', { name: 'Send test ping' }).click();
+      const ping = await waitFor(
+        () => Promise.resolve(world.receiver.requestsTo('/authed')[before]),
+        { what: 'the test ping' },
+      );
+      const value = ping.headers['authorization'];
+      return value === undefined ? undefined : String(value);
+    };
+    const edit = async (change: () => Promise<void>, shown: string) => {
+      await page.getByRole('link', { name: 'Edit' }).click();
+      await page.getByRole('heading', { level: 1, name: /^Edit / }).waitFor();
+      await change();
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByText(shown, { exact: true }).waitFor();
+    };
+    expect(await authorizationOfPing()).toBe('Bearer tok-123');
+
+    // Kept while something else changes: the form shows they are there, not what they are.
+    await edit(async () => {
+      expect(await page.getByLabel('Credentials').inputValue()).toBe('keep');
+      await page.getByLabel('Description (optional)').fill('Endpoint with credentials, renamed');
+    }, 'bearer token (stored encrypted)');
+    expect(await authorizationOfPing()).toBe('Bearer tok-123');
+
+    await edit(async () => {
+      await page.getByLabel('Credentials').selectOption('basic');
+      await page.getByLabel('User name').fill('partner');
+      await page.getByLabel('Password').fill('pa:ss');
+      await expectAccessible();
+    }, 'user name and password (stored encrypted)');
+    expect(await authorizationOfPing()).toBe(
+      `Basic ${Buffer.from('partner:pa:ss').toString('base64')}`,
+    );
+
+    await edit(
+      () =>
+        page
+          .getByLabel('Credentials')
+          .selectOption('none')
+          .then(() => undefined),
+      'none',
+    );
+    expect(await authorizationOfPing()).toBeUndefined();
+  });
+
+  it('repairs a webhook whose stored secrets Herald cannot read by rotating with its credentials sent again', async () => {
+    const subscription = await world.createSubscription({
+      url: world.receiver.url('/repaired'),
+      types: ['order.created'],
+      description: 'Damaged secrets',
+      auth: { type: 'bearer', token: 'old-token' },
+    });
+    await world.damageSecrets(subscription.id);
+    await signIn();
+    await openSubscription('Damaged secrets');
+
+    // Without the credentials, Herald refuses and says what to do.
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'The secret was not rotated.' });
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/auth/);
+
+    await page.getByLabel('Endpoint credentials').selectOption('bearer');
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByText('Enter the token your endpoint expects.').waitFor();
+    await page.getByLabel('Bearer token').fill('new-token');
+    await expectAccessible();
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const secret = (await page.getByTestId('signing-secret').textContent()) ?? '';
+    expect(secret).toMatch(/^whsec_/);
+
+    // Repaired: signed with the new secret, carrying the new token.
+    await page.getByRole('button', { name: 'Send test ping' }).click();
+    const ping = await waitFor(() => Promise.resolve(world.receiver.requestsTo('/repaired')[0]), {
+      what: 'the test ping',
+    });
+    expect(ping.headers['authorization']).toBe('Bearer new-token');
+    const headers = Object.fromEntries(
+      Object.entries(ping.headers).map(([name, value]) => [name, String(value)]),
+    );
+    expect(new Webhook(secret).verify(ping.body, headers)).toMatchObject({ type: 'herald.ping' });
+  });
+
   it('shows a failing delivery as a dead letter and redrives it once the receiver is fixed', async () => {
     world.receiver.fail('/flaky');
     const subscription = await world.createSubscription({

@@ -115,9 +115,14 @@ export class HeraldApi {
     return (await this.call<PingResult>('POST', `${path(id)}/test`)).body;
   }
 
-  async rotateSecret(id: string, graceSeconds: number): Promise<RotatedSecret> {
-    return (await this.call<RotatedSecret>('POST', `${path(id)}/secret/rotate`, { graceSeconds }))
-      .body;
+  /** `auth`: new endpoint credentials sent with the rotation (null removes them); absent: kept. */
+  async rotateSecret(
+    id: string,
+    graceSeconds: number,
+    auth?: Record<string, string> | null,
+  ): Promise<RotatedSecret> {
+    const body = auth === undefined ? { graceSeconds } : { graceSeconds, auth };
+    return (await this.call<RotatedSecret>('POST', `${path(id)}/secret/rotate`, body)).body;
   }
 
   async replay(id: string, from: string, to?: string): Promise<{ replayId: string }> {

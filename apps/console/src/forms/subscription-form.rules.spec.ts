@@ -335,6 +335,76 @@ describe('subscription form', () => {
     expect(fieldOfPointer('/types/1')).toBe('types');
     expect(fieldOfPointer('/retry/schedule')).toBe('retrySchedule');
     expect(fieldOfPointer('/filter/data.total/$gtt')).toBe('filter');
+    expect(fieldOfPointer('/auth/token')).toBe('authToken');
+    expect(fieldOfPointer('/auth/username')).toBe('authUsername');
+    expect(fieldOfPointer('/auth')).toBe('auth');
     expect(fieldOfPointer('')).toBeUndefined();
+  });
+
+  // subscription-api's `auth` (create-subscription.dto.ts): a bearer token of 1 to 4096 visible
+  // ASCII characters; a basic user name of 1 to 256 characters without ":" or control characters
+  // and a password of at most 1024.
+  it('checks endpoint credentials as subscription-api does, for webhooks only', () => {
+    const problems = (auth: Partial<typeof filled>) =>
+      subscriptionFormProblems({ ...filled, ...auth }, 'create', catalog);
+    for (const token of ['t', 'abc.DEF-123_~!', 'x'.repeat(4096)])
+      expect(problems({ auth: 'bearer', authToken: token })).toEqual({});
+    expect(problems({ auth: 'bearer', authToken: '' })).toEqual({
+      authToken: 'Enter the token your endpoint expects.',
+    });
+    expect(problems({ auth: 'bearer', authToken: 'x'.repeat(4097) })).toEqual({
+      authToken: 'At most 4096 characters.',
+    });
+    for (const token of ['two words', 'line\nbreak', 'é'])
+      expect(problems({ auth: 'bearer', authToken: token }).authToken).toMatch(/Visible ASCII/);
+    for (const [username, password] of [
+      ['u', ''],
+      ['ü ser', 'p:w'],
+      ['u'.repeat(256), 'p'.repeat(1024)],
+    ])
+      expect(problems({ auth: 'basic', authUsername: username, authPassword: password })).toEqual(
+        {},
+      );
+    expect(problems({ auth: 'basic', authUsername: '', authPassword: 'p'.repeat(1025) })).toEqual({
+      authUsername: 'Enter the user name your endpoint expects.',
+      authPassword: 'At most 1024 characters.',
+    });
+    expect(problems({ auth: 'basic', authUsername: 'a:b' }).authUsername).toMatch(/No ":"/);
+    expect(problems({ auth: 'basic', authUsername: 'a\u0007' }).authUsername).toMatch(/No ":"/);
+    expect(problems({ auth: 'basic', authUsername: 'u'.repeat(257) }).authUsername).toBe(
+      'At most 256 characters.',
+    );
+    // A stream has no endpoint: whatever the hidden fields hold is neither checked nor sent.
+    const stream = { ...filled, kind: 'stream' as const, auth: 'bearer' as const, authToken: '' };
+    expect(subscriptionFormProblems(stream, 'create', catalog)).toEqual({});
+    expect(createSubscriptionBody(stream).auth).toBeUndefined();
+  });
+
+  it('sends endpoint credentials when set, keeps the stored ones unless told, and removes them with none', () => {
+    expect(createSubscriptionBody(filled).auth).toBeUndefined();
+    expect(createSubscriptionBody({ ...filled, auth: 'bearer', authToken: 'tok' }).auth).toEqual({
+      type: 'bearer',
+      token: 'tok',
+    });
+    expect(
+      createSubscriptionBody({ ...filled, auth: 'basic', authUsername: 'u', authPassword: 'p' })
+        .auth,
+    ).toEqual({ type: 'basic', username: 'u', password: 'p' });
+
+    const withAuth: Subscription = { ...subscription, auth: { type: 'bearer' } };
+    const editing = formValuesOf(withAuth);
+    expect(editing.auth).toBe('keep');
+    expect(formValuesOf(subscription).auth).toBe('none');
+    // Kept: nothing about auth is sent, whatever else changes.
+    expect(updateSubscriptionBody({ ...editing, description: 'x' }, withAuth)).toEqual({
+      description: 'x',
+    });
+    // New credentials are sent even of the same type: the stored ones are never shown to compare.
+    expect(
+      updateSubscriptionBody({ ...editing, auth: 'bearer', authToken: 'new' }, withAuth),
+    ).toEqual({ auth: { type: 'bearer', token: 'new' } });
+    expect(updateSubscriptionBody({ ...editing, auth: 'none' }, withAuth)).toEqual({ auth: null });
+    // None of them to remove.
+    expect(updateSubscriptionBody(formValuesOf(subscription), subscription)).toEqual({});
   });
 });

@@ -20,7 +20,17 @@ export interface SubscriptionFormValues {
   readonly maxPerSecond: string;
   /** Empty for the server's default. */
   readonly verification: VerificationMode | '';
+  /**
+   * The credentials Herald presents to the endpoint: `keep` (editing a webhook that has some:
+   * the stored ones, never shown), none, or new ones of a type.
+   */
+  readonly auth: EndpointAuthChoice;
+  readonly authToken: string;
+  readonly authUsername: string;
+  readonly authPassword: string;
 }
+
+export type EndpointAuthChoice = 'keep' | 'none' | 'bearer' | 'basic';
 
 export type FormField = keyof SubscriptionFormValues;
 export type FieldErrors = Partial<Record<FormField, string>>;
@@ -39,6 +49,10 @@ export const EMPTY_FORM: SubscriptionFormValues = {
   maxInFlight: '16',
   maxPerSecond: '',
   verification: '',
+  auth: 'none',
+  authToken: '',
+  authUsername: '',
+  authPassword: '',
 };
 
 const DURATION = /^(\d{1,12})(ms|s|m|h|d)$/;
@@ -147,6 +161,47 @@ function numberProblem(
   return fits ? undefined : `Enter ${wanted}.`;
 }
 
+/**
+ * Why the endpoint credentials will be refused, by field: the rules of subscription-api's
+ * request schema (`auth`), which sends them in the Authorization header.
+ */
+export function endpointAuthProblems(
+  values: Pick<SubscriptionFormValues, 'auth' | 'authToken' | 'authUsername' | 'authPassword'>,
+): Partial<Record<'authToken' | 'authUsername' | 'authPassword', string>> {
+  if (values.auth === 'bearer') {
+    const token = values.authToken;
+    if (token === '') return { authToken: 'Enter the token your endpoint expects.' };
+    if (token.length > 4096) return { authToken: 'At most 4096 characters.' };
+    if (!/^[\x21-\x7e]+$/.test(token))
+      return {
+        authToken:
+          'Visible ASCII characters only, no spaces or line breaks: it goes in the Authorization header.',
+      };
+    return {};
+  }
+  if (values.auth === 'basic') {
+    const problems: Partial<Record<'authUsername' | 'authPassword', string>> = {};
+    const username = values.authUsername;
+    if (username === '') problems.authUsername = 'Enter the user name your endpoint expects.';
+    else if (username.length > 256) problems.authUsername = 'At most 256 characters.';
+    else if (!/^[^:\p{Cc}]+$/u.test(username))
+      problems.authUsername = 'No ":" or control characters (RFC 7617).';
+    if (values.authPassword.length > 1024) problems.authPassword = 'At most 1024 characters.';
+    return problems;
+  }
+  return {};
+}
+
+/** The request's `auth` for new credentials; undefined when the form names none to set. */
+export function endpointAuthBody(
+  values: Pick<SubscriptionFormValues, 'auth' | 'authToken' | 'authUsername' | 'authPassword'>,
+): Record<string, string> | undefined {
+  if (values.auth === 'bearer') return { type: 'bearer', token: values.authToken };
+  if (values.auth === 'basic')
+    return { type: 'basic', username: values.authUsername, password: values.authPassword };
+  return undefined;
+}
+
 /** A `datetime-local` value as an RFC 3339 time, or null when it is not a time. */
 export function localTimeToRfc3339(value: string): string | null {
   if (value.trim() === '') return null;
@@ -189,6 +244,7 @@ export function subscriptionFormProblems(
       mode === 'create' && values.from === 'time' && localTimeToRfc3339(values.fromTime) === null
         ? 'Choose the time to start from.'
         : undefined,
+    ...(values.kind === 'webhook' ? endpointAuthProblems(values) : {}),
   };
   return Object.fromEntries(
     Object.entries(errors).filter((entry): entry is [string, string] => entry[1] !== undefined),
@@ -221,7 +277,10 @@ function commonFields(values: SubscriptionFormValues): Record<string, unknown> {
 export function createSubscriptionBody(values: SubscriptionFormValues): Record<string, unknown> {
   const from =
     values.from === 'time' ? (localTimeToRfc3339(values.fromTime) ?? 'latest') : values.from;
-  return { kind: values.kind, ...commonFields(values), from };
+  const body: Record<string, unknown> = { kind: values.kind, ...commonFields(values), from };
+  const auth = values.kind === 'webhook' ? endpointAuthBody(values) : undefined;
+  if (auth !== undefined) body.auth = auth;
+  return body;
 }
 
 /**
@@ -247,11 +306,18 @@ export function updateSubscriptionBody(
     verification: original.verification.mode,
     retry: original.retry,
   };
-  return Object.fromEntries(
+  const patch = Object.fromEntries(
     Object.entries(wanted).filter(
       ([field, value]) => JSON.stringify(value) !== JSON.stringify(current[field]),
     ),
   );
+  // Credentials are never shown, so never compared: new ones are sent, `none` removes any.
+  if (original.kind === 'webhook') {
+    const auth = endpointAuthBody(values);
+    if (auth !== undefined) patch.auth = auth;
+    else if (values.auth === 'none' && original.auth !== null) patch.auth = null;
+  }
+  return patch;
 }
 
 /** A subscription as the form shows it for editing. */
@@ -269,12 +335,21 @@ export function formValuesOf(subscription: Subscription): SubscriptionFormValues
     maxInFlight: String(subscription.maxInFlight),
     maxPerSecond: subscription.maxPerSecond === null ? '' : String(subscription.maxPerSecond),
     verification: subscription.verification.mode,
+    auth: subscription.auth === null ? 'none' : 'keep',
   };
 }
 
 /** The form field a problem's JSON pointer names (`/types/0` is the types box). */
 export function fieldOfPointer(pointer: string): FormField | undefined {
-  const first = pointer.split('/')[1] ?? '';
+  const [, first = '', second = ''] = pointer.split('/');
+  if (first === 'auth') {
+    const credentials: Record<string, FormField> = {
+      token: 'authToken',
+      username: 'authUsername',
+      password: 'authPassword',
+    };
+    return credentials[second] ?? 'auth';
+  }
   const fields: Record<string, FormField> = {
     url: 'url',
     types: 'types',

@@ -407,6 +407,81 @@ function SubscriptionForm({
           </div>
         </fieldset>
 
+        {webhook ? (
+          <fieldset>
+            <legend>Endpoint authentication</legend>
+            <div className="field-row">
+              {control(
+                'auth',
+                'Credentials',
+                'Sent in the Authorization header of every request. Stored encrypted, never shown again.',
+                (props) => (
+                  <select
+                    {...props}
+                    value={values.auth}
+                    onChange={(event) =>
+                      set('auth', event.target.value as SubscriptionFormValues['auth'])
+                    }
+                  >
+                    {original?.auth ? (
+                      <option value="keep">
+                        Keep the stored{' '}
+                        {original.auth.type === 'bearer'
+                          ? 'bearer token'
+                          : 'user name and password'}
+                      </option>
+                    ) : null}
+                    <option value="none">None</option>
+                    <option value="bearer">
+                      {original?.auth ? 'A new bearer token' : 'Bearer token'}
+                    </option>
+                    <option value="basic">
+                      {original?.auth
+                        ? 'A new user name and password'
+                        : 'User name and password (Basic)'}
+                    </option>
+                  </select>
+                ),
+              )}
+              {values.auth === 'bearer'
+                ? control('authToken', 'Bearer token', null, (props) => (
+                    <input
+                      {...props}
+                      type="password"
+                      autoComplete="off"
+                      spellCheck={false}
+                      value={values.authToken}
+                      onChange={(event) => set('authToken', event.target.value)}
+                    />
+                  ))
+                : null}
+              {values.auth === 'basic'
+                ? control('authUsername', 'User name', null, (props) => (
+                    <input
+                      {...props}
+                      type="text"
+                      autoComplete="off"
+                      spellCheck={false}
+                      value={values.authUsername}
+                      onChange={(event) => set('authUsername', event.target.value)}
+                    />
+                  ))
+                : null}
+              {values.auth === 'basic'
+                ? control('authPassword', 'Password', null, (props) => (
+                    <input
+                      {...props}
+                      type="password"
+                      autoComplete="new-password"
+                      value={values.authPassword}
+                      onChange={(event) => set('authPassword', event.target.value)}
+                    />
+                  ))
+                : null}
+            </div>
+          </fieldset>
+        ) : null}
+
         <div className="actions">
           <button type="submit" className="button-primary" disabled={save.busy}>
             {save.busy ? 'Saving…' : original === null ? 'Create subscription' : 'Save changes'}

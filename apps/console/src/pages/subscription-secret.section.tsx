@@ -2,6 +2,11 @@ import { useState } from 'react';
 import { Field } from '../components/fields';
 import { ProblemAlert } from '../components/problem-alert';
 import { useConsole } from '../console-context';
+import {
+  endpointAuthBody,
+  endpointAuthProblems,
+  type EndpointAuthChoice,
+} from '../forms/subscription-form.rules';
 import { useAction } from '../hooks';
 
 /** A signing secret Herald just made: shown here once, never again. */
@@ -47,29 +52,77 @@ const GRACE_CHOICES = [
   [604_800, 'Seven days'],
 ] as const;
 
-/** Replaces the signing secret; the old one keeps signing until the grace period ends. */
+/**
+ * Replaces the signing secret; the old one keeps signing until the grace period ends. A webhook
+ * with endpoint credentials may send them again with it: how one whose stored secrets Herald can
+ * no longer read is repaired (the API refuses a rotation without them then, and says so).
+ */
 export function RotateSecretSection({
   id,
+  auth,
   onRotated,
 }: {
   id: string;
+  auth: { readonly type: 'bearer' | 'basic' } | null;
   onRotated: (secret: string) => void;
 }) {
   const { api } = useConsole();
   const [grace, setGrace] = useState(86_400);
   const rotate = useAction();
   const [note, setNote] = useState<string | null>(null);
+  const [credentials, setCredentials] = useState<{
+    auth: EndpointAuthChoice;
+    authToken: string;
+    authUsername: string;
+    authPassword: string;
+  }>({ auth: 'keep', authToken: '', authUsername: '', authPassword: '' });
+  const [checked, setChecked] = useState(false);
+  const problems = endpointAuthProblems(credentials);
+  const shown = (field: keyof typeof problems) => (checked ? problems[field] : undefined);
+  const setCredential = (field: keyof typeof credentials, value: string) =>
+    setCredentials((current) => ({ ...current, [field]: value }));
 
   const submit = async () => {
-    const rotated = await rotate.run(() => api.rotateSecret(id, grace));
+    setChecked(true);
+    const invalid = Object.keys(problems)[0];
+    if (invalid !== undefined) {
+      document.getElementById(`rotate-${invalid}`)?.focus();
+      return;
+    }
+    // Keep: none sent. None: removed. Otherwise the new ones.
+    const body = credentials.auth === 'none' ? null : endpointAuthBody(credentials);
+    const rotated = await rotate.run(() => api.rotateSecret(id, grace, body));
     if (rotated === undefined) return;
     setNote(
       rotated.previousSecretExpiresAt === null
         ? 'The old secret no longer signs.'
         : `The old secret also signs until ${new Date(rotated.previousSecretExpiresAt).toLocaleString()}.`,
     );
+    setCredentials({ auth: 'keep', authToken: '', authUsername: '', authPassword: '' });
+    setChecked(false);
     onRotated(rotated.secret);
   };
+
+  const credentialInput = (
+    field: 'authToken' | 'authUsername' | 'authPassword',
+    label: string,
+    type: 'text' | 'password',
+  ) => (
+    <Field id={`rotate-${field}`} label={label} error={shown(field)}>
+      {(describedBy, invalid) => (
+        <input
+          id={`rotate-${field}`}
+          aria-describedby={describedBy}
+          aria-invalid={invalid}
+          type={type}
+          autoComplete={type === 'password' ? 'new-password' : 'off'}
+          spellCheck={false}
+          value={credentials[field]}
+          onChange={(event) => setCredential(field, event.target.value)}
+        />
+      )}
+    </Field>
+  );
 
   return (
     <section className="card" aria-labelledby="rotate-heading">
@@ -96,6 +149,34 @@ export function RotateSecretSection({
             </select>
           )}
         </Field>
+        {auth !== null ? (
+          <Field
+            id="rotate-auth"
+            label="Endpoint credentials"
+            hint="If Herald says it can no longer read the stored ones, send them again here."
+          >
+            {(describedBy) => (
+              <select
+                id="rotate-auth"
+                aria-describedby={describedBy}
+                value={credentials.auth}
+                onChange={(event) => setCredential('auth', event.target.value)}
+              >
+                <option value="keep">Keep the stored ones</option>
+                <option value="bearer">Send a bearer token</option>
+                <option value="basic">Send a user name and password</option>
+                <option value="none">Remove them</option>
+              </select>
+            )}
+          </Field>
+        ) : null}
+        {credentials.auth === 'bearer'
+          ? credentialInput('authToken', 'Bearer token', 'password')
+          : null}
+        {credentials.auth === 'basic' ? credentialInput('authUsername', 'User name', 'text') : null}
+        {credentials.auth === 'basic'
+          ? credentialInput('authPassword', 'Password', 'password')
+          : null}
         <div className="field field-button">
           <button type="button" onClick={() => void submit()} disabled={rotate.busy}>
             Rotate secret

@@ -85,6 +85,14 @@ function Details({ subscription }: { subscription: Subscription }) {
         <>
           <dt>Body format</dt>
           <dd>{subscription.format}</dd>
+          <dt>Endpoint authentication</dt>
+          <dd>
+            {subscription.auth === null
+              ? 'none'
+              : subscription.auth.type === 'bearer'
+                ? 'bearer token (stored encrypted)'
+                : 'user name and password (stored encrypted)'}
+          </dd>
           <dt>Retry schedule</dt>
           <dd>{subscription.retry.schedule.join(', ')}, then dead-letter</dd>
           <dt>Ownership check</dt>
@@ -251,7 +259,18 @@ export function SubscriptionPage({ id }: { id: string }) {
           <h2 id="details-heading">Settings</h2>
           <Details subscription={subscription} />
         </section>
-        {webhook ? <RotateSecretSection id={id} onRotated={setSecret} /> : null}
+        {webhook ? (
+          <RotateSecretSection
+            id={id}
+            auth={subscription.auth}
+            onRotated={(secret) => {
+              setSecret(secret);
+              // Its endpoint credentials may have changed with it.
+              setCurrent(null);
+              loaded.reload();
+            }}
+          />
+        ) : null}
       </div>
       {webhook ? <DeliveryLogSection id={id} /> : null}
       {webhook ? <DeadLettersSection id={id} /> : null}
