@@ -150,6 +150,26 @@ describe('mapSourceRecord', () => {
     return { value, mapped };
   }
 
+  it('counts the key and the attributes against the event limit, as HTTP ingest does', () => {
+    const value = Buffer.from(JSON.stringify(example));
+    const map = (headers: Record<string, string>, key: Buffer | null = null) =>
+      mapSourceRecord(
+        contract,
+        channel(),
+        { ...raw({ ce_type: 'kitchen.order.ready', ...headers }), key, value },
+        new Date().toISOString(),
+        { maxEventBytes: value.length + 600, maxRecordBytes: MAX_RECORD_BYTES },
+      );
+    expect(map({}).kind).toBe('event');
+    // The value alone fits; with a producer's extension, or a long key, the record does not.
+    const extended = map({ ce_note: 'n'.repeat(700) });
+    expect(extended).toMatchObject({ kind: 'dead-letter' });
+    expect((extended as { reason: string }).reason).toMatch(
+      /^the event is \d+ bytes with its key and attributes; an event may have at most \d+$/,
+    );
+    expect(map({}, Buffer.alloc(700, 'k')).kind).toBe('dead-letter');
+  });
+
   it('lists the first 20 schema violations of a dead letter and counts them all', () => {
     const { value, mapped } = withExtraProperties(1_500);
     expect(mapped.kind).toBe('dead-letter');

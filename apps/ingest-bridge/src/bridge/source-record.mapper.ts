@@ -391,5 +391,13 @@ function mapRecord(
   // What fanout and the streams will read back: a record they would skip goes to the DLQ here.
   const readBack = fromKafkaHeaders(headers);
   if (!readBack.ok) return refuse(`the CloudEvent attributes are not valid: ${readBack.reason}`);
-  return { kind: 'event', record: { topic: eventType.topic, key, value: record.value, headers } };
+  const event = { topic: eventType.topic, key, value: record.value, headers };
+  // The limit is on the record as Kafka stores it, as for HTTP ingest: the producer's
+  // extensions and key count too, so they cannot carry past it what the value could not.
+  const bytes = recordBytes(event);
+  if (bytes > maxEventBytes)
+    return refuse(
+      `the event is ${bytes} bytes with its key and attributes; an event may have at most ${maxEventBytes}`,
+    );
+  return { kind: 'event', record: event };
 }
