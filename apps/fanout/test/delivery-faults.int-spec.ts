@@ -35,10 +35,12 @@ const FANOUT_ENV = {
  * an earlier one of its key has not succeeded is noted (and later excused only if every missing
  * one was dead-lettered). A share of requests fails on purpose.
  */
-async function orderCheckingReceiver(failureRate: number) {
+async function orderCheckingReceiver(failureRate: number, phase: () => string = () => '') {
   const succeeded = new Map<string, number>();
   const ids = new Set<string>();
   const suspicious: { key: string; missing: number[] }[] = [];
+  /** Deliveries of an id already delivered, by the phase of the test they came in. */
+  const duplicates = new Map<string, number>();
   let successes = 0;
   const receiver: WebhookReceiver = await startWebhookReceiver({
     respond: (request) => {
@@ -53,7 +55,9 @@ async function orderCheckingReceiver(failureRate: number) {
         });
       if (Math.random() < failureRate) return { status: 500 };
       successes += 1;
-      ids.add(String(request.headers['webhook-id']));
+      const id = String(request.headers['webhook-id']);
+      if (ids.has(id)) duplicates.set(phase(), (duplicates.get(phase()) ?? 0) + 1);
+      ids.add(id);
       if (seq > done) succeeded.set(orderId, seq);
       return { status: 204 };
     },
@@ -62,6 +66,7 @@ async function orderCheckingReceiver(failureRate: number) {
     receiver,
     ids,
     suspicious,
+    duplicates,
     get successes() {
       return successes;
     },
@@ -157,10 +162,12 @@ describe('at least once under faults (separate processes)', () => {
   it('delivers 10,000 events to three subscriptions through three SIGKILLs, a broker restart and a Redis restart', async () => {
     const setup = newFanoutEnv(broker.brokers, redis.url);
     const store = await storeFor(setup);
+    // What the test is doing as each delivery comes, for telling which fault a duplicate follows.
+    let phase = 'before any fault';
     const steady = [
-      await orderCheckingReceiver(0),
-      await orderCheckingReceiver(0),
-      await orderCheckingReceiver(0.3),
+      await orderCheckingReceiver(0, () => phase),
+      await orderCheckingReceiver(0, () => phase),
+      await orderCheckingReceiver(0.3, () => phase),
     ];
     receivers.push(...steady.map((s) => s.receiver));
     const subscriptions = await Promise.all(
@@ -191,18 +198,22 @@ describe('at least once under faults (separate processes)', () => {
     };
     const faults: Record<number, () => Promise<void>> = {
       3: async () => {
+        phase = 'after SIGKILL 1';
         await current.kill('SIGKILL');
         current = await fanout(setup);
       },
       6: async () => {
+        phase = 'after the broker restart';
         await broker.stop();
         broker = await startBrokerProcess(join(dir, 'kafka'), { port: brokerPort });
       },
       9: async () => {
+        phase = 'after SIGKILL 2';
         await current.kill('SIGKILL');
         current = await fanout(setup);
       },
       12: async () => {
+        phase = 'after the Redis restart';
         await redis.stop();
         redis = await startRedisServer({
           port: redisPort,
@@ -211,6 +222,7 @@ describe('at least once under faults (separate processes)', () => {
         });
       },
       15: async () => {
+        phase = 'after SIGKILL 3';
         await current.kill('SIGKILL');
         current = await fanout(setup);
       },
@@ -234,6 +246,18 @@ describe('at least once under faults (separate processes)', () => {
       `faults test: ${batch.length} events × 3 subscriptions in ${seconds.toFixed(1)} s; ` +
         `${distinct} distinct deliveries, ${dead} dead letters, ${delivered - distinct} duplicates ` +
         `(duplicate rate ${((100 * (delivered - distinct)) / distinct).toFixed(2)} %)`,
+    );
+    const byPhase = new Map<string, number[]>();
+    for (const [i, check] of steady.entries())
+      for (const [name, count] of check.duplicates) {
+        const counts = byPhase.get(name) ?? [0, 0, 0];
+        counts[i] = count;
+        byPhase.set(name, counts);
+      }
+    console.log(
+      `faults test: duplicates per subscription (steady, steady, flaky), by what came last: ${
+        [...byPhase].map(([name, counts]) => `${name} ${counts.join('/')}`).join('; ') || 'none'
+      }`,
     );
     for (const [i, check] of steady.entries())
       expect(checkOrder(check, batch, letters.get(subscriptions[i]!.subscription.id)!)).toEqual([]);

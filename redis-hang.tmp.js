@@ -1,0 +1,27 @@
+const Redis = require('ioredis');
+const { spawn } = require('child_process');
+const port = 16399;
+const start = () => spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'yes', '--dir', '/tmp'], { stdio: 'ignore' });
+let server = start();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+(async () => {
+  await sleep(300);
+  const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: null, enableAutoPipelining: process.argv[2] !== 'off', retryStrategy: (a) => Math.min(a * 100, 2000) });
+  client.on('error', () => {});
+  await client.connect();
+  const pending = new Map(); let id = 0; let done = 0, failed = 0;
+  const track = (kind, p) => { const n = id++; pending.set(n, { kind, at: Date.now() }); p.then(() => done++, () => failed++).finally(() => pending.delete(n)); };
+  let stop = false;
+  const load = (async () => { while (!stop) { for (let i = 0; i < 50; i++) { track('multi', client.multi().getset('k' + i, 'v').hgetall('h' + i).exec()); track('get', client.get('g' + i)); track('exists', client.exists('e' + i)); track('eval', client.eval("return redis.call('GET', KEYS[1])", 1, 'x' + i)); } await sleep(5); } })();
+  await sleep(500);
+  server.kill(process.argv[3] || 'SIGKILL');
+  await sleep(300);
+  server = start();
+  await sleep(2000);
+  stop = true; await load;
+  await sleep(3000);
+  const kinds = {}; for (const v of pending.values()) kinds[v.kind] = (kinds[v.kind] || 0) + 1;
+  console.log('autopipelining', process.argv[2] !== 'off', 'done', done, 'failed', failed, 'still pending', pending.size, kinds);
+  client.disconnect(); server.kill();
+  process.exit(0);
+})();
