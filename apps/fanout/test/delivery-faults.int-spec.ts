@@ -319,6 +319,60 @@ describe('at least once under faults (separate processes)', () => {
     await store.cleanup();
   }, 180_000);
 
+  it('keeps noting its progress while its commits hang (broker frozen), so after a SIGKILL nothing settled is sent again', async () => {
+    const setup = newFanoutEnv(broker.brokers, redis.url);
+    const store = await storeFor(setup);
+    // 204 while `answering`; otherwise requests are held unanswered (and never counted).
+    let answering = true;
+    const answered = new Map<string, number>();
+    const target = await startWebhookReceiver({
+      respond: (request) => {
+        if (!answering) return 'hang';
+        const id = String(request.headers['webhook-id']);
+        answered.set(id, (answered.get(id) ?? 0) + 1);
+        return { status: 204 };
+      },
+    });
+    receivers.push(target);
+    // At 400 a second, so the 2,000 take five: most are still in memory when the broker freezes.
+    await createSubscription(store, target.url, {
+      maxInFlight: 8,
+      maxPerSecond: 400,
+      ordering: 'none',
+    });
+    const events = new EventPublisher(broker.brokers);
+    const batch = orderEvents(2000, 50);
+    // Started first: it creates the topics.
+    const doomed = await fanout(setup);
+    await events.publish(batch);
+    await waitFor(() => answered.size >= 200, { timeoutMs: 30_000, what: '200 deliveries' });
+    // Frozen: every commit from now on waits for a broker that does not answer.
+    broker.child.kill('SIGSTOP');
+    try {
+      // Deliveries go on from memory, settled past the commit...
+      const before = answered.size;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(answered.size).toBeGreaterThan(before);
+      // ...then nothing settles while two progress notes' intervals pass.
+      answering = false;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await doomed.kill('SIGKILL');
+    } finally {
+      broker.child.kill('SIGCONT');
+    }
+    answering = true;
+    const successor = await fanout(setup);
+    await waitFor(() => batch.every((event) => answered.has(event.id)), {
+      timeoutMs: 60_000,
+      what: 'every event delivered',
+    });
+    const duplicates = [...answered.values()].filter((n) => n > 1).length;
+    expect(duplicates).toBe(0);
+    await successor.kill('SIGTERM');
+    await events.close();
+    await store.cleanup();
+  }, 120_000);
+
   /**
    * `count` events delivered live to a fresh subscription, then a replay of them (from a second
    * before them) under way on a first fanout instance at 40 deliveries a second, so it is still

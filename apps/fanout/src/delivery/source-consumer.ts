@@ -35,6 +35,8 @@ interface PartitionState {
   handoverWrites: Promise<void>;
   /** The last progress note written (not written again while nothing changed). */
   lastNote: string | undefined;
+  /** A progress note is being written (the next waits for the interval after it). */
+  noting: boolean;
 }
 
 /** How long after claiming a partition again a refused park may have it claimed once more. */
@@ -134,6 +136,10 @@ export class SourceConsumer {
       onAssignment: (assignment) => this.onAssignment(assignment),
     });
     this.commitTimer = setInterval(() => {
+      // Notes first, and apart from the commits: a commit round can take seconds while the
+      // broker is away or the group rebalances (kafkajs retries its coordinator lookups), and
+      // notes that waited for it were missing when this instance died meanwhile.
+      for (const state of this.partitions.values()) this.noteProgress(state);
       this.committing = this.committing.then(() => this.commitSettled());
     }, this.options.commitIntervalMs);
     this.commitTimer.unref();
@@ -312,6 +318,7 @@ export class SourceConsumer {
         handover: undefined,
         handoverWrites: Promise.resolve(),
         lastNote: undefined,
+        noting: false,
       };
       created.ready = this.takeOwnership(created, true);
       this.partitions.set(key, created);
@@ -553,20 +560,20 @@ export class SourceConsumer {
           );
         }
       }
-      this.noteProgress(state);
       this.resumeIfDrained(state);
     }
   }
 
   /**
-   * With each commit, a progress note of what is settled past it: should this instance die, the
-   * next owner (once this one's running mark has lapsed) skips that work rather than sending it
-   * again, so a crash resends about a commit interval's work, not all that was settled past the
-   * first unsettled record. Written only when it changed; a failed write is only logged (the
-   * next commit writes again).
+   * Every commit interval, a progress note of what is settled past the committed offset: should
+   * this instance die, the next owner (once this one's running mark has lapsed) skips that work
+   * rather than sending it again, so a crash resends about a commit interval's work, not all
+   * that was settled past the first unsettled record. Written only when it changed, one write
+   * at a time (a slow Redis is not handed a queue of them); a failed write is only logged (the
+   * next interval writes again).
    */
   private noteProgress(state: PartitionState): void {
-    if (!state.current || this.stopping) return;
+    if (!state.current || this.stopping || state.noting) return;
     const reading = state.tracker.snapshot();
     // Nothing read yet (maybe still waiting for the previous owner's word, which a note from
     // this one would overwrite).
@@ -579,9 +586,10 @@ export class SourceConsumer {
     });
     if (text === state.lastNote) return;
     state.lastNote = text;
+    state.noting = true;
     state.handoverWrites = state.handoverWrites.then(async () => {
-      if (!state.current) return;
       try {
+        if (!state.current) return;
         await this.handovers.write(
           state.topic,
           state.partition,
@@ -592,8 +600,10 @@ export class SourceConsumer {
         state.lastNote = undefined;
         this.logger.debug(
           { err: error, topic: state.topic, partition: state.partition },
-          'could not write a progress note of a partition; the next commit tries again',
+          'could not write a progress note of a partition; the next interval tries again',
         );
+      } finally {
+        state.noting = false;
       }
     });
   }
