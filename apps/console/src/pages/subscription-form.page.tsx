@@ -148,6 +148,23 @@ function SubscriptionForm({
     </Field>
   );
 
+  /** A box for one of the endpoint's credentials: never offered to the browser's autofill. */
+  const credential = (
+    field: 'authToken' | 'authUsername' | 'authPassword',
+    label: string,
+    type: 'text' | 'password',
+  ) =>
+    control(field, label, null, (props) => (
+      <input
+        {...props}
+        type={type}
+        autoComplete={type === 'password' ? 'new-password' : 'off'}
+        spellCheck={false}
+        value={values[field]}
+        onChange={(event) => set(field, event.target.value)}
+      />
+    ));
+
   const matches = catalogTypes === null ? [] : matchedTypes(values.types, catalogTypes);
   const count = Object.keys(problems).length;
   const webhook = values.kind === 'webhook';
@@ -444,40 +461,10 @@ function SubscriptionForm({
                 ),
               )}
               {values.auth === 'bearer'
-                ? control('authToken', 'Bearer token', null, (props) => (
-                    <input
-                      {...props}
-                      type="password"
-                      autoComplete="off"
-                      spellCheck={false}
-                      value={values.authToken}
-                      onChange={(event) => set('authToken', event.target.value)}
-                    />
-                  ))
+                ? credential('authToken', 'Bearer token', 'password')
                 : null}
-              {values.auth === 'basic'
-                ? control('authUsername', 'User name', null, (props) => (
-                    <input
-                      {...props}
-                      type="text"
-                      autoComplete="off"
-                      spellCheck={false}
-                      value={values.authUsername}
-                      onChange={(event) => set('authUsername', event.target.value)}
-                    />
-                  ))
-                : null}
-              {values.auth === 'basic'
-                ? control('authPassword', 'Password', null, (props) => (
-                    <input
-                      {...props}
-                      type="password"
-                      autoComplete="new-password"
-                      value={values.authPassword}
-                      onChange={(event) => set('authPassword', event.target.value)}
-                    />
-                  ))
-                : null}
+              {values.auth === 'basic' ? credential('authUsername', 'User name', 'text') : null}
+              {values.auth === 'basic' ? credential('authPassword', 'Password', 'password') : null}
             </div>
           </fieldset>
         ) : null}
