@@ -206,7 +206,10 @@ function liveStatus(port: number): Promise<number> {
 }
 
 /** The apps whose port still takes connections: what the next `npm start` would trip over. */
-async function portsInUse({ ports }: Launch, apps = APPS): Promise<AppName[]> {
+async function portsInUse(
+  { ports }: Launch,
+  apps: readonly (typeof APPS)[number][] = APPS,
+): Promise<AppName[]> {
   const open = await Promise.all(apps.map((app) => portOpen('127.0.0.1', ports[app.name])));
   return apps.filter((_, i) => open[i]).map((app) => app.name);
 }
