@@ -224,18 +224,45 @@ export class ConsumerRunner {
    * Commits `nextOffset` (the offset of the first record not yet done) for the group. Works until
    * `stop()` has left the group, including while it waits for the batch in hand; fails after.
    */
-  async commit(topic: string, partition: number, nextOffset: string): Promise<void> {
+  commit(topic: string, partition: number, nextOffset: string): Promise<void> {
+    return this.commitMany([{ topic, partition, nextOffset }]);
+  }
+
+  /**
+   * Commits several partitions' positions in one OffsetCommit request: one round trip however
+   * many partitions the caller settled, where one request each queues behind the others (and
+   * behind the fetches on the same connection). All or nothing for the caller: a rejection
+   * means it commits them again. As `commit` otherwise.
+   */
+  async commitMany(
+    positions: readonly { topic: string; partition: number; nextOffset: string }[],
+  ): Promise<void> {
+    if (positions.length === 0) return;
     const consumer = this.requireConsumer();
     if (this.stopped) throw new Error('ConsumerRunner has stopped; the group was left');
-    const offsets = { topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] };
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const { topic, partition, nextOffset } of positions) {
+      const partitions = byTopic.get(topic) ?? [];
+      partitions.push({ partition, offset: nextOffset });
+      byTopic.set(topic, partitions);
+    }
+    const offsets = { topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
     // kafkajs's consumer.commitOffsets silently does nothing once stopping has begun, which
     // would drop the commit of the batch stop() waits for; the batch's own commit goes
     // straight to the group.
     if (this.groupCommit) await this.groupCommit(offsets);
-    else await consumer.commitOffsets(offsets.topics[0]!.partitions.map((p) => ({ topic, ...p })));
-    const key = topicPartitionKey(topic, partition);
-    this.committed.set(key, BigInt(nextOffset));
-    this.setLag(topic, partition);
+    else
+      await consumer.commitOffsets(
+        positions.map(({ topic, partition, nextOffset }) => ({
+          topic,
+          partition,
+          offset: nextOffset,
+        })),
+      );
+    for (const { topic, partition, nextOffset } of positions) {
+      this.committed.set(topicPartitionKey(topic, partition), BigInt(nextOffset));
+      this.setLag(topic, partition);
+    }
   }
 
   /**

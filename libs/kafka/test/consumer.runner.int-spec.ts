@@ -345,6 +345,44 @@ describe('ConsumerRunner', () => {
     await expect(r.commit(topic, 0, '15')).rejects.toThrow(/stopped/);
   });
 
+  it('commits several partitions of several topics in one call', async () => {
+    const first = await createTestTopic(broker.brokers, { partitions: 2 });
+    const second = await createTestTopic(broker.brokers);
+    const groupId = uniqueName('g');
+    await publisher.publish([
+      ...records(first, 0, 3, 0),
+      ...records(first, 10, 3, 1),
+      ...records(second, 20, 3),
+    ]);
+    const seen: IncomingRecord[] = [];
+    const r = runner();
+    await r.run({
+      groupId,
+      topics: [first, second],
+      fromBeginning: true,
+      commit: 'manual',
+      eachBatch: async (batch) => {
+        seen.push(...batch.records);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => seen.length === 9, { what: '9 records' });
+    await r.commitMany([
+      { topic: first, partition: 0, nextOffset: '2' },
+      { topic: first, partition: 1, nextOffset: '3' },
+      { topic: second, partition: 0, nextOffset: '1' },
+    ]);
+    await expect(committedOffset(groupId, first, 0)).resolves.toBe('2');
+    await expect(committedOffset(groupId, first, 1)).resolves.toBe('3');
+    await expect(committedOffset(groupId, second, 0)).resolves.toBe('1');
+    // Nothing to commit is no request at all.
+    await r.commitMany([]);
+    await r.stop();
+    await expect(r.commitMany([{ topic: second, partition: 0, nextOffset: '3' }])).rejects.toThrow(
+      /stopped/,
+    );
+  });
+
   it('lets a fetch wait for KAFKA_FETCH_MIN_BYTES, up to KAFKA_FETCH_MAX_WAIT_MS', async () => {
     const config = testKafkaConfig(broker.brokers);
     const batching = new KafkaConnection(

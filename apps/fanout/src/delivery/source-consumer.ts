@@ -542,26 +542,33 @@ export class SourceConsumer {
     }
   }
 
+  /** Commits what is settled, every partition that moved on in one request. */
   private async commitSettled(): Promise<void> {
-    for (const state of [...this.partitions.values()]) {
+    const due: { state: PartitionState; next: number }[] = [];
+    for (const state of this.partitions.values()) {
       const next = state.tracker.committable();
       if (
         next !== undefined &&
         state.current &&
         (state.committed === undefined || next > state.committed)
-      ) {
-        try {
-          await this.runner.commit(state.topic, state.partition, String(next));
-          state.committed = next;
-        } catch (error) {
-          this.logger.debug(
-            { err: error, topic: state.topic, partition: state.partition },
-            'commit failed; retrying later',
-          );
-        }
-      }
-      this.resumeIfDrained(state);
+      )
+        due.push({ state, next });
     }
+    if (due.length > 0) {
+      try {
+        await this.runner.commitMany(
+          due.map(({ state, next }) => ({
+            topic: state.topic,
+            partition: state.partition,
+            nextOffset: String(next),
+          })),
+        );
+        for (const { state, next } of due) state.committed = next;
+      } catch (error) {
+        this.logger.debug({ err: error, partitions: due.length }, 'commit failed; retrying later');
+      }
+    }
+    for (const state of [...this.partitions.values()]) this.resumeIfDrained(state);
   }
 
   /**
