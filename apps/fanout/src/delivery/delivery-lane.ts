@@ -52,9 +52,9 @@ export interface LaneIo {
   now(): number;
   /**
    * The time this process has had to run (see LoopClock), on which the lane measures its
-   * endpoint's silence and pace; `now` when not given.
+   * endpoint's silence and pace.
    */
-  runningNow?(): number;
+  runningNow(): number;
   /** Runs `run` after `delayMs`; returns a cancel function. */
   schedule(delayMs: number, run: () => void): () => void;
   /** A park failed (Redis away); it is tried again. */
@@ -169,17 +169,12 @@ export class DeliveryLane {
   ) {
     this.limiter =
       settings.maxPerSecond === null ? null : new RateLimiter(settings.maxPerSecond, io.now());
-    this.progressAt = this.runningNow();
+    this.progressAt = this.io.runningNow();
     this.paceSince = this.progressAt;
   }
 
   get inFlight(): number {
     return this.inFlightCount;
-  }
-
-  /** The clock of progress, stalls and pace: the time this process has had to run. */
-  private runningNow(): number {
-    return this.io.runningNow ? this.io.runningNow() : this.io.now();
   }
 
   /** Tasks held in memory, in flight included. */
@@ -224,7 +219,7 @@ export class DeliveryLane {
     }
     if (this.held === 0 && this.inFlightCount === 0) {
       // Busy again after idling: an idle spell says nothing of its pace.
-      this.progressAt = this.runningNow();
+      this.progressAt = this.io.runningNow();
       this.paceSince = this.progressAt;
       this.settledSincePace = 0;
     }
@@ -232,7 +227,7 @@ export class DeliveryLane {
     if (!this.spilling && this.held + 1 >= this.settings.spillAt) {
       if (
         this.held >= this.settings.spillAt &&
-        this.runningNow() - this.progressAt >= this.settings.stallMs
+        this.io.runningNow() - this.progressAt >= this.settings.stallMs
       )
         this.spillHeld();
       // Past its pace, new work is parked below (stalled); what it holds past that is parked on
@@ -317,7 +312,7 @@ export class DeliveryLane {
   /** The engine's report on a task this lane sent. */
   finished(task: DeliveryTask, result: TaskResult): void {
     this.inFlightCount -= 1;
-    this.progressAt = this.runningNow();
+    this.progressAt = this.io.runningNow();
     if (task.claim === null) this.settleResult(task, result);
     this.pump();
   }
@@ -442,7 +437,7 @@ export class DeliveryLane {
   private stalled(): boolean {
     if (this.spilling) return true;
     if (this.held < this.settings.spillAt) return false;
-    if (this.runningNow() - this.progressAt >= this.settings.stallMs) return true;
+    if (this.io.runningNow() - this.progressAt >= this.settings.stallMs) return true;
     // Only a lane at its own limits (every `maxInFlight` slot taken, or waiting for its
     // `maxPerSecond`) is slow by its endpoint or its settings; one held back by its origin's
     // shared limit or by this instance's pace is as behind as the lanes beside it, and parking
@@ -541,11 +536,11 @@ export class DeliveryLane {
   /** Looks for a stall once `stallMs` has passed since the last progress, while over `spillAt`. */
   private watchStall(): void {
     if (this.stallTimer !== null || this.closed) return;
-    const waitMs = Math.max(1, this.progressAt + this.settings.stallMs - this.runningNow());
+    const waitMs = Math.max(1, this.progressAt + this.settings.stallMs - this.io.runningNow());
     this.stallTimer = this.io.schedule(waitMs, () => {
       this.stallTimer = null;
       if (this.closed || this.spilling || this.held < this.settings.spillAt) return;
-      if (this.runningNow() - this.progressAt >= this.settings.stallMs) {
+      if (this.io.runningNow() - this.progressAt >= this.settings.stallMs) {
         this.spillHeld();
         return;
       }

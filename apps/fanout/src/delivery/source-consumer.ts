@@ -568,7 +568,7 @@ export class SourceConsumer {
         this.logger.debug({ err: error, partitions: due.length }, 'commit failed; retrying later');
       }
     }
-    for (const state of [...this.partitions.values()]) this.resumeIfDrained(state);
+    for (const state of this.partitions.values()) this.resumeIfDrained(state);
   }
 
   /**
@@ -585,7 +585,7 @@ export class SourceConsumer {
     // Nothing read yet (maybe still waiting for the previous owner's word, which a note from
     // this one would overwrite).
     if (reading.end === undefined) return;
-    // Bounded: written every commit, it must stay cheap beside delivery (with many
+    // Bounded: written every commit interval, it must stay cheap beside delivery (with many
     // subscriptions most records past the commit are settled for some of them only).
     const { text } = PartitionHandover.encode(reading, state.handover, {
       final: false,
