@@ -20,6 +20,7 @@ import {
   type TestEvent,
   type TestStore,
 } from './delivery.fixture';
+import { metricValue } from './stream-app.fixture';
 
 const FANOUT_ENV = {
   HERALD_FANOUT_SESSION_TIMEOUT_MS: '6000',
@@ -284,12 +285,8 @@ describe('at least once under faults (separate processes)', () => {
       ),
     );
     const [first, second] = await Promise.all([fanout(setup), fanout(setup)]);
-    const delivered = async (instance: FanoutProcess) => {
-      const text = await (await fetch(`${instance.url}/metrics`)).text();
-      return [
-        ...text.matchAll(/^herald_deliveries_total\{[^}]*outcome="delivered"[^}]*\} (\d+)/gm),
-      ].reduce((sum, m) => sum + Number(m[1]), 0);
-    };
+    const delivered = (instance: FanoutProcess) =>
+      metricValue(instance.url, 'herald_deliveries_total', 'outcome="delivered"');
     const events = new EventPublisher(broker.brokers);
     const batch = orderEvents(4000, 80);
     await events.publish(batch.slice(0, 2000));

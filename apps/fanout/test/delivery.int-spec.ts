@@ -17,8 +17,10 @@ import {
   waitFor,
   type DeliveryHarness,
   type EventPublisher,
+  type TestEvent,
   type TestStore,
 } from './delivery.fixture';
+import { metricValue } from './stream-app.fixture';
 
 const bodyOf = (r: ReceivedWebhook) => JSON.parse(r.body) as Record<string, unknown>;
 const webhookIds = (rs: readonly ReceivedWebhook[]) => rs.map((r) => r.headers['webhook-id']);
@@ -603,15 +605,6 @@ describe('webhook delivery', () => {
   });
 });
 
-/** The sum of a counter's series in fanout's `/metrics`. */
-async function counter(harness: DeliveryHarness, name: string): Promise<number> {
-  const text = await (await fetch(`${harness.fanout.url}/metrics`)).text();
-  let sum = 0;
-  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm')))
-    sum += Number(match[1]);
-  return sum;
-}
-
 /**
  * An endpoint that answers every request coming before `recoverAt` (ms) at that time, later
  * ones at once, noting how many times each webhook id was answered and any event of a key
@@ -652,6 +645,47 @@ async function recoveringEndpoint(recoverAt: number) {
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * `batch` published to a new subscription (ordered by key, `maxInFlight`) whose endpoint answers
+ * nothing for 2.5 s and then everything, waited for until every event is answered (and half a
+ * second more, for any late duplicate): what arrived out of order or more than once, and how
+ * many lane spills and chained claims of parked tasks fanout counted meanwhile.
+ */
+async function deliverPastAStall(
+  harness: DeliveryHarness,
+  options: { maxInFlight: number; batch: TestEvent[]; timeoutMs: number; what: string },
+) {
+  const counted = () =>
+    Promise.all([
+      metricValue(harness.fanout.url, 'herald_delivery_lane_spills_total'),
+      metricValue(harness.fanout.url, 'herald_delivery_parked_chained_total'),
+    ]);
+  const endpoint = await recoveringEndpoint(Date.now() + 2500);
+  try {
+    const [spillsBefore, chainedBefore] = await counted();
+    await createSubscription(harness.store, endpoint.url, {
+      maxInFlight: options.maxInFlight,
+      ordering: 'key',
+    });
+    const { batch } = options;
+    await harness.events.publish(batch);
+    await waitFor(() => batch.every((event) => endpoint.seen.has(event.id)), {
+      timeoutMs: options.timeoutMs,
+      what: options.what,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [spills, chained] = await counted();
+    return {
+      outOfOrder: endpoint.problems,
+      duplicated: [...endpoint.seen].filter(([, n]) => n > 1).map(([id]) => id),
+      spills: spills - spillsBefore,
+      chained: chained - chainedBefore,
+    };
+  } finally {
+    await endpoint.close();
+  }
 }
 
 describe('webhook delivery beside a slow endpoint', () => {
@@ -718,26 +752,16 @@ describe('webhook delivery beside a slow endpoint', () => {
   });
 
   it('delivers a key’s events in order, each once, when its endpoint stops answering for a while and then answers again', async () => {
-    const endpoint = await recoveringEndpoint(Date.now() + 2500);
-    try {
-      const spillsBefore = await counter(harness, 'herald_delivery_lane_spills_total');
-      await createSubscription(harness.store, endpoint.url, { maxInFlight: 4, ordering: 'key' });
-      const batch = orderEvents(600, 30);
-      await harness.events.publish(batch);
-      await waitFor(() => batch.every((event) => endpoint.seen.has(event.id)), {
-        timeoutMs: 20_000,
-        what: 'every event delivered once the endpoint answers again',
-      });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(endpoint.problems).toEqual([]);
-      expect([...endpoint.seen.values()].filter((n) => n > 1)).toEqual([]);
-      // It did stall: what its lane held went to Redis, the keys in flight behind their heads.
-      expect(await counter(harness, 'herald_delivery_lane_spills_total')).toBeGreaterThan(
-        spillsBefore,
-      );
-    } finally {
-      await endpoint.close();
-    }
+    const outcome = await deliverPastAStall(harness, {
+      maxInFlight: 4,
+      batch: orderEvents(600, 30),
+      timeoutMs: 20_000,
+      what: 'every event delivered once the endpoint answers again',
+    });
+    expect(outcome.outOfOrder).toEqual([]);
+    expect(outcome.duplicated).toEqual([]);
+    // It did stall: what its lane held went to Redis, the keys in flight behind their heads.
+    expect(outcome.spills).toBeGreaterThan(0);
   });
 
   it('delivers every event to one subscription while another one’s endpoint fails every request at once, retried in memory', async () => {
@@ -796,29 +820,17 @@ describe('webhook delivery of a parked key', () => {
   afterAll(() => harness?.close());
 
   it('sends a parked key’s tasks one after another as its endpoint answers, not one a poll', async () => {
-    const endpoint = await recoveringEndpoint(Date.now() + 2500);
-    try {
-      const spillsBefore = await counter(harness, 'herald_delivery_lane_spills_total');
-      const chainedBefore = await counter(harness, 'herald_delivery_parked_chained_total');
-      await createSubscription(harness.store, endpoint.url, { maxInFlight: 1, ordering: 'key' });
+    const outcome = await deliverPastAStall(harness, {
+      maxInFlight: 1,
       // One key: its head is in flight when the lane parks it, so the lane holds the claim on
       // the parked copy, and every later task of the key is parked behind it.
-      const batch = orderEvents(300, 1);
-      await harness.events.publish(batch);
-      await waitFor(() => batch.every((event) => endpoint.seen.has(event.id)), {
-        timeoutMs: 30_000,
-        what: 'every event of the parked key delivered',
-      });
-      expect(endpoint.problems).toEqual([]);
-      expect([...endpoint.seen.values()].filter((n) => n > 1)).toEqual([]);
-      expect(await counter(harness, 'herald_delivery_lane_spills_total')).toBeGreaterThan(
-        spillsBefore,
-      );
-      expect(await counter(harness, 'herald_delivery_parked_chained_total')).toBeGreaterThan(
-        chainedBefore,
-      );
-    } finally {
-      await endpoint.close();
-    }
+      batch: orderEvents(300, 1),
+      timeoutMs: 30_000,
+      what: 'every event of the parked key delivered',
+    });
+    expect(outcome.outOfOrder).toEqual([]);
+    expect(outcome.duplicated).toEqual([]);
+    expect(outcome.spills).toBeGreaterThan(0);
+    expect(outcome.chained).toBeGreaterThan(0);
   });
 });
