@@ -32,6 +32,20 @@ export interface SubscriptionFormValues {
 
 export type EndpointAuthChoice = 'keep' | 'none' | 'bearer' | 'basic';
 
+/** The endpoint credentials as typed: the form's, and a secret rotation's. */
+export type EndpointCredentials = Pick<
+  SubscriptionFormValues,
+  'auth' | 'authToken' | 'authUsername' | 'authPassword'
+>;
+
+/** The stored credentials kept, nothing typed. */
+export const KEEP_CREDENTIALS: EndpointCredentials = {
+  auth: 'keep',
+  authToken: '',
+  authUsername: '',
+  authPassword: '',
+};
+
 export type FormField = keyof SubscriptionFormValues;
 export type FieldErrors = Partial<Record<FormField, string>>;
 
@@ -166,7 +180,7 @@ function numberProblem(
  * request schema (`auth`), which sends them in the Authorization header.
  */
 export function endpointAuthProblems(
-  values: Pick<SubscriptionFormValues, 'auth' | 'authToken' | 'authUsername' | 'authPassword'>,
+  values: EndpointCredentials,
 ): Partial<Record<'authToken' | 'authUsername' | 'authPassword', string>> {
   if (values.auth === 'bearer') {
     const token = values.authToken;
@@ -193,9 +207,7 @@ export function endpointAuthProblems(
 }
 
 /** The request's `auth` for new credentials; undefined when the form names none to set. */
-export function endpointAuthBody(
-  values: Pick<SubscriptionFormValues, 'auth' | 'authToken' | 'authUsername' | 'authPassword'>,
-): Record<string, string> | undefined {
+export function endpointAuthBody(values: EndpointCredentials): Record<string, string> | undefined {
   if (values.auth === 'bearer') return { type: 'bearer', token: values.authToken };
   if (values.auth === 'basic')
     return { type: 'basic', username: values.authUsername, password: values.authPassword };

@@ -5,7 +5,8 @@ import { useConsole } from '../console-context';
 import {
   endpointAuthBody,
   endpointAuthProblems,
-  type EndpointAuthChoice,
+  KEEP_CREDENTIALS,
+  type EndpointCredentials,
 } from '../forms/subscription-form.rules';
 import { useAction } from '../hooks';
 
@@ -70,12 +71,7 @@ export function RotateSecretSection({
   const [grace, setGrace] = useState(86_400);
   const rotate = useAction();
   const [note, setNote] = useState<string | null>(null);
-  const [credentials, setCredentials] = useState<{
-    auth: EndpointAuthChoice;
-    authToken: string;
-    authUsername: string;
-    authPassword: string;
-  }>({ auth: 'keep', authToken: '', authUsername: '', authPassword: '' });
+  const [credentials, setCredentials] = useState<EndpointCredentials>(KEEP_CREDENTIALS);
   const [checked, setChecked] = useState(false);
   const problems = endpointAuthProblems(credentials);
   const shown = (field: keyof typeof problems) => (checked ? problems[field] : undefined);
@@ -98,7 +94,7 @@ export function RotateSecretSection({
         ? 'The old secret no longer signs.'
         : `The old secret also signs until ${new Date(rotated.previousSecretExpiresAt).toLocaleString()}.`,
     );
-    setCredentials({ auth: 'keep', authToken: '', authUsername: '', authPassword: '' });
+    setCredentials(KEEP_CREDENTIALS);
     setChecked(false);
     onRotated(rotated.secret);
   };
