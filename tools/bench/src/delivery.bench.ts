@@ -60,6 +60,8 @@ interface Receiver {
   trackArrivals: boolean;
   first: number;
   last: number;
+  /** Receipts per 100 ms from the first (BENCH_TIMELINE only). */
+  timeline: number[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -72,7 +74,9 @@ async function startReceiver(): Promise<Receiver> {
     last: 0,
     arrivals: new Map<string, number>(),
     trackArrivals: false,
+    timeline: [] as number[],
   };
+  const timed = Boolean(process.env.BENCH_TIMELINE);
   const server: Server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -80,6 +84,11 @@ async function startReceiver(): Promise<Receiver> {
       if (state.count === 0) state.first = now;
       state.count += 1;
       state.last = now;
+      if (timed) {
+        const tenth = Math.floor((now - state.first) / 100);
+        while (state.timeline.length <= tenth) state.timeline.push(0);
+        state.timeline[tenth]! += 1;
+      }
       // Only where latency is measured: the baseline's requests carry no id to note, so noting
       // fanout's would charge its cases (the receiver shares the machine) for the bench's work.
       const id = state.trackArrivals ? req.headers['webhook-id'] : undefined;
@@ -97,6 +106,7 @@ async function startReceiver(): Promise<Receiver> {
       state.first = 0;
       state.last = 0;
       state.arrivals.clear();
+      state.timeline = [];
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -341,6 +351,9 @@ async function measureThroughput(
   await waitUntil(() => receiver.count >= expected, `${expected} deliveries`, 300_000);
   const last = sample();
   const delivered = last.count - first.count;
+  // BENCH_TIMELINE: a steady rate, or a slow start and stalls (a read-ahead burst, a pause).
+  if (receiver.timeline.length > 0)
+    process.stdout.write(`  receipts per 100 ms: ${receiver.timeline.join(' ')}\n`);
   return {
     perSecond: (receiver.count / (receiver.last - receiver.first)) * 1000,
     cpuMicros: ((last.process - first.process) * 1e6) / delivered,
