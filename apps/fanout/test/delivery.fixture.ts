@@ -312,6 +312,8 @@ export function operationalEvents(brokers: string, type: string, atLeast: number
 /** What a delivery test runs against: a broker, fanout in this process, the store and receivers. */
 export interface DeliveryHarness {
   readonly broker: RunningBroker;
+  /** What fanout was started with (its Redis prefix and secret key among them). */
+  readonly setup: FanoutEnv;
   readonly store: TestStore;
   readonly fanout: InProcessFanout;
   readonly events: EventPublisher;
@@ -334,6 +336,7 @@ export async function startDeliveryHarness(
   const receivers: WebhookReceiver[] = [];
   return {
     broker,
+    setup,
     store,
     fanout,
     events,

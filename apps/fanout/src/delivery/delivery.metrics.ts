@@ -17,6 +17,8 @@ export class DeliveryMetrics {
   readonly backlogPauses: Counter<'topic'>;
   /** Batches routed with an index not confirmed fresh for their records. */
   readonly staleIndexBatches: Counter<'topic'>;
+  /** Tasks made for subscriptions a stale index had missed, once it was fresh again. */
+  readonly staleIndexRerouted: Counter<'topic'>;
   /** Disabled events an instance died before publishing, published by the sweep. */
   readonly disabledEventsRecovered: Counter;
   /** Times a lane stalled and parked what it held (see DeliveryLane). */
@@ -108,7 +110,13 @@ export class DeliveryMetrics {
     });
     this.staleIndexBatches = new Counter({
       name: 'herald_delivery_stale_index_batches_total',
-      help: 'Batches routed with a subscription index Redis did not confirm to hold every change made before their records (within 2 s): a subscription created meanwhile may miss them',
+      help: 'Batches routed with a subscription index Redis did not confirm to hold every change made before their records (within 2 s); their records are routed again once it does',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.staleIndexRerouted = new Counter({
+      name: 'herald_delivery_stale_index_rerouted_total',
+      help: 'Delivery tasks made for subscriptions a stale subscription index had missed, when its records were routed again with the index confirmed fresh',
       labelNames: ['topic'],
       registers,
     });

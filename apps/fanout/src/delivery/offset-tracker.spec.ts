@@ -17,6 +17,19 @@ describe('OffsetTracker', () => {
     expect(tracker.backlog()).toBe(0);
   });
 
+  it('takes more tasks for a pending record, which then waits for them too', () => {
+    const tracker = new OffsetTracker();
+    tracker.add(4, 1);
+    tracker.addTasks(4, 2);
+    tracker.settle(4, 'check');
+    tracker.settle(4, 'sub_a');
+    expect(tracker.committable()).toBe(4);
+    expect(tracker.snapshot().done.get(4)).toEqual(['check', 'sub_a']);
+    tracker.settle(4, 'sub_b');
+    expect(tracker.committable()).toBe(5);
+    expect(() => tracker.addTasks(4, 1)).toThrow(RangeError);
+  });
+
   it('skips gaps in offsets and ignores settling unknown offsets', () => {
     const tracker = new OffsetTracker();
     tracker.add(3, 1);

@@ -47,6 +47,13 @@ export class OffsetTracker {
     if (done !== undefined && done.length > 0) this.done.set(offset, [...done]);
   }
 
+  /** `tasks` more tasks of the pending record at `offset` to settle (it was routed again). */
+  addTasks(offset: number, tasks: number): void {
+    const left = this.remaining.get(offset);
+    if (left === undefined) throw new RangeError(`offset ${offset} is not pending`);
+    this.remaining.set(offset, left + tasks);
+  }
+
   /** One task of the record at `offset`, for `subscriptionId`, is settled. */
   settle(offset: number, subscriptionId: string): void {
     const left = this.remaining.get(offset);

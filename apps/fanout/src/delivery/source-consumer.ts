@@ -7,6 +7,7 @@ import type {
   RetryParkingStore,
   StoredHandover,
 } from '@herald/store';
+import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import type { SubscriptionIndexSync } from '../subscriptions/subscription-index.sync';
 import type { DeliveryEngine } from './delivery.engine';
@@ -15,7 +16,7 @@ import { routeEvent } from './delivery-router';
 import { orderingQueueId, type DeliveryTask, type TaskTicket } from './delivery-task';
 import { OffsetTracker } from './offset-tracker';
 import { PartitionHandover } from './partition-handover';
-import { parseSourceEvent } from './source-event';
+import { parseSourceEvent, type SourceEvent } from './source-event';
 
 interface PartitionState {
   readonly topic: string;
@@ -37,7 +38,29 @@ interface PartitionState {
   lastNote: string | undefined;
   /** A progress note is being written (the next waits for the interval after it). */
   noting: boolean;
+  /** Records routed with an index not confirmed fresh, oldest first, to route again once it is. */
+  stale: StaleRecord[];
+  /** A batch of it is being handled (it routes its stale records itself). */
+  handling: boolean;
+  /** The commit timer is checking whether its stale records can be routed again. */
+  checkingStale: boolean;
 }
+
+/**
+ * A record routed while the index was not known to hold every change made before it: a
+ * subscription created or changed in that time may be missing from its targets. It keeps one
+ * task more than it was given (`INDEX_CHECK`, settled once it is routed again), so its offset
+ * is not committed before then and a crash meanwhile loses nothing.
+ */
+interface StaleRecord {
+  readonly offset: number;
+  readonly source: SourceEvent;
+  /** Subscriptions it went to, or whose task a previous owner settled: not given it again. */
+  readonly routed: readonly string[];
+}
+
+/** The extra task of a stale record (not a subscription id: those are UUIDs). */
+const INDEX_CHECK = 'index-check';
 
 /** How long after claiming a partition again a refused park may have it claimed once more. */
 const CLAIM_AGAIN_PAUSE_MS = 1000;
@@ -48,6 +71,8 @@ const HANDOVER_TTL_MS = 7 * 24 * 3_600_000;
 /** How often a new owner looks again for the previous owner's hand-over. */
 const HANDOVER_POLL_MS = 50;
 const STALE_LOG_INTERVAL_MS = 60_000;
+/** How long the commit timer's look at a partition's stale records waits for a fresh index. */
+const STALE_RECHECK_WAIT_MS = 1000;
 /**
  * How many runs of settled tasks (one subscription's, over consecutive pending records) a
  * progress note names at most; the rest of those tasks are only sent again after a crash.
@@ -139,7 +164,11 @@ export class SourceConsumer {
       // Notes first, and apart from the commits: a commit round can take seconds while the
       // broker is away or the group rebalances (kafkajs retries its coordinator lookups), and
       // notes that waited for it were missing when this instance died meanwhile.
-      for (const state of this.partitions.values()) this.noteProgress(state);
+      for (const state of this.partitions.values()) {
+        this.noteProgress(state);
+        // A partition with no new records would otherwise keep its stale ones until it has some.
+        if (state.stale.length > 0 && !state.handling) void this.routeStaleWhenFresh(state);
+      }
       this.committing = this.committing.then(() => this.commitSettled());
     }, this.options.commitIntervalMs);
     this.commitTimer.unref();
@@ -201,11 +230,27 @@ export class SourceConsumer {
 
   private async handle(batch: IncomingBatch): Promise<void> {
     const state = this.stateOf(batch.topic, batch.partition);
+    state.handling = true;
+    try {
+      await this.handleRecords(state, batch);
+    } finally {
+      state.handling = false;
+    }
+  }
+
+  private async handleRecords(state: PartitionState, batch: IncomingBatch): Promise<void> {
     await this.untilReady(state, batch);
     // Moved on while it waited: its new owner reads these records.
     if (!state.current) return;
-    const newest = Number(batch.records[batch.records.length - 1]?.timestamp ?? 0);
-    if (!(await this.sync.freshUntil(newest))) this.noteStaleIndex(state.topic);
+    const newest = Math.max(
+      Number(batch.records[batch.records.length - 1]?.timestamp ?? 0),
+      newestOf(state.stale),
+    );
+    const fresh = await this.sync.freshUntil(newest);
+    if (!state.current) return;
+    if (!fresh) this.noteStaleIndex(state.topic);
+    // Before this batch's records, so that order per key holds for a subscription they reach.
+    else if (state.stale.length > 0) this.routeStale(state, state.stale.length);
     let skipped = 0;
     for (const record of batch.records) {
       const offset = Number(record.offset);
@@ -238,36 +283,14 @@ export class SourceConsumer {
         targets = targets.filter((target) => !settled.includes(target.subscription.id));
         skipped += 1;
       }
-      state.tracker.add(offset, targets.length, done);
-      if (targets.length === 0) continue;
-      const ticket: TaskTicket = {
-        settle: (subscriptionId) => {
-          state.tracker.settle(offset, subscriptionId);
-          if (state.paused) this.resumeIfDrained(state);
-        },
-        get current() {
-          return state.current;
-        },
-        owner: state.owner,
-      };
-      for (const target of targets) {
-        const ordered = target.subscription.ordering === 'key' && source.key !== null;
-        const task: DeliveryTask = {
-          subscriptionId: target.subscription.id,
+      state.tracker.add(offset, targets.length + (fresh ? 0 : 1), done);
+      if (!fresh)
+        state.stale.push({
+          offset,
           source,
-          attempt: 1,
-          firstAttemptAt: null,
-          origin: 'live',
-          replayId: null,
-          queueId: ordered
-            ? orderingQueueId(source, null)
-            : `t.${source.topic}.${source.partition}.${offset}`,
-          ordered,
-          ticket,
-          claim: null,
-        };
-        this.engine.submit(task);
-      }
+          routed: [...targets.map((target) => target.subscription.id), ...(done ?? [])],
+        });
+      this.submitTasks(state, offset, source, targets);
     }
     if (skipped > 0) this.metrics.handoverSkips.inc({ topic: state.topic }, skipped);
     if (!state.paused && state.tracker.backlog() > this.options.maxBacklog && state.current) {
@@ -281,9 +304,97 @@ export class SourceConsumer {
     }
   }
 
+  /** Gives the record at `offset` to each of `targets` (its tasks are in the tracker already). */
+  private submitTasks(
+    state: PartitionState,
+    offset: number,
+    source: SourceEvent,
+    targets: readonly IndexedSubscription[],
+  ): void {
+    if (targets.length === 0) return;
+    const ticket: TaskTicket = {
+      settle: (subscriptionId) => {
+        state.tracker.settle(offset, subscriptionId);
+        if (state.paused) this.resumeIfDrained(state);
+      },
+      get current() {
+        return state.current;
+      },
+      owner: state.owner,
+    };
+    for (const target of targets) {
+      const ordered = target.subscription.ordering === 'key' && source.key !== null;
+      const task: DeliveryTask = {
+        subscriptionId: target.subscription.id,
+        source,
+        attempt: 1,
+        firstAttemptAt: null,
+        origin: 'live',
+        replayId: null,
+        queueId: ordered
+          ? orderingQueueId(source, null)
+          : `t.${source.topic}.${source.partition}.${offset}`,
+        ordered,
+        ticket,
+        claim: null,
+      };
+      this.engine.submit(task);
+    }
+  }
+
+  /**
+   * Between batches (on the commit timer): routes the partition's stale records again once the
+   * index is confirmed fresh for them, unless a batch comes first (it does so itself).
+   */
+  private async routeStaleWhenFresh(state: PartitionState): Promise<void> {
+    if (state.checkingStale) return;
+    state.checkingStale = true;
+    try {
+      // Those of them now; records added while it waits are newer and wait for the next look.
+      const count = state.stale.length;
+      const first = state.stale[0];
+      const fresh = await this.sync.freshUntil(newestOf(state.stale, count), STALE_RECHECK_WAIT_MS);
+      // Unless a batch routed them meanwhile (then newer ones may stand first now).
+      if (fresh && state.current && !state.handling && state.stale[0] === first)
+        this.routeStale(state, count);
+    } finally {
+      state.checkingStale = false;
+    }
+  }
+
+  /**
+   * Routes the first `count` stale records again with the index now confirmed fresh for them,
+   * oldest first, to the subscriptions they had missed (created or changed in the meantime),
+   * then settles each one's extra task.
+   */
+  private routeStale(state: PartitionState, count: number): void {
+    const records = state.stale.splice(0, count);
+    let tasks = 0;
+    for (const { offset, source, routed } of records) {
+      const missed = routeEvent(this.index, source).filter(
+        (target) => !routed.includes(target.subscription.id),
+      );
+      if (missed.length > 0) {
+        state.tracker.addTasks(offset, missed.length);
+        this.submitTasks(state, offset, source, missed);
+        tasks += missed.length;
+      }
+      state.tracker.settle(offset, INDEX_CHECK);
+    }
+    if (tasks > 0) {
+      this.metrics.staleIndexRerouted.inc({ topic: state.topic }, tasks);
+      this.logger.info(
+        { topic: state.topic, partition: state.partition, records: records.length, tasks },
+        'records routed while the subscription index was stale, routed again now that it is fresh: delivered to subscriptions it had missed',
+      );
+    }
+    if (state.paused) this.resumeIfDrained(state);
+  }
+
   /**
    * A batch routed with an index not known to hold every change made before its records: a
-   * subscription created in that time may miss them. Counted; logged at most once a minute.
+   * subscription created in that time is not among their targets yet. They are routed again once
+   * it is fresh (routeStale). Counted; logged at most once a minute.
    */
   private noteStaleIndex(topic: string): void {
     this.metrics.staleIndexBatches.inc({ topic });
@@ -292,7 +403,7 @@ export class SourceConsumer {
     this.staleLoggedAt = nowMs;
     this.logger.warn(
       { topic },
-      'routing with a subscription index Redis did not confirm fresh within 2 s: a subscription created meanwhile may miss these events',
+      'routing with a subscription index Redis did not confirm fresh within 2 s: these records are routed again, and not committed, until it is',
     );
   }
 
@@ -319,6 +430,9 @@ export class SourceConsumer {
         handoverWrites: Promise.resolve(),
         lastNote: undefined,
         noting: false,
+        stale: [],
+        handling: false,
+        checkingStale: false,
       };
       created.ready = this.takeOwnership(created, true);
       this.partitions.set(key, created);
@@ -642,6 +756,13 @@ export class SourceConsumer {
 function instanceOf(token: string): string {
   const colon = token.indexOf(':');
   return colon < 0 ? token : token.slice(0, colon);
+}
+
+/** The newest record time (ms) of the first `count` stale records (0 for none). */
+function newestOf(records: readonly StaleRecord[], count = records.length): number {
+  let newest = 0;
+  for (let i = 0; i < count; i++) newest = Math.max(newest, records[i]!.source.timestampMs);
+  return newest;
 }
 
 function delay<T = void>(ms: number, value?: T): Promise<T> {
