@@ -4,6 +4,7 @@ import { generateSecret } from '@herald/delivery';
 import type { ReceivedWebhook } from '@herald/delivery/testing';
 import { SecretCipher, SubscriptionRepository } from '@herald/store';
 import { newSubscriptionRecord } from '@herald/store/testing';
+import { startRedisServer } from '@herald/test-harness';
 import {
   createSubscription,
   orderEvents,
@@ -107,5 +108,60 @@ describe('a subscription the index learned of late', () => {
       timeoutMs: 5000,
       what: 'the group to commit past every record',
     });
+  }, 60_000);
+});
+
+describe('delivery while Redis hangs', () => {
+  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  let harness: DeliveryHarness;
+  const resume = () => {
+    try {
+      process.kill(redis.pid, 'SIGCONT');
+    } catch {
+      // Gone already.
+    }
+  };
+
+  beforeAll(async () => {
+    // Its own redis-server, so that it can be stopped (SIGSTOP).
+    redis = await startRedisServer();
+    harness = await startDeliveryHarness({}, redis.url);
+  }, 60_000);
+  afterAll(async () => {
+    resume();
+    await harness?.close();
+    await redis?.stop();
+  });
+
+  it('goes on delivering to the subscriptions it knows, and commits past those records once Redis answers', async () => {
+    const { store, events } = harness;
+    const receiver = await harness.receiver();
+    await createSubscription(store, receiver.url, { types: ['order.*'] });
+    // Sixty keys: every partition is read (and claimed in Redis) before Redis stops. One first
+    // read while it hangs waits for it: its parked keys must be known before anything is sent.
+    const keyed = orderEvents(120, 60, 'hang');
+    await events.publish(keyed.slice(0, 60));
+    await receiver.waitFor(60);
+
+    // Stopped: the connection stays up and nothing answers, as in a network partition.
+    process.kill(redis.pid, 'SIGSTOP');
+    try {
+      await events.publish(keyed.slice(60));
+      // Routed once fanout stops waiting for the index (2 s); before, it waited for Redis.
+      await receiver.waitFor(120, 15_000);
+      expect(await uncommitted(harness)).toBeGreaterThanOrEqual(60);
+    } finally {
+      resume();
+    }
+    await waitFor(async () => (await uncommitted(harness)) === 0, {
+      timeoutMs: 10_000,
+      what: 'the group to commit past every record once Redis answers',
+    });
+    const ids = receiver.received.map((webhook) => String(webhook.headers['webhook-id']));
+    expect(new Set(ids).size).toBe(120);
+    expect(ids).toHaveLength(120);
+    expect(
+      await metricValue(harness.fanout.url, 'herald_delivery_stale_index_batches_total'),
+    ).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -326,10 +326,12 @@ export interface DeliveryHarness {
 /** Starts a broker and fanout (with `env` over the defaults) and what the tests use beside them. */
 export async function startDeliveryHarness(
   env: Record<string, string> = {},
+  /** Another Redis than the shared one (one the test may stop). */
+  redisUrl = process.env.REDIS_URL!,
 ): Promise<DeliveryHarness> {
   await shippedContract();
   const broker = await startTestBroker();
-  const setup = newFanoutEnv(broker.brokers, process.env.REDIS_URL!);
+  const setup = newFanoutEnv(broker.brokers, redisUrl);
   const store = await storeFor(setup);
   const fanout = await startFanoutInProcess(setup, env);
   const events = new EventPublisher(broker.brokers);

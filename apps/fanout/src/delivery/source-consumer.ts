@@ -59,7 +59,7 @@ interface StaleRecord {
   readonly routed: readonly string[];
 }
 
-/** The extra task of a stale record (not a subscription id: those are UUIDs). */
+/** The extra task of a stale record (never a subscription's id: those begin with `sub_`). */
 const INDEX_CHECK = 'index-check';
 
 /** How long after claiming a partition again a refused park may have it claimed once more. */

@@ -8,13 +8,26 @@ import { SubscriptionIndex } from './subscription-index';
 import { SubscriptionIndexSync } from './subscription-index.sync';
 
 /** A sync over a store at notice `seq` whose listener has applied `applied`. */
-async function syncAt(seq: { current: number; applied: number; fails?: boolean }) {
+async function syncAt(seq: {
+  current: number;
+  applied: number;
+  fails?: boolean;
+  /** Redis never answers. */
+  hangs?: boolean;
+  /** Counts the reads of the counter. */
+  asked?: number;
+}) {
   const repository = {
     loadAll: () => Promise.resolve({ seq: seq.applied, subscriptions: [], unreadable: [] }),
   } as unknown as SubscriptionRepository;
   const notices = {
-    currentSeq: () =>
-      seq.fails ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve(seq.current),
+    currentSeq: () => {
+      seq.asked = (seq.asked ?? 0) + 1;
+      if (seq.hangs) return new Promise<number>(() => undefined);
+      return seq.fails
+        ? Promise.reject(new Error('Connection is closed.'))
+        : Promise.resolve(seq.current);
+    },
     listen: (_options: NoticeListenerOptions) =>
       Promise.resolve({
         get seq() {
@@ -55,5 +68,15 @@ describe('SubscriptionIndexSync.freshUntil', () => {
     const away = await syncAt({ current: 3, applied: 3, fails: true });
     expect(await away.freshUntil(Date.now(), 200)).toBe(false);
     await away.stop();
+    // Redis that hangs, or whose commands ioredis queues while it reconnects: no answer ever.
+    const store = { current: 3, applied: 3, hangs: true, asked: 0 };
+    const hanging = await syncAt(store);
+    const asked = Date.now();
+    expect(await hanging.freshUntil(Date.now(), 200)).toBe(false);
+    expect(Date.now() - asked).toBeLessThan(1000);
+    // The next look waits for the same read rather than leaving another one queued.
+    expect(await hanging.freshUntil(Date.now(), 100)).toBe(false);
+    expect(store.asked).toBe(1);
+    await hanging.stop();
   });
 });

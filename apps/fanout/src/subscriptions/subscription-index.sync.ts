@@ -14,6 +14,11 @@ export type WorkListener = (notice: SubscriptionNotice) => void;
 
 const RELOAD_RETRY_MS = 1000;
 
+interface SeqAsked {
+  readonly at: number;
+  readonly seq: Promise<number>;
+}
+
 /**
  * Keeps the in-memory index equal to Redis: a full load at start, then the numbered change
  * notices (a gap is caught up from the notice log, a gap the log no longer covers reloads
@@ -27,6 +32,8 @@ export class SubscriptionIndexSync {
   /** Every change made before this time (ms) is in the index. */
   private freshAt = 0;
   private freshening: Promise<void> | undefined;
+  /** The notice counter's read in flight, and when it was asked for. */
+  private seqAsked: SeqAsked | undefined;
 
   constructor(
     private readonly index: SubscriptionIndex,
@@ -59,16 +66,36 @@ export class SubscriptionIndexSync {
   }
 
   private async freshen(deadline: number): Promise<void> {
-    const startedAt = Date.now();
     try {
-      const latest = await this.notices.currentSeq();
+      const asked = this.askSeq();
+      // Redis that hangs, or is away (ioredis queues the command until it is back), answers
+      // only later: routing does not wait for it past the deadline.
+      const latest = await beforeDeadline(asked.seq, deadline);
+      if (latest === undefined) return;
       while (!this.stopped && (this.listener?.seq ?? -1) < latest && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 2));
-      if ((this.listener?.seq ?? -1) >= latest) this.freshAt = Math.max(this.freshAt, startedAt);
+      // The counter was read after it was asked for: it holds every change made before that.
+      if ((this.listener?.seq ?? -1) >= latest) this.freshAt = Math.max(this.freshAt, asked.at);
     } catch (error) {
       this.logger.debug({ err: error }, 'could not check the index is fresh');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /**
+   * Redis's notice counter, asked for once at a time: while Redis hangs, each look would
+   * otherwise leave one more command waiting for it.
+   */
+  private askSeq(): SeqAsked {
+    if (this.seqAsked === undefined) {
+      const asked: SeqAsked = { at: Date.now(), seq: this.notices.currentSeq() };
+      const done = () => {
+        if (this.seqAsked === asked) this.seqAsked = undefined;
+      };
+      asked.seq.then(done, done);
+      this.seqAsked = asked;
+    }
+    return this.seqAsked;
   }
 
   onWork(listener: WorkListener): void {
@@ -158,4 +185,15 @@ export class SubscriptionIndexSync {
       return null;
     }
   }
+}
+
+/** What `promise` resolves to by `deadline` (ms since the epoch), or undefined past it. */
+function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+  });
+  // A late failure is nobody's concern any more; the next look asks again.
+  promise.catch(() => undefined);
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
