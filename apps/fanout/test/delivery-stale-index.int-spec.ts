@@ -150,6 +150,13 @@ describe('delivery while Redis hangs', () => {
       // Routed once fanout stops waiting for the index (2 s); before, it waited for Redis.
       await receiver.waitFor(120, 15_000);
       expect(await uncommitted(harness)).toBeGreaterThanOrEqual(60);
+      // Scraped while Redis hangs (the retries-pending count from Redis failed it with a 500).
+      const scrape = await fetch(`${harness.fanout.url}/metrics`);
+      expect(scrape.status).toBe(200);
+      await scrape.body?.cancel();
+      expect(
+        await metricValue(harness.fanout.url, 'herald_delivery_stale_index_records'),
+      ).toBeGreaterThanOrEqual(60);
     } finally {
       resume();
     }
@@ -157,6 +164,7 @@ describe('delivery while Redis hangs', () => {
       timeoutMs: 10_000,
       what: 'the group to commit past every record once Redis answers',
     });
+    expect(await metricValue(harness.fanout.url, 'herald_delivery_stale_index_records')).toBe(0);
     const ids = receiver.received.map((webhook) => String(webhook.headers['webhook-id']));
     expect(new Set(ids).size).toBe(120);
     expect(ids).toHaveLength(120);

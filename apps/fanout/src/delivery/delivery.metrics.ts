@@ -35,6 +35,7 @@ export class DeliveryMetrics {
   /** Replays and redrives this instance stopped because another one had taken them over. */
   readonly leasesLost: Counter<'kind'>;
   private budgets: OriginBudgets | undefined;
+  private staleRecords: (() => number) | undefined;
   /** Labelled children by `outcome/status_class`: prom-client hashes a label object per call. */
   private readonly attemptCounters = new Map<string, Counter.Internal>();
   private readonly webhookLatency: Histogram.Internal<'transport'>;
@@ -147,6 +148,15 @@ export class DeliveryMetrics {
       labelNames: ['topic'],
       registers,
     });
+    const staleRecords = () => this.staleRecords?.() ?? 0;
+    new Gauge({
+      name: 'herald_delivery_stale_index_records',
+      help: 'Records routed with a subscription index Redis has not yet confirmed fresh: held uncommitted until they are routed again',
+      registers,
+      collect() {
+        this.set(staleRecords());
+      },
+    });
     const totals = () => this.budgets?.totals();
     new Gauge({
       name: 'herald_delivery_in_flight',
@@ -207,7 +217,13 @@ export class DeliveryMetrics {
       help: 'Deliveries parked for a later retry, across all instances',
       registers,
       async collect() {
-        this.set(await retriesPending());
+        // While Redis does not answer, the last count read stays: a scrape that failed for it
+        // would hide every other metric, the ones telling of the outage among them.
+        try {
+          this.set(await retriesPending());
+        } catch {
+          // (the count is kept)
+        }
       },
     });
   }
@@ -248,6 +264,11 @@ export class DeliveryMetrics {
   /** The origins' send budgets, read when metrics are collected. */
   watchBudgets(budgets: OriginBudgets): void {
     this.budgets = budgets;
+  }
+
+  /** Where the count of records waiting to be routed again with a fresh index comes from. */
+  watchStaleRecords(count: () => number): void {
+    this.staleRecords = count;
   }
 
   /** A webhook delivered `seconds` after its event time. */

@@ -139,7 +139,13 @@ export class SourceConsumer {
     private readonly metrics: DeliveryMetrics,
     private readonly logger: Logger,
     private readonly options: SourceConsumerOptions,
-  ) {}
+  ) {
+    metrics.watchStaleRecords(() => {
+      let held = 0;
+      for (const state of this.partitions.values()) held += state.stale.length;
+      return held;
+    });
+  }
 
   async start(): Promise<void> {
     this.engine.onOwnerRefused((topic, partition) => this.claimAgain(topic, partition));
