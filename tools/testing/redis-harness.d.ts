@@ -53,7 +53,17 @@ export function startRedisServer(options?: {
   readyTimeoutMs?: number;
   /** Called as soon as it is spawned, before it answers. */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
-}): Promise<{ url: string; started: true; pid: number; stop(): Promise<void> }>;
+}): Promise<{
+  url: string;
+  started: true;
+  pid: number;
+  /** SIGSTOP: its connections stay open and nothing answers, as in a network partition. */
+  hang(): void;
+  /** SIGCONT, when it still runs (safe to call more than once). */
+  resume(): void;
+  /** Resumes it if hung, then SIGTERM; removes its folder unless `dir` was given. */
+  stop(): Promise<void>;
+}>;
 /**
  * The Redis at REDIS_URL if it answers, else a started one; rejects when a set REDIS_URL names
  * a Redis the tests cannot use (rediss: not answering over TLS, an untrusted certificate, a

@@ -235,12 +235,21 @@ async function startRedisServer({
       error.message += `; its log ends:\n${lastLines()}`;
     throw error;
   }
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
     url,
     started: true,
     pid: child.pid,
+    hang() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      if (running()) child.kill('SIGCONT');
+    },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
+      if (running()) {
+        // A hung one would not act on SIGTERM.
+        child.kill('SIGCONT');
         child.kill('SIGTERM');
         await exited;
       }

@@ -114,21 +114,14 @@ describe('a subscription the index learned of late', () => {
 describe('delivery while Redis hangs', () => {
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
   let harness: DeliveryHarness;
-  const resume = () => {
-    try {
-      process.kill(redis.pid, 'SIGCONT');
-    } catch {
-      // Gone already.
-    }
-  };
 
   beforeAll(async () => {
-    // Its own redis-server, so that it can be stopped (SIGSTOP).
+    // Its own redis-server, so that it can be made to hang.
     redis = await startRedisServer();
     harness = await startDeliveryHarness({}, redis.url);
   }, 60_000);
   afterAll(async () => {
-    resume();
+    redis?.resume();
     await harness?.close();
     await redis?.stop();
   });
@@ -143,8 +136,7 @@ describe('delivery while Redis hangs', () => {
     await events.publish(keyed.slice(0, 60));
     await receiver.waitFor(60);
 
-    // Stopped: the connection stays up and nothing answers, as in a network partition.
-    process.kill(redis.pid, 'SIGSTOP');
+    redis.hang();
     try {
       await events.publish(keyed.slice(60));
       // Routed once fanout stops waiting for the index (2 s); before, it waited for Redis.
@@ -158,7 +150,7 @@ describe('delivery while Redis hangs', () => {
         await metricValue(harness.fanout.url, 'herald_delivery_stale_index_records'),
       ).toBeGreaterThanOrEqual(60);
     } finally {
-      resume();
+      redis.resume();
     }
     await waitFor(async () => (await uncommitted(harness)) === 0, {
       timeoutMs: 10_000,

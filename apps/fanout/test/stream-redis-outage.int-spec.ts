@@ -49,13 +49,7 @@ describe('streams while Redis stops answering', () => {
   let socketKey: string;
   const cursors: string[] = [];
 
-  const resume = () => {
-    try {
-      process.kill(redis.pid, 'SIGCONT');
-    } catch {
-      // Stopped for good already: nothing to resume.
-    }
-  };
+  const resume = () => redis?.resume();
 
   beforeAll(async () => {
     // Its own redis-server, so it can be stopped (SIGSTOP) and killed.
@@ -158,7 +152,7 @@ describe('streams while Redis stops answering', () => {
     const wsKey = await world.createKey(['streams:read']);
 
     // Stopped (SIGSTOP): the connection stays up and nothing answers, as in a network partition.
-    process.kill(redis.pid, 'SIGSTOP');
+    redis.hang();
     let answers: [Answer, Answer, Answer, Answer | 'opened'];
     try {
       client.ack(cursors[1]!);
@@ -221,7 +215,7 @@ describe('streams while Redis stops answering', () => {
       if (args[0]?.toLowerCase() === 'hset' && args[1] === cursorKey) writes.push(args[3]!);
     });
     try {
-      process.kill(redis.pid, 'SIGSTOP');
+      redis.hang();
       try {
         for (let i = 0; i < 200; i++) client.ack(cursors[i % 2]!);
         // Every ack is answered: past the deadline, the write in flight, the newest one waiting
@@ -263,7 +257,7 @@ describe('streams while Redis stops answering', () => {
 
   it('answers an ack replaced while a write waits for Redis with the write that took its place', async () => {
     const client = await connectDurable();
-    process.kill(redis.pid, 'SIGSTOP');
+    redis.hang();
     try {
       client.ack(cursors[0]!); // written at once: its write waits for Redis
       client.ack(cursors[1]!); // waits for that write
@@ -291,7 +285,7 @@ describe('streams while Redis stops answering', () => {
     const client = fanout.app.get(RedisConnection);
     const poll = () => get(`/v1/streams/poll?subscription=${subscriptionId}&wait=0`, ADMIN_KEY);
     const before = await unavailable('read');
-    process.kill(redis.pid, 'SIGSTOP');
+    redis.hang();
     let first: Answer;
     let during: { statuses: number[]; ms: number; queuedBefore: number; queued: number };
     try {
