@@ -28,6 +28,7 @@ export const OPERATIONS_METRICS = {
   herald_stream_gaps_total: 'apps/fanout/src/streams/streams.metrics.ts',
   herald_stream_filter_errors_total: 'apps/fanout/src/streams/streams.metrics.ts',
   herald_kafka_consumer_fetch_linger_seconds_total: 'libs/kafka/src/kafka.metrics.ts',
+  herald_delivery_stale_index_records: 'apps/fanout/src/delivery/delivery.metrics.ts',
 } as const satisfies Record<string, string>;
 
 /** prom-client's default process metrics (collectDefaultMetrics), which SPEC §8 includes. */
