@@ -10,6 +10,8 @@ function fakeIo() {
   const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
   const finishedCopies: { claim: ClaimedTask; id: string; result: TaskResult }[] = [];
   const spills: number[] = [];
+  const unmeasured: number[] = [];
+  let busyShare = 0.5;
   let now = 0;
   /** Time this process could not run (its event loop blocked): not on the running clock. */
   let blocked = 0;
@@ -26,6 +28,8 @@ function fakeIo() {
     },
     now: () => now,
     runningNow: () => now - blocked,
+    loopBusyShare: () => busyShare,
+    paceUnmeasured: (share) => unmeasured.push(share),
     schedule: (delayMs, run) => {
       const timer = { at: now + delayMs, run, cancelled: false };
       timers.push(timer);
@@ -49,6 +53,11 @@ function fakeIo() {
     parked,
     finishedCopies,
     spills,
+    unmeasured,
+    /** How busy this process's event loop has been over the last second (0 to 1). */
+    loopBusy(share: number) {
+      busyShare = share;
+    },
     /** Time passes with the event loop blocked (timers fire only at the next `advance`). */
     block(ms: number) {
       now += ms;
@@ -351,20 +360,26 @@ describe('DeliveryLane', () => {
       { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
       fake.io,
     );
-    for (let i = 0; i < 6; i++) lane.enqueue(task(`u${i}`, null));
+    for (let i = 0; i < 8; i++) lane.enqueue(task(`u${i}`, null));
     // A slow endpoint: one answer every 600 ms, so never a second without progress.
     for (let i = 0; i < 2; i++) {
       fake.advance(600);
       lane.finished(fake.sent[i]!, { kind: 'settled' });
     }
-    // Its pace: 2 in 1.2 s. Holding 4, it would drain them in 2.4 s: kept in memory.
-    lane.enqueue(task('u6', null));
+    // One window (2 in 1.2 s) is no pace yet: a slow second may be a start-up's.
+    for (let i = 8; i < 22; i++) lane.enqueue(task(`u${i}`, null));
     expect(fake.parked).toEqual([]);
-    // Past 10 s of its pace (16.7 tasks), new ones are parked.
-    for (let i = 7; i < 22; i++) lane.enqueue(task(`u${i}`, null));
+    for (let i = 2; i < 4; i++) {
+      fake.advance(600);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    // Two in a row: its pace is 2 in 1.2 s, and it holds 18, more than the 16.7 it would send
+    // within 10 s. What it holds stays (no new work came); new work is parked.
+    lane.enqueue(task('u22', null));
+    lane.enqueue(task('u23', null));
     await flush();
-    expect(lane.size).toBe(17);
-    expect(fake.parked.map((p) => p.id)).toEqual(['u19', 'u20', 'u21']);
+    expect(lane.size).toBe(18);
+    expect(fake.parked.map((p) => p.id)).toEqual(['u22', 'u23']);
   });
 
   it('parks what it holds past its pace, newest first, when no new work comes (its partitions paused)', async () => {
@@ -375,21 +390,87 @@ describe('DeliveryLane', () => {
       fake.io,
     );
     for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));
-    // One answer every 600 ms: never a second without progress, but 2 in 1.2 s.
-    for (let i = 0; i < 2; i++) {
+    // One answer every 600 ms: never a second without progress, but 2 in 1.2 s, twice in a row.
+    for (let i = 0; i < 4; i++) {
       fake.advance(600);
       lane.finished(fake.sent[i]!, { kind: 'settled' });
     }
     expect(fake.parked).toEqual([]);
-    // The watch (a second after the last answer but one) finds it holding 28, more than the
+    // The watch (a second after the last answer but one) finds it holding 26, more than the
     // 16.7 it sends in 10 s: the newest go.
     fake.advance(400);
     await flush();
     expect(lane.size).toBe(16);
     expect(fake.parked.map((p) => p.id)).toEqual(
-      Array.from({ length: 12 }, (_, i) => `u${29 - i}`),
+      Array.from({ length: 10 }, (_, i) => `u${29 - i}`),
     );
-    expect(fake.spills).toEqual([12]);
+    expect(fake.spills).toEqual([10]);
+  });
+
+  it('takes no pace from one slow window (a start-up’s): a busy lane’s work stays in memory', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+      fake.io,
+    );
+    for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));
+    // Its first answers are slow (connections being made, this process reading ahead), then
+    // come ten times as fast.
+    for (let i = 0; i < 2; i++) {
+      fake.advance(600);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    for (let i = 2; i < 14; i++) {
+      fake.advance(100);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    for (let i = 30; i < 40; i++) lane.enqueue(task(`u${i}`, null));
+    fake.advance(400);
+    await flush();
+    // At its better pace (10 a second) it sends what it holds (26) within 10 s: nothing parked.
+    expect(fake.parked).toEqual([]);
+    expect(lane.size).toBe(26);
+  });
+
+  it('takes no pace while this process is the bound (its event loop saturated): its work stays in memory', async () => {
+    const fake = fakeIo();
+    const lane = new DeliveryLane(
+      'sub_1',
+      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+      fake.io,
+    );
+    for (let i = 0; i < 6; i++) lane.enqueue(task(`u${i}`, null));
+    // Answers come as slowly as in the test above, but the event loop was busy 97 % of the
+    // time: every slot full while answers wait to be read, whatever the endpoint takes.
+    fake.loopBusy(0.97);
+    for (let i = 0; i < 2; i++) {
+      fake.advance(600);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    for (let i = 6; i < 40; i++) lane.enqueue(task(`u${i}`, null));
+    // The watch, a second after the last answer but one, finds no pace to park for either.
+    fake.advance(400);
+    await flush();
+    expect(fake.parked).toEqual([]);
+    expect(lane.size).toBe(38);
+    expect(fake.unmeasured).toEqual([0.97]);
+    // Once the loop has time to spare again, two windows at that pace count: new work is parked.
+    fake.loopBusy(0.6);
+    for (let i = 2; i < 6; i++) {
+      fake.advance(500);
+      lane.finished(fake.sent[i]!, { kind: 'settled' });
+    }
+    lane.enqueue(task('u40', null));
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toContain('u40');
+    // That pace says nothing once the loop is saturated again: new work stays in memory.
+    fake.loopBusy(0.95);
+    const held = lane.size;
+    lane.enqueue(task('u41', null));
+    await flush();
+    expect(fake.parked.map((p) => p.id)).not.toContain('u41');
+    expect(lane.size).toBe(held + 1);
   });
 
   it('keeps work in memory when its pace is its origin’s shared limit, not its own', async () => {

@@ -26,6 +26,11 @@ export interface LaneSettings {
 const DEFAULT_DRAIN_LIMIT_MS = 30_000;
 /** The lane's pace (tasks settled a millisecond) is measured over windows this long at least. */
 const PACE_WINDOW_MS = 1000;
+/**
+ * A window over which this process's event loop was busy at least this share of the time gives
+ * no pace: the lane settled work as fast as this process got to it, whatever its endpoint can take.
+ */
+const SATURATED_LOOP_SHARE = 0.9;
 
 /** The I/O a lane needs; the delivery engine provides it. */
 export interface LaneIo {
@@ -55,6 +60,13 @@ export interface LaneIo {
    * endpoint's silence and pace.
    */
   runningNow(): number;
+  /** The share of the last second this process's event loop was busy (see LoopClock), 0 to 1. */
+  loopBusyShare(): number;
+  /**
+   * A pace window of this lane's ended with the event loop busy `busyShare` of the time: its
+   * pace is this process's, so none is taken (nothing is parked for it).
+   */
+  paceUnmeasured(busyShare: number): void;
   /** Runs `run` after `delayMs`; returns a cancel function. */
   schedule(delayMs: number, run: () => void): () => void;
   /** A park failed (Redis away); it is tried again. */
@@ -143,9 +155,14 @@ export class DeliveryLane {
   private closed = false;
   /** When an attempt last finished (or the lane last went from idle to busy). */
   private progressAt: number;
-  /** Tasks settled since `paceSince`, and the pace of the last full window (null: none yet). */
+  /**
+   * Tasks settled since `paceSince`; the pace of the last full window (null: none, or this
+   * process saturated through it); and the lane's pace, the better of its last two windows
+   * (null unless both gave one).
+   */
   private settledSincePace = 0;
   private paceSince: number;
+  private lastWindowPace: number | null = null;
   private pace: number | null = null;
   private closeMode: 'drop' | 'hand-back' = 'drop';
   /** Ordered heads in flight (close and dropPartition leave them to their result). */
@@ -449,14 +466,16 @@ export class DeliveryLane {
    * What the lane may hold in memory at its pace (what it would send within `drainLimitMs`),
    * when it holds more while at its own limits (every `maxInFlight` slot taken, or waiting for
    * its `maxPerSecond`); null otherwise. A lane held
-   * back by its origin's shared limit or by this instance's pace is as behind as the lanes
-   * beside it, and parking its work would only cost Redis round trips.
+   * back by its origin's shared limit or by this instance's pace (its event loop saturated over
+   * the pace's window, when no pace is taken, or now) is as behind as the lanes beside it, and
+   * parking its work would only cost Redis round trips.
    */
   private paceLimit(): number | null {
     if (this.pace === null || this.held < this.settings.spillAt) return null;
     const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
     const limit = this.pace * (this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS);
-    return atOwnLimits && this.held > limit
+    // A pace taken with time to spare says nothing while this process is the bound now.
+    return atOwnLimits && this.held > limit && this.io.loopBusyShare() < SATURATED_LOOP_SHARE
       ? Math.max(this.settings.spillAt, Math.floor(limit))
       : null;
   }
@@ -516,8 +535,9 @@ export class DeliveryLane {
   /**
    * One more task settled: the pace is taken again once a window is full, only over windows the
    * lane spent holding at least `spillAt` (at its limits: a quiet lane's pace is its traffic's,
-   * not what its endpoint can take, and a burst to it must not be taken for a backlog). Called
-   * from `finished`, whose `progressAt` is the time now.
+   * not what its endpoint can take, and a burst to it must not be taken for a backlog), and with
+   * this process's event loop not saturated through it. Called from `finished`, whose
+   * `progressAt` is the time now.
    */
   private notePace(): void {
     const now = this.progressAt;
@@ -528,7 +548,19 @@ export class DeliveryLane {
     }
     this.settledSincePace += 1;
     if (now - this.paceSince < PACE_WINDOW_MS) return;
-    this.pace = this.settledSincePace / (now - this.paceSince);
+    const busyShare = this.io.loopBusyShare();
+    // With this process the bound (every slot full while answers wait to be read), the
+    // endpoint may be fast, and parking would only add Redis round trips to a busy process.
+    const windowPace =
+      busyShare >= SATURATED_LOOP_SHARE ? null : this.settledSincePace / (now - this.paceSince);
+    if (windowPace === null) this.io.paceUnmeasured(busyShare);
+    // One slow second (a start-up's connections and read-ahead, a long garbage collection, a
+    // broker's hiccup) does not make a pace: the better of two windows in a row does.
+    this.pace =
+      windowPace === null || this.lastWindowPace === null
+        ? null
+        : Math.max(windowPace, this.lastWindowPace);
+    this.lastWindowPace = windowPace;
     this.settledSincePace = 0;
     this.paceSince = now;
   }

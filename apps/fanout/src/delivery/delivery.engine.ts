@@ -109,6 +109,7 @@ export class DeliveryEngine {
   private readonly cutsLoggedAt = new Map<string, number>();
   private readonly rebasesLoggedAt = new Map<string, number>();
   private readonly spillsLoggedAt = new Map<string, number>();
+  private paceUnmeasuredLoggedAt = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** The lease of a task claimed from parking (as the poller's claims). */
   private readonly claimLeaseMs: number;
@@ -332,6 +333,8 @@ export class DeliveryEngine {
         spilled: (count) => this.noteSpill(subscriptionId, count),
         now: () => Date.now(),
         runningNow: () => this.clock.now(),
+        loopBusyShare: () => this.clock.busyShare(),
+        paceUnmeasured: (busyShare) => this.notePaceUnmeasured(busyShare),
         schedule: (delayMs, run) => {
           const timer = setTimeout(run, delayMs);
           return () => clearTimeout(timer);
@@ -413,6 +416,21 @@ export class DeliveryEngine {
     this.deps.logger.info(
       { subscriptionId, parked: count },
       'webhook endpoint stopped answering: what its lane held is parked, and its new work too until an attempt is delivered',
+    );
+  }
+
+  /**
+   * A busy lane's pace window ended with this process's event loop saturated; at most one line a
+   * minute for the whole instance (every busy lane sees the same).
+   */
+  private notePaceUnmeasured(busyShare: number): void {
+    this.deps.metrics.paceUnmeasured.inc();
+    const nowMs = Date.now();
+    if (nowMs - this.paceUnmeasuredLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
+    this.paceUnmeasuredLoggedAt = nowMs;
+    this.deps.logger.info(
+      { busyShare: Math.round(busyShare * 1000) / 1000 },
+      'fanout’s event loop is saturated: busy lanes send at its pace, not their endpoints’, so none is parked for its pace (more fanout instances or CPU would deliver faster)',
     );
   }
 

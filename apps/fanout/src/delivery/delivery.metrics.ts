@@ -23,6 +23,8 @@ export class DeliveryMetrics {
   readonly disabledEventsRecovered: Counter;
   /** Times a lane stalled and parked what it held (see DeliveryLane). */
   readonly laneSpills: Counter;
+  /** Busy lanes whose pace window gave no pace (fanout’s event loop saturated; see DeliveryLane). */
+  readonly paceUnmeasured: Counter;
   /** Parked tasks of a key claimed as the one before them finished (see DeliveryEngine). */
   readonly chainedClaims: Counter;
   /** Source partitions handed over between instances, from either side (see SourceConsumer). */
@@ -129,6 +131,11 @@ export class DeliveryMetrics {
     this.laneSpills = new Counter({
       name: 'herald_delivery_lane_spills_total',
       help: 'Times a subscription’s lane parked in Redis what it held: its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks, or the lane held more than it would send in 30 s at its pace',
+      registers,
+    });
+    this.paceUnmeasured = new Counter({
+      name: 'herald_delivery_lane_pace_unmeasured_total',
+      help: 'Pace windows of busy lanes (holding HERALD_DELIVERY_LANE_MEMORY tasks) that gave no pace because fanout’s event loop was busy 90 % of the time: the lanes sent at fanout’s pace, and nothing was parked for it',
       registers,
     });
     this.chainedClaims = new Counter({

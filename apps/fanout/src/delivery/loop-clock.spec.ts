@@ -32,4 +32,31 @@ describe('LoopClock', () => {
     clock.tick();
     expect(clock.now()).toBe(300);
   });
+
+  it('tells the share of the last second the loop was busy, from the ticks it kept', () => {
+    let wall = 0;
+    const times = { active: 0, idle: 0 };
+    const clock = new LoopClock(
+      () => wall,
+      100,
+      () => ({ ...times }),
+    );
+    expect(clock.busyShare()).toBe(0);
+    // Two seconds: the first idle, the second busy 95 ms of every 100.
+    for (let i = 0; i < 20; i++) {
+      wall += 100;
+      if (i < 10) times.idle += 100;
+      else {
+        times.active += 95;
+        times.idle += 5;
+      }
+      clock.tick();
+    }
+    expect(clock.busyShare()).toBeCloseTo(0.95);
+    // Half a second idle since: the share counts the second before now.
+    wall += 500;
+    times.idle += 500;
+    for (let i = 0; i < 5; i++) clock.tick();
+    expect(clock.busyShare()).toBeCloseTo((0.95 * 500) / 1000, 2);
+  });
 });
