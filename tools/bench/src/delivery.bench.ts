@@ -366,6 +366,12 @@ interface Latency {
   p50: number;
   p99: number;
   max: number;
+  /**
+   * The two parts of it: ingest-bridge's answer (POST until its 202, Kafka's acknowledgement
+   * included) and the rest (the 202 until receipt, negative when the webhook came first).
+   */
+  answer: { p50: number; p99: number };
+  afterAnswer: { p50: number; p99: number };
   /** CPU time a event over the measured part: fanout's and ingest-bridge's, in µs. */
   fanoutCpuMicros: number;
   ingestCpuMicros: number;
@@ -375,18 +381,25 @@ interface Latency {
  * BENCH_LATENCY_TRACE prints the latency case by quarter-second of sending (count, median, worst),
  * to tell a stall that hits everything at one moment from queueing spread over the run.
  */
-function traceLatency(sent: Map<string, number>, receiver: Receiver, started: number): void {
-  const quarters = new Map<number, number[]>();
+function traceLatency(
+  sent: Map<string, number>,
+  answered: Map<string, number>,
+  receiver: Receiver,
+  started: number,
+): void {
+  const quarters = new Map<number, { total: number[]; answer: number[] }>();
   for (const [id, at] of sent) {
     const quarter = Math.floor((at - performance.timeOrigin - started) / 250);
-    const list = quarters.get(quarter) ?? [];
-    list.push(receiver.arrivals.get(id)! - at);
-    quarters.set(quarter, list);
+    const lists = quarters.get(quarter) ?? { total: [], answer: [] };
+    lists.total.push(receiver.arrivals.get(id)! - at);
+    lists.answer.push(answered.get(id)! - at);
+    quarters.set(quarter, lists);
   }
-  for (const [quarter, list] of [...quarters].sort((a, b) => a[0] - b[0])) {
-    list.sort((a, b) => a - b);
+  for (const [quarter, { total, answer }] of [...quarters].sort((a, b) => a[0] - b[0])) {
+    total.sort((a, b) => a - b);
+    answer.sort((a, b) => a - b);
     process.stdout.write(
-      `  t=${(quarter / 4).toFixed(2)} s: ${list.length} events, p50 ${percentile(list, 50).toFixed(1)} ms, max ${list[list.length - 1]!.toFixed(1)} ms\n`,
+      `  t=${(quarter / 4).toFixed(2)} s: ${total.length} events, p50 ${percentile(total, 50).toFixed(1)} ms, max ${total[total.length - 1]!.toFixed(1)} ms (ingest's answer p50 ${percentile(answer, 50).toFixed(1)} ms)\n`,
     );
   }
 }
@@ -421,6 +434,7 @@ async function endToEndLatency(
   receiver.trackArrivals = true;
   const pool = new Pool(ingest.url, { connections: 32 });
   const sent = new Map<string, number>();
+  const answered = new Map<string, number>();
   // Many keys, as real traffic has: one key would make ordered delivery strictly sequential.
   const bodies = Array.from({ length: 500 }, () =>
     JSON.stringify({ ...(example as Record<string, unknown>), orderId: randomUUID() }),
@@ -458,6 +472,7 @@ async function endToEndLatency(
         })
         .then(async (response) => {
           await response.body.text();
+          answered.set(id, performance.timeOrigin + performance.now());
           if (response.statusCode !== 202)
             throw new Error(`ingest answered ${response.statusCode}`);
         });
@@ -469,14 +484,20 @@ async function endToEndLatency(
     const measuredTo = cpuOf();
     const perEvent = (seconds: number) => (seconds * 1e6) / (total - warmup);
     // Only what was sent after the warm-up counts.
-    if (process.env.BENCH_LATENCY_TRACE) traceLatency(sent, receiver, started);
-    const latencies = [...sent]
-      .map(([id, at]) => receiver.arrivals.get(id)! - at)
-      .sort((a, b) => a - b);
+    if (process.env.BENCH_LATENCY_TRACE) traceLatency(sent, answered, receiver, started);
+    const spans = (span: (id: string, at: number) => number) => {
+      const sorted = [...sent].map(([id, at]) => span(id, at)).sort((a, b) => a - b);
+      return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), sorted };
+    };
+    const whole = spans((id, at) => receiver.arrivals.get(id)! - at);
+    const answer = spans((id, at) => answered.get(id)! - at);
+    const afterAnswer = spans((id) => receiver.arrivals.get(id)! - answered.get(id)!);
     return {
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      max: latencies[latencies.length - 1]!,
+      p50: whole.p50,
+      p99: whole.p99,
+      max: whole.sorted[whole.sorted.length - 1]!,
+      answer: { p50: answer.p50, p99: answer.p99 },
+      afterAnswer: { p50: afterAnswer.p50, p99: afterAnswer.p99 },
       fanoutCpuMicros: perEvent(measuredTo.fanout - measuredFrom.fanout),
       ingestCpuMicros: perEvent(measuredTo.ingest - measuredFrom.ingest),
     };
@@ -598,7 +619,7 @@ async function main(): Promise<void> {
         const latency = await endToEndLatency(env, kafka, receiver, example);
         latencies.push(latency);
         process.stdout.write(
-          `latency at ${LATENCY_RATE}/s: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms; CPU an event: fanout ${latency.fanoutCpuMicros.toFixed(0)} µs, ingest-bridge ${latency.ingestCpuMicros.toFixed(0)} µs\n`,
+          `latency at ${LATENCY_RATE}/s: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms (ingest's answer p50 ${latency.answer.p50.toFixed(1)}, p99 ${latency.answer.p99.toFixed(1)}; from it to receipt p50 ${latency.afterAnswer.p50.toFixed(1)}, p99 ${latency.afterAnswer.p99.toFixed(1)}); CPU an event: fanout ${latency.fanoutCpuMicros.toFixed(0)} µs, ingest-bridge ${latency.ingestCpuMicros.toFixed(0)} µs\n`,
         );
       }
     }
@@ -664,6 +685,9 @@ End to end, \`POST /v1/events/order.created\` on ingest-bridge (its own process)
 ${LATENCY_RATE.toLocaleString('en-US')} events/s for ${LATENCY_SECONDS} s after ${LATENCY_WARMUP_SECONDS} s of warm-up at that rate, one subscription, once a round
 (medians over the rounds, the range in brackets):
 p50 **${ms(latencies.map((l) => l.p50))}**, p99 **${ms(latencies.map((l) => l.p99))}** (max ${ms(latencies.map((l) => l.max))}; target p99 < 50 ms).
+Of that, ingest-bridge's answer (the POST until its \`202\`, Kafka's acknowledgement included):
+p50 ${ms(latencies.map((l) => l.answer.p50))}, p99 ${ms(latencies.map((l) => l.answer.p99))}; from the \`202\` to receipt (negative when the webhook came first):
+p50 ${ms(latencies.map((l) => l.afterAnswer.p50))}, p99 ${ms(latencies.map((l) => l.afterAnswer.p99))}.
 CPU an event at that rate: fanout ${us(median(latencies.map((l) => l.fanoutCpuMicros)))}, ingest-bridge ${us(median(latencies.map((l) => l.ingestCpuMicros)))}.
 
 Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench delivery\` (Node ${process.version}).
