@@ -77,6 +77,31 @@ function fakeIo() {
   };
 }
 
+/** A lane of one slot whose pace decides (4 held in memory at most past it, 10 s to drain). */
+function paceLane() {
+  const fake = fakeIo();
+  const lane = new DeliveryLane(
+    'sub_1',
+    { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
+    fake.io,
+  );
+  return { fake, lane };
+}
+
+/** The endpoint answers the lane's attempts `from` to `to` (excluded), one every `everyMs`. */
+function answerInTurn(
+  fake: ReturnType<typeof fakeIo>,
+  lane: DeliveryLane,
+  from: number,
+  to: number,
+  everyMs: number,
+): void {
+  for (let i = from; i < to; i++) {
+    fake.advance(everyMs);
+    lane.finished(fake.sent[i]!, { kind: 'settled' });
+  }
+}
+
 const settled: string[] = [];
 function task(id: string, key: string | null, offset = 0): DeliveryTask {
   return {
@@ -354,25 +379,14 @@ describe('DeliveryLane', () => {
   });
 
   it('parks new work once it holds more than it would send within the drain limit at its pace, though progressing', async () => {
-    const fake = fakeIo();
-    const lane = new DeliveryLane(
-      'sub_1',
-      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
-      fake.io,
-    );
+    const { fake, lane } = paceLane();
     for (let i = 0; i < 8; i++) lane.enqueue(task(`u${i}`, null));
     // A slow endpoint: one answer every 600 ms, so never a second without progress.
-    for (let i = 0; i < 2; i++) {
-      fake.advance(600);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
+    answerInTurn(fake, lane, 0, 2, 600);
     // One window (2 in 1.2 s) is no pace yet: a slow second may be a start-up's.
     for (let i = 8; i < 22; i++) lane.enqueue(task(`u${i}`, null));
     expect(fake.parked).toEqual([]);
-    for (let i = 2; i < 4; i++) {
-      fake.advance(600);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
+    answerInTurn(fake, lane, 2, 4, 600);
     // Two in a row: its pace is 2 in 1.2 s, and it holds 18, more than the 16.7 it would send
     // within 10 s. What it holds stays (no new work came); new work is parked.
     lane.enqueue(task('u22', null));
@@ -383,18 +397,10 @@ describe('DeliveryLane', () => {
   });
 
   it('parks what it holds past its pace, newest first, when no new work comes (its partitions paused)', async () => {
-    const fake = fakeIo();
-    const lane = new DeliveryLane(
-      'sub_1',
-      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
-      fake.io,
-    );
+    const { fake, lane } = paceLane();
     for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));
     // One answer every 600 ms: never a second without progress, but 2 in 1.2 s, twice in a row.
-    for (let i = 0; i < 4; i++) {
-      fake.advance(600);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
+    answerInTurn(fake, lane, 0, 4, 600);
     expect(fake.parked).toEqual([]);
     // The watch (a second after the last answer but one) finds it holding 26, more than the
     // 16.7 it sends in 10 s: the newest go.
@@ -408,23 +414,12 @@ describe('DeliveryLane', () => {
   });
 
   it('takes no pace from one slow window (a start-up’s): a busy lane’s work stays in memory', async () => {
-    const fake = fakeIo();
-    const lane = new DeliveryLane(
-      'sub_1',
-      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
-      fake.io,
-    );
+    const { fake, lane } = paceLane();
     for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));
     // Its first answers are slow (connections being made, this process reading ahead), then
     // come ten times as fast.
-    for (let i = 0; i < 2; i++) {
-      fake.advance(600);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
-    for (let i = 2; i < 14; i++) {
-      fake.advance(100);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
+    answerInTurn(fake, lane, 0, 2, 600);
+    answerInTurn(fake, lane, 2, 14, 100);
     for (let i = 30; i < 40; i++) lane.enqueue(task(`u${i}`, null));
     fake.advance(400);
     await flush();
@@ -434,20 +429,12 @@ describe('DeliveryLane', () => {
   });
 
   it('takes no pace while this process is the bound (its event loop saturated): its work stays in memory', async () => {
-    const fake = fakeIo();
-    const lane = new DeliveryLane(
-      'sub_1',
-      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
-      fake.io,
-    );
+    const { fake, lane } = paceLane();
     for (let i = 0; i < 6; i++) lane.enqueue(task(`u${i}`, null));
     // Answers come as slowly as in the test above, but the event loop was busy 97 % of the
     // time: every slot full while answers wait to be read, whatever the endpoint takes.
     fake.loopBusy(0.97);
-    for (let i = 0; i < 2; i++) {
-      fake.advance(600);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
+    answerInTurn(fake, lane, 0, 2, 600);
     for (let i = 6; i < 40; i++) lane.enqueue(task(`u${i}`, null));
     // The watch, a second after the last answer but one, finds no pace to park for either.
     fake.advance(400);
@@ -457,10 +444,7 @@ describe('DeliveryLane', () => {
     expect(fake.unmeasured).toEqual([0.97]);
     // Once the loop has time to spare again, two windows at that pace count: new work is parked.
     fake.loopBusy(0.6);
-    for (let i = 2; i < 6; i++) {
-      fake.advance(500);
-      lane.finished(fake.sent[i]!, { kind: 'settled' });
-    }
+    answerInTurn(fake, lane, 2, 6, 500);
     lane.enqueue(task('u40', null));
     await flush();
     expect(fake.parked.map((p) => p.id)).toContain('u40');
@@ -496,12 +480,7 @@ describe('DeliveryLane', () => {
   });
 
   it('does not take a quiet lane’s pace for what its endpoint can take: a burst stays in memory', async () => {
-    const fake = fakeIo();
-    const lane = new DeliveryLane(
-      'sub_1',
-      { maxInFlight: 1, maxPerSecond: null, spillAt: 4, stallMs: 1000, drainLimitMs: 10_000 },
-      fake.io,
-    );
+    const { fake, lane } = paceLane();
     // One event every 600 ms, each answered at once: a pace of its traffic only.
     for (let i = 0; i < 4; i++) {
       lane.enqueue(task(`q${i}`, null));
