@@ -413,6 +413,23 @@ describe('DeliveryLane', () => {
     expect(fake.spills).toEqual([10]);
   });
 
+  it('judges a failing endpoint on one window, however busy this process is', async () => {
+    const { fake, lane } = paceLane();
+    fake.loopBusy(0.97);
+    for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));
+    // Its first attempt fails and is retried in memory; the retry succeeds: one task settled in
+    // 1.2 s, with a failure in the window.
+    fake.advance(600);
+    lane.finished(fake.sent[0]!, { kind: 'retry', delayMs: 100 });
+    fake.advance(600);
+    lane.finished(fake.sent[1]!, { kind: 'settled' });
+    expect(fake.unmeasured).toEqual([]);
+    // At that pace it sends 8.3 tasks in 10 s and holds 29: new work is parked.
+    lane.enqueue(task('u30', null));
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toContain('u30');
+  });
+
   it('takes no pace from one slow window (a start-up’s): a busy lane’s work stays in memory', async () => {
     const { fake, lane } = paceLane();
     for (let i = 0; i < 30; i++) lane.enqueue(task(`u${i}`, null));

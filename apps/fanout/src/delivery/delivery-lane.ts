@@ -157,13 +157,19 @@ export class DeliveryLane {
   private progressAt: number;
   /**
    * Tasks settled since `paceSince`; the pace of the last full window (null: none, or this
-   * process saturated through it); and the lane's pace, the better of its last two windows
-   * (null unless both gave one).
+   * process saturated through it); and the lane's pace: the last window's if attempts failed in
+   * it, else the better of its last two windows (null unless both gave one).
    */
   private settledSincePace = 0;
   private paceSince: number;
   private lastWindowPace: number | null = null;
   private pace: number | null = null;
+  /**
+   * An attempt failed (a retry or a park) since `paceSince`, and in the last full window: then
+   * the pace is its endpoint's (retries take their time), however busy this process is.
+   */
+  private failedSincePace = false;
+  private lastWindowFailed = false;
   private closeMode: 'drop' | 'hand-back' = 'drop';
   /** Ordered heads in flight (close and dropPartition leave them to their result). */
   private readonly inFlightHeads = new Set<DeliveryTask>();
@@ -330,6 +336,7 @@ export class DeliveryLane {
   finished(task: DeliveryTask, result: TaskResult): void {
     this.inFlightCount -= 1;
     this.progressAt = this.io.runningNow();
+    if (result.kind === 'retry' || result.kind === 'park') this.failedSincePace = true;
     if (task.claim === null) this.settleResult(task, result);
     this.pump();
   }
@@ -474,8 +481,11 @@ export class DeliveryLane {
     if (this.pace === null || this.held < this.settings.spillAt) return null;
     const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
     const limit = this.pace * (this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS);
-    // A pace taken with time to spare says nothing while this process is the bound now.
-    return atOwnLimits && this.held > limit && this.io.loopBusyShare() < SATURATED_LOOP_SHARE
+    // A pace taken with time to spare says nothing while this process is the bound now, unless
+    // the endpoint's failures made it.
+    return atOwnLimits &&
+      this.held > limit &&
+      (this.lastWindowFailed || this.io.loopBusyShare() < SATURATED_LOOP_SHARE)
       ? Math.max(this.settings.spillAt, Math.floor(limit))
       : null;
   }
@@ -536,32 +546,37 @@ export class DeliveryLane {
    * One more task settled: the pace is taken again once a window is full, only over windows the
    * lane spent holding at least `spillAt` (at its limits: a quiet lane's pace is its traffic's,
    * not what its endpoint can take, and a burst to it must not be taken for a backlog), and with
-   * this process's event loop not saturated through it. Called from `finished`, whose
-   * `progressAt` is the time now.
+   * this process's event loop not saturated through it unless attempts failed in it. Called from
+   * `finished`, whose `progressAt` is the time now.
    */
   private notePace(): void {
     const now = this.progressAt;
     if (this.held < this.settings.spillAt) {
       this.settledSincePace = 0;
+      this.failedSincePace = false;
       this.paceSince = now;
       return;
     }
     this.settledSincePace += 1;
     if (now - this.paceSince < PACE_WINDOW_MS) return;
     const busyShare = this.io.loopBusyShare();
-    // With this process the bound (every slot full while answers wait to be read), the
-    // endpoint may be fast, and parking would only add Redis round trips to a busy process.
-    const windowPace =
-      busyShare >= SATURATED_LOOP_SHARE ? null : this.settledSincePace / (now - this.paceSince);
-    if (windowPace === null) this.io.paceUnmeasured(busyShare);
-    // One slow second (a start-up's connections and read-ahead, a long garbage collection, a
-    // broker's hiccup) does not make a pace: the better of two windows in a row does.
-    this.pace =
-      windowPace === null || this.lastWindowPace === null
-        ? null
-        : Math.max(windowPace, this.lastWindowPace);
+    const failed = this.failedSincePace;
+    // With this process the bound (every slot full while answers wait to be read), an endpoint
+    // that does not fail may be fast, and parking would only add Redis round trips to a busy
+    // process.
+    const saturated = busyShare >= SATURATED_LOOP_SHARE && !failed;
+    const windowPace = saturated ? null : this.settledSincePace / (now - this.paceSince);
+    if (saturated) this.io.paceUnmeasured(busyShare);
+    // An endpoint that failed is judged on the window alone. Otherwise one slow second (a
+    // start-up's connections and read-ahead, a long garbage collection, a broker's hiccup) does
+    // not make a pace: the better of two windows in a row does.
+    if (windowPace === null || failed) this.pace = windowPace;
+    else
+      this.pace = this.lastWindowPace === null ? null : Math.max(windowPace, this.lastWindowPace);
     this.lastWindowPace = windowPace;
+    this.lastWindowFailed = failed;
     this.settledSincePace = 0;
+    this.failedSincePace = false;
     this.paceSince = now;
   }
 
