@@ -1,9 +1,10 @@
 import {
   createSubscription,
   orderEvents,
-  startDeliveryHarness,
+  startSeparateDeliveryHarness,
   waitFor,
   type DeliveryHarness,
+  type SeparateFanout,
   type EventPublisher,
   type TestStore,
 } from './delivery.fixture';
@@ -13,12 +14,12 @@ const KEYS = 200;
 const FAILURE_RATE = 0.2;
 
 describe('order per key under failures', () => {
-  let harness: DeliveryHarness;
+  let harness: DeliveryHarness<SeparateFanout>;
   let store: TestStore;
   let events: EventPublisher;
 
   beforeAll(async () => {
-    harness = await startDeliveryHarness({ HERALD_DELIVERY_LOG: 'false' });
+    harness = await startSeparateDeliveryHarness({ HERALD_DELIVERY_LOG: 'false' });
     ({ store, events } = harness);
   }, 60_000);
 

@@ -310,12 +310,24 @@ export function operationalEvents(brokers: string, type: string, atLeast: number
 }
 
 /** What a delivery test runs against: a broker, fanout in this process, the store and receivers. */
-export interface DeliveryHarness {
+/** fanout as a harness runs it: in the test's process, or as a process of its own. */
+export interface HarnessFanout {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** fanout as its own process, stopped with SIGTERM. */
+export interface SeparateFanout extends HarnessFanout {
+  /** Everything it logged (JSON lines), for diagnosing a failure. */
+  readonly output: string[];
+}
+
+export interface DeliveryHarness<F extends HarnessFanout = InProcessFanout> {
   readonly broker: RunningBroker;
   /** What fanout was started with (its Redis prefix and secret key among them). */
   readonly setup: FanoutEnv;
   readonly store: TestStore;
-  readonly fanout: InProcessFanout;
+  readonly fanout: F;
   readonly events: EventPublisher;
   /** A local webhook receiver (204 unless `respond` says otherwise), closed with the harness. */
   receiver(respond?: WebhookResponder): Promise<WebhookReceiver>;
@@ -323,17 +335,48 @@ export interface DeliveryHarness {
   close(): Promise<void>;
 }
 
-/** Starts a broker and fanout (with `env` over the defaults) and what the tests use beside them. */
-export async function startDeliveryHarness(
+/**
+ * Starts a broker and fanout in this process (with `env` over the defaults) and what the tests
+ * use beside them: for tests that look inside fanout (its index, its repositories).
+ */
+export function startDeliveryHarness(
   env: Record<string, string> = {},
   /** Another Redis than the shared one (one the test may stop). */
   redisUrl = process.env.REDIS_URL!,
 ): Promise<DeliveryHarness> {
+  return startHarness(env, redisUrl, startFanoutInProcess);
+}
+
+/**
+ * The same with fanout as a process of its own (`apps/fanout/src/main.ts`), as the guarantees
+ * of SPEC §6 are proved: nothing of the test's process (the broker, the receivers) shares its
+ * event loop.
+ */
+export function startSeparateDeliveryHarness(
+  env: Record<string, string> = {},
+  redisUrl = process.env.REDIS_URL!,
+): Promise<DeliveryHarness<SeparateFanout>> {
+  return startHarness(env, redisUrl, async (setup, fanoutEnv) => {
+    const child = await spawnFanout(setup, fanoutEnv);
+    let stopped: Promise<void> | undefined;
+    return {
+      url: child.url,
+      output: child.output,
+      stop: () => (stopped ??= child.kill('SIGTERM')),
+    };
+  });
+}
+
+async function startHarness<F extends HarnessFanout>(
+  env: Record<string, string>,
+  redisUrl: string,
+  startFanoutWith: (setup: FanoutEnv, env: Record<string, string>) => Promise<F>,
+): Promise<DeliveryHarness<F>> {
   await shippedContract();
   const broker = await startTestBroker();
   const setup = newFanoutEnv(broker.brokers, redisUrl);
   const store = await storeFor(setup);
-  const fanout = await startFanoutInProcess(setup, env);
+  const fanout = await startFanoutWith(setup, env);
   const events = new EventPublisher(broker.brokers);
   const receivers: WebhookReceiver[] = [];
   return {

@@ -6,7 +6,6 @@ import type { ReceivedWebhook, WebhookResponder } from '@herald/delivery/testing
 import { HERALD_TOPICS, OffsetLookup, encodeCursor, topicPartitionKey } from '@herald/kafka';
 import { createTestConnection, type RunningBroker } from '@herald/kafka/testing';
 import { DeadLetterRepository, type DeadLetter } from '@herald/store';
-import { SubscriptionIndex } from '../src/subscriptions/subscription-index';
 import {
   createSubscription,
   operationalEvents,
@@ -14,8 +13,11 @@ import {
   readAll,
   shippedContract,
   startDeliveryHarness,
+  startSeparateDeliveryHarness,
   waitFor,
   type DeliveryHarness,
+  type HarnessFanout,
+  type SeparateFanout,
   type EventPublisher,
   type TestEvent,
   type TestStore,
@@ -45,14 +47,14 @@ const gaps = (rs: readonly ReceivedWebhook[]) =>
   rs.slice(1).map((r, i) => arrivals.get(r)! - arrivals.get(rs[i]!)!);
 
 describe('webhook delivery', () => {
-  let harness: DeliveryHarness;
+  let harness: DeliveryHarness<SeparateFanout>;
   let broker: RunningBroker;
   let store: TestStore;
   let events: EventPublisher;
   const receiver = (respond?: WebhookResponder) => harness.receiver(respond);
 
   beforeAll(async () => {
-    harness = await startDeliveryHarness({
+    harness = await startSeparateDeliveryHarness({
       HERALD_DELIVERY_PARK_AFTER_MS: '1000',
       // Small pages, so a redrive of a few dozen letters takes several.
       HERALD_DELIVERY_REDRIVE_PAGE_SIZE: '25',
@@ -238,14 +240,19 @@ describe('webhook delivery', () => {
         ...stored,
         subscription: { ...stored.subscription, status },
       }));
-    const indexed = (status: string) => () =>
-      harness.fanout.app.get(SubscriptionIndex).get(sub.subscription.id)?.subscription.status ===
-      status;
+    // fanout's index, as its metrics show it (no other test here pauses a subscription).
+    const pausedInIndex = () =>
+      metricValue(harness.fanout.url, 'herald_subscriptions', 'status="paused"');
+    const pausedBefore = await pausedInIndex();
     // Paused and resumed well before the parked retry is due: its queue is still in Redis.
     await setStatus('paused');
-    await waitFor(indexed('paused'), { what: 'fanout to see the pause' });
+    await waitFor(async () => (await pausedInIndex()) === pausedBefore + 1, {
+      what: 'fanout to see the pause',
+    });
     await setStatus('active');
-    await waitFor(indexed('active'), { what: 'fanout to see the resume' });
+    await waitFor(async () => (await pausedInIndex()) === pausedBefore, {
+      what: 'fanout to see the resume',
+    });
     await events.publish([second!]);
     const received = await target.waitFor(3, 15_000);
     // The second event of the key waits behind the parked first one.
@@ -350,71 +357,6 @@ describe('webhook delivery', () => {
       'order.created',
       'herald.delivery.exhausted',
     ]);
-  });
-
-  it('redrives all dead letters a page at a time, each once, and none dead-lettered after it started', async () => {
-    const target = await receiver(scripted({ '/pages': [{ status: 500 }] }));
-    const sub = await createSubscription(store, `${target.url}/pages`, {
-      retry: { schedule: ['100ms'] },
-    });
-    const id = sub.subscription.id;
-    const batch = orderEvents(60, 60);
-    await events.publish(batch);
-    const letters = await waitFor(
-      async () => {
-        const page = await store.deadLetters.list(id, { limit: 100 });
-        return page.items.length === 60 && page.items;
-      },
-      { what: '60 dead letters' },
-    );
-    await target.waitFor(120);
-
-    // The engine's own repository, watched: what each page marks, and a letter dead-lettered (as
-    // by another instance) once the first page is marked, for an event already among the pages.
-    const repository = harness.fanout.app.get(DeadLetterRepository);
-    const mark = repository.markRedriven.bind(repository);
-    const pages: number[] = [];
-    let late: DeadLetter | undefined;
-    const watch = jest
-      .spyOn(repository, 'markRedriven')
-      .mockImplementation(async (subscriptionId, ids, claim, at) => {
-        if (subscriptionId === id) {
-          pages.push(ids.length);
-          if (!late) {
-            const { id: _id, redrivenAt: _at, redriveId: _by, ...first } = letters[0]!;
-            late = (await store.deadLetters.add(first)).letter!;
-          }
-        }
-        return mark(subscriptionId, ids, claim, at);
-      });
-    try {
-      target.respondWith(() => ({ status: 204 }));
-      const request = await store.deadLetters.requestRedrive({
-        subscriptionId: id,
-        tenant: 'acme',
-        ids: null,
-      });
-      await waitFor(
-        async () =>
-          (
-            await store.deadLetters.get(
-              id,
-              letters.map((l) => l.id),
-            )
-          ).every((l) => l.redriveId === request.id) &&
-          (await store.redis.client.llen(store.keys.redriveClaimed())) === 0,
-        { what: 'the redrive finished', timeoutMs: 15_000 },
-      );
-      const redelivered = (await target.waitFor(180, 15_000)).slice(120);
-      // Parked at once and delivered: give a second delivery of any event the time to show.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(target.received).toHaveLength(180);
-      expect(webhookIds(redelivered).sort()).toEqual(batch.map((e) => e.id).sort());
-      expect(pages).toEqual([25, 25, 10]);
-      expect((await store.deadLetters.get(id, [late!.id]))[0]?.redrivenAt).toBeNull();
-    } finally {
-      watch.mockRestore();
-    }
   });
 
   it('keeps delivering to one subscription while another one’s endpoint hangs', async () => {
@@ -654,7 +596,7 @@ async function recoveringEndpoint(recoverAt: number) {
  * many lane spills and chained claims of parked tasks fanout counted meanwhile.
  */
 async function deliverPastAStall(
-  harness: DeliveryHarness,
+  harness: DeliveryHarness<HarnessFanout>,
   options: { maxInFlight: number; batch: TestEvent[]; timeoutMs: number; what: string },
 ) {
   const counted = () =>
@@ -689,11 +631,11 @@ async function deliverPastAStall(
 }
 
 describe('webhook delivery beside a slow endpoint', () => {
-  let harness: DeliveryHarness;
+  let harness: DeliveryHarness<SeparateFanout>;
 
   beforeAll(async () => {
     // A lane's memory bound below the partition backlog bound, as with the defaults (2000 < 5000).
-    harness = await startDeliveryHarness({
+    harness = await startSeparateDeliveryHarness({
       HERALD_DELIVERY_LANE_MEMORY: '20',
       HERALD_DELIVERY_MAX_BACKLOG: '100',
       // Hanging requests time out long after any wait here: nothing below waits for them.
@@ -805,10 +747,10 @@ describe('webhook delivery beside a slow endpoint', () => {
 });
 
 describe('webhook delivery of a parked key', () => {
-  let harness: DeliveryHarness;
+  let harness: DeliveryHarness<SeparateFanout>;
 
   beforeAll(async () => {
-    harness = await startDeliveryHarness({
+    harness = await startSeparateDeliveryHarness({
       HERALD_DELIVERY_LANE_MEMORY: '20',
       HERALD_DELIVERY_MAX_BACKLOG: '100',
       HERALD_DELIVERY_REQUEST_TIMEOUT_MS: '60000',
@@ -832,5 +774,89 @@ describe('webhook delivery of a parked key', () => {
     expect(outcome.duplicated).toEqual([]);
     expect(outcome.spills).toBeGreaterThan(0);
     expect(outcome.chained).toBeGreaterThan(0);
+  });
+});
+
+describe('a redrive, watched from inside fanout', () => {
+  // In this process: the test watches the engine's own dead-letter repository.
+  let harness: DeliveryHarness;
+  let store: TestStore;
+  let events: EventPublisher;
+  const receiver = (respond?: WebhookResponder) => harness.receiver(respond);
+
+  beforeAll(async () => {
+    harness = await startDeliveryHarness({
+      HERALD_DELIVERY_PARK_AFTER_MS: '1000',
+      // Small pages, so a redrive of a few dozen letters takes several.
+      HERALD_DELIVERY_REDRIVE_PAGE_SIZE: '25',
+    });
+    ({ store, events } = harness);
+  }, 60_000);
+
+  afterAll(() => harness?.close());
+
+  it('redrives all dead letters a page at a time, each once, and none dead-lettered after it started', async () => {
+    const target = await receiver(scripted({ '/pages': [{ status: 500 }] }));
+    const sub = await createSubscription(store, `${target.url}/pages`, {
+      retry: { schedule: ['100ms'] },
+    });
+    const id = sub.subscription.id;
+    const batch = orderEvents(60, 60);
+    await events.publish(batch);
+    const letters = await waitFor(
+      async () => {
+        const page = await store.deadLetters.list(id, { limit: 100 });
+        return page.items.length === 60 && page.items;
+      },
+      { what: '60 dead letters' },
+    );
+    await target.waitFor(120);
+
+    // The engine's own repository, watched: what each page marks, and a letter dead-lettered (as
+    // by another instance) once the first page is marked, for an event already among the pages.
+    const repository = harness.fanout.app.get(DeadLetterRepository);
+    const mark = repository.markRedriven.bind(repository);
+    const pages: number[] = [];
+    let late: DeadLetter | undefined;
+    const watch = jest
+      .spyOn(repository, 'markRedriven')
+      .mockImplementation(async (subscriptionId, ids, claim, at) => {
+        if (subscriptionId === id) {
+          pages.push(ids.length);
+          if (!late) {
+            const { id: _id, redrivenAt: _at, redriveId: _by, ...first } = letters[0]!;
+            late = (await store.deadLetters.add(first)).letter!;
+          }
+        }
+        return mark(subscriptionId, ids, claim, at);
+      });
+    try {
+      target.respondWith(() => ({ status: 204 }));
+      const request = await store.deadLetters.requestRedrive({
+        subscriptionId: id,
+        tenant: 'acme',
+        ids: null,
+      });
+      await waitFor(
+        async () =>
+          (
+            await store.deadLetters.get(
+              id,
+              letters.map((l) => l.id),
+            )
+          ).every((l) => l.redriveId === request.id) &&
+          (await store.redis.client.llen(store.keys.redriveClaimed())) === 0,
+        { what: 'the redrive finished', timeoutMs: 15_000 },
+      );
+      const redelivered = (await target.waitFor(180, 15_000)).slice(120);
+      // Parked at once and delivered: give a second delivery of any event the time to show.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(target.received).toHaveLength(180);
+      expect(webhookIds(redelivered).sort()).toEqual(batch.map((e) => e.id).sort());
+      expect(pages).toEqual([25, 25, 10]);
+      expect((await store.deadLetters.get(id, [late!.id]))[0]?.redrivenAt).toBeNull();
+    } finally {
+      watch.mockRestore();
+    }
   });
 });
