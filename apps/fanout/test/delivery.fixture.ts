@@ -309,7 +309,6 @@ export function operationalEvents(brokers: string, type: string, atLeast: number
   );
 }
 
-/** What a delivery test runs against: a broker, fanout in this process, the store and receivers. */
 /** fanout as a harness runs it: in the test's process, or as a process of its own. */
 export interface HarnessFanout {
   readonly url: string;
@@ -322,6 +321,7 @@ export interface SeparateFanout extends HarnessFanout {
   readonly output: string[];
 }
 
+/** What a delivery test runs against: a broker in this process, fanout, the store and receivers. */
 export interface DeliveryHarness<F extends HarnessFanout = InProcessFanout> {
   readonly broker: RunningBroker;
   /** What fanout was started with (its Redis prefix and secret key among them). */
@@ -358,12 +358,8 @@ export function startSeparateDeliveryHarness(
 ): Promise<DeliveryHarness<SeparateFanout>> {
   return startHarness(env, redisUrl, async (setup, fanoutEnv) => {
     const child = await spawnFanout(setup, fanoutEnv);
-    let stopped: Promise<void> | undefined;
-    return {
-      url: child.url,
-      output: child.output,
-      stop: () => (stopped ??= child.kill('SIGTERM')),
-    };
+    // A second stop signals again (fanout ignores it while closing) and waits for the same exit.
+    return { url: child.url, output: child.output, stop: () => child.kill('SIGTERM') };
   });
 }
 
