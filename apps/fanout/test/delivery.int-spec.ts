@@ -693,6 +693,38 @@ describe('webhook delivery beside a slow endpoint', () => {
     await slow.close();
   });
 
+  it('keeps delivering to one subscription while another one’s endpoint is slower than the traffic but would drain what its partitions hold within 30 s', async () => {
+    // 40 a second: 30 s of its work (1,200 tasks) is more than the six partitions of orders.v1
+    // hold unsettled (6 × 100). Its lane never holds 30 s of work, so the drain rule alone never
+    // parks it: the partitions pause at their backlog bound with the other subscription's
+    // events settled, and that one got them at 40 a second.
+    const slow = await slowEndpoint();
+    const fast = await harness.receiver();
+    await createSubscription(harness.store, slow.url, { maxInFlight: 10, ordering: 'key' });
+    await createSubscription(harness.store, fast.url);
+    const batch = orderEvents(2400, 120);
+    await harness.events.publish(batch.slice(0, 60));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (let at = 60; at < batch.length; at += 240) {
+      await harness.events.publish(batch.slice(at, at + 240));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    // Counted in the slow endpoint's answers (40 a second) from the last event published: held
+    // back to its pace, the other subscription would wait for hundreds more (380 in a run
+    // without the rule); reading on, a few seconds' worth at most on a loaded machine.
+    const answeredBefore = slow.requests();
+    const received = await fast.waitFor(2400, 20_000);
+    expect(slow.requests() - answeredBefore).toBeLessThan(160);
+    expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
+    const heldBack = await metricValue(
+      harness.fanout.url,
+      'herald_delivery_backlog_held_back_total',
+      'topic="orders.v1"',
+    );
+    expect(heldBack).toBeGreaterThan(0);
+    await slow.close();
+  });
+
   it('delivers a key’s events in order, each once, when its endpoint stops answering for a while and then answers again', async () => {
     const outcome = await deliverPastAStall(harness, {
       maxInFlight: 4,

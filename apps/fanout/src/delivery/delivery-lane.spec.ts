@@ -413,6 +413,53 @@ describe('DeliveryLane', () => {
     expect(fake.spills).toEqual([10]);
   });
 
+  it('keeps only its memory’s bound while it holds back a partition the others are done with, though it would drain more within the drain limit', async () => {
+    const { fake, lane } = paceLane();
+    for (let i = 0; i < 20; i++) lane.enqueue(task(`u${i}`, null));
+    // One answer every 300 ms, two windows in a row: it sends 33 in 10 s and holds 12.
+    answerInTurn(fake, lane, 0, 8, 300);
+    await flush();
+    expect(fake.parked).toEqual([]);
+    expect(lane.size).toBe(12);
+    // Its partitions paused at their backlog bound, the other subscriptions done with them: it
+    // keeps 4 and parks the newest.
+    lane.holdsBackPartition();
+    await flush();
+    expect(lane.size).toBe(4);
+    expect(fake.parked.map((p) => p.id)).toEqual(Array.from({ length: 8 }, (_, i) => `u${19 - i}`));
+    expect(fake.spills).toEqual([8]);
+    // New work past the bound is parked while it is behind.
+    lane.enqueue(task('u20', null));
+    lane.enqueue(task('u21', null));
+    await flush();
+    expect(fake.parked.map((p) => p.id)).toEqual(expect.arrayContaining(['u21']));
+    expect(fake.parked.map((p) => p.id)).not.toContain('u20');
+    // It drains what it holds; once it has held no more than its bound for the drain limit, it
+    // keeps what its pace sends in time in memory again.
+    answerInTurn(fake, lane, 8, 13, 300);
+    expect(lane.size).toBe(0);
+    fake.advance(10_000);
+    for (let i = 22; i < 32; i++) lane.enqueue(task(`u${i}`, null));
+    await flush();
+    expect(fake.parked.map((p) => p.id)).not.toContain('u31');
+    expect(lane.size).toBe(10);
+  });
+
+  it('keeps its work in memory when told it holds back a partition while this process is the bound', async () => {
+    const { fake, lane } = paceLane();
+    for (let i = 0; i < 20; i++) lane.enqueue(task(`u${i}`, null));
+    answerInTurn(fake, lane, 0, 8, 300);
+    // Every lane is as behind as this process makes it: parking would only add Redis round trips.
+    fake.loopBusy(0.97);
+    lane.holdsBackPartition();
+    // The watch looks again as it answers on.
+    answerInTurn(fake, lane, 8, 11, 300);
+    fake.advance(200);
+    await flush();
+    expect(fake.parked).toEqual([]);
+    expect(lane.size).toBe(9);
+  });
+
   it('judges a failing endpoint on one window, however busy this process is', async () => {
     const { fake, lane } = paceLane();
     fake.loopBusy(0.97);

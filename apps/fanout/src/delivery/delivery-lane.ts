@@ -170,6 +170,11 @@ export class DeliveryLane {
    */
   private failedSincePace = false;
   private lastWindowFailed = false;
+  /**
+   * Running time until which the lane counts as holding back a partition the other
+   * subscriptions are done with (see holdsBackPartition).
+   */
+  private holdingBackUntil = -Infinity;
   private closeMode: 'drop' | 'hand-back' = 'drop';
   /** Ordered heads in flight (close and dropPartition leave them to their result). */
   private readonly inFlightHeads = new Set<DeliveryTask>();
@@ -322,6 +327,24 @@ export class DeliveryLane {
     this.budget.cancel(this.onPermit);
     this.budget = budget;
     this.pump();
+  }
+
+  /**
+   * A partition this lane has work of was paused at its backlog bound while the other
+   * subscriptions were done with most of its unsettled records. Such a lane may drain what it
+   * holds within the drain limit and still be slower than its traffic (what the partitions it
+   * reads may hold unsettled is less than the drain limit's worth at its pace): then it holds
+   * them back at its pace. For `drainLimitMs` after, renewed while it is still over, a lane at
+   * its own limits with a pace keeps `spillAt` tasks in memory and parks the rest, newest first.
+   */
+  holdsBackPartition(): void {
+    if (this.closed) return;
+    this.holdingBackUntil = this.io.runningNow() + this.drainLimitMs();
+    if (this.spilling || this.held < this.settings.spillAt) return;
+    const keep = this.paceLimit();
+    if (keep !== null) this.spillExcess(keep);
+    // Without a pace yet: the watch looks again while it holds that much.
+    this.watchStall();
   }
 
   /**
@@ -480,14 +503,24 @@ export class DeliveryLane {
   private paceLimit(): number | null {
     if (this.pace === null || this.held < this.settings.spillAt) return null;
     const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
-    const limit = this.pace * (this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS);
+    const now = this.io.runningNow();
+    // Holding back a partition the others are done with, its memory's bound is all it keeps.
+    const holdingBack = now < this.holdingBackUntil;
+    const limit = holdingBack ? this.settings.spillAt : this.pace * this.drainLimitMs();
     // A pace taken with time to spare says nothing while this process is the bound now, unless
     // the endpoint's failures made it.
-    return atOwnLimits &&
+    const over =
+      atOwnLimits &&
       this.held > limit &&
-      (this.lastWindowFailed || this.io.loopBusyShare() < SATURATED_LOOP_SHARE)
-      ? Math.max(this.settings.spillAt, Math.floor(limit))
-      : null;
+      (this.lastWindowFailed || this.io.loopBusyShare() < SATURATED_LOOP_SHARE);
+    if (!over) return null;
+    // Still behind its traffic: it goes on holding the partition back unless it parks.
+    if (holdingBack) this.holdingBackUntil = now + this.drainLimitMs();
+    return Math.max(this.settings.spillAt, Math.floor(limit));
+  }
+
+  private drainLimitMs(): number {
+    return this.settings.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS;
   }
 
   /**

@@ -110,6 +110,7 @@ export class DeliveryEngine {
   private readonly rebasesLoggedAt = new Map<string, number>();
   private readonly spillsLoggedAt = new Map<string, number>();
   private paceUnmeasuredLoggedAt = 0;
+  private heldBackLoggedAt = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** The lease of a task claimed from parking (as the poller's claims). */
   private readonly claimLeaseMs: number;
@@ -182,6 +183,29 @@ export class DeliveryEngine {
       if (lane) for (const key of keys) lane.markParked(key.queueId, key.topic, key.partition);
       else this.rememberParked(subscriptionId, keys);
     }
+  }
+
+  /**
+   * A partition was paused at its backlog bound while most of its unsettled records were settled
+   * for some subscriptions and not for others (`ahead`: those done with its oldest one). The
+   * lanes behind, at their own limits, hold it back from the others: each keeps its memory's
+   * bound and parks the rest (see DeliveryLane.holdsBackPartition). At most one line a minute.
+   */
+  partitionHeldBack(topic: string, partition: number, ahead: readonly string[]): void {
+    this.deps.metrics.backlogHeldBack.inc({ topic });
+    const behind: string[] = [];
+    for (const [id, lane] of this.lanes) {
+      if (lane.size === 0 || ahead.includes(id)) continue;
+      behind.push(id);
+      lane.holdsBackPartition();
+    }
+    const nowMs = Date.now();
+    if (nowMs - this.heldBackLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
+    this.heldBackLoggedAt = nowMs;
+    this.deps.logger.info(
+      { topic, partition, behind: behind.slice(0, 10), lanesBehind: behind.length },
+      'partition paused: its backlog waits on subscriptions behind the others; those at their own limits park what they hold past HERALD_DELIVERY_LANE_MEMORY, so the others read on',
+    );
   }
 
   /**

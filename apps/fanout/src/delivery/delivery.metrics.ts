@@ -15,6 +15,8 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   /** Times a source partition was paused because its unsettled backlog passed the bound. */
   readonly backlogPauses: Counter<'topic'>;
+  /** Backlog pauses of a partition some subscriptions were done with and others not. */
+  readonly backlogHeldBack: Counter<'topic'>;
   /** Batches routed with an index not confirmed fresh for their records. */
   readonly staleIndexBatches: Counter<'topic'>;
   /** Tasks made for subscriptions a stale index had missed, once it was fresh again. */
@@ -111,6 +113,12 @@ export class DeliveryMetrics {
       labelNames: ['topic'],
       registers,
     });
+    this.backlogHeldBack = new Counter({
+      name: 'herald_delivery_backlog_held_back_total',
+      help: 'Backlog pauses of a source partition whose unsettled records were mostly settled for some subscriptions and not for others: the lanes behind, at their own limits, keep HERALD_DELIVERY_LANE_MEMORY tasks in memory and park the rest for 30 s after',
+      labelNames: ['topic'],
+      registers,
+    });
     this.staleIndexBatches = new Counter({
       name: 'herald_delivery_stale_index_batches_total',
       help: 'Batches routed with a subscription index Redis did not confirm to hold every change made before their records (within 2 s); their records are routed again once it does',
@@ -130,7 +138,7 @@ export class DeliveryMetrics {
     });
     this.laneSpills = new Counter({
       name: 'herald_delivery_lane_spills_total',
-      help: 'Times a subscription’s lane parked in Redis what it held: its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks, or the lane held more than it would send in 30 s at its pace',
+      help: 'Times a subscription’s lane parked in Redis what it held: its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks, or the lane held more than it would send in 30 s at its pace, or more than HERALD_DELIVERY_LANE_MEMORY tasks while it held back a partition the other subscriptions were done with',
       registers,
     });
     this.paceUnmeasured = new Counter({

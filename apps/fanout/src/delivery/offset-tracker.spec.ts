@@ -66,6 +66,31 @@ describe('OffsetTracker', () => {
     expect(tracker.committable()).toBe(5000);
   });
 
+  it('names the subscriptions ahead when most pending records wait on some subscriptions only', () => {
+    const tracker = new OffsetTracker();
+    // Four records, each for sub_a and sub_b; nothing settled: all wait on both alike.
+    for (let offset = 0; offset < 4; offset++) tracker.add(offset, 2);
+    expect(tracker.aheadOfBacklog()).toBeNull();
+    // sub_a is done with one of four: still most wait on both.
+    tracker.settle(0, 'sub_a');
+    expect(tracker.aheadOfBacklog()).toBeNull();
+    // Done with two of four: half wait on sub_b alone, and sub_a is done with the oldest.
+    tracker.settle(1, 'sub_a');
+    expect(tracker.aheadOfBacklog()).toEqual(['sub_a']);
+    // The oldest settled for both, and sub_a done with the next two: the next pending one leads.
+    tracker.settle(0, 'sub_b');
+    tracker.settle(2, 'sub_a');
+    expect(tracker.aheadOfBacklog()).toEqual(['sub_a']);
+    // A later record partly settled while the oldest waits on all its subscriptions: no one is
+    // named ahead of it.
+    const other = new OffsetTracker();
+    other.add(0, 2);
+    other.add(1, 2);
+    other.settle(1, 'sub_b');
+    expect(other.aheadOfBacklog()).toEqual([]);
+    expect(new OffsetTracker().aheadOfBacklog()).toBeNull();
+  });
+
   it('knows what is settled past the committable offset, and which tasks of a record are', () => {
     const tracker = new OffsetTracker();
     expect(tracker.snapshot()).toEqual({ end: undefined, pending: [], done: new Map() });

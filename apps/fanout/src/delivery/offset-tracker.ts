@@ -92,6 +92,18 @@ export class OffsetTracker {
     return this.remaining.size;
   }
 
+  /**
+   * When most pending records are partly settled (some subscriptions' tasks of them settled,
+   * others' not), the subscriptions done with the oldest pending one: the others hold the
+   * partition back. Null when the pending records wait on all their subscriptions alike.
+   */
+  aheadOfBacklog(): readonly string[] | null {
+    this.compact();
+    const oldest = this.order[this.head];
+    if (oldest === undefined || this.done.size * 2 < this.remaining.size) return null;
+    return this.done.get(oldest) ?? [];
+  }
+
   private compact(): void {
     while (this.head < this.order.length && !this.remaining.has(this.order[this.head]!))
       this.head++;

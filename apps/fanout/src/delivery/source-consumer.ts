@@ -307,6 +307,9 @@ export class SourceConsumer {
         { topic: state.topic, partition: state.partition, backlog: state.tracker.backlog() },
         'partition paused: backlog',
       );
+      // The others are done with most of it: the subscriptions behind hold it back.
+      const ahead = state.tracker.aheadOfBacklog();
+      if (ahead !== null) this.engine.partitionHeldBack(state.topic, state.partition, ahead);
     }
   }
 
