@@ -27,6 +27,7 @@ import { acceptsSource } from './delivery-router';
 import { parseClaimedTask, serializeTask, type DeliveryTask } from './delivery-task';
 import type { BackfillGate } from './backfill-gate';
 import type { FanoutDeliveryConfig } from './delivery.config';
+import { LogThrottle } from './log-throttle';
 import { LoopClock } from './loop-clock';
 import { OriginBudgets, originOf } from './origin-budgets';
 import type { SendPermit } from './send-budget';
@@ -39,7 +40,6 @@ const LANE_STALL_MS = 1000;
 const STORE_RETRY_MS = 500;
 /** A live event held behind its subscription's backfill is looked at again this often. */
 export const BACKFILL_RECHECK_MS = 1000;
-const BUDGET_LOG_INTERVAL_MS = 60_000;
 /**
  * A pending disable younger than this is left to the instance that recorded it (it may be
  * writing the status or publishing the event right now).
@@ -104,13 +104,14 @@ export class DeliveryEngine {
   private readonly budgets: OriginBudgets;
   /** Each lane's origin, whose budget it holds. */
   private readonly laneOrigins = new Map<string, string>();
-  private slowAttemptsLoggedAt = 0;
   private slowAttemptsUnlogged = 0;
-  private readonly cutsLoggedAt = new Map<string, number>();
-  private readonly rebasesLoggedAt = new Map<string, number>();
-  private readonly spillsLoggedAt = new Map<string, number>();
-  private paceUnmeasuredLoggedAt = 0;
-  private heldBackLoggedAt = 0;
+  /** One line a minute for each: slow attempts, limit cuts and rebases, spills, pace, hold-backs. */
+  private readonly slowAttemptsLog = new LogThrottle();
+  private readonly cutsLog = new LogThrottle();
+  private readonly rebasesLog = new LogThrottle();
+  private readonly spillsLog = new LogThrottle();
+  private readonly paceUnmeasuredLog = new LogThrottle();
+  private readonly heldBackLog = new LogThrottle();
   private sweepTimer: NodeJS.Timeout | undefined;
   /** The lease of a task claimed from parking (as the poller's claims). */
   private readonly claimLeaseMs: number;
@@ -199,9 +200,7 @@ export class DeliveryEngine {
       behind.push(id);
       lane.holdsBackPartition();
     }
-    const nowMs = Date.now();
-    if (nowMs - this.heldBackLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
-    this.heldBackLoggedAt = nowMs;
+    if (!this.heldBackLog.due()) return;
     this.deps.logger.info(
       { topic, partition, behind: behind.slice(0, 10), lanesBehind: behind.length },
       'partition paused: its backlog waits on subscriptions behind the others; those at their own limits park what they hold past HERALD_DELIVERY_LANE_MEMORY, so the others read on',
@@ -433,10 +432,7 @@ export class DeliveryEngine {
   /** A lane stalled and parked what it held; at most one line a minute for each. */
   private noteSpill(subscriptionId: string, count: number): void {
     this.deps.metrics.laneSpills.inc();
-    const nowMs = Date.now();
-    if (nowMs - (this.spillsLoggedAt.get(subscriptionId) ?? 0) < BUDGET_LOG_INTERVAL_MS) return;
-    if (this.spillsLoggedAt.size > 10_000) this.spillsLoggedAt.clear();
-    this.spillsLoggedAt.set(subscriptionId, nowMs);
+    if (!this.spillsLog.due(subscriptionId)) return;
     this.deps.logger.info(
       { subscriptionId, parked: count },
       'webhook endpoint stopped answering: what its lane held is parked, and its new work too until an attempt is delivered',
@@ -449,9 +445,7 @@ export class DeliveryEngine {
    */
   private notePaceUnmeasured(busyShare: number): void {
     this.deps.metrics.paceUnmeasured.inc();
-    const nowMs = Date.now();
-    if (nowMs - this.paceUnmeasuredLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
-    this.paceUnmeasuredLoggedAt = nowMs;
+    if (!this.paceUnmeasuredLog.due()) return;
     this.deps.logger.info(
       { busyShare: Math.round(busyShare * 1000) / 1000 },
       'fanout’s event loop is saturated: busy lanes send at its pace, not their endpoints’, so none is parked for its pace (more fanout instances or CPU would deliver faster)',
@@ -461,8 +455,7 @@ export class DeliveryEngine {
   /** At most one line a minute: a hanging endpoint turns every one of its attempts slow. */
   private noteSlowAttempts(count: number): void {
     this.slowAttemptsUnlogged += count;
-    const nowMs = Date.now();
-    if (nowMs - this.slowAttemptsLoggedAt < BUDGET_LOG_INTERVAL_MS) return;
+    if (!this.slowAttemptsLog.due()) return;
     this.deps.logger.info(
       {
         attempts: this.slowAttemptsUnlogged,
@@ -470,16 +463,12 @@ export class DeliveryEngine {
       },
       'webhook attempts still outstanding after HERALD_DELIVERY_SLOW_REQUEST_MS no longer count against the in-flight budget',
     );
-    this.slowAttemptsLoggedAt = nowMs;
     this.slowAttemptsUnlogged = 0;
   }
 
   /** An origin slowed down under its load; at most one line a minute for each. */
   private noteLimitCut(origin: string, from: number, to: number): void {
-    const nowMs = Date.now();
-    if (nowMs - (this.cutsLoggedAt.get(origin) ?? 0) < BUDGET_LOG_INTERVAL_MS) return;
-    if (this.cutsLoggedAt.size > 10_000) this.cutsLoggedAt.clear();
-    this.cutsLoggedAt.set(origin, nowMs);
+    if (!this.cutsLog.due(origin)) return;
     this.deps.logger.info(
       { origin, from, to },
       'webhook latency rose with the load on an origin; fewer attempts in flight there',
@@ -487,10 +476,7 @@ export class DeliveryEngine {
   }
   /** An origin got slower whatever its load; at most one line a minute for each. */
   private noteLimitRebase(origin: string, fromMs: number, toMs: number, limit: number): void {
-    const nowMs = Date.now();
-    if (nowMs - (this.rebasesLoggedAt.get(origin) ?? 0) < BUDGET_LOG_INTERVAL_MS) return;
-    if (this.rebasesLoggedAt.size > 10_000) this.rebasesLoggedAt.clear();
-    this.rebasesLoggedAt.set(origin, nowMs);
+    if (!this.rebasesLog.due(origin)) return;
     this.deps.logger.info(
       { origin, unloadedMs: toMs, previousUnloadedMs: fromMs, limit },
       'webhook latency on an origin did not fall with the load; its limit takes it as the unloaded latency',

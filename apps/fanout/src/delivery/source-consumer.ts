@@ -14,6 +14,7 @@ import type { DeliveryEngine } from './delivery.engine';
 import type { DeliveryMetrics } from './delivery.metrics';
 import { routeEvent } from './delivery-router';
 import { orderingQueueId, type DeliveryTask, type TaskTicket } from './delivery-task';
+import { LogThrottle } from './log-throttle';
 import { OffsetTracker } from './offset-tracker';
 import { PartitionHandover } from './partition-handover';
 import { parseSourceEvent, type SourceEvent } from './source-event';
@@ -70,7 +71,6 @@ const RUNNING_MARK_TTL_MS = 6_000;
 const HANDOVER_TTL_MS = 7 * 24 * 3_600_000;
 /** How often a new owner looks again for the previous owner's hand-over. */
 const HANDOVER_POLL_MS = 50;
-const STALE_LOG_INTERVAL_MS = 60_000;
 /** How long the commit timer's look at a partition's stale records waits for a fresh index. */
 const STALE_RECHECK_WAIT_MS = 1000;
 /**
@@ -127,7 +127,7 @@ export class SourceConsumer {
   private runningTimer: NodeJS.Timeout | undefined;
   /** Hand-overs being written. */
   private readonly releasing = new Set<Promise<void>>();
-  private staleLoggedAt = 0;
+  private readonly staleLog = new LogThrottle();
 
   constructor(
     private readonly runner: ConsumerRunner,
@@ -407,9 +407,7 @@ export class SourceConsumer {
    */
   private noteStaleIndex(topic: string): void {
     this.metrics.staleIndexBatches.inc({ topic });
-    const nowMs = Date.now();
-    if (nowMs - this.staleLoggedAt < STALE_LOG_INTERVAL_MS) return;
-    this.staleLoggedAt = nowMs;
+    if (!this.staleLog.due()) return;
     this.logger.warn(
       { topic },
       'routing with a subscription index Redis did not confirm fresh within 2 s: these records are routed again, and not committed, until it is',
