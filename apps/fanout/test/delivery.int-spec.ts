@@ -601,7 +601,7 @@ async function deliverPastAStall(
 ) {
   const counted = () =>
     Promise.all([
-      metricValue(harness.fanout.url, 'herald_delivery_lane_spills_total'),
+      metricValue(harness.fanout.url, 'herald_delivery_lane_spills_total', 'reason="silent"'),
       metricValue(harness.fanout.url, 'herald_delivery_parked_chained_total'),
     ]);
   const endpoint = await recoveringEndpoint(Date.now() + 2500);
@@ -722,6 +722,13 @@ describe('webhook delivery beside a slow endpoint', () => {
       'topic="orders.v1"',
     );
     expect(heldBack).toBeGreaterThan(0);
+    // Its lane parked what it held past its memory's bound for that.
+    const spills = await metricValue(
+      harness.fanout.url,
+      'herald_delivery_lane_spills_total',
+      'reason="held_back"',
+    );
+    expect(spills).toBeGreaterThan(0);
     await slow.close();
   });
 

@@ -1,5 +1,11 @@
 import type { ClaimedTask, ParkOutcome } from '@herald/store';
-import { DeliveryLane, type LaneIo, type LaneSettings, type TaskResult } from './delivery-lane';
+import {
+  DeliveryLane,
+  type LaneIo,
+  type LaneSettings,
+  type SpillReason,
+  type TaskResult,
+} from './delivery-lane';
 import type { DeliveryTask } from './delivery-task';
 import { fixedLimit, SendBudget, type SendPermit } from './send-budget';
 
@@ -10,6 +16,7 @@ function fakeIo() {
   const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
   const finishedCopies: { claim: ClaimedTask; id: string; result: TaskResult }[] = [];
   const spills: number[] = [];
+  const spillReasons: SpillReason[] = [];
   const unmeasured: number[] = [];
   let busyShare = 0.5;
   let now = 0;
@@ -44,7 +51,10 @@ function fakeIo() {
       finishedCopies.push({ claim, id: task.source.event.id, result });
       return Promise.resolve();
     },
-    spilled: (count) => spills.push(count),
+    spilled: (count, reason) => {
+      spills.push(count);
+      spillReasons.push(reason);
+    },
   };
   return {
     io,
@@ -53,6 +63,7 @@ function fakeIo() {
     parked,
     finishedCopies,
     spills,
+    spillReasons,
     unmeasured,
     /** How busy this process's event loop has been over the last second (0 to 1). */
     loopBusy(share: number) {
@@ -260,6 +271,7 @@ describe('DeliveryLane', () => {
     await flush();
     expect(fake.parked.map((p) => p.id)).toEqual(['u2', 'u3']);
     expect(fake.spills).toEqual([2]);
+    expect(fake.spillReasons).toEqual(['silent']);
     expect(lane.size).toBe(1);
     // New work is parked too, however little is held, until an attempt is delivered.
     for (const t of [task('u4', null), task('k1', 'k')]) lane.enqueue(t);
@@ -301,6 +313,7 @@ describe('DeliveryLane', () => {
     await flush();
     expect(fake.parked.map((p) => p.id)).toEqual(['u2', 'u3', 'u4']);
     expect(fake.spills).toEqual([3]);
+    expect(fake.spillReasons).toEqual(['silent']);
     expect(lane.size).toBe(1);
   });
 
@@ -411,6 +424,7 @@ describe('DeliveryLane', () => {
       Array.from({ length: 10 }, (_, i) => `u${29 - i}`),
     );
     expect(fake.spills).toEqual([10]);
+    expect(fake.spillReasons).toEqual(['pace']);
   });
 
   it('keeps only its memory’s bound while it holds back a partition the others are done with, though it would drain more within the drain limit', async () => {
@@ -428,6 +442,7 @@ describe('DeliveryLane', () => {
     expect(lane.size).toBe(4);
     expect(fake.parked.map((p) => p.id)).toEqual(Array.from({ length: 8 }, (_, i) => `u${19 - i}`));
     expect(fake.spills).toEqual([8]);
+    expect(fake.spillReasons).toEqual(['held_back']);
     // New work past the bound is parked while it is behind.
     lane.enqueue(task('u20', null));
     lane.enqueue(task('u21', null));

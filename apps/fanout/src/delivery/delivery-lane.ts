@@ -52,8 +52,12 @@ export interface LaneIo {
    * back otherwise.
    */
   finishSpilled(claim: ClaimedTask, task: DeliveryTask, result: TaskResult): Promise<void>;
-  /** The lane stalled and parked `count` tasks it held in memory. */
-  spilled(count: number): void;
+  /**
+   * The lane parked `count` tasks it held in memory: its endpoint went silent, it held more than
+   * it would send within the drain limit at its pace, or more than its memory's bound while it
+   * held back a partition the others were done with.
+   */
+  spilled(count: number, reason: SpillReason): void;
   now(): number;
   /**
    * The time this process has had to run (see LoopClock), on which the lane measures its
@@ -76,6 +80,15 @@ export interface LaneIo {
    * Redis's last writes, or a stale claim of a former owner landed late): claim it again.
    */
   ownerRefused(topic: string, partition: number): void;
+}
+
+/** Why a lane parked what it held (see LaneIo.spilled). */
+export type SpillReason = 'silent' | 'pace' | 'held_back';
+
+/** What a lane at its own limits keeps in memory, and which rule set it. */
+interface MemoryLimit {
+  readonly keep: number;
+  readonly reason: 'pace' | 'held_back';
 }
 
 /**
@@ -341,8 +354,8 @@ export class DeliveryLane {
     if (this.closed) return;
     this.holdingBackUntil = this.io.runningNow() + this.drainLimitMs();
     if (this.spilling || this.held < this.settings.spillAt) return;
-    const keep = this.paceLimit();
-    if (keep !== null) this.spillExcess(keep);
+    const limit = this.paceLimit();
+    if (limit !== null) this.spillExcess(limit);
     // Without a pace yet: the watch looks again while it holds that much.
     this.watchStall();
   }
@@ -493,14 +506,15 @@ export class DeliveryLane {
   }
 
   /**
-   * What the lane may hold in memory at its pace (what it would send within `drainLimitMs`),
-   * when it holds more while at its own limits (every `maxInFlight` slot taken, or waiting for
-   * its `maxPerSecond`); null otherwise. A lane held
+   * What the lane may hold in memory at its pace (what it would send within `drainLimitMs`, or
+   * `spillAt` while it holds back a partition the others are done with), when it holds more
+   * while at its own limits (every `maxInFlight` slot taken, or waiting for its
+   * `maxPerSecond`); null otherwise. A lane held
    * back by its origin's shared limit or by this instance's pace (its event loop saturated over
    * the pace's window, when no pace is taken, or now) is as behind as the lanes beside it, and
    * parking its work would only cost Redis round trips.
    */
-  private paceLimit(): number | null {
+  private paceLimit(): MemoryLimit | null {
     if (this.pace === null || this.held < this.settings.spillAt) return null;
     const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
     const now = this.io.runningNow();
@@ -516,7 +530,10 @@ export class DeliveryLane {
     if (!over) return null;
     // Still behind its traffic: it goes on holding the partition back unless it parks.
     if (holdingBack) this.holdingBackUntil = now + this.drainLimitMs();
-    return Math.max(this.settings.spillAt, Math.floor(limit));
+    return {
+      keep: Math.max(this.settings.spillAt, Math.floor(limit)),
+      reason: holdingBack ? 'held_back' : 'pace',
+    };
   }
 
   private drainLimitMs(): number {
@@ -528,9 +545,9 @@ export class DeliveryLane {
    * what it holds past that is parked, newest first (unordered tasks alone, a waiting key whole),
    * so its records settle and the partitions it held back are read on for the others.
    */
-  private spillExcess(keep: number): void {
-    const parked = this.parkWaiting(keep, true);
-    if (parked > 0) this.io.spilled(parked);
+  private spillExcess(limit: MemoryLimit): void {
+    const parked = this.parkWaiting(limit.keep, true);
+    if (parked > 0) this.io.spilled(parked, limit.reason);
   }
 
   /**
@@ -625,8 +642,8 @@ export class DeliveryLane {
         return;
       }
       // Progressing, but too slowly for what it holds (a slow or failing endpoint).
-      const keep = this.paceLimit();
-      if (keep !== null) this.spillExcess(keep);
+      const limit = this.paceLimit();
+      if (limit !== null) this.spillExcess(limit);
       this.watchStall();
     });
   }
@@ -648,7 +665,7 @@ export class DeliveryLane {
       const head = queue.tasks[0];
       if (head && !queue.parked && this.inFlightHeads.has(head)) this.spillBehind(queue, head);
     }
-    this.io.spilled(parked + before - this.held);
+    this.io.spilled(parked + before - this.held, 'silent');
   }
 
   /** Parks a copy of the key's in-flight head, claimed, and everything behind it, in order. */

@@ -20,7 +20,12 @@ import {
 import type { IndexedSubscription } from '../subscriptions/compiled-subscription';
 import type { SubscriptionIndex } from '../subscriptions/subscription-index';
 import type { DeadLetterWriter, DisableReason } from './dead-letter.writer';
-import { DeliveryLane, type LaneSettings, type TaskResult } from './delivery-lane';
+import {
+  DeliveryLane,
+  type LaneSettings,
+  type SpillReason,
+  type TaskResult,
+} from './delivery-lane';
 import type { DeliveryMetrics } from './delivery.metrics';
 import type { DeliveryRecordsWriter } from './delivery-records.writer';
 import { acceptsSource } from './delivery-router';
@@ -35,6 +40,14 @@ import type { SendPermit } from './send-budget';
 /** A claim outlives the longest attempt (15 s by default) with room to spare. */
 const CLAIM_LEASE_MARGIN_MS = 5_000;
 const HEALTH_WRITE_INTERVAL_MS = 1000;
+/** What a lane's spill is logged as, by its reason. */
+const SPILL_LOG_LINES: Readonly<Record<SpillReason, string>> = {
+  silent:
+    'webhook endpoint stopped answering: what its lane held is parked, and its new work too until an attempt is delivered',
+  pace: 'webhook endpoint slower than its traffic: what its lane holds past 30 s of its pace is parked, and its new work past that too',
+  held_back:
+    'webhook endpoint behind the other subscriptions on a paused partition: what its lane holds past HERALD_DELIVERY_LANE_MEMORY is parked, and its new work past that too',
+};
 /** A lane with no attempt finished for this long counts as stalled (see LaneSettings). */
 const LANE_STALL_MS = 1000;
 const STORE_RETRY_MS = 500;
@@ -353,7 +366,7 @@ export class DeliveryEngine {
         inFlightLeaseMs: this.claimLeaseMs,
         finishSpilled: (claim, task, result) =>
           this.finishClaim(claim, spilledOutcome(task, result), task),
-        spilled: (count) => this.noteSpill(subscriptionId, count),
+        spilled: (count, reason) => this.noteSpill(subscriptionId, count, reason),
         now: () => Date.now(),
         runningNow: () => this.clock.now(),
         loopBusyShare: () => this.clock.busyShare(),
@@ -429,14 +442,11 @@ export class DeliveryEngine {
     );
   }
 
-  /** A lane stalled and parked what it held; at most one line a minute for each. */
-  private noteSpill(subscriptionId: string, count: number): void {
-    this.deps.metrics.laneSpills.inc();
+  /** A lane parked what it held; at most one line a minute for each subscription. */
+  private noteSpill(subscriptionId: string, count: number, reason: SpillReason): void {
+    this.deps.metrics.laneSpills.inc({ reason });
     if (!this.spillsLog.due(subscriptionId)) return;
-    this.deps.logger.info(
-      { subscriptionId, parked: count },
-      'webhook endpoint stopped answering: what its lane held is parked, and its new work too until an attempt is delivered',
-    );
+    this.deps.logger.info({ subscriptionId, parked: count, reason }, SPILL_LOG_LINES[reason]);
   }
 
   /**

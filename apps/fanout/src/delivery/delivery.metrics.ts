@@ -23,8 +23,8 @@ export class DeliveryMetrics {
   readonly staleIndexRerouted: Counter<'topic'>;
   /** Disabled events an instance died before publishing, published by the sweep. */
   readonly disabledEventsRecovered: Counter;
-  /** Times a lane stalled and parked what it held (see DeliveryLane). */
-  readonly laneSpills: Counter;
+  /** Times a lane parked what it held, by reason (see DeliveryLane.spilled). */
+  readonly laneSpills: Counter<'reason'>;
   /** Busy lanes whose pace window gave no pace (fanout’s event loop saturated; see DeliveryLane). */
   readonly paceUnmeasured: Counter;
   /** Parked tasks of a key claimed as the one before them finished (see DeliveryEngine). */
@@ -138,7 +138,8 @@ export class DeliveryMetrics {
     });
     this.laneSpills = new Counter({
       name: 'herald_delivery_lane_spills_total',
-      help: 'Times a subscription’s lane parked in Redis what it held: its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks, or the lane held more than it would send in 30 s at its pace, or more than HERALD_DELIVERY_LANE_MEMORY tasks while it held back a partition the other subscriptions were done with',
+      help: 'Times a subscription’s lane parked in Redis what it held, by reason: silent (its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks), pace (the lane held more than it would send in 30 s at its pace) or held_back (more than HERALD_DELIVERY_LANE_MEMORY tasks while it held back a partition the other subscriptions were done with)',
+      labelNames: ['reason'],
       registers,
     });
     this.paceUnmeasured = new Counter({
