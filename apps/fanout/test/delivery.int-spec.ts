@@ -705,16 +705,18 @@ describe('webhook delivery beside a slow endpoint', () => {
     const batch = orderEvents(2400, 120);
     await harness.events.publish(batch.slice(0, 60));
     await new Promise((resolve) => setTimeout(resolve, 2000));
+    // About 500 a second: the slow endpoint's twelve times, well within what fanout does on a
+    // slow machine (its event loop saturated, no lane's pace would count).
     for (let at = 60; at < batch.length; at += 240) {
       await harness.events.publish(batch.slice(at, at + 240));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
     // Counted in the slow endpoint's answers (40 a second) from the last event published: held
-    // back to its pace, the other subscription would wait for hundreds more (380 in a run
-    // without the rule); reading on, a few seconds' worth at most on a loaded machine.
+    // back to its pace, the other subscription waits for hundreds more (262 in a run without
+    // the rule, about 10 with it); reading on, 3 s' worth at most on a loaded machine.
     const answeredBefore = slow.requests();
     const received = await fast.waitFor(2400, 20_000);
-    expect(slow.requests() - answeredBefore).toBeLessThan(160);
+    expect(slow.requests() - answeredBefore).toBeLessThan(120);
     expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
     const heldBack = await metricValue(
       harness.fanout.url,
