@@ -203,16 +203,23 @@ export class DeliveryEngine {
    * A partition was paused at its backlog bound while most of its unsettled records were settled
    * for some subscriptions and not for others (`ahead`: those done with its oldest one). The
    * lanes behind, at their own limits, hold it back from the others: each keeps its memory's
-   * bound and parks the rest (see DeliveryLane.holdsBackPartition). At most one line a minute.
+   * bound and parks the rest (see DeliveryLane.holdsBackPartition). Counted once a pause
+   * (`newPause`), logged at most once a minute.
    */
-  partitionHeldBack(topic: string, partition: number, ahead: readonly string[]): void {
-    this.deps.metrics.backlogHeldBack.inc({ topic });
+  partitionHeldBack(
+    topic: string,
+    partition: number,
+    ahead: readonly string[],
+    newPause: boolean,
+  ): void {
     const behind: string[] = [];
     for (const [id, lane] of this.lanes) {
       if (lane.size === 0 || ahead.includes(id)) continue;
       behind.push(id);
       lane.holdsBackPartition();
     }
+    if (!newPause) return;
+    this.deps.metrics.backlogHeldBack.inc({ topic });
     if (!this.heldBackLog.due()) return;
     this.deps.logger.info(
       { topic, partition, behind: behind.slice(0, 10), lanesBehind: behind.length },

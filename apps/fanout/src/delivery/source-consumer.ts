@@ -27,6 +27,8 @@ interface PartitionState {
   current: boolean;
   committed: number | undefined;
   paused: boolean;
+  /** Its backlog pause was found held back by subscriptions behind the others (counted once). */
+  heldBack: boolean;
   /** Resolves once ownership is taken in Redis and parked keys are known. */
   ready: Promise<void>;
   /** No claim again (see claimAgain) before this time (ms). */
@@ -172,6 +174,8 @@ export class SourceConsumer {
       // notes that waited for it were missing when this instance died meanwhile.
       for (const state of this.partitions.values()) {
         this.noteProgress(state);
+        // The others may be done with its records only after it paused.
+        if (state.paused) this.checkHeldBack(state);
         // A partition with no new records would otherwise keep its stale ones until it has some.
         if (state.stale.length > 0 && !state.handling) void this.routeStaleWhenFresh(state);
       }
@@ -301,16 +305,29 @@ export class SourceConsumer {
     if (skipped > 0) this.metrics.handoverSkips.inc({ topic: state.topic }, skipped);
     if (!state.paused && state.tracker.backlog() > this.options.maxBacklog && state.current) {
       state.paused = true;
+      state.heldBack = false;
       this.runner.pause(state.topic, [state.partition]);
       this.metrics.backlogPauses.inc({ topic: state.topic });
       this.logger.info(
         { topic: state.topic, partition: state.partition, backlog: state.tracker.backlog() },
         'partition paused: backlog',
       );
-      // The others are done with most of it: the subscriptions behind hold it back.
-      const ahead = state.tracker.aheadOfBacklog();
-      if (ahead !== null) this.engine.partitionHeldBack(state.topic, state.partition, ahead);
+      this.checkHeldBack(state);
     }
+  }
+
+  /**
+   * A partition paused for its backlog whose unsettled records the other subscriptions are
+   * mostly done with: the subscriptions behind hold it back, and their lanes are told so. At
+   * the pause and again on each commit tick while it stays paused (the others may catch up only
+   * after it paused, and a lane told before it had a pace is told again); counted once a pause.
+   */
+  private checkHeldBack(state: PartitionState): void {
+    if (!state.paused || !state.current || this.pausedForShutdown) return;
+    const ahead = state.tracker.aheadOfBacklog();
+    if (ahead === null) return;
+    this.engine.partitionHeldBack(state.topic, state.partition, ahead, !state.heldBack);
+    state.heldBack = true;
   }
 
   /** Gives the record at `offset` to each of `targets` (its tasks are in the tracker already). */
@@ -431,6 +448,7 @@ export class SourceConsumer {
         current: true,
         committed: undefined,
         paused: false,
+        heldBack: false,
         ready: Promise.resolve(),
         claimAgainAfter: 0,
         handover: undefined,
