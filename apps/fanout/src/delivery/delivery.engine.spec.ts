@@ -106,9 +106,10 @@ describe('delivery engine', () => {
    * An engine whose one subscription's endpoint answers every attempt 410 Gone; its first
    * `together` attempts get their answers at once, when the last of them is sent.
    */
-  function goneEndpoint(id: string, together = 1) {
+  function goneEndpoint(id: string, together = 1, others: readonly string[] = []) {
     const index = new SubscriptionIndex();
     index.upsert(storedSubscription(id));
+    for (const other of others) index.upsert(storedSubscription(other));
     const repository = new FlakyRepository(storedSubscription(id));
     const counts = { sends: 0 };
     let answerAll = () => {};
@@ -144,6 +145,9 @@ describe('delivery engine', () => {
       deadLettered: () => undefined,
       watchHeld: () => undefined,
     } as unknown as DeliveryRecordsWriter;
+    const metrics = new DeliveryMetrics(new MetricsRegistry('herald-fanout'), () =>
+      Promise.resolve(0),
+    );
     engine = new DeliveryEngine({
       index,
       client,
@@ -153,14 +157,14 @@ describe('delivery engine', () => {
       records,
       deadLetters,
       backfills: { holds: () => false } as unknown as BackfillGate,
-      metrics: new DeliveryMetrics(new MetricsRegistry('herald-fanout'), () => Promise.resolve(0)),
+      metrics,
       tracer: new Tracer(),
       config: fanoutDeliveryConfig.build(z.object(fanoutDeliveryConfig.env).parse({})),
       requestTimeoutMs: 1000,
       version: 'test',
       logger: createLogger('fanout-test', 'silent'),
     });
-    return { engine, index, repository, counts, disabledEvents, pending };
+    return { engine, index, repository, counts, disabledEvents, pending, metrics };
   }
 
   it('does not settle an event whose 410 could not disable the subscription; its next 410 does', async () => {
@@ -182,6 +186,25 @@ describe('delivery engine', () => {
     expect(counts.sends).toBeGreaterThanOrEqual(2);
     expect(index.get(id)?.subscription.status).toBe('disabled');
     expect(disabledEvents).toEqual([id]);
+  });
+
+  it('tells only the lanes far behind those ahead that they hold a paused partition back, counted once a pause', async () => {
+    // Nothing is answered (the 410 waits for ten sends): what each lane is given stays held.
+    const { engine, metrics } = goneEndpoint('sub_ahead', 10, ['sub_near', 'sub_far']);
+    for (let i = 0; i < 3; i++) engine.submit(liveTask('sub_ahead', () => undefined));
+    for (let i = 0; i < 5; i++) engine.submit(liveTask('sub_near', () => undefined));
+    const heldBack = () =>
+      engine.partitionHeldBack('orders.v1', 0, ['sub_ahead'], true) ? 'held back' : 'not';
+    // 5 against 3: as far behind as lanes going at one pace are.
+    expect(heldBack()).toBe('not');
+    for (let i = 0; i < 7; i++) engine.submit(liveTask('sub_far', () => undefined));
+    // 7, more than twice 3: behind by its endpoint.
+    expect(heldBack()).toBe('held back');
+    expect(engine.partitionHeldBack('orders.v1', 0, ['sub_ahead'], false)).toBe(true);
+    const counted = (await metrics.backlogHeldBack.get()).values;
+    expect(counted.map(({ labels, value }) => [labels['topic'], value])).toEqual([
+      ['orders.v1', 1],
+    ]);
   });
 
   it('leaves a task that comes after it stopped unsettled, for whoever reads the partition next', async () => {

@@ -82,12 +82,12 @@ describe('OffsetTracker', () => {
     tracker.settle(2, 'sub_a');
     expect(tracker.aheadOfBacklog()).toEqual(['sub_a']);
     // A later record partly settled while the oldest waits on all its subscriptions: no one is
-    // named ahead of it.
+    // ahead of it.
     const other = new OffsetTracker();
     other.add(0, 2);
     other.add(1, 2);
     other.settle(1, 'sub_b');
-    expect(other.aheadOfBacklog()).toEqual([]);
+    expect(other.aheadOfBacklog()).toBeNull();
     expect(new OffsetTracker().aheadOfBacklog()).toBeNull();
   });
 

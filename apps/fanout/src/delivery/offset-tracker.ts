@@ -95,13 +95,14 @@ export class OffsetTracker {
   /**
    * When most pending records are partly settled (some subscriptions' tasks of them settled,
    * others' not), the subscriptions done with the oldest pending one: the others hold the
-   * partition back. Null when the pending records wait on all their subscriptions alike.
+   * partition back. Null when the pending records wait on all their subscriptions alike, or
+   * the oldest one on every subscription it is for.
    */
   aheadOfBacklog(): readonly string[] | null {
     this.compact();
     const oldest = this.order[this.head];
     if (oldest === undefined || this.done.size * 2 < this.remaining.size) return null;
-    return this.done.get(oldest) ?? [];
+    return this.done.get(oldest) ?? null;
   }
 
   private compact(): void {

@@ -326,8 +326,8 @@ export class SourceConsumer {
     if (!state.paused || !state.current || this.pausedForShutdown) return;
     const ahead = state.tracker.aheadOfBacklog();
     if (ahead === null) return;
-    this.engine.partitionHeldBack(state.topic, state.partition, ahead, !state.heldBack);
-    state.heldBack = true;
+    if (this.engine.partitionHeldBack(state.topic, state.partition, ahead, !state.heldBack))
+      state.heldBack = true;
   }
 
   /** Gives the record at `offset` to each of `targets` (its tasks are in the tracker already). */
