@@ -734,6 +734,34 @@ describe('webhook delivery beside a slow endpoint', () => {
     await slow.close();
   });
 
+  it('keeps delivering to one subscription while another one, slower than its traffic, takes another type of the same partitions', async () => {
+    // No record is for both: the slow one's records wait on it alone, and they fill the
+    // partitions' backlog bound between the other's.
+    const slow = await slowEndpoint();
+    const fast = await harness.receiver();
+    await createSubscription(harness.store, slow.url, {
+      maxInFlight: 10,
+      ordering: 'key',
+      types: ['order.created'],
+    });
+    await createSubscription(harness.store, fast.url, { types: ['order.confirmed'] });
+    const batch = orderEvents(2400, 120).map((event, i) =>
+      i % 2 === 0 ? event : { ...event, type: 'order.confirmed' },
+    );
+    const confirmed = batch.filter((event) => event.type === 'order.confirmed');
+    await harness.events.publish(batch.slice(0, 60));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (let at = 60; at < batch.length; at += 240) {
+      await harness.events.publish(batch.slice(at, at + 240));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const answeredBefore = slow.requests();
+    const received = await fast.waitFor(confirmed.length, 20_000);
+    expect(slow.requests() - answeredBefore).toBeLessThan(120);
+    expect(new Set(webhookIds(received))).toEqual(new Set(confirmed.map((e) => e.id)));
+    await slow.close();
+  });
+
   it('reads on for the others once they catch up with a partition paused while every subscription was behind', async () => {
     // Answers what came before `until` only then, later requests at once: behind at first,
     // then as fast as fanout sends.

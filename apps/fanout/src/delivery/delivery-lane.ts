@@ -55,7 +55,7 @@ export interface LaneIo {
   /**
    * The lane parked `count` tasks it held in memory: its endpoint went silent, it held more than
    * it would send within the drain limit at its pace, or more than its memory's bound while it
-   * held back a partition the others were done with.
+   * held back a partition the others read on.
    */
   spilled(count: number, reason: SpillReason): void;
   now(): number;
@@ -185,7 +185,7 @@ export class DeliveryLane {
   private lastWindowFailed = false;
   /**
    * Running time until which the lane counts as holding back a partition the other
-   * subscriptions are done with (see holdsBackPartition).
+   * subscriptions keep up with (see holdsBackPartition).
    */
   private holdingBackUntil = -Infinity;
   private closeMode: 'drop' | 'hand-back' = 'drop';
@@ -343,8 +343,8 @@ export class DeliveryLane {
   }
 
   /**
-   * A partition this lane has work of was paused at its backlog bound while the other
-   * subscriptions were done with most of its unsettled records. Such a lane may drain what it
+   * A partition this lane has work of was paused at its backlog bound with many more of this
+   * lane's tasks unsettled than another subscription reading it has. Such a lane may drain what it
    * holds within the drain limit and still be slower than its traffic (what the partitions it
    * reads may hold unsettled is less than the drain limit's worth at its pace): then it holds
    * them back at its pace. For `drainLimitMs` after, renewed while it is still over, a lane at
@@ -507,7 +507,7 @@ export class DeliveryLane {
 
   /**
    * What the lane may hold in memory at its pace (what it would send within `drainLimitMs`, or
-   * `spillAt` while it holds back a partition the others are done with), when it holds more
+   * `spillAt` while it holds back a partition the others keep up with), when it holds more
    * while at its own limits (every `maxInFlight` slot taken, or waiting for its
    * `maxPerSecond`); null otherwise. A lane held
    * back by its origin's shared limit or by this instance's pace (its event loop saturated over
@@ -518,7 +518,7 @@ export class DeliveryLane {
     if (this.pace === null || this.held < this.settings.spillAt) return null;
     const atOwnLimits = this.inFlightCount >= this.settings.maxInFlight || this.pumpTimer !== null;
     const now = this.io.runningNow();
-    // Holding back a partition the others are done with, its memory's bound is all it keeps.
+    // Holding back a partition the others keep up with, its memory's bound is all it keeps.
     const holdingBack = now < this.holdingBackUntil;
     const limit = holdingBack ? this.settings.spillAt : this.pace * this.drainLimitMs();
     // A pace taken with time to spare says nothing while this process is the bound now, unless

@@ -200,39 +200,26 @@ export class DeliveryEngine {
   }
 
   /**
-   * A partition was paused at its backlog bound while most of its unsettled records were settled
-   * for some subscriptions and not for others (`ahead`: those done with its oldest one). The
-   * lanes behind that hold more than twice what any lane ahead holds, at their own limits, hold
-   * it back from the others: each keeps its memory's bound and parks the rest (see
+   * A partition was paused at its backlog bound, held back by `behind` (subscriptions with many
+   * more of its tasks unsettled than another one reading it; see OffsetTracker.holdingBack):
+   * their lanes, at their own limits, keep their memory's bound and park the rest (see
    * DeliveryLane.holdsBackPartition). Counted once a pause (`newPause`), logged at most once a
-   * minute; false when no lane is that far behind.
+   * minute.
    */
   partitionHeldBack(
     topic: string,
     partition: number,
-    ahead: readonly string[],
+    behind: readonly string[],
     newPause: boolean,
-  ): boolean {
-    // Behind by its endpoint, not by the jitter of lanes that all go at much the same pace (a
-    // catch-up over endpoints equally slow): it holds more than twice what those ahead do.
-    const done = new Set(ahead);
-    let aheadHeld = 0;
-    for (const id of done) aheadHeld = Math.max(aheadHeld, this.lanes.get(id)?.size ?? 0);
-    const behind: string[] = [];
-    for (const [id, lane] of this.lanes) {
-      if (lane.size <= 2 * aheadHeld || done.has(id)) continue;
-      behind.push(id);
-      lane.holdsBackPartition();
-    }
-    if (behind.length === 0) return false;
-    if (!newPause) return true;
+  ): void {
+    for (const id of behind) this.lanes.get(id)?.holdsBackPartition();
+    if (!newPause) return;
     this.deps.metrics.backlogHeldBack.inc({ topic });
-    if (!this.heldBackLog.due()) return true;
+    if (!this.heldBackLog.due()) return;
     this.deps.logger.info(
-      { topic, partition, behind: behind.slice(0, 10), lanesBehind: behind.length },
+      { topic, partition, behind: behind.slice(0, 10), subscriptionsBehind: behind.length },
       'partition paused: its backlog waits on subscriptions behind the others; those at their own limits park what they hold past HERALD_DELIVERY_LANE_MEMORY, so the others read on',
     );
-    return true;
   }
 
   /**

@@ -15,7 +15,7 @@ export class DeliveryMetrics {
   readonly badRecords: Counter<'topic'>;
   /** Times a source partition was paused because its unsettled backlog passed the bound. */
   readonly backlogPauses: Counter<'topic'>;
-  /** Backlog pauses of a partition some subscriptions were done with and others not. */
+  /** Backlog pauses of a partition held back by subscriptions far behind another reading it. */
   readonly backlogHeldBack: Counter<'topic'>;
   /** Batches routed with an index not confirmed fresh for their records. */
   readonly staleIndexBatches: Counter<'topic'>;
@@ -115,7 +115,7 @@ export class DeliveryMetrics {
     });
     this.backlogHeldBack = new Counter({
       name: 'herald_delivery_backlog_held_back_total',
-      help: 'Backlog pauses of a source partition whose unsettled records were mostly settled for some subscriptions and not for others: the lanes behind, at their own limits, keep HERALD_DELIVERY_LANE_MEMORY tasks in memory and park the rest for 30 s after',
+      help: 'Backlog pauses of a source partition held back by subscriptions with a quarter of HERALD_DELIVERY_MAX_BACKLOG or more of its tasks unsettled, more than twice as many as another subscription reading it: their lanes, at their own limits, keep HERALD_DELIVERY_LANE_MEMORY tasks in memory and park the rest for 30 s after',
       labelNames: ['topic'],
       registers,
     });
@@ -138,7 +138,7 @@ export class DeliveryMetrics {
     });
     this.laneSpills = new Counter({
       name: 'herald_delivery_lane_spills_total',
-      help: 'Times a subscription’s lane parked in Redis what it held, by reason: silent (its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks), pace (the lane held more than it would send in 30 s at its pace) or held_back (more than HERALD_DELIVERY_LANE_MEMORY tasks while it held back a partition the other subscriptions were done with)',
+      help: 'Times a subscription’s lane parked in Redis what it held, by reason: silent (its endpoint went a second of fanout’s running time without answering while the lane held HERALD_DELIVERY_LANE_MEMORY tasks), pace (the lane held more than it would send in 30 s at its pace) or held_back (more than HERALD_DELIVERY_LANE_MEMORY tasks while it held back a partition the other subscriptions read on)',
       labelNames: ['reason'],
       registers,
     });

@@ -66,29 +66,36 @@ describe('OffsetTracker', () => {
     expect(tracker.committable()).toBe(5000);
   });
 
-  it('names the subscriptions ahead when most pending records wait on some subscriptions only', () => {
+  it('names the subscriptions holding it back: far behind another one reading it, never one alone', () => {
     const tracker = new OffsetTracker();
-    // Four records, each for sub_a and sub_b; nothing settled: all wait on both alike.
-    for (let offset = 0; offset < 4; offset++) tracker.add(offset, 2);
-    expect(tracker.aheadOfBacklog()).toBeNull();
-    // sub_a is done with one of four: still most wait on both.
-    tracker.settle(0, 'sub_a');
-    expect(tracker.aheadOfBacklog()).toBeNull();
-    // Done with two of four: half wait on sub_b alone, and sub_a is done with the oldest.
-    tracker.settle(1, 'sub_a');
-    expect(tracker.aheadOfBacklog()).toEqual(['sub_a']);
-    // The oldest settled for both, and sub_a done with the next two: the next pending one leads.
-    tracker.settle(0, 'sub_b');
-    tracker.settle(2, 'sub_a');
-    expect(tracker.aheadOfBacklog()).toEqual(['sub_a']);
-    // A later record partly settled while the oldest waits on all its subscriptions: no one is
-    // ahead of it.
-    const other = new OffsetTracker();
-    other.add(0, 2);
-    other.add(1, 2);
-    other.settle(1, 'sub_b');
-    expect(other.aheadOfBacklog()).toBeNull();
-    expect(new OffsetTracker().aheadOfBacklog()).toBeNull();
+    const give = (offset: number, subscriptions: string[]) => {
+      tracker.add(offset, subscriptions.length);
+      for (const id of subscriptions) tracker.given(id);
+    };
+    // One subscription alone: its backlog is the partition's, kept in Kafka.
+    for (let offset = 0; offset < 10; offset++) give(offset, ['sub_slow']);
+    expect(tracker.holdingBack(4)).toEqual([]);
+    // Another one reads it too (another type of the topic) and keeps up.
+    for (let offset = 10; offset < 14; offset++) give(offset, ['sub_fast']);
+    for (let offset = 10; offset < 14; offset++) tracker.settle(offset, 'sub_fast');
+    expect(tracker.holdingBack(4)).toEqual(['sub_slow']);
+    // Below the least that counts (a quarter of the bound, say): not holding it back.
+    expect(tracker.holdingBack(11)).toEqual([]);
+    // Both given the same records and about as far behind: going at one pace, neither is.
+    const even = new OffsetTracker();
+    for (let offset = 0; offset < 10; offset++) {
+      even.add(offset, 2);
+      even.given('sub_a');
+      even.given('sub_b');
+    }
+    for (let offset = 0; offset < 4; offset++) even.settle(offset, 'sub_a');
+    expect(even.holdingBack(4)).toEqual([]);
+    // sub_a settles the rest: sub_b, with 10 left against none, holds it back.
+    for (let offset = 4; offset < 10; offset++) even.settle(offset, 'sub_a');
+    expect(even.holdingBack(4)).toEqual(['sub_b']);
+    // A settle of a record not pending (settled already) counts for no one.
+    even.settle(99, 'sub_b');
+    expect(even.holdingBack(10)).toEqual(['sub_b']);
   });
 
   it('knows what is settled past the committable offset, and which tasks of a record are', () => {

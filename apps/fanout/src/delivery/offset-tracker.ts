@@ -24,6 +24,11 @@ export class OffsetTracker {
   private readonly remaining = new Map<number, number>();
   /** For a record with some tasks settled and some not: the settled tasks' subscriptions. */
   private readonly done = new Map<number, string[]>();
+  /**
+   * Tasks given and not yet settled, by subscription; a subscription stays at 0 once it has
+   * caught up, as the measure of a partition read on in time.
+   */
+  private readonly unsettledBy = new Map<string, number>();
   private nextOffset: number | undefined;
 
   /** True when `offset` was already added (Kafka hands it again after the group rejoins). */
@@ -58,6 +63,9 @@ export class OffsetTracker {
   settle(offset: number, subscriptionId: string): void {
     const left = this.remaining.get(offset);
     if (left === undefined) return;
+    const unsettled = this.unsettledBy.get(subscriptionId);
+    if (unsettled !== undefined && unsettled > 0)
+      this.unsettledBy.set(subscriptionId, unsettled - 1);
     if (left > 1) {
       this.remaining.set(offset, left - 1);
       const done = this.done.get(offset);
@@ -92,17 +100,24 @@ export class OffsetTracker {
     return this.remaining.size;
   }
 
+  /** One task of a pending record was given to `subscriptionId` (see holdingBack). */
+  given(subscriptionId: string): void {
+    this.unsettledBy.set(subscriptionId, (this.unsettledBy.get(subscriptionId) ?? 0) + 1);
+  }
+
   /**
-   * When most pending records are partly settled (some subscriptions' tasks of them settled,
-   * others' not), the subscriptions done with the oldest pending one: the others hold the
-   * partition back. Null when the pending records wait on all their subscriptions alike, or
-   * the oldest one on every subscription it is for.
+   * The subscriptions holding the partition's reading back: each with at least `least` tasks
+   * of it unsettled, and more than twice as many as another subscription given tasks of it has
+   * (one that keeps up, or at least goes twice as fast). None when one subscription alone reads
+   * it, or when those that do are about as far behind as each other.
    */
-  aheadOfBacklog(): readonly string[] | null {
-    this.compact();
-    const oldest = this.order[this.head];
-    if (oldest === undefined || this.done.size * 2 < this.remaining.size) return null;
-    return this.done.get(oldest) ?? null;
+  holdingBack(least: number): string[] {
+    let fewest = Infinity;
+    for (const count of this.unsettledBy.values()) fewest = Math.min(fewest, count);
+    const behind: string[] = [];
+    for (const [subscriptionId, count] of this.unsettledBy)
+      if (count >= least && count > 2 * fewest) behind.push(subscriptionId);
+    return behind;
   }
 
   private compact(): void {

@@ -174,7 +174,7 @@ export class SourceConsumer {
       // notes that waited for it were missing when this instance died meanwhile.
       for (const state of this.partitions.values()) {
         this.noteProgress(state);
-        // The others may be done with its records only after it paused.
+        // The others may catch up only after it paused.
         if (state.paused) this.checkHeldBack(state);
         // A partition with no new records would otherwise keep its stale ones until it has some.
         if (state.stale.length > 0 && !state.handling) void this.routeStaleWhenFresh(state);
@@ -317,17 +317,18 @@ export class SourceConsumer {
   }
 
   /**
-   * A partition paused for its backlog whose unsettled records the other subscriptions are
-   * mostly done with: the subscriptions behind hold it back, and their lanes are told so. At
-   * the pause and again on each commit tick while it stays paused (the others may catch up only
-   * after it paused, and a lane told before it had a pace is told again); counted once a pause.
+   * A partition paused for its backlog: the subscriptions holding a quarter of its bound or more
+   * in unsettled tasks, more than twice as many as another subscription reading it, hold it back
+   * from the others, and their lanes are told so. At the pause and again on each commit tick
+   * while it stays paused (the others may catch up only after it paused, and a lane told before
+   * it had a pace is told again); counted once a pause.
    */
   private checkHeldBack(state: PartitionState): void {
     if (!state.paused || !state.current || this.pausedForShutdown) return;
-    const ahead = state.tracker.aheadOfBacklog();
-    if (ahead === null) return;
-    if (this.engine.partitionHeldBack(state.topic, state.partition, ahead, !state.heldBack))
-      state.heldBack = true;
+    const behind = state.tracker.holdingBack(Math.ceil(this.options.maxBacklog / 4));
+    if (behind.length === 0) return;
+    this.engine.partitionHeldBack(state.topic, state.partition, behind, !state.heldBack);
+    state.heldBack = true;
   }
 
   /** Gives the record at `offset` to each of `targets` (its tasks are in the tracker already). */
@@ -349,6 +350,7 @@ export class SourceConsumer {
       owner: state.owner,
     };
     for (const target of targets) {
+      state.tracker.given(target.subscription.id);
       const ordered = target.subscription.ordering === 'key' && source.key !== null;
       const task: DeliveryTask = {
         subscriptionId: target.subscription.id,
