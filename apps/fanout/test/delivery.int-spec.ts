@@ -672,20 +672,27 @@ describe('webhook delivery beside a slow endpoint', () => {
     };
   }
 
+  /**
+   * Live traffic in waves: a first 60 events and 2 s for the slow lanes to take their pace, then
+   * `wave` at a time, `pauseMs` apart (the slow lane never goes a second without an answer).
+   */
+  async function publishInWaves(batch: readonly TestEvent[], wave: number, pauseMs: number) {
+    await harness.events.publish(batch.slice(0, 60));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    for (let at = 60; at < batch.length; at += wave) {
+      await harness.events.publish(batch.slice(at, at + wave));
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+
   it('keeps delivering to one subscription while another one’s endpoint answers, but slowly', async () => {
     const slow = await slowEndpoint();
     const fast = await harness.receiver();
     await createSubscription(harness.store, slow.url, { maxInFlight: 1, ordering: 'none' });
     await createSubscription(harness.store, fast.url);
     const batch = orderEvents(1200, 120);
-    // Live traffic in waves: the slow lane never goes a second without an answer. The first
-    // wave gives it its pace (4 a second) before the rest come.
-    await harness.events.publish(batch.slice(0, 60));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    for (let at = 60; at < batch.length; at += 190) {
-      await harness.events.publish(batch.slice(at, at + 190));
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
+    // The first wave gives the slow lane its pace (4 a second) before the rest come.
+    await publishInWaves(batch, 190, 300);
     const received = await fast.waitFor(1200, 20_000);
     expect(new Set(webhookIds(received))).toEqual(new Set(batch.map((e) => e.id)));
     // The slow one got a few, at its own pace; the rest wait parked for it.
@@ -703,14 +710,9 @@ describe('webhook delivery beside a slow endpoint', () => {
     await createSubscription(harness.store, slow.url, { maxInFlight: 10, ordering: 'key' });
     await createSubscription(harness.store, fast.url);
     const batch = orderEvents(2400, 120);
-    await harness.events.publish(batch.slice(0, 60));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
     // About 500 a second: the slow endpoint's twelve times, well within what fanout does on a
     // slow machine (its event loop saturated, no lane's pace would count).
-    for (let at = 60; at < batch.length; at += 240) {
-      await harness.events.publish(batch.slice(at, at + 240));
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await publishInWaves(batch, 240, 500);
     // Counted in the slow endpoint's answers (40 a second) from the last event published: held
     // back to its pace, the other subscription waits for hundreds more (262 in a run without
     // the rule, about 10 with it); reading on, 3 s' worth at most on a loaded machine.
@@ -749,12 +751,7 @@ describe('webhook delivery beside a slow endpoint', () => {
       i % 2 === 0 ? event : { ...event, type: 'order.confirmed' },
     );
     const confirmed = batch.filter((event) => event.type === 'order.confirmed');
-    await harness.events.publish(batch.slice(0, 60));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    for (let at = 60; at < batch.length; at += 240) {
-      await harness.events.publish(batch.slice(at, at + 240));
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await publishInWaves(batch, 240, 500);
     const answeredBefore = slow.requests();
     const received = await fast.waitFor(confirmed.length, 20_000);
     expect(slow.requests() - answeredBefore).toBeLessThan(120);
