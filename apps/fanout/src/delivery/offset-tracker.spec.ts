@@ -70,10 +70,13 @@ describe('OffsetTracker', () => {
     const tracker = new OffsetTracker();
     const give = (offset: number, subscriptions: string[]) => {
       tracker.add(offset, subscriptions.length);
-      for (const id of subscriptions) tracker.given(id);
+      for (const id of subscriptions) tracker.given(id, offset);
     };
+    // Another subscription read it once and is done: it reads none of what is pending now.
+    give(0, ['sub_gone']);
+    tracker.settle(0, 'sub_gone');
     // One subscription alone: its backlog is the partition's, kept in Kafka.
-    for (let offset = 0; offset < 10; offset++) give(offset, ['sub_slow']);
+    for (let offset = 1; offset < 10; offset++) give(offset, ['sub_slow']);
     expect(tracker.holdingBack(4)).toEqual([]);
     // Another one reads it too (another type of the topic) and keeps up.
     for (let offset = 10; offset < 14; offset++) give(offset, ['sub_fast']);
@@ -85,8 +88,8 @@ describe('OffsetTracker', () => {
     const even = new OffsetTracker();
     for (let offset = 0; offset < 10; offset++) {
       even.add(offset, 2);
-      even.given('sub_a');
-      even.given('sub_b');
+      even.given('sub_a', offset);
+      even.given('sub_b', offset);
     }
     for (let offset = 0; offset < 4; offset++) even.settle(offset, 'sub_a');
     expect(even.holdingBack(4)).toEqual([]);

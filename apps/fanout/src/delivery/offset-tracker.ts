@@ -25,10 +25,10 @@ export class OffsetTracker {
   /** For a record with some tasks settled and some not: the settled tasks' subscriptions. */
   private readonly done = new Map<number, string[]>();
   /**
-   * Tasks given and not yet settled, by subscription; a subscription stays at 0 once it has
-   * caught up, as the measure of a partition read on in time.
+   * By subscription: its tasks given and not yet settled, and the offset of the last record it
+   * was given one of (see holdingBack).
    */
-  private readonly unsettledBy = new Map<string, number>();
+  private readonly readers = new Map<string, { unsettled: number; lastOffset: number }>();
   private nextOffset: number | undefined;
 
   /** True when `offset` was already added (Kafka hands it again after the group rejoins). */
@@ -63,9 +63,8 @@ export class OffsetTracker {
   settle(offset: number, subscriptionId: string): void {
     const left = this.remaining.get(offset);
     if (left === undefined) return;
-    const unsettled = this.unsettledBy.get(subscriptionId);
-    if (unsettled !== undefined && unsettled > 0)
-      this.unsettledBy.set(subscriptionId, unsettled - 1);
+    const reader = this.readers.get(subscriptionId);
+    if (reader !== undefined && reader.unsettled > 0) reader.unsettled -= 1;
     if (left > 1) {
       this.remaining.set(offset, left - 1);
       const done = this.done.get(offset);
@@ -100,23 +99,36 @@ export class OffsetTracker {
     return this.remaining.size;
   }
 
-  /** One task of a pending record was given to `subscriptionId` (see holdingBack). */
-  given(subscriptionId: string): void {
-    this.unsettledBy.set(subscriptionId, (this.unsettledBy.get(subscriptionId) ?? 0) + 1);
+  /** One task of the pending record at `offset` was given to `subscriptionId` (see holdingBack). */
+  given(subscriptionId: string, offset: number): void {
+    const reader = this.readers.get(subscriptionId);
+    if (reader === undefined)
+      this.readers.set(subscriptionId, { unsettled: 1, lastOffset: offset });
+    else {
+      reader.unsettled += 1;
+      reader.lastOffset = offset;
+    }
   }
 
   /**
    * The subscriptions holding the partition's reading back: each with at least `least` tasks
-   * of it unsettled, and more than twice as many as another subscription given tasks of it has
-   * (one that keeps up, or at least goes twice as fast). None when one subscription alone reads
-   * it, or when those that do are about as far behind as each other.
+   * of it unsettled, and more than twice as many as another subscription reading it has (one
+   * that keeps up, or at least goes twice as fast). A subscription reads it while it has tasks
+   * unsettled or was given a record from the first pending one on; one that has neither (long
+   * deleted, or its types no longer on this partition) is forgotten here. None when one
+   * subscription alone reads it, or when those that do are about as far behind as each other.
    */
   holdingBack(least: number): string[] {
+    const oldest = this.committable();
     let fewest = Infinity;
-    for (const count of this.unsettledBy.values()) fewest = Math.min(fewest, count);
+    for (const [subscriptionId, reader] of this.readers) {
+      if (reader.unsettled === 0 && (oldest === undefined || reader.lastOffset < oldest))
+        this.readers.delete(subscriptionId);
+      else fewest = Math.min(fewest, reader.unsettled);
+    }
     const behind: string[] = [];
-    for (const [subscriptionId, count] of this.unsettledBy)
-      if (count >= least && count > 2 * fewest) behind.push(subscriptionId);
+    for (const [subscriptionId, reader] of this.readers)
+      if (reader.unsettled >= least && reader.unsettled > 2 * fewest) behind.push(subscriptionId);
     return behind;
   }
 

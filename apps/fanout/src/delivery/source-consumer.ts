@@ -350,7 +350,7 @@ export class SourceConsumer {
       owner: state.owner,
     };
     for (const target of targets) {
-      state.tracker.given(target.subscription.id);
+      state.tracker.given(target.subscription.id, offset);
       const ordered = target.subscription.ordering === 'key' && source.key !== null;
       const task: DeliveryTask = {
         subscriptionId: target.subscription.id,
