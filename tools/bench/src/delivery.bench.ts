@@ -156,6 +156,12 @@ interface Throughput {
   spills?: number;
   /** fanout's attempts that were not delivered (none expected from the local receiver). */
   failedAttempts?: number;
+  /**
+   * fanout's event-loop delay over the case (Node's `monitorEventLoopDelay`, as its
+   * `nodejs_eventloop_lag_*` metrics give it), p99 and max in ms: how long work queued behind
+   * whatever ran without a break (a fetch decoded, a batch routed). None for the baseline.
+   */
+  loopDelayMs?: { p99: number; max: number };
 }
 
 /**
@@ -278,10 +284,22 @@ async function fanoutThroughput(
     fanoutEnv({ ...env, prefix }, group),
   );
   try {
-    const measured = await measureThroughput(receiver, events * subscriptions, fanout.process.pid);
-    const metrics = await (await fetch(`${fanout.url}/metrics`)).text();
+    // prom-client resets its event-loop delay histogram each time it is read: reading it at the
+    // first receipt leaves the case's own delays (not start-up's) for the read at the end.
+    const metricsText = async () => (await fetch(`${fanout.url}/metrics`)).text();
+    const measured = await measureThroughput(
+      receiver,
+      events * subscriptions,
+      fanout.process.pid,
+      metricsText,
+    );
+    const metrics = await metricsText();
     return {
       ...measured,
+      loopDelayMs: {
+        p99: counterSum(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+        max: counterSum(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000,
+      },
       spills: counterSum(metrics, 'herald_delivery_lane_spills_total'),
       failedAttempts: counterSum(
         metrics,
@@ -340,6 +358,8 @@ async function measureThroughput(
   receiver: Receiver,
   expected: number,
   pid: number | undefined,
+  /** Called once the first delivery has arrived. */
+  atFirstReceipt: () => Promise<unknown> = () => Promise.resolve(),
 ): Promise<Throughput> {
   const sample = () => ({
     count: receiver.count,
@@ -348,6 +368,7 @@ async function measureThroughput(
   });
   await waitUntil(() => receiver.count > 0, 'a first delivery', 120_000);
   const first = sample();
+  await atFirstReceipt();
   await waitUntil(() => receiver.count >= expected, `${expected} deliveries`, 300_000);
   const last = sample();
   const delivered = last.count - first.count;
@@ -594,7 +615,7 @@ async function main(): Promise<void> {
     const note = (name: string, sample: Throughput, label: string) => {
       samples.set(name, [...(samples.get(name) ?? []), sample]);
       process.stdout.write(
-        `${label}: ${Math.round(sample.perSecond)} deliveries/s; CPU a delivery: process ${sample.cpuMicros.toFixed(1)} µs, machine ${sample.machineMicros.toFixed(1)} µs${sample.spills ? `; lanes spilled to Redis ${sample.spills} time(s)` : ''}${sample.failedAttempts ? `; ${sample.failedAttempts} attempts failed` : ''}\n`,
+        `${label}: ${Math.round(sample.perSecond)} deliveries/s; CPU a delivery: process ${sample.cpuMicros.toFixed(1)} µs, machine ${sample.machineMicros.toFixed(1)} µs${sample.loopDelayMs ? `; event-loop delay p99 ${sample.loopDelayMs.p99.toFixed(0)} ms, max ${sample.loopDelayMs.max.toFixed(0)} ms` : ''}${sample.spills ? `; lanes spilled to Redis ${sample.spills} time(s)` : ''}${sample.failedAttempts ? `; ${sample.failedAttempts} attempts failed` : ''}\n`,
       );
     };
     for (let round = 1; round <= rounds; round++) {
@@ -647,7 +668,12 @@ function report(
   const baseline = samples.get('baseline')!;
   const row = (label: string, runs: Throughput[], target: string, share: string) => {
     const rates = runs.map((r) => r.perSecond);
-    return `| ${label} | ${n(median(rates))} (${n(Math.min(...rates))}–${n(Math.max(...rates))}) | ${target} | ${share} | ${us(median(runs.map((r) => r.cpuMicros)))} | ${us(median(runs.map((r) => r.machineMicros)))} |`;
+    const delays = runs.flatMap((r) => (r.loopDelayMs ? [r.loopDelayMs] : []));
+    const delay =
+      delays.length === 0
+        ? ''
+        : `${median(delays.map((d) => d.p99)).toFixed(0)} / ${median(delays.map((d) => d.max)).toFixed(0)} ms`;
+    return `| ${label} | ${n(median(rates))} (${n(Math.min(...rates))}–${n(Math.max(...rates))}) | ${target} | ${share} | ${us(median(runs.map((r) => r.cpuMicros)))} | ${us(median(runs.map((r) => r.machineMicros)))} | ${delay} |`;
   };
   const rows = [1, 10, 100].map((s) => {
     const runs = samples.get(String(s))!;
@@ -669,15 +695,17 @@ keep-alive receiver (\`ordering: key\` over 500 keys, \`maxInFlight\` 64, delive
 Each case's records are all in Kafka before delivery starts (its consumer group starts at
 where they begin), as for the baseline. Deliveries/s from the first receipt to the last, and
 CPU time a delivery over the same span: the delivering process's (fanout, or the baseline's
-consumer, each its own process) and the whole machine's (every process, both cores). The
-receiver runs in the bench process. Everything on the same 2-core machine.
+consumer, each its own process) and the whole machine's (every process, both cores), and
+fanout's event-loop delay over the same span (its \`nodejs_eventloop_lag_*\` metrics: how long
+work waited behind whatever ran without a break). The receiver runs in the bench process.
+Everything on the same 2-core machine.
 
 ${rounds} rounds, each running every case once, then the baseline, then the latency case; the table gives medians
 (deliveries/s with the range over the rounds), and "vs. baseline" is the median over the rounds
 of the case against the same round's baseline.
 
-| case | deliveries/s | target | vs. baseline | process CPU a delivery | machine CPU a delivery |
-| --- | ---: | ---: | ---: | ---: | ---: |
+| case | deliveries/s | target | vs. baseline | process CPU a delivery | machine CPU a delivery | fanout event-loop delay p99 / max |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 ${row('baseline: bare kafkajs consumer + undici POST', baseline, '', '100 %')}
 

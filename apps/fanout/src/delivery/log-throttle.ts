@@ -1,5 +1,5 @@
 /** The interval of fanout's throttled log lines: at most one a minute for each. */
-export const LOG_INTERVAL_MS = 60_000;
+const LOG_INTERVAL_MS = 60_000;
 
 /**
  * Lets a log line through at most once an interval, for the whole instance or for each key (a
