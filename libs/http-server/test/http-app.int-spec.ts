@@ -231,10 +231,13 @@ describe('an app started by startHttpApp, while it closes', () => {
     await waitUntil(() => checking, 'the request to be in flight');
     const closed = app.close();
     // The server ends the connection after the answer, not after its keep-alive timeout (72 s).
+    let giveUp: NodeJS.Timeout | undefined;
     const ended = await Promise.race([
       socketClosed,
-      new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+      new Promise((resolve) => (giveUp = setTimeout(() => resolve('still open'), 5000))),
     ]);
+    // Left running, the timer kept Jest's worker alive for 5 s after the file's tests.
+    clearTimeout(giveUp);
     socket.destroy();
     await closed;
     expect(received).toMatch(/^HTTP\/1\.1 \d{3} /);
