@@ -48,8 +48,15 @@ const TARGET_LATENCY_RATE = 1000;
 const LATENCY_RATE =
   Number(process.env.BENCH_LATENCY_RATE ?? TARGET_LATENCY_RATE) || TARGET_LATENCY_RATE;
 const LATENCY_SECONDS = 10;
-/** Sent at the same rate before the measured part, unmeasured: JIT, pools and connections warm. */
-const LATENCY_WARMUP_SECONDS = 3;
+/**
+ * Sent at the same rate before the measured part, unmeasured: JIT, pools and connections warm.
+ * BENCH_LATENCY_WARMUP_SECONDS sets another while exploring (results are then not written): a
+ * fresh ingest-bridge can still be draining the queue of its first seconds after 3.
+ */
+const TARGET_LATENCY_WARMUP_SECONDS = 3;
+const LATENCY_WARMUP_SECONDS =
+  Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? TARGET_LATENCY_WARMUP_SECONDS) ||
+  TARGET_LATENCY_WARMUP_SECONDS;
 const ALL_CASES = ['1', '10', '100', 'latency', 'baseline'];
 
 interface Receiver {
@@ -644,7 +651,11 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (ALL_CASES.every((c) => cases.has(c)) && LATENCY_RATE === TARGET_LATENCY_RATE)
+    if (
+      ALL_CASES.every((c) => cases.has(c)) &&
+      LATENCY_RATE === TARGET_LATENCY_RATE &&
+      LATENCY_WARMUP_SECONDS === TARGET_LATENCY_WARMUP_SECONDS
+    )
       writeResults(RESULTS, report(samples, latencies, rounds));
   } finally {
     await publisher.close();
