@@ -43,10 +43,14 @@ const RESULTS = join(REPO_ROOT, 'tools/bench/results/delivery.md');
 const TOPIC = 'orders.v1';
 const ADMIN_KEY = `bench-admin-${randomUUID()}`;
 const TARGET_DELIVERIES = 60_000;
+/** A number from the environment's `name`, or `fallback` when it is unset or not a number. */
+function benchNumber(name: string, fallback: number): number {
+  return Number(process.env[name] ?? fallback) || fallback;
+}
+
 /** The issue's rate. BENCH_LATENCY_RATE sets another while exploring (results are then not written). */
 const TARGET_LATENCY_RATE = 1000;
-const LATENCY_RATE =
-  Number(process.env.BENCH_LATENCY_RATE ?? TARGET_LATENCY_RATE) || TARGET_LATENCY_RATE;
+const LATENCY_RATE = benchNumber('BENCH_LATENCY_RATE', TARGET_LATENCY_RATE);
 const LATENCY_SECONDS = 10;
 /**
  * Sent at the same rate before the measured part, unmeasured: JIT, pools and connections warm.
@@ -54,9 +58,10 @@ const LATENCY_SECONDS = 10;
  * fresh ingest-bridge can still be draining the queue of its first seconds after 3.
  */
 const TARGET_LATENCY_WARMUP_SECONDS = 3;
-const LATENCY_WARMUP_SECONDS =
-  Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? TARGET_LATENCY_WARMUP_SECONDS) ||
-  TARGET_LATENCY_WARMUP_SECONDS;
+const LATENCY_WARMUP_SECONDS = benchNumber(
+  'BENCH_LATENCY_WARMUP_SECONDS',
+  TARGET_LATENCY_WARMUP_SECONDS,
+);
 const ALL_CASES = ['1', '10', '100', 'latency', 'baseline'];
 
 interface Receiver {
@@ -615,7 +620,7 @@ async function main(): Promise<void> {
   const cases = new Set((process.env.BENCH_DELIVERY_CASES ?? ALL_CASES.join(',')).split(','));
   // BENCH_ROUNDS: the throughput cases and the baseline run this many times, interleaved, so a
   // machine whose speed drifts (a shared VM's does, by a third within minutes) slows all alike.
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 3);
+  const rounds = Math.max(1, benchNumber('BENCH_ROUNDS', 3));
   try {
     const samples = new Map<string, Throughput[]>();
     const latencies: Latency[] = [];
