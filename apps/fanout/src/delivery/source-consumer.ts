@@ -174,8 +174,8 @@ export class SourceConsumer {
       // notes that waited for it were missing when this instance died meanwhile.
       for (const state of this.partitions.values()) {
         this.noteProgress(state);
-        // The others may catch up only after it paused.
-        if (state.paused) this.checkHeldBack(state);
+        // A paused one: the others may catch up only after it paused.
+        this.checkHeldBack(state);
         // A partition with no new records would otherwise keep its stale ones until it has some.
         if (state.stale.length > 0 && !state.handling) void this.routeStaleWhenFresh(state);
       }
