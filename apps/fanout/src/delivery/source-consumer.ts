@@ -349,6 +349,9 @@ export class SourceConsumer {
       },
       owner: state.owner,
     };
+    // The event's queues, made once for all its subscriptions: its key's, or one of its own.
+    let keyQueue: string | undefined;
+    let ownQueue: string | undefined;
     for (const target of targets) {
       state.tracker.given(target.subscription.id, offset);
       const ordered = target.subscription.ordering === 'key' && source.key !== null;
@@ -360,8 +363,8 @@ export class SourceConsumer {
         origin: 'live',
         replayId: null,
         queueId: ordered
-          ? orderingQueueId(source, null)
-          : `t.${source.topic}.${source.partition}.${offset}`,
+          ? (keyQueue ??= orderingQueueId(source, null))
+          : (ownQueue ??= `t.${source.topic}.${source.partition}.${offset}`),
         ordered,
         ticket,
         claim: null,
