@@ -116,6 +116,7 @@ export class PollController {
     const point = await this.streams.startPoint(plan.start);
     return new Promise<PollAnswer>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let ended = false;
       // Ends the connection; its sink's `ended` answers, once (a connection ends once), also
       // when the server ends it first: a shutdown or a failed catch-up answer with what was
       // read so far and where to go on.
@@ -128,6 +129,7 @@ export class PollController {
           if (waitSeconds === 0) setImmediate(answer);
         },
         ended: (reason, cursor) => {
+          ended = true;
           clearTimeout(timer);
           const error = revokedError(reason, plan.subscriptionId);
           if (error) reject(error);
@@ -140,6 +142,9 @@ export class PollController {
         },
       });
       const connection = this.streams.open(sink, plan, point, admission);
+      // Ended as it opened (a shutdown, the key deleted or the subscription changed meanwhile):
+      // answered already, so no wait is armed (it would hold the process for `wait` seconds).
+      if (ended) return;
       if (sink.events.length > 0) setImmediate(answer);
       else timer = setTimeout(answer, waitSeconds === 0 ? ZERO_WAIT_BOUND_MS : waitSeconds * 1000);
       // The client gave up waiting (or left while the poll was set up): free its place at once.
