@@ -565,7 +565,8 @@ describe('at least once under faults (separate processes)', () => {
       HERALD_SHUTDOWN_TIMEOUT_MS: '4000',
     });
     fanouts.push(started);
-    await new EventPublisher(broker.brokers).publish(orderEvents(3, 3));
+    const events = new EventPublisher(broker.brokers);
+    await events.publish(orderEvents(3, 3));
     await hanging.waitFor(1, 30_000);
     const signalled = Date.now();
     await started.kill('SIGTERM');
@@ -575,6 +576,8 @@ describe('at least once under faults (separate processes)', () => {
       expect.stringContaining('shut down cleanly'),
     ]);
     expect(took).toBeLessThan(4000);
+    await events.close();
+    await store.cleanup();
   });
 
   it('takes over a redrive whose instance died holding it, and delivers every letter again', async () => {
