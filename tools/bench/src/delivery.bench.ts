@@ -48,6 +48,10 @@ function benchNumber(name: string, fallback: number): number {
   return Number(process.env[name] ?? fallback) || fallback;
 }
 
+/** The bench subscriptions' `maxInFlight`. BENCH_MAX_IN_FLIGHT sets another while exploring (results are then not written). */
+const TARGET_MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT = benchNumber('BENCH_MAX_IN_FLIGHT', TARGET_MAX_IN_FLIGHT);
+
 /** The issue's rate. BENCH_LATENCY_RATE sets another while exploring (results are then not written). */
 const TARGET_LATENCY_RATE = 1000;
 const LATENCY_RATE = benchNumber('BENCH_LATENCY_RATE', TARGET_LATENCY_RATE);
@@ -220,7 +224,7 @@ interface Env {
 
 /**
  * BENCH_FANOUT_ENV adds settings to fanout's environment while profiling, comma-separated
- * (`HERALD_DELIVERY_LOG=false` measures what the delivery log costs).
+ * (`HERALD_DELIVERY_LOG=false` measures what the delivery log costs); results are then not written.
  */
 function extraFanoutEnv(): Record<string, string> {
   const text = process.env.BENCH_FANOUT_ENV ?? '';
@@ -257,7 +261,7 @@ async function createSubscriptions(
         tenant: 'bench',
         url: `${url}/s${i}`,
         types: ['order.created'],
-        maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 64),
+        maxInFlight: MAX_IN_FLIGHT,
         retry: { schedule: ['1s'] },
       }),
       { signing: { current: generateSecret(), previous: null }, auth: null },
@@ -659,7 +663,9 @@ async function main(): Promise<void> {
     if (
       ALL_CASES.every((c) => cases.has(c)) &&
       LATENCY_RATE === TARGET_LATENCY_RATE &&
-      LATENCY_WARMUP_SECONDS === TARGET_LATENCY_WARMUP_SECONDS
+      LATENCY_WARMUP_SECONDS === TARGET_LATENCY_WARMUP_SECONDS &&
+      MAX_IN_FLIGHT === TARGET_MAX_IN_FLIGHT &&
+      Object.keys(extraFanoutEnv()).length === 0
     )
       writeResults(RESULTS, report(samples, latencies, rounds));
   } finally {
