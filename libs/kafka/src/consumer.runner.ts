@@ -292,23 +292,31 @@ export class ConsumerRunner {
     if (!this.lag || this.stopping) return;
     const topics = [...this.assigned.keys()];
     if (topics.length === 0) return;
-    this.admin ??= this.connection.kafka.admin();
-    await this.admin.connect();
-    const groupOffsets = await this.admin.fetchOffsets({ groupId: this.groupId, topics });
-    for (const { topic, partitions } of groupOffsets) {
-      const ends = await this.admin.fetchTopicOffsets(topic);
-      const mine = new Set(this.assigned.get(topic) ?? []);
-      for (const end of ends) {
-        if (!mine.has(end.partition)) continue;
-        const key = topicPartitionKey(topic, end.partition);
-        const remote = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-        // No commit yet: everything still held counts as lag.
-        const committed = BigInt(remote) >= 0n ? BigInt(remote) : BigInt(end.low);
-        this.highWatermarks.set(key, BigInt(end.high));
-        const local = this.committed.get(key);
-        this.committed.set(key, local !== undefined && local > committed ? local : committed);
-        this.setLag(topic, end.partition);
+    // Gives up at once when the cluster does not answer (the next refresh tries again); the
+    // admin is dropped then, so the next one connects from scratch.
+    const admin = (this.admin ??= this.connection.quickAdmin());
+    try {
+      await admin.connect();
+      const groupOffsets = await admin.fetchOffsets({ groupId: this.groupId, topics });
+      for (const { topic, partitions } of groupOffsets) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const mine = new Set(this.assigned.get(topic) ?? []);
+        for (const end of ends) {
+          if (!mine.has(end.partition)) continue;
+          const key = topicPartitionKey(topic, end.partition);
+          const remote = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+          // No commit yet: everything still held counts as lag.
+          const committed = BigInt(remote) >= 0n ? BigInt(remote) : BigInt(end.low);
+          this.highWatermarks.set(key, BigInt(end.high));
+          const local = this.committed.get(key);
+          this.committed.set(key, local !== undefined && local > committed ? local : committed);
+          this.setLag(topic, end.partition);
+        }
       }
+    } catch (error) {
+      if (this.admin === admin) this.admin = undefined;
+      await admin.disconnect().catch(() => undefined);
+      throw error;
     }
   }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ConsumerRunner, type IncomingBatch, type IncomingRecord } from '../src/consumer.runner';
@@ -7,6 +10,7 @@ import { KafkaPublisher, type OutgoingRecord } from '../src/kafka.publisher';
 import {
   createTestConnection,
   createTestTopic,
+  startBrokerProcess,
   startTestBroker,
   testKafkaConfig,
   uniqueName,
@@ -518,4 +522,49 @@ describe('ConsumerRunner', () => {
       await lingering.close();
     }
   });
+});
+
+describe('ConsumerRunner while the broker does not answer', () => {
+  it('gives a lag refresh up within seconds while the broker does not answer, and refreshes again once it does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-lag-'));
+    const broker = await startBrokerProcess(dir);
+    const connection = createTestConnection(broker.brokers, 'silent');
+    const publisher = new KafkaPublisher(connection, logger);
+    const registry = new Registry();
+    // Refreshed by the test alone.
+    const runner = new ConsumerRunner(connection, logger, { registry, lagIntervalMs: 600_000 });
+    try {
+      const topic = await createTestTopic(broker.brokers);
+      await publisher.publish([{ topic, key: 'k', value: 'v', headers: {}, partition: 0 }]);
+      let seen = 0;
+      await runner.run({
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        commit: 'manual',
+        eachBatch: (batch) => Promise.resolve(void (seen += batch.records.length)),
+      });
+      await waitFor(() => seen === 1, { what: 'the record' });
+      await runner.refreshLag();
+
+      broker.child.kill('SIGSTOP');
+      try {
+        const startedAt = Date.now();
+        await expect(runner.refreshLag()).rejects.toThrow();
+        // Three tries of 2 s at most; the main client's (30 s a request, five retries) take minutes.
+        expect(Date.now() - startedAt).toBeLessThan(10_000);
+      } finally {
+        broker.child.kill('SIGCONT');
+      }
+      await expect(runner.refreshLag()).resolves.toBeUndefined();
+      const lag = await registry.getSingleMetric(CONSUMER_LAG_METRIC)?.get();
+      expect(lag?.values.find((v) => v.labels['topic'] === topic)?.value).toBe(1);
+    } finally {
+      await runner.stop();
+      await publisher.close();
+      await connection.close();
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
