@@ -292,8 +292,8 @@ export class ConsumerRunner {
     if (!this.lag || this.stopping) return;
     const topics = [...this.assigned.keys()];
     if (topics.length === 0) return;
-    // Gives up at once when the cluster does not answer (the next refresh tries again); the
-    // admin is dropped then, so the next one connects from scratch.
+    // Gives up within seconds when the cluster does not answer (the next refresh tries again);
+    // the admin is dropped then, so the next one connects from scratch.
     const admin = (this.admin ??= this.connection.quickAdmin());
     try {
       await admin.connect();

@@ -86,9 +86,9 @@ export class KafkaConnection {
   /**
    * An admin on a client like the probe's (1 s to connect, 2 s a request, no log lines) but with
    * two quick retries, which kafkajs's coordinator and metadata lookups need on a fresh
-   * connection: a call gives up within seconds. For periodic best-effort reads such as consumer lag, which must
-   * not leave kafkajs retrying (and logging each try) in the background while the cluster is
-   * away: the next period tries again. The caller disconnects it.
+   * connection: a call gives up within seconds. For periodic best-effort reads such as consumer
+   * lag, which must not leave kafkajs retrying (and logging each try) in the background while
+   * the cluster is away: the next period tries again. The caller disconnects it.
    */
   quickAdmin(): Admin {
     return this.quick.admin();
