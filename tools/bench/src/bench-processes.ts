@@ -136,9 +136,15 @@ const READING = '## Reading these numbers';
 
 /**
  * Writes a results file, keeping its hand-written "Reading these numbers" section (everything
- * from that heading on), so a new run updates the table without losing the analysis.
+ * from that heading on), so a new run updates the table without losing the analysis. Not while
+ * profiling (BENCH_PROFILE_DIR): the profiler slows every app down, so the numbers are not the
+ * table's.
  */
 export function writeResults(path: string, generated: string): void {
+  if (process.env.BENCH_PROFILE_DIR) {
+    process.stdout.write(`profiling: ${path} is left as it was\n`);
+    return;
+  }
   const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const at = previous.indexOf(READING);
   const reading = at === -1 ? '' : `\n${previous.slice(at)}`;
