@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from './kafka.config';
 import { HELD_BACK_MESSAGE } from './kafka.publisher';
@@ -43,28 +43,19 @@ export class KafkaConnection {
     clientId: string,
     logger: Logger,
   ) {
+    const id = config.clientId ?? clientId;
     this.kafka = new Kafka({
-      clientId: config.clientId ?? clientId,
+      clientId: id,
       brokers: config.brokers,
       logLevel: logLevel.WARN,
       logCreator: kafkaLogCreator(logger),
     });
     // A separate client that gives up at once, so a probe never waits on kafkajs's retries.
-    this.probe = new Kafka({
-      clientId: `${config.clientId ?? clientId}-probe`,
-      brokers: config.brokers,
-      connectionTimeout: 1000,
-      requestTimeout: 2000,
-      retry: { retries: 0 },
-      logLevel: logLevel.NOTHING,
-    });
-    this.quick = new Kafka({
-      clientId: `${config.clientId ?? clientId}-quick`,
-      brokers: config.brokers,
-      connectionTimeout: 1000,
-      requestTimeout: 2000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
-      logLevel: logLevel.NOTHING,
+    this.probe = quietClient(config, `${id}-probe`, { retries: 0 });
+    this.quick = quietClient(config, `${id}-quick`, {
+      retries: 2,
+      initialRetryTime: 100,
+      maxRetryTime: 500,
     });
   }
 
@@ -98,4 +89,16 @@ export class KafkaConnection {
     await this.admin?.disconnect();
     this.admin = undefined;
   }
+}
+
+/** A client for short side calls: 1 s to connect, 2 s a request, `retry` as given, no log lines. */
+function quietClient(config: KafkaConfig, clientId: string, retry: RetryOptions): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: config.brokers,
+    connectionTimeout: 1000,
+    requestTimeout: 2000,
+    retry,
+    logLevel: logLevel.NOTHING,
+  });
 }
