@@ -713,7 +713,7 @@ function report(
 fanout (its own process) reading \`${TOPIC}\` (6 partitions) from the embedded broker (its own
 process, file-backed), Redis for the subscription index, delivery log and stats, delivering
 ${TARGET_DELIVERIES.toLocaleString('en-US')} signed CloudEvents webhooks per case to a local
-keep-alive receiver (\`ordering: key\` over 500 keys, \`maxInFlight\` 64, delivery log on).
+keep-alive receiver (\`ordering: key\` over 500 keys, \`maxInFlight\` ${TARGET_MAX_IN_FLIGHT}, delivery log on).
 Each case's records are all in Kafka before delivery starts (its consumer group starts at
 where they begin), as for the baseline. Deliveries/s from the first receipt to the last, and
 CPU time a delivery over the same span: the delivering process's (fanout, or the baseline's
